@@ -1,0 +1,94 @@
+// The cluster manifest (TOML): instance settings, storage settings, limits and the node list.
+//
+// load_manifest() validates everything a node relies on; any problem is an ec::manifest_invalid
+// error whose text is one line: "FILE:LINE: problem" (LINE is that of the offending key or table,
+// or of the file's first line for whole-file problems such as "no [[node]] entries").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "messages/record.hpp"
+
+namespace actorkv {
+
+/// Whether only home replicas count towards R and W.
+enum class quorum_mode : uint8_t {
+  sloppy, ///< fallback nodes holding hints count; always writable while W nodes are up
+  strict, ///< only the N home replicas count
+};
+
+/// [store]: fixed when the instance is created; a node refuses a manifest that differs.
+struct store_settings {
+  std::string name;
+  uint32_t partitions = 256; ///< Q, a power of two, 1..65536
+  uint32_t replicas = 3;     ///< N
+  uint32_t read_quorum = 2;  ///< R, 1..N
+  uint32_t write_quorum = 2; ///< W, 1..N
+  quorum_mode quorum = quorum_mode::sloppy;
+  conflict_mode conflicts = conflict_mode::siblings;
+};
+
+/// The settings as (name, value) pairs in manifest spelling, e.g. ("replicas", "3"), in a fixed
+/// order: used to record them in a data directory and to name the one that differs.
+std::vector<std::pair<std::string, std::string>> describe(const store_settings& s);
+
+/// [storage]
+struct storage_settings {
+  std::string sync = "normal"; ///< "full" | "normal" | "off"
+};
+
+/// [limits]: optional; requests beyond them are refused before anything is stored.
+struct limits_settings {
+  uint32_t max_key_bytes = 1024;
+  uint32_t max_value_bytes = 1024 * 1024;
+};
+
+/// [timeouts]: optional; every request that crosses the network is bounded.
+struct timeout_settings {
+  uint32_t request_ms = 5000;  ///< coordinator -> replica
+  uint32_t client_ms = 10000;  ///< client -> node, whole operation
+};
+
+/// [faults]: optional; fault injection is refused unless enabled here.
+struct fault_settings {
+  bool injection = false;
+};
+
+/// One [[node]] entry.
+struct node_entry {
+  std::string name;
+  std::string host;  ///< an IPv4 address or host name
+  uint16_t port = 0;
+  uint32_t capacity = 1; ///< relative weight, >= 1
+  std::string data_dir;  ///< relative paths are relative to the working directory
+};
+
+struct manifest {
+  std::string path; ///< the file it was loaded from
+  store_settings store;
+  storage_settings storage;
+  limits_settings limits;
+  timeout_settings timeouts;
+  fault_settings faults;
+  std::vector<node_entry> nodes;
+
+  /// The entry named `name`, or nullptr.
+  const node_entry* find_node(const std::string& name) const;
+};
+
+/// Loads and validates the manifest at `path`. Rules: unknown tables or keys, wrong types,
+/// missing required keys (store.name, node name/host/port/data_dir), partitions not a power of
+/// two, N < 1, R or W outside 1..N, N larger than the number of nodes, quorum/conflicts/sync not
+/// one of their words, capacity < 1, port outside 1..65535, duplicate node names, duplicate
+/// host:port, duplicate data_dir, limits of 0 are each an ec::manifest_invalid "FILE:LINE: ...".
+caf::expected<manifest> load_manifest(const std::string& path);
+
+/// Parses manifest text as if read from `path` (for tests).
+caf::expected<manifest> parse_manifest(const std::string& text, const std::string& path);
+
+} // namespace actorkv

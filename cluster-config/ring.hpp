@@ -1,0 +1,65 @@
+// The ring: MD5 key positions, Q equal partitions, capacity-weighted ownership, preference lists.
+//
+// Pure and deterministic: every node that knows the same members derives the same ring.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "messages/record.hpp"
+
+namespace actorkv {
+
+using partition_id = uint32_t;
+
+/// MD5 of `key`: its 128-bit position on the ring, most significant byte first.
+std::array<uint8_t, 16> ring_position(const bytes& key);
+
+/// The partition holding `key` with `partitions` (a power of two) partitions: the top
+/// log2(partitions) bits of ring_position(key).
+partition_id partition_of(const bytes& key, uint32_t partitions);
+
+/// A node as the ring sees it.
+struct ring_member {
+  std::string name;
+  uint32_t capacity = 1;
+};
+
+class ring {
+public:
+  /// The initial ring for `members` (any order; names unique, capacities >= 1, at least one):
+  /// each node owns a number of partitions proportional to its capacity (largest remainder), and
+  /// owners are interleaved so that consecutive partitions belong to different nodes wherever the
+  /// capacities allow, which keeps preference lists spread over distinct nodes.
+  static ring build(uint32_t partitions, std::vector<ring_member> members);
+
+  /// The ring after a membership change: keeps every partition where it is unless its owner left
+  /// or holds more than its new capacity share, and gives the freed partitions to the nodes most
+  /// below their share. Moves as few partitions as the new shares require.
+  ring rebalance(std::vector<ring_member> members) const;
+
+  uint32_t partitions() const { return static_cast<uint32_t>(owners_.size()); }
+  const std::vector<ring_member>& members() const { return members_; }
+
+  /// The name of the owner of partition `p`.
+  const std::string& owner(partition_id p) const;
+
+  /// Preference list of `p`: its owner, then the owners of p+1, p+2, ... (wrapping), skipping
+  /// nodes already listed, until every member is listed. The first N are the home replicas, the
+  /// rest the fallbacks in order.
+  std::vector<std::string> preference_list(partition_id p) const;
+
+  /// How many partitions each member owns, in members() order.
+  std::vector<uint32_t> partitions_owned() const;
+
+  /// Number of partitions whose owner differs between *this and `other` (same Q).
+  uint32_t moves_to(const ring& other) const;
+
+private:
+  std::vector<ring_member> members_;  ///< sorted by name
+  std::vector<uint32_t> owners_;      ///< index into members_, one per partition
+};
+
+} // namespace actorkv

@@ -1,0 +1,24 @@
+// The stored form of a record: a format byte, a CRC32C checksum and Cereal's binary encoding.
+// storage/FORMAT.md documents the layout and its versions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <caf/expected.hpp>
+
+#include "messages/record.hpp"
+
+namespace actorkv::storage {
+
+/// CRC32C (Castagnoli) of `size` bytes at `data`.
+uint32_t crc32c(const uint8_t* data, size_t size);
+
+/// Encodes `rec` with its checksum.
+bytes encode_record(const record& rec);
+
+/// Verifies and decodes encode_record()'s output. A checksum mismatch, an unknown format byte or
+/// a truncated payload yields ec::corrupt_record; never throws.
+caf::expected<record> decode_record(const uint8_t* data, size_t size);
+
+} // namespace actorkv::storage
