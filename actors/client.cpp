@@ -1,0 +1,198 @@
+#include "actors/client.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "messages/error.hpp"
+
+namespace actorkv {
+
+namespace {
+
+using client_impl = client_actor::extend<caf::reacts_to<reconnect_atom>>;
+
+struct client_state {
+  static inline const char* name = "client";
+  client_options options;
+  node_actor node;          ///< valid while connected
+  size_t next_endpoint = 0; ///< the endpoint to try next
+  size_t attempts_this_round = 0;
+  bool connecting = false;
+  /// Work waiting for a connection; each entry fails itself with the given error on give-up.
+  std::deque<std::pair<std::function<void()>, std::function<void(caf::error)>>> waiting;
+};
+
+using self_ptr = client_impl::stateful_pointer<client_state>;
+
+void try_connect(self_ptr self);
+
+void run_waiting(self_ptr self) {
+  auto waiting = std::move(self->state.waiting);
+  self->state.waiting.clear();
+  for (auto& w : waiting)
+    w.first();
+}
+
+void give_up_waiting(self_ptr self, const caf::error& err) {
+  auto waiting = std::move(self->state.waiting);
+  self->state.waiting.clear();
+  for (auto& w : waiting)
+    w.second(err);
+}
+
+void learn_endpoints(self_ptr self, const cluster_status& st) {
+  auto& eps = self->state.options.endpoints;
+  for (auto& m : st.members)
+    if (std::find(eps.begin(), eps.end(), m.endpoint) == eps.end())
+      eps.push_back(m.endpoint);
+}
+
+void connected(self_ptr self, node_actor node) {
+  auto& st = self->state;
+  st.node = node;
+  st.connecting = false;
+  st.attempts_this_round = 0;
+  self->monitor(node);
+  // Learn the other members so that failover reaches nodes the user did not list.
+  self->request(node, st.options.timeout, status_atom::value)
+    .then([=](const cluster_status& cs) { learn_endpoints(self, cs); }, [](caf::error&) {});
+  run_waiting(self);
+}
+
+void connect_failed(self_ptr self) {
+  auto& st = self->state;
+  st.connecting = false;
+  if (++st.attempts_this_round >= st.options.endpoints.size()) {
+    // A whole round failed: fail what waits, then keep trying in the background for new work.
+    std::string tried;
+    for (auto& ep : st.options.endpoints)
+      tried += (tried.empty() ? "" : ", ") + ep;
+    st.attempts_this_round = 0;
+    give_up_waiting(self, caf::make_error(ec::unavailable, "no node reachable (tried " + tried + ")"));
+    return;
+  }
+  try_connect(self);
+}
+
+void try_connect(self_ptr self) {
+  auto& st = self->state;
+  if (st.node || st.connecting || st.options.endpoints.empty())
+    return;
+  st.connecting = true;
+  auto ep = st.options.endpoints[st.next_endpoint % st.options.endpoints.size()];
+  st.next_endpoint = (st.next_endpoint + 1) % st.options.endpoints.size();
+  auto colon = ep.rfind(':');
+  auto host = ep.substr(0, colon);
+  auto port = static_cast<uint16_t>(std::stoul(ep.substr(colon + 1)));
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, st.options.connect_timeout, caf::connect_atom::value, host, port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
+        if (!ptr || !self->system().assignable<node_actor>(ifs)) {
+          connect_failed(self);
+          return;
+        }
+        connected(self, caf::actor_cast<node_actor>(std::move(ptr)));
+      },
+      [=](caf::error&) { connect_failed(self); });
+}
+
+bool node_went_away(const caf::error& err) {
+  return err == caf::sec::request_receiver_down;
+}
+
+/// Sends `msg` to the current node (connecting first if needed) and answers `rp` with the reply.
+/// `retry` allows one more attempt on another node when the first node went away.
+template <class Reply, class... Ts>
+void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, Ts... xs) {
+  auto send_now = [=]() mutable {
+    self->request(self->state.node, self->state.options.timeout, xs...)
+      .then([=](Reply& reply) mutable { rp.deliver(std::move(reply)); },
+            [=](caf::error& err) mutable {
+              if (node_went_away(err)) {
+                self->state.node = nullptr;
+                if (retry) {
+                  forward<Reply>(self, rp, false, xs...);
+                  return;
+                }
+              }
+              if (err == caf::sec::request_timeout)
+                err = caf::make_error(ec::timeout,
+                                      "no answer within "
+                                        + std::to_string(self->state.options.timeout.count())
+                                        + " ms; a write may or may not have been applied");
+              rp.deliver(std::move(err));
+            });
+  };
+  if (self->state.node) {
+    send_now();
+    return;
+  }
+  self->state.waiting.emplace_back(send_now, [=](caf::error err) mutable { rp.deliver(err); });
+  try_connect(self);
+}
+
+client_impl::behavior_type client_behavior(self_ptr self, client_options options) {
+  self->state.options = std::move(options);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (self->state.node && self->state.node.address() == dm.source)
+      self->state.node = nullptr; // the next request connects elsewhere
+  });
+  return {
+    [=](caf::get_atom, const bytes& key) {
+      auto rp = self->make_response_promise<get_reply>();
+      forward<get_reply>(self, rp, true, caf::get_atom::value, key);
+      return rp;
+    },
+    [=](caf::put_atom, const put_request& req) {
+      auto rp = self->make_response_promise<write_reply>();
+      forward<write_reply>(self, rp, true, caf::put_atom::value, req);
+      return rp;
+    },
+    [=](caf::delete_atom, const delete_request& req) {
+      auto rp = self->make_response_promise<write_reply>();
+      forward<write_reply>(self, rp, true, caf::delete_atom::value, req);
+      return rp;
+    },
+    [=](status_atom) {
+      auto rp = self->make_response_promise<cluster_status>();
+      forward<cluster_status>(self, rp, true, status_atom::value);
+      return rp;
+    },
+    [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> {
+      return caf::make_error(ec::bad_request, "a client is not a peer");
+    },
+    [=](reconnect_atom) { try_connect(self); },
+  };
+}
+
+} // namespace
+
+client_actor spawn_client(caf::actor_system& sys, client_options options) {
+  return sys.spawn(client_behavior, std::move(options));
+}
+
+std::vector<std::string> parse_endpoints(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in{text};
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    auto colon = part.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == part.size())
+      return {};
+    auto port = part.substr(colon + 1);
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)
+        || std::stoul(port) == 0 || std::stoul(port) > 65535)
+      return {};
+    out.push_back(part);
+  }
+  return out;
+}
+
+} // namespace actorkv

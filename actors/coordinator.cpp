@@ -1,0 +1,250 @@
+#include "actors/coordinator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "messages/dvv.hpp"
+#include "messages/error.hpp"
+
+namespace actorkv {
+
+namespace {
+
+struct coordinator_state {
+  static inline const char* name = "coordinator";
+  coordination_plan plan;
+};
+
+using self_ptr = coordinator_actor::stateful_pointer<coordinator_state>;
+
+int64_t wall_clock_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+caf::error unreachable(const coordination_plan& plan, uint32_t needed) {
+  return caf::make_error(ec::unavailable,
+                         std::to_string(plan.replicas.size()) + " of "
+                           + std::to_string(plan.replicas_total)
+                           + " replicas reachable, " + std::to_string(needed) + " needed");
+}
+
+/// What the client sees of a record: its visible values (identical bytes shown once) and context.
+get_reply to_reply(const record& rec) {
+  get_reply out;
+  for (auto* s : dvv::visible(rec))
+    if (std::find(out.values.begin(), out.values.end(), s->value) == out.values.end())
+      out.values.push_back(s->value);
+  out.found = !out.values.empty();
+  out.context = dvv::encode_context(rec.context);
+  return out;
+}
+
+// --- get ---------------------------------------------------------------------------------------
+
+struct read_round {
+  caf::typed_response_promise<get_reply> rp;
+  bytes key;
+  uint32_t answered = 0, failed = 0;
+  bool replied = false;
+  record merged;
+  bool any_found = false;
+  std::vector<std::pair<size_t, replica_read>> answers; ///< (replica index, its answer)
+};
+
+void read_repair_and_quit(self_ptr self, const std::shared_ptr<read_round>& rd) {
+  auto& plan = self->state.plan;
+  if (rd->any_found) {
+    for (auto& [idx, rr] : rd->answers) {
+      if (rr.found && rr.rec == rd->merged)
+        continue;
+      // Stale, missing or corrupt: send the reconciled record. Fire and forget, bounded.
+      self->request(plan.replicas[idx].vnode, plan.timeout, merge_atom::value, rd->key, rd->merged)
+        .then([](const record&) {}, [](const caf::error&) {});
+    }
+  }
+  // Let the repairs leave before exiting; their answers are not awaited.
+  self->quit();
+}
+
+void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
+  auto& plan = self->state.plan;
+  auto total = static_cast<uint32_t>(plan.replicas.size());
+  if (!rd->replied && rd->answered >= plan.read_quorum) {
+    rd->replied = true;
+    rd->rp.deliver(rd->any_found ? to_reply(rd->merged) : get_reply{});
+  }
+  if (!rd->replied && rd->failed > total - plan.read_quorum) {
+    rd->replied = true;
+    rd->rp.deliver(caf::make_error(
+      ec::unavailable, std::to_string(rd->answered) + " of " + std::to_string(plan.replicas_total)
+                         + " replicas answered, " + std::to_string(plan.read_quorum)
+                         + " needed"));
+  }
+  if (rd->answered + rd->failed == total)
+    read_repair_and_quit(self, rd);
+}
+
+caf::result<get_reply> start_get(self_ptr self, const bytes& key) {
+  auto& plan = self->state.plan;
+  if (plan.replicas.size() < plan.read_quorum) {
+    self->quit();
+    return unreachable(plan, plan.read_quorum);
+  }
+  auto rd = std::make_shared<read_round>();
+  rd->rp = self->make_response_promise<get_reply>();
+  rd->key = key;
+  for (size_t i = 0; i < plan.replicas.size(); ++i) {
+    self->request(plan.replicas[i].vnode, plan.timeout, read_atom::value, key)
+      .then(
+        [=](replica_read& rr) {
+          ++rd->answered;
+          if (rr.found) {
+            rd->merged = rd->any_found ? dvv::merge(rd->merged, rr.rec, self->state.plan.conflicts)
+                                       : rr.rec;
+            rd->any_found = true;
+          }
+          rd->answers.emplace_back(i, std::move(rr));
+          on_read_answer(self, rd);
+        },
+        [=](caf::error&) {
+          ++rd->failed;
+          on_read_answer(self, rd);
+        });
+  }
+  return rd->rp;
+}
+
+// --- put / delete ------------------------------------------------------------------------------
+
+struct write_round {
+  caf::typed_response_promise<write_reply> rp;
+  write_op op;
+  size_t coordinator_index = 0; ///< the replica currently asked to coordinate
+  uint32_t acks = 0, failed = 0, outstanding = 0;
+  bool replied = false;
+  caf::error last_error;
+};
+
+void maybe_finish_write(self_ptr self, const std::shared_ptr<write_round>& wr) {
+  auto& plan = self->state.plan;
+  auto total = static_cast<uint32_t>(plan.replicas.size());
+  if (!wr->replied && wr->acks >= plan.write_quorum) {
+    wr->replied = true;
+    wr->rp.deliver(write_reply{wr->acks});
+  }
+  if (!wr->replied && wr->acks + wr->outstanding < plan.write_quorum) {
+    wr->replied = true;
+    auto detail = std::to_string(wr->acks) + " of " + std::to_string(plan.replicas_total)
+                  + " replicas stored it, " + std::to_string(plan.write_quorum) + " needed";
+    if (wr->last_error)
+      detail += " (last failure: " + describe(wr->last_error) + ")";
+    wr->rp.deliver(wr->acks > 0 ? caf::make_error(ec::maybe_applied, detail)
+                                : caf::make_error(ec::unavailable, detail));
+  }
+  if (wr->outstanding == 0 && wr->acks + wr->failed >= total)
+    self->quit();
+  else if (wr->outstanding == 0 && wr->replied)
+    self->quit();
+}
+
+void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const record& rec) {
+  auto& plan = self->state.plan;
+  for (size_t i = wr->coordinator_index + 1; i < plan.replicas.size(); ++i) {
+    ++wr->outstanding;
+    self->request(plan.replicas[i].vnode, plan.timeout, merge_atom::value, wr->op.key, rec)
+      .then(
+        [=](const record&) {
+          --wr->outstanding;
+          ++wr->acks;
+          maybe_finish_write(self, wr);
+        },
+        [=](caf::error& err) {
+          --wr->outstanding;
+          ++wr->failed;
+          wr->last_error = std::move(err);
+          maybe_finish_write(self, wr);
+        });
+  }
+}
+
+void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr) {
+  auto& plan = self->state.plan;
+  auto i = wr->coordinator_index;
+  // Replicas after the coordinating one may still ack: count them as outstanding.
+  wr->outstanding = static_cast<uint32_t>(plan.replicas.size() - i);
+  self->request(plan.replicas[i].vnode, plan.timeout, coord_atom::value, wr->op)
+    .then(
+      [=](const record& rec) {
+        wr->outstanding = 0;
+        ++wr->acks;
+        replicate(self, wr, rec);
+        maybe_finish_write(self, wr);
+      },
+      [=](caf::error& err) {
+        // This replica could not coordinate: the next one may (each dot is new, so a retry of a
+        // write that did land here at most shows the value twice, never loses one).
+        ++wr->failed;
+        wr->last_error = std::move(err);
+        if (wr->coordinator_index + 1 < self->state.plan.replicas.size()) {
+          ++wr->coordinator_index;
+          ask_coordinator(self, wr);
+        } else {
+          wr->outstanding = 0;
+          maybe_finish_write(self, wr);
+        }
+      });
+}
+
+caf::result<write_reply> start_write(self_ptr self, write_op op, const bytes& context) {
+  auto& plan = self->state.plan;
+  if (plan.replicas.size() < plan.write_quorum) {
+    self->quit();
+    return unreachable(plan, plan.write_quorum);
+  }
+  if (!context.empty()) {
+    auto vv = dvv::decode_context(context);
+    if (!vv) {
+      self->quit();
+      return caf::make_error(ec::bad_context, "the context does not decode; pass it as get printed it");
+    }
+    op.context = std::move(*vv);
+  }
+  op.timestamp_us = wall_clock_us();
+  auto wr = std::make_shared<write_round>();
+  wr->rp = self->make_response_promise<write_reply>();
+  wr->op = std::move(op);
+  ask_coordinator(self, wr);
+  return wr->rp;
+}
+
+coordinator_actor::behavior_type coordinator_behavior(self_ptr self, coordination_plan plan) {
+  self->state.plan = std::move(plan);
+  return {
+    [=](caf::get_atom, const bytes& key) { return start_get(self, key); },
+    [=](caf::put_atom, put_request& req) {
+      write_op op;
+      op.key = std::move(req.key);
+      op.value = std::move(req.value);
+      return start_write(self, std::move(op), req.context);
+    },
+    [=](caf::delete_atom, delete_request& req) {
+      write_op op;
+      op.key = std::move(req.key);
+      op.tombstone = true;
+      return start_write(self, std::move(op), req.context);
+    },
+  };
+}
+
+} // namespace
+
+coordinator_actor spawn_coordinator(caf::actor_system& sys, coordination_plan plan) {
+  return sys.spawn(coordinator_behavior, std::move(plan));
+}
+
+} // namespace actorkv

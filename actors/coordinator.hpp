@@ -1,0 +1,42 @@
+// The coordinator: serves one client request against the key's replicas, then exits.
+//
+//   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair ──> exit
+//            └─> too many failures for R ──> reply(unavailable) ──> exit
+//   write: fewer than W replicas up ──> reply(unavailable) ──> exit
+//          coord(write) at the first replica (this node's if it is one; on failure the next)
+//            ──> record ──> merge(record) at the other replicas ──> W acks ──> reply(acks)
+//            └─> W out of reach ──> reply(maybe_applied if any replica stored it, else unavailable)
+//          ──> every replica answered or timed out ──> exit
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "messages/interfaces.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace actorkv {
+
+/// A replica the coordinator may use: a node's vnode for the key's partition.
+struct replica_target {
+  std::string node;
+  vnode_actor vnode;
+};
+
+/// Everything a coordinator needs to know, computed by the node for the request's partition.
+struct coordination_plan {
+  std::vector<replica_target> replicas; ///< reachable home replicas, in preference order
+  uint32_t replicas_total = 3;          ///< N
+  uint32_t read_quorum = 2;             ///< R
+  uint32_t write_quorum = 2;            ///< W
+  conflict_mode conflicts = conflict_mode::siblings;
+  std::chrono::milliseconds timeout{5000}; ///< per replica request
+};
+
+coordinator_actor spawn_coordinator(caf::actor_system& sys, coordination_plan plan);
+
+} // namespace actorkv

@@ -1,0 +1,27 @@
+// Instance identity kept in a node's data directory.
+//
+// On first start the [store] settings, a new instance id and a new replica id are written into
+// the database's metadata. On every later start the manifest's [store] must match what was
+// recorded; the first setting that differs is named in an ec::settings_mismatch error. A data
+// directory that was wiped gets a new replica id, so the node never reuses its old counters.
+#pragma once
+
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "cluster-config/manifest.hpp"
+#include "storage/engine.hpp"
+
+namespace actorkv {
+
+struct instance_identity {
+  std::string instance_id; ///< drawn when this data directory was created
+  replica_id replica = 0;  ///< this data directory's incarnation id
+  bool created = false;    ///< true when this start created the data directory's identity
+};
+
+caf::expected<instance_identity> open_instance(storage::engine& db, const manifest& cluster,
+                                               const std::string& data_dir);
+
+} // namespace actorkv

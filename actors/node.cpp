@@ -1,0 +1,299 @@
+#include "actors/node.hpp"
+
+#include <chrono>
+#include <set>
+#include <string>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "actors/coordinator.hpp"
+#include "actors/event_log.hpp"
+#include "actors/vnode.hpp"
+#include "cluster-config/ring.hpp"
+#include "messages/error.hpp"
+
+namespace actorkv {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Reconnect attempts are private: the public interface stays node_actor.
+using node_impl = node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>>;
+
+constexpr auto reconnect_interval = 1s;
+constexpr auto connect_timeout = 5s;
+
+struct peer_info {
+  const node_entry* entry = nullptr;
+  node_actor handle;                ///< valid while connected
+  std::vector<vnode_actor> vnodes;  ///< the peer's vnodes, by partition
+  replica_id id = 0;
+  bool up = false;
+  bool connecting = false;
+  bool mismatch_logged = false;
+};
+
+struct node_state {
+  static inline const char* name = "node";
+  node_options options;
+  const node_entry* self_entry = nullptr;
+  std::string settings;
+  ring placement;
+  std::vector<vnode_actor> vnodes; ///< this node's vnode of every partition
+  std::vector<peer_info> peers;    ///< every other node of the manifest, in manifest order
+
+  peer_info* find_peer(const std::string& name) {
+    for (auto& p : peers)
+      if (p.entry->name == name)
+        return &p;
+    return nullptr;
+  }
+};
+
+using self_ptr = node_impl::stateful_pointer<node_state>;
+
+std::string endpoint_of(const node_entry& e) {
+  return e.host + ":" + std::to_string(e.port);
+}
+
+peer_hello own_hello(self_ptr self, bool with_vnodes) {
+  auto& st = self->state;
+  peer_hello h;
+  h.name = st.options.self_name;
+  h.id = st.options.self_id;
+  h.settings = st.settings;
+  if (with_vnodes)
+    h.vnodes = st.vnodes;
+  return h;
+}
+
+void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
+  if (peer.up)
+    log_event(self->state.options.self_name, "peer " + peer.entry->name + " down (" + why + ")");
+  peer.up = false;
+  peer.handle = nullptr;
+  peer.vnodes.clear();
+}
+
+void schedule_reconnect(self_ptr self, uint32_t index) {
+  self->delayed_send(self, reconnect_interval, connect_to_atom::value, index);
+}
+
+void handshake(self_ptr self, uint32_t index, node_actor handle) {
+  auto& st = self->state;
+  auto timeout = std::chrono::milliseconds{st.options.cluster.timeouts.request_ms};
+  self->request(handle, timeout, peer_atom::value, own_hello(self, false))
+    .then(
+      [=](peer_hello& theirs) {
+        auto& peer = self->state.peers[index];
+        peer.connecting = false;
+        if (theirs.settings != self->state.settings || theirs.name != peer.entry->name
+            || theirs.vnodes.size() != self->state.placement.partitions()) {
+          if (!peer.mismatch_logged)
+            log_event(self->state.options.self_name,
+                      "peer " + peer.entry->name + " refused: it runs as '" + theirs.name
+                        + "' with settings [" + theirs.settings + "], ours are ["
+                        + self->state.settings + "]");
+          peer.mismatch_logged = true;
+          schedule_reconnect(self, index);
+          return;
+        }
+        peer.handle = handle;
+        peer.vnodes = std::move(theirs.vnodes);
+        peer.id = theirs.id;
+        peer.up = true;
+        peer.mismatch_logged = false;
+        self->monitor(handle);
+        log_event(self->state.options.self_name, "peer " + peer.entry->name + " up");
+      },
+      [=](caf::error& err) {
+        auto& peer = self->state.peers[index];
+        peer.connecting = false;
+        if (!peer.mismatch_logged && err.category() == caf::atom("actorkv"))
+          log_event(self->state.options.self_name,
+                    "peer " + peer.entry->name + " refused us: " + describe(err));
+        peer.mismatch_logged = err.category() == caf::atom("actorkv");
+        schedule_reconnect(self, index);
+      });
+}
+
+void connect_peer(self_ptr self, uint32_t index) {
+  auto& peer = self->state.peers[index];
+  if (peer.up || peer.connecting)
+    return;
+  peer.connecting = true;
+  // Never the blocking middleman().remote_actor() here: it would stall a scheduler thread.
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, connect_timeout, caf::connect_atom::value, peer.entry->host, peer.entry->port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
+        if (!ptr || !self->system().assignable<node_actor>(ifs)) {
+          self->state.peers[index].connecting = false;
+          log_event(self->state.options.self_name,
+                    "peer " + self->state.peers[index].entry->name
+                      + " is not an actorkv node (wrong interface)");
+          schedule_reconnect(self, index);
+          return;
+        }
+        handshake(self, index, caf::actor_cast<node_actor>(std::move(ptr)));
+      },
+      [=](caf::error&) {
+        self->state.peers[index].connecting = false;
+        schedule_reconnect(self, index);
+      });
+}
+
+/// The reachable home replicas of `p`, in preference order.
+coordination_plan plan_for(self_ptr self, partition_id p) {
+  auto& st = self->state;
+  auto& store = st.options.cluster.store;
+  coordination_plan plan;
+  plan.replicas_total = store.replicas;
+  plan.read_quorum = store.read_quorum;
+  plan.write_quorum = store.write_quorum;
+  plan.conflicts = store.conflicts;
+  plan.timeout = std::chrono::milliseconds{st.options.cluster.timeouts.request_ms};
+  auto prefs = st.placement.preference_list(p);
+  prefs.resize(std::min<size_t>(prefs.size(), store.replicas));
+  // This node coordinates the write itself when it is a home replica: one hop fewer.
+  for (auto& name : prefs)
+    if (name == st.options.self_name)
+      plan.replicas.push_back({name, st.vnodes[p]});
+  for (auto& name : prefs) {
+    if (name == st.options.self_name)
+      continue;
+    if (auto* peer = st.find_peer(name); peer && peer->up)
+      plan.replicas.push_back({name, peer->vnodes[p]});
+  }
+  return plan;
+}
+
+caf::error check_key(self_ptr self, const bytes& key) {
+  auto& lim = self->state.options.cluster.limits;
+  if (key.empty())
+    return caf::make_error(ec::empty_key, "keys must hold at least one byte");
+  if (key.size() > lim.max_key_bytes)
+    return caf::make_error(ec::key_too_large, "key is " + std::to_string(key.size())
+                                                + " bytes, the limit is "
+                                                + std::to_string(lim.max_key_bytes));
+  return caf::none;
+}
+
+caf::error check_value(self_ptr self, const bytes& value) {
+  auto& lim = self->state.options.cluster.limits;
+  if (value.size() > lim.max_value_bytes)
+    return caf::make_error(ec::value_too_large, "value is " + std::to_string(value.size())
+                                                  + " bytes, the limit is "
+                                                  + std::to_string(lim.max_value_bytes));
+  return caf::none;
+}
+
+coordinator_actor coordinator_for(self_ptr self, const bytes& key) {
+  auto p = partition_of(key, self->state.placement.partitions());
+  return spawn_coordinator(self->system(), plan_for(self, p));
+}
+
+cluster_status make_status(self_ptr self) {
+  auto& st = self->state;
+  cluster_status out;
+  out.node = st.options.self_name;
+  out.settings = st.settings;
+  auto owned = st.placement.partitions_owned();
+  auto& members = st.placement.members();
+  for (auto& e : st.options.cluster.nodes) {
+    member_status m;
+    m.name = e.name;
+    m.endpoint = endpoint_of(e);
+    m.capacity = e.capacity;
+    if (e.name == st.options.self_name)
+      m.up = true;
+    else if (auto* peer = st.find_peer(e.name))
+      m.up = peer->up;
+    for (size_t i = 0; i < members.size(); ++i)
+      if (members[i].name == e.name)
+        m.partitions = owned[i];
+    out.members.push_back(std::move(m));
+  }
+  for (partition_id p = 0; p < st.placement.partitions(); ++p)
+    out.owners.push_back(st.placement.owner(p));
+  return out;
+}
+
+node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.settings = settings_text(st.options.cluster.store);
+  st.self_entry = st.options.cluster.find_node(st.options.self_name);
+  std::vector<ring_member> members;
+  for (auto& e : st.options.cluster.nodes)
+    members.push_back({e.name, e.capacity});
+  st.placement = ring::build(st.options.cluster.store.partitions, members);
+  for (partition_id p = 0; p < st.placement.partitions(); ++p)
+    st.vnodes.push_back(spawn_vnode(self->system(), p, st.options.storage));
+  for (auto& e : st.options.cluster.nodes)
+    if (e.name != st.options.self_name)
+      st.peers.emplace_back().entry = &e;
+  self->set_down_handler([=](caf::down_msg& dm) {
+    for (auto& peer : self->state.peers)
+      if (peer.handle && peer.handle.address() == dm.source) {
+        mark_down(self, peer, describe(dm.reason));
+        schedule_reconnect(self, static_cast<uint32_t>(&peer - self->state.peers.data()));
+      }
+  });
+  self->attach_functor([=] {
+    for (auto& v : self->state.vnodes)
+      caf::anon_send_exit(v, caf::exit_reason::user_shutdown);
+  });
+  for (uint32_t i = 0; i < st.peers.size(); ++i)
+    self->send(self, connect_to_atom::value, i);
+  return {
+    [=](caf::get_atom, bytes& key) -> caf::result<get_reply> {
+      if (auto err = check_key(self, key))
+        return err;
+      return self->delegate(coordinator_for(self, key), caf::get_atom::value, std::move(key));
+    },
+    [=](caf::put_atom, put_request& req) -> caf::result<write_reply> {
+      if (auto err = check_key(self, req.key))
+        return err;
+      if (auto err = check_value(self, req.value))
+        return err;
+      auto c = coordinator_for(self, req.key);
+      return self->delegate(c, caf::put_atom::value, std::move(req));
+    },
+    [=](caf::delete_atom, delete_request& req) -> caf::result<write_reply> {
+      if (auto err = check_key(self, req.key))
+        return err;
+      auto c = coordinator_for(self, req.key);
+      return self->delegate(c, caf::delete_atom::value, std::move(req));
+    },
+    [=](status_atom) { return make_status(self); },
+    [=](peer_atom, const peer_hello& theirs) -> caf::result<peer_hello> {
+      if (theirs.settings != self->state.settings)
+        return caf::make_error(ec::peer_mismatch, "node " + self->state.options.self_name
+                                                    + " runs with settings ["
+                                                    + self->state.settings + "]");
+      return own_hello(self, true);
+    },
+    [=](connect_to_atom, uint32_t index) { connect_peer(self, index); },
+  };
+}
+
+} // namespace
+
+std::string settings_text(const store_settings& s) {
+  std::string out;
+  for (auto& [k, v] : describe(s)) {
+    if (!out.empty())
+      out += ' ';
+    out += k + "=" + v;
+  }
+  return out;
+}
+
+node_actor spawn_node(caf::actor_system& sys, node_options options) {
+  return sys.spawn(node_behavior, std::move(options));
+}
+
+} // namespace actorkv

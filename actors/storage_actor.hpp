@@ -1,0 +1,33 @@
+// The storage actor: sole owner of the node's storage engine.
+//
+// Spawned detached (its own thread) because every engine call may block on disk. Writes are
+// group-committed: the first write of a batch opens a transaction and queues a flush message to
+// itself; every request that arrives before the flush joins the batch; the flush (or reaching
+// max_batch) commits once and only then answers every request of the batch. Reads arriving while
+// a batch is open are answered after that commit too, so no reader ever sees a write that could
+// still be lost.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "messages/interfaces.hpp"
+#include "storage/engine.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace actorkv {
+
+struct storage_options {
+  replica_id self = 0;  ///< this node incarnation's id, stamped on the writes it coordinates
+  conflict_mode conflicts = conflict_mode::siblings;
+  size_t max_batch = 512; ///< commit at the latest after this many writes
+};
+
+/// Spawns the storage actor (detached) owning `engine`.
+storage_actor spawn_storage(caf::actor_system& sys, std::shared_ptr<storage::engine> engine,
+                            storage_options options);
+
+} // namespace actorkv

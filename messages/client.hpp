@@ -1,0 +1,90 @@
+// The client protocol: what kvsh, kvbench and applications send to any node.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "messages/record.hpp"
+
+namespace actorkv {
+
+/// Answer to a get. A missing (or deleted) key is `found == false`, not an error.
+struct get_reply {
+  bool found = false;
+  std::vector<bytes> values; ///< every concurrent sibling; exactly one when there is no conflict
+  bytes context;             ///< opaque: pass it to the put or delete that resolves these values
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, get_reply& x) {
+  return f(caf::meta::type_name("actorkv::get_reply"), x.found, x.values, x.context);
+}
+
+/// A put: `context` (possibly empty) says which versions this value supersedes.
+struct put_request {
+  bytes key;
+  bytes value;
+  bytes context;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, put_request& x) {
+  return f(caf::meta::type_name("actorkv::put_request"), x.key, x.value, x.context);
+}
+
+/// A delete: a versioned tombstone superseding what `context` covers (everything seen when empty
+/// is not implied: an empty context deletes nothing concurrent, like a put without context).
+struct delete_request {
+  bytes key;
+  bytes context;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delete_request& x) {
+  return f(caf::meta::type_name("actorkv::delete_request"), x.key, x.context);
+}
+
+/// Answer to a successful put or delete.
+struct write_reply {
+  uint32_t acks = 0; ///< replicas that stored it durably (>= W)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_reply& x) {
+  return f(caf::meta::type_name("actorkv::write_reply"), x.acks);
+}
+
+/// One member as the answering node sees it.
+struct member_status {
+  std::string name;
+  std::string endpoint;  ///< host:port
+  uint32_t capacity = 1;
+  bool up = false;       ///< reachable from the answering node
+  uint32_t partitions = 0; ///< partitions it owns
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_status& x) {
+  return f(caf::meta::type_name("actorkv::member_status"), x.name, x.endpoint, x.capacity, x.up,
+           x.partitions);
+}
+
+/// Answer to status: the cluster as the answering node sees it.
+struct cluster_status {
+  std::string node;      ///< the answering node
+  std::string settings;  ///< the instance settings, "N=3 R=2 W=2 Q=256 strict siblings"
+  std::vector<member_status> members;
+  std::vector<std::string> owners; ///< owner name of each partition, in partition order
+  uint64_t pending_hints = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
+  return f(caf::meta::type_name("actorkv::cluster_status"), x.node, x.settings, x.members,
+           x.owners, x.pending_hints);
+}
+
+} // namespace actorkv

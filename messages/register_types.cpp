@@ -1,0 +1,33 @@
+#include "messages/register_types.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+#include "messages/error.hpp"
+#include "messages/interfaces.hpp"
+
+namespace actorkv {
+
+void register_types(caf::actor_system_config& cfg) {
+  // Names are part of the wire protocol: both sides of a connection must use the same ones.
+  cfg.add_message_type<bytes>("actorkv::bytes");
+  cfg.add_message_type<dot>("actorkv::dot");
+  cfg.add_message_type<version_vector>("actorkv::version_vector");
+  cfg.add_message_type<sibling>("actorkv::sibling");
+  cfg.add_message_type<record>("actorkv::record");
+  cfg.add_message_type<get_reply>("actorkv::get_reply");
+  cfg.add_message_type<put_request>("actorkv::put_request");
+  cfg.add_message_type<delete_request>("actorkv::delete_request");
+  cfg.add_message_type<write_reply>("actorkv::write_reply");
+  cfg.add_message_type<member_status>("actorkv::member_status");
+  cfg.add_message_type<cluster_status>("actorkv::cluster_status");
+  cfg.add_message_type<write_op>("actorkv::write_op");
+  cfg.add_message_type<replica_read>("actorkv::replica_read");
+  cfg.add_message_type<peer_hello>("actorkv::peer_hello");
+  cfg.add_message_type<vnode_actor>("actorkv::vnode_actor");
+  cfg.add_error_category(caf::atom("actorkv"),
+                         [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+                           return describe(caf::error{code, caf::atom("actorkv"), ctx});
+                         });
+}
+
+} // namespace actorkv

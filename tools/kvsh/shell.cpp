@@ -1,0 +1,355 @@
+#include "tools/kvsh/shell.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <sstream>
+
+#include <caf/all.hpp>
+
+#include "actors/client.hpp"
+#include "messages/error.hpp"
+#include "messages/hex.hpp"
+
+namespace actorkv {
+
+const char* shell_help() {
+  return R"help(commands:
+  get KEY [--context] [--hex] [--file PATH]
+        print the value; "(not found)" when the key is absent or deleted. When concurrent
+        writes left siblings, prints each one and the context to pass to the put that
+        resolves them. --context prints the context for a single value too; --hex prints
+        values as hex; --file writes the (single) value to PATH.
+  put KEY VALUE [--context C] [--hex]      store VALUE (with --hex, VALUE is hex text)
+  put KEY --file PATH [--context C]        store the bytes of PATH
+        Without --context the value is added beside any existing one (siblings); with the
+        context of a get it replaces exactly what that get returned.
+  delete KEY [--context C]                 delete (a versioned tombstone)
+  status                                   members, up/down, partitions owned
+  ring                                     the owner of every partition
+  help                                     this text
+  quit                                     leave (Ctrl-D too)
+Quote values with spaces: put greeting "hello world". Separate commands with ';'.
+)help";
+}
+
+bool split_commands(const std::string& text, std::vector<std::vector<std::string>>& commands,
+                    std::string& error) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  auto end_word = [&] {
+    if (in_word)
+      words.push_back(std::move(word));
+    word.clear();
+    in_word = false;
+  };
+  auto end_command = [&] {
+    end_word();
+    if (!words.empty())
+      commands.push_back(std::move(words));
+    words.clear();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quote) {
+      if (c == quote) {
+        quote = 0;
+      } else if (c == '\\' && quote == '"' && i + 1 < text.size()) {
+        word += text[++i];
+      } else {
+        word += c;
+      }
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      quote = c;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < text.size()) {
+      word += text[++i];
+      in_word = true;
+    } else if (c == ';' || c == '\n') {
+      end_command();
+    } else if (c == ' ' || c == '\t' || c == '\r') {
+      end_word();
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote) {
+    error = std::string{"unterminated "} + quote + " quote";
+    return false;
+  }
+  end_command();
+  return true;
+}
+
+namespace {
+
+bytes to_bytes(const std::string& s) {
+  return bytes(s.begin(), s.end());
+}
+
+/// Text when every byte is printable (UTF-8 sequences pass), otherwise 0x-prefixed hex.
+std::string show(const bytes& value, bool hex) {
+  if (hex)
+    return to_hex(value);
+  for (auto b : value)
+    if ((b < 0x20 && b != '\t') || b == 0x7f)
+      return "0x" + to_hex(value);
+  return std::string(value.begin(), value.end());
+}
+
+/// Parsed words of one command: positional arguments and --flags (with their values).
+struct parsed {
+  std::vector<std::string> args;
+  std::map<std::string, std::string> opts;
+};
+
+bool parse_words(const std::vector<std::string>& words, const std::map<std::string, bool>& known,
+                 parsed& out, std::string& error) {
+  for (size_t i = 1; i < words.size(); ++i) {
+    auto& w = words[i];
+    if (w.size() > 2 && w.compare(0, 2, "--") == 0) {
+      auto it = known.find(w);
+      if (it == known.end()) {
+        error = "unknown option " + w + " for " + words[0] + " (see help)";
+        return false;
+      }
+      if (it->second) {
+        if (i + 1 >= words.size()) {
+          error = w + " needs a value";
+          return false;
+        }
+        out.opts[w] = words[++i];
+      } else {
+        out.opts[w] = "";
+      }
+    } else {
+      out.args.push_back(w);
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+struct shell::impl {
+  caf::actor_system& sys;
+  client_actor client;
+  caf::scoped_actor self;
+  std::chrono::milliseconds timeout;
+  bool plain;
+  std::ostream& out;
+  std::ostream& err;
+
+  impl(caf::actor_system& s, std::vector<std::string> endpoints, std::chrono::milliseconds t,
+       bool p, std::ostream& o, std::ostream& e)
+    : sys(s),
+      client(spawn_client(s, client_options{std::move(endpoints), t})),
+      self(s),
+      timeout(t),
+      plain(p),
+      out(o),
+      err(e) {
+  }
+
+  ~impl() { caf::anon_send_exit(client, caf::exit_reason::user_shutdown); }
+
+  outcome fail(const std::string& msg) {
+    err << "error: " << msg << std::endl;
+    return outcome::error;
+  }
+
+  /// Sends one request to the client actor and waits; the client bounds it by `timeout`, the
+  /// extra second only guards against a client that never answers.
+  template <class Reply, class... Ts>
+  outcome ask(std::function<void(Reply&)> on_reply, Ts&&... xs) {
+    outcome result = outcome::ok;
+    self->request(client, timeout + std::chrono::seconds(1), std::forward<Ts>(xs)...)
+      .receive([&](Reply& r) { on_reply(r); },
+               [&](caf::error& e) { result = fail(describe(e)); });
+    return result;
+  }
+
+  std::optional<bytes> context_of(const parsed& p, outcome& bad) {
+    auto it = p.opts.find("--context");
+    if (it == p.opts.end())
+      return bytes{};
+    auto ctx = from_hex(it->second);
+    if (!ctx) {
+      bad = fail("--context takes the hex text that get printed");
+      return std::nullopt;
+    }
+    return ctx;
+  }
+
+  outcome do_get(const std::vector<std::string>& words) {
+    parsed p;
+    std::string error;
+    if (!parse_words(words, {{"--hex", false}, {"--context", false}, {"--file", true}}, p, error))
+      return fail(error);
+    if (p.args.size() != 1)
+      return fail("usage: get KEY [--context] [--hex] [--file PATH]");
+    bool hex = p.opts.count("--hex") > 0;
+    return ask<get_reply>(
+      [&](get_reply& r) {
+        if (!r.found) {
+          out << "(not found)" << std::endl;
+          return;
+        }
+        if (auto f = p.opts.find("--file"); f != p.opts.end()) {
+          if (r.values.size() != 1) {
+            fail("the key has " + std::to_string(r.values.size())
+                 + " siblings; resolve them before writing one to a file");
+            return;
+          }
+          std::ofstream file{f->second, std::ios::binary};
+          file.write(reinterpret_cast<const char*>(r.values[0].data()),
+                     static_cast<std::streamsize>(r.values[0].size()));
+          if (!file) {
+            fail("cannot write " + f->second);
+            return;
+          }
+          out << "wrote " << r.values[0].size() << " bytes to " << f->second << std::endl;
+        } else if (r.values.size() == 1) {
+          out << show(r.values[0], hex) << std::endl;
+        } else {
+          out << "(" << r.values.size() << " siblings)" << std::endl;
+          for (size_t i = 0; i < r.values.size(); ++i)
+            out << "[" << i + 1 << "] " << show(r.values[i], hex) << std::endl;
+        }
+        if (r.values.size() > 1 || p.opts.count("--context"))
+          out << "context: " << to_hex(r.context) << std::endl;
+      },
+      caf::get_atom::value, to_bytes(p.args[0]));
+  }
+
+  outcome do_put(const std::vector<std::string>& words) {
+    parsed p;
+    std::string error;
+    if (!parse_words(words, {{"--hex", false}, {"--context", true}, {"--file", true}}, p, error))
+      return fail(error);
+    put_request req;
+    auto file = p.opts.find("--file");
+    if (p.args.size() != (file == p.opts.end() ? 2u : 1u))
+      return fail("usage: put KEY VALUE [--context C] [--hex]  or  put KEY --file PATH");
+    req.key = to_bytes(p.args[0]);
+    if (file != p.opts.end()) {
+      std::ifstream in{file->second, std::ios::binary};
+      if (!in)
+        return fail("cannot read " + file->second);
+      req.value.assign(std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{});
+    } else if (p.opts.count("--hex")) {
+      auto v = from_hex(p.args[1]);
+      if (!v)
+        return fail("--hex values are hex text with an even number of digits");
+      req.value = std::move(*v);
+    } else {
+      req.value = to_bytes(p.args[1]);
+    }
+    outcome bad = outcome::ok;
+    auto ctx = context_of(p, bad);
+    if (!ctx)
+      return bad;
+    req.context = std::move(*ctx);
+    return ask<write_reply>([&](write_reply& r) { print_written(r); }, caf::put_atom::value, req);
+  }
+
+  outcome do_delete(const std::vector<std::string>& words) {
+    parsed p;
+    std::string error;
+    if (!parse_words(words, {{"--context", true}}, p, error))
+      return fail(error);
+    if (p.args.size() != 1)
+      return fail("usage: delete KEY [--context C]");
+    delete_request req;
+    req.key = to_bytes(p.args[0]);
+    outcome bad = outcome::ok;
+    auto ctx = context_of(p, bad);
+    if (!ctx)
+      return bad;
+    req.context = std::move(*ctx);
+    return ask<write_reply>([&](write_reply& r) { print_written(r); }, caf::delete_atom::value,
+                            req);
+  }
+
+  void print_written(const write_reply& r) {
+    if (plain)
+      out << "ok" << std::endl;
+    else
+      out << "ok (stored on " << r.acks << " replicas)" << std::endl;
+  }
+
+  outcome do_status() {
+    return ask<cluster_status>(
+      [&](cluster_status& s) {
+        out << "node " << s.node << ": " << s.settings << std::endl;
+        out << std::left << std::setw(10) << "NAME" << std::setw(24) << "ENDPOINT"
+            << std::setw(10) << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12)
+            << "PARTITIONS" << "SHARE" << std::endl;
+        for (auto& m : s.members) {
+          std::ostringstream share;
+          share << std::fixed << std::setprecision(1)
+                << (s.owners.empty() ? 0.0 : 100.0 * m.partitions / s.owners.size()) << "%";
+          out << std::left << std::setw(10) << m.name << std::setw(24) << m.endpoint
+              << std::setw(10) << m.capacity << std::setw(7) << (m.up ? "up" : "down")
+              << std::setw(12) << m.partitions << share.str() << std::endl;
+        }
+        out << "pending hints: " << s.pending_hints << std::endl;
+      },
+      status_atom::value);
+  }
+
+  outcome do_ring() {
+    return ask<cluster_status>(
+      [&](cluster_status& s) {
+        out << s.owners.size() << " partitions; owner of each, 16 per line:" << std::endl;
+        for (size_t i = 0; i < s.owners.size(); ++i) {
+          if (i % 16 == 0)
+            out << std::right << std::setw(6) << i << ":";
+          out << " " << s.owners[i];
+          if (i % 16 == 15 || i + 1 == s.owners.size())
+            out << std::endl;
+        }
+      },
+      status_atom::value);
+  }
+};
+
+shell::shell(caf::actor_system& sys, std::vector<std::string> endpoints,
+             std::chrono::milliseconds timeout, bool plain, std::ostream& out, std::ostream& err)
+  : impl_(std::make_unique<impl>(sys, std::move(endpoints), timeout, plain, out, err)) {
+}
+
+shell::~shell() = default;
+
+shell::outcome shell::run(const std::vector<std::string>& words) {
+  if (words.empty())
+    return outcome::ok;
+  auto& cmd = words[0];
+  if (cmd == "get")
+    return impl_->do_get(words);
+  if (cmd == "put")
+    return impl_->do_put(words);
+  if (cmd == "delete" || cmd == "del")
+    return impl_->do_delete(words);
+  if (cmd == "status")
+    return impl_->do_status();
+  if (cmd == "ring")
+    return impl_->do_ring();
+  if (cmd == "help") {
+    impl_->out << shell_help();
+    return outcome::ok;
+  }
+  if (cmd == "quit" || cmd == "exit")
+    return outcome::quit;
+  return impl_->fail("unknown command '" + cmd + "' (try help)");
+}
+
+} // namespace actorkv

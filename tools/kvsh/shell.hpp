@@ -1,0 +1,43 @@
+// kvsh's command language, independent of the terminal: tokenizing and executing commands
+// against a client actor.
+#pragma once
+
+#include <chrono>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace actorkv {
+
+/// Splits `text` into commands (separated by ';' or newlines outside quotes) of words
+/// (separated by blanks; "double" or 'single' quotes group, backslash escapes inside double
+/// quotes and outside quotes). Returns false and sets `error` on an unterminated quote.
+bool split_commands(const std::string& text, std::vector<std::vector<std::string>>& commands,
+                    std::string& error);
+
+class shell {
+public:
+  enum class outcome { ok, error, quit };
+
+  /// `plain`: script mode, results only. `endpoints`: "host:port" list for the client actor.
+  shell(caf::actor_system& sys, std::vector<std::string> endpoints,
+        std::chrono::milliseconds timeout, bool plain, std::ostream& out, std::ostream& err);
+  ~shell();
+
+  /// Runs one tokenized command; errors are printed to the error stream.
+  outcome run(const std::vector<std::string>& words);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// The text of `help`.
+const char* shell_help();
+
+} // namespace actorkv
