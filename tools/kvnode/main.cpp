@@ -26,6 +26,7 @@
 namespace {
 
 constexpr const char* usage = R"(usage: kvnode --manifest FILE --node NAME [--threads N]
+       kvnode --manifest FILE --list-nodes
 
 Runs one actorkv node: reads the cluster manifest FILE, serves as its [[node]] entry NAME on that
 entry's host:port, and stores data in the entry's data_dir. Stops cleanly on SIGINT or SIGTERM.
@@ -34,6 +35,7 @@ options:
   --manifest FILE   the cluster manifest (TOML), e.g. cluster-config/local-3.toml
   --node NAME       which [[node]] of the manifest this process is
   --threads N       CAF scheduler threads (default 2)
+  --list-nodes      validate the manifest, print "NAME HOST:PORT" per node, exit
   --help            this text
 )";
 
@@ -55,6 +57,7 @@ actorkv::storage::sync_mode sync_of(const std::string& s) {
 int main(int argc, char** argv) {
   std::string manifest_path, node_name;
   int threads = 2;
+  bool list_nodes = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char* name) -> const char* {
@@ -76,6 +79,8 @@ int main(int argc, char** argv) {
       if (!v)
         return fail("--node needs a name (see --help)");
       node_name = v;
+    } else if (arg == "--list-nodes") {
+      list_nodes = true;
     } else if (arg == "--threads") {
       auto v = value("--threads");
       char* end = nullptr;
@@ -87,12 +92,17 @@ int main(int argc, char** argv) {
       return fail("unknown argument '" + arg + "' (see --help)");
     }
   }
-  if (manifest_path.empty() || node_name.empty())
+  if (manifest_path.empty() || (node_name.empty() && !list_nodes))
     return fail("--manifest and --node are required (see --help)");
 
   auto cluster = actorkv::load_manifest(manifest_path);
   if (!cluster)
     return fail(actorkv::describe(cluster.error()));
+  if (list_nodes) {
+    for (auto& n : cluster->nodes)
+      std::cout << n.name << " " << n.host << ":" << n.port << "\n";
+    return 0;
+  }
   auto* self_entry = cluster->find_node(node_name);
   if (!self_entry) {
     std::string names;
