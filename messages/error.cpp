@@ -1,6 +1,7 @@
 #include "messages/error.hpp"
 
 #include <caf/message.hpp>
+#include <caf/sec.hpp>
 
 namespace actorkv {
 

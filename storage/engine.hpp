@@ -45,20 +45,25 @@ public:
   /// Removes the key's record; removing an absent key is not an error.
   virtual caf::error erase(partition_id p, const bytes& key) = 0;
 
-  /// Calls `f` for every key of partition `p` in key order, with its record or the error that
-  /// reading it produced (ec::corrupt_record); stops early when `f` returns false.
+  /// Calls `f` for every key of partition `p` in key order (bytes compared unsigned, a prefix
+  /// first), with its record or the error that reading it produced (ec::corrupt_record); stops
+  /// early when `f` returns false. `f` must not call back into the engine: the scan holds a
+  /// statement open.
   virtual caf::error
   for_each(partition_id p,
            const std::function<bool(const bytes& key, caf::expected<record>&& rec)>& f) = 0;
 
-  /// Opens a batch; writes until commit() become durable together. Batches do not nest.
+  /// Opens a batch; writes until commit() become durable together, and reads see them at once.
+  /// Batches do not nest: begin() inside a batch fails and leaves the batch open.
   virtual caf::error begin() = 0;
-  /// Makes the open batch durable.
+  /// Makes the open batch durable. A failed commit discards the batch (none of its writes
+  /// persist); commit() without a batch fails.
   virtual caf::error commit() = 0;
-  /// Discards the open batch.
+  /// Discards the open batch; without one, does nothing.
   virtual void rollback() = 0;
 
-  /// Instance metadata (settings, ids): nullopt when unset.
+  /// Instance metadata (settings, ids): nullopt when unset. The name "schema_version" belongs to
+  /// the engine: it reads "1" and set_meta() refuses it.
   virtual caf::expected<std::optional<std::string>> get_meta(const std::string& name) = 0;
   virtual caf::error set_meta(const std::string& name, const std::string& value) = 0;
 };

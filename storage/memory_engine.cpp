@@ -1,0 +1,143 @@
+// The in-memory reference engine: the behaviour the SQLite engine is tested against.
+//
+// It stores encoded records, not records, so every get() runs the same decode_record() path as the
+// durable engine, and a batch keeps an undo log so rollback() restores exactly what was there.
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "storage/engine.hpp"
+#include "storage/record_codec.hpp"
+
+namespace actorkv::storage {
+namespace {
+
+/// Mirrors the SQLite engine's meta table, which always holds its schema version.
+constexpr const char* schema_version_name = "schema_version";
+
+class memory_engine final : public engine {
+public:
+  memory_engine() { meta_[schema_version_name] = "1"; }
+
+  caf::expected<std::optional<record>> get(partition_id p, const bytes& key) override {
+    auto i = records_.find(record_key{p, key});
+    if (i == records_.end())
+      return std::optional<record>{};
+    auto rec = decode_record(i->second.data(), i->second.size());
+    if (!rec)
+      return std::move(rec.error());
+    return std::optional<record>{std::move(*rec)};
+  }
+
+  caf::error put(partition_id p, const bytes& key, const record& rec) override {
+    record_key k{p, key};
+    remember(records_, records_undo_, k);
+    records_[std::move(k)] = encode_record(rec);
+    return caf::none;
+  }
+
+  caf::error erase(partition_id p, const bytes& key) override {
+    record_key k{p, key};
+    remember(records_, records_undo_, k);
+    records_.erase(k);
+    return caf::none;
+  }
+
+  caf::error
+  for_each(partition_id p,
+           const std::function<bool(const bytes& key, caf::expected<record>&& rec)>& f) override {
+    for (auto i = records_.lower_bound(record_key{p, bytes{}});
+         i != records_.end() && i->first.first == p; ++i)
+      if (!f(i->first.second, decode_record(i->second.data(), i->second.size())))
+        break;
+    return caf::none;
+  }
+
+  caf::error begin() override {
+    if (in_batch_)
+      return caf::make_error(ec::storage_failure, "begin: a batch is already open");
+    in_batch_ = true;
+    return caf::none;
+  }
+
+  caf::error commit() override {
+    if (!in_batch_)
+      return caf::make_error(ec::storage_failure, "commit: no batch is open");
+    end_batch();
+    return caf::none;
+  }
+
+  void rollback() override {
+    if (!in_batch_)
+      return;
+    undo(records_, records_undo_);
+    undo(meta_, meta_undo_);
+    end_batch();
+  }
+
+  caf::expected<std::optional<std::string>> get_meta(const std::string& name) override {
+    auto i = meta_.find(name);
+    if (i == meta_.end())
+      return std::optional<std::string>{};
+    return std::optional<std::string>{i->second};
+  }
+
+  caf::error set_meta(const std::string& name, const std::string& value) override {
+    if (name == schema_version_name)
+      return caf::make_error(ec::storage_failure,
+                             "meta name '" + name + "' is reserved for the engine");
+    remember(meta_, meta_undo_, name);
+    meta_[name] = value;
+    return caf::none;
+  }
+
+private:
+  using record_key = std::pair<partition_id, bytes>;
+
+  /// One undo step: the key and what it held before the batch's write (nullopt: absent).
+  template <class Key, class Value>
+  using undo_log = std::vector<std::pair<Key, std::optional<Value>>>;
+
+  /// Inside a batch, logs the key's current state before it is overwritten or erased. Logging on
+  /// every write (not just the first per key) keeps this simple; undoing in reverse order makes the
+  /// oldest entry win.
+  template <class Key, class Value>
+  void remember(const std::map<Key, Value>& map, undo_log<Key, Value>& log, const Key& k) {
+    if (!in_batch_)
+      return;
+    auto i = map.find(k);
+    log.emplace_back(k, i == map.end() ? std::nullopt : std::optional<Value>{i->second});
+  }
+
+  template <class Key, class Value>
+  static void undo(std::map<Key, Value>& map, undo_log<Key, Value>& log) {
+    for (auto i = log.rbegin(); i != log.rend(); ++i) {
+      if (i->second)
+        map[i->first] = std::move(*i->second);
+      else
+        map.erase(i->first);
+    }
+  }
+
+  void end_batch() {
+    in_batch_ = false;
+    records_undo_.clear();
+    meta_undo_.clear();
+  }
+
+  /// (partition, key) → encode_record() output; std::pair's ordering gives partition-then-key
+  /// order, and bytes compare like SQLite's BLOB memcmp order.
+  std::map<record_key, bytes> records_;
+  std::map<std::string, std::string> meta_;
+  bool in_batch_ = false;
+  undo_log<record_key, bytes> records_undo_;
+  undo_log<std::string, std::string> meta_undo_;
+};
+
+} // namespace
+
+std::unique_ptr<engine> make_memory_engine() {
+  return std::make_unique<memory_engine>();
+}
+
+} // namespace actorkv::storage

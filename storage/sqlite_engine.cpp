@@ -1,0 +1,408 @@
+// The SQLite engine: one connection in WAL mode, owned by one thread at a time.
+//
+// Every statement is prepared once at open and reset after each use, so no read transaction
+// outlives a call (a forgotten reset would pin an old WAL snapshot and stall checkpoints).
+// storage/FORMAT.md documents the tables and the schema version.
+#include <string>
+#include <utility>
+
+#include <sqlite3.h>
+
+#include "storage/engine.hpp"
+#include "storage/record_codec.hpp"
+
+namespace actorkv::storage {
+namespace {
+
+/// The schema this build creates and understands; stored in meta as 'schema_version'.
+constexpr int schema_version = 1;
+
+/// The meta row holding the schema version; callers may read it but not write it.
+constexpr const char* schema_version_name = "schema_version";
+
+/// How long a call waits for a lock held by another connection (an operator's sqlite3 shell, a
+/// backup) before failing with SQLITE_BUSY.
+constexpr int busy_timeout_ms = 5000;
+
+constexpr const char* schema_sql =
+    "CREATE TABLE IF NOT EXISTS records(partition INTEGER NOT NULL, key BLOB NOT NULL, "
+    "value BLOB NOT NULL, PRIMARY KEY(partition, key)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+const char* synchronous_pragma(sync_mode mode) {
+  switch (mode) {
+  case sync_mode::full:
+    return "PRAGMA synchronous=FULL";
+  case sync_mode::normal:
+    return "PRAGMA synchronous=NORMAL";
+  case sync_mode::off:
+    return "PRAGMA synchronous=OFF";
+  }
+  return "PRAGMA synchronous=FULL";
+}
+
+/// Resets a statement and its bindings when a call is done with it, on every path out.
+class statement_use {
+public:
+  explicit statement_use(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  statement_use(const statement_use&) = delete;
+  statement_use& operator=(const statement_use&) = delete;
+  ~statement_use() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+private:
+  sqlite3_stmt* stmt_;
+};
+
+/// Binds a blob; SQLite binds a null pointer as NULL, so empty blobs need a non-null pointer.
+int bind_blob(sqlite3_stmt* stmt, int index, const uint8_t* data, size_t size) {
+  static const uint8_t empty = 0;
+  return sqlite3_bind_blob64(stmt, index, size == 0 ? &empty : data, size, SQLITE_STATIC);
+}
+
+int bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
+  return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+bytes column_bytes(sqlite3_stmt* stmt, int index) {
+  auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, index));
+  auto size = static_cast<size_t>(sqlite3_column_bytes(stmt, index));
+  return data == nullptr ? bytes{} : bytes(data, data + size);
+}
+
+class sqlite_engine final : public engine {
+public:
+  explicit sqlite_engine(std::string path) : path_(std::move(path)) {}
+
+  sqlite_engine(const sqlite_engine&) = delete;
+  sqlite_engine& operator=(const sqlite_engine&) = delete;
+
+  ~sqlite_engine() override {
+    rollback();
+    for (auto* stmt : {get_, put_, erase_, scan_, begin_, commit_, rollback_, get_meta_, set_meta_})
+      sqlite3_finalize(stmt); // accepts nullptr
+    // Closing the last connection checkpoints the WAL into the database file.
+    sqlite3_close(db_);
+  }
+
+  /// Opens the connection, configures it, creates or checks the schema and prepares statements.
+  caf::error open(sync_mode sync) {
+    auto flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr) != SQLITE_OK)
+      return db_ == nullptr ? failure_text("cannot allocate a SQLite connection") : failure();
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, busy_timeout_ms);
+    if (auto err = enable_wal())
+      return err;
+    if (sqlite3_exec(db_, synchronous_pragma(sync), nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
+    if (auto err = ensure_schema())
+      return err;
+    return prepare_all();
+  }
+
+  caf::expected<std::optional<record>> get(partition_id p, const bytes& key) override {
+    statement_use use{get_};
+    sqlite3_bind_int64(get_, 1, p);
+    bind_blob(get_, 2, key.data(), key.size());
+    switch (sqlite3_step(get_)) {
+    case SQLITE_ROW: {
+      // Decode straight from SQLite's buffer: valid until the statement is reset.
+      auto data = static_cast<const uint8_t*>(sqlite3_column_blob(get_, 0));
+      auto size = static_cast<size_t>(sqlite3_column_bytes(get_, 0));
+      auto rec = decode_record(data, size);
+      if (!rec)
+        return std::move(rec.error());
+      return std::optional<record>{std::move(*rec)};
+    }
+    case SQLITE_DONE:
+      return std::optional<record>{};
+    default:
+      return failure();
+    }
+  }
+
+  caf::error put(partition_id p, const bytes& key, const record& rec) override {
+    if (auto err = check_batch())
+      return err;
+    auto value = encode_record(rec);
+    statement_use use{put_};
+    sqlite3_bind_int64(put_, 1, p);
+    bind_blob(put_, 2, key.data(), key.size());
+    bind_blob(put_, 3, value.data(), value.size());
+    return step_done(put_);
+  }
+
+  caf::error erase(partition_id p, const bytes& key) override {
+    if (auto err = check_batch())
+      return err;
+    statement_use use{erase_};
+    sqlite3_bind_int64(erase_, 1, p);
+    bind_blob(erase_, 2, key.data(), key.size());
+    return step_done(erase_);
+  }
+
+  caf::error
+  for_each(partition_id p,
+           const std::function<bool(const bytes& key, caf::expected<record>&& rec)>& f) override {
+    statement_use use{scan_};
+    sqlite3_bind_int64(scan_, 1, p);
+    for (;;) {
+      switch (sqlite3_step(scan_)) {
+      case SQLITE_ROW: {
+        auto key = column_bytes(scan_, 0);
+        auto data = static_cast<const uint8_t*>(sqlite3_column_blob(scan_, 1));
+        auto size = static_cast<size_t>(sqlite3_column_bytes(scan_, 1));
+        if (!f(key, decode_record(data, size)))
+          return caf::none;
+        break;
+      }
+      case SQLITE_DONE:
+        return caf::none;
+      default:
+        return failure();
+      }
+    }
+  }
+
+  caf::error begin() override {
+    if (in_batch_)
+      return failure_text("begin: a batch is already open");
+    statement_use use{begin_};
+    if (auto err = step_done(begin_))
+      return err;
+    in_batch_ = true;
+    return caf::none;
+  }
+
+  caf::error commit() override {
+    if (!in_batch_)
+      return failure_text("commit: no batch is open");
+    if (auto err = check_batch()) {
+      in_batch_ = false;
+      return err;
+    }
+    caf::error err;
+    {
+      statement_use use{commit_};
+      err = step_done(commit_);
+    }
+    if (err) {
+      // A commit that fails (disk full, I/O error) discards the batch rather than leaving a half
+      // state for the caller to guess about: none of its writes are durable.
+      rollback();
+      return err;
+    }
+    in_batch_ = false;
+    return caf::none;
+  }
+
+  void rollback() override {
+    if (!in_batch_)
+      return;
+    in_batch_ = false;
+    // SQLite may already have rolled the transaction back after an I/O error or a full disk.
+    if (sqlite3_get_autocommit(db_) == 0 && rollback_ != nullptr) {
+      statement_use use{rollback_};
+      sqlite3_step(rollback_);
+    }
+  }
+
+  caf::expected<std::optional<std::string>> get_meta(const std::string& name) override {
+    statement_use use{get_meta_};
+    bind_text(get_meta_, 1, name);
+    switch (sqlite3_step(get_meta_)) {
+    case SQLITE_ROW: {
+      auto text = reinterpret_cast<const char*>(sqlite3_column_text(get_meta_, 0));
+      auto size = static_cast<size_t>(sqlite3_column_bytes(get_meta_, 0));
+      return std::optional<std::string>{text == nullptr ? std::string{} : std::string(text, size)};
+    }
+    case SQLITE_DONE:
+      return std::optional<std::string>{};
+    default:
+      return failure();
+    }
+  }
+
+  caf::error set_meta(const std::string& name, const std::string& value) override {
+    if (name == schema_version_name)
+      return failure_text("meta name '" + name + "' is reserved for the engine");
+    if (auto err = check_batch())
+      return err;
+    statement_use use{set_meta_};
+    bind_text(set_meta_, 1, name);
+    bind_text(set_meta_, 2, value);
+    return step_done(set_meta_);
+  }
+
+private:
+  /// The error for the connection's latest failure: "<path>: <SQLite's message>", with a full disk
+  /// (or a database at its page limit) spelled out because operators must act on it.
+  caf::error failure() const {
+    auto code = sqlite3_extended_errcode(db_) & 0xFF;
+    std::string msg = sqlite3_errmsg(db_);
+    if (code == SQLITE_FULL)
+      return failure_text("disk is full (" + msg + ")");
+    return failure_text(msg);
+  }
+
+  caf::error failure_text(const std::string& text) const {
+    return caf::make_error(ec::storage_failure, path_ + ": " + text);
+  }
+
+  /// Runs a statement that returns no rows.
+  caf::error step_done(sqlite3_stmt* stmt) {
+    if (sqlite3_step(stmt) != SQLITE_DONE)
+      return failure();
+    return caf::none;
+  }
+
+  /// Refuses writes into a batch that SQLite has already rolled back (after a full disk or an I/O
+  /// error): they would otherwise run as separate transactions and break the batch's atomicity.
+  caf::error check_batch() const {
+    if (in_batch_ && sqlite3_get_autocommit(db_) != 0)
+      return failure_text("the open batch was rolled back after an earlier error");
+    return caf::none;
+  }
+
+  caf::error enable_wal() {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, "PRAGMA journal_mode=WAL", -1, &stmt, nullptr) != SQLITE_OK)
+      return failure();
+    std::string mode;
+    auto rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+      mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW)
+      return failure();
+    if (mode != "wal")
+      return failure_text("cannot enable WAL mode (journal mode is " + mode + ")");
+    return caf::none;
+  }
+
+  /// Creates the tables and the schema version row, or checks an existing database's version.
+  /// The version is read before anything is created, so a newer database is left untouched.
+  caf::error ensure_schema() {
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
+    auto err = ensure_schema_in_transaction();
+    if (err) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return err;
+    }
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      err = failure();
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return err;
+    }
+    return caf::none;
+  }
+
+  caf::error ensure_schema_in_transaction() {
+    auto found = read_schema_version();
+    if (!found)
+      return std::move(found.error());
+    if (*found) {
+      const auto& text = **found;
+      if (text != std::to_string(schema_version)) {
+        auto digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (digits && (text.size() > 9 || std::stoi(text) > schema_version))
+          return failure_text("schema version " + text + " is newer than this build understands (" +
+                              std::to_string(schema_version) + ")");
+        return failure_text("unknown schema version '" + text + "'");
+      }
+    }
+    if (sqlite3_exec(db_, schema_sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
+    if (!*found) {
+      auto sql = std::string{"INSERT INTO meta(name, value) VALUES('"} + schema_version_name +
+                 "', '" + std::to_string(schema_version) + "')";
+      if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+        return failure();
+    }
+    return caf::none;
+  }
+
+  /// The stored schema version, nullopt for a database without one (a new file).
+  caf::expected<std::optional<std::string>> read_schema_version() {
+    sqlite3_stmt* stmt = nullptr;
+    const char* probe = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'";
+    if (sqlite3_prepare_v2(db_, probe, -1, &stmt, nullptr) != SQLITE_OK)
+      return failure();
+    auto rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc == SQLITE_DONE)
+      return std::optional<std::string>{};
+    if (rc != SQLITE_ROW)
+      return failure();
+    if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE name = ?1", -1, &stmt, nullptr) !=
+        SQLITE_OK)
+      return failure();
+    sqlite3_bind_text(stmt, 1, schema_version_name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    std::optional<std::string> result;
+    if (rc == SQLITE_ROW) {
+      auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      result = text == nullptr ? std::string{} : std::string{text};
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return failure();
+    return result;
+  }
+
+  caf::error prepare(sqlite3_stmt*& stmt, const char* sql) {
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK)
+      return failure();
+    return caf::none;
+  }
+
+  caf::error prepare_all() {
+    const std::pair<sqlite3_stmt**, const char*> statements[] = {
+        {&get_, "SELECT value FROM records WHERE partition = ?1 AND key = ?2"},
+        {&put_, "INSERT INTO records(partition, key, value) VALUES(?1, ?2, ?3) "
+                "ON CONFLICT(partition, key) DO UPDATE SET value = excluded.value"},
+        {&erase_, "DELETE FROM records WHERE partition = ?1 AND key = ?2"},
+        {&scan_, "SELECT key, value FROM records WHERE partition = ?1 ORDER BY key"},
+        {&begin_, "BEGIN IMMEDIATE"},
+        {&commit_, "COMMIT"},
+        {&rollback_, "ROLLBACK"},
+        {&get_meta_, "SELECT value FROM meta WHERE name = ?1"},
+        {&set_meta_, "INSERT INTO meta(name, value) VALUES(?1, ?2) "
+                     "ON CONFLICT(name) DO UPDATE SET value = excluded.value"},
+    };
+    for (const auto& [stmt, sql] : statements)
+      if (auto err = prepare(*stmt, sql))
+        return err;
+    return caf::none;
+  }
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  /// True between a successful begin() and commit()/rollback().
+  bool in_batch_ = false;
+  sqlite3_stmt* get_ = nullptr;
+  sqlite3_stmt* put_ = nullptr;
+  sqlite3_stmt* erase_ = nullptr;
+  sqlite3_stmt* scan_ = nullptr;
+  /// BEGIN IMMEDIATE takes the write lock up front, so a batch never fails half-way for want of it.
+  sqlite3_stmt* begin_ = nullptr;
+  sqlite3_stmt* commit_ = nullptr;
+  sqlite3_stmt* rollback_ = nullptr;
+  sqlite3_stmt* get_meta_ = nullptr;
+  sqlite3_stmt* set_meta_ = nullptr;
+};
+
+} // namespace
+
+caf::expected<std::unique_ptr<engine>> open_sqlite_engine(const std::string& path, sync_mode sync) {
+  auto result = std::make_unique<sqlite_engine>(path);
+  if (auto err = result->open(sync))
+    return err;
+  return std::unique_ptr<engine>{std::move(result)};
+}
+
+} // namespace actorkv::storage

@@ -1,0 +1,299 @@
+// The engine contract (storage/engine.hpp), checked case by case against every engine: the memory
+// reference and SQLite must be indistinguishable through the interface.
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/mpl/list.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "fixtures.hpp"
+
+using namespace actorkv;
+using namespace actorkv::storage;
+using namespace actorkv::storage::test;
+
+namespace {
+
+using engine_fixtures = boost::mpl::list<memory_fixture, sqlite_fixture>;
+
+/// The key's record, failing the test when reading it fails.
+std::optional<record> read(engine& e, partition_id p, const bytes& key) {
+  auto got = e.get(p, key);
+  ACTORKV_REQUIRE_OK(got);
+  return *got;
+}
+
+/// Every (key, record) of the partition in the order for_each reports them.
+std::vector<std::pair<bytes, record>> scan(engine& e, partition_id p) {
+  std::vector<std::pair<bytes, record>> out;
+  auto err = e.for_each(p, [&](const bytes& key, caf::expected<record>&& rec) {
+    BOOST_CHECK_MESSAGE(rec, "record of a key failed to decode: " << why(rec));
+    if (rec)
+      out.emplace_back(key, std::move(*rec));
+    return true;
+  });
+  ACTORKV_REQUIRE_OK(err);
+  return out;
+}
+
+std::vector<bytes> keys_of(const std::vector<std::pair<bytes, record>>& entries) {
+  std::vector<bytes> out;
+  for (const auto& entry : entries)
+    out.push_back(entry.first);
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(conformance)
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(get_of_a_missing_key_is_nullopt, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  BOOST_CHECK(!read(e, 0, to_bytes("nope")));
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("present"), sample_record()));
+  BOOST_CHECK(!read(e, 0, to_bytes("nope")));
+  BOOST_CHECK(!read(e, 1, to_bytes("present")));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(records_round_trip, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  record only_tombstone;
+  only_tombstone.context.entries = {dot{5, 9}};
+  only_tombstone.siblings = {make_tombstone(5, 9, 77)};
+  record empty_value = value_record({});
+  record binary = value_record(all_byte_values());
+  record no_siblings;
+  no_siblings.context.entries = {dot{1, 1}, dot{2, 7}};
+  record mixed = sample_record();
+  mixed.siblings.push_back(make_sibling(0x3333, 4, 0, all_byte_values()));
+  const std::vector<std::pair<bytes, record>> cases = {
+      {to_bytes("siblings"), sample_record()},
+      {to_bytes("mixed"), mixed},
+      {to_bytes("tombstone"), only_tombstone},
+      {to_bytes("empty-value"), empty_value},
+      {to_bytes("binary"), binary},
+      {to_bytes("nothing"), record{}},
+      {to_bytes("no-siblings"), no_siblings},
+      {all_byte_values(), value_record(to_bytes("binary key"))},
+      {bytes{0}, value_record(to_bytes("nul key"))},
+  };
+  for (const auto& [key, rec] : cases)
+    ACTORKV_REQUIRE_OK(e.put(7, key, rec));
+  for (const auto& [key, rec] : cases) {
+    auto got = read(e, 7, key);
+    BOOST_REQUIRE(got);
+    BOOST_CHECK(*got == rec);
+  }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_one_mebibyte_value_round_trips, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  auto big = value_record(pseudo_random_bytes(1 << 20));
+  ACTORKV_REQUIRE_OK(e.put(3, to_bytes("big"), big));
+  auto got = read(e, 3, to_bytes("big"));
+  BOOST_REQUIRE(got);
+  BOOST_CHECK(*got == big);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(put_replaces_the_previous_record, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  auto key = to_bytes("k");
+  ACTORKV_REQUIRE_OK(e.put(0, key, sample_record()));
+  ACTORKV_REQUIRE_OK(e.put(0, key, value_record(to_bytes("second"), 2)));
+  auto got = read(e, 0, key);
+  BOOST_REQUIRE(got);
+  BOOST_CHECK(*got == value_record(to_bytes("second"), 2));
+  BOOST_CHECK_EQUAL(scan(e, 0).size(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(erase_removes_and_tolerates_absent_keys, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("a"), value_record(to_bytes("1"))));
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("b"), value_record(to_bytes("2"))));
+  ACTORKV_REQUIRE_OK(e.erase(0, to_bytes("a")));
+  BOOST_CHECK(!read(e, 0, to_bytes("a")));
+  BOOST_CHECK(read(e, 0, to_bytes("b")));
+  ACTORKV_REQUIRE_OK(e.erase(0, to_bytes("a")));
+  ACTORKV_REQUIRE_OK(e.erase(9, to_bytes("never")));
+  BOOST_CHECK(keys_of(scan(e, 0)) == std::vector<bytes>{to_bytes("b")});
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(partitions_are_isolated, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  auto key = to_bytes("shared");
+  const partition_id parts[] = {0, 1, 0xFFFFFFFFu};
+  for (auto p : parts)
+    ACTORKV_REQUIRE_OK(e.put(p, key, value_record(to_bytes("in " + std::to_string(p)), p + 1ull)));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("only-in-1"), sample_record()));
+  for (auto p : parts) {
+    auto got = read(e, p, key);
+    BOOST_REQUIRE(got);
+    BOOST_CHECK(*got == value_record(to_bytes("in " + std::to_string(p)), p + 1ull));
+  }
+  BOOST_CHECK_EQUAL(scan(e, 0).size(), 1u);
+  BOOST_CHECK_EQUAL(scan(e, 1).size(), 2u);
+  BOOST_CHECK_EQUAL(scan(e, 0xFFFFFFFFu).size(), 1u);
+  BOOST_CHECK(scan(e, 2).empty());
+  ACTORKV_REQUIRE_OK(e.erase(1, key));
+  BOOST_CHECK(read(e, 0, key));
+  BOOST_CHECK(!read(e, 1, key));
+  BOOST_CHECK(read(e, 0xFFFFFFFFu, key));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(for_each_visits_keys_in_byte_order, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  // Prefixes, NUL and 0xFF bytes: unsigned lexicographic order, shorter prefix first.
+  std::vector<bytes> keys = {to_bytes("b"),  to_bytes("a"),  bytes{'a', 0}, to_bytes("ab"),
+                             bytes{0xFF},    bytes{0},       bytes{0, 0},   bytes{0x7F, 0xFF},
+                             bytes{0x80, 0}, to_bytes("aa"), bytes{0xFF, 0}};
+  for (size_t i = 0; i < keys.size(); ++i)
+    ACTORKV_REQUIRE_OK(e.put(4, keys[i], value_record(keys[i], i + 1)));
+  ACTORKV_REQUIRE_OK(e.put(3, to_bytes("other partition"), sample_record()));
+  ACTORKV_REQUIRE_OK(e.put(5, bytes{0}, sample_record()));
+  auto entries = scan(e, 4);
+  auto expected = keys;
+  std::sort(expected.begin(), expected.end());
+  BOOST_CHECK(keys_of(entries) == expected);
+  for (const auto& [key, rec] : entries) {
+    BOOST_REQUIRE_EQUAL(rec.siblings.size(), 1u);
+    BOOST_CHECK(rec.siblings[0].value == key);
+  }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(for_each_stops_when_told, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  for (char c = 'a'; c <= 'j'; ++c)
+    ACTORKV_REQUIRE_OK(e.put(0, bytes{static_cast<uint8_t>(c)}, value_record(to_bytes("x"))));
+  std::vector<bytes> seen;
+  auto err = e.for_each(0, [&](const bytes& key, caf::expected<record>&&) {
+    seen.push_back(key);
+    return seen.size() < 3;
+  });
+  ACTORKV_REQUIRE_OK(err);
+  BOOST_CHECK(seen == (std::vector<bytes>{to_bytes("a"), to_bytes("b"), to_bytes("c")}));
+  // An early stop leaves the engine ready for the next call, including another scan.
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("z"), value_record(to_bytes("y"))));
+  BOOST_CHECK_EQUAL(scan(e, 0).size(), 11u);
+  size_t calls = 0;
+  ACTORKV_REQUIRE_OK(e.for_each(9, [&](const bytes&, caf::expected<record>&&) {
+    ++calls;
+    return true;
+  }));
+  BOOST_CHECK_EQUAL(calls, 0u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_committed_batch_is_applied, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("old"), value_record(to_bytes("old"))));
+  ACTORKV_REQUIRE_OK(e.begin());
+  for (int i = 0; i < 500; ++i)
+    ACTORKV_REQUIRE_OK(e.put(1, to_bytes("key" + std::to_string(i)),
+                             value_record(to_bytes(std::to_string(i)), i + 1)));
+  ACTORKV_REQUIRE_OK(e.erase(0, to_bytes("old")));
+  ACTORKV_REQUIRE_OK(e.set_meta("epoch", "7"));
+  // A batch reads its own writes.
+  BOOST_CHECK(read(e, 1, to_bytes("key499")));
+  BOOST_CHECK(!read(e, 0, to_bytes("old")));
+  ACTORKV_REQUIRE_OK(e.commit());
+  BOOST_CHECK_EQUAL(scan(e, 1).size(), 500u);
+  BOOST_CHECK(!read(e, 0, to_bytes("old")));
+  auto epoch = e.get_meta("epoch");
+  ACTORKV_REQUIRE_OK(epoch);
+  BOOST_CHECK(*epoch == std::optional<std::string>{"7"});
+  // Writes after the batch are their own transactions again.
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("after"), sample_record()));
+  BOOST_CHECK(read(e, 0, to_bytes("after")));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_rolled_back_batch_leaves_no_trace, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("kept"), value_record(to_bytes("v1"))));
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("erased"), value_record(to_bytes("v2"))));
+  ACTORKV_REQUIRE_OK(e.set_meta("name", "before"));
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("kept"), value_record(to_bytes("changed"), 2)));
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("kept"), value_record(to_bytes("changed again"), 3)));
+  ACTORKV_REQUIRE_OK(e.erase(0, to_bytes("erased")));
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("new"), sample_record()));
+  ACTORKV_REQUIRE_OK(e.erase(0, to_bytes("new")));
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("new"), sample_record()));
+  ACTORKV_REQUIRE_OK(e.set_meta("name", "during"));
+  ACTORKV_REQUIRE_OK(e.set_meta("added", "x"));
+  e.rollback();
+  auto kept = read(e, 0, to_bytes("kept"));
+  BOOST_REQUIRE(kept);
+  BOOST_CHECK(*kept == value_record(to_bytes("v1")));
+  BOOST_CHECK(read(e, 0, to_bytes("erased")));
+  BOOST_CHECK(!read(e, 0, to_bytes("new")));
+  BOOST_CHECK(keys_of(scan(e, 0)) == (std::vector<bytes>{to_bytes("erased"), to_bytes("kept")}));
+  auto name = e.get_meta("name");
+  ACTORKV_REQUIRE_OK(name);
+  BOOST_CHECK(*name == std::optional<std::string>{"before"});
+  auto added = e.get_meta("added");
+  ACTORKV_REQUIRE_OK(added);
+  BOOST_CHECK(!*added);
+  // The engine accepts a new batch and plain writes afterwards.
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("next"), sample_record()));
+  ACTORKV_REQUIRE_OK(e.commit());
+  BOOST_CHECK(read(e, 0, to_bytes("next")));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(batches_do_not_nest_and_need_a_begin, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  ACTORKV_CHECK_EC(e.commit(), ec::storage_failure);
+  e.rollback(); // without a batch: nothing to do
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_CHECK_EC(e.begin(), ec::storage_failure);
+  // The failed begin() left the first batch open and intact.
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("k"), sample_record()));
+  ACTORKV_REQUIRE_OK(e.commit());
+  BOOST_CHECK(read(e, 0, to_bytes("k")));
+  ACTORKV_CHECK_EC(e.commit(), ec::storage_failure);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(meta_values_are_stored_and_replaced, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  auto missing = e.get_meta("replica_id");
+  ACTORKV_REQUIRE_OK(missing);
+  BOOST_CHECK(!*missing);
+  ACTORKV_REQUIRE_OK(e.set_meta("replica_id", "12345"));
+  ACTORKV_REQUIRE_OK(e.set_meta("empty", ""));
+  ACTORKV_REQUIRE_OK(e.set_meta("replica_id", "67890"));
+  auto id = e.get_meta("replica_id");
+  ACTORKV_REQUIRE_OK(id);
+  BOOST_CHECK(*id == std::optional<std::string>{"67890"});
+  auto empty = e.get_meta("empty");
+  ACTORKV_REQUIRE_OK(empty);
+  BOOST_CHECK(*empty == std::optional<std::string>{""});
+  // Meta names and record keys live apart.
+  BOOST_CHECK(scan(e, 0).empty());
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(the_schema_version_is_readable_but_reserved, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  auto version = e.get_meta("schema_version");
+  ACTORKV_REQUIRE_OK(version);
+  BOOST_CHECK(*version == std::optional<std::string>{"1"});
+  ACTORKV_CHECK_EC(e.set_meta("schema_version", "2"), ec::storage_failure);
+  version = e.get_meta("schema_version");
+  ACTORKV_REQUIRE_OK(version);
+  BOOST_CHECK(*version == std::optional<std::string>{"1"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()

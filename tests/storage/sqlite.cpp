@@ -1,0 +1,351 @@
+// What only the durable engine can show: data outliving the connection, corruption on disk being
+// caught, schema versions being checked, and a full disk being reported and survived.
+#include <atomic>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include "fixtures.hpp"
+
+using namespace actorkv;
+using namespace actorkv::storage;
+using namespace actorkv::storage::test;
+
+namespace {
+
+bool mentions(const caf::error& err, const std::string& text) {
+  return describe(err).find(text) != std::string::npos;
+}
+
+/// A VFS wrapped around SQLite's default one, installed as the default while it lives. Setting
+/// `full` makes every file write fail with SQLITE_FULL, the way a full disk does; reads and
+/// everything else pass through untouched.
+class full_disk_vfs {
+public:
+  static inline std::atomic<bool> full{false};
+
+  full_disk_vfs() {
+    base_ = sqlite3_vfs_find(nullptr);
+    BOOST_REQUIRE(base_ != nullptr);
+    vfs_ = *base_;     // keeps mxPathname and the like
+    vfs_.iVersion = 2; // no system-call overrides
+    vfs_.szOsFile = static_cast<int>(sizeof(shim_file)) + base_->szOsFile;
+    vfs_.pNext = nullptr;
+    vfs_.zName = "actorkv-full-disk";
+    vfs_.pAppData = base_;
+    vfs_.xOpen = &open;
+    vfs_.xDelete = [](sqlite3_vfs* v, const char* name, int sync) {
+      return base(v)->xDelete(base(v), name, sync);
+    };
+    vfs_.xAccess = [](sqlite3_vfs* v, const char* name, int flags, int* out) {
+      return base(v)->xAccess(base(v), name, flags, out);
+    };
+    vfs_.xFullPathname = [](sqlite3_vfs* v, const char* name, int n, char* out) {
+      return base(v)->xFullPathname(base(v), name, n, out);
+    };
+    vfs_.xDlOpen = [](sqlite3_vfs* v, const char* name) { return base(v)->xDlOpen(base(v), name); };
+    vfs_.xDlError = [](sqlite3_vfs* v, int n, char* out) { base(v)->xDlError(base(v), n, out); };
+    vfs_.xDlSym = [](sqlite3_vfs* v, void* h, const char* sym) {
+      return base(v)->xDlSym(base(v), h, sym);
+    };
+    vfs_.xDlClose = [](sqlite3_vfs* v, void* h) { base(v)->xDlClose(base(v), h); };
+    vfs_.xRandomness = [](sqlite3_vfs* v, int n, char* out) {
+      return base(v)->xRandomness(base(v), n, out);
+    };
+    vfs_.xSleep = [](sqlite3_vfs* v, int us) { return base(v)->xSleep(base(v), us); };
+    vfs_.xCurrentTime = [](sqlite3_vfs* v, double* out) {
+      return base(v)->xCurrentTime(base(v), out);
+    };
+    vfs_.xGetLastError = [](sqlite3_vfs* v, int n, char* out) {
+      return base(v)->xGetLastError(base(v), n, out);
+    };
+    vfs_.xCurrentTimeInt64 = [](sqlite3_vfs* v, sqlite3_int64* out) {
+      return base(v)->xCurrentTimeInt64(base(v), out);
+    };
+    vfs_.xSetSystemCall = nullptr;
+    vfs_.xGetSystemCall = nullptr;
+    vfs_.xNextSystemCall = nullptr;
+    BOOST_REQUIRE_EQUAL(sqlite3_vfs_register(&vfs_, 1), SQLITE_OK);
+    full = false;
+  }
+
+  full_disk_vfs(const full_disk_vfs&) = delete;
+  full_disk_vfs& operator=(const full_disk_vfs&) = delete;
+
+  ~full_disk_vfs() {
+    full = false;
+    sqlite3_vfs_register(base_, 1);
+    sqlite3_vfs_unregister(&vfs_);
+  }
+
+private:
+  /// Our file object, with the wrapped VFS's file object right behind it.
+  struct shim_file {
+    sqlite3_file head;
+    sqlite3_file* real;
+  };
+
+  static sqlite3_vfs* base(sqlite3_vfs* v) { return static_cast<sqlite3_vfs*>(v->pAppData); }
+  static sqlite3_file* real(sqlite3_file* f) { return reinterpret_cast<shim_file*>(f)->real; }
+  static const sqlite3_io_methods* real_methods(sqlite3_file* f) { return real(f)->pMethods; }
+
+  static int open(sqlite3_vfs* v, const char* name, sqlite3_file* file, int flags, int* out) {
+    auto* shim = reinterpret_cast<shim_file*>(file);
+    shim->real = reinterpret_cast<sqlite3_file*>(shim + 1);
+    auto rc = base(v)->xOpen(base(v), name, shim->real, flags, out);
+    shim->head.pMethods = shim->real->pMethods != nullptr ? &methods : nullptr;
+    return rc;
+  }
+
+  static inline const sqlite3_io_methods methods = {
+      3,
+      [](sqlite3_file* f) { return real_methods(f)->xClose(real(f)); },
+      [](sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
+        return real_methods(f)->xRead(real(f), buf, n, off);
+      },
+      [](sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+        if (full)
+          return SQLITE_FULL;
+        return real_methods(f)->xWrite(real(f), buf, n, off);
+      },
+      [](sqlite3_file* f, sqlite3_int64 size) { return real_methods(f)->xTruncate(real(f), size); },
+      [](sqlite3_file* f, int flags) { return real_methods(f)->xSync(real(f), flags); },
+      [](sqlite3_file* f, sqlite3_int64* size) {
+        return real_methods(f)->xFileSize(real(f), size);
+      },
+      [](sqlite3_file* f, int lock) { return real_methods(f)->xLock(real(f), lock); },
+      [](sqlite3_file* f, int lock) { return real_methods(f)->xUnlock(real(f), lock); },
+      [](sqlite3_file* f, int* out) { return real_methods(f)->xCheckReservedLock(real(f), out); },
+      [](sqlite3_file* f, int op, void* arg) {
+        return real_methods(f)->xFileControl(real(f), op, arg);
+      },
+      [](sqlite3_file* f) { return real_methods(f)->xSectorSize(real(f)); },
+      [](sqlite3_file* f) { return real_methods(f)->xDeviceCharacteristics(real(f)); },
+      [](sqlite3_file* f, int page, int size, int extend, void volatile** out) {
+        return real_methods(f)->xShmMap(real(f), page, size, extend, out);
+      },
+      [](sqlite3_file* f, int offset, int n, int flags) {
+        return real_methods(f)->xShmLock(real(f), offset, n, flags);
+      },
+      [](sqlite3_file* f) { real_methods(f)->xShmBarrier(real(f)); },
+      [](sqlite3_file* f, int del) { return real_methods(f)->xShmUnmap(real(f), del); },
+      [](sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
+        return real_methods(f)->xFetch(real(f), off, n, out);
+      },
+      [](sqlite3_file* f, sqlite3_int64 off, void* p) {
+        return real_methods(f)->xUnfetch(real(f), off, p);
+      },
+  };
+
+  sqlite3_vfs* base_ = nullptr;
+  sqlite3_vfs vfs_{};
+};
+
+/// The fixture for the full-disk case: the VFS must be the default before the engine opens.
+struct full_disk_fixture {
+  full_disk_vfs vfs;
+  sqlite_fixture db;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(sqlite_engine)
+
+BOOST_FIXTURE_TEST_CASE(data_survives_close_and_reopen, sqlite_fixture) {
+  ACTORKV_REQUIRE_OK(store().put(0, to_bytes("plain"), sample_record()));
+  ACTORKV_REQUIRE_OK(store().begin());
+  ACTORKV_REQUIRE_OK(store().put(1, to_bytes("batched"), value_record(all_byte_values())));
+  ACTORKV_REQUIRE_OK(store().set_meta("replica_id", "99"));
+  ACTORKV_REQUIRE_OK(store().commit());
+  for (auto sync : {sync_mode::full, sync_mode::normal, sync_mode::off}) {
+    reopen(sync);
+    auto plain = store().get(0, to_bytes("plain"));
+    ACTORKV_REQUIRE_OK(plain);
+    BOOST_REQUIRE(*plain);
+    BOOST_CHECK(**plain == sample_record());
+    auto batched = store().get(1, to_bytes("batched"));
+    ACTORKV_REQUIRE_OK(batched);
+    BOOST_REQUIRE(*batched);
+    BOOST_CHECK(**batched == value_record(all_byte_values()));
+    auto id = store().get_meta("replica_id");
+    ACTORKV_REQUIRE_OK(id);
+    BOOST_CHECK(*id == std::optional<std::string>{"99"});
+  }
+  close();
+  raw_db raw{path()};
+  BOOST_CHECK_EQUAL(raw.text("PRAGMA journal_mode"), "wal");
+  BOOST_CHECK_EQUAL(raw.text("SELECT value FROM meta WHERE name = 'schema_version'"), "1");
+  BOOST_CHECK_EQUAL(raw.text("SELECT count(*) FROM records"), "2");
+}
+
+BOOST_FIXTURE_TEST_CASE(an_open_batch_is_discarded_on_close, sqlite_fixture) {
+  ACTORKV_REQUIRE_OK(store().put(0, to_bytes("committed"), sample_record()));
+  ACTORKV_REQUIRE_OK(store().begin());
+  ACTORKV_REQUIRE_OK(store().put(0, to_bytes("uncommitted"), sample_record()));
+  ACTORKV_REQUIRE_OK(store().erase(0, to_bytes("committed")));
+  reopen();
+  auto committed = store().get(0, to_bytes("committed"));
+  ACTORKV_REQUIRE_OK(committed);
+  BOOST_CHECK(*committed);
+  auto uncommitted = store().get(0, to_bytes("uncommitted"));
+  ACTORKV_REQUIRE_OK(uncommitted);
+  BOOST_CHECK(!*uncommitted);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_flipped_byte_on_disk_is_reported_never_returned, sqlite_fixture) {
+  auto victim = to_bytes("victim");
+  ACTORKV_REQUIRE_OK(store().put(2, to_bytes("before"), value_record(to_bytes("fine"))));
+  ACTORKV_REQUIRE_OK(store().put(2, victim, value_record(all_byte_values())));
+  ACTORKV_REQUIRE_OK(store().put(2, to_bytes("z-after"), value_record(to_bytes("fine too"))));
+  raw_db raw{path()};
+  const auto original = raw.value(2, victim);
+  // The format byte, the checksum, the payload's first byte and a byte inside the value.
+  for (size_t pos : {size_t{0}, size_t{1}, size_t{4}, size_t{5}, original.size() - 1}) {
+    BOOST_TEST_CONTEXT("byte " << pos << " flipped") {
+      auto damaged = original;
+      damaged[pos] ^= 0x10;
+      raw.set_value(2, victim, damaged);
+      auto got = store().get(2, victim);
+      BOOST_REQUIRE(!got);
+      ACTORKV_CHECK_EC(got.error(), ec::corrupt_record);
+      std::vector<std::string> seen;
+      auto err = store().for_each(2, [&](const bytes& key, caf::expected<record>&& rec) {
+        std::string name(key.begin(), key.end());
+        if (key == victim) {
+          BOOST_CHECK(!rec);
+          if (!rec)
+            ACTORKV_CHECK_EC(rec.error(), ec::corrupt_record);
+        } else {
+          BOOST_CHECK_MESSAGE(rec, name << ": " << why(rec));
+        }
+        seen.push_back(name);
+        return true;
+      });
+      ACTORKV_REQUIRE_OK(err);
+      BOOST_CHECK(seen == (std::vector<std::string>{"before", "victim", "z-after"}));
+    }
+  }
+  // Stored values that are too short to hold a header.
+  for (const auto& stub : {bytes{}, bytes{1}, bytes{1, 0, 0, 0, 0}}) {
+    raw.set_value(2, victim, stub);
+    auto got = store().get(2, victim);
+    BOOST_REQUIRE(!got);
+    ACTORKV_CHECK_EC(got.error(), ec::corrupt_record);
+  }
+  // Nothing is cached: restoring the bytes restores the record.
+  raw.set_value(2, victim, original);
+  auto got = store().get(2, victim);
+  ACTORKV_REQUIRE_OK(got);
+  BOOST_REQUIRE(*got);
+  BOOST_CHECK(**got == value_record(all_byte_values()));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_newer_schema_version_is_refused, sqlite_fixture) {
+  ACTORKV_REQUIRE_OK(store().put(0, to_bytes("k"), sample_record()));
+  close();
+  {
+    raw_db raw{path()};
+    raw.exec("UPDATE meta SET value = '2' WHERE name = 'schema_version'");
+  }
+  auto opened = open_sqlite_engine(path(), sync_mode::full);
+  BOOST_REQUIRE(!opened);
+  ACTORKV_CHECK_EC(opened.error(), ec::storage_failure);
+  BOOST_CHECK_MESSAGE(mentions(opened.error(), path()) && mentions(opened.error(), "version 2"),
+                      describe(opened.error()));
+  {
+    raw_db raw{path()};
+    // The refused file is left as it was.
+    BOOST_CHECK_EQUAL(raw.text("SELECT value FROM meta WHERE name = 'schema_version'"), "2");
+    raw.exec("UPDATE meta SET value = 'banana' WHERE name = 'schema_version'");
+  }
+  opened = open_sqlite_engine(path(), sync_mode::full);
+  BOOST_REQUIRE(!opened);
+  ACTORKV_CHECK_EC(opened.error(), ec::storage_failure);
+  BOOST_CHECK_MESSAGE(mentions(opened.error(), "banana"), describe(opened.error()));
+  {
+    raw_db raw{path()};
+    raw.exec("UPDATE meta SET value = '1' WHERE name = 'schema_version'");
+  }
+  reopen();
+  auto got = store().get(0, to_bytes("k"));
+  ACTORKV_REQUIRE_OK(got);
+  BOOST_CHECK(*got);
+}
+
+BOOST_AUTO_TEST_CASE(files_that_cannot_be_opened_are_reported_with_their_path) {
+  temp_dir dir;
+  auto missing_dir = dir.file("no/such/dir/store.db");
+  auto opened = open_sqlite_engine(missing_dir, sync_mode::full);
+  BOOST_REQUIRE(!opened);
+  ACTORKV_CHECK_EC(opened.error(), ec::storage_failure);
+  BOOST_CHECK_MESSAGE(mentions(opened.error(), missing_dir), describe(opened.error()));
+  auto not_a_db = dir.file("garbage.db");
+  std::ofstream{not_a_db} << std::string(4096, 'x');
+  opened = open_sqlite_engine(not_a_db, sync_mode::full);
+  BOOST_REQUIRE(!opened);
+  ACTORKV_CHECK_EC(opened.error(), ec::storage_failure);
+  BOOST_CHECK_MESSAGE(mentions(opened.error(), not_a_db), describe(opened.error()));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_full_disk_fails_writes_and_leaves_reads_working, full_disk_fixture) {
+  auto& e = db.store();
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("kept"), sample_record()));
+  ACTORKV_REQUIRE_OK(e.set_meta("replica_id", "5"));
+  full_disk_vfs::full = true;
+  // A write outside a batch.
+  auto err = e.put(0, to_bytes("lost"), value_record(pseudo_random_bytes(100'000)));
+  ACTORKV_CHECK_EC(err, ec::storage_failure);
+  BOOST_TEST_MESSAGE("a full disk reads: " << describe(err));
+  BOOST_CHECK_MESSAGE(mentions(err, "full") && mentions(err, db.path()), describe(err));
+  ACTORKV_CHECK_EC(e.set_meta("replica_id", "6"), ec::storage_failure);
+  // A batch: its commit fails and discards it.
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("batched"), sample_record()));
+  ACTORKV_REQUIRE_OK(e.erase(0, to_bytes("kept")));
+  err = e.commit();
+  ACTORKV_CHECK_EC(err, ec::storage_failure);
+  BOOST_CHECK_MESSAGE(mentions(err, "full"), describe(err));
+  ACTORKV_CHECK_EC(e.commit(), ec::storage_failure); // the batch is gone
+  e.rollback();
+  // Reads still work and show only what was committed before the disk filled up.
+  auto kept = e.get(0, to_bytes("kept"));
+  ACTORKV_REQUIRE_OK(kept);
+  BOOST_REQUIRE(*kept);
+  BOOST_CHECK(**kept == sample_record());
+  for (const char* key : {"lost", "batched"}) {
+    auto got = e.get(0, to_bytes(key));
+    ACTORKV_REQUIRE_OK(got);
+    BOOST_CHECK_MESSAGE(!*got, key << " should not be stored");
+  }
+  size_t count = 0;
+  ACTORKV_REQUIRE_OK(e.for_each(0, [&](const bytes&, caf::expected<record>&& rec) {
+    BOOST_CHECK(rec);
+    ++count;
+    return true;
+  }));
+  BOOST_CHECK_EQUAL(count, 1u);
+  auto id = e.get_meta("replica_id");
+  ACTORKV_REQUIRE_OK(id);
+  BOOST_CHECK(*id == std::optional<std::string>{"5"});
+  // Space freed: the same engine writes again, and the data survives a reopen.
+  full_disk_vfs::full = false;
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("later"), sample_record()));
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("batched"), sample_record()));
+  ACTORKV_REQUIRE_OK(e.commit());
+  db.reopen();
+  size_t after = 0;
+  ACTORKV_REQUIRE_OK(db.store().for_each(0, [&](const bytes&, caf::expected<record>&& rec) {
+    BOOST_CHECK(rec);
+    ++after;
+    return true;
+  }));
+  BOOST_CHECK_EQUAL(after, 3u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
