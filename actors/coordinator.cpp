@@ -53,6 +53,7 @@ struct read_round {
   bool replied = false;
   record merged;
   bool any_found = false;
+  std::vector<std::string> corrupt_at; ///< replicas whose stored record failed verification
   std::vector<std::pair<size_t, replica_read>> answers; ///< (replica index, its answer)
 };
 
@@ -76,7 +77,19 @@ void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
   auto total = static_cast<uint32_t>(plan.replicas.size());
   if (!rd->replied && rd->answered >= plan.read_quorum) {
     rd->replied = true;
-    rd->rp.deliver(rd->any_found ? to_reply(rd->merged) : get_reply{});
+    if (rd->any_found) {
+      rd->rp.deliver(to_reply(rd->merged));
+    } else if (!rd->corrupt_at.empty()) {
+      // Not "not found": the key exists but no intact copy answered. Never return the bytes.
+      std::string where;
+      for (auto& n : rd->corrupt_at)
+        where += (where.empty() ? "" : ", ") + n;
+      rd->rp.deliver(caf::make_error(ec::corrupt_record,
+                                     "the stored record failed its checksum on " + where
+                                       + " and no intact replica answered"));
+    } else {
+      rd->rp.deliver(get_reply{});
+    }
   }
   if (!rd->replied && rd->failed > total - plan.read_quorum) {
     rd->replied = true;
@@ -103,6 +116,8 @@ caf::result<get_reply> start_get(self_ptr self, const bytes& key) {
       .then(
         [=](replica_read& rr) {
           ++rd->answered;
+          if (rr.corrupt)
+            rd->corrupt_at.push_back(self->state.plan.replicas[i].node);
           if (rr.found) {
             rd->merged = rd->any_found ? dvv::merge(rd->merged, rr.rec, self->state.plan.conflicts)
                                        : rr.rec;

@@ -5,7 +5,9 @@
 
 #include <caf/all.hpp>
 
+#include "actors/event_log.hpp"
 #include "messages/dvv.hpp"
+#include "messages/hex.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv {
@@ -35,6 +37,8 @@ replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
   auto rec = st.engine->get(p, key);
   if (!rec) {
     out.corrupt = rec.error() == ec::corrupt_record;
+    log_event(st.options.node, "partition " + std::to_string(p) + " key " + to_hex(key) + ": "
+                                 + describe(rec.error()) + "; treated as missing until repaired");
     return out;
   }
   if (*rec) {

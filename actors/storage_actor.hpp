@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "messages/interfaces.hpp"
 #include "storage/engine.hpp"
@@ -21,6 +22,7 @@ class actor_system;
 namespace actorkv {
 
 struct storage_options {
+  std::string node;     ///< the node's name, for its log lines
   replica_id self = 0;  ///< this node incarnation's id, stamped on the writes it coordinates
   conflict_mode conflicts = conflict_mode::siblings;
   size_t max_batch = 512; ///< commit at the latest after this many writes

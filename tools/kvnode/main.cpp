@@ -141,11 +141,12 @@ int main(int argc, char** argv) {
   cfg.set("logger.verbosity", caf::atom("quiet"));
   // Heartbeats let a peer notice a frozen (SIGSTOPped) node; they are off by default in CAF.
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
+  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{4}});
   {
     caf::actor_system sys{cfg};
     auto storage = actorkv::spawn_storage(
       sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)},
-      actorkv::storage_options{identity->replica, cluster->store.conflicts});
+      actorkv::storage_options{node_name, identity->replica, cluster->store.conflicts});
     actorkv::node_options opts{*cluster, node_name, identity->replica, storage};
     auto node = actorkv::spawn_node(sys, opts);
     auto port = sys.middleman().publish(node, self_entry->port, self_entry->host.c_str(), true);
