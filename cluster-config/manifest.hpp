@@ -50,8 +50,8 @@ struct limits_settings {
 
 /// [timeouts]: optional; every request that crosses the network is bounded.
 struct timeout_settings {
-  uint32_t request_ms = 5000;  ///< coordinator -> replica
-  uint32_t client_ms = 10000;  ///< client -> node, whole operation
+  uint32_t request_ms = 5000; ///< coordinator -> replica
+  uint32_t client_ms = 10000; ///< client -> node, whole operation
 };
 
 /// [faults]: optional; fault injection is refused unless enabled here.
@@ -62,7 +62,7 @@ struct fault_settings {
 /// One [[node]] entry.
 struct node_entry {
   std::string name;
-  std::string host;  ///< an IPv4 address or host name
+  std::string host; ///< an IPv4 address or host name
   uint16_t port = 0;
   uint32_t capacity = 1; ///< relative weight, >= 1
   std::string data_dir;  ///< relative paths are relative to the working directory
@@ -86,6 +86,9 @@ struct manifest {
 /// two, N < 1, R or W outside 1..N, N larger than the number of nodes, quorum/conflicts/sync not
 /// one of their words, capacity < 1, port outside 1..65535, duplicate node names, duplicate
 /// host:port, duplicate data_dir, limits of 0 are each an ec::manifest_invalid "FILE:LINE: ...".
+/// Also refused: empty names, hosts or data_dirs, and timeouts of 0. When several problems exist,
+/// the one nearest the top of the file is reported. A file that cannot be read gives
+/// "FILE: cannot read the manifest: REASON" (no line).
 caf::expected<manifest> load_manifest(const std::string& path);
 
 /// Parses manifest text as if read from `path` (for tests).

@@ -1,6 +1,10 @@
 // The ring: MD5 key positions, Q equal partitions, capacity-weighted ownership, preference lists.
 //
 // Pure and deterministic: every node that knows the same members derives the same ring.
+// Preconditions (a validated manifest meets them) are checked: build() and rebalance() throw
+// std::invalid_argument for a partition count that is not a power of two, no members, a
+// duplicate name or a capacity of 0; owner() and preference_list() throw std::out_of_range for a
+// partition >= partitions().
 #pragma once
 
 #include <array>
@@ -58,8 +62,8 @@ public:
   uint32_t moves_to(const ring& other) const;
 
 private:
-  std::vector<ring_member> members_;  ///< sorted by name
-  std::vector<uint32_t> owners_;      ///< index into members_, one per partition
+  std::vector<ring_member> members_; ///< sorted by name
+  std::vector<uint32_t> owners_;     ///< index into members_, one per partition
 };
 
 } // namespace actorkv

@@ -23,7 +23,7 @@ find_package(cereal REQUIRED)           # cereal::cereal
 find_package(OpenSSL REQUIRED)          # OpenSSL::Crypto, for MD5 ring positions
 find_package(Boost 1.74 REQUIRED COMPONENTS unit_test_framework)
 
-# toml++ is header-only; Debian's package installs a CMake config, but fall back to the header.
+# toml++: Debian ships a compiled library with a CMake config; fall back to the headers alone.
 find_package(tomlplusplus QUIET)
 if(NOT TARGET tomlplusplus::tomlplusplus)
   find_path(TOMLPP_INCLUDE_DIR toml++/toml.h REQUIRED)

@@ -1,0 +1,532 @@
+#include "cluster-config/manifest.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+// Debian's toml++ is the compiled variant (TOML_HEADER_ONLY=0, built with exceptions): parse
+// errors arrive as toml::parse_error, caught below; nothing else in toml++ throws here.
+#include <toml++/toml.h>
+
+#include "messages/error.hpp"
+
+namespace actorkv {
+
+namespace {
+
+constexpr int64_t u32_max = std::numeric_limits<uint32_t>::max();
+
+/// The line a node or key starts on; 1 when toml++ recorded none (whole-file problems).
+uint32_t line_of(const toml::source_region& where) {
+  return where.begin.line > 0 ? where.begin.line : 1;
+}
+
+const char* type_name(const toml::node& v) {
+  switch (v.type()) {
+  case toml::node_type::table:
+    return "a table";
+  case toml::node_type::array:
+    return "an array";
+  case toml::node_type::string:
+    return "a string";
+  case toml::node_type::integer:
+    return "an integer";
+  case toml::node_type::floating_point:
+    return "a floating-point number";
+  case toml::node_type::boolean:
+    return "a boolean";
+  case toml::node_type::date:
+    return "a date";
+  case toml::node_type::time:
+    return "a time";
+  case toml::node_type::date_time:
+    return "a date-time";
+  default:
+    return "nothing";
+  }
+}
+
+/// Text from the file as it may appear in a message: control characters escaped, so a value
+/// such as "a\nb" cannot break the one-line error.
+std::string printable(std::string_view s) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c < 0x20 || c == 0x7f)
+      out += std::string{"\\x"} + digits[c >> 4] + digits[c & 0xf];
+    else
+      out += static_cast<char>(c);
+  }
+  return out;
+}
+
+std::string in_quotes(std::string_view s) {
+  return "\"" + printable(s) + "\"";
+}
+
+/// Collects validation problems and keeps the one nearest the top of the file, so the single
+/// line a user sees is always the first thing to fix, whatever order the checks run in.
+class checker {
+public:
+  void fail(uint32_t line, std::string problem) {
+    if (!first_ || line < first_->first)
+      first_.emplace(line, std::move(problem));
+  }
+
+  bool failed() const { return first_.has_value(); }
+
+  caf::error error(const std::string& path) const {
+    return caf::make_error(ec::manifest_invalid,
+                           path + ":" + std::to_string(first_->first) + ": " + first_->second);
+  }
+
+private:
+  std::optional<std::pair<uint32_t, std::string>> first_;
+};
+
+/// One key of a table as the validators see it: its name, its value and the line of the key.
+struct entry {
+  std::string_view key;
+  const toml::node& value;
+  uint32_t line;
+};
+
+using key_handler = std::function<void(const entry&)>;
+
+/// Runs the handler registered for every key of `table`; keys without one are unknown.
+void for_each_key(checker& ck, const toml::table& table, const std::string& prefix,
+                  const std::map<std::string_view, key_handler>& handlers) {
+  for (auto&& [k, v] : table) {
+    auto line = line_of(k.source().begin.line > 0 ? k.source() : v.source());
+    auto i = handlers.find(k.str());
+    if (i == handlers.end())
+      ck.fail(line, std::string{v.is_table() || v.is_array_of_tables() ? "unknown table '"
+                                                                       : "unknown key '"} +
+                        printable(prefix + std::string{k.str()}) + "'");
+    else
+      i->second(entry{k.str(), v, line});
+  }
+}
+
+std::optional<std::string> read_string(checker& ck, const entry& e) {
+  if (auto* s = e.value.as_string())
+    return s->get();
+  ck.fail(e.line, std::string{e.key} + " must be a string, not " + type_name(e.value));
+  return std::nullopt;
+}
+
+/// A non-empty string: names, hosts and directories are never meaningfully empty.
+std::optional<std::string> read_text(checker& ck, const entry& e) {
+  auto s = read_string(ck, e);
+  if (s && s->empty()) {
+    ck.fail(e.line, std::string{e.key} + " must not be empty");
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<int64_t> read_integer(checker& ck, const entry& e) {
+  if (auto* i = e.value.as_integer())
+    return i->get();
+  ck.fail(e.line, std::string{e.key} + " must be an integer, not " + type_name(e.value));
+  return std::nullopt;
+}
+
+/// An integer in lo..hi, reported as "key = value must be at least lo" or "... is outside".
+std::optional<int64_t> read_int(checker& ck, const entry& e, int64_t lo, int64_t hi) {
+  auto i = read_integer(ck, e);
+  if (!i)
+    return std::nullopt;
+  auto x = *i;
+  if (x >= lo && x <= hi)
+    return x;
+  auto stated = std::string{e.key} + " = " + std::to_string(x);
+  if (x < lo && hi == u32_max)
+    ck.fail(e.line, stated + " must be at least " + std::to_string(lo));
+  else
+    ck.fail(e.line, stated + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+  return std::nullopt;
+}
+
+/// A count or duration: 1..2^32-1 (0 would disable what it bounds).
+void read_u32(checker& ck, const entry& e, uint32_t& out) {
+  if (auto x = read_int(ck, e, 1, u32_max))
+    out = static_cast<uint32_t>(*x);
+}
+
+/// One of a fixed set of words; `words` is in the order the message lists them.
+std::optional<std::string> read_word(checker& ck, const entry& e,
+                                     const std::vector<std::string_view>& words) {
+  auto s = read_string(ck, e);
+  if (!s)
+    return std::nullopt;
+  for (auto w : words)
+    if (*s == w)
+      return s;
+  std::string choices;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i > 0)
+      choices += i + 1 == words.size() ? " or " : ", ";
+    choices += in_quotes(words[i]);
+  }
+  ck.fail(e.line, std::string{e.key} + " = " + in_quotes(*s) + " must be " + choices);
+  return std::nullopt;
+}
+
+const toml::table* as_table(checker& ck, const entry& e) {
+  if (auto* t = e.value.as_table())
+    return t;
+  ck.fail(e.line, std::string{e.key} + " must be a table ([" + std::string{e.key} + "]), not " +
+                      type_name(e.value));
+  return nullptr;
+}
+
+/// What the whole-file checks need from [store]: where its keys are, and whether N is sound.
+struct store_info {
+  bool present = false;
+  uint32_t table = 1;      ///< line of [store]
+  uint32_t replicas = 0;   ///< line of replicas; 0 while the default is in use
+  bool replicas_ok = true; ///< false once replicas itself was reported
+};
+
+/// R or W: 1..N. Checked once N is known to be sound, so one mistake gives one message.
+void check_quorum(checker& ck, std::string_view key, std::optional<int64_t> value, uint32_t line,
+                  const store_info& info, uint32_t replicas, uint32_t& out) {
+  if (!value)
+    return;
+  auto stated = std::string{key} + " = " + std::to_string(*value);
+  if (info.replicas_ok) {
+    if (*value >= 1 && *value <= replicas)
+      out = static_cast<uint32_t>(*value);
+    else
+      ck.fail(line, stated + " is outside 1..replicas (" + std::to_string(replicas) + ")");
+  } else if (*value < 1) {
+    ck.fail(line, stated + " must be at least 1");
+  }
+}
+
+void read_store(checker& ck, const entry& e, store_settings& out, store_info& info) {
+  info.present = true;
+  info.table = e.line;
+  auto* t = as_table(ck, e);
+  if (!t) {
+    info.replicas_ok = false; // nothing to compare with the node count
+    return;
+  }
+  bool named = false;
+  std::optional<int64_t> read_quorum;
+  std::optional<int64_t> write_quorum;
+  uint32_t read_line = info.table;
+  uint32_t write_line = info.table;
+  for_each_key(ck, *t, "store.",
+               {
+                   {"name",
+                    [&](const entry& x) {
+                      named = true;
+                      if (auto s = read_text(ck, x))
+                        out.name = *s;
+                    }},
+                   {"partitions",
+                    [&](const entry& x) {
+                      auto q = read_int(ck, x, 1, 65536);
+                      if (!q)
+                        return;
+                      if ((*q & (*q - 1)) != 0)
+                        ck.fail(x.line,
+                                "partitions = " + std::to_string(*q) + " is not a power of two");
+                      else
+                        out.partitions = static_cast<uint32_t>(*q);
+                    }},
+                   {"replicas",
+                    [&](const entry& x) {
+                      info.replicas = x.line;
+                      auto n = read_int(ck, x, 1, u32_max);
+                      info.replicas_ok = n.has_value();
+                      if (n)
+                        out.replicas = static_cast<uint32_t>(*n);
+                    }},
+                   {"read_quorum",
+                    [&](const entry& x) {
+                      read_line = x.line;
+                      read_quorum = read_integer(ck, x);
+                    }},
+                   {"write_quorum",
+                    [&](const entry& x) {
+                      write_line = x.line;
+                      write_quorum = read_integer(ck, x);
+                    }},
+                   {"quorum",
+                    [&](const entry& x) {
+                      if (auto w = read_word(ck, x, {"sloppy", "strict"}))
+                        out.quorum = *w == "strict" ? quorum_mode::strict : quorum_mode::sloppy;
+                    }},
+                   {"conflicts",
+                    [&](const entry& x) {
+                      if (auto w = read_word(ck, x, {"siblings", "lww"}))
+                        out.conflicts = *w == "lww" ? conflict_mode::lww : conflict_mode::siblings;
+                    }},
+               });
+  if (!named)
+    ck.fail(info.table, "[store] is missing 'name'");
+  check_quorum(ck, "read_quorum", read_quorum, read_line, info, out.replicas, out.read_quorum);
+  check_quorum(ck, "write_quorum", write_quorum, write_line, info, out.replicas, out.write_quorum);
+  // The default R and W (2) must fit an explicit N too: with replicas = 1 they have to be set.
+  for (auto [key, given, value] :
+       {std::tuple{"read_quorum", read_quorum.has_value(), out.read_quorum},
+        std::tuple{"write_quorum", write_quorum.has_value(), out.write_quorum}})
+    if (info.replicas_ok && !given && value > out.replicas)
+      ck.fail(info.replicas, "replicas = " + std::to_string(out.replicas) + " is less than the " +
+                                 "default " + key + " (" + std::to_string(value) + "); set " + key +
+                                 " too");
+}
+
+void read_storage(checker& ck, const entry& e, storage_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(ck, *t, "storage.",
+                 {
+                     {"sync",
+                      [&](const entry& x) {
+                        if (auto w = read_word(ck, x, {"full", "normal", "off"}))
+                          out.sync = *w;
+                      }},
+                 });
+}
+
+void read_limits(checker& ck, const entry& e, limits_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(
+        ck, *t, "limits.",
+        {
+            {"max_key_bytes", [&](const entry& x) { read_u32(ck, x, out.max_key_bytes); }},
+            {"max_value_bytes", [&](const entry& x) { read_u32(ck, x, out.max_value_bytes); }},
+        });
+}
+
+void read_timeouts(checker& ck, const entry& e, timeout_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(ck, *t, "timeouts.",
+                 {
+                     {"request_ms", [&](const entry& x) { read_u32(ck, x, out.request_ms); }},
+                     {"client_ms", [&](const entry& x) { read_u32(ck, x, out.client_ms); }},
+                 });
+}
+
+void read_faults(checker& ck, const entry& e, fault_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(ck, *t, "faults.",
+                 {
+                     {"injection",
+                      [&](const entry& x) {
+                        if (auto* b = x.value.as_boolean())
+                          out.injection = b->get();
+                        else
+                          ck.fail(x.line, "injection must be true or false, not " +
+                                              std::string{type_name(x.value)});
+                      }},
+                 });
+}
+
+/// Lines of one [[node]] entry's keys, for the duplicate checks.
+struct node_lines {
+  uint32_t table = 0;
+  uint32_t name = 0;
+  uint32_t port = 0;
+  uint32_t data_dir = 0;
+};
+
+void read_node(checker& ck, const toml::node& v, std::vector<node_entry>& out,
+               std::vector<node_lines>& lines) {
+  auto line = line_of(v.source());
+  auto* t = v.as_table();
+  if (!t) {
+    ck.fail(line, std::string{"each node must be a table ([[node]]), not "} + type_name(v));
+    return;
+  }
+  node_entry n;
+  node_lines at;
+  at.table = line;
+  bool has_name = false;
+  bool has_host = false;
+  bool has_port = false;
+  bool has_dir = false;
+  for_each_key(ck, *t, "node.",
+               {
+                   {"name",
+                    [&](const entry& x) {
+                      has_name = true;
+                      at.name = x.line;
+                      if (auto s = read_text(ck, x))
+                        n.name = *s;
+                    }},
+                   {"host",
+                    [&](const entry& x) {
+                      has_host = true;
+                      if (auto s = read_text(ck, x))
+                        n.host = *s;
+                    }},
+                   {"port",
+                    [&](const entry& x) {
+                      has_port = true;
+                      at.port = x.line;
+                      if (auto p = read_int(ck, x, 1, 65535))
+                        n.port = static_cast<uint16_t>(*p);
+                    }},
+                   {"capacity", [&](const entry& x) { read_u32(ck, x, n.capacity); }},
+                   {"data_dir",
+                    [&](const entry& x) {
+                      has_dir = true;
+                      at.data_dir = x.line;
+                      if (auto s = read_text(ck, x))
+                        n.data_dir = *s;
+                    }},
+               });
+  auto which = has_name && !n.name.empty() ? "[[node]] '" + printable(n.name) + "'"
+                                           : std::string{"[[node]]"};
+  if (!has_name)
+    ck.fail(line, which + " is missing 'name'");
+  if (!has_host)
+    ck.fail(line, which + " is missing 'host'");
+  if (!has_port)
+    ck.fail(line, which + " is missing 'port'");
+  if (!has_dir)
+    ck.fail(line, which + " is missing 'data_dir'");
+  out.push_back(std::move(n));
+  lines.push_back(at);
+}
+
+/// Names, addresses and data directories must each be unique: two nodes sharing one would
+/// silently overwrite each other's data or answer for each other.
+void check_unique(checker& ck, const std::vector<node_entry>& nodes,
+                  const std::vector<node_lines>& lines) {
+  std::map<std::string, uint32_t> names;
+  std::map<std::string, uint32_t> addresses;
+  std::map<std::string, uint32_t> dirs;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto& n = nodes[i];
+    auto& at = lines[i];
+    if (!n.name.empty()) {
+      auto [it, fresh] = names.emplace(n.name, at.name);
+      if (!fresh)
+        ck.fail(at.name, "duplicate node name '" + printable(n.name) + "' (first at line " +
+                             std::to_string(it->second) + ")");
+    }
+    if (!n.host.empty() && n.port != 0) {
+      auto address = n.host + ":" + std::to_string(n.port);
+      auto [it, fresh] = addresses.emplace(address, at.port);
+      if (!fresh)
+        ck.fail(at.port, "duplicate address " + printable(address) + " (first at line " +
+                             std::to_string(it->second) + ")");
+    }
+    if (!n.data_dir.empty()) {
+      auto [it, fresh] = dirs.emplace(n.data_dir, at.data_dir);
+      if (!fresh)
+        ck.fail(at.data_dir, "duplicate data_dir '" + printable(n.data_dir) + "' (first at line " +
+                                 std::to_string(it->second) + ")");
+    }
+  }
+}
+
+} // namespace
+
+std::vector<std::pair<std::string, std::string>> describe(const store_settings& s) {
+  return {
+      {"name", s.name},
+      {"partitions", std::to_string(s.partitions)},
+      {"replicas", std::to_string(s.replicas)},
+      {"read_quorum", std::to_string(s.read_quorum)},
+      {"write_quorum", std::to_string(s.write_quorum)},
+      {"quorum", s.quorum == quorum_mode::strict ? "strict" : "sloppy"},
+      {"conflicts", s.conflicts == conflict_mode::lww ? "lww" : "siblings"},
+  };
+}
+
+const node_entry* manifest::find_node(const std::string& name) const {
+  for (auto& n : nodes)
+    if (n.name == name)
+      return &n;
+  return nullptr;
+}
+
+caf::expected<manifest> load_manifest(const std::string& path) {
+  // A directory opens as a stream that reads nothing; say so rather than "missing [store]".
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored))
+    return caf::make_error(ec::manifest_invalid,
+                           path + ": cannot read the manifest: it is a directory");
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return caf::make_error(ec::manifest_invalid,
+                           path + ": cannot read the manifest: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad())
+    return caf::make_error(ec::manifest_invalid,
+                           path + ": cannot read the manifest: " + std::strerror(errno));
+  return parse_manifest(text.str(), path);
+}
+
+caf::expected<manifest> parse_manifest(const std::string& text, const std::string& path) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return caf::make_error(ec::manifest_invalid, path + ":" + std::to_string(line_of(e.source())) +
+                                                     ": " + std::string{e.description()});
+  }
+  checker ck;
+  manifest m;
+  m.path = path;
+  store_info store_at;
+  size_t node_entries = 0;
+  std::vector<node_lines> node_at;
+  for_each_key(ck, doc, "",
+               {
+                   {"store", [&](const entry& e) { read_store(ck, e, m.store, store_at); }},
+                   {"storage", [&](const entry& e) { read_storage(ck, e, m.storage); }},
+                   {"limits", [&](const entry& e) { read_limits(ck, e, m.limits); }},
+                   {"timeouts", [&](const entry& e) { read_timeouts(ck, e, m.timeouts); }},
+                   {"faults", [&](const entry& e) { read_faults(ck, e, m.faults); }},
+                   {"node",
+                    [&](const entry& e) {
+                      auto* list = e.value.as_array();
+                      if (!list) {
+                        node_entries = 1;
+                        ck.fail(e.line, std::string{"node must be an array of tables ([[node]]), "
+                                                    "not "} +
+                                            type_name(e.value));
+                        return;
+                      }
+                      node_entries = list->size();
+                      for (auto& v : *list)
+                        read_node(ck, v, m.nodes, node_at);
+                    }},
+               });
+  if (!store_at.present)
+    ck.fail(1, "missing [store] table (store.name is required)");
+  if (node_entries == 0)
+    ck.fail(1, "no [[node]] entries");
+  check_unique(ck, m.nodes, node_at);
+  if (store_at.present && store_at.replicas_ok && !m.nodes.empty() &&
+      m.store.replicas > m.nodes.size())
+    ck.fail(store_at.replicas > 0 ? store_at.replicas : store_at.table,
+            "replicas = " + std::to_string(m.store.replicas) + " but only " +
+                std::to_string(m.nodes.size()) + (m.nodes.size() == 1 ? " node is" : " nodes are") +
+                " listed");
+  if (ck.failed())
+    return ck.error(path);
+  return m;
+}
+
+} // namespace actorkv

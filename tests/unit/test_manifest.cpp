@@ -1,0 +1,387 @@
+// Manifest loading and validation: the shipped manifests load, and every rule of load_manifest()
+// produces a one-line "FILE:LINE: problem" naming the offending line.
+#include <cstdlib>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+
+#include <caf/atom.hpp>
+
+#include "cluster-config/manifest.hpp"
+#include "messages/error.hpp"
+
+using namespace actorkv;
+
+namespace {
+
+/// The repository root: ctest passes ACTORKV_SOURCE; run by hand, derive it from this file.
+std::string source_dir() {
+  if (auto* env = std::getenv("ACTORKV_SOURCE"))
+    return env;
+  std::string here = __FILE__;
+  return here.substr(0, here.rfind("/tests/unit/"));
+}
+
+/// Why `m` failed, for a check's message. Boost.Test builds messages even for passing checks, and
+/// m.error() is undefined on success.
+std::string why(const caf::expected<manifest>& m) {
+  return m ? std::string{"loaded"} : describe(m.error());
+}
+
+/// [store] and two nodes, valid; tests append to it or replace a line.
+const std::string store_head = R"([store]
+name = "t"
+partitions = 8
+replicas = 2
+read_quorum = 1
+write_quorum = 1
+)";
+
+const std::string two_nodes = R"(
+[[node]]
+name = "a"
+host = "127.0.0.1"
+port = 7001
+data_dir = "d/a"
+
+[[node]]
+name = "b"
+host = "127.0.0.1"
+port = 7002
+data_dir = "d/b"
+)";
+
+/// The context of the manifest_invalid error that parsing `text` must produce.
+std::string problem(const std::string& text) {
+  auto m = parse_manifest(text, "x.toml");
+  BOOST_REQUIRE_MESSAGE(!m, "manifest was accepted:\n" + text);
+  auto& err = m.error();
+  BOOST_CHECK(err.category() == caf::atom("actorkv"));
+  BOOST_CHECK_EQUAL(err.code(), static_cast<uint8_t>(ec::manifest_invalid));
+  BOOST_REQUIRE(err.context().match_elements<std::string>());
+  auto msg = err.context().get_as<std::string>(0);
+  BOOST_TEST_MESSAGE(msg);
+  BOOST_CHECK_MESSAGE(msg.find('\n') == std::string::npos, "not one line: " + msg);
+  return msg;
+}
+
+/// Checks the "x.toml:LINE: " prefix and that `part` appears in the message.
+void expect(const std::string& text, int line, const std::string& part) {
+  auto msg = problem(text);
+  auto prefix = "x.toml:" + std::to_string(line) + ": ";
+  BOOST_CHECK_MESSAGE(msg.rfind(prefix, 0) == 0, "'" + msg + "' does not start with " + prefix);
+  BOOST_CHECK_MESSAGE(msg.find(part) != std::string::npos,
+                      "'" + msg + "' does not mention '" + part + "'");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(manifest_loading)
+
+BOOST_AUTO_TEST_CASE(local_3_loads) {
+  auto path = source_dir() + "/cluster-config/local-3.toml";
+  auto m = load_manifest(path);
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->path, path);
+  BOOST_CHECK_EQUAL(m->store.name, "local");
+  BOOST_CHECK_EQUAL(m->store.partitions, 256u);
+  BOOST_CHECK_EQUAL(m->store.replicas, 3u);
+  BOOST_CHECK_EQUAL(m->store.read_quorum, 2u);
+  BOOST_CHECK_EQUAL(m->store.write_quorum, 2u);
+  BOOST_CHECK(m->store.quorum == quorum_mode::sloppy);
+  BOOST_CHECK(m->store.conflicts == conflict_mode::siblings);
+  BOOST_CHECK_EQUAL(m->storage.sync, "normal");
+  BOOST_REQUIRE_EQUAL(m->nodes.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    auto& n = m->nodes[i];
+    BOOST_CHECK_EQUAL(n.name, "n" + std::to_string(i + 1));
+    BOOST_CHECK_EQUAL(n.host, "127.0.0.1");
+    BOOST_CHECK_EQUAL(n.port, 7101 + i);
+    BOOST_CHECK_EQUAL(n.capacity, 1u);
+    BOOST_CHECK_EQUAL(n.data_dir, "data/n" + std::to_string(i + 1));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(local_5_hetero_loads) {
+  auto m = load_manifest(source_dir() + "/cluster-config/local-5-hetero.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_REQUIRE_EQUAL(m->nodes.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    BOOST_CHECK_EQUAL(m->nodes[i].name, "n" + std::to_string(i + 1));
+    BOOST_CHECK_EQUAL(m->nodes[i].port, 7101 + i);
+    BOOST_CHECK_EQUAL(m->nodes[i].capacity, i == 4 ? 2u : 1u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(defaults_apply) {
+  auto m = parse_manifest("[store]\nname = \"d\"\n" + two_nodes + R"(
+[[node]]
+name = "c"
+host = "127.0.0.1"
+port = 7003
+data_dir = "d/c"
+)",
+                          "d.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->path, "d.toml");
+  store_settings defaults;
+  BOOST_CHECK_EQUAL(m->store.partitions, defaults.partitions);
+  BOOST_CHECK_EQUAL(m->store.replicas, defaults.replicas);
+  BOOST_CHECK_EQUAL(m->store.read_quorum, defaults.read_quorum);
+  BOOST_CHECK_EQUAL(m->store.write_quorum, defaults.write_quorum);
+  BOOST_CHECK(m->store.quorum == quorum_mode::sloppy);
+  BOOST_CHECK(m->store.conflicts == conflict_mode::siblings);
+  BOOST_CHECK_EQUAL(m->storage.sync, "normal");
+  BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 1024u);
+  BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 1024u * 1024u);
+  BOOST_CHECK_EQUAL(m->timeouts.request_ms, 5000u);
+  BOOST_CHECK_EQUAL(m->timeouts.client_ms, 10000u);
+  BOOST_CHECK(!m->faults.injection);
+  BOOST_CHECK_EQUAL(m->nodes[0].capacity, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(every_setting_is_read) {
+  auto m = parse_manifest(R"([store]
+name = "all"
+partitions = 1024
+replicas = 2
+read_quorum = 2
+write_quorum = 1
+quorum = "strict"
+conflicts = "lww"
+[storage]
+sync = "off"
+[limits]
+max_key_bytes = 10
+max_value_bytes = 20
+[timeouts]
+request_ms = 30
+client_ms = 40
+[faults]
+injection = true
+)" + two_nodes + "capacity = 3\n",
+                          "all.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->store.partitions, 1024u);
+  BOOST_CHECK_EQUAL(m->store.read_quorum, 2u);
+  BOOST_CHECK_EQUAL(m->store.write_quorum, 1u);
+  BOOST_CHECK(m->store.quorum == quorum_mode::strict);
+  BOOST_CHECK(m->store.conflicts == conflict_mode::lww);
+  BOOST_CHECK_EQUAL(m->storage.sync, "off");
+  BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 10u);
+  BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 20u);
+  BOOST_CHECK_EQUAL(m->timeouts.request_ms, 30u);
+  BOOST_CHECK_EQUAL(m->timeouts.client_ms, 40u);
+  BOOST_CHECK(m->faults.injection);
+  BOOST_CHECK_EQUAL(m->nodes[0].capacity, 1u);
+  BOOST_CHECK_EQUAL(m->nodes[1].capacity, 3u);
+}
+
+BOOST_AUTO_TEST_CASE(describe_lists_store_settings_in_manifest_spelling) {
+  store_settings s;
+  s.name = "x";
+  s.quorum = quorum_mode::strict;
+  s.conflicts = conflict_mode::lww;
+  auto d = describe(s);
+  std::vector<std::pair<std::string, std::string>> want{
+      {"name", "x"},         {"partitions", "256"}, {"replicas", "3"},    {"read_quorum", "2"},
+      {"write_quorum", "2"}, {"quorum", "strict"},  {"conflicts", "lww"},
+  };
+  BOOST_CHECK(d == want);
+  s.quorum = quorum_mode::sloppy;
+  s.conflicts = conflict_mode::siblings;
+  BOOST_CHECK_EQUAL(describe(s)[5].second, "sloppy");
+  BOOST_CHECK_EQUAL(describe(s)[6].second, "siblings");
+}
+
+BOOST_AUTO_TEST_CASE(find_node_by_name) {
+  auto m = parse_manifest(store_head + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  auto* b = m->find_node("b");
+  BOOST_REQUIRE(b != nullptr);
+  BOOST_CHECK_EQUAL(b->port, 7002);
+  BOOST_CHECK(m->find_node("c") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_file_is_named) {
+  auto m = load_manifest("/nonexistent/actorkv.toml");
+  BOOST_REQUIRE(!m);
+  BOOST_CHECK_EQUAL(m.error().code(), static_cast<uint8_t>(ec::manifest_invalid));
+  auto text = why(m);
+  BOOST_CHECK_MESSAGE(text.find("/nonexistent/actorkv.toml") != std::string::npos, text);
+  auto dir = load_manifest(source_dir());
+  BOOST_REQUIRE(!dir);
+  BOOST_CHECK_MESSAGE(why(dir).find("is a directory") != std::string::npos, why(dir));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(manifest_rules)
+
+BOOST_AUTO_TEST_CASE(toml_syntax_error) {
+  expect("[store]\nname = \"t\"\nreplicas = = 3\n", 3, "");
+  expect("[store\nname = \"t\"\n", 1, "");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key) {
+  // store_head has 6 lines; the typo is on line 7.
+  expect(store_head + "replcas = 3\n" + two_nodes, 7, "unknown key 'store.replcas'");
+  expect(store_head + "[storage]\nsink = \"full\"\n" + two_nodes, 8, "unknown key 'storage.sink'");
+  expect(store_head + two_nodes + "adress = \"x\"\n", 19, "unknown key 'node.adress'");
+  expect("colour = 1\n" + store_head + two_nodes, 1, "unknown key 'colour'");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_table) {
+  expect(store_head + "[limit]\nmax_key_bytes = 1\n" + two_nodes, 7, "unknown table 'limit'");
+  expect(store_head + "[store.extra]\nx = 1\n" + two_nodes, 7, "unknown table 'store.extra'");
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types) {
+  expect("[store]\nname = 5\nreplicas = 2\n" + two_nodes, 2,
+         "name must be a string, not an integer");
+  expect("[store]\nname = \"t\"\nreplicas = 2\npartitions = \"8\"\n" + two_nodes, 4,
+         "partitions must be an integer, not a string");
+  expect("[store]\nname = \"t\"\nreplicas = 2.0\n" + two_nodes, 3,
+         "replicas must be an integer, not a floating-point number");
+  expect(store_head + "quorum = 1\n" + two_nodes, 7, "quorum must be a string");
+  expect(store_head + "[faults]\ninjection = \"yes\"\n" + two_nodes, 8,
+         "injection must be true or false");
+  expect(store_head + two_nodes +
+             "[[node]]\nname = \"c\"\nhost = \"h\"\nport = \"7003\"\ndata_dir = \"d/c\"\n",
+         22, "port must be an integer, not a string");
+  expect("store = 3\n" + two_nodes, 1, "store must be a table");
+  expect(store_head + "[node]\nname = \"a\"\n", 7, "node must be an array of tables");
+}
+
+BOOST_AUTO_TEST_CASE(missing_required_keys) {
+  expect("# a comment\n[store]\npartitions = 8\nreplicas = 2\n" + two_nodes, 2,
+         "[store] is missing 'name'");
+  expect(two_nodes, 1, "missing [store]");
+  auto node = [](const std::string& skip) {
+    std::string out = store_head + "\n[[node]]\n"; // [[node]] on line 8
+    for (auto line : {"name = \"a\"\n", "host = \"h\"\n", "port = 7001\n", "data_dir = \"d\"\n"})
+      if (std::string{line}.rfind(skip, 0) != 0)
+        out += line;
+    return out + "[[node]]\nname = \"b\"\nhost = \"h\"\nport = 7002\ndata_dir = \"e\"\n";
+  };
+  expect(node("name"), 8, "[[node]] is missing 'name'");
+  expect(node("host"), 8, "[[node]] 'a' is missing 'host'");
+  expect(node("port"), 8, "[[node]] 'a' is missing 'port'");
+  expect(node("data_dir"), 8, "[[node]] 'a' is missing 'data_dir'");
+}
+
+BOOST_AUTO_TEST_CASE(empty_strings) {
+  expect("[store]\nname = \"\"\nreplicas = 2\n" + two_nodes, 2, "name must not be empty");
+  expect(store_head + two_nodes +
+             "[[node]]\nname = \"c\"\nhost = \"\"\nport = 1\ndata_dir = \"d/c\"\n",
+         21, "host must not be empty");
+}
+
+BOOST_AUTO_TEST_CASE(partitions_must_be_a_power_of_two) {
+  auto with = [](const std::string& q) {
+    return "[store]\nname = \"t\"\nreplicas = 2\npartitions = " + q + "\n" + two_nodes;
+  };
+  expect(with("100"), 4, "partitions = 100 is not a power of two");
+  expect(with("0"), 4, "partitions = 0 is outside 1..65536");
+  expect(with("131072"), 4, "partitions = 131072 is outside 1..65536");
+  expect(with("-8"), 4, "partitions = -8");
+  BOOST_CHECK(parse_manifest(with("1"), "x.toml"));
+  BOOST_CHECK(parse_manifest(with("65536"), "x.toml"));
+}
+
+BOOST_AUTO_TEST_CASE(replicas_at_least_one) {
+  expect("[store]\nname = \"t\"\nreplicas = 0\n" + two_nodes, 3, "replicas = 0 must be at least 1");
+  expect("[store]\nname = \"t\"\nreplicas = -1\n" + two_nodes, 3, "replicas = -1");
+}
+
+BOOST_AUTO_TEST_CASE(quorums_within_one_to_n) {
+  auto store = [](const std::string& r, const std::string& w) {
+    return "[store]\nname = \"t\"\nreplicas = 2\nread_quorum = " + r + "\nwrite_quorum = " + w +
+           "\n" + two_nodes;
+  };
+  expect(store("3", "1"), 4, "read_quorum = 3 is outside 1..replicas (2)");
+  expect(store("0", "1"), 4, "read_quorum = 0 is outside 1..replicas (2)");
+  expect(store("1", "4"), 5, "write_quorum = 4 is outside 1..replicas (2)");
+  expect(store("1", "0"), 5, "write_quorum = 0 is outside 1..replicas (2)");
+  // R before N in the file: still checked against N.
+  expect("[store]\nname = \"t\"\nread_quorum = 4\nreplicas = 2\n" + two_nodes, 3,
+         "read_quorum = 4 is outside 1..replicas (2)");
+  // The default R = W = 2 does not fit N = 1.
+  expect("[store]\nname = \"t\"\nreplicas = 1\n" + two_nodes, 3,
+         "replicas = 1 is less than the default read_quorum (2)");
+  BOOST_CHECK(parse_manifest(store("2", "2"), "x.toml"));
+}
+
+BOOST_AUTO_TEST_CASE(replicas_not_more_than_nodes) {
+  expect("[store]\nname = \"t\"\nreplicas = 3\n" + two_nodes, 3,
+         "replicas = 3 but only 2 nodes are listed");
+  // The default N = 3: the message points at [store].
+  expect("\n[store]\nname = \"t\"\n" + two_nodes, 2, "replicas = 3 but only 2 nodes are listed");
+}
+
+BOOST_AUTO_TEST_CASE(no_nodes) {
+  expect("[store]\nname = \"t\"\nreplicas = 1\nread_quorum = 1\nwrite_quorum = 1\n", 1,
+         "no [[node]] entries");
+  expect("[store]\nname = \"t\"\nreplicas = 1\nread_quorum = 1\nwrite_quorum = 1\nnode = []\n", 1,
+         "no [[node]] entries");
+}
+
+BOOST_AUTO_TEST_CASE(words) {
+  expect(store_head + "quorum = \"loose\"\n" + two_nodes, 7,
+         "quorum = \"loose\" must be \"sloppy\" or \"strict\"");
+  expect(store_head + "conflicts = \"merge\"\n" + two_nodes, 7,
+         "conflicts = \"merge\" must be \"siblings\" or \"lww\"");
+  expect(store_head + "[storage]\nsync = \"fast\"\n" + two_nodes, 8,
+         "sync = \"fast\" must be \"full\", \"normal\" or \"off\"");
+  // A control character in a value is escaped: the message stays on one line.
+  expect(store_head + "quorum = \"a\\nb\"\n" + two_nodes, 7, "quorum = \"a\\nb\" must be");
+}
+
+BOOST_AUTO_TEST_CASE(capacity_at_least_one) {
+  expect(store_head + two_nodes + "capacity = 0\n", 19, "capacity = 0 must be at least 1");
+}
+
+BOOST_AUTO_TEST_CASE(port_range) {
+  auto third = [](const std::string& port) {
+    // Lines 19..23: [[node]], name, host, port, data_dir.
+    return store_head + two_nodes + "[[node]]\nname = \"c\"\nhost = \"h\"\nport = " + port +
+           "\ndata_dir = \"d/c\"\n";
+  };
+  expect(third("70000"), 22, "port = 70000 is outside 1..65535");
+  expect(third("0"), 22, "port = 0 is outside 1..65535");
+  BOOST_CHECK(parse_manifest(third("65535"), "x.toml"));
+}
+
+BOOST_AUTO_TEST_CASE(duplicates) {
+  auto third = [](const std::string& name, const std::string& port, const std::string& dir) {
+    // Lines 20..24: [[node]], name, host, port, data_dir.
+    return store_head + two_nodes + "\n[[node]]\nname = \"" + name +
+           "\"\nhost = \"127.0.0.1\"\nport = " + port + "\ndata_dir = \"" + dir + "\"\n";
+  };
+  BOOST_CHECK(parse_manifest(third("c", "7003", "d/c"), "x.toml"));
+  expect(third("a", "7003", "d/c"), 21, "duplicate node name 'a' (first at line 9)");
+  expect(third("c", "7001", "d/c"), 23, "duplicate address 127.0.0.1:7001 (first at line 11)");
+  expect(third("c", "7003", "d/a"), 24, "duplicate data_dir 'd/a' (first at line 12)");
+}
+
+BOOST_AUTO_TEST_CASE(limits_and_timeouts_not_zero) {
+  expect(store_head + "[limits]\nmax_key_bytes = 0\n" + two_nodes, 8,
+         "max_key_bytes = 0 must be at least 1");
+  expect(store_head + "[limits]\nmax_value_bytes = 0\n" + two_nodes, 8,
+         "max_value_bytes = 0 must be at least 1");
+  expect(store_head + "[limits]\nmax_value_bytes = 5000000000\n" + two_nodes, 8,
+         "max_value_bytes = 5000000000 is outside 1..4294967295");
+  expect(store_head + "[timeouts]\nrequest_ms = 0\n" + two_nodes, 8,
+         "request_ms = 0 must be at least 1");
+  expect(store_head + "[timeouts]\nclient_ms = 0\n" + two_nodes, 8,
+         "client_ms = 0 must be at least 1");
+}
+
+BOOST_AUTO_TEST_CASE(first_problem_in_the_file_is_reported) {
+  // Two problems: the typo on line 7 is reported before the bad port further down, whatever
+  // order the checks run in.
+  expect(store_head + "replcas = 3\n" + two_nodes + "capacity = 0\n", 7, "replcas");
+  expect(store_head + "zeta = 1\nalpha = 2\n" + two_nodes, 7, "zeta");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
