@@ -230,8 +230,10 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   for (auto& e : st.options.cluster.nodes)
     members.push_back({e.name, e.capacity});
   st.placement = ring::build(st.options.cluster.store.partitions, members);
-  for (partition_id p = 0; p < st.placement.partitions(); ++p)
+  for (partition_id p = 0; p < st.placement.partitions(); ++p) {
     st.vnodes.push_back(spawn_vnode(self->system(), p, st.options.storage));
+    self->link_to(st.vnodes.back()); // vnodes live and die with their node
+  }
   for (auto& e : st.options.cluster.nodes)
     if (e.name != st.options.self_name)
       st.peers.emplace_back().entry = &e;
@@ -241,10 +243,6 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
         mark_down(self, peer, describe(dm.reason));
         schedule_reconnect(self, static_cast<uint32_t>(&peer - self->state.peers.data()));
       }
-  });
-  self->attach_functor([=] {
-    for (auto& v : self->state.vnodes)
-      caf::anon_send_exit(v, caf::exit_reason::user_shutdown);
   });
   for (uint32_t i = 0; i < st.peers.size(); ++i)
     self->send(self, connect_to_atom::value, i);

@@ -106,11 +106,6 @@ storage_impl::behavior_type storage_behavior(self_ptr self,
                                              storage_options options) {
   self->state.engine = std::move(engine);
   self->state.options = options;
-  self->attach_functor([self] {
-    // Answer nothing twice; an open batch is rolled back by the engine's destructor.
-    self->state.pending_writes.clear();
-    self->state.pending_reads.clear();
-  });
   return {
     [=](read_atom, partition_id p, const bytes& key) -> caf::result<replica_read> {
       auto& st = self->state;
@@ -126,9 +121,14 @@ storage_impl::behavior_type storage_behavior(self_ptr self,
       if (auto err = open_batch(self))
         return err;
       auto current = read_record(st, p, op.key);
-      if (current.corrupt)
-        return caf::make_error(ec::corrupt_record,
-                               "stored record unreadable; another replica must coordinate");
+      if (current.corrupt) {
+        // The damaged record may hold this replica's highest counter for the key. Restart the
+        // counter above any counter issued before (counters grow by one per write, far below a
+        // microsecond clock), so the new dot can never collide with an old one.
+        current.rec = record{};
+        current.rec.context.entries.push_back(dot{st.options.self,
+                                                  static_cast<uint64_t>(op.timestamp_us)});
+      }
       std::optional<bytes> value;
       if (!op.tombstone)
         value = op.value;

@@ -22,8 +22,8 @@ using storage_actor = caf::typed_actor<
   /// Reads the key's record as stored.
   caf::replies_to<read_atom, partition_id, bytes>::with<replica_read>,
   /// Applies a client write as its coordinating replica (stamping this node's dot) and returns
-  /// the resulting record, durable. Fails with ec::corrupt_record when the stored record is
-  /// unreadable, since a new dot could then reuse an old counter.
+  /// the resulting record, durable. An unreadable stored record is replaced; the new dot's
+  /// counter then starts above any counter issued before (see storage_actor.cpp).
   caf::replies_to<coord_atom, partition_id, write_op>::with<record>,
   /// Merges a record from another replica into the stored one; returns the merged record, durable.
   caf::replies_to<merge_atom, partition_id, bytes, record>::with<record>>;

@@ -42,6 +42,10 @@ public:
 
 } // namespace
 
+// GCC flags free() on memory from the replaced operator new below, but both sides of the
+// replacement use malloc/free, so the pairing is right.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 void* operator new(std::size_t size) {
   if (tracking.load(std::memory_order_relaxed)) {
     auto seen = largest_request.load();

@@ -169,9 +169,9 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     actorkv::log_event(node_name, std::string{"stopping on "} + strsignal(sig));
+    sys.middleman().unpublish(node, *port);
     caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
-    sys.middleman().unpublish(node, *port);
   }
   actorkv::log_event(node_name, "stopped");
   return 0;
