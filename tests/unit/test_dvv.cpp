@@ -1,0 +1,875 @@
+// Tests for messages/dvv.hpp: what a client sees after writes, deletes and anti-entropy, in both
+// conflict modes, and the opaque context encoding. Randomised histories are checked against a
+// reference model of causality; they print their seed and take ACTORKV_SEED to replay one.
+#include "messages/dvv.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+using namespace actorkv;
+
+namespace {
+
+constexpr auto sibling_mode = conflict_mode::siblings;
+constexpr auto lww_mode = conflict_mode::lww;
+
+bytes to_bytes(const std::string& s) {
+  return bytes(s.begin(), s.end());
+}
+
+/// The values a reader sees, sorted so that tests do not depend on sibling order.
+std::vector<std::string> values(const record& r) {
+  std::vector<std::string> out;
+  for (auto* s : dvv::visible(r))
+    out.emplace_back(s->value.begin(), s->value.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string describe(const version_vector& vv) {
+  std::ostringstream out;
+  out << '{';
+  for (size_t i = 0; i < vv.entries.size(); ++i)
+    out << (i > 0 ? ", " : "") << vv.entries[i].id << ':' << vv.entries[i].counter;
+  out << '}';
+  return out.str();
+}
+
+std::string describe(const record& r) {
+  std::ostringstream out;
+  out << "context " << describe(r.context) << " siblings [";
+  for (size_t i = 0; i < r.siblings.size(); ++i) {
+    const auto& s = r.siblings[i];
+    out << (i > 0 ? ", " : "") << '(' << s.origin.id << ',' << s.origin.counter << ")@"
+        << s.timestamp_us << ' '
+        << (s.tombstone ? std::string{"<deleted>"} : std::string(s.value.begin(), s.value.end()));
+  }
+  out << ']';
+  return out.str();
+}
+
+/// Empty when `r` satisfies record.hpp's invariants, else what is wrong.
+std::string invariant_violation(const record& r) {
+  const auto& es = r.context.entries;
+  for (size_t i = 0; i < es.size(); ++i) {
+    if (es[i].counter == 0)
+      return "zero counter in context " + describe(r);
+    if (i > 0 && es[i - 1].id >= es[i].id)
+      return "context not sorted by id: " + describe(r);
+  }
+  for (size_t i = 0; i < r.siblings.size(); ++i) {
+    const auto& d = r.siblings[i].origin;
+    if (d.counter == 0 || !dvv::covers(r.context, d))
+      return "sibling outside the context: " + describe(r);
+    if (i == 0)
+      continue;
+    const auto& prev = r.siblings[i - 1].origin;
+    if (std::tie(prev.id, prev.counter) >= std::tie(d.id, d.counter))
+      return "siblings not sorted by origin: " + describe(r);
+  }
+  return {};
+}
+
+/// The seed for a randomised test: ACTORKV_SEED when set, else a fresh one, printed either way.
+uint64_t test_seed() {
+  uint64_t seed = 0;
+  if (const char* env = std::getenv("ACTORKV_SEED"))
+    seed = std::stoull(env);
+  else
+    seed = std::random_device{}();
+  BOOST_TEST_MESSAGE("seed " << seed << " (set ACTORKV_SEED=" << seed << " to replay)");
+  return seed;
+}
+
+/// One replica's copy of a single key.
+struct replica {
+  replica(replica_id id, conflict_mode mode = sibling_mode) : id(id), mode(mode) {}
+
+  replica_id id;
+  conflict_mode mode;
+  record rec;
+
+  void put(const std::string& value, const version_vector& context = {}, int64_t now_us = 0) {
+    rec = dvv::update(rec, context, to_bytes(value), id, now_us, mode);
+  }
+
+  void del(const version_vector& context = {}, int64_t now_us = 0) {
+    rec = dvv::update(rec, context, std::nullopt, id, now_us, mode);
+  }
+
+  /// Anti-entropy: takes in what `other` holds.
+  void absorb(const replica& other) { rec = dvv::merge(rec, other.rec, mode); }
+};
+
+/// A read as a coordinator serves it: the merge of the answers of the replicas asked.
+record read(std::initializer_list<const replica*> asked) {
+  record out;
+  for (auto* r : asked)
+    out = dvv::merge(out, r->rec, r->mode);
+  return out;
+}
+
+struct dot_order {
+  bool operator()(const dot& a, const dot& b) const {
+    return std::tie(a.id, a.counter) < std::tie(b.id, b.counter);
+  }
+};
+
+using dot_set = std::set<dot, dot_order>;
+
+/// A seeded history of client writes (with fresh, stale or no context), anti-entropy merges and
+/// wiped nodes among a few replicas of one key, beside a reference model: each replica should
+/// hold exactly the writes it has heard of that no write it has heard of saw when it was made.
+class history {
+public:
+  history(uint64_t seed, conflict_mode mode, size_t replicas) : rng_(seed), mode_(mode) {
+    for (size_t i = 0; i < replicas; ++i)
+      nodes_.push_back(node{fresh_id(), {}, {}, {}});
+  }
+
+  void run(size_t steps) {
+    for (size_t i = 0; i < steps; ++i) {
+      auto roll = pick(100);
+      if (roll < 45) {
+        check(nodes_[write()]);
+      } else if (roll < 97) {
+        auto [i, j] = exchange();
+        check(nodes_[i]);
+        check(nodes_[j]);
+      } else {
+        wipe();
+      }
+    }
+  }
+
+  /// Anti-entropy between every ordered pair until all replicas agree; the rounds it took.
+  size_t settle() {
+    for (size_t round = 1; round <= 10; ++round) {
+      for (size_t i = 0; i < nodes_.size(); ++i)
+        for (size_t j = 0; j < nodes_.size(); ++j)
+          if (i != j)
+            absorb(i, j);
+      for (const auto& n : nodes_)
+        check(n);
+      bool agree = std::all_of(nodes_.begin(), nodes_.end(),
+                               [&](const node& n) { return n.rec == nodes_[0].rec; });
+      if (agree)
+        return round;
+    }
+    return 0;
+  }
+
+  /// Every record a replica held or a read returned, in this history of one key.
+  const std::vector<record>& pool() const { return pool_; }
+
+private:
+  struct node {
+    replica_id id;
+    record rec;
+    dot_set known;                  ///< every write whose data reached this replica
+    version_vector seen_by_writers; ///< the merge of the contexts those writes were made with
+  };
+
+  struct write_info {
+    version_vector context; ///< what the client had seen
+    sibling content;
+  };
+
+  size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+
+  replica_id fresh_id() {
+    for (;;) {
+      // Mostly full-width ids as in production, sometimes small ones so ids compare closely.
+      replica_id id = pick(4) == 0 ? pick(16) : rng_();
+      if (used_ids_.insert(id).second)
+        return id;
+    }
+  }
+
+  /// No context, a context an earlier (now stale) read returned, or a fresh read of some
+  /// replicas, passed through the opaque encoding as a real client would.
+  version_vector client_context() {
+    auto roll = pick(10);
+    if (roll < 3)
+      return {};
+    if (roll < 5 && !reads_.empty())
+      return reads_[pick(reads_.size())];
+    record merged = nodes_[pick(nodes_.size())].rec;
+    for (const auto& n : nodes_)
+      if (pick(2) == 0)
+        merged = dvv::merge(merged, n.rec, mode_);
+    pool_.push_back(merged);
+    auto decoded = dvv::decode_context(dvv::encode_context(merged.context));
+    BOOST_REQUIRE(decoded.has_value());
+    BOOST_REQUIRE(*decoded == merged.context);
+    reads_.push_back(*decoded);
+    return *decoded;
+  }
+
+  /// Returns the index of the coordinating replica.
+  size_t write() {
+    auto i = pick(nodes_.size());
+    auto context = client_context();
+    auto& n = nodes_[i];
+    // Clocks disagree by a few microseconds, so timestamps tie and run backwards at times.
+    clock_ += static_cast<int64_t>(pick(3));
+    int64_t now_us = clock_ + static_cast<int64_t>(pick(11)) - 5;
+    std::optional<bytes> value;
+    if (pick(6) != 0)
+      value = to_bytes("w" + std::to_string(writes_.size()));
+    n.rec = dvv::update(n.rec, context, value, n.id, now_us, mode_);
+    dot d{n.id, dvv::counter_of(n.rec.context, n.id)};
+    BOOST_REQUIRE_MESSAGE(writes_.count(d) == 0, "dot reused: " << describe(n.rec));
+    writes_[d] = write_info{context, sibling{d, now_us, !value, value ? *value : bytes{}}};
+    n.known.insert(d);
+    n.seen_by_writers = dvv::merge(n.seen_by_writers, context);
+    pool_.push_back(n.rec);
+    return i;
+  }
+
+  void absorb(size_t i, size_t j) {
+    nodes_[i].rec = dvv::merge(nodes_[i].rec, nodes_[j].rec, mode_);
+    nodes_[i].known.insert(nodes_[j].known.begin(), nodes_[j].known.end());
+    nodes_[i].seen_by_writers = dvv::merge(nodes_[i].seen_by_writers, nodes_[j].seen_by_writers);
+  }
+
+  /// Returns the indexes of the two replicas.
+  std::pair<size_t, size_t> exchange() {
+    auto i = pick(nodes_.size());
+    auto j = pick(nodes_.size() - 1);
+    if (j >= i)
+      ++j;
+    absorb(i, j);
+    if (pick(2) == 0)
+      absorb(j, i);
+    pool_.push_back(nodes_[i].rec);
+    return {i, j};
+  }
+
+  void wipe() {
+    auto& n = nodes_[pick(nodes_.size())];
+    n = node{fresh_id(), {}, {}, {}};
+  }
+
+  /// Checks one replica against the invariants and the reference model.
+  void check(const node& n) {
+    auto broken = invariant_violation(n.rec);
+    BOOST_REQUIRE_MESSAGE(broken.empty(), broken);
+    for (const auto& s : n.rec.siblings) {
+      auto w = writes_.find(s.origin);
+      BOOST_REQUIRE_MESSAGE(w != writes_.end() && n.known.count(s.origin) == 1,
+                            "sibling from no write this replica heard of: " << describe(n.rec));
+      BOOST_REQUIRE_MESSAGE(w->second.content == s, "sibling content changed: " << describe(n.rec));
+    }
+    if (mode_ == lww_mode) {
+      BOOST_REQUIRE_MESSAGE(n.rec.siblings.size() == (n.known.empty() ? 0u : 1u),
+                            "lww record without exactly one sibling: " << describe(n.rec));
+      return;
+    }
+    // Whether one dot is covered depends on a single entry, so "some known write's context
+    // covers it" equals "the merge of all known writes' contexts covers it". No context covers
+    // the write made with it, nor any later one.
+    dot_set expected;
+    for (const auto& d : n.known)
+      if (!dvv::covers(n.seen_by_writers, d))
+        expected.insert(d);
+    dot_set actual;
+    for (const auto& s : n.rec.siblings)
+      actual.insert(s.origin);
+    BOOST_REQUIRE_MESSAGE(actual == expected,
+                          "siblings differ from the reference model: " << describe(n.rec));
+  }
+
+  std::mt19937_64 rng_;
+  conflict_mode mode_;
+  std::vector<node> nodes_;
+  std::set<replica_id> used_ids_;
+  std::map<dot, write_info, dot_order> writes_;
+  std::vector<version_vector> reads_;
+  std::vector<record> pool_;
+  int64_t clock_ = 1000;
+};
+
+/// A hand-written encoding, byte by byte, to probe the decoder with what the encoder never emits.
+bytes raw(std::initializer_list<uint8_t> content) {
+  return bytes(content);
+}
+
+} // namespace
+
+// --- version vectors ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(dvv_vector)
+
+BOOST_AUTO_TEST_CASE(counter_of_and_covers) {
+  version_vector vv{{{2, 3}, {7, 1}}};
+  BOOST_TEST(dvv::counter_of(vv, 2) == 3u);
+  BOOST_TEST(dvv::counter_of(vv, 7) == 1u);
+  BOOST_TEST(dvv::counter_of(vv, 5) == 0u);
+  BOOST_TEST(dvv::covers(vv, dot{2, 1}));
+  BOOST_TEST(dvv::covers(vv, dot{2, 3}));
+  BOOST_TEST(!dvv::covers(vv, dot{2, 4}));
+  BOOST_TEST(!dvv::covers(vv, dot{5, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(merge_takes_entrywise_maximum) {
+  version_vector a{{{1, 4}, {3, 1}}};
+  version_vector b{{{1, 2}, {2, 5}, {3, 6}}};
+  version_vector expected{{{1, 4}, {2, 5}, {3, 6}}};
+  BOOST_TEST(describe(dvv::merge(a, b)) == describe(expected));
+  BOOST_TEST(describe(dvv::merge(b, a)) == describe(expected));
+  BOOST_TEST(describe(dvv::merge(a, version_vector{})) == describe(a));
+}
+
+BOOST_AUTO_TEST_CASE(descends_is_entrywise) {
+  version_vector a{{{1, 4}, {2, 5}}};
+  BOOST_TEST(dvv::descends(a, version_vector{}));
+  BOOST_TEST(dvv::descends(a, a));
+  BOOST_TEST(dvv::descends(a, version_vector{{{2, 5}}}));
+  BOOST_TEST(!dvv::descends(a, version_vector{{{1, 5}}}));
+  BOOST_TEST(!dvv::descends(a, version_vector{{{1, 1}, {3, 1}}}));
+  BOOST_TEST(!dvv::descends(version_vector{}, a));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- siblings mode -----------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(dvv_siblings)
+
+BOOST_AUTO_TEST_CASE(first_write_takes_counter_one) {
+  replica r{42};
+  r.put("v");
+  BOOST_TEST(describe(r.rec) == "context {42:1} siblings [(42,1)@0 v]");
+}
+
+BOOST_AUTO_TEST_CASE(blind_writes_become_siblings_and_a_read_context_resolves_them) {
+  replica r1{1};
+  replica r2{2};
+  r1.put("from-1");
+  r2.put("from-2");
+  auto both = read({&r1, &r2});
+  BOOST_TEST(values(both) == (std::vector<std::string>{"from-1", "from-2"}));
+  // The client resolves the conflict with the context of the read that showed it both.
+  r1.rec = both;
+  r1.put("resolved", both.context);
+  BOOST_TEST(r1.rec.siblings.size() == 1u);
+  BOOST_TEST(values(read({&r1, &r2})) == (std::vector<std::string>{"resolved"}));
+}
+
+BOOST_AUTO_TEST_CASE(writes_without_context_on_one_replica_accumulate) {
+  replica r{1};
+  r.put("a");
+  r.put("b");
+  r.put("c");
+  BOOST_TEST(values(r.rec) == (std::vector<std::string>{"a", "b", "c"}));
+  r.put("d", r.rec.context);
+  BOOST_TEST(values(r.rec) == (std::vector<std::string>{"d"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_superseding_put_removes_old_siblings_from_other_replicas) {
+  replica r1{1};
+  replica r2{2};
+  r1.put("a");
+  r2.put("b");
+  r1.absorb(r2);
+  r2.absorb(r1);
+  BOOST_TEST(values(r2.rec) == (std::vector<std::string>{"a", "b"}));
+  auto seen = r1.rec.context;
+  r1.put("c", seen);
+  // r2 still holds a and b; r1's record has seen them and holds c instead.
+  auto pulled = dvv::merge(r2.rec, r1.rec, sibling_mode);
+  auto pushed = dvv::merge(r1.rec, r2.rec, sibling_mode);
+  BOOST_TEST(values(pulled) == (std::vector<std::string>{"c"}));
+  BOOST_TEST((pulled == pushed));
+}
+
+BOOST_AUTO_TEST_CASE(a_write_the_other_replica_has_not_seen_survives_merge) {
+  replica r1{1};
+  replica r2{2};
+  r1.put("a");
+  r2.absorb(r1);
+  // Both clients read "a"; each replaces it on a different replica.
+  auto seen = r1.rec.context;
+  r1.put("x", seen);
+  r2.put("y", seen);
+  r1.absorb(r2);
+  BOOST_TEST(values(r1.rec) == (std::vector<std::string>{"x", "y"}));
+}
+
+BOOST_AUTO_TEST_CASE(equal_dots_are_kept_once) {
+  replica r1{1};
+  r1.put("a");
+  auto twice = dvv::merge(r1.rec, r1.rec, sibling_mode);
+  BOOST_TEST((twice == r1.rec));
+  BOOST_TEST(twice.siblings.size() == 1u);
+}
+
+/// Two clients in lockstep: A reads, B reads, A writes with its context, B writes with its
+/// context. Each client's write supersedes its own previous one, so no read ever shows more
+/// than one value per client, and the context never grows past one entry per replica.
+void interleaved_clients(size_t replicas, bool merge_always, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  replica r1{0xA1};
+  replica r2{0xB2};
+  replica& via_a = r1;
+  replica& via_b = replicas == 1 ? r1 : r2;
+  std::string last_a;
+  std::string last_b;
+  for (int cycle = 0; cycle < 200; ++cycle) {
+    BOOST_TEST_CONTEXT("cycle " << cycle) {
+      auto read_a = read({&via_a});
+      auto read_b = read({&via_b});
+      BOOST_TEST(dvv::visible(read_a).size() <= 2u);
+      BOOST_TEST(dvv::visible(read_b).size() <= 2u);
+      last_a = "a" + std::to_string(cycle);
+      last_b = "b" + std::to_string(cycle);
+      via_a.put(last_a, read_a.context);
+      via_b.put(last_b, read_b.context);
+      BOOST_TEST(r1.rec.context.entries.size() <= replicas);
+      BOOST_TEST(r2.rec.context.entries.size() <= replicas);
+      BOOST_TEST(r1.rec.siblings.size() <= 2u);
+      BOOST_TEST(r2.rec.siblings.size() <= 2u);
+      if (replicas == 2 && (merge_always || rng() % 3 == 0)) {
+        if (merge_always || rng() % 2 == 0)
+          r1.absorb(r2);
+        if (merge_always || rng() % 2 == 0)
+          r2.absorb(r1);
+      }
+    }
+  }
+  // No update was lost: each client's last write is there once replicas agree.
+  auto final_read = read({&r1, &r2});
+  BOOST_TEST(values(final_read) == (std::vector<std::string>{last_a, last_b}));
+}
+
+BOOST_AUTO_TEST_CASE(interleaved_read_modify_write_through_one_replica) {
+  interleaved_clients(1, true, 0);
+}
+
+BOOST_AUTO_TEST_CASE(interleaved_read_modify_write_through_two_replicas) {
+  interleaved_clients(2, true, 0);
+}
+
+BOOST_AUTO_TEST_CASE(interleaved_read_modify_write_with_sporadic_anti_entropy) {
+  auto seed = test_seed();
+  BOOST_TEST_CONTEXT("seed " << seed) {
+    interleaved_clients(2, false, seed);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(wiped_node_with_a_new_id_keeps_its_new_writes) {
+  replica old_node{1};
+  replica r2{2};
+  old_node.put("a");
+  old_node.put("b", old_node.rec.context);
+  old_node.put("c", old_node.rec.context);
+  r2.absorb(old_node);
+  r2.put("d");
+  auto old_context = read({&r2}).context; // {1:3, 2:1}
+  // The node loses its disk and rejoins with a fresh replica id; its counters restart at 1.
+  replica reborn{7};
+  reborn.put("fresh");
+  BOOST_TEST(describe(reborn.rec) == "context {7:1} siblings [(7,1)@0 fresh]");
+  auto merged = dvv::merge(r2.rec, reborn.rec, sibling_mode);
+  BOOST_TEST(values(merged) == (std::vector<std::string>{"c", "d", "fresh"}));
+  // A client still holding a context from before the wipe supersedes what it saw, not "fresh".
+  reborn.put("after", old_context);
+  merged = dvv::merge(r2.rec, reborn.rec, sibling_mode);
+  BOOST_TEST(values(merged) == (std::vector<std::string>{"after", "fresh"}));
+  // Why the id must change: had the node kept id 1, its first new write would reuse dot (1,1),
+  // which every older context covers, and anti-entropy would silently drop it.
+  replica reused_id{1};
+  reused_id.put("lost");
+  BOOST_TEST(values(dvv::merge(r2.rec, reused_id.rec, sibling_mode)) ==
+             (std::vector<std::string>{"c", "d"}));
+}
+
+BOOST_AUTO_TEST_CASE(rolled_back_replica_counts_past_the_client_context) {
+  // The replica's record is empty (restored from an old backup) but the client has seen (5,3).
+  replica r{5};
+  r.put("v", version_vector{{{5, 3}}});
+  BOOST_TEST(describe(r.rec) == "context {5:4} siblings [(5,4)@0 v]");
+}
+
+BOOST_AUTO_TEST_CASE(damaged_records_are_repaired_before_use) {
+  record damaged;
+  damaged.context = version_vector{{{3, 1}, {1, 0}}};
+  sibling s2{dot{2, 1}, 0, false, to_bytes("two")};
+  sibling s1{dot{1, 1}, 0, false, to_bytes("one")};
+  sibling zero{dot{4, 0}, 0, false, to_bytes("zero")};
+  damaged.siblings = {s2, s1, zero, s2};
+  auto repaired = dvv::merge(damaged, record{}, sibling_mode);
+  BOOST_TEST(invariant_violation(repaired) == "");
+  BOOST_TEST(describe(repaired) == "context {1:1, 2:1, 3:1} siblings [(1,1)@0 one, (2,1)@0 two]");
+  auto updated =
+      dvv::update(damaged, version_vector{{{2, 1}, {2, 1}}}, to_bytes("new"), 3, 0, sibling_mode);
+  BOOST_TEST(invariant_violation(updated) == "");
+  BOOST_TEST(values(updated) == (std::vector<std::string>{"new", "one"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- deletes -----------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(dvv_deletes)
+
+BOOST_AUTO_TEST_CASE(never_written_key_reads_as_deleted) {
+  BOOST_TEST(dvv::is_deleted(record{}));
+  BOOST_TEST(dvv::visible(record{}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(delete_with_context_hides_the_key) {
+  replica r{1};
+  r.put("v");
+  r.del(read({&r}).context);
+  BOOST_TEST(dvv::is_deleted(r.rec));
+  BOOST_TEST(dvv::visible(r.rec).empty());
+  // The tombstone stays, so a replica still holding "v" does not bring it back.
+  replica stale{2};
+  stale.rec = dvv::update(record{}, {}, to_bytes("v"), 1, 0, sibling_mode);
+  BOOST_TEST(dvv::is_deleted(dvv::merge(stale.rec, r.rec, sibling_mode)));
+  // A put with the context of a read of the deleted key replaces the tombstone.
+  r.put("back", read({&r}).context);
+  BOOST_TEST(!dvv::is_deleted(r.rec));
+  BOOST_TEST(r.rec.siblings.size() == 1u);
+  BOOST_TEST(values(r.rec) == (std::vector<std::string>{"back"}));
+}
+
+BOOST_AUTO_TEST_CASE(put_concurrent_with_a_delete_stays_visible) {
+  replica r1{1};
+  replica r2{2};
+  r1.put("v");
+  r2.absorb(r1);
+  auto seen = read({&r1}).context;
+  r1.del(seen);
+  r2.put("w", seen);
+  auto merged = dvv::merge(r1.rec, r2.rec, sibling_mode);
+  BOOST_TEST(!dvv::is_deleted(merged));
+  BOOST_TEST(values(merged) == (std::vector<std::string>{"w"}));
+  BOOST_TEST(merged.siblings.size() == 2u);
+  // Reading and writing again settles it to the one value.
+  r1.rec = merged;
+  r1.put("settled", merged.context);
+  BOOST_TEST(r1.rec.siblings.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(delete_without_context_leaves_unseen_values) {
+  replica r{1};
+  r.put("v");
+  r.del();
+  BOOST_TEST(!dvv::is_deleted(r.rec));
+  BOOST_TEST(values(r.rec) == (std::vector<std::string>{"v"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- last writer wins --------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(dvv_lww)
+
+BOOST_AUTO_TEST_CASE(newest_timestamp_wins_in_any_merge_order) {
+  std::vector<replica> rs{{1, lww_mode}, {2, lww_mode}, {3, lww_mode}};
+  rs[0].put("t100", {}, 100);
+  rs[1].put("t300", {}, 300);
+  rs[2].put("t200", {}, 200);
+  std::vector<size_t> order{0, 1, 2};
+  do {
+    record folded;
+    for (auto i : order)
+      folded = dvv::merge(folded, rs[i].rec, lww_mode);
+    BOOST_TEST(values(folded) == (std::vector<std::string>{"t300"}));
+    BOOST_TEST(folded.siblings.size() == 1u);
+    // And when the last two are merged first.
+    auto nested = dvv::merge(rs[order[0]].rec,
+                             dvv::merge(rs[order[1]].rec, rs[order[2]].rec, lww_mode), lww_mode);
+    BOOST_TEST((nested == folded));
+  } while (std::next_permutation(order.begin(), order.end()));
+}
+
+BOOST_AUTO_TEST_CASE(equal_timestamps_go_to_the_larger_dot) {
+  replica small{5, lww_mode};
+  replica large{9, lww_mode};
+  small.put("from-5", {}, 100);
+  large.put("from-9", {}, 100);
+  BOOST_TEST(values(dvv::merge(small.rec, large.rec, lww_mode)) ==
+             (std::vector<std::string>{"from-9"}));
+  BOOST_TEST(values(dvv::merge(large.rec, small.rec, lww_mode)) ==
+             (std::vector<std::string>{"from-9"}));
+  // Same replica, same timestamp, neither write saw the other: the larger counter wins.
+  replica r{5, lww_mode};
+  r.put("first", {}, 100);
+  r.put("second", {}, 100);
+  BOOST_TEST(describe(r.rec) == "context {5:2} siblings [(5,2)@100 second]");
+}
+
+BOOST_AUTO_TEST_CASE(stale_write_loses_to_a_newer_concurrent_one) {
+  replica r1{1, lww_mode};
+  replica r2{2, lww_mode};
+  r1.put("new", {}, 200);
+  r2.put("stale", {}, 100);
+  BOOST_TEST(values(dvv::merge(r1.rec, r2.rec, lww_mode)) == (std::vector<std::string>{"new"}));
+  BOOST_TEST(values(dvv::merge(r2.rec, r1.rec, lww_mode)) == (std::vector<std::string>{"new"}));
+  // Arriving at the replica that holds the newer value, it loses there too, but is recorded.
+  r1.put("stale-too", {}, 150);
+  BOOST_TEST(values(r1.rec) == (std::vector<std::string>{"new"}));
+  BOOST_TEST(dvv::counter_of(r1.rec.context, 1) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_replaces_what_its_client_saw_despite_a_slower_clock) {
+  replica r1{1, lww_mode};
+  replica r2{2, lww_mode};
+  r1.put("v1", {}, 500);
+  r2.absorb(r1);
+  // The client read v1, then writes through r2 whose clock lags.
+  r2.put("v2", read({&r2}).context, 100);
+  BOOST_TEST(values(r2.rec) == (std::vector<std::string>{"v2"}));
+  BOOST_TEST(values(dvv::merge(r1.rec, r2.rec, lww_mode)) == (std::vector<std::string>{"v2"}));
+  BOOST_TEST(values(dvv::merge(r2.rec, r1.rec, lww_mode)) == (std::vector<std::string>{"v2"}));
+}
+
+BOOST_AUTO_TEST_CASE(deletes_follow_the_same_order) {
+  replica r1{1, lww_mode};
+  replica r2{2, lww_mode};
+  r1.put("v", {}, 100);
+  r2.del({}, 200);
+  BOOST_TEST(dvv::is_deleted(dvv::merge(r1.rec, r2.rec, lww_mode)));
+  r1.put("later", {}, 300);
+  auto merged = dvv::merge(r2.rec, r1.rec, lww_mode);
+  BOOST_TEST(values(merged) == (std::vector<std::string>{"later"}));
+  BOOST_TEST(merged.siblings.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(merge_never_loses_the_key) {
+  // x (t300) and y (t200) are concurrent; z (t100) was written by a client that had read x.
+  replica p{1, lww_mode};
+  replica q{2, lww_mode};
+  replica r{3, lww_mode};
+  p.put("x", {}, 300);
+  q.put("y", {}, 200);
+  r.put("z", p.rec.context, 100);
+  // Merged in different orders, two replicas end up with the same context but different winners:
+  // x beat y and was then superseded by z; or y beat z and x was superseded.
+  auto pq_r = dvv::merge(dvv::merge(p.rec, q.rec, lww_mode), r.rec, lww_mode);
+  auto p_qr = dvv::merge(p.rec, dvv::merge(q.rec, r.rec, lww_mode), lww_mode);
+  BOOST_TEST(values(pq_r) == (std::vector<std::string>{"z"}));
+  BOOST_TEST(values(p_qr) == (std::vector<std::string>{"y"}));
+  BOOST_TEST((pq_r.context == p_qr.context));
+  // Each has seen and dropped the other's value; they still settle on one, the newer.
+  auto settled = dvv::merge(pq_r, p_qr, lww_mode);
+  BOOST_TEST(values(settled) == (std::vector<std::string>{"y"}));
+  BOOST_TEST((settled == dvv::merge(p_qr, pq_r, lww_mode)));
+  BOOST_TEST((dvv::merge(settled, pq_r, lww_mode) == settled));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- randomised histories ----------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(dvv_histories)
+
+BOOST_AUTO_TEST_CASE(siblings_match_the_reference_model_and_converge) {
+  auto seed = test_seed();
+  for (uint64_t run = 0; run < 20; ++run) {
+    BOOST_TEST_CONTEXT("seed " << seed << " run " << run) {
+      history h(seed + run, sibling_mode, 2 + run % 3);
+      h.run(300);
+      auto rounds = h.settle();
+      BOOST_TEST(rounds >= 1u);
+      BOOST_TEST(rounds <= 2u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(siblings_merge_is_commutative_associative_idempotent) {
+  auto seed = test_seed();
+  for (uint64_t run = 0; run < 10; ++run) {
+    BOOST_TEST_CONTEXT("seed " << seed << " run " << run) {
+      history h(seed + run, sibling_mode, 3);
+      h.run(200);
+      const auto& pool = h.pool();
+      std::mt19937_64 rng(seed + run);
+      std::uniform_int_distribution<size_t> any(0, pool.size() - 1);
+      for (int i = 0; i < 200; ++i) {
+        const auto& a = pool[any(rng)];
+        const auto& b = pool[any(rng)];
+        const auto& c = pool[any(rng)];
+        auto ab = dvv::merge(a, b, sibling_mode);
+        BOOST_REQUIRE_MESSAGE(dvv::merge(a, a, sibling_mode) == a, describe(a));
+        BOOST_REQUIRE_MESSAGE(ab == dvv::merge(b, a, sibling_mode), describe(a)
+                                                                        << " with " << describe(b));
+        BOOST_REQUIRE_MESSAGE(dvv::merge(ab, c, sibling_mode) ==
+                                  dvv::merge(a, dvv::merge(b, c, sibling_mode), sibling_mode),
+                              describe(a) << " with " << describe(b) << " with " << describe(c));
+        BOOST_REQUIRE_MESSAGE(dvv::merge(ab, b, sibling_mode) == ab,
+                              describe(a) << " with " << describe(b));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(lww_keeps_one_value_commutes_and_converges) {
+  auto seed = test_seed();
+  for (uint64_t run = 0; run < 20; ++run) {
+    BOOST_TEST_CONTEXT("seed " << seed << " run " << run) {
+      history h(seed + run, lww_mode, 2 + run % 3);
+      h.run(300);
+      const auto& pool = h.pool();
+      std::mt19937_64 rng(seed + run);
+      std::uniform_int_distribution<size_t> any(0, pool.size() - 1);
+      for (int i = 0; i < 200; ++i) {
+        const auto& a = pool[any(rng)];
+        const auto& b = pool[any(rng)];
+        auto ab = dvv::merge(a, b, lww_mode);
+        BOOST_REQUIRE_MESSAGE(dvv::merge(a, a, lww_mode) == a, describe(a));
+        BOOST_REQUIRE_MESSAGE(ab == dvv::merge(b, a, lww_mode), describe(a)
+                                                                    << " with " << describe(b));
+        BOOST_REQUIRE_MESSAGE(ab.siblings.size() ==
+                                  (a.siblings.empty() && b.siblings.empty() ? 0u : 1u),
+                              describe(a) << " with " << describe(b));
+      }
+      auto rounds = h.settle();
+      BOOST_TEST(rounds >= 1u);
+      BOOST_TEST(rounds <= 2u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- client contexts ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(dvv_context)
+
+BOOST_AUTO_TEST_CASE(layout_is_version_count_then_pairs) {
+  BOOST_TEST(dvv::encode_context(version_vector{}) == raw({1, 0}));
+  version_vector vv{{{1, 1}, {300, 2}}};
+  BOOST_TEST(dvv::encode_context(vv) == raw({1, 2, 1, 1, 0xac, 0x02, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(round_trips) {
+  auto seed = test_seed();
+  std::mt19937_64 rng(seed);
+  std::vector<version_vector> cases{
+      version_vector{},
+      version_vector{{{0, 1}}},
+      version_vector{{{1, 127}, {2, 128}, {3, 16384}}},
+      version_vector{{{UINT64_MAX - 1, 1}, {UINT64_MAX, UINT64_MAX}}},
+  };
+  // Values of every width, so that varints of every length appear.
+  auto any_width = [&] { return rng() >> (rng() % 64); };
+  for (int i = 0; i < 200; ++i) {
+    std::map<replica_id, uint64_t> entries;
+    for (auto n = rng() % 6; n > 0; --n)
+      entries[any_width()] = std::max<uint64_t>(1, any_width());
+    version_vector vv;
+    for (const auto& [id, counter] : entries)
+      vv.entries.push_back(dot{id, counter});
+    cases.push_back(vv);
+  }
+  BOOST_TEST_CONTEXT("seed " << seed) {
+    for (const auto& vv : cases) {
+      auto decoded = dvv::decode_context(dvv::encode_context(vv));
+      BOOST_REQUIRE(decoded.has_value());
+      BOOST_TEST(describe(*decoded) == describe(vv));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(small_contexts_stay_small) {
+  // Three replicas with random 64-bit ids and modest counters.
+  version_vector vv{{{0x1234567890abcdefULL, 40}, {0x7fffffffffffffffULL, 7}, {UINT64_MAX, 1000}}};
+  BOOST_TEST(dvv::encode_context(vv).size() <= 2u + 3u * (10u + 2u));
+}
+
+BOOST_AUTO_TEST_CASE(every_truncation_is_rejected) {
+  version_vector vv{{{1, 1}, {300, 2}, {UINT64_MAX, 1ULL << 40}}};
+  auto full = dvv::encode_context(vv);
+  for (size_t n = 0; n < full.size(); ++n) {
+    BOOST_TEST_CONTEXT("first " << n << " bytes") {
+      BOOST_TEST(!dvv::decode_context(bytes(full.begin(), full.begin() + n)).has_value());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(trailing_bytes_are_rejected) {
+  for (uint8_t extra : {0x00, 0x01, 0x80, 0xff}) {
+    auto data = dvv::encode_context(version_vector{{{1, 1}}});
+    data.push_back(extra);
+    BOOST_TEST(!dvv::decode_context(data).has_value());
+  }
+  BOOST_TEST(!dvv::decode_context(raw({1, 0, 0})).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(unsorted_duplicate_and_zero_entries_are_rejected) {
+  BOOST_TEST(dvv::decode_context(raw({1, 2, 3, 1, 5, 1})).has_value());
+  BOOST_TEST(!dvv::decode_context(raw({1, 2, 5, 1, 3, 1})).has_value()); // unsorted
+  BOOST_TEST(!dvv::decode_context(raw({1, 2, 3, 1, 3, 2})).has_value()); // duplicate id
+  BOOST_TEST(!dvv::decode_context(raw({1, 1, 3, 0})).has_value());       // zero counter
+}
+
+BOOST_AUTO_TEST_CASE(malformed_varints_and_headers_are_rejected) {
+  BOOST_TEST(!dvv::decode_context(bytes{}).has_value());
+  BOOST_TEST(!dvv::decode_context(raw({0, 0})).has_value()); // unknown format
+  BOOST_TEST(!dvv::decode_context(raw({2, 0})).has_value());
+  BOOST_TEST(!dvv::decode_context(raw({1, 0x80, 0x00})).has_value());       // overlong count 0
+  BOOST_TEST(!dvv::decode_context(raw({1, 1, 0x81, 0x00, 1})).has_value()); // overlong id 1
+  BOOST_TEST(!dvv::decode_context(raw({1, 1, 1, 0x82, 0x00})).has_value()); // overlong counter
+  // The largest id takes ten bytes; a tenth byte above 1 or an eleventh byte overflows.
+  auto max_id = raw({1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1});
+  BOOST_TEST(dvv::decode_context(max_id).has_value());
+  auto overflow = raw({1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 1});
+  BOOST_TEST(!dvv::decode_context(overflow).has_value());
+  auto eleven = raw({1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x81, 0x00, 1});
+  BOOST_TEST(!dvv::decode_context(eleven).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_huge_count_in_a_short_input_is_rejected) {
+  // Claims 2^63 entries in a dozen bytes: must fail fast, without reserving for them.
+  auto data = raw({1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 1, 1});
+  BOOST_TEST(!dvv::decode_context(data).has_value());
+  BOOST_TEST(!dvv::decode_context(raw({1, 3, 1, 1, 2, 1})).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(random_bytes_never_throw_and_accepted_input_is_canonical) {
+  auto seed = test_seed();
+  std::mt19937_64 rng(seed);
+  auto valid = dvv::encode_context(version_vector{{{1, 1}, {300, 2}, {70000, 5}}});
+  size_t accepted = 0;
+  BOOST_TEST_CONTEXT("seed " << seed) {
+    for (int i = 0; i < 20000; ++i) {
+      bytes data;
+      if (i % 2 == 0) {
+        // Mutations of a valid encoding reach deeper than noise.
+        data = valid;
+        for (auto n = rng() % 3 + 1; n > 0; --n)
+          data[rng() % data.size()] = static_cast<uint8_t>(rng());
+        if (rng() % 4 == 0)
+          data.resize(rng() % (data.size() + 3));
+      } else {
+        data.resize(rng() % 12);
+        for (auto& byte : data)
+          byte = static_cast<uint8_t>(rng() % 4 == 0 ? 1 : rng());
+      }
+      std::optional<version_vector> decoded;
+      BOOST_REQUIRE_NO_THROW(decoded = dvv::decode_context(data));
+      if (decoded) {
+        ++accepted;
+        BOOST_REQUIRE(dvv::encode_context(*decoded) == data);
+      }
+    }
+  }
+  BOOST_TEST_MESSAGE(accepted << " of 20000 random inputs decoded");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
