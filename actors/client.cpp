@@ -107,18 +107,19 @@ bool node_went_away(const caf::error& err) {
   return err == caf::sec::request_receiver_down;
 }
 
-/// Sends `msg` to the current node (connecting first if needed) and answers `rp` with the reply.
-/// `retry` allows one more attempt on another node when the first node went away.
-template <class Reply, class... Ts>
-void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, Ts... xs) {
+/// Sends the message to the current node (connecting first if needed) and hands the reply or
+/// error to the callbacks. `retry` allows one more attempt on another node when the first node
+/// went away before answering.
+template <class Reply, class OnReply, class OnError, class... Ts>
+void forward_to(self_ptr self, bool retry, OnReply on_reply, OnError on_error, Ts... xs) {
   auto send_now = [=]() mutable {
     self->request(self->state.node, self->state.options.timeout, xs...)
-      .then([=](Reply& reply) mutable { rp.deliver(std::move(reply)); },
+      .then([=](Reply& reply) mutable { on_reply(reply); },
             [=](caf::error& err) mutable {
               if (node_went_away(err)) {
                 self->state.node = nullptr;
                 if (retry) {
-                  forward<Reply>(self, rp, false, xs...);
+                  forward_to<Reply>(self, false, on_reply, on_error, xs...);
                   return;
                 }
               }
@@ -127,15 +128,23 @@ void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, T
                                       "no answer within "
                                         + std::to_string(self->state.options.timeout.count())
                                         + " ms; a write may or may not have been applied");
-              rp.deliver(std::move(err));
+              on_error(err);
             });
   };
   if (self->state.node) {
     send_now();
     return;
   }
-  self->state.waiting.emplace_back(send_now, [=](caf::error err) mutable { rp.deliver(err); });
+  self->state.waiting.emplace_back(send_now, [=](caf::error err) mutable { on_error(err); });
   try_connect(self);
+}
+
+/// forward_to() answering a response promise.
+template <class Reply, class... Ts>
+void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, Ts... xs) {
+  forward_to<Reply>(
+    self, retry, [=](Reply& r) mutable { rp.deliver(std::move(r)); },
+    [=](caf::error& e) mutable { rp.deliver(std::move(e)); }, xs...);
 }
 
 client_impl::behavior_type client_behavior(self_ptr self, client_options options) {
@@ -165,8 +174,37 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
       forward<cluster_status>(self, rp, true, status_atom::value);
       return rp;
     },
-    [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> {
-      return caf::make_error(ec::bad_request, "a client is not a peer");
+    [=](caf::get_atom, const std::vector<bytes>& keys) {
+      // Every key is its own get on the connected node; they run concurrently.
+      using replies = std::vector<get_reply>;
+      auto rp = self->make_response_promise<replies>();
+      if (keys.empty()) {
+        rp.deliver(replies{});
+        return rp;
+      }
+      struct gather {
+        replies out;
+        size_t left;
+        bool failed = false;
+      };
+      auto g = std::make_shared<gather>(gather{replies(keys.size()), keys.size()});
+      for (size_t i = 0; i < keys.size(); ++i) {
+        forward_to<get_reply>(
+          self, true,
+          [=](get_reply& r) mutable {
+            g->out[i] = std::move(r);
+            if (--g->left == 0 && !g->failed)
+              rp.deliver(std::move(g->out));
+          },
+          [=](caf::error& err) mutable {
+            if (!g->failed) {
+              g->failed = true;
+              rp.deliver(std::move(err));
+            }
+          },
+          caf::get_atom::value, keys[i]);
+      }
+      return rp;
     },
     [=](reconnect_atom) { try_connect(self); },
   };

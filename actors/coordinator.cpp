@@ -104,6 +104,10 @@ void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
 
 caf::result<get_reply> start_get(self_ptr self, const bytes& key) {
   auto& plan = self->state.plan;
+  // Fallbacks hold hints, not the key's history: reads ask the home replicas only.
+  plan.replicas.erase(std::remove_if(plan.replicas.begin(), plan.replicas.end(),
+                                     [](const replica_target& t) { return !t.hint_for.empty(); }),
+                      plan.replicas.end());
   if (plan.replicas.size() < plan.read_quorum) {
     self->quit();
     return unreachable(plan, plan.read_quorum);
@@ -169,21 +173,26 @@ void maybe_finish_write(self_ptr self, const std::shared_ptr<write_round>& wr) {
 
 void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const record& rec) {
   auto& plan = self->state.plan;
+  auto on_ack = [=] {
+    --wr->outstanding;
+    ++wr->acks;
+    maybe_finish_write(self, wr);
+  };
+  auto on_error = [=](caf::error& err) {
+    --wr->outstanding;
+    ++wr->failed;
+    wr->last_error = std::move(err);
+    maybe_finish_write(self, wr);
+  };
   for (size_t i = wr->coordinator_index + 1; i < plan.replicas.size(); ++i) {
     ++wr->outstanding;
-    self->request(plan.replicas[i].vnode, plan.timeout, merge_atom::value, wr->op.key, rec)
-      .then(
-        [=](const record&) {
-          --wr->outstanding;
-          ++wr->acks;
-          maybe_finish_write(self, wr);
-        },
-        [=](caf::error& err) {
-          --wr->outstanding;
-          ++wr->failed;
-          wr->last_error = std::move(err);
-          maybe_finish_write(self, wr);
-        });
+    auto& target = plan.replicas[i];
+    if (target.hint_for.empty())
+      self->request(target.vnode, plan.timeout, merge_atom::value, wr->op.key, rec)
+        .then([=](const record&) { on_ack(); }, on_error);
+    else
+      self->request(target.vnode, plan.timeout, hint_atom::value, target.hint_for, wr->op.key, rec)
+        .then([=](caf::ok_atom) { on_ack(); }, on_error);
   }
 }
 
@@ -192,7 +201,8 @@ void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr) {
   auto i = wr->coordinator_index;
   // Replicas after the coordinating one may still ack: count them as outstanding.
   wr->outstanding = static_cast<uint32_t>(plan.replicas.size() - i);
-  self->request(plan.replicas[i].vnode, plan.timeout, coord_atom::value, wr->op)
+  self->request(plan.replicas[i].vnode, plan.timeout, coord_atom::value, wr->op,
+                plan.replicas[i].hint_for)
     .then(
       [=](const record& rec) {
         wr->outstanding = 0;

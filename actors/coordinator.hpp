@@ -2,9 +2,10 @@
 //
 //   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair ──> exit
 //            └─> too many failures for R ──> reply(unavailable) ──> exit
-//   write: fewer than W replicas up ──> reply(unavailable) ──> exit
+//   write: fewer than W replicas (home + fallbacks) up ──> reply(unavailable) ──> exit
 //          coord(write) at the first replica (this node's if it is one; on failure the next)
-//            ──> record ──> merge(record) at the other replicas ──> W acks ──> reply(acks)
+//            ──> record ──> merge(record) at the other home replicas, hint(record) at the
+//                fallbacks ──> W acks ──> reply(acks)
 //            └─> W out of reach ──> reply(maybe_applied if any replica stored it, else unavailable)
 //          ──> every replica answered or timed out ──> exit
 #pragma once
@@ -25,11 +26,14 @@ namespace actorkv {
 struct replica_target {
   std::string node;
   vnode_actor vnode;
+  std::string hint_for; ///< empty: a home replica; else a fallback holding writes for that node
 };
 
 /// Everything a coordinator needs to know, computed by the node for the request's partition.
 struct coordination_plan {
-  std::vector<replica_target> replicas; ///< reachable home replicas, in preference order
+  /// Reachable home replicas in preference order, then (sloppy quorum only) one fallback for
+  /// each unreachable home replica. Reads use the home replicas only.
+  std::vector<replica_target> replicas;
   uint32_t replicas_total = 3;          ///< N
   uint32_t read_quorum = 2;             ///< R
   uint32_t write_quorum = 2;            ///< W

@@ -7,8 +7,13 @@
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "actors/anti_entropy.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/event_log.hpp"
+#include "actors/failure_detector.hpp"
+#include "actors/hint_keeper.hpp"
+#include "actors/membership.hpp"
+#include "cluster-config/membership_view.hpp"
 #include "actors/vnode.hpp"
 #include "cluster-config/ring.hpp"
 #include "messages/error.hpp"
@@ -19,8 +24,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Reconnect attempts are private: the public interface stays node_actor.
-using node_impl = node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>>;
+/// Reconnect attempts and liveness reports are private: the public interface stays node_actor.
+using node_impl = node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>>::extend_with<
+  liveness_listener_actor>;
 
 constexpr auto reconnect_interval = 1s;
 constexpr auto connect_timeout = 5s;
@@ -30,7 +36,8 @@ struct peer_info {
   node_actor handle;                ///< valid while connected
   std::vector<vnode_actor> vnodes;  ///< the peer's vnodes, by partition
   replica_id id = 0;
-  bool up = false;
+  bool up = false;      ///< connected and handshaken
+  bool alive = true;    ///< the failure detector's verdict while connected
   bool connecting = false;
   bool mismatch_logged = false;
 };
@@ -43,6 +50,10 @@ struct node_state {
   ring placement;
   std::vector<vnode_actor> vnodes; ///< this node's vnode of every partition
   std::vector<peer_info> peers;    ///< every other node of the manifest, in manifest order
+  failure_detector_actor detector;
+  hint_keeper_actor hint_keeper;
+  anti_entropy_actor anti_entropy;
+  membership_actor membership;
 
   peer_info* find_peer(const std::string& name) {
     for (auto& p : peers)
@@ -69,12 +80,31 @@ peer_hello own_hello(self_ptr self, bool with_vnodes) {
   return h;
 }
 
+bool usable(const peer_info& peer) {
+  return peer.up && peer.alive;
+}
+
+/// Tells the background workers which peers they can reach now.
+void publish_peers(self_ptr self) {
+  auto& st = self->state;
+  std::vector<peer_view> views;
+  for (auto& p : st.peers)
+    views.push_back(peer_view{p.entry->name, usable(p), p.vnodes, p.handle});
+  if (st.membership)
+    self->send(st.membership, peer_atom::value, views);
+  if (st.hint_keeper)
+    self->send(st.hint_keeper, peer_atom::value, views);
+  if (st.anti_entropy)
+    self->send(st.anti_entropy, peer_atom::value, std::move(views));
+}
+
 void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
-  if (peer.up)
+  if (usable(peer))
     log_event(self->state.options.self_name, "peer " + peer.entry->name + " down (" + why + ")");
   peer.up = false;
   peer.handle = nullptr;
   peer.vnodes.clear();
+  publish_peers(self);
 }
 
 void schedule_reconnect(self_ptr self, uint32_t index) {
@@ -104,9 +134,12 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
         peer.vnodes = std::move(theirs.vnodes);
         peer.id = theirs.id;
         peer.up = true;
+        peer.alive = true;
         peer.mismatch_logged = false;
         self->monitor(handle);
+        self->send(self->state.detector, watch_atom::value, peer.entry->name, handle);
         log_event(self->state.options.self_name, "peer " + peer.entry->name + " up");
+        publish_peers(self);
       },
       [=](caf::error& err) {
         auto& peer = self->state.peers[index];
@@ -145,7 +178,8 @@ void connect_peer(self_ptr self, uint32_t index) {
       });
 }
 
-/// The reachable home replicas of `p`, in preference order.
+/// The reachable home replicas of `p` in preference order, then under sloppy quorum one
+/// reachable fallback for each unreachable home replica.
 coordination_plan plan_for(self_ptr self, partition_id p) {
   auto& st = self->state;
   auto& store = st.options.cluster.store;
@@ -156,16 +190,37 @@ coordination_plan plan_for(self_ptr self, partition_id p) {
   plan.conflicts = store.conflicts;
   plan.timeout = std::chrono::milliseconds{st.options.cluster.timeouts.request_ms};
   auto prefs = st.placement.preference_list(p);
-  prefs.resize(std::min<size_t>(prefs.size(), store.replicas));
+  auto home_count = std::min<size_t>(prefs.size(), store.replicas);
+  auto reachable = [&](const std::string& name) -> const vnode_actor* {
+    if (name == st.options.self_name)
+      return &st.vnodes[p];
+    if (auto* peer = st.find_peer(name); peer && usable(*peer) && p < peer->vnodes.size())
+      return &peer->vnodes[p];
+    return nullptr;
+  };
   // This node coordinates the write itself when it is a home replica: one hop fewer.
-  for (auto& name : prefs)
-    if (name == st.options.self_name)
-      plan.replicas.push_back({name, st.vnodes[p]});
-  for (auto& name : prefs) {
-    if (name == st.options.self_name)
+  for (size_t i = 0; i < home_count; ++i)
+    if (prefs[i] == st.options.self_name)
+      plan.replicas.push_back({prefs[i], st.vnodes[p], {}});
+  std::vector<std::string> unreachable;
+  for (size_t i = 0; i < home_count; ++i) {
+    if (prefs[i] == st.options.self_name)
       continue;
-    if (auto* peer = st.find_peer(name); peer && peer->up)
-      plan.replicas.push_back({name, peer->vnodes[p]});
+    if (auto* v = reachable(prefs[i]))
+      plan.replicas.push_back({prefs[i], *v, {}});
+    else
+      unreachable.push_back(prefs[i]);
+  }
+  if (store.quorum == quorum_mode::sloppy && st.options.cluster.handoff.enabled) {
+    size_t next = home_count;
+    for (auto& owner : unreachable) {
+      while (next < prefs.size() && !reachable(prefs[next]))
+        ++next;
+      if (next == prefs.size())
+        break;
+      plan.replicas.push_back({prefs[next], *reachable(prefs[next]), owner});
+      ++next;
+    }
   }
   return plan;
 }
@@ -210,7 +265,7 @@ cluster_status make_status(self_ptr self) {
     if (e.name == st.options.self_name)
       m.up = true;
     else if (auto* peer = st.find_peer(e.name))
-      m.up = peer->up;
+      m.up = usable(*peer);
     for (size_t i = 0; i < members.size(); ++i)
       if (members[i].name == e.name)
         m.partitions = owned[i];
@@ -218,6 +273,53 @@ cluster_status make_status(self_ptr self) {
   }
   for (partition_id p = 0; p < st.placement.partitions(); ++p)
     out.owners.push_back(st.placement.owner(p));
+  return out;
+}
+
+/// Status with the storage's hint backlog and anti-entropy progress filled in.
+caf::result<cluster_status> full_status(self_ptr self) {
+  auto rp = self->make_response_promise<cluster_status>();
+  auto timeout = std::chrono::milliseconds{self->state.options.cluster.timeouts.request_ms};
+  self->request(self->state.options.storage, timeout, backlog_atom::value)
+    .then(
+      [=](const std::vector<hint_backlog>& backlog) mutable {
+        auto out = make_status(self);
+        for (auto& b : backlog)
+          out.pending_hints += b.count;
+        self->request(self->state.anti_entropy, timeout, status_atom::value)
+          .then(
+            [=](const anti_entropy_stats& ae) mutable {
+              auto full = out;
+              full.ae_rounds = ae.rounds;
+              full.ae_repairs_last_round = ae.repairs_last_round;
+              full.ae_repairs_total = ae.repairs_total;
+              self->request(self->state.membership, timeout, view_atom::value)
+                .then(
+                  [=](const membership_view& view) mutable {
+                    full.view_fingerprint = fingerprint(view);
+                    rp.deliver(full);
+                  },
+                  [=](caf::error&) mutable { rp.deliver(full); });
+            },
+            [=](caf::error&) mutable { rp.deliver(out); });
+      },
+      [=](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
+/// For each partition this node is a home replica of: the partition and its other home replicas.
+std::vector<std::pair<partition_id, std::vector<std::string>>> home_partitions(self_ptr self) {
+  auto& st = self->state;
+  std::vector<std::pair<partition_id, std::vector<std::string>>> out;
+  for (partition_id p = 0; p < st.placement.partitions(); ++p) {
+    auto prefs = st.placement.preference_list(p);
+    prefs.resize(std::min<size_t>(prefs.size(), st.options.cluster.store.replicas));
+    auto self_at = std::find(prefs.begin(), prefs.end(), st.options.self_name);
+    if (self_at == prefs.end())
+      continue;
+    prefs.erase(self_at);
+    out.emplace_back(p, std::move(prefs));
+  }
   return out;
 }
 
@@ -237,6 +339,37 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   for (auto& e : st.options.cluster.nodes)
     if (e.name != st.options.self_name)
       st.peers.emplace_back().entry = &e;
+  auto& cluster = st.options.cluster;
+  auto request_timeout = std::chrono::milliseconds{cluster.timeouts.request_ms};
+  st.detector = spawn_failure_detector(
+    self->system(),
+    failure_detector_options{st.options.self_name,
+                             std::chrono::milliseconds{cluster.failure_detector.interval_ms},
+                             static_cast<double>(cluster.failure_detector.phi_threshold),
+                             caf::actor_cast<liveness_listener_actor>(self)});
+  st.hint_keeper = spawn_hint_keeper(
+    self->system(),
+    hint_keeper_options{st.options.self_name, st.options.storage, cluster.handoff.batch,
+                        std::chrono::milliseconds{cluster.handoff.interval_ms}, request_timeout});
+  anti_entropy_options ae;
+  ae.node = st.options.self_name;
+  ae.storage = st.options.storage;
+  ae.conflicts = cluster.store.conflicts;
+  if (cluster.anti_entropy.enabled)
+    ae.partitions = home_partitions(self);
+  ae.interval = std::chrono::milliseconds{cluster.anti_entropy.interval_ms};
+  ae.pace = std::chrono::milliseconds{cluster.anti_entropy.pace_ms};
+  ae.timeout = request_timeout;
+  st.anti_entropy = spawn_anti_entropy(self->system(), std::move(ae));
+  st.membership = spawn_membership(
+    self->system(),
+    membership_options{st.options.self_name, st.options.self_id, cluster,
+                       std::chrono::milliseconds{cluster.gossip.interval_ms}, request_timeout});
+  // Background workers live and die with their node.
+  self->link_to(st.detector);
+  self->link_to(st.hint_keeper);
+  self->link_to(st.anti_entropy);
+  self->link_to(st.membership);
   self->set_down_handler([=](caf::down_msg& dm) {
     for (auto& peer : self->state.peers)
       if (peer.handle && peer.handle.address() == dm.source) {
@@ -266,7 +399,22 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
       auto c = coordinator_for(self, req.key);
       return self->delegate(c, caf::delete_atom::value, std::move(req));
     },
-    [=](status_atom) { return make_status(self); },
+    [=](status_atom) { return full_status(self); },
+    [=](caf::ping_atom) { return caf::pong_atom::value; },
+    [=](gossip_atom, membership_view& view) {
+      return self->delegate(self->state.membership, gossip_atom::value, std::move(view));
+    },
+    [=](alive_atom, const std::string& name, bool alive) {
+      auto* peer = self->state.find_peer(name);
+      if (!peer || peer->alive == alive)
+        return;
+      peer->alive = alive;
+      if (peer->up)
+        log_event(self->state.options.self_name,
+                  "peer " + name + (alive ? " up (answering again)" : " down (failure detector: "
+                                                                      "no answers)"));
+      publish_peers(self);
+    },
     [=](peer_atom, const peer_hello& theirs) -> caf::result<peer_hello> {
       if (theirs.settings != self->state.settings)
         return caf::make_error(ec::peer_mismatch, "node " + self->state.options.self_name

@@ -1,5 +1,8 @@
 #include "actors/storage_actor.hpp"
 
+#include <functional>
+#include <map>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -7,8 +10,9 @@
 
 #include "actors/event_log.hpp"
 #include "messages/dvv.hpp"
-#include "messages/hex.hpp"
 #include "messages/error.hpp"
+#include "messages/hex.hpp"
+#include "storage/merkle_tree.hpp"
 
 namespace actorkv {
 
@@ -17,16 +21,51 @@ namespace {
 /// The flush timer is private: callers only see storage_actor.
 using storage_impl = storage_actor::extend<caf::reacts_to<caf::flush_atom>>;
 
+/// Hints live in the records table under a partition id no ring uses, keyed by target, partition
+/// and key: one record per (target, key) that merges every write held for it, so a backlog never
+/// holds more than one entry per key and target.
+constexpr partition_id hint_partition = 0xFFFFFFFFu;
+
+bytes hint_key(const std::string& target, partition_id p, const bytes& key) {
+  bytes out;
+  out.push_back(static_cast<uint8_t>(target.size() >> 8));
+  out.push_back(static_cast<uint8_t>(target.size() & 0xff));
+  out.insert(out.end(), target.begin(), target.end());
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<uint8_t>(p >> shift));
+  out.insert(out.end(), key.begin(), key.end());
+  return out;
+}
+
+/// Splits a hint key; false for one that is not well-formed.
+bool parse_hint_key(const bytes& hk, std::string& target, partition_id& p, bytes& key) {
+  if (hk.size() < 2)
+    return false;
+  size_t len = size_t{hk[0]} << 8 | hk[1];
+  if (hk.size() < 2 + len + 4)
+    return false;
+  target.assign(hk.begin() + 2, hk.begin() + 2 + static_cast<std::ptrdiff_t>(len));
+  p = 0;
+  for (size_t i = 0; i < 4; ++i)
+    p = p << 8 | hk[2 + len + i];
+  key.assign(hk.begin() + 2 + static_cast<std::ptrdiff_t>(len) + 4, hk.end());
+  return true;
+}
+
+/// An answer owed once the open batch commits: called with the commit's error (none on success).
+using pending_answer = std::function<void(const caf::error&)>;
+
 struct storage_state {
   static inline const char* name = "storage";
 
   std::shared_ptr<storage::engine> engine;
   storage_options options;
+  std::vector<storage::merkle_tree> trees; ///< one per partition
   bool batch_open = false;
   size_t batch_writes = 0;
-  /// Answers owed once the open batch commits (a failed commit fails them all).
-  std::vector<std::pair<caf::typed_response_promise<record>, record>> pending_writes;
-  std::vector<std::pair<caf::typed_response_promise<replica_read>, replica_read>> pending_reads;
+  std::vector<pending_answer> pending;
+  std::map<std::string, uint64_t> hint_counts; ///< hints held per target, kept in step with disk
+  std::mt19937_64 one_off_ids{std::random_device{}()};
 };
 
 using self_ptr = storage_impl::stateful_pointer<storage_state>;
@@ -37,7 +76,9 @@ replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
   auto rec = st.engine->get(p, key);
   if (!rec) {
     out.corrupt = rec.error() == ec::corrupt_record;
-    log_event(st.options.node, "partition " + std::to_string(p) + " key " + to_hex(key) + ": "
+    auto shown = key.size() > 32 ? to_hex(bytes(key.begin(), key.begin() + 32)) + "..."
+                                 : to_hex(key);
+    log_event(st.options.node, "partition " + std::to_string(p) + " key " + shown + ": "
                                  + describe(rec.error()) + "; treated as missing until repaired");
     return out;
   }
@@ -48,31 +89,47 @@ replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
   return out;
 }
 
+/// Counts the hints on disk per target.
+void recount_hints(storage_state& st) {
+  st.hint_counts.clear();
+  st.engine->for_each(hint_partition, [&](const bytes& hk, caf::expected<record>&&) {
+    std::string target;
+    partition_id p = 0;
+    bytes key;
+    if (parse_hint_key(hk, target, p, key))
+      ++st.hint_counts[target];
+    return true;
+  });
+}
+
+/// Builds every partition's tree from what is on disk.
+void rebuild_trees(storage_state& st) {
+  st.trees.assign(st.options.partitions, storage::merkle_tree{});
+  for (partition_id p = 0; p < st.options.partitions; ++p)
+    st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&& rec) {
+      if (rec)
+        st.trees[p].toggle(key, storage::record_digest(key, *rec));
+      return true;
+    });
+}
+
 void finish_batch(self_ptr self) {
   auto& st = self->state;
   if (!st.batch_open)
     return;
   auto err = st.engine->commit();
-  if (err)
+  if (err) {
     st.engine->rollback();
+    // The trees and hint counts followed writes that are now undone.
+    rebuild_trees(st);
+    recount_hints(st);
+  }
   st.batch_open = false;
   st.batch_writes = 0;
-  for (auto& [rp, rec] : st.pending_writes) {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(rec));
-  }
-  // Reads saw the batch's writes; if those were rolled back, the read result may be stale,
-  // so a reader gets the error as well rather than data that was never durable.
-  for (auto& [rp, rr] : st.pending_reads) {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(rr));
-  }
-  st.pending_writes.clear();
-  st.pending_reads.clear();
+  auto pending = std::move(st.pending);
+  st.pending.clear();
+  for (auto& answer : pending)
+    answer(err);
 }
 
 /// Ensures a batch is open; returns an error when the engine cannot begin one.
@@ -88,53 +145,119 @@ caf::error open_batch(self_ptr self) {
   return caf::none;
 }
 
-/// Stores `rec` inside the open batch and queues the answer for after the commit.
-caf::result<record> store_in_batch(self_ptr self, partition_id p, const bytes& key,
-                                   record rec) {
+/// Answers with `value` after the open batch commits, or with the commit's error.
+template <class T>
+caf::result<T> answer_after_commit(self_ptr self, T value) {
   auto& st = self->state;
-  if (auto err = st.engine->put(p, key, rec))
-    return err;
-  auto rp = self->make_response_promise<record>();
-  st.pending_writes.emplace_back(rp, std::move(rec));
+  auto rp = self->make_response_promise<T>();
+  st.pending.emplace_back([rp, value = std::move(value)](const caf::error& err) mutable {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(std::move(value));
+  });
   if (++st.batch_writes >= st.options.max_batch)
     finish_batch(self);
   return rp;
 }
 
+/// Stores `rec` in the open batch, keeps the partition's tree in step, answers after commit.
+/// Merges `rec` into the hint held for (target, partition, key), inside the open batch.
+caf::error hold_hint(storage_state& st, const std::string& target, partition_id p,
+                     const bytes& key, const record& rec) {
+  auto hk = hint_key(target, p, key);
+  auto held = st.engine->get(hint_partition, hk);
+  record merged = rec;
+  if (held && *held)
+    merged = dvv::merge(**held, rec, st.options.conflicts);
+  if (auto err = st.engine->put(hint_partition, hk, merged))
+    return err;
+  if (!held || !*held)
+    ++st.hint_counts[target];
+  return caf::none;
+}
+
+caf::result<record> store(self_ptr self, partition_id p, const bytes& key,
+                          const replica_read& old, record rec) {
+  auto& st = self->state;
+  if (auto err = st.engine->put(p, key, rec))
+    return err;
+  if (old.found)
+    st.trees[p].toggle(key, storage::record_digest(key, old.rec));
+  st.trees[p].toggle(key, storage::record_digest(key, rec));
+  return answer_after_commit(self, std::move(rec));
+}
+
+/// Reads answer after the open batch too, so no reader sees a write that could still be undone.
+template <class T>
+caf::result<T> answer_read(self_ptr self, T value) {
+  if (!self->state.batch_open)
+    return value;
+  auto rp = self->make_response_promise<T>();
+  self->state.pending.emplace_back([rp, value = std::move(value)](const caf::error& err) mutable {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(std::move(value));
+  });
+  return rp;
+}
+
+caf::error check_backlog(storage_state& st) {
+  uint64_t total = 0;
+  for (auto& [target, n] : st.hint_counts)
+    total += n;
+  if (total >= st.options.max_hints)
+    return caf::make_error(ec::unavailable, "hint backlog full (" + std::to_string(total)
+                                              + " hints held)");
+  return caf::none;
+}
+
 storage_impl::behavior_type storage_behavior(self_ptr self,
                                              std::shared_ptr<storage::engine> engine,
                                              storage_options options) {
-  self->state.engine = std::move(engine);
-  self->state.options = options;
+  auto& st = self->state;
+  st.engine = std::move(engine);
+  st.options = options;
+  rebuild_trees(st);
+  recount_hints(st);
   return {
     [=](read_atom, partition_id p, const bytes& key) -> caf::result<replica_read> {
-      auto& st = self->state;
-      auto rr = read_record(st, p, key);
-      if (!st.batch_open)
-        return rr;
-      auto rp = self->make_response_promise<replica_read>();
-      st.pending_reads.emplace_back(rp, std::move(rr));
-      return rp;
+      return answer_read(self, read_record(self->state, p, key));
     },
-    [=](coord_atom, partition_id p, const write_op& op) -> caf::result<record> {
+    [=](coord_atom, partition_id p, const write_op& op,
+        const std::string& hint_target) -> caf::result<record> {
       auto& st = self->state;
       if (auto err = open_batch(self))
         return err;
-      auto current = read_record(st, p, op.key);
-      if (current.corrupt) {
-        // The damaged record may hold this replica's highest counter for the key. Restart the
-        // counter above any counter issued before (counters grow by one per write, far below a
-        // microsecond clock), so the new dot can never collide with an old one.
-        current.rec = record{};
-        current.rec.context.entries.push_back(dot{st.options.self,
-                                                  static_cast<uint64_t>(op.timestamp_us)});
-      }
       std::optional<bytes> value;
       if (!op.tombstone)
         value = op.value;
-      auto updated = dvv::update(current.rec, op.context, std::move(value), st.options.self,
+      if (!hint_target.empty()) {
+        // A fallback has no history of the key: a one-off id keeps the dot unique.
+        if (auto err = check_backlog(st))
+          return err;
+        replica_id one_off = 0;
+        while (one_off == 0)
+          one_off = st.one_off_ids();
+        auto rec = dvv::update(record{}, op.context, std::move(value), one_off, op.timestamp_us,
+                               st.options.conflicts);
+        if (auto err = hold_hint(st, hint_target, p, op.key, rec))
+          return err;
+        return answer_after_commit(self, std::move(rec));
+      }
+      auto current = read_record(st, p, op.key);
+      auto self_id = st.options.self;
+      if (current.corrupt) {
+        // The damaged record may have held this replica's latest dot for the key: coordinate
+        // this one write under a one-off id so that no dot can repeat.
+        self_id = 0;
+        while (self_id == 0)
+          self_id = st.one_off_ids();
+      }
+      auto updated = dvv::update(current.rec, op.context, std::move(value), self_id,
                                  op.timestamp_us, st.options.conflicts);
-      return store_in_batch(self, p, op.key, std::move(updated));
+      return store(self, p, op.key, current, std::move(updated));
     },
     [=](merge_atom, partition_id p, const bytes& key, const record& incoming)
       -> caf::result<record> {
@@ -143,15 +266,89 @@ storage_impl::behavior_type storage_behavior(self_ptr self,
         return err;
       // A corrupt local record is replaced by the incoming one: that is the repair.
       auto current = read_record(st, p, key);
-      auto merged = current.found ? dvv::merge(current.rec, incoming, st.options.conflicts)
-                                  : incoming;
-      if (current.found && merged == current.rec) {
-        // Nothing new: no write needed, but answer after the batch like everything else.
-        auto rp = self->make_response_promise<record>();
-        st.pending_writes.emplace_back(rp, std::move(merged));
-        return rp;
+      if (!current.found)
+        return store(self, p, key, current, incoming);
+      auto merged = dvv::merge(current.rec, incoming, st.options.conflicts);
+      if (merged == current.rec)
+        return answer_read(self, std::move(merged)); // nothing new to write
+      return store(self, p, key, current, std::move(merged));
+    },
+    [=](hint_atom, partition_id p, const std::string& target, const bytes& key,
+        const record& rec) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      if (auto err = check_backlog(st))
+        return err;
+      if (auto err = open_batch(self))
+        return err;
+      if (auto err = hold_hint(st, target, p, key, rec))
+        return err;
+      return answer_after_commit(self, caf::ok_atom::value);
+    },
+    [=](hints_atom, const std::string& target,
+        uint32_t limit) -> caf::result<std::vector<stored_hint>> {
+      auto& st = self->state;
+      std::vector<stored_hint> out;
+      auto prefix = hint_key(target, 0, {});
+      prefix.resize(prefix.size() - 4); // the target part only
+      st.engine->for_each(hint_partition, [&](const bytes& hk, caf::expected<record>&& rec) {
+        if (hk.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), hk.begin()))
+          return true;
+        stored_hint h;
+        if (!rec || !parse_hint_key(hk, h.target, h.partition, h.key))
+          return true; // an unreadable hint: anti-entropy repairs what it held
+        h.rec = std::move(*rec);
+        out.push_back(std::move(h));
+        return out.size() < limit;
+      });
+      return answer_read(self, std::move(out));
+    },
+    [=](unhint_atom, const std::string& target, partition_id p, const bytes& key,
+        const record& delivered) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      if (auto err = open_batch(self))
+        return err;
+      auto hk = hint_key(target, p, key);
+      auto held = st.engine->get(hint_partition, hk);
+      // Delete only what was delivered: a write merged into the hint since stays held.
+      if (held && *held && **held == delivered) {
+        if (auto err = st.engine->erase(hint_partition, hk))
+          return err;
+        if (--st.hint_counts[target] == 0)
+          st.hint_counts.erase(target);
       }
-      return store_in_batch(self, p, key, std::move(merged));
+      return answer_after_commit(self, caf::ok_atom::value);
+    },
+    [=](backlog_atom) -> caf::result<std::vector<hint_backlog>> {
+      std::vector<hint_backlog> out;
+      for (auto& [target, n] : self->state.hint_counts)
+        out.push_back(hint_backlog{target, n});
+      return out;
+    },
+    [=](tree_atom, partition_id p, uint32_t depth) -> caf::result<std::vector<uint64_t>> {
+      auto& st = self->state;
+      if (p >= st.trees.size() || depth > st.trees[p].leaf_bits())
+        return caf::make_error(ec::bad_request, "no such partition or tree level");
+      return answer_read(self, st.trees[p].level(depth));
+    },
+    [=](leafkeys_atom, partition_id p,
+        const std::vector<uint64_t>& leaves) -> caf::result<std::vector<key_digest>> {
+      auto& st = self->state;
+      if (p >= st.trees.size())
+        return caf::make_error(ec::bad_request, "no such partition");
+      std::vector<bool> wanted(size_t{1} << st.trees[p].leaf_bits(), false);
+      for (auto l : leaves)
+        if (l < wanted.size())
+          wanted[l] = true;
+      std::vector<key_digest> out;
+      auto bits = st.trees[p].leaf_bits();
+      st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&& rec) {
+        // A corrupt record is listed with digest 0: it differs from any intact copy, so the
+        // exchange repairs it.
+        if (wanted[storage::merkle_tree::leaf_of(key, bits)])
+          out.push_back(key_digest{key, rec ? storage::record_digest(key, *rec) : 0});
+        return true;
+      });
+      return answer_read(self, std::move(out));
     },
     [=](caf::flush_atom) { finish_batch(self); },
   };

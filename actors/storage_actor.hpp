@@ -6,6 +6,9 @@
 // max_batch) commits once and only then answers every request of the batch. Reads arriving while
 // a batch is open are answered after that commit too, so no reader ever sees a write that could
 // still be lost.
+//
+// It also keeps a Merkle tree per partition in memory, built by one scan at start and updated by
+// every write (the old record's digest out, the new one in), for anti-entropy.
 #pragma once
 
 #include <cstddef>
@@ -25,7 +28,9 @@ struct storage_options {
   std::string node;     ///< the node's name, for its log lines
   replica_id self = 0;  ///< this node incarnation's id, stamped on the writes it coordinates
   conflict_mode conflicts = conflict_mode::siblings;
-  size_t max_batch = 512; ///< commit at the latest after this many writes
+  uint32_t partitions = 256; ///< Q: one Merkle tree each
+  size_t max_batch = 512;    ///< commit at the latest after this many writes
+  uint64_t max_hints = 100000; ///< hints held at most; beyond, fallback writes are refused
 };
 
 /// Spawns the storage actor (detached) owning `engine`.

@@ -21,12 +21,24 @@ vnode_actor::behavior_type vnode_behavior(vnode_actor::stateful_pointer<vnode_st
     [=](read_atom, const bytes& key) {
       return self->delegate(self->state.storage, read_atom::value, self->state.partition, key);
     },
-    [=](coord_atom, const write_op& op) {
-      return self->delegate(self->state.storage, coord_atom::value, self->state.partition, op);
+    [=](coord_atom, const write_op& op, const std::string& hint_target) {
+      return self->delegate(self->state.storage, coord_atom::value, self->state.partition, op,
+                            hint_target);
     },
     [=](merge_atom, const bytes& key, const record& rec) {
       return self->delegate(self->state.storage, merge_atom::value, self->state.partition, key,
                             rec);
+    },
+    [=](hint_atom, const std::string& target, const bytes& key, const record& rec) {
+      return self->delegate(self->state.storage, hint_atom::value, self->state.partition, target,
+                            key, rec);
+    },
+    [=](tree_atom, uint32_t depth) {
+      return self->delegate(self->state.storage, tree_atom::value, self->state.partition, depth);
+    },
+    [=](leafkeys_atom, const std::vector<uint64_t>& leaves) {
+      return self->delegate(self->state.storage, leafkeys_atom::value, self->state.partition,
+                            leaves);
     },
   };
 }

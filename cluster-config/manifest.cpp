@@ -323,18 +323,58 @@ void read_timeouts(checker& ck, const entry& e, timeout_settings& out) {
                  });
 }
 
+void read_bool(checker& ck, const entry& x, bool& out) {
+  if (auto* b = x.value.as_boolean())
+    out = b->get();
+  else
+    ck.fail(x.line, std::string{x.key} + " must be true or false, not " +
+                        std::string{type_name(x.value)});
+}
+
 void read_faults(checker& ck, const entry& e, fault_settings& out) {
   if (auto* t = as_table(ck, e))
     for_each_key(ck, *t, "faults.",
                  {
-                     {"injection",
-                      [&](const entry& x) {
-                        if (auto* b = x.value.as_boolean())
-                          out.injection = b->get();
-                        else
-                          ck.fail(x.line, "injection must be true or false, not " +
-                                              std::string{type_name(x.value)});
-                      }},
+                     {"injection", [&](const entry& x) { read_bool(ck, x, out.injection); }},
+                 });
+}
+
+void read_gossip(checker& ck, const entry& e, gossip_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(ck, *t, "gossip.",
+                 {
+                     {"interval_ms", [&](const entry& x) { read_u32(ck, x, out.interval_ms); }},
+                 });
+}
+
+void read_failure_detector(checker& ck, const entry& e, failure_detector_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(
+        ck, *t, "failure_detector.",
+        {
+            {"interval_ms", [&](const entry& x) { read_u32(ck, x, out.interval_ms); }},
+            {"phi_threshold", [&](const entry& x) { read_u32(ck, x, out.phi_threshold); }},
+        });
+}
+
+void read_handoff(checker& ck, const entry& e, handoff_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(ck, *t, "handoff.",
+                 {
+                     {"enabled", [&](const entry& x) { read_bool(ck, x, out.enabled); }},
+                     {"max_hints", [&](const entry& x) { read_u32(ck, x, out.max_hints); }},
+                     {"batch", [&](const entry& x) { read_u32(ck, x, out.batch); }},
+                     {"interval_ms", [&](const entry& x) { read_u32(ck, x, out.interval_ms); }},
+                 });
+}
+
+void read_anti_entropy(checker& ck, const entry& e, anti_entropy_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(ck, *t, "anti_entropy.",
+                 {
+                     {"enabled", [&](const entry& x) { read_bool(ck, x, out.enabled); }},
+                     {"interval_ms", [&](const entry& x) { read_u32(ck, x, out.interval_ms); }},
+                     {"pace_ms", [&](const entry& x) { read_u32(ck, x, out.pace_ms); }},
                  });
 }
 
@@ -498,6 +538,12 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
                    {"limits", [&](const entry& e) { read_limits(ck, e, m.limits); }},
                    {"timeouts", [&](const entry& e) { read_timeouts(ck, e, m.timeouts); }},
                    {"faults", [&](const entry& e) { read_faults(ck, e, m.faults); }},
+                   {"gossip", [&](const entry& e) { read_gossip(ck, e, m.gossip); }},
+                   {"failure_detector",
+                    [&](const entry& e) { read_failure_detector(ck, e, m.failure_detector); }},
+                   {"handoff", [&](const entry& e) { read_handoff(ck, e, m.handoff); }},
+                   {"anti_entropy",
+                    [&](const entry& e) { read_anti_entropy(ck, e, m.anti_entropy); }},
                    {"node",
                     [&](const entry& e) {
                       auto* list = e.value.as_array();

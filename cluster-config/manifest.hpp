@@ -54,6 +54,32 @@ struct timeout_settings {
   uint32_t client_ms = 10000; ///< client -> node, whole operation
 };
 
+/// [gossip]: optional; membership gossip with one random peer per interval.
+struct gossip_settings {
+  uint32_t interval_ms = 1000;
+};
+
+/// [failure_detector]: optional; phi accrual over probes every interval.
+struct failure_detector_settings {
+  uint32_t interval_ms = 500;  ///< probe period
+  uint32_t phi_threshold = 8;  ///< suspicion above which a peer counts as down
+};
+
+/// [handoff]: optional; hinted handoff to fallbacks and its delivery.
+struct handoff_settings {
+  bool enabled = true;          ///< false: no fallbacks even under sloppy quorum
+  uint32_t max_hints = 100000;  ///< hints a node holds at most; more fallback writes are refused
+  uint32_t batch = 64;          ///< hints delivered per target per round
+  uint32_t interval_ms = 1000;  ///< pause between delivery rounds
+};
+
+/// [anti_entropy]: optional; Merkle tree exchanges between the replicas of each partition.
+struct anti_entropy_settings {
+  bool enabled = true;
+  uint32_t interval_ms = 10000; ///< pause between rounds (a round visits every partition once)
+  uint32_t pace_ms = 10;        ///< pause between two partitions of a round, to spare foreground
+};
+
 /// [faults]: optional; fault injection is refused unless enabled here.
 struct fault_settings {
   bool injection = false;
@@ -75,6 +101,10 @@ struct manifest {
   limits_settings limits;
   timeout_settings timeouts;
   fault_settings faults;
+  gossip_settings gossip;
+  failure_detector_settings failure_detector;
+  handoff_settings handoff;
+  anti_entropy_settings anti_entropy;
   std::vector<node_entry> nodes;
 
   /// The entry named `name`, or nullptr.

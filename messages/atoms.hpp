@@ -17,6 +17,24 @@ using coord_atom = caf::atom_constant<caf::atom("coord")>;     ///< apply a clie
 using merge_atom = caf::atom_constant<caf::atom("merge")>;     ///< merge a replicated record
 using read_atom = caf::atom_constant<caf::atom("read")>;       ///< read a replica's record
 
+// Hinted handoff (coordinator -> fallback vnode; hint keeper -> storage).
+using hint_atom = caf::atom_constant<caf::atom("hint")>;       ///< hold a write for a down node
+using hints_atom = caf::atom_constant<caf::atom("hints")>;     ///< list held hints
+using unhint_atom = caf::atom_constant<caf::atom("unhint")>;   ///< drop a delivered hint
+using backlog_atom = caf::atom_constant<caf::atom("backlog")>; ///< hints held per target
+
+// Anti-entropy (anti-entropy actor -> vnodes).
+using tree_atom = caf::atom_constant<caf::atom("tree")>;       ///< one level of a Merkle tree
+using leafkeys_atom = caf::atom_constant<caf::atom("leafkeys")>; ///< keys and digests of leaves
+
+// Membership (membership actor <-> peers' membership actors, through their nodes).
+using gossip_atom = caf::atom_constant<caf::atom("gossip")>;   ///< push-pull exchange of views
+using view_atom = caf::atom_constant<caf::atom("view")>;       ///< the current view
+
+// Failure detection and liveness (failure detector <-> node).
+using watch_atom = caf::atom_constant<caf::atom("watch")>;     ///< start watching a peer
+using alive_atom = caf::atom_constant<caf::atom("alive")>;     ///< a peer's up/down changed
+
 // Private timers and housekeeping.
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using connect_to_atom = caf::atom_constant<caf::atom("connect_to")>;

@@ -23,6 +23,14 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<write_op>("actorkv::write_op");
   cfg.add_message_type<replica_read>("actorkv::replica_read");
   cfg.add_message_type<peer_hello>("actorkv::peer_hello");
+  cfg.add_message_type<stored_hint>("actorkv::stored_hint");
+  cfg.add_message_type<hint_backlog>("actorkv::hint_backlog");
+  cfg.add_message_type<key_digest>("actorkv::key_digest");
+  cfg.add_message_type<peer_view>("actorkv::peer_view");
+  cfg.add_message_type<member_info>("actorkv::member_info");
+  cfg.add_message_type<membership_view>("actorkv::membership_view");
+  cfg.add_message_type<anti_entropy_stats>("actorkv::anti_entropy_stats");
+  cfg.add_message_type<std::vector<uint64_t>>("actorkv::u64_vector");
   cfg.add_message_type<vnode_actor>("actorkv::vnode_actor");
   cfg.add_error_category(caf::atom("actorkv"),
                          [](uint8_t code, caf::atom_value, const caf::message& ctx) {

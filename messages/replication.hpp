@@ -40,4 +40,39 @@ typename Inspector::result_type inspect(Inspector& f, replica_read& x) {
   return f(caf::meta::type_name("actorkv::replica_read"), x.found, x.corrupt, x.rec);
 }
 
+/// A write held by a fallback node for `target`, a home replica that was down.
+struct stored_hint {
+  std::string target; ///< the home replica's node name (stable across restarts and wipes)
+  partition_id partition = 0;
+  bytes key;
+  record rec;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_hint& x) {
+  return f(caf::meta::type_name("actorkv::stored_hint"), x.target, x.partition, x.key, x.rec);
+}
+
+/// How many hints a node holds for one target.
+struct hint_backlog {
+  std::string target;
+  uint64_t count = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hint_backlog& x) {
+  return f(caf::meta::type_name("actorkv::hint_backlog"), x.target, x.count);
+}
+
+/// A key and the anti-entropy digest of its record (storage/merkle_tree.hpp).
+struct key_digest {
+  bytes key;
+  uint64_t digest = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, key_digest& x) {
+  return f(caf::meta::type_name("actorkv::key_digest"), x.key, x.digest);
+}
+
 } // namespace actorkv

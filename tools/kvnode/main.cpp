@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
     caf::actor_system sys{cfg};
     auto storage = actorkv::spawn_storage(
       sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)},
-      actorkv::storage_options{node_name, identity->replica, cluster->store.conflicts});
+      actorkv::storage_options{node_name, identity->replica, cluster->store.conflicts,
+                               cluster->store.partitions, 512, cluster->handoff.max_hints});
     actorkv::node_options opts{*cluster, node_name, identity->replica, storage};
     auto node = actorkv::spawn_node(sys, opts);
     auto port = sys.middleman().publish(node, self_entry->port, self_entry->host.c_str(), true);
@@ -163,9 +164,6 @@ int main(int argc, char** argv) {
                          + std::to_string(*port) + " (" + actorkv::settings_text(store)
                          + (identity->created ? ", new data directory " : ", data directory ")
                          + self_entry->data_dir + ")");
-    if (store.quorum == actorkv::quorum_mode::sloppy)
-      actorkv::log_event(node_name, "quorum = sloppy: hinted handoff is not available yet, so "
-                                    "writes need W home replicas (behaves as strict)");
     int sig = 0;
     sigwait(&stop_signals, &sig);
     actorkv::log_event(node_name, std::string{"stopping on "} + strsignal(sig));

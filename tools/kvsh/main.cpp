@@ -13,11 +13,7 @@
 
 #include <editline/readline.h>
 
-#include <caf/all.hpp>
-#include <caf/io/all.hpp>
-
 #include "actors/client.hpp"
-#include "messages/register_types.hpp"
 #include "tools/kvsh/shell.hpp"
 
 namespace {
@@ -96,14 +92,8 @@ int main(int argc, char** argv) {
   if (endpoints.empty())
     return fail("--connect needs HOST:PORT[,HOST:PORT...], got '" + connect + "'");
 
-  caf::actor_system_config cfg;
-  actorkv::register_types(cfg);
-  cfg.load<caf::io::middleman>();
-  cfg.set("scheduler.max-threads", 2);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
   bool interactive = !have_commands && isatty(STDIN_FILENO);
-  actorkv::shell sh{sys, endpoints, std::chrono::milliseconds{timeout_ms}, !interactive,
+  actorkv::shell sh{endpoints, std::chrono::milliseconds{timeout_ms}, !interactive,
                     std::cout, std::cerr};
   bool quit = false;
   if (have_commands)

@@ -8,9 +8,7 @@
 #include <map>
 #include <sstream>
 
-#include <caf/all.hpp>
-
-#include "actors/client.hpp"
+#include "actors/blocking_client.hpp"
 #include "messages/error.hpp"
 #include "messages/hex.hpp"
 
@@ -140,41 +138,28 @@ bool parse_words(const std::vector<std::string>& words, const std::map<std::stri
 } // namespace
 
 struct shell::impl {
-  caf::actor_system& sys;
-  client_actor client;
-  caf::scoped_actor self;
-  std::chrono::milliseconds timeout;
+  blocking_client client;
   bool plain;
   std::ostream& out;
   std::ostream& err;
 
-  impl(caf::actor_system& s, std::vector<std::string> endpoints, std::chrono::milliseconds t,
-       bool p, std::ostream& o, std::ostream& e)
-    : sys(s),
-      client(spawn_client(s, client_options{std::move(endpoints), t})),
-      self(s),
-      timeout(t),
-      plain(p),
-      out(o),
-      err(e) {
+  impl(std::vector<std::string> endpoints, std::chrono::milliseconds t, bool p, std::ostream& o,
+       std::ostream& e)
+    : client(std::move(endpoints), t), plain(p), out(o), err(e) {
   }
-
-  ~impl() { caf::anon_send_exit(client, caf::exit_reason::user_shutdown); }
 
   outcome fail(const std::string& msg) {
     err << "error: " << msg << std::endl;
     return outcome::error;
   }
 
-  /// Sends one request to the client actor and waits; the client bounds it by `timeout`, the
-  /// extra second only guards against a client that never answers.
-  template <class Reply, class... Ts>
-  outcome ask(std::function<void(Reply&)> on_reply, Ts&&... xs) {
-    outcome result = outcome::ok;
-    self->request(client, timeout + std::chrono::seconds(1), std::forward<Ts>(xs)...)
-      .receive([&](Reply& r) { on_reply(r); },
-               [&](caf::error& e) { result = fail(describe(e)); });
-    return result;
+  /// Hands a successful answer to `on_reply`, or prints the error.
+  template <class Reply, class F>
+  outcome ask(caf::expected<Reply> answer, F on_reply) {
+    if (!answer)
+      return fail(describe(answer.error()));
+    on_reply(*answer);
+    return outcome::ok;
   }
 
   std::optional<bytes> context_of(const parsed& p, outcome& bad) {
@@ -197,8 +182,7 @@ struct shell::impl {
     if (p.args.size() != 1)
       return fail("usage: get KEY [--context] [--hex] [--file PATH]");
     bool hex = p.opts.count("--hex") > 0;
-    return ask<get_reply>(
-      [&](get_reply& r) {
+    return ask(client.get(to_bytes(p.args[0])), [&](get_reply& r) {
         if (!r.found) {
           out << "(not found)" << std::endl;
           return;
@@ -226,8 +210,7 @@ struct shell::impl {
         }
         if (r.values.size() > 1 || p.opts.count("--context"))
           out << "context: " << to_hex(r.context) << std::endl;
-      },
-      caf::get_atom::value, to_bytes(p.args[0]));
+      });
   }
 
   outcome do_put(const std::vector<std::string>& words) {
@@ -258,7 +241,8 @@ struct shell::impl {
     if (!ctx)
       return bad;
     req.context = std::move(*ctx);
-    return ask<write_reply>([&](write_reply& r) { print_written(r); }, caf::put_atom::value, req);
+    return ask(client.put(req.key, req.value, req.context),
+               [&](write_reply& r) { print_written(r); });
   }
 
   outcome do_delete(const std::vector<std::string>& words) {
@@ -275,8 +259,7 @@ struct shell::impl {
     if (!ctx)
       return bad;
     req.context = std::move(*ctx);
-    return ask<write_reply>([&](write_reply& r) { print_written(r); }, caf::delete_atom::value,
-                            req);
+    return ask(client.remove(req.key, req.context), [&](write_reply& r) { print_written(r); });
   }
 
   void print_written(const write_reply& r) {
@@ -287,8 +270,7 @@ struct shell::impl {
   }
 
   outcome do_status() {
-    return ask<cluster_status>(
-      [&](cluster_status& s) {
+    return ask(client.status(), [&](cluster_status& s) {
         out << "node " << s.node << ": " << s.settings << std::endl;
         out << std::left << std::setw(10) << "NAME" << std::setw(24) << "ENDPOINT"
             << std::setw(10) << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12)
@@ -302,13 +284,14 @@ struct shell::impl {
               << std::setw(12) << m.partitions << share.str() << std::endl;
         }
         out << "pending hints: " << s.pending_hints << std::endl;
-      },
-      status_atom::value);
+        out << "anti-entropy: " << s.ae_rounds << " rounds, " << s.ae_repairs_last_round
+            << " repairs in the last, " << s.ae_repairs_total << " in all" << std::endl;
+        out << "view fingerprint: " << std::hex << s.view_fingerprint << std::dec << std::endl;
+      });
   }
 
   outcome do_ring() {
-    return ask<cluster_status>(
-      [&](cluster_status& s) {
+    return ask(client.status(), [&](cluster_status& s) {
         out << s.owners.size() << " partitions; owner of each, 16 per line:" << std::endl;
         for (size_t i = 0; i < s.owners.size(); ++i) {
           if (i % 16 == 0)
@@ -317,14 +300,13 @@ struct shell::impl {
           if (i % 16 == 15 || i + 1 == s.owners.size())
             out << std::endl;
         }
-      },
-      status_atom::value);
+      });
   }
 };
 
-shell::shell(caf::actor_system& sys, std::vector<std::string> endpoints,
-             std::chrono::milliseconds timeout, bool plain, std::ostream& out, std::ostream& err)
-  : impl_(std::make_unique<impl>(sys, std::move(endpoints), timeout, plain, out, err)) {
+shell::shell(std::vector<std::string> endpoints, std::chrono::milliseconds timeout, bool plain,
+             std::ostream& out, std::ostream& err)
+  : impl_(std::make_unique<impl>(std::move(endpoints), timeout, plain, out, err)) {
 }
 
 shell::~shell() = default;

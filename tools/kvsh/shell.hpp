@@ -8,10 +8,6 @@
 #include <string>
 #include <vector>
 
-namespace caf {
-class actor_system;
-} // namespace caf
-
 namespace actorkv {
 
 /// Splits `text` into commands (separated by ';' or newlines outside quotes) of words
@@ -25,8 +21,8 @@ public:
   enum class outcome { ok, error, quit };
 
   /// `plain`: script mode, results only. `endpoints`: "host:port" list for the client actor.
-  shell(caf::actor_system& sys, std::vector<std::string> endpoints,
-        std::chrono::milliseconds timeout, bool plain, std::ostream& out, std::ostream& err);
+  shell(std::vector<std::string> endpoints, std::chrono::milliseconds timeout, bool plain,
+        std::ostream& out, std::ostream& err);
   ~shell();
 
   /// Runs one tokenized command; errors are printed to the error stream.

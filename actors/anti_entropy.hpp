@@ -1,0 +1,38 @@
+// Anti-entropy: keeps the replicas of each partition in agreement without any reads.
+//
+// A round visits every partition this node is a home replica of, one after another (paced, so
+// foreground requests keep the cores). For each it picks another home replica that is up
+// (rotating between rounds) and compares Merkle trees: roots first; when they differ, the leaves;
+// for the differing leaves both sides list their keys with digests; every key whose digest
+// differs or is missing on one side is read on both sides, merged, and the merged record sent to
+// each side that lacked it. Corrupt records list with digest 0, so the exchange repairs them too.
+// Repairs are counted per round and shown by status.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "messages/interfaces.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace actorkv {
+
+struct anti_entropy_options {
+  std::string node;
+  storage_actor storage;
+  conflict_mode conflicts = conflict_mode::siblings;
+  /// For each partition this node is a home replica of: the partition and its other home
+  /// replicas' names.
+  std::vector<std::pair<partition_id, std::vector<std::string>>> partitions;
+  std::chrono::milliseconds interval{10000};
+  std::chrono::milliseconds pace{10};
+  std::chrono::milliseconds timeout{5000};
+};
+
+anti_entropy_actor spawn_anti_entropy(caf::actor_system& sys, anti_entropy_options options);
+
+} // namespace actorkv

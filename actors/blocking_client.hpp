@@ -1,0 +1,40 @@
+// A blocking facade over the client actor, for programs that are not actor-based.
+//
+// It owns a small actor system (2 scheduler threads, CAF's middleman) and one client actor.
+// Every call blocks the calling thread until the cluster answered or the timeout expired, and
+// returns the answer or an actorkv error (messages/error.hpp; actorkv::describe renders it).
+// Calls may come from several threads at once.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "messages/client.hpp"
+
+namespace actorkv {
+
+class blocking_client {
+public:
+  /// Connects lazily to the first reachable of `endpoints` ("host:port").
+  explicit blocking_client(std::vector<std::string> endpoints,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  ~blocking_client();
+  blocking_client(const blocking_client&) = delete;
+  blocking_client& operator=(const blocking_client&) = delete;
+
+  caf::expected<get_reply> get(const bytes& key);
+  caf::expected<std::vector<get_reply>> get_many(const std::vector<bytes>& keys);
+  caf::expected<write_reply> put(const bytes& key, const bytes& value, const bytes& context = {});
+  caf::expected<write_reply> remove(const bytes& key, const bytes& context);
+  caf::expected<cluster_status> status();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace actorkv

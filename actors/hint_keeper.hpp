@@ -1,0 +1,29 @@
+// The hint keeper: delivers the hints this node holds (writes it took as a fallback for a home
+// replica that was down) once their target is up again. Each round (every interval) it asks
+// storage for the backlog, and for each target that is up sends a batch of hints to the target's
+// vnodes as ordinary merges; a hint is deleted only after its target acknowledged the merge, so a
+// crash anywhere in between delivers it again (merges are idempotent) rather than losing it.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "messages/interfaces.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace actorkv {
+
+struct hint_keeper_options {
+  std::string node;
+  storage_actor storage;
+  uint32_t batch = 64;
+  std::chrono::milliseconds interval{1000};
+  std::chrono::milliseconds timeout{5000}; ///< per delivery request
+};
+
+hint_keeper_actor spawn_hint_keeper(caf::actor_system& sys, hint_keeper_options options);
+
+} // namespace actorkv

@@ -1,0 +1,327 @@
+// Real kvnode processes under failures: sloppy quorum with hinted handoff, strict quorum refusing,
+// anti-entropy refilling replicas without reads, a wiped node, and a paused (SIGSTOP) node.
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <sqlite3.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/client.hpp"
+#include "cluster-config/ring.hpp"
+#include "messages/error.hpp"
+#include "messages/register_types.hpp"
+#include "tests/support/cluster_fixture.hpp"
+
+using namespace actorkv;
+using namespace actorkv::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr uint32_t partitions = 64;
+
+/// Keys whose home replicas (first N of the preference list) include every node in `homes`.
+std::vector<std::string> keys_homed_on(size_t nodes, const std::vector<std::string>& homes,
+                                       size_t count, size_t n = 3) {
+  std::vector<ring_member> members;
+  for (size_t i = 0; i < nodes; ++i)
+    members.push_back({"n" + std::to_string(i + 1), 1});
+  auto r = ring::build(partitions, members);
+  std::vector<std::string> out;
+  for (int i = 0; out.size() < count; ++i) {
+    auto key = "key-" + std::to_string(i);
+    auto prefs = r.preference_list(partition_of(bytes(key.begin(), key.end()), partitions));
+    prefs.resize(n);
+    bool all = true;
+    for (auto& h : homes)
+      all = all && std::find(prefs.begin(), prefs.end(), h) != prefs.end();
+    if (all)
+      out.push_back(key);
+  }
+  return out;
+}
+
+/// A number printed after `label` in kvsh status output ("pending hints: 3").
+uint64_t status_figure(const std::string& status, const std::string& label) {
+  auto at = status.find(label);
+  if (at == std::string::npos)
+    return UINT64_MAX;
+  return std::stoull(status.substr(at + label.size()));
+}
+
+/// Whether node `i`'s status lists `name` in `state` ("up" or "down").
+bool sees(local_cluster& c, size_t i, const std::string& name, const std::string& state) {
+  auto r = c.kvsh(i, "status\n", 10s);
+  std::istringstream in{r.out};
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words{line};
+    std::string n, endpoint, s;
+    int capacity = 0;
+    if (words >> n >> endpoint >> capacity >> s && n == name)
+      return s == state;
+  }
+  return false;
+}
+
+template <class Predicate>
+bool eventually(std::chrono::milliseconds limit, Predicate pred) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(250ms);
+  }
+  return pred();
+}
+
+void wait_until_all_up(local_cluster& c) {
+  for (size_t i = 0; i < c.size(); ++i)
+    BOOST_REQUIRE_MESSAGE(eventually(20s,
+                                     [&] {
+                                       auto r = c.kvsh(i, "status\n", 10s);
+                                       return r.exit_code == 0
+                                              && r.out.find(" down ") == std::string::npos;
+                                     }),
+                          "node " << i << " never saw every peer up");
+}
+
+/// Rows in a node's records table, read from its database file while it runs (WAL allows it).
+int64_t stored_records(const std::string& data_dir) {
+  sqlite3* db = nullptr;
+  auto path = data_dir + "/actorkv.db";
+  int64_t n = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 2000);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW)
+      n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return n;
+}
+
+std::string put_script(const std::vector<std::string>& keys, const std::string& prefix) {
+  std::string s;
+  for (auto& k : keys)
+    s += "put " + k + " " + prefix + k + "\n";
+  return s;
+}
+
+std::string get_script(const std::vector<std::string>& keys) {
+  std::string s;
+  for (auto& k : keys)
+    s += "get " + k + "\n";
+  return s;
+}
+
+std::string expected_values(const std::vector<std::string>& keys, const std::string& prefix) {
+  std::string s;
+  for (auto& k : keys)
+    s += prefix + k + "\n";
+  return s;
+}
+
+local_cluster::options five_sloppy(const std::string& quorum) {
+  local_cluster::options o;
+  o.nodes = 5;
+  o.partitions = partitions;
+  o.quorum = quorum;
+  o.extra_toml = "[timeouts]\nrequest_ms = 2000\n[handoff]\ninterval_ms = 500\n"
+                 "[anti_entropy]\ninterval_ms = 2000\n";
+  return o;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(fault_tolerance)
+
+BOOST_AUTO_TEST_CASE(sloppy_quorum_stays_writable_and_hints_reach_the_owners) {
+  local_cluster c{five_sloppy("sloppy")};
+  c.start_all();
+  wait_until_all_up(c);
+  auto keys = keys_homed_on(5, {"n4", "n5"}, 1000);
+  c.kill(3);
+  c.kill(4);
+  BOOST_REQUIRE(eventually(10s, [&] { return sees(c, 0, "n4", "down") && sees(c, 0, "n5", "down"); }));
+  auto r = c.kvsh(0, put_script(keys, "v-"), 180s);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  BOOST_TEST(std::count(r.out.begin(), r.out.end(), '\n') == 1000);
+  uint64_t held = 0;
+  for (size_t i = 0; i < 3; ++i)
+    held += status_figure(c.kvsh(i, "status\n").out, "pending hints: ");
+  BOOST_TEST_MESSAGE("hints held while n4 and n5 were down: " << held);
+  BOOST_TEST(held >= 1000u);
+  c.start(3);
+  c.start(4);
+  auto started = std::chrono::steady_clock::now();
+  BOOST_TEST(eventually(30s, [&] {
+    uint64_t pending = 0;
+    for (size_t i = 0; i < 3; ++i)
+      pending += status_figure(c.kvsh(i, "status\n").out, "pending hints: ");
+    return pending == 0;
+  }));
+  BOOST_TEST_MESSAGE("hints delivered within "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count()
+                     << " ms");
+  for (size_t i = 0; i < 3; ++i)
+    c.stop(i);
+  // Only n4 and n5 remain, both home replicas of every key: they hold all 1,000.
+  BOOST_REQUIRE(eventually(10s, [&] { return sees(c, 3, "n1", "down"); }));
+  r = c.kvsh(3, get_script(keys), 120s);
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST((r.out == expected_values(keys, "v-")));
+}
+
+BOOST_AUTO_TEST_CASE(strict_quorum_refuses_the_same_writes) {
+  local_cluster c{five_sloppy("strict")};
+  c.start_all();
+  wait_until_all_up(c);
+  auto keys = keys_homed_on(5, {"n4", "n5"}, 20);
+  c.kill(3);
+  c.kill(4);
+  BOOST_REQUIRE(eventually(10s, [&] { return sees(c, 0, "n4", "down") && sees(c, 0, "n5", "down"); }));
+  for (auto& k : keys) {
+    auto r = c.kvsh(0, "put " + k + " v\n", 20s);
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(r.err.find("unavailable") != std::string::npos, r.err);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(anti_entropy_alone_refills_a_replica_without_reads) {
+  local_cluster::options o;
+  o.nodes = 3;
+  o.partitions = partitions;
+  o.quorum = "sloppy";
+  o.extra_toml = "[timeouts]\nrequest_ms = 2000\n[handoff]\nenabled = false\n"
+                 "[anti_entropy]\ninterval_ms = 1000\npace_ms = 1\n";
+  local_cluster c{o};
+  c.start_all();
+  wait_until_all_up(c);
+  c.kill(2);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i)
+    keys.push_back("ae-" + std::to_string(i));
+  auto r = c.kvsh(0, put_script(keys, "v-"), 180s);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  c.start(2);
+  auto started = std::chrono::steady_clock::now();
+  BOOST_TEST(eventually(60s, [&] { return stored_records(c.data_dir(2)) == 1000; }),
+             "n3 holds " << stored_records(c.data_dir(2)) << " of 1000");
+  BOOST_TEST_MESSAGE("anti-entropy refilled n3 in "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count()
+                     << " ms");
+  // Then the replicas agree: three rounds in a row repair nothing anywhere.
+  for (size_t i = 0; i < 3; ++i) {
+    auto rounds_at = [&] { return status_figure(c.kvsh(i, "status\n").out, "anti-entropy: "); };
+    auto first = rounds_at();
+    BOOST_TEST(eventually(30s, [&] { return rounds_at() >= first + 3; }));
+    auto st = c.kvsh(i, "status\n").out;
+    BOOST_TEST(st.find(" 0 repairs in the last") != std::string::npos, st);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(wiped_node_is_refilled_and_its_new_writes_are_not_dominated) {
+  local_cluster::options o;
+  o.nodes = 3;
+  o.partitions = partitions;
+  o.extra_toml = "[timeouts]\nrequest_ms = 2000\n[anti_entropy]\ninterval_ms = 1000\npace_ms = 1\n";
+  local_cluster c{o};
+  c.start_all();
+  wait_until_all_up(c);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i)
+    keys.push_back("w-" + std::to_string(i));
+  BOOST_REQUIRE(c.kvsh(0, put_script(keys, "old-"), 120s).exit_code == 0);
+  BOOST_REQUIRE(c.stop(2) == 0);
+  std::filesystem::remove_all(c.data_dir(2));
+  c.start(2);
+  BOOST_TEST(eventually(60s, [&] { return stored_records(c.data_dir(2)) == 300; }));
+  // n3 now has a new replica id: what it coordinates is concurrent with the old values.
+  auto r = c.kvsh(2, "put w-1 new-from-n3\n");
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  r = c.kvsh(0, "get w-1\n");
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.find("(2 siblings)") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("old-w-1") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("new-from-n3") != std::string::npos, r.out);
+}
+
+BOOST_AUTO_TEST_CASE(paused_node_is_detected_and_nothing_acknowledged_is_lost) {
+  local_cluster::options o;
+  o.nodes = 3;
+  o.partitions = partitions;
+  o.extra_toml = "[timeouts]\nrequest_ms = 2000\n";
+  local_cluster c{o};
+  c.start_all();
+  wait_until_all_up(c);
+  caf::actor_system_config cfg;
+  register_types(cfg);
+  cfg.load<caf::io::middleman>();
+  cfg.set("scheduler.max-threads", 2);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  auto client = spawn_client(sys, client_options{{c.endpoint(0)}, 5s});
+  std::atomic<bool> stop{false};
+  std::vector<std::string> acked; // read only after the writer joined
+  std::atomic<size_t> acked_count{0};
+  size_t failed = 0;
+  std::thread writer{[&] {
+    caf::scoped_actor self{sys};
+    for (int i = 0; !stop; ++i) {
+      auto key = "p-" + std::to_string(i);
+      self->request(client, 10s, caf::put_atom::value,
+                    put_request{bytes(key.begin(), key.end()), bytes(key.begin(), key.end()), {}})
+        .receive(
+          [&](write_reply&) {
+            acked.push_back(key);
+            ++acked_count;
+          },
+          [&](caf::error&) { ++failed; });
+      std::this_thread::sleep_for(5ms);
+    }
+  }};
+  std::this_thread::sleep_for(1s);
+  size_t acked_before_pause = acked_count;
+  c.pause(2);
+  auto paused_at = std::chrono::steady_clock::now();
+  BOOST_TEST(eventually(10s, [&] { return sees(c, 0, "n3", "down"); }));
+  auto detected = std::chrono::steady_clock::now() - paused_at;
+  BOOST_TEST_MESSAGE("n3 marked down after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(detected).count()
+                     << " ms");
+  std::this_thread::sleep_until(paused_at + 15s);
+  size_t acked_while_paused = acked_count - acked_before_pause;
+  c.resume(2);
+  auto resumed_at = std::chrono::steady_clock::now();
+  BOOST_TEST(eventually(10s, [&] { return sees(c, 0, "n3", "up"); }));
+  BOOST_TEST_MESSAGE("n3 marked up after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - resumed_at)
+                          .count()
+                     << " ms");
+  std::this_thread::sleep_for(1s);
+  stop = true;
+  writer.join();
+  BOOST_TEST_MESSAGE("writes acknowledged: " << acked.size() << ", failed: " << failed);
+  BOOST_TEST(acked_while_paused > 100u);
+  BOOST_TEST(failed == 0u);
+  auto r = c.kvsh(1, get_script(acked), 120s);
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST((r.out == expected_values(acked, "")));
+  caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs actorkv's client library into a temporary prefix, builds the shopping-cart example
+# against it as a separate CMake project, starts a 3-node loopback cluster and runs the example.
+#   run_example.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build="$1"; source="$2"
+work=$(mktemp -d /tmp/actorkv-example-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+cmake -S "$source/tools/examples/shopping_cart" -B "$work/cart" -DCMAKE_PREFIX_PATH="$work/prefix" \
+  -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$work/cart" -j 2 >/dev/null
+
+# Loopback addresses of our own, derived from the PID so parallel runs do not collide.
+octet=$(( ($$ % 200) + 30 ))
+cat >"$work/manifest.toml" <<TOML
+[store]
+name = "example"
+partitions = 16
+replicas = 3
+read_quorum = 2
+write_quorum = 2
+quorum = "strict"
+conflicts = "siblings"
+TOML
+for i in 1 2 3; do
+  cat >>"$work/manifest.toml" <<TOML
+[[node]]
+name = "n$i"
+host = "127.0.$octet.$i"
+port = 7300
+data_dir = "$work/n$i"
+TOML
+done
+for i in 1 2 3; do
+  "$build/bin/kvnode" --manifest "$work/manifest.toml" --node "n$i" >"$work/n$i.log" 2>&1 &
+  pids+=($!)
+done
+for i in 1 2 3; do
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.$octet.$i/7300") 2>/dev/null && break
+    sleep 0.1
+  done
+done
+sleep 1 # let the nodes connect to each other
+out=$("$work/cart/shopping_cart" --connect "127.0.$octet.1:7300,127.0.$octet.2:7300")
+echo "$out"
+grep -qx "siblings after concurrent adds: 2" <<<"$out"
+grep -qx "siblings after the merge: 1" <<<"$out"
+grep -qx "cart of alice: apples bread milk" <<<"$out"
+echo "example passed"
