@@ -70,4 +70,10 @@ caf::expected<cluster_status> blocking_client::status() {
   return impl_->ask<cluster_status>(status_atom::value);
 }
 
+caf::expected<std::string> blocking_client::fault(const std::string& action,
+                                                 const std::vector<std::string>& peers,
+                                                 uint32_t delay_ms) {
+  return impl_->ask<std::string>(fault_atom::value, action, peers, delay_ms);
+}
+
 } // namespace actorkv

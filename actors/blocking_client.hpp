@@ -31,6 +31,9 @@ public:
   caf::expected<write_reply> put(const bytes& key, const bytes& value, const bytes& context = {});
   caf::expected<write_reply> remove(const bytes& key, const bytes& context);
   caf::expected<cluster_status> status();
+  /// Fault injection on the connected node ("drop"/"delay"/"heal"; see node_actor).
+  caf::expected<std::string> fault(const std::string& action, const std::vector<std::string>& peers,
+                                   uint32_t delay_ms);
 
 private:
   struct impl;

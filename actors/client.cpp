@@ -169,6 +169,12 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
       forward<write_reply>(self, rp, true, caf::delete_atom::value, req);
       return rp;
     },
+    [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
+        uint32_t delay_ms) {
+      auto rp = self->make_response_promise<std::string>();
+      forward<std::string>(self, rp, true, fault_atom::value, action, peers, delay_ms);
+      return rp;
+    },
     [=](status_atom) {
       auto rp = self->make_response_promise<cluster_status>();
       forward<cluster_status>(self, rp, true, status_atom::value);

@@ -146,8 +146,14 @@ struct write_round {
   size_t coordinator_index = 0; ///< the replica currently asked to coordinate
   uint32_t acks = 0, failed = 0, outstanding = 0;
   bool replied = false;
+  bool uncertain = false; ///< a replica did not answer: it may have stored the write anyway
   caf::error last_error;
 };
+
+/// Whether a failed replica request leaves open that the replica applied the write.
+bool may_have_applied(const caf::error& err) {
+  return err == caf::sec::request_timeout || err == caf::sec::request_receiver_down;
+}
 
 void maybe_finish_write(self_ptr self, const std::shared_ptr<write_round>& wr) {
   auto& plan = self->state.plan;
@@ -162,8 +168,9 @@ void maybe_finish_write(self_ptr self, const std::shared_ptr<write_round>& wr) {
                   + " replicas stored it, " + std::to_string(plan.write_quorum) + " needed";
     if (wr->last_error)
       detail += " (last failure: " + describe(wr->last_error) + ")";
-    wr->rp.deliver(wr->acks > 0 ? caf::make_error(ec::maybe_applied, detail)
-                                : caf::make_error(ec::unavailable, detail));
+    // Only a write that no replica can have stored is a definite failure.
+    wr->rp.deliver(wr->acks > 0 || wr->uncertain ? caf::make_error(ec::maybe_applied, detail)
+                                                 : caf::make_error(ec::unavailable, detail));
   }
   if (wr->outstanding == 0 && wr->acks + wr->failed >= total)
     self->quit();
@@ -181,6 +188,7 @@ void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const reco
   auto on_error = [=](caf::error& err) {
     --wr->outstanding;
     ++wr->failed;
+    wr->uncertain = wr->uncertain || may_have_applied(err);
     wr->last_error = std::move(err);
     maybe_finish_write(self, wr);
   };
@@ -214,6 +222,7 @@ void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr) {
         // This replica could not coordinate: the next one may (each dot is new, so a retry of a
         // write that did land here at most shows the value twice, never loses one).
         ++wr->failed;
+        wr->uncertain = wr->uncertain || may_have_applied(err);
         wr->last_error = std::move(err);
         if (wr->coordinator_index + 1 < self->state.plan.replicas.size()) {
           ++wr->coordinator_index;

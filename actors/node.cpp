@@ -1,6 +1,8 @@
 #include "actors/node.hpp"
 
 #include <chrono>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -12,6 +14,7 @@
 #include "actors/event_log.hpp"
 #include "actors/failure_detector.hpp"
 #include "actors/hint_keeper.hpp"
+#include "actors/link_faults.hpp"
 #include "actors/membership.hpp"
 #include "cluster-config/membership_view.hpp"
 #include "actors/vnode.hpp"
@@ -54,6 +57,8 @@ struct node_state {
   hint_keeper_actor hint_keeper;
   anti_entropy_actor anti_entropy;
   membership_actor membership;
+  std::shared_ptr<link_faults> faults = std::make_shared<link_faults>();
+  std::map<std::string, std::string> fault_rules; ///< peer -> rule, for status and logs
 
   peer_info* find_peer(const std::string& name) {
     for (auto& p : peers)
@@ -78,6 +83,47 @@ peer_hello own_hello(self_ptr self, bool with_vnodes) {
   if (with_vnodes)
     h.vnodes = st.vnodes;
   return h;
+}
+
+/// Whether an injected fault says to leave the current request from a peer unanswered.
+bool dropped(self_ptr self) {
+  auto& sender = self->current_sender();
+  return sender && self->state.faults->check(sender->node()).drop;
+}
+
+/// Applies a fault-injection command; returns the rules now in force, or why not.
+caf::result<std::string> apply_fault(self_ptr self, const std::string& action,
+                                     const std::vector<std::string>& peers, uint32_t delay_ms) {
+  auto& st = self->state;
+  if (!st.options.cluster.faults.injection)
+    return caf::make_error(ec::bad_request, "fault injection is disabled; set [faults] "
+                                            "injection = true in the manifest to allow it");
+  if (action == "heal") {
+    st.faults->heal();
+    st.fault_rules.clear();
+  } else if (action == "drop" || action == "delay") {
+    if (peers.empty())
+      return caf::make_error(ec::bad_request, "name the peers whose traffic to " + action);
+    for (auto& name : peers) {
+      if (!st.find_peer(name))
+        return caf::make_error(ec::bad_request, "no peer named '" + name + "'");
+      link_faults::verdict v;
+      v.drop = action == "drop";
+      v.delay = std::chrono::milliseconds{action == "delay" ? delay_ms : 0};
+      st.faults->set(name, v);
+      st.fault_rules[name] = action == "drop" ? "drop" : "delay " + std::to_string(delay_ms) + " ms";
+    }
+  } else {
+    return caf::make_error(ec::bad_request, "unknown fault '" + action
+                                              + "' (drop PEERS, delay PEERS MS, or heal)");
+  }
+  std::string text;
+  for (auto& [name, rule] : st.fault_rules)
+    text += (text.empty() ? "" : ", ") + name + ": " + rule;
+  if (text.empty())
+    text = "no faults";
+  log_event(st.options.self_name, "fault injection: " + text);
+  return text;
 }
 
 bool usable(const peer_info& peer) {
@@ -131,6 +177,7 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
           return;
         }
         peer.handle = handle;
+        self->state.faults->bind(peer.entry->name, handle.node());
         peer.vnodes = std::move(theirs.vnodes);
         peer.id = theirs.id;
         peer.up = true;
@@ -333,7 +380,7 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
     members.push_back({e.name, e.capacity});
   st.placement = ring::build(st.options.cluster.store.partitions, members);
   for (partition_id p = 0; p < st.placement.partitions(); ++p) {
-    st.vnodes.push_back(spawn_vnode(self->system(), p, st.options.storage));
+    st.vnodes.push_back(spawn_vnode(self->system(), p, st.options.storage, st.faults));
     self->link_to(st.vnodes.back()); // vnodes live and die with their node
   }
   for (auto& e : st.options.cluster.nodes)
@@ -400,10 +447,18 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
       return self->delegate(c, caf::delete_atom::value, std::move(req));
     },
     [=](status_atom) { return full_status(self); },
-    [=](caf::ping_atom) { return caf::pong_atom::value; },
-    [=](gossip_atom, membership_view& view) {
+    [=](caf::ping_atom) -> caf::result<caf::pong_atom> {
+      if (dropped(self))
+        return self->make_response_promise<caf::pong_atom>();
+      return caf::pong_atom::value;
+    },
+    [=](gossip_atom, membership_view& view) -> caf::result<membership_view> {
+      if (dropped(self))
+        return self->make_response_promise<membership_view>();
       return self->delegate(self->state.membership, gossip_atom::value, std::move(view));
     },
+    [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
+        uint32_t delay_ms) { return apply_fault(self, action, peers, delay_ms); },
     [=](alive_atom, const std::string& name, bool alive) {
       auto* peer = self->state.find_peer(name);
       if (!peer || peer->alive == alive)
@@ -416,6 +471,10 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
       publish_peers(self);
     },
     [=](peer_atom, const peer_hello& theirs) -> caf::result<peer_hello> {
+      if (auto& sender = self->current_sender(); sender && self->state.find_peer(theirs.name))
+        self->state.faults->bind(theirs.name, sender->node());
+      if (dropped(self))
+        return self->make_response_promise<peer_hello>();
       if (theirs.settings != self->state.settings)
         return caf::make_error(ec::peer_mismatch, "node " + self->state.options.self_name
                                                     + " runs with settings ["

@@ -35,6 +35,9 @@ using view_atom = caf::atom_constant<caf::atom("view")>;       ///< the current 
 using watch_atom = caf::atom_constant<caf::atom("watch")>;     ///< start watching a peer
 using alive_atom = caf::atom_constant<caf::atom("alive")>;     ///< a peer's up/down changed
 
+// Fault injection (admin -> node), refused unless the manifest enables it.
+using fault_atom = caf::atom_constant<caf::atom("fault")>;
+
 // Private timers and housekeeping.
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using connect_to_atom = caf::atom_constant<caf::atom("connect_to")>;

@@ -90,7 +90,11 @@ using node_actor = coordinator_actor::extend<
   /// Liveness probe of the failure detector: answered at once.
   caf::replies_to<caf::ping_atom>::with<caf::pong_atom>,
   /// Gossip: merges the sender's view into this node's and answers with the result.
-  caf::replies_to<gossip_atom, membership_view>::with<membership_view>>;
+  caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
+  /// Fault injection: ("drop", peers, 0) drops, ("delay", peers, ms) delays every request from
+  /// those peers' processes; ("heal", {}, 0) clears all rules. Answers with a description of the
+  /// rules now in force; ec::bad_request unless the manifest's [faults] injection is true.
+  caf::replies_to<fault_atom, std::string, std::vector<std::string>, uint32_t>::with<std::string>>;
 
 /// Failure detector: probes every watched peer and reports changes of its up/down view.
 using failure_detector_actor = caf::typed_actor<
@@ -164,6 +168,8 @@ using client_actor = caf::typed_actor<
   /// Deletes what the request's context covers.
   caf::replies_to<caf::delete_atom, delete_request>::with<write_reply>,
   /// The cluster as the connected node sees it.
-  caf::replies_to<status_atom>::with<cluster_status>>;
+  caf::replies_to<status_atom>::with<cluster_status>,
+  /// Fault injection on the connected node (see node_actor).
+  caf::replies_to<fault_atom, std::string, std::vector<std::string>, uint32_t>::with<std::string>>;
 
 } // namespace actorkv

@@ -4,8 +4,9 @@
 //  - One owner. An engine is not thread-safe; exactly one actor (actors/storage_actor) or one
 //    test thread calls it. Every call may block on disk I/O: never call it from a CAF scheduler
 //    thread (the storage actor runs detached).
-//  - Records are addressed by (partition, key). get() verifies the record's checksum: a record that
-//    fails it, or does not decode, yields ec::corrupt_record and is never returned as data.
+//  - Records are addressed by (partition, key); the storage actor keeps hints in partition
+//    0xFFFFFFFF (see FORMAT.md), which no ring uses. get() verifies the record's checksum: a
+//    record that fails it, or does not decode, yields ec::corrupt_record and is never returned.
 //  - Durability: writes made between begin() and commit() become durable together at commit()
 //    (group commit); a write made outside a batch is durable when the call returns. After a crash,
 //    every committed write is present and no uncommitted one is.

@@ -43,7 +43,7 @@ struct replica_fixture {
     for (replica_id id = 1; id <= 3; ++id) {
       stores.push_back(spawn_storage(sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()},
                                      storage_options{"n" + std::to_string(id), id, conflict_mode::siblings}));
-      vnodes.push_back(spawn_vnode(sys, 0, stores.back()));
+      vnodes.push_back(spawn_vnode(sys, 0, stores.back(), std::make_shared<link_faults>()));
     }
   }
 

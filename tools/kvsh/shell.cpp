@@ -27,6 +27,10 @@ const char* shell_help() {
         context of a get it replaces exactly what that get returned.
   delete KEY [--context C]                 delete (a versioned tombstone)
   status                                   members, up/down, partitions owned
+  fault drop PEER[,PEER...]                (tests) drop requests from these peers here
+  fault delay PEER[,PEER...] MS            (tests) delay requests from these peers here
+  fault heal                               (tests) clear every injected fault here
+        Fault injection is refused unless the manifest sets [faults] injection = true.
   ring                                     the owner of every partition
   help                                     this text
   quit                                     leave (Ctrl-D too)
@@ -290,6 +294,33 @@ struct shell::impl {
       });
   }
 
+  outcome do_fault(const std::vector<std::string>& words) {
+    auto usage = "usage: fault drop PEER[,PEER...] | fault delay PEER[,PEER...] MS | fault heal";
+    if (words.size() < 2)
+      return fail(usage);
+    std::vector<std::string> peers;
+    uint32_t delay_ms = 0;
+    if (words[1] == "drop" || words[1] == "delay") {
+      if (words.size() != (words[1] == "drop" ? 3u : 4u))
+        return fail(usage);
+      std::stringstream list{words[2]};
+      for (std::string p; std::getline(list, p, ',');)
+        if (!p.empty())
+          peers.push_back(p);
+      if (words[1] == "delay") {
+        char* end = nullptr;
+        auto ms = std::strtoul(words[3].c_str(), &end, 10);
+        if (*end != '\0' || ms == 0 || ms > 600000)
+          return fail("the delay is a number of milliseconds from 1 to 600000");
+        delay_ms = static_cast<uint32_t>(ms);
+      }
+    } else if (words[1] != "heal" || words.size() != 2) {
+      return fail(usage);
+    }
+    return ask(client.fault(words[1], peers, delay_ms),
+               [&](std::string& rules) { out << rules << std::endl; });
+  }
+
   outcome do_ring() {
     return ask(client.status(), [&](cluster_status& s) {
         out << s.owners.size() << " partitions; owner of each, 16 per line:" << std::endl;
@@ -325,6 +356,8 @@ shell::outcome shell::run(const std::vector<std::string>& words) {
     return impl_->do_status();
   if (cmd == "ring")
     return impl_->do_ring();
+  if (cmd == "fault")
+    return impl_->do_fault(words);
   if (cmd == "help") {
     impl_->out << shell_help();
     return outcome::ok;

@@ -1,0 +1,521 @@
+// Jepsen-style checks against real kvnode processes: workloads run while a nemesis kills,
+// pauses and partitions nodes (partitions through actorkv's own link-layer fault injection),
+// every operation is logged as ok, failed or indeterminate, and the histories are checked:
+// nothing acknowledged is lost, nothing that failed or was never attempted appears, and the
+// replicas agree once the faults heal.
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <sqlite3.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/client.hpp"
+#include "cluster-config/ring.hpp"
+#include "messages/dvv.hpp"
+#include "messages/error.hpp"
+#include "messages/register_types.hpp"
+#include "storage/record_codec.hpp"
+#include "tests/support/cluster_fixture.hpp"
+
+using namespace actorkv;
+using namespace actorkv::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr uint32_t partitions = 32;
+
+unsigned test_seed() {
+  unsigned seed = std::random_device{}();
+  if (auto* env = std::getenv("ACTORKV_SEED"))
+    seed = static_cast<unsigned>(std::stoul(env));
+  BOOST_TEST_MESSAGE("seed " << seed << " (ACTORKV_SEED replays the schedule)");
+  return seed;
+}
+
+template <class Predicate>
+bool eventually(std::chrono::milliseconds limit, Predicate pred) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(250ms);
+  }
+  return pred();
+}
+
+uint64_t status_figure(const std::string& status, const std::string& label) {
+  auto at = status.find(label);
+  return at == std::string::npos ? UINT64_MAX : std::stoull(status.substr(at + label.size()));
+}
+
+void wait_until_all_up(local_cluster& c) {
+  for (size_t i = 0; i < c.size(); ++i)
+    BOOST_REQUIRE_MESSAGE(eventually(30s,
+                                     [&] {
+                                       auto r = c.kvsh(i, "status\n", 10s);
+                                       return r.exit_code == 0
+                                              && r.out.find(" down ") == std::string::npos;
+                                     }),
+                          "node " << i << " never saw every peer up");
+}
+
+/// Cuts the links between the two groups (node indexes) in both directions.
+void partition(local_cluster& c, const std::vector<size_t>& a, const std::vector<size_t>& b) {
+  auto names = [&](const std::vector<size_t>& group) {
+    std::string out;
+    for (auto i : group)
+      out += (out.empty() ? "" : ",") + c.node_name(i);
+    return out;
+  };
+  for (auto i : a)
+    BOOST_REQUIRE(c.kvsh(i, "fault drop " + names(b) + "\n").exit_code == 0);
+  for (auto i : b)
+    BOOST_REQUIRE(c.kvsh(i, "fault drop " + names(a) + "\n").exit_code == 0);
+}
+
+void heal(local_cluster& c) {
+  for (size_t i = 0; i < c.size(); ++i)
+    if (c.running(i))
+      c.kvsh(i, "fault heal\n");
+}
+
+/// The record a node stores for `key`, read from its database file while it runs.
+std::optional<record> stored(const std::string& data_dir, const std::string& key) {
+  sqlite3* db = nullptr;
+  std::optional<record> out;
+  auto path = data_dir + "/actorkv.db";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 2000);
+    sqlite3_stmt* st = nullptr;
+    bytes k(key.begin(), key.end());
+    if (sqlite3_prepare_v2(db, "SELECT value FROM records WHERE partition = ?1 AND key = ?2", -1,
+                           &st, nullptr)
+        == SQLITE_OK) {
+      sqlite3_bind_int64(st, 1, partition_of(k, partitions));
+      sqlite3_bind_blob(st, 2, k.data(), static_cast<int>(k.size()), SQLITE_TRANSIENT);
+      if (sqlite3_step(st) == SQLITE_ROW) {
+        auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(st, 0));
+        auto rec = storage::decode_record(data, static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+        if (rec)
+          out = std::move(*rec);
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+std::set<std::string> elements_of(const std::vector<bytes>& siblings) {
+  std::set<std::string> out;
+  for (auto& v : siblings) {
+    std::istringstream in{std::string(v.begin(), v.end())};
+    for (std::string e; std::getline(in, e, ' ');)
+      if (!e.empty())
+        out.insert(e);
+  }
+  return out;
+}
+
+bytes encode_set(const std::set<std::string>& elements) {
+  std::string text;
+  for (auto& e : elements)
+    text += (text.empty() ? "" : " ") + e;
+  return bytes(text.begin(), text.end());
+}
+
+struct client_system {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+
+  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
+    register_types(cfg);
+    cfg.load<caf::io::middleman>();
+    cfg.set("scheduler.max-threads", 2);
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    return cfg;
+  }
+
+  client_system() : sys(init(cfg)) {}
+};
+
+/// The outcome of one logged operation.
+enum class outcome { ok, failed, indeterminate };
+
+outcome classify(const caf::error& err) {
+  // Only `unavailable` guarantees nothing was stored; everything else may have landed.
+  return err == ec::unavailable ? outcome::failed : outcome::indeterminate;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(nemesis)
+
+BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
+  auto seed = test_seed();
+  std::mt19937 rng{seed};
+  local_cluster::options o;
+  o.nodes = 5;
+  o.partitions = partitions;
+  o.quorum = "sloppy";
+  o.extra_toml = "[timeouts]\nrequest_ms = 1000\n[failure_detector]\ninterval_ms = 250\n"
+                 "[handoff]\ninterval_ms = 300\n[anti_entropy]\ninterval_ms = 1000\npace_ms = 1\n"
+                 "[faults]\ninjection = true\n";
+  local_cluster c{o};
+  c.start_all();
+  wait_until_all_up(c);
+
+  client_system cs;
+  constexpr size_t clients = 5;
+  constexpr size_t keys = 20;
+  std::mutex log_mtx;
+  std::map<std::string, std::string> element_key; // element -> key, for every attempted add
+  std::map<std::string, outcome> results;         // element -> outcome of its put
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> attempted{0};
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < clients; ++w) {
+    workers.emplace_back([&, w] {
+      std::vector<std::string> eps;
+      for (size_t i = 0; i < c.size(); ++i)
+        eps.push_back(c.endpoint((w + i) % c.size()));
+      auto client = spawn_client(cs.sys, client_options{eps, 4s});
+      caf::scoped_actor self{cs.sys};
+      std::mt19937 local{seed + static_cast<unsigned>(w)};
+      for (size_t seq = 0; !stop; ++seq) {
+        auto key = "set-" + std::to_string(local() % keys);
+        get_reply current;
+        bool read_ok = false;
+        self->request(client, 10s, caf::get_atom::value, bytes(key.begin(), key.end()))
+          .receive([&](get_reply& r) { current = std::move(r); read_ok = true; },
+                   [&](caf::error&) {});
+        if (!read_ok) {
+          std::this_thread::sleep_for(50ms);
+          continue; // nothing attempted
+        }
+        auto element = "c" + std::to_string(w) + "-" + std::to_string(seq);
+        auto merged = elements_of(current.values);
+        merged.insert(element);
+        {
+          std::lock_guard<std::mutex> guard{log_mtx};
+          element_key[element] = key;
+        }
+        ++attempted;
+        outcome result = outcome::ok;
+        self->request(client, 10s, caf::put_atom::value,
+                      put_request{bytes(key.begin(), key.end()), encode_set(merged),
+                                  current.context})
+          .receive([&](write_reply&) {}, [&](caf::error& e) { result = classify(e); });
+        std::lock_guard<std::mutex> guard{log_mtx};
+        results[element] = result;
+      }
+      caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+    });
+  }
+
+  // The nemesis: one fault per cycle, each healed before the next.
+  auto pick = [&] { return static_cast<size_t>(rng() % c.size()); };
+  std::this_thread::sleep_for(2s);
+  size_t cycles = 0;
+  auto cycle = [&](const std::string& what, auto inject, auto undo) {
+    BOOST_TEST_MESSAGE("nemesis: " << what);
+    inject();
+    std::this_thread::sleep_for(4s);
+    undo();
+    std::this_thread::sleep_for(3s);
+    ++cycles;
+  };
+  auto victim = pick();
+  cycle("kill -9 " + c.node_name(victim), [&] { c.kill(victim); }, [&] { c.start(victim); });
+  victim = pick();
+  cycle("SIGSTOP " + c.node_name(victim), [&] { c.pause(victim); }, [&] { c.resume(victim); });
+  victim = pick();
+  std::vector<size_t> rest;
+  for (size_t i = 0; i < c.size(); ++i)
+    if (i != victim)
+      rest.push_back(i);
+  cycle("isolate " + c.node_name(victim), [&] { partition(c, {victim}, rest); },
+        [&] { heal(c); });
+  cycle("partition n1 n2 n3 | n4 n5", [&] { partition(c, {0, 1, 2}, {3, 4}); },
+        [&] { heal(c); });
+  cycle("bridge: n1 n2 | n4 n5, n3 sees both", [&] { partition(c, {0, 1}, {3, 4}); },
+        [&] { heal(c); });
+  // Keep the load on until enough adds were attempted.
+  eventually(120s, [&] { return attempted >= 2000; });
+  stop = true;
+  for (auto& t : workers)
+    t.join();
+
+  // Quiesce: every node up, hints delivered, anti-entropy rounds repairing nothing.
+  wait_until_all_up(c);
+  BOOST_TEST(eventually(60s, [&] {
+    uint64_t pending = 0;
+    for (size_t i = 0; i < c.size(); ++i)
+      pending += status_figure(c.kvsh(i, "status\n").out, "pending hints: ");
+    return pending == 0;
+  }));
+  // Replicas agree: anti-entropy brings every home replica to the same record.
+  std::vector<ring_member> members;
+  for (size_t i = 0; i < c.size(); ++i)
+    members.push_back({c.node_name(i), 1});
+  auto placement = ring::build(partitions, members);
+  BOOST_TEST(eventually(90s, [&] {
+    for (size_t k = 0; k < keys; ++k) {
+      auto key = "set-" + std::to_string(k);
+      auto prefs = placement.preference_list(partition_of(bytes(key.begin(), key.end()),
+                                                          partitions));
+      std::optional<record> first;
+      for (size_t r = 0; r < 3; ++r) {
+        size_t idx = std::stoul(prefs[r].substr(1)) - 1;
+        auto rec = stored(c.data_dir(idx), key);
+        if (!rec)
+          return false;
+        if (!first)
+          first = rec;
+        else if (*first != *rec)
+          return false;
+      }
+    }
+    return true;
+  }), "home replicas still disagree");
+  // Reads through one node now see every key's siblings merged.
+  std::map<std::string, std::set<std::string>> observed;
+  for (size_t k = 0; k < keys; ++k) {
+    auto key = "set-" + std::to_string(k);
+    caf::scoped_actor self{cs.sys};
+    auto client = spawn_client(cs.sys, client_options{{c.endpoint(0)}, 10s});
+    self->request(client, 15s, caf::get_atom::value, bytes(key.begin(), key.end()))
+      .receive([&](get_reply& r) { observed[key] = elements_of(r.values); },
+               [&](caf::error& e) { BOOST_ERROR("final read of " << key << ": " << describe(e)); });
+    caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+  }
+  size_t ok = 0, failed = 0, indeterminate = 0, lost = 0, phantom = 0, failed_seen = 0;
+  for (auto& [element, result] : results) {
+    auto& key = element_key[element];
+    bool present = observed[key].count(element) > 0;
+    if (result == outcome::ok) {
+      ++ok;
+      if (!present) {
+        ++lost;
+        BOOST_ERROR("acknowledged add " << element << " to " << key << " is lost");
+      }
+    } else if (result == outcome::failed) {
+      ++failed;
+      if (present)
+        ++failed_seen;
+    } else {
+      ++indeterminate;
+    }
+  }
+  for (auto& [key, elements] : observed)
+    for (auto& e : elements)
+      if (!element_key.count(e)) {
+        ++phantom;
+        BOOST_ERROR("element " << e << " in " << key << " was never attempted");
+      }
+  BOOST_TEST_MESSAGE("add-to-set: attempted " << attempted << ", acknowledged " << ok
+                                              << ", failed " << failed << ", indeterminate "
+                                              << indeterminate << ", lost " << lost
+                                              << ", failed but seen " << failed_seen
+                                              << ", never attempted but seen " << phantom
+                                              << ", fault cycles " << cycles);
+  BOOST_TEST(attempted >= 2000u);
+  BOOST_TEST(cycles >= 3u);
+  BOOST_TEST(lost == 0u);
+  BOOST_TEST(phantom == 0u);
+  BOOST_TEST(failed_seen == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(strict_register_reads_its_own_writes_and_never_a_failed_one) {
+  local_cluster::options o;
+  o.nodes = 3;
+  o.partitions = partitions;
+  o.quorum = "strict";
+  o.extra_toml = "[timeouts]\nrequest_ms = 1000\n[failure_detector]\ninterval_ms = 250\n";
+  local_cluster c{o};
+  c.start_all();
+  wait_until_all_up(c);
+  client_system cs;
+  auto client = spawn_client(cs.sys, client_options{{c.endpoint(0)}, 4s});
+  caf::scoped_actor self{cs.sys};
+  bytes key{'r', 'e', 'g'};
+  std::string last_acked;
+  std::set<std::string> failed_values, uncertain_values;
+  size_t ok = 0, failed = 0, indeterminate = 0, stale = 0;
+  bytes context;
+  for (int i = 0; i < 150; ++i) {
+    if (i == 40)
+      c.kill(2); // R = W = 2 of 3 still possible
+    if (i == 70)
+      c.kill(1); // now writes must fail
+    if (i == 100) {
+      c.start(1);
+      c.start(2);
+      wait_until_all_up(c);
+    }
+    auto value = "v" + std::to_string(i);
+    self->request(client, 10s, caf::put_atom::value, put_request{key, bytes(value.begin(), value.end()), context})
+      .receive(
+        [&](write_reply&) {
+          ++ok;
+          last_acked = value;
+        },
+        [&](caf::error& e) {
+          if (classify(e) == outcome::failed) {
+            ++failed;
+            failed_values.insert(value);
+          } else {
+            ++indeterminate;
+            uncertain_values.insert(value);
+          }
+        });
+    self->request(client, 10s, caf::get_atom::value, key)
+      .receive(
+        [&](get_reply& r) {
+          context = r.context;
+          std::set<std::string> seen;
+          for (auto& v : r.values)
+            seen.emplace(v.begin(), v.end());
+          for (auto& v : seen)
+            BOOST_TEST(failed_values.count(v) == 0, "failed write " << v << " was read");
+          if (!last_acked.empty() && seen.count(last_acked) == 0) {
+            // Only a later indeterminate write may stand in for the last acknowledged one.
+            bool newer_uncertain = false;
+            for (auto& v : seen)
+              newer_uncertain = newer_uncertain || uncertain_values.count(v) > 0;
+            if (!newer_uncertain)
+              ++stale;
+          }
+        },
+        [&](caf::error&) { context.clear(); });
+  }
+  BOOST_TEST_MESSAGE("register: acknowledged " << ok << ", failed " << failed
+                                               << ", indeterminate " << indeterminate
+                                               << ", stale reads " << stale);
+  BOOST_TEST(ok > 50u);
+  BOOST_TEST(failed > 0u); // the two-node outage really refused writes
+  BOOST_TEST(stale == 0u);
+  caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(twenty_kill_restart_cycles_lose_no_acknowledged_write) {
+  auto seed = test_seed();
+  std::mt19937 rng{seed};
+  local_cluster::options o;
+  o.nodes = 3;
+  o.partitions = partitions;
+  o.quorum = "sloppy";
+  o.extra_toml = "[timeouts]\nrequest_ms = 1000\n[failure_detector]\ninterval_ms = 250\n";
+  local_cluster c{o};
+  c.start_all();
+  wait_until_all_up(c);
+  client_system cs;
+  std::atomic<bool> stop{false};
+  std::vector<std::string> acked;
+  size_t attempted = 0;
+  std::thread writer{[&] {
+    std::vector<std::string> eps{c.endpoint(0), c.endpoint(1), c.endpoint(2)};
+    auto client = spawn_client(cs.sys, client_options{eps, 4s});
+    caf::scoped_actor self{cs.sys};
+    for (int i = 0; !stop; ++i) {
+      auto key = "k-" + std::to_string(i);
+      ++attempted;
+      self->request(client, 10s, caf::put_atom::value,
+                    put_request{bytes(key.begin(), key.end()), bytes(key.begin(), key.end()), {}})
+        .receive([&](write_reply&) { acked.push_back(key); }, [&](caf::error&) {});
+    }
+    caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+  }};
+  for (int cycle = 0; cycle < 20; ++cycle) {
+    auto victim = static_cast<size_t>(rng() % c.size());
+    c.kill(victim);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
+    c.start(victim);
+    std::this_thread::sleep_for(1s);
+  }
+  stop = true;
+  writer.join();
+  wait_until_all_up(c);
+  std::string script, expected;
+  for (auto& k : acked) {
+    script += "get " + k + "\n";
+    expected += k + "\n";
+  }
+  auto r = c.kvsh(0, script, 300s);
+  BOOST_TEST(r.exit_code == 0, r.err);
+  size_t lost = 0;
+  {
+    std::istringstream got{r.out}, want{expected};
+    for (std::string g, w; std::getline(want, w);)
+      if (!std::getline(got, g) || g != w)
+        ++lost;
+  }
+  BOOST_TEST_MESSAGE("kill/restart: 20 cycles, attempted " << attempted << ", acknowledged "
+                                                           << acked.size() << ", lost " << lost);
+  BOOST_TEST(acked.size() > 200u);
+  BOOST_TEST(lost == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(garbage_on_the_port_is_dropped_and_the_node_keeps_serving) {
+  local_cluster::options o;
+  o.nodes = 1;
+  o.partitions = 16;
+  o.replicas = 1;
+  o.read_quorum = 1;
+  o.write_quorum = 1;
+  local_cluster c{o};
+  c.start_all();
+  BOOST_REQUIRE(c.kvsh(0, "put before garbage\n").exit_code == 0);
+  auto pid = c.pid(0);
+  auto rss_kib = [&] {
+    std::ifstream status{"/proc/" + std::to_string(pid) + "/status"};
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmRSS:", 0) == 0)
+        return std::stol(line.substr(6));
+    return -1L;
+  };
+  auto before = rss_kib();
+  std::mt19937 rng{test_seed()};
+  auto send_raw = [&](const std::string& data) {
+    // A plain TCP client on loopback sending the bytes it is given.
+    run_program({"/usr/bin/python3", "-c",
+                 "import socket,sys;s=socket.create_connection(('" + c.host(0) + "',"
+                   + std::to_string(c.port(0))
+                   + "));s.sendall(sys.stdin.buffer.read());s.settimeout(1)\n"
+                     "try: s.recv(1)\nexcept Exception: pass\ns.close()"},
+                data, 10s);
+  };
+  for (int i = 0; i < 5; ++i) {
+    std::string junk(4096, '\0');
+    for (auto& ch : junk)
+      ch = static_cast<char>(rng());
+    send_raw(junk);
+  }
+  // A truncated frame. (A forged BASP header announcing a 4 GiB payload is left out: CAF 0.17's
+  // middleman reserves the announced size before reading it, which no setting of 0.17 bounds;
+  // see the fault-injection issue's note.)
+  send_raw(std::string("\x01\x02\x03", 3));
+  auto started = std::chrono::steady_clock::now();
+  auto r = c.kvsh(0, "get before\n", 5s);
+  auto took = std::chrono::steady_clock::now() - started;
+  BOOST_TEST(r.out == "garbage\n");
+  BOOST_TEST((took < 1s));
+  BOOST_TEST(c.pid(0) == pid);
+  BOOST_TEST(c.running(0));
+  BOOST_TEST_MESSAGE("RSS before " << before << " KiB, after " << rss_kib() << " KiB");
+  BOOST_TEST(rss_kib() < before + 64 * 1024);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
