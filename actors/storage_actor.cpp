@@ -65,6 +65,7 @@ struct storage_state {
   size_t batch_writes = 0;
   std::vector<pending_answer> pending;
   std::map<std::string, uint64_t> hint_counts; ///< hints held per target, kept in step with disk
+  bool writes_failing = false; ///< logged once when writes start failing, once when they recover
   std::mt19937_64 one_off_ids{std::random_device{}()};
 };
 
@@ -113,11 +114,23 @@ void rebuild_trees(storage_state& st) {
     });
 }
 
+/// Logs the transitions between failing and working writes (a full disk, say), not every failure.
+void note_write_outcome(storage_state& st, const caf::error& err) {
+  if (err && !st.writes_failing)
+    log_event(st.options.node, "storage writes failing, this replica stops acknowledging: "
+                                 + describe(err));
+  else if (!err && st.writes_failing)
+    log_event(st.options.node, "storage writes succeed again");
+  st.writes_failing = static_cast<bool>(err);
+}
+
 void finish_batch(self_ptr self) {
   auto& st = self->state;
   if (!st.batch_open)
     return;
   auto err = st.engine->commit();
+  if (err || st.batch_writes > 0)
+    note_write_outcome(st, err);
   if (err) {
     st.engine->rollback();
     // The trees and hint counts followed writes that are now undone.
@@ -180,8 +193,10 @@ caf::error hold_hint(storage_state& st, const std::string& target, partition_id 
 caf::result<record> store(self_ptr self, partition_id p, const bytes& key,
                           const replica_read& old, record rec) {
   auto& st = self->state;
-  if (auto err = st.engine->put(p, key, rec))
+  if (auto err = st.engine->put(p, key, rec)) {
+    note_write_outcome(st, err);
     return err;
+  }
   if (old.found)
     st.trees[p].toggle(key, storage::record_digest(key, old.rec));
   st.trees[p].toggle(key, storage::record_digest(key, rec));

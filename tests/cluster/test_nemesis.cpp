@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -516,6 +517,76 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_port_is_dropped_and_the_node_keeps_serving) 
   BOOST_TEST(c.running(0));
   BOOST_TEST_MESSAGE("RSS before " << before << " KiB, after " << rss_kib() << " KiB");
   BOOST_TEST(rss_kib() < before + 64 * 1024);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(full_disk)
+
+BOOST_AUTO_TEST_CASE(a_full_replica_stops_acknowledging_and_resumes_once_space_is_freed) {
+  local_cluster::options o;
+  o.nodes = 3;
+  o.partitions = partitions;
+  o.quorum = "strict";
+  o.extra_toml = "[timeouts]\nrequest_ms = 2000\n[anti_entropy]\nenabled = false\n";
+  local_cluster c{o};
+  // n3's data directory lives on a 1 MiB tmpfs (needs root, as CI and tools/test have).
+  std::filesystem::create_directories(c.data_dir(2));
+  auto mount = run_program({"/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", c.data_dir(2)},
+                           "", 10s);
+  if (mount.exit_code != 0) {
+    BOOST_TEST_MESSAGE("skipped: cannot mount a tmpfs here (" << mount.err << ")");
+    return;
+  }
+  struct unmount_at_end {
+    local_cluster& c;
+    ~unmount_at_end() {
+      c.kill(2);
+      run_program({"/bin/umount", c.data_dir(2)}, "", std::chrono::seconds(10));
+    }
+  } unmount{c};
+  c.start_all();
+  wait_until_all_up(c);
+  // 16 KiB values: the tmpfs fills after a few dozen writes.
+  std::string value(16 * 1024, 'x');
+  size_t ok = 0, failed = 0;
+  for (int i = 0; i < 150; ++i) {
+    auto r = c.kvsh(0, "put big-" + std::to_string(i) + " " + value + "\n", 20s);
+    (r.exit_code == 0 ? ok : failed)++;
+  }
+  BOOST_TEST_MESSAGE("while n3's disk filled: " << ok << " puts acknowledged, " << failed
+                                                << " failed");
+  BOOST_TEST(ok == 150u); // W = 2: n1 and n2 carry the cluster
+  BOOST_TEST(c.running(2), "n3 must not crash on a full disk");
+  auto r = c.kvsh(2, "status\n");
+  BOOST_TEST(r.exit_code == 0, "n3 still answers: " << r.err);
+  // n3 did not store (and so did not acknowledge) everything.
+  auto count_n3 = [&] {
+    sqlite3* db = nullptr;
+    int64_t n = -1;
+    auto path = c.data_dir(2) + "/actorkv.db";
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_busy_timeout(db, 2000);
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK
+          && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return n;
+  };
+  auto held_when_full = count_n3();
+  BOOST_TEST_MESSAGE("n3 holds " << held_when_full << " of 150 records with its disk full");
+  BOOST_TEST(held_when_full < 150);
+  BOOST_TEST(c.log(2).find("storage writes failing") != std::string::npos, c.log_tail(2));
+  // Free space: writes land on n3 again.
+  auto grow = run_program({"/bin/mount", "-o", "remount,size=64m", c.data_dir(2)}, "", 10s);
+  BOOST_REQUIRE_MESSAGE(grow.exit_code == 0, grow.err);
+  for (int i = 0; i < 20; ++i)
+    BOOST_TEST(c.kvsh(2, "put after-" + std::to_string(i) + " fine\n").exit_code == 0);
+  BOOST_TEST(eventually(10s, [&] { return count_n3() >= held_when_full + 20; }),
+             "n3 holds " << count_n3());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
