@@ -45,6 +45,13 @@ unsigned test_seed() {
   return seed;
 }
 
+/// ACTORKV_NEMESIS_SCALE=N runs N times the operations and fault cycles (a longer manual run);
+/// tools/test uses 1.
+size_t scale() {
+  auto* env = std::getenv("ACTORKV_NEMESIS_SCALE");
+  return env ? std::max<size_t>(1, std::stoul(env)) : 1;
+}
+
 template <class Predicate>
 bool eventually(std::chrono::milliseconds limit, Predicate pred) {
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -238,23 +245,25 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
     std::this_thread::sleep_for(3s);
     ++cycles;
   };
-  auto victim = pick();
-  cycle("kill -9 " + c.node_name(victim), [&] { c.kill(victim); }, [&] { c.start(victim); });
-  victim = pick();
-  cycle("SIGSTOP " + c.node_name(victim), [&] { c.pause(victim); }, [&] { c.resume(victim); });
-  victim = pick();
-  std::vector<size_t> rest;
-  for (size_t i = 0; i < c.size(); ++i)
-    if (i != victim)
-      rest.push_back(i);
-  cycle("isolate " + c.node_name(victim), [&] { partition(c, {victim}, rest); },
-        [&] { heal(c); });
-  cycle("partition n1 n2 n3 | n4 n5", [&] { partition(c, {0, 1, 2}, {3, 4}); },
-        [&] { heal(c); });
-  cycle("bridge: n1 n2 | n4 n5, n3 sees both", [&] { partition(c, {0, 1}, {3, 4}); },
-        [&] { heal(c); });
+  for (size_t round = 0; round < scale(); ++round) {
+    auto victim = pick();
+    cycle("kill -9 " + c.node_name(victim), [&] { c.kill(victim); }, [&] { c.start(victim); });
+    victim = pick();
+    cycle("SIGSTOP " + c.node_name(victim), [&] { c.pause(victim); }, [&] { c.resume(victim); });
+    victim = pick();
+    std::vector<size_t> rest;
+    for (size_t i = 0; i < c.size(); ++i)
+      if (i != victim)
+        rest.push_back(i);
+    cycle("isolate " + c.node_name(victim), [&] { partition(c, {victim}, rest); },
+          [&] { heal(c); });
+    cycle("partition n1 n2 n3 | n4 n5", [&] { partition(c, {0, 1, 2}, {3, 4}); },
+          [&] { heal(c); });
+    cycle("bridge: n1 n2 | n4 n5, n3 sees both", [&] { partition(c, {0, 1}, {3, 4}); },
+          [&] { heal(c); });
+  }
   // Keep the load on until enough adds were attempted.
-  eventually(120s, [&] { return attempted >= 2000; });
+  eventually(120s * scale(), [&] { return attempted >= 2000 * scale(); });
   stop = true;
   for (auto& t : workers)
     t.join();
@@ -332,7 +341,7 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
                                               << ", failed but seen " << failed_seen
                                               << ", never attempted but seen " << phantom
                                               << ", fault cycles " << cycles);
-  BOOST_TEST(attempted >= 2000u);
+  BOOST_TEST(attempted >= 2000u * scale());
   BOOST_TEST(cycles >= 3u);
   BOOST_TEST(lost == 0u);
   BOOST_TEST(phantom == 0u);
@@ -439,7 +448,7 @@ BOOST_AUTO_TEST_CASE(twenty_kill_restart_cycles_lose_no_acknowledged_write) {
     }
     caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
   }};
-  for (int cycle = 0; cycle < 20; ++cycle) {
+  for (size_t cycle = 0; cycle < 20 * scale(); ++cycle) {
     auto victim = static_cast<size_t>(rng() % c.size());
     c.kill(victim);
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
