@@ -270,7 +270,7 @@ struct shell::impl {
     if (plain)
       out << "ok" << std::endl;
     else
-      out << "ok (stored on " << r.acks << " replicas)" << std::endl;
+      out << "ok (" << r.acks << " replicas acknowledged)" << std::endl;
   }
 
   outcome do_status() {
