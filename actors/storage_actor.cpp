@@ -373,6 +373,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self,
 
 storage_actor spawn_storage(caf::actor_system& sys, std::shared_ptr<storage::engine> engine,
                             storage_options options) {
+  if (!options.detached)
+    return sys.spawn(storage_behavior, std::move(engine), options);
   return sys.spawn<caf::detached>(storage_behavior, std::move(engine), options);
 }
 

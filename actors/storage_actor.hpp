@@ -31,9 +31,12 @@ struct storage_options {
   uint32_t partitions = 256; ///< Q: one Merkle tree each
   size_t max_batch = 512;    ///< commit at the latest after this many writes
   uint64_t max_hints = 100000; ///< hints held at most; beyond, fallback writes are refused
+  /// Own thread (the default: engine calls block). Only a deterministic simulation, whose
+  /// scheduler must run every actor itself, over an in-memory engine, sets this to false.
+  bool detached = true;
 };
 
-/// Spawns the storage actor (detached) owning `engine`.
+/// Spawns the storage actor owning `engine` (detached unless options.detached is false).
 storage_actor spawn_storage(caf::actor_system& sys, std::shared_ptr<storage::engine> engine,
                             storage_options options);
 
