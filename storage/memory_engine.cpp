@@ -17,7 +17,7 @@ constexpr const char* schema_version_name = "schema_version";
 
 class memory_engine final : public engine {
 public:
-  memory_engine() { meta_[schema_version_name] = "1"; }
+  memory_engine() { meta_[schema_version_name] = "2"; }
 
   caf::expected<std::optional<record>> get(partition_id p, const bytes& key) override {
     auto i = records_.find(record_key{p, key});
@@ -67,11 +67,16 @@ public:
     return caf::none;
   }
 
+  caf::error verify() override {
+    return caf::none; // nothing on disk to be damaged; every record is checked when read
+  }
+
   void rollback() override {
     if (!in_batch_)
       return;
     undo(records_, records_undo_);
     undo(meta_, meta_undo_);
+    undo(hints_, hints_undo_);
     end_batch();
   }
 
@@ -91,8 +96,64 @@ public:
     return caf::none;
   }
 
+  caf::expected<uint64_t> add_hint(const std::string& target, partition_id p, const bytes& key,
+                                   const record& rec) override {
+    // Ids are never reused, not even after a rollback: the contract allows reuse, but an id that
+    // always grows makes a stale id from an undone batch harmless.
+    auto id = next_hint_id_++;
+    remember(hints_, hints_undo_, id);
+    hints_[id] = held_hint{target, p, key, encode_record(rec)};
+    return id;
+  }
+
+  caf::expected<std::vector<hint>> hints_for(const std::string& target, size_t limit,
+                                             size_t* corrupt_dropped) override {
+    if (corrupt_dropped != nullptr)
+      *corrupt_dropped = 0;
+    std::vector<hint> out;
+    std::vector<uint64_t> corrupt;
+    for (auto i = hints_.begin(); i != hints_.end() && out.size() < limit; ++i) {
+      const auto& held = i->second;
+      if (held.target != target)
+        continue;
+      auto rec = decode_record(held.value.data(), held.value.size());
+      if (!rec) {
+        corrupt.push_back(i->first);
+        continue;
+      }
+      out.push_back(hint{i->first, held.target, held.partition, held.key, std::move(*rec)});
+    }
+    for (auto id : corrupt)
+      if (auto err = remove_hint(id))
+        return err;
+    if (corrupt_dropped != nullptr)
+      *corrupt_dropped = corrupt.size();
+    return out;
+  }
+
+  caf::error remove_hint(uint64_t id) override {
+    remember(hints_, hints_undo_, id);
+    hints_.erase(id);
+    return caf::none;
+  }
+
+  caf::expected<std::map<std::string, uint64_t>> hint_counts() override {
+    std::map<std::string, uint64_t> out;
+    for (const auto& entry : hints_)
+      ++out[entry.second.target];
+    return out;
+  }
+
 private:
   using record_key = std::pair<partition_id, bytes>;
+
+  /// A stored hint: like records, kept encoded so reading it runs decode_record()'s checks.
+  struct held_hint {
+    std::string target;
+    partition_id partition = 0;
+    bytes key;
+    bytes value;
+  };
 
   /// One undo step: the key and what it held before the batch's write (nullopt: absent).
   template <class Key, class Value>
@@ -123,15 +184,20 @@ private:
     in_batch_ = false;
     records_undo_.clear();
     meta_undo_.clear();
+    hints_undo_.clear();
   }
 
   /// (partition, key) → encode_record() output; std::pair's ordering gives partition-then-key
   /// order, and bytes compare like SQLite's BLOB memcmp order.
   std::map<record_key, bytes> records_;
   std::map<std::string, std::string> meta_;
+  /// id → hint; ids in storage order, as SQLite's AUTOINCREMENT hands them out.
+  std::map<uint64_t, held_hint> hints_;
+  uint64_t next_hint_id_ = 1;
   bool in_batch_ = false;
   undo_log<record_key, bytes> records_undo_;
   undo_log<std::string, std::string> meta_undo_;
+  undo_log<uint64_t, held_hint> hints_undo_;
 };
 
 } // namespace

@@ -5,6 +5,7 @@
 // storage/FORMAT.md documents the tables and the schema version.
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <sqlite3.h>
 
@@ -14,8 +15,9 @@
 namespace actorkv::storage {
 namespace {
 
-/// The schema this build creates and understands; stored in meta as 'schema_version'.
-constexpr int schema_version = 1;
+/// The schema this build creates and understands; stored in meta as 'schema_version'. Version 1
+/// (no hints table) is upgraded in place when opened.
+constexpr int schema_version = 2;
 
 /// The meta row holding the schema version; callers may read it but not write it.
 constexpr const char* schema_version_name = "schema_version";
@@ -24,10 +26,35 @@ constexpr const char* schema_version_name = "schema_version";
 /// backup) before failing with SQLITE_BUSY.
 constexpr int busy_timeout_ms = 5000;
 
+/// Every table of the current schema. IF NOT EXISTS makes it the upgrade from version 1 too,
+/// which lacks only the hints.
 constexpr const char* schema_sql =
     "CREATE TABLE IF NOT EXISTS records(partition INTEGER NOT NULL, key BLOB NOT NULL, "
     "value BLOB NOT NULL, PRIMARY KEY(partition, key)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS hints(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "target TEXT NOT NULL, partition INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS hints_by_target ON hints(target, id);";
+
+/// Where schema version 1 kept hints: records under a partition no ring uses, keyed by
+/// `u16 BE name length | name | u32 BE partition | key` (FORMAT.md). The upgrade moves them.
+constexpr partition_id legacy_hint_partition = 0xFFFFFFFFu;
+
+/// Splits a version-1 hint key; false for one that is not well-formed.
+bool parse_legacy_hint_key(const bytes& hk, std::string& target, partition_id& p, bytes& key) {
+  if (hk.size() < 2)
+    return false;
+  size_t len = size_t{hk[0]} << 8 | hk[1];
+  if (hk.size() < 2 + len + 4)
+    return false;
+  auto name_end = hk.begin() + 2 + static_cast<std::ptrdiff_t>(len);
+  target.assign(hk.begin() + 2, name_end);
+  p = 0;
+  for (size_t i = 0; i < 4; ++i)
+    p = p << 8 | hk[2 + len + i];
+  key.assign(name_end + 4, hk.end());
+  return true;
+}
 
 const char* synchronous_pragma(sync_mode mode) {
   switch (mode) {
@@ -81,7 +108,8 @@ public:
 
   ~sqlite_engine() override {
     rollback();
-    for (auto* stmt : {get_, put_, erase_, scan_, begin_, commit_, rollback_, get_meta_, set_meta_})
+    for (auto* stmt : {get_, put_, erase_, scan_, begin_, commit_, rollback_, get_meta_, set_meta_,
+                       add_hint_, hints_for_, remove_hint_, hint_counts_})
       sqlite3_finalize(stmt); // accepts nullptr
     // Closing the last connection checkpoints the WAL into the database file.
     sqlite3_close(db_);
@@ -101,6 +129,25 @@ public:
     if (auto err = ensure_schema())
       return err;
     return prepare_all();
+  }
+
+  caf::error verify() override {
+    std::string first_row;
+    auto rc = sqlite3_exec(
+      db_, "PRAGMA quick_check",
+      [](void* out, int, char** values, char**) {
+        auto& row = *static_cast<std::string*>(out);
+        if (row.empty() && values[0] != nullptr)
+          row = values[0];
+        return 0;
+      },
+      &first_row, nullptr);
+    if (rc != SQLITE_OK)
+      return failure();
+    if (first_row != "ok")
+      return caf::make_error(ec::corrupt_record, path_ + ": database file damaged (" + first_row
+                                                   + ")");
+    return caf::none;
   }
 
   caf::expected<std::optional<record>> get(partition_id p, const bytes& key) override {
@@ -237,6 +284,87 @@ public:
     return step_done(set_meta_);
   }
 
+  caf::expected<uint64_t> add_hint(const std::string& target, partition_id p, const bytes& key,
+                                   const record& rec) override {
+    if (auto err = check_batch())
+      return err;
+    auto value = encode_record(rec);
+    statement_use use{add_hint_};
+    bind_text(add_hint_, 1, target);
+    sqlite3_bind_int64(add_hint_, 2, p);
+    bind_blob(add_hint_, 3, key.data(), key.size());
+    bind_blob(add_hint_, 4, value.data(), value.size());
+    if (auto err = step_done(add_hint_))
+      return err;
+    return static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
+  }
+
+  caf::expected<std::vector<hint>> hints_for(const std::string& target, size_t limit,
+                                             size_t* corrupt_dropped) override {
+    if (corrupt_dropped != nullptr)
+      *corrupt_dropped = 0;
+    std::vector<hint> out;
+    std::vector<uint64_t> corrupt;
+    {
+      // No LIMIT in the statement: corrupt hints met on the way do not count towards `limit`.
+      // Stepping stops as soon as enough are found, so only those rows are read.
+      statement_use use{hints_for_};
+      bind_text(hints_for_, 1, target);
+      while (out.size() < limit) {
+        auto rc = sqlite3_step(hints_for_);
+        if (rc == SQLITE_DONE)
+          break;
+        if (rc != SQLITE_ROW)
+          return failure();
+        auto id = static_cast<uint64_t>(sqlite3_column_int64(hints_for_, 0));
+        auto data = static_cast<const uint8_t*>(sqlite3_column_blob(hints_for_, 3));
+        auto size = static_cast<size_t>(sqlite3_column_bytes(hints_for_, 3));
+        auto rec = decode_record(data, size);
+        if (!rec) {
+          corrupt.push_back(id);
+          continue;
+        }
+        out.push_back(hint{id, target, static_cast<partition_id>(sqlite3_column_int64(hints_for_, 1)),
+                           column_bytes(hints_for_, 2), std::move(*rec)});
+      }
+    }
+    // Deleted once the scan's statement is reset, so no read is open on the table meanwhile.
+    for (auto id : corrupt)
+      if (auto err = remove_hint(id))
+        return err;
+    if (corrupt_dropped != nullptr)
+      *corrupt_dropped = corrupt.size();
+    return out;
+  }
+
+  caf::error remove_hint(uint64_t id) override {
+    if (auto err = check_batch())
+      return err;
+    statement_use use{remove_hint_};
+    sqlite3_bind_int64(remove_hint_, 1, static_cast<sqlite3_int64>(id));
+    return step_done(remove_hint_);
+  }
+
+  caf::expected<std::map<std::string, uint64_t>> hint_counts() override {
+    std::map<std::string, uint64_t> out;
+    statement_use use{hint_counts_};
+    for (;;) {
+      switch (sqlite3_step(hint_counts_)) {
+      case SQLITE_ROW: {
+        auto text = reinterpret_cast<const char*>(sqlite3_column_text(hint_counts_, 0));
+        auto size = static_cast<size_t>(sqlite3_column_bytes(hint_counts_, 0));
+        out[text == nullptr ? std::string{} : std::string(text, size)] =
+            static_cast<uint64_t>(sqlite3_column_int64(hint_counts_, 1));
+        break;
+      }
+      case SQLITE_DONE:
+        return out;
+      default:
+        return failure();
+      }
+    }
+  }
+
 private:
   /// The error for the connection's latest failure: "<path>: <SQLite's message>", with a full disk
   /// (or a database at its page limit) spelled out because operators must act on it.
@@ -245,6 +373,8 @@ private:
     std::string msg = sqlite3_errmsg(db_);
     if (code == SQLITE_FULL)
       return failure_text("disk is full (" + msg + ")");
+    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+      return caf::make_error(ec::corrupt_record, path_ + ": database file damaged (" + msg + ")");
     return failure_text(msg);
   }
 
@@ -305,7 +435,10 @@ private:
     auto found = read_schema_version();
     if (!found)
       return std::move(found.error());
-    if (*found) {
+    // Version 1 differs only by lacking the hints table: schema_sql adds it, then the hints that
+    // version 1 kept among the records move into it.
+    const bool upgrade = *found && **found == "1";
+    if (*found && !upgrade) {
       const auto& text = **found;
       if (text != std::to_string(schema_version)) {
         auto digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
@@ -317,12 +450,86 @@ private:
     }
     if (sqlite3_exec(db_, schema_sql, nullptr, nullptr, nullptr) != SQLITE_OK)
       return failure();
-    if (!*found) {
+    if (upgrade)
+      if (auto err = move_legacy_hints())
+        return err;
+    if (!*found || upgrade) {
       auto sql = std::string{"INSERT INTO meta(name, value) VALUES('"} + schema_version_name +
-                 "', '" + std::to_string(schema_version) + "')";
+                 "', '" + std::to_string(schema_version) +
+                 "') ON CONFLICT(name) DO UPDATE SET value = excluded.value";
       if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
         return failure();
     }
+    return caf::none;
+  }
+
+  /// Upgrade 1 -> 2: moves every well-formed version-1 hint (a record in legacy_hint_partition)
+  /// into the hints table, value bytes unchanged (a corrupt one is then dropped by hints_for()),
+  /// in key order. A row whose key does not parse stays where it is: nothing is deleted that
+  /// could not be moved. Runs inside ensure_schema()'s transaction, so it happens entirely or
+  /// not at all.
+  caf::error move_legacy_hints() {
+    struct legacy_row {
+      bytes stored_key;
+      std::string target;
+      partition_id partition = 0;
+      bytes key;
+      bytes value;
+    };
+    std::vector<legacy_row> rows;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT key, value FROM records WHERE partition = ?1 ORDER BY key",
+                           -1, &stmt, nullptr)
+        != SQLITE_OK)
+      return failure();
+    sqlite3_bind_int64(stmt, 1, legacy_hint_partition);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      legacy_row row;
+      row.stored_key = column_bytes(stmt, 0);
+      if (parse_legacy_hint_key(row.stored_key, row.target, row.partition, row.key)) {
+        row.value = column_bytes(stmt, 1);
+        rows.push_back(std::move(row));
+      }
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+      return failure();
+    sqlite3_stmt* insert = nullptr;
+    sqlite3_stmt* remove = nullptr;
+    auto finalize = [&] {
+      sqlite3_finalize(insert);
+      sqlite3_finalize(remove);
+    };
+    if (sqlite3_prepare_v2(db_, "INSERT INTO hints(target, partition, key, value) "
+                                "VALUES(?1, ?2, ?3, ?4)",
+                           -1, &insert, nullptr)
+            != SQLITE_OK
+        || sqlite3_prepare_v2(db_, "DELETE FROM records WHERE partition = ?1 AND key = ?2", -1,
+                              &remove, nullptr)
+               != SQLITE_OK) {
+      auto err = failure();
+      finalize();
+      return err;
+    }
+    for (const auto& row : rows) {
+      bind_text(insert, 1, row.target);
+      sqlite3_bind_int64(insert, 2, row.partition);
+      bind_blob(insert, 3, row.key.data(), row.key.size());
+      bind_blob(insert, 4, row.value.data(), row.value.size());
+      sqlite3_bind_int64(remove, 1, legacy_hint_partition);
+      bind_blob(remove, 2, row.stored_key.data(), row.stored_key.size());
+      auto inserted = sqlite3_step(insert);
+      auto removed = inserted == SQLITE_DONE ? sqlite3_step(remove) : inserted;
+      sqlite3_reset(insert);
+      sqlite3_reset(remove);
+      if (inserted != SQLITE_DONE || removed != SQLITE_DONE) {
+        auto err = failure();
+        finalize();
+        return err;
+      }
+    }
+    finalize();
     return caf::none;
   }
 
@@ -373,6 +580,11 @@ private:
         {&get_meta_, "SELECT value FROM meta WHERE name = ?1"},
         {&set_meta_, "INSERT INTO meta(name, value) VALUES(?1, ?2) "
                      "ON CONFLICT(name) DO UPDATE SET value = excluded.value"},
+        {&add_hint_, "INSERT INTO hints(target, partition, key, value) VALUES(?1, ?2, ?3, ?4)"},
+        // Served by hints_by_target: a range read in id order, no sort.
+        {&hints_for_, "SELECT id, partition, key, value FROM hints WHERE target = ?1 ORDER BY id"},
+        {&remove_hint_, "DELETE FROM hints WHERE id = ?1"},
+        {&hint_counts_, "SELECT target, count(*) FROM hints GROUP BY target"},
     };
     for (const auto& [stmt, sql] : statements)
       if (auto err = prepare(*stmt, sql))
@@ -394,6 +606,10 @@ private:
   sqlite3_stmt* rollback_ = nullptr;
   sqlite3_stmt* get_meta_ = nullptr;
   sqlite3_stmt* set_meta_ = nullptr;
+  sqlite3_stmt* add_hint_ = nullptr;
+  sqlite3_stmt* hints_for_ = nullptr;
+  sqlite3_stmt* remove_hint_ = nullptr;
+  sqlite3_stmt* hint_counts_ = nullptr;
 };
 
 } // namespace

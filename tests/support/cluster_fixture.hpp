@@ -78,7 +78,7 @@ public:
   void kill(size_t i); ///< SIGKILL and reap; nothing if it is not running
   /// SIGTERM (and SIGCONT, in case it is paused), up to `grace`, then SIGKILL. Returns the exit
   /// status (code or -signal).
-  int stop(size_t i, std::chrono::milliseconds grace = std::chrono::seconds(10));
+  int stop(size_t i, std::chrono::milliseconds grace = std::chrono::seconds(30));
   void pause(size_t i);  ///< SIGSTOP; throws std::logic_error if not running
   void resume(size_t i); ///< SIGCONT; throws std::logic_error if not running
   bool running(size_t i);

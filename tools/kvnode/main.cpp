@@ -6,6 +6,7 @@
 // manifest's [store] settings differ from the instance's, publishes the node actor on its
 // host:port and serves until SIGINT or SIGTERM, then shuts down cleanly.
 #include <csignal>
+#include <ctime>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -119,6 +120,20 @@ int main(int argc, char** argv) {
                 1);
   auto db_path = (std::filesystem::path{self_entry->data_dir} / "actorkv.db").string();
   auto engine = actorkv::storage::open_sqlite_engine(db_path, sync_of(cluster->storage.sync));
+  auto damage = engine ? (*engine)->verify() : engine.error();
+  if (damage == actorkv::ec::corrupt_record) {
+    // Pages are damaged, not just records: keep the file for inspection, start this replica
+    // empty under a new identity, and let anti-entropy and read repair refill it from the others
+    // (rather than crash-looping or serving from a broken file).
+    engine = caf::make_error(actorkv::ec::corrupt_record); // closes the damaged database
+    auto aside = db_path + ".damaged-" + std::to_string(std::time(nullptr));
+    for (auto suffix : {"", "-wal", "-shm"})
+      if (std::filesystem::exists(db_path + suffix))
+        std::filesystem::rename(db_path + suffix, aside + suffix, fs_err);
+    actorkv::log_event(node_name, actorkv::describe(damage) + "; moved to " + aside
+                                    + ", starting empty: replicas will refill it");
+    engine = actorkv::storage::open_sqlite_engine(db_path, sync_of(cluster->storage.sync));
+  }
   if (!engine)
     return fail(actorkv::describe(engine.error()), 1);
   auto identity = actorkv::open_instance(**engine, *cluster, self_entry->data_dir);
