@@ -58,7 +58,7 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
               [=](const record&) {
                 // Acknowledged by the target: only now may the hint go.
                 self->request(self->state.options.storage, self->state.options.timeout,
-                              unhint_atom::value, h.target, h.partition, h.key, h.rec)
+                              unhint_atom::value, h.target, h.id)
                   .then([=](caf::ok_atom) { done_one(); }, [=](caf::error&) { done_one(); });
               },
               [=](caf::error&) { done_one(); });

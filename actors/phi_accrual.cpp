@@ -5,12 +5,19 @@
 
 namespace actorkv {
 
+namespace {
+
+/// The deviation used when every measured one is smaller: a microsecond, far below the jitter of
+/// any real heartbeat, so it only keeps the arithmetic finite.
+constexpr double smallest_stddev_ms = 1e-3;
+
+} // namespace
+
 phi_accrual::phi_accrual(size_t window, std::chrono::milliseconds min_stddev,
                          std::chrono::milliseconds acceptable_pause,
                          std::chrono::milliseconds first_interval)
-  : window_(std::max<size_t>(window, 2)),
-    min_stddev_ms_(static_cast<double>(min_stddev.count())),
-    acceptable_pause_ms_(static_cast<double>(acceptable_pause.count())) {
+    : window_(std::max<size_t>(window, 2)), min_stddev_ms_(static_cast<double>(min_stddev.count())),
+      acceptable_pause_ms_(static_cast<double>(acceptable_pause.count())) {
   // Seed with two intervals around the first guess so the first judgements are sane.
   auto first = static_cast<double>(first_interval.count());
   for (double x : {first - first / 4, first + first / 4}) {
@@ -43,7 +50,9 @@ double phi_accrual::phi(clock::time_point now) const {
   auto n = static_cast<double>(intervals_ms_.size());
   auto mean = sum_ / n + acceptable_pause_ms_;
   auto variance = std::max(0.0, sum_squares_ / n - (sum_ / n) * (sum_ / n));
-  auto stddev = std::max(std::sqrt(variance), min_stddev_ms_);
+  // Never 0, even with min_stddev 0 and perfectly regular heartbeats: a zero deviation would make
+  // y infinite, or NaN when the silence equals the mean exactly.
+  auto stddev = std::max({std::sqrt(variance), min_stddev_ms_, smallest_stddev_ms});
   auto elapsed = std::chrono::duration<double, std::milli>(now - last_).count();
   // Logistic approximation of the normal CDF's tail (as Akka uses), in a form that does not
   // overflow: P(later) = e / (1 + e) with e = exp(-y (1.5976 + 0.070566 y^2)).

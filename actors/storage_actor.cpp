@@ -21,37 +21,6 @@ namespace {
 /// The flush timer is private: callers only see storage_actor.
 using storage_impl = storage_actor::extend<caf::reacts_to<caf::flush_atom>>;
 
-/// Hints live in the records table under a partition id no ring uses, keyed by target, partition
-/// and key: one record per (target, key) that merges every write held for it, so a backlog never
-/// holds more than one entry per key and target.
-constexpr partition_id hint_partition = 0xFFFFFFFFu;
-
-bytes hint_key(const std::string& target, partition_id p, const bytes& key) {
-  bytes out;
-  out.push_back(static_cast<uint8_t>(target.size() >> 8));
-  out.push_back(static_cast<uint8_t>(target.size() & 0xff));
-  out.insert(out.end(), target.begin(), target.end());
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<uint8_t>(p >> shift));
-  out.insert(out.end(), key.begin(), key.end());
-  return out;
-}
-
-/// Splits a hint key; false for one that is not well-formed.
-bool parse_hint_key(const bytes& hk, std::string& target, partition_id& p, bytes& key) {
-  if (hk.size() < 2)
-    return false;
-  size_t len = size_t{hk[0]} << 8 | hk[1];
-  if (hk.size() < 2 + len + 4)
-    return false;
-  target.assign(hk.begin() + 2, hk.begin() + 2 + static_cast<std::ptrdiff_t>(len));
-  p = 0;
-  for (size_t i = 0; i < 4; ++i)
-    p = p << 8 | hk[2 + len + i];
-  key.assign(hk.begin() + 2 + static_cast<std::ptrdiff_t>(len) + 4, hk.end());
-  return true;
-}
-
 /// An answer owed once the open batch commits: called with the commit's error (none on success).
 using pending_answer = std::function<void(const caf::error&)>;
 
@@ -64,7 +33,9 @@ struct storage_state {
   bool batch_open = false;
   size_t batch_writes = 0;
   std::vector<pending_answer> pending;
-  std::map<std::string, uint64_t> hint_counts; ///< hints held per target, kept in step with disk
+  /// Hints held per target, read from disk at start and kept in step by this actor, so that
+  /// bounding the backlog costs no scan per write.
+  std::map<std::string, uint64_t> hint_counts;
   bool writes_failing = false; ///< logged once when writes start failing, once when they recover
   std::mt19937_64 one_off_ids{std::random_device{}()};
 };
@@ -92,15 +63,8 @@ replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
 
 /// Counts the hints on disk per target.
 void recount_hints(storage_state& st) {
-  st.hint_counts.clear();
-  st.engine->for_each(hint_partition, [&](const bytes& hk, caf::expected<record>&&) {
-    std::string target;
-    partition_id p = 0;
-    bytes key;
-    if (parse_hint_key(hk, target, p, key))
-      ++st.hint_counts[target];
-    return true;
-  });
+  auto counts = st.engine->hint_counts();
+  st.hint_counts = counts ? std::move(*counts) : std::map<std::string, uint64_t>{};
 }
 
 /// Builds every partition's tree from what is on disk.
@@ -175,18 +139,15 @@ caf::result<T> answer_after_commit(self_ptr self, T value) {
 }
 
 /// Stores `rec` in the open batch, keeps the partition's tree in step, answers after commit.
-/// Merges `rec` into the hint held for (target, partition, key), inside the open batch.
+/// Stores a hint for `target` inside the open batch.
 caf::error hold_hint(storage_state& st, const std::string& target, partition_id p,
                      const bytes& key, const record& rec) {
-  auto hk = hint_key(target, p, key);
-  auto held = st.engine->get(hint_partition, hk);
-  record merged = rec;
-  if (held && *held)
-    merged = dvv::merge(**held, rec, st.options.conflicts);
-  if (auto err = st.engine->put(hint_partition, hk, merged))
-    return err;
-  if (!held || !*held)
-    ++st.hint_counts[target];
+  auto id = st.engine->add_hint(target, p, key, rec);
+  if (!id) {
+    note_write_outcome(st, id.error());
+    return id.error();
+  }
+  ++st.hint_counts[target];
   return caf::none;
 }
 
@@ -302,35 +263,29 @@ storage_impl::behavior_type storage_behavior(self_ptr self,
     [=](hints_atom, const std::string& target,
         uint32_t limit) -> caf::result<std::vector<stored_hint>> {
       auto& st = self->state;
+      size_t dropped = 0;
+      auto found = st.engine->hints_for(target, limit, &dropped);
+      if (!found)
+        return found.error();
+      if (dropped > 0) {
+        // Unreadable hints are gone; anti-entropy restores what they held.
+        log_event(st.options.node, std::to_string(dropped) + " corrupt hints for " + target
+                                     + " dropped");
+        recount_hints(st);
+      }
       std::vector<stored_hint> out;
-      auto prefix = hint_key(target, 0, {});
-      prefix.resize(prefix.size() - 4); // the target part only
-      st.engine->for_each(hint_partition, [&](const bytes& hk, caf::expected<record>&& rec) {
-        if (hk.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), hk.begin()))
-          return true;
-        stored_hint h;
-        if (!rec || !parse_hint_key(hk, h.target, h.partition, h.key))
-          return true; // an unreadable hint: anti-entropy repairs what it held
-        h.rec = std::move(*rec);
-        out.push_back(std::move(h));
-        return out.size() < limit;
-      });
+      for (auto& h : *found)
+        out.push_back(stored_hint{h.id, h.target, h.partition, std::move(h.key), std::move(h.rec)});
       return answer_read(self, std::move(out));
     },
-    [=](unhint_atom, const std::string& target, partition_id p, const bytes& key,
-        const record& delivered) -> caf::result<caf::ok_atom> {
+    [=](unhint_atom, const std::string& target, uint64_t id) -> caf::result<caf::ok_atom> {
       auto& st = self->state;
       if (auto err = open_batch(self))
         return err;
-      auto hk = hint_key(target, p, key);
-      auto held = st.engine->get(hint_partition, hk);
-      // Delete only what was delivered: a write merged into the hint since stays held.
-      if (held && *held && **held == delivered) {
-        if (auto err = st.engine->erase(hint_partition, hk))
-          return err;
-        if (--st.hint_counts[target] == 0)
-          st.hint_counts.erase(target);
-      }
+      if (auto err = st.engine->remove_hint(id))
+        return err;
+      if (auto it = st.hint_counts.find(target); it != st.hint_counts.end() && --it->second == 0)
+        st.hint_counts.erase(it);
       return answer_after_commit(self, caf::ok_atom::value);
     },
     [=](backlog_atom) -> caf::result<std::vector<hint_backlog>> {

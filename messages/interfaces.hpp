@@ -30,14 +30,13 @@ using storage_actor = caf::typed_actor<
   caf::replies_to<coord_atom, partition_id, write_op, std::string>::with<record>,
   /// Merges a record from another replica into the stored one; returns the merged record, durable.
   caf::replies_to<merge_atom, partition_id, bytes, record>::with<record>,
-  /// Holds `record` as a hint for the named node (merged into any hint held for the same key).
-  /// Fails with ec::unavailable when the hint backlog is full.
+  /// Holds `record` as a hint for the named node. Fails with ec::unavailable when the hint
+  /// backlog is full.
   caf::replies_to<hint_atom, partition_id, std::string, bytes, record>::with<caf::ok_atom>,
-  /// Up to `limit` hints held for the named node.
+  /// Up to `limit` hints held for the named node, oldest first.
   caf::replies_to<hints_atom, std::string, uint32_t>::with<std::vector<stored_hint>>,
-  /// Deletes a delivered hint (target, partition, key), but only if it still holds exactly the
-  /// delivered record: a write merged into it meanwhile stays held.
-  caf::replies_to<unhint_atom, std::string, partition_id, bytes, record>::with<caf::ok_atom>,
+  /// Deletes a delivered hint (target name, hint id).
+  caf::replies_to<unhint_atom, std::string, uint64_t>::with<caf::ok_atom>,
   /// Hints held per target node.
   caf::replies_to<backlog_atom>::with<std::vector<hint_backlog>>,
   /// One level of a partition's Merkle tree (0 = root).

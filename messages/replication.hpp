@@ -42,6 +42,7 @@ typename Inspector::result_type inspect(Inspector& f, replica_read& x) {
 
 /// A write held by a fallback node for `target`, a home replica that was down.
 struct stored_hint {
+  uint64_t id = 0;    ///< the storage engine's id of this hint
   std::string target; ///< the home replica's node name (stable across restarts and wipes)
   partition_id partition = 0;
   bytes key;
@@ -50,7 +51,8 @@ struct stored_hint {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_hint& x) {
-  return f(caf::meta::type_name("actorkv::stored_hint"), x.target, x.partition, x.key, x.rec);
+  return f(caf::meta::type_name("actorkv::stored_hint"), x.id, x.target, x.partition, x.key,
+           x.rec);
 }
 
 /// How many hints a node holds for one target.

@@ -42,11 +42,11 @@ enum class sync_mode { full, normal, off };
 /// A write held for a node that was down: delivered to `target` (the node's name, stable across
 /// restarts and wipes) when it is back, deleted only after the target acknowledged it.
 struct hint {
-  uint64_t id = 0;         ///< assigned by add_hint(); larger means stored later
-  std::string target;      ///< the node the write is meant for
+  uint64_t id = 0;    ///< assigned by add_hint(); larger means stored later
+  std::string target; ///< the node the write is meant for
   partition_id partition = 0;
   bytes key;
-  record rec;              ///< the record to merge into the target's copy of the key
+  record rec; ///< the record to merge into the target's copy of the key
 };
 
 class engine {
@@ -101,8 +101,8 @@ public:
   /// first); the data it held is restored by anti-entropy from the other replicas. Fails only when
   /// reading, or deleting a corrupt hint, fails. Cost: one index range read of the hints returned
   /// plus any corrupt ones met on the way.
-  virtual caf::expected<std::vector<hint>>
-  hints_for(const std::string& target, size_t limit, size_t* corrupt_dropped = nullptr) = 0;
+  virtual caf::expected<std::vector<hint>> hints_for(const std::string& target, size_t limit,
+                                                     size_t* corrupt_dropped = nullptr) = 0;
 
   /// Deletes one hint (same batching rules as erase()); deleting an absent one is not an error.
   virtual caf::error remove_hint(uint64_t id) = 0;
@@ -118,7 +118,7 @@ std::unique_ptr<engine> make_memory_engine();
 /// Opens (creating when missing) the SQLite database at `path` in WAL mode, upgrading a file of an
 /// older schema version in place (storage/FORMAT.md). Fails with ec::storage_failure naming the
 /// path and SQLite's message, or when the file's schema version is newer than this build
-/// understands.
+/// understands; with ec::corrupt_record when the file is not a database or is damaged.
 caf::expected<std::unique_ptr<engine>> open_sqlite_engine(const std::string& path, sync_mode sync);
 
 } // namespace actorkv::storage

@@ -41,8 +41,12 @@ uint64_t absorb(uint64_t h, uint64_t value) {
 
 uint64_t record_digest(const bytes& key, const record& rec) {
   uint64_t h = absorb(0x243f6a8885a308d3ull, key.data(), key.size());
+  // The counts separate the context's words from the siblings': without them, a context entry
+  // could be read as part of a sibling and two different records could absorb the same words.
+  h = absorb(h, rec.context.entries.size());
   for (auto& d : rec.context.entries)
     h = absorb(absorb(h, d.id), d.counter);
+  h = absorb(h, rec.siblings.size());
   for (auto& s : rec.siblings) {
     h = absorb(absorb(h, s.origin.id), s.origin.counter);
     h = absorb(h, static_cast<uint64_t>(s.timestamp_us));
@@ -53,15 +57,14 @@ uint64_t record_digest(const bytes& key, const record& rec) {
 }
 
 merkle_tree::merkle_tree(unsigned leaf_bits)
-  : leaf_bits_(leaf_bits), nodes_(size_t{2} << leaf_bits, 0) {
-}
+    : leaf_bits_(leaf_bits), nodes_(size_t{2} << leaf_bits, 0) {}
 
 size_t merkle_tree::leaf_of(const bytes& key, unsigned leaf_bits) {
   if (leaf_bits == 0)
     return 0;
   // Keys of one partition share their top MD5 bits, so the leaf comes from an independent hash.
-  return static_cast<size_t>(absorb(0x13198a2e03707344ull, key.data(), key.size())
-                             >> (64 - leaf_bits));
+  return static_cast<size_t>(absorb(0x13198a2e03707344ull, key.data(), key.size()) >>
+                             (64 - leaf_bits));
 }
 
 void merkle_tree::toggle(const bytes& key, uint64_t digest) {

@@ -134,19 +134,19 @@ public:
   caf::error verify() override {
     std::string first_row;
     auto rc = sqlite3_exec(
-      db_, "PRAGMA quick_check",
-      [](void* out, int, char** values, char**) {
-        auto& row = *static_cast<std::string*>(out);
-        if (row.empty() && values[0] != nullptr)
-          row = values[0];
-        return 0;
-      },
-      &first_row, nullptr);
+        db_, "PRAGMA quick_check",
+        [](void* out, int, char** values, char**) {
+          auto& row = *static_cast<std::string*>(out);
+          if (row.empty() && values[0] != nullptr)
+            row = values[0];
+          return 0;
+        },
+        &first_row, nullptr);
     if (rc != SQLITE_OK)
       return failure();
     if (first_row != "ok")
-      return caf::make_error(ec::corrupt_record, path_ + ": database file damaged (" + first_row
-                                                   + ")");
+      return caf::make_error(ec::corrupt_record,
+                             path_ + ": database file damaged (" + first_row + ")");
     return caf::none;
   }
 
@@ -324,7 +324,8 @@ public:
           corrupt.push_back(id);
           continue;
         }
-        out.push_back(hint{id, target, static_cast<partition_id>(sqlite3_column_int64(hints_for_, 1)),
+        out.push_back(hint{id, target,
+                           static_cast<partition_id>(sqlite3_column_int64(hints_for_, 1)),
                            column_bytes(hints_for_, 2), std::move(*rec)});
       }
     }
@@ -479,8 +480,7 @@ private:
     std::vector<legacy_row> rows;
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(db_, "SELECT key, value FROM records WHERE partition = ?1 ORDER BY key",
-                           -1, &stmt, nullptr)
-        != SQLITE_OK)
+                           -1, &stmt, nullptr) != SQLITE_OK)
       return failure();
     sqlite3_bind_int64(stmt, 1, legacy_hint_partition);
     int rc;
@@ -501,13 +501,12 @@ private:
       sqlite3_finalize(insert);
       sqlite3_finalize(remove);
     };
-    if (sqlite3_prepare_v2(db_, "INSERT INTO hints(target, partition, key, value) "
-                                "VALUES(?1, ?2, ?3, ?4)",
-                           -1, &insert, nullptr)
-            != SQLITE_OK
-        || sqlite3_prepare_v2(db_, "DELETE FROM records WHERE partition = ?1 AND key = ?2", -1,
-                              &remove, nullptr)
-               != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db_,
+                           "INSERT INTO hints(target, partition, key, value) "
+                           "VALUES(?1, ?2, ?3, ?4)",
+                           -1, &insert, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db_, "DELETE FROM records WHERE partition = ?1 AND key = ?2", -1,
+                           &remove, nullptr) != SQLITE_OK) {
       auto err = failure();
       finalize();
       return err;

@@ -1,6 +1,7 @@
 // The engine contract (storage/engine.hpp), checked case by case against every engine: the memory
 // reference and SQLite must be indistinguishable through the interface.
 #include <algorithm>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -289,11 +290,167 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(the_schema_version_is_readable_but_reserved, F, en
   auto& e = fx.store();
   auto version = e.get_meta("schema_version");
   ACTORKV_REQUIRE_OK(version);
-  BOOST_CHECK(*version == std::optional<std::string>{"1"});
-  ACTORKV_CHECK_EC(e.set_meta("schema_version", "2"), ec::storage_failure);
+  BOOST_CHECK(*version == std::optional<std::string>{"2"});
+  ACTORKV_CHECK_EC(e.set_meta("schema_version", "3"), ec::storage_failure);
   version = e.get_meta("schema_version");
   ACTORKV_REQUIRE_OK(version);
-  BOOST_CHECK(*version == std::optional<std::string>{"1"});
+  BOOST_CHECK(*version == std::optional<std::string>{"2"});
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(hints_are_listed_per_target_oldest_first_up_to_a_limit, F,
+                              engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  // Interleaved targets, a binary key, a key held twice for one target, a tombstone.
+  const std::vector<hint> added = {
+      {0, "n2", 5, to_bytes("a"), value_record(to_bytes("1"))},
+      {0, "n3", 5, to_bytes("a"), value_record(to_bytes("1"))},
+      {0, "n2", 0xFFFFu, all_byte_values(), sample_record()},
+      {0, "n2", 5, to_bytes("a"), value_record(to_bytes("2"), 2)},
+      {0, "n3", 7, bytes{}, record{}},
+      {0, "n2", 9, to_bytes("gone"), {version_vector{{dot{7, 1}}}, {make_tombstone(7, 1, 5)}}},
+  };
+  std::vector<hint> expected;
+  for (auto h : added) {
+    auto id = e.add_hint(h.target, h.partition, h.key, h.rec);
+    ACTORKV_REQUIRE_OK(id);
+    if (!expected.empty())
+      BOOST_CHECK_GT(*id, expected.back().id);
+    h.id = *id;
+    expected.push_back(std::move(h));
+  }
+  auto of = [&](const std::string& target) {
+    std::vector<hint> out;
+    for (const auto& h : expected)
+      if (h.target == target)
+        out.push_back(h);
+    return out;
+  };
+  auto same = [](const std::vector<hint>& got, const std::vector<hint>& want) {
+    if (got.size() != want.size())
+      return false;
+    for (size_t i = 0; i < got.size(); ++i)
+      if (got[i].id != want[i].id || got[i].target != want[i].target ||
+          got[i].partition != want[i].partition || got[i].key != want[i].key ||
+          got[i].rec != want[i].rec)
+        return false;
+    return true;
+  };
+  size_t dropped = 99;
+  auto all_n2 = e.hints_for("n2", 100, &dropped);
+  ACTORKV_REQUIRE_OK(all_n2);
+  BOOST_CHECK(same(*all_n2, of("n2")));
+  BOOST_CHECK_EQUAL(dropped, 0u);
+  auto first_two = e.hints_for("n2", 2);
+  ACTORKV_REQUIRE_OK(first_two);
+  auto want = of("n2");
+  want.resize(2);
+  BOOST_CHECK(same(*first_two, want));
+  auto n3 = e.hints_for("n3", 2);
+  ACTORKV_REQUIRE_OK(n3);
+  BOOST_CHECK(same(*n3, of("n3")));
+  for (const auto& [target, limit] :
+       {std::pair<std::string, size_t>{"n2", 0}, {"n4", 10}, {"n", 10}, {"n22", 10}, {"", 10}}) {
+    auto none = e.hints_for(target, limit);
+    ACTORKV_REQUIRE_OK(none);
+    BOOST_CHECK_MESSAGE(none->empty(), "'" << target << "' limit " << limit);
+  }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(hints_live_apart_from_records, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  ACTORKV_REQUIRE_OK(e.add_hint("n2", 3, to_bytes("k"), sample_record()));
+  ACTORKV_REQUIRE_OK(e.add_hint("n2", 0xFFFFFFFFu, to_bytes("k"), sample_record()));
+  BOOST_CHECK(!read(e, 3, to_bytes("k")));
+  BOOST_CHECK(scan(e, 3).empty());
+  BOOST_CHECK(scan(e, 0xFFFFFFFFu).empty());
+  ACTORKV_REQUIRE_OK(e.put(3, to_bytes("k"), value_record(to_bytes("record"))));
+  ACTORKV_REQUIRE_OK(e.erase(3, to_bytes("k")));
+  auto held = e.hints_for("n2", 10);
+  ACTORKV_REQUIRE_OK(held);
+  BOOST_REQUIRE_EQUAL(held->size(), 2u);
+  BOOST_CHECK(held->at(0).rec == sample_record());
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(removing_hints_and_counting_them, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  auto counts = e.hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK(counts->empty());
+  std::vector<uint64_t> n2_ids;
+  for (int i = 0; i < 3; ++i) {
+    auto id = e.add_hint("n2", 1, to_bytes("k" + std::to_string(i)), sample_record());
+    ACTORKV_REQUIRE_OK(id);
+    n2_ids.push_back(*id);
+  }
+  auto n5 = e.add_hint("n5", 1, to_bytes("k"), sample_record());
+  ACTORKV_REQUIRE_OK(n5);
+  counts = e.hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"n2", 3}, {"n5", 1}}));
+  // The middle one: the others keep their order.
+  ACTORKV_REQUIRE_OK(e.remove_hint(n2_ids[1]));
+  auto held = e.hints_for("n2", 10);
+  ACTORKV_REQUIRE_OK(held);
+  BOOST_REQUIRE_EQUAL(held->size(), 2u);
+  BOOST_CHECK_EQUAL(held->at(0).id, n2_ids[0]);
+  BOOST_CHECK_EQUAL(held->at(1).id, n2_ids[2]);
+  // Absent ids: already removed, never issued.
+  ACTORKV_REQUIRE_OK(e.remove_hint(n2_ids[1]));
+  ACTORKV_REQUIRE_OK(e.remove_hint(*n5 + 1000));
+  ACTORKV_REQUIRE_OK(e.remove_hint(0));
+  ACTORKV_REQUIRE_OK(e.remove_hint(*n5));
+  counts = e.hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"n2", 2}}));
+  ACTORKV_REQUIRE_OK(e.remove_hint(n2_ids[0]));
+  ACTORKV_REQUIRE_OK(e.remove_hint(n2_ids[2]));
+  counts = e.hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK(counts->empty());
+  // Ids keep increasing after the queue ran empty.
+  auto later = e.add_hint("n2", 1, to_bytes("later"), sample_record());
+  ACTORKV_REQUIRE_OK(later);
+  BOOST_CHECK_GT(*later, *n5);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(hints_follow_batches, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  auto kept = e.add_hint("n2", 1, to_bytes("kept"), sample_record());
+  ACTORKV_REQUIRE_OK(kept);
+  // Rolled back: the added hint vanishes, the removed one returns.
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("record"), sample_record()));
+  auto discarded = e.add_hint("n2", 1, to_bytes("discarded"), sample_record());
+  ACTORKV_REQUIRE_OK(discarded);
+  ACTORKV_REQUIRE_OK(e.remove_hint(*kept));
+  auto inside = e.hints_for("n2", 10); // a batch reads its own writes
+  ACTORKV_REQUIRE_OK(inside);
+  BOOST_REQUIRE_EQUAL(inside->size(), 1u);
+  BOOST_CHECK(inside->at(0).key == to_bytes("discarded"));
+  e.rollback();
+  auto held = e.hints_for("n2", 10);
+  ACTORKV_REQUIRE_OK(held);
+  BOOST_REQUIRE_EQUAL(held->size(), 1u);
+  BOOST_CHECK_EQUAL(held->at(0).id, *kept);
+  auto counts = e.hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"n2", 1}}));
+  // Committed: hint and record together.
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("record"), sample_record()));
+  auto committed = e.add_hint("n3", 1, to_bytes("record"), sample_record());
+  ACTORKV_REQUIRE_OK(committed);
+  ACTORKV_REQUIRE_OK(e.commit());
+  BOOST_CHECK_GT(*committed, *kept);
+  held = e.hints_for("n3", 10);
+  ACTORKV_REQUIRE_OK(held);
+  BOOST_REQUIRE_EQUAL(held->size(), 1u);
+  BOOST_CHECK_EQUAL(held->at(0).id, *committed);
+  BOOST_CHECK(read(e, 1, to_bytes("record")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -194,6 +194,18 @@ public:
     return out;
   }
 
+  /// Column `column` of every row of `sql` as text, one line per row.
+  std::string lines(const std::string& sql, int column) {
+    std::string out;
+    sqlite3_stmt* stmt = nullptr;
+    BOOST_REQUIRE_EQUAL(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+      if (auto p = sqlite3_column_text(stmt, column))
+        out += std::string(reinterpret_cast<const char*>(p)) + "\n";
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
   /// The stored value of (partition, key).
   bytes value(partition_id p, const bytes& key) {
     bytes out;
@@ -218,7 +230,51 @@ public:
              });
   }
 
+  /// The stored value of hint `id`.
+  bytes hint_value(uint64_t id) {
+    bytes out;
+    with_id("SELECT value FROM hints WHERE id = ?1", id, [&](sqlite3_stmt* stmt) {
+      BOOST_REQUIRE_EQUAL(sqlite3_step(stmt), SQLITE_ROW);
+      auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 0));
+      out.assign(data, data + sqlite3_column_bytes(stmt, 0));
+    });
+    return out;
+  }
+
+  /// Replaces the stored value of hint `id` with raw bytes.
+  void set_hint_value(uint64_t id, const bytes& value) {
+    with_id("UPDATE hints SET value = ?2 WHERE id = ?1", id, [&](sqlite3_stmt* stmt) {
+      bind(stmt, 2, value);
+      BOOST_REQUIRE_EQUAL(sqlite3_step(stmt), SQLITE_DONE);
+      BOOST_REQUIRE_EQUAL(sqlite3_changes(db_), 1);
+    });
+  }
+
+  /// Inserts a row into `records` with raw bytes, bypassing the engine.
+  void insert_record(partition_id p, const bytes& key, const bytes& value) {
+    with_key("INSERT INTO records(partition, key, value) VALUES(?1, ?2, ?3)", p, key,
+             [&](sqlite3_stmt* stmt) {
+               bind(stmt, 3, value);
+               BOOST_REQUIRE_EQUAL(sqlite3_step(stmt), SQLITE_DONE);
+             });
+  }
+
 private:
+  static void bind(sqlite3_stmt* stmt, int index, const bytes& value) {
+    static const uint8_t empty = 0;
+    sqlite3_bind_blob(stmt, index, value.empty() ? &empty : value.data(),
+                      static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  }
+
+  template <class F>
+  void with_id(const char* sql, uint64_t id, F&& f) {
+    sqlite3_stmt* stmt = nullptr;
+    BOOST_REQUIRE_EQUAL(sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr), SQLITE_OK);
+    sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(id));
+    f(stmt);
+    sqlite3_finalize(stmt);
+  }
+
   template <class F>
   void query(const std::string& sql, F&& f) {
     sqlite3_stmt* stmt = nullptr;

@@ -2,6 +2,7 @@
 // caught, schema versions being checked, and a full disk being reported and survived.
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "fixtures.hpp"
+#include "storage/record_codec.hpp"
 
 using namespace actorkv;
 using namespace actorkv::storage;
@@ -18,8 +20,12 @@ using namespace actorkv::storage::test;
 
 namespace {
 
+bool mentions_text(const std::string& haystack, const std::string& text) {
+  return haystack.find(text) != std::string::npos;
+}
+
 bool mentions(const caf::error& err, const std::string& text) {
-  return describe(err).find(text) != std::string::npos;
+  return mentions_text(describe(err), text);
 }
 
 /// A VFS wrapped around SQLite's default one, installed as the default while it lives. Setting
@@ -179,7 +185,7 @@ BOOST_FIXTURE_TEST_CASE(data_survives_close_and_reopen, sqlite_fixture) {
   close();
   raw_db raw{path()};
   BOOST_CHECK_EQUAL(raw.text("PRAGMA journal_mode"), "wal");
-  BOOST_CHECK_EQUAL(raw.text("SELECT value FROM meta WHERE name = 'schema_version'"), "1");
+  BOOST_CHECK_EQUAL(raw.text("SELECT value FROM meta WHERE name = 'schema_version'"), "2");
   BOOST_CHECK_EQUAL(raw.text("SELECT count(*) FROM records"), "2");
 }
 
@@ -250,17 +256,17 @@ BOOST_FIXTURE_TEST_CASE(a_newer_schema_version_is_refused, sqlite_fixture) {
   close();
   {
     raw_db raw{path()};
-    raw.exec("UPDATE meta SET value = '2' WHERE name = 'schema_version'");
+    raw.exec("UPDATE meta SET value = '3' WHERE name = 'schema_version'");
   }
   auto opened = open_sqlite_engine(path(), sync_mode::full);
   BOOST_REQUIRE(!opened);
   ACTORKV_CHECK_EC(opened.error(), ec::storage_failure);
-  BOOST_CHECK_MESSAGE(mentions(opened.error(), path()) && mentions(opened.error(), "version 2"),
+  BOOST_CHECK_MESSAGE(mentions(opened.error(), path()) && mentions(opened.error(), "version 3"),
                       describe(opened.error()));
   {
     raw_db raw{path()};
     // The refused file is left as it was.
-    BOOST_CHECK_EQUAL(raw.text("SELECT value FROM meta WHERE name = 'schema_version'"), "2");
+    BOOST_CHECK_EQUAL(raw.text("SELECT value FROM meta WHERE name = 'schema_version'"), "3");
     raw.exec("UPDATE meta SET value = 'banana' WHERE name = 'schema_version'");
   }
   opened = open_sqlite_engine(path(), sync_mode::full);
@@ -269,7 +275,7 @@ BOOST_FIXTURE_TEST_CASE(a_newer_schema_version_is_refused, sqlite_fixture) {
   BOOST_CHECK_MESSAGE(mentions(opened.error(), "banana"), describe(opened.error()));
   {
     raw_db raw{path()};
-    raw.exec("UPDATE meta SET value = '1' WHERE name = 'schema_version'");
+    raw.exec("UPDATE meta SET value = '2' WHERE name = 'schema_version'");
   }
   reopen();
   auto got = store().get(0, to_bytes("k"));
@@ -288,7 +294,8 @@ BOOST_AUTO_TEST_CASE(files_that_cannot_be_opened_are_reported_with_their_path) {
   std::ofstream{not_a_db} << std::string(4096, 'x');
   opened = open_sqlite_engine(not_a_db, sync_mode::full);
   BOOST_REQUIRE(!opened);
-  ACTORKV_CHECK_EC(opened.error(), ec::storage_failure);
+  // Damage, not an I/O failure: kvnode sets such a file aside and starts empty.
+  ACTORKV_CHECK_EC(opened.error(), ec::corrupt_record);
   BOOST_CHECK_MESSAGE(mentions(opened.error(), not_a_db), describe(opened.error()));
 }
 
@@ -303,6 +310,9 @@ BOOST_FIXTURE_TEST_CASE(a_full_disk_fails_writes_and_leaves_reads_working, full_
   BOOST_TEST_MESSAGE("a full disk reads: " << describe(err));
   BOOST_CHECK_MESSAGE(mentions(err, "full") && mentions(err, db.path()), describe(err));
   ACTORKV_CHECK_EC(e.set_meta("replica_id", "6"), ec::storage_failure);
+  auto hinted = e.add_hint("n2", 0, to_bytes("lost"), sample_record());
+  BOOST_REQUIRE(!hinted);
+  ACTORKV_CHECK_EC(hinted.error(), ec::storage_failure);
   // A batch: its commit fails and discards it.
   ACTORKV_REQUIRE_OK(e.begin());
   ACTORKV_REQUIRE_OK(e.put(0, to_bytes("batched"), sample_record()));
@@ -332,6 +342,9 @@ BOOST_FIXTURE_TEST_CASE(a_full_disk_fails_writes_and_leaves_reads_working, full_
   auto id = e.get_meta("replica_id");
   ACTORKV_REQUIRE_OK(id);
   BOOST_CHECK(*id == std::optional<std::string>{"5"});
+  auto hint_counts = e.hint_counts();
+  ACTORKV_REQUIRE_OK(hint_counts);
+  BOOST_CHECK(hint_counts->empty());
   // Space freed: the same engine writes again, and the data survives a reopen.
   full_disk_vfs::full = false;
   ACTORKV_REQUIRE_OK(e.put(0, to_bytes("later"), sample_record()));
@@ -346,6 +359,175 @@ BOOST_FIXTURE_TEST_CASE(a_full_disk_fails_writes_and_leaves_reads_working, full_
     return true;
   }));
   BOOST_CHECK_EQUAL(after, 3u);
+}
+
+BOOST_FIXTURE_TEST_CASE(hints_survive_reopen_and_ids_keep_increasing, sqlite_fixture) {
+  auto first = store().add_hint("n2", 4, to_bytes("a"), sample_record());
+  ACTORKV_REQUIRE_OK(first);
+  ACTORKV_REQUIRE_OK(store().begin());
+  auto batched = store().add_hint("n3", 0xFFFFu, all_byte_values(), value_record(to_bytes("v")));
+  ACTORKV_REQUIRE_OK(batched);
+  ACTORKV_REQUIRE_OK(store().commit());
+  ACTORKV_REQUIRE_OK(store().begin());
+  ACTORKV_REQUIRE_OK(store().add_hint("n2", 4, to_bytes("never committed"), sample_record()));
+  reopen(); // closes with the batch open: it is discarded
+  auto n2 = store().hints_for("n2", 10);
+  ACTORKV_REQUIRE_OK(n2);
+  BOOST_REQUIRE_EQUAL(n2->size(), 1u);
+  BOOST_CHECK_EQUAL(n2->at(0).id, *first);
+  BOOST_CHECK_EQUAL(n2->at(0).partition, 4u);
+  BOOST_CHECK(n2->at(0).key == to_bytes("a"));
+  BOOST_CHECK(n2->at(0).rec == sample_record());
+  auto n3 = store().hints_for("n3", 10);
+  ACTORKV_REQUIRE_OK(n3);
+  BOOST_REQUIRE_EQUAL(n3->size(), 1u);
+  BOOST_CHECK_EQUAL(n3->at(0).id, *batched);
+  BOOST_CHECK_EQUAL(n3->at(0).partition, 0xFFFFu);
+  BOOST_CHECK(n3->at(0).key == all_byte_values());
+  // AUTOINCREMENT: an id is never handed out twice, even once its hint is gone.
+  ACTORKV_REQUIRE_OK(store().remove_hint(*batched));
+  reopen();
+  auto next = store().add_hint("n3", 1, to_bytes("b"), sample_record());
+  ACTORKV_REQUIRE_OK(next);
+  BOOST_CHECK_GT(*next, *batched);
+  auto counts = store().hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"n2", 1}, {"n3", 1}}));
+  close();
+  raw_db raw{path()};
+  BOOST_CHECK_EQUAL(raw.text("SELECT count(*) FROM hints"), "2");
+  BOOST_CHECK_EQUAL(raw.text("SELECT count(*) FROM records"), "0");
+  BOOST_CHECK_EQUAL(raw.text("SELECT sql FROM sqlite_master WHERE name = 'hints_by_target'"),
+                    "CREATE INDEX hints_by_target ON hints(target, id)");
+  // The listing is an index range read in id order, not a scan and a sort.
+  auto plan = raw.lines("EXPLAIN QUERY PLAN SELECT id, partition, key, value FROM hints "
+                        "WHERE target = 'n2' ORDER BY id",
+                        3);
+  BOOST_CHECK_MESSAGE(mentions_text(plan, "hints_by_target") && !mentions_text(plan, "TEMP B-TREE"),
+                      plan);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_corrupt_hint_is_dropped_and_counted, sqlite_fixture) {
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto id = store().add_hint("n2", 1, to_bytes("k" + std::to_string(i)),
+                               value_record(to_bytes("v" + std::to_string(i)), i + 1));
+    ACTORKV_REQUIRE_OK(id);
+    ids.push_back(*id);
+  }
+  auto other = store().add_hint("n3", 1, to_bytes("k"), sample_record());
+  ACTORKV_REQUIRE_OK(other);
+  {
+    raw_db raw{path()};
+    auto value = raw.hint_value(ids[1]);
+    value.back() ^= 0x01; // a flipped bit in the value: the checksum no longer matches
+    raw.set_hint_value(ids[1], value);
+    raw.set_hint_value(ids[2], bytes{1, 0, 0}); // truncated
+  }
+  // Not yet met, so still counted.
+  auto counts = store().hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"n2", 5}, {"n3", 1}}));
+  // The corrupt ones do not count towards the limit.
+  size_t dropped = 99;
+  auto held = store().hints_for("n2", 2, &dropped);
+  ACTORKV_REQUIRE_OK(held);
+  BOOST_REQUIRE_EQUAL(held->size(), 2u);
+  BOOST_CHECK_EQUAL(held->at(0).id, ids[0]);
+  BOOST_CHECK_EQUAL(held->at(1).id, ids[3]);
+  BOOST_CHECK(held->at(1).rec == value_record(to_bytes("v3"), 4));
+  BOOST_CHECK_EQUAL(dropped, 2u);
+  counts = store().hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"n2", 3}, {"n3", 1}}));
+  // Gone for good: the next listing meets none, with or without a counter.
+  held = store().hints_for("n2", 10, &dropped);
+  ACTORKV_REQUIRE_OK(held);
+  BOOST_CHECK_EQUAL(held->size(), 3u);
+  BOOST_CHECK_EQUAL(dropped, 0u);
+  {
+    raw_db raw{path()};
+    raw.set_hint_value(*other, bytes{});
+  }
+  held = store().hints_for("n3", 10);
+  ACTORKV_REQUIRE_OK(held);
+  BOOST_CHECK(held->empty());
+  counts = store().hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"n2", 3}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_version_1_database_is_upgraded_and_its_hints_moved) {
+  temp_dir dir;
+  auto path = dir.file("v1.db");
+  // Schema version 1 as FORMAT.md describes it, with hints kept among the records under
+  // partition 0xFFFFFFFF.
+  auto legacy_key = [](const std::string& target, partition_id p, const bytes& key) {
+    bytes out{static_cast<uint8_t>(target.size() >> 8), static_cast<uint8_t>(target.size())};
+    out.insert(out.end(), target.begin(), target.end());
+    for (int shift = 24; shift >= 0; shift -= 8)
+      out.push_back(static_cast<uint8_t>(p >> shift));
+    out.insert(out.end(), key.begin(), key.end());
+    return out;
+  };
+  const partition_id legacy = 0xFFFFFFFFu;
+  const bytes malformed{0, 9, 'n'}; // claims a 9-byte name
+  {
+    raw_db raw{path};
+    raw.exec("PRAGMA journal_mode=WAL");
+    raw.exec("CREATE TABLE records(partition INTEGER NOT NULL, key BLOB NOT NULL, "
+             "value BLOB NOT NULL, PRIMARY KEY(partition, key)) WITHOUT ROWID;"
+             "CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+             "INSERT INTO meta VALUES('schema_version', '1'), ('instance_id', 'abc');");
+    raw.insert_record(3, to_bytes("user"), encode_record(sample_record()));
+    raw.insert_record(legacy, legacy_key("n3", 9, {}), encode_record(sample_record()));
+    raw.insert_record(legacy, legacy_key("n2", 7, to_bytes("b")), bytes{1, 2, 3});
+    raw.insert_record(legacy, legacy_key("n2", 7, to_bytes("a")),
+                      encode_record(value_record(to_bytes("x"))));
+    raw.insert_record(legacy, legacy_key("n2", 70000, all_byte_values()),
+                      encode_record(value_record(to_bytes("y"))));
+    raw.insert_record(legacy, malformed, encode_record(value_record(to_bytes("?"))));
+  }
+  for (int round = 0; round < 2; ++round) {
+    BOOST_TEST_CONTEXT("open " << round + 1) {
+      auto opened = open_sqlite_engine(path, sync_mode::full);
+      ACTORKV_REQUIRE_OK(opened);
+      auto& e = **opened;
+      auto version = e.get_meta("schema_version");
+      ACTORKV_REQUIRE_OK(version);
+      BOOST_CHECK(*version == std::optional<std::string>{"2"});
+      auto instance = e.get_meta("instance_id");
+      ACTORKV_REQUIRE_OK(instance);
+      BOOST_CHECK(*instance == std::optional<std::string>{"abc"});
+      auto user = e.get(3, to_bytes("user"));
+      ACTORKV_REQUIRE_OK(user);
+      BOOST_CHECK(*user == std::optional<record>{sample_record()});
+      // Moved in stored-key order; the corrupt one came along and is dropped when met.
+      size_t dropped = 0;
+      auto n2 = e.hints_for("n2", 10, &dropped);
+      ACTORKV_REQUIRE_OK(n2);
+      BOOST_REQUIRE_EQUAL(n2->size(), 2u);
+      BOOST_CHECK_EQUAL(n2->at(0).partition, 7u);
+      BOOST_CHECK(n2->at(0).key == to_bytes("a"));
+      BOOST_CHECK(n2->at(0).rec == value_record(to_bytes("x")));
+      BOOST_CHECK_EQUAL(n2->at(1).partition, 70000u);
+      BOOST_CHECK(n2->at(1).key == all_byte_values());
+      BOOST_CHECK_LT(n2->at(0).id, n2->at(1).id);
+      BOOST_CHECK_EQUAL(dropped, round == 0 ? 1u : 0u);
+      auto n3 = e.hints_for("n3", 10);
+      ACTORKV_REQUIRE_OK(n3);
+      BOOST_REQUIRE_EQUAL(n3->size(), 1u);
+      BOOST_CHECK(n3->at(0).key.empty());
+      BOOST_CHECK(n3->at(0).rec == sample_record());
+      // Only the row that could not be read as a hint is left where it was.
+      std::vector<bytes> left;
+      ACTORKV_REQUIRE_OK(e.for_each(legacy, [&](const bytes& key, caf::expected<record>&&) {
+        left.push_back(key);
+        return true;
+      }));
+      BOOST_CHECK(left == std::vector<bytes>{malformed});
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
