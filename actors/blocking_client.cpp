@@ -23,10 +23,8 @@ struct blocking_client::impl {
   }
 
   impl(std::vector<std::string> endpoints, std::chrono::milliseconds t)
-    : sys(init(cfg)),
-      client(spawn_client(sys, client_options{std::move(endpoints), t})),
-      timeout(t) {
-  }
+      : sys(init(cfg)), client(spawn_client(sys, client_options{std::move(endpoints), t})),
+        timeout(t) {}
 
   ~impl() { caf::anon_send_exit(client, caf::exit_reason::user_shutdown); }
 
@@ -37,15 +35,14 @@ struct blocking_client::impl {
     caf::scoped_actor self{sys};
     caf::expected<Reply> out{caf::error{}};
     self->request(client, timeout + std::chrono::seconds(1), std::forward<Ts>(xs)...)
-      .receive([&](Reply& r) { out = std::move(r); }, [&](caf::error& e) { out = std::move(e); });
+        .receive([&](Reply& r) { out = std::move(r); }, [&](caf::error& e) { out = std::move(e); });
     return out;
   }
 };
 
 blocking_client::blocking_client(std::vector<std::string> endpoints,
                                  std::chrono::milliseconds timeout)
-  : impl_(std::make_unique<impl>(std::move(endpoints), timeout)) {
-}
+    : impl_(std::make_unique<impl>(std::move(endpoints), timeout)) {}
 
 blocking_client::~blocking_client() = default;
 
@@ -71,8 +68,8 @@ caf::expected<cluster_status> blocking_client::status() {
 }
 
 caf::expected<std::string> blocking_client::fault(const std::string& action,
-                                                 const std::vector<std::string>& peers,
-                                                 uint32_t delay_ms) {
+                                                  const std::vector<std::string>& peers,
+                                                  uint32_t delay_ms) {
   return impl_->ask<std::string>(fault_atom::value, action, peers, delay_ms);
 }
 

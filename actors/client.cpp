@@ -61,7 +61,7 @@ void connected(self_ptr self, node_actor node) {
   self->monitor(node);
   // Learn the other members so that failover reaches nodes the user did not list.
   self->request(node, st.options.timeout, status_atom::value)
-    .then([=](const cluster_status& cs) { learn_endpoints(self, cs); }, [](caf::error&) {});
+      .then([=](const cluster_status& cs) { learn_endpoints(self, cs); }, [](caf::error&) {});
   run_waiting(self);
 }
 
@@ -74,7 +74,8 @@ void connect_failed(self_ptr self) {
     for (auto& ep : st.options.endpoints)
       tried += (tried.empty() ? "" : ", ") + ep;
     st.attempts_this_round = 0;
-    give_up_waiting(self, caf::make_error(ec::unavailable, "no node reachable (tried " + tried + ")"));
+    give_up_waiting(self,
+                    caf::make_error(ec::unavailable, "no node reachable (tried " + tried + ")"));
     return;
   }
   try_connect(self);
@@ -92,15 +93,15 @@ void try_connect(self_ptr self) {
   auto port = static_cast<uint16_t>(std::stoul(ep.substr(colon + 1)));
   auto mm = self->system().middleman().actor_handle();
   self->request(mm, st.options.connect_timeout, caf::connect_atom::value, host, port)
-    .then(
-      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
-        if (!ptr || !self->system().assignable<node_actor>(ifs)) {
-          connect_failed(self);
-          return;
-        }
-        connected(self, caf::actor_cast<node_actor>(std::move(ptr)));
-      },
-      [=](caf::error&) { connect_failed(self); });
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
+            if (!ptr || !self->system().assignable<node_actor>(ifs)) {
+              connect_failed(self);
+              return;
+            }
+            connected(self, caf::actor_cast<node_actor>(std::move(ptr)));
+          },
+          [=](caf::error&) { connect_failed(self); });
 }
 
 bool node_went_away(const caf::error& err) {
@@ -114,22 +115,22 @@ template <class Reply, class OnReply, class OnError, class... Ts>
 void forward_to(self_ptr self, bool retry, OnReply on_reply, OnError on_error, Ts... xs) {
   auto send_now = [=]() mutable {
     self->request(self->state.node, self->state.options.timeout, xs...)
-      .then([=](Reply& reply) mutable { on_reply(reply); },
-            [=](caf::error& err) mutable {
-              if (node_went_away(err)) {
-                self->state.node = nullptr;
-                if (retry) {
-                  forward_to<Reply>(self, false, on_reply, on_error, xs...);
-                  return;
+        .then([=](Reply& reply) mutable { on_reply(reply); },
+              [=](caf::error& err) mutable {
+                if (node_went_away(err)) {
+                  self->state.node = nullptr;
+                  if (retry) {
+                    forward_to<Reply>(self, false, on_reply, on_error, xs...);
+                    return;
+                  }
                 }
-              }
-              if (err == caf::sec::request_timeout)
-                err = caf::make_error(ec::timeout,
-                                      "no answer within "
-                                        + std::to_string(self->state.options.timeout.count())
-                                        + " ms; a write may or may not have been applied");
-              on_error(err);
-            });
+                if (err == caf::sec::request_timeout)
+                  err = caf::make_error(ec::timeout,
+                                        "no answer within " +
+                                            std::to_string(self->state.options.timeout.count()) +
+                                            " ms; a write may or may not have been applied");
+                on_error(err);
+              });
   };
   if (self->state.node) {
     send_now();
@@ -143,8 +144,8 @@ void forward_to(self_ptr self, bool retry, OnReply on_reply, OnError on_error, T
 template <class Reply, class... Ts>
 void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, Ts... xs) {
   forward_to<Reply>(
-    self, retry, [=](Reply& r) mutable { rp.deliver(std::move(r)); },
-    [=](caf::error& e) mutable { rp.deliver(std::move(e)); }, xs...);
+      self, retry, [=](Reply& r) mutable { rp.deliver(std::move(r)); },
+      [=](caf::error& e) mutable { rp.deliver(std::move(e)); }, xs...);
 }
 
 client_impl::behavior_type client_behavior(self_ptr self, client_options options) {
@@ -154,65 +155,65 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
       self->state.node = nullptr; // the next request connects elsewhere
   });
   return {
-    [=](caf::get_atom, const bytes& key) {
-      auto rp = self->make_response_promise<get_reply>();
-      forward<get_reply>(self, rp, true, caf::get_atom::value, key);
-      return rp;
-    },
-    [=](caf::put_atom, const put_request& req) {
-      auto rp = self->make_response_promise<write_reply>();
-      forward<write_reply>(self, rp, true, caf::put_atom::value, req);
-      return rp;
-    },
-    [=](caf::delete_atom, const delete_request& req) {
-      auto rp = self->make_response_promise<write_reply>();
-      forward<write_reply>(self, rp, true, caf::delete_atom::value, req);
-      return rp;
-    },
-    [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
-        uint32_t delay_ms) {
-      auto rp = self->make_response_promise<std::string>();
-      forward<std::string>(self, rp, true, fault_atom::value, action, peers, delay_ms);
-      return rp;
-    },
-    [=](status_atom) {
-      auto rp = self->make_response_promise<cluster_status>();
-      forward<cluster_status>(self, rp, true, status_atom::value);
-      return rp;
-    },
-    [=](caf::get_atom, const std::vector<bytes>& keys) {
-      // Every key is its own get on the connected node; they run concurrently.
-      using replies = std::vector<get_reply>;
-      auto rp = self->make_response_promise<replies>();
-      if (keys.empty()) {
-        rp.deliver(replies{});
+      [=](caf::get_atom, const bytes& key) {
+        auto rp = self->make_response_promise<get_reply>();
+        forward<get_reply>(self, rp, true, caf::get_atom::value, key);
         return rp;
-      }
-      struct gather {
-        replies out;
-        size_t left;
-        bool failed = false;
-      };
-      auto g = std::make_shared<gather>(gather{replies(keys.size()), keys.size()});
-      for (size_t i = 0; i < keys.size(); ++i) {
-        forward_to<get_reply>(
-          self, true,
-          [=](get_reply& r) mutable {
-            g->out[i] = std::move(r);
-            if (--g->left == 0 && !g->failed)
-              rp.deliver(std::move(g->out));
-          },
-          [=](caf::error& err) mutable {
-            if (!g->failed) {
-              g->failed = true;
-              rp.deliver(std::move(err));
-            }
-          },
-          caf::get_atom::value, keys[i]);
-      }
-      return rp;
-    },
-    [=](reconnect_atom) { try_connect(self); },
+      },
+      [=](caf::put_atom, const put_request& req) {
+        auto rp = self->make_response_promise<write_reply>();
+        forward<write_reply>(self, rp, true, caf::put_atom::value, req);
+        return rp;
+      },
+      [=](caf::delete_atom, const delete_request& req) {
+        auto rp = self->make_response_promise<write_reply>();
+        forward<write_reply>(self, rp, true, caf::delete_atom::value, req);
+        return rp;
+      },
+      [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
+          uint32_t delay_ms) {
+        auto rp = self->make_response_promise<std::string>();
+        forward<std::string>(self, rp, true, fault_atom::value, action, peers, delay_ms);
+        return rp;
+      },
+      [=](status_atom) {
+        auto rp = self->make_response_promise<cluster_status>();
+        forward<cluster_status>(self, rp, true, status_atom::value);
+        return rp;
+      },
+      [=](caf::get_atom, const std::vector<bytes>& keys) {
+        // Every key is its own get on the connected node; they run concurrently.
+        using replies = std::vector<get_reply>;
+        auto rp = self->make_response_promise<replies>();
+        if (keys.empty()) {
+          rp.deliver(replies{});
+          return rp;
+        }
+        struct gather {
+          replies out;
+          size_t left;
+          bool failed = false;
+        };
+        auto g = std::make_shared<gather>(gather{replies(keys.size()), keys.size()});
+        for (size_t i = 0; i < keys.size(); ++i) {
+          forward_to<get_reply>(
+              self, true,
+              [=](get_reply& r) mutable {
+                g->out[i] = std::move(r);
+                if (--g->left == 0 && !g->failed)
+                  rp.deliver(std::move(g->out));
+              },
+              [=](caf::error& err) mutable {
+                if (!g->failed) {
+                  g->failed = true;
+                  rp.deliver(std::move(err));
+                }
+              },
+              caf::get_atom::value, keys[i]);
+        }
+        return rp;
+      },
+      [=](reconnect_atom) { try_connect(self); },
   };
 }
 
@@ -231,8 +232,8 @@ std::vector<std::string> parse_endpoints(const std::string& text) {
     if (colon == std::string::npos || colon == 0 || colon + 1 == part.size())
       return {};
     auto port = part.substr(colon + 1);
-    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)
-        || std::stoul(port) == 0 || std::stoul(port) > 65535)
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+        std::stoul(port) == 0 || std::stoul(port) > 65535)
       return {};
     out.push_back(part);
   }

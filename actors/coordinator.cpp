@@ -27,10 +27,10 @@ int64_t wall_clock_us() {
 }
 
 caf::error unreachable(const coordination_plan& plan, uint32_t needed) {
-  return caf::make_error(ec::unavailable,
-                         std::to_string(plan.replicas.size()) + " of "
-                           + std::to_string(plan.replicas_total)
-                           + " replicas reachable, " + std::to_string(needed) + " needed");
+  return caf::make_error(ec::unavailable, std::to_string(plan.replicas.size()) + " of " +
+                                              std::to_string(plan.replicas_total) +
+                                              " replicas reachable, " + std::to_string(needed) +
+                                              " needed");
 }
 
 /// What the client sees of a record: its visible values (identical bytes shown once) and context.
@@ -65,7 +65,7 @@ void read_repair_and_quit(self_ptr self, const std::shared_ptr<read_round>& rd) 
         continue;
       // Stale, missing or corrupt: send the reconciled record. Fire and forget, bounded.
       self->request(plan.replicas[idx].vnode, plan.timeout, merge_atom::value, rd->key, rd->merged)
-        .then([](const record&) {}, [](const caf::error&) {});
+          .then([](const record&) {}, [](const caf::error&) {});
     }
   }
   // Let the repairs leave before exiting; their answers are not awaited.
@@ -84,9 +84,9 @@ void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
       std::string where;
       for (auto& n : rd->corrupt_at)
         where += (where.empty() ? "" : ", ") + n;
-      rd->rp.deliver(caf::make_error(ec::corrupt_record,
-                                     "the stored record failed its checksum on " + where
-                                       + " and no intact replica answered"));
+      rd->rp.deliver(
+          caf::make_error(ec::corrupt_record, "the stored record failed its checksum on " + where +
+                                                  " and no intact replica answered"));
     } else {
       rd->rp.deliver(get_reply{});
     }
@@ -94,9 +94,9 @@ void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
   if (!rd->replied && rd->failed > total - plan.read_quorum) {
     rd->replied = true;
     rd->rp.deliver(caf::make_error(
-      ec::unavailable, std::to_string(rd->answered) + " of " + std::to_string(plan.replicas_total)
-                         + " replicas answered, " + std::to_string(plan.read_quorum)
-                         + " needed"));
+        ec::unavailable, std::to_string(rd->answered) + " of " +
+                             std::to_string(plan.replicas_total) + " replicas answered, " +
+                             std::to_string(plan.read_quorum) + " needed"));
   }
   if (rd->answered + rd->failed == total)
     read_repair_and_quit(self, rd);
@@ -117,23 +117,24 @@ caf::result<get_reply> start_get(self_ptr self, const bytes& key) {
   rd->key = key;
   for (size_t i = 0; i < plan.replicas.size(); ++i) {
     self->request(plan.replicas[i].vnode, plan.timeout, read_atom::value, key)
-      .then(
-        [=](replica_read& rr) {
-          ++rd->answered;
-          if (rr.corrupt)
-            rd->corrupt_at.push_back(self->state.plan.replicas[i].node);
-          if (rr.found) {
-            rd->merged = rd->any_found ? dvv::merge(rd->merged, rr.rec, self->state.plan.conflicts)
-                                       : rr.rec;
-            rd->any_found = true;
-          }
-          rd->answers.emplace_back(i, std::move(rr));
-          on_read_answer(self, rd);
-        },
-        [=](caf::error&) {
-          ++rd->failed;
-          on_read_answer(self, rd);
-        });
+        .then(
+            [=](replica_read& rr) {
+              ++rd->answered;
+              if (rr.corrupt)
+                rd->corrupt_at.push_back(self->state.plan.replicas[i].node);
+              if (rr.found) {
+                rd->merged = rd->any_found
+                                 ? dvv::merge(rd->merged, rr.rec, self->state.plan.conflicts)
+                                 : rr.rec;
+                rd->any_found = true;
+              }
+              rd->answers.emplace_back(i, std::move(rr));
+              on_read_answer(self, rd);
+            },
+            [=](caf::error&) {
+              ++rd->failed;
+              on_read_answer(self, rd);
+            });
   }
   return rd->rp;
 }
@@ -164,8 +165,8 @@ void maybe_finish_write(self_ptr self, const std::shared_ptr<write_round>& wr) {
   }
   if (!wr->replied && wr->acks + wr->outstanding < plan.write_quorum) {
     wr->replied = true;
-    auto detail = std::to_string(wr->acks) + " of " + std::to_string(plan.replicas_total)
-                  + " replicas stored it, " + std::to_string(plan.write_quorum) + " needed";
+    auto detail = std::to_string(wr->acks) + " of " + std::to_string(plan.replicas_total) +
+                  " replicas stored it, " + std::to_string(plan.write_quorum) + " needed";
     if (wr->last_error)
       detail += " (last failure: " + describe(wr->last_error) + ")";
     // Only a write that no replica can have stored is a definite failure.
@@ -197,10 +198,10 @@ void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const reco
     auto& target = plan.replicas[i];
     if (target.hint_for.empty())
       self->request(target.vnode, plan.timeout, merge_atom::value, wr->op.key, rec)
-        .then([=](const record&) { on_ack(); }, on_error);
+          .then([=](const record&) { on_ack(); }, on_error);
     else
       self->request(target.vnode, plan.timeout, hint_atom::value, target.hint_for, wr->op.key, rec)
-        .then([=](caf::ok_atom) { on_ack(); }, on_error);
+          .then([=](caf::ok_atom) { on_ack(); }, on_error);
   }
 }
 
@@ -211,27 +212,27 @@ void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr) {
   wr->outstanding = static_cast<uint32_t>(plan.replicas.size() - i);
   self->request(plan.replicas[i].vnode, plan.timeout, coord_atom::value, wr->op,
                 plan.replicas[i].hint_for)
-    .then(
-      [=](const record& rec) {
-        wr->outstanding = 0;
-        ++wr->acks;
-        replicate(self, wr, rec);
-        maybe_finish_write(self, wr);
-      },
-      [=](caf::error& err) {
-        // This replica could not coordinate: the next one may (each dot is new, so a retry of a
-        // write that did land here at most shows the value twice, never loses one).
-        ++wr->failed;
-        wr->uncertain = wr->uncertain || may_have_applied(err);
-        wr->last_error = std::move(err);
-        if (wr->coordinator_index + 1 < self->state.plan.replicas.size()) {
-          ++wr->coordinator_index;
-          ask_coordinator(self, wr);
-        } else {
-          wr->outstanding = 0;
-          maybe_finish_write(self, wr);
-        }
-      });
+      .then(
+          [=](const record& rec) {
+            wr->outstanding = 0;
+            ++wr->acks;
+            replicate(self, wr, rec);
+            maybe_finish_write(self, wr);
+          },
+          [=](caf::error& err) {
+            // This replica could not coordinate: the next one may (each dot is new, so a retry of a
+            // write that did land here at most shows the value twice, never loses one).
+            ++wr->failed;
+            wr->uncertain = wr->uncertain || may_have_applied(err);
+            wr->last_error = std::move(err);
+            if (wr->coordinator_index + 1 < self->state.plan.replicas.size()) {
+              ++wr->coordinator_index;
+              ask_coordinator(self, wr);
+            } else {
+              wr->outstanding = 0;
+              maybe_finish_write(self, wr);
+            }
+          });
 }
 
 caf::result<write_reply> start_write(self_ptr self, write_op op, const bytes& context) {
@@ -244,7 +245,8 @@ caf::result<write_reply> start_write(self_ptr self, write_op op, const bytes& co
     auto vv = dvv::decode_context(context);
     if (!vv) {
       self->quit();
-      return caf::make_error(ec::bad_context, "the context does not decode; pass it as get printed it");
+      return caf::make_error(ec::bad_context,
+                             "the context does not decode; pass it as get printed it");
     }
     op.context = std::move(*vv);
   }
@@ -259,19 +261,19 @@ caf::result<write_reply> start_write(self_ptr self, write_op op, const bytes& co
 coordinator_actor::behavior_type coordinator_behavior(self_ptr self, coordination_plan plan) {
   self->state.plan = std::move(plan);
   return {
-    [=](caf::get_atom, const bytes& key) { return start_get(self, key); },
-    [=](caf::put_atom, put_request& req) {
-      write_op op;
-      op.key = std::move(req.key);
-      op.value = std::move(req.value);
-      return start_write(self, std::move(op), req.context);
-    },
-    [=](caf::delete_atom, delete_request& req) {
-      write_op op;
-      op.key = std::move(req.key);
-      op.tombstone = true;
-      return start_write(self, std::move(op), req.context);
-    },
+      [=](caf::get_atom, const bytes& key) { return start_get(self, key); },
+      [=](caf::put_atom, put_request& req) {
+        write_op op;
+        op.key = std::move(req.key);
+        op.value = std::move(req.value);
+        return start_write(self, std::move(op), req.context);
+      },
+      [=](caf::delete_atom, delete_request& req) {
+        write_op op;
+        op.key = std::move(req.key);
+        op.tombstone = true;
+        return start_write(self, std::move(op), req.context);
+      },
   };
 }
 

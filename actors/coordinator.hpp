@@ -1,6 +1,7 @@
 // The coordinator: serves one client request against the key's replicas, then exits.
 //
-//   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair ──> exit
+//   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair ──>
+//   exit
 //            └─> too many failures for R ──> reply(unavailable) ──> exit
 //   write: fewer than W replicas (home + fallbacks) up ──> reply(unavailable) ──> exit
 //          coord(write) at the first replica (this node's if it is one; on failure the next)
@@ -34,9 +35,9 @@ struct coordination_plan {
   /// Reachable home replicas in preference order, then (sloppy quorum only) one fallback for
   /// each unreachable home replica. Reads use the home replicas only.
   std::vector<replica_target> replicas;
-  uint32_t replicas_total = 3;          ///< N
-  uint32_t read_quorum = 2;             ///< R
-  uint32_t write_quorum = 2;            ///< W
+  uint32_t replicas_total = 3; ///< N
+  uint32_t read_quorum = 2;    ///< R
+  uint32_t write_quorum = 2;   ///< W
   conflict_mode conflicts = conflict_mode::siblings;
   std::chrono::milliseconds timeout{5000}; ///< per replica request
 };

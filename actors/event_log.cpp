@@ -15,8 +15,8 @@ void log_event(const std::string& node, const std::string& text) {
   gmtime_r(&secs, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string line = std::string{stamp} + "." + (ms < 100 ? (ms < 10 ? "00" : "0") : "")
-                     + std::to_string(ms) + "Z " + node + " " + text + "\n";
+  std::string line = std::string{stamp} + "." + (ms < 100 ? (ms < 10 ? "00" : "0") : "") +
+                     std::to_string(ms) + "Z " + node + " " + text + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }

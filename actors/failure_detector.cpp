@@ -45,23 +45,23 @@ void probe_all(self_ptr self) {
     // A probe may take as long as the detector tolerates; its answer is a heartbeat.
     auto handle = peer.handle;
     self->request(handle, st.options.interval * 8, caf::ping_atom::value)
-      .then(
-        [=](caf::pong_atom) {
-          auto it = self->state.peers.find(name);
-          if (it == self->state.peers.end() || it->second.handle != handle)
-            return; // watched again through a newer connection meanwhile
-          it->second.probing = false;
-          it->second.detector.heartbeat(self->clock().now());
-          if (!it->second.up) {
-            it->second.up = true;
-            report(self, name, true);
-          }
-        },
-        [=](caf::error&) {
-          auto it = self->state.peers.find(name);
-          if (it != self->state.peers.end() && it->second.handle == handle)
-            it->second.probing = false;
-        });
+        .then(
+            [=](caf::pong_atom) {
+              auto it = self->state.peers.find(name);
+              if (it == self->state.peers.end() || it->second.handle != handle)
+                return; // watched again through a newer connection meanwhile
+              it->second.probing = false;
+              it->second.detector.heartbeat(self->clock().now());
+              if (!it->second.up) {
+                it->second.up = true;
+                report(self, name, true);
+              }
+            },
+            [=](caf::error&) {
+              auto it = self->state.peers.find(name);
+              if (it != self->state.peers.end() && it->second.handle == handle)
+                it->second.probing = false;
+            });
   }
 }
 
@@ -69,20 +69,20 @@ detector_impl::behavior_type detector_behavior(self_ptr self, failure_detector_o
   self->state.options = std::move(options);
   self->send(self, caf::tick_atom::value);
   return {
-    [=](watch_atom, const std::string& name, const node_actor& handle) {
-      // A new connection (first, or after a restart): fresh history, alive as of now, since the
-      // handshake that produced the handle was just answered.
-      auto& peer = self->state.peers[name];
-      auto interval = self->state.options.interval;
-      // Tolerate two missed probes before suspicion grows, and never judge by a deviation below
-      // half a probe period: a busy 2-core machine delays answers by that much.
-      peer = watched_peer{handle, phi_accrual{100, interval / 2, interval * 2, interval}};
-      peer.detector.heartbeat(self->clock().now());
-    },
-    [=](caf::tick_atom) {
-      probe_all(self);
-      self->delayed_send(self, self->state.options.interval, caf::tick_atom::value);
-    },
+      [=](watch_atom, const std::string& name, const node_actor& handle) {
+        // A new connection (first, or after a restart): fresh history, alive as of now, since the
+        // handshake that produced the handle was just answered.
+        auto& peer = self->state.peers[name];
+        auto interval = self->state.options.interval;
+        // Tolerate two missed probes before suspicion grows, and never judge by a deviation below
+        // half a probe period: a busy 2-core machine delays answers by that much.
+        peer = watched_peer{handle, phi_accrual{100, interval / 2, interval * 2, interval}};
+        peer.detector.heartbeat(self->clock().now());
+      },
+      [=](caf::tick_atom) {
+        probe_all(self);
+        self->delayed_send(self, self->state.options.interval, caf::tick_atom::value);
+      },
   };
 }
 

@@ -61,10 +61,10 @@ caf::expected<instance_identity> open_instance(storage::engine& db, const manife
       return recorded.error();
     if (!*recorded || **recorded != value)
       return caf::make_error(ec::settings_mismatch,
-                             data_dir + " was created with store." + name + " = "
-                               + (*recorded ? **recorded : std::string{"(unset)"})
-                               + " but " + cluster.path + " says " + value
-                               + "; [store] settings cannot change for an existing instance");
+                             data_dir + " was created with store." + name + " = " +
+                                 (*recorded ? **recorded : std::string{"(unset)"}) + " but " +
+                                 cluster.path + " says " + value +
+                                 "; [store] settings cannot change for an existing instance");
   }
   auto instance = db.get_meta("instance_id");
   if (!instance)

@@ -31,9 +31,9 @@ void adopt(self_ptr self, const membership_view& incoming) {
   for (auto& m : merged.members) {
     auto* old = find_member(st.view, m.name);
     if (!old || old->version != m.version || old->incarnation != m.incarnation)
-      log_event(st.options.node, "view: " + m.name + " incarnation "
-                                   + std::to_string(m.incarnation) + " version "
-                                   + std::to_string(m.version));
+      log_event(st.options.node, "view: " + m.name + " incarnation " +
+                                     std::to_string(m.incarnation) + " version " +
+                                     std::to_string(m.version));
   }
   st.view = std::move(merged);
 }
@@ -47,32 +47,32 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
     mine.incarnation = st.options.incarnation;
     // Wall-clock microseconds: a later start of this node outranks every earlier one.
     mine.version = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count());
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
     upsert(st.view, mine);
   }
   self->send(self, caf::tick_atom::value);
   return {
-    [=](peer_atom, std::vector<peer_view>& peers) { self->state.peers = std::move(peers); },
-    [=](gossip_atom, const membership_view& theirs) {
-      adopt(self, theirs);
-      return self->state.view;
-    },
-    [=](view_atom) { return self->state.view; },
-    [=](caf::tick_atom) {
-      auto& st = self->state;
-      std::vector<node_actor> reachable;
-      for (auto& p : st.peers)
-        if (p.up && p.node)
-          reachable.push_back(p.node);
-      if (!reachable.empty()) {
-        auto target = reachable[st.rng() % reachable.size()];
-        self->request(target, st.options.timeout, gossip_atom::value, st.view)
-          .then([=](const membership_view& theirs) { adopt(self, theirs); },
-                [](caf::error&) {});
-      }
-      self->delayed_send(self, st.options.interval, caf::tick_atom::value);
-    },
+      [=](peer_atom, std::vector<peer_view>& peers) { self->state.peers = std::move(peers); },
+      [=](gossip_atom, const membership_view& theirs) {
+        adopt(self, theirs);
+        return self->state.view;
+      },
+      [=](view_atom) { return self->state.view; },
+      [=](caf::tick_atom) {
+        auto& st = self->state;
+        std::vector<node_actor> reachable;
+        for (auto& p : st.peers)
+          if (p.up && p.node)
+            reachable.push_back(p.node);
+        if (!reachable.empty()) {
+          auto target = reachable[st.rng() % reachable.size()];
+          self->request(target, st.options.timeout, gossip_atom::value, st.view)
+              .then([=](const membership_view& theirs) { adopt(self, theirs); },
+                    [](caf::error&) {});
+        }
+        self->delayed_send(self, st.options.interval, caf::tick_atom::value);
+      },
   };
 }
 

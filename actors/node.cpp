@@ -16,8 +16,8 @@
 #include "actors/hint_keeper.hpp"
 #include "actors/link_faults.hpp"
 #include "actors/membership.hpp"
-#include "cluster-config/membership_view.hpp"
 #include "actors/vnode.hpp"
+#include "cluster-config/membership_view.hpp"
 #include "cluster-config/ring.hpp"
 #include "messages/error.hpp"
 
@@ -29,18 +29,18 @@ using namespace std::chrono_literals;
 
 /// Reconnect attempts and liveness reports are private: the public interface stays node_actor.
 using node_impl = node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>>::extend_with<
-  liveness_listener_actor>;
+    liveness_listener_actor>;
 
 constexpr auto reconnect_interval = 1s;
 constexpr auto connect_timeout = 5s;
 
 struct peer_info {
   const node_entry* entry = nullptr;
-  node_actor handle;                ///< valid while connected
-  std::vector<vnode_actor> vnodes;  ///< the peer's vnodes, by partition
+  node_actor handle;               ///< valid while connected
+  std::vector<vnode_actor> vnodes; ///< the peer's vnodes, by partition
   replica_id id = 0;
-  bool up = false;      ///< connected and handshaken
-  bool alive = true;    ///< the failure detector's verdict while connected
+  bool up = false;   ///< connected and handshaken
+  bool alive = true; ///< the failure detector's verdict while connected
   bool connecting = false;
   bool mismatch_logged = false;
 };
@@ -111,11 +111,12 @@ caf::result<std::string> apply_fault(self_ptr self, const std::string& action,
       v.drop = action == "drop";
       v.delay = std::chrono::milliseconds{action == "delay" ? delay_ms : 0};
       st.faults->set(name, v);
-      st.fault_rules[name] = action == "drop" ? "drop" : "delay " + std::to_string(delay_ms) + " ms";
+      st.fault_rules[name] =
+          action == "drop" ? "drop" : "delay " + std::to_string(delay_ms) + " ms";
     }
   } else {
-    return caf::make_error(ec::bad_request, "unknown fault '" + action
-                                              + "' (drop PEERS, delay PEERS MS, or heal)");
+    return caf::make_error(ec::bad_request,
+                           "unknown fault '" + action + "' (drop PEERS, delay PEERS MS, or heal)");
   }
   std::string text;
   for (auto& [name, rule] : st.fault_rules)
@@ -161,42 +162,42 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
   auto& st = self->state;
   auto timeout = std::chrono::milliseconds{st.options.cluster.timeouts.request_ms};
   self->request(handle, timeout, peer_atom::value, own_hello(self, false))
-    .then(
-      [=](peer_hello& theirs) {
-        auto& peer = self->state.peers[index];
-        peer.connecting = false;
-        if (theirs.settings != self->state.settings || theirs.name != peer.entry->name
-            || theirs.vnodes.size() != self->state.placement.partitions()) {
-          if (!peer.mismatch_logged)
-            log_event(self->state.options.self_name,
-                      "peer " + peer.entry->name + " refused: it runs as '" + theirs.name
-                        + "' with settings [" + theirs.settings + "], ours are ["
-                        + self->state.settings + "]");
-          peer.mismatch_logged = true;
-          schedule_reconnect(self, index);
-          return;
-        }
-        peer.handle = handle;
-        self->state.faults->bind(peer.entry->name, handle.node());
-        peer.vnodes = std::move(theirs.vnodes);
-        peer.id = theirs.id;
-        peer.up = true;
-        peer.alive = true;
-        peer.mismatch_logged = false;
-        self->monitor(handle);
-        self->send(self->state.detector, watch_atom::value, peer.entry->name, handle);
-        log_event(self->state.options.self_name, "peer " + peer.entry->name + " up");
-        publish_peers(self);
-      },
-      [=](caf::error& err) {
-        auto& peer = self->state.peers[index];
-        peer.connecting = false;
-        if (!peer.mismatch_logged && err.category() == caf::atom("actorkv"))
-          log_event(self->state.options.self_name,
-                    "peer " + peer.entry->name + " refused us: " + describe(err));
-        peer.mismatch_logged = err.category() == caf::atom("actorkv");
-        schedule_reconnect(self, index);
-      });
+      .then(
+          [=](peer_hello& theirs) {
+            auto& peer = self->state.peers[index];
+            peer.connecting = false;
+            if (theirs.settings != self->state.settings || theirs.name != peer.entry->name ||
+                theirs.vnodes.size() != self->state.placement.partitions()) {
+              if (!peer.mismatch_logged)
+                log_event(self->state.options.self_name,
+                          "peer " + peer.entry->name + " refused: it runs as '" + theirs.name +
+                              "' with settings [" + theirs.settings + "], ours are [" +
+                              self->state.settings + "]");
+              peer.mismatch_logged = true;
+              schedule_reconnect(self, index);
+              return;
+            }
+            peer.handle = handle;
+            self->state.faults->bind(peer.entry->name, handle.node());
+            peer.vnodes = std::move(theirs.vnodes);
+            peer.id = theirs.id;
+            peer.up = true;
+            peer.alive = true;
+            peer.mismatch_logged = false;
+            self->monitor(handle);
+            self->send(self->state.detector, watch_atom::value, peer.entry->name, handle);
+            log_event(self->state.options.self_name, "peer " + peer.entry->name + " up");
+            publish_peers(self);
+          },
+          [=](caf::error& err) {
+            auto& peer = self->state.peers[index];
+            peer.connecting = false;
+            if (!peer.mismatch_logged && err.category() == caf::atom("actorkv"))
+              log_event(self->state.options.self_name,
+                        "peer " + peer.entry->name + " refused us: " + describe(err));
+            peer.mismatch_logged = err.category() == caf::atom("actorkv");
+            schedule_reconnect(self, index);
+          });
 }
 
 void connect_peer(self_ptr self, uint32_t index) {
@@ -207,22 +208,22 @@ void connect_peer(self_ptr self, uint32_t index) {
   // Never the blocking middleman().remote_actor() here: it would stall a scheduler thread.
   auto mm = self->system().middleman().actor_handle();
   self->request(mm, connect_timeout, caf::connect_atom::value, peer.entry->host, peer.entry->port)
-    .then(
-      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
-        if (!ptr || !self->system().assignable<node_actor>(ifs)) {
-          self->state.peers[index].connecting = false;
-          log_event(self->state.options.self_name,
-                    "peer " + self->state.peers[index].entry->name
-                      + " is not an actorkv node (wrong interface)");
-          schedule_reconnect(self, index);
-          return;
-        }
-        handshake(self, index, caf::actor_cast<node_actor>(std::move(ptr)));
-      },
-      [=](caf::error&) {
-        self->state.peers[index].connecting = false;
-        schedule_reconnect(self, index);
-      });
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
+            if (!ptr || !self->system().assignable<node_actor>(ifs)) {
+              self->state.peers[index].connecting = false;
+              log_event(self->state.options.self_name,
+                        "peer " + self->state.peers[index].entry->name +
+                            " is not an actorkv node (wrong interface)");
+              schedule_reconnect(self, index);
+              return;
+            }
+            handshake(self, index, caf::actor_cast<node_actor>(std::move(ptr)));
+          },
+          [=](caf::error&) {
+            self->state.peers[index].connecting = false;
+            schedule_reconnect(self, index);
+          });
 }
 
 /// The reachable home replicas of `p` in preference order, then under sloppy quorum one
@@ -277,18 +278,18 @@ caf::error check_key(self_ptr self, const bytes& key) {
   if (key.empty())
     return caf::make_error(ec::empty_key, "keys must hold at least one byte");
   if (key.size() > lim.max_key_bytes)
-    return caf::make_error(ec::key_too_large, "key is " + std::to_string(key.size())
-                                                + " bytes, the limit is "
-                                                + std::to_string(lim.max_key_bytes));
+    return caf::make_error(ec::key_too_large, "key is " + std::to_string(key.size()) +
+                                                  " bytes, the limit is " +
+                                                  std::to_string(lim.max_key_bytes));
   return caf::none;
 }
 
 caf::error check_value(self_ptr self, const bytes& value) {
   auto& lim = self->state.options.cluster.limits;
   if (value.size() > lim.max_value_bytes)
-    return caf::make_error(ec::value_too_large, "value is " + std::to_string(value.size())
-                                                  + " bytes, the limit is "
-                                                  + std::to_string(lim.max_value_bytes));
+    return caf::make_error(ec::value_too_large, "value is " + std::to_string(value.size()) +
+                                                    " bytes, the limit is " +
+                                                    std::to_string(lim.max_value_bytes));
   return caf::none;
 }
 
@@ -328,29 +329,29 @@ caf::result<cluster_status> full_status(self_ptr self) {
   auto rp = self->make_response_promise<cluster_status>();
   auto timeout = std::chrono::milliseconds{self->state.options.cluster.timeouts.request_ms};
   self->request(self->state.options.storage, timeout, backlog_atom::value)
-    .then(
-      [=](const std::vector<hint_backlog>& backlog) mutable {
-        auto out = make_status(self);
-        for (auto& b : backlog)
-          out.pending_hints += b.count;
-        self->request(self->state.anti_entropy, timeout, status_atom::value)
-          .then(
-            [=](const anti_entropy_stats& ae) mutable {
-              auto full = out;
-              full.ae_rounds = ae.rounds;
-              full.ae_repairs_last_round = ae.repairs_last_round;
-              full.ae_repairs_total = ae.repairs_total;
-              self->request(self->state.membership, timeout, view_atom::value)
+      .then(
+          [=](const std::vector<hint_backlog>& backlog) mutable {
+            auto out = make_status(self);
+            for (auto& b : backlog)
+              out.pending_hints += b.count;
+            self->request(self->state.anti_entropy, timeout, status_atom::value)
                 .then(
-                  [=](const membership_view& view) mutable {
-                    full.view_fingerprint = fingerprint(view);
-                    rp.deliver(full);
-                  },
-                  [=](caf::error&) mutable { rp.deliver(full); });
-            },
-            [=](caf::error&) mutable { rp.deliver(out); });
-      },
-      [=](caf::error& err) mutable { rp.deliver(err); });
+                    [=](const anti_entropy_stats& ae) mutable {
+                      auto full = out;
+                      full.ae_rounds = ae.rounds;
+                      full.ae_repairs_last_round = ae.repairs_last_round;
+                      full.ae_repairs_total = ae.repairs_total;
+                      self->request(self->state.membership, timeout, view_atom::value)
+                          .then(
+                              [=](const membership_view& view) mutable {
+                                full.view_fingerprint = fingerprint(view);
+                                rp.deliver(full);
+                              },
+                              [=](caf::error&) mutable { rp.deliver(full); });
+                    },
+                    [=](caf::error&) mutable { rp.deliver(out); });
+          },
+          [=](caf::error& err) mutable { rp.deliver(err); });
   return rp;
 }
 
@@ -389,15 +390,15 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   auto& cluster = st.options.cluster;
   auto request_timeout = std::chrono::milliseconds{cluster.timeouts.request_ms};
   st.detector = spawn_failure_detector(
-    self->system(),
-    failure_detector_options{st.options.self_name,
-                             std::chrono::milliseconds{cluster.failure_detector.interval_ms},
-                             static_cast<double>(cluster.failure_detector.phi_threshold),
-                             caf::actor_cast<liveness_listener_actor>(self)});
+      self->system(),
+      failure_detector_options{st.options.self_name,
+                               std::chrono::milliseconds{cluster.failure_detector.interval_ms},
+                               static_cast<double>(cluster.failure_detector.phi_threshold),
+                               caf::actor_cast<liveness_listener_actor>(self)});
   st.hint_keeper = spawn_hint_keeper(
-    self->system(),
-    hint_keeper_options{st.options.self_name, st.options.storage, cluster.handoff.batch,
-                        std::chrono::milliseconds{cluster.handoff.interval_ms}, request_timeout});
+      self->system(),
+      hint_keeper_options{st.options.self_name, st.options.storage, cluster.handoff.batch,
+                          std::chrono::milliseconds{cluster.handoff.interval_ms}, request_timeout});
   anti_entropy_options ae;
   ae.node = st.options.self_name;
   ae.storage = st.options.storage;
@@ -409,9 +410,9 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   ae.timeout = request_timeout;
   st.anti_entropy = spawn_anti_entropy(self->system(), std::move(ae));
   st.membership = spawn_membership(
-    self->system(),
-    membership_options{st.options.self_name, st.options.self_id, cluster,
-                       std::chrono::milliseconds{cluster.gossip.interval_ms}, request_timeout});
+      self->system(),
+      membership_options{st.options.self_name, st.options.self_id, cluster,
+                         std::chrono::milliseconds{cluster.gossip.interval_ms}, request_timeout});
   // Background workers live and die with their node.
   self->link_to(st.detector);
   self->link_to(st.hint_keeper);
@@ -427,61 +428,62 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   for (uint32_t i = 0; i < st.peers.size(); ++i)
     self->send(self, connect_to_atom::value, i);
   return {
-    [=](caf::get_atom, bytes& key) -> caf::result<get_reply> {
-      if (auto err = check_key(self, key))
-        return err;
-      return self->delegate(coordinator_for(self, key), caf::get_atom::value, std::move(key));
-    },
-    [=](caf::put_atom, put_request& req) -> caf::result<write_reply> {
-      if (auto err = check_key(self, req.key))
-        return err;
-      if (auto err = check_value(self, req.value))
-        return err;
-      auto c = coordinator_for(self, req.key);
-      return self->delegate(c, caf::put_atom::value, std::move(req));
-    },
-    [=](caf::delete_atom, delete_request& req) -> caf::result<write_reply> {
-      if (auto err = check_key(self, req.key))
-        return err;
-      auto c = coordinator_for(self, req.key);
-      return self->delegate(c, caf::delete_atom::value, std::move(req));
-    },
-    [=](status_atom) { return full_status(self); },
-    [=](caf::ping_atom) -> caf::result<caf::pong_atom> {
-      if (dropped(self))
-        return self->make_response_promise<caf::pong_atom>();
-      return caf::pong_atom::value;
-    },
-    [=](gossip_atom, membership_view& view) -> caf::result<membership_view> {
-      if (dropped(self))
-        return self->make_response_promise<membership_view>();
-      return self->delegate(self->state.membership, gossip_atom::value, std::move(view));
-    },
-    [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
-        uint32_t delay_ms) { return apply_fault(self, action, peers, delay_ms); },
-    [=](alive_atom, const std::string& name, bool alive) {
-      auto* peer = self->state.find_peer(name);
-      if (!peer || peer->alive == alive)
-        return;
-      peer->alive = alive;
-      if (peer->up)
-        log_event(self->state.options.self_name,
-                  "peer " + name + (alive ? " up (answering again)" : " down (failure detector: "
-                                                                      "no answers)"));
-      publish_peers(self);
-    },
-    [=](peer_atom, const peer_hello& theirs) -> caf::result<peer_hello> {
-      if (auto& sender = self->current_sender(); sender && self->state.find_peer(theirs.name))
-        self->state.faults->bind(theirs.name, sender->node());
-      if (dropped(self))
-        return self->make_response_promise<peer_hello>();
-      if (theirs.settings != self->state.settings)
-        return caf::make_error(ec::peer_mismatch, "node " + self->state.options.self_name
-                                                    + " runs with settings ["
-                                                    + self->state.settings + "]");
-      return own_hello(self, true);
-    },
-    [=](connect_to_atom, uint32_t index) { connect_peer(self, index); },
+      [=](caf::get_atom, bytes& key) -> caf::result<get_reply> {
+        if (auto err = check_key(self, key))
+          return err;
+        return self->delegate(coordinator_for(self, key), caf::get_atom::value, std::move(key));
+      },
+      [=](caf::put_atom, put_request& req) -> caf::result<write_reply> {
+        if (auto err = check_key(self, req.key))
+          return err;
+        if (auto err = check_value(self, req.value))
+          return err;
+        auto c = coordinator_for(self, req.key);
+        return self->delegate(c, caf::put_atom::value, std::move(req));
+      },
+      [=](caf::delete_atom, delete_request& req) -> caf::result<write_reply> {
+        if (auto err = check_key(self, req.key))
+          return err;
+        auto c = coordinator_for(self, req.key);
+        return self->delegate(c, caf::delete_atom::value, std::move(req));
+      },
+      [=](status_atom) { return full_status(self); },
+      [=](caf::ping_atom) -> caf::result<caf::pong_atom> {
+        if (dropped(self))
+          return self->make_response_promise<caf::pong_atom>();
+        return caf::pong_atom::value;
+      },
+      [=](gossip_atom, membership_view& view) -> caf::result<membership_view> {
+        if (dropped(self))
+          return self->make_response_promise<membership_view>();
+        return self->delegate(self->state.membership, gossip_atom::value, std::move(view));
+      },
+      [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
+          uint32_t delay_ms) { return apply_fault(self, action, peers, delay_ms); },
+      [=](alive_atom, const std::string& name, bool alive) {
+        auto* peer = self->state.find_peer(name);
+        if (!peer || peer->alive == alive)
+          return;
+        peer->alive = alive;
+        if (peer->up)
+          log_event(self->state.options.self_name, "peer " + name +
+                                                       (alive ? " up (answering again)"
+                                                              : " down (failure detector: "
+                                                                "no answers)"));
+        publish_peers(self);
+      },
+      [=](peer_atom, const peer_hello& theirs) -> caf::result<peer_hello> {
+        if (auto& sender = self->current_sender(); sender && self->state.find_peer(theirs.name))
+          self->state.faults->bind(theirs.name, sender->node());
+        if (dropped(self))
+          return self->make_response_promise<peer_hello>();
+        if (theirs.settings != self->state.settings)
+          return caf::make_error(ec::peer_mismatch, "node " + self->state.options.self_name +
+                                                        " runs with settings [" +
+                                                        self->state.settings + "]");
+        return own_hello(self, true);
+      },
+      [=](connect_to_atom, uint32_t index) { connect_peer(self, index); },
   };
 }
 

@@ -48,10 +48,10 @@ replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
   auto rec = st.engine->get(p, key);
   if (!rec) {
     out.corrupt = rec.error() == ec::corrupt_record;
-    auto shown = key.size() > 32 ? to_hex(bytes(key.begin(), key.begin() + 32)) + "..."
-                                 : to_hex(key);
-    log_event(st.options.node, "partition " + std::to_string(p) + " key " + shown + ": "
-                                 + describe(rec.error()) + "; treated as missing until repaired");
+    auto shown =
+        key.size() > 32 ? to_hex(bytes(key.begin(), key.begin() + 32)) + "..." : to_hex(key);
+    log_event(st.options.node, "partition " + std::to_string(p) + " key " + shown + ": " +
+                                   describe(rec.error()) + "; treated as missing until repaired");
     return out;
   }
   if (*rec) {
@@ -81,8 +81,8 @@ void rebuild_trees(storage_state& st) {
 /// Logs the transitions between failing and working writes (a full disk, say), not every failure.
 void note_write_outcome(storage_state& st, const caf::error& err) {
   if (err && !st.writes_failing)
-    log_event(st.options.node, "storage writes failing, this replica stops acknowledging: "
-                                 + describe(err));
+    log_event(st.options.node,
+              "storage writes failing, this replica stops acknowledging: " + describe(err));
   else if (!err && st.writes_failing)
     log_event(st.options.node, "storage writes succeed again");
   st.writes_failing = static_cast<bool>(err);
@@ -140,8 +140,8 @@ caf::result<T> answer_after_commit(self_ptr self, T value) {
 
 /// Stores `rec` in the open batch, keeps the partition's tree in step, answers after commit.
 /// Stores a hint for `target` inside the open batch.
-caf::error hold_hint(storage_state& st, const std::string& target, partition_id p,
-                     const bytes& key, const record& rec) {
+caf::error hold_hint(storage_state& st, const std::string& target, partition_id p, const bytes& key,
+                     const record& rec) {
   auto id = st.engine->add_hint(target, p, key, rec);
   if (!id) {
     note_write_outcome(st, id.error());
@@ -151,8 +151,8 @@ caf::error hold_hint(storage_state& st, const std::string& target, partition_id 
   return caf::none;
 }
 
-caf::result<record> store(self_ptr self, partition_id p, const bytes& key,
-                          const replica_read& old, record rec) {
+caf::result<record> store(self_ptr self, partition_id p, const bytes& key, const replica_read& old,
+                          record rec) {
   auto& st = self->state;
   if (auto err = st.engine->put(p, key, rec)) {
     note_write_outcome(st, err);
@@ -184,13 +184,12 @@ caf::error check_backlog(storage_state& st) {
   for (auto& [target, n] : st.hint_counts)
     total += n;
   if (total >= st.options.max_hints)
-    return caf::make_error(ec::unavailable, "hint backlog full (" + std::to_string(total)
-                                              + " hints held)");
+    return caf::make_error(ec::unavailable,
+                           "hint backlog full (" + std::to_string(total) + " hints held)");
   return caf::none;
 }
 
-storage_impl::behavior_type storage_behavior(self_ptr self,
-                                             std::shared_ptr<storage::engine> engine,
+storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<storage::engine> engine,
                                              storage_options options) {
   auto& st = self->state;
   st.engine = std::move(engine);
@@ -198,129 +197,130 @@ storage_impl::behavior_type storage_behavior(self_ptr self,
   rebuild_trees(st);
   recount_hints(st);
   return {
-    [=](read_atom, partition_id p, const bytes& key) -> caf::result<replica_read> {
-      return answer_read(self, read_record(self->state, p, key));
-    },
-    [=](coord_atom, partition_id p, const write_op& op,
-        const std::string& hint_target) -> caf::result<record> {
-      auto& st = self->state;
-      if (auto err = open_batch(self))
-        return err;
-      std::optional<bytes> value;
-      if (!op.tombstone)
-        value = op.value;
-      if (!hint_target.empty()) {
-        // A fallback has no history of the key: a one-off id keeps the dot unique.
+      [=](read_atom, partition_id p, const bytes& key) -> caf::result<replica_read> {
+        return answer_read(self, read_record(self->state, p, key));
+      },
+      [=](coord_atom, partition_id p, const write_op& op,
+          const std::string& hint_target) -> caf::result<record> {
+        auto& st = self->state;
+        if (auto err = open_batch(self))
+          return err;
+        std::optional<bytes> value;
+        if (!op.tombstone)
+          value = op.value;
+        if (!hint_target.empty()) {
+          // A fallback has no history of the key: a one-off id keeps the dot unique.
+          if (auto err = check_backlog(st))
+            return err;
+          replica_id one_off = 0;
+          while (one_off == 0)
+            one_off = st.one_off_ids();
+          auto rec = dvv::update(record{}, op.context, std::move(value), one_off, op.timestamp_us,
+                                 st.options.conflicts);
+          if (auto err = hold_hint(st, hint_target, p, op.key, rec))
+            return err;
+          return answer_after_commit(self, std::move(rec));
+        }
+        auto current = read_record(st, p, op.key);
+        auto self_id = st.options.self;
+        if (current.corrupt) {
+          // The damaged record may have held this replica's latest dot for the key: coordinate
+          // this one write under a one-off id so that no dot can repeat.
+          self_id = 0;
+          while (self_id == 0)
+            self_id = st.one_off_ids();
+        }
+        auto updated = dvv::update(current.rec, op.context, std::move(value), self_id,
+                                   op.timestamp_us, st.options.conflicts);
+        return store(self, p, op.key, current, std::move(updated));
+      },
+      [=](merge_atom, partition_id p, const bytes& key,
+          const record& incoming) -> caf::result<record> {
+        auto& st = self->state;
+        if (auto err = open_batch(self))
+          return err;
+        // A corrupt local record is replaced by the incoming one: that is the repair.
+        auto current = read_record(st, p, key);
+        if (!current.found)
+          return store(self, p, key, current, incoming);
+        auto merged = dvv::merge(current.rec, incoming, st.options.conflicts);
+        if (merged == current.rec)
+          return answer_read(self, std::move(merged)); // nothing new to write
+        return store(self, p, key, current, std::move(merged));
+      },
+      [=](hint_atom, partition_id p, const std::string& target, const bytes& key,
+          const record& rec) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
         if (auto err = check_backlog(st))
           return err;
-        replica_id one_off = 0;
-        while (one_off == 0)
-          one_off = st.one_off_ids();
-        auto rec = dvv::update(record{}, op.context, std::move(value), one_off, op.timestamp_us,
-                               st.options.conflicts);
-        if (auto err = hold_hint(st, hint_target, p, op.key, rec))
+        if (auto err = open_batch(self))
           return err;
-        return answer_after_commit(self, std::move(rec));
-      }
-      auto current = read_record(st, p, op.key);
-      auto self_id = st.options.self;
-      if (current.corrupt) {
-        // The damaged record may have held this replica's latest dot for the key: coordinate
-        // this one write under a one-off id so that no dot can repeat.
-        self_id = 0;
-        while (self_id == 0)
-          self_id = st.one_off_ids();
-      }
-      auto updated = dvv::update(current.rec, op.context, std::move(value), self_id,
-                                 op.timestamp_us, st.options.conflicts);
-      return store(self, p, op.key, current, std::move(updated));
-    },
-    [=](merge_atom, partition_id p, const bytes& key, const record& incoming)
-      -> caf::result<record> {
-      auto& st = self->state;
-      if (auto err = open_batch(self))
-        return err;
-      // A corrupt local record is replaced by the incoming one: that is the repair.
-      auto current = read_record(st, p, key);
-      if (!current.found)
-        return store(self, p, key, current, incoming);
-      auto merged = dvv::merge(current.rec, incoming, st.options.conflicts);
-      if (merged == current.rec)
-        return answer_read(self, std::move(merged)); // nothing new to write
-      return store(self, p, key, current, std::move(merged));
-    },
-    [=](hint_atom, partition_id p, const std::string& target, const bytes& key,
-        const record& rec) -> caf::result<caf::ok_atom> {
-      auto& st = self->state;
-      if (auto err = check_backlog(st))
-        return err;
-      if (auto err = open_batch(self))
-        return err;
-      if (auto err = hold_hint(st, target, p, key, rec))
-        return err;
-      return answer_after_commit(self, caf::ok_atom::value);
-    },
-    [=](hints_atom, const std::string& target,
-        uint32_t limit) -> caf::result<std::vector<stored_hint>> {
-      auto& st = self->state;
-      size_t dropped = 0;
-      auto found = st.engine->hints_for(target, limit, &dropped);
-      if (!found)
-        return found.error();
-      if (dropped > 0) {
-        // Unreadable hints are gone; anti-entropy restores what they held.
-        log_event(st.options.node, std::to_string(dropped) + " corrupt hints for " + target
-                                     + " dropped");
-        recount_hints(st);
-      }
-      std::vector<stored_hint> out;
-      for (auto& h : *found)
-        out.push_back(stored_hint{h.id, h.target, h.partition, std::move(h.key), std::move(h.rec)});
-      return answer_read(self, std::move(out));
-    },
-    [=](unhint_atom, const std::string& target, uint64_t id) -> caf::result<caf::ok_atom> {
-      auto& st = self->state;
-      if (auto err = open_batch(self))
-        return err;
-      if (auto err = st.engine->remove_hint(id))
-        return err;
-      if (auto it = st.hint_counts.find(target); it != st.hint_counts.end() && --it->second == 0)
-        st.hint_counts.erase(it);
-      return answer_after_commit(self, caf::ok_atom::value);
-    },
-    [=](backlog_atom) -> caf::result<std::vector<hint_backlog>> {
-      std::vector<hint_backlog> out;
-      for (auto& [target, n] : self->state.hint_counts)
-        out.push_back(hint_backlog{target, n});
-      return out;
-    },
-    [=](tree_atom, partition_id p, uint32_t depth) -> caf::result<std::vector<uint64_t>> {
-      auto& st = self->state;
-      if (p >= st.trees.size() || depth > st.trees[p].leaf_bits())
-        return caf::make_error(ec::bad_request, "no such partition or tree level");
-      return answer_read(self, st.trees[p].level(depth));
-    },
-    [=](leafkeys_atom, partition_id p,
-        const std::vector<uint64_t>& leaves) -> caf::result<std::vector<key_digest>> {
-      auto& st = self->state;
-      if (p >= st.trees.size())
-        return caf::make_error(ec::bad_request, "no such partition");
-      std::vector<bool> wanted(size_t{1} << st.trees[p].leaf_bits(), false);
-      for (auto l : leaves)
-        if (l < wanted.size())
-          wanted[l] = true;
-      std::vector<key_digest> out;
-      auto bits = st.trees[p].leaf_bits();
-      st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&& rec) {
-        // A corrupt record is listed with digest 0: it differs from any intact copy, so the
-        // exchange repairs it.
-        if (wanted[storage::merkle_tree::leaf_of(key, bits)])
-          out.push_back(key_digest{key, rec ? storage::record_digest(key, *rec) : 0});
-        return true;
-      });
-      return answer_read(self, std::move(out));
-    },
-    [=](caf::flush_atom) { finish_batch(self); },
+        if (auto err = hold_hint(st, target, p, key, rec))
+          return err;
+        return answer_after_commit(self, caf::ok_atom::value);
+      },
+      [=](hints_atom, const std::string& target,
+          uint32_t limit) -> caf::result<std::vector<stored_hint>> {
+        auto& st = self->state;
+        size_t dropped = 0;
+        auto found = st.engine->hints_for(target, limit, &dropped);
+        if (!found)
+          return found.error();
+        if (dropped > 0) {
+          // Unreadable hints are gone; anti-entropy restores what they held.
+          log_event(st.options.node,
+                    std::to_string(dropped) + " corrupt hints for " + target + " dropped");
+          recount_hints(st);
+        }
+        std::vector<stored_hint> out;
+        for (auto& h : *found)
+          out.push_back(
+              stored_hint{h.id, h.target, h.partition, std::move(h.key), std::move(h.rec)});
+        return answer_read(self, std::move(out));
+      },
+      [=](unhint_atom, const std::string& target, uint64_t id) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        if (auto err = open_batch(self))
+          return err;
+        if (auto err = st.engine->remove_hint(id))
+          return err;
+        if (auto it = st.hint_counts.find(target); it != st.hint_counts.end() && --it->second == 0)
+          st.hint_counts.erase(it);
+        return answer_after_commit(self, caf::ok_atom::value);
+      },
+      [=](backlog_atom) -> caf::result<std::vector<hint_backlog>> {
+        std::vector<hint_backlog> out;
+        for (auto& [target, n] : self->state.hint_counts)
+          out.push_back(hint_backlog{target, n});
+        return out;
+      },
+      [=](tree_atom, partition_id p, uint32_t depth) -> caf::result<std::vector<uint64_t>> {
+        auto& st = self->state;
+        if (p >= st.trees.size() || depth > st.trees[p].leaf_bits())
+          return caf::make_error(ec::bad_request, "no such partition or tree level");
+        return answer_read(self, st.trees[p].level(depth));
+      },
+      [=](leafkeys_atom, partition_id p,
+          const std::vector<uint64_t>& leaves) -> caf::result<std::vector<key_digest>> {
+        auto& st = self->state;
+        if (p >= st.trees.size())
+          return caf::make_error(ec::bad_request, "no such partition");
+        std::vector<bool> wanted(size_t{1} << st.trees[p].leaf_bits(), false);
+        for (auto l : leaves)
+          if (l < wanted.size())
+            wanted[l] = true;
+        std::vector<key_digest> out;
+        auto bits = st.trees[p].leaf_bits();
+        st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&& rec) {
+          // A corrupt record is listed with digest 0: it differs from any intact copy, so the
+          // exchange repairs it.
+          if (wanted[storage::merkle_tree::leaf_of(key, bits)])
+            out.push_back(key_digest{key, rec ? storage::record_digest(key, *rec) : 0});
+          return true;
+        });
+        return answer_read(self, std::move(out));
+      },
+      [=](caf::flush_atom) { finish_batch(self); },
   };
 }
 

@@ -25,11 +25,11 @@ class actor_system;
 namespace actorkv {
 
 struct storage_options {
-  std::string node;     ///< the node's name, for its log lines
-  replica_id self = 0;  ///< this node incarnation's id, stamped on the writes it coordinates
+  std::string node;    ///< the node's name, for its log lines
+  replica_id self = 0; ///< this node incarnation's id, stamped on the writes it coordinates
   conflict_mode conflicts = conflict_mode::siblings;
-  uint32_t partitions = 256; ///< Q: one Merkle tree each
-  size_t max_batch = 512;    ///< commit at the latest after this many writes
+  uint32_t partitions = 256;   ///< Q: one Merkle tree each
+  size_t max_batch = 512;      ///< commit at the latest after this many writes
   uint64_t max_hints = 100000; ///< hints held at most; beyond, fallback writes are refused
   /// Own thread (the default: engine calls block). Only a deterministic simulation, whose
   /// scheduler must run every actor itself, over an in-memory engine, sets this to false.

@@ -37,8 +37,8 @@ caf::result<T> serve(self_ptr self, Ts... xs) {
   auto id = ++st.next_delayed;
   st.delayed[id] = [=]() mutable {
     self->request(self->state.storage, caf::infinite, xs...)
-      .then([=](T& r) mutable { rp.deliver(std::move(r)); },
-            [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        .then([=](T& r) mutable { rp.deliver(std::move(r)); },
+              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
   };
   self->delayed_send(self, fault.delay, caf::tick_atom::value, id);
   return rp;
@@ -53,32 +53,32 @@ vnode_impl::behavior_type vnode_behavior(self_ptr self, partition_id partition,
   auto p = partition;
   // Storage is local and detached: delegate so its answer goes straight back to the requester.
   return {
-    [=](read_atom, const bytes& key) {
-      return serve<replica_read>(self, read_atom::value, p, key);
-    },
-    [=](coord_atom, const write_op& op, const std::string& hint_target) {
-      return serve<record>(self, coord_atom::value, p, op, hint_target);
-    },
-    [=](merge_atom, const bytes& key, const record& rec) {
-      return serve<record>(self, merge_atom::value, p, key, rec);
-    },
-    [=](hint_atom, const std::string& target, const bytes& key, const record& rec) {
-      return serve<caf::ok_atom>(self, hint_atom::value, p, target, key, rec);
-    },
-    [=](tree_atom, uint32_t depth) {
-      return serve<std::vector<uint64_t>>(self, tree_atom::value, p, depth);
-    },
-    [=](leafkeys_atom, const std::vector<uint64_t>& leaves) {
-      return serve<std::vector<key_digest>>(self, leafkeys_atom::value, p, leaves);
-    },
-    [=](caf::tick_atom, uint64_t id) {
-      auto it = self->state.delayed.find(id);
-      if (it == self->state.delayed.end())
-        return;
-      auto run = std::move(it->second);
-      self->state.delayed.erase(it);
-      run();
-    },
+      [=](read_atom, const bytes& key) {
+        return serve<replica_read>(self, read_atom::value, p, key);
+      },
+      [=](coord_atom, const write_op& op, const std::string& hint_target) {
+        return serve<record>(self, coord_atom::value, p, op, hint_target);
+      },
+      [=](merge_atom, const bytes& key, const record& rec) {
+        return serve<record>(self, merge_atom::value, p, key, rec);
+      },
+      [=](hint_atom, const std::string& target, const bytes& key, const record& rec) {
+        return serve<caf::ok_atom>(self, hint_atom::value, p, target, key, rec);
+      },
+      [=](tree_atom, uint32_t depth) {
+        return serve<std::vector<uint64_t>>(self, tree_atom::value, p, depth);
+      },
+      [=](leafkeys_atom, const std::vector<uint64_t>& leaves) {
+        return serve<std::vector<key_digest>>(self, leafkeys_atom::value, p, leaves);
+      },
+      [=](caf::tick_atom, uint64_t id) {
+        auto it = self->state.delayed.find(id);
+        if (it == self->state.delayed.end())
+          return;
+        auto run = std::move(it->second);
+        self->state.delayed.erase(it);
+        run();
+      },
   };
 }
 

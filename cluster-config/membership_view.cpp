@@ -9,8 +9,8 @@ namespace {
 
 /// Strict order deciding which of two entries of the same member wins.
 bool loses_to(const member_info& a, const member_info& b) {
-  return std::tie(a.version, a.state, a.incarnation, a.capacity, a.host, a.port)
-         < std::tie(b.version, b.state, b.incarnation, b.capacity, b.host, b.port);
+  return std::tie(a.version, a.state, a.incarnation, a.capacity, a.host, a.port) <
+         std::tie(b.version, b.state, b.incarnation, b.capacity, b.host, b.port);
 }
 
 bool same_entry(const member_info& a, const member_info& b) {
@@ -61,8 +61,8 @@ const member_info* find_member(const membership_view& view, const std::string& n
 }
 
 bool operator==(const membership_view& a, const membership_view& b) {
-  return a.members.size() == b.members.size()
-         && std::equal(a.members.begin(), a.members.end(), b.members.begin(), same_entry);
+  return a.members.size() == b.members.size() &&
+         std::equal(a.members.begin(), a.members.end(), b.members.begin(), same_entry);
 }
 
 uint64_t fingerprint(const membership_view& view) {

@@ -13,9 +13,9 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 
 // Replication protocol (coordinator -> vnode -> storage).
-using coord_atom = caf::atom_constant<caf::atom("coord")>;     ///< apply a client write here
-using merge_atom = caf::atom_constant<caf::atom("merge")>;     ///< merge a replicated record
-using read_atom = caf::atom_constant<caf::atom("read")>;       ///< read a replica's record
+using coord_atom = caf::atom_constant<caf::atom("coord")>; ///< apply a client write here
+using merge_atom = caf::atom_constant<caf::atom("merge")>; ///< merge a replicated record
+using read_atom = caf::atom_constant<caf::atom("read")>;   ///< read a replica's record
 
 // Hinted handoff (coordinator -> fallback vnode; hint keeper -> storage).
 using hint_atom = caf::atom_constant<caf::atom("hint")>;       ///< hold a write for a down node
@@ -24,16 +24,16 @@ using unhint_atom = caf::atom_constant<caf::atom("unhint")>;   ///< drop a deliv
 using backlog_atom = caf::atom_constant<caf::atom("backlog")>; ///< hints held per target
 
 // Anti-entropy (anti-entropy actor -> vnodes).
-using tree_atom = caf::atom_constant<caf::atom("tree")>;       ///< one level of a Merkle tree
+using tree_atom = caf::atom_constant<caf::atom("tree")>;         ///< one level of a Merkle tree
 using leafkeys_atom = caf::atom_constant<caf::atom("leafkeys")>; ///< keys and digests of leaves
 
 // Membership (membership actor <-> peers' membership actors, through their nodes).
-using gossip_atom = caf::atom_constant<caf::atom("gossip")>;   ///< push-pull exchange of views
-using view_atom = caf::atom_constant<caf::atom("view")>;       ///< the current view
+using gossip_atom = caf::atom_constant<caf::atom("gossip")>; ///< push-pull exchange of views
+using view_atom = caf::atom_constant<caf::atom("view")>;     ///< the current view
 
 // Failure detection and liveness (failure detector <-> node).
-using watch_atom = caf::atom_constant<caf::atom("watch")>;     ///< start watching a peer
-using alive_atom = caf::atom_constant<caf::atom("alive")>;     ///< a peer's up/down changed
+using watch_atom = caf::atom_constant<caf::atom("watch")>; ///< start watching a peer
+using alive_atom = caf::atom_constant<caf::atom("alive")>; ///< a peer's up/down changed
 
 // Fault injection (admin -> node), refused unless the manifest enables it.
 using fault_atom = caf::atom_constant<caf::atom("fault")>;

@@ -60,9 +60,9 @@ typename Inspector::result_type inspect(Inspector& f, write_reply& x) {
 /// One member as the answering node sees it.
 struct member_status {
   std::string name;
-  std::string endpoint;  ///< host:port
+  std::string endpoint; ///< host:port
   uint32_t capacity = 1;
-  bool up = false;       ///< reachable from the answering node
+  bool up = false;         ///< reachable from the answering node
   uint32_t partitions = 0; ///< partitions it owns
 };
 
@@ -74,21 +74,21 @@ typename Inspector::result_type inspect(Inspector& f, member_status& x) {
 
 /// Answer to status: the cluster as the answering node sees it.
 struct cluster_status {
-  std::string node;      ///< the answering node
-  std::string settings;  ///< the instance settings, "N=3 R=2 W=2 Q=256 strict siblings"
+  std::string node;     ///< the answering node
+  std::string settings; ///< the instance settings, "N=3 R=2 W=2 Q=256 strict siblings"
   std::vector<member_status> members;
   std::vector<std::string> owners; ///< owner name of each partition, in partition order
-  uint64_t pending_hints = 0;       ///< hints the answering node holds for other nodes
-  uint64_t ae_rounds = 0;           ///< anti-entropy rounds the answering node completed
+  uint64_t pending_hints = 0;      ///< hints the answering node holds for other nodes
+  uint64_t ae_rounds = 0;          ///< anti-entropy rounds the answering node completed
   uint64_t ae_repairs_last_round = 0;
   uint64_t ae_repairs_total = 0;
-  uint64_t view_fingerprint = 0;    ///< equal on every node once membership gossip converged
+  uint64_t view_fingerprint = 0; ///< equal on every node once membership gossip converged
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
-  return f(caf::meta::type_name("actorkv::cluster_status"), x.node, x.settings, x.members,
-           x.owners, x.pending_hints, x.ae_rounds, x.ae_repairs_last_round, x.ae_repairs_total,
+  return f(caf::meta::type_name("actorkv::cluster_status"), x.node, x.settings, x.members, x.owners,
+           x.pending_hints, x.ae_rounds, x.ae_repairs_last_round, x.ae_repairs_total,
            x.view_fingerprint);
 }
 

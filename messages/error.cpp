@@ -7,21 +7,36 @@ namespace actorkv {
 
 std::string to_string(ec code) {
   switch (code) {
-    case ec::none: return "none";
-    case ec::unavailable: return "unavailable";
-    case ec::maybe_applied: return "maybe_applied";
-    case ec::timeout: return "timeout";
-    case ec::empty_key: return "empty_key";
-    case ec::key_too_large: return "key_too_large";
-    case ec::value_too_large: return "value_too_large";
-    case ec::bad_context: return "bad_context";
-    case ec::corrupt_record: return "corrupt_record";
-    case ec::storage_failure: return "storage_failure";
-    case ec::manifest_invalid: return "manifest_invalid";
-    case ec::settings_mismatch: return "settings_mismatch";
-    case ec::peer_mismatch: return "peer_mismatch";
-    case ec::shutting_down: return "shutting_down";
-    case ec::bad_request: return "bad_request";
+  case ec::none:
+    return "none";
+  case ec::unavailable:
+    return "unavailable";
+  case ec::maybe_applied:
+    return "maybe_applied";
+  case ec::timeout:
+    return "timeout";
+  case ec::empty_key:
+    return "empty_key";
+  case ec::key_too_large:
+    return "key_too_large";
+  case ec::value_too_large:
+    return "value_too_large";
+  case ec::bad_context:
+    return "bad_context";
+  case ec::corrupt_record:
+    return "corrupt_record";
+  case ec::storage_failure:
+    return "storage_failure";
+  case ec::manifest_invalid:
+    return "manifest_invalid";
+  case ec::settings_mismatch:
+    return "settings_mismatch";
+  case ec::peer_mismatch:
+    return "peer_mismatch";
+  case ec::shutting_down:
+    return "shutting_down";
+  case ec::bad_request:
+    return "bad_request";
   }
   return "unknown(" + std::to_string(static_cast<int>(code)) + ")";
 }

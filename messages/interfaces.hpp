@@ -21,49 +21,51 @@ namespace actorkv {
 /// disk). Writes are group-committed: a reply is sent only after the write's batch committed.
 /// It also keeps one Merkle tree per partition, updated by every write.
 using storage_actor = caf::typed_actor<
-  /// Reads the key's record as stored.
-  caf::replies_to<read_atom, partition_id, bytes>::with<replica_read>,
-  /// Applies a client write as its coordinating replica and returns the resulting record,
-  /// durable. With an empty hint target the record is stored here, stamped with this node's dot;
-  /// otherwise this node is a fallback: the write gets a dot of a fresh one-off id (a fallback
-  /// holds no history of the key, so its own counters could repeat) and is held as a hint.
-  caf::replies_to<coord_atom, partition_id, write_op, std::string>::with<record>,
-  /// Merges a record from another replica into the stored one; returns the merged record, durable.
-  caf::replies_to<merge_atom, partition_id, bytes, record>::with<record>,
-  /// Holds `record` as a hint for the named node. Fails with ec::unavailable when the hint
-  /// backlog is full.
-  caf::replies_to<hint_atom, partition_id, std::string, bytes, record>::with<caf::ok_atom>,
-  /// Up to `limit` hints held for the named node, oldest first.
-  caf::replies_to<hints_atom, std::string, uint32_t>::with<std::vector<stored_hint>>,
-  /// Deletes a delivered hint (target name, hint id).
-  caf::replies_to<unhint_atom, std::string, uint64_t>::with<caf::ok_atom>,
-  /// Hints held per target node.
-  caf::replies_to<backlog_atom>::with<std::vector<hint_backlog>>,
-  /// One level of a partition's Merkle tree (0 = root).
-  caf::replies_to<tree_atom, partition_id, uint32_t>::with<std::vector<uint64_t>>,
-  /// Every key of a partition under the given leaves, with its digest.
-  caf::replies_to<leafkeys_atom, partition_id, std::vector<uint64_t>>::with<std::vector<key_digest>>>;
+    /// Reads the key's record as stored.
+    caf::replies_to<read_atom, partition_id, bytes>::with<replica_read>,
+    /// Applies a client write as its coordinating replica and returns the resulting record,
+    /// durable. With an empty hint target the record is stored here, stamped with this node's dot;
+    /// otherwise this node is a fallback: the write gets a dot of a fresh one-off id (a fallback
+    /// holds no history of the key, so its own counters could repeat) and is held as a hint.
+    caf::replies_to<coord_atom, partition_id, write_op, std::string>::with<record>,
+    /// Merges a record from another replica into the stored one; returns the merged record,
+    /// durable.
+    caf::replies_to<merge_atom, partition_id, bytes, record>::with<record>,
+    /// Holds `record` as a hint for the named node. Fails with ec::unavailable when the hint
+    /// backlog is full.
+    caf::replies_to<hint_atom, partition_id, std::string, bytes, record>::with<caf::ok_atom>,
+    /// Up to `limit` hints held for the named node, oldest first.
+    caf::replies_to<hints_atom, std::string, uint32_t>::with<std::vector<stored_hint>>,
+    /// Deletes a delivered hint (target name, hint id).
+    caf::replies_to<unhint_atom, std::string, uint64_t>::with<caf::ok_atom>,
+    /// Hints held per target node.
+    caf::replies_to<backlog_atom>::with<std::vector<hint_backlog>>,
+    /// One level of a partition's Merkle tree (0 = root).
+    caf::replies_to<tree_atom, partition_id, uint32_t>::with<std::vector<uint64_t>>,
+    /// Every key of a partition under the given leaves, with its digest.
+    caf::replies_to<leafkeys_atom, partition_id,
+                    std::vector<uint64_t>>::with<std::vector<key_digest>>>;
 
 /// Vnode: one partition's replica on this node; the address other nodes use for that partition.
 using vnode_actor = caf::typed_actor<
-  /// This replica's record of a key.
-  caf::replies_to<read_atom, bytes>::with<replica_read>,
-  /// Applies a client write with this replica as coordinator (see storage_actor).
-  caf::replies_to<coord_atom, write_op, std::string>::with<record>,
-  /// Merges a record sent by a coordinator (replication, read repair, handoff, anti-entropy).
-  caf::replies_to<merge_atom, bytes, record>::with<record>,
-  /// Holds a write for a down home replica (this node is a fallback).
-  caf::replies_to<hint_atom, std::string, bytes, record>::with<caf::ok_atom>,
-  /// Merkle tree level of this partition.
-  caf::replies_to<tree_atom, uint32_t>::with<std::vector<uint64_t>>,
-  /// Keys and digests under the given leaves.
-  caf::replies_to<leafkeys_atom, std::vector<uint64_t>>::with<std::vector<key_digest>>>;
+    /// This replica's record of a key.
+    caf::replies_to<read_atom, bytes>::with<replica_read>,
+    /// Applies a client write with this replica as coordinator (see storage_actor).
+    caf::replies_to<coord_atom, write_op, std::string>::with<record>,
+    /// Merges a record sent by a coordinator (replication, read repair, handoff, anti-entropy).
+    caf::replies_to<merge_atom, bytes, record>::with<record>,
+    /// Holds a write for a down home replica (this node is a fallback).
+    caf::replies_to<hint_atom, std::string, bytes, record>::with<caf::ok_atom>,
+    /// Merkle tree level of this partition.
+    caf::replies_to<tree_atom, uint32_t>::with<std::vector<uint64_t>>,
+    /// Keys and digests under the given leaves.
+    caf::replies_to<leafkeys_atom, std::vector<uint64_t>>::with<std::vector<key_digest>>>;
 
 /// Peer handshake: who a node is, with which instance settings, and its vnodes.
 struct peer_hello {
   std::string name;
   replica_id id = 0;
-  std::string settings; ///< describe(store_settings) flattened; peers must agree exactly
+  std::string settings;            ///< describe(store_settings) flattened; peers must agree exactly
   std::vector<vnode_actor> vnodes; ///< indexed by partition; empty in the request
 };
 
@@ -73,32 +75,33 @@ typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
 }
 
 /// Coordinator: serves exactly one client request, then read-repairs and exits.
-using coordinator_actor = caf::typed_actor<
-  caf::replies_to<caf::get_atom, bytes>::with<get_reply>,
-  caf::replies_to<caf::put_atom, put_request>::with<write_reply>,
-  caf::replies_to<caf::delete_atom, delete_request>::with<write_reply>>;
+using coordinator_actor =
+    caf::typed_actor<caf::replies_to<caf::get_atom, bytes>::with<get_reply>,
+                     caf::replies_to<caf::put_atom, put_request>::with<write_reply>,
+                     caf::replies_to<caf::delete_atom, delete_request>::with<write_reply>>;
 
 /// Node: the one actor each kvnode publishes on its host:port. Serves clients (spawning a
 /// coordinator per request) and peers (handshake).
 using node_actor = coordinator_actor::extend<
-  /// The cluster as this node sees it.
-  caf::replies_to<status_atom>::with<cluster_status>,
-  /// Peer handshake: answers with this node's own hello, including its vnodes. Fails with
-  /// ec::peer_mismatch when the settings differ.
-  caf::replies_to<peer_atom, peer_hello>::with<peer_hello>,
-  /// Liveness probe of the failure detector: answered at once.
-  caf::replies_to<caf::ping_atom>::with<caf::pong_atom>,
-  /// Gossip: merges the sender's view into this node's and answers with the result.
-  caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
-  /// Fault injection: ("drop", peers, 0) drops, ("delay", peers, ms) delays every request from
-  /// those peers' processes; ("heal", {}, 0) clears all rules. Answers with a description of the
-  /// rules now in force; ec::bad_request unless the manifest's [faults] injection is true.
-  caf::replies_to<fault_atom, std::string, std::vector<std::string>, uint32_t>::with<std::string>>;
+    /// The cluster as this node sees it.
+    caf::replies_to<status_atom>::with<cluster_status>,
+    /// Peer handshake: answers with this node's own hello, including its vnodes. Fails with
+    /// ec::peer_mismatch when the settings differ.
+    caf::replies_to<peer_atom, peer_hello>::with<peer_hello>,
+    /// Liveness probe of the failure detector: answered at once.
+    caf::replies_to<caf::ping_atom>::with<caf::pong_atom>,
+    /// Gossip: merges the sender's view into this node's and answers with the result.
+    caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
+    /// Fault injection: ("drop", peers, 0) drops, ("delay", peers, ms) delays every request from
+    /// those peers' processes; ("heal", {}, 0) clears all rules. Answers with a description of the
+    /// rules now in force; ec::bad_request unless the manifest's [faults] injection is true.
+    caf::replies_to<fault_atom, std::string, std::vector<std::string>,
+                    uint32_t>::with<std::string>>;
 
 /// Failure detector: probes every watched peer and reports changes of its up/down view.
 using failure_detector_actor = caf::typed_actor<
-  /// Watches (or re-watches after a reconnect) the named peer through this handle.
-  caf::reacts_to<watch_atom, std::string, node_actor>>;
+    /// Watches (or re-watches after a reconnect) the named peer through this handle.
+    caf::reacts_to<watch_atom, std::string, node_actor>>;
 
 /// What the failure detector reports to: the named peer is now up (true) or down (false).
 using liveness_listener_actor = caf::typed_actor<caf::reacts_to<alive_atom, std::string, bool>>;
@@ -132,43 +135,44 @@ typename Inspector::result_type inspect(Inspector& f, anti_entropy_stats& x) {
 /// Hint keeper: delivers the hints this node holds to their targets once those are up, deleting
 /// each only after its target acknowledged it.
 using hint_keeper_actor = caf::typed_actor<
-  /// The current peers (replaces the previous view).
-  caf::reacts_to<peer_atom, std::vector<peer_view>>>;
+    /// The current peers (replaces the previous view).
+    caf::reacts_to<peer_atom, std::vector<peer_view>>>;
 
 /// Anti-entropy: round after round, compares each partition this node replicates with another
 /// up replica's Merkle tree and repairs the keys that differ, in both directions.
 using anti_entropy_actor = caf::typed_actor<
-  /// The current peers (replaces the previous view).
-  caf::reacts_to<peer_atom, std::vector<peer_view>>,
-  /// Progress so far.
-  caf::replies_to<status_atom>::with<anti_entropy_stats>>;
+    /// The current peers (replaces the previous view).
+    caf::reacts_to<peer_atom, std::vector<peer_view>>,
+    /// Progress so far.
+    caf::replies_to<status_atom>::with<anti_entropy_stats>>;
 
 /// Membership: holds this node's versioned cluster view and gossips it with a random reachable
 /// peer every interval (push-pull), so that every node converges on the same view.
 using membership_actor = caf::typed_actor<
-  /// The current peers (replaces the previous view of who is reachable).
-  caf::reacts_to<peer_atom, std::vector<peer_view>>,
-  /// A peer's gossip: merge and answer with the merged view.
-  caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
-  /// The current view.
-  caf::replies_to<view_atom>::with<membership_view>>;
+    /// The current peers (replaces the previous view of who is reachable).
+    caf::reacts_to<peer_atom, std::vector<peer_view>>,
+    /// A peer's gossip: merge and answer with the merged view.
+    caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
+    /// The current view.
+    caf::replies_to<view_atom>::with<membership_view>>;
 
 /// Client: what kvsh, kvbench and applications hold. Talks to one node at a time, fails over to
 /// the next known node when it goes away, bounds every request with the configured timeout.
 /// Errors are actorkv::ec codes (see messages/error.hpp), or ec::timeout when no answer came.
 using client_actor = caf::typed_actor<
-  /// The key's values and context; found == false when it is absent or deleted.
-  caf::replies_to<caf::get_atom, bytes>::with<get_reply>,
-  /// Several keys at once, answered in the order asked (each like a single get; the first error
-  /// fails the whole batch).
-  caf::replies_to<caf::get_atom, std::vector<bytes>>::with<std::vector<get_reply>>,
-  /// Stores a value superseding what the request's context covers.
-  caf::replies_to<caf::put_atom, put_request>::with<write_reply>,
-  /// Deletes what the request's context covers.
-  caf::replies_to<caf::delete_atom, delete_request>::with<write_reply>,
-  /// The cluster as the connected node sees it.
-  caf::replies_to<status_atom>::with<cluster_status>,
-  /// Fault injection on the connected node (see node_actor).
-  caf::replies_to<fault_atom, std::string, std::vector<std::string>, uint32_t>::with<std::string>>;
+    /// The key's values and context; found == false when it is absent or deleted.
+    caf::replies_to<caf::get_atom, bytes>::with<get_reply>,
+    /// Several keys at once, answered in the order asked (each like a single get; the first error
+    /// fails the whole batch).
+    caf::replies_to<caf::get_atom, std::vector<bytes>>::with<std::vector<get_reply>>,
+    /// Stores a value superseding what the request's context covers.
+    caf::replies_to<caf::put_atom, put_request>::with<write_reply>,
+    /// Deletes what the request's context covers.
+    caf::replies_to<caf::delete_atom, delete_request>::with<write_reply>,
+    /// The cluster as the connected node sees it.
+    caf::replies_to<status_atom>::with<cluster_status>,
+    /// Fault injection on the connected node (see node_actor).
+    caf::replies_to<fault_atom, std::string, std::vector<std::string>,
+                    uint32_t>::with<std::string>>;
 
 } // namespace actorkv

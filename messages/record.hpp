@@ -54,13 +54,13 @@ typename Inspector::result_type inspect(Inspector& f, version_vector& x) {
 
 /// One concurrent value of a key, or a deletion marker.
 struct sibling {
-  dot origin;                 ///< the write that created this sibling
-  int64_t timestamp_us = 0;   ///< wall clock of the coordinating replica; orders writes under lww
-  bool tombstone = false;     ///< a versioned delete; `value` is empty
+  dot origin;               ///< the write that created this sibling
+  int64_t timestamp_us = 0; ///< wall clock of the coordinating replica; orders writes under lww
+  bool tombstone = false;   ///< a versioned delete; `value` is empty
   bytes value;
   friend bool operator==(const sibling& a, const sibling& b) {
-    return a.origin == b.origin && a.timestamp_us == b.timestamp_us
-           && a.tombstone == b.tombstone && a.value == b.value;
+    return a.origin == b.origin && a.timestamp_us == b.timestamp_us && a.tombstone == b.tombstone &&
+           a.value == b.value;
   }
 };
 
@@ -72,8 +72,8 @@ typename Inspector::result_type inspect(Inspector& f, sibling& x) {
 
 /// Everything a replica knows about one key.
 struct record {
-  version_vector context;         ///< every write this record has seen
-  std::vector<sibling> siblings;  ///< the writes not yet superseded, sorted by origin
+  version_vector context;        ///< every write this record has seen
+  std::vector<sibling> siblings; ///< the writes not yet superseded, sorted by origin
   friend bool operator==(const record& a, const record& b) {
     return a.context == b.context && a.siblings == b.siblings;
   }
@@ -87,8 +87,8 @@ typename Inspector::result_type inspect(Inspector& f, record& x) {
 
 /// How concurrent writes are settled; fixed when the instance is created.
 enum class conflict_mode : uint8_t {
-  siblings,  ///< keep every concurrent write; the client resolves
-  lww,       ///< the newest timestamp wins; ties go to the larger (replica id, counter)
+  siblings, ///< keep every concurrent write; the client resolves
+  lww,      ///< the newest timestamp wins; ties go to the larger (replica id, counter)
 };
 
 } // namespace actorkv

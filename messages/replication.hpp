@@ -16,9 +16,9 @@ using partition_id = uint32_t;
 /// A client write, applied by the coordinating replica, which stamps it with its own dot.
 struct write_op {
   bytes key;
-  bool tombstone = false;  ///< a delete; `value` is empty
+  bool tombstone = false; ///< a delete; `value` is empty
   bytes value;
-  version_vector context;  ///< what the client saw
+  version_vector context;   ///< what the client saw
   int64_t timestamp_us = 0; ///< the coordinator's wall clock, for lww
 };
 
@@ -51,8 +51,7 @@ struct stored_hint {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_hint& x) {
-  return f(caf::meta::type_name("actorkv::stored_hint"), x.id, x.target, x.partition, x.key,
-           x.rec);
+  return f(caf::meta::type_name("actorkv::stored_hint"), x.id, x.target, x.partition, x.key, x.rec);
 }
 
 /// How many hints a node holds for one target.

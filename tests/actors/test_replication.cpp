@@ -41,8 +41,9 @@ struct replica_fixture {
 
   replica_fixture() {
     for (replica_id id = 1; id <= 3; ++id) {
-      stores.push_back(spawn_storage(sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()},
-                                     storage_options{"n" + std::to_string(id), id, conflict_mode::siblings}));
+      stores.push_back(
+          spawn_storage(sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()},
+                        storage_options{"n" + std::to_string(id), id, conflict_mode::siblings}));
       vnodes.push_back(spawn_vnode(sys, 0, stores.back(), std::make_shared<link_faults>()));
     }
   }
@@ -71,14 +72,14 @@ struct replica_fixture {
     caf::expected<write_reply> out{caf::error{}};
     self->request(coordinator(reachable), 5s, caf::put_atom::value,
                   put_request{b(key), b(value), std::move(context)})
-      .receive([&](write_reply& r) { out = r; }, [&](caf::error& e) { out = e; });
+        .receive([&](write_reply& r) { out = r; }, [&](caf::error& e) { out = e; });
     return out;
   }
 
   caf::expected<get_reply> get(std::vector<size_t> reachable, const std::string& key) {
     caf::expected<get_reply> out{caf::error{}};
     self->request(coordinator(reachable), 5s, caf::get_atom::value, b(key))
-      .receive([&](get_reply& r) { out = r; }, [&](caf::error& e) { out = e; });
+        .receive([&](get_reply& r) { out = r; }, [&](caf::error& e) { out = e; });
     return out;
   }
 
@@ -86,9 +87,8 @@ struct replica_fixture {
   replica_read stored(size_t i, const std::string& key) {
     replica_read out;
     self->request(vnodes[i], 5s, read_atom::value, b(key))
-      .receive([&](replica_read& r) { out = r; }, [&](caf::error& e) {
-        BOOST_FAIL("read failed: " << describe(e));
-      });
+        .receive([&](replica_read& r) { out = r; },
+                 [&](caf::error& e) { BOOST_FAIL("read failed: " << describe(e)); });
     return out;
   }
 };
@@ -170,8 +170,9 @@ BOOST_FIXTURE_TEST_CASE(delete_hides_the_key, replica_fixture) {
   auto g = get({0, 1, 2}, "k");
   BOOST_REQUIRE(g);
   caf::expected<write_reply> d{caf::error{}};
-  self->request(coordinator({0, 1, 2}), 5s, caf::delete_atom::value, delete_request{b("k"), g->context})
-    .receive([&](write_reply& r) { d = r; }, [&](caf::error& e) { d = e; });
+  self->request(coordinator({0, 1, 2}), 5s, caf::delete_atom::value,
+                delete_request{b("k"), g->context})
+      .receive([&](write_reply& r) { d = r; }, [&](caf::error& e) { d = e; });
   BOOST_REQUIRE(d);
   auto after = get({0, 1, 2}, "k");
   BOOST_REQUIRE(after);

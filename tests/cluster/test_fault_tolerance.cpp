@@ -86,8 +86,8 @@ void wait_until_all_up(local_cluster& c) {
     BOOST_REQUIRE_MESSAGE(eventually(20s,
                                      [&] {
                                        auto r = c.kvsh(i, "status\n", 10s);
-                                       return r.exit_code == 0
-                                              && r.out.find(" down ") == std::string::npos;
+                                       return r.exit_code == 0 &&
+                                              r.out.find(" down ") == std::string::npos;
                                      }),
                           "node " << i << " never saw every peer up");
 }
@@ -100,8 +100,8 @@ int64_t stored_records(const std::string& data_dir) {
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
     sqlite3_busy_timeout(db, 2000);
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK
-        && sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
       n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
   }
@@ -151,7 +151,8 @@ BOOST_AUTO_TEST_CASE(sloppy_quorum_stays_writable_and_hints_reach_the_owners) {
   auto keys = keys_homed_on(5, {"n4", "n5"}, 1000);
   c.kill(3);
   c.kill(4);
-  BOOST_REQUIRE(eventually(10s, [&] { return sees(c, 0, "n4", "down") && sees(c, 0, "n5", "down"); }));
+  BOOST_REQUIRE(
+      eventually(10s, [&] { return sees(c, 0, "n4", "down") && sees(c, 0, "n5", "down"); }));
   auto r = c.kvsh(0, put_script(keys, "v-"), 180s);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   BOOST_TEST(std::count(r.out.begin(), r.out.end(), '\n') == 1000);
@@ -171,8 +172,8 @@ BOOST_AUTO_TEST_CASE(sloppy_quorum_stays_writable_and_hints_reach_the_owners) {
   }));
   BOOST_TEST_MESSAGE("hints delivered within "
                      << std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count()
+                            std::chrono::steady_clock::now() - started)
+                            .count()
                      << " ms");
   for (size_t i = 0; i < 3; ++i)
     c.stop(i);
@@ -190,7 +191,8 @@ BOOST_AUTO_TEST_CASE(strict_quorum_refuses_the_same_writes) {
   auto keys = keys_homed_on(5, {"n4", "n5"}, 20);
   c.kill(3);
   c.kill(4);
-  BOOST_REQUIRE(eventually(10s, [&] { return sees(c, 0, "n4", "down") && sees(c, 0, "n5", "down"); }));
+  BOOST_REQUIRE(
+      eventually(10s, [&] { return sees(c, 0, "n4", "down") && sees(c, 0, "n5", "down"); }));
   for (auto& k : keys) {
     auto r = c.kvsh(0, "put " + k + " v\n", 20s);
     BOOST_TEST(r.exit_code == 1);
@@ -220,8 +222,8 @@ BOOST_AUTO_TEST_CASE(anti_entropy_alone_refills_a_replica_without_reads) {
              "n3 holds " << stored_records(c.data_dir(2)) << " of 1000");
   BOOST_TEST_MESSAGE("anti-entropy refilled n3 in "
                      << std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count()
+                            std::chrono::steady_clock::now() - started)
+                            .count()
                      << " ms");
   // Then the replicas agree: three rounds in a row repair nothing anywhere.
   for (size_t i = 0; i < 3; ++i) {
@@ -284,12 +286,12 @@ BOOST_AUTO_TEST_CASE(paused_node_is_detected_and_nothing_acknowledged_is_lost) {
       auto key = "p-" + std::to_string(i);
       self->request(client, 10s, caf::put_atom::value,
                     put_request{bytes(key.begin(), key.end()), bytes(key.begin(), key.end()), {}})
-        .receive(
-          [&](write_reply&) {
-            acked.push_back(key);
-            ++acked_count;
-          },
-          [&](caf::error&) { ++failed; });
+          .receive(
+              [&](write_reply&) {
+                acked.push_back(key);
+                ++acked_count;
+              },
+              [&](caf::error&) { ++failed; });
       std::this_thread::sleep_for(5ms);
     }
   }};
@@ -307,11 +309,10 @@ BOOST_AUTO_TEST_CASE(paused_node_is_detected_and_nothing_acknowledged_is_lost) {
   c.resume(2);
   auto resumed_at = std::chrono::steady_clock::now();
   BOOST_TEST(eventually(10s, [&] { return sees(c, 0, "n3", "up"); }));
-  BOOST_TEST_MESSAGE("n3 marked up after "
-                     << std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - resumed_at)
-                          .count()
-                     << " ms");
+  BOOST_TEST_MESSAGE("n3 marked up after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now() - resumed_at)
+                                                  .count()
+                                           << " ms");
   std::this_thread::sleep_for(1s);
   stop = true;
   writer.join();

@@ -73,8 +73,8 @@ void wait_until_all_up(local_cluster& c) {
     BOOST_REQUIRE_MESSAGE(eventually(30s,
                                      [&] {
                                        auto r = c.kvsh(i, "status\n", 10s);
-                                       return r.exit_code == 0
-                                              && r.out.find(" down ") == std::string::npos;
+                                       return r.exit_code == 0 &&
+                                              r.out.find(" down ") == std::string::npos;
                                      }),
                           "node " << i << " never saw every peer up");
 }
@@ -109,8 +109,7 @@ std::optional<record> stored(const std::string& data_dir, const std::string& key
     sqlite3_stmt* st = nullptr;
     bytes k(key.begin(), key.end());
     if (sqlite3_prepare_v2(db, "SELECT value FROM records WHERE partition = ?1 AND key = ?2", -1,
-                           &st, nullptr)
-        == SQLITE_OK) {
+                           &st, nullptr) == SQLITE_OK) {
       sqlite3_bind_int64(st, 1, partition_of(k, partitions));
       sqlite3_bind_blob(st, 2, k.data(), static_cast<int>(k.size()), SQLITE_TRANSIENT);
       if (sqlite3_step(st) == SQLITE_ROW) {
@@ -207,8 +206,12 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
         get_reply current;
         bool read_ok = false;
         self->request(client, 10s, caf::get_atom::value, bytes(key.begin(), key.end()))
-          .receive([&](get_reply& r) { current = std::move(r); read_ok = true; },
-                   [&](caf::error&) {});
+            .receive(
+                [&](get_reply& r) {
+                  current = std::move(r);
+                  read_ok = true;
+                },
+                [&](caf::error&) {});
         if (!read_ok) {
           std::this_thread::sleep_for(50ms);
           continue; // nothing attempted
@@ -222,10 +225,10 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
         }
         ++attempted;
         outcome result = outcome::ok;
-        self->request(client, 10s, caf::put_atom::value,
-                      put_request{bytes(key.begin(), key.end()), encode_set(merged),
-                                  current.context})
-          .receive([&](write_reply&) {}, [&](caf::error& e) { result = classify(e); });
+        self->request(
+                client, 10s, caf::put_atom::value,
+                put_request{bytes(key.begin(), key.end()), encode_set(merged), current.context})
+            .receive([&](write_reply&) {}, [&](caf::error& e) { result = classify(e); });
         std::lock_guard<std::mutex> guard{log_mtx};
         results[element] = result;
       }
@@ -247,20 +250,30 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
   };
   for (size_t round = 0; round < scale(); ++round) {
     auto victim = pick();
-    cycle("kill -9 " + c.node_name(victim), [&] { c.kill(victim); }, [&] { c.start(victim); });
+    cycle(
+        "kill -9 " + c.node_name(victim), [&] { c.kill(victim); }, [&] { c.start(victim); });
     victim = pick();
-    cycle("SIGSTOP " + c.node_name(victim), [&] { c.pause(victim); }, [&] { c.resume(victim); });
+    cycle(
+        "SIGSTOP " + c.node_name(victim), [&] { c.pause(victim); }, [&] { c.resume(victim); });
     victim = pick();
     std::vector<size_t> rest;
     for (size_t i = 0; i < c.size(); ++i)
       if (i != victim)
         rest.push_back(i);
-    cycle("isolate " + c.node_name(victim), [&] { partition(c, {victim}, rest); },
-          [&] { heal(c); });
-    cycle("partition n1 n2 n3 | n4 n5", [&] { partition(c, {0, 1, 2}, {3, 4}); },
-          [&] { heal(c); });
-    cycle("bridge: n1 n2 | n4 n5, n3 sees both", [&] { partition(c, {0, 1}, {3, 4}); },
-          [&] { heal(c); });
+    cycle(
+        "isolate " + c.node_name(victim), [&] { partition(c, {victim}, rest); }, [&] { heal(c); });
+    cycle(
+        "partition n1 n2 n3 | n4 n5",
+        [&] {
+          partition(c, {0, 1, 2}, {3, 4});
+        },
+        [&] { heal(c); });
+    cycle(
+        "bridge: n1 n2 | n4 n5, n3 sees both",
+        [&] {
+          partition(c, {0, 1}, {3, 4});
+        },
+        [&] { heal(c); });
   }
   // Keep the load on until enough adds were attempted.
   eventually(120s * scale(), [&] { return attempted >= 2000 * scale(); });
@@ -281,25 +294,27 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
   for (size_t i = 0; i < c.size(); ++i)
     members.push_back({c.node_name(i), 1});
   auto placement = ring::build(partitions, members);
-  BOOST_TEST(eventually(90s, [&] {
-    for (size_t k = 0; k < keys; ++k) {
-      auto key = "set-" + std::to_string(k);
-      auto prefs = placement.preference_list(partition_of(bytes(key.begin(), key.end()),
-                                                          partitions));
-      std::optional<record> first;
-      for (size_t r = 0; r < 3; ++r) {
-        size_t idx = std::stoul(prefs[r].substr(1)) - 1;
-        auto rec = stored(c.data_dir(idx), key);
-        if (!rec)
-          return false;
-        if (!first)
-          first = rec;
-        else if (*first != *rec)
-          return false;
-      }
-    }
-    return true;
-  }), "home replicas still disagree");
+  BOOST_TEST(eventually(90s,
+                        [&] {
+                          for (size_t k = 0; k < keys; ++k) {
+                            auto key = "set-" + std::to_string(k);
+                            auto prefs = placement.preference_list(
+                                partition_of(bytes(key.begin(), key.end()), partitions));
+                            std::optional<record> first;
+                            for (size_t r = 0; r < 3; ++r) {
+                              size_t idx = std::stoul(prefs[r].substr(1)) - 1;
+                              auto rec = stored(c.data_dir(idx), key);
+                              if (!rec)
+                                return false;
+                              if (!first)
+                                first = rec;
+                              else if (*first != *rec)
+                                return false;
+                            }
+                          }
+                          return true;
+                        }),
+             "home replicas still disagree");
   // Reads through one node now see every key's siblings merged.
   std::map<std::string, std::set<std::string>> observed;
   for (size_t k = 0; k < keys; ++k) {
@@ -307,8 +322,9 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
     caf::scoped_actor self{cs.sys};
     auto client = spawn_client(cs.sys, client_options{{c.endpoint(0)}, 10s});
     self->request(client, 15s, caf::get_atom::value, bytes(key.begin(), key.end()))
-      .receive([&](get_reply& r) { observed[key] = elements_of(r.values); },
-               [&](caf::error& e) { BOOST_ERROR("final read of " << key << ": " << describe(e)); });
+        .receive(
+            [&](get_reply& r) { observed[key] = elements_of(r.values); },
+            [&](caf::error& e) { BOOST_ERROR("final read of " << key << ": " << describe(e)); });
     caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
   }
   size_t ok = 0, failed = 0, indeterminate = 0, lost = 0, phantom = 0, failed_seen = 0;
@@ -335,12 +351,11 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
         ++phantom;
         BOOST_ERROR("element " << e << " in " << key << " was never attempted");
       }
-  BOOST_TEST_MESSAGE("add-to-set: attempted " << attempted << ", acknowledged " << ok
-                                              << ", failed " << failed << ", indeterminate "
-                                              << indeterminate << ", lost " << lost
-                                              << ", failed but seen " << failed_seen
-                                              << ", never attempted but seen " << phantom
-                                              << ", fault cycles " << cycles);
+  BOOST_TEST_MESSAGE("add-to-set: attempted " << attempted << ", acknowledged " << ok << ", failed "
+                                              << failed << ", indeterminate " << indeterminate
+                                              << ", lost " << lost << ", failed but seen "
+                                              << failed_seen << ", never attempted but seen "
+                                              << phantom << ", fault cycles " << cycles);
   BOOST_TEST(attempted >= 2000u * scale());
   BOOST_TEST(cycles >= 3u);
   BOOST_TEST(lost == 0u);
@@ -376,44 +391,44 @@ BOOST_AUTO_TEST_CASE(strict_register_reads_its_own_writes_and_never_a_failed_one
       wait_until_all_up(c);
     }
     auto value = "v" + std::to_string(i);
-    self->request(client, 10s, caf::put_atom::value, put_request{key, bytes(value.begin(), value.end()), context})
-      .receive(
-        [&](write_reply&) {
-          ++ok;
-          last_acked = value;
-        },
-        [&](caf::error& e) {
-          if (classify(e) == outcome::failed) {
-            ++failed;
-            failed_values.insert(value);
-          } else {
-            ++indeterminate;
-            uncertain_values.insert(value);
-          }
-        });
+    self->request(client, 10s, caf::put_atom::value,
+                  put_request{key, bytes(value.begin(), value.end()), context})
+        .receive(
+            [&](write_reply&) {
+              ++ok;
+              last_acked = value;
+            },
+            [&](caf::error& e) {
+              if (classify(e) == outcome::failed) {
+                ++failed;
+                failed_values.insert(value);
+              } else {
+                ++indeterminate;
+                uncertain_values.insert(value);
+              }
+            });
     self->request(client, 10s, caf::get_atom::value, key)
-      .receive(
-        [&](get_reply& r) {
-          context = r.context;
-          std::set<std::string> seen;
-          for (auto& v : r.values)
-            seen.emplace(v.begin(), v.end());
-          for (auto& v : seen)
-            BOOST_TEST(failed_values.count(v) == 0, "failed write " << v << " was read");
-          if (!last_acked.empty() && seen.count(last_acked) == 0) {
-            // Only a later indeterminate write may stand in for the last acknowledged one.
-            bool newer_uncertain = false;
-            for (auto& v : seen)
-              newer_uncertain = newer_uncertain || uncertain_values.count(v) > 0;
-            if (!newer_uncertain)
-              ++stale;
-          }
-        },
-        [&](caf::error&) { context.clear(); });
+        .receive(
+            [&](get_reply& r) {
+              context = r.context;
+              std::set<std::string> seen;
+              for (auto& v : r.values)
+                seen.emplace(v.begin(), v.end());
+              for (auto& v : seen)
+                BOOST_TEST(failed_values.count(v) == 0, "failed write " << v << " was read");
+              if (!last_acked.empty() && seen.count(last_acked) == 0) {
+                // Only a later indeterminate write may stand in for the last acknowledged one.
+                bool newer_uncertain = false;
+                for (auto& v : seen)
+                  newer_uncertain = newer_uncertain || uncertain_values.count(v) > 0;
+                if (!newer_uncertain)
+                  ++stale;
+              }
+            },
+            [&](caf::error&) { context.clear(); });
   }
-  BOOST_TEST_MESSAGE("register: acknowledged " << ok << ", failed " << failed
-                                               << ", indeterminate " << indeterminate
-                                               << ", stale reads " << stale);
+  BOOST_TEST_MESSAGE("register: acknowledged " << ok << ", failed " << failed << ", indeterminate "
+                                               << indeterminate << ", stale reads " << stale);
   BOOST_TEST(ok > 50u);
   BOOST_TEST(failed > 0u); // the two-node outage really refused writes
   BOOST_TEST(stale == 0u);
@@ -444,7 +459,7 @@ BOOST_AUTO_TEST_CASE(twenty_kill_restart_cycles_lose_no_acknowledged_write) {
       ++attempted;
       self->request(client, 10s, caf::put_atom::value,
                     put_request{bytes(key.begin(), key.end()), bytes(key.begin(), key.end()), {}})
-        .receive([&](write_reply&) { acked.push_back(key); }, [&](caf::error&) {});
+          .receive([&](write_reply&) { acked.push_back(key); }, [&](caf::error&) {});
     }
     caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
   }};
@@ -501,9 +516,9 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_port_is_dropped_and_the_node_keeps_serving) 
   auto send_raw = [&](const std::string& data) {
     // A plain TCP client on loopback sending the bytes it is given.
     run_program({"/usr/bin/python3", "-c",
-                 "import socket,sys;s=socket.create_connection(('" + c.host(0) + "',"
-                   + std::to_string(c.port(0))
-                   + "));s.sendall(sys.stdin.buffer.read());s.settimeout(1)\n"
+                 "import socket,sys;s=socket.create_connection(('" + c.host(0) + "'," +
+                     std::to_string(c.port(0)) +
+                     "));s.sendall(sys.stdin.buffer.read());s.settimeout(1)\n"
                      "try: s.recv(1)\nexcept Exception: pass\ns.close()"},
                 data, 10s);
   };
@@ -541,8 +556,8 @@ BOOST_AUTO_TEST_CASE(a_full_replica_stops_acknowledging_and_resumes_once_space_i
   local_cluster c{o};
   // n3's data directory lives on a 1 MiB tmpfs (needs root, as CI and tools/test have).
   std::filesystem::create_directories(c.data_dir(2));
-  auto mount = run_program({"/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", c.data_dir(2)},
-                           "", 10s);
+  auto mount =
+      run_program({"/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", c.data_dir(2)}, "", 10s);
   if (mount.exit_code != 0) {
     BOOST_TEST_MESSAGE("skipped: cannot mount a tmpfs here (" << mount.err << ")");
     return;
@@ -577,8 +592,8 @@ BOOST_AUTO_TEST_CASE(a_full_replica_stops_acknowledging_and_resumes_once_space_i
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
       sqlite3_busy_timeout(db, 2000);
       sqlite3_stmt* st = nullptr;
-      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK
-          && sqlite3_step(st) == SQLITE_ROW)
+      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
       sqlite3_finalize(st);
     }
@@ -643,8 +658,8 @@ BOOST_AUTO_TEST_CASE(corrupt_pages_are_set_aside_and_the_replica_is_refilled) {
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
       sqlite3_busy_timeout(db, 2000);
       sqlite3_stmt* st = nullptr;
-      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK
-          && sqlite3_step(st) == SQLITE_ROW)
+      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
       sqlite3_finalize(st);
     }

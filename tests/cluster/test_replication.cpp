@@ -85,17 +85,17 @@ struct client_system {
   caf::expected<get_reply> get(const client_actor& c, const std::string& key) {
     caf::expected<get_reply> out{caf::error{}};
     self->request(c, 10s, caf::get_atom::value, bytes(key.begin(), key.end()))
-      .receive([&](get_reply& r) { out = std::move(r); }, [&](caf::error& e) { out = e; });
+        .receive([&](get_reply& r) { out = std::move(r); }, [&](caf::error& e) { out = e; });
     return out;
   }
 
   caf::expected<write_reply> put(const client_actor& c, const std::string& key,
                                  const std::string& value, const bytes& context) {
     caf::expected<write_reply> out{caf::error{}};
-    self->request(c, 10s, caf::put_atom::value,
-                  put_request{bytes(key.begin(), key.end()), bytes(value.begin(), value.end()),
-                              context})
-      .receive([&](write_reply& r) { out = r; }, [&](caf::error& e) { out = e; });
+    self->request(
+            c, 10s, caf::put_atom::value,
+            put_request{bytes(key.begin(), key.end()), bytes(value.begin(), value.end()), context})
+        .receive([&](write_reply& r) { out = r; }, [&](caf::error& e) { out = e; });
     return out;
   }
 };
@@ -161,8 +161,8 @@ BOOST_AUTO_TEST_CASE(one_node_killed_then_restarted_is_read_repaired) {
   BOOST_REQUIRE(c.kvsh(0, "put k1 old\nput k2 old\n").exit_code == 0);
   c.kill(2);
   // R = W = 2 of 3: still available.
-  auto r = c.kvsh(0, "put k1 new --context " + context_from(c.kvsh(0, "get k1 --context\n").out)
-                       + "\nget k1\nput k3 fresh\nget k2\n");
+  auto r = c.kvsh(0, "put k1 new --context " + context_from(c.kvsh(0, "get k1 --context\n").out) +
+                         "\nget k1\nput k3 fresh\nget k2\n");
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST(r.out == "ok\nnew\nok\nold\n");
   c.start(2);
@@ -175,8 +175,8 @@ BOOST_AUTO_TEST_CASE(one_node_killed_then_restarted_is_read_repaired) {
   std::this_thread::sleep_for(500ms);
   for (size_t i = 0; i < 3; ++i)
     c.stop(i);
-  auto engine = storage::open_sqlite_engine(c.data_dir(2) + "/actorkv.db",
-                                            storage::sync_mode::normal);
+  auto engine =
+      storage::open_sqlite_engine(c.data_dir(2) + "/actorkv.db", storage::sync_mode::normal);
   BOOST_REQUIRE(engine);
   for (std::string key : {"k1", "k3"}) {
     bytes k(key.begin(), key.end());

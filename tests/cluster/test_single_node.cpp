@@ -116,8 +116,8 @@ BOOST_AUTO_TEST_CASE(binary_and_large_values_and_limits) {
   BOOST_TEST((sa == sb));
   r = c.kvsh(0, "put huge --file " + too_big + "\n");
   BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(r.err.find("value_too_large: value is 1048577 bytes, the limit is 1048576")
-               != std::string::npos,
+  BOOST_TEST(r.err.find("value_too_large: value is 1048577 bytes, the limit is 1048576") !=
+                 std::string::npos,
              r.err);
   BOOST_TEST(c.kvsh(0, "get huge\n").out == "(not found)\n");
   // Keys: 1024 bytes accepted, 1025 refused, empty refused.
@@ -153,8 +153,8 @@ BOOST_AUTO_TEST_CASE(changed_store_settings_are_refused_on_restart) {
 BOOST_AUTO_TEST_CASE(malformed_manifest_is_a_one_line_error) {
   local_cluster c{one_node()};
   c.rewrite_manifest([](std::string text) { return text + "\n[store2]\nfoo = 1\n"; });
-  auto r = run_program({c.binary("kvnode"), "--manifest", c.manifest_path(), "--node", "n1"}, "",
-                       10s);
+  auto r =
+      run_program({c.binary("kvnode"), "--manifest", c.manifest_path(), "--node", "n1"}, "", 10s);
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.err.find(c.manifest_path() + ":") != std::string::npos, r.err);
   BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, r.err);
@@ -171,8 +171,7 @@ BOOST_AUTO_TEST_CASE(flipped_byte_on_disk_is_reported_never_returned) {
   BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* sel = nullptr;
   BOOST_REQUIRE(sqlite3_prepare_v2(db, "SELECT partition, key, value FROM records", -1, &sel,
-                                   nullptr)
-                == SQLITE_OK);
+                                   nullptr) == SQLITE_OK);
   BOOST_REQUIRE(sqlite3_step(sel) == SQLITE_ROW);
   auto partition = sqlite3_column_int64(sel, 0);
   std::string key{static_cast<const char*>(sqlite3_column_blob(sel, 1)),
@@ -184,9 +183,9 @@ BOOST_AUTO_TEST_CASE(flipped_byte_on_disk_is_reported_never_returned) {
   BOOST_REQUIRE(at != std::string::npos);
   value[at] ^= 0x01;
   sqlite3_stmt* upd = nullptr;
-  BOOST_REQUIRE(sqlite3_prepare_v2(db, "UPDATE records SET value = ?1 WHERE partition = ?2 AND key = ?3",
-                                   -1, &upd, nullptr)
-                == SQLITE_OK);
+  BOOST_REQUIRE(
+      sqlite3_prepare_v2(db, "UPDATE records SET value = ?1 WHERE partition = ?2 AND key = ?3", -1,
+                         &upd, nullptr) == SQLITE_OK);
   sqlite3_bind_blob(upd, 1, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
   sqlite3_bind_int64(upd, 2, partition);
   sqlite3_bind_blob(upd, 3, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);

@@ -47,10 +47,8 @@ struct simulation {
   }
 
   explicit simulation(unsigned seed)
-    : sys(init(cfg)),
-      self(sys, true),
-      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-      rng(seed) {
+      : sys(init(cfg)), self(sys, true),
+        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())), rng(seed) {
     for (replica_id id = 1; id <= 3; ++id) {
       disks.push_back(std::shared_ptr<storage::engine>{storage::make_memory_engine()});
       stores.emplace_back();
@@ -141,17 +139,16 @@ BOOST_AUTO_TEST_CASE(acknowledged_writes_survive_reordering_drops_and_crashes) {
         auto key = "k" + std::to_string(sim.rng() % 4);
         auto value = "r" + std::to_string(run) + "-" + std::to_string(ops++);
         attempted[key].insert(value);
-        auto h = sim.self->request(sim.coordinator(sim.reachable()), caf::infinite,
-                                   caf::put_atom::value,
-                                   put_request{bytes(key.begin(), key.end()),
-                                               bytes(value.begin(), value.end()), {}});
+        auto h = sim.self->request(
+            sim.coordinator(sim.reachable()), caf::infinite, caf::put_atom::value,
+            put_request{bytes(key.begin(), key.end()), bytes(value.begin(), value.end()), {}});
         answers.push_back([&, h, key, value]() mutable {
           h.receive(
-            [&](write_reply&) {
-              acked[key].insert(value);
-              ++ok;
-            },
-            [&](caf::error&) {});
+              [&](write_reply&) {
+                acked[key].insert(value);
+                ++ok;
+              },
+              [&](caf::error&) {});
         });
       }
       // Interleave: some steps, sometimes a crash, then let everything settle.
@@ -173,12 +170,11 @@ BOOST_AUTO_TEST_CASE(acknowledged_writes_survive_reordering_drops_and_crashes) {
         sim.self->send(sim.coordinator({0, 1, 2}), caf::get_atom::value,
                        bytes(key.begin(), key.end()));
         sim.run_all();
-        sim.self->receive([&](get_reply& r) { *out = std::move(r); },
-                          [&](caf::error& e) { BOOST_ERROR("seed " << seed + run << ": "
-                                                                   << describe(e)); },
-                          caf::after(std::chrono::seconds(0)) >> [&] {
-                            BOOST_ERROR("seed " << seed + run << ": no answer");
-                          });
+        sim.self->receive(
+            [&](get_reply& r) { *out = std::move(r); },
+            [&](caf::error& e) { BOOST_ERROR("seed " << seed + run << ": " << describe(e)); },
+            caf::after(std::chrono::seconds(0)) >>
+                [&] { BOOST_ERROR("seed " << seed + run << ": no answer"); });
       }
       std::set<std::string> seen;
       for (auto& v : second.values)

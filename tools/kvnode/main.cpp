@@ -6,8 +6,8 @@
 // manifest's [store] settings differ from the instance's, publishes the node actor on its
 // host:port and serves until SIGINT or SIGTERM, then shuts down cleanly.
 #include <csignal>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     auto value = [&](const char* name) -> const char* {
       if (i + 1 >= argc)
         return nullptr;
-      (void) name;
+      (void)name;
       return argv[++i];
     };
     if (arg == "--help" || arg == "-h") {
@@ -109,8 +109,8 @@ int main(int argc, char** argv) {
     std::string names;
     for (auto& n : cluster->nodes)
       names += (names.empty() ? "" : ", ") + n.name;
-    return fail("no node named '" + node_name + "' in " + manifest_path + " (it lists " + names
-                + ")");
+    return fail("no node named '" + node_name + "' in " + manifest_path + " (it lists " + names +
+                ")");
   }
 
   std::error_code fs_err;
@@ -130,8 +130,8 @@ int main(int argc, char** argv) {
     for (auto suffix : {"", "-wal", "-shm"})
       if (std::filesystem::exists(db_path + suffix))
         std::filesystem::rename(db_path + suffix, aside + suffix, fs_err);
-    actorkv::log_event(node_name, actorkv::describe(damage) + "; moved to " + aside
-                                    + ", starting empty: replicas will refill it");
+    actorkv::log_event(node_name, actorkv::describe(damage) + "; moved to " + aside +
+                                      ", starting empty: replicas will refill it");
     engine = actorkv::storage::open_sqlite_engine(db_path, sync_of(cluster->storage.sync));
   }
   if (!engine)
@@ -160,25 +160,25 @@ int main(int argc, char** argv) {
   {
     caf::actor_system sys{cfg};
     auto storage = actorkv::spawn_storage(
-      sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)},
-      actorkv::storage_options{node_name, identity->replica, cluster->store.conflicts,
-                               cluster->store.partitions, 512, cluster->handoff.max_hints});
+        sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)},
+        actorkv::storage_options{node_name, identity->replica, cluster->store.conflicts,
+                                 cluster->store.partitions, 512, cluster->handoff.max_hints});
     actorkv::node_options opts{*cluster, node_name, identity->replica, storage};
     auto node = actorkv::spawn_node(sys, opts);
     auto port = sys.middleman().publish(node, self_entry->port, self_entry->host.c_str(), true);
     if (!port) {
       caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
-      return fail("cannot listen on " + self_entry->host + ":" + std::to_string(self_entry->port)
-                    + ": " + sys.render(port.error()),
+      return fail("cannot listen on " + self_entry->host + ":" + std::to_string(self_entry->port) +
+                      ": " + sys.render(port.error()),
                   1);
     }
     auto& store = cluster->store;
     actorkv::log_event(node_name,
-                       std::string{"listening on "} + self_entry->host + ":"
-                         + std::to_string(*port) + " (" + actorkv::settings_text(store)
-                         + (identity->created ? ", new data directory " : ", data directory ")
-                         + self_entry->data_dir + ")");
+                       std::string{"listening on "} + self_entry->host + ":" +
+                           std::to_string(*port) + " (" + actorkv::settings_text(store) +
+                           (identity->created ? ", new data directory " : ", data directory ") +
+                           self_entry->data_dir + ")");
     int sig = 0;
     sigwait(&stop_signals, &sig);
     actorkv::log_event(node_name, std::string{"stopping on "} + strsignal(sig));

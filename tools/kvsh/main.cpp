@@ -18,7 +18,8 @@
 
 namespace {
 
-constexpr const char* usage = R"(usage: kvsh [--connect HOST:PORT[,HOST:PORT...]] [-c 'CMD; CMD'] [--timeout MS]
+constexpr const char* usage =
+    R"(usage: kvsh [--connect HOST:PORT[,HOST:PORT...]] [-c 'CMD; CMD'] [--timeout MS]
 
 The actorkv shell. Connects to any node of a cluster (failing over to the others) and runs
 commands: interactively when stdin is a terminal, else from -c or stdin, one plain result per
@@ -93,8 +94,8 @@ int main(int argc, char** argv) {
     return fail("--connect needs HOST:PORT[,HOST:PORT...], got '" + connect + "'");
 
   bool interactive = !have_commands && isatty(STDIN_FILENO);
-  actorkv::shell sh{endpoints, std::chrono::milliseconds{timeout_ms}, !interactive,
-                    std::cout, std::cerr};
+  actorkv::shell sh{endpoints, std::chrono::milliseconds{timeout_ms}, !interactive, std::cout,
+                    std::cerr};
   bool quit = false;
   if (have_commands)
     return run_script(sh, commands, quit);

@@ -149,8 +149,7 @@ struct shell::impl {
 
   impl(std::vector<std::string> endpoints, std::chrono::milliseconds t, bool p, std::ostream& o,
        std::ostream& e)
-    : client(std::move(endpoints), t), plain(p), out(o), err(e) {
-  }
+      : client(std::move(endpoints), t), plain(p), out(o), err(e) {}
 
   outcome fail(const std::string& msg) {
     err << "error: " << msg << std::endl;
@@ -187,34 +186,34 @@ struct shell::impl {
       return fail("usage: get KEY [--context] [--hex] [--file PATH]");
     bool hex = p.opts.count("--hex") > 0;
     return ask(client.get(to_bytes(p.args[0])), [&](get_reply& r) {
-        if (!r.found) {
-          out << "(not found)" << std::endl;
+      if (!r.found) {
+        out << "(not found)" << std::endl;
+        return;
+      }
+      if (auto f = p.opts.find("--file"); f != p.opts.end()) {
+        if (r.values.size() != 1) {
+          fail("the key has " + std::to_string(r.values.size()) +
+               " siblings; resolve them before writing one to a file");
           return;
         }
-        if (auto f = p.opts.find("--file"); f != p.opts.end()) {
-          if (r.values.size() != 1) {
-            fail("the key has " + std::to_string(r.values.size())
-                 + " siblings; resolve them before writing one to a file");
-            return;
-          }
-          std::ofstream file{f->second, std::ios::binary};
-          file.write(reinterpret_cast<const char*>(r.values[0].data()),
-                     static_cast<std::streamsize>(r.values[0].size()));
-          if (!file) {
-            fail("cannot write " + f->second);
-            return;
-          }
-          out << "wrote " << r.values[0].size() << " bytes to " << f->second << std::endl;
-        } else if (r.values.size() == 1) {
-          out << show(r.values[0], hex) << std::endl;
-        } else {
-          out << "(" << r.values.size() << " siblings)" << std::endl;
-          for (size_t i = 0; i < r.values.size(); ++i)
-            out << "[" << i + 1 << "] " << show(r.values[i], hex) << std::endl;
+        std::ofstream file{f->second, std::ios::binary};
+        file.write(reinterpret_cast<const char*>(r.values[0].data()),
+                   static_cast<std::streamsize>(r.values[0].size()));
+        if (!file) {
+          fail("cannot write " + f->second);
+          return;
         }
-        if (r.values.size() > 1 || p.opts.count("--context"))
-          out << "context: " << to_hex(r.context) << std::endl;
-      });
+        out << "wrote " << r.values[0].size() << " bytes to " << f->second << std::endl;
+      } else if (r.values.size() == 1) {
+        out << show(r.values[0], hex) << std::endl;
+      } else {
+        out << "(" << r.values.size() << " siblings)" << std::endl;
+        for (size_t i = 0; i < r.values.size(); ++i)
+          out << "[" << i + 1 << "] " << show(r.values[i], hex) << std::endl;
+      }
+      if (r.values.size() > 1 || p.opts.count("--context"))
+        out << "context: " << to_hex(r.context) << std::endl;
+    });
   }
 
   outcome do_put(const std::vector<std::string>& words) {
@@ -275,23 +274,23 @@ struct shell::impl {
 
   outcome do_status() {
     return ask(client.status(), [&](cluster_status& s) {
-        out << "node " << s.node << ": " << s.settings << std::endl;
-        out << std::left << std::setw(10) << "NAME" << std::setw(24) << "ENDPOINT"
-            << std::setw(10) << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12)
-            << "PARTITIONS" << "SHARE" << std::endl;
-        for (auto& m : s.members) {
-          std::ostringstream share;
-          share << std::fixed << std::setprecision(1)
-                << (s.owners.empty() ? 0.0 : 100.0 * m.partitions / s.owners.size()) << "%";
-          out << std::left << std::setw(10) << m.name << std::setw(24) << m.endpoint
-              << std::setw(10) << m.capacity << std::setw(7) << (m.up ? "up" : "down")
-              << std::setw(12) << m.partitions << share.str() << std::endl;
-        }
-        out << "pending hints: " << s.pending_hints << std::endl;
-        out << "anti-entropy: " << s.ae_rounds << " rounds, " << s.ae_repairs_last_round
-            << " repairs in the last, " << s.ae_repairs_total << " in all" << std::endl;
-        out << "view fingerprint: " << std::hex << s.view_fingerprint << std::dec << std::endl;
-      });
+      out << "node " << s.node << ": " << s.settings << std::endl;
+      out << std::left << std::setw(10) << "NAME" << std::setw(24) << "ENDPOINT" << std::setw(10)
+          << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12) << "PARTITIONS"
+          << "SHARE" << std::endl;
+      for (auto& m : s.members) {
+        std::ostringstream share;
+        share << std::fixed << std::setprecision(1)
+              << (s.owners.empty() ? 0.0 : 100.0 * m.partitions / s.owners.size()) << "%";
+        out << std::left << std::setw(10) << m.name << std::setw(24) << m.endpoint << std::setw(10)
+            << m.capacity << std::setw(7) << (m.up ? "up" : "down") << std::setw(12) << m.partitions
+            << share.str() << std::endl;
+      }
+      out << "pending hints: " << s.pending_hints << std::endl;
+      out << "anti-entropy: " << s.ae_rounds << " rounds, " << s.ae_repairs_last_round
+          << " repairs in the last, " << s.ae_repairs_total << " in all" << std::endl;
+      out << "view fingerprint: " << std::hex << s.view_fingerprint << std::dec << std::endl;
+    });
   }
 
   outcome do_fault(const std::vector<std::string>& words) {
@@ -323,22 +322,21 @@ struct shell::impl {
 
   outcome do_ring() {
     return ask(client.status(), [&](cluster_status& s) {
-        out << s.owners.size() << " partitions; owner of each, 16 per line:" << std::endl;
-        for (size_t i = 0; i < s.owners.size(); ++i) {
-          if (i % 16 == 0)
-            out << std::right << std::setw(6) << i << ":";
-          out << " " << s.owners[i];
-          if (i % 16 == 15 || i + 1 == s.owners.size())
-            out << std::endl;
-        }
-      });
+      out << s.owners.size() << " partitions; owner of each, 16 per line:" << std::endl;
+      for (size_t i = 0; i < s.owners.size(); ++i) {
+        if (i % 16 == 0)
+          out << std::right << std::setw(6) << i << ":";
+        out << " " << s.owners[i];
+        if (i % 16 == 15 || i + 1 == s.owners.size())
+          out << std::endl;
+      }
+    });
   }
 };
 
 shell::shell(std::vector<std::string> endpoints, std::chrono::milliseconds timeout, bool plain,
              std::ostream& out, std::ostream& err)
-  : impl_(std::make_unique<impl>(std::move(endpoints), timeout, plain, out, err)) {
-}
+    : impl_(std::make_unique<impl>(std::move(endpoints), timeout, plain, out, err)) {}
 
 shell::~shell() = default;
 
