@@ -45,8 +45,7 @@ bytes encode(const std::set<std::string>& items) {
 class device {
 public:
   device(caf::actor_system& sys, std::vector<std::string> endpoints)
-    : self_(sys), client_(spawn_client(sys, client_options{std::move(endpoints)})) {
-  }
+      : self_(sys), client_(spawn_client(sys, client_options{std::move(endpoints)})) {}
 
   ~device() { caf::anon_send_exit(client_, caf::exit_reason::user_shutdown); }
 
@@ -54,26 +53,27 @@ public:
   bool read(const std::string& user, std::set<std::string>& items, bytes& context) {
     bool ok = false;
     self_->request(client_, std::chrono::seconds(15), caf::get_atom::value, to_bytes(user))
-      .receive(
-        [&](const get_reply& r) {
-          items.clear();
-          for (auto& v : r.values)
-            for (auto& i : items_of(v))
-              items.insert(i); // siblings merge by union: nothing added is lost
-          context = r.context;
-          siblings_ = r.values.size();
-          ok = true;
-        },
-        [&](const caf::error& e) { std::cerr << "get failed: " << describe(e) << "\n"; });
+        .receive(
+            [&](const get_reply& r) {
+              items.clear();
+              for (auto& v : r.values)
+                for (auto& i : items_of(v))
+                  items.insert(i); // siblings merge by union: nothing added is lost
+              context = r.context;
+              siblings_ = r.values.size();
+              ok = true;
+            },
+            [&](const caf::error& e) { std::cerr << "get failed: " << describe(e) << "\n"; });
     return ok;
   }
 
   bool write(const std::string& user, const std::set<std::string>& items, const bytes& context) {
     bool ok = false;
-    self_->request(client_, std::chrono::seconds(15), caf::put_atom::value,
-                   put_request{to_bytes(user), encode(items), context})
-      .receive([&](const write_reply&) { ok = true; },
-               [&](const caf::error& e) { std::cerr << "put failed: " << describe(e) << "\n"; });
+    self_
+        ->request(client_, std::chrono::seconds(15), caf::put_atom::value,
+                  put_request{to_bytes(user), encode(items), context})
+        .receive([&](const write_reply&) { ok = true; },
+                 [&](const caf::error& e) { std::cerr << "put failed: " << describe(e) << "\n"; });
     return ok;
   }
 
