@@ -17,7 +17,7 @@
 #include "cluster-config/ring.hpp"
 #include "messages/error.hpp"
 #include "messages/register_types.hpp"
-#include "tests/support/cluster_fixture.hpp"
+#include "tests/cluster/common.hpp"
 
 using namespace actorkv;
 using namespace actorkv::test;
@@ -46,67 +46,6 @@ std::vector<std::string> keys_homed_on(size_t nodes, const std::vector<std::stri
       out.push_back(key);
   }
   return out;
-}
-
-/// A number printed after `label` in kvsh status output ("pending hints: 3").
-uint64_t status_figure(const std::string& status, const std::string& label) {
-  auto at = status.find(label);
-  if (at == std::string::npos)
-    return UINT64_MAX;
-  return std::stoull(status.substr(at + label.size()));
-}
-
-/// Whether node `i`'s status lists `name` in `state` ("up" or "down").
-bool sees(local_cluster& c, size_t i, const std::string& name, const std::string& state) {
-  auto r = c.kvsh(i, "status\n", 10s);
-  std::istringstream in{r.out};
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream words{line};
-    std::string n, endpoint, s;
-    int capacity = 0;
-    if (words >> n >> endpoint >> capacity >> s && n == name)
-      return s == state;
-  }
-  return false;
-}
-
-template <class Predicate>
-bool eventually(std::chrono::milliseconds limit, Predicate pred) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(250ms);
-  }
-  return pred();
-}
-
-void wait_until_all_up(local_cluster& c) {
-  for (size_t i = 0; i < c.size(); ++i)
-    BOOST_REQUIRE_MESSAGE(eventually(20s,
-                                     [&] {
-                                       auto r = c.kvsh(i, "status\n", 10s);
-                                       return r.exit_code == 0 &&
-                                              r.out.find(" down ") == std::string::npos;
-                                     }),
-                          "node " << i << " never saw every peer up");
-}
-
-/// Rows in a node's records table, read from its database file while it runs (WAL allows it).
-int64_t stored_records(const std::string& data_dir) {
-  sqlite3* db = nullptr;
-  auto path = data_dir + "/actorkv.db";
-  int64_t n = -1;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(db, 2000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-      n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return n;
 }
 
 std::string put_script(const std::vector<std::string>& keys, const std::string& prefix) {
@@ -269,12 +208,8 @@ BOOST_AUTO_TEST_CASE(paused_node_is_detected_and_nothing_acknowledged_is_lost) {
   local_cluster c{o};
   c.start_all();
   wait_until_all_up(c);
-  caf::actor_system_config cfg;
-  register_types(cfg);
-  cfg.load<caf::io::middleman>();
-  cfg.set("scheduler.max-threads", 2);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
+  client_system cs;
+  auto& sys = cs.sys;
   auto client = spawn_client(sys, client_options{{c.endpoint(0)}, 5s});
   std::atomic<bool> stop{false};
   std::vector<std::string> acked; // read only after the writer joined

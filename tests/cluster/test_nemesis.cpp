@@ -27,7 +27,7 @@
 #include "messages/error.hpp"
 #include "messages/register_types.hpp"
 #include "storage/record_codec.hpp"
-#include "tests/support/cluster_fixture.hpp"
+#include "tests/cluster/common.hpp"
 
 using namespace actorkv;
 using namespace actorkv::test;
@@ -37,46 +37,11 @@ namespace {
 
 constexpr uint32_t partitions = 32;
 
-unsigned test_seed() {
-  unsigned seed = std::random_device{}();
-  if (auto* env = std::getenv("ACTORKV_SEED"))
-    seed = static_cast<unsigned>(std::stoul(env));
-  BOOST_TEST_MESSAGE("seed " << seed << " (ACTORKV_SEED replays the schedule)");
-  return seed;
-}
-
 /// ACTORKV_NEMESIS_SCALE=N runs N times the operations and fault cycles (a longer manual run);
 /// tools/test uses 1.
 size_t scale() {
   auto* env = std::getenv("ACTORKV_NEMESIS_SCALE");
   return env ? std::max<size_t>(1, std::stoul(env)) : 1;
-}
-
-template <class Predicate>
-bool eventually(std::chrono::milliseconds limit, Predicate pred) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(250ms);
-  }
-  return pred();
-}
-
-uint64_t status_figure(const std::string& status, const std::string& label) {
-  auto at = status.find(label);
-  return at == std::string::npos ? UINT64_MAX : std::stoull(status.substr(at + label.size()));
-}
-
-void wait_until_all_up(local_cluster& c) {
-  for (size_t i = 0; i < c.size(); ++i)
-    BOOST_REQUIRE_MESSAGE(eventually(30s,
-                                     [&] {
-                                       auto r = c.kvsh(i, "status\n", 10s);
-                                       return r.exit_code == 0 &&
-                                              r.out.find(" down ") == std::string::npos;
-                                     }),
-                          "node " << i << " never saw every peer up");
 }
 
 /// Cuts the links between the two groups (node indexes) in both directions.
@@ -142,21 +107,6 @@ bytes encode_set(const std::set<std::string>& elements) {
     text += (text.empty() ? "" : " ") + e;
   return bytes(text.begin(), text.end());
 }
-
-struct client_system {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    register_types(cfg);
-    cfg.load<caf::io::middleman>();
-    cfg.set("scheduler.max-threads", 2);
-    cfg.set("logger.verbosity", caf::atom("quiet"));
-    return cfg;
-  }
-
-  client_system() : sys(init(cfg)) {}
-};
 
 /// The outcome of one logged operation.
 enum class outcome { ok, failed, indeterminate };
@@ -585,21 +535,7 @@ BOOST_AUTO_TEST_CASE(a_full_replica_stops_acknowledging_and_resumes_once_space_i
   auto r = c.kvsh(2, "status\n");
   BOOST_TEST(r.exit_code == 0, "n3 still answers: " << r.err);
   // n3 did not store (and so did not acknowledge) everything.
-  auto count_n3 = [&] {
-    sqlite3* db = nullptr;
-    int64_t n = -1;
-    auto path = c.data_dir(2) + "/actorkv.db";
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-      sqlite3_busy_timeout(db, 2000);
-      sqlite3_stmt* st = nullptr;
-      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK &&
-          sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-      sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return n;
-  };
+  auto count_n3 = [&] { return stored_records(c.data_dir(2)); };
   auto held_when_full = count_n3();
   BOOST_TEST_MESSAGE("n3 holds " << held_when_full << " of 150 records with its disk full");
   BOOST_TEST(held_when_full < 150);
@@ -652,20 +588,7 @@ BOOST_AUTO_TEST_CASE(corrupt_pages_are_set_aside_and_the_replica_is_refilled) {
   auto r = c.kvsh(2, gets, 120s);
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST((r.out == expected));
-  BOOST_TEST(eventually(60s, [&] {
-    sqlite3* db = nullptr;
-    int64_t n = -1;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-      sqlite3_busy_timeout(db, 2000);
-      sqlite3_stmt* st = nullptr;
-      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK &&
-          sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-      sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return n == 300;
-  }));
+  BOOST_TEST(eventually(60s, [&] { return stored_records(c.data_dir(2)) == 300; }));
   BOOST_TEST(c.running(2));
 }
 

@@ -16,7 +16,7 @@
 #include "messages/error.hpp"
 #include "messages/register_types.hpp"
 #include "storage/engine.hpp"
-#include "tests/support/cluster_fixture.hpp"
+#include "tests/cluster/common.hpp"
 
 using namespace actorkv;
 using namespace actorkv::test;
@@ -40,43 +40,9 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
-std::string context_from(const std::string& out) {
-  auto at = out.find("context: ");
-  if (at == std::string::npos)
-    return {};
-  auto end = out.find('\n', at);
-  return out.substr(at + 9, end - at - 9);
-}
-
-/// Waits until every node of `c` reports all members up through its own status.
-void wait_until_all_up(local_cluster& c) {
-  for (size_t i = 0; i < c.size(); ++i) {
-    bool all_up = false;
-    for (int attempt = 0; attempt < 100 && !all_up; ++attempt) {
-      auto r = c.kvsh(i, "status\n", 10s);
-      all_up = r.exit_code == 0 && r.out.find(" down ") == std::string::npos;
-      if (!all_up)
-        std::this_thread::sleep_for(100ms);
-    }
-    BOOST_REQUIRE_MESSAGE(all_up, "node " << i << " never saw every peer up");
-  }
-}
-
-/// An in-process client actor system for tests that need contexts between operations.
-struct client_system {
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scoped_actor self;
-
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    register_types(cfg);
-    cfg.load<caf::io::middleman>();
-    cfg.set("scheduler.max-threads", 2);
-    cfg.set("logger.verbosity", caf::atom("quiet"));
-    return cfg;
-  }
-
-  client_system() : sys(init(cfg)), self(sys) {}
+/// In-process clients for tests that need contexts between operations.
+struct context_clients : client_system {
+  caf::scoped_actor self{sys};
 
   client_actor client(const std::string& endpoint) {
     return spawn_client(sys, client_options{{endpoint}, 5s});
@@ -235,7 +201,7 @@ BOOST_AUTO_TEST_CASE(interleaved_read_modify_write_keeps_siblings_bounded) {
   local_cluster c{three_nodes()};
   c.start_all();
   wait_until_all_up(c);
-  client_system cs;
+  context_clients cs;
   auto a = cs.client(c.endpoint(0));
   auto b = cs.client(c.endpoint(1));
   size_t most = 0;

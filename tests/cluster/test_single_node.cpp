@@ -9,7 +9,7 @@
 
 #include <sqlite3.h>
 
-#include "tests/support/cluster_fixture.hpp"
+#include "tests/cluster/common.hpp"
 
 using namespace actorkv::test;
 using namespace std::chrono_literals;
@@ -24,14 +24,6 @@ local_cluster::options one_node() {
   o.read_quorum = 1;
   o.write_quorum = 1;
   return o;
-}
-
-std::string context_from(const std::string& out) {
-  auto at = out.find("context: ");
-  if (at == std::string::npos)
-    return {};
-  auto end = out.find('\n', at);
-  return out.substr(at + 9, end - at - 9);
 }
 
 } // namespace

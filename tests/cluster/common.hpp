@@ -1,0 +1,120 @@
+// Helpers shared by the cluster suites: waiting, reading status figures, peeking into a node's
+// database file, and an in-process client actor system.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+#include <sqlite3.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "messages/register_types.hpp"
+#include "tests/support/cluster_fixture.hpp"
+
+namespace actorkv::test {
+
+/// Polls `pred` every 250 ms until it holds or `limit` passed; returns its last value.
+template <class Predicate>
+bool eventually(std::chrono::milliseconds limit, Predicate pred) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return pred();
+}
+
+/// A seed for a randomised test: random, or ACTORKV_SEED to replay one; printed either way.
+inline unsigned test_seed() {
+  unsigned seed = std::random_device{}();
+  if (auto* env = std::getenv("ACTORKV_SEED"))
+    seed = static_cast<unsigned>(std::stoul(env));
+  BOOST_TEST_MESSAGE("seed " << seed << " (ACTORKV_SEED replays it)");
+  return seed;
+}
+
+/// A number printed after `label` in kvsh status output ("pending hints: 3").
+inline uint64_t status_figure(const std::string& status, const std::string& label) {
+  auto at = status.find(label);
+  return at == std::string::npos ? UINT64_MAX : std::stoull(status.substr(at + label.size()));
+}
+
+/// The context line kvsh printed ("context: HEX"), or "".
+inline std::string context_from(const std::string& out) {
+  auto at = out.find("context: ");
+  if (at == std::string::npos)
+    return {};
+  auto end = out.find('\n', at);
+  return out.substr(at + 9, end - at - 9);
+}
+
+/// Whether node `i`'s status lists `name` in `state` ("up" or "down").
+inline bool sees(local_cluster& c, size_t i, const std::string& name, const std::string& state) {
+  auto r = c.kvsh(i, "status\n", std::chrono::seconds(10));
+  std::istringstream in{r.out};
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words{line};
+    std::string n, endpoint, s;
+    int capacity = 0;
+    if (words >> n >> endpoint >> capacity >> s && n == name)
+      return s == state;
+  }
+  return false;
+}
+
+/// Waits until every running node of `c` reports every member up.
+inline void wait_until_all_up(local_cluster& c) {
+  for (size_t i = 0; i < c.size(); ++i)
+    BOOST_REQUIRE_MESSAGE(eventually(std::chrono::seconds(30),
+                                     [&] {
+                                       auto r = c.kvsh(i, "status\n", std::chrono::seconds(10));
+                                       return r.exit_code == 0 &&
+                                              r.out.find(" down ") == std::string::npos;
+                                     }),
+                          "node " << i << " never saw every peer up");
+}
+
+/// Rows in a node's records table, read from its database file while it runs (WAL allows it);
+/// -1 when the file cannot be read.
+inline int64_t stored_records(const std::string& data_dir) {
+  sqlite3* db = nullptr;
+  auto path = data_dir + "/actorkv.db";
+  int64_t n = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 2000);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return n;
+}
+
+/// An actor system for the test's own client actors (2 threads, CAF's middleman).
+struct client_system {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+
+  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
+    register_types(cfg);
+    cfg.load<caf::io::middleman>();
+    cfg.set("scheduler.max-threads", 2);
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    return cfg;
+  }
+
+  client_system() : sys(init(cfg)) {}
+};
+
+} // namespace actorkv::test
