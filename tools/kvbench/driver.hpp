@@ -36,15 +36,15 @@ using clock_type = std::chrono::steady_clock;
 
 /// The steering wheel of one phase, written by the main thread and by the workers.
 struct control {
-  std::atomic<bool> measuring{false}; ///< answers arriving now are counted and timed
-  std::atomic<bool> stopping{false};  ///< slots stop sending once their answer arrived
-  std::atomic<uint64_t> answered{0};  ///< every answer (warm-up too), for the progress line
-  std::atomic<uint64_t> failed{0};    ///< every error answer, for the progress line
-  std::atomic<uint64_t> counted{0};   ///< answers counted in the window (for the ops limit)
-  uint64_t ops_limit = 0;             ///< stop after this many counted answers; 0: no limit
-  std::atomic<uint64_t> next_insert{0}; ///< the next key index to insert (load phase)
+  std::atomic<bool> measuring{false};       ///< answers arriving now are counted and timed
+  std::atomic<bool> stopping{false};        ///< slots stop sending once their answer arrived
+  std::atomic<uint64_t> answered{0};        ///< every answer (warm-up too), for the progress line
+  std::atomic<uint64_t> failed{0};          ///< every error answer, for the progress line
+  std::atomic<uint64_t> counted{0};         ///< answers counted in the window (for the ops limit)
+  uint64_t ops_limit = 0;                   ///< stop after this many counted answers; 0: no limit
+  std::atomic<uint64_t> next_insert{0};     ///< the next key index to insert (load phase)
   std::atomic<int64_t> limit_reached_ns{0}; ///< when the ops limit was reached (clock ticks)
-  std::atomic<size_t> finished{0};    ///< workers whose slots all stopped
+  std::atomic<size_t> finished{0};          ///< workers whose slots all stopped
 
   /// Back to the start of a phase.
   void reset(uint64_t limit);

@@ -53,6 +53,8 @@ options:
   --load                 first insert every key once (its own table), then run the workload
   --timeout MS           bound on each request (default 10000)
   --threads N            CAF scheduler threads of this process (default 2)
+  --scheduler P          sharing | stealing: CAF's scheduler policy here (default sharing:
+                         idle stealing workers poll, which takes CPU from the nodes)
   --seed N               random seed (default: drawn, and printed in the report)
   --json FILE            also write the report as JSON to FILE
   --help                 this text
@@ -80,6 +82,7 @@ struct options {
   bool load = false;
   uint64_t timeout_ms = 10000;
   uint64_t threads = 2;
+  bool sharing = true; ///< CAF's work-sharing scheduler instead of work stealing
   uint64_t seed = 0;
   bool seed_given = false;
   std::string json;
@@ -90,14 +93,13 @@ struct usage_error {
   std::string message;
 };
 
-uint64_t parse_count(const std::string& flag, const std::string& text, uint64_t min,
-                     uint64_t max) {
+uint64_t parse_count(const std::string& flag, const std::string& text, uint64_t min, uint64_t max) {
   errno = 0;
   char* end = nullptr;
   auto v = std::strtoull(text.c_str(), &end, 10);
   if (text.empty() || text[0] == '-' || *end != '\0' || errno == ERANGE || v < min || v > max)
-    throw usage_error{flag + " needs a whole number from " + std::to_string(min) + " to "
-                      + std::to_string(max) + ", got '" + text + "'"};
+    throw usage_error{flag + " needs a whole number from " + std::to_string(min) + " to " +
+                      std::to_string(max) + ", got '" + text + "'"};
   return v;
 }
 
@@ -105,8 +107,8 @@ double parse_seconds(const std::string& flag, const std::string& text, double mi
   char* end = nullptr;
   auto v = std::strtod(text.c_str(), &end);
   if (text.empty() || *end != '\0' || !std::isfinite(v) || v < min || v > 86400)
-    throw usage_error{flag + " needs a number of seconds (at least " + std::to_string(int(min))
-                      + ", at most 86400), got '" + text + "'"};
+    throw usage_error{flag + " needs a number of seconds (at least " + std::to_string(int(min)) +
+                      ", at most 86400), got '" + text + "'"};
   return v;
 }
 
@@ -165,6 +167,11 @@ options parse_args(int argc, char** argv, bool& help) {
       o.timeout_ms = parse_count(arg, value(), 1, 3600000);
     } else if (arg == "--threads") {
       o.threads = parse_count(arg, value(), 1, 64);
+    } else if (arg == "--scheduler") {
+      auto v = value();
+      if (v != "sharing" && v != "stealing")
+        throw usage_error{"--scheduler needs sharing or stealing, got '" + v + "'"};
+      o.sharing = v == "sharing";
     } else if (arg == "--seed") {
       o.seed = parse_count(arg, value(), 0, UINT64_MAX);
       o.seed_given = true;
@@ -179,8 +186,8 @@ options parse_args(int argc, char** argv, bool& help) {
   if (o.client_actors == 0)
     o.client_actors = std::min<uint64_t>(default_client_actors, o.clients);
   if (o.client_actors > o.clients)
-    throw usage_error{"--client-actors (" + std::to_string(o.client_actors)
-                      + ") cannot exceed --clients (" + std::to_string(o.clients) + ")"};
+    throw usage_error{"--client-actors (" + std::to_string(o.client_actors) +
+                      ") cannot exceed --clients (" + std::to_string(o.clients) + ")"};
   return o;
 }
 
@@ -206,8 +213,9 @@ public:
     auto rate = static_cast<double>(answered - last_answered_) / since;
     auto elapsed = std::chrono::duration<double>(now - start_).count();
     char line[200];
-    std::snprintf(line, sizeof(line), "kvbench: %s %3.0f s: %8.0f ops/s, %llu answered, %llu errors",
-                  phase_, elapsed, rate, static_cast<unsigned long long>(answered),
+    std::snprintf(line, sizeof(line),
+                  "kvbench: %s %3.0f s: %8.0f ops/s, %llu answered, %llu errors", phase_, elapsed,
+                  rate, static_cast<unsigned long long>(answered),
                   static_cast<unsigned long long>(ctl.failed.load()));
     if (tty_)
       std::cerr << "\r\033[K" << line << std::flush;
@@ -265,8 +273,8 @@ phase_result run_phase(worker_pool& pool, control& ctl, const options& o, bool l
       warm = true;
       prog.set_phase("run");
     }
-    if (warm && !load && o.ops == 0 && !ctl.stopping
-        && seconds(now - window_start).count() >= o.duration) {
+    if (warm && !load && o.ops == 0 && !ctl.stopping &&
+        seconds(now - window_start).count() >= o.duration) {
       ctl.measuring = false;
       window_end = now;
       ctl.stopping = true;
@@ -309,8 +317,7 @@ int main(int argc, char** argv) {
   }
   auto endpoints = actorkv::parse_endpoints(o.connect);
   if (endpoints.empty()) {
-    std::cerr << "kvbench: --connect needs HOST:PORT[,HOST:PORT...], got '" << o.connect
-              << "'\n";
+    std::cerr << "kvbench: --connect needs HOST:PORT[,HOST:PORT...], got '" << o.connect << "'\n";
     return 2;
   }
   std::ofstream json;
@@ -329,6 +336,8 @@ int main(int argc, char** argv) {
   cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", static_cast<size_t>(o.threads));
   cfg.set("logger.verbosity", caf::atom("quiet"));
+  if (o.sharing)
+    cfg.set("scheduler.policy", caf::atom("sharing"));
   caf::actor_system sys{cfg};
 
   worker_config wc;
@@ -352,6 +361,8 @@ int main(int argc, char** argv) {
   d.duration = o.ops > 0 ? 0 : o.duration;
   d.warmup = o.warmup;
   d.seed = o.seed;
+  d.threads = o.threads;
+  d.scheduler = o.sharing ? "sharing" : "stealing";
   std::string error;
   if (!pool.probe(d.cluster, d.members, error)) {
     std::cerr << "kvbench: cannot reach the cluster at " << o.connect << ": " << error << "\n";

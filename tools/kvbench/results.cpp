@@ -1,8 +1,8 @@
 #include "tools/kvbench/results.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
@@ -58,11 +58,11 @@ double rate(uint64_t n, double seconds) {
 
 void print_row(std::ostream& out, const std::string& name, const op_stats& s, double seconds) {
   auto& h = s.latency;
-  out << std::left << std::setw(10) << name << std::right << std::setw(10) << s.ok
-      << std::setw(11) << fixed(rate(s.ok, seconds), 0) << std::setw(9) << millis(h.quantile(0.5))
-      << std::setw(9) << millis(h.quantile(0.95)) << std::setw(9) << millis(h.quantile(0.99))
-      << std::setw(10) << millis(h.quantile(0.999)) << std::setw(10) << millis(h.max())
-      << std::setw(11) << s.not_found << std::setw(8) << s.error_count() << "\n";
+  out << std::left << std::setw(10) << name << std::right << std::setw(10) << s.ok << std::setw(11)
+      << fixed(rate(s.ok, seconds), 0) << std::setw(9) << millis(h.quantile(0.5)) << std::setw(9)
+      << millis(h.quantile(0.95)) << std::setw(9) << millis(h.quantile(0.99)) << std::setw(10)
+      << millis(h.quantile(0.999)) << std::setw(10) << millis(h.max()) << std::setw(11)
+      << s.not_found << std::setw(8) << s.error_count() << "\n";
 }
 
 void json_op(std::ostream& out, const op_stats& s, double seconds) {
@@ -83,8 +83,7 @@ void json_op(std::ostream& out, const op_stats& s, double seconds) {
 
 } // namespace
 
-latency_histogram::latency_histogram() : buckets_(bucket_count, 0) {
-}
+latency_histogram::latency_histogram() : buckets_(bucket_count, 0) {}
 
 size_t latency_histogram::index_of(uint64_t micros) {
   if (micros < exact_below)
@@ -159,23 +158,23 @@ void phase_result::merge(const phase_result& other) {
 void print_header(std::ostream& out, const run_description& d) {
   out << "kvbench: workload " << workload_name(d.workload) << " ("
       << fixed(read_fraction(d.workload) * 100, 0) << "% read), " << d.keys << " keys "
-      << distribution_name(d.distribution) << ", " << d.value_size << "-byte values, "
-      << d.clients << " requests in flight over " << d.client_actors << " client actor"
+      << distribution_name(d.distribution) << ", " << d.value_size << "-byte values, " << d.clients
+      << " requests in flight over " << d.client_actors << " client actor"
       << (d.client_actors == 1 ? "" : "s") << ", ";
   if (d.ops > 0)
     out << d.ops << " ops";
   else
     out << fixed(d.duration, 0) << " s";
-  out << " after " << fixed(d.warmup, 0) << " s warm-up, seed " << d.seed << "\n";
-  out << "cluster: " << d.cluster << ", " << d.members << " members, via " << d.endpoints
-      << "\n";
+  out << " after " << fixed(d.warmup, 0) << " s warm-up, seed " << d.seed << ", " << d.threads
+      << " " << d.scheduler << " scheduler threads\n";
+  out << "cluster: " << d.cluster << ", " << d.members << " members, via " << d.endpoints << "\n";
 }
 
 void print_table(std::ostream& out, const std::string& title, const phase_result& r) {
   auto total = total_of(r);
   out << "\n"
-      << title << ": " << total.ok << " ops in " << fixed(r.seconds, 1) << " s = "
-      << fixed(rate(total.ok, r.seconds), 0) << " ops/s";
+      << title << ": " << total.ok << " ops in " << fixed(r.seconds, 1)
+      << " s = " << fixed(rate(total.ok, r.seconds), 0) << " ops/s";
   if (auto errs = total.error_count(); errs > 0)
     out << ", " << errs << " errors";
   out << " (kvbench itself used " << fixed(r.client_cores, 2) << " cores)\n";
@@ -195,21 +194,22 @@ void print_table(std::ostream& out, const std::string& title, const phase_result
   for (int i = 0; i < op_kind_count; ++i) {
     auto& s = r.ops[static_cast<size_t>(i)];
     for (auto& [kind, n] : s.errors)
-      out << "error: " << op_name(static_cast<op_kind>(i)) << " " << kind << " x" << n
-          << " (e.g. " << s.error_example.at(kind) << ")\n";
+      out << "error: " << op_name(static_cast<op_kind>(i)) << " " << kind << " x" << n << " (e.g. "
+          << s.error_example.at(kind) << ")\n";
   }
 }
 
 void write_json(std::ostream& out, const run_description& d,
                 const std::vector<std::pair<std::string, phase_result>>& phases) {
   out << "{\n  \"workload\": " << json_string(workload_name(d.workload))
-      << ",\n  \"read_fraction\": " << read_fraction(d.workload)
-      << ",\n  \"keys\": " << d.keys
+      << ",\n  \"read_fraction\": " << read_fraction(d.workload) << ",\n  \"keys\": " << d.keys
       << ",\n  \"distribution\": " << json_string(distribution_name(d.distribution))
       << ",\n  \"value_size\": " << d.value_size << ",\n  \"clients\": " << d.clients
       << ",\n  \"client_actors\": " << d.client_actors << ",\n  \"ops\": " << d.ops
       << ",\n  \"duration_s\": " << d.duration << ",\n  \"warmup_s\": " << d.warmup
-      << ",\n  \"seed\": " << d.seed << ",\n  \"endpoints\": " << json_string(d.endpoints)
+      << ",\n  \"seed\": " << d.seed << ",\n  \"threads\": " << d.threads
+      << ",\n  \"scheduler\": " << json_string(d.scheduler)
+      << ",\n  \"endpoints\": " << json_string(d.endpoints)
       << ",\n  \"cluster\": " << json_string(d.cluster) << ",\n  \"members\": " << d.members
       << ",\n  \"phases\": {";
   bool first_phase = true;
@@ -218,8 +218,7 @@ void write_json(std::ostream& out, const run_description& d,
     out << (first_phase ? "" : ",") << "\n    " << json_string(name)
         << ": {\n      \"seconds\": " << fixed(r.seconds, 3)
         << ",\n      \"ops_per_s\": " << fixed(rate(total.ok, r.seconds), 1)
-        << ",\n      \"client_cores\": " << fixed(r.client_cores, 3)
-        << ",\n      \"total\": ";
+        << ",\n      \"client_cores\": " << fixed(r.client_cores, 3) << ",\n      \"total\": ";
     json_op(out, total, r.seconds);
     for (int i = 0; i < op_kind_count; ++i) {
       auto& s = r.ops[static_cast<size_t>(i)];

@@ -46,7 +46,7 @@ struct op_stats {
   uint64_t not_found = 0; ///< reads of absent keys: successes, counted apart
   uint64_t siblings = 0;  ///< reads that returned more than one value
   latency_histogram latency;
-  std::map<std::string, uint64_t> errors; ///< by kind: actorkv code or CAF error name
+  std::map<std::string, uint64_t> errors;           ///< by kind: actorkv code or CAF error name
   std::map<std::string, std::string> error_example; ///< one full message per kind
 
   void merge(const op_stats& other);
@@ -75,10 +75,12 @@ struct run_description {
   size_t value_size = 0;
   size_t clients = 0;
   size_t client_actors = 0;
-  uint64_t ops = 0;      ///< 0 when bounded by duration
-  double duration = 0;   ///< seconds; 0 when bounded by ops
+  uint64_t ops = 0;    ///< 0 when bounded by duration
+  double duration = 0; ///< seconds; 0 when bounded by ops
   double warmup = 0;
   uint64_t seed = 0;
+  size_t threads = 0;    ///< this process's CAF scheduler threads
+  std::string scheduler; ///< and their policy
 };
 
 /// The human-readable table of one phase.

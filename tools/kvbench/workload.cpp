@@ -17,29 +17,40 @@ constexpr double zipfian_zetan = 26.46902820178302;
 
 const char* op_name(op_kind op) {
   switch (op) {
-    case op_kind::read: return "read";
-    case op_kind::update: return "update";
-    case op_kind::insert: return "insert";
+  case op_kind::read:
+    return "read";
+  case op_kind::update:
+    return "update";
+  case op_kind::insert:
+    return "insert";
   }
   return "?";
 }
 
 double read_fraction(workload_kind w) {
   switch (w) {
-    case workload_kind::a: return 0.5;
-    case workload_kind::b: return 0.95;
-    case workload_kind::c: return 1.0;
-    case workload_kind::w: return 0.0;
+  case workload_kind::a:
+    return 0.5;
+  case workload_kind::b:
+    return 0.95;
+  case workload_kind::c:
+    return 1.0;
+  case workload_kind::w:
+    return 0.0;
   }
   return 0.0;
 }
 
 const char* workload_name(workload_kind w) {
   switch (w) {
-    case workload_kind::a: return "a";
-    case workload_kind::b: return "b";
-    case workload_kind::c: return "c";
-    case workload_kind::w: return "w";
+  case workload_kind::a:
+    return "a";
+  case workload_kind::b:
+    return "b";
+  case workload_kind::c:
+    return "c";
+  case workload_kind::w:
+    return "w";
   }
   return "?";
 }
@@ -68,7 +79,7 @@ uint64_t fnv_hash64(uint64_t value) {
 }
 
 key_chooser::key_chooser(distribution_kind dist, uint64_t count)
-  : dist_(dist), count_(count), uniform_(0, count - 1) {
+    : dist_(dist), count_(count), uniform_(0, count - 1) {
   double zeta2 = 1.0 + std::pow(0.5, zipfian_theta);
   alpha_ = 1.0 / (1.0 - zipfian_theta);
   zetan_ = zipfian_zetan;
