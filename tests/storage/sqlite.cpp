@@ -237,8 +237,8 @@ BOOST_FIXTURE_TEST_CASE(a_flipped_byte_on_disk_is_reported_never_returned, sqlit
     }
   }
   // Stored values that are too short to hold a header.
-  for (const auto& stub : {bytes{}, bytes{1}, bytes{1, 0, 0, 0, 0}}) {
-    raw.set_value(2, victim, stub);
+  for (const auto& truncated : {bytes{}, bytes{1}, bytes{1, 0, 0, 0, 0}}) {
+    raw.set_value(2, victim, truncated);
     auto got = store().get(2, victim);
     BOOST_REQUIRE(!got);
     ACTORKV_CHECK_EC(got.error(), ec::corrupt_record);
