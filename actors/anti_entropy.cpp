@@ -193,6 +193,11 @@ ae_impl::behavior_type ae_behavior(self_ptr self, anti_entropy_options options) 
         for (auto& p : peers)
           st.peers.emplace(p.name, std::move(p));
       },
+      [=](replicas_atom,
+          std::vector<std::pair<partition_id, std::vector<std::string>>>& partitions) {
+        // A round under way goes on over the new list; its index may now skip or repeat one.
+        self->state.options.partitions = std::move(partitions);
+      },
       [=](status_atom) { return self->state.stats; },
       [=](caf::tick_atom) { // a round starts
         self->state.next = 0;

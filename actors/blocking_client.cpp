@@ -73,4 +73,9 @@ caf::expected<std::string> blocking_client::fault(const std::string& action,
   return impl_->ask<std::string>(fault_atom::value, action, peers, delay_ms);
 }
 
+caf::expected<std::string> blocking_client::admin(const std::string& action,
+                                                  const std::string& subject, bool apply) {
+  return impl_->ask<std::string>(admin_atom::value, action, subject, apply);
+}
+
 } // namespace actorkv

@@ -34,6 +34,10 @@ public:
   /// Fault injection on the connected node ("drop"/"delay"/"heal"; see node_actor).
   caf::expected<std::string> fault(const std::string& action, const std::vector<std::string>& peers,
                                    uint32_t delay_ms);
+  /// Membership change through the connected node ("join"/"leave"/"remove"; see node_actor):
+  /// with apply false only what it would move.
+  caf::expected<std::string> admin(const std::string& action, const std::string& subject,
+                                   bool apply);
 
 private:
   struct impl;

@@ -176,6 +176,12 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         forward<std::string>(self, rp, true, fault_atom::value, action, peers, delay_ms);
         return rp;
       },
+      [=](admin_atom, const std::string& action, const std::string& subject, bool apply) {
+        auto rp = self->make_response_promise<std::string>();
+        // A change is not retried elsewhere: it may have been made before the node went away.
+        forward<std::string>(self, rp, !apply, admin_atom::value, action, subject, apply);
+        return rp;
+      },
       [=](status_atom) {
         auto rp = self->make_response_promise<cluster_status>();
         forward<cluster_status>(self, rp, true, status_atom::value);

@@ -203,6 +203,9 @@ void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const reco
       self->request(target.vnode, plan.timeout, hint_atom::value, target.hint_for, wr->op.key, rec)
           .then([=](caf::ok_atom) { on_ack(); }, on_error);
   }
+  for (auto& target : plan.joining)
+    self->request(target.vnode, plan.timeout, merge_atom::value, wr->op.key, rec)
+        .then([](const record&) {}, [](caf::error&) {});
 }
 
 void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr) {

@@ -35,6 +35,10 @@ struct coordination_plan {
   /// Reachable home replicas in preference order, then (sloppy quorum only) one fallback for
   /// each unreachable home replica. Reads use the home replicas only.
   std::vector<replica_target> replicas;
+  /// While a membership change moves partitions: the reachable nodes that become home replicas of
+  /// the partition. They get every write too (not counted towards W), so that nothing written
+  /// during the handoff is missing on them once the new ring is in force.
+  std::vector<replica_target> joining;
   uint32_t replicas_total = 3; ///< N
   uint32_t read_quorum = 2;    ///< R
   uint32_t write_quorum = 2;   ///< W

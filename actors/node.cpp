@@ -13,6 +13,7 @@
 #include "actors/coordinator.hpp"
 #include "actors/event_log.hpp"
 #include "actors/failure_detector.hpp"
+#include "actors/handoff.hpp"
 #include "actors/hint_keeper.hpp"
 #include "actors/link_faults.hpp"
 #include "actors/membership.hpp"
@@ -27,15 +28,21 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Reconnect attempts and liveness reports are private: the public interface stays node_actor.
-using node_impl = node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>>::extend_with<
-    liveness_listener_actor>;
+/// Reconnect attempts, liveness, view and handoff reports and the departure check are private: the
+/// public interface stays node_actor.
+using node_impl =
+    node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>,
+                       caf::reacts_to<caf::tick_atom>>::extend_with<liveness_listener_actor>::
+        extend_with<view_listener_actor>::extend_with<handoff_listener_actor>;
 
 constexpr auto reconnect_interval = 1s;
 constexpr auto connect_timeout = 5s;
 
 struct peer_info {
-  const node_entry* entry = nullptr;
+  std::string name;
+  std::string host;
+  uint16_t port = 0;
+  bool removed = false;            ///< removed from the cluster: no longer connected to
   node_actor handle;               ///< valid while connected
   std::vector<vnode_actor> vnodes; ///< the peer's vnodes, by partition
   replica_id id = 0;
@@ -48,12 +55,19 @@ struct peer_info {
 struct node_state {
   static inline const char* name = "node";
   node_options options;
-  const node_entry* self_entry = nullptr;
   std::string settings;
-  ring placement;
+  membership_view view;     ///< as the membership actor last told it
+  ring placement;           ///< the ring in force
+  std::optional<ring> next; ///< the ring a membership change leads to, while it runs
+  /// Partitions this node replicated before the last ring change and no longer does, with the
+  /// nodes that took them over: streamed to them once more, then deleted here.
+  std::map<partition_id, std::vector<std::string>> releases;
+  bool departed = false;
+  bool departure_check_scheduled = false;
   std::vector<vnode_actor> vnodes; ///< this node's vnode of every partition
-  std::vector<peer_info> peers;    ///< every other node of the manifest, in manifest order
+  std::vector<peer_info> peers;    ///< every other member ever seen, in the order first seen
   failure_detector_actor detector;
+  handoff_actor handoff;
   hint_keeper_actor hint_keeper;
   anti_entropy_actor anti_entropy;
   membership_actor membership;
@@ -62,16 +76,18 @@ struct node_state {
 
   peer_info* find_peer(const std::string& name) {
     for (auto& p : peers)
-      if (p.entry->name == name)
+      if (p.name == name)
         return &p;
     return nullptr;
   }
+
+  uint32_t replicas() const { return options.cluster.store.replicas; }
 };
 
 using self_ptr = node_impl::stateful_pointer<node_state>;
 
-std::string endpoint_of(const node_entry& e) {
-  return e.host + ":" + std::to_string(e.port);
+std::string endpoint_of(const member_info& m) {
+  return m.host + ":" + std::to_string(m.port);
 }
 
 peer_hello own_hello(self_ptr self, bool with_vnodes) {
@@ -131,23 +147,29 @@ bool usable(const peer_info& peer) {
   return peer.up && peer.alive;
 }
 
+void refresh_handoff(self_ptr self);
+
 /// Tells the background workers which peers they can reach now.
 void publish_peers(self_ptr self) {
   auto& st = self->state;
   std::vector<peer_view> views;
   for (auto& p : st.peers)
-    views.push_back(peer_view{p.entry->name, usable(p), p.vnodes, p.handle});
+    views.push_back(peer_view{p.name, usable(p), p.vnodes, p.handle});
   if (st.membership)
     self->send(st.membership, peer_atom::value, views);
   if (st.hint_keeper)
     self->send(st.hint_keeper, peer_atom::value, views);
+  if (st.handoff) {
+    self->send(st.handoff, peer_atom::value, views);
+    refresh_handoff(self); // who sends a partition depends on who is up
+  }
   if (st.anti_entropy)
     self->send(st.anti_entropy, peer_atom::value, std::move(views));
 }
 
 void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
   if (usable(peer))
-    log_event(self->state.options.self_name, "peer " + peer.entry->name + " down (" + why + ")");
+    log_event(self->state.options.self_name, "peer " + peer.name + " down (" + why + ")");
   peer.up = false;
   peer.handle = nullptr;
   peer.vnodes.clear();
@@ -166,11 +188,11 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
           [=](peer_hello& theirs) {
             auto& peer = self->state.peers[index];
             peer.connecting = false;
-            if (theirs.settings != self->state.settings || theirs.name != peer.entry->name ||
+            if (theirs.settings != self->state.settings || theirs.name != peer.name ||
                 theirs.vnodes.size() != self->state.placement.partitions()) {
               if (!peer.mismatch_logged)
                 log_event(self->state.options.self_name,
-                          "peer " + peer.entry->name + " refused: it runs as '" + theirs.name +
+                          "peer " + peer.name + " refused: it runs as '" + theirs.name +
                               "' with settings [" + theirs.settings + "], ours are [" +
                               self->state.settings + "]");
               peer.mismatch_logged = true;
@@ -178,15 +200,15 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
               return;
             }
             peer.handle = handle;
-            self->state.faults->bind(peer.entry->name, handle.node());
+            self->state.faults->bind(peer.name, handle.node());
             peer.vnodes = std::move(theirs.vnodes);
             peer.id = theirs.id;
             peer.up = true;
             peer.alive = true;
             peer.mismatch_logged = false;
             self->monitor(handle);
-            self->send(self->state.detector, watch_atom::value, peer.entry->name, handle);
-            log_event(self->state.options.self_name, "peer " + peer.entry->name + " up");
+            self->send(self->state.detector, watch_atom::value, peer.name, handle);
+            log_event(self->state.options.self_name, "peer " + peer.name + " up");
             publish_peers(self);
           },
           [=](caf::error& err) {
@@ -194,7 +216,7 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
             peer.connecting = false;
             if (!peer.mismatch_logged && err.category() == caf::atom("actorkv"))
               log_event(self->state.options.self_name,
-                        "peer " + peer.entry->name + " refused us: " + describe(err));
+                        "peer " + peer.name + " refused us: " + describe(err));
             peer.mismatch_logged = err.category() == caf::atom("actorkv");
             schedule_reconnect(self, index);
           });
@@ -202,18 +224,18 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
 
 void connect_peer(self_ptr self, uint32_t index) {
   auto& peer = self->state.peers[index];
-  if (peer.up || peer.connecting)
+  if (peer.up || peer.connecting || peer.removed)
     return;
   peer.connecting = true;
   // Never the blocking middleman().remote_actor() here: it would stall a scheduler thread.
   auto mm = self->system().middleman().actor_handle();
-  self->request(mm, connect_timeout, caf::connect_atom::value, peer.entry->host, peer.entry->port)
+  self->request(mm, connect_timeout, caf::connect_atom::value, peer.host, peer.port)
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
             if (!ptr || !self->system().assignable<node_actor>(ifs)) {
               self->state.peers[index].connecting = false;
               log_event(self->state.options.self_name,
-                        "peer " + self->state.peers[index].entry->name +
+                        "peer " + self->state.peers[index].name +
                             " is not an actorkv node (wrong interface)");
               schedule_reconnect(self, index);
               return;
@@ -270,6 +292,13 @@ coordination_plan plan_for(self_ptr self, partition_id p) {
       ++next;
     }
   }
+  if (st.next) {
+    auto now = st.placement.home_replicas(p, store.replicas);
+    for (auto& name : st.next->home_replicas(p, store.replicas))
+      if (std::find(now.begin(), now.end(), name) == now.end())
+        if (auto* v = reachable(name))
+          plan.joining.push_back({name, *v, {}});
+  }
   return plan;
 }
 
@@ -303,24 +332,33 @@ cluster_status make_status(self_ptr self) {
   cluster_status out;
   out.node = st.options.self_name;
   out.settings = st.settings;
-  auto owned = st.placement.partitions_owned();
-  auto& members = st.placement.members();
-  for (auto& e : st.options.cluster.nodes) {
+  auto count = [](const ring& r, const std::string& name) {
+    uint32_t n = 0;
+    for (partition_id p = 0; p < r.partitions(); ++p)
+      n += r.owner(p) == name;
+    return n;
+  };
+  for (auto& e : st.view.members) {
     member_status m;
     m.name = e.name;
     m.endpoint = endpoint_of(e);
     m.capacity = e.capacity;
+    m.state = state_name(e.state);
     if (e.name == st.options.self_name)
       m.up = true;
     else if (auto* peer = st.find_peer(e.name))
       m.up = usable(*peer);
-    for (size_t i = 0; i < members.size(); ++i)
-      if (members[i].name == e.name)
-        m.partitions = owned[i];
+    m.partitions = count(st.placement, e.name);
+    m.next_partitions = st.next ? count(*st.next, e.name) : m.partitions;
     out.members.push_back(std::move(m));
   }
-  for (partition_id p = 0; p < st.placement.partitions(); ++p)
-    out.owners.push_back(st.placement.owner(p));
+  out.owners = st.placement.owner_names();
+  out.ring_epoch = st.view.layout.epoch;
+  if (st.next) {
+    out.handoff_running = true;
+    out.transfers_total = static_cast<uint32_t>(transfers_needed(st.view, st.replicas()).size());
+    out.transfers_done = static_cast<uint32_t>(st.view.layout.done.size());
+  }
   return out;
 }
 
@@ -345,7 +383,14 @@ caf::result<cluster_status> full_status(self_ptr self) {
                           .then(
                               [=](const membership_view& view) mutable {
                                 full.view_fingerprint = fingerprint(view);
-                                rp.deliver(full);
+                                self->request(self->state.handoff, timeout, status_atom::value)
+                                    .then(
+                                        [=](const handoff_stats& h) mutable {
+                                          full.handoff_keys_sent = h.keys_sent;
+                                          full.handoff_queued = h.tasks_queued;
+                                          rp.deliver(full);
+                                        },
+                                        [=](caf::error&) mutable { rp.deliver(full); });
                               },
                               [=](caf::error&) mutable { rp.deliver(full); });
                     },
@@ -371,22 +416,169 @@ std::vector<std::pair<partition_id, std::vector<std::string>>> home_partitions(s
   return out;
 }
 
+/// Adds a peer for every member not known yet and connects to it; removed members are no longer
+/// reconnected to.
+void follow_members(self_ptr self) {
+  auto& st = self->state;
+  for (auto& m : st.view.members) {
+    if (m.name == st.options.self_name)
+      continue;
+    if (auto* peer = st.find_peer(m.name)) {
+      peer->removed = m.state == member_state::removed;
+      continue;
+    }
+    if (m.state == member_state::removed)
+      continue;
+    auto& added = st.peers.emplace_back();
+    added.name = m.name;
+    added.host = m.host;
+    added.port = m.port;
+    self->send(self, connect_to_atom::value, static_cast<uint32_t>(st.peers.size() - 1));
+  }
+}
+
+/// Gives the handoff worker this node's share of the change under way: for each partition
+/// transfer not yet done, the first old home replica that is up and not removed sends it (so a
+/// dead sender's transfers pass to the next), plus the pending releases.
+void refresh_handoff(self_ptr self) {
+  auto& st = self->state;
+  if (!st.handoff)
+    return;
+  std::vector<handoff_task> tasks;
+  if (st.next) {
+    auto& done = st.view.layout.done;
+    for (auto& t : transfers_needed(st.view, st.replicas())) {
+      if (std::binary_search(done.begin(), done.end(), t))
+        continue;
+      std::string sender;
+      for (auto& name : st.placement.home_replicas(t.partition, st.replicas())) {
+        auto* m = find_member(st.view, name);
+        if (m && m->state == member_state::removed)
+          continue;
+        auto* peer = st.find_peer(name);
+        if (name == st.options.self_name || (peer && usable(*peer))) {
+          sender = name;
+          break;
+        }
+      }
+      if (sender != st.options.self_name)
+        continue;
+      if (tasks.empty() || tasks.back().partition != t.partition)
+        tasks.push_back(handoff_task{t.partition, {}, false});
+      tasks.back().targets.push_back(t.target);
+    }
+  }
+  for (auto& [p, targets] : st.releases)
+    tasks.push_back(handoff_task{p, targets, true});
+  self->send(st.handoff, handoff_atom::value, st.view.layout.epoch, std::move(tasks));
+}
+
+void depart(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  st.departed = true;
+  log_event(st.options.self_name, why);
+  if (st.options.on_departure)
+    st.options.on_departure(why);
+}
+
+/// A leaving node stops once it owns nothing, no handoff runs, its old partitions are handed off
+/// and deleted, and the hints it holds for others are delivered; a removed node stops at once.
+void check_departure(self_ptr self) {
+  auto& st = self->state;
+  if (st.departed)
+    return;
+  auto* me = find_member(st.view, st.options.self_name);
+  if (!me)
+    return;
+  if (me->state == member_state::removed) {
+    depart(self, "this node was removed from the cluster; stopping (its data directory is no "
+                 "longer part of the cluster)");
+    return;
+  }
+  if (me->state != member_state::leaving || st.next || !st.releases.empty())
+    return;
+  for (auto& owner : st.placement.owner_names())
+    if (owner == st.options.self_name)
+      return;
+  auto again = [=] {
+    if (self->state.departure_check_scheduled)
+      return;
+    self->state.departure_check_scheduled = true;
+    self->delayed_send(self, std::chrono::seconds{1}, caf::tick_atom::value);
+  };
+  auto timeout = std::chrono::milliseconds{st.options.cluster.timeouts.request_ms};
+  self->request(st.options.storage, timeout, backlog_atom::value)
+      .then(
+          [=](const std::vector<hint_backlog>& backlog) {
+            // Hints for removed nodes can never be delivered: they do not hold a departure up.
+            uint64_t held = 0;
+            for (auto& b : backlog) {
+              auto* target = find_member(self->state.view, b.target);
+              if (!target || target->state != member_state::removed)
+                held += b.count;
+            }
+            if (held > 0 || self->state.departed) {
+              again();
+              return;
+            }
+            depart(self, "left the cluster: every partition is handed off and every hint "
+                         "delivered; the data directory is no longer needed");
+          },
+          [=](caf::error&) { again(); });
+}
+
+/// Follows a new view: new members, the ring in force, the change under way.
+void apply_view(self_ptr self, membership_view view) {
+  auto& st = self->state;
+  auto before = st.placement;
+  st.view = std::move(view);
+  follow_members(self);
+  auto now = current_ring(st.view);
+  if (now.owner_names() != before.owner_names()) {
+    auto n = st.replicas();
+    auto& me = st.options.self_name;
+    for (partition_id p = 0; p < now.partitions(); ++p) {
+      auto had = before.home_replicas(p, n);
+      auto has = now.home_replicas(p, n);
+      if (std::find(has.begin(), has.end(), me) != has.end()) {
+        st.releases.erase(p); // replicated here again
+        continue;
+      }
+      if (std::find(had.begin(), had.end(), me) == had.end())
+        continue;
+      std::vector<std::string> takers;
+      for (auto& name : has)
+        if (std::find(had.begin(), had.end(), name) == had.end())
+          takers.push_back(name);
+      if (!takers.empty())
+        st.releases[p] = std::move(takers);
+    }
+    st.placement = std::move(now);
+    if (st.options.cluster.anti_entropy.enabled)
+      self->send(st.anti_entropy, replicas_atom::value, home_partitions(self));
+    log_event(me, "ring epoch " + std::to_string(st.view.layout.epoch) +
+                      " in force: " + std::to_string(home_partitions(self).size()) +
+                      " partitions replicated here, " + std::to_string(st.releases.size()) +
+                      " to hand off");
+  }
+  st.next = next_ring(st.view);
+  refresh_handoff(self);
+  check_departure(self);
+}
+
 node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   auto& st = self->state;
   st.options = std::move(options);
   st.settings = settings_text(st.options.cluster.store);
-  st.self_entry = st.options.cluster.find_node(st.options.self_name);
-  std::vector<ring_member> members;
-  for (auto& e : st.options.cluster.nodes)
-    members.push_back({e.name, e.capacity});
-  st.placement = ring::build(st.options.cluster.store.partitions, members);
+  // The membership actor tells the view soon; until then the same starting point it uses.
+  st.view =
+      st.options.initial_view ? *st.options.initial_view : view_from_manifest(st.options.cluster);
+  st.placement = current_ring(st.view);
+  st.next = next_ring(st.view);
   for (partition_id p = 0; p < st.placement.partitions(); ++p) {
     st.vnodes.push_back(spawn_vnode(self->system(), p, st.options.storage, st.faults));
     self->link_to(st.vnodes.back()); // vnodes live and die with their node
   }
-  for (auto& e : st.options.cluster.nodes)
-    if (e.name != st.options.self_name)
-      st.peers.emplace_back().entry = &e;
   auto& cluster = st.options.cluster;
   auto request_timeout = std::chrono::milliseconds{cluster.timeouts.request_ms};
   st.detector = spawn_failure_detector(
@@ -409,14 +601,38 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   ae.pace = std::chrono::milliseconds{cluster.anti_entropy.pace_ms};
   ae.timeout = request_timeout;
   st.anti_entropy = spawn_anti_entropy(self->system(), std::move(ae));
-  st.membership = spawn_membership(
-      self->system(),
-      membership_options{st.options.self_name, st.options.self_id, cluster,
-                         std::chrono::milliseconds{cluster.gossip.interval_ms}, request_timeout});
+  handoff_options ho;
+  ho.node = st.options.self_name;
+  ho.storage = st.options.storage;
+  ho.listener = caf::actor_cast<handoff_listener_actor>(self);
+  ho.batch = cluster.handoff.batch;
+  ho.retry = std::chrono::milliseconds{cluster.handoff.interval_ms};
+  // Coordinators still on the old ring finish within a request timeout once gossip (a few
+  // intervals) has told every node of the new one.
+  ho.release_grace = request_timeout + 3 * std::chrono::milliseconds{cluster.gossip.interval_ms};
+  ho.timeout = request_timeout;
+  st.handoff = spawn_handoff(self->system(), std::move(ho));
+  membership_options mo;
+  mo.self = member_info{st.options.self_name,
+                        st.options.host,
+                        st.options.port,
+                        st.options.capacity,
+                        member_state::valid,
+                        0,
+                        0};
+  mo.incarnation = st.options.self_id;
+  mo.cluster = cluster;
+  mo.initial = st.options.initial_view;
+  mo.storage = st.options.storage;
+  mo.listener = caf::actor_cast<view_listener_actor>(self);
+  mo.interval = std::chrono::milliseconds{cluster.gossip.interval_ms};
+  mo.timeout = request_timeout;
+  st.membership = spawn_membership(self->system(), std::move(mo));
   // Background workers live and die with their node.
   self->link_to(st.detector);
   self->link_to(st.hint_keeper);
   self->link_to(st.anti_entropy);
+  self->link_to(st.handoff);
   self->link_to(st.membership);
   self->set_down_handler([=](caf::down_msg& dm) {
     for (auto& peer : self->state.peers)
@@ -425,8 +641,7 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
         schedule_reconnect(self, static_cast<uint32_t>(&peer - self->state.peers.data()));
       }
   });
-  for (uint32_t i = 0; i < st.peers.size(); ++i)
-    self->send(self, connect_to_atom::value, i);
+  follow_members(self);
   return {
       [=](caf::get_atom, bytes& key) -> caf::result<get_reply> {
         if (auto err = check_key(self, key))
@@ -484,6 +699,22 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
         return own_hello(self, true);
       },
       [=](connect_to_atom, uint32_t index) { connect_peer(self, index); },
+      [=](admin_atom, const std::string& action, const std::string& subject,
+          bool apply) -> caf::result<std::string> {
+        return self->delegate(self->state.membership, admin_atom::value, action, subject, apply);
+      },
+      [=](view_atom, membership_view& view) { apply_view(self, std::move(view)); },
+      [=](transfer_atom, uint64_t epoch, const partition_transfer& t) {
+        self->send(self->state.membership, transfer_atom::value, epoch, t);
+      },
+      [=](release_atom, partition_id p) {
+        self->state.releases.erase(p);
+        check_departure(self);
+      },
+      [=](caf::tick_atom) {
+        self->state.departure_check_scheduled = false;
+        check_departure(self);
+      },
   };
 }
 

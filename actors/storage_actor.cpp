@@ -320,6 +320,54 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         });
         return answer_read(self, std::move(out));
       },
+      [=](scan_atom, partition_id p, const bytes& after,
+          uint32_t limit) -> caf::result<std::vector<keyed_record>> {
+        auto& st = self->state;
+        if (p >= st.trees.size())
+          return caf::make_error(ec::bad_request, "no such partition");
+        std::vector<keyed_record> out;
+        // The engine scans from the partition's first key: skipping to `after` costs a pass over
+        // the keys before it, which is small next to sending them (partitions are Q-th parts).
+        auto err = st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&& rec) {
+          if (!after.empty() && !(after < key))
+            return true;
+          if (rec)
+            out.push_back(keyed_record{key, std::move(*rec)});
+          return out.size() < limit;
+        });
+        if (err)
+          return err;
+        return answer_read(self, std::move(out));
+      },
+      [=](drop_atom, partition_id p) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (p >= st.trees.size())
+          return caf::make_error(ec::bad_request, "no such partition");
+        std::vector<bytes> keys;
+        if (auto err = st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&&) {
+              keys.push_back(key);
+              return true;
+            }))
+          return err;
+        if (auto err = open_batch(self))
+          return err;
+        for (auto& key : keys)
+          if (auto err = st.engine->erase(p, key)) {
+            note_write_outcome(st, err);
+            return err;
+          }
+        st.trees[p] = storage::merkle_tree{};
+        return answer_after_commit(self, static_cast<uint64_t>(keys.size()));
+      },
+      [=](meta_atom, const std::string& name,
+          const std::string& value) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        if (auto err = open_batch(self))
+          return err;
+        if (auto err = st.engine->set_meta(name, value))
+          return err;
+        return answer_after_commit(self, caf::ok_atom::value);
+      },
       [=](caf::flush_atom) { finish_batch(self); },
   };
 }

@@ -1,7 +1,14 @@
 #include "cluster-config/membership_view.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
 #include <tuple>
+
+#include "messages/error.hpp"
 
 namespace actorkv {
 
@@ -17,12 +24,53 @@ bool same_entry(const member_info& a, const member_info& b) {
   return !loses_to(a, b) && !loses_to(b, a) && a.name == b.name;
 }
 
+bool same_change(const ring_layout& a, const ring_layout& b) {
+  return a.epoch == b.epoch && a.owners == b.owners && a.next_owners == b.next_owners;
+}
+
+ring_layout merge_layouts(const ring_layout& a, const ring_layout& b) {
+  if (a.epoch != b.epoch)
+    return a.epoch > b.epoch ? a : b;
+  if (!same_change(a, b))
+    return std::tie(a.owners, a.next_owners) > std::tie(b.owners, b.next_owners) ? a : b;
+  ring_layout out = a;
+  out.done.clear();
+  std::set_union(a.done.begin(), a.done.end(), b.done.begin(), b.done.end(),
+                 std::back_inserter(out.done));
+  return out;
+}
+
+/// The ring whose partitions belong to `owners`, capacities from the view.
+ring ring_of(const membership_view& view, const std::vector<std::string>& owners) {
+  std::set<std::string> names(owners.begin(), owners.end());
+  std::vector<ring_member> members;
+  for (auto& name : names) {
+    auto* m = find_member(view, name);
+    members.push_back({name, m ? std::max<uint32_t>(m->capacity, 1) : 1});
+  }
+  return ring::from_owners(std::move(members), owners);
+}
+
+std::string endpoint_of(const member_info& m) {
+  return m.host + ":" + std::to_string(m.port);
+}
+
+std::string percent(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * x);
+  return buf;
+}
+
 } // namespace
 
 membership_view view_from_manifest(const manifest& m) {
   membership_view view;
-  for (auto& n : m.nodes)
+  std::vector<ring_member> members;
+  for (auto& n : m.nodes) {
     upsert(view, member_info{n.name, n.host, n.port, n.capacity, member_state::valid, 0, 0});
+    members.push_back({n.name, n.capacity});
+  }
+  view.layout.owners = ring::build(m.store.partitions, std::move(members)).owner_names();
   return view;
 }
 
@@ -41,6 +89,7 @@ membership_view merge(const membership_view& a, const membership_view& b) {
       ++j;
     }
   }
+  out.layout = merge_layouts(a.layout, b.layout);
   return out;
 }
 
@@ -62,7 +111,219 @@ const member_info* find_member(const membership_view& view, const std::string& n
 
 bool operator==(const membership_view& a, const membership_view& b) {
   return a.members.size() == b.members.size() &&
-         std::equal(a.members.begin(), a.members.end(), b.members.begin(), same_entry);
+         std::equal(a.members.begin(), a.members.end(), b.members.begin(), same_entry) &&
+         same_change(a.layout, b.layout) && a.layout.done == b.layout.done;
+}
+
+ring current_ring(const membership_view& view) {
+  return ring_of(view, view.layout.owners);
+}
+
+std::optional<ring> next_ring(const membership_view& view) {
+  if (view.layout.next_owners.empty())
+    return std::nullopt;
+  return ring_of(view, view.layout.next_owners);
+}
+
+std::vector<partition_transfer> transfers_needed(const membership_view& view, uint32_t replicas) {
+  auto next = next_ring(view);
+  if (!next)
+    return {};
+  return transfers_between(current_ring(view), *next, replicas);
+}
+
+bool promote_if_complete(membership_view& view, uint32_t replicas) {
+  auto& layout = view.layout;
+  if (layout.next_owners.empty())
+    return false;
+  for (auto& t : transfers_needed(view, replicas))
+    if (!std::binary_search(layout.done.begin(), layout.done.end(), t))
+      return false;
+  layout.owners = std::move(layout.next_owners);
+  layout.next_owners.clear();
+  layout.done.clear();
+  ++layout.epoch;
+  return true;
+}
+
+caf::expected<membership_view> apply_change(const membership_view& view, const std::string& action,
+                                            const std::string& subject, uint32_t replicas,
+                                            uint64_t now_version) {
+  auto refuse = [](const std::string& why) { return caf::make_error(ec::bad_request, why); };
+  // A dead node may have to be removed while a handoff waits for it; other changes wait their turn.
+  auto running = !view.layout.next_owners.empty();
+  if (running && action != "remove") {
+    auto needed = transfers_needed(view, replicas);
+    return refuse("a handoff is still running (" + std::to_string(view.layout.done.size()) +
+                  " of " + std::to_string(needed.size()) +
+                  " partition transfers done); wait until status shows it finished");
+  }
+  const member_info* target = nullptr;
+  member_state new_state;
+  if (action == "join") {
+    for (auto& m : view.members)
+      if (endpoint_of(m) == subject && m.state != member_state::removed)
+        target = &m;
+    if (!target)
+      return refuse("no node at " + subject +
+                    " has asked to join: start it with kvnode --join SEED first");
+    if (target->state != member_state::joining)
+      return refuse(target->name + " (" + subject + ") is already a member, " +
+                    state_name(target->state));
+    new_state = member_state::valid;
+  } else if (action == "leave" || action == "remove") {
+    target = find_member(view, subject);
+    if (!target)
+      return refuse("no member named '" + subject + "'");
+    if (target->state == member_state::removed)
+      return refuse(subject + " was already removed");
+    if (action == "leave" && target->state != member_state::valid)
+      return refuse(subject + " is " + state_name(target->state) + ", not a valid member");
+    new_state = action == "leave" ? member_state::leaving : member_state::removed;
+  } else {
+    return refuse("unknown change '" + action + "' (join HOST:PORT, leave NAME or remove NAME)");
+  }
+  auto out = view;
+  auto changed = *target;
+  changed.state = new_state;
+  changed.version = std::max(changed.version + 1, now_version);
+  // A removal is final: no later restart of the node (which raises its version) may undo it, so
+  // the name is retired.
+  if (new_state == member_state::removed)
+    changed.version = UINT64_MAX;
+  upsert(out, changed);
+  std::vector<ring_member> members;
+  for (auto& m : out.members)
+    if (m.state == member_state::valid)
+      members.push_back({m.name, std::max<uint32_t>(m.capacity, 1)});
+  if (members.size() < replicas)
+    return refuse("only " + std::to_string(members.size()) + " nodes would hold data, " +
+                  std::to_string(replicas) + " replicas are configured");
+  auto base = running ? *next_ring(view) : current_ring(view);
+  auto next = base.rebalance(std::move(members)).owner_names();
+  ++out.layout.epoch;
+  auto done = std::move(out.layout.done);
+  out.layout.done.clear();
+  out.layout.next_owners.clear();
+  if (next != out.layout.owners) {
+    out.layout.next_owners = std::move(next);
+    // Transfers already made that the new target still needs need not be made again.
+    auto needed = transfers_needed(out, replicas);
+    for (auto& t : done)
+      if (std::binary_search(needed.begin(), needed.end(), t))
+        out.layout.done.push_back(t);
+  }
+  return out;
+}
+
+std::string describe_change(const membership_view& before, const membership_view& after,
+                            uint32_t replicas) {
+  auto old_ring = current_ring(before);
+  auto new_ring = next_ring(after) ? *next_ring(after) : current_ring(after);
+  auto q = old_ring.partitions();
+  std::map<std::string, uint32_t> old_count, new_count;
+  for (auto& o : old_ring.owner_names())
+    ++old_count[o];
+  for (auto& o : new_ring.owner_names())
+    ++new_count[o];
+  uint64_t total_capacity = 0;
+  for (auto& m : after.members)
+    if (m.state == member_state::valid)
+      total_capacity += m.capacity;
+  std::ostringstream out;
+  out << old_ring.moves_to(new_ring) << " of " << q << " partitions change owner, "
+      << transfers_between(old_ring, new_ring, replicas).size()
+      << " partition copies stream to new replicas\n";
+  char line[160];
+  std::snprintf(line, sizeof line, "%-12s %-8s %8s %14s %14s %14s\n", "node", "state", "capacity",
+                "capacity share", "before", "after");
+  out << line;
+  for (auto& m : after.members) {
+    if (m.state == member_state::removed && old_count[m.name] == 0)
+      continue;
+    auto share = m.state == member_state::valid && total_capacity > 0
+                     ? percent(double(m.capacity) / double(total_capacity))
+                     : std::string{"-"};
+    auto cell = [&](uint32_t n) { return std::to_string(n) + " " + percent(double(n) / q); };
+    std::snprintf(line, sizeof line, "%-12s %-8s %8u %14s %14s %14s\n", m.name.c_str(),
+                  state_name(m.state), m.capacity, share.c_str(), cell(old_count[m.name]).c_str(),
+                  cell(new_count[m.name]).c_str());
+    out << line;
+  }
+  return out.str();
+}
+
+std::string encode_view(const membership_view& view) {
+  // One fact per line; names, hosts and owners never contain spaces (the manifest checks names).
+  std::ostringstream out;
+  out << "actorkv-view 1\n";
+  for (auto& m : view.members)
+    out << "member " << m.name << ' ' << m.host << ' ' << m.port << ' ' << m.capacity << ' '
+        << int(m.state) << ' ' << m.incarnation << ' ' << m.version << '\n';
+  out << "epoch " << view.layout.epoch << '\n';
+  auto list = [&](const char* tag, const std::vector<std::string>& names) {
+    out << tag;
+    for (auto& n : names)
+      out << ' ' << n;
+    out << '\n';
+  };
+  list("owners", view.layout.owners);
+  list("next", view.layout.next_owners);
+  out << "done";
+  for (auto& t : view.layout.done)
+    out << ' ' << t.partition << ':' << t.target;
+  out << '\n';
+  return out.str();
+}
+
+std::optional<membership_view> decode_view(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  if (!std::getline(in, line) || line != "actorkv-view 1")
+    return std::nullopt;
+  membership_view view;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string tag;
+    fields >> tag;
+    if (tag == "member") {
+      member_info m;
+      int state = 0;
+      if (!(fields >> m.name >> m.host >> m.port >> m.capacity >> state >> m.incarnation >>
+            m.version) ||
+          state < 0 || state > int(member_state::removed))
+        return std::nullopt;
+      m.state = static_cast<member_state>(state);
+      upsert(view, m);
+    } else if (tag == "epoch") {
+      if (!(fields >> view.layout.epoch))
+        return std::nullopt;
+    } else if (tag == "owners" || tag == "next") {
+      auto& names = tag == "owners" ? view.layout.owners : view.layout.next_owners;
+      for (std::string n; fields >> n;)
+        names.push_back(n);
+    } else if (tag == "done") {
+      for (std::string t; fields >> t;) {
+        auto colon = t.find(':');
+        if (colon == std::string::npos || colon == 0)
+          return std::nullopt;
+        partition_transfer x;
+        try {
+          x.partition = static_cast<uint32_t>(std::stoul(t.substr(0, colon)));
+        } catch (...) {
+          return std::nullopt;
+        }
+        x.target = t.substr(colon + 1);
+        view.layout.done.push_back(std::move(x));
+      }
+      std::sort(view.layout.done.begin(), view.layout.done.end());
+    } else if (!tag.empty()) {
+      return std::nullopt;
+    }
+  }
+  if (view.layout.owners.empty())
+    return std::nullopt;
+  return view;
 }
 
 uint64_t fingerprint(const membership_view& view) {
@@ -81,6 +342,14 @@ uint64_t fingerprint(const membership_view& view) {
     uint64_t fields[] = {m.port, m.capacity, static_cast<uint64_t>(m.state), m.incarnation,
                          m.version};
     mix(fields, sizeof(fields));
+  }
+  mix(&view.layout.epoch, sizeof(view.layout.epoch));
+  for (auto* names : {&view.layout.owners, &view.layout.next_owners})
+    for (auto& n : *names)
+      mix(n.data(), n.size() + 1);
+  for (auto& t : view.layout.done) {
+    mix(&t.partition, sizeof(t.partition));
+    mix(t.target.data(), t.target.size() + 1);
   }
   return h;
 }

@@ -307,6 +307,62 @@ ring ring::rebalance(std::vector<ring_member> members) const {
   return out;
 }
 
+ring ring::from_owners(std::vector<ring_member> members, const std::vector<std::string>& owners) {
+  check_partitions(static_cast<uint32_t>(owners.size()));
+  ring out;
+  out.members_ = normalized(std::move(members));
+  std::map<std::string, uint32_t> index;
+  for (uint32_t i = 0; i < out.members_.size(); ++i)
+    index.emplace(out.members_[i].name, i);
+  out.owners_.reserve(owners.size());
+  for (auto& name : owners) {
+    auto i = index.find(name);
+    if (i == index.end())
+      throw std::invalid_argument("ring: owner '" + name + "' is not a member");
+    out.owners_.push_back(i->second);
+  }
+  return out;
+}
+
+std::vector<std::string> ring::owner_names() const {
+  std::vector<std::string> out;
+  out.reserve(owners_.size());
+  for (auto i : owners_)
+    out.push_back(members_[i].name);
+  return out;
+}
+
+std::vector<std::string> ring::home_replicas(partition_id p, uint32_t n) const {
+  auto q = partitions();
+  owners_.at(p);
+  std::vector<std::string> out;
+  std::vector<bool> listed(members_.size(), false);
+  for (uint32_t k = 0; k < q && out.size() < n; ++k) {
+    auto i = owners_[step(p, k, q)];
+    if (!listed[i]) {
+      listed[i] = true;
+      out.push_back(members_[i].name);
+    }
+  }
+  for (size_t i = 0; i < members_.size() && out.size() < n; ++i)
+    if (!listed[i])
+      out.push_back(members_[i].name);
+  return out;
+}
+
+std::vector<partition_transfer> transfers_between(const ring& from, const ring& to, uint32_t n) {
+  std::vector<partition_transfer> out;
+  if (from.partitions() != to.partitions())
+    throw std::invalid_argument("ring: transfers between rings of different sizes");
+  for (partition_id p = 0; p < to.partitions(); ++p) {
+    auto before = from.home_replicas(p, n);
+    for (auto& name : to.home_replicas(p, n))
+      if (std::find(before.begin(), before.end(), name) == before.end())
+        out.push_back(partition_transfer{p, name});
+  }
+  return out;
+}
+
 const std::string& ring::owner(partition_id p) const {
   return members_[owners_.at(p)].name;
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/membership.hpp"
 #include "messages/record.hpp"
 
 namespace actorkv {
@@ -44,6 +45,15 @@ public:
   /// below their share. Moves as few partitions as the new shares require.
   ring rebalance(std::vector<ring_member> members) const;
 
+  /// The ring whose partition p belongs to owners[p] (a layout kept in the membership view).
+  /// `members` gives the capacities and must list every owner; members owning nothing are
+  /// fallbacks only. Throws std::invalid_argument otherwise, or for a partition count that is not
+  /// a power of two.
+  static ring from_owners(std::vector<ring_member> members, const std::vector<std::string>& owners);
+
+  /// owner(p) for every partition, in partition order.
+  std::vector<std::string> owner_names() const;
+
   uint32_t partitions() const { return static_cast<uint32_t>(owners_.size()); }
   const std::vector<ring_member>& members() const { return members_; }
 
@@ -55,6 +65,9 @@ public:
   /// rest the fallbacks in order.
   std::vector<std::string> preference_list(partition_id p) const;
 
+  /// The first `n` entries of preference_list(p): the home replicas of p for N = n.
+  std::vector<std::string> home_replicas(partition_id p, uint32_t n) const;
+
   /// How many partitions each member owns, in members() order.
   std::vector<uint32_t> partitions_owned() const;
 
@@ -65,5 +78,9 @@ private:
   std::vector<ring_member> members_; ///< sorted by name
   std::vector<uint32_t> owners_;     ///< index into members_, one per partition
 };
+
+/// What moving from ring `from` to ring `to` (same Q) must copy for N = n: for every partition,
+/// one transfer to each of its home replicas under `to` that is not one under `from`. Sorted.
+std::vector<partition_transfer> transfers_between(const ring& from, const ring& to, uint32_t n);
 
 } // namespace actorkv

@@ -31,6 +31,16 @@ using leafkeys_atom = caf::atom_constant<caf::atom("leafkeys")>; ///< keys and d
 using gossip_atom = caf::atom_constant<caf::atom("gossip")>; ///< push-pull exchange of views
 using view_atom = caf::atom_constant<caf::atom("view")>;     ///< the current view
 
+// Elastic membership (admin -> node -> membership; handoff worker -> storage, node).
+using admin_atom = caf::atom_constant<caf::atom("admin")>;       ///< join / leave / remove
+using transfer_atom = caf::atom_constant<caf::atom("transfer")>; ///< a partition transfer done
+using release_atom = caf::atom_constant<caf::atom("release")>;   ///< a partition released here
+using handoff_atom = caf::atom_constant<caf::atom("handoff")>;   ///< the handoff work to do
+using scan_atom = caf::atom_constant<caf::atom("scan")>;         ///< a batch of a partition
+using drop_atom = caf::atom_constant<caf::atom("drop")>;         ///< delete a partition here
+using meta_atom = caf::atom_constant<caf::atom("meta")>;         ///< store instance metadata
+using replicas_atom = caf::atom_constant<caf::atom("replicas")>; ///< partitions replicated here
+
 // Failure detection and liveness (failure detector <-> node).
 using watch_atom = caf::atom_constant<caf::atom("watch")>; ///< start watching a peer
 using alive_atom = caf::atom_constant<caf::atom("alive")>; ///< a peer's up/down changed

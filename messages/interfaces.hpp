@@ -44,7 +44,14 @@ using storage_actor = caf::typed_actor<
     caf::replies_to<tree_atom, partition_id, uint32_t>::with<std::vector<uint64_t>>,
     /// Every key of a partition under the given leaves, with its digest.
     caf::replies_to<leafkeys_atom, partition_id,
-                    std::vector<uint64_t>>::with<std::vector<key_digest>>>;
+                    std::vector<uint64_t>>::with<std::vector<key_digest>>,
+    /// Up to `limit` records of a partition whose keys follow `after` (empty: from the first), in
+    /// key order, for a handoff. Corrupt records are left out (anti-entropy repairs them).
+    caf::replies_to<scan_atom, partition_id, bytes, uint32_t>::with<std::vector<keyed_record>>,
+    /// Deletes every record of a partition this node no longer replicates; answers how many.
+    caf::replies_to<drop_atom, partition_id>::with<uint64_t>,
+    /// Stores an instance metadata entry (e.g. the membership view), durable when answered.
+    caf::replies_to<meta_atom, std::string, std::string>::with<caf::ok_atom>>;
 
 /// Vnode: one partition's replica on this node; the address other nodes use for that partition.
 using vnode_actor = caf::typed_actor<
@@ -95,8 +102,14 @@ using node_actor = coordinator_actor::extend<
     /// Fault injection: ("drop", peers, 0) drops, ("delay", peers, ms) delays every request from
     /// those peers' processes; ("heal", {}, 0) clears all rules. Answers with a description of the
     /// rules now in force; ec::bad_request unless the manifest's [faults] injection is true.
-    caf::replies_to<fault_atom, std::string, std::vector<std::string>,
-                    uint32_t>::with<std::string>>;
+    caf::replies_to<fault_atom, std::string, std::vector<std::string>, uint32_t>::with<std::string>,
+    /// Membership change: (action, subject, apply) with action "join" (subject HOST:PORT),
+    /// "leave" or "remove" (subject a member's name). Answers with what the change moves; it is
+    /// made only when `apply` is true. ec::bad_request says why a change cannot be made.
+    caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>>;
+
+/// What the membership actor tells its node whenever the view changes.
+using view_listener_actor = caf::typed_actor<caf::reacts_to<view_atom, membership_view>>;
 
 /// Failure detector: probes every watched peer and reports changes of its up/down view.
 using failure_detector_actor = caf::typed_actor<
@@ -143,8 +156,30 @@ using hint_keeper_actor = caf::typed_actor<
 using anti_entropy_actor = caf::typed_actor<
     /// The current peers (replaces the previous view).
     caf::reacts_to<peer_atom, std::vector<peer_view>>,
+    /// The partitions this node now replicates, each with its other home replicas (after a ring
+    /// change; replaces the previous list).
+    caf::reacts_to<replicas_atom, std::vector<std::pair<partition_id, std::vector<std::string>>>>,
     /// Progress so far.
     caf::replies_to<status_atom>::with<anti_entropy_stats>>;
+
+/// Handoff worker: streams partitions to the nodes that become their home replicas after a ring
+/// change, in bounded batches, each partition as a unit retried from its start after a failure;
+/// reports each finished transfer and release to its node.
+using handoff_actor = caf::typed_actor<
+    /// The current peers (replaces the previous view).
+    caf::reacts_to<peer_atom, std::vector<peer_view>>,
+    /// The work for ring epoch `epoch` (replaces the previous list; work already finished for
+    /// the same epoch is not repeated).
+    caf::reacts_to<handoff_atom, uint64_t, std::vector<handoff_task>>,
+    /// Progress so far.
+    caf::replies_to<status_atom>::with<handoff_stats>>;
+
+/// What the handoff worker reports to its node.
+using handoff_listener_actor = caf::typed_actor<
+    /// Partition `transfer.partition` reached `transfer.target` completely (ring epoch given).
+    caf::reacts_to<transfer_atom, uint64_t, partition_transfer>,
+    /// A partition this node no longer replicates was streamed to its new replicas and deleted.
+    caf::reacts_to<release_atom, partition_id>>;
 
 /// Membership: holds this node's versioned cluster view and gossips it with a random reachable
 /// peer every interval (push-pull), so that every node converges on the same view.
@@ -154,7 +189,11 @@ using membership_actor = caf::typed_actor<
     /// A peer's gossip: merge and answer with the merged view.
     caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
     /// The current view.
-    caf::replies_to<view_atom>::with<membership_view>>;
+    caf::replies_to<view_atom>::with<membership_view>,
+    /// An admin's change (see node_actor's admin handler).
+    caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>,
+    /// A partition transfer of the change of ring epoch `epoch` finished.
+    caf::reacts_to<transfer_atom, uint64_t, partition_transfer>>;
 
 /// Client: what kvsh, kvbench and applications hold. Talks to one node at a time, fails over to
 /// the next known node when it goes away, bounds every request with the configured timeout.
@@ -172,7 +211,8 @@ using client_actor = caf::typed_actor<
     /// The cluster as the connected node sees it.
     caf::replies_to<status_atom>::with<cluster_status>,
     /// Fault injection on the connected node (see node_actor).
-    caf::replies_to<fault_atom, std::string, std::vector<std::string>,
-                    uint32_t>::with<std::string>>;
+    caf::replies_to<fault_atom, std::string, std::vector<std::string>, uint32_t>::with<std::string>,
+    /// Membership change through the connected node (see node_actor).
+    caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>>;
 
 } // namespace actorkv

@@ -29,6 +29,13 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<peer_view>("actorkv::peer_view");
   cfg.add_message_type<member_info>("actorkv::member_info");
   cfg.add_message_type<membership_view>("actorkv::membership_view");
+  cfg.add_message_type<partition_transfer>("actorkv::partition_transfer");
+  cfg.add_message_type<ring_layout>("actorkv::ring_layout");
+  cfg.add_message_type<keyed_record>("actorkv::keyed_record");
+  cfg.add_message_type<std::vector<keyed_record>>("actorkv::keyed_record_vector");
+  cfg.add_message_type<handoff_task>("actorkv::handoff_task");
+  cfg.add_message_type<std::vector<handoff_task>>("actorkv::handoff_task_vector");
+  cfg.add_message_type<handoff_stats>("actorkv::handoff_stats");
   cfg.add_message_type<anti_entropy_stats>("actorkv::anti_entropy_stats");
   cfg.add_message_type<std::vector<uint64_t>>("actorkv::u64_vector");
   cfg.add_message_type<vnode_actor>("actorkv::vnode_actor");

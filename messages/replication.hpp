@@ -76,4 +76,43 @@ typename Inspector::result_type inspect(Inspector& f, key_digest& x) {
   return f(caf::meta::type_name("actorkv::key_digest"), x.key, x.digest);
 }
 
+/// A key with its record, as a partition handoff streams it.
+struct keyed_record {
+  bytes key;
+  record rec;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, keyed_record& x) {
+  return f(caf::meta::type_name("actorkv::keyed_record"), x.key, x.rec);
+}
+
+/// One partition a node must stream to nodes that become its home replicas. A transfer (release
+/// false) reports each target as done; a release (this node no longer replicates the partition
+/// after a change) streams it once more to the new replicas, then deletes it here.
+struct handoff_task {
+  uint32_t partition = 0;
+  std::vector<std::string> targets;
+  bool release = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handoff_task& x) {
+  return f(caf::meta::type_name("actorkv::handoff_task"), x.partition, x.targets, x.release);
+}
+
+/// Progress of a node's handoff worker, shown by status.
+struct handoff_stats {
+  uint32_t tasks_queued = 0;        ///< partitions still to stream from this node
+  uint32_t tasks_done = 0;          ///< partitions streamed since the worker started
+  uint64_t keys_sent = 0;           ///< records streamed since the worker started
+  uint32_t partitions_released = 0; ///< partitions deleted here after their handoff
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handoff_stats& x) {
+  return f(caf::meta::type_name("actorkv::handoff_stats"), x.tasks_queued, x.tasks_done,
+           x.keys_sent, x.partitions_released);
+}
+
 } // namespace actorkv

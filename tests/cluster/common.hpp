@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 #include <sqlite3.h>
@@ -71,9 +72,9 @@ inline bool sees(local_cluster& c, size_t i, const std::string& name, const std:
   return false;
 }
 
-/// Waits until every running node of `c` reports every member up.
-inline void wait_until_all_up(local_cluster& c) {
-  for (size_t i = 0; i < c.size(); ++i)
+/// Waits until each of the given nodes of `c` reports every member up.
+inline void wait_until_all_up_of(local_cluster& c, const std::vector<size_t>& nodes) {
+  for (auto i : nodes)
     BOOST_REQUIRE_MESSAGE(eventually(std::chrono::seconds(30),
                                      [&] {
                                        auto r = c.kvsh(i, "status\n", std::chrono::seconds(10));
@@ -81,6 +82,14 @@ inline void wait_until_all_up(local_cluster& c) {
                                               r.out.find(" down ") == std::string::npos;
                                      }),
                           "node " << i << " never saw every peer up");
+}
+
+/// Waits until every node of `c` (all running) reports every member up.
+inline void wait_until_all_up(local_cluster& c) {
+  std::vector<size_t> all;
+  for (size_t i = 0; i < c.size(); ++i)
+    all.push_back(i);
+  wait_until_all_up_of(c, all);
 }
 
 /// Rows in a node's records table, read from its database file while it runs (WAL allows it);

@@ -2,7 +2,10 @@
 
 #include <random>
 
+#include <algorithm>
+
 #include "cluster-config/membership_view.hpp"
+#include "messages/error.hpp"
 
 using namespace actorkv;
 
@@ -67,6 +70,148 @@ BOOST_AUTO_TEST_CASE(gossip_in_any_order_converges) {
     BOOST_TEST(fingerprint(v) == fingerprint(all));
   }
   BOOST_TEST((merge(all, all) == all));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- membership changes and the ring layout ----------------------------------------------------
+
+namespace {
+
+/// Three valid members (n1..n3) on 127.0.0.1:7101..7103 and the ring they build, Q = 64; plus n4
+/// (capacity 2) joining on port 7104 when `with_joiner`.
+membership_view three_nodes(bool with_joiner) {
+  membership_view v;
+  std::vector<ring_member> members;
+  for (int i = 1; i <= 3; ++i) {
+    upsert(v, member_info{"n" + std::to_string(i), "127.0.0.1", uint16_t(7100 + i), 1,
+                          member_state::valid, 1, 10});
+    members.push_back({"n" + std::to_string(i), 1});
+  }
+  if (with_joiner)
+    upsert(v, member_info{"n4", "127.0.0.1", 7104, 2, member_state::joining, 4, 10});
+  v.layout.owners = ring::build(64, members).owner_names();
+  return v;
+}
+
+/// Marks every transfer the change under way needs as done.
+void finish_transfers(membership_view& v, uint32_t n) {
+  v.layout.done = transfers_needed(v, n);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(membership_changes)
+
+BOOST_AUTO_TEST_CASE(a_join_sets_the_next_ring_and_promotes_once_every_transfer_is_done) {
+  auto before = three_nodes(true);
+  auto after = apply_change(before, "join", "127.0.0.1:7104", 3, 100);
+  BOOST_REQUIRE(after);
+  BOOST_TEST((find_member(*after, "n4")->state == member_state::valid));
+  BOOST_TEST(find_member(*after, "n4")->version >= 100u);
+  BOOST_TEST(after->layout.epoch == 1u);
+  BOOST_REQUIRE(next_ring(*after));
+  auto owned = 0;
+  for (auto& o : after->layout.next_owners)
+    owned += o == "n4";
+  BOOST_TEST(owned == 26 - 1); // 64 * 2/5 = 25.6, largest remainder gives 25 or 26
+  auto needed = transfers_needed(*after, 3);
+  BOOST_TEST(!needed.empty());
+  for (auto& t : needed)
+    BOOST_TEST(t.target == "n4"); // only the newcomer receives copies
+  auto partial = *after;
+  partial.layout.done.assign(needed.begin(), needed.end() - 1);
+  BOOST_TEST(!promote_if_complete(partial, 3));
+  BOOST_TEST(partial.layout.epoch == 1u);
+  finish_transfers(partial, 3);
+  BOOST_TEST(promote_if_complete(partial, 3));
+  BOOST_TEST(partial.layout.epoch == 2u);
+  BOOST_TEST(partial.layout.next_owners.empty());
+  BOOST_TEST(partial.layout.done.empty());
+  BOOST_TEST((partial.layout.owners == after->layout.next_owners));
+  auto text = describe_change(before, *after, 3);
+  BOOST_TEST(text.find("25 of 64 partitions change owner") != std::string::npos, text);
+}
+
+BOOST_AUTO_TEST_CASE(changes_that_cannot_be_made_say_why) {
+  auto v = three_nodes(true);
+  auto refused = [&](const membership_view& view, const std::string& action,
+                     const std::string& subject, const std::string& why) {
+    auto r = apply_change(view, action, subject, 3, 1);
+    BOOST_TEST_REQUIRE(!r, action << " " << subject << " was accepted");
+    BOOST_TEST((r.error() == ec::bad_request));
+    BOOST_TEST(describe(r.error()).find(why) != std::string::npos, describe(r.error()));
+  };
+  refused(v, "join", "127.0.0.1:9999", "has asked to join");
+  refused(v, "join", "127.0.0.1:7101", "already a member");
+  refused(v, "leave", "n9", "no member named");
+  refused(v, "remove", "n1", "only 2 nodes would hold data");
+  refused(v, "rename", "n1", "unknown change");
+  auto running = *apply_change(v, "join", "127.0.0.1:7104", 3, 1);
+  refused(running, "leave", "n1", "a handoff is still running");
+}
+
+BOOST_AUTO_TEST_CASE(a_remove_during_a_handoff_keeps_the_transfers_still_needed) {
+  auto v = three_nodes(true);
+  v = *apply_change(v, "join", "127.0.0.1:7104", 3, 1);
+  auto needed = transfers_needed(v, 3);
+  v.layout.done.assign(needed.begin(), needed.begin() + needed.size() / 2);
+  auto after = apply_change(v, "remove", "n4", 3, 2);
+  BOOST_REQUIRE(after);
+  BOOST_TEST((find_member(*after, "n4")->state == member_state::removed));
+  // The new target ring holds no partition of n4 and only transfers it still needs count as done.
+  for (auto& o : after->layout.next_owners)
+    BOOST_TEST(o != "n4");
+  auto still = transfers_needed(*after, 3);
+  for (auto& t : after->layout.done)
+    BOOST_TEST(std::binary_search(still.begin(), still.end(), t));
+}
+
+BOOST_AUTO_TEST_CASE(a_removal_survives_a_restart_of_the_removed_node) {
+  auto v = three_nodes(false);
+  upsert(v, member_info{"n4", "127.0.0.1", 7104, 1, member_state::valid, 4, 10});
+  v.layout.owners = three_nodes(false).layout.owners; // n4 owns nothing: simplest ring
+  auto removed = *apply_change(v, "remove", "n4", 3, 50);
+  // The node comes back with its old view and a fresh (wall-clock) version.
+  auto restarted = v;
+  upsert(restarted, member_info{"n4", "127.0.0.1", 7104, 1, member_state::valid, 4, 1u << 30});
+  BOOST_TEST((find_member(merge(removed, restarted), "n4")->state == member_state::removed));
+  BOOST_TEST((find_member(merge(restarted, removed), "n4")->state == member_state::removed));
+}
+
+BOOST_AUTO_TEST_CASE(ring_layouts_merge_the_same_way_in_any_order) {
+  auto base = three_nodes(true);
+  auto change = *apply_change(base, "join", "127.0.0.1:7104", 3, 1);
+  auto needed = transfers_needed(change, 3);
+  BOOST_REQUIRE(needed.size() >= 2u);
+  auto a = change, b = change;
+  a.layout.done = {needed[0]};
+  b.layout.done = {needed[1]};
+  auto ab = merge(a, b);
+  BOOST_TEST((ab == merge(b, a)));
+  BOOST_TEST(ab.layout.done.size() == 2u);              // finished transfers unite
+  BOOST_TEST((merge(base, change).layout.epoch == 1u)); // the later epoch wins
+  // Two different changes made at once on two nodes: one wins, on every node alike.
+  auto x = *apply_change(base, "join", "127.0.0.1:7104", 3, 1);
+  auto y = base;
+  y.layout.epoch = 1;
+  y.layout.next_owners = base.layout.owners;
+  std::reverse(y.layout.next_owners.begin(), y.layout.next_owners.end());
+  BOOST_TEST((merge(x, y).layout.next_owners == merge(y, x).layout.next_owners));
+}
+
+BOOST_AUTO_TEST_CASE(views_keep_in_text_and_come_back_equal) {
+  auto v = *apply_change(three_nodes(true), "join", "127.0.0.1:7104", 3, 77);
+  auto needed = transfers_needed(v, 3);
+  v.layout.done.assign(needed.begin(), needed.begin() + 3);
+  auto text = encode_view(v);
+  auto back = decode_view(text);
+  BOOST_REQUIRE(back);
+  BOOST_TEST((*back == v));
+  BOOST_TEST(fingerprint(*back) == fingerprint(v));
+  BOOST_TEST(!decode_view(""));
+  BOOST_TEST(!decode_view("actorkv-view 1\nmember n1 h\n"));
+  BOOST_TEST(!decode_view("something else\n"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -353,4 +353,38 @@ BOOST_AUTO_TEST_CASE(rebalance_is_deterministic) {
   BOOST_CHECK(owners(a) == owners(b));
 }
 
+BOOST_AUTO_TEST_CASE(a_ring_kept_as_owner_names_comes_back_the_same) {
+  auto r = ring::build(64, {{"a", 1}, {"b", 1}, {"c", 2}});
+  auto back = ring::from_owners({{"c", 2}, {"a", 1}, {"b", 1}}, r.owner_names());
+  for (partition_id p = 0; p < 64; ++p) {
+    BOOST_TEST((back.preference_list(p) == r.preference_list(p)));
+    auto prefs = r.preference_list(p);
+    prefs.resize(2);
+    BOOST_TEST((r.home_replicas(p, 2) == prefs));
+  }
+  BOOST_CHECK_THROW(ring::from_owners({{"a", 1}}, r.owner_names()), std::invalid_argument);
+  BOOST_CHECK_THROW(ring::from_owners({{"a", 1}}, {"a", "a", "a"}), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(transfers_go_exactly_to_the_new_home_replicas) {
+  auto from = ring::build(64, {{"a", 1}, {"b", 1}, {"c", 1}});
+  auto to = from.rebalance({{"a", 1}, {"b", 1}, {"c", 1}, {"d", 2}});
+  auto transfers = transfers_between(from, to, 3);
+  BOOST_TEST(transfers_between(from, from, 3).empty());
+  BOOST_TEST(std::is_sorted(transfers.begin(), transfers.end()));
+  size_t expected = 0;
+  for (partition_id p = 0; p < 64; ++p) {
+    auto before = from.home_replicas(p, 3);
+    for (auto& name : to.home_replicas(p, 3))
+      if (std::find(before.begin(), before.end(), name) == before.end()) {
+        ++expected;
+        BOOST_TEST(
+            std::binary_search(transfers.begin(), transfers.end(), partition_transfer{p, name}));
+      }
+  }
+  BOOST_TEST(transfers.size() == expected);
+  for (auto& t : transfers)
+    BOOST_TEST(t.target == "d"); // a join only copies to the newcomer
+}
+
 BOOST_AUTO_TEST_SUITE_END()

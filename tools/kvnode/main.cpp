@@ -1,16 +1,24 @@
 // kvnode: runs one actorkv node from a cluster manifest.
 //
 //   kvnode --manifest FILE --node NAME [--threads N]
+//   kvnode --manifest FILE --node NAME --join SEED --listen HOST:PORT --data-dir DIR [--capacity C]
 //
 // Reads the manifest, opens (or creates) the node's data directory, refuses to start when the
 // manifest's [store] settings differ from the instance's, publishes the node actor on its
 // host:port and serves until SIGINT or SIGTERM, then shuts down cleanly.
+#include <cctype>
+#include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -20,6 +28,7 @@
 #include "actors/node.hpp"
 #include "actors/storage_actor.hpp"
 #include "cluster-config/manifest.hpp"
+#include "cluster-config/membership_view.hpp"
 #include "messages/error.hpp"
 #include "messages/register_types.hpp"
 #include "storage/engine.hpp"
@@ -27,23 +36,130 @@
 namespace {
 
 constexpr const char* usage = R"(usage: kvnode --manifest FILE --node NAME [--threads N]
+       kvnode --manifest FILE --node NAME --join SEED --listen HOST:PORT --data-dir DIR
+              [--capacity C] [--threads N]
        kvnode --manifest FILE --list-nodes
 
 Runs one actorkv node: reads the cluster manifest FILE, serves as its [[node]] entry NAME on that
-entry's host:port, and stores data in the entry's data_dir. Stops cleanly on SIGINT or SIGTERM.
+entry's host:port, and stores data in the entry's data_dir. Stops cleanly on SIGINT or SIGTERM,
+and by itself once it has left the cluster (kvsh: leave NAME).
+
+A node that is not in the manifest joins a running cluster with --join: it takes the instance
+settings from FILE, asks the running node SEED (HOST:PORT) for the cluster's membership, and
+waits as "joining" until an admin admits it (kvsh: plan join HOST:PORT, then join HOST:PORT).
+Restart it with the same command line. Every node keeps the membership in its data directory,
+so after changes the manifest only seeds a new cluster.
 
 options:
   --manifest FILE   the cluster manifest (TOML), e.g. cluster-config/local-3.toml
-  --node NAME       which [[node]] of the manifest this process is
+  --node NAME       which [[node]] of the manifest this process is, or a new node's name
+  --join SEED       HOST:PORT of any running member (for a node not in the manifest)
+  --listen H:P      where the joining node serves (its own 127.0.0.x address in tests)
+  --data-dir DIR    the joining node's data directory
+  --capacity C      the joining node's capacity, 1..1000 (default 1): its share of partitions
+                    is proportional to it
   --threads N       CAF scheduler threads (default 2)
   --list-nodes      validate the manifest, print "NAME HOST:PORT" per node, exit
   --help            this text
 )";
 
+/// Splits "HOST:PORT"; false when it is not one.
+bool split_endpoint(const std::string& text, std::string& host, uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return false;
+  char* end = nullptr;
+  auto n = std::strtoul(text.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || n == 0 || n > 65535 || end == text.c_str() + colon + 1)
+    return false;
+  host = text.substr(0, colon);
+  port = static_cast<uint16_t>(n);
+  return true;
+}
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 64)
+    return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+      return false;
+  return true;
+}
+
 int fail(const std::string& msg, int code = 2) {
   std::cerr << "kvnode: " << msg << "\n";
   return code;
 }
+
+/// Asks the running member at host:port, after the peer handshake that checks the instance
+/// settings, for the cluster's membership, telling it about `self` (state joining).
+/// nullopt with `failure` set when it cannot.
+std::optional<actorkv::membership_view>
+fetch_view(caf::actor_system& sys, const actorkv::manifest& cluster, const std::string& host,
+           uint16_t port, const actorkv::member_info& self, std::string& failure) {
+  auto seed = sys.middleman().remote_actor<actorkv::node_actor>(host, port);
+  if (!seed) {
+    failure = sys.render(seed.error());
+    return std::nullopt;
+  }
+  caf::scoped_actor scoped{sys};
+  auto timeout = std::chrono::milliseconds{cluster.timeouts.request_ms};
+  actorkv::peer_hello hello;
+  hello.name = self.name;
+  hello.id = self.incarnation;
+  hello.settings = actorkv::settings_text(cluster.store);
+  scoped->request(*seed, timeout, actorkv::peer_atom::value, hello)
+      .receive([](actorkv::peer_hello&) {},
+               [&](caf::error& err) { failure = actorkv::describe(err); });
+  if (!failure.empty())
+    return std::nullopt;
+  actorkv::membership_view mine;
+  mine.members.push_back(self);
+  mine.members.back().version =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  actorkv::membership_view theirs;
+  scoped->request(*seed, timeout, actorkv::gossip_atom::value, mine)
+      .receive([&](actorkv::membership_view& v) { theirs = std::move(v); },
+               [&](caf::error& err) { failure = actorkv::describe(err); });
+  if (!failure.empty())
+    return std::nullopt;
+  if (theirs.layout.owners.empty()) {
+    failure = "the seed sent no ring";
+    return std::nullopt;
+  }
+  return theirs;
+}
+
+/// Ends the process if the actor system's shutdown stalls (see its use in main).
+class shutdown_watchdog {
+public:
+  void arm(const std::string& node) {
+    thread_ = std::thread([this, node] {
+      std::unique_lock<std::mutex> lock{mutex_};
+      if (!done_.wait_for(lock, std::chrono::seconds(10), [this] { return disarmed_; })) {
+        actorkv::log_event(node, "stopped (the actor system's shutdown stalled; database closed)");
+        std::_Exit(0);
+      }
+    });
+  }
+  void disarm() {
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      disarmed_ = true;
+    }
+    done_.notify_all();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  bool disarmed_ = false;
+  std::thread thread_;
+};
 
 actorkv::storage::sync_mode sync_of(const std::string& s) {
   if (s == "full")
@@ -56,7 +172,8 @@ actorkv::storage::sync_mode sync_of(const std::string& s) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string manifest_path, node_name;
+  std::string manifest_path, node_name, join_seed, listen, join_data_dir;
+  uint32_t capacity = 1;
   int threads = 2;
   bool list_nodes = false;
   for (int i = 1; i < argc; ++i) {
@@ -80,6 +197,18 @@ int main(int argc, char** argv) {
       if (!v)
         return fail("--node needs a name (see --help)");
       node_name = v;
+    } else if (arg == "--join" || arg == "--listen" || arg == "--data-dir") {
+      auto v = value(arg.c_str());
+      if (!v || !*v)
+        return fail(arg + " needs a value (see --help)");
+      (arg == "--join" ? join_seed : arg == "--listen" ? listen : join_data_dir) = v;
+    } else if (arg == "--capacity") {
+      auto v = value("--capacity");
+      char* end = nullptr;
+      long n = v ? std::strtol(v, &end, 10) : 0;
+      if (!v || *end != '\0' || n < 1 || n > 1000)
+        return fail("--capacity needs a number from 1 to 1000");
+      capacity = static_cast<uint32_t>(n);
     } else if (arg == "--list-nodes") {
       list_nodes = true;
     } else if (arg == "--threads") {
@@ -104,13 +233,35 @@ int main(int argc, char** argv) {
       std::cout << n.name << " " << n.host << ":" << n.port << "\n";
     return 0;
   }
-  auto* self_entry = cluster->find_node(node_name);
+  actorkv::node_entry joiner;
+  const actorkv::node_entry* self_entry = cluster->find_node(node_name);
+  bool joining = !join_seed.empty();
+  std::string seed_host;
+  uint16_t seed_port = 0;
+  if (joining) {
+    if (self_entry)
+      return fail(node_name + " is a node of " + manifest_path + ": start it without --join");
+    if (!valid_name(node_name))
+      return fail("--node: a name is 1 to 64 letters, digits, '-', '_' or '.'");
+    if (!split_endpoint(join_seed, seed_host, seed_port))
+      return fail("--join needs HOST:PORT of a running member, got '" + join_seed + "'");
+    if (listen.empty() || join_data_dir.empty())
+      return fail("--join also needs --listen HOST:PORT and --data-dir DIR (see --help)");
+    joiner.name = node_name;
+    if (!split_endpoint(listen, joiner.host, joiner.port))
+      return fail("--listen needs HOST:PORT, got '" + listen + "'");
+    joiner.capacity = capacity;
+    joiner.data_dir = join_data_dir;
+    self_entry = &joiner;
+  } else if (!listen.empty() || !join_data_dir.empty()) {
+    return fail("--listen and --data-dir go with --join (a manifest node's are in the manifest)");
+  }
   if (!self_entry) {
     std::string names;
     for (auto& n : cluster->nodes)
       names += (names.empty() ? "" : ", ") + n.name;
     return fail("no node named '" + node_name + "' in " + manifest_path + " (it lists " + names +
-                ")");
+                "); a node that is not in the manifest joins with --join SEED (see --help)");
   }
 
   std::error_code fs_err;
@@ -139,6 +290,23 @@ int main(int argc, char** argv) {
   auto identity = actorkv::open_instance(**engine, *cluster, self_entry->data_dir);
   if (!identity)
     return fail(actorkv::describe(identity.error()));
+  // The membership this node last knew, kept by its membership actor.
+  std::optional<actorkv::membership_view> kept_view;
+  if (auto text = (*engine)->get_meta("membership_view"); text && *text) {
+    kept_view = actorkv::decode_view(**text);
+    if (!kept_view)
+      actorkv::log_event(node_name, "the membership kept in " + self_entry->data_dir +
+                                        " does not decode; starting from the manifest or seed");
+  }
+  if (kept_view) {
+    auto* me = actorkv::find_member(*kept_view, node_name);
+    if (me && me->state == actorkv::member_state::removed)
+      return fail(node_name + " was removed from the cluster; its data directory " +
+                      self_entry->data_dir +
+                      " is no longer part of it (to add this machine again, start it with a new "
+                      "data directory and --join)",
+                  1);
+  }
 
   // Signals are taken by this thread alone (sigwait below): block them before CAF's threads start
   // so that every thread inherits the mask.
@@ -149,6 +317,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  shutdown_watchdog stop_watchdog;
   caf::actor_system_config cfg;
   actorkv::register_types(cfg);
   cfg.load<caf::io::middleman>();
@@ -164,6 +333,38 @@ int main(int argc, char** argv) {
         actorkv::storage_options{node_name, identity->replica, cluster->store.conflicts,
                                  cluster->store.partitions, 512, cluster->handoff.max_hints});
     actorkv::node_options opts{*cluster, node_name, identity->replica, storage};
+    opts.host = self_entry->host;
+    opts.port = self_entry->port;
+    opts.capacity = self_entry->capacity;
+    opts.initial_view = kept_view;
+    if (joining) {
+      std::string failure;
+      auto fetched = fetch_view(
+          sys, *cluster, seed_host, seed_port,
+          actorkv::member_info{node_name, self_entry->host, self_entry->port, self_entry->capacity,
+                               actorkv::member_state::joining, identity->replica, 0},
+          failure);
+      if (!fetched && !kept_view) {
+        caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+        return fail("cannot join through " + join_seed + ": " + failure, 1);
+      }
+      if (fetched)
+        if (auto* me = actorkv::find_member(*fetched, node_name);
+            me && me->state == actorkv::member_state::removed) {
+          caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+          return fail("the name " + node_name +
+                          " belonged to a node that was removed from the cluster; a joining node "
+                          "needs a name not used before",
+                      1);
+        }
+      if (fetched)
+        opts.initial_view = kept_view ? actorkv::merge(*kept_view, *fetched) : *fetched;
+      else
+        actorkv::log_event(node_name, "seed " + join_seed + " not reachable (" + failure +
+                                          "); going on with the membership kept on disk");
+    }
+    // Leaving the cluster ends the process the same way a signal does.
+    opts.on_departure = [](const std::string&) { kill(getpid(), SIGTERM); };
     auto node = actorkv::spawn_node(sys, opts);
     auto port = sys.middleman().publish(node, self_entry->port, self_entry->host.c_str(), true);
     if (!port) {
@@ -184,8 +385,24 @@ int main(int argc, char** argv) {
     actorkv::log_event(node_name, std::string{"stopping on "} + strsignal(sig));
     sys.middleman().unpublish(node, *port);
     caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+    {
+      // The storage actor closes the database when it exits: wait for that (every acknowledged
+      // write was committed before its answer, so nothing is lost even if this wait ran out).
+      caf::scoped_actor waiter{sys};
+      waiter->monitor(storage);
+      caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+      waiter->receive(
+          [](caf::down_msg&) {},
+          caf::after(std::chrono::seconds(30)) >>
+              [&] { actorkv::log_event(node_name, "storage did not stop within 30 s"); });
+    }
+    storage = nullptr;
+    // CAF 0.17's actor system sometimes never returns from waiting for its detached threads when
+    // a node stops while peers still send to it (seen after `leave`): with the database closed,
+    // nothing is left to lose, so a stalled shutdown ends the process instead of hanging.
+    stop_watchdog.arm(node_name);
   }
+  stop_watchdog.disarm();
   actorkv::log_event(node_name, "stopped");
   return 0;
 }

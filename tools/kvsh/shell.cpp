@@ -26,7 +26,13 @@ const char* shell_help() {
         Without --context the value is added beside any existing one (siblings); with the
         context of a get it replaces exactly what that get returned.
   delete KEY [--context C]                 delete (a versioned tombstone)
-  status                                   members, up/down, partitions owned
+  status                                   members, up/down, partitions owned, handoffs
+  join HOST:PORT                           admit a node started with kvnode --join
+  leave NAME                               a live node hands its partitions off, then stops
+  remove NAME                              drop a dead node; the others re-replicate its data
+  plan join HOST:PORT | leave NAME | remove NAME
+        what the change would move (partitions per node before and after, share versus
+        capacity), without making it.
   fault drop PEER[,PEER...]                (tests) drop requests from these peers here
   fault delay PEER[,PEER...] MS            (tests) delay requests from these peers here
   fault heal                               (tests) clear every injected fault here
@@ -276,16 +282,30 @@ struct shell::impl {
     return ask(client.status(), [&](cluster_status& s) {
       out << "node " << s.node << ": " << s.settings << std::endl;
       out << std::left << std::setw(10) << "NAME" << std::setw(24) << "ENDPOINT" << std::setw(10)
-          << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12) << "PARTITIONS"
-          << "SHARE" << std::endl;
+          << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12) << "PARTITIONS" << std::setw(8)
+          << "SHARE"
+          << "MEMBER" << std::endl;
       for (auto& m : s.members) {
+        if (m.state == "removed" && m.partitions == 0)
+          continue;
         std::ostringstream share;
         share << std::fixed << std::setprecision(1)
               << (s.owners.empty() ? 0.0 : 100.0 * m.partitions / s.owners.size()) << "%";
+        auto member = m.state;
+        if (s.handoff_running && m.next_partitions != m.partitions)
+          member += " (" + std::to_string(m.next_partitions) + " after the handoff)";
         out << std::left << std::setw(10) << m.name << std::setw(24) << m.endpoint << std::setw(10)
             << m.capacity << std::setw(7) << (m.up ? "up" : "down") << std::setw(12) << m.partitions
-            << share.str() << std::endl;
+            << std::setw(8) << share.str() << member << std::endl;
       }
+      if (s.handoff_running)
+        out << "handoff: " << s.transfers_done << " of " << s.transfers_total
+            << " partition transfers done (ring epoch " << s.ring_epoch << "); this node sent "
+            << s.handoff_keys_sent << " keys, " << s.handoff_queued << " transfers queued here"
+            << std::endl;
+      else
+        out << "ring epoch " << s.ring_epoch << ", no handoff running; this node sent "
+            << s.handoff_keys_sent << " keys in handoffs" << std::endl;
       out << "pending hints: " << s.pending_hints << std::endl;
       out << "anti-entropy: " << s.ae_rounds << " rounds, " << s.ae_repairs_last_round
           << " repairs in the last, " << s.ae_repairs_total << " in all" << std::endl;
@@ -318,6 +338,15 @@ struct shell::impl {
     }
     return ask(client.fault(words[1], peers, delay_ms),
                [&](std::string& rules) { out << rules << std::endl; });
+  }
+
+  outcome do_admin(const std::vector<std::string>& words) {
+    auto usage = "usage: join HOST:PORT | leave NAME | remove NAME | plan (join|leave|remove) ARG";
+    bool apply = words[0] != "plan";
+    auto rest = apply ? words : std::vector<std::string>(words.begin() + 1, words.end());
+    if (rest.size() != 2 || (rest[0] != "join" && rest[0] != "leave" && rest[0] != "remove"))
+      return fail(usage);
+    return ask(client.admin(rest[0], rest[1], apply), [&](std::string& text) { out << text; });
   }
 
   outcome do_ring() {
@@ -356,6 +385,8 @@ shell::outcome shell::run(const std::vector<std::string>& words) {
     return impl_->do_ring();
   if (cmd == "fault")
     return impl_->do_fault(words);
+  if (cmd == "join" || cmd == "leave" || cmd == "remove" || cmd == "plan")
+    return impl_->do_admin(words);
   if (cmd == "help") {
     impl_->out << shell_help();
     return outcome::ok;
