@@ -42,6 +42,7 @@ struct handoff_state {
   uint64_t last_id = 0;
   bool tick_scheduled = false;
   std::set<stream_key> failed_logged;
+  std::set<stream_key> sized; ///< streams whose partition size counts in stats.keys_total
   handoff_stats stats;
 };
 
@@ -216,6 +217,11 @@ handoff_impl::behavior_type handoff_behavior(self_ptr self, handoff_options opti
           st.epoch = epoch;
         }
         st.tasks = std::move(tasks);
+        // Progress counts each stream's partition as large as it is when the stream is queued.
+        for (auto& k : open_streams(st))
+          if (st.sized.insert(k).second)
+            self->request(st.options.storage, st.options.timeout, count_atom::value, k.partition)
+                .then([=](uint64_t n) { self->state.stats.keys_total += n; }, [](caf::error&) {});
         next_stream(self);
       },
       [=](status_atom) {

@@ -387,6 +387,7 @@ caf::result<cluster_status> full_status(self_ptr self) {
                                     .then(
                                         [=](const handoff_stats& h) mutable {
                                           full.handoff_keys_sent = h.keys_sent;
+                                          full.handoff_keys_total = h.keys_total;
                                           full.handoff_queued = h.tasks_queued;
                                           rp.deliver(full);
                                         },

@@ -339,6 +339,18 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           return err;
         return answer_read(self, std::move(out));
       },
+      [=](count_atom, partition_id p) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (p >= st.trees.size())
+          return caf::make_error(ec::bad_request, "no such partition");
+        uint64_t n = 0;
+        if (auto err = st.engine->for_each(p, [&](const bytes&, caf::expected<record>&&) {
+              ++n;
+              return true;
+            }))
+          return err;
+        return answer_read(self, n);
+      },
       [=](drop_atom, partition_id p) -> caf::result<uint64_t> {
         auto& st = self->state;
         if (p >= st.trees.size())

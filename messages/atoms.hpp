@@ -37,6 +37,7 @@ using transfer_atom = caf::atom_constant<caf::atom("transfer")>; ///< a partitio
 using release_atom = caf::atom_constant<caf::atom("release")>;   ///< a partition released here
 using handoff_atom = caf::atom_constant<caf::atom("handoff")>;   ///< the handoff work to do
 using scan_atom = caf::atom_constant<caf::atom("scan")>;         ///< a batch of a partition
+using count_atom = caf::atom_constant<caf::atom("count")>;       ///< records in a partition
 using drop_atom = caf::atom_constant<caf::atom("drop")>;         ///< delete a partition here
 using meta_atom = caf::atom_constant<caf::atom("meta")>;         ///< store instance metadata
 using replicas_atom = caf::atom_constant<caf::atom("replicas")>; ///< partitions replicated here

@@ -84,13 +84,14 @@ struct cluster_status {
   uint64_t ae_rounds = 0;          ///< anti-entropy rounds the answering node completed
   uint64_t ae_repairs_last_round = 0;
   uint64_t ae_repairs_total = 0;
-  uint64_t view_fingerprint = 0;  ///< equal on every node once membership gossip converged
-  uint64_t ring_epoch = 0;        ///< advances with each membership change and handoff finished
-  bool handoff_running = false;   ///< a membership change is moving partitions
-  uint32_t transfers_total = 0;   ///< partition copies the change needs, cluster-wide
-  uint32_t transfers_done = 0;    ///< of which finished
-  uint64_t handoff_keys_sent = 0; ///< records the answering node streamed to new replicas
-  uint32_t handoff_queued = 0;    ///< partitions the answering node still has to stream
+  uint64_t view_fingerprint = 0;   ///< equal on every node once membership gossip converged
+  uint64_t ring_epoch = 0;         ///< advances with each membership change and handoff finished
+  bool handoff_running = false;    ///< a membership change is moving partitions
+  uint32_t transfers_total = 0;    ///< partition copies the change needs, cluster-wide
+  uint32_t transfers_done = 0;     ///< of which finished
+  uint64_t handoff_keys_sent = 0;  ///< records the answering node streamed to new replicas
+  uint64_t handoff_keys_total = 0; ///< records it has had to stream (partition sizes when queued)
+  uint32_t handoff_queued = 0;     ///< partitions the answering node still has to stream
 };
 
 template <class Inspector>
@@ -98,7 +99,7 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
   return f(caf::meta::type_name("actorkv::cluster_status"), x.node, x.settings, x.members, x.owners,
            x.pending_hints, x.ae_rounds, x.ae_repairs_last_round, x.ae_repairs_total,
            x.view_fingerprint, x.ring_epoch, x.handoff_running, x.transfers_total, x.transfers_done,
-           x.handoff_keys_sent, x.handoff_queued);
+           x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued);
 }
 
 } // namespace actorkv

@@ -48,6 +48,8 @@ using storage_actor = caf::typed_actor<
     /// Up to `limit` records of a partition whose keys follow `after` (empty: from the first), in
     /// key order, for a handoff. Corrupt records are left out (anti-entropy repairs them).
     caf::replies_to<scan_atom, partition_id, bytes, uint32_t>::with<std::vector<keyed_record>>,
+    /// How many records a partition holds here (for handoff progress).
+    caf::replies_to<count_atom, partition_id>::with<uint64_t>,
     /// Deletes every record of a partition this node no longer replicates; answers how many.
     caf::replies_to<drop_atom, partition_id>::with<uint64_t>,
     /// Stores an instance metadata entry (e.g. the membership view), durable when answered.

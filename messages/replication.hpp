@@ -106,13 +106,14 @@ struct handoff_stats {
   uint32_t tasks_queued = 0;        ///< partitions still to stream from this node
   uint32_t tasks_done = 0;          ///< partitions streamed since the worker started
   uint64_t keys_sent = 0;           ///< records streamed since the worker started
+  uint64_t keys_total = 0;          ///< records of every partition queued or streamed since then
   uint32_t partitions_released = 0; ///< partitions deleted here after their handoff
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, handoff_stats& x) {
   return f(caf::meta::type_name("actorkv::handoff_stats"), x.tasks_queued, x.tasks_done,
-           x.keys_sent, x.partitions_released);
+           x.keys_sent, x.keys_total, x.partitions_released);
 }
 
 } // namespace actorkv

@@ -301,8 +301,8 @@ struct shell::impl {
       if (s.handoff_running)
         out << "handoff: " << s.transfers_done << " of " << s.transfers_total
             << " partition transfers done (ring epoch " << s.ring_epoch << "); this node sent "
-            << s.handoff_keys_sent << " keys, " << s.handoff_queued << " transfers queued here"
-            << std::endl;
+            << s.handoff_keys_sent << " of " << s.handoff_keys_total << " keys, "
+            << s.handoff_queued << " transfers queued here" << std::endl;
       else
         out << "ring epoch " << s.ring_epoch << ", no handoff running; this node sent "
             << s.handoff_keys_sent << " keys in handoffs" << std::endl;
