@@ -1,5 +1,6 @@
 #include "cluster-config/manifest.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -304,14 +305,38 @@ void read_storage(checker& ck, const entry& e, storage_settings& out) {
                  });
 }
 
-void read_limits(checker& ck, const entry& e, limits_settings& out) {
+/// `frame_line`: the line of max_frame_bytes; stays 0 while it is not set (then it is derived
+/// once [store] partitions are known, see check_frame_limit).
+void read_limits(checker& ck, const entry& e, limits_settings& out, uint32_t& frame_line) {
   if (auto* t = as_table(ck, e))
     for_each_key(
         ck, *t, "limits.",
         {
             {"max_key_bytes", [&](const entry& x) { read_u32(ck, x, out.max_key_bytes); }},
             {"max_value_bytes", [&](const entry& x) { read_u32(ck, x, out.max_value_bytes); }},
+            {"max_frame_bytes",
+             [&](const entry& x) {
+               frame_line = x.line;
+               read_u32(ck, x, out.max_frame_bytes);
+             }},
         });
+}
+
+/// Derives max_frame_bytes when it was not set; refuses one too small for a max-size value.
+void check_frame_limit(checker& ck, limits_settings& limits, uint32_t partitions,
+                       uint32_t frame_line) {
+  if (frame_line == 0) {
+    limits.max_frame_bytes =
+        default_max_frame_bytes(limits.max_key_bytes, limits.max_value_bytes, partitions);
+    return;
+  }
+  auto least = std::min<uint64_t>(
+      min_frame_bytes(limits.max_key_bytes, limits.max_value_bytes, partitions), u32_max);
+  if (limits.max_frame_bytes < least)
+    ck.fail(frame_line, "max_frame_bytes = " + std::to_string(limits.max_frame_bytes) +
+                            " is less than the " + std::to_string(least) +
+                            " bytes a put needs (max_key_bytes + max_value_bytes + 1 MiB + 256 "
+                            "per partition)");
 }
 
 void read_timeouts(checker& ck, const entry& e, timeout_settings& out) {
@@ -531,11 +556,12 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
   store_info store_at;
   size_t node_entries = 0;
   std::vector<node_lines> node_at;
+  uint32_t frame_line = 0;
   for_each_key(ck, doc, "",
                {
                    {"store", [&](const entry& e) { read_store(ck, e, m.store, store_at); }},
                    {"storage", [&](const entry& e) { read_storage(ck, e, m.storage); }},
-                   {"limits", [&](const entry& e) { read_limits(ck, e, m.limits); }},
+                   {"limits", [&](const entry& e) { read_limits(ck, e, m.limits, frame_line); }},
                    {"timeouts", [&](const entry& e) { read_timeouts(ck, e, m.timeouts); }},
                    {"faults", [&](const entry& e) { read_faults(ck, e, m.faults); }},
                    {"gossip", [&](const entry& e) { read_gossip(ck, e, m.gossip); }},
@@ -564,6 +590,7 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
   if (node_entries == 0)
     ck.fail(1, "no [[node]] entries");
   check_unique(ck, m.nodes, node_at);
+  check_frame_limit(ck, m.limits, m.store.partitions, frame_line);
   if (store_at.present && store_at.replicas_ok && !m.nodes.empty() &&
       m.store.replicas > m.nodes.size())
     ck.fail(store_at.replicas > 0 ? store_at.replicas : store_at.table,

@@ -42,10 +42,40 @@ struct storage_settings {
   std::string sync = "normal"; ///< "full" | "normal" | "off"
 };
 
+/// What a message needs besides the values it carries: CAF's framing, node ids and type names, a
+/// key, version vectors, and the part of the messages that grows with the partition count (the
+/// ring's owners, next owners and transfers in the membership view, the vnode handles of the peer
+/// handshake: well under 256 bytes per partition together).
+constexpr uint64_t frame_overhead_bytes(uint32_t partitions) {
+  return (uint64_t{1} << 20) + uint64_t{256} * partitions;
+}
+
+/// The least max_frame_bytes a cluster works with: one put of a max-size key and value, and the
+/// membership messages. Any less and such a message would make the receiving node's frame guard
+/// drop the connection it came on, with every request in flight on it.
+constexpr uint64_t min_frame_bytes(uint32_t max_key, uint32_t max_value, uint32_t partitions) {
+  return uint64_t{max_key} + max_value + frame_overhead_bytes(partitions);
+}
+
+/// The default max_frame_bytes. A record travels whole in one message (replication, read repair,
+/// hints, handoff and anti-entropy send one record each; a get reply carries every sibling), so
+/// leave room for 32 max-size siblings (concurrent writes not yet resolved) plus the overhead,
+/// capped at what BASP's 32-bit length field can announce anyway. With the default limits and
+/// 256 partitions: 33 MiB + 65 KiB, well below what a forged header can make a node allocate.
+constexpr uint32_t default_max_frame_bytes(uint32_t max_key, uint32_t max_value,
+                                           uint32_t partitions) {
+  auto x = uint64_t{max_key} + uint64_t{32} * max_value + frame_overhead_bytes(partitions);
+  return x > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(x);
+}
+
 /// [limits]: optional; requests beyond them are refused before anything is stored.
 struct limits_settings {
   uint32_t max_key_bytes = 1024;
   uint32_t max_value_bytes = 1024 * 1024;
+  /// The largest BASP message payload a node's port accepts: its frame guard drops a connection
+  /// whose next message announces more, before CAF allocates room for it. Unless set in the
+  /// manifest, default_max_frame_bytes() of the other limits and [store] partitions (256 here).
+  uint32_t max_frame_bytes = default_max_frame_bytes(max_key_bytes, max_value_bytes, 256);
 };
 
 /// [timeouts]: optional; every request that crosses the network is bounded.
@@ -115,7 +145,8 @@ struct manifest {
 /// missing required keys (store.name, node name/host/port/data_dir), partitions not a power of
 /// two, N < 1, R or W outside 1..N, N larger than the number of nodes, quorum/conflicts/sync not
 /// one of their words, capacity < 1, port outside 1..65535, duplicate node names, duplicate
-/// host:port, duplicate data_dir, limits of 0 are each an ec::manifest_invalid "FILE:LINE: ...".
+/// host:port, duplicate data_dir, limits of 0, max_frame_bytes below min_frame_bytes() are each
+/// an ec::manifest_invalid "FILE:LINE: ...".
 /// Also refused: empty names, hosts or data_dirs, and timeouts of 0. When several problems exist,
 /// the one nearest the top of the file is reported. A file that cannot be read gives
 /// "FILE: cannot read the manifest: REASON" (no line).

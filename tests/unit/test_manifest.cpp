@@ -134,6 +134,9 @@ data_dir = "d/c"
   BOOST_CHECK_EQUAL(m->storage.sync, "normal");
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 1024u);
   BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 1024u * 1024u);
+  // 32 max-size values, a key, 1 MiB and 256 bytes per partition (256 of them).
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 32u * 1048576 + 1024 + 1048576 + 256 * 256);
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, limits_settings{}.max_frame_bytes);
   BOOST_CHECK_EQUAL(m->timeouts.request_ms, 5000u);
   BOOST_CHECK_EQUAL(m->timeouts.client_ms, 10000u);
   BOOST_CHECK(!m->faults.injection);
@@ -154,6 +157,7 @@ sync = "off"
 [limits]
 max_key_bytes = 10
 max_value_bytes = 20
+max_frame_bytes = 2000000
 [timeouts]
 request_ms = 30
 client_ms = 40
@@ -170,6 +174,7 @@ injection = true
   BOOST_CHECK_EQUAL(m->storage.sync, "off");
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 10u);
   BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 20u);
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 2000000u);
   BOOST_CHECK_EQUAL(m->timeouts.request_ms, 30u);
   BOOST_CHECK_EQUAL(m->timeouts.client_ms, 40u);
   BOOST_CHECK(m->faults.injection);
@@ -375,6 +380,50 @@ BOOST_AUTO_TEST_CASE(limits_and_timeouts_not_zero) {
          "request_ms = 0 must be at least 1");
   expect(store_head + "[timeouts]\nclient_ms = 0\n" + two_nodes, 8,
          "client_ms = 0 must be at least 1");
+}
+
+BOOST_AUTO_TEST_CASE(frame_limit_follows_the_other_limits_and_partitions) {
+  // store_head has 8 partitions.
+  auto m = parse_manifest(
+      store_head + "[limits]\nmax_key_bytes = 10\nmax_value_bytes = 100\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 10u + 32 * 100 + 1048576 + 256 * 8);
+  // [limits] before [store]: the partitions still count.
+  m = parse_manifest(
+      "[limits]\nmax_key_bytes = 10\nmax_value_bytes = 100\n" + store_head + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 10u + 32 * 100 + 1048576 + 256 * 8);
+  // Values near 4 GiB: capped at what a BASP header can announce.
+  m = parse_manifest(store_head + "[limits]\nmax_value_bytes = 4294967295\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 4294967295u);
+  m = parse_manifest(store_head +
+                         "[limits]\nmax_value_bytes = 4294967295\nmax_frame_bytes = 4294967295\n" +
+                         two_nodes,
+                     "x.toml");
+  BOOST_CHECK_MESSAGE(m, why(m));
+}
+
+BOOST_AUTO_TEST_CASE(frame_limit_must_fit_a_max_size_put) {
+  // Default keys (1024) and values (1 MiB), 8 partitions: 1024 + 1048576 + 1048576 + 2048.
+  const uint64_t least = 1024 + 1048576 + 1048576 + 2048;
+  BOOST_CHECK_EQUAL(min_frame_bytes(1024, 1048576, 8), least);
+  auto with = [](uint64_t frame) {
+    return store_head + "[limits]\nmax_frame_bytes = " + std::to_string(frame) + "\n" + two_nodes;
+  };
+  expect(with(1000), 8,
+         "max_frame_bytes = 1000 is less than the 2100224 bytes a put needs (max_key_bytes + "
+         "max_value_bytes + 1 MiB + 256 per partition)");
+  expect(with(least - 1), 8, "is less than the 2100224 bytes");
+  auto m = parse_manifest(with(least), "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, least);
+  expect(with(0), 8, "max_frame_bytes = 0 must be at least 1");
+  expect(with(5000000000), 8, "max_frame_bytes = 5000000000 is outside 1..4294967295");
+  // Larger values raise the floor.
+  expect(store_head + "[limits]\nmax_value_bytes = 8388608\nmax_frame_bytes = 4194304\n" +
+             two_nodes,
+         9, "is less than the 9440256 bytes a put needs");
 }
 
 BOOST_AUTO_TEST_CASE(first_problem_in_the_file_is_reported) {

@@ -4,8 +4,9 @@
 //   kvnode --manifest FILE --node NAME --join SEED --listen HOST:PORT --data-dir DIR [--capacity C]
 //
 // Reads the manifest, opens (or creates) the node's data directory, refuses to start when the
-// manifest's [store] settings differ from the instance's, publishes the node actor on its
-// host:port and serves until SIGINT or SIGTERM, then shuts down cleanly.
+// manifest's [store] settings differ from the instance's, publishes the node actor and serves on
+// its host:port until SIGINT or SIGTERM, then shuts down cleanly. The host:port is the frame
+// guard's (actors/frame_guard.hpp), which forwards to CAF's own port on the same address.
 #include <cctype>
 #include <condition_variable>
 #include <csignal>
@@ -24,6 +25,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/event_log.hpp"
+#include "actors/frame_guard.hpp"
 #include "actors/instance.hpp"
 #include "actors/node.hpp"
 #include "actors/storage_actor.hpp"
@@ -366,23 +368,35 @@ int main(int argc, char** argv) {
     // Leaving the cluster ends the process the same way a signal does.
     opts.on_departure = [](const std::string&) { kill(getpid(), SIGTERM); };
     auto node = actorkv::spawn_node(sys, opts);
-    auto port = sys.middleman().publish(node, self_entry->port, self_entry->host.c_str(), true);
+    // CAF 0.17 allocates whatever a BASP header announces, so its port is never exposed: it
+    // listens on an ephemeral port of the node's address, behind the frame guard on host:port.
+    auto endpoint = self_entry->host + ":" + std::to_string(self_entry->port);
+    std::string listen_error;
+    auto guard = actorkv::frame_guard::listen(self_entry->host, self_entry->port, listen_error);
+    std::optional<uint16_t> port;
+    if (guard) {
+      if (auto published = sys.middleman().publish(node, 0, guard->address().c_str()))
+        port = *published;
+      else
+        listen_error = "CAF's port: " + sys.render(published.error());
+    }
     if (!port) {
       caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
-      return fail("cannot listen on " + self_entry->host + ":" + std::to_string(self_entry->port) +
-                      ": " + sys.render(port.error()),
-                  1);
+      return fail("cannot listen on " + endpoint + ": " + listen_error, 1);
     }
+    guard->start(*port, cluster->limits.max_frame_bytes,
+                 [node_name](const std::string& what) { actorkv::log_event(node_name, what); });
     auto& store = cluster->store;
-    actorkv::log_event(node_name,
-                       std::string{"listening on "} + self_entry->host + ":" +
-                           std::to_string(*port) + " (" + actorkv::settings_text(store) +
-                           (identity->created ? ", new data directory " : ", data directory ") +
-                           self_entry->data_dir + ")");
+    actorkv::log_event(
+        node_name, std::string{"listening on "} + endpoint + " (" + actorkv::settings_text(store) +
+                       (identity->created ? ", new data directory " : ", data directory ") +
+                       self_entry->data_dir + ")");
     int sig = 0;
     sigwait(&stop_signals, &sig);
     actorkv::log_event(node_name, std::string{"stopping on "} + strsignal(sig));
+    // No new connections; those open keep forwarding while the node winds down.
+    guard->stop_listening();
     sys.middleman().unpublish(node, *port);
     caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
     {
@@ -397,6 +411,7 @@ int main(int argc, char** argv) {
               [&] { actorkv::log_event(node_name, "storage did not stop within 30 s"); });
     }
     storage = nullptr;
+    guard->stop();
     // CAF 0.17's actor system sometimes never returns from waiting for its detached threads when
     // a node stops while peers still send to it (seen after `leave`): with the database closed,
     // nothing is left to lose, so a stalled shutdown ends the process instead of hanging.
