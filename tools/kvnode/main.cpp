@@ -37,9 +37,9 @@
 
 namespace {
 
-constexpr const char* usage = R"(usage: kvnode --manifest FILE --node NAME [--threads N]
+constexpr const char* usage = R"(usage: kvnode --manifest FILE --node NAME [--threads N] [--scheduler P]
        kvnode --manifest FILE --node NAME --join SEED --listen HOST:PORT --data-dir DIR
-              [--capacity C] [--threads N]
+              [--capacity C] [--threads N] [--scheduler P]
        kvnode --manifest FILE --list-nodes
 
 Runs one actorkv node: reads the cluster manifest FILE, serves as its [[node]] entry NAME on that
@@ -61,6 +61,9 @@ options:
   --capacity C      the joining node's capacity, 1..1000 (default 1): its share of partitions
                     is proportional to it
   --threads N       CAF scheduler threads (default 2)
+  --scheduler P     sharing | stealing: CAF's scheduler policy (default sharing: idle threads
+                    sleep instead of polling for work, which leaves the cores to the other
+                    processes of the machine)
   --list-nodes      validate the manifest, print "NAME HOST:PORT" per node, exit
   --help            this text
 )";
@@ -177,6 +180,7 @@ int main(int argc, char** argv) {
   std::string manifest_path, node_name, join_seed, listen, join_data_dir;
   uint32_t capacity = 1;
   int threads = 2;
+  bool sharing = true;
   bool list_nodes = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -220,6 +224,12 @@ int main(int argc, char** argv) {
       if (!v || *end != '\0' || n < 1 || n > 64)
         return fail("--threads needs a number from 1 to 64");
       threads = static_cast<int>(n);
+    } else if (arg == "--scheduler") {
+      auto v = value("--scheduler");
+      std::string policy = v ? v : "";
+      if (policy != "sharing" && policy != "stealing")
+        return fail("--scheduler needs sharing or stealing");
+      sharing = policy == "sharing";
     } else {
       return fail("unknown argument '" + arg + "' (see --help)");
     }
@@ -324,6 +334,8 @@ int main(int argc, char** argv) {
   actorkv::register_types(cfg);
   cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", threads);
+  if (sharing)
+    cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   // Heartbeats let a peer notice a frozen (SIGSTOPped) node; they are off by default in CAF.
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
