@@ -44,6 +44,18 @@ get_reply to_reply(const record& rec) {
   return out;
 }
 
+/// Asks a replica through its peer link when it has one (batched with other requests to that
+/// node), else its vnode; both answer the same way.
+template <class OnReply, class OnError, class Atom, class... Ts>
+void ask(self_ptr self, const replica_target& target, OnReply on_reply, OnError on_error, Atom atom,
+         const Ts&... xs) {
+  auto timeout = self->state.plan.timeout;
+  if (target.link)
+    self->request(target.link, timeout, atom, target.partition, xs...).then(on_reply, on_error);
+  else
+    self->request(target.vnode, timeout, atom, xs...).then(on_reply, on_error);
+}
+
 // --- get ---------------------------------------------------------------------------------------
 
 struct read_round {
@@ -64,8 +76,9 @@ void read_repair_and_quit(self_ptr self, const std::shared_ptr<read_round>& rd) 
       if (rr.found && rr.rec == rd->merged)
         continue;
       // Stale, missing or corrupt: send the reconciled record. Fire and forget, bounded.
-      self->request(plan.replicas[idx].vnode, plan.timeout, merge_atom::value, rd->key, rd->merged)
-          .then([](const record&) {}, [](const caf::error&) {});
+      ask(
+          self, plan.replicas[idx], [](const record&) {}, [](const caf::error&) {},
+          merge_atom::value, rd->key, rd->merged);
     }
   }
   // Let the repairs leave before exiting; their answers are not awaited.
@@ -116,25 +129,25 @@ caf::result<get_reply> start_get(self_ptr self, const bytes& key) {
   rd->rp = self->make_response_promise<get_reply>();
   rd->key = key;
   for (size_t i = 0; i < plan.replicas.size(); ++i) {
-    self->request(plan.replicas[i].vnode, plan.timeout, read_atom::value, key)
-        .then(
-            [=](replica_read& rr) {
-              ++rd->answered;
-              if (rr.corrupt)
-                rd->corrupt_at.push_back(self->state.plan.replicas[i].node);
-              if (rr.found) {
-                rd->merged = rd->any_found
-                                 ? dvv::merge(rd->merged, rr.rec, self->state.plan.conflicts)
-                                 : rr.rec;
-                rd->any_found = true;
-              }
-              rd->answers.emplace_back(i, std::move(rr));
-              on_read_answer(self, rd);
-            },
-            [=](caf::error&) {
-              ++rd->failed;
-              on_read_answer(self, rd);
-            });
+    ask(
+        self, plan.replicas[i],
+        [=](replica_read& rr) {
+          ++rd->answered;
+          if (rr.corrupt)
+            rd->corrupt_at.push_back(self->state.plan.replicas[i].node);
+          if (rr.found) {
+            rd->merged =
+                rd->any_found ? dvv::merge(rd->merged, rr.rec, self->state.plan.conflicts) : rr.rec;
+            rd->any_found = true;
+          }
+          rd->answers.emplace_back(i, std::move(rr));
+          on_read_answer(self, rd);
+        },
+        [=](caf::error&) {
+          ++rd->failed;
+          on_read_answer(self, rd);
+        },
+        read_atom::value, key);
   }
   return rd->rp;
 }
@@ -197,15 +210,17 @@ void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const reco
     ++wr->outstanding;
     auto& target = plan.replicas[i];
     if (target.hint_for.empty())
-      self->request(target.vnode, plan.timeout, merge_atom::value, wr->op.key, rec)
-          .then([=](const record&) { on_ack(); }, on_error);
+      ask(
+          self, target, [=](const record&) { on_ack(); }, on_error, merge_atom::value, wr->op.key,
+          rec);
     else
-      self->request(target.vnode, plan.timeout, hint_atom::value, target.hint_for, wr->op.key, rec)
-          .then([=](caf::ok_atom) { on_ack(); }, on_error);
+      ask(
+          self, target, [=](caf::ok_atom) { on_ack(); }, on_error, hint_atom::value,
+          target.hint_for, wr->op.key, rec);
   }
   for (auto& target : plan.joining)
-    self->request(target.vnode, plan.timeout, merge_atom::value, wr->op.key, rec)
-        .then([](const record&) {}, [](caf::error&) {});
+    ask(
+        self, target, [](const record&) {}, [](caf::error&) {}, merge_atom::value, wr->op.key, rec);
 }
 
 void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr) {
@@ -213,29 +228,29 @@ void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr) {
   auto i = wr->coordinator_index;
   // Replicas after the coordinating one may still ack: count them as outstanding.
   wr->outstanding = static_cast<uint32_t>(plan.replicas.size() - i);
-  self->request(plan.replicas[i].vnode, plan.timeout, coord_atom::value, wr->op,
-                plan.replicas[i].hint_for)
-      .then(
-          [=](const record& rec) {
-            wr->outstanding = 0;
-            ++wr->acks;
-            replicate(self, wr, rec);
-            maybe_finish_write(self, wr);
-          },
-          [=](caf::error& err) {
-            // This replica could not coordinate: the next one may (each dot is new, so a retry of a
-            // write that did land here at most shows the value twice, never loses one).
-            ++wr->failed;
-            wr->uncertain = wr->uncertain || may_have_applied(err);
-            wr->last_error = std::move(err);
-            if (wr->coordinator_index + 1 < self->state.plan.replicas.size()) {
-              ++wr->coordinator_index;
-              ask_coordinator(self, wr);
-            } else {
-              wr->outstanding = 0;
-              maybe_finish_write(self, wr);
-            }
-          });
+  ask(
+      self, plan.replicas[i],
+      [=](const record& rec) {
+        wr->outstanding = 0;
+        ++wr->acks;
+        replicate(self, wr, rec);
+        maybe_finish_write(self, wr);
+      },
+      [=](caf::error& err) {
+        // This replica could not coordinate: the next one may (each dot is new, so a retry of a
+        // write that did land here at most shows the value twice, never loses one).
+        ++wr->failed;
+        wr->uncertain = wr->uncertain || may_have_applied(err);
+        wr->last_error = std::move(err);
+        if (wr->coordinator_index + 1 < self->state.plan.replicas.size()) {
+          ++wr->coordinator_index;
+          ask_coordinator(self, wr);
+        } else {
+          wr->outstanding = 0;
+          maybe_finish_write(self, wr);
+        }
+      },
+      coord_atom::value, wr->op, plan.replicas[i].hint_for);
 }
 
 caf::result<write_reply> start_write(self_ptr self, write_op op, const bytes& context) {

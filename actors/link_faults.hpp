@@ -1,8 +1,8 @@
 // Fault injection in actorkv's inter-node link layer, for tests: a node told to drop or delay
-// traffic from named peers does so on the receiving side, for every request its node actor and
-// vnodes get from those peers' processes. Telling both sides of a cut gives a network partition
-// (each side's requests die at the other), without any kernel support. Only nodes whose manifest
-// enables [faults] injection accept the rules (see node_actor's fault handler).
+// traffic from named peers does so on the receiving side, for every request its node actor,
+// vnodes and replica gateway get from those peers' processes. Telling both sides of a cut gives a
+// network partition (each side's requests die at the other), without any kernel support. Only nodes
+// whose manifest enables [faults] injection accept the rules (see node_actor's fault handler).
 //
 // Shared by the node and its vnodes (one process), hence the lock; consulted once per request.
 #pragma once

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -17,6 +18,7 @@
 #include "actors/hint_keeper.hpp"
 #include "actors/link_faults.hpp"
 #include "actors/membership.hpp"
+#include "actors/peer_link.hpp"
 #include "actors/vnode.hpp"
 #include "cluster-config/membership_view.hpp"
 #include "cluster-config/ring.hpp"
@@ -45,6 +47,7 @@ struct peer_info {
   bool removed = false;            ///< removed from the cluster: no longer connected to
   node_actor handle;               ///< valid while connected
   std::vector<vnode_actor> vnodes; ///< the peer's vnodes, by partition
+  peer_link_actor link;            ///< batches this node's replica requests to it, while up
   replica_id id = 0;
   bool up = false;   ///< connected and handshaken
   bool alive = true; ///< the failure detector's verdict while connected
@@ -65,6 +68,7 @@ struct node_state {
   bool departed = false;
   bool departure_check_scheduled = false;
   std::vector<vnode_actor> vnodes; ///< this node's vnode of every partition
+  replica_gateway_actor gateway;   ///< serves the peers' batched replica requests
   std::vector<peer_info> peers;    ///< every other member ever seen, in the order first seen
   failure_detector_actor detector;
   handoff_actor handoff;
@@ -96,8 +100,10 @@ peer_hello own_hello(self_ptr self, bool with_vnodes) {
   h.name = st.options.self_name;
   h.id = st.options.self_id;
   h.settings = st.settings;
-  if (with_vnodes)
+  if (with_vnodes) {
     h.vnodes = st.vnodes;
+    h.gateway = st.gateway;
+  }
   return h;
 }
 
@@ -167,12 +173,20 @@ void publish_peers(self_ptr self) {
     self->send(st.anti_entropy, peer_atom::value, std::move(views));
 }
 
+/// Ends the peer's link: what is in flight on it fails at once (receiver down).
+void close_link(self_ptr self, peer_info& peer) {
+  if (peer.link)
+    self->send_exit(peer.link, caf::exit_reason::user_shutdown);
+  peer.link = nullptr;
+}
+
 void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
   if (usable(peer))
     log_event(self->state.options.self_name, "peer " + peer.name + " down (" + why + ")");
   peer.up = false;
   peer.handle = nullptr;
   peer.vnodes.clear();
+  close_link(self, peer);
   publish_peers(self);
 }
 
@@ -202,6 +216,11 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
             peer.handle = handle;
             self->state.faults->bind(peer.name, handle.node());
             peer.vnodes = std::move(theirs.vnodes);
+            close_link(self, peer);
+            if (theirs.gateway)
+              peer.link = spawn_peer_link(
+                  self->system(), theirs.gateway,
+                  std::chrono::milliseconds{self->state.options.cluster.timeouts.request_ms});
             peer.id = theirs.id;
             peer.up = true;
             peer.alive = true;
@@ -261,23 +280,24 @@ coordination_plan plan_for(self_ptr self, partition_id p) {
   plan.timeout = std::chrono::milliseconds{st.options.cluster.timeouts.request_ms};
   auto prefs = st.placement.preference_list(p);
   auto home_count = std::min<size_t>(prefs.size(), store.replicas);
-  auto reachable = [&](const std::string& name) -> const vnode_actor* {
+  // A peer's replica is asked through its link (batched), this node's through its vnode.
+  auto reachable = [&](const std::string& name) -> std::optional<replica_target> {
     if (name == st.options.self_name)
-      return &st.vnodes[p];
+      return replica_target{name, st.vnodes[p], {}, {}, p};
     if (auto* peer = st.find_peer(name); peer && usable(*peer) && p < peer->vnodes.size())
-      return &peer->vnodes[p];
-    return nullptr;
+      return replica_target{name, peer->vnodes[p], {}, peer->link, p};
+    return std::nullopt;
   };
   // This node coordinates the write itself when it is a home replica: one hop fewer.
   for (size_t i = 0; i < home_count; ++i)
     if (prefs[i] == st.options.self_name)
-      plan.replicas.push_back({prefs[i], st.vnodes[p], {}});
+      plan.replicas.push_back(*reachable(prefs[i]));
   std::vector<std::string> unreachable;
   for (size_t i = 0; i < home_count; ++i) {
     if (prefs[i] == st.options.self_name)
       continue;
-    if (auto* v = reachable(prefs[i]))
-      plan.replicas.push_back({prefs[i], *v, {}});
+    if (auto t = reachable(prefs[i]))
+      plan.replicas.push_back(std::move(*t));
     else
       unreachable.push_back(prefs[i]);
   }
@@ -288,7 +308,9 @@ coordination_plan plan_for(self_ptr self, partition_id p) {
         ++next;
       if (next == prefs.size())
         break;
-      plan.replicas.push_back({prefs[next], *reachable(prefs[next]), owner});
+      auto fallback = *reachable(prefs[next]);
+      fallback.hint_for = owner;
+      plan.replicas.push_back(std::move(fallback));
       ++next;
     }
   }
@@ -296,8 +318,8 @@ coordination_plan plan_for(self_ptr self, partition_id p) {
     auto now = st.placement.home_replicas(p, store.replicas);
     for (auto& name : st.next->home_replicas(p, store.replicas))
       if (std::find(now.begin(), now.end(), name) == now.end())
-        if (auto* v = reachable(name))
-          plan.joining.push_back({name, *v, {}});
+        if (auto t = reachable(name))
+          plan.joining.push_back(std::move(*t));
   }
   return plan;
 }
@@ -580,6 +602,8 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
     st.vnodes.push_back(spawn_vnode(self->system(), p, st.options.storage, st.faults));
     self->link_to(st.vnodes.back()); // vnodes live and die with their node
   }
+  st.gateway = spawn_replica_gateway(self->system(), st.options.storage, st.faults);
+  self->link_to(st.gateway);
   auto& cluster = st.options.cluster;
   auto request_timeout = std::chrono::milliseconds{cluster.timeouts.request_ms};
   st.detector = spawn_failure_detector(

@@ -70,17 +70,38 @@ using vnode_actor = caf::typed_actor<
     /// Keys and digests under the given leaves.
     caf::replies_to<leafkeys_atom, std::vector<uint64_t>>::with<std::vector<key_digest>>>;
 
+/// Replica gateway: where a node's peers send their coordinators' replica requests in batches
+/// (actors/peer_link.hpp). Each call goes to this node's storage; the answers go back, batched,
+/// to the sending link as (batch_atom, std::vector<replica_answer>). Injected link faults apply
+/// here as at the vnodes.
+using replica_gateway_actor =
+    caf::typed_actor<caf::reacts_to<batch_atom, std::vector<replica_call>>>;
+
+/// Peer link: this node's outbox to one peer's replica gateway. Coordinators ask it what they
+/// would ask the peer's vnodes, with the partition; it sends whatever accumulated in its mailbox
+/// as one batch, so that many requests share one network message. Fails what is in flight with
+/// sec::request_receiver_down when the peer goes away.
+using peer_link_actor = caf::typed_actor<
+    caf::replies_to<read_atom, partition_id, bytes>::with<replica_read>,
+    caf::replies_to<coord_atom, partition_id, write_op, std::string>::with<record>,
+    caf::replies_to<merge_atom, partition_id, bytes, record>::with<record>,
+    caf::replies_to<hint_atom, partition_id, std::string, bytes, record>::with<caf::ok_atom>,
+    /// Answers of the peer's gateway.
+    caf::reacts_to<batch_atom, std::vector<replica_answer>>>;
+
 /// Peer handshake: who a node is, with which instance settings, and its vnodes.
 struct peer_hello {
   std::string name;
   replica_id id = 0;
   std::string settings;            ///< describe(store_settings) flattened; peers must agree exactly
   std::vector<vnode_actor> vnodes; ///< indexed by partition; empty in the request
+  replica_gateway_actor gateway;   ///< invalid in the request
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
-  return f(caf::meta::type_name("actorkv::peer_hello"), x.name, x.id, x.settings, x.vnodes);
+  return f(caf::meta::type_name("actorkv::peer_hello"), x.name, x.id, x.settings, x.vnodes,
+           x.gateway);
 }
 
 /// Coordinator: serves exactly one client request, then read-repairs and exits.

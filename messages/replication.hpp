@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include "messages/record.hpp"
@@ -38,6 +39,41 @@ struct replica_read {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_read& x) {
   return f(caf::meta::type_name("actorkv::replica_read"), x.found, x.corrupt, x.rec);
+}
+
+/// What a replica request asks of a peer's replica, when it travels in a batch.
+enum class replica_call_kind : uint8_t { read, coord, merge, hint };
+
+/// One replica request from a coordinator to a peer node's replica of `partition`, batched with
+/// the others in flight to that peer (actors/peer_link.hpp): the same requests as vnode_actor's
+/// read, coord, merge and hint, in one shape so that a batch is one message.
+struct replica_call {
+  uint64_t id = 0; ///< the sending link's number for it, echoed in the answer
+  replica_call_kind kind = replica_call_kind::read;
+  partition_id partition = 0;
+  bytes key;          ///< read, merge, hint
+  write_op op;        ///< coord
+  record rec;         ///< merge, hint
+  std::string target; ///< coord: the hint target ("" for a home replica); hint: the home replica
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_call& x) {
+  return f(caf::meta::type_name("actorkv::replica_call"), x.id, x.kind, x.partition, x.key, x.op,
+           x.rec, x.target);
+}
+
+/// The answer to a replica_call.
+struct replica_answer {
+  uint64_t id = 0;
+  caf::error err;    ///< set: the request failed (as storage failed it)
+  replica_read read; ///< read
+  record rec;        ///< coord, merge
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_answer& x) {
+  return f(caf::meta::type_name("actorkv::replica_answer"), x.id, x.err, x.read, x.rec);
 }
 
 /// A write held by a fallback node for `target`, a home replica that was down.

@@ -1,0 +1,357 @@
+#include "actors/peer_link.hpp"
+
+#include <map>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+namespace actorkv {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// How often a link looks for requests whose answer is overdue.
+constexpr auto sweep_interval = std::chrono::milliseconds{250};
+
+size_t record_bytes(const record& rec) {
+  size_t n = 0;
+  for (auto& s : rec.siblings)
+    n += s.value.size() + 32;
+  return n + rec.context.entries.size() * 16;
+}
+
+size_t call_bytes(const replica_call& c) {
+  return 64 + c.key.size() + c.op.key.size() + c.op.value.size() + record_bytes(c.rec);
+}
+
+size_t answer_bytes(const replica_answer& a) {
+  return 64 + record_bytes(a.read.rec) + record_bytes(a.rec);
+}
+
+// --- the link (sending side) -------------------------------------------------------------------
+
+using link_impl =
+    peer_link_actor::extend<caf::reacts_to<caf::flush_atom>, caf::reacts_to<caf::tick_atom>>;
+
+struct link_state {
+  static inline const char* name = "peer_link";
+  replica_gateway_actor gateway;
+  std::chrono::milliseconds timeout{5000};
+  uint64_t next_id = 0;
+  std::vector<replica_call> outbox;
+  size_t outbox_bytes = 0;
+  bool flush_scheduled = false;
+  bool sweep_scheduled = false;
+  struct waiting {
+    clock::time_point deadline;
+    std::function<void(replica_answer&)> settle;
+  };
+  std::unordered_map<uint64_t, waiting> pending;
+};
+
+using link_ptr = link_impl::stateful_pointer<link_state>;
+
+void flush(link_ptr self) {
+  auto& st = self->state;
+  if (st.outbox.empty())
+    return;
+  std::vector<replica_call> batch;
+  batch.swap(st.outbox);
+  st.outbox_bytes = 0;
+  self->send(st.gateway, batch_atom::value, std::move(batch));
+}
+
+void enqueue(link_ptr self, replica_call call, std::function<void(replica_answer&)> settle) {
+  auto& st = self->state;
+  call.id = ++st.next_id;
+  st.pending.emplace(call.id, link_state::waiting{clock::now() + st.timeout, std::move(settle)});
+  auto size = call_bytes(call);
+  if (!st.outbox.empty() && st.outbox_bytes + size > max_batch_bytes)
+    flush(self);
+  st.outbox_bytes += size;
+  st.outbox.push_back(std::move(call));
+  if (!st.flush_scheduled) {
+    // Arrives after every request already in the mailbox: they all go in this batch.
+    st.flush_scheduled = true;
+    self->send(self, caf::flush_atom::value);
+  }
+  if (!st.sweep_scheduled) {
+    st.sweep_scheduled = true;
+    self->delayed_send(self, sweep_interval, caf::tick_atom::value);
+  }
+}
+
+void fail_all(link_ptr self, const caf::error& err) {
+  auto pending = std::move(self->state.pending);
+  self->state.pending.clear();
+  self->state.outbox.clear();
+  for (auto& [id, w] : pending) {
+    (void)id;
+    replica_answer a;
+    a.err = err;
+    w.settle(a);
+  }
+}
+
+/// Turns an answer into the delivery of `rp`: its error, or the part of it `pick` selects.
+template <class T, class Pick>
+std::function<void(replica_answer&)> settle_with(caf::typed_response_promise<T> rp, Pick pick) {
+  return [rp, pick](replica_answer& a) mutable {
+    if (a.err)
+      rp.deliver(std::move(a.err));
+    else
+      rp.deliver(pick(a));
+  };
+}
+
+link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gateway,
+                                       std::chrono::milliseconds timeout) {
+  self->state.gateway = gateway;
+  self->state.timeout = timeout;
+  self->monitor(gateway);
+  self->set_down_handler([=](caf::down_msg&) {
+    fail_all(self, caf::sec::request_receiver_down);
+    self->quit();
+  });
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    fail_all(self, caf::sec::request_receiver_down);
+    self->quit(std::move(msg.reason));
+  });
+  return {
+      [=](read_atom, partition_id p, bytes& key) {
+        auto rp = self->make_response_promise<replica_read>();
+        replica_call c;
+        c.kind = replica_call_kind::read;
+        c.partition = p;
+        c.key = std::move(key);
+        enqueue(self, std::move(c),
+                settle_with(rp, [](replica_answer& a) { return std::move(a.read); }));
+        return rp;
+      },
+      [=](coord_atom, partition_id p, write_op& op, std::string& hint_target) {
+        auto rp = self->make_response_promise<record>();
+        replica_call c;
+        c.kind = replica_call_kind::coord;
+        c.partition = p;
+        c.op = std::move(op);
+        c.target = std::move(hint_target);
+        enqueue(self, std::move(c),
+                settle_with(rp, [](replica_answer& a) { return std::move(a.rec); }));
+        return rp;
+      },
+      [=](merge_atom, partition_id p, bytes& key, record& rec) {
+        auto rp = self->make_response_promise<record>();
+        replica_call c;
+        c.kind = replica_call_kind::merge;
+        c.partition = p;
+        c.key = std::move(key);
+        c.rec = std::move(rec);
+        enqueue(self, std::move(c),
+                settle_with(rp, [](replica_answer& a) { return std::move(a.rec); }));
+        return rp;
+      },
+      [=](hint_atom, partition_id p, std::string& target, bytes& key, record& rec) {
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        replica_call c;
+        c.kind = replica_call_kind::hint;
+        c.partition = p;
+        c.target = std::move(target);
+        c.key = std::move(key);
+        c.rec = std::move(rec);
+        enqueue(self, std::move(c),
+                settle_with(rp, [](replica_answer&) { return caf::ok_atom::value; }));
+        return rp;
+      },
+      [=](batch_atom, std::vector<replica_answer>& answers) {
+        auto& pending = self->state.pending;
+        for (auto& a : answers) {
+          auto it = pending.find(a.id);
+          if (it == pending.end())
+            continue; // already failed by the sweep
+          auto settle = std::move(it->second.settle);
+          pending.erase(it);
+          settle(a);
+        }
+      },
+      [=](caf::flush_atom) {
+        self->state.flush_scheduled = false;
+        flush(self);
+      },
+      [=](caf::tick_atom) {
+        auto& st = self->state;
+        st.sweep_scheduled = false;
+        auto now = clock::now();
+        for (auto it = st.pending.begin(); it != st.pending.end();) {
+          if (it->second.deadline > now) {
+            ++it;
+            continue;
+          }
+          auto settle = std::move(it->second.settle);
+          it = st.pending.erase(it);
+          replica_answer a;
+          a.err = caf::sec::request_timeout;
+          settle(a);
+        }
+        if (!st.pending.empty()) {
+          st.sweep_scheduled = true;
+          self->delayed_send(self, sweep_interval, caf::tick_atom::value);
+        }
+      },
+  };
+}
+
+// --- the gateway (receiving side) --------------------------------------------------------------
+
+using gateway_impl = replica_gateway_actor::extend<caf::reacts_to<caf::flush_atom>,
+                                                   caf::reacts_to<caf::tick_atom, uint64_t>>;
+
+struct gateway_state {
+  static inline const char* name = "replica_gateway";
+  storage_actor storage;
+  std::shared_ptr<const link_faults> faults;
+  struct outbox {
+    peer_link_actor link;
+    std::vector<replica_answer> answers;
+    size_t bytes = 0;
+  };
+  std::map<caf::actor_addr, outbox> outboxes;
+  bool flush_scheduled = false;
+  uint64_t next_delayed = 0;
+  std::map<uint64_t, std::pair<peer_link_actor, std::vector<replica_call>>> delayed;
+};
+
+using gateway_ptr = gateway_impl::stateful_pointer<gateway_state>;
+
+void send_answers(gateway_ptr self, gateway_state::outbox& box) {
+  if (box.answers.empty())
+    return;
+  std::vector<replica_answer> batch;
+  batch.swap(box.answers);
+  box.bytes = 0;
+  self->send(box.link, batch_atom::value, std::move(batch));
+}
+
+void answer(gateway_ptr self, const peer_link_actor& link, replica_answer a) {
+  auto& st = self->state;
+  auto& box = st.outboxes[link.address()];
+  if (!box.link)
+    box.link = link;
+  auto size = answer_bytes(a);
+  if (!box.answers.empty() && box.bytes + size > max_batch_bytes)
+    send_answers(self, box);
+  box.bytes += size;
+  box.answers.push_back(std::move(a));
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, caf::flush_atom::value);
+  }
+}
+
+void serve(gateway_ptr self, const peer_link_actor& link, std::vector<replica_call>& calls) {
+  auto& storage = self->state.storage;
+  for (auto& c : calls) {
+    auto id = c.id;
+    auto failed = [=](caf::error& err) {
+      replica_answer a;
+      a.id = id;
+      a.err = std::move(err);
+      answer(self, link, std::move(a));
+    };
+    auto with_record = [=](record& rec) {
+      replica_answer a;
+      a.id = id;
+      a.rec = std::move(rec);
+      answer(self, link, std::move(a));
+    };
+    switch (c.kind) {
+    case replica_call_kind::read:
+      self->request(storage, caf::infinite, read_atom::value, c.partition, std::move(c.key))
+          .then(
+              [=](replica_read& rr) {
+                replica_answer a;
+                a.id = id;
+                a.read = std::move(rr);
+                answer(self, link, std::move(a));
+              },
+              failed);
+      break;
+    case replica_call_kind::coord:
+      self->request(storage, caf::infinite, coord_atom::value, c.partition, std::move(c.op),
+                    std::move(c.target))
+          .then(with_record, failed);
+      break;
+    case replica_call_kind::merge:
+      self->request(storage, caf::infinite, merge_atom::value, c.partition, std::move(c.key),
+                    std::move(c.rec))
+          .then(with_record, failed);
+      break;
+    case replica_call_kind::hint:
+      self->request(storage, caf::infinite, hint_atom::value, c.partition, std::move(c.target),
+                    std::move(c.key), std::move(c.rec))
+          .then(
+              [=](caf::ok_atom) {
+                replica_answer a;
+                a.id = id;
+                answer(self, link, std::move(a));
+              },
+              failed);
+      break;
+    }
+  }
+}
+
+gateway_impl::behavior_type gateway_behavior(gateway_ptr self, storage_actor storage,
+                                             std::shared_ptr<const link_faults> faults) {
+  self->state.storage = std::move(storage);
+  self->state.faults = std::move(faults);
+  return {
+      [=](batch_atom, std::vector<replica_call>& calls) {
+        auto& sender = self->current_sender();
+        if (!sender)
+          return;
+        auto link = caf::actor_cast<peer_link_actor>(sender);
+        auto fault = self->state.faults->check(sender->node());
+        if (fault.drop)
+          return; // never answered: the requests time out, as across a cut link
+        if (fault.delay.count() == 0) {
+          serve(self, link, calls);
+          return;
+        }
+        auto id = ++self->state.next_delayed;
+        self->state.delayed.emplace(id, std::make_pair(link, std::move(calls)));
+        self->delayed_send(self, fault.delay, caf::tick_atom::value, id);
+      },
+      [=](caf::tick_atom, uint64_t id) {
+        auto it = self->state.delayed.find(id);
+        if (it == self->state.delayed.end())
+          return;
+        auto [link, calls] = std::move(it->second);
+        self->state.delayed.erase(it);
+        serve(self, link, calls);
+      },
+      [=](caf::flush_atom) {
+        auto& st = self->state;
+        st.flush_scheduled = false;
+        for (auto& [addr, box] : st.outboxes) {
+          (void)addr;
+          send_answers(self, box);
+        }
+        st.outboxes.clear(); // holds no handle of a link longer than needed
+      },
+  };
+}
+
+} // namespace
+
+peer_link_actor spawn_peer_link(caf::actor_system& sys, replica_gateway_actor gateway,
+                                std::chrono::milliseconds timeout) {
+  return sys.spawn(link_behavior, std::move(gateway), timeout);
+}
+
+replica_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage,
+                                            std::shared_ptr<const link_faults> faults) {
+  return sys.spawn(gateway_behavior, std::move(storage), std::move(faults));
+}
+
+} // namespace actorkv
