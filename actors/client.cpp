@@ -1,21 +1,43 @@
 #include "actors/client.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "actors/batch_outbox.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv {
 
 namespace {
 
-using client_impl = client_actor::extend<caf::reacts_to<reconnect_atom>>;
+using client_impl =
+    client_actor::extend<caf::reacts_to<reconnect_atom>, caf::reacts_to<caf::flush_atom>,
+                         caf::reacts_to<caf::tick_atom>>::extend_with<client_answers_actor>;
+
+using clock = std::chrono::steady_clock;
+
+/// Batches to a node are sent once they hold this many bytes of keys and values.
+constexpr size_t max_call_batch_bytes = 256 * 1024;
+
+/// How often overdue calls are looked for.
+constexpr auto sweep_interval = std::chrono::milliseconds{100};
+
+/// A get, put or delete sent to a node, until its answer (or failure) is delivered.
+struct call_in_flight {
+  caf::actor_addr node; ///< where it went
+  client_call call;     ///< kept for the one retry elsewhere; empty when none is allowed
+  bool retry = false;
+  clock::time_point deadline;
+  std::function<void(client_answer&)> settle;
+};
 
 struct client_state {
   static inline const char* name = "client";
@@ -26,6 +48,10 @@ struct client_state {
   bool connecting = false;
   /// Work waiting for a connection; each entry fails itself with the given error on give-up.
   std::deque<std::pair<std::function<void()>, std::function<void(caf::error)>>> waiting;
+  uint64_t next_call = 0;
+  std::unordered_map<uint64_t, call_in_flight> calls;
+  batch_outbox<node_actor, client_call> outbox{max_call_batch_bytes};
+  bool sweep_scheduled = false;
 };
 
 using self_ptr = client_impl::stateful_pointer<client_state>;
@@ -140,6 +166,74 @@ void forward_to(self_ptr self, bool retry, OnReply on_reply, OnError on_error, T
   try_connect(self);
 }
 
+void settle_with_error(const std::function<void(client_answer&)>& settle, caf::error err) {
+  client_answer a;
+  a.err = std::move(err);
+  settle(a);
+}
+
+caf::error timed_out(self_ptr self) {
+  return caf::make_error(ec::timeout, "no answer within " +
+                                          std::to_string(self->state.options.timeout.count()) +
+                                          " ms; a write may or may not have been applied");
+}
+
+/// Sends a get, put or delete to the current node (connecting first if needed) in the next batch
+/// and hands its answer to `settle`. `retry` allows one more attempt on another node when the
+/// first node went away before answering.
+void call_node(self_ptr self, client_call call, bool retry,
+               std::function<void(client_answer&)> settle) {
+  auto& st = self->state;
+  if (!st.node) {
+    st.waiting.emplace_back([=] { call_node(self, call, retry, settle); },
+                            [=](caf::error err) { settle_with_error(settle, std::move(err)); });
+    try_connect(self);
+    return;
+  }
+  call.id = ++st.next_call;
+  auto id = call.id;
+  auto size = 64 + call.key.size() + call.value.size() + call.context.size();
+  st.calls.emplace(id, call_in_flight{st.node.address(), retry ? call : client_call{}, retry,
+                                      clock::now() + st.options.timeout, std::move(settle)});
+  if (st.outbox.add(self, st.node, std::move(call), size))
+    self->send(self, caf::flush_atom::value);
+  if (!st.sweep_scheduled) {
+    st.sweep_scheduled = true;
+    self->delayed_send(self, sweep_interval, caf::tick_atom::value);
+  }
+}
+
+/// The node at `node` went away: its calls go to another node once, or fail.
+void node_gone(self_ptr self, const caf::actor_addr& node) {
+  std::vector<call_in_flight> lost;
+  auto& calls = self->state.calls;
+  for (auto it = calls.begin(); it != calls.end();) {
+    if (it->second.node == node) {
+      lost.push_back(std::move(it->second));
+      it = calls.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& c : lost) {
+    if (c.retry)
+      call_node(self, std::move(c.call), false, std::move(c.settle));
+    else
+      settle_with_error(c.settle, caf::sec::request_receiver_down);
+  }
+}
+
+/// Answers a response promise from a call's answer: its error, or the part `pick` selects.
+template <class T, class Pick>
+std::function<void(client_answer&)> deliver_to(caf::typed_response_promise<T> rp, Pick pick) {
+  return [rp, pick](client_answer& a) mutable {
+    if (a.err)
+      rp.deliver(std::move(a.err));
+    else
+      rp.deliver(pick(a));
+  };
+}
+
 /// forward_to() answering a response promise.
 template <class Reply, class... Ts>
 void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, Ts... xs) {
@@ -153,22 +247,70 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
   self->set_down_handler([=](caf::down_msg& dm) {
     if (self->state.node && self->state.node.address() == dm.source)
       self->state.node = nullptr; // the next request connects elsewhere
+    node_gone(self, dm.source);
   });
   return {
-      [=](caf::get_atom, const bytes& key) {
+      [=](caf::get_atom, bytes& key) {
         auto rp = self->make_response_promise<get_reply>();
-        forward<get_reply>(self, rp, true, caf::get_atom::value, key);
+        client_call c;
+        c.kind = client_call_kind::get;
+        c.key = std::move(key);
+        call_node(self, std::move(c), true,
+                  deliver_to(rp, [](client_answer& a) { return std::move(a.get); }));
         return rp;
       },
-      [=](caf::put_atom, const put_request& req) {
+      [=](caf::put_atom, put_request& req) {
         auto rp = self->make_response_promise<write_reply>();
-        forward<write_reply>(self, rp, true, caf::put_atom::value, req);
+        client_call c;
+        c.kind = client_call_kind::put;
+        c.key = std::move(req.key);
+        c.value = std::move(req.value);
+        c.context = std::move(req.context);
+        call_node(self, std::move(c), true,
+                  deliver_to(rp, [](client_answer& a) { return a.write; }));
         return rp;
       },
-      [=](caf::delete_atom, const delete_request& req) {
+      [=](caf::delete_atom, delete_request& req) {
         auto rp = self->make_response_promise<write_reply>();
-        forward<write_reply>(self, rp, true, caf::delete_atom::value, req);
+        client_call c;
+        c.kind = client_call_kind::del;
+        c.key = std::move(req.key);
+        c.context = std::move(req.context);
+        call_node(self, std::move(c), true,
+                  deliver_to(rp, [](client_answer& a) { return a.write; }));
         return rp;
+      },
+      [=](batch_atom, std::vector<client_answer>& answers) {
+        auto& calls = self->state.calls;
+        for (auto& a : answers) {
+          auto it = calls.find(a.id);
+          if (it == calls.end())
+            continue; // already timed out
+          auto settle = std::move(it->second.settle);
+          calls.erase(it);
+          settle(a);
+        }
+      },
+      [=](caf::flush_atom) { self->state.outbox.flush(self); },
+      [=](caf::tick_atom) {
+        auto& st = self->state;
+        st.sweep_scheduled = false;
+        auto now = clock::now();
+        std::vector<std::function<void(client_answer&)>> overdue;
+        for (auto it = st.calls.begin(); it != st.calls.end();) {
+          if (it->second.deadline <= now) {
+            overdue.push_back(std::move(it->second.settle));
+            it = st.calls.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        for (auto& settle : overdue)
+          settle_with_error(settle, timed_out(self));
+        if (!st.calls.empty()) {
+          st.sweep_scheduled = true;
+          self->delayed_send(self, sweep_interval, caf::tick_atom::value);
+        }
       },
       [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
           uint32_t delay_ms) {
@@ -202,20 +344,21 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         };
         auto g = std::make_shared<gather>(gather{replies(keys.size()), keys.size()});
         for (size_t i = 0; i < keys.size(); ++i) {
-          forward_to<get_reply>(
-              self, true,
-              [=](get_reply& r) mutable {
-                g->out[i] = std::move(r);
-                if (--g->left == 0 && !g->failed)
-                  rp.deliver(std::move(g->out));
-              },
-              [=](caf::error& err) mutable {
-                if (!g->failed) {
-                  g->failed = true;
-                  rp.deliver(std::move(err));
-                }
-              },
-              caf::get_atom::value, keys[i]);
+          client_call c;
+          c.kind = client_call_kind::get;
+          c.key = keys[i];
+          call_node(self, std::move(c), true, [=](client_answer& a) mutable {
+            if (g->failed)
+              return;
+            if (a.err) {
+              g->failed = true;
+              rp.deliver(std::move(a.err));
+              return;
+            }
+            g->out[i] = std::move(a.get);
+            if (--g->left == 0)
+              rp.deliver(std::move(g->out));
+          });
         }
         return rp;
       },

@@ -11,6 +11,7 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/anti_entropy.hpp"
+#include "actors/batch_outbox.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/event_log.hpp"
 #include "actors/failure_detector.hpp"
@@ -33,8 +34,8 @@ using namespace std::chrono_literals;
 /// Reconnect attempts, liveness, view and handoff reports and the departure check are private: the
 /// public interface stays node_actor.
 using node_impl =
-    node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>,
-                       caf::reacts_to<caf::tick_atom>>::extend_with<liveness_listener_actor>::
+    node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>, caf::reacts_to<caf::tick_atom>,
+                       caf::reacts_to<caf::flush_atom>>::extend_with<liveness_listener_actor>::
         extend_with<view_listener_actor>::extend_with<handoff_listener_actor>;
 
 constexpr auto reconnect_interval = 1s;
@@ -69,7 +70,8 @@ struct node_state {
   bool departure_check_scheduled = false;
   std::vector<vnode_actor> vnodes; ///< this node's vnode of every partition
   replica_gateway_actor gateway;   ///< serves the peers' batched replica requests
-  std::vector<peer_info> peers;    ///< every other member ever seen, in the order first seen
+  batch_outbox<client_answers_actor, client_answer> client_answers{max_batch_bytes};
+  std::vector<peer_info> peers; ///< every other member ever seen, in the order first seen
   failure_detector_actor detector;
   handoff_actor handoff;
   hint_keeper_actor hint_keeper;
@@ -347,6 +349,61 @@ caf::error check_value(self_ptr self, const bytes& value) {
 coordinator_actor coordinator_for(self_ptr self, const bytes& key) {
   auto p = partition_of(key, self->state.placement.partitions());
   return spawn_coordinator(self->system(), plan_for(self, p));
+}
+
+/// Serves one call of a client's batch like the single get, put or delete; the answer joins the
+/// batch going back to that client.
+void serve_client_call(self_ptr self, const client_answers_actor& to, client_call& call) {
+  auto id = call.id;
+  auto reply = [=](client_answer a) {
+    a.id = id;
+    size_t size = 64 + a.get.context.size();
+    for (auto& v : a.get.values)
+      size += v.size();
+    if (self->state.client_answers.add(self, to, std::move(a), size))
+      self->send(self, caf::flush_atom::value);
+  };
+  auto fail = [=](caf::error& err) {
+    client_answer a;
+    a.err = std::move(err);
+    reply(std::move(a));
+  };
+  auto err = check_key(self, call.key);
+  if (!err && call.kind == client_call_kind::put)
+    err = check_value(self, call.value);
+  if (err) {
+    fail(err);
+    return;
+  }
+  auto written = [=](write_reply& w) {
+    client_answer a;
+    a.write = w;
+    reply(std::move(a));
+  };
+  // Coordinators always answer, bounded by their own replica timeouts.
+  auto c = coordinator_for(self, call.key);
+  switch (call.kind) {
+  case client_call_kind::get:
+    self->request(c, caf::infinite, caf::get_atom::value, std::move(call.key))
+        .then(
+            [=](get_reply& g) {
+              client_answer a;
+              a.get = std::move(g);
+              reply(std::move(a));
+            },
+            fail);
+    break;
+  case client_call_kind::put:
+    self->request(c, caf::infinite, caf::put_atom::value,
+                  put_request{std::move(call.key), std::move(call.value), std::move(call.context)})
+        .then(written, fail);
+    break;
+  case client_call_kind::del:
+    self->request(c, caf::infinite, caf::delete_atom::value,
+                  delete_request{std::move(call.key), std::move(call.context)})
+        .then(written, fail);
+    break;
+  }
 }
 
 cluster_status make_status(self_ptr self) {
@@ -687,6 +744,15 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
         auto c = coordinator_for(self, req.key);
         return self->delegate(c, caf::delete_atom::value, std::move(req));
       },
+      [=](batch_atom, std::vector<client_call>& calls) {
+        auto& sender = self->current_sender();
+        if (!sender)
+          return;
+        auto to = caf::actor_cast<client_answers_actor>(sender);
+        for (auto& call : calls)
+          serve_client_call(self, to, call);
+      },
+      [=](caf::flush_atom) { self->state.client_answers.flush(self); },
       [=](status_atom) { return full_status(self); },
       [=](caf::ping_atom) -> caf::result<caf::pong_atom> {
         if (dropped(self))

@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/batch_outbox.hpp"
+
 namespace actorkv {
 
 namespace {
@@ -39,9 +41,7 @@ struct link_state {
   replica_gateway_actor gateway;
   std::chrono::milliseconds timeout{5000};
   uint64_t next_id = 0;
-  std::vector<replica_call> outbox;
-  size_t outbox_bytes = 0;
-  bool flush_scheduled = false;
+  batch_outbox<replica_gateway_actor, replica_call> outbox{max_batch_bytes};
   bool sweep_scheduled = false;
   struct waiting {
     clock::time_point deadline;
@@ -52,30 +52,13 @@ struct link_state {
 
 using link_ptr = link_impl::stateful_pointer<link_state>;
 
-void flush(link_ptr self) {
-  auto& st = self->state;
-  if (st.outbox.empty())
-    return;
-  std::vector<replica_call> batch;
-  batch.swap(st.outbox);
-  st.outbox_bytes = 0;
-  self->send(st.gateway, batch_atom::value, std::move(batch));
-}
-
 void enqueue(link_ptr self, replica_call call, std::function<void(replica_answer&)> settle) {
   auto& st = self->state;
   call.id = ++st.next_id;
   st.pending.emplace(call.id, link_state::waiting{clock::now() + st.timeout, std::move(settle)});
   auto size = call_bytes(call);
-  if (!st.outbox.empty() && st.outbox_bytes + size > max_batch_bytes)
-    flush(self);
-  st.outbox_bytes += size;
-  st.outbox.push_back(std::move(call));
-  if (!st.flush_scheduled) {
-    // Arrives after every request already in the mailbox: they all go in this batch.
-    st.flush_scheduled = true;
+  if (st.outbox.add(self, st.gateway, std::move(call), size))
     self->send(self, caf::flush_atom::value);
-  }
   if (!st.sweep_scheduled) {
     st.sweep_scheduled = true;
     self->delayed_send(self, sweep_interval, caf::tick_atom::value);
@@ -85,7 +68,6 @@ void enqueue(link_ptr self, replica_call call, std::function<void(replica_answer
 void fail_all(link_ptr self, const caf::error& err) {
   auto pending = std::move(self->state.pending);
   self->state.pending.clear();
-  self->state.outbox.clear();
   for (auto& [id, w] : pending) {
     (void)id;
     replica_answer a;
@@ -174,10 +156,7 @@ link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gate
           settle(a);
         }
       },
-      [=](caf::flush_atom) {
-        self->state.flush_scheduled = false;
-        flush(self);
-      },
+      [=](caf::flush_atom) { self->state.outbox.flush(self); },
       [=](caf::tick_atom) {
         auto& st = self->state;
         st.sweep_scheduled = false;
@@ -210,42 +189,17 @@ struct gateway_state {
   static inline const char* name = "replica_gateway";
   storage_actor storage;
   std::shared_ptr<const link_faults> faults;
-  struct outbox {
-    peer_link_actor link;
-    std::vector<replica_answer> answers;
-    size_t bytes = 0;
-  };
-  std::map<caf::actor_addr, outbox> outboxes;
-  bool flush_scheduled = false;
+  batch_outbox<peer_link_actor, replica_answer> answers{max_batch_bytes};
   uint64_t next_delayed = 0;
   std::map<uint64_t, std::pair<peer_link_actor, std::vector<replica_call>>> delayed;
 };
 
 using gateway_ptr = gateway_impl::stateful_pointer<gateway_state>;
 
-void send_answers(gateway_ptr self, gateway_state::outbox& box) {
-  if (box.answers.empty())
-    return;
-  std::vector<replica_answer> batch;
-  batch.swap(box.answers);
-  box.bytes = 0;
-  self->send(box.link, batch_atom::value, std::move(batch));
-}
-
 void answer(gateway_ptr self, const peer_link_actor& link, replica_answer a) {
-  auto& st = self->state;
-  auto& box = st.outboxes[link.address()];
-  if (!box.link)
-    box.link = link;
   auto size = answer_bytes(a);
-  if (!box.answers.empty() && box.bytes + size > max_batch_bytes)
-    send_answers(self, box);
-  box.bytes += size;
-  box.answers.push_back(std::move(a));
-  if (!st.flush_scheduled) {
-    st.flush_scheduled = true;
+  if (self->state.answers.add(self, link, std::move(a), size))
     self->send(self, caf::flush_atom::value);
-  }
 }
 
 void serve(gateway_ptr self, const peer_link_actor& link, std::vector<replica_call>& calls) {
@@ -330,15 +284,7 @@ gateway_impl::behavior_type gateway_behavior(gateway_ptr self, storage_actor sto
         self->state.delayed.erase(it);
         serve(self, link, calls);
       },
-      [=](caf::flush_atom) {
-        auto& st = self->state;
-        st.flush_scheduled = false;
-        for (auto& [addr, box] : st.outboxes) {
-          (void)addr;
-          send_answers(self, box);
-        }
-        st.outboxes.clear(); // holds no handle of a link longer than needed
-      },
+      [=](caf::flush_atom) { self->state.answers.flush(self); },
   };
 }
 

@@ -32,10 +32,10 @@ namespace actorkv {
 /// alone.
 constexpr size_t max_batch_bytes = 256 * 1024;
 
-/// A link to the peer whose gateway is `gateway`. Requests still unanswered after `timeout` are
-/// failed with sec::request_timeout (the requester's own timeout has normally fired already);
-/// everything in flight fails with sec::request_receiver_down when the gateway goes down or the
-/// link is told to exit (its peer went away).
+/// A link to the peer whose gateway is `gateway`. Requests still unanswered after `timeout` (plus
+/// at most a sweep interval of 250 ms) are failed with sec::request_timeout, so requesters need
+/// no timeout of their own; everything in flight fails with sec::request_receiver_down when the
+/// gateway goes down or the link is told to exit (its peer went away).
 peer_link_actor spawn_peer_link(caf::actor_system& sys, replica_gateway_actor gateway,
                                 std::chrono::milliseconds timeout);
 

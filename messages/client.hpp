@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include "messages/record.hpp"
@@ -55,6 +56,37 @@ struct write_reply {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_reply& x) {
   return f(caf::meta::type_name("actorkv::write_reply"), x.acks);
+}
+
+/// What a client call asks of a node, when it travels in a batch.
+enum class client_call_kind : uint8_t { get, put, del };
+
+/// A get, put or delete from a client actor to its node, batched with the others it has in
+/// flight (a node's answers come back batched too): many requests share one network message.
+struct client_call {
+  uint64_t id = 0; ///< the client's number for it, echoed in the answer
+  client_call_kind kind = client_call_kind::get;
+  bytes key;
+  bytes value;   ///< put
+  bytes context; ///< put, delete
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_call& x) {
+  return f(caf::meta::type_name("actorkv::client_call"), x.id, x.kind, x.key, x.value, x.context);
+}
+
+/// The answer to a client_call.
+struct client_answer {
+  uint64_t id = 0;
+  caf::error err;    ///< set: the request failed, as the single request would have
+  get_reply get;     ///< get
+  write_reply write; ///< put, delete
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_answer& x) {
+  return f(caf::meta::type_name("actorkv::client_answer"), x.id, x.err, x.get, x.write);
 }
 
 /// One member as the answering node sees it.

@@ -110,9 +110,16 @@ using coordinator_actor =
                      caf::replies_to<caf::put_atom, put_request>::with<write_reply>,
                      caf::replies_to<caf::delete_atom, delete_request>::with<write_reply>>;
 
+/// Where a node sends the answers to a client's batched calls: the client actor.
+using client_answers_actor =
+    caf::typed_actor<caf::reacts_to<batch_atom, std::vector<client_answer>>>;
+
 /// Node: the one actor each kvnode publishes on its host:port. Serves clients (spawning a
 /// coordinator per request) and peers (handshake).
 using node_actor = coordinator_actor::extend<
+    /// Gets, puts and deletes in a batch, each served like the single request; the answers go
+    /// to the sender (a client_answers_actor), batched.
+    caf::reacts_to<batch_atom, std::vector<client_call>>,
     /// The cluster as this node sees it.
     caf::replies_to<status_atom>::with<cluster_status>,
     /// Peer handshake: answers with this node's own hello, including its vnodes. Fails with

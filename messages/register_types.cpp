@@ -39,6 +39,10 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<anti_entropy_stats>("actorkv::anti_entropy_stats");
   cfg.add_message_type<std::vector<uint64_t>>("actorkv::u64_vector");
   cfg.add_message_type<vnode_actor>("actorkv::vnode_actor");
+  cfg.add_message_type<client_call>("actorkv::client_call");
+  cfg.add_message_type<std::vector<client_call>>("actorkv::client_call_vector");
+  cfg.add_message_type<client_answer>("actorkv::client_answer");
+  cfg.add_message_type<std::vector<client_answer>>("actorkv::client_answer_vector");
   cfg.add_message_type<replica_gateway_actor>("actorkv::replica_gateway_actor");
   cfg.add_message_type<replica_call>("actorkv::replica_call");
   cfg.add_message_type<std::vector<replica_call>>("actorkv::replica_call_vector");
