@@ -44,14 +44,18 @@ get_reply to_reply(const record& rec) {
   return out;
 }
 
-/// Asks a replica through its peer link when it has one (batched with other requests to that
-/// node), else its vnode; both answer the same way. A link bounds its requests itself (with the
-/// same timeout), so they need no timer of CAF's clock: one fewer thread hand-off each.
+/// Asks a replica: a peer's through its link (batched with other requests to that node), this
+/// node's at its storage, else at its vnode; all answer the same way. A link bounds its requests
+/// itself (with the same timeout) and storage answers every request, so neither needs a timer of
+/// CAF's clock: one fewer thread hand-off per request.
 template <class OnReply, class OnError, class Atom, class... Ts>
 void ask(self_ptr self, const replica_target& target, OnReply on_reply, OnError on_error, Atom atom,
          const Ts&... xs) {
   if (target.link)
     self->request(target.link, caf::infinite, atom, target.partition, xs...)
+        .then(on_reply, on_error);
+  else if (target.storage)
+    self->request(target.storage, caf::infinite, atom, target.partition, xs...)
         .then(on_reply, on_error);
   else
     self->request(target.vnode, self->state.plan.timeout, atom, xs...).then(on_reply, on_error);

@@ -23,14 +23,15 @@ class actor_system;
 
 namespace actorkv {
 
-/// A replica the coordinator may use: a node's vnode for the key's partition, or for a peer the
-/// link that batches requests to it (actors/peer_link.hpp).
+/// A replica the coordinator may use: a node's vnode for the key's partition; for a peer, the
+/// link that batches requests to it (actors/peer_link.hpp); for this node, its storage.
 struct replica_target {
   std::string node;
   vnode_actor vnode;
   std::string hint_for; ///< empty: a home replica; else a fallback holding writes for that node
   peer_link_actor link; ///< valid: ask through it, for `partition`, instead of the vnode
   partition_id partition = 0;
+  storage_actor storage; ///< valid: this node's replica, asked directly for `partition`
 };
 
 /// Everything a coordinator needs to know, computed by the node for the request's partition.

@@ -282,10 +282,10 @@ coordination_plan plan_for(self_ptr self, partition_id p) {
   plan.timeout = std::chrono::milliseconds{st.options.cluster.timeouts.request_ms};
   auto prefs = st.placement.preference_list(p);
   auto home_count = std::min<size_t>(prefs.size(), store.replicas);
-  // A peer's replica is asked through its link (batched), this node's through its vnode.
+  // A peer's replica is asked through its link (batched), this node's at its storage.
   auto reachable = [&](const std::string& name) -> std::optional<replica_target> {
     if (name == st.options.self_name)
-      return replica_target{name, st.vnodes[p], {}, {}, p};
+      return replica_target{name, st.vnodes[p], {}, {}, p, st.options.storage};
     if (auto* peer = st.find_peer(name); peer && usable(*peer) && p < peer->vnodes.size())
       return replica_target{name, peer->vnodes[p], {}, peer->link, p};
     return std::nullopt;
