@@ -110,6 +110,40 @@ inline int64_t stored_records(const std::string& data_dir) {
   return n;
 }
 
+/// Flips one bit of the first byte of `marker` inside the stored record that holds it, behind the
+/// engine's back (the node must be stopped). False when no record holds `marker`.
+inline bool flip_byte_in_stored_value(const std::string& data_dir, const std::string& marker) {
+  sqlite3* db = nullptr;
+  auto path = data_dir + "/actorkv.db";
+  bool flipped = false;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    sqlite3_close(db);
+    return false;
+  }
+  sqlite3_stmt* sel = nullptr;
+  sqlite3_prepare_v2(db, "SELECT partition, key, value FROM records", -1, &sel, nullptr);
+  while (!flipped && sel && sqlite3_step(sel) == SQLITE_ROW) {
+    std::string value{static_cast<const char*>(sqlite3_column_blob(sel, 2)),
+                      static_cast<size_t>(sqlite3_column_bytes(sel, 2))};
+    auto at = value.find(marker);
+    if (at == std::string::npos)
+      continue;
+    value[at] ^= 0x01;
+    sqlite3_stmt* upd = nullptr;
+    sqlite3_prepare_v2(db, "UPDATE records SET value = ?1 WHERE partition = ?2 AND key = ?3", -1,
+                       &upd, nullptr);
+    sqlite3_bind_blob(upd, 1, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
+    sqlite3_bind_blob(upd, 3, sqlite3_column_blob(sel, 1), sqlite3_column_bytes(sel, 1),
+                      SQLITE_TRANSIENT);
+    flipped = sqlite3_step(upd) == SQLITE_DONE;
+    sqlite3_finalize(upd);
+  }
+  sqlite3_finalize(sel);
+  sqlite3_close(db);
+  return flipped;
+}
+
 /// An actor system for the test's own client actors (2 threads, CAF's middleman).
 struct client_system {
   caf::actor_system_config cfg;

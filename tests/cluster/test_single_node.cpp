@@ -7,8 +7,6 @@
 #include <fstream>
 #include <string>
 
-#include <sqlite3.h>
-
 #include "tests/cluster/common.hpp"
 
 using namespace actorkv::test;
@@ -157,33 +155,7 @@ BOOST_AUTO_TEST_CASE(flipped_byte_on_disk_is_reported_never_returned) {
   c.start_all();
   BOOST_REQUIRE(c.kvsh(0, "put victim precious-value-0123456789\n").exit_code == 0);
   BOOST_REQUIRE(c.stop(0) == 0);
-  // Flip one byte inside the stored value, behind the engine's back.
-  sqlite3* db = nullptr;
-  auto path = c.data_dir(0) + "/actorkv.db";
-  BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* sel = nullptr;
-  BOOST_REQUIRE(sqlite3_prepare_v2(db, "SELECT partition, key, value FROM records", -1, &sel,
-                                   nullptr) == SQLITE_OK);
-  BOOST_REQUIRE(sqlite3_step(sel) == SQLITE_ROW);
-  auto partition = sqlite3_column_int64(sel, 0);
-  std::string key{static_cast<const char*>(sqlite3_column_blob(sel, 1)),
-                  static_cast<size_t>(sqlite3_column_bytes(sel, 1))};
-  std::string value{static_cast<const char*>(sqlite3_column_blob(sel, 2)),
-                    static_cast<size_t>(sqlite3_column_bytes(sel, 2))};
-  sqlite3_finalize(sel);
-  auto at = value.find("precious");
-  BOOST_REQUIRE(at != std::string::npos);
-  value[at] ^= 0x01;
-  sqlite3_stmt* upd = nullptr;
-  BOOST_REQUIRE(
-      sqlite3_prepare_v2(db, "UPDATE records SET value = ?1 WHERE partition = ?2 AND key = ?3", -1,
-                         &upd, nullptr) == SQLITE_OK);
-  sqlite3_bind_blob(upd, 1, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_int64(upd, 2, partition);
-  sqlite3_bind_blob(upd, 3, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
-  BOOST_REQUIRE(sqlite3_step(upd) == SQLITE_DONE);
-  sqlite3_finalize(upd);
-  sqlite3_close(db);
+  BOOST_REQUIRE(flip_byte_in_stored_value(c.data_dir(0), "precious"));
   c.start(0);
   auto r = c.kvsh(0, "get victim\n");
   BOOST_TEST(r.exit_code == 1);
