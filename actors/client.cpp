@@ -6,12 +6,11 @@
 #include <functional>
 #include <set>
 #include <sstream>
-#include <unordered_map>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
-#include "actors/batch_outbox.hpp"
+#include "actors/batching.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv {
@@ -22,22 +21,20 @@ using client_impl =
     client_actor::extend<caf::reacts_to<reconnect_atom>, caf::reacts_to<caf::flush_atom>,
                          caf::reacts_to<caf::tick_atom>>::extend_with<client_answers_actor>;
 
-using clock = std::chrono::steady_clock;
-
 /// Batches to a node are sent once they hold this many bytes of keys and values.
 constexpr size_t max_call_batch_bytes = 256 * 1024;
 
 /// How often overdue calls are looked for.
 constexpr auto sweep_interval = std::chrono::milliseconds{100};
 
-/// A get, put or delete sent to a node, until its answer (or failure) is delivered.
+/// What a client remembers of a get, put or delete sent to a node, besides its answer's use.
 struct call_in_flight {
   caf::actor_addr node; ///< where it went
   client_call call;     ///< kept for the one retry elsewhere; empty when none is allowed
   bool retry = false;
-  clock::time_point deadline;
-  std::function<void(client_answer&)> settle;
 };
+
+using node_calls = pending_calls<client_answer, call_in_flight>;
 
 struct client_state {
   static inline const char* name = "client";
@@ -48,8 +45,7 @@ struct client_state {
   bool connecting = false;
   /// Work waiting for a connection; each entry fails itself with the given error on give-up.
   std::deque<std::pair<std::function<void()>, std::function<void(caf::error)>>> waiting;
-  uint64_t next_call = 0;
-  std::unordered_map<uint64_t, call_in_flight> calls;
+  node_calls calls;
   batch_outbox<node_actor, client_call> outbox{max_call_batch_bytes};
   bool sweep_scheduled = false;
 };
@@ -166,12 +162,6 @@ void forward_to(self_ptr self, bool retry, OnReply on_reply, OnError on_error, T
   try_connect(self);
 }
 
-void settle_with_error(const std::function<void(client_answer&)>& settle, caf::error err) {
-  client_answer a;
-  a.err = std::move(err);
-  settle(a);
-}
-
 caf::error timed_out(self_ptr self) {
   return caf::make_error(ec::timeout, "no answer within " +
                                           std::to_string(self->state.options.timeout.count()) +
@@ -186,15 +176,13 @@ void call_node(self_ptr self, client_call call, bool retry,
   auto& st = self->state;
   if (!st.node) {
     st.waiting.emplace_back([=] { call_node(self, call, retry, settle); },
-                            [=](caf::error err) { settle_with_error(settle, std::move(err)); });
+                            [=](caf::error err) { node_calls::fail(settle, std::move(err)); });
     try_connect(self);
     return;
   }
-  call.id = ++st.next_call;
-  auto id = call.id;
   auto size = 64 + call.key.size() + call.value.size() + call.context.size();
-  st.calls.emplace(id, call_in_flight{st.node.address(), retry ? call : client_call{}, retry,
-                                      clock::now() + st.options.timeout, std::move(settle)});
+  call.id = st.calls.add(st.options.timeout, std::move(settle),
+                         call_in_flight{st.node.address(), retry ? call : client_call{}, retry});
   if (st.outbox.add(self, st.node, std::move(call), size))
     self->send(self, caf::flush_atom::value);
   if (!st.sweep_scheduled) {
@@ -205,33 +193,14 @@ void call_node(self_ptr self, client_call call, bool retry,
 
 /// The node at `node` went away: its calls go to another node once, or fail.
 void node_gone(self_ptr self, const caf::actor_addr& node) {
-  std::vector<call_in_flight> lost;
-  auto& calls = self->state.calls;
-  for (auto it = calls.begin(); it != calls.end();) {
-    if (it->second.node == node) {
-      lost.push_back(std::move(it->second));
-      it = calls.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  auto lost =
+      self->state.calls.take_if([&](const node_calls::entry& e) { return e.extra.node == node; });
   for (auto& c : lost) {
-    if (c.retry)
-      call_node(self, std::move(c.call), false, std::move(c.settle));
+    if (c.extra.retry)
+      call_node(self, std::move(c.extra.call), false, std::move(c.settle));
     else
-      settle_with_error(c.settle, caf::sec::request_receiver_down);
+      node_calls::fail(c.settle, caf::sec::request_receiver_down);
   }
-}
-
-/// Answers a response promise from a call's answer: its error, or the part `pick` selects.
-template <class T, class Pick>
-std::function<void(client_answer&)> deliver_to(caf::typed_response_promise<T> rp, Pick pick) {
-  return [rp, pick](client_answer& a) mutable {
-    if (a.err)
-      rp.deliver(std::move(a.err));
-    else
-      rp.deliver(pick(a));
-  };
 }
 
 /// forward_to() answering a response promise.
@@ -256,7 +225,7 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         c.kind = client_call_kind::get;
         c.key = std::move(key);
         call_node(self, std::move(c), true,
-                  deliver_to(rp, [](client_answer& a) { return std::move(a.get); }));
+                  deliver_to<client_answer>(rp, [](client_answer& a) { return std::move(a.get); }));
         return rp;
       },
       [=](caf::put_atom, put_request& req) {
@@ -267,7 +236,7 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         c.value = std::move(req.value);
         c.context = std::move(req.context);
         call_node(self, std::move(c), true,
-                  deliver_to(rp, [](client_answer& a) { return a.write; }));
+                  deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
         return rp;
       },
       [=](caf::delete_atom, delete_request& req) {
@@ -277,36 +246,15 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         c.key = std::move(req.key);
         c.context = std::move(req.context);
         call_node(self, std::move(c), true,
-                  deliver_to(rp, [](client_answer& a) { return a.write; }));
+                  deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
         return rp;
       },
-      [=](batch_atom, std::vector<client_answer>& answers) {
-        auto& calls = self->state.calls;
-        for (auto& a : answers) {
-          auto it = calls.find(a.id);
-          if (it == calls.end())
-            continue; // already timed out
-          auto settle = std::move(it->second.settle);
-          calls.erase(it);
-          settle(a);
-        }
-      },
+      [=](batch_atom, std::vector<client_answer>& answers) { self->state.calls.settle(answers); },
       [=](caf::flush_atom) { self->state.outbox.flush(self); },
       [=](caf::tick_atom) {
         auto& st = self->state;
         st.sweep_scheduled = false;
-        auto now = clock::now();
-        std::vector<std::function<void(client_answer&)>> overdue;
-        for (auto it = st.calls.begin(); it != st.calls.end();) {
-          if (it->second.deadline <= now) {
-            overdue.push_back(std::move(it->second.settle));
-            it = st.calls.erase(it);
-          } else {
-            ++it;
-          }
-        }
-        for (auto& settle : overdue)
-          settle_with_error(settle, timed_out(self));
+        st.calls.expire(timed_out(self));
         if (!st.calls.empty()) {
           st.sweep_scheduled = true;
           self->delayed_send(self, sweep_interval, caf::tick_atom::value);

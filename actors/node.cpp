@@ -11,7 +11,7 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/anti_entropy.hpp"
-#include "actors/batch_outbox.hpp"
+#include "actors/batching.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/event_log.hpp"
 #include "actors/failure_detector.hpp"

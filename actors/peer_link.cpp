@@ -1,17 +1,14 @@
 #include "actors/peer_link.hpp"
 
 #include <map>
-#include <unordered_map>
 
 #include <caf/all.hpp>
 
-#include "actors/batch_outbox.hpp"
+#include "actors/batching.hpp"
 
 namespace actorkv {
 
 namespace {
-
-using clock = std::chrono::steady_clock;
 
 /// How often a link looks for requests whose answer is overdue.
 constexpr auto sweep_interval = std::chrono::milliseconds{250};
@@ -40,22 +37,16 @@ struct link_state {
   static inline const char* name = "peer_link";
   replica_gateway_actor gateway;
   std::chrono::milliseconds timeout{5000};
-  uint64_t next_id = 0;
   batch_outbox<replica_gateway_actor, replica_call> outbox{max_batch_bytes};
+  pending_calls<replica_answer> pending;
   bool sweep_scheduled = false;
-  struct waiting {
-    clock::time_point deadline;
-    std::function<void(replica_answer&)> settle;
-  };
-  std::unordered_map<uint64_t, waiting> pending;
 };
 
 using link_ptr = link_impl::stateful_pointer<link_state>;
 
 void enqueue(link_ptr self, replica_call call, std::function<void(replica_answer&)> settle) {
   auto& st = self->state;
-  call.id = ++st.next_id;
-  st.pending.emplace(call.id, link_state::waiting{clock::now() + st.timeout, std::move(settle)});
+  call.id = st.pending.add(st.timeout, std::move(settle));
   auto size = call_bytes(call);
   if (st.outbox.add(self, st.gateway, std::move(call), size))
     self->send(self, caf::flush_atom::value);
@@ -65,39 +56,17 @@ void enqueue(link_ptr self, replica_call call, std::function<void(replica_answer
   }
 }
 
-void fail_all(link_ptr self, const caf::error& err) {
-  auto pending = std::move(self->state.pending);
-  self->state.pending.clear();
-  for (auto& [id, w] : pending) {
-    (void)id;
-    replica_answer a;
-    a.err = err;
-    w.settle(a);
-  }
-}
-
-/// Turns an answer into the delivery of `rp`: its error, or the part of it `pick` selects.
-template <class T, class Pick>
-std::function<void(replica_answer&)> settle_with(caf::typed_response_promise<T> rp, Pick pick) {
-  return [rp, pick](replica_answer& a) mutable {
-    if (a.err)
-      rp.deliver(std::move(a.err));
-    else
-      rp.deliver(pick(a));
-  };
-}
-
 link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gateway,
                                        std::chrono::milliseconds timeout) {
   self->state.gateway = gateway;
   self->state.timeout = timeout;
   self->monitor(gateway);
   self->set_down_handler([=](caf::down_msg&) {
-    fail_all(self, caf::sec::request_receiver_down);
+    self->state.pending.fail_all(caf::sec::request_receiver_down);
     self->quit();
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    fail_all(self, caf::sec::request_receiver_down);
+    self->state.pending.fail_all(caf::sec::request_receiver_down);
     self->quit(std::move(msg.reason));
   });
   return {
@@ -107,8 +76,9 @@ link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gate
         c.kind = replica_call_kind::read;
         c.partition = p;
         c.key = std::move(key);
-        enqueue(self, std::move(c),
-                settle_with(rp, [](replica_answer& a) { return std::move(a.read); }));
+        enqueue(self, std::move(c), deliver_to<replica_answer>(rp, [](replica_answer& a) {
+                  return std::move(a.read);
+                }));
         return rp;
       },
       [=](coord_atom, partition_id p, write_op& op, std::string& hint_target) {
@@ -119,7 +89,7 @@ link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gate
         c.op = std::move(op);
         c.target = std::move(hint_target);
         enqueue(self, std::move(c),
-                settle_with(rp, [](replica_answer& a) { return std::move(a.rec); }));
+                deliver_to<replica_answer>(rp, [](replica_answer& a) { return std::move(a.rec); }));
         return rp;
       },
       [=](merge_atom, partition_id p, bytes& key, record& rec) {
@@ -130,7 +100,7 @@ link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gate
         c.key = std::move(key);
         c.rec = std::move(rec);
         enqueue(self, std::move(c),
-                settle_with(rp, [](replica_answer& a) { return std::move(a.rec); }));
+                deliver_to<replica_answer>(rp, [](replica_answer& a) { return std::move(a.rec); }));
         return rp;
       },
       [=](hint_atom, partition_id p, std::string& target, bytes& key, record& rec) {
@@ -141,37 +111,19 @@ link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gate
         c.target = std::move(target);
         c.key = std::move(key);
         c.rec = std::move(rec);
-        enqueue(self, std::move(c),
-                settle_with(rp, [](replica_answer&) { return caf::ok_atom::value; }));
+        enqueue(self, std::move(c), deliver_to<replica_answer>(rp, [](replica_answer&) {
+                  return caf::ok_atom::value;
+                }));
         return rp;
       },
       [=](batch_atom, std::vector<replica_answer>& answers) {
-        auto& pending = self->state.pending;
-        for (auto& a : answers) {
-          auto it = pending.find(a.id);
-          if (it == pending.end())
-            continue; // already failed by the sweep
-          auto settle = std::move(it->second.settle);
-          pending.erase(it);
-          settle(a);
-        }
+        self->state.pending.settle(answers);
       },
       [=](caf::flush_atom) { self->state.outbox.flush(self); },
       [=](caf::tick_atom) {
         auto& st = self->state;
         st.sweep_scheduled = false;
-        auto now = clock::now();
-        for (auto it = st.pending.begin(); it != st.pending.end();) {
-          if (it->second.deadline > now) {
-            ++it;
-            continue;
-          }
-          auto settle = std::move(it->second.settle);
-          it = st.pending.erase(it);
-          replica_answer a;
-          a.err = caf::sec::request_timeout;
-          settle(a);
-        }
+        st.pending.expire(caf::sec::request_timeout);
         if (!st.pending.empty()) {
           st.sweep_scheduled = true;
           self->delayed_send(self, sweep_interval, caf::tick_atom::value);

@@ -15,22 +15,13 @@
 #include "messages/error.hpp"
 #include "messages/register_types.hpp"
 #include "storage/engine.hpp"
+#include "tests/actors/common.hpp"
 
 using namespace actorkv;
+using namespace actorkv::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-caf::actor_system_config& test_config(caf::actor_system_config& cfg) {
-  register_types(cfg);
-  cfg.set("scheduler.max-threads", 2);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  return cfg;
-}
-
-bytes b(const std::string& s) {
-  return bytes(s.begin(), s.end());
-}
 
 struct replica_fixture {
   caf::actor_system_config cfg;
