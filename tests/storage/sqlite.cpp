@@ -1,9 +1,11 @@
 // What only the durable engine can show: data outliving the connection, corruption on disk being
 // caught, schema versions being checked, and a full disk being reported and survived.
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -187,6 +189,32 @@ BOOST_FIXTURE_TEST_CASE(data_survives_close_and_reopen, sqlite_fixture) {
   BOOST_CHECK_EQUAL(raw.text("PRAGMA journal_mode"), "wal");
   BOOST_CHECK_EQUAL(raw.text("SELECT value FROM meta WHERE name = 'schema_version'"), "2");
   BOOST_CHECK_EQUAL(raw.text("SELECT count(*) FROM records"), "2");
+}
+
+BOOST_FIXTURE_TEST_CASE(the_log_is_copied_into_the_database_as_writes_go_on, sqlite_fixture) {
+  // 24 MB of records in batches with short pauses, as the storage actor commits them under load:
+  // the checkpointer thread must keep the write-ahead log near its 1000-page threshold (4 MB).
+  // (The writer checkpoints itself only at 8000 pages, 32 MB.)
+  const bytes value(2048, 0x5a);
+  for (int batch = 0; batch < 120; ++batch) {
+    ACTORKV_REQUIRE_OK(store().begin());
+    for (int i = 0; i < 100; ++i)
+      ACTORKV_REQUIRE_OK(
+          store().put(0, to_bytes("k" + std::to_string(batch * 100 + i)), value_record(value)));
+    ACTORKV_REQUIRE_OK(store().commit());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto wal_bytes = [&] {
+    std::ifstream wal{path() + "-wal", std::ios::binary | std::ios::ate};
+    return wal ? static_cast<int64_t>(wal.tellg()) : int64_t{-1};
+  };
+  BOOST_TEST_MESSAGE("write-ahead log after 24 MB written: " << wal_bytes() << " bytes");
+  BOOST_TEST(wal_bytes() < 12 * 1024 * 1024);
+  reopen();
+  auto last = store().get(0, to_bytes("k11999"));
+  ACTORKV_REQUIRE_OK(last);
+  BOOST_REQUIRE(*last);
+  BOOST_CHECK(**last == value_record(value));
 }
 
 BOOST_FIXTURE_TEST_CASE(an_open_batch_is_discarded_on_close, sqlite_fixture) {
