@@ -60,7 +60,9 @@ options:
   --data-dir DIR    the joining node's data directory
   --capacity C      the joining node's capacity, 1..1000 (default 1): its share of partitions
                     is proportional to it
-  --threads N       CAF scheduler threads (default 2)
+  --threads N       CAF scheduler threads (default 2). Besides them a node runs CAF's
+                    multiplexer and clock threads, one thread for its storage (SQLite), one
+                    that checkpoints SQLite's log and one for the frame guard on its port
   --scheduler P     sharing | stealing: CAF's scheduler policy (default sharing: idle threads
                     sleep instead of polling for work, which leaves the cores to the other
                     processes of the machine)
