@@ -5,11 +5,12 @@
 // (add() says when), and flush() sends each destination what accumulated, as (batch_atom,
 // std::vector<Item>). The flush message arrives after every message already in the owner's
 // mailbox, so items produced meanwhile share one network message. A destination's batch is sent
-// early once it holds max_bytes (by the caller's estimate).
+// early once it holds max_batch_bytes (by the caller's estimate).
 //
-// pending_calls: the sender's calls awaiting their answers, by id, each with a deadline (the
-// sender sweeps them, so no CAF clock timer is needed per call) and what to do with its answer.
-// An Answer has `uint64_t id` and `caf::error err`.
+// pending_calls: the sender's calls awaiting their answers, by id, each with a deadline and what
+// to do with its answer. One tick_atom the owner sends itself every sweep interval, while calls
+// wait, fails the overdue ones: no CAF clock timer per call. An Answer has `uint64_t id` and
+// `caf::error err`.
 #pragma once
 
 #include <chrono>
@@ -29,11 +30,13 @@
 
 namespace actorkv {
 
+/// Keys and values a batch carries before it is sent; an item that alone is larger travels
+/// alone. Well under any node's max_frame_bytes (at least 1 MiB more than a max-size put).
+constexpr size_t max_batch_bytes = 256 * 1024;
+
 template <class Handle, class Item>
 class batch_outbox {
 public:
-  explicit batch_outbox(size_t max_bytes) : max_bytes_(max_bytes) {}
-
   /// Queues `item` (about `size` bytes) for `to`. True when the owner must send itself a
   /// flush_atom (the first item since the last flush).
   template <class Self>
@@ -41,7 +44,7 @@ public:
     auto& box = boxes_[to.address()];
     if (!box.to)
       box.to = to;
-    if (!box.items.empty() && box.bytes + size > max_bytes_)
+    if (!box.items.empty() && box.bytes + size > max_batch_bytes)
       send(self, box);
     box.bytes += size;
     box.items.push_back(std::move(item));
@@ -77,7 +80,6 @@ private:
     self->send(b.to, batch_atom::value, std::move(batch));
   }
 
-  size_t max_bytes_;
   std::map<caf::actor_addr, box> boxes_;
   bool flush_scheduled_ = false;
 };
@@ -94,11 +96,26 @@ public:
     Extra extra{}; ///< whatever else the sender needs to know of the call
   };
 
-  /// Registers a call answered within `timeout`; returns its id.
-  uint64_t add(std::chrono::milliseconds timeout, settle_fn settle, Extra extra = {}) {
+  explicit pending_calls(std::chrono::milliseconds sweep_interval)
+      : sweep_interval_(sweep_interval) {}
+
+  /// Registers a call answered within `timeout` and makes sure a sweep is due; returns its id.
+  template <class Self>
+  uint64_t add(Self* self, std::chrono::milliseconds timeout, settle_fn settle, Extra extra = {}) {
     auto id = ++last_id_;
     calls_.emplace(id, entry{clock::now() + timeout, std::move(settle), std::move(extra)});
+    schedule_sweep(self);
     return id;
+  }
+
+  /// The owner's tick_atom handler: fails the overdue calls with `err`, and schedules the next
+  /// sweep while calls still wait.
+  template <class Self>
+  void sweep(Self* self, const caf::error& err) {
+    sweep_scheduled_ = false;
+    expire(err);
+    if (!calls_.empty())
+      schedule_sweep(self);
   }
 
   /// Hands each answer to its call; answers of calls already failed are ignored.
@@ -128,20 +145,11 @@ public:
     return out;
   }
 
-  /// Fails the calls whose deadline passed with `err`.
-  void expire(const caf::error& err) {
-    auto now = clock::now();
-    for (auto& e : take_if([&](const entry& x) { return x.deadline <= now; }))
-      fail(e.settle, err);
-  }
-
   /// Fails every call with `err`.
   void fail_all(const caf::error& err) {
     for (auto& e : take_if([](const entry&) { return true; }))
       fail(e.settle, err);
   }
-
-  bool empty() const { return calls_.empty(); }
 
   static void fail(const settle_fn& settle, caf::error err) {
     Answer a;
@@ -150,6 +158,23 @@ public:
   }
 
 private:
+  /// Fails the calls whose deadline passed with `err`.
+  void expire(const caf::error& err) {
+    auto now = clock::now();
+    for (auto& e : take_if([&](const entry& x) { return x.deadline <= now; }))
+      fail(e.settle, err);
+  }
+
+  template <class Self>
+  void schedule_sweep(Self* self) {
+    if (sweep_scheduled_)
+      return;
+    sweep_scheduled_ = true;
+    self->delayed_send(self, sweep_interval_, caf::tick_atom::value);
+  }
+
+  std::chrono::milliseconds sweep_interval_;
+  bool sweep_scheduled_ = false;
   uint64_t last_id_ = 0;
   std::unordered_map<uint64_t, entry> calls_;
 };

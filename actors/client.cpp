@@ -21,9 +21,6 @@ using client_impl =
     client_actor::extend<caf::reacts_to<reconnect_atom>, caf::reacts_to<caf::flush_atom>,
                          caf::reacts_to<caf::tick_atom>>::extend_with<client_answers_actor>;
 
-/// Batches to a node are sent once they hold this many bytes of keys and values.
-constexpr size_t max_call_batch_bytes = 256 * 1024;
-
 /// How often overdue calls are looked for.
 constexpr auto sweep_interval = std::chrono::milliseconds{100};
 
@@ -45,9 +42,8 @@ struct client_state {
   bool connecting = false;
   /// Work waiting for a connection; each entry fails itself with the given error on give-up.
   std::deque<std::pair<std::function<void()>, std::function<void(caf::error)>>> waiting;
-  node_calls calls;
-  batch_outbox<node_actor, client_call> outbox{max_call_batch_bytes};
-  bool sweep_scheduled = false;
+  node_calls calls{sweep_interval};
+  batch_outbox<node_actor, client_call> outbox;
 };
 
 using self_ptr = client_impl::stateful_pointer<client_state>;
@@ -181,14 +177,10 @@ void call_node(self_ptr self, client_call call, bool retry,
     return;
   }
   auto size = 64 + call.key.size() + call.value.size() + call.context.size();
-  call.id = st.calls.add(st.options.timeout, std::move(settle),
+  call.id = st.calls.add(self, st.options.timeout, std::move(settle),
                          call_in_flight{st.node.address(), retry ? call : client_call{}, retry});
   if (st.outbox.add(self, st.node, std::move(call), size))
     self->send(self, caf::flush_atom::value);
-  if (!st.sweep_scheduled) {
-    st.sweep_scheduled = true;
-    self->delayed_send(self, sweep_interval, caf::tick_atom::value);
-  }
 }
 
 /// The node at `node` went away: its calls go to another node once, or fail.
@@ -251,15 +243,7 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
       },
       [=](batch_atom, std::vector<client_answer>& answers) { self->state.calls.settle(answers); },
       [=](caf::flush_atom) { self->state.outbox.flush(self); },
-      [=](caf::tick_atom) {
-        auto& st = self->state;
-        st.sweep_scheduled = false;
-        st.calls.expire(timed_out(self));
-        if (!st.calls.empty()) {
-          st.sweep_scheduled = true;
-          self->delayed_send(self, sweep_interval, caf::tick_atom::value);
-        }
-      },
+      [=](caf::tick_atom) { self->state.calls.sweep(self, timed_out(self)); },
       [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
           uint32_t delay_ms) {
         auto rp = self->make_response_promise<std::string>();

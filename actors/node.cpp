@@ -70,7 +70,7 @@ struct node_state {
   bool departure_check_scheduled = false;
   std::vector<vnode_actor> vnodes; ///< this node's vnode of every partition
   replica_gateway_actor gateway;   ///< serves the peers' batched replica requests
-  batch_outbox<client_answers_actor, client_answer> client_answers{max_batch_bytes};
+  batch_outbox<client_answers_actor, client_answer> client_answers;
   std::vector<peer_info> peers; ///< every other member ever seen, in the order first seen
   failure_detector_actor detector;
   handoff_actor handoff;

@@ -1,7 +1,5 @@
 #include "actors/peer_link.hpp"
 
-#include <map>
-
 #include <caf/all.hpp>
 
 #include "actors/batching.hpp"
@@ -37,23 +35,18 @@ struct link_state {
   static inline const char* name = "peer_link";
   replica_gateway_actor gateway;
   std::chrono::milliseconds timeout{5000};
-  batch_outbox<replica_gateway_actor, replica_call> outbox{max_batch_bytes};
-  pending_calls<replica_answer> pending;
-  bool sweep_scheduled = false;
+  batch_outbox<replica_gateway_actor, replica_call> outbox;
+  pending_calls<replica_answer> pending{sweep_interval};
 };
 
 using link_ptr = link_impl::stateful_pointer<link_state>;
 
 void enqueue(link_ptr self, replica_call call, std::function<void(replica_answer&)> settle) {
   auto& st = self->state;
-  call.id = st.pending.add(st.timeout, std::move(settle));
+  call.id = st.pending.add(self, st.timeout, std::move(settle));
   auto size = call_bytes(call);
   if (st.outbox.add(self, st.gateway, std::move(call), size))
     self->send(self, caf::flush_atom::value);
-  if (!st.sweep_scheduled) {
-    st.sweep_scheduled = true;
-    self->delayed_send(self, sweep_interval, caf::tick_atom::value);
-  }
 }
 
 link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gateway,
@@ -120,30 +113,22 @@ link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gate
         self->state.pending.settle(answers);
       },
       [=](caf::flush_atom) { self->state.outbox.flush(self); },
-      [=](caf::tick_atom) {
-        auto& st = self->state;
-        st.sweep_scheduled = false;
-        st.pending.expire(caf::sec::request_timeout);
-        if (!st.pending.empty()) {
-          st.sweep_scheduled = true;
-          self->delayed_send(self, sweep_interval, caf::tick_atom::value);
-        }
-      },
+      [=](caf::tick_atom) { self->state.pending.sweep(self, caf::sec::request_timeout); },
   };
 }
 
 // --- the gateway (receiving side) --------------------------------------------------------------
 
-using gateway_impl = replica_gateway_actor::extend<caf::reacts_to<caf::flush_atom>,
-                                                   caf::reacts_to<caf::tick_atom, uint64_t>>;
+/// A batch held back by an injected delay comes back to the gateway as a tick.
+using gateway_impl = replica_gateway_actor::extend<
+    caf::reacts_to<caf::flush_atom>,
+    caf::reacts_to<caf::tick_atom, peer_link_actor, std::vector<replica_call>>>;
 
 struct gateway_state {
   static inline const char* name = "replica_gateway";
   storage_actor storage;
   std::shared_ptr<const link_faults> faults;
-  batch_outbox<peer_link_actor, replica_answer> answers{max_batch_bytes};
-  uint64_t next_delayed = 0;
-  std::map<uint64_t, std::pair<peer_link_actor, std::vector<replica_call>>> delayed;
+  batch_outbox<peer_link_actor, replica_answer> answers;
 };
 
 using gateway_ptr = gateway_impl::stateful_pointer<gateway_state>;
@@ -157,18 +142,19 @@ void answer(gateway_ptr self, const peer_link_actor& link, replica_answer a) {
 void serve(gateway_ptr self, const peer_link_actor& link, std::vector<replica_call>& calls) {
   auto& storage = self->state.storage;
   for (auto& c : calls) {
-    auto id = c.id;
+    auto reply = [=, id = c.id](replica_answer a) {
+      a.id = id;
+      answer(self, link, std::move(a));
+    };
     auto failed = [=](caf::error& err) {
       replica_answer a;
-      a.id = id;
       a.err = std::move(err);
-      answer(self, link, std::move(a));
+      reply(std::move(a));
     };
     auto with_record = [=](record& rec) {
       replica_answer a;
-      a.id = id;
       a.rec = std::move(rec);
-      answer(self, link, std::move(a));
+      reply(std::move(a));
     };
     switch (c.kind) {
     case replica_call_kind::read:
@@ -176,9 +162,8 @@ void serve(gateway_ptr self, const peer_link_actor& link, std::vector<replica_ca
           .then(
               [=](replica_read& rr) {
                 replica_answer a;
-                a.id = id;
                 a.read = std::move(rr);
-                answer(self, link, std::move(a));
+                reply(std::move(a));
               },
               failed);
       break;
@@ -195,13 +180,7 @@ void serve(gateway_ptr self, const peer_link_actor& link, std::vector<replica_ca
     case replica_call_kind::hint:
       self->request(storage, caf::infinite, hint_atom::value, c.partition, std::move(c.target),
                     std::move(c.key), std::move(c.rec))
-          .then(
-              [=](caf::ok_atom) {
-                replica_answer a;
-                a.id = id;
-                answer(self, link, std::move(a));
-              },
-              failed);
+          .then([=](caf::ok_atom) { reply(replica_answer{}); }, failed);
       break;
     }
   }
@@ -224,16 +203,9 @@ gateway_impl::behavior_type gateway_behavior(gateway_ptr self, storage_actor sto
           serve(self, link, calls);
           return;
         }
-        auto id = ++self->state.next_delayed;
-        self->state.delayed.emplace(id, std::make_pair(link, std::move(calls)));
-        self->delayed_send(self, fault.delay, caf::tick_atom::value, id);
+        self->delayed_send(self, fault.delay, caf::tick_atom::value, link, std::move(calls));
       },
-      [=](caf::tick_atom, uint64_t id) {
-        auto it = self->state.delayed.find(id);
-        if (it == self->state.delayed.end())
-          return;
-        auto [link, calls] = std::move(it->second);
-        self->state.delayed.erase(it);
+      [=](caf::tick_atom, const peer_link_actor& link, std::vector<replica_call>& calls) {
         serve(self, link, calls);
       },
       [=](caf::flush_atom) { self->state.answers.flush(self); },

@@ -12,7 +12,8 @@
 //   coordinator ──request──> link ──(batch)──> gateway ──> storage
 //   coordinator <──deliver── link <──(batch)── gateway <──┘
 //
-// A batch is cut at max_batch_bytes of keys and values (a single larger request goes alone), so
+// A batch is cut at max_batch_bytes (actors/batching.hpp) of keys and values (a single larger
+// request goes alone), so
 // that it stays well under the receiving node's max_frame_bytes.
 #pragma once
 
@@ -27,10 +28,6 @@ class actor_system;
 } // namespace caf
 
 namespace actorkv {
-
-/// Keys and values a batch carries before it is sent; a request that alone is larger travels
-/// alone.
-constexpr size_t max_batch_bytes = 256 * 1024;
 
 /// A link to the peer whose gateway is `gateway`. Requests still unanswered after `timeout` (plus
 /// at most a sweep interval of 250 ms) are failed with sec::request_timeout, so requesters need
