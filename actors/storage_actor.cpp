@@ -381,6 +381,10 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         return answer_after_commit(self, caf::ok_atom::value);
       },
       [=](caf::flush_atom) { finish_batch(self); },
+      [=](stop_atom) {
+        finish_batch(self);
+        self->quit();
+      },
   };
 }
 

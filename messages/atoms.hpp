@@ -51,6 +51,7 @@ using alive_atom = caf::atom_constant<caf::atom("alive")>; ///< a peer's up/down
 using fault_atom = caf::atom_constant<caf::atom("fault")>;
 
 // Private timers and housekeeping.
+using stop_atom = caf::atom_constant<caf::atom("stop")>; ///< an orderly stop, after queued work
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using connect_to_atom = caf::atom_constant<caf::atom("connect_to")>;
 

@@ -53,7 +53,11 @@ using storage_actor = caf::typed_actor<
     /// Deletes every record of a partition this node no longer replicates; answers how many.
     caf::replies_to<drop_atom, partition_id>::with<uint64_t>,
     /// Stores an instance metadata entry (e.g. the membership view), durable when answered.
-    caf::replies_to<meta_atom, std::string, std::string>::with<caf::ok_atom>>;
+    caf::replies_to<meta_atom, std::string, std::string>::with<caf::ok_atom>,
+    /// An orderly stop: handles everything queued before it, commits the open batch, then
+    /// exits. (An exit message would jump the queue: writes queued but not yet begun, such as
+    /// the membership view a departing node stores, would be dropped.)
+    caf::reacts_to<stop_atom>>;
 
 /// Vnode: one partition's replica on this node; the address other nodes use for that partition.
 using vnode_actor = caf::typed_actor<

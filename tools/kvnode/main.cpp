@@ -37,7 +37,8 @@
 
 namespace {
 
-constexpr const char* usage = R"(usage: kvnode --manifest FILE --node NAME [--threads N] [--scheduler P]
+constexpr const char* usage =
+    R"(usage: kvnode --manifest FILE --node NAME [--threads N] [--scheduler P]
        kvnode --manifest FILE --node NAME --join SEED --listen HOST:PORT --data-dir DIR
               [--capacity C] [--threads N] [--scheduler P]
        kvnode --manifest FILE --list-nodes
@@ -416,9 +417,11 @@ int main(int argc, char** argv) {
     {
       // The storage actor closes the database when it exits: wait for that (every acknowledged
       // write was committed before its answer, so nothing is lost even if this wait ran out).
+      // stop_atom, not an exit message: what is queued (e.g. the membership view of a node that
+      // was just removed) is stored first.
       caf::scoped_actor waiter{sys};
       waiter->monitor(storage);
-      caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+      caf::anon_send(storage, actorkv::stop_atom::value);
       waiter->receive(
           [](caf::down_msg&) {},
           caf::after(std::chrono::seconds(30)) >>
