@@ -1,19 +1,22 @@
-// The coordinator: serves one client request against the key's replicas, then exits.
+// The coordinator: one per node, serving every client request against the key's replicas, each
+// request a small state machine (a round) inside it:
 //
-//   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair ──>
-//   exit
-//            └─> too many failures for R ──> reply(unavailable) ──> exit
-//   write: fewer than W replicas (home + fallbacks) up ──> reply(unavailable) ──> exit
+//   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair
+//            └─> too many failures for R ──> reply(unavailable)
+//   write: fewer than W replicas (home + fallbacks) up ──> reply(unavailable)
 //          coord(write) at the first replica (this node's if it is one; on failure the next)
 //            ──> record ──> merge(record) at the other home replicas, hint(record) at the
 //                fallbacks ──> W acks ──> reply(acks)
 //            └─> W out of reach ──> reply(maybe_applied if any replica stored it, else unavailable)
-//          ──> every replica answered or timed out ──> exit
+//
+// Replica calls do not travel one by one: the calls for one destination (this node's storage, a
+// peer's link) made while the coordinator works through its mailbox go as one batch when a flush
+// it sent itself arrives, after everything already queued (as in actors/batching.hpp). Each batch
+// comes back as one answer. So a client batch of K gets costs a handful of messages, not 10 K.
+//
+// Where each partition's replicas are comes from the node, as routes, whenever peers or the ring
+// change (a coordinator must never wait for its node to answer a question).
 #pragma once
-
-#include <chrono>
-#include <string>
-#include <vector>
 
 #include "messages/interfaces.hpp"
 
@@ -23,33 +26,7 @@ class actor_system;
 
 namespace actorkv {
 
-/// A replica the coordinator may use: a node's vnode for the key's partition; for a peer, the
-/// link that batches requests to it (actors/peer_link.hpp); for this node, its storage.
-struct replica_target {
-  std::string node;
-  vnode_actor vnode;
-  std::string hint_for; ///< empty: a home replica; else a fallback holding writes for that node
-  peer_link_actor link; ///< valid: ask through it, for `partition`, instead of the vnode
-  partition_id partition = 0;
-  storage_actor storage; ///< valid: this node's replica, asked directly for `partition`
-};
-
-/// Everything a coordinator needs to know, computed by the node for the request's partition.
-struct coordination_plan {
-  /// Reachable home replicas in preference order, then (sloppy quorum only) one fallback for
-  /// each unreachable home replica. Reads use the home replicas only.
-  std::vector<replica_target> replicas;
-  /// While a membership change moves partitions: the reachable nodes that become home replicas of
-  /// the partition. They get every write too (not counted towards W), so that nothing written
-  /// during the handoff is missing on them once the new ring is in force.
-  std::vector<replica_target> joining;
-  uint32_t replicas_total = 3; ///< N
-  uint32_t read_quorum = 2;    ///< R
-  uint32_t write_quorum = 2;   ///< W
-  conflict_mode conflicts = conflict_mode::siblings;
-  std::chrono::milliseconds timeout{5000}; ///< per replica request
-};
-
-coordinator_actor spawn_coordinator(caf::actor_system& sys, coordination_plan plan);
+/// Spawns a coordinator that serves requests by `initial` until told other routes.
+coordinator_actor spawn_coordinator(caf::actor_system& sys, routes initial);
 
 } // namespace actorkv

@@ -11,7 +11,6 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/anti_entropy.hpp"
-#include "actors/batching.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/event_log.hpp"
 #include "actors/failure_detector.hpp"
@@ -34,8 +33,8 @@ using namespace std::chrono_literals;
 /// Reconnect attempts, liveness, view and handoff reports and the departure check are private: the
 /// public interface stays node_actor.
 using node_impl =
-    node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>, caf::reacts_to<caf::tick_atom>,
-                       caf::reacts_to<caf::flush_atom>>::extend_with<liveness_listener_actor>::
+    node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>, caf::reacts_to<caf::tick_atom>>::
+        extend_with<liveness_listener_actor>::
         extend_with<view_listener_actor>::extend_with<handoff_listener_actor>;
 
 constexpr auto reconnect_interval = 1s;
@@ -70,7 +69,7 @@ struct node_state {
   bool departure_check_scheduled = false;
   std::vector<vnode_actor> vnodes; ///< this node's vnode of every partition
   replica_gateway_actor gateway;   ///< serves the peers' batched replica requests
-  batch_outbox<client_answers_actor, client_answer> client_answers;
+  coordinator_actor coordinator;   ///< serves the clients' requests
   std::vector<peer_info> peers; ///< every other member ever seen, in the order first seen
   failure_detector_actor detector;
   handoff_actor handoff;
@@ -156,6 +155,7 @@ bool usable(const peer_info& peer) {
 }
 
 void refresh_handoff(self_ptr self);
+void publish_routes(self_ptr self);
 
 /// Tells the background workers which peers they can reach now.
 void publish_peers(self_ptr self) {
@@ -173,6 +173,7 @@ void publish_peers(self_ptr self) {
   }
   if (st.anti_entropy)
     self->send(st.anti_entropy, peer_atom::value, std::move(views));
+  publish_routes(self);
 }
 
 /// Ends the peer's link: what is in flight on it fails at once (receiver down).
@@ -285,7 +286,7 @@ coordination_plan plan_for(self_ptr self, partition_id p) {
   // A peer's replica is asked through its link (batched), this node's at its storage.
   auto reachable = [&](const std::string& name) -> std::optional<replica_target> {
     if (name == st.options.self_name)
-      return replica_target{name, st.vnodes[p], {}, {}, p, st.options.storage};
+      return replica_target{name, st.vnodes[p], {}, st.options.storage, p};
     if (auto* peer = st.find_peer(name); peer && usable(*peer) && p < peer->vnodes.size())
       return replica_target{name, peer->vnodes[p], {}, peer->link, p};
     return std::nullopt;
@@ -326,84 +327,21 @@ coordination_plan plan_for(self_ptr self, partition_id p) {
   return plan;
 }
 
-caf::error check_key(self_ptr self, const bytes& key) {
-  auto& lim = self->state.options.cluster.limits;
-  if (key.empty())
-    return caf::make_error(ec::empty_key, "keys must hold at least one byte");
-  if (key.size() > lim.max_key_bytes)
-    return caf::make_error(ec::key_too_large, "key is " + std::to_string(key.size()) +
-                                                  " bytes, the limit is " +
-                                                  std::to_string(lim.max_key_bytes));
-  return caf::none;
+/// Every partition's plan, as the coordinator needs it.
+routes make_routes(self_ptr self) {
+  auto& st = self->state;
+  routes out;
+  for (partition_id p = 0; p < st.placement.partitions(); ++p)
+    out.plans.push_back(plan_for(self, p));
+  out.max_key_bytes = st.options.cluster.limits.max_key_bytes;
+  out.max_value_bytes = st.options.cluster.limits.max_value_bytes;
+  return out;
 }
 
-caf::error check_value(self_ptr self, const bytes& value) {
-  auto& lim = self->state.options.cluster.limits;
-  if (value.size() > lim.max_value_bytes)
-    return caf::make_error(ec::value_too_large, "value is " + std::to_string(value.size()) +
-                                                    " bytes, the limit is " +
-                                                    std::to_string(lim.max_value_bytes));
-  return caf::none;
-}
-
-coordinator_actor coordinator_for(self_ptr self, const bytes& key) {
-  auto p = partition_of(key, self->state.placement.partitions());
-  return spawn_coordinator(self->system(), plan_for(self, p));
-}
-
-/// Serves one call of a client's batch like the single get, put or delete; the answer joins the
-/// batch going back to that client.
-void serve_client_call(self_ptr self, const client_answers_actor& to, client_call& call) {
-  auto id = call.id;
-  auto reply = [=](client_answer a) {
-    a.id = id;
-    size_t size = 64 + a.get.context.size();
-    for (auto& v : a.get.values)
-      size += v.size();
-    if (self->state.client_answers.add(self, to, std::move(a), size))
-      self->send(self, caf::flush_atom::value);
-  };
-  auto fail = [=](caf::error& err) {
-    client_answer a;
-    a.err = std::move(err);
-    reply(std::move(a));
-  };
-  auto err = check_key(self, call.key);
-  if (!err && call.kind == client_call_kind::put)
-    err = check_value(self, call.value);
-  if (err) {
-    fail(err);
-    return;
-  }
-  auto written = [=](write_reply& w) {
-    client_answer a;
-    a.write = w;
-    reply(std::move(a));
-  };
-  // Coordinators always answer, bounded by their own replica timeouts.
-  auto c = coordinator_for(self, call.key);
-  switch (call.kind) {
-  case client_call_kind::get:
-    self->request(c, caf::infinite, caf::get_atom::value, std::move(call.key))
-        .then(
-            [=](get_reply& g) {
-              client_answer a;
-              a.get = std::move(g);
-              reply(std::move(a));
-            },
-            fail);
-    break;
-  case client_call_kind::put:
-    self->request(c, caf::infinite, caf::put_atom::value,
-                  put_request{std::move(call.key), std::move(call.value), std::move(call.context)})
-        .then(written, fail);
-    break;
-  case client_call_kind::del:
-    self->request(c, caf::infinite, caf::delete_atom::value,
-                  delete_request{std::move(call.key), std::move(call.context)})
-        .then(written, fail);
-    break;
-  }
+/// Tells the coordinator where replicas are now: after peers or the ring changed.
+void publish_routes(self_ptr self) {
+  if (self->state.coordinator)
+    self->send(self->state.coordinator, routes_atom::value, make_routes(self));
 }
 
 cluster_status make_status(self_ptr self) {
@@ -642,6 +580,7 @@ void apply_view(self_ptr self, membership_view view) {
                       " to hand off");
   }
   st.next = next_ring(st.view);
+  publish_routes(self);
   refresh_handoff(self);
   check_departure(self);
 }
@@ -661,6 +600,8 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   }
   st.gateway = spawn_replica_gateway(self->system(), st.options.storage, st.faults);
   self->link_to(st.gateway);
+  st.coordinator = spawn_coordinator(self->system(), make_routes(self));
+  self->link_to(st.coordinator);
   auto& cluster = st.options.cluster;
   auto request_timeout = std::chrono::milliseconds{cluster.timeouts.request_ms};
   st.detector = spawn_failure_detector(
@@ -725,34 +666,23 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   });
   follow_members(self);
   return {
+      // Client requests go to the coordinator, which answers the client itself.
       [=](caf::get_atom, bytes& key) -> caf::result<get_reply> {
-        if (auto err = check_key(self, key))
-          return err;
-        return self->delegate(coordinator_for(self, key), caf::get_atom::value, std::move(key));
+        return self->delegate(self->state.coordinator, caf::get_atom::value, std::move(key));
       },
       [=](caf::put_atom, put_request& req) -> caf::result<write_reply> {
-        if (auto err = check_key(self, req.key))
-          return err;
-        if (auto err = check_value(self, req.value))
-          return err;
-        auto c = coordinator_for(self, req.key);
-        return self->delegate(c, caf::put_atom::value, std::move(req));
+        return self->delegate(self->state.coordinator, caf::put_atom::value, std::move(req));
       },
       [=](caf::delete_atom, delete_request& req) -> caf::result<write_reply> {
-        if (auto err = check_key(self, req.key))
-          return err;
-        auto c = coordinator_for(self, req.key);
-        return self->delegate(c, caf::delete_atom::value, std::move(req));
+        return self->delegate(self->state.coordinator, caf::delete_atom::value, std::move(req));
       },
       [=](batch_atom, std::vector<client_call>& calls) {
         auto& sender = self->current_sender();
         if (!sender)
           return;
-        auto to = caf::actor_cast<client_answers_actor>(sender);
-        for (auto& call : calls)
-          serve_client_call(self, to, call);
+        self->send(self->state.coordinator, batch_atom::value,
+                   caf::actor_cast<client_answers_actor>(sender), std::move(calls));
       },
-      [=](caf::flush_atom) { self->state.client_answers.flush(self); },
       [=](status_atom) { return full_status(self); },
       [=](caf::ping_atom) -> caf::result<caf::pong_atom> {
         if (dropped(self))

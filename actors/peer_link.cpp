@@ -1,5 +1,7 @@
 #include "actors/peer_link.hpp"
 
+#include <memory>
+
 #include <caf/all.hpp>
 
 #include "actors/batching.hpp"
@@ -63,51 +65,30 @@ link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gate
     self->quit(std::move(msg.reason));
   });
   return {
-      [=](read_atom, partition_id p, bytes& key) {
-        auto rp = self->make_response_promise<replica_read>();
-        replica_call c;
-        c.kind = replica_call_kind::read;
-        c.partition = p;
-        c.key = std::move(key);
-        enqueue(self, std::move(c), deliver_to<replica_answer>(rp, [](replica_answer& a) {
-                  return std::move(a.read);
-                }));
-        return rp;
-      },
-      [=](coord_atom, partition_id p, write_op& op, std::string& hint_target) {
-        auto rp = self->make_response_promise<record>();
-        replica_call c;
-        c.kind = replica_call_kind::coord;
-        c.partition = p;
-        c.op = std::move(op);
-        c.target = std::move(hint_target);
-        enqueue(self, std::move(c),
-                deliver_to<replica_answer>(rp, [](replica_answer& a) { return std::move(a.rec); }));
-        return rp;
-      },
-      [=](merge_atom, partition_id p, bytes& key, record& rec) {
-        auto rp = self->make_response_promise<record>();
-        replica_call c;
-        c.kind = replica_call_kind::merge;
-        c.partition = p;
-        c.key = std::move(key);
-        c.rec = std::move(rec);
-        enqueue(self, std::move(c),
-                deliver_to<replica_answer>(rp, [](replica_answer& a) { return std::move(a.rec); }));
-        return rp;
-      },
-      [=](hint_atom, partition_id p, std::string& target, bytes& key, record& rec) {
-        auto rp = self->make_response_promise<caf::ok_atom>();
-        replica_call c;
-        c.kind = replica_call_kind::hint;
-        c.partition = p;
-        c.target = std::move(target);
-        c.key = std::move(key);
-        c.rec = std::move(rec);
-        enqueue(self, std::move(c), deliver_to<replica_answer>(rp, [](replica_answer&) {
-                  return caf::ok_atom::value;
-                }));
-        return rp;
+      [=](batch_atom, std::vector<replica_call>& calls)
+          -> caf::result<std::vector<replica_answer>> {
+        if (calls.empty())
+          return std::vector<replica_answer>{};
+        // The requester's batch is answered as a whole, in its order and with its ids.
+        struct gathering {
+          caf::typed_response_promise<std::vector<replica_answer>> rp;
+          std::vector<replica_answer> answers;
+          size_t left = 0;
+        };
+        auto g = std::make_shared<gathering>();
+        g->rp = self->make_response_promise<std::vector<replica_answer>>();
+        g->answers.resize(calls.size());
+        g->left = calls.size();
+        for (size_t i = 0; i < calls.size(); ++i) {
+          auto requester_id = calls[i].id;
+          enqueue(self, std::move(calls[i]), [g, i, requester_id](replica_answer& a) {
+            a.id = requester_id;
+            g->answers[i] = std::move(a);
+            if (--g->left == 0)
+              g->rp.deliver(std::move(g->answers));
+          });
+        }
+        return g->rp;
       },
       [=](batch_atom, std::vector<replica_answer>& answers) {
         self->state.pending.settle(answers);
@@ -139,51 +120,26 @@ void answer(gateway_ptr self, const peer_link_actor& link, replica_answer a) {
     self->send(self, caf::flush_atom::value);
 }
 
+/// Runs a peer's batch against storage as one batch, and queues the answers for its link.
 void serve(gateway_ptr self, const peer_link_actor& link, std::vector<replica_call>& calls) {
-  auto& storage = self->state.storage;
-  for (auto& c : calls) {
-    auto reply = [=, id = c.id](replica_answer a) {
-      a.id = id;
-      answer(self, link, std::move(a));
-    };
-    auto failed = [=](caf::error& err) {
-      replica_answer a;
-      a.err = std::move(err);
-      reply(std::move(a));
-    };
-    auto with_record = [=](record& rec) {
-      replica_answer a;
-      a.rec = std::move(rec);
-      reply(std::move(a));
-    };
-    switch (c.kind) {
-    case replica_call_kind::read:
-      self->request(storage, caf::infinite, read_atom::value, c.partition, std::move(c.key))
-          .then(
-              [=](replica_read& rr) {
-                replica_answer a;
-                a.read = std::move(rr);
-                reply(std::move(a));
-              },
-              failed);
-      break;
-    case replica_call_kind::coord:
-      self->request(storage, caf::infinite, coord_atom::value, c.partition, std::move(c.op),
-                    std::move(c.target))
-          .then(with_record, failed);
-      break;
-    case replica_call_kind::merge:
-      self->request(storage, caf::infinite, merge_atom::value, c.partition, std::move(c.key),
-                    std::move(c.rec))
-          .then(with_record, failed);
-      break;
-    case replica_call_kind::hint:
-      self->request(storage, caf::infinite, hint_atom::value, c.partition, std::move(c.target),
-                    std::move(c.key), std::move(c.rec))
-          .then([=](caf::ok_atom) { reply(replica_answer{}); }, failed);
-      break;
-    }
-  }
+  std::vector<uint64_t> ids;
+  ids.reserve(calls.size());
+  for (auto& c : calls)
+    ids.push_back(c.id);
+  self->request(self->state.storage, caf::infinite, batch_atom::value, std::move(calls))
+      .then(
+          [=](std::vector<replica_answer>& answers) {
+            for (auto& a : answers)
+              answer(self, link, std::move(a));
+          },
+          [=](caf::error& err) {
+            for (auto id : ids) {
+              replica_answer a;
+              a.id = id;
+              a.err = err;
+              answer(self, link, std::move(a));
+            }
+          });
 }
 
 gateway_impl::behavior_type gateway_behavior(gateway_ptr self, storage_actor storage,

@@ -122,10 +122,14 @@ caf::error open_batch(self_ptr self) {
   return caf::none;
 }
 
-/// Answers with `value` after the open batch commits, or with the commit's error.
+/// Answers with `value` once the open batch committed (at once when none is open: a read with no
+/// write pending), or with the commit's error. Reads wait for the open batch too, so that no
+/// reader sees a write that could still be undone.
 template <class T>
 caf::result<T> answer_after_commit(self_ptr self, T value) {
   auto& st = self->state;
+  if (!st.batch_open)
+    return value;
   auto rp = self->make_response_promise<T>();
   st.pending.emplace_back([rp, value = std::move(value)](const caf::error& err) mutable {
     if (err)
@@ -133,12 +137,11 @@ caf::result<T> answer_after_commit(self_ptr self, T value) {
     else
       rp.deliver(std::move(value));
   });
-  if (++st.batch_writes >= st.options.max_batch)
+  if (st.batch_writes >= st.options.max_batch)
     finish_batch(self);
   return rp;
 }
 
-/// Stores `rec` in the open batch, keeps the partition's tree in step, answers after commit.
 /// Stores a hint for `target` inside the open batch.
 caf::error hold_hint(storage_state& st, const std::string& target, partition_id p, const bytes& key,
                      const record& rec) {
@@ -148,12 +151,13 @@ caf::error hold_hint(storage_state& st, const std::string& target, partition_id 
     return id.error();
   }
   ++st.hint_counts[target];
+  ++st.batch_writes;
   return caf::none;
 }
 
-caf::result<record> store(self_ptr self, partition_id p, const bytes& key, const replica_read& old,
-                          record rec) {
-  auto& st = self->state;
+/// Stores `rec` in the open batch and keeps the partition's tree in step.
+caf::error store(storage_state& st, partition_id p, const bytes& key, const replica_read& old,
+                 const record& rec) {
   if (auto err = st.engine->put(p, key, rec)) {
     note_write_outcome(st, err);
     return err;
@@ -161,22 +165,8 @@ caf::result<record> store(self_ptr self, partition_id p, const bytes& key, const
   if (old.found)
     st.trees[p].toggle(key, storage::record_digest(key, old.rec));
   st.trees[p].toggle(key, storage::record_digest(key, rec));
-  return answer_after_commit(self, std::move(rec));
-}
-
-/// Reads answer after the open batch too, so no reader sees a write that could still be undone.
-template <class T>
-caf::result<T> answer_read(self_ptr self, T value) {
-  if (!self->state.batch_open)
-    return value;
-  auto rp = self->make_response_promise<T>();
-  self->state.pending.emplace_back([rp, value = std::move(value)](const caf::error& err) mutable {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(value));
-  });
-  return rp;
+  ++st.batch_writes;
+  return caf::none;
 }
 
 caf::error check_backlog(storage_state& st) {
@@ -189,6 +179,115 @@ caf::error check_backlog(storage_state& st) {
   return caf::none;
 }
 
+caf::error no_partition(partition_id p) {
+  return caf::make_error(ec::bad_request, "no partition " + std::to_string(p));
+}
+
+/// Applies a client write as its coordinating replica, inside the open batch; the record is
+/// durable once the batch commits. With a hint target, holds it as a hint for that node instead.
+caf::expected<record> apply_coord(self_ptr self, partition_id p, const write_op& op,
+                                  const std::string& hint_target) {
+  auto& st = self->state;
+  if (p >= st.trees.size())
+    return no_partition(p);
+  if (auto err = open_batch(self))
+    return err;
+  std::optional<bytes> value;
+  if (!op.tombstone)
+    value = op.value;
+  if (!hint_target.empty()) {
+    // A fallback has no history of the key: a one-off id keeps the dot unique.
+    if (auto err = check_backlog(st))
+      return err;
+    replica_id one_off = 0;
+    while (one_off == 0)
+      one_off = st.one_off_ids();
+    auto rec = dvv::update(record{}, op.context, std::move(value), one_off, op.timestamp_us,
+                           st.options.conflicts);
+    if (auto err = hold_hint(st, hint_target, p, op.key, rec))
+      return err;
+    return rec;
+  }
+  auto current = read_record(st, p, op.key);
+  auto self_id = st.options.self;
+  if (current.corrupt) {
+    // The damaged record may have held this replica's latest dot for the key: coordinate this
+    // one write under a one-off id so that no dot can repeat.
+    self_id = 0;
+    while (self_id == 0)
+      self_id = st.one_off_ids();
+  }
+  auto updated = dvv::update(current.rec, op.context, std::move(value), self_id, op.timestamp_us,
+                             st.options.conflicts);
+  if (auto err = store(st, p, op.key, current, updated))
+    return err;
+  return updated;
+}
+
+/// Merges a record from another replica into the stored one (inside the open batch when it
+/// changes anything); returns the merged record.
+caf::expected<record> apply_merge(self_ptr self, partition_id p, const bytes& key,
+                                  const record& incoming) {
+  auto& st = self->state;
+  if (p >= st.trees.size())
+    return no_partition(p);
+  if (auto err = open_batch(self))
+    return err;
+  // A corrupt local record is replaced by the incoming one: that is the repair.
+  auto current = read_record(st, p, key);
+  if (!current.found) {
+    if (auto err = store(st, p, key, current, incoming))
+      return err;
+    return incoming;
+  }
+  auto merged = dvv::merge(current.rec, incoming, st.options.conflicts);
+  if (merged == current.rec)
+    return merged; // nothing new to write
+  if (auto err = store(st, p, key, current, merged))
+    return err;
+  return merged;
+}
+
+/// Holds `rec` as a hint for `target`, inside the open batch.
+caf::error apply_hint(self_ptr self, partition_id p, const std::string& target, const bytes& key,
+                      const record& rec) {
+  auto& st = self->state;
+  if (p >= st.trees.size())
+    return no_partition(p);
+  if (auto err = check_backlog(st))
+    return err;
+  if (auto err = open_batch(self))
+    return err;
+  return hold_hint(st, target, p, key, rec);
+}
+
+/// Serves one call of a batch into `out` (whose id is set).
+void serve_call(self_ptr self, replica_call& c, replica_answer& out) {
+  switch (c.kind) {
+  case replica_call_kind::read:
+    if (c.partition >= self->state.trees.size())
+      out.err = no_partition(c.partition);
+    else
+      out.read = read_record(self->state, c.partition, c.key);
+    return;
+  case replica_call_kind::coord:
+    if (auto rec = apply_coord(self, c.partition, c.op, c.target))
+      out.rec = std::move(*rec);
+    else
+      out.err = std::move(rec.error());
+    return;
+  case replica_call_kind::merge:
+    if (auto rec = apply_merge(self, c.partition, c.key, c.rec))
+      out.rec = std::move(*rec);
+    else
+      out.err = std::move(rec.error());
+    return;
+  case replica_call_kind::hint:
+    out.err = apply_hint(self, c.partition, c.target, c.key, c.rec);
+    return;
+  }
+}
+
 storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<storage::engine> engine,
                                              storage_options options) {
   auto& st = self->state;
@@ -197,65 +296,36 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
   rebuild_trees(st);
   recount_hints(st);
   return {
+      [=](batch_atom, std::vector<replica_call>& calls) -> caf::result<std::vector<replica_answer>> {
+        std::vector<replica_answer> answers(calls.size());
+        for (size_t i = 0; i < calls.size(); ++i) {
+          answers[i].id = calls[i].id;
+          serve_call(self, calls[i], answers[i]);
+        }
+        return answer_after_commit(self, std::move(answers));
+      },
       [=](read_atom, partition_id p, const bytes& key) -> caf::result<replica_read> {
-        return answer_read(self, read_record(self->state, p, key));
+        if (p >= self->state.trees.size())
+          return no_partition(p);
+        return answer_after_commit(self, read_record(self->state, p, key));
       },
       [=](coord_atom, partition_id p, const write_op& op,
           const std::string& hint_target) -> caf::result<record> {
-        auto& st = self->state;
-        if (auto err = open_batch(self))
-          return err;
-        std::optional<bytes> value;
-        if (!op.tombstone)
-          value = op.value;
-        if (!hint_target.empty()) {
-          // A fallback has no history of the key: a one-off id keeps the dot unique.
-          if (auto err = check_backlog(st))
-            return err;
-          replica_id one_off = 0;
-          while (one_off == 0)
-            one_off = st.one_off_ids();
-          auto rec = dvv::update(record{}, op.context, std::move(value), one_off, op.timestamp_us,
-                                 st.options.conflicts);
-          if (auto err = hold_hint(st, hint_target, p, op.key, rec))
-            return err;
-          return answer_after_commit(self, std::move(rec));
-        }
-        auto current = read_record(st, p, op.key);
-        auto self_id = st.options.self;
-        if (current.corrupt) {
-          // The damaged record may have held this replica's latest dot for the key: coordinate
-          // this one write under a one-off id so that no dot can repeat.
-          self_id = 0;
-          while (self_id == 0)
-            self_id = st.one_off_ids();
-        }
-        auto updated = dvv::update(current.rec, op.context, std::move(value), self_id,
-                                   op.timestamp_us, st.options.conflicts);
-        return store(self, p, op.key, current, std::move(updated));
+        auto rec = apply_coord(self, p, op, hint_target);
+        if (!rec)
+          return std::move(rec.error());
+        return answer_after_commit(self, std::move(*rec));
       },
       [=](merge_atom, partition_id p, const bytes& key,
           const record& incoming) -> caf::result<record> {
-        auto& st = self->state;
-        if (auto err = open_batch(self))
-          return err;
-        // A corrupt local record is replaced by the incoming one: that is the repair.
-        auto current = read_record(st, p, key);
-        if (!current.found)
-          return store(self, p, key, current, incoming);
-        auto merged = dvv::merge(current.rec, incoming, st.options.conflicts);
-        if (merged == current.rec)
-          return answer_read(self, std::move(merged)); // nothing new to write
-        return store(self, p, key, current, std::move(merged));
+        auto rec = apply_merge(self, p, key, incoming);
+        if (!rec)
+          return std::move(rec.error());
+        return answer_after_commit(self, std::move(*rec));
       },
       [=](hint_atom, partition_id p, const std::string& target, const bytes& key,
           const record& rec) -> caf::result<caf::ok_atom> {
-        auto& st = self->state;
-        if (auto err = check_backlog(st))
-          return err;
-        if (auto err = open_batch(self))
-          return err;
-        if (auto err = hold_hint(st, target, p, key, rec))
+        if (auto err = apply_hint(self, p, target, key, rec))
           return err;
         return answer_after_commit(self, caf::ok_atom::value);
       },
@@ -276,7 +346,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         for (auto& h : *found)
           out.push_back(
               stored_hint{h.id, h.target, h.partition, std::move(h.key), std::move(h.rec)});
-        return answer_read(self, std::move(out));
+        return answer_after_commit(self, std::move(out));
       },
       [=](unhint_atom, const std::string& target, uint64_t id) -> caf::result<caf::ok_atom> {
         auto& st = self->state;
@@ -286,6 +356,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           return err;
         if (auto it = st.hint_counts.find(target); it != st.hint_counts.end() && --it->second == 0)
           st.hint_counts.erase(it);
+        ++st.batch_writes;
         return answer_after_commit(self, caf::ok_atom::value);
       },
       [=](backlog_atom) -> caf::result<std::vector<hint_backlog>> {
@@ -298,7 +369,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         auto& st = self->state;
         if (p >= st.trees.size() || depth > st.trees[p].leaf_bits())
           return caf::make_error(ec::bad_request, "no such partition or tree level");
-        return answer_read(self, st.trees[p].level(depth));
+        return answer_after_commit(self, st.trees[p].level(depth));
       },
       [=](leafkeys_atom, partition_id p,
           const std::vector<uint64_t>& leaves) -> caf::result<std::vector<key_digest>> {
@@ -318,7 +389,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
             out.push_back(key_digest{key, rec ? storage::record_digest(key, *rec) : 0});
           return true;
         });
-        return answer_read(self, std::move(out));
+        return answer_after_commit(self, std::move(out));
       },
       [=](scan_atom, partition_id p, const bytes& after,
           uint32_t limit) -> caf::result<std::vector<keyed_record>> {
@@ -337,7 +408,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         });
         if (err)
           return err;
-        return answer_read(self, std::move(out));
+        return answer_after_commit(self, std::move(out));
       },
       [=](count_atom, partition_id p) -> caf::result<uint64_t> {
         auto& st = self->state;
@@ -349,7 +420,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
               return true;
             }))
           return err;
-        return answer_read(self, n);
+        return answer_after_commit(self, n);
       },
       [=](drop_atom, partition_id p) -> caf::result<uint64_t> {
         auto& st = self->state;
@@ -369,6 +440,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
             return err;
           }
         st.trees[p] = storage::merkle_tree{};
+        ++st.batch_writes;
         return answer_after_commit(self, static_cast<uint64_t>(keys.size()));
       },
       [=](meta_atom, const std::string& name,
@@ -378,6 +450,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           return err;
         if (auto err = st.engine->set_meta(name, value))
           return err;
+        ++st.batch_writes;
         return answer_after_commit(self, caf::ok_atom::value);
       },
       [=](caf::flush_atom) { finish_batch(self); },

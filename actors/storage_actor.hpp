@@ -5,7 +5,8 @@
 // itself; every request that arrives before the flush joins the batch; the flush (or reaching
 // max_batch) commits once and only then answers every request of the batch. Reads arriving while
 // a batch is open are answered after that commit too, so no reader ever sees a write that could
-// still be lost.
+// still be lost. Coordinators and peers' gateways send their replica calls as batches (one
+// message, one answer for many calls); the single requests serve vnodes and background work.
 //
 // It also keeps a Merkle tree per partition in memory, built by one scan at start and updated by
 // every write (the old record's digest out, the new one in), for anti-entropy.

@@ -17,6 +17,7 @@ using coord_atom = caf::atom_constant<caf::atom("coord")>; ///< apply a client w
 using merge_atom = caf::atom_constant<caf::atom("merge")>; ///< merge a replicated record
 using read_atom = caf::atom_constant<caf::atom("read")>;   ///< read a replica's record
 using batch_atom = caf::atom_constant<caf::atom("batch")>; ///< replica calls or answers, batched
+using routes_atom = caf::atom_constant<caf::atom("routes")>; ///< where partitions' replicas are
 
 // Hinted handoff (coordinator -> fallback vnode; hint keeper -> storage).
 using hint_atom = caf::atom_constant<caf::atom("hint")>;       ///< hold a write for a down node

@@ -2,6 +2,7 @@
 // never restate a signature. Handlers that cross the network are always requested with a timeout.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,10 +18,16 @@
 
 namespace actorkv {
 
+/// Anything that serves replica calls in batches: a node's storage (its own replica) and a peer
+/// link (another node's). The answers come in the order of the calls, each with the call's id.
+/// Batches keep the cost of a message (a mailbox hop, or a network frame) per many requests.
+using replica_batch_actor = caf::typed_actor<
+    caf::replies_to<batch_atom, std::vector<replica_call>>::with<std::vector<replica_answer>>>;
+
 /// Storage: the one owner of a node's database (spawned detached: every handler may block on
 /// disk). Writes are group-committed: a reply is sent only after the write's batch committed.
 /// It also keeps one Merkle tree per partition, updated by every write.
-using storage_actor = caf::typed_actor<
+using storage_actor = replica_batch_actor::extend<
     /// Reads the key's record as stored.
     caf::replies_to<read_atom, partition_id, bytes>::with<replica_read>,
     /// Applies a client write as its coordinating replica and returns the resulting record,
@@ -75,21 +82,17 @@ using vnode_actor = caf::typed_actor<
     caf::replies_to<leafkeys_atom, std::vector<uint64_t>>::with<std::vector<key_digest>>>;
 
 /// Replica gateway: where a node's peers send their coordinators' replica requests in batches
-/// (actors/peer_link.hpp). Each call goes to this node's storage; the answers go back, batched,
-/// to the sending link as (batch_atom, std::vector<replica_answer>). Injected link faults apply
-/// here as at the vnodes.
+/// (actors/peer_link.hpp). Each batch goes to this node's storage as one; the answers go back,
+/// batched, to the sending link as (batch_atom, std::vector<replica_answer>). Injected link
+/// faults apply here as at the vnodes.
 using replica_gateway_actor =
     caf::typed_actor<caf::reacts_to<batch_atom, std::vector<replica_call>>>;
 
-/// Peer link: this node's outbox to one peer's replica gateway. Coordinators ask it what they
-/// would ask the peer's vnodes, with the partition; it sends whatever accumulated in its mailbox
-/// as one batch, so that many requests share one network message. Fails what is in flight with
-/// sec::request_receiver_down when the peer goes away.
-using peer_link_actor = caf::typed_actor<
-    caf::replies_to<read_atom, partition_id, bytes>::with<replica_read>,
-    caf::replies_to<coord_atom, partition_id, write_op, std::string>::with<record>,
-    caf::replies_to<merge_atom, partition_id, bytes, record>::with<record>,
-    caf::replies_to<hint_atom, partition_id, std::string, bytes, record>::with<caf::ok_atom>,
+/// Peer link: this node's outbox to one peer's replica gateway. The coordinator sends it batches
+/// of calls for the peer's replicas; it sends whatever accumulated in its mailbox as one batch,
+/// so that many requests share one network message, and bounds each call by its timeout. Fails
+/// what is in flight with sec::request_receiver_down when the peer goes away.
+using peer_link_actor = replica_batch_actor::extend<
     /// Answers of the peer's gateway.
     caf::reacts_to<batch_atom, std::vector<replica_answer>>>;
 
@@ -108,8 +111,59 @@ typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
            x.gateway);
 }
 
-/// Coordinator: serves exactly one client request, then read-repairs and exits.
-using coordinator_actor =
+/// A replica a coordinator may use: for a peer, its link (batched with other requests to that
+/// node, actors/peer_link.hpp); for this node, its storage; else (tests) the vnode.
+struct replica_target {
+  std::string node;
+  vnode_actor vnode;
+  std::string hint_for; ///< empty: a home replica; else a fallback holding writes for that node
+  replica_batch_actor via; ///< valid: ask through it, for `partition`, instead of the vnode
+  partition_id partition = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_target& x) {
+  return f(caf::meta::type_name("actorkv::replica_target"), x.node, x.vnode, x.hint_for, x.via,
+           x.partition);
+}
+
+/// Everything a coordinator needs to know of one partition's replicas, computed by its node.
+struct coordination_plan {
+  /// Reachable home replicas in preference order, then (sloppy quorum only) one fallback for
+  /// each unreachable home replica. Reads use the home replicas only.
+  std::vector<replica_target> replicas;
+  /// While a membership change moves partitions: the reachable nodes that become home replicas of
+  /// the partition. They get every write too (not counted towards W), so that nothing written
+  /// during the handoff is missing on them once the new ring is in force.
+  std::vector<replica_target> joining;
+  uint32_t replicas_total = 3; ///< N
+  uint32_t read_quorum = 2;    ///< R
+  uint32_t write_quorum = 2;   ///< W
+  conflict_mode conflicts = conflict_mode::siblings;
+  std::chrono::milliseconds timeout{5000}; ///< per vnode request (links bound their own)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, coordination_plan& x) {
+  return f(caf::meta::type_name("actorkv::coordination_plan"), x.replicas, x.joining,
+           x.replicas_total, x.read_quorum, x.write_quorum, x.conflicts, x.timeout);
+}
+
+/// A coordinator's routes: the plan of every partition, indexed by partition (a key's partition
+/// is partition_of(key, plans.size())), and the limits requests are checked against.
+struct routes {
+  std::vector<coordination_plan> plans;
+  uint32_t max_key_bytes = 1024;
+  uint32_t max_value_bytes = 1024 * 1024;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, routes& x) {
+  return f(caf::meta::type_name("actorkv::routes"), x.plans, x.max_key_bytes, x.max_value_bytes);
+}
+
+/// What a node serves clients: single requests, and the client actor's batches.
+using client_requests_actor =
     caf::typed_actor<caf::replies_to<caf::get_atom, bytes>::with<get_reply>,
                      caf::replies_to<caf::put_atom, put_request>::with<write_reply>,
                      caf::replies_to<caf::delete_atom, delete_request>::with<write_reply>>;
@@ -118,9 +172,17 @@ using coordinator_actor =
 using client_answers_actor =
     caf::typed_actor<caf::reacts_to<batch_atom, std::vector<client_answer>>>;
 
-/// Node: the one actor each kvnode publishes on its host:port. Serves clients (spawning a
-/// coordinator per request) and peers (handshake).
-using node_actor = coordinator_actor::extend<
+/// Coordinator: serves every client request of its node against the key's replicas, many at
+/// once (actors/coordinator.hpp), and read-repairs what it finds stale.
+using coordinator_actor = client_requests_actor::extend<
+    /// A client's batch, answered to the given client actor, batched.
+    caf::reacts_to<batch_atom, client_answers_actor, std::vector<client_call>>,
+    /// Where each partition's replicas are now (replaces the previous routes).
+    caf::reacts_to<routes_atom, routes>>;
+
+/// Node: the one actor each kvnode publishes on its host:port. Serves clients (through its
+/// coordinator) and peers (handshake).
+using node_actor = client_requests_actor::extend<
     /// Gets, puts and deletes in a batch, each served like the single request; the answers go
     /// to the sender (a client_answers_actor), batched.
     caf::reacts_to<batch_atom, std::vector<client_call>>,

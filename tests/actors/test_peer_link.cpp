@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -48,11 +49,11 @@ struct link_fixture {
   }
 
   /// Sends `count` merges of keys k0.. (each its own value, `value_bytes` long when larger than
-  /// its name) through `link`, all in flight at once, then reads them all back through it the
-  /// same way. Returns how many reads answered with their own key's value; every failure's
-  /// description goes to `errors`.
+  /// its name) through `link` in batches of `per_batch` calls, all in flight at once, then reads
+  /// them all back through it the same way. Returns how many reads answered with their own
+  /// key's value; every failure's description goes to `errors`.
   size_t round_trip(const peer_link_actor& link, size_t count, size_t value_bytes,
-                    std::vector<std::string>& errors) {
+                    std::vector<std::string>& errors, size_t per_batch = 10) {
     struct outcome {
       size_t matched = 0;
       std::vector<std::string> errors;
@@ -64,44 +65,63 @@ struct link_fixture {
         v.resize(value_bytes, static_cast<uint8_t>('a' + i % 26));
       return v;
     };
+    // Batches of calls, each call's id its key's number.
+    auto batches = [=](replica_call_kind kind) {
+      std::vector<std::vector<replica_call>> out;
+      for (size_t i = 0; i < count; ++i) {
+        if (i % per_batch == 0)
+          out.emplace_back();
+        replica_call c;
+        c.id = i;
+        c.kind = kind;
+        c.key = b("k" + std::to_string(i));
+        if (kind == replica_call_kind::merge)
+          c.rec = one_value(7, i + 1, value_of(i));
+        out.back().push_back(std::move(c));
+      }
+      return out;
+    };
     auto waiter = caf::actor_cast<caf::actor>(self);
     sys.spawn([=](caf::event_based_actor* driver) {
-      auto left = std::make_shared<size_t>(count);
-      auto done_one = [=] {
-        if (--*left == 0)
-          driver->send(waiter, caf::ok_atom::value);
-      };
-      auto read_all = [=] {
-        *left = count;
-        for (size_t i = 0; i < count; ++i)
-          driver->request(link, 10s, read_atom::value, partition_id{0}, b("k" + std::to_string(i)))
+      auto send_all = [=](replica_call_kind kind, std::function<void(replica_answer&)> check,
+                          std::function<void()> then) {
+        auto all = batches(kind);
+        auto left = std::make_shared<size_t>(all.size());
+        for (auto& batch : all) {
+          auto sent = batch.size();
+          driver->request(link, 30s, batch_atom::value, std::move(batch))
               .then(
-                  [=](const replica_read& rr) {
-                    if (rr.found && rr.rec.siblings.size() == 1 &&
-                        rr.rec.siblings[0].value == value_of(i))
-                      ++result->matched;
-                    done_one();
+                  [=](std::vector<replica_answer>& answers) {
+                    if (answers.size() != sent)
+                      result->errors.push_back("batch of " + std::to_string(sent) + " got " +
+                                               std::to_string(answers.size()) + " answers");
+                    for (auto& a : answers)
+                      check(a);
+                    if (--*left == 0)
+                      then();
                   },
                   [=](caf::error& e) {
-                    result->errors.push_back("read: " + describe(e));
-                    done_one();
+                    result->errors.push_back("batch: " + describe(e));
+                    if (--*left == 0)
+                      then();
                   });
+        }
       };
-      auto merged = std::make_shared<size_t>(count);
-      for (size_t i = 0; i < count; ++i)
-        driver
-            ->request(link, 10s, merge_atom::value, partition_id{0}, b("k" + std::to_string(i)),
-                      one_value(7, i + 1, value_of(i)))
-            .then(
-                [=](const record&) {
-                  if (--*merged == 0)
-                    read_all();
-                },
-                [=](caf::error& e) {
-                  result->errors.push_back("merge: " + describe(e));
-                  if (--*merged == 0)
-                    read_all();
-                });
+      auto read_check = [=](replica_answer& a) {
+        if (a.err)
+          result->errors.push_back("read: " + describe(a.err));
+        else if (a.read.found && a.read.rec.siblings.size() == 1 &&
+                 a.read.rec.siblings[0].value == value_of(a.id))
+          ++result->matched;
+      };
+      auto merge_check = [=](replica_answer& a) {
+        if (a.err)
+          result->errors.push_back("merge: " + describe(a.err));
+      };
+      send_all(replica_call_kind::merge, merge_check, [=] {
+        send_all(replica_call_kind::read, read_check,
+                 [=] { driver->send(waiter, caf::ok_atom::value); });
+      });
     });
     bool finished = false;
     self->receive([&](caf::ok_atom) { finished = true; },
@@ -111,12 +131,25 @@ struct link_fixture {
     return result->matched;
   }
 
+  /// A batch of one read of "k".
+  static std::vector<replica_call> one_read() {
+    replica_call c;
+    c.kind = replica_call_kind::read;
+    c.key = b("k");
+    return {c};
+  }
+
   /// One read through `link`; the error it failed with, and how long it took.
   std::pair<caf::error, std::chrono::milliseconds> failing_read(const peer_link_actor& link) {
     caf::error out;
     auto start = std::chrono::steady_clock::now();
-    self->request(link, 20s, read_atom::value, partition_id{0}, b("k"))
-        .receive([&](const replica_read&) {}, [&](caf::error& e) { out = e; });
+    self->request(link, 20s, batch_atom::value, one_read())
+        .receive(
+            [&](std::vector<replica_answer>& answers) {
+              if (answers.size() == 1)
+                out = answers[0].err;
+            },
+            [&](caf::error& e) { out = e; });
     return {out, std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - start)};
   }
@@ -161,10 +194,15 @@ BOOST_FIXTURE_TEST_CASE(a_link_told_to_exit_fails_what_is_in_flight, link_fixtur
   auto link = spawn_peer_link(sys, gateway, 15s);
   caf::error err;
   auto start = std::chrono::steady_clock::now();
-  self->send(link, read_atom::value, partition_id{0}, b("k"));
+  self->send(link, batch_atom::value, one_read());
   std::this_thread::sleep_for(200ms);
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
-  self->receive([&](const replica_read&) {}, [&](caf::error& e) { err = e; },
+  self->receive(
+      [&](std::vector<replica_answer>& answers) {
+        if (answers.size() == 1)
+          err = answers[0].err;
+      },
+      [&](caf::error& e) { err = e; },
                 caf::after(std::chrono::seconds(10)) >> [&] { err = caf::sec::request_timeout; });
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);

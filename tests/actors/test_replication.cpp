@@ -1,9 +1,11 @@
 // Replication conversations in one process: three "nodes" (each a storage actor over the
-// in-memory engine plus a vnode) and coordinators built over them, talking through real actors.
+// in-memory engine plus a vnode) and coordinators built over them (one per set of reachable
+// replicas), talking through real actors.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -29,6 +31,10 @@ struct replica_fixture {
   caf::scoped_actor self{sys};
   std::vector<storage_actor> stores;
   std::vector<vnode_actor> vnodes;
+  std::vector<coordinator_actor> coordinators;
+  /// Coordinators ask the replicas' storage in batches, as a node's coordinator asks its own
+  /// storage and its peers' links; otherwise one request per vnode.
+  bool batched = false;
 
   replica_fixture() {
     for (replica_id id = 1; id <= 3; ++id) {
@@ -40,6 +46,8 @@ struct replica_fixture {
   }
 
   ~replica_fixture() {
+    for (auto& c : coordinators)
+      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
     for (auto& v : vnodes)
       caf::anon_send_exit(v, caf::exit_reason::user_shutdown);
     for (auto& s : stores)
@@ -50,12 +58,17 @@ struct replica_fixture {
   coordinator_actor coordinator(std::vector<size_t> reachable, uint32_t r = 2, uint32_t w = 2) {
     coordination_plan plan;
     for (auto i : reachable)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), vnodes[i], {}});
+      plan.replicas.push_back({"n" + std::to_string(i + 1), vnodes[i], {},
+                               batched ? replica_batch_actor{stores[i]} : replica_batch_actor{},
+                               0});
     plan.replicas_total = 3;
     plan.read_quorum = r;
     plan.write_quorum = w;
     plan.timeout = 2s;
-    return spawn_coordinator(sys, plan);
+    routes one_partition; // every key has this plan
+    one_partition.plans.push_back(std::move(plan));
+    coordinators.push_back(spawn_coordinator(sys, std::move(one_partition)));
+    return coordinators.back();
   }
 
   caf::expected<write_reply> put(std::vector<size_t> reachable, const std::string& key,
@@ -91,6 +104,10 @@ std::vector<std::string> texts(const get_reply& r) {
   std::sort(out.begin(), out.end());
   return out;
 }
+
+struct batched_fixture : replica_fixture {
+  batched_fixture() { batched = true; }
+};
 
 } // namespace
 
@@ -174,6 +191,74 @@ BOOST_FIXTURE_TEST_CASE(malformed_context_is_refused, replica_fixture) {
   auto w = put({0, 1, 2}, "k", "v", bytes{0xff, 0x00, 0x13});
   BOOST_REQUIRE(!w);
   BOOST_TEST((w.error() == ec::bad_context));
+}
+
+BOOST_FIXTURE_TEST_CASE(batched_siblings_and_read_repair, batched_fixture) {
+  BOOST_REQUIRE(put({0, 1, 2}, "cart", "apples"));
+  BOOST_REQUIRE(put({1, 0, 2}, "cart", "pears"));
+  auto g = get({0, 1, 2}, "cart");
+  BOOST_REQUIRE(g);
+  BOOST_TEST(texts(*g) == (std::vector<std::string>{"apples", "pears"}));
+  // Replica 2 misses a write; a read through all three repairs it.
+  BOOST_REQUIRE(put({0, 1}, "cart", "apples+pears", g->context));
+  BOOST_TEST((stored(2, "cart").rec != stored(0, "cart").rec));
+  auto resolved = get({0, 1, 2}, "cart");
+  BOOST_REQUIRE(resolved);
+  BOOST_TEST(texts(*resolved) == std::vector<std::string>{"apples+pears"});
+  replica_read r;
+  for (int attempt = 0; attempt < 100 && !((r = stored(2, "cart")).rec == stored(0, "cart").rec);
+       ++attempt)
+    std::this_thread::sleep_for(10ms);
+  BOOST_TEST((r.rec == stored(0, "cart").rec));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_client_batch_gets_one_answer_per_call, batched_fixture) {
+  // 200 puts, an empty key and a missing key in one batch, as a client actor sends them.
+  auto coord = coordinator({0, 1, 2});
+  auto me = caf::actor_cast<client_answers_actor>(self);
+  auto exchange = [&](std::vector<client_call> calls) {
+    std::map<uint64_t, client_answer> out;
+    auto expected = calls.size();
+    self->send(coord, batch_atom::value, me, std::move(calls));
+    bool timed_out = false;
+    while (out.size() < expected && !timed_out)
+      self->receive(
+          [&](batch_atom, std::vector<client_answer>& answers) {
+            for (auto& a : answers)
+              BOOST_TEST(out.emplace(a.id, std::move(a)).second, "answer " << a.id << " twice");
+          },
+          caf::after(10s) >> [&] { timed_out = true; });
+    BOOST_REQUIRE_MESSAGE(!timed_out, out.size() << " of " << expected << " answers came");
+    return out;
+  };
+  std::vector<client_call> puts;
+  for (uint64_t i = 0; i < 200; ++i)
+    puts.push_back(client_call{i, client_call_kind::put, b("k" + std::to_string(i)),
+                               b("v" + std::to_string(i)), {}});
+  puts.push_back(client_call{1000, client_call_kind::put, {}, b("v"), {}});
+  puts.push_back(client_call{1001, client_call_kind::get, b("missing"), {}, {}});
+  auto written = exchange(std::move(puts));
+  for (uint64_t i = 0; i < 200; ++i)
+    BOOST_TEST((!written[i].err && written[i].write.acks >= 2u), "put " << i);
+  BOOST_TEST((written[1000].err == ec::empty_key));
+  BOOST_TEST((!written[1001].err && !written[1001].get.found));
+  std::vector<client_call> gets;
+  for (uint64_t i = 0; i < 200; ++i)
+    gets.push_back(client_call{i, client_call_kind::get, b("k" + std::to_string(i)), {}, {}});
+  auto read = exchange(std::move(gets));
+  for (uint64_t i = 0; i < 200; ++i)
+    BOOST_TEST((read[i].get.values == std::vector<bytes>{b("v" + std::to_string(i))}),
+               "get " << i);
+  // Every replica ends up with every key.
+  for (size_t r = 0; r < 3; ++r) {
+    replica_read last;
+    for (int attempt = 0; attempt < 100 && !(last = stored(r, "k199")).found; ++attempt)
+      std::this_thread::sleep_for(10ms);
+    size_t held = 0;
+    for (uint64_t i = 0; i < 200; ++i)
+      held += stored(r, "k" + std::to_string(i)).found;
+    BOOST_TEST(held == 200u, "replica " << r);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -37,6 +37,7 @@ struct simulation {
   std::vector<std::shared_ptr<storage::engine>> disks;
   std::vector<storage_actor> stores;
   std::vector<vnode_actor> vnodes;
+  std::vector<coordinator_actor> coordinators;
   std::shared_ptr<link_faults> no_faults = std::make_shared<link_faults>();
 
   static caf::actor_system_config& init(caf::actor_system_config& c) {
@@ -79,12 +80,15 @@ struct simulation {
   coordinator_actor coordinator(const std::vector<size_t>& reachable) {
     coordination_plan plan;
     for (auto i : reachable)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), vnodes[i], {}});
+      plan.replicas.push_back({"n" + std::to_string(i + 1), vnodes[i], {}, {}, 0});
     plan.replicas_total = 3;
     plan.read_quorum = 2;
     plan.write_quorum = 2;
     plan.timeout = 500ms;
-    return spawn_coordinator(sys, plan);
+    routes one_partition; // every key has this plan
+    one_partition.plans.push_back(std::move(plan));
+    coordinators.push_back(spawn_coordinator(sys, std::move(one_partition)));
+    return coordinators.back();
   }
 
   /// A random subset of the replicas (the others are cut off for this request).
