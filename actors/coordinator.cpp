@@ -89,63 +89,17 @@ void flush(self_ptr self) {
   st.client_answers.flush(self);
 }
 
-/// Asks a replica: a peer's through its link and this node's at its storage, both batched until
-/// the flush; otherwise (tests, a peer without a link) its vnode, bounded by the plan's timeout.
+/// Asks a replica (this node's storage, or a peer through its link) in the batch for it that goes
+/// at the flush. Both answer every call (a link bounds its calls by its timeout), so
 /// `on_answer` always runs exactly once.
-void ask(self_ptr self, const coordination_plan& plan, const replica_target& target,
-         replica_call call, answer_fn on_answer) {
-  if (target.via) {
-    call.partition = target.partition;
-    auto& out = self->state.outgoing[target.via.address()];
-    if (!out.to)
-      out.to = target.via;
-    out.calls.push_back(std::move(call));
-    out.settle.push_back(std::move(on_answer));
-    schedule_flush(self);
-    return;
-  }
-  auto failed = [on_answer](caf::error& err) {
-    replica_answer a;
-    a.err = std::move(err);
-    on_answer(a);
-  };
-  auto with_record = [on_answer](record& rec) {
-    replica_answer a;
-    a.rec = std::move(rec);
-    on_answer(a);
-  };
-  switch (call.kind) {
-  case replica_call_kind::read:
-    self->request(target.vnode, plan.timeout, read_atom::value, std::move(call.key))
-        .then(
-            [on_answer](replica_read& rr) {
-              replica_answer a;
-              a.read = std::move(rr);
-              on_answer(a);
-            },
-            failed);
-    break;
-  case replica_call_kind::coord:
-    self->request(target.vnode, plan.timeout, coord_atom::value, std::move(call.op),
-                  std::move(call.target))
-        .then(with_record, failed);
-    break;
-  case replica_call_kind::merge:
-    self->request(target.vnode, plan.timeout, merge_atom::value, std::move(call.key),
-                  std::move(call.rec))
-        .then(with_record, failed);
-    break;
-  case replica_call_kind::hint:
-    self->request(target.vnode, plan.timeout, hint_atom::value, std::move(call.target),
-                  std::move(call.key), std::move(call.rec))
-        .then(
-            [on_answer](caf::ok_atom) {
-              replica_answer a;
-              on_answer(a);
-            },
-            failed);
-    break;
-  }
+void ask(self_ptr self, const replica_target& target, replica_call call, answer_fn on_answer) {
+  call.partition = target.partition;
+  auto& out = self->state.outgoing[target.via.address()];
+  if (!out.to)
+    out.to = target.via;
+  out.calls.push_back(std::move(call));
+  out.settle.push_back(std::move(on_answer));
+  schedule_flush(self);
 }
 
 int64_t wall_clock_us() {
@@ -224,7 +178,7 @@ void read_repair(self_ptr self, const std::shared_ptr<read_round>& rd) {
     c.kind = replica_call_kind::merge;
     c.key = rd->key;
     c.rec = rd->merged;
-    ask(self, *rd->plan, *rd->asked[idx], std::move(c), [](replica_answer&) {});
+    ask(self, *rd->asked[idx], std::move(c), [](replica_answer&) {});
   }
 }
 
@@ -276,7 +230,7 @@ void start_get(self_ptr self, bytes key, done_fn<get_reply> done) {
     replica_call c;
     c.kind = replica_call_kind::read;
     c.key = rd->key;
-    ask(self, *rd->plan, *rd->asked[i], std::move(c), [self, rd, i](replica_answer& a) {
+    ask(self, *rd->asked[i], std::move(c), [self, rd, i](replica_answer& a) {
       if (a.err) {
         ++rd->failed;
         on_read_answer(self, rd);
@@ -353,14 +307,14 @@ void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const reco
     c.target = target.hint_for;
     c.key = wr->op.key;
     c.rec = rec;
-    ask(self, plan, target, std::move(c), on_answer);
+    ask(self, target, std::move(c), on_answer);
   }
   for (auto& target : plan.joining) {
     replica_call c;
     c.kind = replica_call_kind::merge;
     c.key = wr->op.key;
     c.rec = rec;
-    ask(self, plan, target, std::move(c), [](replica_answer&) {});
+    ask(self, target, std::move(c), [](replica_answer&) {});
   }
 }
 
@@ -373,7 +327,7 @@ void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr) {
   c.kind = replica_call_kind::coord;
   c.op = wr->op;
   c.target = plan.replicas[i].hint_for;
-  ask(self, plan, plan.replicas[i], std::move(c), [self, wr](replica_answer& a) {
+  ask(self, plan.replicas[i], std::move(c), [self, wr](replica_answer& a) {
     if (!a.err) {
       wr->outstanding = 0;
       ++wr->acks;

@@ -280,15 +280,14 @@ coordination_plan plan_for(self_ptr self, partition_id p) {
   plan.read_quorum = store.read_quorum;
   plan.write_quorum = store.write_quorum;
   plan.conflicts = store.conflicts;
-  plan.timeout = std::chrono::milliseconds{st.options.cluster.timeouts.request_ms};
   auto prefs = st.placement.preference_list(p);
   auto home_count = std::min<size_t>(prefs.size(), store.replicas);
   // A peer's replica is asked through its link (batched), this node's at its storage.
   auto reachable = [&](const std::string& name) -> std::optional<replica_target> {
     if (name == st.options.self_name)
-      return replica_target{name, st.vnodes[p], {}, st.options.storage, p};
-    if (auto* peer = st.find_peer(name); peer && usable(*peer) && p < peer->vnodes.size())
-      return replica_target{name, peer->vnodes[p], {}, peer->link, p};
+      return replica_target{name, {}, st.options.storage, p};
+    if (auto* peer = st.find_peer(name); peer && usable(*peer) && peer->link)
+      return replica_target{name, {}, peer->link, p};
     return std::nullopt;
   };
   // This node coordinates the write itself when it is a home replica: one hop fewer.

@@ -2,7 +2,6 @@
 // never restate a signature. Handlers that cross the network are always requested with a timeout.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -111,19 +110,18 @@ typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
            x.gateway);
 }
 
-/// A replica a coordinator may use: for a peer, its link (batched with other requests to that
-/// node, actors/peer_link.hpp); for this node, its storage; else (tests) the vnode.
+/// A replica a coordinator may use: this node's storage, or a peer's link (batched with the other
+/// requests to that node, actors/peer_link.hpp). Both serve batches of calls for `partition`.
 struct replica_target {
   std::string node;
-  vnode_actor vnode;
   std::string hint_for; ///< empty: a home replica; else a fallback holding writes for that node
-  replica_batch_actor via; ///< valid: ask through it, for `partition`, instead of the vnode
+  replica_batch_actor via;
   partition_id partition = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_target& x) {
-  return f(caf::meta::type_name("actorkv::replica_target"), x.node, x.vnode, x.hint_for, x.via,
+  return f(caf::meta::type_name("actorkv::replica_target"), x.node, x.hint_for, x.via,
            x.partition);
 }
 
@@ -140,13 +138,12 @@ struct coordination_plan {
   uint32_t read_quorum = 2;    ///< R
   uint32_t write_quorum = 2;   ///< W
   conflict_mode conflicts = conflict_mode::siblings;
-  std::chrono::milliseconds timeout{5000}; ///< per vnode request (links bound their own)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, coordination_plan& x) {
   return f(caf::meta::type_name("actorkv::coordination_plan"), x.replicas, x.joining,
-           x.replicas_total, x.read_quorum, x.write_quorum, x.conflicts, x.timeout);
+           x.replicas_total, x.read_quorum, x.write_quorum, x.conflicts);
 }
 
 /// A coordinator's routes: the plan of every partition, indexed by partition (a key's partition

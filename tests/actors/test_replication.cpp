@@ -32,9 +32,6 @@ struct replica_fixture {
   std::vector<storage_actor> stores;
   std::vector<vnode_actor> vnodes;
   std::vector<coordinator_actor> coordinators;
-  /// Coordinators ask the replicas' storage in batches, as a node's coordinator asks its own
-  /// storage and its peers' links; otherwise one request per vnode.
-  bool batched = false;
 
   replica_fixture() {
     for (replica_id id = 1; id <= 3; ++id) {
@@ -58,13 +55,10 @@ struct replica_fixture {
   coordinator_actor coordinator(std::vector<size_t> reachable, uint32_t r = 2, uint32_t w = 2) {
     coordination_plan plan;
     for (auto i : reachable)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), vnodes[i], {},
-                               batched ? replica_batch_actor{stores[i]} : replica_batch_actor{},
-                               0});
+      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], 0});
     plan.replicas_total = 3;
     plan.read_quorum = r;
     plan.write_quorum = w;
-    plan.timeout = 2s;
     routes one_partition; // every key has this plan
     one_partition.plans.push_back(std::move(plan));
     coordinators.push_back(spawn_coordinator(sys, std::move(one_partition)));
@@ -104,10 +98,6 @@ std::vector<std::string> texts(const get_reply& r) {
   std::sort(out.begin(), out.end());
   return out;
 }
-
-struct batched_fixture : replica_fixture {
-  batched_fixture() { batched = true; }
-};
 
 } // namespace
 
@@ -193,26 +183,7 @@ BOOST_FIXTURE_TEST_CASE(malformed_context_is_refused, replica_fixture) {
   BOOST_TEST((w.error() == ec::bad_context));
 }
 
-BOOST_FIXTURE_TEST_CASE(batched_siblings_and_read_repair, batched_fixture) {
-  BOOST_REQUIRE(put({0, 1, 2}, "cart", "apples"));
-  BOOST_REQUIRE(put({1, 0, 2}, "cart", "pears"));
-  auto g = get({0, 1, 2}, "cart");
-  BOOST_REQUIRE(g);
-  BOOST_TEST(texts(*g) == (std::vector<std::string>{"apples", "pears"}));
-  // Replica 2 misses a write; a read through all three repairs it.
-  BOOST_REQUIRE(put({0, 1}, "cart", "apples+pears", g->context));
-  BOOST_TEST((stored(2, "cart").rec != stored(0, "cart").rec));
-  auto resolved = get({0, 1, 2}, "cart");
-  BOOST_REQUIRE(resolved);
-  BOOST_TEST(texts(*resolved) == std::vector<std::string>{"apples+pears"});
-  replica_read r;
-  for (int attempt = 0; attempt < 100 && !((r = stored(2, "cart")).rec == stored(0, "cart").rec);
-       ++attempt)
-    std::this_thread::sleep_for(10ms);
-  BOOST_TEST((r.rec == stored(0, "cart").rec));
-}
-
-BOOST_FIXTURE_TEST_CASE(a_client_batch_gets_one_answer_per_call, batched_fixture) {
+BOOST_FIXTURE_TEST_CASE(a_client_batch_gets_one_answer_per_call, replica_fixture) {
   // 200 puts, an empty key and a missing key in one batch, as a client actor sends them.
   auto coord = coordinator({0, 1, 2});
   auto me = caf::actor_cast<client_answers_actor>(self);

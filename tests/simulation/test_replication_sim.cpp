@@ -1,8 +1,9 @@
-// Deterministic simulation: three replicas (storage over the in-memory engine, vnode) and many
-// concurrent coordinators in one actor system on CAF's test coordinator. A seeded schedule picks
-// which actor runs next (every interleaving of messages is possible), which replicas each request
-// can reach (dropped links), when timeouts fire (delays), and when a replica crashes (its storage
-// and vnode die; the engine keeps only what was committed, as a disk would). Invariants after
+// Deterministic simulation: three replicas (storage over the in-memory engine behind a gateway,
+// reached through a peer link as across nodes) and many concurrent coordinators in one actor
+// system on CAF's test coordinator. A seeded schedule picks which actor runs next (every
+// interleaving of messages is possible), which replicas each request can reach (dropped links),
+// and when a replica crashes (its storage and gateway die, its link fails what was in flight; the
+// engine keeps only what was committed, as a disk would). Invariants after
 // healing: every acknowledged write is read back, nothing never written appears, and read repair
 // leaves all replicas with the same record. The seed is printed; ACTORKV_SEED=N replays a run.
 #include <boost/test/unit_test.hpp>
@@ -16,8 +17,8 @@
 
 #include "actors/coordinator.hpp"
 #include "actors/link_faults.hpp"
+#include "actors/peer_link.hpp"
 #include "actors/storage_actor.hpp"
-#include "actors/vnode.hpp"
 #include "messages/dvv.hpp"
 #include "messages/error.hpp"
 #include "messages/register_types.hpp"
@@ -36,7 +37,8 @@ struct simulation {
   std::mt19937 rng;
   std::vector<std::shared_ptr<storage::engine>> disks;
   std::vector<storage_actor> stores;
-  std::vector<vnode_actor> vnodes;
+  std::vector<replica_gateway_actor> gateways;
+  std::vector<peer_link_actor> links; ///< how the coordinators reach each replica, as across nodes
   std::vector<coordinator_actor> coordinators;
   std::shared_ptr<link_faults> no_faults = std::make_shared<link_faults>();
 
@@ -53,7 +55,8 @@ struct simulation {
     for (replica_id id = 1; id <= 3; ++id) {
       disks.push_back(std::shared_ptr<storage::engine>{storage::make_memory_engine()});
       stores.emplace_back();
-      vnodes.emplace_back();
+      gateways.emplace_back();
+      links.emplace_back();
       start_replica(id - 1);
     }
   }
@@ -64,13 +67,14 @@ struct simulation {
     opts.detached = false;
     opts.max_batch = 4;
     stores[i] = spawn_storage(sys, disks[i], opts);
-    vnodes[i] = spawn_vnode(sys, 0, stores[i], no_faults);
+    gateways[i] = spawn_replica_gateway(sys, stores[i], no_faults);
+    links[i] = spawn_peer_link(sys, gateways[i], 500ms);
   }
 
   /// A crash: the replica's actors die with whatever was not committed; a restart reopens its
   /// disk, which keeps exactly the committed writes.
   void crash_and_restart(size_t i) {
-    caf::anon_send_exit(vnodes[i], caf::exit_reason::kill);
+    caf::anon_send_exit(gateways[i], caf::exit_reason::kill); // its link fails what is in flight
     caf::anon_send_exit(stores[i], caf::exit_reason::kill);
     run_all();
     disks[i]->rollback();
@@ -80,11 +84,10 @@ struct simulation {
   coordinator_actor coordinator(const std::vector<size_t>& reachable) {
     coordination_plan plan;
     for (auto i : reachable)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), vnodes[i], {}, {}, 0});
+      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, links[i], 0});
     plan.replicas_total = 3;
     plan.read_quorum = 2;
     plan.write_quorum = 2;
-    plan.timeout = 500ms;
     routes one_partition; // every key has this plan
     one_partition.plans.push_back(std::move(plan));
     coordinators.push_back(spawn_coordinator(sys, std::move(one_partition)));
@@ -191,7 +194,8 @@ BOOST_AUTO_TEST_CASE(acknowledged_writes_survive_reordering_drops_and_crashes) {
       // All three replicas hold the same record after the repair.
       std::vector<replica_read> copies(3);
       for (size_t i = 0; i < 3; ++i) {
-        sim.self->send(sim.vnodes[i], read_atom::value, bytes(key.begin(), key.end()));
+        sim.self->send(sim.stores[i], read_atom::value, partition_id{0},
+                       bytes(key.begin(), key.end()));
         sim.run_all();
         sim.self->receive([&](replica_read& rr) { copies[i] = std::move(rr); },
                           caf::after(std::chrono::seconds(0)) >> [&] {});
