@@ -309,25 +309,12 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           return no_partition(p);
         return answer_after_commit(self, read_record(self->state, p, key));
       },
-      [=](coord_atom, partition_id p, const write_op& op,
-          const std::string& hint_target) -> caf::result<record> {
-        auto rec = apply_coord(self, p, op, hint_target);
-        if (!rec)
-          return std::move(rec.error());
-        return answer_after_commit(self, std::move(*rec));
-      },
       [=](merge_atom, partition_id p, const bytes& key,
           const record& incoming) -> caf::result<record> {
         auto rec = apply_merge(self, p, key, incoming);
         if (!rec)
           return std::move(rec.error());
         return answer_after_commit(self, std::move(*rec));
-      },
-      [=](hint_atom, partition_id p, const std::string& target, const bytes& key,
-          const record& rec) -> caf::result<caf::ok_atom> {
-        if (auto err = apply_hint(self, p, target, key, rec))
-          return err;
-        return answer_after_commit(self, caf::ok_atom::value);
       },
       [=](hints_atom, const std::string& target,
           uint32_t limit) -> caf::result<std::vector<stored_hint>> {

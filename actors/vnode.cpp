@@ -56,14 +56,8 @@ vnode_impl::behavior_type vnode_behavior(self_ptr self, partition_id partition,
       [=](read_atom, const bytes& key) {
         return serve<replica_read>(self, read_atom::value, p, key);
       },
-      [=](coord_atom, const write_op& op, const std::string& hint_target) {
-        return serve<record>(self, coord_atom::value, p, op, hint_target);
-      },
       [=](merge_atom, const bytes& key, const record& rec) {
         return serve<record>(self, merge_atom::value, p, key, rec);
-      },
-      [=](hint_atom, const std::string& target, const bytes& key, const record& rec) {
-        return serve<caf::ok_atom>(self, hint_atom::value, p, target, key, rec);
       },
       [=](tree_atom, uint32_t depth) {
         return serve<std::vector<uint64_t>>(self, tree_atom::value, p, depth);

@@ -12,15 +12,14 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 // Peer protocol (node <-> node).
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 
-// Replication protocol (coordinator -> vnode -> storage).
-using coord_atom = caf::atom_constant<caf::atom("coord")>; ///< apply a client write here
+// Replication protocol (coordinator -> storage or peer link -> gateway -> storage; background work
+// -> vnode -> storage).
 using merge_atom = caf::atom_constant<caf::atom("merge")>; ///< merge a replicated record
 using read_atom = caf::atom_constant<caf::atom("read")>;   ///< read a replica's record
 using batch_atom = caf::atom_constant<caf::atom("batch")>; ///< replica calls or answers, batched
 using routes_atom = caf::atom_constant<caf::atom("routes")>; ///< where partitions' replicas are
 
-// Hinted handoff (coordinator -> fallback vnode; hint keeper -> storage).
-using hint_atom = caf::atom_constant<caf::atom("hint")>;       ///< hold a write for a down node
+// Hinted handoff (hint keeper -> storage; coordinators hold hints through replica calls).
 using hints_atom = caf::atom_constant<caf::atom("hints")>;     ///< list held hints
 using unhint_atom = caf::atom_constant<caf::atom("unhint")>;   ///< drop a delivered hint
 using backlog_atom = caf::atom_constant<caf::atom("backlog")>; ///< hints held per target

@@ -29,17 +29,9 @@ using replica_batch_actor = caf::typed_actor<
 using storage_actor = replica_batch_actor::extend<
     /// Reads the key's record as stored.
     caf::replies_to<read_atom, partition_id, bytes>::with<replica_read>,
-    /// Applies a client write as its coordinating replica and returns the resulting record,
-    /// durable. With an empty hint target the record is stored here, stamped with this node's dot;
-    /// otherwise this node is a fallback: the write gets a dot of a fresh one-off id (a fallback
-    /// holds no history of the key, so its own counters could repeat) and is held as a hint.
-    caf::replies_to<coord_atom, partition_id, write_op, std::string>::with<record>,
     /// Merges a record from another replica into the stored one; returns the merged record,
     /// durable.
     caf::replies_to<merge_atom, partition_id, bytes, record>::with<record>,
-    /// Holds `record` as a hint for the named node. Fails with ec::unavailable when the hint
-    /// backlog is full.
-    caf::replies_to<hint_atom, partition_id, std::string, bytes, record>::with<caf::ok_atom>,
     /// Up to `limit` hints held for the named node, oldest first.
     caf::replies_to<hints_atom, std::string, uint32_t>::with<std::vector<stored_hint>>,
     /// Deletes a delivered hint (target name, hint id).
@@ -65,16 +57,14 @@ using storage_actor = replica_batch_actor::extend<
     /// the membership view a departing node stores, would be dropped.)
     caf::reacts_to<stop_atom>>;
 
-/// Vnode: one partition's replica on this node; the address other nodes use for that partition.
+/// Vnode: one partition's replica on this node; the address other nodes' background work
+/// (handoff, anti-entropy, hint delivery) uses for that partition. Coordinators use the batched
+/// path instead (storage, peer links).
 using vnode_actor = caf::typed_actor<
     /// This replica's record of a key.
     caf::replies_to<read_atom, bytes>::with<replica_read>,
-    /// Applies a client write with this replica as coordinator (see storage_actor).
-    caf::replies_to<coord_atom, write_op, std::string>::with<record>,
-    /// Merges a record sent by a coordinator (replication, read repair, handoff, anti-entropy).
+    /// Merges a record sent by another node (handoff, anti-entropy, hint delivery).
     caf::replies_to<merge_atom, bytes, record>::with<record>,
-    /// Holds a write for a down home replica (this node is a fallback).
-    caf::replies_to<hint_atom, std::string, bytes, record>::with<caf::ok_atom>,
     /// Merkle tree level of this partition.
     caf::replies_to<tree_atom, uint32_t>::with<std::vector<uint64_t>>,
     /// Keys and digests under the given leaves.

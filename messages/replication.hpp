@@ -41,14 +41,23 @@ typename Inspector::result_type inspect(Inspector& f, replica_read& x) {
   return f(caf::meta::type_name("actorkv::replica_read"), x.found, x.corrupt, x.rec);
 }
 
-/// What a replica request asks of a peer's replica, when it travels in a batch.
-enum class replica_call_kind : uint8_t { read, coord, merge, hint };
+/// What a replica call asks of a replica.
+enum class replica_call_kind : uint8_t {
+  read,  ///< the key's record as stored (replica_answer::read)
+  /// Applies a client write as its coordinating replica and answers with the resulting record.
+  /// With an empty target the record is stored here, stamped with this replica's dot; otherwise
+  /// this node is a fallback: the write gets a dot of a fresh one-off id (a fallback holds no
+  /// history of the key, so its own counters could repeat) and is held as a hint for `target`.
+  coord,
+  merge, ///< merges `rec` into the stored record; answers with the merged record
+  hint,  ///< holds `rec` as a hint for `target` (ec::unavailable when the hint backlog is full)
+};
 
-/// One replica request from a coordinator to a peer node's replica of `partition`, batched with
-/// the others in flight to that peer (actors/peer_link.hpp): the same requests as vnode_actor's
-/// read, coord, merge and hint, in one shape so that a batch is one message.
+/// One replica request from a coordinator to a replica of `partition` (this node's storage, or a
+/// peer's through its link, actors/peer_link.hpp), batched with the others for the same place: a
+/// batch is one message. Every answer is durable when it arrives (storage answers after commit).
 struct replica_call {
-  uint64_t id = 0; ///< the sending link's number for it, echoed in the answer
+  uint64_t id = 0; ///< the sender's number for it, echoed in the answer
   replica_call_kind kind = replica_call_kind::read;
   partition_id partition = 0;
   bytes key;          ///< read, merge, hint
