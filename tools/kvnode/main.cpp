@@ -349,7 +349,11 @@ int main(int argc, char** argv) {
         sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)},
         actorkv::storage_options{node_name, identity->replica, cluster->store.conflicts,
                                  cluster->store.partitions, 512, cluster->handoff.max_hints});
-    actorkv::node_options opts{*cluster, node_name, identity->replica, storage};
+    actorkv::node_options opts;
+    opts.cluster = *cluster;
+    opts.self_name = node_name;
+    opts.self_id = identity->replica;
+    opts.storage = storage;
     opts.host = self_entry->host;
     opts.port = self_entry->port;
     opts.capacity = self_entry->capacity;
