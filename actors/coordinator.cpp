@@ -25,9 +25,9 @@ using coordinator_impl = coordinator_actor::extend<caf::reacts_to<caf::flush_ato
 using answer_fn = std::function<void(replica_answer&)>;
 using plan_ptr = std::shared_ptr<const coordination_plan>;
 
-/// Where a request's outcome goes: its response promise, or its client's batch of answers.
-template <class T>
-using done_fn = std::function<void(caf::expected<T>)>;
+/// Where a request's outcome goes (its response promise, or its client's batch of answers): a
+/// client_answer holding the reply or the error, as a client actor gets it from a node.
+using outcome_fn = std::function<void(client_answer&)>;
 
 /// Calls for one destination, waiting for the flush.
 struct outgoing_batch {
@@ -108,10 +108,9 @@ int64_t wall_clock_us() {
 }
 
 caf::error unreachable(size_t reachable, const coordination_plan& plan, uint32_t needed) {
-  return caf::make_error(ec::unavailable, std::to_string(reachable) + " of " +
-                                              std::to_string(plan.replicas_total) +
-                                              " replicas reachable, " + std::to_string(needed) +
-                                              " needed");
+  return caf::make_error(ec::unavailable,
+                         std::to_string(reachable) + " of " + std::to_string(plan.replicas_total) +
+                             " replicas reachable, " + std::to_string(needed) + " needed");
 }
 
 caf::error check_key(self_ptr self, const bytes& key) {
@@ -152,12 +151,31 @@ get_reply to_reply(const record& rec) {
   return out;
 }
 
+/// Hands a request's outcome (its error, or its reply) to where it goes.
+void finish(const outcome_fn& done, caf::error err) {
+  client_answer a;
+  a.err = std::move(err);
+  done(a);
+}
+
+void finish(const outcome_fn& done, get_reply reply) {
+  client_answer a;
+  a.get = std::move(reply);
+  done(a);
+}
+
+void finish(const outcome_fn& done, write_reply reply) {
+  client_answer a;
+  a.write = reply;
+  done(a);
+}
+
 // --- get ---------------------------------------------------------------------------------------
 
 struct read_round {
   plan_ptr plan;
   std::vector<const replica_target*> asked; ///< the home replicas (fallbacks hold only hints)
-  done_fn<get_reply> done;
+  outcome_fn done;
   bytes key;
   uint32_t answered = 0, failed = 0;
   bool replied = false;
@@ -188,42 +206,44 @@ void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
   if (!rd->replied && rd->answered >= plan.read_quorum) {
     rd->replied = true;
     if (rd->any_found) {
-      rd->done(to_reply(rd->merged));
+      finish(rd->done, to_reply(rd->merged));
     } else if (!rd->corrupt_at.empty()) {
       // Not "not found": the key exists but no intact copy answered. Never return the bytes.
       std::string where;
       for (auto& n : rd->corrupt_at)
         where += (where.empty() ? "" : ", ") + n;
-      rd->done(caf::make_error(ec::corrupt_record, "the stored record failed its checksum on " +
-                                                       where + " and no intact replica answered"));
+      finish(rd->done,
+             caf::make_error(ec::corrupt_record, "the stored record failed its checksum on " +
+                                                     where + " and no intact replica answered"));
     } else {
-      rd->done(get_reply{});
+      finish(rd->done, get_reply{});
     }
   }
   if (!rd->replied && rd->failed > total - plan.read_quorum) {
     rd->replied = true;
-    rd->done(caf::make_error(ec::unavailable, std::to_string(rd->answered) + " of " +
-                                                  std::to_string(plan.replicas_total) +
-                                                  " replicas answered, " +
-                                                  std::to_string(plan.read_quorum) + " needed"));
+    finish(rd->done,
+           caf::make_error(ec::unavailable, std::to_string(rd->answered) + " of " +
+                                                std::to_string(plan.replicas_total) +
+                                                " replicas answered, " +
+                                                std::to_string(plan.read_quorum) + " needed"));
   }
   if (rd->answered + rd->failed == total)
     read_repair(self, rd);
 }
 
-void start_get(self_ptr self, bytes key, done_fn<get_reply> done) {
+void start_get(self_ptr self, bytes key, outcome_fn done) {
   if (auto err = check_key(self, key))
-    return done(std::move(err));
+    return finish(done, std::move(err));
   auto plan = plan_of(self, key);
   if (!plan)
-    return done(std::move(plan.error()));
+    return finish(done, std::move(plan.error()));
   auto rd = std::make_shared<read_round>();
   rd->plan = std::move(*plan);
   for (auto& t : rd->plan->replicas)
     if (t.hint_for.empty())
       rd->asked.push_back(&t);
   if (rd->asked.size() < rd->plan->read_quorum)
-    return done(unreachable(rd->asked.size(), *rd->plan, rd->plan->read_quorum));
+    return finish(done, unreachable(rd->asked.size(), *rd->plan, rd->plan->read_quorum));
   rd->done = std::move(done);
   rd->key = std::move(key);
   for (size_t i = 0; i < rd->asked.size(); ++i) {
@@ -254,7 +274,7 @@ void start_get(self_ptr self, bytes key, done_fn<get_reply> done) {
 
 struct write_round {
   plan_ptr plan;
-  done_fn<write_reply> done;
+  outcome_fn done;
   write_op op;
   size_t coordinator_index = 0; ///< the replica currently asked to coordinate
   uint32_t acks = 0, failed = 0, outstanding = 0;
@@ -272,7 +292,7 @@ void maybe_finish_write(const std::shared_ptr<write_round>& wr) {
   auto& plan = *wr->plan;
   if (!wr->replied && wr->acks >= plan.write_quorum) {
     wr->replied = true;
-    wr->done(write_reply{wr->acks});
+    finish(wr->done, write_reply{wr->acks});
   }
   if (!wr->replied && wr->acks + wr->outstanding < plan.write_quorum) {
     wr->replied = true;
@@ -281,8 +301,8 @@ void maybe_finish_write(const std::shared_ptr<write_round>& wr) {
     if (wr->last_error)
       detail += " (last failure: " + describe(wr->last_error) + ")";
     // Only a write that no replica can have stored is a definite failure.
-    wr->done(wr->acks > 0 || wr->uncertain ? caf::make_error(ec::maybe_applied, detail)
-                                           : caf::make_error(ec::unavailable, detail));
+    finish(wr->done, wr->acks > 0 || wr->uncertain ? caf::make_error(ec::maybe_applied, detail)
+                                                   : caf::make_error(ec::unavailable, detail));
   }
 }
 
@@ -350,23 +370,24 @@ void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr) {
   });
 }
 
-void start_write(self_ptr self, write_op op, const bytes& context, done_fn<write_reply> done) {
+void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn done) {
   auto err = check_key(self, op.key);
   if (!err && !op.tombstone)
     err = check_value(self, op.value);
   if (err)
-    return done(std::move(err));
+    return finish(done, std::move(err));
   auto plan = plan_of(self, op.key);
   if (!plan)
-    return done(std::move(plan.error()));
+    return finish(done, std::move(plan.error()));
   auto& p = **plan;
   if (p.replicas.size() < p.write_quorum)
-    return done(unreachable(p.replicas.size(), p, p.write_quorum));
+    return finish(done, unreachable(p.replicas.size(), p, p.write_quorum));
   if (!context.empty()) {
     auto vv = dvv::decode_context(context);
     if (!vv)
-      return done(
-          caf::make_error(ec::bad_context, "the context does not decode; pass it as get printed it"));
+      return finish(done,
+                    caf::make_error(ec::bad_context,
+                                    "the context does not decode; pass it as get printed it"));
     op.context = std::move(*vv);
   }
   op.timestamp_us = wall_clock_us();
@@ -377,20 +398,9 @@ void start_write(self_ptr self, write_op op, const bytes& context, done_fn<write
   ask_coordinator(self, wr);
 }
 
-/// A request's outcome delivered to its response promise.
-template <class T>
-done_fn<T> to_promise(caf::typed_response_promise<T> rp) {
-  return [rp](caf::expected<T> x) mutable {
-    if (x)
-      rp.deliver(std::move(*x));
-    else
-      rp.deliver(std::move(x.error()));
-  };
-}
-
 /// Serves one call of a client's batch; its answer joins the batch going back to that client.
 void serve_client_call(self_ptr self, const client_answers_actor& to, client_call& call) {
-  auto reply = [self, to, id = call.id](client_answer a) {
+  auto reply = [self, to, id = call.id](client_answer& a) {
     a.id = id;
     size_t size = 64 + a.get.context.size();
     for (auto& v : a.get.values)
@@ -398,37 +408,22 @@ void serve_client_call(self_ptr self, const client_answers_actor& to, client_cal
     if (self->state.client_answers.add(self, to, std::move(a), size))
       schedule_flush(self);
   };
-  auto written = [reply](caf::expected<write_reply> w) {
-    client_answer a;
-    if (w)
-      a.write = *w;
-    else
-      a.err = std::move(w.error());
-    reply(std::move(a));
-  };
   switch (call.kind) {
   case client_call_kind::get:
-    start_get(self, std::move(call.key), [reply](caf::expected<get_reply> g) {
-      client_answer a;
-      if (g)
-        a.get = std::move(*g);
-      else
-        a.err = std::move(g.error());
-      reply(std::move(a));
-    });
+    start_get(self, std::move(call.key), reply);
     break;
   case client_call_kind::put: {
     write_op op;
     op.key = std::move(call.key);
     op.value = std::move(call.value);
-    start_write(self, std::move(op), call.context, written);
+    start_write(self, std::move(op), call.context, reply);
     break;
   }
   case client_call_kind::del: {
     write_op op;
     op.key = std::move(call.key);
     op.tombstone = true;
-    start_write(self, std::move(op), call.context, written);
+    start_write(self, std::move(op), call.context, reply);
     break;
   }
   }
@@ -448,7 +443,8 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, routes initi
   return {
       [=](caf::get_atom, bytes& key) -> caf::result<get_reply> {
         auto rp = self->make_response_promise<get_reply>();
-        start_get(self, std::move(key), to_promise(rp));
+        start_get(self, std::move(key),
+                  deliver_to<client_answer>(rp, [](client_answer& a) { return std::move(a.get); }));
         return rp;
       },
       [=](caf::put_atom, put_request& req) -> caf::result<write_reply> {
@@ -456,7 +452,8 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, routes initi
         write_op op;
         op.key = std::move(req.key);
         op.value = std::move(req.value);
-        start_write(self, std::move(op), req.context, to_promise(rp));
+        start_write(self, std::move(op), req.context,
+                    deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
         return rp;
       },
       [=](caf::delete_atom, delete_request& req) -> caf::result<write_reply> {
@@ -464,7 +461,8 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, routes initi
         write_op op;
         op.key = std::move(req.key);
         op.tombstone = true;
-        start_write(self, std::move(op), req.context, to_promise(rp));
+        start_write(self, std::move(op), req.context,
+                    deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
         return rp;
       },
       [=](batch_atom, const client_answers_actor& to, std::vector<client_call>& calls) {

@@ -4,7 +4,8 @@
 // network partition (each side's requests die at the other), without any kernel support. Only nodes
 // whose manifest enables [faults] injection accept the rules (see node_actor's fault handler).
 //
-// Shared by the node and its vnodes (one process), hence the lock; consulted once per request.
+// Shared by the node, its vnodes and its gateway (one process), hence the lock; consulted once per
+// request or batch.
 #pragma once
 
 #include <chrono>

@@ -33,8 +33,8 @@ using namespace std::chrono_literals;
 /// Reconnect attempts, liveness, view and handoff reports and the departure check are private: the
 /// public interface stays node_actor.
 using node_impl =
-    node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>, caf::reacts_to<caf::tick_atom>>::
-        extend_with<liveness_listener_actor>::
+    node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>,
+                       caf::reacts_to<caf::tick_atom>>::extend_with<liveness_listener_actor>::
         extend_with<view_listener_actor>::extend_with<handoff_listener_actor>;
 
 constexpr auto reconnect_interval = 1s;
@@ -70,7 +70,7 @@ struct node_state {
   std::vector<vnode_actor> vnodes; ///< this node's vnode of every partition
   replica_gateway_actor gateway;   ///< serves the peers' batched replica requests
   coordinator_actor coordinator;   ///< serves the clients' requests
-  std::vector<peer_info> peers; ///< every other member ever seen, in the order first seen
+  std::vector<peer_info> peers;    ///< every other member ever seen, in the order first seen
   failure_detector_actor detector;
   handoff_actor handoff;
   hint_keeper_actor hint_keeper;

@@ -65,8 +65,8 @@ link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gate
     self->quit(std::move(msg.reason));
   });
   return {
-      [=](batch_atom, std::vector<replica_call>& calls)
-          -> caf::result<std::vector<replica_answer>> {
+      [=](batch_atom,
+          std::vector<replica_call>& calls) -> caf::result<std::vector<replica_answer>> {
         if (calls.empty())
           return std::vector<replica_answer>{};
         // The requester's batch is answered as a whole, in its order and with its ids.

@@ -261,6 +261,14 @@ caf::error apply_hint(self_ptr self, partition_id p, const std::string& target, 
   return hold_hint(st, target, p, key, rec);
 }
 
+/// A record, or the error that stands in for it, into an answer.
+void take_record(caf::expected<record> rec, replica_answer& out) {
+  if (rec)
+    out.rec = std::move(*rec);
+  else
+    out.err = std::move(rec.error());
+}
+
 /// Serves one call of a batch into `out` (whose id is set).
 void serve_call(self_ptr self, replica_call& c, replica_answer& out) {
   switch (c.kind) {
@@ -271,16 +279,10 @@ void serve_call(self_ptr self, replica_call& c, replica_answer& out) {
       out.read = read_record(self->state, c.partition, c.key);
     return;
   case replica_call_kind::coord:
-    if (auto rec = apply_coord(self, c.partition, c.op, c.target))
-      out.rec = std::move(*rec);
-    else
-      out.err = std::move(rec.error());
+    take_record(apply_coord(self, c.partition, c.op, c.target), out);
     return;
   case replica_call_kind::merge:
-    if (auto rec = apply_merge(self, c.partition, c.key, c.rec))
-      out.rec = std::move(*rec);
-    else
-      out.err = std::move(rec.error());
+    take_record(apply_merge(self, c.partition, c.key, c.rec), out);
     return;
   case replica_call_kind::hint:
     out.err = apply_hint(self, c.partition, c.target, c.key, c.rec);
@@ -296,7 +298,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
   rebuild_trees(st);
   recount_hints(st);
   return {
-      [=](batch_atom, std::vector<replica_call>& calls) -> caf::result<std::vector<replica_answer>> {
+      [=](batch_atom,
+          std::vector<replica_call>& calls) -> caf::result<std::vector<replica_answer>> {
         std::vector<replica_answer> answers(calls.size());
         for (size_t i = 0; i < calls.size(); ++i) {
           answers[i].id = calls[i].id;

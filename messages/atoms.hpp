@@ -14,9 +14,9 @@ using peer_atom = caf::atom_constant<caf::atom("peer")>;
 
 // Replication protocol (coordinator -> storage or peer link -> gateway -> storage; background work
 // -> vnode -> storage).
-using merge_atom = caf::atom_constant<caf::atom("merge")>; ///< merge a replicated record
-using read_atom = caf::atom_constant<caf::atom("read")>;   ///< read a replica's record
-using batch_atom = caf::atom_constant<caf::atom("batch")>; ///< replica calls or answers, batched
+using merge_atom = caf::atom_constant<caf::atom("merge")>;   ///< merge a replicated record
+using read_atom = caf::atom_constant<caf::atom("read")>;     ///< read a replica's record
+using batch_atom = caf::atom_constant<caf::atom("batch")>;   ///< replica calls or answers, batched
 using routes_atom = caf::atom_constant<caf::atom("routes")>; ///< where partitions' replicas are
 
 // Hinted handoff (hint keeper -> storage; coordinators hold hints through replica calls).

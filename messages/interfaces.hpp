@@ -111,8 +111,7 @@ struct replica_target {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_target& x) {
-  return f(caf::meta::type_name("actorkv::replica_target"), x.node, x.hint_for, x.via,
-           x.partition);
+  return f(caf::meta::type_name("actorkv::replica_target"), x.node, x.hint_for, x.via, x.partition);
 }
 
 /// Everything a coordinator needs to know of one partition's replicas, computed by its node.

@@ -43,7 +43,7 @@ typename Inspector::result_type inspect(Inspector& f, replica_read& x) {
 
 /// What a replica call asks of a replica.
 enum class replica_call_kind : uint8_t {
-  read,  ///< the key's record as stored (replica_answer::read)
+  read, ///< the key's record as stored (replica_answer::read)
   /// Applies a client write as its coordinating replica and answers with the resulting record.
   /// With an empty target the record is stored here, stamped with this replica's dot; otherwise
   /// this node is a fallback: the write gets a dot of a fresh one-off id (a fallback holds no

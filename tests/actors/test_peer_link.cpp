@@ -139,17 +139,21 @@ struct link_fixture {
     return {c};
   }
 
-  /// One read through `link`; the error it failed with, and how long it took.
-  std::pair<caf::error, std::chrono::milliseconds> failing_read(const peer_link_actor& link) {
+  /// One read through `link`, with `meanwhile` run once it is sent; the error it failed with,
+  /// and how long it took.
+  std::pair<caf::error, std::chrono::milliseconds>
+  failing_read(const peer_link_actor& link, const std::function<void()>& meanwhile = {}) {
     caf::error out;
     auto start = std::chrono::steady_clock::now();
-    self->request(link, 20s, batch_atom::value, one_read())
-        .receive(
-            [&](std::vector<replica_answer>& answers) {
-              if (answers.size() == 1)
-                out = answers[0].err;
-            },
-            [&](caf::error& e) { out = e; });
+    auto answer = self->request(link, 20s, batch_atom::value, one_read());
+    if (meanwhile)
+      meanwhile();
+    answer.receive(
+        [&](std::vector<replica_answer>& answers) {
+          if (answers.size() == 1)
+            out = answers[0].err;
+        },
+        [&](caf::error& e) { out = e; });
     return {out, std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - start)};
   }
@@ -192,20 +196,10 @@ BOOST_FIXTURE_TEST_CASE(a_link_told_to_exit_fails_what_is_in_flight, link_fixtur
   faults->bind("peer", sys.node());
   faults->set("peer", link_faults::verdict{true, {}});
   auto link = spawn_peer_link(sys, gateway, 15s);
-  caf::error err;
-  auto start = std::chrono::steady_clock::now();
-  self->send(link, batch_atom::value, one_read());
-  std::this_thread::sleep_for(200ms);
-  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
-  self->receive(
-      [&](std::vector<replica_answer>& answers) {
-        if (answers.size() == 1)
-          err = answers[0].err;
-      },
-      [&](caf::error& e) { err = e; },
-                caf::after(std::chrono::seconds(10)) >> [&] { err = caf::sec::request_timeout; });
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - start);
+  auto [err, took] = failing_read(link, [&] {
+    std::this_thread::sleep_for(200ms);
+    caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+  });
   BOOST_TEST((err == caf::sec::request_receiver_down), describe(err));
   BOOST_TEST(took.count() < 5000, "took " << took.count() << " ms");
 }
