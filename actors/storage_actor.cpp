@@ -1,5 +1,6 @@
 #include "actors/storage_actor.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <random>
@@ -301,9 +302,20 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
       [=](batch_atom,
           std::vector<replica_call>& calls) -> caf::result<std::vector<replica_answer>> {
         std::vector<replica_answer> answers(calls.size());
-        for (size_t i = 0; i < calls.size(); ++i) {
-          answers[i].id = calls[i].id;
-          serve_call(self, calls[i], answers[i]);
+        auto serve_all = [&] {
+          for (size_t i = 0; i < calls.size(); ++i) {
+            answers[i].id = calls[i].id;
+            serve_call(self, calls[i], answers[i]);
+          }
+        };
+        auto is_read = [](const replica_call& c) { return c.kind == replica_call_kind::read; };
+        if (std::all_of(calls.begin(), calls.end(), is_read)) {
+          self->state.engine->read_together(serve_all);
+        } else {
+          // The reads of a mixed batch share its write transaction. Should the batch fail to
+          // open, each write call meets that error itself.
+          static_cast<void>(open_batch(self));
+          serve_all();
         }
         return answer_after_commit(self, std::move(answers));
       },

@@ -79,6 +79,12 @@ public:
   /// Discards the open batch; without one, does nothing.
   virtual void rollback() = 0;
 
+  /// Runs `reads`, which may only call get(), in one read snapshot: they share one round of
+  /// locking instead of paying one each (a batch of replica reads). Inside a batch, or when the
+  /// snapshot cannot be taken, the reads run as they would without it. No snapshot outlives the
+  /// call.
+  virtual void read_together(const std::function<void()>& reads) { reads(); }
+
   /// Checks the structure of the whole store (for SQLite, its quick_check: every page, not the
   /// records' checksums). ec::corrupt_record when it is damaged beyond per-record repair; the
   /// caller then sets the file aside and starts empty, to be refilled from the other replicas.

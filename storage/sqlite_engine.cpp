@@ -280,6 +280,28 @@ public:
     }
   }
 
+  void read_together(const std::function<void()>& reads) override {
+    if (in_batch_) {
+      reads();
+      return;
+    }
+    // A deferred transaction takes its read lock at the first get() and keeps it to the COMMIT,
+    // so the reads of a batch pay SQLite's WAL read-lock syscalls once instead of each.
+    bool snapshot = false;
+    {
+      statement_use use{begin_read_};
+      snapshot = !step_done(begin_read_);
+    }
+    reads();
+    if (!snapshot)
+      return;
+    statement_use use{commit_};
+    if (step_done(commit_)) {
+      statement_use undo{rollback_};
+      sqlite3_step(rollback_);
+    }
+  }
+
   caf::error put(partition_id p, const bytes& key, const record& rec) override {
     if (auto err = check_batch())
       return err;
@@ -683,6 +705,7 @@ private:
         {&erase_, "DELETE FROM records WHERE partition = ?1 AND key = ?2"},
         {&scan_, "SELECT key, value FROM records WHERE partition = ?1 ORDER BY key"},
         {&begin_, "BEGIN IMMEDIATE"},
+        {&begin_read_, "BEGIN DEFERRED"},
         {&commit_, "COMMIT"},
         {&rollback_, "ROLLBACK"},
         {&get_meta_, "SELECT value FROM meta WHERE name = ?1"},
@@ -710,6 +733,8 @@ private:
   sqlite3_stmt* scan_ = nullptr;
   /// BEGIN IMMEDIATE takes the write lock up front, so a batch never fails half-way for want of it.
   sqlite3_stmt* begin_ = nullptr;
+  /// A read snapshot for read_together(); commit_ ends it.
+  sqlite3_stmt* begin_read_ = nullptr;
   sqlite3_stmt* commit_ = nullptr;
   sqlite3_stmt* rollback_ = nullptr;
   sqlite3_stmt* get_meta_ = nullptr;

@@ -266,6 +266,35 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(batches_do_not_nest_and_need_a_begin, F, engine_fi
   ACTORKV_CHECK_EC(e.commit(), ec::storage_failure);
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(reads_together_see_what_is_stored_and_hold_nothing_open, F,
+                              engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("a"), value_record(to_bytes("A"))));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("b"), value_record(to_bytes("B"))));
+  std::optional<record> a, b, missing;
+  e.read_together([&] {
+    a = read(e, 0, to_bytes("a"));
+    b = read(e, 1, to_bytes("b"));
+    missing = read(e, 0, to_bytes("b"));
+  });
+  BOOST_CHECK(a == value_record(to_bytes("A")));
+  BOOST_CHECK(b == value_record(to_bytes("B")));
+  BOOST_CHECK(!missing);
+  // Nothing stays open: a batch begins and commits, and a plain write stands on its own.
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("a"), value_record(to_bytes("A2"), 2)));
+  // Inside a batch, reads together see the batch's own writes.
+  e.read_together([&] { a = read(e, 0, to_bytes("a")); });
+  BOOST_CHECK(a == value_record(to_bytes("A2"), 2));
+  ACTORKV_REQUIRE_OK(e.commit());
+  e.read_together([&] { a = read(e, 0, to_bytes("a")); });
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("c"), sample_record()));
+  e.rollback(); // no batch is open, so this must not undo the plain write
+  BOOST_CHECK(read(e, 0, to_bytes("c")));
+  BOOST_CHECK(a == value_record(to_bytes("A2"), 2));
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(meta_values_are_stored_and_replaced, F, engine_fixtures) {
   F fx;
   auto& e = fx.store();
