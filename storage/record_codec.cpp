@@ -7,6 +7,7 @@
 #include "storage/record_codec.hpp"
 
 #include <array>
+#include <cstring>
 #include <exception>
 #include <istream>
 #include <ostream>
@@ -230,7 +231,35 @@ caf::error corrupt(std::string what) {
 
 } // namespace
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+namespace {
+
+/// The same checksum with SSE 4.2's crc32 instruction (the Castagnoli polynomial): about ten
+/// times the table's speed. Each record read and write checksums its whole payload.
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(const uint8_t* data, size_t size) {
+  uint64_t crc = 0xFFFFFFFFu;
+  for (; size >= 8; data += 8, size -= 8) {
+    uint64_t word;
+    std::memcpy(&word, data, 8);
+    crc = __builtin_ia32_crc32di(crc, word);
+  }
+  auto crc32 = static_cast<uint32_t>(crc);
+  for (; size > 0; ++data, --size)
+    crc32 = __builtin_ia32_crc32qi(crc32, *data);
+  return crc32 ^ 0xFFFFFFFFu;
+}
+
+// Zero (the table) until initialised, which is still correct for any caller that runs earlier.
+const bool have_sse42 = (__builtin_cpu_init(), __builtin_cpu_supports("sse4.2"));
+
+} // namespace
+#endif
+
 uint32_t crc32c(const uint8_t* data, size_t size) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (have_sse42)
+    return crc32c_sse42(data, size);
+#endif
   uint32_t crc = 0xFFFFFFFFu;
   for (; size >= 8; data += 8, size -= 8) {
     uint32_t lo = crc ^ load_le32(data);
