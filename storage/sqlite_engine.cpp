@@ -213,9 +213,10 @@ public:
   ~sqlite_engine() override {
     checkpointer_.stop();
     rollback();
-    for (auto* stmt : {get_, put_, erase_, scan_, begin_, commit_, rollback_, get_meta_, set_meta_,
-                       add_hint_, hints_for_, remove_hint_, hint_counts_})
-      sqlite3_finalize(stmt); // accepts nullptr
+    // Every statement of the connection, so that none is forgotten: with one left, close fails
+    // and the WAL is never checkpointed into the database file.
+    while (auto* stmt = sqlite3_next_stmt(db_, nullptr))
+      sqlite3_finalize(stmt);
     // Closing the last connection checkpoints the WAL into the database file.
     sqlite3_close(db_);
   }
