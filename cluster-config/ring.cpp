@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
 #include <queue>
 #include <set>
 #include <stdexcept>
@@ -173,10 +174,17 @@ std::vector<uint32_t> interleave(uint32_t q, const std::vector<uint32_t>& target
 } // namespace
 
 std::array<uint8_t, 16> ring_position(const bytes& key) {
+  // OpenSSL 3 looks the implementation of EVP_md5() up, under a lock, and allocates a context on
+  // every EVP_Digest: several times the hashing of a short key. Fetched once, with one context
+  // per thread, a key costs the hashing alone.
+  static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx{EVP_MD_CTX_new(),
+                                                                            &EVP_MD_CTX_free};
   std::array<uint8_t, 16> out{};
   unsigned int len = 0;
-  if (EVP_Digest(key.data(), key.size(), out.data(), &len, EVP_md5(), nullptr) != 1 ||
-      len != out.size())
+  if (md5 == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), md5, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), key.data(), key.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size())
     // Only possible when OpenSSL runs without its default provider (a FIPS-only setup): no key
     // could ever be placed, so this is a broken installation rather than a request error.
     throw std::runtime_error("ring_position: OpenSSL cannot compute MD5");
