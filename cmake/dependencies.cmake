@@ -15,3 +15,23 @@ if(NOT TARGET tomlplusplus::tomlplusplus)
   set_target_properties(tomlplusplus::tomlplusplus PROPERTIES
     INTERFACE_INCLUDE_DIRECTORIES "${TOMLPP_INCLUDE_DIR}")
 endif()
+
+# jemalloc for the programs: a request allocates many small objects (CAF messages, records,
+# batches) across threads, and glibc's malloc was a quarter of the coordinating thread's time
+# (BENCHMARKS.md). Without it the programs fall back to glibc's allocator.
+option(ACTORKV_JEMALLOC "Link kvnode and kvbench with jemalloc when it is installed" ON)
+if(ACTORKV_JEMALLOC)
+  find_library(ACTORKV_JEMALLOC_LIBRARY jemalloc)
+  if(ACTORKV_JEMALLOC_LIBRARY)
+    message(STATUS "kvnode and kvbench allocate with ${ACTORKV_JEMALLOC_LIBRARY}")
+  else()
+    message(STATUS "jemalloc not found (Debian: libjemalloc-dev): glibc's allocator is used")
+  endif()
+endif()
+
+# Links `target` with jemalloc when it was found.
+function(actorkv_use_jemalloc target)
+  if(ACTORKV_JEMALLOC AND ACTORKV_JEMALLOC_LIBRARY)
+    target_link_libraries(${target} PRIVATE ${ACTORKV_JEMALLOC_LIBRARY})
+  endif()
+endfunction()
