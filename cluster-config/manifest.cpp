@@ -302,6 +302,12 @@ void read_storage(checker& ck, const entry& e, storage_settings& out) {
                         if (auto w = read_word(ck, x, {"full", "normal", "off"}))
                           out.sync = *w;
                       }},
+                     {"cache_mib",
+                      [&](const entry& x) {
+                        // Up to 1 TiB: SQLite allocates the cache as pages are read, not upfront.
+                        if (auto mib = read_int(ck, x, 1, 1 << 20))
+                          out.cache_mib = static_cast<uint32_t>(*mib);
+                      }},
                  });
 }
 

@@ -40,6 +40,9 @@ std::vector<std::pair<std::string, std::string>> describe(const store_settings& 
 /// [storage]
 struct storage_settings {
   std::string sync = "normal"; ///< "full" | "normal" | "off"
+  /// SQLite's page cache per node, MiB. The default holds a few hundred thousand small records:
+  /// the reads of a record not in it cost a system call per page.
+  uint32_t cache_mib = 64;
 };
 
 /// What a message needs besides the values it carries: CAF's framing, node ids and type names, a

@@ -121,10 +121,12 @@ public:
 /// The reference implementation: everything in memory, nothing durable.
 std::unique_ptr<engine> make_memory_engine();
 
-/// Opens (creating when missing) the SQLite database at `path` in WAL mode, upgrading a file of an
-/// older schema version in place (storage/FORMAT.md). Fails with ec::storage_failure naming the
-/// path and SQLite's message, or when the file's schema version is newer than this build
-/// understands; with ec::corrupt_record when the file is not a database or is damaged.
-caf::expected<std::unique_ptr<engine>> open_sqlite_engine(const std::string& path, sync_mode sync);
+/// Opens (creating when missing) the SQLite database at `path` in WAL mode with a page cache of
+/// `cache_mib` MiB, upgrading a file of an older schema version in place (storage/FORMAT.md). Fails
+/// with ec::storage_failure naming the path and SQLite's message, or when the file's schema version
+/// is newer than this build understands; with ec::corrupt_record when the file is not a database or
+/// is damaged.
+caf::expected<std::unique_ptr<engine>> open_sqlite_engine(const std::string& path, sync_mode sync,
+                                                          uint32_t cache_mib = 64);
 
 } // namespace actorkv::storage

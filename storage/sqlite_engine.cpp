@@ -222,7 +222,7 @@ public:
   }
 
   /// Opens the connection, configures it, creates or checks the schema and prepares statements.
-  caf::error open(sync_mode sync) {
+  caf::error open(sync_mode sync, uint32_t cache_mib) {
     auto flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr) != SQLITE_OK)
       return db_ == nullptr ? failure_text("cannot allocate a SQLite connection") : failure();
@@ -231,6 +231,10 @@ public:
     if (auto err = enable_wal())
       return err;
     if (sqlite3_exec(db_, synchronous_pragma(sync), nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
+    // A negative cache_size is in KiB.
+    auto cache = "PRAGMA cache_size=-" + std::to_string(uint64_t{cache_mib} * 1024);
+    if (sqlite3_exec(db_, cache.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
       return failure();
     if (auto err = ensure_schema())
       return err;
@@ -749,9 +753,10 @@ private:
 
 } // namespace
 
-caf::expected<std::unique_ptr<engine>> open_sqlite_engine(const std::string& path, sync_mode sync) {
+caf::expected<std::unique_ptr<engine>> open_sqlite_engine(const std::string& path, sync_mode sync,
+                                                          uint32_t cache_mib) {
   auto result = std::make_unique<sqlite_engine>(path);
-  if (auto err = result->open(sync))
+  if (auto err = result->open(sync, cache_mib))
     return err;
   return std::unique_ptr<engine>{std::move(result)};
 }

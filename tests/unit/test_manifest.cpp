@@ -132,6 +132,7 @@ data_dir = "d/c"
   BOOST_CHECK(m->store.quorum == quorum_mode::sloppy);
   BOOST_CHECK(m->store.conflicts == conflict_mode::siblings);
   BOOST_CHECK_EQUAL(m->storage.sync, "normal");
+  BOOST_CHECK_EQUAL(m->storage.cache_mib, 64u);
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 1024u);
   BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 1024u * 1024u);
   // 32 max-size values, a key, 1 MiB and 256 bytes per partition (256 of them).
@@ -154,6 +155,7 @@ quorum = "strict"
 conflicts = "lww"
 [storage]
 sync = "off"
+cache_mib = 512
 [limits]
 max_key_bytes = 10
 max_value_bytes = 20
@@ -172,6 +174,7 @@ injection = true
   BOOST_CHECK(m->store.quorum == quorum_mode::strict);
   BOOST_CHECK(m->store.conflicts == conflict_mode::lww);
   BOOST_CHECK_EQUAL(m->storage.sync, "off");
+  BOOST_CHECK_EQUAL(m->storage.cache_mib, 512u);
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 10u);
   BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 20u);
   BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 2000000u);
@@ -338,6 +341,12 @@ BOOST_AUTO_TEST_CASE(words) {
          "conflicts = \"merge\" must be \"siblings\" or \"lww\"");
   expect(store_head + "[storage]\nsync = \"fast\"\n" + two_nodes, 8,
          "sync = \"fast\" must be \"full\", \"normal\" or \"off\"");
+  expect(store_head + "[storage]\ncache_mib = 0\n" + two_nodes, 8,
+         "cache_mib = 0 is outside 1..1048576");
+  expect(store_head + "[storage]\ncache_mib = 2000000\n" + two_nodes, 8,
+         "cache_mib = 2000000 is outside 1..1048576");
+  expect(store_head + "[storage]\ncache_mib = \"lots\"\n" + two_nodes, 8,
+         "cache_mib must be an integer, not a string");
   // A control character in a value is escaped: the message stays on one line.
   expect(store_head + "quorum = \"a\\nb\"\n" + two_nodes, 7, "quorum = \"a\\nb\" must be");
 }

@@ -285,7 +285,8 @@ int main(int argc, char** argv) {
     return fail("cannot create data directory " + self_entry->data_dir + ": " + fs_err.message(),
                 1);
   auto db_path = (std::filesystem::path{self_entry->data_dir} / "actorkv.db").string();
-  auto engine = actorkv::storage::open_sqlite_engine(db_path, sync_of(cluster->storage.sync));
+  auto engine = actorkv::storage::open_sqlite_engine(db_path, sync_of(cluster->storage.sync),
+                                                     cluster->storage.cache_mib);
   auto damage = engine ? (*engine)->verify() : engine.error();
   if (damage == actorkv::ec::corrupt_record) {
     // Pages are damaged, not just records: keep the file for inspection, start this replica
@@ -298,7 +299,8 @@ int main(int argc, char** argv) {
         std::filesystem::rename(db_path + suffix, aside + suffix, fs_err);
     actorkv::log_event(node_name, actorkv::describe(damage) + "; moved to " + aside +
                                       ", starting empty: replicas will refill it");
-    engine = actorkv::storage::open_sqlite_engine(db_path, sync_of(cluster->storage.sync));
+    engine = actorkv::storage::open_sqlite_engine(db_path, sync_of(cluster->storage.sync),
+                                                  cluster->storage.cache_mib);
   }
   if (!engine)
     return fail(actorkv::describe(engine.error()), 1);
