@@ -260,6 +260,10 @@ uint32_t crc32c(const uint8_t* data, size_t size) {
   if (have_sse42)
     return crc32c_sse42(data, size);
 #endif
+  return crc32c_portable(data, size);
+}
+
+uint32_t crc32c_portable(const uint8_t* data, size_t size) {
   uint32_t crc = 0xFFFFFFFFu;
   for (; size >= 8; data += 8, size -= 8) {
     uint32_t lo = crc ^ load_le32(data);

@@ -11,8 +11,12 @@
 
 namespace actorkv::storage {
 
-/// CRC32C (Castagnoli) of `size` bytes at `data`.
+/// CRC32C (Castagnoli) of `size` bytes at `data`: with the CPU's crc32 instruction where it has
+/// one (SSE 4.2), else crc32c_portable().
 uint32_t crc32c(const uint8_t* data, size_t size);
+
+/// The same checksum from tables, on any CPU (the fallback; tests check both agree).
+uint32_t crc32c_portable(const uint8_t* data, size_t size);
 
 /// Encodes `rec` with its checksum.
 bytes encode_record(const record& rec);
