@@ -95,8 +95,11 @@ void flush(self_ptr self) {
 void ask(self_ptr self, const replica_target& target, replica_call call, answer_fn on_answer) {
   call.partition = target.partition;
   auto& out = self->state.outgoing[target.via.address()];
-  if (!out.to)
+  if (!out.to) {
     out.to = target.via;
+    out.calls.reserve(initial_batch_items);
+    out.settle.reserve(initial_batch_items);
+  }
   out.calls.push_back(std::move(call));
   out.settle.push_back(std::move(on_answer));
   schedule_flush(self);
