@@ -9,6 +9,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "messages/record.hpp"
+#include "messages/wire.hpp"
 
 namespace actorkv {
 
@@ -87,6 +88,24 @@ struct client_answer {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_answer& x) {
   return f(caf::meta::type_name("actorkv::client_answer"), x.id, x.err, x.get, x.write);
+}
+
+/// The batches as they cross the network (messages/wire.hpp).
+bytes encode_wire(const std::vector<client_call>& xs, std::vector<caf::error>& errors);
+caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
+                       std::vector<client_call>& xs);
+bytes encode_wire(const std::vector<client_answer>& xs, std::vector<caf::error>& errors);
+caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
+                       std::vector<client_answer>& xs);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, std::vector<client_call>& xs) {
+  return inspect_wire_batch(f, xs, "actorkv::client_calls");
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, std::vector<client_answer>& xs) {
+  return inspect_wire_batch(f, xs, "actorkv::client_answers");
 }
 
 /// One member as the answering node sees it.

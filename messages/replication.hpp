@@ -9,6 +9,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "messages/record.hpp"
+#include "messages/wire.hpp"
 
 namespace actorkv {
 
@@ -83,6 +84,24 @@ struct replica_answer {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_answer& x) {
   return f(caf::meta::type_name("actorkv::replica_answer"), x.id, x.err, x.read, x.rec);
+}
+
+/// The batches as they cross the network (messages/wire.hpp).
+bytes encode_wire(const std::vector<replica_call>& xs, std::vector<caf::error>& errors);
+caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
+                       std::vector<replica_call>& xs);
+bytes encode_wire(const std::vector<replica_answer>& xs, std::vector<caf::error>& errors);
+caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
+                       std::vector<replica_answer>& xs);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, std::vector<replica_call>& xs) {
+  return inspect_wire_batch(f, xs, "actorkv::replica_calls");
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, std::vector<replica_answer>& xs) {
+  return inspect_wire_batch(f, xs, "actorkv::replica_answers");
 }
 
 /// A write held by a fallback node for `target`, a home replica that was down.
