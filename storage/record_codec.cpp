@@ -50,7 +50,7 @@ constexpr size_t min_sibling_size = 33; // dot, timestamp, tombstone byte, value
 /// bytes remain so they can bound element counts.
 class input_buffer : public std::streambuf {
 public:
-  input_buffer(const uint8_t* data, size_t size) {
+  void reset(const uint8_t* data, size_t size) {
     // std::streambuf wants char*; the get area is never written through.
     auto* first = reinterpret_cast<char*>(const_cast<uint8_t*>(data));
     setg(first, first, first + size);
@@ -62,24 +62,39 @@ public:
 /// Appends the payload to the output vector directly: no intermediate string copy of large values.
 class output_buffer : public std::streambuf {
 public:
-  explicit output_buffer(bytes& out) : out_(out) {}
+  void reset(bytes& out) { out_ = &out; }
 
 protected:
   int_type overflow(int_type c) override {
     if (!traits_type::eq_int_type(c, traits_type::eof()))
-      out_.push_back(static_cast<uint8_t>(c));
+      out_->push_back(static_cast<uint8_t>(c));
     return traits_type::not_eof(c);
   }
 
   std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_.insert(out_.end(), reinterpret_cast<const uint8_t*>(s),
-                reinterpret_cast<const uint8_t*>(s) + n);
+    out_->insert(out_->end(), reinterpret_cast<const uint8_t*>(s),
+                 reinterpret_cast<const uint8_t*>(s) + n);
     return n;
   }
 
 private:
-  bytes& out_;
+  bytes* out_ = nullptr;
 };
+
+/// The streams cereal's archives read and write through, kept per thread: constructing a
+/// std::istream or std::ostream sets up its locale (dynamic casts and reference counts), which
+/// per record cost about as much as the encoding itself.
+struct codec_streams {
+  input_buffer in_buf;
+  std::istream in{&in_buf};
+  output_buffer out_buf;
+  std::ostream out{&out_buf};
+};
+
+codec_streams& thread_streams() {
+  thread_local codec_streams streams;
+  return streams;
+}
 
 /// The archive decode_record() reads with: cereal hands load functions the base archive type, and
 /// they reach the buffer through this one. (cereal's own UserDataAdapter does the same but is
@@ -100,10 +115,9 @@ template <class Archive>
 size_t load_count(Archive& ar, size_t min_element_size, const char* what) {
   cereal::size_type count = 0;
   ar(cereal::make_size_tag(count));
-  auto* bounded = dynamic_cast<const bounded_input_archive*>(&ar);
-  if (bounded == nullptr)
-    throw cereal::Exception("records decode only through decode_record()");
-  auto left = bounded->remaining();
+  // Only decode_record() creates input archives in this file, and these load functions are
+  // visible nowhere else, so the archive is always the bounded one.
+  auto left = static_cast<const bounded_input_archive&>(ar).remaining();
   if (count > left / min_element_size)
     throw cereal::Exception(std::string{what} + " claims " + std::to_string(count) +
                             " elements but only " + std::to_string(left) + " bytes remain");
@@ -287,10 +301,11 @@ bytes encode_record(const record& rec) {
   out.resize(header_size);
   out[0] = record_format;
   {
-    output_buffer buf{out};
-    std::ostream stream{&buf};
+    auto& streams = thread_streams();
+    streams.out_buf.reset(out);
+    streams.out.clear();
     cereal::PortableBinaryOutputArchive archive{
-        stream, cereal::PortableBinaryOutputArchive::Options::LittleEndian()};
+        streams.out, cereal::PortableBinaryOutputArchive::Options::LittleEndian()};
     archive(rec);
   }
   store_le32(out.data() + 1, crc32c(out.data() + header_size, out.size() - header_size));
@@ -310,13 +325,15 @@ caf::expected<record> decode_record(const uint8_t* data, size_t size) {
   if (data[header_size] != little_endian_flag)
     return corrupt("record payload has endianness flag " + std::to_string(data[header_size]));
   try {
-    input_buffer buf{data + header_size, size - header_size};
-    std::istream stream{&buf};
-    bounded_input_archive archive{buf, stream};
+    auto& streams = thread_streams();
+    streams.in_buf.reset(data + header_size, size - header_size);
+    streams.in.clear(); // a failed decode leaves the stream's error bits set
+    bounded_input_archive archive{streams.in_buf, streams.in};
     record rec;
     archive(rec);
-    if (buf.remaining() != 0)
-      return corrupt("record payload has " + std::to_string(buf.remaining()) + " trailing bytes");
+    auto left = streams.in_buf.remaining();
+    if (left != 0)
+      return corrupt("record payload has " + std::to_string(left) + " trailing bytes");
     return rec;
   } catch (const std::exception& e) {
     return corrupt(std::string{"record payload does not decode: "} + e.what());
