@@ -283,7 +283,9 @@ void serve_call(self_ptr self, replica_call& c, replica_answer& out) {
     take_record(apply_coord(self, c.partition, c.op, c.target), out);
     return;
   case replica_call_kind::merge:
-    take_record(apply_merge(self, c.partition, c.key, c.rec), out);
+    // Only success matters to the sender: the merged record stays here, off the wire.
+    if (auto merged = apply_merge(self, c.partition, c.key, c.rec); !merged)
+      out.err = std::move(merged.error());
     return;
   case replica_call_kind::hint:
     out.err = apply_hint(self, c.partition, c.target, c.key, c.rec);

@@ -50,7 +50,7 @@ enum class replica_call_kind : uint8_t {
   /// this node is a fallback: the write gets a dot of a fresh one-off id (a fallback holds no
   /// history of the key, so its own counters could repeat) and is held as a hint for `target`.
   coord,
-  merge, ///< merges `rec` into the stored record; answers with the merged record
+  merge, ///< merges `rec` into the stored record; the answer only tells whether it did
   hint,  ///< holds `rec` as a hint for `target` (ec::unavailable when the hint backlog is full)
 };
 
@@ -78,7 +78,7 @@ struct replica_answer {
   uint64_t id = 0;
   caf::error err;    ///< set: the request failed (as storage failed it)
   replica_read read; ///< read
-  record rec;        ///< coord, merge
+  record rec;        ///< coord
 };
 
 template <class Inspector>

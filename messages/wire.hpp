@@ -39,16 +39,21 @@ public:
   void flag(bool x) { out_.push_back(x ? 1 : 0); }
 
   void varint(uint64_t x) {
+    uint8_t buf[10];
+    size_t n = 0;
     while (x >= 0x80) {
-      out_.push_back(static_cast<uint8_t>(x | 0x80));
+      buf[n++] = static_cast<uint8_t>(x | 0x80);
       x >>= 7;
     }
-    out_.push_back(static_cast<uint8_t>(x));
+    buf[n++] = static_cast<uint8_t>(x);
+    out_.insert(out_.end(), buf, buf + n);
   }
 
   void fixed64(uint64_t x) {
+    uint8_t buf[8];
     for (int i = 0; i < 8; ++i)
-      out_.push_back(static_cast<uint8_t>(x >> (8 * i)));
+      buf[i] = static_cast<uint8_t>(x >> (8 * i));
+    out_.insert(out_.end(), buf, buf + 8);
   }
 
   void blob(const uint8_t* data, size_t size) {
