@@ -9,10 +9,9 @@ namespace actorkv {
 namespace {
 
 // The fewest bytes each element can take, to bound claimed counts before allocating.
-constexpr size_t min_dot_bytes = 9;      // fixed64 id, varint counter
-constexpr size_t min_sibling_bytes = 19; // dot, fixed64 timestamp, flag, value length
-constexpr size_t min_replica_call_bytes =
-    19; // id, kind, partition, key, op (12), record (2), target
+constexpr size_t min_dot_bytes = 9;            // fixed64 id, varint counter
+constexpr size_t min_sibling_bytes = 19;       // dot, fixed64 timestamp, flag, value length
+constexpr size_t min_replica_call_bytes = 19;  // id, kind, partition, key, op, record, target
 constexpr size_t min_replica_answer_bytes = 8; // id, error flag, read (4), record (2)
 constexpr size_t min_client_call_bytes = 5;    // id, kind, key, value, context
 constexpr size_t min_client_answer_bytes = 6;  // id, error flag, found, values, context, acks
@@ -27,30 +26,63 @@ size_t record_size(const record& r) {
   return n;
 }
 
-/// Starts a batch: its format byte and element count.
-bytes start(size_t estimate, size_t count) {
+/// The errors travelling next to a batch of answers, handed out in order to the answers whose
+/// error flag is set.
+class error_feed {
+public:
+  explicit error_feed(std::vector<caf::error>& errors) : errors_(errors) {}
+
+  /// The next error; false when the batch sent too few.
+  bool take(caf::error& out) {
+    if (next_ >= errors_.size())
+      return false;
+    out = std::move(errors_[next_++]);
+    return true;
+  }
+
+  /// Whether every error was handed out (none may be left over).
+  bool drained() const { return next_ == errors_.size(); }
+
+private:
+  std::vector<caf::error>& errors_;
+  size_t next_ = 0;
+};
+
+/// A batch's bytes: the format byte, the element count, then each element as `write_one`
+/// writes it; `estimate` is the room reserved up front.
+template <class T, class WriteOne>
+bytes encode_batch(const std::vector<T>& xs, size_t estimate, WriteOne write_one) {
   bytes out;
   out.reserve(estimate);
   wire_writer w{out};
   w.u8(wire_format);
-  w.varint(count);
+  w.varint(xs.size());
+  for (auto& x : xs)
+    write_one(w, x);
   return out;
 }
 
-/// Reads a batch's format byte and element count; false (reader failed) on a foreign format.
-bool open(wire_reader& r, size_t min_element_bytes, size_t& count) {
+/// Decodes what encode_batch wrote into `xs`, each element as `read_one(reader, element, feed)`
+/// reads it (false: malformed). Fails with wire_error(what) on a foreign format, a count the
+/// bytes cannot hold, a malformed element, bytes left over, or errors left over.
+template <class T, class ReadOne>
+caf::error decode_batch(const bytes& blob, std::vector<caf::error>& errors, std::vector<T>& xs,
+                        size_t min_element_bytes, const char* what, ReadOne read_one) {
+  wire_reader r{blob.data(), blob.size()};
   if (r.u8() != wire_format)
-    return false;
-  count = r.count(min_element_bytes);
-  return !r.failed();
-}
-
-/// The next error of an answer whose error flag is set; false when the batch sent too few.
-bool take_error(std::vector<caf::error>& errors, size_t& next, caf::error& out) {
-  if (next >= errors.size())
-    return false;
-  out = std::move(errors[next++]);
-  return true;
+    return wire_error(what);
+  auto n = r.count(min_element_bytes);
+  if (r.failed())
+    return wire_error(what);
+  xs.clear();
+  xs.resize(n);
+  error_feed feed{errors};
+  for (auto& x : xs)
+    if (!read_one(r, x, feed) || r.failed())
+      return wire_error(what);
+  if (r.left() != 0 || !feed.drained())
+    return wire_error(what);
+  return caf::none;
 }
 
 } // namespace
@@ -106,9 +138,7 @@ bytes encode_wire(const std::vector<replica_call>& xs, std::vector<caf::error>&)
   for (auto& c : xs)
     estimate += element_overhead + c.key.size() + c.op.key.size() + c.op.value.size() +
                 c.target.size() + record_size(c.rec);
-  auto out = start(estimate, xs.size());
-  wire_writer w{out};
-  for (auto& c : xs) {
+  return encode_batch(xs, estimate, [](wire_writer& w, const replica_call& c) {
     w.varint(c.id);
     w.u8(static_cast<uint8_t>(c.kind));
     w.varint(c.partition);
@@ -120,51 +150,39 @@ bytes encode_wire(const std::vector<replica_call>& xs, std::vector<caf::error>&)
     w.fixed64(static_cast<uint64_t>(c.op.timestamp_us));
     w.rec(c.rec);
     w.text(c.target);
-  }
-  return out;
+  });
 }
 
 caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
                        std::vector<replica_call>& xs) {
-  wire_reader r{blob.data(), blob.size()};
-  size_t n = 0;
-  if (!open(r, min_replica_call_bytes, n) || !errors.empty())
-    return wire_error("replica calls");
-  xs.clear();
-  xs.resize(n);
-  for (auto& c : xs) {
-    c.id = r.varint();
-    auto kind = r.u8();
-    if (kind > static_cast<uint8_t>(replica_call_kind::hint))
-      return wire_error("replica calls");
-    c.kind = static_cast<replica_call_kind>(kind);
-    auto partition = r.varint();
-    if (partition > UINT32_MAX)
-      return wire_error("replica calls");
-    c.partition = static_cast<partition_id>(partition);
-    r.blob(c.key);
-    r.blob(c.op.key);
-    c.op.tombstone = r.flag();
-    r.blob(c.op.value);
-    r.versions(c.op.context);
-    c.op.timestamp_us = static_cast<int64_t>(r.fixed64());
-    r.rec(c.rec);
-    r.text(c.target);
-    if (r.failed())
-      return wire_error("replica calls");
-  }
-  if (r.left() != 0)
-    return wire_error("replica calls");
-  return caf::none;
+  return decode_batch(blob, errors, xs, min_replica_call_bytes, "replica calls",
+                      [](wire_reader& r, replica_call& c, error_feed&) {
+                        c.id = r.varint();
+                        auto kind = r.u8();
+                        if (kind > static_cast<uint8_t>(replica_call_kind::hint))
+                          return false;
+                        c.kind = static_cast<replica_call_kind>(kind);
+                        auto partition = r.varint();
+                        if (partition > UINT32_MAX)
+                          return false;
+                        c.partition = static_cast<partition_id>(partition);
+                        r.blob(c.key);
+                        r.blob(c.op.key);
+                        c.op.tombstone = r.flag();
+                        r.blob(c.op.value);
+                        r.versions(c.op.context);
+                        c.op.timestamp_us = static_cast<int64_t>(r.fixed64());
+                        r.rec(c.rec);
+                        r.text(c.target);
+                        return true;
+                      });
 }
 
 bytes encode_wire(const std::vector<replica_answer>& xs, std::vector<caf::error>& errors) {
   size_t estimate = 8;
   for (auto& a : xs)
     estimate += record_size(a.read.rec) + record_size(a.rec);
-  auto out = start(estimate, xs.size());
-  wire_writer w{out};
-  for (auto& a : xs) {
+  return encode_batch(xs, estimate, [&errors](wire_writer& w, const replica_answer& a) {
     w.varint(a.id);
     w.flag(static_cast<bool>(a.err));
     if (a.err)
@@ -173,33 +191,22 @@ bytes encode_wire(const std::vector<replica_answer>& xs, std::vector<caf::error>
     w.flag(a.read.corrupt);
     w.rec(a.read.rec);
     w.rec(a.rec);
-  }
-  return out;
+  });
 }
 
 caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
                        std::vector<replica_answer>& xs) {
-  wire_reader r{blob.data(), blob.size()};
-  size_t n = 0;
-  if (!open(r, min_replica_answer_bytes, n))
-    return wire_error("replica answers");
-  xs.clear();
-  xs.resize(n);
-  size_t next_error = 0;
-  for (auto& a : xs) {
-    a.id = r.varint();
-    if (r.flag() && !take_error(errors, next_error, a.err))
-      return wire_error("replica answers");
-    a.read.found = r.flag();
-    a.read.corrupt = r.flag();
-    r.rec(a.read.rec);
-    r.rec(a.rec);
-    if (r.failed())
-      return wire_error("replica answers");
-  }
-  if (r.left() != 0 || next_error != errors.size())
-    return wire_error("replica answers");
-  return caf::none;
+  return decode_batch(blob, errors, xs, min_replica_answer_bytes, "replica answers",
+                      [](wire_reader& r, replica_answer& a, error_feed& feed) {
+                        a.id = r.varint();
+                        if (r.flag() && !feed.take(a.err))
+                          return false;
+                        a.read.found = r.flag();
+                        a.read.corrupt = r.flag();
+                        r.rec(a.read.rec);
+                        r.rec(a.rec);
+                        return true;
+                      });
 }
 
 // -- client calls and answers -------------------------------------------------------------------
@@ -208,41 +215,29 @@ bytes encode_wire(const std::vector<client_call>& xs, std::vector<caf::error>&) 
   size_t estimate = 8;
   for (auto& c : xs)
     estimate += element_overhead + c.key.size() + c.value.size() + c.context.size();
-  auto out = start(estimate, xs.size());
-  wire_writer w{out};
-  for (auto& c : xs) {
+  return encode_batch(xs, estimate, [](wire_writer& w, const client_call& c) {
     w.varint(c.id);
     w.u8(static_cast<uint8_t>(c.kind));
     w.blob(c.key);
     w.blob(c.value);
     w.blob(c.context);
-  }
-  return out;
+  });
 }
 
 caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
                        std::vector<client_call>& xs) {
-  wire_reader r{blob.data(), blob.size()};
-  size_t n = 0;
-  if (!open(r, min_client_call_bytes, n) || !errors.empty())
-    return wire_error("client calls");
-  xs.clear();
-  xs.resize(n);
-  for (auto& c : xs) {
-    c.id = r.varint();
-    auto kind = r.u8();
-    if (kind > static_cast<uint8_t>(client_call_kind::del))
-      return wire_error("client calls");
-    c.kind = static_cast<client_call_kind>(kind);
-    r.blob(c.key);
-    r.blob(c.value);
-    r.blob(c.context);
-    if (r.failed())
-      return wire_error("client calls");
-  }
-  if (r.left() != 0)
-    return wire_error("client calls");
-  return caf::none;
+  return decode_batch(blob, errors, xs, min_client_call_bytes, "client calls",
+                      [](wire_reader& r, client_call& c, error_feed&) {
+                        c.id = r.varint();
+                        auto kind = r.u8();
+                        if (kind > static_cast<uint8_t>(client_call_kind::del))
+                          return false;
+                        c.kind = static_cast<client_call_kind>(kind);
+                        r.blob(c.key);
+                        r.blob(c.value);
+                        r.blob(c.context);
+                        return true;
+                      });
 }
 
 bytes encode_wire(const std::vector<client_answer>& xs, std::vector<caf::error>& errors) {
@@ -252,9 +247,7 @@ bytes encode_wire(const std::vector<client_answer>& xs, std::vector<caf::error>&
     for (auto& v : a.get.values)
       estimate += v.size() + 4;
   }
-  auto out = start(estimate, xs.size());
-  wire_writer w{out};
-  for (auto& a : xs) {
+  return encode_batch(xs, estimate, [&errors](wire_writer& w, const client_answer& a) {
     w.varint(a.id);
     w.flag(static_cast<bool>(a.err));
     if (a.err)
@@ -265,38 +258,27 @@ bytes encode_wire(const std::vector<client_answer>& xs, std::vector<caf::error>&
       w.blob(v);
     w.blob(a.get.context);
     w.varint(a.write.acks);
-  }
-  return out;
+  });
 }
 
 caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
                        std::vector<client_answer>& xs) {
-  wire_reader r{blob.data(), blob.size()};
-  size_t n = 0;
-  if (!open(r, min_client_answer_bytes, n))
-    return wire_error("client answers");
-  xs.clear();
-  xs.resize(n);
-  size_t next_error = 0;
-  for (auto& a : xs) {
-    a.id = r.varint();
-    if (r.flag() && !take_error(errors, next_error, a.err))
-      return wire_error("client answers");
-    a.get.found = r.flag();
-    a.get.values.resize(r.count(1));
-    for (auto& v : a.get.values)
-      r.blob(v);
-    r.blob(a.get.context);
-    auto acks = r.varint();
-    if (acks > UINT32_MAX)
-      return wire_error("client answers");
-    a.write.acks = static_cast<uint32_t>(acks);
-    if (r.failed())
-      return wire_error("client answers");
-  }
-  if (r.left() != 0 || next_error != errors.size())
-    return wire_error("client answers");
-  return caf::none;
+  return decode_batch(blob, errors, xs, min_client_answer_bytes, "client answers",
+                      [](wire_reader& r, client_answer& a, error_feed& feed) {
+                        a.id = r.varint();
+                        if (r.flag() && !feed.take(a.err))
+                          return false;
+                        a.get.found = r.flag();
+                        a.get.values.resize(r.count(1));
+                        for (auto& v : a.get.values)
+                          r.blob(v);
+                        r.blob(a.get.context);
+                        auto acks = r.varint();
+                        if (acks > UINT32_MAX)
+                          return false;
+                        a.write.acks = static_cast<uint32_t>(acks);
+                        return true;
+                      });
 }
 
 } // namespace actorkv
