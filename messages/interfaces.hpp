@@ -71,7 +71,7 @@ using vnode_actor = caf::typed_actor<
     caf::replies_to<leafkeys_atom, std::vector<uint64_t>>::with<std::vector<key_digest>>>;
 
 /// Replica gateway: where a node's peers send their coordinators' replica requests in batches
-/// (actors/peer_link.hpp). Each batch goes to this node's storage as one; the answers go back,
+/// (actors/node/peer_link.hpp). Each batch goes to this node's storage as one; the answers go back,
 /// batched, to the sending link as (batch_atom, std::vector<replica_answer>). Injected link
 /// faults apply here as at the vnodes.
 using replica_gateway_actor =
@@ -101,7 +101,7 @@ typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
 }
 
 /// A replica a coordinator may use: this node's storage, or a peer's link (batched with the other
-/// requests to that node, actors/peer_link.hpp). Both serve batches of calls for `partition`.
+/// requests to that node, actors/node/peer_link.hpp). Both serve batches of calls for `partition`.
 struct replica_target {
   std::string node;
   std::string hint_for; ///< empty: a home replica; else a fallback holding writes for that node
@@ -159,7 +159,7 @@ using client_answers_actor =
     caf::typed_actor<caf::reacts_to<batch_atom, std::vector<client_answer>>>;
 
 /// Coordinator: serves every client request of its node against the key's replicas, many at
-/// once (actors/coordinator.hpp), and read-repairs what it finds stale.
+/// once (actors/node/coordinator.hpp), and read-repairs what it finds stale.
 using coordinator_actor = client_requests_actor::extend<
     /// A client's batch, answered to the given client actor, batched.
     caf::reacts_to<batch_atom, client_answers_actor, std::vector<client_call>>,

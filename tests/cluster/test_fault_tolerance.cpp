@@ -13,7 +13,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/client.hpp"
+#include "actors/client/client.hpp"
 #include "cluster-config/ring.hpp"
 #include "messages/error.hpp"
 #include "messages/register_types.hpp"

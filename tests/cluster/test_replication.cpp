@@ -10,7 +10,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/client.hpp"
+#include "actors/client/client.hpp"
 #include "cluster-config/ring.hpp"
 #include "messages/dvv.hpp"
 #include "messages/error.hpp"

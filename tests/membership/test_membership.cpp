@@ -16,7 +16,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/client.hpp"
+#include "actors/client/client.hpp"
 #include "messages/error.hpp"
 #include "tests/cluster/common.hpp"
 

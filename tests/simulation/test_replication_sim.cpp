@@ -15,10 +15,10 @@
 
 #include <caf/all.hpp>
 
-#include "actors/coordinator.hpp"
-#include "actors/link_faults.hpp"
-#include "actors/peer_link.hpp"
-#include "actors/storage_actor.hpp"
+#include "actors/node/coordinator.hpp"
+#include "actors/node/link_faults.hpp"
+#include "actors/node/peer_link.hpp"
+#include "actors/node/storage_actor.hpp"
 #include "messages/dvv.hpp"
 #include "messages/error.hpp"
 #include "messages/register_types.hpp"

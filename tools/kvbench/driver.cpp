@@ -7,7 +7,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/client.hpp"
+#include "actors/client/client.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv::bench {

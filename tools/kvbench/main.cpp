@@ -23,7 +23,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/client.hpp"
+#include "actors/client/client.hpp"
 #include "messages/register_types.hpp"
 #include "tools/kvbench/driver.hpp"
 

@@ -6,7 +6,7 @@
 // Reads the manifest, opens (or creates) the node's data directory, refuses to start when the
 // manifest's [store] settings differ from the instance's, publishes the node actor and serves on
 // its host:port until SIGINT or SIGTERM, then shuts down cleanly. The host:port is the frame
-// guard's (actors/frame_guard.hpp), which forwards to CAF's own port on the same address.
+// guard's (actors/guard/frame_guard.hpp), which forwards to CAF's own port on the same address.
 #include <cctype>
 #include <condition_variable>
 #include <csignal>
@@ -24,11 +24,11 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/event_log.hpp"
-#include "actors/frame_guard.hpp"
-#include "actors/instance.hpp"
-#include "actors/node.hpp"
-#include "actors/storage_actor.hpp"
+#include "actors/node/event_log.hpp"
+#include "actors/guard/frame_guard.hpp"
+#include "actors/node/instance.hpp"
+#include "actors/node/node.hpp"
+#include "actors/node/storage_actor.hpp"
 #include "cluster-config/manifest.hpp"
 #include "cluster-config/membership_view.hpp"
 #include "messages/error.hpp"

@@ -13,7 +13,7 @@
 
 #include <editline/readline.h>
 
-#include "actors/client.hpp"
+#include "actors/client/client.hpp"
 #include "tools/kvsh/shell.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <map>
 #include <sstream>
 
-#include "actors/blocking_client.hpp"
+#include "actors/client/blocking_client.hpp"
 #include "messages/error.hpp"
 #include "messages/hex.hpp"
 

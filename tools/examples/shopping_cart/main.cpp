@@ -12,7 +12,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include <actors/client.hpp>
+#include <actors/client/client.hpp>
 #include <messages/error.hpp>
 #include <messages/register_types.hpp>
 

@@ -1,0 +1,324 @@
+#include "actors/client/client.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "actors/batching/batching.hpp"
+#include "messages/error.hpp"
+
+namespace actorkv {
+
+namespace {
+
+using client_impl =
+    client_actor::extend<caf::reacts_to<reconnect_atom>, caf::reacts_to<caf::flush_atom>,
+                         caf::reacts_to<caf::tick_atom>>::extend_with<client_answers_actor>;
+
+/// How often overdue calls are looked for.
+constexpr auto sweep_interval = std::chrono::milliseconds{100};
+
+/// What a client remembers of a get, put or delete sent to a node, besides its answer's use.
+struct call_in_flight {
+  caf::actor_addr node; ///< where it went
+  client_call call;     ///< kept for the one retry elsewhere; empty when none is allowed
+  bool retry = false;
+};
+
+using node_calls = pending_calls<client_answer, call_in_flight>;
+
+struct client_state {
+  static inline const char* name = "client";
+  client_options options;
+  node_actor node;          ///< valid while connected
+  size_t next_endpoint = 0; ///< the endpoint to try next
+  size_t attempts_this_round = 0;
+  bool connecting = false;
+  /// Work waiting for a connection; each entry fails itself with the given error on give-up.
+  std::deque<std::pair<std::function<void()>, std::function<void(caf::error)>>> waiting;
+  node_calls calls{sweep_interval};
+  batch_outbox<node_actor, client_call> outbox;
+};
+
+using self_ptr = client_impl::stateful_pointer<client_state>;
+
+void try_connect(self_ptr self);
+
+void run_waiting(self_ptr self) {
+  auto waiting = std::move(self->state.waiting);
+  self->state.waiting.clear();
+  for (auto& w : waiting)
+    w.first();
+}
+
+void give_up_waiting(self_ptr self, const caf::error& err) {
+  auto waiting = std::move(self->state.waiting);
+  self->state.waiting.clear();
+  for (auto& w : waiting)
+    w.second(err);
+}
+
+void learn_endpoints(self_ptr self, const cluster_status& st) {
+  auto& eps = self->state.options.endpoints;
+  for (auto& m : st.members)
+    if (std::find(eps.begin(), eps.end(), m.endpoint) == eps.end())
+      eps.push_back(m.endpoint);
+}
+
+void connected(self_ptr self, node_actor node) {
+  auto& st = self->state;
+  st.node = node;
+  st.connecting = false;
+  st.attempts_this_round = 0;
+  self->monitor(node);
+  // Learn the other members so that failover reaches nodes the user did not list.
+  self->request(node, st.options.timeout, status_atom::value)
+      .then([=](const cluster_status& cs) { learn_endpoints(self, cs); }, [](caf::error&) {});
+  run_waiting(self);
+}
+
+void connect_failed(self_ptr self) {
+  auto& st = self->state;
+  st.connecting = false;
+  if (++st.attempts_this_round >= st.options.endpoints.size()) {
+    // A whole round failed: fail what waits, then keep trying in the background for new work.
+    std::string tried;
+    for (auto& ep : st.options.endpoints)
+      tried += (tried.empty() ? "" : ", ") + ep;
+    st.attempts_this_round = 0;
+    give_up_waiting(self,
+                    caf::make_error(ec::unavailable, "no node reachable (tried " + tried + ")"));
+    return;
+  }
+  try_connect(self);
+}
+
+void try_connect(self_ptr self) {
+  auto& st = self->state;
+  if (st.node || st.connecting || st.options.endpoints.empty())
+    return;
+  st.connecting = true;
+  auto ep = st.options.endpoints[st.next_endpoint % st.options.endpoints.size()];
+  st.next_endpoint = (st.next_endpoint + 1) % st.options.endpoints.size();
+  auto colon = ep.rfind(':');
+  auto host = ep.substr(0, colon);
+  auto port = static_cast<uint16_t>(std::stoul(ep.substr(colon + 1)));
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, st.options.connect_timeout, caf::connect_atom::value, host, port)
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
+            if (!ptr || !self->system().assignable<node_actor>(ifs)) {
+              connect_failed(self);
+              return;
+            }
+            connected(self, caf::actor_cast<node_actor>(std::move(ptr)));
+          },
+          [=](caf::error&) { connect_failed(self); });
+}
+
+bool node_went_away(const caf::error& err) {
+  return err == caf::sec::request_receiver_down;
+}
+
+/// Sends the message to the current node (connecting first if needed) and hands the reply or
+/// error to the callbacks. `retry` allows one more attempt on another node when the first node
+/// went away before answering.
+template <class Reply, class OnReply, class OnError, class... Ts>
+void forward_to(self_ptr self, bool retry, OnReply on_reply, OnError on_error, Ts... xs) {
+  auto send_now = [=]() mutable {
+    self->request(self->state.node, self->state.options.timeout, xs...)
+        .then([=](Reply& reply) mutable { on_reply(reply); },
+              [=](caf::error& err) mutable {
+                if (node_went_away(err)) {
+                  self->state.node = nullptr;
+                  if (retry) {
+                    forward_to<Reply>(self, false, on_reply, on_error, xs...);
+                    return;
+                  }
+                }
+                if (err == caf::sec::request_timeout)
+                  err = caf::make_error(ec::timeout,
+                                        "no answer within " +
+                                            std::to_string(self->state.options.timeout.count()) +
+                                            " ms; a write may or may not have been applied");
+                on_error(err);
+              });
+  };
+  if (self->state.node) {
+    send_now();
+    return;
+  }
+  self->state.waiting.emplace_back(send_now, [=](caf::error err) mutable { on_error(err); });
+  try_connect(self);
+}
+
+caf::error timed_out(self_ptr self) {
+  return caf::make_error(ec::timeout, "no answer within " +
+                                          std::to_string(self->state.options.timeout.count()) +
+                                          " ms; a write may or may not have been applied");
+}
+
+/// Sends a get, put or delete to the current node (connecting first if needed) in the next batch
+/// and hands its answer to `settle`. `retry` allows one more attempt on another node when the
+/// first node went away before answering.
+void call_node(self_ptr self, client_call call, bool retry,
+               std::function<void(client_answer&)> settle) {
+  auto& st = self->state;
+  if (!st.node) {
+    st.waiting.emplace_back([=] { call_node(self, call, retry, settle); },
+                            [=](caf::error err) { node_calls::fail(settle, std::move(err)); });
+    try_connect(self);
+    return;
+  }
+  auto size = 64 + call.key.size() + call.value.size() + call.context.size();
+  call.id = st.calls.add(self, st.options.timeout, std::move(settle),
+                         call_in_flight{st.node.address(), retry ? call : client_call{}, retry});
+  if (st.outbox.add(self, st.node, std::move(call), size))
+    self->send(self, caf::flush_atom::value);
+}
+
+/// The node at `node` went away: its calls go to another node once, or fail.
+void node_gone(self_ptr self, const caf::actor_addr& node) {
+  auto lost =
+      self->state.calls.take_if([&](const node_calls::entry& e) { return e.extra.node == node; });
+  for (auto& c : lost) {
+    if (c.extra.retry)
+      call_node(self, std::move(c.extra.call), false, std::move(c.settle));
+    else
+      node_calls::fail(c.settle, caf::sec::request_receiver_down);
+  }
+}
+
+/// forward_to() answering a response promise.
+template <class Reply, class... Ts>
+void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, Ts... xs) {
+  forward_to<Reply>(
+      self, retry, [=](Reply& r) mutable { rp.deliver(std::move(r)); },
+      [=](caf::error& e) mutable { rp.deliver(std::move(e)); }, xs...);
+}
+
+client_impl::behavior_type client_behavior(self_ptr self, client_options options) {
+  self->state.options = std::move(options);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (self->state.node && self->state.node.address() == dm.source)
+      self->state.node = nullptr; // the next request connects elsewhere
+    node_gone(self, dm.source);
+  });
+  return {
+      [=](caf::get_atom, bytes& key) {
+        auto rp = self->make_response_promise<get_reply>();
+        client_call c;
+        c.kind = client_call_kind::get;
+        c.key = std::move(key);
+        call_node(self, std::move(c), true,
+                  deliver_to<client_answer>(rp, [](client_answer& a) { return std::move(a.get); }));
+        return rp;
+      },
+      [=](caf::put_atom, put_request& req) {
+        auto rp = self->make_response_promise<write_reply>();
+        client_call c;
+        c.kind = client_call_kind::put;
+        c.key = std::move(req.key);
+        c.value = std::move(req.value);
+        c.context = std::move(req.context);
+        call_node(self, std::move(c), true,
+                  deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
+        return rp;
+      },
+      [=](caf::delete_atom, delete_request& req) {
+        auto rp = self->make_response_promise<write_reply>();
+        client_call c;
+        c.kind = client_call_kind::del;
+        c.key = std::move(req.key);
+        c.context = std::move(req.context);
+        call_node(self, std::move(c), true,
+                  deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
+        return rp;
+      },
+      [=](batch_atom, std::vector<client_answer>& answers) { self->state.calls.settle(answers); },
+      [=](caf::flush_atom) { self->state.outbox.flush(self); },
+      [=](caf::tick_atom) { self->state.calls.sweep(self, timed_out(self)); },
+      [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
+          uint32_t delay_ms) {
+        auto rp = self->make_response_promise<std::string>();
+        forward<std::string>(self, rp, true, fault_atom::value, action, peers, delay_ms);
+        return rp;
+      },
+      [=](admin_atom, const std::string& action, const std::string& subject, bool apply) {
+        auto rp = self->make_response_promise<std::string>();
+        // A change is not retried elsewhere: it may have been made before the node went away.
+        forward<std::string>(self, rp, !apply, admin_atom::value, action, subject, apply);
+        return rp;
+      },
+      [=](status_atom) {
+        auto rp = self->make_response_promise<cluster_status>();
+        forward<cluster_status>(self, rp, true, status_atom::value);
+        return rp;
+      },
+      [=](caf::get_atom, const std::vector<bytes>& keys) {
+        // Every key is its own get on the connected node; they run concurrently.
+        using replies = std::vector<get_reply>;
+        auto rp = self->make_response_promise<replies>();
+        if (keys.empty()) {
+          rp.deliver(replies{});
+          return rp;
+        }
+        struct gather {
+          replies out;
+          size_t left;
+          bool failed = false;
+        };
+        auto g = std::make_shared<gather>(gather{replies(keys.size()), keys.size()});
+        for (size_t i = 0; i < keys.size(); ++i) {
+          client_call c;
+          c.kind = client_call_kind::get;
+          c.key = keys[i];
+          call_node(self, std::move(c), true, [=](client_answer& a) mutable {
+            if (g->failed)
+              return;
+            if (a.err) {
+              g->failed = true;
+              rp.deliver(std::move(a.err));
+              return;
+            }
+            g->out[i] = std::move(a.get);
+            if (--g->left == 0)
+              rp.deliver(std::move(g->out));
+          });
+        }
+        return rp;
+      },
+      [=](reconnect_atom) { try_connect(self); },
+  };
+}
+
+} // namespace
+
+client_actor spawn_client(caf::actor_system& sys, client_options options) {
+  return sys.spawn(client_behavior, std::move(options));
+}
+
+std::vector<std::string> parse_endpoints(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in{text};
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    auto colon = part.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == part.size())
+      return {};
+    auto port = part.substr(colon + 1);
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+        std::stoul(port) == 0 || std::stoul(port) > 65535)
+      return {};
+    out.push_back(part);
+  }
+  return out;
+}
+
+} // namespace actorkv

@@ -1,0 +1,216 @@
+#include "actors/node/anti_entropy.hpp"
+
+#include <map>
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "actors/node/event_log.hpp"
+#include "messages/dvv.hpp"
+#include "storage/merkle_tree.hpp"
+
+namespace actorkv {
+
+namespace {
+
+using ae_impl = anti_entropy_actor::extend<caf::reacts_to<caf::tick_atom>,
+                                           caf::reacts_to<caf::tick_atom, uint64_t>>;
+
+struct ae_state {
+  static inline const char* name = "anti_entropy";
+  anti_entropy_options options;
+  std::map<std::string, peer_view> peers;
+  anti_entropy_stats stats;
+  uint64_t repairs_this_round = 0;
+  size_t next = 0; ///< index into options.partitions within the running round
+};
+
+using self_ptr = ae_impl::stateful_pointer<ae_state>;
+
+void next_partition(self_ptr self);
+
+/// Moves on to the next partition after the pause that spares foreground work.
+void done_with_partition(self_ptr self) {
+  ++self->state.next;
+  self->delayed_send(self, self->state.options.pace, caf::tick_atom::value, uint64_t{0});
+}
+
+void end_round(self_ptr self) {
+  auto& st = self->state;
+  ++st.stats.rounds;
+  st.stats.repairs_last_round = st.repairs_this_round;
+  st.stats.repairs_total += st.repairs_this_round;
+  if (st.repairs_this_round > 0)
+    log_event(st.options.node, "anti-entropy round " + std::to_string(st.stats.rounds) + ": " +
+                                   std::to_string(st.repairs_this_round) + " keys repaired");
+  st.repairs_this_round = 0;
+  st.next = 0;
+  self->delayed_send(self, st.options.interval, caf::tick_atom::value);
+}
+
+/// Reads `key` on both sides, merges, and sends the merge to each side that lacked it.
+void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key,
+                std::function<void()> done) {
+  auto timeout = self->state.options.timeout;
+  auto storage = self->state.options.storage;
+  self->request(storage, timeout, read_atom::value, p, key)
+      .then(
+          [=](replica_read& mine) {
+            self->request(remote, timeout, read_atom::value, key)
+                .then(
+                    [=](replica_read& theirs) {
+                      if (!mine.found && !theirs.found) {
+                        done();
+                        return;
+                      }
+                      auto mode = self->state.options.conflicts;
+                      record merged = !mine.found     ? theirs.rec
+                                      : !theirs.found ? mine.rec
+                                                      : dvv::merge(mine.rec, theirs.rec, mode);
+                      ++self->state.repairs_this_round;
+                      auto left = std::make_shared<int>(0);
+                      auto finish = [=] {
+                        if (--*left == 0)
+                          done();
+                      };
+                      if (!mine.found || mine.rec != merged) {
+                        ++*left;
+                        self->request(storage, timeout, merge_atom::value, p, key, merged)
+                            .then([=](const record&) { finish(); }, [=](caf::error&) { finish(); });
+                      }
+                      if (!theirs.found || theirs.rec != merged) {
+                        ++*left;
+                        self->request(remote, timeout, merge_atom::value, key, merged)
+                            .then([=](const record&) { finish(); }, [=](caf::error&) { finish(); });
+                      }
+                      if (*left == 0)
+                        done();
+                    },
+                    [=](caf::error&) { done(); });
+          },
+          [=](caf::error&) { done(); });
+}
+
+void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector<uint64_t> leaves) {
+  auto timeout = self->state.options.timeout;
+  self->request(self->state.options.storage, timeout, leafkeys_atom::value, p, leaves)
+      .then(
+          [=](std::vector<key_digest>& mine) {
+            self->request(remote, timeout, leafkeys_atom::value, leaves)
+                .then(
+                    [=](std::vector<key_digest>& theirs) {
+                      // key -> (my digest, their digest); 0 stands for absent or corrupt.
+                      std::map<bytes, std::pair<uint64_t, uint64_t>> digests;
+                      for (auto& kd : mine)
+                        digests[kd.key].first = kd.digest;
+                      for (auto& kd : theirs)
+                        digests[kd.key].second = kd.digest;
+                      std::vector<bytes> differing;
+                      for (auto& [key, d] : digests)
+                        if (d.first != d.second || d.first == 0)
+                          differing.push_back(key);
+                      if (differing.empty()) {
+                        done_with_partition(self);
+                        return;
+                      }
+                      auto left = std::make_shared<size_t>(differing.size());
+                      for (auto& key : differing)
+                        repair_key(self, p, remote, key, [=] {
+                          if (--*left == 0)
+                            done_with_partition(self);
+                        });
+                    },
+                    [=](caf::error&) { done_with_partition(self); });
+          },
+          [=](caf::error&) { done_with_partition(self); });
+}
+
+void compare_trees(self_ptr self, partition_id p, vnode_actor remote) {
+  auto timeout = self->state.options.timeout;
+  auto storage = self->state.options.storage;
+  auto leaf_depth = static_cast<uint32_t>(storage::merkle_tree{}.leaf_bits());
+  self->request(storage, timeout, tree_atom::value, p, uint32_t{0})
+      .then(
+          [=](std::vector<uint64_t>& my_root) {
+            self->request(remote, timeout, tree_atom::value, uint32_t{0})
+                .then(
+                    [=](std::vector<uint64_t>& their_root) {
+                      if (my_root == their_root) {
+                        done_with_partition(self);
+                        return;
+                      }
+                      // Roots differ: descend to the leaves and compare only the differing ones.
+                      self->request(storage, timeout, tree_atom::value, p, leaf_depth)
+                          .then(
+                              [=](std::vector<uint64_t>& mine) {
+                                self->request(remote, timeout, tree_atom::value, leaf_depth)
+                                    .then(
+                                        [=](std::vector<uint64_t>& theirs) {
+                                          if (mine.size() != theirs.size()) {
+                                            done_with_partition(self);
+                                            return;
+                                          }
+                                          std::vector<uint64_t> leaves;
+                                          for (auto i :
+                                               storage::merkle_tree::differing(mine, theirs))
+                                            leaves.push_back(i);
+                                          compare_keys(self, p, remote, std::move(leaves));
+                                        },
+                                        [=](caf::error&) { done_with_partition(self); });
+                              },
+                              [=](caf::error&) { done_with_partition(self); });
+                    },
+                    [=](caf::error&) { done_with_partition(self); });
+          },
+          [=](caf::error&) { done_with_partition(self); });
+}
+
+void next_partition(self_ptr self) {
+  auto& st = self->state;
+  while (st.next < st.options.partitions.size()) {
+    auto& [p, others] = st.options.partitions[st.next];
+    // Rotate through the other replicas from round to round.
+    for (size_t k = 0; k < others.size(); ++k) {
+      auto& name = others[(st.stats.rounds + k) % others.size()];
+      auto it = st.peers.find(name);
+      if (it != st.peers.end() && it->second.up && p < it->second.vnodes.size()) {
+        compare_trees(self, p, it->second.vnodes[p]);
+        return;
+      }
+    }
+    ++st.next; // no other replica up: nothing to compare with
+  }
+  end_round(self);
+}
+
+ae_impl::behavior_type ae_behavior(self_ptr self, anti_entropy_options options) {
+  self->state.options = std::move(options);
+  self->delayed_send(self, self->state.options.interval, caf::tick_atom::value);
+  return {
+      [=](peer_atom, std::vector<peer_view>& peers) {
+        auto& st = self->state;
+        st.peers.clear();
+        for (auto& p : peers)
+          st.peers.emplace(p.name, std::move(p));
+      },
+      [=](replicas_atom,
+          std::vector<std::pair<partition_id, std::vector<std::string>>>& partitions) {
+        // A round under way goes on over the new list; its index may now skip or repeat one.
+        self->state.options.partitions = std::move(partitions);
+      },
+      [=](status_atom) { return self->state.stats; },
+      [=](caf::tick_atom) { // a round starts
+        self->state.next = 0;
+        next_partition(self);
+      },
+      [=](caf::tick_atom, uint64_t) { next_partition(self); }, // the round goes on
+  };
+}
+
+} // namespace
+
+anti_entropy_actor spawn_anti_entropy(caf::actor_system& sys, anti_entropy_options options) {
+  return sys.spawn(ae_behavior, std::move(options));
+}
+
+} // namespace actorkv

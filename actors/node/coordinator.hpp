@@ -1,0 +1,32 @@
+// The coordinator: one per node, serving every client request against the key's replicas, each
+// request a small state machine (a round) inside it:
+//
+//   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair
+//            └─> too many failures for R ──> reply(unavailable)
+//   write: fewer than W replicas (home + fallbacks) up ──> reply(unavailable)
+//          coord(write) at the first replica (this node's if it is one; on failure the next)
+//            ──> record ──> merge(record) at the other home replicas, hint(record) at the
+//                fallbacks ──> W acks ──> reply(acks)
+//            └─> W out of reach ──> reply(maybe_applied if any replica stored it, else unavailable)
+//
+// Replica calls do not travel one by one: the calls for one destination (this node's storage, a
+// peer's link) made while the coordinator works through its mailbox go as one batch when a flush
+// it sent itself arrives, after everything already queued (as in actors/batching/batching.hpp). Each batch
+// comes back as one answer. So a client batch of K gets costs a handful of messages, not 10 K.
+//
+// Where each partition's replicas are comes from the node, as routes, whenever peers or the ring
+// change (a coordinator must never wait for its node to answer a question).
+#pragma once
+
+#include "messages/interfaces.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace actorkv {
+
+/// Spawns a coordinator that serves requests by `initial` until told other routes.
+coordinator_actor spawn_coordinator(caf::actor_system& sys, routes initial);
+
+} // namespace actorkv

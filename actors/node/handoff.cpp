@@ -1,0 +1,245 @@
+#include "actors/node/handoff.hpp"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <tuple>
+
+#include <caf/all.hpp>
+
+#include "actors/node/event_log.hpp"
+#include "messages/error.hpp"
+
+namespace actorkv {
+
+namespace {
+
+using handoff_impl = handoff_actor::extend<caf::reacts_to<caf::tick_atom>>;
+
+/// One stream: a partition to one target; a release stream deletes the partition when its last
+/// target has it.
+struct stream_key {
+  partition_id partition;
+  std::string target;
+  bool release;
+  bool operator<(const stream_key& o) const {
+    return std::tie(release, partition, target) < std::tie(o.release, o.partition, o.target);
+  }
+};
+
+using clock = std::chrono::steady_clock;
+
+struct handoff_state {
+  static inline const char* name = "handoff";
+  handoff_options options;
+  std::map<std::string, peer_view> peers;
+  uint64_t epoch = 0;
+  std::vector<handoff_task> tasks;
+  std::set<stream_key> finished; ///< transfers of this epoch, releases ever
+  std::map<partition_id, clock::time_point> release_after; ///< when each release may start
+  uint64_t active = 0;                                     ///< id of the running stream, 0: none
+  uint64_t active_epoch = 0; ///< the epoch the running stream was started for
+  uint64_t last_id = 0;
+  bool tick_scheduled = false;
+  std::set<stream_key> failed_logged;
+  std::set<stream_key> sized; ///< streams whose partition size counts in stats.keys_total
+  handoff_stats stats;
+};
+
+using self_ptr = handoff_impl::stateful_pointer<handoff_state>;
+
+void schedule(self_ptr self, std::chrono::milliseconds after) {
+  if (self->state.tick_scheduled)
+    return;
+  self->state.tick_scheduled = true;
+  self->delayed_send(self, after, caf::tick_atom::value);
+}
+
+/// Streams that still have to run.
+std::vector<stream_key> open_streams(handoff_state& st) {
+  std::vector<stream_key> out;
+  for (auto& t : st.tasks)
+    for (auto& target : t.targets) {
+      stream_key k{t.partition, target, t.release};
+      if (!st.finished.count(k))
+        out.push_back(k);
+    }
+  return out;
+}
+
+void next_stream(self_ptr self);
+
+void stream_failed(self_ptr self, uint64_t id, const stream_key& k, const std::string& why) {
+  auto& st = self->state;
+  if (st.active != id)
+    return;
+  st.active = 0;
+  if (st.failed_logged.insert(k).second)
+    log_event(st.options.node, "handoff of partition " + std::to_string(k.partition) + " to " +
+                                   k.target + " interrupted (" + why +
+                                   "); it restarts from the partition's first key");
+  schedule(self, st.options.retry);
+}
+
+void stream_finished(self_ptr self, uint64_t id, const stream_key& k) {
+  auto& st = self->state;
+  if (st.active != id)
+    return;
+  st.active = 0;
+  ++st.stats.tasks_done;
+  if (!k.release) {
+    // A transfer started for an earlier change still reports under that epoch: ignored there.
+    if (st.active_epoch == st.epoch)
+      st.finished.insert(k);
+    self->send(st.options.listener, transfer_atom::value, st.active_epoch,
+               partition_transfer{k.partition, k.target});
+    next_stream(self);
+    return;
+  }
+  st.finished.insert(k);
+  // A release deletes the partition once every new replica has it.
+  for (auto& t : st.tasks)
+    if (t.release && t.partition == k.partition)
+      for (auto& target : t.targets)
+        if (!st.finished.count(stream_key{k.partition, target, true})) {
+          next_stream(self);
+          return;
+        }
+  st.active = ++st.last_id;
+  auto drop_id = st.active;
+  self->request(st.options.storage, st.options.timeout, drop_atom::value, k.partition)
+      .then(
+          [=](uint64_t dropped) {
+            auto& st = self->state;
+            ++st.stats.partitions_released;
+            log_event(st.options.node, "partition " + std::to_string(k.partition) +
+                                           " handed off; " + std::to_string(dropped) +
+                                           " records deleted here");
+            self->send(st.options.listener, release_atom::value, k.partition);
+            if (st.active == drop_id)
+              st.active = 0;
+            next_stream(self);
+          },
+          [=](caf::error& err) {
+            // The records stay; the next list retries the release (streaming again is harmless).
+            for (auto& t : self->state.tasks)
+              if (t.release && t.partition == k.partition)
+                for (auto& target : t.targets)
+                  self->state.finished.erase(stream_key{k.partition, target, true});
+            stream_failed(self, drop_id, k, "deleting it failed: " + describe(err));
+          });
+}
+
+/// Sends the batch of records after `cursor`, then the next, until the partition is through.
+void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target, bytes cursor) {
+  auto& st = self->state;
+  auto timeout = st.options.timeout;
+  self->request(st.options.storage, timeout, scan_atom::value, k.partition, cursor,
+                st.options.batch)
+      .then(
+          [=](std::vector<keyed_record>& batch) {
+            if (self->state.active != id)
+              return;
+            if (batch.empty()) {
+              stream_finished(self, id, k);
+              return;
+            }
+            auto left = std::make_shared<size_t>(batch.size());
+            auto failed = std::make_shared<bool>(false);
+            auto last = batch.back().key;
+            auto count = batch.size();
+            for (auto& kr : batch)
+              self->request(target, timeout, merge_atom::value, kr.key, kr.rec)
+                  .then(
+                      [=](const record&) {
+                        if (--*left > 0 || *failed)
+                          return;
+                        self->state.stats.keys_sent += count;
+                        send_batch(self, id, k, target, last);
+                      },
+                      [=](caf::error& err) {
+                        if (*failed)
+                          return;
+                        *failed = true;
+                        stream_failed(self, id, k, describe(err));
+                      });
+          },
+          [=](caf::error& err) { stream_failed(self, id, k, "reading it: " + describe(err)); });
+}
+
+void next_stream(self_ptr self) {
+  auto& st = self->state;
+  st.stats.tasks_queued = static_cast<uint32_t>(open_streams(st).size());
+  if (st.active != 0)
+    return;
+  bool waiting = false;
+  auto now = clock::now();
+  for (auto& k : open_streams(st)) {
+    if (k.release) {
+      auto& after = st.release_after[k.partition];
+      if (after == clock::time_point{})
+        after = now + st.options.release_grace;
+      if (now < after) {
+        waiting = true;
+        continue;
+      }
+    }
+    auto peer = st.peers.find(k.target);
+    if (peer == st.peers.end() || !peer->second.up || k.partition >= peer->second.vnodes.size()) {
+      waiting = true;
+      continue;
+    }
+    st.active = ++st.last_id;
+    st.active_epoch = st.epoch;
+    send_batch(self, st.active, k, peer->second.vnodes[k.partition], bytes{});
+    return;
+  }
+  if (waiting)
+    schedule(self, st.options.retry);
+}
+
+handoff_impl::behavior_type handoff_behavior(self_ptr self, handoff_options options) {
+  self->state.options = std::move(options);
+  return {
+      [=](peer_atom, std::vector<peer_view>& peers) {
+        auto& st = self->state;
+        st.peers.clear();
+        for (auto& p : peers)
+          st.peers.emplace(p.name, std::move(p));
+        next_stream(self);
+      },
+      [=](handoff_atom, uint64_t epoch, std::vector<handoff_task>& tasks) {
+        auto& st = self->state;
+        if (epoch != st.epoch) {
+          // Transfers belong to one change; releases outlive it.
+          for (auto it = st.finished.begin(); it != st.finished.end();)
+            it = it->release ? std::next(it) : st.finished.erase(it);
+          st.epoch = epoch;
+        }
+        st.tasks = std::move(tasks);
+        // Progress counts each stream's partition as large as it is when the stream is queued.
+        for (auto& k : open_streams(st))
+          if (st.sized.insert(k).second)
+            self->request(st.options.storage, st.options.timeout, count_atom::value, k.partition)
+                .then([=](uint64_t n) { self->state.stats.keys_total += n; }, [](caf::error&) {});
+        next_stream(self);
+      },
+      [=](status_atom) {
+        auto& st = self->state;
+        st.stats.tasks_queued = static_cast<uint32_t>(open_streams(st).size());
+        return st.stats;
+      },
+      [=](caf::tick_atom) {
+        self->state.tick_scheduled = false;
+        next_stream(self);
+      },
+  };
+}
+
+} // namespace
+
+handoff_actor spawn_handoff(caf::actor_system& sys, handoff_options options) {
+  return sys.spawn(handoff_behavior, std::move(options));
+}
+
+} // namespace actorkv

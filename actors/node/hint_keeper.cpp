@@ -1,0 +1,120 @@
+#include "actors/node/hint_keeper.hpp"
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include <caf/all.hpp>
+
+#include "actors/node/event_log.hpp"
+#include "messages/error.hpp"
+
+namespace actorkv {
+
+namespace {
+
+using keeper_impl = hint_keeper_actor::extend<caf::reacts_to<caf::tick_atom>>;
+
+struct keeper_state {
+  static inline const char* name = "hint_keeper";
+  hint_keeper_options options;
+  std::map<std::string, peer_view> peers;
+  std::set<std::string> delivering; ///< targets with a batch in flight
+  std::set<std::string> announced;  ///< targets whose handoff start was logged
+};
+
+using self_ptr = keeper_impl::stateful_pointer<keeper_state>;
+
+void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
+  auto& st = self->state;
+  st.delivering.insert(target);
+  if (st.announced.insert(target).second)
+    log_event(st.options.node,
+              "handoff to " + target + " started (" + std::to_string(backlog) + " hints)");
+  self->request(st.options.storage, st.options.timeout, hints_atom::value, target, st.options.batch)
+      .then(
+          [=](std::vector<stored_hint>& hints) {
+            auto& st = self->state;
+            auto it = st.peers.find(target);
+            if (hints.empty() || it == st.peers.end() || !it->second.up ||
+                it->second.vnodes.empty()) {
+              st.delivering.erase(target);
+              return;
+            }
+            auto left = std::make_shared<size_t>(hints.size());
+            auto done_one = [=] {
+              if (--*left == 0)
+                self->state.delivering.erase(target);
+            };
+            for (auto& h : hints) {
+              if (h.partition >= it->second.vnodes.size()) {
+                done_one();
+                continue;
+              }
+              self->request(it->second.vnodes[h.partition], st.options.timeout, merge_atom::value,
+                            h.key, h.rec)
+                  .then(
+                      [=](const record&) {
+                        // Acknowledged by the target: only now may the hint go.
+                        self->request(self->state.options.storage, self->state.options.timeout,
+                                      unhint_atom::value, h.target, h.id)
+                            .then([=](caf::ok_atom) { done_one(); },
+                                  [=](caf::error&) { done_one(); });
+                      },
+                      [=](caf::error&) { done_one(); });
+            }
+          },
+          [=](caf::error&) { self->state.delivering.erase(target); });
+}
+
+void round(self_ptr self) {
+  auto& st = self->state;
+  self->request(st.options.storage, st.options.timeout, backlog_atom::value)
+      .then(
+          [=](std::vector<hint_backlog>& backlog) {
+            auto& st = self->state;
+            std::set<std::string> pending;
+            for (auto& b : backlog) {
+              pending.insert(b.target);
+              auto it = st.peers.find(b.target);
+              if (it == st.peers.end() || !it->second.up || it->second.vnodes.empty())
+                continue;
+              if (st.delivering.count(b.target) == 0)
+                deliver_batch(self, b.target, b.count);
+            }
+            for (auto it = st.announced.begin(); it != st.announced.end();) {
+              if (pending.count(*it) == 0) {
+                log_event(st.options.node, "handoff to " + *it + " finished");
+                it = st.announced.erase(it);
+              } else {
+                ++it;
+              }
+            }
+          },
+          [](caf::error&) {});
+}
+
+keeper_impl::behavior_type keeper_behavior(self_ptr self, hint_keeper_options options) {
+  self->state.options = std::move(options);
+  self->send(self, caf::tick_atom::value);
+  return {
+      [=](peer_atom, std::vector<peer_view>& peers) {
+        auto& st = self->state;
+        st.peers.clear();
+        for (auto& p : peers)
+          st.peers.emplace(p.name, std::move(p));
+      },
+      [=](caf::tick_atom) {
+        round(self);
+        self->delayed_send(self, self->state.options.interval, caf::tick_atom::value);
+      },
+  };
+}
+
+} // namespace
+
+hint_keeper_actor spawn_hint_keeper(caf::actor_system& sys, hint_keeper_options options) {
+  return sys.spawn(keeper_behavior, std::move(options));
+}
+
+} // namespace actorkv

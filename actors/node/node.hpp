@@ -1,0 +1,46 @@
+// The node actor: one per kvnode process, published on the node's host:port.
+//
+// It holds the ring and a vnode for every partition, keeps a connection (and handshake) with
+// every other member of the cluster view (the manifest's nodes at first, then whoever joins),
+// marks peers down when their connection drops and retries them every second, and serves clients
+// through its coordinator (actors/node/coordinator.hpp), which it tells where every partition's
+// reachable replicas are whenever peers or the ring change.
+// When the view's ring changes it follows: it decides which partitions it must stream to new
+// replicas (the first live old replica of each sends), has its handoff worker stream them, hands
+// off and deletes partitions it no longer replicates, and, once it has left, stops its process.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster-config/manifest.hpp"
+#include "messages/interfaces.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace actorkv {
+
+struct node_options {
+  manifest cluster;       ///< the validated manifest
+  std::string self_name;  ///< this node's name (its manifest entry, or given to kvnode --join)
+  replica_id self_id = 0; ///< this data directory's incarnation id
+  storage_actor storage;
+  std::string host; ///< where this node listens
+  uint16_t port = 0;
+  uint32_t capacity = 1;
+  std::optional<membership_view> initial_view; ///< kept in the data directory, or from a seed
+  /// Called once when this node has left the cluster (or learns it was removed), with why: the
+  /// process should stop.
+  std::function<void(const std::string&)> on_departure;
+};
+
+/// The instance settings as peers compare them, e.g. "name=local partitions=256 replicas=3 ...".
+std::string settings_text(const store_settings& s);
+
+node_actor spawn_node(caf::actor_system& sys, node_options options);
+
+} // namespace actorkv

@@ -1,0 +1,242 @@
+// The frame guard's BASP header checker (actors/guard/basp_frame.hpp): the header layout matches what
+// CAF 0.17's own serializer writes, legitimate streams pass however they are split into reads,
+// and huge or invalid headers are refused before any of their payload.
+#include "actors/guard/basp_frame.hpp"
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include <caf/binary_serializer.hpp>
+#include <caf/io/basp/header.hpp>
+
+using namespace actorkv;
+
+namespace {
+
+using wire = std::vector<uint8_t>;
+
+constexpr uint32_t limit = 1 << 20;
+
+/// One frame as CAF 0.17.6 writes it: the header (big-endian) and `payload_len` payload bytes.
+wire frame(uint8_t op, uint32_t payload_len, uint64_t op_data, uint64_t src, uint64_t dst,
+           uint8_t flags = 0, bool with_payload = true) {
+  wire out;
+  auto put = [&](uint64_t x, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i)
+      out.push_back(static_cast<uint8_t>(x >> (8 * i)));
+  };
+  put(op, 1);
+  put(0, 2);
+  put(flags, 1);
+  put(payload_len, 4);
+  put(op_data, 8);
+  put(src, 8);
+  put(dst, 8);
+  if (with_payload)
+    for (uint32_t i = 0; i < payload_len; ++i)
+      out.push_back(static_cast<uint8_t>(i * 7));
+  return out;
+}
+
+/// A connection's first frames, as a client sends them: its handshake, the repeated handshake
+/// that selects the connection, messages, a heartbeat, a monitor and a down message.
+wire session() {
+  wire out;
+  for (auto& f : {frame(1, 30, 0, 0, 0), frame(1, 30, 0, 0, 0, 0x02), frame(2, 100, 5, 3, 7),
+                  frame(6, 0, 0, 0, 0), frame(3, 4000, 9, 3, 8), frame(4, 50, 0, 0, 12),
+                  frame(5, 60, 0, 12, 0), frame(2, limit, 1, 0, 1)})
+    out.insert(out.end(), f.begin(), f.end());
+  return out;
+}
+
+constexpr uint64_t session_frames = 8;
+
+/// The seed for a randomised test: ACTORKV_SEED when set, else a fresh one, printed either way.
+unsigned test_seed() {
+  unsigned seed = std::random_device{}();
+  if (const char* env = std::getenv("ACTORKV_SEED"))
+    seed = static_cast<unsigned>(std::stoul(env));
+  BOOST_TEST_MESSAGE("seed " << seed << " (ACTORKV_SEED replays it)");
+  return seed;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(basp_frame)
+
+BOOST_AUTO_TEST_CASE(layout_matches_cafs_serializer) {
+  // The wire bytes CAF itself produces for a header, decoded by the checker.
+  caf::io::basp::header h{caf::io::basp::message_type::direct_message,
+                          0x01,
+                          0xA1B2C3D4,
+                          0x0102030405060708ULL,
+                          0x1112131415161718ULL,
+                          0x2122232425262728ULL};
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  BOOST_REQUIRE(!sink(h));
+  BOOST_REQUIRE_EQUAL(buf.size(), caf::io::basp::header_size);
+  BOOST_REQUIRE_EQUAL(buf.size(), basp_frame_checker::header_size);
+  auto d = basp_frame_checker::decode(reinterpret_cast<const uint8_t*>(buf.data()));
+  BOOST_TEST(d.operation == 2);
+  BOOST_TEST(d.flags == 0x01);
+  BOOST_TEST(d.payload_len == 0xA1B2C3D4u);
+  BOOST_TEST(d.operation_data == 0x0102030405060708ULL);
+  BOOST_TEST(d.source_actor == 0x1112131415161718ULL);
+  BOOST_TEST(d.dest_actor == 0x2122232425262728ULL);
+  // And the test helper writes what CAF writes.
+  auto mine = frame(2, 0xA1B2C3D4, 0x0102030405060708ULL, 0x1112131415161718ULL,
+                    0x2122232425262728ULL, 0x01, false);
+  BOOST_TEST(mine == wire(buf.begin(), buf.end()));
+}
+
+BOOST_AUTO_TEST_CASE(a_legitimate_stream_passes_in_one_piece) {
+  basp_frame_checker c{limit};
+  auto s = session();
+  BOOST_TEST(c.feed(s.data(), s.size()));
+  BOOST_TEST(c.frames() == session_frames);
+  BOOST_TEST((c.problem() == frame_problem::none));
+  BOOST_TEST(c.describe().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_legitimate_stream_passes_byte_by_byte) {
+  basp_frame_checker c{limit};
+  auto s = session();
+  bool all = true;
+  for (auto b : s)
+    all = c.feed(&b, 1) && all;
+  BOOST_TEST(all);
+  BOOST_TEST(c.frames() == session_frames);
+}
+
+BOOST_AUTO_TEST_CASE(a_legitimate_stream_passes_in_random_reads) {
+  auto s = session();
+  std::mt19937 rng{test_seed()};
+  for (int round = 0; round < 50; ++round) {
+    basp_frame_checker c{limit};
+    size_t at = 0;
+    bool all = true;
+    while (at < s.size()) {
+      // Mostly short reads around the headers; now and then a long one across frames.
+      auto n = std::min<size_t>(s.size() - at, rng() % 8 == 0 ? rng() % 100000 : 1 + rng() % 100);
+      all = c.feed(s.data() + at, n) && all;
+      at += n;
+    }
+    BOOST_TEST(all);
+    BOOST_TEST(c.frames() == session_frames);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_forged_four_gib_length_is_refused) {
+  basp_frame_checker c{limit};
+  auto f = frame(2, 0xFFFFFFF0u, 0, 0, 1, 0, false);
+  BOOST_TEST(!c.feed(f.data(), f.size()));
+  BOOST_TEST((c.problem() == frame_problem::too_large));
+  BOOST_TEST(c.refused().payload_len == 0xFFFFFFF0u);
+  BOOST_TEST(c.describe() == "BASP header announces a payload of 4294967280 bytes, above "
+                             "max_frame_bytes (1048576)");
+  BOOST_TEST(c.frames() == 0u);
+  // The stream stays refused.
+  auto h = frame(6, 0, 0, 0, 0);
+  BOOST_TEST(!c.feed(h.data(), h.size()));
+}
+
+BOOST_AUTO_TEST_CASE(the_limit_is_inclusive) {
+  basp_frame_checker c{limit};
+  auto ok = frame(2, limit, 0, 0, 1, 0, false);
+  BOOST_TEST(c.feed(ok.data(), ok.size()));
+  basp_frame_checker d{limit};
+  auto over = frame(2, limit + 1, 0, 0, 1, 0, false);
+  BOOST_TEST(!d.feed(over.data(), over.size()));
+  BOOST_TEST((d.problem() == frame_problem::too_large));
+}
+
+BOOST_AUTO_TEST_CASE(a_huge_length_after_legitimate_frames_and_split_is_refused) {
+  basp_frame_checker c{limit};
+  auto s = session();
+  auto forged = frame(3, 64u << 20, 0, 0, 1, 0, false);
+  s.insert(s.end(), forged.begin(), forged.end());
+  // Split inside the forged header's length field.
+  auto cut = s.size() - basp_frame_checker::header_size + 6;
+  BOOST_TEST(c.feed(s.data(), cut));
+  BOOST_TEST(!c.feed(s.data() + cut, s.size() - cut));
+  BOOST_TEST((c.problem() == frame_problem::too_large));
+  BOOST_TEST(c.refused().payload_len == 64u << 20);
+  BOOST_TEST(c.frames() == session_frames);
+}
+
+BOOST_AUTO_TEST_CASE(payload_bytes_are_never_taken_for_headers) {
+  // A payload full of bytes that would be a forged header if read as one.
+  auto inner = frame(2, 0xFFFFFFFFu, 0, 0, 1, 0, false);
+  wire payload;
+  for (int i = 0; i < 10; ++i)
+    payload.insert(payload.end(), inner.begin(), inner.end());
+  auto s = frame(2, static_cast<uint32_t>(payload.size()), 1, 2, 3, 0, false);
+  s.insert(s.end(), payload.begin(), payload.end());
+  auto hb = frame(6, 0, 0, 0, 0);
+  s.insert(s.end(), hb.begin(), hb.end());
+  basp_frame_checker c{limit};
+  BOOST_TEST(c.feed(s.data(), s.size()));
+  BOOST_TEST(c.frames() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_operations_are_refused) {
+  for (uint8_t op : {uint8_t{7}, uint8_t{0x41}, uint8_t{0xFF}}) {
+    basp_frame_checker c{limit};
+    auto f = frame(op, 10, 0, 0, 1);
+    BOOST_TEST(!c.feed(f.data(), f.size()));
+    BOOST_TEST((c.problem() == frame_problem::unknown_operation));
+    BOOST_TEST(c.describe() == "invalid BASP header: unknown operation " + std::to_string(op));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(headers_caf_would_refuse_are_refused) {
+  // Each violates one rule of CAF 0.17.6's basp::valid().
+  std::vector<wire> bad{
+      frame(0, 10, 0, 0, 0), // server handshake without a version
+      frame(1, 10, 0, 5, 0), // client handshake naming a source actor
+      frame(2, 10, 0, 0, 0), // direct message to no actor
+      frame(2, 0, 0, 0, 1),  // direct message without payload
+      frame(3, 10, 0, 0, 0), // routed message to no actor
+      frame(4, 0, 0, 0, 1),  // monitor message without payload
+      frame(4, 10, 3, 0, 1), // monitor message with operation data
+      frame(5, 10, 0, 0, 0), // down message from no actor
+      frame(5, 10, 0, 1, 2), // down message to an actor
+      frame(6, 4, 0, 0, 0),  // heartbeat with payload
+      frame(6, 0, 0, 1, 0),  // heartbeat from an actor
+  };
+  for (auto& f : bad) {
+    basp_frame_checker c{limit};
+    BOOST_TEST(!c.feed(f.data(), f.size()));
+    BOOST_TEST((c.problem() == frame_problem::invalid_header));
+    BOOST_TEST(c.describe().rfind("invalid BASP header: operation ", 0) == 0);
+  }
+  // The same shapes CAF accepts pass.
+  std::vector<wire> good{frame(0, 10, 1, 0, 0), frame(1, 10, 0, 0, 0), frame(2, 10, 0, 0, 1),
+                         frame(3, 10, 0, 0, 1), frame(4, 10, 0, 0, 1), frame(5, 10, 0, 1, 0),
+                         frame(6, 0, 0, 0, 0)};
+  for (auto& f : good) {
+    basp_frame_checker c{limit};
+    BOOST_TEST(c.feed(f.data(), f.size()));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(random_garbage_is_refused_at_its_first_header) {
+  std::mt19937 rng{test_seed()};
+  size_t refused = 0;
+  for (int round = 0; round < 200; ++round) {
+    wire junk(4096);
+    for (auto& b : junk)
+      b = static_cast<uint8_t>(rng());
+    basp_frame_checker c{limit};
+    refused += c.feed(junk.data(), junk.size()) ? 0 : 1;
+  }
+  // A random header passes only with a valid operation, its field rules and a small length.
+  BOOST_TEST(refused >= 199u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,235 @@
+// Replication conversations in one process: three "nodes" (each a storage actor over the
+// in-memory engine plus a vnode) and coordinators built over them (one per set of reachable
+// replicas), talking through real actors.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "actors/node/coordinator.hpp"
+#include "actors/node/storage_actor.hpp"
+#include "actors/node/vnode.hpp"
+#include "messages/dvv.hpp"
+#include "messages/error.hpp"
+#include "messages/register_types.hpp"
+#include "storage/engine.hpp"
+#include "tests/actors/node/common.hpp"
+
+using namespace actorkv;
+using namespace actorkv::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct replica_fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{test_config(cfg)};
+  caf::scoped_actor self{sys};
+  std::vector<storage_actor> stores;
+  std::vector<vnode_actor> vnodes;
+  std::vector<coordinator_actor> coordinators;
+
+  replica_fixture() {
+    for (replica_id id = 1; id <= 3; ++id) {
+      stores.push_back(
+          spawn_storage(sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()},
+                        storage_options{"n" + std::to_string(id), id, conflict_mode::siblings}));
+      vnodes.push_back(spawn_vnode(sys, 0, stores.back(), std::make_shared<link_faults>()));
+    }
+  }
+
+  ~replica_fixture() {
+    for (auto& c : coordinators)
+      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+    for (auto& v : vnodes)
+      caf::anon_send_exit(v, caf::exit_reason::user_shutdown);
+    for (auto& s : stores)
+      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  }
+
+  /// A coordinator over the replicas with the given indexes (the reachable ones).
+  coordinator_actor coordinator(std::vector<size_t> reachable, uint32_t r = 2, uint32_t w = 2) {
+    coordination_plan plan;
+    for (auto i : reachable)
+      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], 0});
+    plan.replicas_total = 3;
+    plan.read_quorum = r;
+    plan.write_quorum = w;
+    routes one_partition; // every key has this plan
+    one_partition.plans.push_back(std::move(plan));
+    coordinators.push_back(spawn_coordinator(sys, std::move(one_partition)));
+    return coordinators.back();
+  }
+
+  caf::expected<write_reply> put(std::vector<size_t> reachable, const std::string& key,
+                                 const std::string& value, bytes context = {}) {
+    caf::expected<write_reply> out{caf::error{}};
+    self->request(coordinator(reachable), 5s, caf::put_atom::value,
+                  put_request{b(key), b(value), std::move(context)})
+        .receive([&](write_reply& r) { out = r; }, [&](caf::error& e) { out = e; });
+    return out;
+  }
+
+  caf::expected<get_reply> get(std::vector<size_t> reachable, const std::string& key) {
+    caf::expected<get_reply> out{caf::error{}};
+    self->request(coordinator(reachable), 5s, caf::get_atom::value, b(key))
+        .receive([&](get_reply& r) { out = r; }, [&](caf::error& e) { out = e; });
+    return out;
+  }
+
+  /// What replica `i` stores for `key`, read directly (no repair).
+  replica_read stored(size_t i, const std::string& key) {
+    replica_read out;
+    self->request(vnodes[i], 5s, read_atom::value, b(key))
+        .receive([&](replica_read& r) { out = r; },
+                 [&](caf::error& e) { BOOST_FAIL("read failed: " << describe(e)); });
+    return out;
+  }
+};
+
+std::vector<std::string> texts(const get_reply& r) {
+  std::vector<std::string> out;
+  for (auto& v : r.values)
+    out.emplace_back(v.begin(), v.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(replication)
+
+BOOST_FIXTURE_TEST_CASE(put_reaches_every_reachable_replica, replica_fixture) {
+  auto w = put({0, 1, 2}, "k", "v1");
+  BOOST_REQUIRE_MESSAGE(w, (w ? "" : describe(w.error())));
+  BOOST_TEST(w->acks >= 2u);
+  auto g = get({0, 1, 2}, "k");
+  BOOST_REQUIRE(g);
+  BOOST_TEST(g->found);
+  BOOST_TEST(texts(*g) == std::vector<std::string>{"v1"});
+  // The coordinator keeps replicating after the quorum answered: all three end up with it.
+  for (size_t i = 0; i < 3; ++i) {
+    replica_read r;
+    for (int attempt = 0; attempt < 50 && !(r = stored(i, "k")).found; ++attempt)
+      std::this_thread::sleep_for(10ms);
+    BOOST_TEST(r.found, "replica " << i);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(missing_key_is_not_found_not_an_error, replica_fixture) {
+  auto g = get({0, 1, 2}, "nothing-here");
+  BOOST_REQUIRE(g);
+  BOOST_TEST(!g->found);
+}
+
+BOOST_FIXTURE_TEST_CASE(concurrent_puts_become_siblings_and_context_resolves, replica_fixture) {
+  // Two writers coordinated by different replicas, neither with a context.
+  BOOST_REQUIRE(put({0, 1, 2}, "cart", "apples"));
+  BOOST_REQUIRE(put({1, 0, 2}, "cart", "pears"));
+  auto g = get({0, 1, 2}, "cart");
+  BOOST_REQUIRE(g);
+  BOOST_TEST(texts(*g) == (std::vector<std::string>{"apples", "pears"}));
+  BOOST_REQUIRE(put({2, 0, 1}, "cart", "apples+pears", g->context));
+  auto resolved = get({0, 1, 2}, "cart");
+  BOOST_REQUIRE(resolved);
+  BOOST_TEST(texts(*resolved) == std::vector<std::string>{"apples+pears"});
+}
+
+BOOST_FIXTURE_TEST_CASE(too_few_replicas_is_unavailable, replica_fixture) {
+  auto w = put({0}, "k", "v");
+  BOOST_REQUIRE(!w);
+  BOOST_TEST((w.error() == ec::unavailable));
+  BOOST_TEST(describe(w.error()).find("1 of 3 replicas reachable, 2 needed") != std::string::npos);
+  auto g = get({2}, "k");
+  BOOST_REQUIRE(!g);
+  BOOST_TEST((g.error() == ec::unavailable));
+}
+
+BOOST_FIXTURE_TEST_CASE(read_repairs_a_stale_replica, replica_fixture) {
+  // Replica 2 misses the write (unreachable at the time).
+  BOOST_REQUIRE(put({0, 1}, "k", "v1"));
+  BOOST_TEST(!stored(2, "k").found);
+  auto g = get({0, 1, 2}, "k");
+  BOOST_REQUIRE(g);
+  BOOST_TEST(texts(*g) == std::vector<std::string>{"v1"});
+  replica_read r;
+  for (int attempt = 0; attempt < 100 && !(r = stored(2, "k")).found; ++attempt)
+    std::this_thread::sleep_for(10ms);
+  BOOST_TEST(r.found);
+  BOOST_TEST((r.rec == stored(0, "k").rec));
+}
+
+BOOST_FIXTURE_TEST_CASE(delete_hides_the_key, replica_fixture) {
+  BOOST_REQUIRE(put({0, 1, 2}, "k", "v1"));
+  auto g = get({0, 1, 2}, "k");
+  BOOST_REQUIRE(g);
+  caf::expected<write_reply> d{caf::error{}};
+  self->request(coordinator({0, 1, 2}), 5s, caf::delete_atom::value,
+                delete_request{b("k"), g->context})
+      .receive([&](write_reply& r) { d = r; }, [&](caf::error& e) { d = e; });
+  BOOST_REQUIRE(d);
+  auto after = get({0, 1, 2}, "k");
+  BOOST_REQUIRE(after);
+  BOOST_TEST(!after->found);
+}
+
+BOOST_FIXTURE_TEST_CASE(malformed_context_is_refused, replica_fixture) {
+  auto w = put({0, 1, 2}, "k", "v", bytes{0xff, 0x00, 0x13});
+  BOOST_REQUIRE(!w);
+  BOOST_TEST((w.error() == ec::bad_context));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_client_batch_gets_one_answer_per_call, replica_fixture) {
+  // 200 puts, an empty key and a missing key in one batch, as a client actor sends them.
+  auto coord = coordinator({0, 1, 2});
+  auto me = caf::actor_cast<client_answers_actor>(self);
+  auto exchange = [&](std::vector<client_call> calls) {
+    std::map<uint64_t, client_answer> out;
+    auto expected = calls.size();
+    self->send(coord, batch_atom::value, me, std::move(calls));
+    bool timed_out = false;
+    while (out.size() < expected && !timed_out)
+      self->receive(
+          [&](batch_atom, std::vector<client_answer>& answers) {
+            for (auto& a : answers)
+              BOOST_TEST(out.emplace(a.id, std::move(a)).second, "answer " << a.id << " twice");
+          },
+          caf::after(10s) >> [&] { timed_out = true; });
+    BOOST_REQUIRE_MESSAGE(!timed_out, out.size() << " of " << expected << " answers came");
+    return out;
+  };
+  std::vector<client_call> puts;
+  for (uint64_t i = 0; i < 200; ++i)
+    puts.push_back(client_call{i, client_call_kind::put, b("k" + std::to_string(i)),
+                               b("v" + std::to_string(i)), {}});
+  puts.push_back(client_call{1000, client_call_kind::put, {}, b("v"), {}});
+  puts.push_back(client_call{1001, client_call_kind::get, b("missing"), {}, {}});
+  auto written = exchange(std::move(puts));
+  for (uint64_t i = 0; i < 200; ++i)
+    BOOST_TEST((!written[i].err && written[i].write.acks >= 2u), "put " << i);
+  BOOST_TEST((written[1000].err == ec::empty_key));
+  BOOST_TEST((!written[1001].err && !written[1001].get.found));
+  std::vector<client_call> gets;
+  for (uint64_t i = 0; i < 200; ++i)
+    gets.push_back(client_call{i, client_call_kind::get, b("k" + std::to_string(i)), {}, {}});
+  auto read = exchange(std::move(gets));
+  for (uint64_t i = 0; i < 200; ++i)
+    BOOST_TEST((read[i].get.values == std::vector<bytes>{b("v" + std::to_string(i))}),
+               "get " << i);
+  // Every replica ends up with every key.
+  for (size_t r = 0; r < 3; ++r) {
+    replica_read last;
+    for (int attempt = 0; attempt < 100 && !(last = stored(r, "k199")).found; ++attempt)
+      std::this_thread::sleep_for(10ms);
+    size_t held = 0;
+    for (uint64_t i = 0; i < 200; ++i)
+      held += stored(r, "k" + std::to_string(i)).found;
+    BOOST_TEST(held == 200u, "replica " << r);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
