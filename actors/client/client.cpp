@@ -10,7 +10,8 @@
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
-#include "actors/batching/batching.hpp"
+#include "actors/batching/batch_outbox.hpp"
+#include "actors/batching/pending_calls.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv {

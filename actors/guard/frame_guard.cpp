@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <thread>
 #include <unordered_map>
@@ -15,6 +14,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -111,6 +111,8 @@ struct frame_guard::impl {
   int listen_fd = -1;
   int epoll_fd = -1;
   int wake_fd = -1; ///< eventfd: stop() and stop_listening() wake the thread through it
+  /// timerfd: ends a pause of accepting. Made at start: a pause begins when descriptors ran out.
+  int timer_fd = -1;
   std::string address;
   uint16_t port = 0;
   sockaddr_storage upstream{}; ///< CAF's port: address with the upstream port
@@ -124,12 +126,11 @@ struct frame_guard::impl {
   std::unordered_map<link*, std::unique_ptr<link>> links;
   std::vector<link*> again;     ///< links that used up their budget with work left
   std::vector<link*> graveyard; ///< closed this round, freed once no event can refer to them
-  bool accept_paused = false;   ///< out of file descriptors: accepting waits a moment
-  std::chrono::steady_clock::time_point accept_resume;
 
   // Distinct addresses identify the two non-link descriptors in epoll's user data.
   static inline char listen_tag = 0;
   static inline char wake_tag = 0;
+  static inline char timer_tag = 0;
 
   ~impl() { close_all(); }
 
@@ -145,6 +146,7 @@ struct frame_guard::impl {
     graveyard.clear();
     close_fd(listen_fd);
     close_fd(wake_fd);
+    close_fd(timer_fd);
     close_fd(epoll_fd);
   }
 
@@ -158,16 +160,6 @@ struct frame_guard::impl {
     std::vector<epoll_event> events(64);
     while (!stopping.load(std::memory_order_relaxed)) {
       int timeout = again.empty() ? -1 : 0;
-      if (accept_paused) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        accept_resume - std::chrono::steady_clock::now())
-                        .count();
-        if (left <= 0) {
-          resume_accepting();
-        } else if (timeout < 0 || left < timeout) {
-          timeout = static_cast<int>(left);
-        }
-      }
       int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout);
       if (n < 0) {
         if (errno == EINTR)
@@ -184,6 +176,11 @@ struct frame_guard::impl {
           }
           if (unlisten.load() && listen_fd >= 0)
             close_fd(listen_fd); // also leaves the epoll set
+        } else if (ev.data.ptr == &timer_tag) {
+          uint64_t expirations;
+          while (::read(timer_fd, &expirations, sizeof(expirations)) > 0) {
+          }
+          resume_accepting();
         } else if (ev.data.ptr == &listen_tag) {
           accept_all();
         } else {
@@ -208,12 +205,13 @@ struct frame_guard::impl {
     epoll_event ev{};
     ev.data.ptr = &listen_tag;
     epoll_ctl(epoll_fd, EPOLL_CTL_MOD, listen_fd, &ev);
-    accept_paused = true;
-    accept_resume = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    // Out of file descriptors: try again in a moment rather than spin on the waiting connection.
+    itimerspec in_100ms{};
+    in_100ms.it_value.tv_nsec = 100'000'000;
+    timerfd_settime(timer_fd, 0, &in_100ms, nullptr);
   }
 
   void resume_accepting() {
-    accept_paused = false;
     if (listen_fd < 0)
       return;
     epoll_event ev{};
@@ -480,7 +478,8 @@ std::unique_ptr<frame_guard> frame_guard::listen(const std::string& host, uint16
                 : ntohs(reinterpret_cast<sockaddr_in6&>(p->upstream).sin6_port);
   p->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (p->epoll_fd < 0 || p->wake_fd < 0) {
+  p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (p->epoll_fd < 0 || p->wake_fd < 0 || p->timer_fd < 0) {
     error = errno_text(errno);
     return nullptr;
   }
@@ -490,6 +489,8 @@ std::unique_ptr<frame_guard> frame_guard::listen(const std::string& host, uint16
   epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, p->listen_fd, &ev);
   ev.data.ptr = &impl::wake_tag;
   epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, p->wake_fd, &ev);
+  ev.data.ptr = &impl::timer_tag;
+  epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, p->timer_fd, &ev);
   return std::unique_ptr<frame_guard>{new frame_guard(std::move(p))};
 }
 

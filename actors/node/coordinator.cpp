@@ -10,7 +10,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/batching/batching.hpp"
+#include "actors/batching/batch_outbox.hpp"
+#include "actors/batching/pending_calls.hpp"
 #include "cluster-config/ring.hpp"
 #include "messages/dvv.hpp"
 #include "messages/error.hpp"

@@ -11,7 +11,7 @@
 //
 // Replica calls do not travel one by one: the calls for one destination (this node's storage, a
 // peer's link) made while the coordinator works through its mailbox go as one batch when a flush
-// it sent itself arrives, after everything already queued (as in actors/batching/batching.hpp). Each batch
+// it sent itself arrives, after everything already queued (as in actors/batching/batch_outbox.hpp). Each batch
 // comes back as one answer. So a client batch of K gets costs a handful of messages, not 10 K.
 //
 // Where each partition's replicas are comes from the node, as routes, whenever peers or the ring

@@ -1,16 +1,16 @@
 #include "actors/node/event_log.hpp"
 
-#include <chrono>
 #include <cstdio>
 #include <ctime>
+
+#include "actors/node/wall_clock.hpp"
 
 namespace actorkv {
 
 void log_event(const std::string& node, const std::string& text) {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  auto secs = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto us = system_wall_clock_us();
+  auto secs = static_cast<std::time_t>(us / 1000000);
+  auto ms = (us / 1000) % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char stamp[32];

@@ -27,8 +27,6 @@ struct stream_key {
   }
 };
 
-using clock = std::chrono::steady_clock;
-
 struct handoff_state {
   static inline const char* name = "handoff";
   handoff_options options;
@@ -36,7 +34,7 @@ struct handoff_state {
   uint64_t epoch = 0;
   std::vector<handoff_task> tasks;
   std::set<stream_key> finished; ///< transfers of this epoch, releases ever
-  std::map<partition_id, clock::time_point> release_after; ///< when each release may start
+  std::map<partition_id, caf::actor_clock::time_point> release_after; ///< when each release may start
   uint64_t active = 0;                                     ///< id of the running stream, 0: none
   uint64_t active_epoch = 0; ///< the epoch the running stream was started for
   uint64_t last_id = 0;
@@ -173,11 +171,11 @@ void next_stream(self_ptr self) {
   if (st.active != 0)
     return;
   bool waiting = false;
-  auto now = clock::now();
+  auto now = self->clock().now();
   for (auto& k : open_streams(st)) {
     if (k.release) {
       auto& after = st.release_after[k.partition];
-      if (after == clock::time_point{})
+      if (after == caf::actor_clock::time_point{})
         after = now + st.options.release_grace;
       if (now < after) {
         waiting = true;

@@ -19,19 +19,13 @@ struct membership_state {
   membership_options options;
   membership_view view;
   std::vector<peer_view> peers;
-  std::minstd_rand rng{std::random_device{}()};
+  std::minstd_rand rng;
 
   const std::string& node() const { return options.self.name; }
   uint32_t replicas() const { return options.cluster.store.replicas; }
 };
 
 using self_ptr = membership_impl::stateful_pointer<membership_state>;
-
-uint64_t now_us() {
-  using namespace std::chrono;
-  return static_cast<uint64_t>(
-      duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
-}
 
 void log_ring(self_ptr self, const ring_layout& before) {
   auto& st = self->state;
@@ -100,7 +94,8 @@ caf::result<std::string> admin(self_ptr self, const std::string& action, const s
   if (action == "remove" && find_member(st.view, subject) && is_up(self, subject))
     return caf::make_error(ec::bad_request,
                            subject + " is up: use leave to let it hand its partitions off");
-  auto after = apply_change(st.view, action, subject, st.replicas(), now_us());
+  auto after = apply_change(st.view, action, subject, st.replicas(),
+                            static_cast<uint64_t>(st.options.now_us()));
   if (!after)
     return std::move(after.error());
   auto text = describe_change(st.view, *after, st.replicas());
@@ -117,6 +112,7 @@ caf::result<std::string> admin(self_ptr self, const std::string& action, const s
 membership_impl::behavior_type membership_behavior(self_ptr self, membership_options options) {
   auto& st = self->state;
   st.options = std::move(options);
+  st.rng.seed(static_cast<std::minstd_rand::result_type>(st.options.seed));
   // A view kept on disk or fetched from a seed knows better than the manifest (which may even
   // describe a cluster that has changed since).
   st.view = st.options.initial ? *st.options.initial : view_from_manifest(st.options.cluster);
@@ -131,7 +127,7 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
   // Wall-clock microseconds: a later start of this node outranks every earlier one (a removal,
   // at the largest version, stays).
   if (mine.state != member_state::removed)
-    mine.version = std::max(mine.version + 1, now_us());
+    mine.version = std::max(mine.version + 1, static_cast<uint64_t>(st.options.now_us()));
   upsert(st.view, mine);
   changed(self, st.view.layout);
   self->send(self, caf::tick_atom::value);

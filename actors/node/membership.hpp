@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "actors/node/wall_clock.hpp"
 #include "cluster-config/manifest.hpp"
 #include "messages/interfaces.hpp"
 
@@ -31,6 +32,9 @@ struct membership_options {
   view_listener_actor listener;           ///< the node, told of every change
   std::chrono::milliseconds interval{1000};
   std::chrono::milliseconds timeout{5000};
+  /// Stamps this node's entry: a later start must outrank every earlier one, across processes.
+  wall_clock now_us = system_wall_clock_us;
+  uint64_t seed = fresh_seed(); ///< picks the gossip partners
 };
 
 membership_actor spawn_membership(caf::actor_system& sys, membership_options options);

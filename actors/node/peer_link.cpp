@@ -4,7 +4,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/batching/batching.hpp"
+#include "actors/batching/batch_outbox.hpp"
+#include "actors/batching/pending_calls.hpp"
 
 namespace actorkv {
 

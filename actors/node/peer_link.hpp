@@ -12,7 +12,7 @@
 //   coordinator ──(batch)──> link ──(batch)──> gateway ──(batch)──> storage
 //   coordinator <──(batch)── link <──(batch)── gateway <──(batch)───┘
 //
-// A batch to the gateway is cut at max_batch_bytes (actors/batching/batching.hpp) of keys and values (a
+// A batch to the gateway is cut at max_batch_bytes (actors/batching/batch_outbox.hpp) of keys and values (a
 // single larger call goes alone), so that it stays well under the receiving node's
 // max_frame_bytes.
 #pragma once

@@ -38,7 +38,7 @@ struct storage_state {
   /// bounding the backlog costs no scan per write.
   std::map<std::string, uint64_t> hint_counts;
   bool writes_failing = false; ///< logged once when writes start failing, once when they recover
-  std::mt19937_64 one_off_ids{std::random_device{}()};
+  std::mt19937_64 one_off_ids;
 };
 
 using self_ptr = storage_impl::stateful_pointer<storage_state>;
@@ -298,6 +298,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
   auto& st = self->state;
   st.engine = std::move(engine);
   st.options = options;
+  st.one_off_ids.seed(options.seed);
   rebuild_trees(st);
   recount_hints(st);
   return {

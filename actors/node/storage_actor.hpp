@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/node/wall_clock.hpp"
 #include "messages/interfaces.hpp"
 #include "storage/engine.hpp"
 
@@ -35,6 +36,9 @@ struct storage_options {
   /// Own thread (the default: engine calls block). Only a deterministic simulation, whose
   /// scheduler must run every actor itself, over an in-memory engine, sets this to false.
   bool detached = true;
+  /// Draws the one-off replica ids of writes a fallback holds or a damaged record forces: fresh
+  /// in every process (a repeated id could repeat a dot), fixed only to replay a test.
+  uint64_t seed = fresh_seed();
 };
 
 /// Spawns the storage actor owning `engine` (detached unless options.detached is false).

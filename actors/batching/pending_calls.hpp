@@ -1,0 +1,131 @@
+// The sender's calls awaiting their answers, by id, each with a deadline and what to do with its
+// answer: the receiving half of a batched conversation whose answers come back as messages of
+// their own (the client's calls to its node).
+//
+// One tick_atom the owner sends itself every sweep interval, while calls wait, fails the overdue
+// ones: no CAF clock timer per call. Deadlines are taken from the owner's actor clock, so a test
+// coordinator's virtual time drives them. An Answer has `uint64_t id` and `caf::error err`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_clock.hpp>
+#include <caf/error.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "messages/atoms.hpp"
+
+namespace actorkv {
+
+template <class Answer, class Extra = bool>
+class pending_calls {
+public:
+  using time_point = caf::actor_clock::time_point;
+  using settle_fn = std::function<void(Answer&)>;
+
+  struct entry {
+    time_point deadline;
+    settle_fn settle;
+    Extra extra{}; ///< whatever else the sender needs to know of the call
+  };
+
+  explicit pending_calls(std::chrono::milliseconds sweep_interval)
+      : sweep_interval_(sweep_interval) {}
+
+  /// Registers a call answered within `timeout` and makes sure a sweep is due; returns its id.
+  template <class Self>
+  uint64_t add(Self* self, std::chrono::milliseconds timeout, settle_fn settle, Extra extra = {}) {
+    auto id = ++last_id_;
+    calls_.emplace(id, entry{self->clock().now() + timeout, std::move(settle), std::move(extra)});
+    schedule_sweep(self);
+    return id;
+  }
+
+  /// The owner's tick_atom handler: fails the overdue calls with `err`, and schedules the next
+  /// sweep while calls still wait.
+  template <class Self>
+  void sweep(Self* self, const caf::error& err) {
+    sweep_scheduled_ = false;
+    expire(self->clock().now(), err);
+    if (!calls_.empty())
+      schedule_sweep(self);
+  }
+
+  /// Hands each answer to its call; answers of calls already failed are ignored.
+  void settle(std::vector<Answer>& answers) {
+    for (auto& a : answers) {
+      auto it = calls_.find(a.id);
+      if (it == calls_.end())
+        continue;
+      auto settle = std::move(it->second.settle);
+      calls_.erase(it);
+      settle(a);
+    }
+  }
+
+  /// Removes the calls `pred(entry)` selects and returns them (to fail or resend).
+  template <class Pred>
+  std::vector<entry> take_if(Pred pred) {
+    std::vector<entry> out;
+    for (auto it = calls_.begin(); it != calls_.end();) {
+      if (pred(it->second)) {
+        out.push_back(std::move(it->second));
+        it = calls_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+
+  /// Fails every call with `err`.
+  void fail_all(const caf::error& err) {
+    for (auto& e : take_if([](const entry&) { return true; }))
+      fail(e.settle, err);
+  }
+
+  static void fail(const settle_fn& settle, caf::error err) {
+    Answer a;
+    a.err = std::move(err);
+    settle(a);
+  }
+
+private:
+  /// Fails the calls whose deadline passed by `now` with `err`.
+  void expire(time_point now, const caf::error& err) {
+    for (auto& e : take_if([&](const entry& x) { return x.deadline <= now; }))
+      fail(e.settle, err);
+  }
+
+  template <class Self>
+  void schedule_sweep(Self* self) {
+    if (sweep_scheduled_)
+      return;
+    sweep_scheduled_ = true;
+    self->delayed_send(self, sweep_interval_, caf::tick_atom::value);
+  }
+
+  std::chrono::milliseconds sweep_interval_;
+  bool sweep_scheduled_ = false;
+  uint64_t last_id_ = 0;
+  std::unordered_map<uint64_t, entry> calls_;
+};
+
+/// What to do with an answer when it is for a response promise: deliver its error, or the part
+/// of it `pick` selects.
+template <class Answer, class T, class Pick>
+std::function<void(Answer&)> deliver_to(caf::typed_response_promise<T> rp, Pick pick) {
+  return [rp, pick](Answer& a) mutable {
+    if (a.err)
+      rp.deliver(std::move(a.err));
+    else
+      rp.deliver(pick(a));
+  };
+}
+
+} // namespace actorkv
