@@ -1,0 +1,139 @@
+#include "cluster-config/placement.hpp"
+
+#include <algorithm>
+
+#include "cluster-config/membership_view.hpp"
+
+namespace actorkv {
+
+namespace {
+
+bool contains(const std::vector<std::string>& xs, const std::string& x) {
+  return std::find(xs.begin(), xs.end(), x) != xs.end();
+}
+
+bool up(const std::string& self, const reachable_fn& reachable, const std::string& name) {
+  return name == self || (reachable && reachable(name));
+}
+
+} // namespace
+
+bool operator==(const replica_slot& a, const replica_slot& b) {
+  return a.node == b.node && a.hint_for == b.hint_for;
+}
+
+partition_plan plan_partition(const ring& in_force, const ring* next, partition_id p,
+                              const placement_inputs& in) {
+  partition_plan plan;
+  auto prefs = in_force.preference_list(p);
+  auto home_count = std::min<size_t>(prefs.size(), in.replicas);
+  auto reachable = [&](const std::string& name) { return up(in.self, in.reachable, name); };
+  for (size_t i = 0; i < home_count; ++i)
+    if (prefs[i] == in.self)
+      plan.replicas.push_back(replica_slot{prefs[i], {}});
+  std::vector<std::string> unreachable;
+  for (size_t i = 0; i < home_count; ++i) {
+    if (prefs[i] == in.self)
+      continue;
+    if (reachable(prefs[i]))
+      plan.replicas.push_back(replica_slot{prefs[i], {}});
+    else
+      unreachable.push_back(prefs[i]);
+  }
+  if (in.fallbacks) {
+    size_t next_pref = home_count;
+    for (auto& owner : unreachable) {
+      while (next_pref < prefs.size() && !reachable(prefs[next_pref]))
+        ++next_pref;
+      if (next_pref == prefs.size())
+        break;
+      plan.replicas.push_back(replica_slot{prefs[next_pref], owner});
+      ++next_pref;
+    }
+  }
+  if (next) {
+    auto now = in_force.home_replicas(p, in.replicas);
+    for (auto& name : next->home_replicas(p, in.replicas))
+      if (!contains(now, name) && reachable(name))
+        plan.joining.push_back(name);
+  }
+  return plan;
+}
+
+std::vector<partition_plan> plan_partitions(const ring& in_force, const ring* next,
+                                            const placement_inputs& in) {
+  std::vector<partition_plan> out;
+  out.reserve(in_force.partitions());
+  for (partition_id p = 0; p < in_force.partitions(); ++p)
+    out.push_back(plan_partition(in_force, next, p, in));
+  return out;
+}
+
+std::vector<std::pair<partition_id, std::vector<std::string>>>
+home_partitions(const ring& r, const std::string& self, uint32_t replicas) {
+  std::vector<std::pair<partition_id, std::vector<std::string>>> out;
+  for (partition_id p = 0; p < r.partitions(); ++p) {
+    auto homes = r.home_replicas(p, replicas);
+    auto self_at = std::find(homes.begin(), homes.end(), self);
+    if (self_at == homes.end())
+      continue;
+    homes.erase(self_at);
+    out.emplace_back(p, std::move(homes));
+  }
+  return out;
+}
+
+void update_releases(std::map<partition_id, std::vector<std::string>>& releases, const ring& before,
+                     const ring& now, const std::string& self, uint32_t replicas) {
+  if (now.owner_names() == before.owner_names())
+    return;
+  for (partition_id p = 0; p < now.partitions(); ++p) {
+    auto had = before.home_replicas(p, replicas);
+    auto has = now.home_replicas(p, replicas);
+    if (contains(has, self)) {
+      releases.erase(p); // replicated here again
+      continue;
+    }
+    if (!contains(had, self))
+      continue;
+    std::vector<std::string> takers;
+    for (auto& name : has)
+      if (!contains(had, name))
+        takers.push_back(name);
+    if (!takers.empty())
+      releases[p] = std::move(takers);
+  }
+}
+
+std::vector<handoff_task>
+handoff_tasks(const membership_view& view, const ring& in_force,
+              const std::map<partition_id, std::vector<std::string>>& releases,
+              const std::string& self, uint32_t replicas, const reachable_fn& reachable) {
+  std::vector<handoff_task> tasks;
+  auto& done = view.layout.done;
+  // Sorted by partition, so one partition's transfers are adjacent.
+  for (auto& t : transfers_needed(view, replicas)) {
+    if (std::binary_search(done.begin(), done.end(), t))
+      continue;
+    std::string sender;
+    for (auto& name : in_force.home_replicas(t.partition, replicas)) {
+      auto* m = find_member(view, name);
+      if (m && m->state == member_state::removed)
+        continue;
+      if (up(self, reachable, name)) {
+        sender = name;
+        break;
+      }
+    }
+    if (sender != self)
+      continue;
+    if (tasks.empty() || tasks.back().partition != t.partition)
+      tasks.push_back(handoff_task{t.partition, {}, false});
+    tasks.back().targets.push_back(t.target);
+  }
+  for (auto& [p, targets] : releases)
+    tasks.push_back(handoff_task{p, targets, true});
+  return tasks;
+}
+
+} // namespace actorkv
