@@ -6,7 +6,8 @@
 
 namespace actorkv {
 
-// Client protocol (client -> node).
+// Client protocol (client -> node; client <-> coordinator through batch_atom).
+using session_atom = caf::atom_constant<caf::atom("session")>; ///< where a client's calls go
 using status_atom = caf::atom_constant<caf::atom("status")>;
 
 // Peer protocol (node <-> node).
@@ -47,8 +48,10 @@ using replicas_atom = caf::atom_constant<caf::atom("replicas")>; ///< partitions
 using watch_atom = caf::atom_constant<caf::atom("watch")>; ///< start watching a peer
 using alive_atom = caf::atom_constant<caf::atom("alive")>; ///< a peer's up/down changed
 
-// Fault injection (admin -> node), refused unless the manifest enables it.
+// Fault injection (admin -> node, refused unless the manifest enables it; node -> the actors that
+// serve its peers), and a request held back by an injected delay coming due.
 using fault_atom = caf::atom_constant<caf::atom("fault")>;
+using held_atom = caf::atom_constant<caf::atom("held")>;
 
 // Private timers and housekeeping.
 using stop_atom = caf::atom_constant<caf::atom("stop")>; ///< an orderly stop, after queued work

@@ -11,6 +11,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/client.hpp"
+#include "messages/faults.hpp"
 #include "messages/membership.hpp"
 #include "messages/record.hpp"
 #include "messages/replication.hpp"
@@ -56,6 +57,10 @@ using storage_actor = replica_batch_actor::extend<
     /// exits. (An exit message would jump the queue: writes queued but not yet begun, such as
     /// the membership view a departing node stores, would be dropped.)
     caf::reacts_to<stop_atom>>;
+
+/// What a node tells each actor that serves its peers (its replica gateway and vnodes; never a
+/// peer): the injected faults now in force (actors/node/fault_gate.hpp).
+using fault_listener_actor = caf::typed_actor<caf::reacts_to<fault_atom, fault_rules>>;
 
 /// Vnode: one partition's replica on this node; the address other nodes' background work
 /// (handoff, anti-entropy, hint delivery) uses for that partition. Coordinators use the batched
@@ -148,30 +153,28 @@ typename Inspector::result_type inspect(Inspector& f, routes& x) {
   return f(caf::meta::type_name("actorkv::routes"), x.plans, x.max_key_bytes, x.max_value_bytes);
 }
 
-/// What a node serves clients: single requests, and the client actor's batches.
-using client_requests_actor =
-    caf::typed_actor<caf::replies_to<caf::get_atom, bytes>::with<get_reply>,
-                     caf::replies_to<caf::put_atom, put_request>::with<write_reply>,
-                     caf::replies_to<caf::delete_atom, delete_request>::with<write_reply>>;
+/// Where clients' gets, puts and deletes go: a node's coordinator, which a client reaches through
+/// the node's session handler. The one path every client request takes.
+using client_requests_actor = caf::typed_actor<
+    /// Calls in a batch; each call's answer goes to the sender (a client_answers_actor), batched
+    /// with the other answers ready at the same time, with the call's id.
+    caf::reacts_to<batch_atom, std::vector<client_call>>>;
 
-/// Where a node sends the answers to a client's batched calls: the client actor.
+/// Where a coordinator sends the answers to a client's calls: the client actor.
 using client_answers_actor =
     caf::typed_actor<caf::reacts_to<batch_atom, std::vector<client_answer>>>;
 
 /// Coordinator: serves every client request of its node against the key's replicas, many at
 /// once (actors/node/coordinator.hpp), and read-repairs what it finds stale.
 using coordinator_actor = client_requests_actor::extend<
-    /// A client's batch, answered to the given client actor, batched.
-    caf::reacts_to<batch_atom, client_answers_actor, std::vector<client_call>>,
     /// Where each partition's replicas are now (replaces the previous routes).
     caf::reacts_to<routes_atom, routes>>;
 
-/// Node: the one actor each kvnode publishes on its host:port. Serves clients (through its
-/// coordinator) and peers (handshake).
-using node_actor = client_requests_actor::extend<
-    /// Gets, puts and deletes in a batch, each served like the single request; the answers go
-    /// to the sender (a client_answers_actor), batched.
-    caf::reacts_to<batch_atom, std::vector<client_call>>,
+/// Node: the one actor each kvnode publishes on its host:port. Serves clients (a session with its
+/// coordinator, status, admin) and peers (handshake, liveness probes, gossip).
+using node_actor = caf::typed_actor<
+    /// A client's session: where its gets, puts and deletes go (this node's coordinator).
+    caf::replies_to<session_atom>::with<client_requests_actor>,
     /// The cluster as this node sees it.
     caf::replies_to<status_atom>::with<cluster_status>,
     /// Peer handshake: answers with this node's own hello, including its vnodes. Fails with

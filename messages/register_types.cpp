@@ -44,6 +44,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<client_answer>("actorkv::client_answer");
   cfg.add_message_type<std::vector<client_answer>>("actorkv::client_answer_vector");
   cfg.add_message_type<replica_gateway_actor>("actorkv::replica_gateway_actor");
+  cfg.add_message_type<client_requests_actor>("actorkv::client_requests_actor");
   cfg.add_message_type<replica_call>("actorkv::replica_call");
   cfg.add_message_type<std::vector<replica_call>>("actorkv::replica_call_vector");
   cfg.add_message_type<replica_answer>("actorkv::replica_answer");

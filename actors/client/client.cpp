@@ -27,7 +27,7 @@ constexpr auto sweep_interval = std::chrono::milliseconds{100};
 
 /// What a client remembers of a get, put or delete sent to a node, besides its answer's use.
 struct call_in_flight {
-  caf::actor_addr node; ///< where it went
+  caf::actor_addr coordinator; ///< where it went
   client_call call;     ///< kept for the one retry elsewhere; empty when none is allowed
   bool retry = false;
 };
@@ -37,14 +37,15 @@ using node_calls = pending_calls<client_answer, call_in_flight>;
 struct client_state {
   static inline const char* name = "client";
   client_options options;
-  node_actor node;          ///< valid while connected
+  node_actor node;                  ///< valid while connected
+  client_requests_actor coordinator; ///< the node's coordinator, where calls go; valid with node
   size_t next_endpoint = 0; ///< the endpoint to try next
   size_t attempts_this_round = 0;
   bool connecting = false;
   /// Work waiting for a connection; each entry fails itself with the given error on give-up.
   std::deque<std::pair<std::function<void()>, std::function<void(caf::error)>>> waiting;
   node_calls calls{sweep_interval};
-  batch_outbox<node_actor, client_call> outbox;
+  batch_outbox<client_requests_actor, client_call> outbox;
 };
 
 using self_ptr = client_impl::stateful_pointer<client_state>;
@@ -72,12 +73,14 @@ void learn_endpoints(self_ptr self, const cluster_status& st) {
       eps.push_back(m.endpoint);
 }
 
-void connected(self_ptr self, node_actor node) {
+void connected(self_ptr self, node_actor node, client_requests_actor coordinator) {
   auto& st = self->state;
   st.node = node;
+  st.coordinator = coordinator;
   st.connecting = false;
   st.attempts_this_round = 0;
   self->monitor(node);
+  self->monitor(coordinator);
   // Learn the other members so that failover reaches nodes the user did not list.
   self->request(node, st.options.timeout, status_atom::value)
       .then([=](const cluster_status& cs) { learn_endpoints(self, cs); }, [](caf::error&) {});
@@ -118,13 +121,29 @@ void try_connect(self_ptr self) {
               connect_failed(self);
               return;
             }
-            connected(self, caf::actor_cast<node_actor>(std::move(ptr)));
+            auto node = caf::actor_cast<node_actor>(std::move(ptr));
+            self->request(node, self->state.options.connect_timeout, session_atom::value)
+                .then(
+                    [=](client_requests_actor& coordinator) {
+                      if (!coordinator) {
+                        connect_failed(self);
+                        return;
+                      }
+                      connected(self, node, std::move(coordinator));
+                    },
+                    [=](caf::error&) { connect_failed(self); });
           },
           [=](caf::error&) { connect_failed(self); });
 }
 
 bool node_went_away(const caf::error& err) {
   return err == caf::sec::request_receiver_down;
+}
+
+/// Forgets the node: the next request connects again, elsewhere if need be.
+void disconnected(self_ptr self) {
+  self->state.node = nullptr;
+  self->state.coordinator = nullptr;
 }
 
 /// Sends the message to the current node (connecting first if needed) and hands the reply or
@@ -137,7 +156,7 @@ void forward_to(self_ptr self, bool retry, OnReply on_reply, OnError on_error, T
         .then([=](Reply& reply) mutable { on_reply(reply); },
               [=](caf::error& err) mutable {
                 if (node_went_away(err)) {
-                  self->state.node = nullptr;
+                  disconnected(self);
                   if (retry) {
                     forward_to<Reply>(self, false, on_reply, on_error, xs...);
                     return;
@@ -179,15 +198,17 @@ void call_node(self_ptr self, client_call call, bool retry,
   }
   auto size = 64 + call.key.size() + call.value.size() + call.context.size();
   call.id = st.calls.add(self, st.options.timeout, std::move(settle),
-                         call_in_flight{st.node.address(), retry ? call : client_call{}, retry});
-  if (st.outbox.add(self, st.node, std::move(call), size))
+                         call_in_flight{st.coordinator.address(), retry ? call : client_call{},
+                                        retry});
+  if (st.outbox.add(self, st.coordinator, std::move(call), size))
     self->send(self, caf::flush_atom::value);
 }
 
-/// The node at `node` went away: its calls go to another node once, or fail.
-void node_gone(self_ptr self, const caf::actor_addr& node) {
-  auto lost =
-      self->state.calls.take_if([&](const node_calls::entry& e) { return e.extra.node == node; });
+/// The coordinator at `coordinator` went away with its node: its calls go to another node once,
+/// or fail.
+void node_gone(self_ptr self, const caf::actor_addr& coordinator) {
+  auto lost = self->state.calls.take_if(
+      [&](const node_calls::entry& e) { return e.extra.coordinator == coordinator; });
   for (auto& c : lost) {
     if (c.extra.retry)
       call_node(self, std::move(c.extra.call), false, std::move(c.settle));
@@ -207,8 +228,10 @@ void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, T
 client_impl::behavior_type client_behavior(self_ptr self, client_options options) {
   self->state.options = std::move(options);
   self->set_down_handler([=](caf::down_msg& dm) {
-    if (self->state.node && self->state.node.address() == dm.source)
-      self->state.node = nullptr; // the next request connects elsewhere
+    auto& st = self->state;
+    if ((st.node && st.node.address() == dm.source) ||
+        (st.coordinator && st.coordinator.address() == dm.source))
+      disconnected(self); // the next request connects elsewhere
     node_gone(self, dm.source);
   });
   return {

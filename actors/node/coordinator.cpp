@@ -39,6 +39,7 @@ struct outgoing_batch {
 
 struct coordinator_state {
   static inline const char* name = "coordinator";
+  wall_clock now_us; ///< stamps writes for last-writer-wins
   std::vector<plan_ptr> plans; ///< by partition
   uint32_t max_key_bytes = 0;
   uint32_t max_value_bytes = 0;
@@ -104,11 +105,6 @@ void ask(self_ptr self, const replica_target& target, replica_call call, answer_
   out.calls.push_back(std::move(call));
   out.settle.push_back(std::move(on_answer));
   schedule_flush(self);
-}
-
-int64_t wall_clock_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 caf::error unreachable(size_t reachable, const coordination_plan& plan, uint32_t needed) {
@@ -394,7 +390,7 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
                                     "the context does not decode; pass it as get printed it"));
     op.context = std::move(*vv);
   }
-  op.timestamp_us = wall_clock_us();
+  op.timestamp_us = self->state.now_us();
   auto wr = std::make_shared<write_round>();
   wr->plan = std::move(*plan);
   wr->done = std::move(done);
@@ -442,34 +438,16 @@ void take_routes(self_ptr self, routes& r) {
   st.max_value_bytes = r.max_value_bytes;
 }
 
-coordinator_impl::behavior_type coordinator_behavior(self_ptr self, routes initial) {
-  take_routes(self, initial);
+coordinator_impl::behavior_type coordinator_behavior(self_ptr self,
+                                                     coordinator_options options) {
+  self->state.now_us = std::move(options.now_us);
+  take_routes(self, options.initial);
   return {
-      [=](caf::get_atom, bytes& key) -> caf::result<get_reply> {
-        auto rp = self->make_response_promise<get_reply>();
-        start_get(self, std::move(key),
-                  deliver_to<client_answer>(rp, [](client_answer& a) { return std::move(a.get); }));
-        return rp;
-      },
-      [=](caf::put_atom, put_request& req) -> caf::result<write_reply> {
-        auto rp = self->make_response_promise<write_reply>();
-        write_op op;
-        op.key = std::move(req.key);
-        op.value = std::move(req.value);
-        start_write(self, std::move(op), req.context,
-                    deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
-        return rp;
-      },
-      [=](caf::delete_atom, delete_request& req) -> caf::result<write_reply> {
-        auto rp = self->make_response_promise<write_reply>();
-        write_op op;
-        op.key = std::move(req.key);
-        op.tombstone = true;
-        start_write(self, std::move(op), req.context,
-                    deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
-        return rp;
-      },
-      [=](batch_atom, const client_answers_actor& to, std::vector<client_call>& calls) {
+      [=](batch_atom, std::vector<client_call>& calls) {
+        auto& sender = self->current_sender();
+        if (!sender)
+          return; // nowhere to answer
+        auto to = caf::actor_cast<client_answers_actor>(sender);
         for (auto& call : calls)
           serve_client_call(self, to, call);
       },
@@ -480,8 +458,8 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, routes initi
 
 } // namespace
 
-coordinator_actor spawn_coordinator(caf::actor_system& sys, routes initial) {
-  return sys.spawn(coordinator_behavior, std::move(initial));
+coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options options) {
+  return sys.spawn(coordinator_behavior, std::move(options));
 }
 
 } // namespace actorkv

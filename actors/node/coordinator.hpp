@@ -18,6 +18,7 @@
 // change (a coordinator must never wait for its node to answer a question).
 #pragma once
 
+#include "actors/node/wall_clock.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -26,7 +27,11 @@ class actor_system;
 
 namespace actorkv {
 
-/// Spawns a coordinator that serves requests by `initial` until told other routes.
-coordinator_actor spawn_coordinator(caf::actor_system& sys, routes initial);
+struct coordinator_options {
+  routes initial;                        ///< where replicas are until told other routes
+  wall_clock now_us = system_wall_clock_us; ///< stamps writes for last-writer-wins
+};
+
+coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options options);
 
 } // namespace actorkv

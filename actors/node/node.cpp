@@ -16,7 +16,7 @@
 #include "actors/node/failure_detector.hpp"
 #include "actors/node/handoff.hpp"
 #include "actors/node/hint_keeper.hpp"
-#include "actors/node/link_faults.hpp"
+#include "actors/node/fault_gate.hpp"
 #include "actors/node/membership.hpp"
 #include "actors/node/peer_link.hpp"
 #include "actors/node/vnode.hpp"
@@ -33,8 +33,8 @@ using namespace std::chrono_literals;
 /// Reconnect attempts, liveness, view and handoff reports and the departure check are private: the
 /// public interface stays node_actor.
 using node_impl =
-    node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>,
-                       caf::reacts_to<caf::tick_atom>>::extend_with<liveness_listener_actor>::
+    node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>, caf::reacts_to<caf::tick_atom>,
+                       caf::reacts_to<held_atom, uint64_t>>::extend_with<liveness_listener_actor>::
         extend_with<view_listener_actor>::extend_with<handoff_listener_actor>;
 
 constexpr auto reconnect_interval = 1s;
@@ -67,8 +67,8 @@ struct node_state {
   std::map<partition_id, std::vector<std::string>> releases;
   bool departed = false;
   bool departure_check_scheduled = false;
-  std::vector<vnode_actor> vnodes; ///< this node's vnode of every partition
-  replica_gateway_actor gateway;   ///< serves the peers' batched replica requests
+  std::vector<local_vnode_actor> vnodes; ///< this node's vnode of every partition
+  local_gateway_actor gateway;           ///< serves the peers' batched replica requests
   coordinator_actor coordinator;   ///< serves the clients' requests
   std::vector<peer_info> peers;    ///< every other member ever seen, in the order first seen
   failure_detector_actor detector;
@@ -76,8 +76,10 @@ struct node_state {
   hint_keeper_actor hint_keeper;
   anti_entropy_actor anti_entropy;
   membership_actor membership;
-  std::shared_ptr<link_faults> faults = std::make_shared<link_faults>();
-  std::map<std::string, std::string> fault_rules; ///< peer -> rule, for status and logs
+  /// Injected faults: the rules an admin set, by peer name, and the process each peer runs as.
+  std::map<std::string, fault_rule> faults;
+  std::map<std::string, caf::node_id> processes;
+  fault_gate gate; ///< this node's own handlers that serve peers
 
   peer_info* find_peer(const std::string& name) {
     for (auto& p : peers)
@@ -102,16 +104,35 @@ peer_hello own_hello(self_ptr self, bool with_vnodes) {
   h.id = st.options.self_id;
   h.settings = st.settings;
   if (with_vnodes) {
-    h.vnodes = st.vnodes;
+    h.vnodes.assign(st.vnodes.begin(), st.vnodes.end());
     h.gateway = st.gateway;
   }
   return h;
 }
 
-/// Whether an injected fault says to leave the current request from a peer unanswered.
-bool dropped(self_ptr self) {
-  auto& sender = self->current_sender();
-  return sender && self->state.faults->check(sender->node()).drop;
+/// Hands the fault rules, resolved to the processes the peers run as, to every actor that serves
+/// peers: this node's own gate, its gateway and its vnodes.
+void push_faults(self_ptr self) {
+  auto& st = self->state;
+  fault_rules rules;
+  for (auto& [name, rule] : st.faults)
+    if (auto it = st.processes.find(name); it != st.processes.end())
+      rules.by_process[it->second] = rule;
+  st.gate.set(rules);
+  self->send(st.gateway, fault_atom::value, rules);
+  for (auto& v : st.vnodes)
+    self->send(v, fault_atom::value, rules);
+}
+
+/// Records which process the peer named `name` runs as (learnt at each handshake, either way).
+void bind_process(self_ptr self, const std::string& name, const caf::node_id& process) {
+  auto& st = self->state;
+  auto& known = st.processes[name];
+  if (known == process)
+    return;
+  known = process;
+  if (!st.faults.empty())
+    push_faults(self);
 }
 
 /// Applies a fault-injection command; returns the rules now in force, or why not.
@@ -122,28 +143,24 @@ caf::result<std::string> apply_fault(self_ptr self, const std::string& action,
     return caf::make_error(ec::bad_request, "fault injection is disabled; set [faults] "
                                             "injection = true in the manifest to allow it");
   if (action == "heal") {
-    st.faults->heal();
-    st.fault_rules.clear();
+    st.faults.clear();
   } else if (action == "drop" || action == "delay") {
     if (peers.empty())
       return caf::make_error(ec::bad_request, "name the peers whose traffic to " + action);
-    for (auto& name : peers) {
+    for (auto& name : peers)
       if (!st.find_peer(name))
         return caf::make_error(ec::bad_request, "no peer named '" + name + "'");
-      link_faults::verdict v;
-      v.drop = action == "drop";
-      v.delay = std::chrono::milliseconds{action == "delay" ? delay_ms : 0};
-      st.faults->set(name, v);
-      st.fault_rules[name] =
-          action == "drop" ? "drop" : "delay " + std::to_string(delay_ms) + " ms";
-    }
+    for (auto& name : peers)
+      st.faults[name] = fault_rule{action == "drop", action == "delay" ? delay_ms : 0};
   } else {
     return caf::make_error(ec::bad_request,
                            "unknown fault '" + action + "' (drop PEERS, delay PEERS MS, or heal)");
   }
+  push_faults(self);
   std::string text;
-  for (auto& [name, rule] : st.fault_rules)
-    text += (text.empty() ? "" : ", ") + name + ": " + rule;
+  for (auto& [name, rule] : st.faults)
+    text += (text.empty() ? "" : ", ") + name + ": " +
+            (rule.drop ? "drop" : "delay " + std::to_string(rule.delay_ms) + " ms");
   if (text.empty())
     text = "no faults";
   log_event(st.options.self_name, "fault injection: " + text);
@@ -217,7 +234,7 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
               return;
             }
             peer.handle = handle;
-            self->state.faults->bind(peer.name, handle.node());
+            bind_process(self, peer.name, handle.node());
             peer.vnodes = std::move(theirs.vnodes);
             close_link(self, peer);
             if (theirs.gateway)
@@ -594,12 +611,12 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   st.placement = current_ring(st.view);
   st.next = next_ring(st.view);
   for (partition_id p = 0; p < st.placement.partitions(); ++p) {
-    st.vnodes.push_back(spawn_vnode(self->system(), p, st.options.storage, st.faults));
+    st.vnodes.push_back(spawn_vnode(self->system(), p, st.options.storage));
     self->link_to(st.vnodes.back()); // vnodes live and die with their node
   }
-  st.gateway = spawn_replica_gateway(self->system(), st.options.storage, st.faults);
+  st.gateway = spawn_replica_gateway(self->system(), st.options.storage);
   self->link_to(st.gateway);
-  st.coordinator = spawn_coordinator(self->system(), make_routes(self));
+  st.coordinator = spawn_coordinator(self->system(), coordinator_options{make_routes(self)});
   self->link_to(st.coordinator);
   auto& cluster = st.options.cluster;
   auto request_timeout = std::chrono::milliseconds{cluster.timeouts.request_ms};
@@ -665,33 +682,15 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   });
   follow_members(self);
   return {
-      // Client requests go to the coordinator, which answers the client itself.
-      [=](caf::get_atom, bytes& key) -> caf::result<get_reply> {
-        return self->delegate(self->state.coordinator, caf::get_atom::value, std::move(key));
-      },
-      [=](caf::put_atom, put_request& req) -> caf::result<write_reply> {
-        return self->delegate(self->state.coordinator, caf::put_atom::value, std::move(req));
-      },
-      [=](caf::delete_atom, delete_request& req) -> caf::result<write_reply> {
-        return self->delegate(self->state.coordinator, caf::delete_atom::value, std::move(req));
-      },
-      [=](batch_atom, std::vector<client_call>& calls) {
-        auto& sender = self->current_sender();
-        if (!sender)
-          return;
-        self->send(self->state.coordinator, batch_atom::value,
-                   caf::actor_cast<client_answers_actor>(sender), std::move(calls));
-      },
+      // Clients send their calls to the coordinator itself: no hop through this actor.
+      [=](session_atom) { return client_requests_actor{self->state.coordinator}; },
       [=](status_atom) { return full_status(self); },
-      [=](caf::ping_atom) -> caf::result<caf::pong_atom> {
-        if (dropped(self))
-          return self->make_response_promise<caf::pong_atom>();
-        return caf::pong_atom::value;
+      [=](caf::ping_atom) {
+        return gated_answer<caf::pong_atom>(self, [] { return caf::pong_atom::value; });
       },
-      [=](gossip_atom, membership_view& view) -> caf::result<membership_view> {
-        if (dropped(self))
-          return self->make_response_promise<membership_view>();
-        return self->delegate(self->state.membership, gossip_atom::value, std::move(view));
+      [=](gossip_atom, membership_view& view) {
+        return gated_delegate<membership_view>(self, self->state.membership, gossip_atom::value,
+                                               std::move(view));
       },
       [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
           uint32_t delay_ms) { return apply_fault(self, action, peers, delay_ms); },
@@ -707,17 +706,19 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
                                                                 "no answers)"));
         publish_peers(self);
       },
-      [=](peer_atom, const peer_hello& theirs) -> caf::result<peer_hello> {
+      [=](peer_atom, const peer_hello& theirs) {
         if (auto& sender = self->current_sender(); sender && self->state.find_peer(theirs.name))
-          self->state.faults->bind(theirs.name, sender->node());
-        if (dropped(self))
-          return self->make_response_promise<peer_hello>();
-        if (theirs.settings != self->state.settings)
-          return caf::make_error(ec::peer_mismatch, "node " + self->state.options.self_name +
-                                                        " runs with settings [" +
-                                                        self->state.settings + "]");
-        return own_hello(self, true);
+          bind_process(self, theirs.name, sender->node());
+        auto settings = theirs.settings;
+        return gated_answer<peer_hello>(self, [=]() -> caf::expected<peer_hello> {
+          if (settings != self->state.settings)
+            return caf::make_error(ec::peer_mismatch, "node " + self->state.options.self_name +
+                                                          " runs with settings [" +
+                                                          self->state.settings + "]");
+          return own_hello(self, true);
+        });
       },
+      [=](held_atom, uint64_t id) { self->state.gate.release(id); },
       [=](connect_to_atom, uint32_t index) { connect_peer(self, index); },
       [=](admin_atom, const std::string& action, const std::string& subject,
           bool apply) -> caf::result<std::string> {

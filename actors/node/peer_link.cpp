@@ -6,6 +6,7 @@
 
 #include "actors/batching/batch_outbox.hpp"
 #include "actors/batching/pending_calls.hpp"
+#include "actors/node/fault_gate.hpp"
 
 namespace actorkv {
 
@@ -101,15 +102,13 @@ link_impl::behavior_type link_behavior(link_ptr self, replica_gateway_actor gate
 
 // --- the gateway (receiving side) --------------------------------------------------------------
 
-/// A batch held back by an injected delay comes back to the gateway as a tick.
-using gateway_impl = replica_gateway_actor::extend<
-    caf::reacts_to<caf::flush_atom>,
-    caf::reacts_to<caf::tick_atom, peer_link_actor, std::vector<replica_call>>>;
+using gateway_impl = local_gateway_actor::extend<caf::reacts_to<caf::flush_atom>,
+                                                  caf::reacts_to<held_atom, uint64_t>>;
 
 struct gateway_state {
   static inline const char* name = "replica_gateway";
   storage_actor storage;
-  std::shared_ptr<const link_faults> faults;
+  fault_gate gate;
   batch_outbox<peer_link_actor, replica_answer> answers;
 };
 
@@ -143,29 +142,27 @@ void serve(gateway_ptr self, const peer_link_actor& link, std::vector<replica_ca
           });
 }
 
-gateway_impl::behavior_type gateway_behavior(gateway_ptr self, storage_actor storage,
-                                             std::shared_ptr<const link_faults> faults) {
+gateway_impl::behavior_type gateway_behavior(gateway_ptr self, storage_actor storage) {
   self->state.storage = std::move(storage);
-  self->state.faults = std::move(faults);
   return {
       [=](batch_atom, std::vector<replica_call>& calls) {
         auto& sender = self->current_sender();
         if (!sender)
           return;
         auto link = caf::actor_cast<peer_link_actor>(sender);
-        auto fault = self->state.faults->check(sender->node());
-        if (fault.drop)
+        auto rule = self->state.gate.check(sender);
+        if (rule.drop)
           return; // never answered: the requests time out, as across a cut link
-        if (fault.delay.count() == 0) {
+        if (rule.delay_ms == 0) {
           serve(self, link, calls);
           return;
         }
-        self->delayed_send(self, fault.delay, caf::tick_atom::value, link, std::move(calls));
-      },
-      [=](caf::tick_atom, const peer_link_actor& link, std::vector<replica_call>& calls) {
-        serve(self, link, calls);
+        self->state.gate.hold(self, std::chrono::milliseconds{rule.delay_ms},
+                              [=]() mutable { serve(self, link, calls); });
       },
       [=](caf::flush_atom) { self->state.answers.flush(self); },
+      [=](fault_atom, fault_rules& rules) { self->state.gate.set(std::move(rules)); },
+      [=](held_atom, uint64_t id) { self->state.gate.release(id); },
   };
 }
 
@@ -176,9 +173,8 @@ peer_link_actor spawn_peer_link(caf::actor_system& sys, replica_gateway_actor ga
   return sys.spawn(link_behavior, std::move(gateway), timeout);
 }
 
-replica_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage,
-                                            std::shared_ptr<const link_faults> faults) {
-  return sys.spawn(gateway_behavior, std::move(storage), std::move(faults));
+local_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage) {
+  return sys.spawn(gateway_behavior, std::move(storage));
 }
 
 } // namespace actorkv

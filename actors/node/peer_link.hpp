@@ -18,9 +18,7 @@
 #pragma once
 
 #include <chrono>
-#include <memory>
 
-#include "actors/node/link_faults.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -37,9 +35,11 @@ namespace actorkv {
 peer_link_actor spawn_peer_link(caf::actor_system& sys, replica_gateway_actor gateway,
                                 std::chrono::milliseconds timeout);
 
-/// This node's gateway: serves peers' batched calls from `storage`; `faults` (shared with the
-/// node) says which peers' batches to drop or delay.
-replica_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage,
-                                            std::shared_ptr<const link_faults> faults);
+/// The gateway as its node holds it: peers get the replica_gateway_actor part, the node also sets
+/// its faults (actors/node/fault_gate.hpp).
+using local_gateway_actor = replica_gateway_actor::extend_with<fault_listener_actor>;
+
+/// This node's gateway: serves peers' batched calls from `storage`.
+local_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage);
 
 } // namespace actorkv

@@ -1,11 +1,9 @@
-// The vnode: one partition's replica on this node, the address peers use for that partition.
-// It forwards reads and writes to the storage actor under its partition id; anti-entropy and
-// handoff attach here as they arrive. Injected link faults (link_faults.hpp) apply here.
+// The vnode: one partition's replica on this node, the address peers' background work (handoff,
+// anti-entropy, hint delivery) uses for that partition. It serves reads and writes from the
+// storage actor under its partition id, held back by injected faults (actors/node/fault_gate.hpp)
+// as its node tells it.
 #pragma once
 
-#include <memory>
-
-#include "actors/node/link_faults.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -14,8 +12,10 @@ class actor_system;
 
 namespace actorkv {
 
-/// `faults` (shared with the node) says which peers' requests to drop or delay.
-vnode_actor spawn_vnode(caf::actor_system& sys, partition_id partition, storage_actor storage,
-                        std::shared_ptr<const link_faults> faults);
+/// A vnode as its node holds it: peers get the vnode_actor part, the node also sets its faults.
+using local_vnode_actor = vnode_actor::extend_with<fault_listener_actor>;
+
+local_vnode_actor spawn_vnode(caf::actor_system& sys, partition_id partition,
+                              storage_actor storage);
 
 } // namespace actorkv

@@ -1,5 +1,6 @@
 // Real kvnode processes under failures: sloppy quorum with hinted handoff, strict quorum refusing,
-// anti-entropy refilling replicas without reads, a wiped node, and a paused (SIGSTOP) node.
+// anti-entropy refilling replicas without reads, a wiped node, a paused (SIGSTOP) node, and an
+// injected delay.
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -258,6 +259,27 @@ BOOST_AUTO_TEST_CASE(paused_node_is_detected_and_nothing_acknowledged_is_lost) {
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST((r.out == expected_values(acked, "")));
   caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(a_delay_rule_slows_every_request_failure_detector_pings_included) {
+  // n1 holds back everything n2 sends it for 6 s: longer than n2's failure detector waits for a
+  // ping's answer, so n2 must come to see n1 down (as over a link that slow), while n3, whose
+  // traffic n1 serves at once, keeps seeing it up. Healed, n2 sees n1 up again.
+  local_cluster::options o;
+  o.nodes = 3;
+  o.partitions = partitions;
+  o.extra_toml = "[faults]\ninjection = true\n";
+  local_cluster c{o};
+  c.start_all();
+  wait_until_all_up(c);
+  auto r = c.kvsh(0, "fault delay n2 6000\n");
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  BOOST_TEST(eventually(20s, [&] { return sees(c, 1, "n1", "down"); }),
+             "n2 never saw n1 down while n1 delayed n2's pings by 6 s");
+  BOOST_TEST(sees(c, 2, "n1", "up"));
+  r = c.kvsh(0, "fault heal\n");
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  BOOST_TEST(eventually(20s, [&] { return sees(c, 1, "n1", "up"); }));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,7 +16,6 @@
 #include <caf/all.hpp>
 
 #include "actors/node/coordinator.hpp"
-#include "actors/node/link_faults.hpp"
 #include "actors/node/peer_link.hpp"
 #include "actors/node/storage_actor.hpp"
 #include "messages/dvv.hpp"
@@ -40,7 +39,6 @@ struct simulation {
   std::vector<replica_gateway_actor> gateways;
   std::vector<peer_link_actor> links; ///< how the coordinators reach each replica, as across nodes
   std::vector<coordinator_actor> coordinators;
-  std::shared_ptr<link_faults> no_faults = std::make_shared<link_faults>();
 
   static caf::actor_system_config& init(caf::actor_system_config& c) {
     register_types(c);
@@ -67,7 +65,7 @@ struct simulation {
     opts.detached = false;
     opts.max_batch = 4;
     stores[i] = spawn_storage(sys, disks[i], opts);
-    gateways[i] = spawn_replica_gateway(sys, stores[i], no_faults);
+    gateways[i] = spawn_replica_gateway(sys, stores[i]);
     links[i] = spawn_peer_link(sys, gateways[i], 500ms);
   }
 
@@ -90,7 +88,7 @@ struct simulation {
     plan.write_quorum = 2;
     routes one_partition; // every key has this plan
     one_partition.plans.push_back(std::move(plan));
-    coordinators.push_back(spawn_coordinator(sys, std::move(one_partition)));
+    coordinators.push_back(spawn_coordinator(sys, coordinator_options{std::move(one_partition)}));
     return coordinators.back();
   }
 
@@ -113,6 +111,19 @@ struct simulation {
                 sched.jobs.begin() + static_cast<std::ptrdiff_t>(pick) + 1);
     sched.run_once();
     return true;
+  }
+
+  /// Every client answer waiting in the test's mailbox (it holds nothing else).
+  std::vector<client_answer> answers() {
+    std::vector<client_answer> out;
+    for (bool more = true; more;)
+      self->receive(
+          [&](batch_atom, std::vector<client_answer>& batch) {
+            for (auto& a : batch)
+              out.push_back(std::move(a));
+          },
+          caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    return out;
   }
 
   void run_all() {
@@ -138,7 +149,7 @@ BOOST_AUTO_TEST_CASE(acknowledged_writes_survive_reordering_drops_and_crashes) {
   for (int run = 0; run < 20; ++run) {
     simulation sim{seed + static_cast<unsigned>(run)};
     std::map<std::string, std::set<std::string>> acked, attempted; // key -> values
-    std::vector<std::function<void()>> answers; // collect each in-flight put's outcome
+    std::map<uint64_t, std::pair<std::string, std::string>> in_flight; // call id -> key, value
     size_t ops = 0, ok = 0;
     for (int round = 0; round < 15; ++round) {
       // A burst of concurrent puts without context (each must survive as a sibling).
@@ -146,17 +157,11 @@ BOOST_AUTO_TEST_CASE(acknowledged_writes_survive_reordering_drops_and_crashes) {
         auto key = "k" + std::to_string(sim.rng() % 4);
         auto value = "r" + std::to_string(run) + "-" + std::to_string(ops++);
         attempted[key].insert(value);
-        auto h = sim.self->request(
-            sim.coordinator(sim.reachable()), caf::infinite, caf::put_atom::value,
-            put_request{bytes(key.begin(), key.end()), bytes(value.begin(), value.end()), {}});
-        answers.push_back([&, h, key, value]() mutable {
-          h.receive(
-              [&](write_reply&) {
-                acked[key].insert(value);
-                ++ok;
-              },
-              [&](caf::error&) {});
-        });
+        client_call put{ops, client_call_kind::put, bytes(key.begin(), key.end()),
+                        bytes(value.begin(), value.end()), {}};
+        in_flight.emplace(ops, std::make_pair(key, value));
+        sim.self->send(sim.coordinator(sim.reachable()), batch_atom::value,
+                       std::vector<client_call>{std::move(put)});
       }
       // Interleave: some steps, sometimes a crash, then let everything settle.
       for (int s = 0; s < 40; ++s)
@@ -164,9 +169,18 @@ BOOST_AUTO_TEST_CASE(acknowledged_writes_survive_reordering_drops_and_crashes) {
       if (sim.rng() % 4 == 0)
         sim.crash_and_restart(sim.rng() % 3);
       sim.run_all();
-      for (auto& collect : answers)
-        collect();
-      answers.clear();
+      for (auto& a : sim.answers()) {
+        auto it = in_flight.find(a.id);
+        BOOST_REQUIRE_MESSAGE(it != in_flight.end(), "seed " << seed + run << ": answer "
+                                                            << a.id << " twice or unasked");
+        if (!a.err) {
+          acked[it->second.first].insert(it->second.second);
+          ++ok;
+        }
+        in_flight.erase(it);
+      }
+      BOOST_REQUIRE_MESSAGE(in_flight.empty(), "seed " << seed + run << ": "
+                                                      << in_flight.size() << " puts unanswered");
     }
     BOOST_TEST_MESSAGE("run " << run << ": " << ops << " puts, " << ok << " acknowledged");
     BOOST_TEST(ok > 0u);
@@ -174,14 +188,17 @@ BOOST_AUTO_TEST_CASE(acknowledged_writes_survive_reordering_drops_and_crashes) {
     for (auto& [key, values] : attempted) {
       get_reply first, second;
       for (auto* out : {&first, &second}) {
-        sim.self->send(sim.coordinator({0, 1, 2}), caf::get_atom::value,
-                       bytes(key.begin(), key.end()));
+        sim.self->send(sim.coordinator({0, 1, 2}), batch_atom::value,
+                       std::vector<client_call>{client_call{
+                           0, client_call_kind::get, bytes(key.begin(), key.end()), {}, {}}});
         sim.run_all();
-        sim.self->receive(
-            [&](get_reply& r) { *out = std::move(r); },
-            [&](caf::error& e) { BOOST_ERROR("seed " << seed + run << ": " << describe(e)); },
-            caf::after(std::chrono::seconds(0)) >>
-                [&] { BOOST_ERROR("seed " << seed + run << ": no answer"); });
+        auto got = sim.answers();
+        if (got.size() != 1)
+          BOOST_ERROR("seed " << seed + run << ": " << got.size() << " answers to one get");
+        else if (got[0].err)
+          BOOST_ERROR("seed " << seed + run << ": " << describe(got[0].err));
+        else
+          *out = std::move(got[0].get);
       }
       std::set<std::string> seen;
       for (auto& v : second.values)

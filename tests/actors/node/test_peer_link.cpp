@@ -37,11 +37,18 @@ struct link_fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{test_config(cfg)};
   caf::scoped_actor self{sys};
-  std::shared_ptr<link_faults> faults = std::make_shared<link_faults>();
   storage_actor storage =
       spawn_storage(sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()},
                     storage_options{"n1", 1, conflict_mode::siblings});
-  replica_gateway_actor gateway = spawn_replica_gateway(sys, storage, faults);
+  local_gateway_actor gateway = spawn_replica_gateway(sys, storage);
+
+  /// Makes the gateway drop (or, with `drop` false, serve) every batch from this process.
+  void drop_from_here(bool drop) {
+    fault_rules rules;
+    if (drop)
+      rules.by_process[sys.node()] = fault_rule{true, 0};
+    caf::anon_send(gateway, fault_atom::value, std::move(rules));
+  }
 
   ~link_fixture() {
     caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
@@ -193,8 +200,7 @@ BOOST_FIXTURE_TEST_CASE(a_gone_peer_fails_requests_at_once_not_at_the_timeout, l
 BOOST_FIXTURE_TEST_CASE(a_link_told_to_exit_fails_what_is_in_flight, link_fixture) {
   // The gateway drops everything (an injected cut), so requests stay in flight until the link
   // exits, as it does when its peer is marked down.
-  faults->bind("peer", sys.node());
-  faults->set("peer", link_faults::verdict{true, {}});
+  drop_from_here(true);
   auto link = spawn_peer_link(sys, gateway, 15s);
   auto [err, took] = failing_read(link, [&] {
     std::this_thread::sleep_for(200ms);
@@ -205,15 +211,14 @@ BOOST_FIXTURE_TEST_CASE(a_link_told_to_exit_fails_what_is_in_flight, link_fixtur
 }
 
 BOOST_FIXTURE_TEST_CASE(a_dropped_batch_fails_by_the_link_timeout, link_fixture) {
-  faults->bind("peer", sys.node());
-  faults->set("peer", link_faults::verdict{true, {}});
+  drop_from_here(true);
   auto link = spawn_peer_link(sys, gateway, 300ms);
   auto [err, took] = failing_read(link);
   BOOST_TEST((err == caf::sec::request_timeout), describe(err));
   BOOST_TEST(took.count() >= 300);
   BOOST_TEST(took.count() < 5000, "took " << took.count() << " ms");
   // Healed, the same link serves again.
-  faults->heal();
+  drop_from_here(false);
   std::vector<std::string> errors;
   BOOST_TEST(round_trip(link, 10, 0, errors) == 10u);
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);

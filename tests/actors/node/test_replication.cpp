@@ -38,7 +38,7 @@ struct replica_fixture {
       stores.push_back(
           spawn_storage(sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()},
                         storage_options{"n" + std::to_string(id), id, conflict_mode::siblings}));
-      vnodes.push_back(spawn_vnode(sys, 0, stores.back(), std::make_shared<link_faults>()));
+      vnodes.push_back(spawn_vnode(sys, 0, stores.back()));
     }
   }
 
@@ -61,24 +61,23 @@ struct replica_fixture {
     plan.write_quorum = w;
     routes one_partition; // every key has this plan
     one_partition.plans.push_back(std::move(plan));
-    coordinators.push_back(spawn_coordinator(sys, std::move(one_partition)));
+    coordinators.push_back(spawn_coordinator(sys, coordinator_options{std::move(one_partition)}));
     return coordinators.back();
   }
 
   caf::expected<write_reply> put(std::vector<size_t> reachable, const std::string& key,
                                  const std::string& value, bytes context = {}) {
-    caf::expected<write_reply> out{caf::error{}};
-    self->request(coordinator(reachable), 5s, caf::put_atom::value,
-                  put_request{b(key), b(value), std::move(context)})
-        .receive([&](write_reply& r) { out = r; }, [&](caf::error& e) { out = e; });
-    return out;
+    auto a = call(self, coordinator(reachable), put_call(b(key), b(value), std::move(context)));
+    if (a.err)
+      return std::move(a.err);
+    return a.write;
   }
 
   caf::expected<get_reply> get(std::vector<size_t> reachable, const std::string& key) {
-    caf::expected<get_reply> out{caf::error{}};
-    self->request(coordinator(reachable), 5s, caf::get_atom::value, b(key))
-        .receive([&](get_reply& r) { out = r; }, [&](caf::error& e) { out = e; });
-    return out;
+    auto a = call(self, coordinator(reachable), get_call(b(key)));
+    if (a.err)
+      return std::move(a.err);
+    return std::move(a.get);
   }
 
   /// What replica `i` stores for `key`, read directly (no repair).
@@ -167,11 +166,8 @@ BOOST_FIXTURE_TEST_CASE(delete_hides_the_key, replica_fixture) {
   BOOST_REQUIRE(put({0, 1, 2}, "k", "v1"));
   auto g = get({0, 1, 2}, "k");
   BOOST_REQUIRE(g);
-  caf::expected<write_reply> d{caf::error{}};
-  self->request(coordinator({0, 1, 2}), 5s, caf::delete_atom::value,
-                delete_request{b("k"), g->context})
-      .receive([&](write_reply& r) { d = r; }, [&](caf::error& e) { d = e; });
-  BOOST_REQUIRE(d);
+  auto d = call(self, coordinator({0, 1, 2}), delete_call(b("k"), g->context));
+  BOOST_REQUIRE_MESSAGE(!d.err, describe(d.err));
   auto after = get({0, 1, 2}, "k");
   BOOST_REQUIRE(after);
   BOOST_TEST(!after->found);
@@ -186,11 +182,10 @@ BOOST_FIXTURE_TEST_CASE(malformed_context_is_refused, replica_fixture) {
 BOOST_FIXTURE_TEST_CASE(a_client_batch_gets_one_answer_per_call, replica_fixture) {
   // 200 puts, an empty key and a missing key in one batch, as a client actor sends them.
   auto coord = coordinator({0, 1, 2});
-  auto me = caf::actor_cast<client_answers_actor>(self);
   auto exchange = [&](std::vector<client_call> calls) {
     std::map<uint64_t, client_answer> out;
     auto expected = calls.size();
-    self->send(coord, batch_atom::value, me, std::move(calls));
+    self->send(coord, batch_atom::value, std::move(calls));
     bool timed_out = false;
     while (out.size() < expected && !timed_out)
       self->receive(
