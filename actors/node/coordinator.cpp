@@ -1,7 +1,5 @@
 #include "actors/node/coordinator.hpp"
 
-#include <algorithm>
-#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,7 +9,7 @@
 #include <caf/all.hpp>
 
 #include "actors/batching/batch_outbox.hpp"
-#include "actors/batching/pending_calls.hpp"
+#include "cluster-config/quorum.hpp"
 #include "cluster-config/ring.hpp"
 #include "messages/dvv.hpp"
 #include "messages/error.hpp"
@@ -26,8 +24,7 @@ using coordinator_impl = coordinator_actor::extend<caf::reacts_to<caf::flush_ato
 using answer_fn = std::function<void(replica_answer&)>;
 using plan_ptr = std::shared_ptr<const coordination_plan>;
 
-/// Where a request's outcome goes (its response promise, or its client's batch of answers): a
-/// client_answer holding the reply or the error, as a client actor gets it from a node.
+/// Where a request's outcome goes: its client's batch of answers.
 using outcome_fn = std::function<void(client_answer&)>;
 
 /// Calls for one destination, waiting for the flush.
@@ -107,12 +104,6 @@ void ask(self_ptr self, const replica_target& target, replica_call call, answer_
   schedule_flush(self);
 }
 
-caf::error unreachable(size_t reachable, const coordination_plan& plan, uint32_t needed) {
-  return caf::make_error(ec::unavailable,
-                         std::to_string(reachable) + " of " + std::to_string(plan.replicas_total) +
-                             " replicas reachable, " + std::to_string(needed) + " needed");
-}
-
 caf::error check_key(self_ptr self, const bytes& key) {
   if (key.empty())
     return caf::make_error(ec::empty_key, "keys must hold at least one byte");
@@ -140,131 +131,74 @@ caf::expected<plan_ptr> plan_of(self_ptr self, const bytes& key) {
   return plans[partition_of(key, static_cast<uint32_t>(plans.size()))];
 }
 
-/// What the client sees of a record: its visible values (identical bytes shown once) and context.
-get_reply to_reply(const record& rec) {
-  get_reply out;
-  for (auto* s : dvv::visible(rec))
-    if (std::find(out.values.begin(), out.values.end(), s->value) == out.values.end())
-      out.values.push_back(s->value);
-  out.found = !out.values.empty();
-  out.context = dvv::encode_context(rec.context);
-  return out;
-}
-
-/// Hands a request's outcome (its error, or its reply) to where it goes.
-void finish(const outcome_fn& done, caf::error err) {
+/// Hands a request's outcome (its error, or its reply) to its client.
+template <class Reply>
+void finish(const outcome_fn& done, caf::expected<Reply> reply) {
   client_answer a;
-  a.err = std::move(err);
-  done(a);
-}
-
-void finish(const outcome_fn& done, get_reply reply) {
-  client_answer a;
-  a.get = std::move(reply);
-  done(a);
-}
-
-void finish(const outcome_fn& done, write_reply reply) {
-  client_answer a;
-  a.write = reply;
+  if (!reply)
+    a.err = std::move(reply.error());
+  else if constexpr (std::is_same_v<Reply, get_reply>)
+    a.get = std::move(*reply);
+  else
+    a.write = *reply;
   done(a);
 }
 
 // --- get ---------------------------------------------------------------------------------------
 
 struct read_round {
+  read_round(plan_ptr p, std::vector<const replica_target*> targets, outcome_fn d, bytes k)
+      : plan(std::move(p)), asked(std::move(targets)), done(std::move(d)), key(std::move(k)),
+        tally(static_cast<uint32_t>(asked.size()), plan->read_quorum, plan->replicas_total,
+              plan->conflicts) {}
   plan_ptr plan;
   std::vector<const replica_target*> asked; ///< the home replicas (fallbacks hold only hints)
   outcome_fn done;
   bytes key;
-  uint32_t answered = 0, failed = 0;
-  bool replied = false;
-  record merged;
-  bool any_found = false;
-  std::vector<std::string> corrupt_at; ///< replicas whose stored record failed verification
-  std::vector<std::pair<size_t, replica_read>> answers; ///< (index in asked, its answer)
+  read_tally tally;
 };
 
-void read_repair(self_ptr self, const std::shared_ptr<read_round>& rd) {
-  if (!rd->any_found)
+/// After each answer: reply once due; once every replica answered, repair the stale ones (fire
+/// and forget: the reconciled record is merged there).
+void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
+  if (auto reply = rd->tally.take_reply())
+    finish(rd->done, std::move(*reply));
+  if (!rd->tally.complete())
     return;
-  for (auto& [idx, rr] : rd->answers) {
-    if (rr.found && rr.rec == rd->merged)
-      continue;
-    // Stale, missing or corrupt: send the reconciled record. Fire and forget, bounded.
+  for (auto i : rd->tally.stale()) {
     replica_call c;
     c.kind = replica_call_kind::merge;
     c.key = rd->key;
-    c.rec = rd->merged;
-    ask(self, *rd->asked[idx], std::move(c), [](replica_answer&) {});
+    c.rec = rd->tally.merged();
+    ask(self, *rd->asked[i], std::move(c), [](replica_answer&) {});
   }
-}
-
-void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
-  auto& plan = *rd->plan;
-  auto total = static_cast<uint32_t>(rd->asked.size());
-  if (!rd->replied && rd->answered >= plan.read_quorum) {
-    rd->replied = true;
-    if (rd->any_found) {
-      finish(rd->done, to_reply(rd->merged));
-    } else if (!rd->corrupt_at.empty()) {
-      // Not "not found": the key exists but no intact copy answered. Never return the bytes.
-      std::string where;
-      for (auto& n : rd->corrupt_at)
-        where += (where.empty() ? "" : ", ") + n;
-      finish(rd->done,
-             caf::make_error(ec::corrupt_record, "the stored record failed its checksum on " +
-                                                     where + " and no intact replica answered"));
-    } else {
-      finish(rd->done, get_reply{});
-    }
-  }
-  if (!rd->replied && rd->failed > total - plan.read_quorum) {
-    rd->replied = true;
-    finish(rd->done,
-           caf::make_error(ec::unavailable, std::to_string(rd->answered) + " of " +
-                                                std::to_string(plan.replicas_total) +
-                                                " replicas answered, " +
-                                                std::to_string(plan.read_quorum) + " needed"));
-  }
-  if (rd->answered + rd->failed == total)
-    read_repair(self, rd);
 }
 
 void start_get(self_ptr self, bytes key, outcome_fn done) {
   if (auto err = check_key(self, key))
-    return finish(done, std::move(err));
+    return finish<get_reply>(done, std::move(err));
   auto plan = plan_of(self, key);
   if (!plan)
-    return finish(done, std::move(plan.error()));
-  auto rd = std::make_shared<read_round>();
-  rd->plan = std::move(*plan);
-  for (auto& t : rd->plan->replicas)
+    return finish<get_reply>(done, std::move(plan.error()));
+  std::vector<const replica_target*> asked;
+  for (auto& t : (*plan)->replicas)
     if (t.hint_for.empty())
-      rd->asked.push_back(&t);
-  if (rd->asked.size() < rd->plan->read_quorum)
-    return finish(done, unreachable(rd->asked.size(), *rd->plan, rd->plan->read_quorum));
-  rd->done = std::move(done);
-  rd->key = std::move(key);
+      asked.push_back(&t);
+  auto& p = **plan;
+  if (asked.size() < p.read_quorum)
+    return finish<get_reply>(done, too_few_replicas(asked.size(), p.replicas_total,
+                                                    p.read_quorum));
+  auto rd = std::make_shared<read_round>(std::move(*plan), std::move(asked), std::move(done),
+                                         std::move(key));
   for (size_t i = 0; i < rd->asked.size(); ++i) {
     replica_call c;
     c.kind = replica_call_kind::read;
     c.key = rd->key;
     ask(self, *rd->asked[i], std::move(c), [self, rd, i](replica_answer& a) {
-      if (a.err) {
-        ++rd->failed;
-        on_read_answer(self, rd);
-        return;
-      }
-      ++rd->answered;
-      auto& rr = a.read;
-      if (rr.corrupt)
-        rd->corrupt_at.push_back(rd->asked[i]->node);
-      if (rr.found) {
-        rd->merged = rd->any_found ? dvv::merge(rd->merged, rr.rec, rd->plan->conflicts) : rr.rec;
-        rd->any_found = true;
-      }
-      rd->answers.emplace_back(i, std::move(rr));
+      if (a.err)
+        rd->tally.failed(i);
+      else
+        rd->tally.answered(i, rd->asked[i]->node, std::move(a.read));
       on_read_answer(self, rd);
     });
   }
@@ -273,61 +207,39 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
 // --- put / delete ------------------------------------------------------------------------------
 
 struct write_round {
+  write_round(plan_ptr p, outcome_fn d, write_op o)
+      : plan(std::move(p)), done(std::move(d)), op(std::move(o)),
+        tally(static_cast<uint32_t>(plan->replicas.size()), plan->write_quorum,
+              plan->replicas_total) {}
   plan_ptr plan;
   outcome_fn done;
   write_op op;
-  size_t coordinator_index = 0; ///< the replica currently asked to coordinate
-  uint32_t acks = 0, failed = 0, outstanding = 0;
-  bool replied = false;
-  bool uncertain = false; ///< a replica did not answer: it may have stored the write anyway
-  caf::error last_error;
+  write_tally tally;
 };
 
-/// Whether a failed replica request leaves open that the replica applied the write.
-bool may_have_applied(const caf::error& err) {
-  return err == caf::sec::request_timeout || err == caf::sec::request_receiver_down;
+void reply_if_due(const std::shared_ptr<write_round>& wr) {
+  if (auto reply = wr->tally.take_reply())
+    finish(wr->done, std::move(*reply));
 }
 
-void maybe_finish_write(const std::shared_ptr<write_round>& wr) {
-  auto& plan = *wr->plan;
-  if (!wr->replied && wr->acks >= plan.write_quorum) {
-    wr->replied = true;
-    finish(wr->done, write_reply{wr->acks});
-  }
-  if (!wr->replied && wr->acks + wr->outstanding < plan.write_quorum) {
-    wr->replied = true;
-    auto detail = std::to_string(wr->acks) + " of " + std::to_string(plan.replicas_total) +
-                  " replicas stored it, " + std::to_string(plan.write_quorum) + " needed";
-    if (wr->last_error)
-      detail += " (last failure: " + describe(wr->last_error) + ")";
-    // Only a write that no replica can have stored is a definite failure.
-    finish(wr->done, wr->acks > 0 || wr->uncertain ? caf::make_error(ec::maybe_applied, detail)
-                                                   : caf::make_error(ec::unavailable, detail));
-  }
-}
-
+/// The coordinating replica stored `rec`: the replicas after it get it (merged at home replicas,
+/// held as hints at fallbacks), and so do the replicas a change under way adds.
 void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const record& rec) {
   auto& plan = *wr->plan;
-  auto on_answer = [wr](replica_answer& a) {
-    --wr->outstanding;
-    if (a.err) {
-      ++wr->failed;
-      wr->uncertain = wr->uncertain || may_have_applied(a.err);
-      wr->last_error = std::move(a.err);
-    } else {
-      ++wr->acks;
-    }
-    maybe_finish_write(wr);
-  };
-  for (size_t i = wr->coordinator_index + 1; i < plan.replicas.size(); ++i) {
-    ++wr->outstanding;
+  for (size_t i = wr->tally.coordinator() + 1; i < plan.replicas.size(); ++i) {
     auto& target = plan.replicas[i];
     replica_call c;
     c.kind = target.hint_for.empty() ? replica_call_kind::merge : replica_call_kind::hint;
     c.target = target.hint_for;
     c.key = wr->op.key;
     c.rec = rec;
-    ask(self, target, std::move(c), on_answer);
+    ask(self, target, std::move(c), [wr](replica_answer& a) {
+      if (a.err)
+        wr->tally.failed(std::move(a.err));
+      else
+        wr->tally.acked();
+      reply_if_due(wr);
+    });
   }
   for (auto& target : plan.joining) {
     replica_call c;
@@ -338,35 +250,23 @@ void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const reco
   }
 }
 
-void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr) {
-  auto& plan = *wr->plan;
-  auto i = wr->coordinator_index;
-  // Replicas after the coordinating one may still ack: count them as outstanding.
-  wr->outstanding = static_cast<uint32_t>(plan.replicas.size() - i);
+/// Asks replica `i` to coordinate the write: store it under its own dot and return the record.
+void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr, size_t i) {
+  auto& target = wr->plan->replicas[i];
   replica_call c;
   c.kind = replica_call_kind::coord;
   c.op = wr->op;
-  c.target = plan.replicas[i].hint_for;
-  ask(self, plan.replicas[i], std::move(c), [self, wr](replica_answer& a) {
+  c.target = target.hint_for;
+  ask(self, target, std::move(c), [self, wr](replica_answer& a) {
     if (!a.err) {
-      wr->outstanding = 0;
-      ++wr->acks;
+      wr->tally.coordinated();
       replicate(self, wr, a.rec);
-      maybe_finish_write(wr);
-      return;
+    } else if (auto next = wr->tally.coordinator_failed(std::move(a.err))) {
+      // The next replica may coordinate: each dot is new, so a retry of a write that did land
+      // at the failed one at most shows the value twice, never loses one.
+      ask_coordinator(self, wr, *next);
     }
-    // This replica could not coordinate: the next one may (each dot is new, so a retry of a
-    // write that did land here at most shows the value twice, never loses one).
-    ++wr->failed;
-    wr->uncertain = wr->uncertain || may_have_applied(a.err);
-    wr->last_error = std::move(a.err);
-    if (wr->coordinator_index + 1 < wr->plan->replicas.size()) {
-      ++wr->coordinator_index;
-      ask_coordinator(self, wr);
-    } else {
-      wr->outstanding = 0;
-      maybe_finish_write(wr);
-    }
+    reply_if_due(wr);
   });
 }
 
@@ -375,27 +275,26 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
   if (!err && !op.tombstone)
     err = check_value(self, op.value);
   if (err)
-    return finish(done, std::move(err));
+    return finish<write_reply>(done, std::move(err));
   auto plan = plan_of(self, op.key);
   if (!plan)
-    return finish(done, std::move(plan.error()));
+    return finish<write_reply>(done, std::move(plan.error()));
   auto& p = **plan;
   if (p.replicas.size() < p.write_quorum)
-    return finish(done, unreachable(p.replicas.size(), p, p.write_quorum));
+    return finish<write_reply>(done, too_few_replicas(p.replicas.size(), p.replicas_total,
+                                                      p.write_quorum));
   if (!context.empty()) {
     auto vv = dvv::decode_context(context);
     if (!vv)
-      return finish(done,
-                    caf::make_error(ec::bad_context,
-                                    "the context does not decode; pass it as get printed it"));
+      return finish<write_reply>(
+          done, caf::make_error(ec::bad_context,
+                                "the context does not decode; pass it as get printed it"));
     op.context = std::move(*vv);
   }
   op.timestamp_us = self->state.now_us();
-  auto wr = std::make_shared<write_round>();
-  wr->plan = std::move(*plan);
-  wr->done = std::move(done);
-  wr->op = std::move(op);
-  ask_coordinator(self, wr);
+  auto wr = std::make_shared<write_round>(std::move(*plan), std::move(done), std::move(op));
+  wr->tally.coordinating(0);
+  ask_coordinator(self, wr, 0);
 }
 
 /// Serves one call of a client's batch; its answer joins the batch going back to that client.
@@ -408,25 +307,20 @@ void serve_client_call(self_ptr self, const client_answers_actor& to, client_cal
     if (self->state.client_answers.add(self, to, std::move(a), size))
       schedule_flush(self);
   };
+  write_op op;
   switch (call.kind) {
   case client_call_kind::get:
     start_get(self, std::move(call.key), reply);
-    break;
-  case client_call_kind::put: {
-    write_op op;
-    op.key = std::move(call.key);
+    return;
+  case client_call_kind::put:
     op.value = std::move(call.value);
-    start_write(self, std::move(op), call.context, reply);
     break;
-  }
-  case client_call_kind::del: {
-    write_op op;
-    op.key = std::move(call.key);
+  case client_call_kind::del:
     op.tombstone = true;
-    start_write(self, std::move(op), call.context, reply);
     break;
   }
-  }
+  op.key = std::move(call.key);
+  start_write(self, std::move(op), call.context, reply);
 }
 
 void take_routes(self_ptr self, routes& r) {

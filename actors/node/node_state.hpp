@@ -1,0 +1,128 @@
+// The node actor's state and the functions its files share (actors/node/node.hpp has the
+// contract). One actor, split by job:
+//   node.cpp        spawns and wires the node's actors, dispatches its messages
+//   peers.cpp       the connection to each peer: connect, handshake, up/down, reconnect
+//   routes.cpp      where each partition's replicas are, for the coordinator (plans from
+//                   cluster-config/placement.hpp, resolved to handles)
+//   ring_change.cpp following the membership view: the ring in force, the handoff, departure
+//   status.cpp      the cluster as this node sees it, for kvsh status
+//   faults.cpp      fault injection commands (actors/node/fault_gate.hpp)
+// Internal to actors/node: nothing outside includes this header.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/node/fault_gate.hpp"
+#include "actors/node/node.hpp"
+#include "actors/node/peer_link.hpp"
+#include "actors/node/vnode.hpp"
+#include "cluster-config/ring.hpp"
+
+namespace actorkv::node_internals {
+
+/// Reconnect attempts, liveness, view and handoff reports, the departure check and held requests
+/// are private: the public interface stays node_actor.
+using node_impl =
+    node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>, caf::reacts_to<caf::tick_atom>,
+                       caf::reacts_to<held_atom, uint64_t>>::extend_with<liveness_listener_actor>::
+        extend_with<view_listener_actor>::extend_with<handoff_listener_actor>;
+
+/// A member of the cluster as this node knows it.
+struct peer_info {
+  std::string name;
+  std::string host;
+  uint16_t port = 0;
+  bool removed = false;            ///< removed from the cluster: no longer connected to
+  node_actor handle;               ///< valid while connected
+  std::vector<vnode_actor> vnodes; ///< the peer's vnodes, by partition
+  peer_link_actor link;            ///< batches this node's replica requests to it, while up
+  replica_id id = 0;
+  bool up = false;   ///< connected and handshaken
+  bool alive = true; ///< the failure detector's verdict while connected
+  bool connecting = false;
+  bool mismatch_logged = false;
+};
+
+/// Whether the peer can be asked anything now: connected, handshaken, answering probes.
+inline bool usable(const peer_info& peer) {
+  return peer.up && peer.alive;
+}
+
+struct node_state {
+  static inline const char* name = "node";
+  node_options options;
+  std::string settings;
+  membership_view view;     ///< as the membership actor last told it
+  ring placement;           ///< the ring in force
+  std::optional<ring> next; ///< the ring a membership change leads to, while it runs
+  /// Partitions this node replicated before the last ring change and no longer does, with the
+  /// nodes that took them over: streamed to them once more, then deleted here.
+  std::map<partition_id, std::vector<std::string>> releases;
+  bool departed = false;
+  bool departure_check_scheduled = false;
+  std::vector<local_vnode_actor> vnodes; ///< this node's vnode of every partition
+  local_gateway_actor gateway;           ///< serves the peers' batched replica requests
+  coordinator_actor coordinator;         ///< serves the clients' requests
+  std::vector<peer_info> peers;          ///< every other member ever seen, in the order first seen
+  failure_detector_actor detector;
+  handoff_actor handoff;
+  hint_keeper_actor hint_keeper;
+  anti_entropy_actor anti_entropy;
+  membership_actor membership;
+  /// Injected faults: the rules an admin set, by peer name, and the process each peer runs as.
+  std::map<std::string, fault_rule> faults;
+  std::map<std::string, caf::node_id> processes;
+  fault_gate gate; ///< this node's own handlers that serve peers
+
+  peer_info* find_peer(const std::string& name) {
+    for (auto& p : peers)
+      if (p.name == name)
+        return &p;
+    return nullptr;
+  }
+
+  uint32_t replicas() const { return options.cluster.store.replicas; }
+  std::chrono::milliseconds request_timeout() const {
+    return std::chrono::milliseconds{options.cluster.timeouts.request_ms};
+  }
+};
+
+using self_ptr = node_impl::stateful_pointer<node_state>;
+
+// peers.cpp
+peer_hello own_hello(self_ptr self, bool with_vnodes);
+void follow_members(self_ptr self);
+void connect_peer(self_ptr self, uint32_t index);
+void peer_down(self_ptr self, const caf::down_msg& dm);
+void peer_alive(self_ptr self, const std::string& name, bool alive);
+caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs);
+
+// routes.cpp
+routes make_routes(self_ptr self);
+/// Tells the coordinator where every partition's replicas are now.
+void publish_routes(self_ptr self);
+/// Tells the coordinator and the background workers what changed about the peers.
+void publish_peers(self_ptr self);
+
+// ring_change.cpp
+void apply_view(self_ptr self, membership_view view);
+void refresh_handoff(self_ptr self);
+void check_departure(self_ptr self);
+std::vector<std::pair<partition_id, std::vector<std::string>>> home_partitions(self_ptr self);
+
+// status.cpp
+caf::result<cluster_status> full_status(self_ptr self);
+
+// faults.cpp
+caf::result<std::string> apply_fault(self_ptr self, const std::string& action,
+                                     const std::vector<std::string>& peers, uint32_t delay_ms);
+void bind_process(self_ptr self, const std::string& name, const caf::node_id& process);
+
+} // namespace actorkv::node_internals

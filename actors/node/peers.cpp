@@ -1,0 +1,190 @@
+// The node's connection to each peer (see node_state.hpp):
+//
+//   new member ──> connecting ──handshake answered, same settings──> up ──DOWN / detector──> down
+//                     ^   └──refused / failed──> retry in 1 s                                 |
+//                     └───────────────────────────────────────────────────────────────────────┘
+//
+// Up means connected and handshaken: the peer's vnodes and a link to its gateway are known. The
+// failure detector's verdict (alive) is kept apart: a peer whose connection is open but that does
+// not answer probes is not used, and is used again as soon as it answers.
+#include <set>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "actors/node/event_log.hpp"
+#include "actors/node/node_state.hpp"
+#include "messages/error.hpp"
+
+namespace actorkv::node_internals {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto reconnect_interval = 1s;
+constexpr auto connect_timeout = 5s;
+
+/// Ends the peer's link: what is in flight on it fails at once (receiver down).
+void close_link(self_ptr self, peer_info& peer) {
+  if (peer.link)
+    self->send_exit(peer.link, caf::exit_reason::user_shutdown);
+  peer.link = nullptr;
+}
+
+void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
+  if (usable(peer))
+    log_event(self->state.options.self_name, "peer " + peer.name + " down (" + why + ")");
+  peer.up = false;
+  peer.handle = nullptr;
+  peer.vnodes.clear();
+  close_link(self, peer);
+  publish_peers(self);
+}
+
+void schedule_reconnect(self_ptr self, uint32_t index) {
+  self->delayed_send(self, reconnect_interval, connect_to_atom::value, index);
+}
+
+/// The peer at `index` answered our hello: up, unless it is not the node we dialed or runs with
+/// other settings.
+void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_hello& theirs) {
+  auto& st = self->state;
+  auto& peer = st.peers[index];
+  peer.connecting = false;
+  if (theirs.settings != st.settings || theirs.name != peer.name ||
+      theirs.vnodes.size() != st.placement.partitions()) {
+    if (!peer.mismatch_logged)
+      log_event(st.options.self_name, "peer " + peer.name + " refused: it runs as '" +
+                                          theirs.name + "' with settings [" + theirs.settings +
+                                          "], ours are [" + st.settings + "]");
+    peer.mismatch_logged = true;
+    schedule_reconnect(self, index);
+    return;
+  }
+  peer.handle = handle;
+  bind_process(self, peer.name, handle.node());
+  peer.vnodes = std::move(theirs.vnodes);
+  close_link(self, peer);
+  if (theirs.gateway)
+    peer.link = spawn_peer_link(self->system(), theirs.gateway, st.request_timeout());
+  peer.id = theirs.id;
+  peer.up = true;
+  peer.alive = true;
+  peer.mismatch_logged = false;
+  self->monitor(handle);
+  self->send(st.detector, watch_atom::value, peer.name, handle);
+  log_event(st.options.self_name, "peer " + peer.name + " up");
+  publish_peers(self);
+}
+
+void handshake(self_ptr self, uint32_t index, node_actor handle) {
+  self->request(handle, self->state.request_timeout(), peer_atom::value, own_hello(self, false))
+      .then([=](peer_hello& theirs) { handshaken(self, index, handle, theirs); },
+            [=](caf::error& err) {
+              auto& peer = self->state.peers[index];
+              peer.connecting = false;
+              bool ours = err.category() == caf::atom("actorkv");
+              if (!peer.mismatch_logged && ours)
+                log_event(self->state.options.self_name,
+                          "peer " + peer.name + " refused us: " + describe(err));
+              peer.mismatch_logged = ours;
+              schedule_reconnect(self, index);
+            });
+}
+
+} // namespace
+
+peer_hello own_hello(self_ptr self, bool with_vnodes) {
+  auto& st = self->state;
+  peer_hello h;
+  h.name = st.options.self_name;
+  h.id = st.options.self_id;
+  h.settings = st.settings;
+  if (with_vnodes) {
+    h.vnodes.assign(st.vnodes.begin(), st.vnodes.end());
+    h.gateway = st.gateway;
+  }
+  return h;
+}
+
+void follow_members(self_ptr self) {
+  auto& st = self->state;
+  for (auto& m : st.view.members) {
+    if (m.name == st.options.self_name)
+      continue;
+    if (auto* peer = st.find_peer(m.name)) {
+      peer->removed = m.state == member_state::removed;
+      continue;
+    }
+    if (m.state == member_state::removed)
+      continue;
+    auto& added = st.peers.emplace_back();
+    added.name = m.name;
+    added.host = m.host;
+    added.port = m.port;
+    self->send(self, connect_to_atom::value, static_cast<uint32_t>(st.peers.size() - 1));
+  }
+}
+
+void connect_peer(self_ptr self, uint32_t index) {
+  auto& peer = self->state.peers[index];
+  if (peer.up || peer.connecting || peer.removed)
+    return;
+  peer.connecting = true;
+  // Never the blocking middleman().remote_actor() here: it would stall a scheduler thread.
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, connect_timeout, caf::connect_atom::value, peer.host, peer.port)
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
+            if (!ptr || !self->system().assignable<node_actor>(ifs)) {
+              self->state.peers[index].connecting = false;
+              log_event(self->state.options.self_name,
+                        "peer " + self->state.peers[index].name +
+                            " is not an actorkv node (wrong interface)");
+              schedule_reconnect(self, index);
+              return;
+            }
+            handshake(self, index, caf::actor_cast<node_actor>(std::move(ptr)));
+          },
+          [=](caf::error&) {
+            self->state.peers[index].connecting = false;
+            schedule_reconnect(self, index);
+          });
+}
+
+void peer_down(self_ptr self, const caf::down_msg& dm) {
+  auto& peers = self->state.peers;
+  for (uint32_t i = 0; i < peers.size(); ++i)
+    if (peers[i].handle && peers[i].handle.address() == dm.source) {
+      mark_down(self, peers[i], describe(dm.reason));
+      schedule_reconnect(self, i);
+    }
+}
+
+void peer_alive(self_ptr self, const std::string& name, bool alive) {
+  auto* peer = self->state.find_peer(name);
+  if (!peer || peer->alive == alive)
+    return;
+  peer->alive = alive;
+  if (peer->up)
+    log_event(self->state.options.self_name,
+              "peer " + name +
+                  (alive ? " up (answering again)" : " down (failure detector: no answers)"));
+  publish_peers(self);
+}
+
+caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs) {
+  if (auto& sender = self->current_sender(); sender && self->state.find_peer(theirs.name))
+    bind_process(self, theirs.name, sender->node());
+  auto settings = theirs.settings;
+  return gated_answer<peer_hello>(self, [=]() -> caf::expected<peer_hello> {
+    if (settings != self->state.settings)
+      return caf::make_error(ec::peer_mismatch, "node " + self->state.options.self_name +
+                                                    " runs with settings [" +
+                                                    self->state.settings + "]");
+    return own_hello(self, true);
+  });
+}
+
+} // namespace actorkv::node_internals

@@ -1,0 +1,114 @@
+// Following the membership view (see node_state.hpp): the ring in force and the change under way,
+// this node's share of the handoff, and its departure once it has left.
+#include <caf/all.hpp>
+
+#include "actors/node/event_log.hpp"
+#include "actors/node/node_state.hpp"
+#include "cluster-config/membership_view.hpp"
+#include "cluster-config/placement.hpp"
+
+namespace actorkv::node_internals {
+
+namespace {
+
+void depart(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  st.departed = true;
+  log_event(st.options.self_name, why);
+  if (st.options.on_departure)
+    st.options.on_departure(why);
+}
+
+} // namespace
+
+std::vector<std::pair<partition_id, std::vector<std::string>>> home_partitions(self_ptr self) {
+  auto& st = self->state;
+  return actorkv::home_partitions(st.placement, st.options.self_name, st.replicas());
+}
+
+/// Gives the handoff worker this node's share of the change under way (the partitions it is the
+/// first live old home replica of, so a dead sender's transfers pass to the next), plus the
+/// pending releases.
+void refresh_handoff(self_ptr self) {
+  auto& st = self->state;
+  if (!st.handoff)
+    return;
+  auto up = [&](const std::string& name) {
+    auto* peer = st.find_peer(name);
+    return peer && usable(*peer);
+  };
+  self->send(st.handoff, handoff_atom::value, st.view.layout.epoch,
+             handoff_tasks(st.view, st.placement, st.releases, st.options.self_name,
+                           st.replicas(), up));
+}
+
+/// A leaving node stops once it owns nothing, no handoff runs, its old partitions are handed off
+/// and deleted, and the hints it holds for others are delivered; a removed node stops at once.
+void check_departure(self_ptr self) {
+  auto& st = self->state;
+  if (st.departed)
+    return;
+  auto* me = find_member(st.view, st.options.self_name);
+  if (!me)
+    return;
+  if (me->state == member_state::removed) {
+    depart(self, "this node was removed from the cluster; stopping (its data directory is no "
+                 "longer part of the cluster)");
+    return;
+  }
+  if (me->state != member_state::leaving || st.next || !st.releases.empty())
+    return;
+  for (auto& owner : st.placement.owner_names())
+    if (owner == st.options.self_name)
+      return;
+  auto again = [=] {
+    if (self->state.departure_check_scheduled)
+      return;
+    self->state.departure_check_scheduled = true;
+    self->delayed_send(self, std::chrono::seconds{1}, caf::tick_atom::value);
+  };
+  self->request(st.options.storage, st.request_timeout(), backlog_atom::value)
+      .then(
+          [=](const std::vector<hint_backlog>& backlog) {
+            // Hints for removed nodes can never be delivered: they do not hold a departure up.
+            uint64_t held = 0;
+            for (auto& b : backlog) {
+              auto* target = find_member(self->state.view, b.target);
+              if (!target || target->state != member_state::removed)
+                held += b.count;
+            }
+            if (held > 0 || self->state.departed) {
+              again();
+              return;
+            }
+            depart(self, "left the cluster: every partition is handed off and every hint "
+                         "delivered; the data directory is no longer needed");
+          },
+          [=](caf::error&) { again(); });
+}
+
+void apply_view(self_ptr self, membership_view view) {
+  auto& st = self->state;
+  auto before = st.placement;
+  st.view = std::move(view);
+  follow_members(self);
+  auto now = current_ring(st.view);
+  if (now.owner_names() != before.owner_names()) {
+    auto& me = st.options.self_name;
+    update_releases(st.releases, before, now, me, st.replicas());
+    st.placement = std::move(now);
+    auto replicated = home_partitions(self);
+    log_event(me, "ring epoch " + std::to_string(st.view.layout.epoch) +
+                      " in force: " + std::to_string(replicated.size()) +
+                      " partitions replicated here, " + std::to_string(st.releases.size()) +
+                      " to hand off");
+    if (st.options.cluster.anti_entropy.enabled)
+      self->send(st.anti_entropy, replicas_atom::value, std::move(replicated));
+  }
+  st.next = next_ring(st.view);
+  publish_routes(self);
+  refresh_handoff(self);
+  check_departure(self);
+}
+
+} // namespace actorkv::node_internals

@@ -1,0 +1,77 @@
+// Where each partition's replicas are, for the coordinator, and who is up, for the background
+// workers (see node_state.hpp). The decisions are cluster-config/placement.hpp's; this file
+// resolves the names they return to the handles the actors use.
+#include <caf/all.hpp>
+
+#include "actors/node/node_state.hpp"
+#include "cluster-config/placement.hpp"
+
+namespace actorkv::node_internals {
+
+namespace {
+
+/// A replica a coordinator can ask: this node's storage, or a peer's link (batched).
+std::optional<replica_batch_actor> replica_handle(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  if (name == st.options.self_name)
+    return replica_batch_actor{st.options.storage};
+  if (auto* peer = st.find_peer(name); peer && usable(*peer) && peer->link)
+    return replica_batch_actor{peer->link};
+  return std::nullopt;
+}
+
+} // namespace
+
+routes make_routes(self_ptr self) {
+  auto& st = self->state;
+  auto& cluster = st.options.cluster;
+  placement_inputs in;
+  in.self = st.options.self_name;
+  in.replicas = cluster.store.replicas;
+  in.fallbacks = cluster.store.quorum == quorum_mode::sloppy && cluster.handoff.enabled;
+  in.reachable = [=](const std::string& name) { return replica_handle(self, name).has_value(); };
+  auto plans = plan_partitions(st.placement, st.next ? &*st.next : nullptr, in);
+  routes out;
+  out.plans.reserve(plans.size());
+  for (partition_id p = 0; p < plans.size(); ++p) {
+    coordination_plan plan;
+    plan.replicas_total = cluster.store.replicas;
+    plan.read_quorum = cluster.store.read_quorum;
+    plan.write_quorum = cluster.store.write_quorum;
+    plan.conflicts = cluster.store.conflicts;
+    for (auto& slot : plans[p].replicas)
+      plan.replicas.push_back(
+          replica_target{slot.node, slot.hint_for, *replica_handle(self, slot.node), p});
+    for (auto& name : plans[p].joining)
+      plan.joining.push_back(replica_target{name, {}, *replica_handle(self, name), p});
+    out.plans.push_back(std::move(plan));
+  }
+  out.max_key_bytes = cluster.limits.max_key_bytes;
+  out.max_value_bytes = cluster.limits.max_value_bytes;
+  return out;
+}
+
+void publish_routes(self_ptr self) {
+  if (self->state.coordinator)
+    self->send(self->state.coordinator, routes_atom::value, make_routes(self));
+}
+
+void publish_peers(self_ptr self) {
+  auto& st = self->state;
+  std::vector<peer_view> views;
+  for (auto& p : st.peers)
+    views.push_back(peer_view{p.name, usable(p), p.vnodes, p.handle});
+  if (st.membership)
+    self->send(st.membership, peer_atom::value, views);
+  if (st.hint_keeper)
+    self->send(st.hint_keeper, peer_atom::value, views);
+  if (st.handoff) {
+    self->send(st.handoff, peer_atom::value, views);
+    refresh_handoff(self); // who sends a partition depends on who is up
+  }
+  if (st.anti_entropy)
+    self->send(st.anti_entropy, peer_atom::value, std::move(views));
+  publish_routes(self);
+}
+
+} // namespace actorkv::node_internals

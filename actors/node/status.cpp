@@ -1,0 +1,114 @@
+// The cluster as this node sees it, for kvsh status (see node_state.hpp): the members and the
+// ring from the node's own state, plus what its workers know (hints held, anti-entropy progress,
+// the membership view's fingerprint, handoff progress), asked of them at once.
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "actors/node/node_state.hpp"
+#include "cluster-config/membership_view.hpp"
+
+namespace actorkv::node_internals {
+
+namespace {
+
+cluster_status make_status(self_ptr self) {
+  auto& st = self->state;
+  cluster_status out;
+  out.node = st.options.self_name;
+  out.settings = st.settings;
+  auto count = [](const ring& r, const std::string& name) {
+    uint32_t n = 0;
+    for (partition_id p = 0; p < r.partitions(); ++p)
+      n += r.owner(p) == name;
+    return n;
+  };
+  for (auto& e : st.view.members) {
+    member_status m;
+    m.name = e.name;
+    m.endpoint = e.host + ":" + std::to_string(e.port);
+    m.capacity = e.capacity;
+    m.state = state_name(e.state);
+    if (e.name == st.options.self_name)
+      m.up = true;
+    else if (auto* peer = st.find_peer(e.name))
+      m.up = usable(*peer);
+    m.partitions = count(st.placement, e.name);
+    m.next_partitions = st.next ? count(*st.next, e.name) : m.partitions;
+    out.members.push_back(std::move(m));
+  }
+  out.owners = st.placement.owner_names();
+  out.ring_epoch = st.view.layout.epoch;
+  if (st.next) {
+    out.handoff_running = true;
+    out.transfers_total = static_cast<uint32_t>(transfers_needed(st.view, st.replicas()).size());
+    out.transfers_done = static_cast<uint32_t>(st.view.layout.done.size());
+  }
+  return out;
+}
+
+} // namespace
+
+caf::result<cluster_status> full_status(self_ptr self) {
+  // The four workers are asked at once; the status goes out when the last has answered. Only the
+  // storage's answer is essential: without the others, their figures stay 0.
+  struct gathering {
+    caf::typed_response_promise<cluster_status> rp;
+    cluster_status status;
+    caf::error failed;
+    int left = 4;
+    void one_done() {
+      if (--left > 0)
+        return;
+      if (failed)
+        rp.deliver(std::move(failed));
+      else
+        rp.deliver(std::move(status));
+    }
+  };
+  auto g = std::make_shared<gathering>();
+  g->rp = self->make_response_promise<cluster_status>();
+  g->status = make_status(self);
+  auto& st = self->state;
+  auto timeout = st.request_timeout();
+  auto ignore = [g](caf::error&) { g->one_done(); };
+  self->request(st.options.storage, timeout, backlog_atom::value)
+      .then(
+          [g](const std::vector<hint_backlog>& backlog) {
+            for (auto& b : backlog)
+              g->status.pending_hints += b.count;
+            g->one_done();
+          },
+          [g](caf::error& err) {
+            g->failed = std::move(err);
+            g->one_done();
+          });
+  self->request(st.anti_entropy, timeout, status_atom::value)
+      .then(
+          [g](const anti_entropy_stats& ae) {
+            g->status.ae_rounds = ae.rounds;
+            g->status.ae_repairs_last_round = ae.repairs_last_round;
+            g->status.ae_repairs_total = ae.repairs_total;
+            g->one_done();
+          },
+          ignore);
+  self->request(st.membership, timeout, view_atom::value)
+      .then(
+          [g](const membership_view& view) {
+            g->status.view_fingerprint = fingerprint(view);
+            g->one_done();
+          },
+          ignore);
+  self->request(st.handoff, timeout, status_atom::value)
+      .then(
+          [g](const handoff_stats& h) {
+            g->status.handoff_keys_sent = h.keys_sent;
+            g->status.handoff_keys_total = h.keys_total;
+            g->status.handoff_queued = h.tasks_queued;
+            g->one_done();
+          },
+          ignore);
+  return g->rp;
+}
+
+} // namespace actorkv::node_internals
