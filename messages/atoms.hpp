@@ -55,7 +55,6 @@ using held_atom = caf::atom_constant<caf::atom("held")>;
 
 // Private timers and housekeeping.
 using stop_atom = caf::atom_constant<caf::atom("stop")>; ///< an orderly stop, after queued work
-using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using connect_to_atom = caf::atom_constant<caf::atom("connect_to")>;
 
 } // namespace actorkv

@@ -90,6 +90,11 @@ typename Inspector::result_type inspect(Inspector& f, client_answer& x) {
   return f(caf::meta::type_name("actorkv::client_answer"), x.id, x.err, x.get, x.write);
 }
 
+/// About the bytes a call or answer adds to its batch on the wire (keys, values, contexts and a
+/// fixed allowance), for cutting batches at max_batch_bytes: an estimate, not the encoding.
+size_t estimated_wire_bytes(const client_call& x);
+size_t estimated_wire_bytes(const client_answer& x);
+
 /// The batches as they cross the network (messages/wire.hpp).
 bytes encode_wire(const std::vector<client_call>& xs, std::vector<caf::error>& errors);
 caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,

@@ -33,8 +33,6 @@ std::string to_string(ec code) {
     return "settings_mismatch";
   case ec::peer_mismatch:
     return "peer_mismatch";
-  case ec::shutting_down:
-    return "shutting_down";
   case ec::bad_request:
     return "bad_request";
   }

@@ -28,8 +28,8 @@ enum class ec : uint8_t {
   manifest_invalid,  ///< the cluster manifest is malformed
   settings_mismatch, ///< the manifest's [store] differs from what the instance was created with
   peer_mismatch,     ///< a peer runs with different instance settings
-  shutting_down,     ///< the node is stopping
-  bad_request,       ///< a request that cannot be served as sent
+  // 13 is retired (it was shutting_down, which nothing ever produced).
+  bad_request = 14, ///< a request that cannot be served as sent
 };
 
 /// The code's name, e.g. "unavailable".

@@ -86,6 +86,11 @@ typename Inspector::result_type inspect(Inspector& f, replica_answer& x) {
   return f(caf::meta::type_name("actorkv::replica_answer"), x.id, x.err, x.read, x.rec);
 }
 
+/// About the bytes a call or answer adds to its batch on the wire (keys, values, records and a
+/// fixed allowance), for cutting batches at max_batch_bytes: an estimate, not the encoding.
+size_t estimated_wire_bytes(const replica_call& x);
+size_t estimated_wire_bytes(const replica_answer& x);
+
 /// The batches as they cross the network (messages/wire.hpp).
 bytes encode_wire(const std::vector<replica_call>& xs, std::vector<caf::error>& errors);
 caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,

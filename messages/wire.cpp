@@ -133,11 +133,41 @@ caf::error wire_error(const char* batch) {
 
 // -- replica calls and answers ------------------------------------------------------------------
 
+namespace {
+
+/// The room a batch's bytes take, reserved up front.
+template <class T>
+size_t batch_estimate(const std::vector<T>& xs) {
+  size_t n = 8;
+  for (auto& x : xs)
+    n += estimated_wire_bytes(x);
+  return n;
+}
+
+} // namespace
+
+size_t estimated_wire_bytes(const replica_call& c) {
+  return element_overhead + c.key.size() + c.op.key.size() + c.op.value.size() +
+         c.target.size() + record_size(c.rec);
+}
+
+size_t estimated_wire_bytes(const replica_answer& a) {
+  return element_overhead + record_size(a.read.rec) + record_size(a.rec);
+}
+
+size_t estimated_wire_bytes(const client_call& c) {
+  return element_overhead + c.key.size() + c.value.size() + c.context.size();
+}
+
+size_t estimated_wire_bytes(const client_answer& a) {
+  size_t n = element_overhead + a.get.context.size();
+  for (auto& v : a.get.values)
+    n += v.size() + 4;
+  return n;
+}
+
 bytes encode_wire(const std::vector<replica_call>& xs, std::vector<caf::error>&) {
-  size_t estimate = 8;
-  for (auto& c : xs)
-    estimate += element_overhead + c.key.size() + c.op.key.size() + c.op.value.size() +
-                c.target.size() + record_size(c.rec);
+  auto estimate = batch_estimate(xs);
   return encode_batch(xs, estimate, [](wire_writer& w, const replica_call& c) {
     w.varint(c.id);
     w.u8(static_cast<uint8_t>(c.kind));
@@ -179,9 +209,7 @@ caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
 }
 
 bytes encode_wire(const std::vector<replica_answer>& xs, std::vector<caf::error>& errors) {
-  size_t estimate = 8;
-  for (auto& a : xs)
-    estimate += record_size(a.read.rec) + record_size(a.rec);
+  auto estimate = batch_estimate(xs);
   return encode_batch(xs, estimate, [&errors](wire_writer& w, const replica_answer& a) {
     w.varint(a.id);
     w.flag(static_cast<bool>(a.err));
@@ -212,9 +240,7 @@ caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
 // -- client calls and answers -------------------------------------------------------------------
 
 bytes encode_wire(const std::vector<client_call>& xs, std::vector<caf::error>&) {
-  size_t estimate = 8;
-  for (auto& c : xs)
-    estimate += element_overhead + c.key.size() + c.value.size() + c.context.size();
+  auto estimate = batch_estimate(xs);
   return encode_batch(xs, estimate, [](wire_writer& w, const client_call& c) {
     w.varint(c.id);
     w.u8(static_cast<uint8_t>(c.kind));
@@ -241,12 +267,7 @@ caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
 }
 
 bytes encode_wire(const std::vector<client_answer>& xs, std::vector<caf::error>& errors) {
-  size_t estimate = 8;
-  for (auto& a : xs) {
-    estimate += element_overhead + a.get.context.size();
-    for (auto& v : a.get.values)
-      estimate += v.size() + 4;
-  }
+  auto estimate = batch_estimate(xs);
   return encode_batch(xs, estimate, [&errors](wire_writer& w, const client_answer& a) {
     w.varint(a.id);
     w.flag(static_cast<bool>(a.err));

@@ -31,10 +31,11 @@ constexpr size_t initial_batch_items = 32;
 template <class Handle, class Item>
 class batch_outbox {
 public:
-  /// Queues `item` (about `size` bytes) for `to`. True when the owner must send itself a
-  /// flush_atom (the first item since the last flush).
+  /// Queues `item` for `to`. True when the owner must send itself a flush_atom (the first item
+  /// since the last flush).
   template <class Self>
-  bool add(Self* self, const Handle& to, Item item, size_t size) {
+  bool add(Self* self, const Handle& to, Item item) {
+    auto size = estimated_wire_bytes(item);
     auto& box = boxes_[to.address()];
     if (!box.to)
       box.to = to;

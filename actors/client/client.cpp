@@ -19,7 +19,7 @@ namespace actorkv {
 namespace {
 
 using client_impl =
-    client_actor::extend<caf::reacts_to<reconnect_atom>, caf::reacts_to<caf::flush_atom>,
+    client_actor::extend<caf::reacts_to<caf::flush_atom>,
                          caf::reacts_to<caf::tick_atom>>::extend_with<client_answers_actor>;
 
 /// How often overdue calls are looked for.
@@ -196,11 +196,10 @@ void call_node(self_ptr self, client_call call, bool retry,
     try_connect(self);
     return;
   }
-  auto size = 64 + call.key.size() + call.value.size() + call.context.size();
   call.id = st.calls.add(self, st.options.timeout, std::move(settle),
                          call_in_flight{st.coordinator.address(), retry ? call : client_call{},
                                         retry});
-  if (st.outbox.add(self, st.coordinator, std::move(call), size))
+  if (st.outbox.add(self, st.coordinator, std::move(call)))
     self->send(self, caf::flush_atom::value);
 }
 
@@ -318,7 +317,6 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         }
         return rp;
       },
-      [=](reconnect_atom) { try_connect(self); },
   };
 }
 

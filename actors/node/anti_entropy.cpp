@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include "actors/node/event_log.hpp"
+#include "actors/node/peer_directory.hpp"
 #include "messages/dvv.hpp"
 #include "storage/merkle_tree.hpp"
 
@@ -19,7 +20,7 @@ using ae_impl = anti_entropy_actor::extend<caf::reacts_to<caf::tick_atom>,
 struct ae_state {
   static inline const char* name = "anti_entropy";
   anti_entropy_options options;
-  std::map<std::string, peer_view> peers;
+  peer_directory peers;
   anti_entropy_stats stats;
   uint64_t repairs_this_round = 0;
   size_t next = 0; ///< index into options.partitions within the running round
@@ -172,9 +173,8 @@ void next_partition(self_ptr self) {
     // Rotate through the other replicas from round to round.
     for (size_t k = 0; k < others.size(); ++k) {
       auto& name = others[(st.stats.rounds + k) % others.size()];
-      auto it = st.peers.find(name);
-      if (it != st.peers.end() && it->second.up && p < it->second.vnodes.size()) {
-        compare_trees(self, p, it->second.vnodes[p]);
+      if (auto* vnode = st.peers.vnode(name, p)) {
+        compare_trees(self, p, *vnode);
         return;
       }
     }
@@ -188,10 +188,7 @@ ae_impl::behavior_type ae_behavior(self_ptr self, anti_entropy_options options) 
   self->delayed_send(self, self->state.options.interval, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        auto& st = self->state;
-        st.peers.clear();
-        for (auto& p : peers)
-          st.peers.emplace(p.name, std::move(p));
+        self->state.peers.replace(std::move(peers));
       },
       [=](replicas_atom,
           std::vector<std::pair<partition_id, std::vector<std::string>>>& partitions) {

@@ -301,10 +301,7 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
 void serve_client_call(self_ptr self, const client_answers_actor& to, client_call& call) {
   auto reply = [self, to, id = call.id](client_answer& a) {
     a.id = id;
-    size_t size = 64 + a.get.context.size();
-    for (auto& v : a.get.values)
-      size += v.size();
-    if (self->state.client_answers.add(self, to, std::move(a), size))
+    if (self->state.client_answers.add(self, to, std::move(a)))
       schedule_flush(self);
   };
   write_op op;

@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "actors/node/event_log.hpp"
+#include "actors/node/peer_directory.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv {
@@ -30,7 +31,7 @@ struct stream_key {
 struct handoff_state {
   static inline const char* name = "handoff";
   handoff_options options;
-  std::map<std::string, peer_view> peers;
+  peer_directory peers;
   uint64_t epoch = 0;
   std::vector<handoff_task> tasks;
   std::set<stream_key> finished; ///< transfers of this epoch, releases ever
@@ -182,14 +183,14 @@ void next_stream(self_ptr self) {
         continue;
       }
     }
-    auto peer = st.peers.find(k.target);
-    if (peer == st.peers.end() || !peer->second.up || k.partition >= peer->second.vnodes.size()) {
+    auto* target = st.peers.vnode(k.target, k.partition);
+    if (!target) {
       waiting = true;
       continue;
     }
     st.active = ++st.last_id;
     st.active_epoch = st.epoch;
-    send_batch(self, st.active, k, peer->second.vnodes[k.partition], bytes{});
+    send_batch(self, st.active, k, *target, bytes{});
     return;
   }
   if (waiting)
@@ -200,10 +201,7 @@ handoff_impl::behavior_type handoff_behavior(self_ptr self, handoff_options opti
   self->state.options = std::move(options);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        auto& st = self->state;
-        st.peers.clear();
-        for (auto& p : peers)
-          st.peers.emplace(p.name, std::move(p));
+        self->state.peers.replace(std::move(peers));
         next_stream(self);
       },
       [=](handoff_atom, uint64_t epoch, std::vector<handoff_task>& tasks) {

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "actors/node/event_log.hpp"
+#include "actors/node/peer_directory.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv {
@@ -18,7 +19,7 @@ using keeper_impl = hint_keeper_actor::extend<caf::reacts_to<caf::tick_atom>>;
 struct keeper_state {
   static inline const char* name = "hint_keeper";
   hint_keeper_options options;
-  std::map<std::string, peer_view> peers;
+  peer_directory peers;
   std::set<std::string> delivering; ///< targets with a batch in flight
   std::set<std::string> announced;  ///< targets whose handoff start was logged
 };
@@ -35,9 +36,7 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
       .then(
           [=](std::vector<stored_hint>& hints) {
             auto& st = self->state;
-            auto it = st.peers.find(target);
-            if (hints.empty() || it == st.peers.end() || !it->second.up ||
-                it->second.vnodes.empty()) {
+            if (hints.empty() || !st.peers.up(target)) {
               st.delivering.erase(target);
               return;
             }
@@ -47,12 +46,12 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
                 self->state.delivering.erase(target);
             };
             for (auto& h : hints) {
-              if (h.partition >= it->second.vnodes.size()) {
+              auto* vnode = st.peers.vnode(target, h.partition);
+              if (!vnode) {
                 done_one();
                 continue;
               }
-              self->request(it->second.vnodes[h.partition], st.options.timeout, merge_atom::value,
-                            h.key, h.rec)
+              self->request(*vnode, st.options.timeout, merge_atom::value, h.key, h.rec)
                   .then(
                       [=](const record&) {
                         // Acknowledged by the target: only now may the hint go.
@@ -76,8 +75,7 @@ void round(self_ptr self) {
             std::set<std::string> pending;
             for (auto& b : backlog) {
               pending.insert(b.target);
-              auto it = st.peers.find(b.target);
-              if (it == st.peers.end() || !it->second.up || it->second.vnodes.empty())
+              if (!st.peers.up(b.target))
                 continue;
               if (st.delivering.count(b.target) == 0)
                 deliver_batch(self, b.target, b.count);
@@ -99,10 +97,7 @@ keeper_impl::behavior_type keeper_behavior(self_ptr self, hint_keeper_options op
   self->send(self, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        auto& st = self->state;
-        st.peers.clear();
-        for (auto& p : peers)
-          st.peers.emplace(p.name, std::move(p));
+        self->state.peers.replace(std::move(peers));
       },
       [=](caf::tick_atom) {
         round(self);

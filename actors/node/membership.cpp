@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include "actors/node/event_log.hpp"
+#include "actors/node/peer_directory.hpp"
 #include "cluster-config/membership_view.hpp"
 #include "messages/error.hpp"
 
@@ -18,7 +19,7 @@ struct membership_state {
   static inline const char* name = "membership";
   membership_options options;
   membership_view view;
-  std::vector<peer_view> peers;
+  peer_directory peers;
   std::minstd_rand rng;
 
   const std::string& node() const { return options.self.name; }
@@ -75,12 +76,7 @@ void adopt(self_ptr self, const membership_view& incoming) {
 }
 
 bool is_up(self_ptr self, const std::string& name) {
-  if (name == self->state.node())
-    return true;
-  for (auto& p : self->state.peers)
-    if (p.name == name)
-      return p.up;
-  return false;
+  return name == self->state.node() || self->state.peers.up(name);
 }
 
 caf::result<std::string> admin(self_ptr self, const std::string& action, const std::string& subject,
@@ -132,7 +128,9 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
   changed(self, st.view.layout);
   self->send(self, caf::tick_atom::value);
   return {
-      [=](peer_atom, std::vector<peer_view>& peers) { self->state.peers = std::move(peers); },
+      [=](peer_atom, std::vector<peer_view>& peers) {
+        self->state.peers.replace(std::move(peers));
+      },
       [=](gossip_atom, const membership_view& theirs) {
         adopt(self, theirs);
         return self->state.view;
@@ -155,10 +153,7 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
       },
       [=](caf::tick_atom) {
         auto& st = self->state;
-        std::vector<node_actor> reachable;
-        for (auto& p : st.peers)
-          if (p.up && p.node)
-            reachable.push_back(p.node);
+        auto reachable = st.peers.up_nodes();
         if (!reachable.empty()) {
           auto target = reachable[st.rng() % reachable.size()];
           self->request(target, st.options.timeout, gossip_atom::value, st.view)

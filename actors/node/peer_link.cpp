@@ -15,21 +15,6 @@ namespace {
 /// How often a link looks for requests whose answer is overdue.
 constexpr auto sweep_interval = std::chrono::milliseconds{250};
 
-size_t record_bytes(const record& rec) {
-  size_t n = 0;
-  for (auto& s : rec.siblings)
-    n += s.value.size() + 32;
-  return n + rec.context.entries.size() * 16;
-}
-
-size_t call_bytes(const replica_call& c) {
-  return 64 + c.key.size() + c.op.key.size() + c.op.value.size() + record_bytes(c.rec);
-}
-
-size_t answer_bytes(const replica_answer& a) {
-  return 64 + record_bytes(a.read.rec) + record_bytes(a.rec);
-}
-
 // --- the link (sending side) -------------------------------------------------------------------
 
 using link_impl =
@@ -48,8 +33,7 @@ using link_ptr = link_impl::stateful_pointer<link_state>;
 void enqueue(link_ptr self, replica_call call, std::function<void(replica_answer&)> settle) {
   auto& st = self->state;
   call.id = st.pending.add(self, st.timeout, std::move(settle));
-  auto size = call_bytes(call);
-  if (st.outbox.add(self, st.gateway, std::move(call), size))
+  if (st.outbox.add(self, st.gateway, std::move(call)))
     self->send(self, caf::flush_atom::value);
 }
 
@@ -115,8 +99,7 @@ struct gateway_state {
 using gateway_ptr = gateway_impl::stateful_pointer<gateway_state>;
 
 void answer(gateway_ptr self, const peer_link_actor& link, replica_answer a) {
-  auto size = answer_bytes(a);
-  if (self->state.answers.add(self, link, std::move(a), size))
+  if (self->state.answers.add(self, link, std::move(a)))
     self->send(self, caf::flush_atom::value);
 }
 

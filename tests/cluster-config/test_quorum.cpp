@@ -273,7 +273,7 @@ BOOST_AUTO_TEST_CASE(every_coordinator_failing_is_unavailable) {
   write_tally t{3, 2, 3};
   t.coordinating(0);
   t.coordinator_failed(caf::make_error(ec::bad_request, "x"));
-  t.coordinator_failed(caf::make_error(ec::shutting_down, "stopping"));
+  t.coordinator_failed(caf::make_error(ec::storage_failure, "disk full"));
   BOOST_TEST(!t.take_reply());
   BOOST_TEST(!t.coordinator_failed(disk_full)); // nobody left
   BOOST_TEST(error_text(t.take_reply()) ==
