@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,20 +76,10 @@ using vnode_actor = caf::typed_actor<
     /// Keys and digests under the given leaves.
     caf::replies_to<leafkeys_atom, std::vector<uint64_t>>::with<std::vector<key_digest>>>;
 
-/// Replica gateway: where a node's peers send their coordinators' replica requests in batches
-/// (actors/node/peer_link.hpp). Each batch goes to this node's storage as one; the answers go back,
-/// batched, to the sending link as (batch_atom, std::vector<replica_answer>). Injected link
-/// faults apply here as at the vnodes.
-using replica_gateway_actor =
-    caf::typed_actor<caf::reacts_to<batch_atom, std::vector<replica_call>>>;
-
-/// Peer link: this node's outbox to one peer's replica gateway. The coordinator sends it batches
-/// of calls for the peer's replicas; it sends whatever accumulated in its mailbox as one batch,
-/// so that many requests share one network message, and bounds each call by its timeout. Fails
-/// what is in flight with sec::request_receiver_down when the peer goes away.
-using peer_link_actor = replica_batch_actor::extend<
-    /// Answers of the peer's gateway.
-    caf::reacts_to<batch_atom, std::vector<replica_answer>>>;
+/// Replica gateway: where a node's peers' coordinators send their batches of replica calls
+/// (actors/node/replica_gateway.hpp). Each batch is served by this node's storage, which answers
+/// the coordinator directly. Injected faults apply here as at the vnodes.
+using replica_gateway_actor = replica_batch_actor;
 
 /// Peer handshake: who a node is, with which instance settings, and its vnodes.
 struct peer_hello {
@@ -105,8 +96,8 @@ typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
            x.gateway);
 }
 
-/// A replica a coordinator may use: this node's storage, or a peer's link (batched with the other
-/// requests to that node, actors/node/peer_link.hpp). Both serve batches of calls for `partition`.
+/// A replica a coordinator may use: this node's storage, or a peer's replica gateway (batched with
+/// the other calls to that node). Both serve batches of calls for `partition`.
 struct replica_target {
   std::string node;
   std::string hint_for; ///< empty: a home replica; else a fallback holding writes for that node
@@ -141,16 +132,20 @@ typename Inspector::result_type inspect(Inspector& f, coordination_plan& x) {
 }
 
 /// A coordinator's routes: the plan of every partition, indexed by partition (a key's partition
-/// is partition_of(key, plans.size())), and the limits requests are checked against.
+/// is partition_of(key, plans.size())), and the limits requests are checked against. Calls in
+/// flight to a peer the new routes no longer name fail at once (it went down or stopped
+/// answering); those to `local`, this node's storage, always get their answer.
 struct routes {
   std::vector<coordination_plan> plans;
+  replica_batch_actor local;
   uint32_t max_key_bytes = 1024;
   uint32_t max_value_bytes = 1024 * 1024;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routes& x) {
-  return f(caf::meta::type_name("actorkv::routes"), x.plans, x.max_key_bytes, x.max_value_bytes);
+  return f(caf::meta::type_name("actorkv::routes"), x.plans, x.local, x.max_key_bytes,
+           x.max_value_bytes);
 }
 
 /// Where clients' gets, puts and deletes go: a node's coordinator, which a client reaches through
@@ -279,6 +274,12 @@ using membership_actor = caf::typed_actor<
     caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>,
     /// A partition transfer of the change of ring epoch `epoch` finished.
     caf::reacts_to<transfer_atom, uint64_t, partition_transfer>>;
+
+/// What a client asks to reach the node at (host, port): CAF's middleman (its connect handler),
+/// or a test double standing in for the network. Answers with the node's id, actor and interface.
+using connector_actor =
+    caf::typed_actor<caf::replies_to<caf::connect_atom, std::string, uint16_t>::with<
+        caf::node_id, caf::strong_actor_ptr, std::set<std::string>>>;
 
 /// Client: what kvsh, kvbench and applications hold. Talks to one node at a time, fails over to
 /// the next known node when it goes away, bounds every request with the configured timeout.

@@ -55,8 +55,8 @@ enum class replica_call_kind : uint8_t {
 };
 
 /// One replica request from a coordinator to a replica of `partition` (this node's storage, or a
-/// peer's through its link, actors/node/peer_link.hpp), batched with the others for the same place: a
-/// batch is one message. Every answer is durable when it arrives (storage answers after commit).
+/// peer's through its replica gateway), batched with the others for the same place: a batch is
+/// one message. Every answer is durable when it arrives (storage answers after commit).
 struct replica_call {
   uint64_t id = 0; ///< the sender's number for it, echoed in the answer
   replica_call_kind kind = replica_call_kind::read;

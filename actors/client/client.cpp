@@ -113,8 +113,10 @@ void try_connect(self_ptr self) {
   auto colon = ep.rfind(':');
   auto host = ep.substr(0, colon);
   auto port = static_cast<uint16_t>(std::stoul(ep.substr(colon + 1)));
-  auto mm = self->system().middleman().actor_handle();
-  self->request(mm, st.options.connect_timeout, caf::connect_atom::value, host, port)
+  auto connector = st.options.connector;
+  if (!connector)
+    connector = caf::actor_cast<connector_actor>(self->system().middleman().actor_handle());
+  self->request(connector, st.options.connect_timeout, caf::connect_atom::value, host, port)
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
             if (!ptr || !self->system().assignable<node_actor>(ifs)) {

@@ -24,6 +24,8 @@ struct client_options {
   std::vector<std::string> endpoints; ///< "host:port", tried in order
   std::chrono::milliseconds timeout{10000};
   std::chrono::milliseconds connect_timeout{2000};
+  /// Reaches nodes; unset: the actor system's middleman (which it must have loaded).
+  connector_actor connector{};
 };
 
 client_actor spawn_client(caf::actor_system& sys, client_options options);

@@ -3,7 +3,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <caf/all.hpp>
@@ -32,15 +34,26 @@ struct outgoing_batch {
   replica_batch_actor to;
   std::vector<replica_call> calls;
   std::vector<answer_fn> settle; ///< by call, in order
+  size_t bytes = 0;              ///< estimated_wire_bytes of the calls
+};
+
+/// A batch sent and not yet answered.
+struct batch_in_flight {
+  caf::actor_addr to;
+  std::vector<answer_fn> settle; ///< by call, in order
 };
 
 struct coordinator_state {
   static inline const char* name = "coordinator";
   wall_clock now_us; ///< stamps writes for last-writer-wins
+  std::chrono::milliseconds request_timeout{5000};
   std::vector<plan_ptr> plans; ///< by partition
+  caf::actor_addr local;       ///< this node's storage
   uint32_t max_key_bytes = 0;
   uint32_t max_value_bytes = 0;
   std::map<caf::actor_addr, outgoing_batch> outgoing;
+  std::unordered_map<uint64_t, batch_in_flight> in_flight; ///< by batch number
+  uint64_t last_batch = 0;
   bool flush_scheduled = false;
   batch_outbox<client_answers_actor, client_answer> client_answers;
 };
@@ -54,54 +67,89 @@ void schedule_flush(self_ptr self) {
   self->send(self, caf::flush_atom::value);
 }
 
+/// Hands the answers of batch `id` to its calls, in order, or `err` to each; nothing when the
+/// batch was failed already (its destination went away).
+void settle_batch(self_ptr self, uint64_t id, std::vector<replica_answer>* answers,
+                  const caf::error& err) {
+  auto& in_flight = self->state.in_flight;
+  auto it = in_flight.find(id);
+  if (it == in_flight.end())
+    return;
+  auto fns = std::move(it->second.settle);
+  in_flight.erase(it);
+  for (size_t i = 0; i < fns.size(); ++i) {
+    replica_answer failed;
+    if (!answers)
+      failed.err = err;
+    else if (i >= answers->size())
+      failed.err = caf::make_error(ec::bad_request, "no answer in the batch");
+    fns[i](answers && i < answers->size() ? (*answers)[i] : failed);
+  }
+}
+
+/// Sends a destination what accumulated for it as one request, bounded by the request timeout.
+void send_batch(self_ptr self, outgoing_batch& out) {
+  auto& st = self->state;
+  auto id = ++st.last_batch;
+  st.in_flight.emplace(id, batch_in_flight{out.to.address(), std::move(out.settle)});
+  self->request(out.to, st.request_timeout, batch_atom::value, std::move(out.calls))
+      .then([=](std::vector<replica_answer>& answers) { settle_batch(self, id, &answers, {}); },
+            [=](caf::error& err) { settle_batch(self, id, nullptr, err); });
+  out.calls = {};
+  out.settle = {};
+  out.bytes = 0;
+}
+
 /// Sends every destination its batch, and every client its answers.
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  auto outgoing = std::move(st.outgoing);
-  st.outgoing.clear();
-  for (auto& entry : outgoing) {
-    auto& out = entry.second;
-    auto settle = std::make_shared<std::vector<answer_fn>>(std::move(out.settle));
-    self->request(out.to, caf::infinite, batch_atom::value, std::move(out.calls))
-        .then(
-            [settle](std::vector<replica_answer>& answers) {
-              auto& fns = *settle;
-              for (size_t i = 0; i < fns.size(); ++i) {
-                if (i < answers.size()) {
-                  fns[i](answers[i]);
-                } else {
-                  replica_answer missing;
-                  missing.err = caf::make_error(ec::bad_request, "no answer in the batch");
-                  fns[i](missing);
-                }
-              }
-            },
-            [settle](caf::error& err) {
-              for (auto& fn : *settle) {
-                replica_answer failed;
-                failed.err = err;
-                fn(failed);
-              }
-            });
-  }
+  for (auto& entry : st.outgoing)
+    if (!entry.second.calls.empty())
+      send_batch(self, entry.second);
+  st.outgoing.clear(); // holds no destination's handle longer than needed
   st.client_answers.flush(self);
 }
 
-/// Asks a replica (this node's storage, or a peer through its link) in the batch for it that goes
-/// at the flush. Both answer every call (a link bounds its calls by its timeout), so
-/// `on_answer` always runs exactly once.
+/// Asks a replica (this node's storage, or a peer's gateway) in the batch for it that goes at the
+/// flush, or at once when the batch has grown to max_batch_bytes (so that it stays well under
+/// the receiving node's max_frame_bytes). `on_answer` runs exactly once: with the answer, or
+/// with the error that stands in for it (a timeout, the destination gone).
 void ask(self_ptr self, const replica_target& target, replica_call call, answer_fn on_answer) {
   call.partition = target.partition;
+  auto size = estimated_wire_bytes(call);
   auto& out = self->state.outgoing[target.via.address()];
-  if (!out.to) {
+  if (!out.to)
     out.to = target.via;
+  if (!out.calls.empty() && out.bytes + size > max_batch_bytes)
+    send_batch(self, out);
+  if (out.calls.capacity() == 0) {
     out.calls.reserve(initial_batch_items);
     out.settle.reserve(initial_batch_items);
   }
+  out.bytes += size;
   out.calls.push_back(std::move(call));
   out.settle.push_back(std::move(on_answer));
   schedule_flush(self);
+}
+
+/// Batches in flight to a peer that is no longer among the routes (it went down, or stopped
+/// answering probes) fail at once: their calls may have been applied, or not.
+void fail_gone_destinations(self_ptr self) {
+  auto& st = self->state;
+  std::set<caf::actor_addr> routed;
+  for (auto& plan : st.plans) {
+    for (auto& t : plan->replicas)
+      routed.insert(t.via.address());
+    for (auto& t : plan->joining)
+      routed.insert(t.via.address());
+  }
+  std::vector<uint64_t> gone;
+  for (auto& [id, batch] : st.in_flight)
+    if (batch.to != st.local && routed.count(batch.to) == 0)
+      gone.push_back(id);
+  for (auto id : gone)
+    settle_batch(self, id, nullptr, caf::sec::request_receiver_down);
 }
 
 caf::error check_key(self_ptr self, const bytes& key) {
@@ -325,13 +373,16 @@ void take_routes(self_ptr self, routes& r) {
   st.plans.clear();
   for (auto& plan : r.plans)
     st.plans.push_back(std::make_shared<const coordination_plan>(std::move(plan)));
+  st.local = r.local.address();
   st.max_key_bytes = r.max_key_bytes;
   st.max_value_bytes = r.max_value_bytes;
+  fail_gone_destinations(self);
 }
 
 coordinator_impl::behavior_type coordinator_behavior(self_ptr self,
                                                      coordinator_options options) {
   self->state.now_us = std::move(options.now_us);
+  self->state.request_timeout = options.request_timeout;
   take_routes(self, options.initial);
   return {
       [=](batch_atom, std::vector<client_call>& calls) {

@@ -28,7 +28,10 @@ class actor_system;
 namespace actorkv {
 
 struct coordinator_options {
-  routes initial;                        ///< where replicas are until told other routes
+  routes initial; ///< where replicas are until told other routes
+  /// Bounds every batch of replica calls: a call unanswered by then fails with
+  /// sec::request_timeout (the write may have been applied there).
+  std::chrono::milliseconds request_timeout{5000};
   wall_clock now_us = system_wall_clock_us; ///< stamps writes for last-writer-wins
 };
 

@@ -30,7 +30,7 @@ void spawn_children(self_ptr self) {
   for (partition_id p = 0; p < st.placement.partitions(); ++p)
     st.vnodes.push_back(spawn_vnode(sys, p, st.options.storage));
   st.gateway = spawn_replica_gateway(sys, st.options.storage);
-  st.coordinator = spawn_coordinator(sys, coordinator_options{make_routes(self)});
+  st.coordinator = spawn_coordinator(sys, coordinator_options{make_routes(self), timeout});
   st.detector = spawn_failure_detector(
       sys, failure_detector_options{name, ms(cluster.failure_detector.interval_ms),
                                     static_cast<double>(cluster.failure_detector.phi_threshold),

@@ -21,7 +21,7 @@
 
 #include "actors/node/fault_gate.hpp"
 #include "actors/node/node.hpp"
-#include "actors/node/peer_link.hpp"
+#include "actors/node/replica_gateway.hpp"
 #include "actors/node/vnode.hpp"
 #include "cluster-config/ring.hpp"
 
@@ -42,7 +42,7 @@ struct peer_info {
   bool removed = false;            ///< removed from the cluster: no longer connected to
   node_actor handle;               ///< valid while connected
   std::vector<vnode_actor> vnodes; ///< the peer's vnodes, by partition
-  peer_link_actor link;            ///< batches this node's replica requests to it, while up
+  replica_gateway_actor gateway;   ///< where this node's coordinator sends it replica calls
   replica_id id = 0;
   bool up = false;   ///< connected and handshaken
   bool alive = true; ///< the failure detector's verdict while connected

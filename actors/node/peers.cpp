@@ -4,7 +4,7 @@
 //                     ^   └──refused / failed──> retry in 1 s                                 |
 //                     └───────────────────────────────────────────────────────────────────────┘
 //
-// Up means connected and handshaken: the peer's vnodes and a link to its gateway are known. The
+// Up means connected and handshaken: the peer's vnodes and its replica gateway are known. The
 // failure detector's verdict (alive) is kept apart: a peer whose connection is open but that does
 // not answer probes is not used, and is used again as soon as it answers.
 #include <set>
@@ -25,21 +25,14 @@ using namespace std::chrono_literals;
 constexpr auto reconnect_interval = 1s;
 constexpr auto connect_timeout = 5s;
 
-/// Ends the peer's link: what is in flight on it fails at once (receiver down).
-void close_link(self_ptr self, peer_info& peer) {
-  if (peer.link)
-    self->send_exit(peer.link, caf::exit_reason::user_shutdown);
-  peer.link = nullptr;
-}
-
 void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
   if (usable(peer))
     log_event(self->state.options.self_name, "peer " + peer.name + " down (" + why + ")");
   peer.up = false;
   peer.handle = nullptr;
   peer.vnodes.clear();
-  close_link(self, peer);
-  publish_peers(self);
+  peer.gateway = nullptr;
+  publish_peers(self); // the coordinator fails what is in flight to it
 }
 
 void schedule_reconnect(self_ptr self, uint32_t index) {
@@ -65,9 +58,7 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
   peer.handle = handle;
   bind_process(self, peer.name, handle.node());
   peer.vnodes = std::move(theirs.vnodes);
-  close_link(self, peer);
-  if (theirs.gateway)
-    peer.link = spawn_peer_link(self->system(), theirs.gateway, st.request_timeout());
+  peer.gateway = std::move(theirs.gateway);
   peer.id = theirs.id;
   peer.up = true;
   peer.alive = true;

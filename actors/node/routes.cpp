@@ -10,13 +10,13 @@ namespace actorkv::node_internals {
 
 namespace {
 
-/// A replica a coordinator can ask: this node's storage, or a peer's link (batched).
+/// A replica a coordinator can ask: this node's storage, or a peer's replica gateway.
 std::optional<replica_batch_actor> replica_handle(self_ptr self, const std::string& name) {
   auto& st = self->state;
   if (name == st.options.self_name)
     return replica_batch_actor{st.options.storage};
-  if (auto* peer = st.find_peer(name); peer && usable(*peer) && peer->link)
-    return replica_batch_actor{peer->link};
+  if (auto* peer = st.find_peer(name); peer && usable(*peer) && peer->gateway)
+    return peer->gateway;
   return std::nullopt;
 }
 
@@ -46,6 +46,7 @@ routes make_routes(self_ptr self) {
       plan.joining.push_back(replica_target{name, {}, *replica_handle(self, name), p});
     out.plans.push_back(std::move(plan));
   }
+  out.local = st.options.storage;
   out.max_key_bytes = cluster.limits.max_key_bytes;
   out.max_value_bytes = cluster.limits.max_value_bytes;
   return out;

@@ -1,9 +1,9 @@
-// Deterministic simulation: three replicas (storage over the in-memory engine behind a gateway,
-// reached through a peer link as across nodes) and many concurrent coordinators in one actor
-// system on CAF's test coordinator. A seeded schedule picks which actor runs next (every
+// Deterministic simulation: three replicas (storage over the in-memory engine behind a replica
+// gateway, which coordinators reach as they reach other nodes') and many concurrent coordinators
+// in one actor system on CAF's test coordinator. A seeded schedule picks which actor runs next (every
 // interleaving of messages is possible), which replicas each request can reach (dropped links),
-// and when a replica crashes (its storage and gateway die, its link fails what was in flight; the
-// engine keeps only what was committed, as a disk would). Invariants after
+// and when a replica crashes (its storage and gateway die: requests to them fail, or time
+// out; the engine keeps only what was committed, as a disk would). Invariants after
 // healing: every acknowledged write is read back, nothing never written appears, and read repair
 // leaves all replicas with the same record. The seed is printed; ACTORKV_SEED=N replays a run.
 #include <boost/test/unit_test.hpp>
@@ -16,7 +16,7 @@
 #include <caf/all.hpp>
 
 #include "actors/node/coordinator.hpp"
-#include "actors/node/peer_link.hpp"
+#include "actors/node/replica_gateway.hpp"
 #include "actors/node/storage_actor.hpp"
 #include "messages/dvv.hpp"
 #include "messages/error.hpp"
@@ -36,8 +36,7 @@ struct simulation {
   std::mt19937 rng;
   std::vector<std::shared_ptr<storage::engine>> disks;
   std::vector<storage_actor> stores;
-  std::vector<replica_gateway_actor> gateways;
-  std::vector<peer_link_actor> links; ///< how the coordinators reach each replica, as across nodes
+  std::vector<local_gateway_actor> gateways; ///< how coordinators reach each replica
   std::vector<coordinator_actor> coordinators;
 
   static caf::actor_system_config& init(caf::actor_system_config& c) {
@@ -54,7 +53,6 @@ struct simulation {
       disks.push_back(std::shared_ptr<storage::engine>{storage::make_memory_engine()});
       stores.emplace_back();
       gateways.emplace_back();
-      links.emplace_back();
       start_replica(id - 1);
     }
   }
@@ -64,15 +62,15 @@ struct simulation {
     opts.partitions = 1;
     opts.detached = false;
     opts.max_batch = 4;
+    opts.seed = rng();
     stores[i] = spawn_storage(sys, disks[i], opts);
     gateways[i] = spawn_replica_gateway(sys, stores[i]);
-    links[i] = spawn_peer_link(sys, gateways[i], 500ms);
   }
 
   /// A crash: the replica's actors die with whatever was not committed; a restart reopens its
   /// disk, which keeps exactly the committed writes.
   void crash_and_restart(size_t i) {
-    caf::anon_send_exit(gateways[i], caf::exit_reason::kill); // its link fails what is in flight
+    caf::anon_send_exit(gateways[i], caf::exit_reason::kill);
     caf::anon_send_exit(stores[i], caf::exit_reason::kill);
     run_all();
     disks[i]->rollback();
@@ -82,13 +80,14 @@ struct simulation {
   coordinator_actor coordinator(const std::vector<size_t>& reachable) {
     coordination_plan plan;
     for (auto i : reachable)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, links[i], 0});
+      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, gateways[i], 0});
     plan.replicas_total = 3;
     plan.read_quorum = 2;
     plan.write_quorum = 2;
     routes one_partition; // every key has this plan
     one_partition.plans.push_back(std::move(plan));
-    coordinators.push_back(spawn_coordinator(sys, coordinator_options{std::move(one_partition)}));
+    coordinators.push_back(
+        spawn_coordinator(sys, coordinator_options{std::move(one_partition), 500ms}));
     return coordinators.back();
   }
 

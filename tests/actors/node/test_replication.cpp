@@ -17,7 +17,7 @@
 #include "messages/error.hpp"
 #include "messages/register_types.hpp"
 #include "storage/engine.hpp"
-#include "tests/actors/node/common.hpp"
+#include "tests/actors/common.hpp"
 
 using namespace actorkv;
 using namespace actorkv::test;

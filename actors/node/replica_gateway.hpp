@@ -1,0 +1,28 @@
+// The replica gateway: where a node's peers send their coordinators' batches of replica calls.
+//
+// A peer's coordinator sends one batch per flush to this node (a request with its timeout); the
+// gateway hands it to the node's storage, whose answer goes straight back to that coordinator:
+//
+//   coordinator ──(batch)──> gateway ──> storage ──(answers, after commit)──> coordinator
+//
+// It is the one place peers' replication traffic enters a node, so injected faults
+// (actors/node/fault_gate.hpp) apply here: a dropped batch is never answered, a delayed one is
+// served later.
+#pragma once
+
+#include "messages/interfaces.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace actorkv {
+
+/// The gateway as its node holds it: peers get the replica_gateway_actor part, the node also sets
+/// its faults.
+using local_gateway_actor = replica_gateway_actor::extend_with<fault_listener_actor>;
+
+/// This node's gateway: serves peers' batches from `storage`.
+local_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage);
+
+} // namespace actorkv

@@ -1,0 +1,252 @@
+// The coordinator and the replica gateways it sends batches to, on CAF's test coordinator:
+// every message is run by the test and time is virtual, so timeouts are exact and nothing
+// sleeps. Three "nodes" are a storage actor (in-memory engine) behind a gateway each, as a
+// coordinator reaches other nodes; test doubles stand in for replicas that never answer or that
+// record the batches they get.
+#include <boost/test/unit_test.hpp>
+
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "actors/batching/batch_outbox.hpp"
+#include "actors/node/coordinator.hpp"
+#include "actors/node/replica_gateway.hpp"
+#include "actors/node/storage_actor.hpp"
+#include "storage/engine.hpp"
+#include "tests/actors/common.hpp"
+
+using namespace actorkv;
+using namespace actorkv::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A replica that takes every batch and never answers, like a peer whose link was cut.
+replica_batch_actor spawn_silent_replica(caf::actor_system& sys) {
+  return sys.spawn([](replica_batch_actor::pointer self) -> replica_batch_actor::behavior_type {
+    return {[=](batch_atom, std::vector<replica_call>&) {
+      return self->make_response_promise<std::vector<replica_answer>>();
+    }};
+  });
+}
+
+/// A replica that hands every batch to `to` and records its calls' estimated sizes.
+replica_batch_actor spawn_recording_replica(caf::actor_system& sys, replica_batch_actor to,
+                                            std::shared_ptr<std::vector<size_t>> batch_bytes,
+                                            std::shared_ptr<std::vector<size_t>> batch_calls) {
+  return sys.spawn(
+      [=](replica_batch_actor::pointer self) -> replica_batch_actor::behavior_type {
+        return {[=](batch_atom, std::vector<replica_call>& calls) {
+          size_t n = 0;
+          for (auto& c : calls)
+            n += estimated_wire_bytes(c);
+          batch_bytes->push_back(n);
+          batch_calls->push_back(calls.size());
+          return self->delegate(to, batch_atom::value, std::move(calls));
+        }};
+      });
+}
+
+struct gateway_fixture : deterministic_fixture {
+  std::vector<storage_actor> stores;
+  std::vector<local_gateway_actor> gateways;
+
+  gateway_fixture() {
+    for (replica_id id = 1; id <= 3; ++id) {
+      storage_options opts{"n" + std::to_string(id), id, conflict_mode::siblings};
+      opts.partitions = 1;
+      opts.detached = false; // the test coordinator runs it
+      opts.seed = id;
+      stores.push_back(keep(spawn_storage(
+          sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()}, opts)));
+      gateways.push_back(keep(spawn_replica_gateway(sys, stores.back())));
+    }
+  }
+
+  /// Routes with one partition (every key) whose replicas are `replicas`, in order.
+  static routes one_partition(std::vector<replica_batch_actor> replicas, uint32_t r = 2,
+                              uint32_t w = 2) {
+    coordination_plan plan;
+    for (size_t i = 0; i < replicas.size(); ++i)
+      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, replicas[i], 0});
+    plan.replicas_total = 3;
+    plan.read_quorum = r;
+    plan.write_quorum = w;
+    routes out;
+    out.plans.push_back(std::move(plan));
+    return out;
+  }
+
+  coordinator_actor coordinator(std::vector<replica_batch_actor> replicas, uint32_t r = 2,
+                                uint32_t w = 2) {
+    return keep(spawn_coordinator(
+        sys, coordinator_options{one_partition(std::move(replicas), r, w), 1s}));
+  }
+
+  std::vector<replica_batch_actor> all_gateways() const {
+    return {gateways[0], gateways[1], gateways[2]};
+  }
+
+  /// Sends `calls` in one batch and runs everything that is ready (no time passes).
+  void send(const coordinator_actor& c, std::vector<client_call> calls) {
+    self->send(c, batch_atom::value, std::move(calls));
+    run();
+  }
+
+  /// The answers in the test's mailbox, by call id.
+  std::map<uint64_t, client_answer> answers() {
+    std::map<uint64_t, client_answer> out;
+    for (bool more = true; more;)
+      self->receive(
+          [&](batch_atom, std::vector<client_answer>& batch) {
+            for (auto& a : batch)
+              BOOST_TEST(out.emplace(a.id, std::move(a)).second, "answer " << a.id << " twice");
+          },
+          caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    return out;
+  }
+
+  /// One call's answer, or an answer with ec::timeout when none is in the mailbox.
+  client_answer one_answer() {
+    auto all = answers();
+    if (all.size() == 1)
+      return all.begin()->second;
+    client_answer none;
+    none.err = caf::make_error(ec::timeout, std::to_string(all.size()) + " answers");
+    return none;
+  }
+};
+
+client_call put_n(uint64_t id, const std::string& key, bytes value) {
+  return client_call{id, client_call_kind::put, b(key), std::move(value), {}};
+}
+
+client_call get_n(uint64_t id, const std::string& key) {
+  return client_call{id, client_call_kind::get, b(key), {}, {}};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(coordinator_and_gateways)
+
+BOOST_FIXTURE_TEST_CASE(many_calls_in_flight_each_get_their_own_answer_in_few_batches,
+                        gateway_fixture) {
+  auto bytes_seen = std::make_shared<std::vector<size_t>>();
+  auto calls_seen = std::make_shared<std::vector<size_t>>();
+  std::vector<replica_batch_actor> replicas;
+  for (auto& g : gateways)
+    replicas.push_back(keep(spawn_recording_replica(sys, g, bytes_seen, calls_seen)));
+  auto c = coordinator(replicas);
+  std::vector<client_call> puts, gets;
+  for (uint64_t i = 0; i < 500; ++i) {
+    puts.push_back(put_n(i, "k" + std::to_string(i), b("v" + std::to_string(i))));
+    gets.push_back(get_n(i, "k" + std::to_string(i)));
+  }
+  send(c, std::move(puts));
+  auto written = answers();
+  BOOST_REQUIRE_EQUAL(written.size(), 500u);
+  for (auto& [id, a] : written)
+    BOOST_TEST((!a.err && a.write.acks >= 2u), "put " << id << ": " << describe(a.err));
+  // 500 coordinations and 1000 merges travelled in a handful of messages.
+  BOOST_TEST(calls_seen->size() <= 6u);
+  send(c, std::move(gets));
+  auto read = answers();
+  BOOST_REQUIRE_EQUAL(read.size(), 500u);
+  for (auto& [id, a] : read)
+    BOOST_TEST((a.get.values == std::vector<bytes>{b("v" + std::to_string(id))}), "get " << id);
+}
+
+BOOST_FIXTURE_TEST_CASE(large_values_are_split_over_batches, gateway_fixture) {
+  // 40 values of 100 KiB at once: 4 MB for each replica, cut into batches of at most
+  // max_batch_bytes, so that no message nears a node's max_frame_bytes.
+  auto bytes_seen = std::make_shared<std::vector<size_t>>();
+  auto calls_seen = std::make_shared<std::vector<size_t>>();
+  std::vector<replica_batch_actor> replicas;
+  for (auto& g : gateways)
+    replicas.push_back(keep(spawn_recording_replica(sys, g, bytes_seen, calls_seen)));
+  auto c = coordinator(replicas);
+  std::vector<client_call> puts, gets;
+  for (uint64_t i = 0; i < 40; ++i) {
+    puts.push_back(put_n(i, "big" + std::to_string(i), bytes(100 * 1024, uint8_t('a' + i % 26))));
+    gets.push_back(get_n(i, "big" + std::to_string(i)));
+  }
+  send(c, std::move(puts));
+  auto written = answers();
+  BOOST_REQUIRE_EQUAL(written.size(), 40u);
+  for (auto& [id, a] : written)
+    BOOST_TEST(!a.err, "put " << id << ": " << describe(a.err));
+  BOOST_TEST(bytes_seen->size() >= 3u * 40 * 100 * 1024 / max_batch_bytes);
+  for (size_t i = 0; i < bytes_seen->size(); ++i)
+    BOOST_TEST(((*bytes_seen)[i] <= max_batch_bytes || (*calls_seen)[i] == 1),
+               "a batch of " << (*calls_seen)[i] << " calls, " << (*bytes_seen)[i] << " bytes");
+  send(c, std::move(gets));
+  auto read = answers();
+  BOOST_REQUIRE_EQUAL(read.size(), 40u);
+  for (auto& [id, a] : read)
+    BOOST_TEST((a.get.values == std::vector<bytes>{bytes(100 * 1024, uint8_t('a' + id % 26))}));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_replica_dropped_from_the_routes_fails_its_calls_at_once,
+                        gateway_fixture) {
+  auto silent = keep(spawn_silent_replica(sys));
+  auto c = coordinator({gateways[0], silent});
+  send(c, {put_n(1, "k", b("v"))});
+  BOOST_TEST(!has_mail()); // stored at n1, waiting for n2's acknowledgement
+  // The node learns that n2 is down: new routes without it. No time passes.
+  self->send(c, routes_atom::value, one_partition({gateways[0]}));
+  run();
+  auto a = one_answer();
+  BOOST_TEST((a.err == ec::maybe_applied), describe(a.err));
+  BOOST_TEST(describe(a.err).find("1 of 3 replicas stored it, 2 needed") != std::string::npos,
+             describe(a.err));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_replica_that_never_answers_fails_by_the_request_timeout,
+                        gateway_fixture) {
+  auto c = coordinator({gateways[0], keep(spawn_silent_replica(sys))});
+  send(c, {get_n(1, "k")});
+  advance(990ms);
+  BOOST_TEST(!has_mail()); // R = 2 and only n1 answered, within the 1 s timeout
+  advance(20ms);
+  auto a = one_answer();
+  BOOST_TEST((a.err == ec::unavailable), describe(a.err));
+  BOOST_TEST(describe(a.err).find("1 of 3 replicas answered, 2 needed") != std::string::npos,
+             describe(a.err));
+}
+
+BOOST_FIXTURE_TEST_CASE(injected_drops_and_delays_hold_batches_back_at_the_gateway,
+                        gateway_fixture) {
+  auto c = coordinator(all_gateways());
+  send(c, {put_n(1, "k", b("v"))});
+  BOOST_REQUIRE(!one_answer().err);
+  auto rule_for_this_process = [&](fault_rule rule) {
+    fault_rules rules;
+    rules.by_process[sys.node()] = rule;
+    self->send(gateways[1], fault_atom::value, rules);
+    self->send(gateways[2], fault_atom::value, rules);
+    run();
+  };
+  // n2 and n3 drop what comes from here: a get (R = 2) fails once the request timeout passed.
+  rule_for_this_process(fault_rule{true, 0});
+  send(c, {get_n(2, "k")});
+  advance(990ms);
+  BOOST_TEST(!has_mail());
+  advance(20ms);
+  BOOST_TEST((one_answer().err == ec::unavailable));
+  // Delayed by 300 ms instead: the answer comes, 300 ms late.
+  rule_for_this_process(fault_rule{false, 300});
+  send(c, {get_n(3, "k")});
+  advance(290ms);
+  BOOST_TEST(!has_mail());
+  advance(20ms);
+  auto late = one_answer();
+  BOOST_TEST((!late.err && late.get.values == std::vector<bytes>{b("v")}), describe(late.err));
+  // Healed: answered at once.
+  self->send(gateways[1], fault_atom::value, fault_rules{});
+  self->send(gateways[2], fault_atom::value, fault_rules{});
+  send(c, {get_n(4, "k")});
+  BOOST_TEST(!one_answer().err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
