@@ -13,8 +13,8 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 // Peer protocol (node <-> node).
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 
-// Replication protocol (coordinator -> storage or peer link -> gateway -> storage; background work
-// -> vnode -> storage).
+// Replication protocol (coordinator -> storage, or -> a peer's gateway -> its storage; background
+// work -> vnode -> storage).
 using merge_atom = caf::atom_constant<caf::atom("merge")>;   ///< merge a replicated record
 using read_atom = caf::atom_constant<caf::atom("read")>;     ///< read a replica's record
 using batch_atom = caf::atom_constant<caf::atom("batch")>;   ///< replica calls or answers, batched

@@ -147,8 +147,8 @@ size_t batch_estimate(const std::vector<T>& xs) {
 } // namespace
 
 size_t estimated_wire_bytes(const replica_call& c) {
-  return element_overhead + c.key.size() + c.op.key.size() + c.op.value.size() +
-         c.target.size() + record_size(c.rec);
+  return element_overhead + c.key.size() + c.op.key.size() + c.op.value.size() + c.target.size() +
+         record_size(c.rec);
 }
 
 size_t estimated_wire_bytes(const replica_answer& a) {

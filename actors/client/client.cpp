@@ -28,7 +28,7 @@ constexpr auto sweep_interval = std::chrono::milliseconds{100};
 /// What a client remembers of a get, put or delete sent to a node, besides its answer's use.
 struct call_in_flight {
   caf::actor_addr coordinator; ///< where it went
-  client_call call;     ///< kept for the one retry elsewhere; empty when none is allowed
+  client_call call;            ///< kept for the one retry elsewhere; empty when none is allowed
   bool retry = false;
 };
 
@@ -37,9 +37,9 @@ using node_calls = pending_calls<client_answer, call_in_flight>;
 struct client_state {
   static inline const char* name = "client";
   client_options options;
-  node_actor node;                  ///< valid while connected
+  node_actor node;                   ///< valid while connected
   client_requests_actor coordinator; ///< the node's coordinator, where calls go; valid with node
-  size_t next_endpoint = 0; ///< the endpoint to try next
+  size_t next_endpoint = 0;          ///< the endpoint to try next
   size_t attempts_this_round = 0;
   bool connecting = false;
   /// Work waiting for a connection; each entry fails itself with the given error on give-up.
@@ -198,9 +198,9 @@ void call_node(self_ptr self, client_call call, bool retry,
     try_connect(self);
     return;
   }
-  call.id = st.calls.add(self, st.options.timeout, std::move(settle),
-                         call_in_flight{st.coordinator.address(), retry ? call : client_call{},
-                                        retry});
+  call.id =
+      st.calls.add(self, st.options.timeout, std::move(settle),
+                   call_in_flight{st.coordinator.address(), retry ? call : client_call{}, retry});
   if (st.outbox.add(self, st.coordinator, std::move(call)))
     self->send(self, caf::flush_atom::value);
 }

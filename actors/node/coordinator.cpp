@@ -234,8 +234,7 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
       asked.push_back(&t);
   auto& p = **plan;
   if (asked.size() < p.read_quorum)
-    return finish<get_reply>(done, too_few_replicas(asked.size(), p.replicas_total,
-                                                    p.read_quorum));
+    return finish<get_reply>(done, too_few_replicas(asked.size(), p.replicas_total, p.read_quorum));
   auto rd = std::make_shared<read_round>(std::move(*plan), std::move(asked), std::move(done),
                                          std::move(key));
   for (size_t i = 0; i < rd->asked.size(); ++i) {
@@ -329,8 +328,8 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
     return finish<write_reply>(done, std::move(plan.error()));
   auto& p = **plan;
   if (p.replicas.size() < p.write_quorum)
-    return finish<write_reply>(done, too_few_replicas(p.replicas.size(), p.replicas_total,
-                                                      p.write_quorum));
+    return finish<write_reply>(
+        done, too_few_replicas(p.replicas.size(), p.replicas_total, p.write_quorum));
   if (!context.empty()) {
     auto vv = dvv::decode_context(context);
     if (!vv)
@@ -379,8 +378,7 @@ void take_routes(self_ptr self, routes& r) {
   fail_gone_destinations(self);
 }
 
-coordinator_impl::behavior_type coordinator_behavior(self_ptr self,
-                                                     coordinator_options options) {
+coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_options options) {
   self->state.now_us = std::move(options.now_us);
   self->state.request_timeout = options.request_timeout;
   take_routes(self, options.initial);

@@ -1,5 +1,6 @@
 // The coordinator: one per node, serving every client request against the key's replicas, each
-// request a small state machine (a round) inside it:
+// request a small state machine (a round) inside it, whose decisions are the pure tallies of
+// cluster-config/quorum.hpp:
 //
 //   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair
 //            └─> too many failures for R ──> reply(unavailable)
@@ -10,12 +11,15 @@
 //            └─> W out of reach ──> reply(maybe_applied if any replica stored it, else unavailable)
 //
 // Replica calls do not travel one by one: the calls for one destination (this node's storage, a
-// peer's link) made while the coordinator works through its mailbox go as one batch when a flush
-// it sent itself arrives, after everything already queued (as in actors/batching/batch_outbox.hpp). Each batch
-// comes back as one answer. So a client batch of K gets costs a handful of messages, not 10 K.
+// peer's replica gateway) made while the coordinator works through its mailbox go as one request
+// when a flush it sent itself arrives, after everything already queued (as in
+// actors/batching/batch_outbox.hpp), or earlier once they reach max_batch_bytes. Each batch comes
+// back as one answer, within the request timeout. So a client batch of K gets costs a handful of
+// messages, not 10 K. Clients' answers go back batched the same way.
 //
 // Where each partition's replicas are comes from the node, as routes, whenever peers or the ring
-// change (a coordinator must never wait for its node to answer a question).
+// change (a coordinator must never wait for its node to answer a question). Batches in flight to
+// a peer the new routes no longer name fail at once.
 #pragma once
 
 #include "actors/node/wall_clock.hpp"

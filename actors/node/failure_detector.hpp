@@ -1,7 +1,7 @@
 // The failure detector: one per node. Probes every watched peer with a ping each interval and
-// turns the answers into a phi accrual suspicion level (cluster-config/phi_accrual.hpp). Only answered
-// probes count as signs of life, so a peer whose process is frozen (SIGSTOP) with its connection
-// still open is detected as well as one that is gone.
+// turns the answers into a phi accrual suspicion level (cluster-config/phi_accrual.hpp). Only
+// answered probes count as signs of life, so a peer whose process is frozen (SIGSTOP) with its
+// connection still open is detected as well as one that is gone.
 //
 //   watch ──> up ──phi > threshold──> down ──probe answered──> up
 //              ^                                                 |

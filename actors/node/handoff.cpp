@@ -35,8 +35,9 @@ struct handoff_state {
   uint64_t epoch = 0;
   std::vector<handoff_task> tasks;
   std::set<stream_key> finished; ///< transfers of this epoch, releases ever
-  std::map<partition_id, caf::actor_clock::time_point> release_after; ///< when each release may start
-  uint64_t active = 0;                                     ///< id of the running stream, 0: none
+  std::map<partition_id, caf::actor_clock::time_point>
+      release_after;         ///< when each release may start
+  uint64_t active = 0;       ///< id of the running stream, 0: none
   uint64_t active_epoch = 0; ///< the epoch the running stream was started for
   uint64_t last_id = 0;
   bool tick_scheduled = false;

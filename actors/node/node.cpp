@@ -35,9 +35,9 @@ void spawn_children(self_ptr self) {
       sys, failure_detector_options{name, ms(cluster.failure_detector.interval_ms),
                                     static_cast<double>(cluster.failure_detector.phi_threshold),
                                     caf::actor_cast<liveness_listener_actor>(self)});
-  st.hint_keeper = spawn_hint_keeper(
-      sys, hint_keeper_options{name, st.options.storage, cluster.handoff.batch,
-                               ms(cluster.handoff.interval_ms), timeout});
+  st.hint_keeper =
+      spawn_hint_keeper(sys, hint_keeper_options{name, st.options.storage, cluster.handoff.batch,
+                                                 ms(cluster.handoff.interval_ms), timeout});
   anti_entropy_options ae;
   ae.node = name;
   ae.storage = st.options.storage;
@@ -60,8 +60,8 @@ void spawn_children(self_ptr self) {
   ho.timeout = timeout;
   st.handoff = spawn_handoff(sys, std::move(ho));
   membership_options mo;
-  mo.self = member_info{name, st.options.host, st.options.port, st.options.capacity,
-                        member_state::valid, 0, 0};
+  mo.self = member_info{
+      name, st.options.host, st.options.port, st.options.capacity, member_state::valid, 0, 0};
   mo.incarnation = st.options.self_id;
   mo.cluster = cluster;
   mo.initial = st.options.initial_view;

@@ -48,9 +48,9 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
   if (theirs.settings != st.settings || theirs.name != peer.name ||
       theirs.vnodes.size() != st.placement.partitions()) {
     if (!peer.mismatch_logged)
-      log_event(st.options.self_name, "peer " + peer.name + " refused: it runs as '" +
-                                          theirs.name + "' with settings [" + theirs.settings +
-                                          "], ours are [" + st.settings + "]");
+      log_event(st.options.self_name, "peer " + peer.name + " refused: it runs as '" + theirs.name +
+                                          "' with settings [" + theirs.settings + "], ours are [" +
+                                          st.settings + "]");
     peer.mismatch_logged = true;
     schedule_reconnect(self, index);
     return;
@@ -172,8 +172,8 @@ caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs) {
   return gated_answer<peer_hello>(self, [=]() -> caf::expected<peer_hello> {
     if (settings != self->state.settings)
       return caf::make_error(ec::peer_mismatch, "node " + self->state.options.self_name +
-                                                    " runs with settings [" +
-                                                    self->state.settings + "]");
+                                                    " runs with settings [" + self->state.settings +
+                                                    "]");
     return own_hello(self, true);
   });
 }

@@ -37,9 +37,9 @@ void refresh_handoff(self_ptr self) {
     auto* peer = st.find_peer(name);
     return peer && usable(*peer);
   };
-  self->send(st.handoff, handoff_atom::value, st.view.layout.epoch,
-             handoff_tasks(st.view, st.placement, st.releases, st.options.self_name,
-                           st.replicas(), up));
+  self->send(
+      st.handoff, handoff_atom::value, st.view.layout.epoch,
+      handoff_tasks(st.view, st.placement, st.releases, st.options.self_name, st.replicas(), up));
 }
 
 /// A leaving node stops once it owns nothing, no handoff runs, its old partitions are handed off
@@ -98,10 +98,9 @@ void apply_view(self_ptr self, membership_view view) {
     update_releases(st.releases, before, now, me, st.replicas());
     st.placement = std::move(now);
     auto replicated = home_partitions(self);
-    log_event(me, "ring epoch " + std::to_string(st.view.layout.epoch) +
-                      " in force: " + std::to_string(replicated.size()) +
-                      " partitions replicated here, " + std::to_string(st.releases.size()) +
-                      " to hand off");
+    log_event(me, "ring epoch " + std::to_string(st.view.layout.epoch) + " in force: " +
+                      std::to_string(replicated.size()) + " partitions replicated here, " +
+                      std::to_string(st.releases.size()) + " to hand off");
     if (st.options.cluster.anti_entropy.enabled)
       self->send(st.anti_entropy, replicas_atom::value, std::move(replicated));
   }

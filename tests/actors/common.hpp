@@ -37,8 +37,7 @@ inline bytes b(const std::string& s) {
 
 /// One client call through `to` (a coordinator), as a client actor makes it: a batch of one,
 /// answered in a batch. An answer with ec::timeout when none came within 10 s.
-inline client_answer call(caf::scoped_actor& self, const client_requests_actor& to,
-                          client_call c) {
+inline client_answer call(caf::scoped_actor& self, const client_requests_actor& to, client_call c) {
   client_answer out;
   out.err = caf::make_error(ec::timeout, "no answer within 10 s");
   self->send(to, batch_atom::value, std::vector<client_call>{std::move(c)});
@@ -144,8 +143,9 @@ inline node_actor spawn_fake_node(caf::actor_system& sys, fake_node_parts parts)
         },
         [=](fault_atom, const std::string&, const std::vector<std::string>&,
             uint32_t) -> caf::result<std::string> { return refuse(); },
-        [=](admin_atom, const std::string&, const std::string&,
-            bool) -> caf::result<std::string> { return refuse(); },
+        [=](admin_atom, const std::string&, const std::string&, bool) -> caf::result<std::string> {
+          return refuse();
+        },
     };
   });
 }
@@ -156,9 +156,8 @@ inline connector_actor spawn_fake_connector(caf::actor_system& sys,
                                             std::map<std::string, node_actor> nodes) {
   return sys.spawn([=](connector_actor::pointer self) -> connector_actor::behavior_type {
     return {
-        [=](caf::connect_atom, const std::string& host,
-            uint16_t port) -> caf::result<caf::node_id, caf::strong_actor_ptr,
-                                          std::set<std::string>> {
+        [=](caf::connect_atom, const std::string& host, uint16_t port)
+            -> caf::result<caf::node_id, caf::strong_actor_ptr, std::set<std::string>> {
           auto it = nodes.find(host + ":" + std::to_string(port));
           if (it == nodes.end())
             return caf::make_error(caf::sec::cannot_connect_to_node, "no such endpoint");

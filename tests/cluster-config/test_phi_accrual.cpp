@@ -1,6 +1,6 @@
-// Tests for cluster-config/phi_accrual.hpp, the failure detector's arithmetic. Pure: time is passed in as
-// time points on a synthetic timeline, never read from a clock. Jittered streams print their seed
-// and take ACTORKV_SEED to replay one.
+// Tests for cluster-config/phi_accrual.hpp, the failure detector's arithmetic. Pure: time is passed
+// in as time points on a synthetic timeline, never read from a clock. Jittered streams print their
+// seed and take ACTORKV_SEED to replay one.
 #include "cluster-config/phi_accrual.hpp"
 
 #include <algorithm>

@@ -1,8 +1,8 @@
 // Deterministic simulation: three replicas (storage over the in-memory engine behind a replica
 // gateway, which coordinators reach as they reach other nodes') and many concurrent coordinators
-// in one actor system on CAF's test coordinator. A seeded schedule picks which actor runs next (every
-// interleaving of messages is possible), which replicas each request can reach (dropped links),
-// and when a replica crashes (its storage and gateway die: requests to them fail, or time
+// in one actor system on CAF's test coordinator. A seeded schedule picks which actor runs next
+// (every interleaving of messages is possible), which replicas each request can reach (dropped
+// links), and when a replica crashes (its storage and gateway die: requests to them fail, or time
 // out; the engine keeps only what was committed, as a disk would). Invariants after
 // healing: every acknowledged write is read back, nothing never written appears, and read repair
 // leaves all replicas with the same record. The seed is printed; ACTORKV_SEED=N replays a run.
@@ -147,7 +147,7 @@ BOOST_AUTO_TEST_CASE(acknowledged_writes_survive_reordering_drops_and_crashes) {
   BOOST_TEST_MESSAGE("simulation seed " << seed << " (ACTORKV_SEED=" << seed << " replays it)");
   for (int run = 0; run < 20; ++run) {
     simulation sim{seed + static_cast<unsigned>(run)};
-    std::map<std::string, std::set<std::string>> acked, attempted; // key -> values
+    std::map<std::string, std::set<std::string>> acked, attempted;     // key -> values
     std::map<uint64_t, std::pair<std::string, std::string>> in_flight; // call id -> key, value
     size_t ops = 0, ok = 0;
     for (int round = 0; round < 15; ++round) {
@@ -156,8 +156,11 @@ BOOST_AUTO_TEST_CASE(acknowledged_writes_survive_reordering_drops_and_crashes) {
         auto key = "k" + std::to_string(sim.rng() % 4);
         auto value = "r" + std::to_string(run) + "-" + std::to_string(ops++);
         attempted[key].insert(value);
-        client_call put{ops, client_call_kind::put, bytes(key.begin(), key.end()),
-                        bytes(value.begin(), value.end()), {}};
+        client_call put{ops,
+                        client_call_kind::put,
+                        bytes(key.begin(), key.end()),
+                        bytes(value.begin(), value.end()),
+                        {}};
         in_flight.emplace(ops, std::make_pair(key, value));
         sim.self->send(sim.coordinator(sim.reachable()), batch_atom::value,
                        std::vector<client_call>{std::move(put)});
@@ -170,16 +173,16 @@ BOOST_AUTO_TEST_CASE(acknowledged_writes_survive_reordering_drops_and_crashes) {
       sim.run_all();
       for (auto& a : sim.answers()) {
         auto it = in_flight.find(a.id);
-        BOOST_REQUIRE_MESSAGE(it != in_flight.end(), "seed " << seed + run << ": answer "
-                                                            << a.id << " twice or unasked");
+        BOOST_REQUIRE_MESSAGE(it != in_flight.end(),
+                              "seed " << seed + run << ": answer " << a.id << " twice or unasked");
         if (!a.err) {
           acked[it->second.first].insert(it->second.second);
           ++ok;
         }
         in_flight.erase(it);
       }
-      BOOST_REQUIRE_MESSAGE(in_flight.empty(), "seed " << seed + run << ": "
-                                                      << in_flight.size() << " puts unanswered");
+      BOOST_REQUIRE_MESSAGE(in_flight.empty(), "seed " << seed + run << ": " << in_flight.size()
+                                                       << " puts unanswered");
     }
     BOOST_TEST_MESSAGE("run " << run << ": " << ops << " puts, " << ok << " acknowledged");
     BOOST_TEST(ok > 0u);

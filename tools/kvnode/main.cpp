@@ -24,11 +24,12 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/node/event_log.hpp"
 #include "actors/guard/frame_guard.hpp"
+#include "actors/node/event_log.hpp"
 #include "actors/node/instance.hpp"
 #include "actors/node/node.hpp"
 #include "actors/node/storage_actor.hpp"
+#include "actors/node/wall_clock.hpp"
 #include "cluster-config/manifest.hpp"
 #include "cluster-config/membership_view.hpp"
 #include "messages/error.hpp"
@@ -123,10 +124,7 @@ fetch_view(caf::actor_system& sys, const actorkv::manifest& cluster, const std::
     return std::nullopt;
   actorkv::membership_view mine;
   mine.members.push_back(self);
-  mine.members.back().version =
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count());
+  mine.members.back().version = static_cast<uint64_t>(actorkv::system_wall_clock_us());
   actorkv::membership_view theirs;
   scoped->request(*seed, timeout, actorkv::gossip_atom::value, mine)
       .receive([&](actorkv::membership_view& v) { theirs = std::move(v); },

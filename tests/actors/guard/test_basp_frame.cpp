@@ -1,5 +1,5 @@
-// The frame guard's BASP header checker (actors/guard/basp_frame.hpp): the header layout matches what
-// CAF 0.17's own serializer writes, legitimate streams pass however they are split into reads,
+// The frame guard's BASP header checker (actors/guard/basp_frame.hpp): the header layout matches
+// what CAF 0.17's own serializer writes, legitimate streams pass however they are split into reads,
 // and huge or invalid headers are refused before any of their payload.
 #include "actors/guard/basp_frame.hpp"
 

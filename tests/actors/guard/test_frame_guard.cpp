@@ -1,6 +1,7 @@
-// The frame guard (actors/guard/frame_guard.hpp) with real sockets on 127.0.0.1 and a plain echo server
-// standing in for CAF's port: frames pass both ways intact, a forged length drops the connection
-// before the upstream sees the header, with one log line, and stop() ends it all promptly.
+// The frame guard (actors/guard/frame_guard.hpp) with real sockets on 127.0.0.1 and a plain echo
+// server standing in for CAF's port: frames pass both ways intact, a forged length drops the
+// connection before the upstream sees the header, with one log line, and stop() ends it all
+// promptly.
 #include "actors/guard/frame_guard.hpp"
 
 #include <algorithm>

@@ -35,17 +35,16 @@ replica_batch_actor spawn_silent_replica(caf::actor_system& sys) {
 replica_batch_actor spawn_recording_replica(caf::actor_system& sys, replica_batch_actor to,
                                             std::shared_ptr<std::vector<size_t>> batch_bytes,
                                             std::shared_ptr<std::vector<size_t>> batch_calls) {
-  return sys.spawn(
-      [=](replica_batch_actor::pointer self) -> replica_batch_actor::behavior_type {
-        return {[=](batch_atom, std::vector<replica_call>& calls) {
-          size_t n = 0;
-          for (auto& c : calls)
-            n += estimated_wire_bytes(c);
-          batch_bytes->push_back(n);
-          batch_calls->push_back(calls.size());
-          return self->delegate(to, batch_atom::value, std::move(calls));
-        }};
-      });
+  return sys.spawn([=](replica_batch_actor::pointer self) -> replica_batch_actor::behavior_type {
+    return {[=](batch_atom, std::vector<replica_call>& calls) {
+      size_t n = 0;
+      for (auto& c : calls)
+        n += estimated_wire_bytes(c);
+      batch_bytes->push_back(n);
+      batch_calls->push_back(calls.size());
+      return self->delegate(to, batch_atom::value, std::move(calls));
+    }};
+  });
 }
 
 struct gateway_fixture : deterministic_fixture {
@@ -80,8 +79,8 @@ struct gateway_fixture : deterministic_fixture {
 
   coordinator_actor coordinator(std::vector<replica_batch_actor> replicas, uint32_t r = 2,
                                 uint32_t w = 2) {
-    return keep(spawn_coordinator(
-        sys, coordinator_options{one_partition(std::move(replicas), r, w), 1s}));
+    return keep(
+        spawn_coordinator(sys, coordinator_options{one_partition(std::move(replicas), r, w), 1s}));
   }
 
   std::vector<replica_batch_actor> all_gateways() const {

@@ -199,8 +199,8 @@ BOOST_FIXTURE_TEST_CASE(a_client_batch_gets_one_answer_per_call, replica_fixture
   };
   std::vector<client_call> puts;
   for (uint64_t i = 0; i < 200; ++i)
-    puts.push_back(client_call{i, client_call_kind::put, b("k" + std::to_string(i)),
-                               b("v" + std::to_string(i)), {}});
+    puts.push_back(client_call{
+        i, client_call_kind::put, b("k" + std::to_string(i)), b("v" + std::to_string(i)), {}});
   puts.push_back(client_call{1000, client_call_kind::put, {}, b("v"), {}});
   puts.push_back(client_call{1001, client_call_kind::get, b("missing"), {}, {}});
   auto written = exchange(std::move(puts));
@@ -213,8 +213,7 @@ BOOST_FIXTURE_TEST_CASE(a_client_batch_gets_one_answer_per_call, replica_fixture
     gets.push_back(client_call{i, client_call_kind::get, b("k" + std::to_string(i)), {}, {}});
   auto read = exchange(std::move(gets));
   for (uint64_t i = 0; i < 200; ++i)
-    BOOST_TEST((read[i].get.values == std::vector<bytes>{b("v" + std::to_string(i))}),
-               "get " << i);
+    BOOST_TEST((read[i].get.values == std::vector<bytes>{b("v" + std::to_string(i))}), "get " << i);
   // Every replica ends up with every key.
   for (size_t r = 0; r < 3; ++r) {
     replica_read last;
