@@ -1,12 +1,11 @@
 // Replication conversations in one process: three "nodes" (each a storage actor over the
 // in-memory engine plus a vnode) and coordinators built over them (one per set of reachable
-// replicas), talking through real actors.
+// replicas), on CAF's test coordinator: every message is run by the test, nothing sleeps.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <thread>
 
 #include <caf/all.hpp>
 
@@ -25,30 +24,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct replica_fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{test_config(cfg)};
-  caf::scoped_actor self{sys};
+struct replica_fixture : deterministic_fixture {
   std::vector<storage_actor> stores;
   std::vector<vnode_actor> vnodes;
-  std::vector<coordinator_actor> coordinators;
 
   replica_fixture() {
     for (replica_id id = 1; id <= 3; ++id) {
-      stores.push_back(
-          spawn_storage(sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()},
-                        storage_options{"n" + std::to_string(id), id, conflict_mode::siblings}));
-      vnodes.push_back(spawn_vnode(sys, 0, stores.back()));
+      storage_options opts{"n" + std::to_string(id), id, conflict_mode::siblings};
+      opts.detached = false; // the test coordinator runs it
+      opts.seed = id;
+      stores.push_back(keep(spawn_storage(
+          sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()}, opts)));
+      vnodes.push_back(keep(spawn_vnode(sys, 0, stores.back())));
     }
-  }
-
-  ~replica_fixture() {
-    for (auto& c : coordinators)
-      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
-    for (auto& v : vnodes)
-      caf::anon_send_exit(v, caf::exit_reason::user_shutdown);
-    for (auto& s : stores)
-      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
   }
 
   /// A coordinator over the replicas with the given indexes (the reachable ones).
@@ -61,20 +49,45 @@ struct replica_fixture {
     plan.write_quorum = w;
     routes one_partition; // every key has this plan
     one_partition.plans.push_back(std::move(plan));
-    coordinators.push_back(spawn_coordinator(sys, coordinator_options{std::move(one_partition)}));
-    return coordinators.back();
+    return keep(spawn_coordinator(sys, coordinator_options{std::move(one_partition)}));
+  }
+
+  /// Sends `calls` in one batch, runs everything that follows, and returns the answers by id.
+  std::map<uint64_t, client_answer> exchange(const coordinator_actor& c,
+                                             std::vector<client_call> calls) {
+    self->send(c, batch_atom::value, std::move(calls));
+    run();
+    std::map<uint64_t, client_answer> out;
+    for (bool more = true; more;)
+      self->receive(
+          [&](batch_atom, std::vector<client_answer>& answers) {
+            for (auto& a : answers)
+              BOOST_TEST(out.emplace(a.id, std::move(a)).second, "answer " << a.id << " twice");
+          },
+          caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    return out;
+  }
+
+  /// The answer to one call; ec::timeout when none came.
+  client_answer one(const coordinator_actor& c, client_call call) {
+    auto answers = exchange(c, {std::move(call)});
+    if (answers.size() == 1)
+      return answers.begin()->second;
+    client_answer none;
+    none.err = caf::make_error(ec::timeout, std::to_string(answers.size()) + " answers");
+    return none;
   }
 
   caf::expected<write_reply> put(std::vector<size_t> reachable, const std::string& key,
                                  const std::string& value, bytes context = {}) {
-    auto a = call(self, coordinator(reachable), put_call(b(key), b(value), std::move(context)));
+    auto a = one(coordinator(reachable), put_call(b(key), b(value), std::move(context)));
     if (a.err)
       return std::move(a.err);
     return a.write;
   }
 
   caf::expected<get_reply> get(std::vector<size_t> reachable, const std::string& key) {
-    auto a = call(self, coordinator(reachable), get_call(b(key)));
+    auto a = one(coordinator(reachable), get_call(b(key)));
     if (a.err)
       return std::move(a.err);
     return std::move(a.get);
@@ -83,9 +96,10 @@ struct replica_fixture {
   /// What replica `i` stores for `key`, read directly (no repair).
   replica_read stored(size_t i, const std::string& key) {
     replica_read out;
-    self->request(vnodes[i], 5s, read_atom::value, b(key))
-        .receive([&](replica_read& r) { out = r; },
-                 [&](caf::error& e) { BOOST_FAIL("read failed: " << describe(e)); });
+    auto answer = self->request(vnodes[i], caf::infinite, read_atom::value, b(key));
+    run();
+    answer.receive([&](replica_read& r) { out = r; },
+                   [&](caf::error& e) { BOOST_FAIL("read failed: " << describe(e)); });
     return out;
   }
 };
@@ -111,12 +125,8 @@ BOOST_FIXTURE_TEST_CASE(put_reaches_every_reachable_replica, replica_fixture) {
   BOOST_TEST(g->found);
   BOOST_TEST(texts(*g) == std::vector<std::string>{"v1"});
   // The coordinator keeps replicating after the quorum answered: all three end up with it.
-  for (size_t i = 0; i < 3; ++i) {
-    replica_read r;
-    for (int attempt = 0; attempt < 50 && !(r = stored(i, "k")).found; ++attempt)
-      std::this_thread::sleep_for(10ms);
-    BOOST_TEST(r.found, "replica " << i);
-  }
+  for (size_t i = 0; i < 3; ++i)
+    BOOST_TEST(stored(i, "k").found, "replica " << i);
 }
 
 BOOST_FIXTURE_TEST_CASE(missing_key_is_not_found_not_an_error, replica_fixture) {
@@ -155,9 +165,7 @@ BOOST_FIXTURE_TEST_CASE(read_repairs_a_stale_replica, replica_fixture) {
   auto g = get({0, 1, 2}, "k");
   BOOST_REQUIRE(g);
   BOOST_TEST(texts(*g) == std::vector<std::string>{"v1"});
-  replica_read r;
-  for (int attempt = 0; attempt < 100 && !(r = stored(2, "k")).found; ++attempt)
-    std::this_thread::sleep_for(10ms);
+  auto r = stored(2, "k"); // the repair ran with the get
   BOOST_TEST(r.found);
   BOOST_TEST((r.rec == stored(0, "k").rec));
 }
@@ -166,7 +174,7 @@ BOOST_FIXTURE_TEST_CASE(delete_hides_the_key, replica_fixture) {
   BOOST_REQUIRE(put({0, 1, 2}, "k", "v1"));
   auto g = get({0, 1, 2}, "k");
   BOOST_REQUIRE(g);
-  auto d = call(self, coordinator({0, 1, 2}), delete_call(b("k"), g->context));
+  auto d = one(coordinator({0, 1, 2}), delete_call(b("k"), g->context));
   BOOST_REQUIRE_MESSAGE(!d.err, describe(d.err));
   auto after = get({0, 1, 2}, "k");
   BOOST_REQUIRE(after);
@@ -182,28 +190,14 @@ BOOST_FIXTURE_TEST_CASE(malformed_context_is_refused, replica_fixture) {
 BOOST_FIXTURE_TEST_CASE(a_client_batch_gets_one_answer_per_call, replica_fixture) {
   // 200 puts, an empty key and a missing key in one batch, as a client actor sends them.
   auto coord = coordinator({0, 1, 2});
-  auto exchange = [&](std::vector<client_call> calls) {
-    std::map<uint64_t, client_answer> out;
-    auto expected = calls.size();
-    self->send(coord, batch_atom::value, std::move(calls));
-    bool timed_out = false;
-    while (out.size() < expected && !timed_out)
-      self->receive(
-          [&](batch_atom, std::vector<client_answer>& answers) {
-            for (auto& a : answers)
-              BOOST_TEST(out.emplace(a.id, std::move(a)).second, "answer " << a.id << " twice");
-          },
-          caf::after(10s) >> [&] { timed_out = true; });
-    BOOST_REQUIRE_MESSAGE(!timed_out, out.size() << " of " << expected << " answers came");
-    return out;
-  };
   std::vector<client_call> puts;
   for (uint64_t i = 0; i < 200; ++i)
     puts.push_back(client_call{
         i, client_call_kind::put, b("k" + std::to_string(i)), b("v" + std::to_string(i)), {}});
   puts.push_back(client_call{1000, client_call_kind::put, {}, b("v"), {}});
   puts.push_back(client_call{1001, client_call_kind::get, b("missing"), {}, {}});
-  auto written = exchange(std::move(puts));
+  auto written = exchange(coord, std::move(puts));
+  BOOST_REQUIRE_EQUAL(written.size(), 202u);
   for (uint64_t i = 0; i < 200; ++i)
     BOOST_TEST((!written[i].err && written[i].write.acks >= 2u), "put " << i);
   BOOST_TEST((written[1000].err == ec::empty_key));
@@ -211,14 +205,12 @@ BOOST_FIXTURE_TEST_CASE(a_client_batch_gets_one_answer_per_call, replica_fixture
   std::vector<client_call> gets;
   for (uint64_t i = 0; i < 200; ++i)
     gets.push_back(client_call{i, client_call_kind::get, b("k" + std::to_string(i)), {}, {}});
-  auto read = exchange(std::move(gets));
+  auto read = exchange(coord, std::move(gets));
+  BOOST_REQUIRE_EQUAL(read.size(), 200u);
   for (uint64_t i = 0; i < 200; ++i)
     BOOST_TEST((read[i].get.values == std::vector<bytes>{b("v" + std::to_string(i))}), "get " << i);
   // Every replica ends up with every key.
   for (size_t r = 0; r < 3; ++r) {
-    replica_read last;
-    for (int attempt = 0; attempt < 100 && !(last = stored(r, "k199")).found; ++attempt)
-      std::this_thread::sleep_for(10ms);
     size_t held = 0;
     for (uint64_t i = 0; i < 200; ++i)
       held += stored(r, "k" + std::to_string(i)).found;
