@@ -77,9 +77,16 @@ using vnode_actor = caf::typed_actor<
     caf::replies_to<leafkeys_atom, std::vector<uint64_t>>::with<std::vector<key_digest>>>;
 
 /// Replica gateway: where a node's peers' coordinators send their batches of replica calls
-/// (actors/node/replica_gateway.hpp). Each batch is served by this node's storage, which answers
-/// the coordinator directly. Injected faults apply here as at the vnodes.
-using replica_gateway_actor = replica_batch_actor;
+/// (actors/node/replica_gateway.hpp). Each batch is served by this node's storage; the answers go
+/// back to the sender (a replica_answers_actor) as (batch_atom, std::vector<replica_answer>),
+/// each with its call's id, cut at max_batch_bytes so that no message nears the receiving node's
+/// max_frame_bytes however large the records read. Injected faults apply here as at the vnodes.
+using replica_gateway_actor =
+    caf::typed_actor<caf::reacts_to<batch_atom, std::vector<replica_call>>>;
+
+/// Where a replica gateway sends the answers to a batch: the coordinator that sent it.
+using replica_answers_actor =
+    caf::typed_actor<caf::reacts_to<batch_atom, std::vector<replica_answer>>>;
 
 /// Peer handshake: who a node is, with which instance settings, and its vnodes.
 struct peer_hello {
@@ -96,18 +103,22 @@ typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
            x.gateway);
 }
 
-/// A replica a coordinator may use: this node's storage, or a peer's replica gateway (batched with
-/// the other calls to that node). Both serve batches of calls for `partition`.
+/// A replica a coordinator may use: this node's storage, or a peer's replica gateway; either way
+/// its calls travel batched with the other calls to the same place. Exactly one handle is set.
 struct replica_target {
   std::string node;
-  std::string hint_for; ///< empty: a home replica; else a fallback holding writes for that node
-  replica_batch_actor via;
+  std::string hint_for;        ///< empty: a home replica; else a fallback holding writes for it
+  replica_batch_actor local;   ///< this node's storage: answers each batch as the response
+  replica_gateway_actor remote; ///< a peer's gateway: answers in messages of their own
   partition_id partition = 0;
+
+  caf::actor_addr address() const { return local ? local.address() : remote.address(); }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_target& x) {
-  return f(caf::meta::type_name("actorkv::replica_target"), x.node, x.hint_for, x.via, x.partition);
+  return f(caf::meta::type_name("actorkv::replica_target"), x.node, x.hint_for, x.local, x.remote,
+           x.partition);
 }
 
 /// Everything a coordinator needs to know of one partition's replicas, computed by its node.
@@ -160,10 +171,11 @@ using client_answers_actor =
     caf::typed_actor<caf::reacts_to<batch_atom, std::vector<client_answer>>>;
 
 /// Coordinator: serves every client request of its node against the key's replicas, many at
-/// once (actors/node/coordinator.hpp), and read-repairs what it finds stale.
+/// once (actors/node/coordinator.hpp), and read-repairs what it finds stale. Peers' gateways send
+/// it the answers to its batches (replica_answers_actor).
 using coordinator_actor = client_requests_actor::extend<
     /// Where each partition's replicas are now (replaces the previous routes).
-    caf::reacts_to<routes_atom, routes>>;
+    caf::reacts_to<routes_atom, routes>>::extend_with<replica_answers_actor>;
 
 /// Node: the one actor each kvnode publishes on its host:port. Serves clients (a session with its
 /// coordinator, status, admin) and peers (handshake, liveness probes, gossip).

@@ -56,16 +56,22 @@ public:
       schedule_sweep(self);
   }
 
-  /// Hands each answer to its call; answers of calls already failed are ignored.
-  void settle(std::vector<Answer>& answers) {
+  /// Hands each answer to its call; answers of calls already failed are ignored, and so are those
+  /// whose call `accept(entry)` refuses (an answer from where the call did not go, say).
+  template <class Accept>
+  void settle(std::vector<Answer>& answers, Accept accept) {
     for (auto& a : answers) {
       auto it = calls_.find(a.id);
-      if (it == calls_.end())
+      if (it == calls_.end() || !accept(it->second))
         continue;
       auto settle = std::move(it->second.settle);
       calls_.erase(it);
       settle(a);
     }
+  }
+
+  void settle(std::vector<Answer>& answers) {
+    settle(answers, [](const entry&) { return true; });
   }
 
   /// Removes the calls `pred(entry)` selects and returns them (to fail or resend).

@@ -5,12 +5,12 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <utility>
 
 #include <caf/all.hpp>
 
 #include "actors/batching/batch_outbox.hpp"
+#include "actors/batching/pending_calls.hpp"
 #include "cluster-config/quorum.hpp"
 #include "cluster-config/ring.hpp"
 #include "messages/dvv.hpp"
@@ -20,8 +20,10 @@ namespace actorkv {
 
 namespace {
 
-/// The flush of the batches built while working through the mailbox is private.
-using coordinator_impl = coordinator_actor::extend<caf::reacts_to<caf::flush_atom>>;
+/// The flush of the batches built while working through the mailbox, and the sweep for overdue
+/// replica calls, are private.
+using coordinator_impl =
+    coordinator_actor::extend<caf::reacts_to<caf::flush_atom>, caf::reacts_to<caf::tick_atom>>;
 
 using answer_fn = std::function<void(replica_answer&)>;
 using plan_ptr = std::shared_ptr<const coordination_plan>;
@@ -29,18 +31,18 @@ using plan_ptr = std::shared_ptr<const coordination_plan>;
 /// Where a request's outcome goes: its client's batch of answers.
 using outcome_fn = std::function<void(client_answer&)>;
 
+/// How often replica calls are looked at for having outlived the request timeout.
+constexpr auto sweep_interval = std::chrono::milliseconds{100};
+
+/// Replica calls awaiting their answers, by id, each with the address it went to.
+using replica_calls = pending_calls<replica_answer, caf::actor_addr>;
+
 /// Calls for one destination, waiting for the flush.
 struct outgoing_batch {
-  replica_batch_actor to;
+  replica_batch_actor local;    ///< this node's storage, or
+  replica_gateway_actor remote; ///< a peer's gateway
   std::vector<replica_call> calls;
-  std::vector<answer_fn> settle; ///< by call, in order
-  size_t bytes = 0;              ///< estimated_wire_bytes of the calls
-};
-
-/// A batch sent and not yet answered.
-struct batch_in_flight {
-  caf::actor_addr to;
-  std::vector<answer_fn> settle; ///< by call, in order
+  size_t bytes = 0; ///< estimated_wire_bytes of the calls
 };
 
 struct coordinator_state {
@@ -52,8 +54,7 @@ struct coordinator_state {
   uint32_t max_key_bytes = 0;
   uint32_t max_value_bytes = 0;
   std::map<caf::actor_addr, outgoing_batch> outgoing;
-  std::unordered_map<uint64_t, batch_in_flight> in_flight; ///< by batch number
-  uint64_t last_batch = 0;
+  replica_calls pending{sweep_interval};
   bool flush_scheduled = false;
   batch_outbox<client_answers_actor, client_answer> client_answers;
 };
@@ -67,37 +68,30 @@ void schedule_flush(self_ptr self) {
   self->send(self, caf::flush_atom::value);
 }
 
-/// Hands the answers of batch `id` to its calls, in order, or `err` to each; nothing when the
-/// batch was failed already (its destination went away).
-void settle_batch(self_ptr self, uint64_t id, std::vector<replica_answer>* answers,
-                  const caf::error& err) {
-  auto& in_flight = self->state.in_flight;
-  auto it = in_flight.find(id);
-  if (it == in_flight.end())
-    return;
-  auto fns = std::move(it->second.settle);
-  in_flight.erase(it);
-  for (size_t i = 0; i < fns.size(); ++i) {
-    replica_answer failed;
-    if (!answers)
-      failed.err = err;
-    else if (i >= answers->size())
-      failed.err = caf::make_error(ec::bad_request, "no answer in the batch");
-    fns[i](answers && i < answers->size() ? (*answers)[i] : failed);
-  }
-}
-
-/// Sends a destination what accumulated for it as one request, bounded by the request timeout.
+/// Sends a destination what accumulated for it as one message. This node's storage answers as
+/// the response; a peer's gateway sends the answers back in messages of their own, by call id.
 void send_batch(self_ptr self, outgoing_batch& out) {
-  auto& st = self->state;
-  auto id = ++st.last_batch;
-  st.in_flight.emplace(id, batch_in_flight{out.to.address(), std::move(out.settle)});
-  self->request(out.to, st.request_timeout, batch_atom::value, std::move(out.calls))
-      .then([=](std::vector<replica_answer>& answers) { settle_batch(self, id, &answers, {}); },
-            [=](caf::error& err) { settle_batch(self, id, nullptr, err); });
+  auto calls = std::move(out.calls);
   out.calls = {};
-  out.settle = {};
   out.bytes = 0;
+  if (out.remote) {
+    self->send(out.remote, batch_atom::value, std::move(calls));
+    return;
+  }
+  std::vector<uint64_t> ids;
+  ids.reserve(calls.size());
+  for (auto& c : calls)
+    ids.push_back(c.id);
+  self->request(out.local, caf::infinite, batch_atom::value, std::move(calls))
+      .then([=](std::vector<replica_answer>& answers) { self->state.pending.settle(answers); },
+            [=](caf::error& err) {
+              std::vector<replica_answer> failed(ids.size());
+              for (size_t i = 0; i < ids.size(); ++i) {
+                failed[i].id = ids[i];
+                failed[i].err = err;
+              }
+              self->state.pending.settle(failed);
+            });
 }
 
 /// Sends every destination its batch, and every client its answers.
@@ -114,42 +108,43 @@ void flush(self_ptr self) {
 /// Asks a replica (this node's storage, or a peer's gateway) in the batch for it that goes at the
 /// flush, or at once when the batch has grown to max_batch_bytes (so that it stays well under
 /// the receiving node's max_frame_bytes). `on_answer` runs exactly once: with the answer, or
-/// with the error that stands in for it (a timeout, the destination gone).
+/// with the error that stands in for it (the request timeout, the destination gone).
 void ask(self_ptr self, const replica_target& target, replica_call call, answer_fn on_answer) {
+  auto& st = self->state;
+  auto to = target.address();
   call.partition = target.partition;
+  call.id = st.pending.add(self, st.request_timeout, std::move(on_answer), to);
   auto size = estimated_wire_bytes(call);
-  auto& out = self->state.outgoing[target.via.address()];
-  if (!out.to)
-    out.to = target.via;
+  auto& out = st.outgoing[to];
+  if (!out.local && !out.remote) {
+    out.local = target.local;
+    out.remote = target.remote;
+  }
   if (!out.calls.empty() && out.bytes + size > max_batch_bytes)
     send_batch(self, out);
-  if (out.calls.capacity() == 0) {
+  if (out.calls.capacity() == 0)
     out.calls.reserve(initial_batch_items);
-    out.settle.reserve(initial_batch_items);
-  }
   out.bytes += size;
   out.calls.push_back(std::move(call));
-  out.settle.push_back(std::move(on_answer));
   schedule_flush(self);
 }
 
-/// Batches in flight to a peer that is no longer among the routes (it went down, or stopped
-/// answering probes) fail at once: their calls may have been applied, or not.
+/// Calls waiting on a peer that is no longer among the routes (it went down, or stopped
+/// answering probes) fail at once: they may have been applied there, or not.
 void fail_gone_destinations(self_ptr self) {
   auto& st = self->state;
   std::set<caf::actor_addr> routed;
   for (auto& plan : st.plans) {
     for (auto& t : plan->replicas)
-      routed.insert(t.via.address());
+      routed.insert(t.address());
     for (auto& t : plan->joining)
-      routed.insert(t.via.address());
+      routed.insert(t.address());
   }
-  std::vector<uint64_t> gone;
-  for (auto& [id, batch] : st.in_flight)
-    if (batch.to != st.local && routed.count(batch.to) == 0)
-      gone.push_back(id);
-  for (auto id : gone)
-    settle_batch(self, id, nullptr, caf::sec::request_receiver_down);
+  auto gone = st.pending.take_if([&](const replica_calls::entry& e) {
+    return e.extra != st.local && routed.count(e.extra) == 0;
+  });
+  for (auto& e : gone)
+    replica_calls::fail(e.settle, caf::sec::request_receiver_down);
 }
 
 caf::error check_key(self_ptr self, const bytes& key) {
@@ -392,7 +387,15 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_
           serve_client_call(self, to, call);
       },
       [=](routes_atom, routes& r) { take_routes(self, r); },
+      [=](batch_atom, std::vector<replica_answer>& answers) {
+        // A peer's gateway answering: only answers to calls that went to that sender count.
+        auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        self->state.pending.settle(answers, [&](const replica_calls::entry& e) {
+          return e.extra == from;
+        });
+      },
       [=](caf::flush_atom) { flush(self); },
+      [=](caf::tick_atom) { self->state.pending.sweep(self, caf::sec::request_timeout); },
   };
 }
 

@@ -1,10 +1,13 @@
 // The replica gateway: where a node's peers send their coordinators' batches of replica calls.
 //
-// A peer's coordinator sends one batch per flush to this node (a request with its timeout); the
-// gateway hands it to the node's storage, whose answer goes straight back to that coordinator:
+// A peer's coordinator sends one batch per flush to this node; the gateway has the node's storage
+// serve it as one batch and sends the answers back to that coordinator, each with its call's id:
 //
-//   coordinator ──(batch)──> gateway ──> storage ──(answers, after commit)──> coordinator
+//   coordinator ──(batch)──> gateway ──(batch)──> storage ──(answers, after commit)──> gateway
+//   coordinator <──(answers, cut at max_batch_bytes)── gateway
 //
+// The answers travel in messages of at most max_batch_bytes (actors/batching/batch_outbox.hpp)
+// however large the records read, so that none nears the coordinator's node's max_frame_bytes.
 // It is the one place peers' replication traffic enters a node, so injected faults
 // (actors/node/fault_gate.hpp) apply here: a dropped batch is never answered, a delayed one is
 // served later.

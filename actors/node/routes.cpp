@@ -10,13 +10,15 @@ namespace actorkv::node_internals {
 
 namespace {
 
-/// A replica a coordinator can ask: this node's storage, or a peer's replica gateway.
-std::optional<replica_batch_actor> replica_handle(self_ptr self, const std::string& name) {
+/// A replica a coordinator can ask for partition `p`: this node's storage, or a peer's replica
+/// gateway; nullopt when it cannot be reached now.
+std::optional<replica_target> replica_at(self_ptr self, const std::string& name, partition_id p,
+                                         const std::string& hint_for = {}) {
   auto& st = self->state;
   if (name == st.options.self_name)
-    return replica_batch_actor{st.options.storage};
+    return replica_target{name, hint_for, st.options.storage, {}, p};
   if (auto* peer = st.find_peer(name); peer && usable(*peer) && peer->gateway)
-    return peer->gateway;
+    return replica_target{name, hint_for, {}, peer->gateway, p};
   return std::nullopt;
 }
 
@@ -29,7 +31,7 @@ routes make_routes(self_ptr self) {
   in.self = st.options.self_name;
   in.replicas = cluster.store.replicas;
   in.fallbacks = cluster.store.quorum == quorum_mode::sloppy && cluster.handoff.enabled;
-  in.reachable = [=](const std::string& name) { return replica_handle(self, name).has_value(); };
+  in.reachable = [=](const std::string& name) { return replica_at(self, name, 0).has_value(); };
   auto plans = plan_partitions(st.placement, st.next ? &*st.next : nullptr, in);
   routes out;
   out.plans.reserve(plans.size());
@@ -40,10 +42,9 @@ routes make_routes(self_ptr self) {
     plan.write_quorum = cluster.store.write_quorum;
     plan.conflicts = cluster.store.conflicts;
     for (auto& slot : plans[p].replicas)
-      plan.replicas.push_back(
-          replica_target{slot.node, slot.hint_for, *replica_handle(self, slot.node), p});
+      plan.replicas.push_back(*replica_at(self, slot.node, p, slot.hint_for));
     for (auto& name : plans[p].joining)
-      plan.joining.push_back(replica_target{name, {}, *replica_handle(self, name), p});
+      plan.joining.push_back(*replica_at(self, name, p));
     out.plans.push_back(std::move(plan));
   }
   out.local = st.options.storage;

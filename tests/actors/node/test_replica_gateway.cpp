@@ -22,29 +22,59 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A replica that takes every batch and never answers, like a peer whose link was cut.
-replica_batch_actor spawn_silent_replica(caf::actor_system& sys) {
-  return sys.spawn([](replica_batch_actor::pointer self) -> replica_batch_actor::behavior_type {
-    return {[=](batch_atom, std::vector<replica_call>&) {
-      return self->make_response_promise<std::vector<replica_answer>>();
-    }};
+/// A gateway that takes every batch and never answers, like a peer whose link was cut.
+replica_gateway_actor spawn_silent_gateway(caf::actor_system& sys) {
+  return sys.spawn([](replica_gateway_actor::pointer) -> replica_gateway_actor::behavior_type {
+    return {[=](batch_atom, std::vector<replica_call>&) {}};
   });
 }
 
-/// A replica that hands every batch to `to` and records its calls' estimated sizes.
-replica_batch_actor spawn_recording_replica(caf::actor_system& sys, replica_batch_actor to,
-                                            std::shared_ptr<std::vector<size_t>> batch_bytes,
-                                            std::shared_ptr<std::vector<size_t>> batch_calls) {
-  return sys.spawn([=](replica_batch_actor::pointer self) -> replica_batch_actor::behavior_type {
-    return {[=](batch_atom, std::vector<replica_call>& calls) {
-      size_t n = 0;
-      for (auto& c : calls)
-        n += estimated_wire_bytes(c);
-      batch_bytes->push_back(n);
-      batch_calls->push_back(calls.size());
-      return self->delegate(to, batch_atom::value, std::move(calls));
-    }};
-  });
+/// The messages that crossed a recording relay: per message, its items and their estimated size.
+struct traffic {
+  std::vector<size_t> call_batches, call_bytes;     ///< coordinator -> gateway
+  std::vector<size_t> answer_batches, answer_bytes; ///< gateway -> coordinator
+};
+
+/// Stands between a coordinator and a gateway, as the network does, and records what crosses.
+using relay_actor = replica_gateway_actor::extend_with<replica_answers_actor>;
+
+struct relay_state {
+  replica_answers_actor coordinator;
+};
+
+relay_actor spawn_recording_relay(caf::actor_system& sys, replica_gateway_actor gateway,
+                                  std::shared_ptr<traffic> seen) {
+  return sys.spawn(
+      [=](relay_actor::stateful_pointer<relay_state> self) -> relay_actor::behavior_type {
+        return {
+            [=](batch_atom, std::vector<replica_call>& calls) {
+              size_t n = 0;
+              for (auto& c : calls)
+                n += estimated_wire_bytes(c);
+              seen->call_batches.push_back(calls.size());
+              seen->call_bytes.push_back(n);
+              self->state.coordinator =
+                  caf::actor_cast<replica_answers_actor>(self->current_sender());
+              self->send(gateway, batch_atom::value, std::move(calls));
+            },
+            [=](batch_atom, std::vector<replica_answer>& answers) {
+              size_t n = 0;
+              for (auto& a : answers)
+                n += estimated_wire_bytes(a);
+              seen->answer_batches.push_back(answers.size());
+              seen->answer_bytes.push_back(n);
+              self->send(self->state.coordinator, batch_atom::value, std::move(answers));
+            },
+        };
+      });
+}
+
+/// Whether every recorded message stays within max_batch_bytes or holds a single item.
+bool within_batch_limit(const std::vector<size_t>& items, const std::vector<size_t>& bytes) {
+  for (size_t i = 0; i < items.size(); ++i)
+    if (bytes[i] > max_batch_bytes && items[i] > 1)
+      return false;
+  return true;
 }
 
 struct gateway_fixture : deterministic_fixture {
@@ -63,12 +93,12 @@ struct gateway_fixture : deterministic_fixture {
     }
   }
 
-  /// Routes with one partition (every key) whose replicas are `replicas`, in order.
-  static routes one_partition(std::vector<replica_batch_actor> replicas, uint32_t r = 2,
+  /// Routes with one partition (every key) whose replicas are peers' gateways, in order.
+  static routes one_partition(std::vector<replica_gateway_actor> replicas, uint32_t r = 2,
                               uint32_t w = 2) {
     coordination_plan plan;
     for (size_t i = 0; i < replicas.size(); ++i)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, replicas[i], 0});
+      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, {}, replicas[i], 0});
     plan.replicas_total = 3;
     plan.read_quorum = r;
     plan.write_quorum = w;
@@ -77,13 +107,13 @@ struct gateway_fixture : deterministic_fixture {
     return out;
   }
 
-  coordinator_actor coordinator(std::vector<replica_batch_actor> replicas, uint32_t r = 2,
+  coordinator_actor coordinator(std::vector<replica_gateway_actor> replicas, uint32_t r = 2,
                                 uint32_t w = 2) {
     return keep(
         spawn_coordinator(sys, coordinator_options{one_partition(std::move(replicas), r, w), 1s}));
   }
 
-  std::vector<replica_batch_actor> all_gateways() const {
+  std::vector<replica_gateway_actor> all_gateways() const {
     return {gateways[0], gateways[1], gateways[2]};
   }
 
@@ -131,11 +161,10 @@ BOOST_AUTO_TEST_SUITE(coordinator_and_gateways)
 
 BOOST_FIXTURE_TEST_CASE(many_calls_in_flight_each_get_their_own_answer_in_few_batches,
                         gateway_fixture) {
-  auto bytes_seen = std::make_shared<std::vector<size_t>>();
-  auto calls_seen = std::make_shared<std::vector<size_t>>();
-  std::vector<replica_batch_actor> replicas;
+  auto seen = std::make_shared<traffic>();
+  std::vector<replica_gateway_actor> replicas;
   for (auto& g : gateways)
-    replicas.push_back(keep(spawn_recording_replica(sys, g, bytes_seen, calls_seen)));
+    replicas.push_back(keep(spawn_recording_relay(sys, g, seen)));
   auto c = coordinator(replicas);
   std::vector<client_call> puts, gets;
   for (uint64_t i = 0; i < 500; ++i) {
@@ -147,8 +176,9 @@ BOOST_FIXTURE_TEST_CASE(many_calls_in_flight_each_get_their_own_answer_in_few_ba
   BOOST_REQUIRE_EQUAL(written.size(), 500u);
   for (auto& [id, a] : written)
     BOOST_TEST((!a.err && a.write.acks >= 2u), "put " << id << ": " << describe(a.err));
-  // 500 coordinations and 1000 merges travelled in a handful of messages.
-  BOOST_TEST(calls_seen->size() <= 6u);
+  // 500 coordinations and 1000 merges travelled in a handful of messages, and so did the answers.
+  BOOST_TEST(seen->call_batches.size() <= 6u);
+  BOOST_TEST(seen->answer_batches.size() <= 6u);
   send(c, std::move(gets));
   auto read = answers();
   BOOST_REQUIRE_EQUAL(read.size(), 500u);
@@ -156,14 +186,14 @@ BOOST_FIXTURE_TEST_CASE(many_calls_in_flight_each_get_their_own_answer_in_few_ba
     BOOST_TEST((a.get.values == std::vector<bytes>{b("v" + std::to_string(id))}), "get " << id);
 }
 
-BOOST_FIXTURE_TEST_CASE(large_values_are_split_over_batches, gateway_fixture) {
+BOOST_FIXTURE_TEST_CASE(large_values_are_split_over_batches_both_ways, gateway_fixture) {
   // 40 values of 100 KiB at once: 4 MB for each replica, cut into batches of at most
-  // max_batch_bytes, so that no message nears a node's max_frame_bytes.
-  auto bytes_seen = std::make_shared<std::vector<size_t>>();
-  auto calls_seen = std::make_shared<std::vector<size_t>>();
-  std::vector<replica_batch_actor> replicas;
+  // max_batch_bytes, so that no message nears a node's max_frame_bytes. Reading them back in one
+  // batch asks little, but the answers carry the 4 MB: they come back cut too.
+  auto seen = std::make_shared<traffic>();
+  std::vector<replica_gateway_actor> replicas;
   for (auto& g : gateways)
-    replicas.push_back(keep(spawn_recording_replica(sys, g, bytes_seen, calls_seen)));
+    replicas.push_back(keep(spawn_recording_relay(sys, g, seen)));
   auto c = coordinator(replicas);
   std::vector<client_call> puts, gets;
   for (uint64_t i = 0; i < 40; ++i) {
@@ -175,20 +205,22 @@ BOOST_FIXTURE_TEST_CASE(large_values_are_split_over_batches, gateway_fixture) {
   BOOST_REQUIRE_EQUAL(written.size(), 40u);
   for (auto& [id, a] : written)
     BOOST_TEST(!a.err, "put " << id << ": " << describe(a.err));
-  BOOST_TEST(bytes_seen->size() >= 3u * 40 * 100 * 1024 / max_batch_bytes);
-  for (size_t i = 0; i < bytes_seen->size(); ++i)
-    BOOST_TEST(((*bytes_seen)[i] <= max_batch_bytes || (*calls_seen)[i] == 1),
-               "a batch of " << (*calls_seen)[i] << " calls, " << (*bytes_seen)[i] << " bytes");
+  BOOST_TEST(seen->call_batches.size() >= 3u * 40 * 100 * 1024 / max_batch_bytes);
+  BOOST_TEST(within_batch_limit(seen->call_batches, seen->call_bytes));
+  auto answers_before = seen->answer_batches.size();
   send(c, std::move(gets));
   auto read = answers();
   BOOST_REQUIRE_EQUAL(read.size(), 40u);
   for (auto& [id, a] : read)
     BOOST_TEST((a.get.values == std::vector<bytes>{bytes(100 * 1024, uint8_t('a' + id % 26))}));
+  BOOST_TEST(seen->answer_batches.size() - answers_before >=
+             2u * 40 * 100 * 1024 / max_batch_bytes);
+  BOOST_TEST(within_batch_limit(seen->answer_batches, seen->answer_bytes));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_replica_dropped_from_the_routes_fails_its_calls_at_once,
                         gateway_fixture) {
-  auto silent = keep(spawn_silent_replica(sys));
+  auto silent = keep(spawn_silent_gateway(sys));
   auto c = coordinator({gateways[0], silent});
   send(c, {put_n(1, "k", b("v"))});
   BOOST_TEST(!has_mail()); // stored at n1, waiting for n2's acknowledgement
@@ -203,11 +235,11 @@ BOOST_FIXTURE_TEST_CASE(a_replica_dropped_from_the_routes_fails_its_calls_at_onc
 
 BOOST_FIXTURE_TEST_CASE(a_replica_that_never_answers_fails_by_the_request_timeout,
                         gateway_fixture) {
-  auto c = coordinator({gateways[0], keep(spawn_silent_replica(sys))});
+  auto c = coordinator({gateways[0], keep(spawn_silent_gateway(sys))});
   send(c, {get_n(1, "k")});
   advance(990ms);
   BOOST_TEST(!has_mail()); // R = 2 and only n1 answered, within the 1 s timeout
-  advance(20ms);
+  advance(120ms);          // the timeout is checked every 100 ms
   auto a = one_answer();
   BOOST_TEST((a.err == ec::unavailable), describe(a.err));
   BOOST_TEST(describe(a.err).find("1 of 3 replicas answered, 2 needed") != std::string::npos,
@@ -231,7 +263,7 @@ BOOST_FIXTURE_TEST_CASE(injected_drops_and_delays_hold_batches_back_at_the_gatew
   send(c, {get_n(2, "k")});
   advance(990ms);
   BOOST_TEST(!has_mail());
-  advance(20ms);
+  advance(120ms);
   BOOST_TEST((one_answer().err == ec::unavailable));
   // Delayed by 300 ms instead: the answer comes, 300 ms late.
   rule_for_this_process(fault_rule{false, 300});

@@ -43,7 +43,7 @@ struct replica_fixture : deterministic_fixture {
   coordinator_actor coordinator(std::vector<size_t> reachable, uint32_t r = 2, uint32_t w = 2) {
     coordination_plan plan;
     for (auto i : reachable)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], 0});
+      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], {}, 0});
     plan.replicas_total = 3;
     plan.read_quorum = r;
     plan.write_quorum = w;
