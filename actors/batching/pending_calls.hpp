@@ -40,10 +40,22 @@ public:
   /// Registers a call answered within `timeout` and makes sure a sweep is due; returns its id.
   template <class Self>
   uint64_t add(Self* self, std::chrono::milliseconds timeout, settle_fn settle, Extra extra = {}) {
+    return add_until(self, self->clock().now() + timeout, std::move(settle), std::move(extra));
+  }
+
+  /// Registers a call answered by `deadline` (a call sent again keeps its first deadline).
+  template <class Self>
+  uint64_t add_until(Self* self, time_point deadline, settle_fn settle, Extra extra = {}) {
     auto id = ++last_id_;
-    calls_.emplace(id, entry{self->clock().now() + timeout, std::move(settle), std::move(extra)});
+    calls_.emplace(id, entry{deadline, std::move(settle), std::move(extra)});
     schedule_sweep(self);
     return id;
+  }
+
+  /// What the sender keeps of call `id`; nullptr once it was answered or failed.
+  Extra* extra_of(uint64_t id) {
+    auto it = calls_.find(id);
+    return it == calls_.end() ? nullptr : &it->second.extra;
   }
 
   /// The owner's tick_atom handler: fails the overdue calls with `err`, and schedules the next

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -25,10 +26,11 @@ using client_impl =
 /// How often overdue calls are looked for.
 constexpr auto sweep_interval = std::chrono::milliseconds{100};
 
-/// What a client remembers of a get, put or delete sent to a node, besides its answer's use.
+/// What a client remembers of a get, put or delete, besides its answer's use. Every call is
+/// registered (and its deadline runs) from the moment it is asked, connected or not.
 struct call_in_flight {
-  caf::actor_addr coordinator; ///< where it went
-  client_call call;            ///< kept for the one retry elsewhere; empty when none is allowed
+  caf::actor_addr coordinator; ///< where it went; unset while it waits for a connection
+  client_call call;            ///< kept until sent, and after for the one retry elsewhere
   bool retry = false;
 };
 
@@ -45,6 +47,7 @@ struct client_state {
   /// Work waiting for a connection; each entry fails itself with the given error on give-up.
   std::deque<std::pair<std::function<void()>, std::function<void(caf::error)>>> waiting;
   node_calls calls{sweep_interval};
+  std::vector<uint64_t> unsent; ///< calls waiting for a connection, by id
   batch_outbox<client_requests_actor, client_call> outbox;
 };
 
@@ -52,18 +55,41 @@ using self_ptr = client_impl::stateful_pointer<client_state>;
 
 void try_connect(self_ptr self);
 
-void run_waiting(self_ptr self) {
-  auto waiting = std::move(self->state.waiting);
-  self->state.waiting.clear();
-  for (auto& w : waiting)
-    w.first();
+/// Puts call `id` in the next batch to the coordinator, unless it already ended (timed out).
+void send_call(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto* in_flight = st.calls.extra_of(id);
+  if (!in_flight)
+    return;
+  in_flight->coordinator = st.coordinator.address();
+  auto call = in_flight->retry ? in_flight->call : std::move(in_flight->call);
+  call.id = id;
+  if (st.outbox.add(self, st.coordinator, std::move(call)))
+    self->send(self, caf::flush_atom::value);
 }
 
+void run_waiting(self_ptr self) {
+  auto& st = self->state;
+  auto waiting = std::move(st.waiting);
+  st.waiting.clear();
+  for (auto& w : waiting)
+    w.first();
+  auto unsent = std::move(st.unsent);
+  st.unsent.clear();
+  for (auto id : unsent)
+    send_call(self, id);
+}
+
+/// No node can be reached: what waits for a connection fails with `err`.
 void give_up_waiting(self_ptr self, const caf::error& err) {
-  auto waiting = std::move(self->state.waiting);
-  self->state.waiting.clear();
+  auto& st = self->state;
+  auto waiting = std::move(st.waiting);
+  st.waiting.clear();
   for (auto& w : waiting)
     w.second(err);
+  st.unsent.clear();
+  for (auto& e : st.calls.take_if([](const node_calls::entry& e) { return !e.extra.coordinator; }))
+    node_calls::fail(e.settle, err);
 }
 
 void learn_endpoints(self_ptr self, const cluster_status& st) {
@@ -105,8 +131,12 @@ void connect_failed(self_ptr self) {
 
 void try_connect(self_ptr self) {
   auto& st = self->state;
-  if (st.node || st.connecting || st.options.endpoints.empty())
+  if (st.node || st.connecting)
     return;
+  if (st.options.endpoints.empty()) {
+    give_up_waiting(self, caf::make_error(ec::unavailable, "no node endpoints to connect to"));
+    return;
+  }
   st.connecting = true;
   auto ep = st.options.endpoints[st.next_endpoint % st.options.endpoints.size()];
   st.next_endpoint = (st.next_endpoint + 1) % st.options.endpoints.size();
@@ -186,23 +216,23 @@ caf::error timed_out(self_ptr self) {
                                           " ms; a write may or may not have been applied");
 }
 
-/// Sends a get, put or delete to the current node (connecting first if needed) in the next batch
-/// and hands its answer to `settle`. `retry` allows one more attempt on another node when the
-/// first node went away before answering.
+/// Sends a get, put or delete to the current node's coordinator (connecting first if needed) in
+/// the next batch and hands its answer to `settle`, by `deadline` (the request timeout from now
+/// unless given). `retry` allows one more attempt on another node when the first node went away
+/// before answering.
 void call_node(self_ptr self, client_call call, bool retry,
-               std::function<void(client_answer&)> settle) {
+               std::function<void(client_answer&)> settle,
+               std::optional<node_calls::time_point> deadline = std::nullopt) {
   auto& st = self->state;
-  if (!st.node) {
-    st.waiting.emplace_back([=] { call_node(self, call, retry, settle); },
-                            [=](caf::error err) { node_calls::fail(settle, std::move(err)); });
-    try_connect(self);
+  auto due = deadline ? *deadline : self->clock().now() + st.options.timeout;
+  auto id = st.calls.add_until(self, due, std::move(settle),
+                               call_in_flight{{}, std::move(call), retry});
+  if (st.node) {
+    send_call(self, id);
     return;
   }
-  call.id =
-      st.calls.add(self, st.options.timeout, std::move(settle),
-                   call_in_flight{st.coordinator.address(), retry ? call : client_call{}, retry});
-  if (st.outbox.add(self, st.coordinator, std::move(call)))
-    self->send(self, caf::flush_atom::value);
+  st.unsent.push_back(id);
+  try_connect(self);
 }
 
 /// The coordinator at `coordinator` went away with its node: its calls go to another node once,
@@ -212,7 +242,7 @@ void node_gone(self_ptr self, const caf::actor_addr& coordinator) {
       [&](const node_calls::entry& e) { return e.extra.coordinator == coordinator; });
   for (auto& c : lost) {
     if (c.extra.retry)
-      call_node(self, std::move(c.extra.call), false, std::move(c.settle));
+      call_node(self, std::move(c.extra.call), false, std::move(c.settle), c.deadline);
     else
       node_calls::fail(c.settle, caf::sec::request_receiver_down);
   }

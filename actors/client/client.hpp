@@ -1,11 +1,15 @@
 // The client actor: what kvsh, kvbench and applications hold to use a cluster.
 //
-// It talks to one node at a time. Requests made while it is not connected wait (bounded by the
-// request timeout) while it connects to the known endpoints in turn; when its node goes away it
-// fails over to the next. Nodes' endpoints learnt from status replies are added to the list.
-// Every request is bounded by `timeout`; an expired write is indeterminate (it may have been
-// applied) and is never retried automatically; a read that fails because the node went away is
-// retried once on the next node.
+// It talks to one node at a time: its gets, puts and deletes go, batched, to that node's
+// coordinator (which the node names when the client connects); status, admin and fault requests
+// to the node itself. Requests made while it is not connected wait while it connects to the known
+// endpoints in turn; when a whole round of endpoints fails they fail with ec::unavailable. When
+// its node goes away it fails over to the next. Nodes' endpoints learnt from status replies are
+// added to the list. Every get, put and delete is bounded by `timeout` from the moment it is
+// asked, waiting and retries included; an expired one fails with ec::timeout (a write then may or
+// may not have been applied) and is never retried. One that was in flight when its node went away
+// is sent once more to the next node, keeping its deadline: a write may then be applied twice,
+// which at worst leaves a duplicate sibling (a get shows identical values once), never loses one.
 #pragma once
 
 #include <chrono>
