@@ -48,7 +48,14 @@ for i in 1 2 3; do
     sleep 0.1
   done
 done
-sleep 1 # let the nodes connect to each other
+# Listening is not connected: wait until every node sees every member up (at most 30 s).
+for i in 1 2 3; do
+  for _ in $(seq 1 100); do
+    status=$("$build/bin/kvsh" --connect "127.0.$octet.$i:7300" -c status 2>/dev/null) &&
+      ! grep -q " down " <<<"$status" && break
+    sleep 0.3
+  done
+done
 out=$("$work/cart/shopping_cart" --connect "127.0.$octet.1:7300,127.0.$octet.2:7300")
 echo "$out"
 grep -qx "siblings after concurrent adds: 2" <<<"$out"
