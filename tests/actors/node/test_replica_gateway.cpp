@@ -147,14 +147,6 @@ struct gateway_fixture : deterministic_fixture {
   }
 };
 
-client_call put_n(uint64_t id, const std::string& key, bytes value) {
-  return client_call{id, client_call_kind::put, b(key), std::move(value), {}};
-}
-
-client_call get_n(uint64_t id, const std::string& key) {
-  return client_call{id, client_call_kind::get, b(key), {}, {}};
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(coordinator_and_gateways)
@@ -168,8 +160,8 @@ BOOST_FIXTURE_TEST_CASE(many_calls_in_flight_each_get_their_own_answer_in_few_ba
   auto c = coordinator(replicas);
   std::vector<client_call> puts, gets;
   for (uint64_t i = 0; i < 500; ++i) {
-    puts.push_back(put_n(i, "k" + std::to_string(i), b("v" + std::to_string(i))));
-    gets.push_back(get_n(i, "k" + std::to_string(i)));
+    puts.push_back(put_call(b("k" + std::to_string(i)), b("v" + std::to_string(i)), {}, i));
+    gets.push_back(get_call(b("k" + std::to_string(i)), i));
   }
   send(c, std::move(puts));
   auto written = answers();
@@ -197,8 +189,9 @@ BOOST_FIXTURE_TEST_CASE(large_values_are_split_over_batches_both_ways, gateway_f
   auto c = coordinator(replicas);
   std::vector<client_call> puts, gets;
   for (uint64_t i = 0; i < 40; ++i) {
-    puts.push_back(put_n(i, "big" + std::to_string(i), bytes(100 * 1024, uint8_t('a' + i % 26))));
-    gets.push_back(get_n(i, "big" + std::to_string(i)));
+    puts.push_back(
+        put_call(b("big" + std::to_string(i)), bytes(100 * 1024, uint8_t('a' + i % 26)), {}, i));
+    gets.push_back(get_call(b("big" + std::to_string(i)), i));
   }
   send(c, std::move(puts));
   auto written = answers();
@@ -222,7 +215,7 @@ BOOST_FIXTURE_TEST_CASE(a_replica_dropped_from_the_routes_fails_its_calls_at_onc
                         gateway_fixture) {
   auto silent = keep(spawn_silent_gateway(sys));
   auto c = coordinator({gateways[0], silent});
-  send(c, {put_n(1, "k", b("v"))});
+  send(c, {put_call(b("k"), b("v"))});
   BOOST_TEST(!has_mail()); // stored at n1, waiting for n2's acknowledgement
   // The node learns that n2 is down: new routes without it. No time passes.
   self->send(c, routes_atom::value, one_partition({gateways[0]}));
@@ -236,7 +229,7 @@ BOOST_FIXTURE_TEST_CASE(a_replica_dropped_from_the_routes_fails_its_calls_at_onc
 BOOST_FIXTURE_TEST_CASE(a_replica_that_never_answers_fails_by_the_request_timeout,
                         gateway_fixture) {
   auto c = coordinator({gateways[0], keep(spawn_silent_gateway(sys))});
-  send(c, {get_n(1, "k")});
+  send(c, {get_call(b("k"), 1)});
   advance(990ms);
   BOOST_TEST(!has_mail()); // R = 2 and only n1 answered, within the 1 s timeout
   advance(120ms);          // the timeout is checked every 100 ms
@@ -249,7 +242,7 @@ BOOST_FIXTURE_TEST_CASE(a_replica_that_never_answers_fails_by_the_request_timeou
 BOOST_FIXTURE_TEST_CASE(injected_drops_and_delays_hold_batches_back_at_the_gateway,
                         gateway_fixture) {
   auto c = coordinator(all_gateways());
-  send(c, {put_n(1, "k", b("v"))});
+  send(c, {put_call(b("k"), b("v"))});
   BOOST_REQUIRE(!one_answer().err);
   auto rule_for_this_process = [&](fault_rule rule) {
     fault_rules rules;
@@ -260,14 +253,14 @@ BOOST_FIXTURE_TEST_CASE(injected_drops_and_delays_hold_batches_back_at_the_gatew
   };
   // n2 and n3 drop what comes from here: a get (R = 2) fails once the request timeout passed.
   rule_for_this_process(fault_rule{true, 0});
-  send(c, {get_n(2, "k")});
+  send(c, {get_call(b("k"), 2)});
   advance(990ms);
   BOOST_TEST(!has_mail());
   advance(120ms);
   BOOST_TEST((one_answer().err == ec::unavailable));
   // Delayed by 300 ms instead: the answer comes, 300 ms late.
   rule_for_this_process(fault_rule{false, 300});
-  send(c, {get_n(3, "k")});
+  send(c, {get_call(b("k"), 3)});
   advance(290ms);
   BOOST_TEST(!has_mail());
   advance(20ms);
@@ -276,7 +269,7 @@ BOOST_FIXTURE_TEST_CASE(injected_drops_and_delays_hold_batches_back_at_the_gatew
   // Healed: answered at once.
   self->send(gateways[1], fault_atom::value, fault_rules{});
   self->send(gateways[2], fault_atom::value, fault_rules{});
-  send(c, {get_n(4, "k")});
+  send(c, {get_call(b("k"), 4)});
   BOOST_TEST(!one_answer().err);
 }
 
