@@ -19,8 +19,8 @@
 
 namespace actorkv {
 
-/// Anything that serves replica calls in batches: a node's storage (its own replica) and a peer
-/// link (another node's). The answers come in the order of the calls, each with the call's id.
+/// What serves replica calls in batches as requests: a node's storage, asked by its own
+/// coordinator and gateway. The answers come in the order of the calls, each with the call's id.
 /// Batches keep the cost of a message (a mailbox hop, or a network frame) per many requests.
 using replica_batch_actor = caf::typed_actor<
     caf::replies_to<batch_atom, std::vector<replica_call>>::with<std::vector<replica_answer>>>;
@@ -65,7 +65,7 @@ using fault_listener_actor = caf::typed_actor<caf::reacts_to<fault_atom, fault_r
 
 /// Vnode: one partition's replica on this node; the address other nodes' background work
 /// (handoff, anti-entropy, hint delivery) uses for that partition. Coordinators use the batched
-/// path instead (storage, peer links).
+/// path instead (storage, replica gateways).
 using vnode_actor = caf::typed_actor<
     /// This replica's record of a key.
     caf::replies_to<read_atom, bytes>::with<replica_read>,

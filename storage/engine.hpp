@@ -1,7 +1,7 @@
 // The storage interface: one node's durable records, hints and instance metadata.
 //
 // Contract:
-//  - One owner. An engine is not thread-safe; exactly one actor (actors/storage_actor) or one
+//  - One owner. An engine is not thread-safe; exactly one actor (actors/node/storage_actor) or one
 //    test thread calls it. Every call may block on disk I/O: never call it from a CAF scheduler
 //    thread (the storage actor runs detached).
 //  - Records are addressed by (partition, key). get() verifies the record's checksum: a record

@@ -1,7 +1,7 @@
 // The handoff worker: one per node. After a membership change it streams the partitions this
-// node must hand to their new home replicas (the node decides which: see actors/node/node.cpp), one
-// (partition, target) at a time, in batches of `batch` records merged at the target, the next
-// batch only after the target acknowledged the last. A failure (target down, timeout) leaves the
+// node must hand to their new home replicas (the node decides which: handoff_tasks in
+// cluster-config/placement.hpp), one (partition, target) at a time, in batches of `batch`
+// records merged at the target, the next batch only after the target acknowledged the last. A failure (target down, timeout) leaves the
 // transfer queued; it is retried from the partition's first key after `retry`, so nothing written
 // meanwhile is skipped (merges are idempotent, resending costs only bandwidth). Each finished
 // transfer is reported to the node. A release (a partition this node no longer replicates) waits

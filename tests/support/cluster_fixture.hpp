@@ -3,8 +3,8 @@
 // Contract:
 // - The constructor needs env ACTORKV_BIN (ctest sets it to build/bin) holding executable kvnode
 //   and kvsh, and throws std::runtime_error saying what is missing otherwise. It creates a fresh
-//   directory /tmp/actorkv-test-XXXXXX and writes manifest.toml there (design.md section 2); no
-//   node is started until start()/start_all().
+//   directory /tmp/actorkv-test-XXXXXX and writes manifest.toml there (docs/design.md section
+//   12); no node is started until start()/start_all().
 // - Node i (0-based) is named "n<i+1>", listens on 127.0.X.(10+i), port 7100+i, and keeps its data
 //   in <dir>/n<i+1> and its log (stdout+stderr, appended across restarts) in <dir>/n<i+1>.log.
 //   X (1..254) starts from the test's PID and is reserved for the fixture's lifetime through an
