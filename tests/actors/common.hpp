@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include <boost/test/unit_test.hpp>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
@@ -89,6 +91,29 @@ struct deterministic_fixture {
 
   /// Whether the test's own mailbox holds a message.
   bool has_mail() { return !self->mailbox().empty(); }
+
+  /// The answers to client calls waiting in the test's mailbox, by call id (each must come once).
+  std::map<uint64_t, client_answer> client_answers() {
+    std::map<uint64_t, client_answer> out;
+    for (bool more = true; more;)
+      self->receive(
+          [&](batch_atom, std::vector<client_answer>& batch) {
+            for (auto& a : batch)
+              BOOST_TEST(out.emplace(a.id, std::move(a)).second, "answer " << a.id << " twice");
+          },
+          caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    return out;
+  }
+
+  /// The one answer waiting in the test's mailbox; an answer with ec::timeout unless exactly one.
+  client_answer one_client_answer() {
+    auto all = client_answers();
+    if (all.size() == 1)
+      return all.begin()->second;
+    client_answer none;
+    none.err = caf::make_error(ec::timeout, std::to_string(all.size()) + " answers");
+    return none;
+  }
 
 private:
   std::vector<caf::actor> kept_;

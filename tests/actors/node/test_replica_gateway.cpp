@@ -122,29 +122,6 @@ struct gateway_fixture : deterministic_fixture {
     self->send(c, batch_atom::value, std::move(calls));
     run();
   }
-
-  /// The answers in the test's mailbox, by call id.
-  std::map<uint64_t, client_answer> answers() {
-    std::map<uint64_t, client_answer> out;
-    for (bool more = true; more;)
-      self->receive(
-          [&](batch_atom, std::vector<client_answer>& batch) {
-            for (auto& a : batch)
-              BOOST_TEST(out.emplace(a.id, std::move(a)).second, "answer " << a.id << " twice");
-          },
-          caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
-    return out;
-  }
-
-  /// One call's answer, or an answer with ec::timeout when none is in the mailbox.
-  client_answer one_answer() {
-    auto all = answers();
-    if (all.size() == 1)
-      return all.begin()->second;
-    client_answer none;
-    none.err = caf::make_error(ec::timeout, std::to_string(all.size()) + " answers");
-    return none;
-  }
 };
 
 } // namespace
@@ -164,7 +141,7 @@ BOOST_FIXTURE_TEST_CASE(many_calls_in_flight_each_get_their_own_answer_in_few_ba
     gets.push_back(get_call(b("k" + std::to_string(i)), i));
   }
   send(c, std::move(puts));
-  auto written = answers();
+  auto written = client_answers();
   BOOST_REQUIRE_EQUAL(written.size(), 500u);
   for (auto& [id, a] : written)
     BOOST_TEST((!a.err && a.write.acks >= 2u), "put " << id << ": " << describe(a.err));
@@ -172,7 +149,7 @@ BOOST_FIXTURE_TEST_CASE(many_calls_in_flight_each_get_their_own_answer_in_few_ba
   BOOST_TEST(seen->call_batches.size() <= 6u);
   BOOST_TEST(seen->answer_batches.size() <= 6u);
   send(c, std::move(gets));
-  auto read = answers();
+  auto read = client_answers();
   BOOST_REQUIRE_EQUAL(read.size(), 500u);
   for (auto& [id, a] : read)
     BOOST_TEST((a.get.values == std::vector<bytes>{b("v" + std::to_string(id))}), "get " << id);
@@ -194,7 +171,7 @@ BOOST_FIXTURE_TEST_CASE(large_values_are_split_over_batches_both_ways, gateway_f
     gets.push_back(get_call(b("big" + std::to_string(i)), i));
   }
   send(c, std::move(puts));
-  auto written = answers();
+  auto written = client_answers();
   BOOST_REQUIRE_EQUAL(written.size(), 40u);
   for (auto& [id, a] : written)
     BOOST_TEST(!a.err, "put " << id << ": " << describe(a.err));
@@ -202,7 +179,7 @@ BOOST_FIXTURE_TEST_CASE(large_values_are_split_over_batches_both_ways, gateway_f
   BOOST_TEST(within_batch_limit(seen->call_batches, seen->call_bytes));
   auto answers_before = seen->answer_batches.size();
   send(c, std::move(gets));
-  auto read = answers();
+  auto read = client_answers();
   BOOST_REQUIRE_EQUAL(read.size(), 40u);
   for (auto& [id, a] : read)
     BOOST_TEST((a.get.values == std::vector<bytes>{bytes(100 * 1024, uint8_t('a' + id % 26))}));
@@ -220,7 +197,7 @@ BOOST_FIXTURE_TEST_CASE(a_replica_dropped_from_the_routes_fails_its_calls_at_onc
   // The node learns that n2 is down: new routes without it. No time passes.
   self->send(c, routes_atom::value, one_partition({gateways[0]}));
   run();
-  auto a = one_answer();
+  auto a = one_client_answer();
   BOOST_TEST((a.err == ec::maybe_applied), describe(a.err));
   BOOST_TEST(describe(a.err).find("1 of 3 replicas stored it, 2 needed") != std::string::npos,
              describe(a.err));
@@ -233,7 +210,7 @@ BOOST_FIXTURE_TEST_CASE(a_replica_that_never_answers_fails_by_the_request_timeou
   advance(990ms);
   BOOST_TEST(!has_mail()); // R = 2 and only n1 answered, within the 1 s timeout
   advance(120ms);          // the timeout is checked every 100 ms
-  auto a = one_answer();
+  auto a = one_client_answer();
   BOOST_TEST((a.err == ec::unavailable), describe(a.err));
   BOOST_TEST(describe(a.err).find("1 of 3 replicas answered, 2 needed") != std::string::npos,
              describe(a.err));
@@ -243,7 +220,7 @@ BOOST_FIXTURE_TEST_CASE(injected_drops_and_delays_hold_batches_back_at_the_gatew
                         gateway_fixture) {
   auto c = coordinator(all_gateways());
   send(c, {put_call(b("k"), b("v"))});
-  BOOST_REQUIRE(!one_answer().err);
+  BOOST_REQUIRE(!one_client_answer().err);
   auto rule_for_this_process = [&](fault_rule rule) {
     fault_rules rules;
     rules.by_process[sys.node()] = rule;
@@ -257,20 +234,20 @@ BOOST_FIXTURE_TEST_CASE(injected_drops_and_delays_hold_batches_back_at_the_gatew
   advance(990ms);
   BOOST_TEST(!has_mail());
   advance(120ms);
-  BOOST_TEST((one_answer().err == ec::unavailable));
+  BOOST_TEST((one_client_answer().err == ec::unavailable));
   // Delayed by 300 ms instead: the answer comes, 300 ms late.
   rule_for_this_process(fault_rule{false, 300});
   send(c, {get_call(b("k"), 3)});
   advance(290ms);
   BOOST_TEST(!has_mail());
   advance(20ms);
-  auto late = one_answer();
+  auto late = one_client_answer();
   BOOST_TEST((!late.err && late.get.values == std::vector<bytes>{b("v")}), describe(late.err));
   // Healed: answered at once.
   self->send(gateways[1], fault_atom::value, fault_rules{});
   self->send(gateways[2], fault_atom::value, fault_rules{});
   send(c, {get_call(b("k"), 4)});
-  BOOST_TEST(!one_answer().err);
+  BOOST_TEST(!one_client_answer().err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

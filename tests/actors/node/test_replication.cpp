@@ -57,25 +57,14 @@ struct replica_fixture : deterministic_fixture {
                                              std::vector<client_call> calls) {
     self->send(c, batch_atom::value, std::move(calls));
     run();
-    std::map<uint64_t, client_answer> out;
-    for (bool more = true; more;)
-      self->receive(
-          [&](batch_atom, std::vector<client_answer>& answers) {
-            for (auto& a : answers)
-              BOOST_TEST(out.emplace(a.id, std::move(a)).second, "answer " << a.id << " twice");
-          },
-          caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
-    return out;
+    return client_answers();
   }
 
   /// The answer to one call; ec::timeout when none came.
   client_answer one(const coordinator_actor& c, client_call call) {
-    auto answers = exchange(c, {std::move(call)});
-    if (answers.size() == 1)
-      return answers.begin()->second;
-    client_answer none;
-    none.err = caf::make_error(ec::timeout, std::to_string(answers.size()) + " answers");
-    return none;
+    self->send(c, batch_atom::value, std::vector<client_call>{std::move(call)});
+    run();
+    return one_client_answer();
   }
 
   caf::expected<write_reply> put(std::vector<size_t> reachable, const std::string& key,
