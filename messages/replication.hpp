@@ -86,6 +86,26 @@ typename Inspector::result_type inspect(Inspector& f, replica_answer& x) {
   return f(caf::meta::type_name("actorkv::replica_answer"), x.id, x.err, x.read, x.rec);
 }
 
+/// The ids of a batch's calls, in order.
+inline std::vector<uint64_t> call_ids(const std::vector<replica_call>& calls) {
+  std::vector<uint64_t> out;
+  out.reserve(calls.size());
+  for (auto& c : calls)
+    out.push_back(c.id);
+  return out;
+}
+
+/// The answers to calls `ids` when their whole batch failed with `err`.
+inline std::vector<replica_answer> failed_answers(const std::vector<uint64_t>& ids,
+                                                  const caf::error& err) {
+  std::vector<replica_answer> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    out[i].id = ids[i];
+    out[i].err = err;
+  }
+  return out;
+}
+
 /// About the bytes a call or answer adds to its batch on the wire (keys, values, records and a
 /// fixed allowance), for cutting batches at max_batch_bytes: an estimate, not the encoding.
 size_t estimated_wire_bytes(const replica_call& x);

@@ -78,18 +78,11 @@ void send_batch(self_ptr self, outgoing_batch& out) {
     self->send(out.remote, batch_atom::value, std::move(calls));
     return;
   }
-  std::vector<uint64_t> ids;
-  ids.reserve(calls.size());
-  for (auto& c : calls)
-    ids.push_back(c.id);
+  auto ids = call_ids(calls);
   self->request(out.local, caf::infinite, batch_atom::value, std::move(calls))
       .then([=](std::vector<replica_answer>& answers) { self->state.pending.settle(answers); },
             [=](caf::error& err) {
-              std::vector<replica_answer> failed(ids.size());
-              for (size_t i = 0; i < ids.size(); ++i) {
-                failed[i].id = ids[i];
-                failed[i].err = err;
-              }
+              auto failed = failed_answers(ids, err);
               self->state.pending.settle(failed);
             });
 }
@@ -390,9 +383,8 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_
       [=](batch_atom, std::vector<replica_answer>& answers) {
         // A peer's gateway answering: only answers to calls that went to that sender count.
         auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        self->state.pending.settle(answers, [&](const replica_calls::entry& e) {
-          return e.extra == from;
-        });
+        self->state.pending.settle(answers,
+                                   [&](const replica_calls::entry& e) { return e.extra == from; });
       },
       [=](caf::flush_atom) { flush(self); },
       [=](caf::tick_atom) { self->state.pending.sweep(self, caf::sec::request_timeout); },

@@ -23,10 +23,7 @@ using self_ptr = gateway_impl::stateful_pointer<gateway_state>;
 /// Runs a peer's batch against storage as one batch and sends the answers back to `to`, cut into
 /// messages of at most max_batch_bytes, at once.
 void serve(self_ptr self, const replica_answers_actor& to, std::vector<replica_call> calls) {
-  std::vector<uint64_t> ids;
-  ids.reserve(calls.size());
-  for (auto& c : calls)
-    ids.push_back(c.id);
+  auto ids = call_ids(calls);
   auto send_all = [=](std::vector<replica_answer>& answers) {
     auto& outbox = self->state.answers;
     for (auto& a : answers)
@@ -36,11 +33,7 @@ void serve(self_ptr self, const replica_answers_actor& to, std::vector<replica_c
   self->request(self->state.storage, caf::infinite, batch_atom::value, std::move(calls))
       .then([=](std::vector<replica_answer>& answers) { send_all(answers); },
             [=](caf::error& err) {
-              std::vector<replica_answer> failed(ids.size());
-              for (size_t i = 0; i < ids.size(); ++i) {
-                failed[i].id = ids[i];
-                failed[i].err = err;
-              }
+              auto failed = failed_answers(ids, err);
               send_all(failed);
             });
 }
