@@ -15,6 +15,7 @@
 #include "actors/node/storage_actor.hpp"
 #include "storage/engine.hpp"
 #include "tests/actors/common.hpp"
+#include "tests/actors/node/replicas.hpp"
 
 using namespace actorkv;
 using namespace actorkv::test;
@@ -83,12 +84,7 @@ struct gateway_fixture : deterministic_fixture {
 
   gateway_fixture() {
     for (replica_id id = 1; id <= 3; ++id) {
-      storage_options opts{"n" + std::to_string(id), id, conflict_mode::siblings};
-      opts.partitions = 1;
-      opts.detached = false; // the test coordinator runs it
-      opts.seed = id;
-      stores.push_back(keep(spawn_storage(
-          sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()}, opts)));
+      stores.push_back(spawn_memory_storage(*this, id, 1));
       gateways.push_back(keep(spawn_replica_gateway(sys, stores.back())));
     }
   }

@@ -17,6 +17,7 @@
 #include "messages/register_types.hpp"
 #include "storage/engine.hpp"
 #include "tests/actors/common.hpp"
+#include "tests/actors/node/replicas.hpp"
 
 using namespace actorkv;
 using namespace actorkv::test;
@@ -30,11 +31,7 @@ struct replica_fixture : deterministic_fixture {
 
   replica_fixture() {
     for (replica_id id = 1; id <= 3; ++id) {
-      storage_options opts{"n" + std::to_string(id), id, conflict_mode::siblings};
-      opts.detached = false; // the test coordinator runs it
-      opts.seed = id;
-      stores.push_back(keep(spawn_storage(
-          sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()}, opts)));
+      stores.push_back(spawn_memory_storage(*this, id));
       vnodes.push_back(keep(spawn_vnode(sys, 0, stores.back())));
     }
   }
