@@ -409,11 +409,120 @@ void read_anti_entropy(checker& ck, const entry& e, anti_entropy_settings& out) 
                  });
 }
 
+void read_tls(checker& ck, const entry& e, tls_settings& out) {
+  out.configured = true;
+  auto* t = as_table(ck, e);
+  if (!t)
+    return;
+  bool switch_ok = true; // a malformed `enabled` is the problem to report, not missing files
+  for_each_key(ck, *t, "tls.",
+               {
+                   {"enabled",
+                    [&](const entry& x) {
+                      switch_ok = x.value.is_boolean();
+                      read_bool(ck, x, out.enabled);
+                    }},
+                   {"ca",
+                    [&](const entry& x) {
+                      if (auto s = read_text(ck, x))
+                        out.ca = *s;
+                    }},
+                   {"cert",
+                    [&](const entry& x) {
+                      if (auto s = read_text(ck, x))
+                        out.cert = *s;
+                    }},
+                   {"key",
+                    [&](const entry& x) {
+                      if (auto s = read_text(ck, x))
+                        out.key = *s;
+                    }},
+               });
+  if (!out.enabled || !switch_ok)
+    return;
+  for (auto [name, value] : {std::pair{"ca", &out.ca}, std::pair{"cert", &out.cert},
+                             std::pair{"key", &out.key}})
+    if (value->empty())
+      ck.fail(e.line, std::string{"[tls] is missing '"} + name +
+                          "' (tools/certs makes a CA and certificates; enabled = false turns TLS "
+                          "off)");
+}
+
+void read_http(checker& ck, const entry& e, http_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(
+        ck, *t, "http.",
+        {
+            {"max_connections", [&](const entry& x) { read_u32(ck, x, out.max_connections); }},
+            {"max_header_bytes",
+             [&](const entry& x) {
+               if (auto b = read_int(ck, x, 1024, 1 << 20))
+                 out.max_header_bytes = static_cast<uint32_t>(*b);
+             }},
+            {"request_ms", [&](const entry& x) { read_u32(ck, x, out.request_ms); }},
+            {"idle_ms", [&](const entry& x) { read_u32(ck, x, out.idle_ms); }},
+            {"threads",
+             [&](const entry& x) {
+               if (auto n = read_int(ck, x, 1, 64))
+                 out.threads = static_cast<uint32_t>(*n);
+             }},
+        });
+}
+
+void read_token(checker& ck, const toml::node& v, std::vector<access_token>& out) {
+  auto line = line_of(v.source());
+  auto* t = v.as_table();
+  if (!t) {
+    ck.fail(line, std::string{"each token must be a table ([[token]]), not "} + type_name(v));
+    return;
+  }
+  access_token token;
+  bool has_role = false;
+  bool has_hash = false;
+  for_each_key(ck, *t, "token.",
+               {
+                   {"name",
+                    [&](const entry& x) {
+                      if (auto s = read_text(ck, x))
+                        token.name = *s;
+                    }},
+                   {"role",
+                    [&](const entry& x) {
+                      has_role = true;
+                      if (auto w = read_word(ck, x, {"read", "write", "admin"}))
+                        token.granted = *parse_role(*w);
+                    }},
+                   {"sha256",
+                    [&](const entry& x) {
+                      has_hash = true;
+                      auto s = read_string(ck, x);
+                      if (!s)
+                        return;
+                      bool hex = s->size() == 64 && std::all_of(s->begin(), s->end(), [](char c) {
+                                   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                                 });
+                      if (hex)
+                        token.sha256_hex = *s;
+                      else
+                        ck.fail(x.line, "sha256 must be 64 lowercase hex digits (tools/certs "
+                                        "--token ROLE makes a token and its line)");
+                    }},
+               });
+  if (token.name.empty())
+    ck.fail(line, "[[token]] is missing 'name'");
+  if (!has_role)
+    ck.fail(line, "[[token]] is missing 'role'");
+  if (!has_hash)
+    ck.fail(line, "[[token]] is missing 'sha256'");
+  out.push_back(std::move(token));
+}
+
 /// Lines of one [[node]] entry's keys, for the duplicate checks.
 struct node_lines {
   uint32_t table = 0;
   uint32_t name = 0;
   uint32_t port = 0;
+  uint32_t https_port = 0;
   uint32_t data_dir = 0;
 };
 
@@ -454,6 +563,12 @@ void read_node(checker& ck, const toml::node& v, std::vector<node_entry>& out,
                       if (auto p = read_int(ck, x, 1, 65535))
                         n.port = static_cast<uint16_t>(*p);
                     }},
+                   {"https_port",
+                    [&](const entry& x) {
+                      at.https_port = x.line;
+                      if (auto p = read_int(ck, x, 1, 65535))
+                        n.https_port = static_cast<uint16_t>(*p);
+                    }},
                    {"capacity", [&](const entry& x) { read_u32(ck, x, n.capacity); }},
                    {"data_dir",
                     [&](const entry& x) {
@@ -493,12 +608,14 @@ void check_unique(checker& ck, const std::vector<node_entry>& nodes,
         ck.fail(at.name, "duplicate node name '" + printable(n.name) + "' (first at line " +
                              std::to_string(it->second) + ")");
     }
-    if (!n.host.empty() && n.port != 0) {
-      auto address = n.host + ":" + std::to_string(n.port);
-      auto [it, fresh] = addresses.emplace(address, at.port);
+    for (auto [port, port_line] : {std::pair{n.port, at.port}, std::pair{n.https_port, at.https_port}}) {
+      if (n.host.empty() || port == 0)
+        continue;
+      auto address = n.host + ":" + std::to_string(port);
+      auto [it, fresh] = addresses.emplace(address, port_line);
       if (!fresh)
-        ck.fail(at.port, "duplicate address " + printable(address) + " (first at line " +
-                             std::to_string(it->second) + ")");
+        ck.fail(port_line, "duplicate address " + printable(address) + " (first at line " +
+                               std::to_string(it->second) + ")");
     }
     if (!n.data_dir.empty()) {
       auto [it, fresh] = dirs.emplace(n.data_dir, at.data_dir);
@@ -521,6 +638,15 @@ std::vector<std::pair<std::string, std::string>> describe(const store_settings& 
       {"quorum", s.quorum == quorum_mode::strict ? "strict" : "sloppy"},
       {"conflicts", s.conflicts == conflict_mode::lww ? "lww" : "siblings"},
   };
+}
+
+std::string node_file(const std::string& pattern, const std::string& node) {
+  static const std::string placeholder = "{node}";
+  std::string out = pattern;
+  for (auto at = out.find(placeholder); at != std::string::npos;
+       at = out.find(placeholder, at + node.size()))
+    out.replace(at, placeholder.size(), node);
+  return out;
 }
 
 const node_entry* manifest::find_node(const std::string& name) const {
@@ -576,6 +702,20 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
                    {"handoff", [&](const entry& e) { read_handoff(ck, e, m.handoff); }},
                    {"anti_entropy",
                     [&](const entry& e) { read_anti_entropy(ck, e, m.anti_entropy); }},
+                   {"tls", [&](const entry& e) { read_tls(ck, e, m.tls); }},
+                   {"http", [&](const entry& e) { read_http(ck, e, m.http); }},
+                   {"token",
+                    [&](const entry& e) {
+                      auto* list = e.value.as_array();
+                      if (!list) {
+                        ck.fail(e.line, std::string{"token must be an array of tables "
+                                                    "([[token]]), not "} +
+                                            type_name(e.value));
+                        return;
+                      }
+                      for (auto& v : *list)
+                        read_token(ck, v, m.tokens);
+                    }},
                    {"node",
                     [&](const entry& e) {
                       auto* list = e.value.as_array();

@@ -12,6 +12,7 @@
 
 #include <caf/expected.hpp>
 
+#include "cluster-config/access.hpp"
 #include "messages/record.hpp"
 
 namespace actorkv {
@@ -118,6 +119,28 @@ struct fault_settings {
   bool injection = false;
 };
 
+/// [tls]: certificates of the cluster CA for every connection (docs/security.md). A node refuses
+/// to start without the table: plaintext needs an explicit `enabled = false`.
+struct tls_settings {
+  bool configured = false; ///< the manifest has a [tls] table
+  bool enabled = true;
+  std::string ca;   ///< CA bundle that verifies every peer, client and node certificate
+  std::string cert; ///< the node's certificate; "{node}" stands for the node's name
+  std::string key;  ///< its private key; "{node}" likewise
+};
+
+/// `pattern` with every "{node}" replaced by `node`.
+std::string node_file(const std::string& pattern, const std::string& node);
+
+/// [http]: optional; the HTTPS API of the nodes that have an https_port.
+struct http_settings {
+  uint32_t max_connections = 1024;  ///< more are answered 503 and closed
+  uint32_t max_header_bytes = 16384; ///< a request's header block
+  uint32_t request_ms = 10000;      ///< to receive a whole request (and the TLS handshake)
+  uint32_t idle_ms = 60000;         ///< a keep-alive connection idle longer is closed
+  uint32_t threads = 1;             ///< I/O threads, besides CAF's
+};
+
 /// One [[node]] entry.
 struct node_entry {
   std::string name;
@@ -125,6 +148,7 @@ struct node_entry {
   uint16_t port = 0;
   uint32_t capacity = 1; ///< relative weight, >= 1
   std::string data_dir;  ///< relative paths are relative to the working directory
+  uint16_t https_port = 0; ///< 0: no HTTPS API on this node
 };
 
 struct manifest {
@@ -138,6 +162,9 @@ struct manifest {
   failure_detector_settings failure_detector;
   handoff_settings handoff;
   anti_entropy_settings anti_entropy;
+  tls_settings tls;
+  http_settings http;
+  std::vector<access_token> tokens; ///< [[token]]: HTTPS bearer tokens, by SHA-256
   std::vector<node_entry> nodes;
 
   /// The entry named `name`, or nullptr.
@@ -150,6 +177,8 @@ struct manifest {
 /// one of their words, capacity < 1, port outside 1..65535, duplicate node names, duplicate
 /// host:port, duplicate data_dir, limits of 0, max_frame_bytes below min_frame_bytes() are each
 /// an ec::manifest_invalid "FILE:LINE: ...".
+/// [tls] with enabled = true needs ca, cert and key; an https_port must differ from every other
+/// address; [[token]] needs name, role (read, write or admin) and sha256 (64 hex digits).
 /// Also refused: empty names, hosts or data_dirs, and timeouts of 0. When several problems exist,
 /// the one nearest the top of the file is reported. A file that cannot be read gives
 /// "FILE: cannot read the manifest: REASON" (no line).

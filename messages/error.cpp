@@ -35,6 +35,8 @@ std::string to_string(ec code) {
     return "peer_mismatch";
   case ec::bad_request:
     return "bad_request";
+  case ec::forbidden:
+    return "forbidden";
   }
   return "unknown(" + std::to_string(static_cast<int>(code)) + ")";
 }

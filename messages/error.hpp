@@ -30,6 +30,7 @@ enum class ec : uint8_t {
   peer_mismatch,     ///< a peer runs with different instance settings
   // 13 is retired (it was shutting_down, which nothing ever produced).
   bad_request = 14, ///< a request that cannot be served as sent
+  forbidden,        ///< the caller's certificate (or token) carries no role that allows it
 };
 
 /// The code's name, e.g. "unavailable".

@@ -442,4 +442,51 @@ BOOST_AUTO_TEST_CASE(first_problem_in_the_file_is_reported) {
   expect(store_head + "zeta = 1\nalpha = 2\n" + two_nodes, 7, "zeta");
 }
 
+BOOST_AUTO_TEST_CASE(tls_needs_its_three_files_unless_turned_off) {
+  auto m = parse_manifest(store_head + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK(!m->tls.configured); // kvnode refuses to start on that
+  m = parse_manifest(store_head + "[tls]\nca = \"c/ca.crt\"\ncert = \"c/{node}.crt\"\n"
+                                  "key = \"c/{node}.key\"\n" + two_nodes,
+                     "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK(m->tls.configured && m->tls.enabled);
+  BOOST_CHECK_EQUAL(node_file(m->tls.cert, "n12"), "c/n12.crt");
+  BOOST_CHECK_EQUAL(node_file("{node}/{node}.key", "a"), "a/a.key");
+  expect(store_head + "[tls]\nca = \"c/ca.crt\"\ncert = \"c/{node}.crt\"\n" + two_nodes, 7,
+         "[tls] is missing 'key'");
+  expect(store_head + "[tls]\nenabled = \"no\"\n" + two_nodes, 8, "enabled must be true or false");
+  m = parse_manifest(store_head + "[tls]\nenabled = false\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK(m->tls.configured && !m->tls.enabled);
+}
+
+BOOST_AUTO_TEST_CASE(https_ports_and_tokens_are_checked) {
+  auto with_https = [](const std::string& port) {
+    return store_head + two_nodes + "https_port = " + port + "\n";
+  };
+  auto m = parse_manifest(with_https("8002"), "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->nodes[1].https_port, 8002);
+  BOOST_CHECK_EQUAL(m->nodes[0].https_port, 0);
+  expect(with_https("7001"), 19, "duplicate address 127.0.0.1:7001 (first at line 11)");
+  expect(with_https("0"), 19, "https_port = 0 is outside 1..65535");
+  auto hash = sha256_hex("t0ken");
+  m = parse_manifest(store_head + "[[token]]\nname = \"ci\"\nrole = \"write\"\nsha256 = \"" + hash +
+                         "\"\n" + two_nodes,
+                     "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_REQUIRE_EQUAL(m->tokens.size(), 1u);
+  BOOST_CHECK(token_role(m->tokens, "t0ken") == role::write);
+  expect(store_head + "[[token]]\nname = \"ci\"\nrole = \"node\"\nsha256 = \"" + hash + "\"\n" +
+             two_nodes,
+         9, "role = \"node\" must be \"read\", \"write\" or \"admin\"");
+  expect(store_head + "[[token]]\nname = \"ci\"\nrole = \"read\"\nsha256 = \"ABC\"\n" + two_nodes,
+         10, "sha256 must be 64 lowercase hex digits");
+  expect(store_head + "[[token]]\nname = \"ci\"\nrole = \"read\"\n" + two_nodes, 7,
+         "[[token]] is missing 'sha256'");
+  expect(store_head + "[http]\nmax_header_bytes = 10\n" + two_nodes, 8,
+         "max_header_bytes = 10 is outside 1024..1048576");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
