@@ -1,0 +1,149 @@
+#include "actors/http/store_bridge.hpp"
+
+#include <memory>
+
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
+#include <caf/send.hpp>
+
+#include "messages/error.hpp"
+
+namespace actorkv::http_bridge {
+
+/// A call with its callback: never leaves the process, so it need not be serializable.
+struct store_job {
+  store_call call;
+  store_callback done;
+};
+
+} // namespace actorkv::http_bridge
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorkv::http_bridge::store_job)
+
+namespace actorkv {
+
+namespace {
+
+using http_bridge::store_job;
+
+caf::behavior bridge(caf::event_based_actor* self, client_actor store, caf::timespan timeout) {
+  return {
+      [=](store_job& job) {
+        // Both continuations of a request share the callback; exactly one of them runs.
+        auto done = std::make_shared<store_callback>(std::move(job.done));
+        auto& call = job.call;
+        auto failed = [done, write = call.is_write()](caf::error& err) {
+          store_result r;
+          r.failure = failure_of(err, write);
+          (*done)(std::move(r));
+        };
+        auto writes = [done](write_reply& reply) {
+          store_result r;
+          r.write = reply;
+          (*done)(std::move(r));
+        };
+        switch (call.what) {
+        case store_call::kind::get:
+          self->request(store, timeout, caf::get_atom::value, std::move(call.key))
+              .then(
+                  [done](get_reply& reply) {
+                    store_result r;
+                    r.get = std::move(reply);
+                    (*done)(std::move(r));
+                  },
+                  failed);
+          break;
+        case store_call::kind::get_many:
+          self->request(store, timeout, caf::get_atom::value, std::move(call.keys))
+              .then(
+                  [done](std::vector<get_reply>& replies) {
+                    store_result r;
+                    r.gets = std::move(replies);
+                    (*done)(std::move(r));
+                  },
+                  failed);
+          break;
+        case store_call::kind::put:
+          self->request(
+                  store, timeout, caf::put_atom::value,
+                  put_request{std::move(call.key), std::move(call.value), std::move(call.context)})
+              .then(writes, failed);
+          break;
+        case store_call::kind::del:
+          self->request(store, timeout, caf::delete_atom::value,
+                        delete_request{std::move(call.key), std::move(call.context)})
+              .then(writes, failed);
+          break;
+        case store_call::kind::status:
+          self->request(store, timeout, status_atom::value)
+              .then(
+                  [done](cluster_status& status) {
+                    store_result r;
+                    r.status = std::move(status);
+                    (*done)(std::move(r));
+                  },
+                  failed);
+          break;
+        case store_call::kind::admin:
+        case store_call::kind::fault: {
+          auto text = [done](std::string& answer) {
+            store_result r;
+            r.text = std::move(answer);
+            (*done)(std::move(r));
+          };
+          if (call.what == store_call::kind::admin)
+            self->request(store, timeout, admin_atom::value, call.admin.action, call.admin.subject,
+                          call.admin.apply)
+                .then(text, failed);
+          else
+            self->request(store, timeout, fault_atom::value, call.fault.action, call.fault.peers,
+                          call.fault.delay_ms)
+                .then(text, failed);
+          break;
+        }
+        }
+      },
+  };
+}
+
+} // namespace
+
+store_bridge::store_bridge(caf::actor_system& sys, client_actor store,
+                           std::chrono::milliseconds timeout)
+    : actor_(sys.spawn(bridge, std::move(store), caf::timespan{timeout})) {}
+
+store_bridge::~store_bridge() {
+  stop();
+}
+
+void store_bridge::ask(store_call call, store_callback done) const {
+  caf::anon_send(actor_, store_job{std::move(call), std::move(done)});
+}
+
+void store_bridge::stop() {
+  if (actor_)
+    caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
+}
+
+http_failure failure_of(const caf::error& err, bool write) {
+  if (err.category() == caf::atom("actorkv")) {
+    std::string message;
+    const auto& ctx = err.context();
+    if (ctx.match_elements<std::string>())
+      message = ctx.get_as<std::string>(0);
+    return failure_for(static_cast<ec>(err.code()), std::move(message), write);
+  }
+  if (err.category() == caf::atom("system")) {
+    auto code = static_cast<caf::sec>(err.code());
+    if (code == caf::sec::request_timeout)
+      return failure_for(ec::timeout, "the store did not answer in time", write);
+    if (code == caf::sec::request_receiver_down)
+      return failure_for(ec::unavailable, "the store went away", write);
+  }
+  return make_failure(500, "internal_error", caf::to_string(err));
+}
+
+} // namespace actorkv
