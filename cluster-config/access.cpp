@@ -38,6 +38,8 @@ size_t process_identity_hash::operator()(const process_identity& p) const {
 
 bool access_table::grant(const process_identity& who, role r, const std::string& subject) {
   std::lock_guard<std::mutex> guard{mutex_};
+  if (r != role::node && members_.count(who) > 0)
+    return false; // a client claiming the node id of a member this node dialed
   auto& e = entries_[who];
   if (e.connections > 0 && (e.granted != r || e.subject != subject))
     return false;
@@ -70,9 +72,10 @@ void access_table::forget_member(const process_identity& who) {
 
 role access_table::role_of(const process_identity& who) const {
   std::lock_guard<std::mutex> guard{mutex_};
-  if (members_.count(who) > 0)
-    return role::node;
   auto i = entries_.find(who);
+  if (members_.count(who) > 0)
+    // A client that claimed a member's id before this node dialed that member: trust neither.
+    return i == entries_.end() || i->second.granted == role::node ? role::node : role::none;
   return i == entries_.end() ? role::none : i->second.granted;
 }
 

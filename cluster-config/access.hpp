@@ -52,8 +52,8 @@ struct process_identity_hash {
 class access_table {
 public:
   /// Records one more connection of `who`, proven `r` by a certificate named `subject`. Refused
-  /// (false, nothing recorded) when `who` is already recorded with another role or subject: a
-  /// second process claiming the same node id.
+  /// (false, nothing recorded) when `who` is already recorded with another role or subject, or
+  /// is a trusted member and `r` is not node: a second process claiming the same node id.
   bool grant(const process_identity& who, role r, const std::string& subject);
 
   /// One connection of `who` closed; the entry goes with its last connection.
@@ -64,7 +64,8 @@ public:
   void trust_member(const process_identity& who);
   void forget_member(const process_identity& who);
 
-  /// role::node for a trusted member, role::none for a process with no open connection here.
+  /// role::node for a trusted member (role::none when a client's certificate claimed its id
+  /// first), role::none for a process with no open connection here.
   role role_of(const process_identity& who) const;
 
   /// The certificate subject recorded for `who`, empty when unknown (for log lines).

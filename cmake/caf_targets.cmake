@@ -15,3 +15,12 @@ if(NOT TARGET caf::core)
     IMPORTED_LOCATION "${CAF_IO_LIB}"
     INTERFACE_LINK_LIBRARIES caf::core)
 endif()
+# TLS between CAF processes (Debian's libcaf-openssl0.17, part of libcaf-dev).
+find_library(CAF_OPENSSL_LIB caf_openssl REQUIRED)
+find_package(OpenSSL REQUIRED)
+if(NOT TARGET caf::openssl)
+  add_library(caf::openssl UNKNOWN IMPORTED)
+  set_target_properties(caf::openssl PROPERTIES
+    IMPORTED_LOCATION "${CAF_OPENSSL_LIB}"
+    INTERFACE_LINK_LIBRARIES "caf::io;OpenSSL::SSL;OpenSSL::Crypto")
+endif()

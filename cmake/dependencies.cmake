@@ -5,7 +5,7 @@ include(${CMAKE_CURRENT_LIST_DIR}/caf_targets.cmake)
 find_package(SQLite3 REQUIRED)          # SQLite::SQLite3
 find_package(cereal REQUIRED)           # cereal::cereal
 find_package(OpenSSL REQUIRED)          # OpenSSL::Crypto, for MD5 ring positions
-find_package(Boost 1.74 REQUIRED COMPONENTS unit_test_framework)
+find_package(Boost 1.74 REQUIRED COMPONENTS unit_test_framework) # and the headers: Beast, Asio
 
 # toml++: Debian ships a compiled library with a CMake config; fall back to the headers alone.
 find_package(tomlplusplus QUIET)

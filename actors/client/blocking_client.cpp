@@ -14,16 +14,18 @@ struct blocking_client::impl {
   client_actor client;
   std::chrono::milliseconds timeout;
 
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
+  static caf::actor_system_config& init(caf::actor_system_config& cfg, const tls_files& tls) {
     register_types(cfg);
     cfg.load<caf::io::middleman>();
+    if (tls.any())
+      load_tls(cfg, tls);
     cfg.set("scheduler.max-threads", 2);
     cfg.set("logger.verbosity", caf::atom("quiet"));
     return cfg;
   }
 
-  impl(std::vector<std::string> endpoints, std::chrono::milliseconds t)
-      : sys(init(cfg)), client(spawn_client(sys, client_options{std::move(endpoints), t})),
+  impl(std::vector<std::string> endpoints, std::chrono::milliseconds t, const tls_files& tls)
+      : sys(init(cfg, tls)), client(spawn_client(sys, client_options{std::move(endpoints), t})),
         timeout(t) {}
 
   ~impl() { caf::anon_send_exit(client, caf::exit_reason::user_shutdown); }
@@ -41,8 +43,8 @@ struct blocking_client::impl {
 };
 
 blocking_client::blocking_client(std::vector<std::string> endpoints,
-                                 std::chrono::milliseconds timeout)
-    : impl_(std::make_unique<impl>(std::move(endpoints), timeout)) {}
+                                 std::chrono::milliseconds timeout, const tls_files& tls)
+    : impl_(std::make_unique<impl>(std::move(endpoints), timeout, tls)) {}
 
 blocking_client::~blocking_client() = default;
 

@@ -13,15 +13,18 @@
 
 #include <caf/expected.hpp>
 
+#include "actors/client/tls.hpp"
 #include "messages/client.hpp"
 
 namespace actorkv {
 
 class blocking_client {
 public:
-  /// Connects lazily to the first reachable of `endpoints` ("host:port").
+  /// Connects lazily to the first reachable of `endpoints` ("host:port"), over TLS with `tls`
+  /// unless it names no files (check them first with check_tls_files).
   explicit blocking_client(std::vector<std::string> endpoints,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                           const tls_files& tls = {});
   ~blocking_client();
   blocking_client(const blocking_client&) = delete;
   blocking_client& operator=(const blocking_client&) = delete;

@@ -1,4 +1,5 @@
 #include "actors/client/client.hpp"
+#include "actors/client/tls.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -145,7 +146,7 @@ void try_connect(self_ptr self) {
   auto port = static_cast<uint16_t>(std::stoul(ep.substr(colon + 1)));
   auto connector = st.options.connector;
   if (!connector)
-    connector = caf::actor_cast<connector_actor>(self->system().middleman().actor_handle());
+    connector = default_connector(self->system());
   self->request(connector, st.options.connect_timeout, caf::connect_atom::value, host, port)
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
@@ -373,6 +374,18 @@ std::vector<std::string> parse_endpoints(const std::string& text) {
     out.push_back(part);
   }
   return out;
+}
+
+connector_actor local_connector(caf::actor_system& sys, node_actor node) {
+  return sys.spawn([node](connector_actor::pointer self) -> connector_actor::behavior_type {
+    return {
+        [=](caf::connect_atom, const std::string&, uint16_t)
+            -> caf::result<caf::node_id, caf::strong_actor_ptr, std::set<std::string>> {
+          return {self->node(), caf::actor_cast<caf::strong_actor_ptr>(node),
+                  self->system().message_types<node_actor>()};
+        },
+    };
+  });
 }
 
 } // namespace actorkv

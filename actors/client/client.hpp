@@ -28,11 +28,16 @@ struct client_options {
   std::vector<std::string> endpoints; ///< "host:port", tried in order
   std::chrono::milliseconds timeout{10000};
   std::chrono::milliseconds connect_timeout{2000};
-  /// Reaches nodes; unset: the actor system's middleman (which it must have loaded).
+  /// Reaches nodes; unset: default_connector (actors/client/tls.hpp): TLS when the actor system
+  /// loaded CAF's OpenSSL module (load_tls), else the middleman, which it must have loaded.
   connector_actor connector{};
 };
 
 client_actor spawn_client(caf::actor_system& sys, client_options options);
+
+/// A connector that reaches `node`, an actor of this process, for every endpoint: a client in a
+/// node's own process (its HTTPS API) talks to that node without a network.
+connector_actor local_connector(caf::actor_system& sys, node_actor node);
 
 /// Splits "h1:p1,h2:p2" into endpoints; returns an empty vector when any part is malformed.
 std::vector<std::string> parse_endpoints(const std::string& text);

@@ -21,14 +21,42 @@
 //       24     8  dest_actor
 //
 // Pure logic, free of CAF and sockets: it only looks at header bytes and counts payload bytes
-// past without copying them.
+// past without copying them, except the 32 of a client handshake when it must name its process
+// (basp_rules::identify).
+//
+// A client handshake's payload is the sender's node id (instance::write_client_handshake writes
+// `sink(this_node_)`; node_id::serialize writes the implementation's atom, then default_data's
+// process id and host id), 32 bytes, big-endian like the header:
+//
+//   offset  size  field
+//        0     8  atom("default") = 00 00 3e 9a ab 9b ac 79 (an atom_value, uint64)
+//        8     4  process id
+//       12    20  host id (RIPEMD-160 of the host's MACs and root disk UUID; CAF overwrites its
+//                 last byte with a per-process actor system counter)
+//
+// e.g. a CAF 0.17.6 client with node id BFFADF3AC9F1142F6446CA706C9BB0F69B114400#16090 sends
+//   01 00 00 00 00 00 00 20  00 .. 00 (24 zero bytes)    header: client_handshake, payload_len 32
+//   00 00 3e 9a ab 9b ac 79                               atom("default")
+//   00 00 3e da                                           process id 16090
+//   bf fa df 3a c9 f1 14 2f 64 46 ca 70 6c 9b b0 f6 9b 11 44 00   host id
+// (captured from a real client; the test vector in tests/actors/guard/guard_test_support.hpp).
+//
+// What a real CAF 0.17.6 client sends after that (captured through a proxy): the handshake again
+// with flag 0x02 (select_connection), then, before any message of its own, the request of
+// basp_broker::learned_new_node (spawn_info_request below) and a reply to the same request from
+// this node's broker, addressed to the helper actor that sent it. Client rules let exactly these
+// through, besides messages to the allowed actors.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "cluster-config/access.hpp"
 
 namespace actorkv {
 
@@ -38,7 +66,85 @@ enum class frame_problem : uint8_t {
   unknown_operation, ///< the operation byte names no BASP message type
   invalid_header,    ///< a known operation whose fields CAF itself would refuse
   too_large,         ///< payload_len above the limit
+  // Only under basp_rules:
+  not_a_handshake,          ///< identify: the first frame is not a client handshake
+  bad_handshake,            ///< identify: a client handshake naming no process CAF 0.17 creates
+  identity_changed,         ///< identify: a later client handshake names another process
+  forbidden_operation,      ///< client: an operation only nodes send
+  forbidden_destination,    ///< client: a direct message to an actor clients may not address
+  forbidden_named_receiver, ///< client: a named receiver, other than the spawn server's info
 };
+
+/// "client_handshake", "routed_message", ...; "operation N" for an unknown one.
+inline std::string operation_name(uint8_t operation) {
+  static const char* const names[] = {"server_handshake", "client_handshake", "direct_message",
+                                      "routed_message",   "monitor_message",  "down_message",
+                                      "heartbeat"};
+  return operation < 7 ? names[operation] : "operation " + std::to_string(operation);
+}
+
+/// What a connection may send beyond what CAF accepts.
+struct basp_rules {
+  /// The first frame must be a client handshake naming a CAF process (then identity()), and every
+  /// later one must name the same process.
+  bool identify = false;
+  /// A client, not a node: only client_handshake, direct_message, monitor_message, down_message
+  /// and heartbeat, and direct messages only to `destinations`.
+  bool client = false;
+  std::vector<uint64_t> destinations; ///< sorted
+};
+
+/// Payload bytes of a client handshake from a process with a default (pid, host) node id.
+constexpr size_t client_handshake_size = 32;
+
+/// A direct message's flag: dest_actor is an atom naming a registered actor, not an actor id.
+constexpr uint8_t named_receiver_flag = 0x01;
+
+/// atom("SpawnServ"): the spawn server every CAF 0.17 node registers.
+constexpr uint64_t spawn_server_atom = 0x03ddd66f3376adfbULL;
+
+/// The payload of the direct message CAF 0.17.6's BASP broker sends to the spawn server of every
+/// node it learns of (basp_broker::learned_new_node), captured from a real client. The spawn
+/// server answers with its own address; it would also spawn actors by type name, which a client
+/// must not ask for, so this payload is the only one a client may send it.
+inline constexpr uint8_t spawn_info_request[] = {
+    0x00,                                           // stages: none
+    0x00, 0x00, 0x14,                               // the message's type names, 20 characters:
+    '@',  '<',  '>',  '+',  '@',  'a',  't',  'o',  // "@<>+@atom+@atom+@str"
+    'm',  '+',  '@',  'a',  't',  'o',  'm',  '+',  //
+    '@',  's',  't',  'r',                          //
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x3f, 0x8f, 0xb8, // sys_atom
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x3e, 0xca, 0xb9, // get_atom
+    0x04, 'i',  'n',  'f',  'o',                    // "info"
+};
+
+/// The process a client handshake's payload names; nullopt unless it is the 32 bytes CAF 0.17
+/// writes for a valid default node id (pid and host not zero, as node_id::default_data::valid
+/// requires). Other node ids (none, uri) are refused: CAF 0.17 never makes them for itself.
+inline std::optional<process_identity> parse_client_handshake(const uint8_t* p, size_t n) {
+  static constexpr uint8_t default_atom[8] = {0x00, 0x00, 0x3e, 0x9a, 0xab, 0x9b, 0xac, 0x79};
+  if (n != client_handshake_size || std::memcmp(p, default_atom, sizeof(default_atom)) != 0)
+    return std::nullopt;
+  process_identity id;
+  id.pid = static_cast<uint32_t>(p[8]) << 24 | static_cast<uint32_t>(p[9]) << 16 |
+           static_cast<uint32_t>(p[10]) << 8 | p[11];
+  std::memcpy(id.host.data(), p + 12, id.host.size());
+  bool host_zero = std::all_of(id.host.begin(), id.host.end(), [](uint8_t b) { return b == 0; });
+  if (id.pid == 0 || host_zero)
+    return std::nullopt;
+  return id;
+}
+
+/// As CAF prints a node id ("BFFADF3A...4400#16090"), so log lines can be matched with CAF's.
+inline std::string node_id_text(const process_identity& id) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (auto b : id.host) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out + "#" + std::to_string(id.pid);
+}
 
 /// One decoded BASP header.
 struct basp_header {
@@ -55,8 +161,14 @@ class basp_frame_checker {
 public:
   static constexpr size_t header_size = 32;
 
-  /// Refuses frames whose payload exceeds `max_payload` bytes.
-  explicit basp_frame_checker(uint32_t max_payload) : max_payload_(max_payload) {}
+  /// Refuses frames whose payload exceeds `max_payload` bytes, and with `rules` (which must
+  /// outlive the checker) whatever they forbid.
+  explicit basp_frame_checker(uint32_t max_payload, const basp_rules* rules = nullptr)
+      : max_payload_(max_payload), rules_(rules) {}
+
+  /// Sets the rules before the first byte is fed (a connection's role is known only after its
+  /// TLS handshake).
+  void set_rules(const basp_rules* rules) { rules_ = rules; }
 
   /// Decodes a header from its 32 wire bytes.
   static basp_header decode(const uint8_t* p) {
@@ -107,11 +219,17 @@ public:
     if (problem_ != frame_problem::none)
       return false;
     while (n > 0) {
-      if (payload_left_ > 0) { // payload: counted, never copied
+      if (payload_left_ > 0) { // payload: counted, never copied (but the few rules look at)
         auto k = static_cast<size_t>(std::min<uint64_t>(payload_left_, n));
+        if (capturing_ != capture::none) {
+          std::memcpy(captured_ + captured_size_, data, k);
+          captured_size_ += k;
+        }
         payload_left_ -= k;
         data += k;
         n -= k;
+        if (capturing_ != capture::none && payload_left_ == 0 && !take_captured())
+          return false;
         continue;
       }
       const uint8_t* header = nullptr;
@@ -144,6 +262,24 @@ public:
   /// Headers accepted so far.
   uint64_t frames() const { return frames_; }
 
+  /// The process the first client handshake named (with basp_rules::identify), once its payload
+  /// arrived whole.
+  const std::optional<process_identity>& identity() const { return identity_; }
+
+  /// Part of a header arrived, not all 32 bytes: what a stalled sender leaves behind.
+  bool mid_header() const { return have_ > 0; }
+
+  /// With client rules: the remote side may also send direct messages to `actor`, one of this
+  /// node's that addressed it first (the BASP broker's helper, which sends a named receiver
+  /// request to every new node and awaits the answer). Keeps the last few.
+  void allow_reply_to(uint64_t actor) {
+    if (std::find(replies_.begin(), replies_.end(), actor) != replies_.end())
+      return;
+    if (replies_.size() == max_replies)
+      replies_.erase(replies_.begin());
+    replies_.push_back(actor);
+  }
+
   /// One line: why the stream was refused ("" while it was not).
   std::string describe() const {
     auto& h = refused_;
@@ -158,6 +294,21 @@ public:
     case frame_problem::too_large:
       return "BASP header announces a payload of " + std::to_string(h.payload_len) +
              " bytes, above max_frame_bytes (" + std::to_string(max_payload_) + ")";
+    case frame_problem::not_a_handshake:
+      return "first BASP frame is a " + operation_name(h.operation) + ", not a client_handshake";
+    case frame_problem::bad_handshake:
+      return "client_handshake (payload_len " + std::to_string(h.payload_len) +
+             ") names no CAF 0.17 process";
+    case frame_problem::identity_changed:
+      return "client_handshake names process " + node_id_text(claimed_) + ", not " +
+             node_id_text(*identity_) + " as before";
+    case frame_problem::forbidden_operation:
+      return "a client may not send a " + operation_name(h.operation);
+    case frame_problem::forbidden_destination:
+      return "a client may not send a direct_message to actor " + std::to_string(h.dest_actor);
+    case frame_problem::forbidden_named_receiver:
+      return "a client may send a named receiver (here atom " + std::to_string(h.dest_actor) +
+             ") only CAF's spawn server info request";
     default:
       return "";
     }
@@ -175,23 +326,126 @@ private:
     auto problem = validate(h);
     if (problem == frame_problem::none && h.payload_len > max_payload_)
       problem = frame_problem::too_large;
-    if (problem != frame_problem::none) {
-      problem_ = problem;
-      refused_ = h;
-      return false;
-    }
+    if (problem == frame_problem::none && rules_)
+      problem = apply_rules(h);
+    if (problem != frame_problem::none)
+      return refuse(problem, h);
     ++frames_;
     payload_left_ = h.payload_len;
+    capturing_ = capture::none;
+    if (rules_ && rules_->identify && h.operation == 1)
+      capturing_ = capture::handshake;
+    else if (rules_ && rules_->client && h.operation == 2 && (h.flags & named_receiver_flag))
+      capturing_ = capture::spawn_info;
+    captured_size_ = 0;
+    current_ = h;
     return true;
   }
 
+  frame_problem apply_rules(const basp_header& h) const {
+    if (rules_->identify) {
+      if (frames_ == 0 && h.operation != 1)
+        return frame_problem::not_a_handshake;
+      if (h.operation == 1 && h.payload_len != client_handshake_size)
+        return frame_problem::bad_handshake;
+    }
+    if (rules_->client) {
+      if (h.operation == 0 || h.operation == 3) // server_handshake, routed_message
+        return frame_problem::forbidden_operation;
+      if (h.operation == 2 && (h.flags & named_receiver_flag)) {
+        if (h.dest_actor != spawn_server_atom || h.payload_len != sizeof(spawn_info_request))
+          return frame_problem::forbidden_named_receiver;
+      } else if (h.operation == 2 && !may_address(h.dest_actor)) {
+        return frame_problem::forbidden_destination;
+      }
+    }
+    return frame_problem::none;
+  }
+
+  bool may_address(uint64_t actor) const {
+    auto& allowed = rules_->destinations;
+    return std::binary_search(allowed.begin(), allowed.end(), actor) ||
+           std::find(replies_.begin(), replies_.end(), actor) != replies_.end();
+  }
+
+  /// The payload the rules look at is complete.
+  bool take_captured() {
+    auto kind = capturing_;
+    capturing_ = capture::none;
+    if (kind == capture::spawn_info) {
+      if (std::memcmp(captured_, spawn_info_request, sizeof(spawn_info_request)) != 0)
+        return refuse(frame_problem::forbidden_named_receiver, current_);
+      return true;
+    }
+    auto claimed = parse_client_handshake(captured_, captured_size_);
+    if (!claimed)
+      return refuse(frame_problem::bad_handshake, current_);
+    if (identity_ && !(*identity_ == *claimed)) {
+      claimed_ = *claimed;
+      return refuse(frame_problem::identity_changed, current_);
+    }
+    identity_ = claimed;
+    return true;
+  }
+
+  bool refuse(frame_problem problem, const basp_header& h) {
+    problem_ = problem;
+    refused_ = h;
+    return false;
+  }
+
   uint32_t max_payload_;
+  const basp_rules* rules_;
   uint64_t payload_left_ = 0; ///< payload bytes of the current frame still to come
   uint8_t partial_[header_size] = {};
   size_t have_ = 0; ///< bytes of a split header gathered in partial_
   uint64_t frames_ = 0;
   frame_problem problem_ = frame_problem::none;
   basp_header refused_;
+  static constexpr size_t max_replies = 8;
+  /// Whose payload is kept: at most 45 bytes, since the rules refuse longer ones first.
+  enum class capture : uint8_t { none, handshake, spawn_info };
+  basp_header current_; ///< the header whose payload is passing
+  capture capturing_ = capture::none;
+  uint8_t captured_[std::max(client_handshake_size, sizeof(spawn_info_request))] = {};
+  size_t captured_size_ = 0;
+  std::optional<process_identity> identity_;
+  process_identity claimed_;      ///< what a refused later handshake named
+  std::vector<uint64_t> replies_; ///< allow_reply_to
+};
+
+/// Follows the frames of the other direction (the node's own CAF to the remote side), trusting
+/// its headers: reports each one to a visitor, counting payload bytes past.
+class basp_header_follower {
+public:
+  template <class Visitor>
+  void feed(const uint8_t* data, size_t n, Visitor&& visit) {
+    while (n > 0) {
+      if (payload_left_ > 0) {
+        auto k = static_cast<size_t>(std::min<uint64_t>(payload_left_, n));
+        payload_left_ -= k;
+        data += k;
+        n -= k;
+        continue;
+      }
+      auto k = std::min(basp_frame_checker::header_size - have_, n);
+      std::memcpy(partial_ + have_, data, k);
+      have_ += k;
+      data += k;
+      n -= k;
+      if (have_ < basp_frame_checker::header_size)
+        return;
+      have_ = 0;
+      auto h = basp_frame_checker::decode(partial_);
+      payload_left_ = h.payload_len;
+      visit(h);
+    }
+  }
+
+private:
+  uint64_t payload_left_ = 0;
+  uint8_t partial_[basp_frame_checker::header_size] = {};
+  size_t have_ = 0;
 };
 
 } // namespace actorkv

@@ -1,8 +1,11 @@
 #include "actors/guard/frame_guard.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -12,17 +15,25 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "actors/guard/basp_frame.hpp"
+#include "cluster-config/access.hpp"
 
 namespace actorkv {
 
 namespace {
+
+using clock_type = std::chrono::steady_clock;
 
 /// Bytes buffered per direction of a connection. Large enough that a 1 MiB value passes in a
 /// handful of reads; allocated uninitialised, so only the pages a connection actually uses cost
@@ -36,20 +47,23 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
+/// "127.0.0.1" or "::1": refused TLS handshakes are counted per address.
+std::string address_text(const sockaddr_storage& sa) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (sa.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(sa).sin_addr, host, sizeof(host));
+  else
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(sa).sin6_addr, host, sizeof(host));
+  return host;
+}
+
 /// "127.0.0.1:54321" or "[::1]:54321".
 std::string endpoint_text(const sockaddr_storage& sa) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  uint16_t port = 0;
-  if (sa.ss_family == AF_INET) {
-    auto& in = reinterpret_cast<const sockaddr_in&>(sa);
-    inet_ntop(AF_INET, &in.sin_addr, host, sizeof(host));
-    port = ntohs(in.sin_port);
-    return std::string{host} + ":" + std::to_string(port);
-  }
-  auto& in6 = reinterpret_cast<const sockaddr_in6&>(sa);
-  inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof(host));
-  port = ntohs(in6.sin6_port);
-  return "[" + std::string{host} + "]:" + std::to_string(port);
+  if (sa.ss_family == AF_INET)
+    return address_text(sa) + ":" +
+           std::to_string(ntohs(reinterpret_cast<const sockaddr_in&>(sa).sin_port));
+  return "[" + address_text(sa) +
+         "]:" + std::to_string(ntohs(reinterpret_cast<const sockaddr_in6&>(sa).sin6_port));
 }
 
 void set_port(sockaddr_storage& sa, uint16_t port) {
@@ -69,6 +83,115 @@ void no_delay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/// "250 ms", "10 s".
+std::string duration_text(std::chrono::milliseconds d) {
+  if (d.count() % 1000 != 0)
+    return std::to_string(d.count()) + " ms";
+  return std::to_string(d.count() / 1000) + " s";
+}
+
+/// OpenSSL's queued errors as one line ("No such file or directory; PEM lib"), emptying the queue.
+std::string openssl_reasons() {
+  std::string text;
+  const char* data = nullptr;
+  int flags = 0;
+  while (auto e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) {
+    const char* reason =
+        ERR_SYSTEM_ERROR(e) ? std::strerror(ERR_GET_REASON(e)) : ERR_reason_error_string(e);
+    std::string one = reason ? reason : "OpenSSL error " + std::to_string(ERR_GET_REASON(e));
+    if ((flags & ERR_TXT_STRING) && data && *data)
+      one += std::string{" ("} + data + ")";
+    if (text.find(one) == std::string::npos)
+      text += (text.empty() ? "" : "; ") + one;
+  }
+  return text.empty() ? "no reason given by OpenSSL" : text;
+}
+
+/// A certificate subject's text fit for one log line: control characters become '?'.
+std::string printable(std::string text) {
+  for (auto& c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      c = '?';
+  return text;
+}
+
+/// The values of the subject's entries named `nid` (CN, OU), as UTF-8.
+std::vector<std::string> subject_entries(X509* cert, int nid) {
+  std::vector<std::string> out;
+  X509_NAME* name = X509_get_subject_name(cert);
+  for (int i = X509_NAME_get_index_by_NID(name, nid, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(name, nid, i)) {
+    unsigned char* utf8 = nullptr;
+    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+    if (len >= 0)
+      out.emplace_back(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
+    OPENSSL_free(utf8);
+  }
+  return out;
+}
+
+/// OpenSSL's socket BIO writes with write(), not send(MSG_NOSIGNAL): the guard's thread blocks
+/// SIGPIPE, and a write to a vanished peer leaves one pending, taken here so it never fires.
+void discard_sigpipe() {
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  timespec no_wait{};
+  while (sigtimedwait(&pipe, nullptr, &no_wait) > 0) {
+  }
+}
+
+struct ssl_ctx_free {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_free>;
+
+/// The server side's TLS context, or nullptr with `error` naming the file and OpenSSL's reason.
+ssl_ctx_ptr make_tls_context(const guard_tls& tls, std::string& error) {
+  ERR_clear_error();
+  ssl_ctx_ptr ctx{SSL_CTX_new(TLS_server_method())};
+  if (!ctx) {
+    error = "cannot create a TLS context: " + openssl_reasons();
+    return nullptr;
+  }
+  auto* c = ctx.get();
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  // TLS 1.2 only with forward secrecy and AEAD (TLS 1.3's suites all are; CAF's client offers
+  // "HIGH:!aNULL:!MD5", which includes these).
+  SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM:ECDHE+CHACHA20");
+  // No resumption: every connection presents, and has verified, its certificate afresh (a
+  // resumed session would skip the expiry check). No renegotiation: it only costs the server.
+  // An EOF without close_notify is an ordinary end: BASP's framing notices truncation anyway.
+  SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+                             SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(c, 0);
+  // Partial writes: the outbound buffer is written record by record as the socket takes it, and
+  // may grow between a blocked SSL_write and its retry. Idle connections give their buffers back.
+  SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                          SSL_MODE_RELEASE_BUFFERS);
+  // An encrypted key fails to load rather than prompting on the terminal.
+  SSL_CTX_set_default_passwd_cb(c, [](char*, int, int, void*) { return 0; });
+  auto fail = [&](const std::string& what, const std::string& file) {
+    error = what + " " + file + ": " + openssl_reasons();
+    return nullptr;
+  };
+  if (SSL_CTX_use_certificate_chain_file(c, tls.certificate_file.c_str()) != 1)
+    return fail("cannot load certificate", tls.certificate_file);
+  // Also checks that the key is the certificate's ("key values mismatch").
+  if (SSL_CTX_use_PrivateKey_file(c, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+    return fail("cannot load private key", tls.key_file);
+  if (SSL_CTX_load_verify_locations(c, tls.ca_file.c_str(), nullptr) != 1)
+    return fail("cannot load CA file", tls.ca_file);
+  // Names the accepted CAs in the handshake, so a client holding several certificates picks one
+  // this node trusts.
+  if (auto* names = SSL_load_client_CA_file(tls.ca_file.c_str()))
+    SSL_CTX_set_client_CA_list(c, names);
+  ERR_clear_error();
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  return ctx;
+}
+
 struct link;
 
 /// One socket of a forwarded connection, with its readiness as epoll last reported it (the
@@ -79,6 +202,12 @@ struct endpoint {
   bool readable = true; ///< optimistic at first: a read that finds nothing just clears it
   bool writable = false;
   bool hung_up = false; ///< the peer closed: read until EOF even after a short read
+  // With TLS, an SSL_read (or SSL_accept) may need the socket writable and an SSL_write may need
+  // it readable: then that call waits for the other flag.
+  bool read_needs_write = false;
+  bool write_needs_read = false;
+  bool can_read() const { return read_needs_write ? writable : readable; }
+  bool can_write() const { return write_needs_read ? readable : writable; }
 };
 
 /// One direction of a connection: bytes read from one socket, not yet written to the other.
@@ -95,15 +224,39 @@ struct stream {
 /// A connection accepted on the public port and its twin to CAF's port.
 struct link {
   endpoint client;   ///< accepted on the public port
-  endpoint upstream; ///< to CAF
+  endpoint upstream; ///< to CAF (with TLS: opened once the client named its process)
   stream in;         ///< client -> CAF: checked
   stream out;        ///< CAF -> client: passed through
   basp_frame_checker checker;
-  std::string remote;
-  bool connecting = true; ///< upstream connect() still in progress
+  /// With client rules: follows CAF's frames to the client, for the actors the client may answer.
+  std::optional<basp_header_follower> outbound;
+  std::string remote;    ///< "address:port"
+  std::string remote_ip; ///< refused TLS handshakes are counted per address
+  SSL* ssl = nullptr;    ///< with TLS: the client side's session
+  bool handshaking = false;
+  std::string subject; ///< with TLS: the certificate's CN
+  role proven = role::none;
+  std::string peer;                               ///< with TLS: "CN=alice, write", for log lines
+  std::optional<process_identity> granted;        ///< recorded in the access table until closed
+  std::optional<clock_type::time_point> deadline; ///< of a TLS handshake or a BASP header
+  bool connecting = true;                         ///< upstream not connected (yet)
   bool dead = false;
   explicit link(uint32_t max_frame) : checker(max_frame) {}
 };
+
+/// The outcome of one read or write on an endpoint.
+enum class io { moved, blocked, retry, closed, failed };
+
+/// Refused TLS handshakes from one address since the line that was logged for them.
+struct refusal_count {
+  clock_type::time_point since;
+  uint64_t more = 0; ///< not logged yet
+  std::string last_reason;
+};
+
+/// Addresses whose refusals are counted one by one; refusals from further addresses in the same
+/// interval are counted together, so that many addresses cannot grow the table or the log.
+constexpr size_t max_counted_addresses = 1024;
 
 } // namespace
 
@@ -113,9 +266,12 @@ struct frame_guard::impl {
   int wake_fd = -1; ///< eventfd: stop() and stop_listening() wake the thread through it
   /// timerfd: ends a pause of accepting. Made at start: a pause begins when descriptors ran out.
   int timer_fd = -1;
+  /// timerfd: once a second while a link has a deadline or refusals wait to be summarised.
+  int sweep_fd = -1;
+  bool sweeping = false;
   std::string address;
   uint16_t port = 0;
-  sockaddr_storage upstream{}; ///< CAF's port: address with the upstream port
+  sockaddr_storage upstream{}; ///< CAF's port: 127.0.0.1 with the upstream port
   uint32_t max_frame = 0;
   logger log;
   std::thread thread;
@@ -123,14 +279,25 @@ struct frame_guard::impl {
   std::atomic<bool> unlisten{false};
   bool started = false;
 
+  ssl_ctx_ptr tls; ///< null: plain forwarding
+  std::shared_ptr<access_table> access;
+  basp_rules node_rules{true, false, {}};
+  basp_rules client_rules{true, true, {}};
+  std::chrono::milliseconds handshake_timeout{};
+  std::chrono::milliseconds header_timeout{};
+  std::chrono::milliseconds refusal_interval{};
+  std::unordered_map<std::string, refusal_count> refusals; ///< by remote address
+  refusal_count other_refusals; ///< from addresses beyond max_counted_addresses
+
   std::unordered_map<link*, std::unique_ptr<link>> links;
   std::vector<link*> again;     ///< links that used up their budget with work left
   std::vector<link*> graveyard; ///< closed this round, freed once no event can refer to them
 
-  // Distinct addresses identify the two non-link descriptors in epoll's user data.
+  // Distinct addresses identify the non-link descriptors in epoll's user data.
   static inline char listen_tag = 0;
   static inline char wake_tag = 0;
   static inline char timer_tag = 0;
+  static inline char sweep_tag = 0;
 
   ~impl() { close_all(); }
 
@@ -138,6 +305,7 @@ struct frame_guard::impl {
   void close_all() {
     for (auto& [ptr, l] : links) {
       (void)ptr;
+      release(*l);
       close_fd(l->client.fd);
       close_fd(l->upstream.fd);
     }
@@ -147,6 +315,7 @@ struct frame_guard::impl {
     close_fd(listen_fd);
     close_fd(wake_fd);
     close_fd(timer_fd);
+    close_fd(sweep_fd);
     close_fd(epoll_fd);
   }
 
@@ -157,6 +326,12 @@ struct frame_guard::impl {
   }
 
   void run() {
+    // SSL_write and SSL_shutdown write with write(): a vanished peer must fail them with EPIPE,
+    // not end the process.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     std::vector<epoll_event> events(64);
     while (!stopping.load(std::memory_order_relaxed)) {
       int timeout = again.empty() ? -1 : 0;
@@ -181,6 +356,11 @@ struct frame_guard::impl {
           while (::read(timer_fd, &expirations, sizeof(expirations)) > 0) {
           }
           resume_accepting();
+        } else if (ev.data.ptr == &sweep_tag) {
+          uint64_t expirations;
+          while (::read(sweep_fd, &expirations, sizeof(expirations)) > 0) {
+          }
+          sweep();
         } else if (ev.data.ptr == &listen_tag) {
           accept_all();
         } else {
@@ -233,47 +413,69 @@ struct frame_guard::impl {
           pause_accepting();
         return; // EAGAIN: all taken
       }
-      open_link(fd, endpoint_text(from));
+      open_link(fd, endpoint_text(from), address_text(from));
     }
   }
 
-  void open_link(int client_fd, std::string remote) {
-    int up = ::socket(upstream.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (up < 0) {
-      if (log)
-        log("dropped connection from " + remote + ": no socket to the node's CAF port (" +
-            errno_text(errno) + ")");
-      ::close(client_fd);
-      return;
-    }
+  void open_link(int client_fd, std::string remote, std::string remote_ip) {
     no_delay(client_fd);
-    no_delay(up);
     auto owned = std::make_unique<link>(max_frame);
     auto* l = owned.get();
     l->remote = std::move(remote);
+    l->remote_ip = std::move(remote_ip);
     l->client.owner = l->upstream.owner = l;
     l->client.fd = client_fd;
     l->client.writable = true; // a fresh socket's send buffer is empty
-    l->upstream.fd = up;
     links.emplace(l, std::move(owned));
-    int rc = ::connect(up, reinterpret_cast<const sockaddr*>(&upstream), length_of(upstream));
-    if (rc != 0 && errno != EINPROGRESS) {
-      drop(*l, "cannot reach the node's CAF port (" + errno_text(errno) + ")");
-      return;
-    }
-    l->connecting = rc != 0;
-    l->upstream.readable = !l->connecting;
-    l->upstream.writable = !l->connecting;
-    for (auto* e : {&l->client, &l->upstream}) {
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-      ev.data.ptr = e;
-      if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, e->fd, &ev) != 0) {
-        drop(*l, "cannot watch the connection (" + errno_text(errno) + ")");
+    if (tls) {
+      // CAF's port is connected only once the client proved a role and named its process.
+      ERR_clear_error();
+      l->ssl = SSL_new(tls.get());
+      if (!l->ssl || SSL_set_fd(l->ssl, client_fd) != 1) {
+        drop(*l, "cannot start TLS: " + openssl_reasons());
         return;
       }
+      SSL_set_accept_state(l->ssl);
+      l->handshaking = true;
+      l->deadline = clock_type::now() + handshake_timeout;
+      keep_sweeping();
+    } else if (!connect_upstream(*l)) {
+      return;
     }
-    service(*l);
+    if (watch(*l, l->client))
+      service(*l);
+  }
+
+  /// Opens the link's connection to CAF's port. False when the link was dropped.
+  bool connect_upstream(link& l) {
+    int up = ::socket(upstream.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (up < 0) {
+      drop(l, "no socket to the node's CAF port (" + errno_text(errno) + ")");
+      return false;
+    }
+    no_delay(up);
+    l.upstream.fd = up;
+    int rc = ::connect(up, reinterpret_cast<const sockaddr*>(&upstream), length_of(upstream));
+    if (rc != 0 && errno != EINPROGRESS) {
+      drop(l, "cannot reach the node's CAF port (" + errno_text(errno) + ")");
+      return false;
+    }
+    l.connecting = rc != 0;
+    l.upstream.readable = !l.connecting;
+    l.upstream.writable = !l.connecting;
+    return watch(l, l.upstream);
+  }
+
+  /// Adds one of the link's sockets to the epoll set. False when the link was dropped.
+  bool watch(link& l, endpoint& e) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = &e;
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, e.fd, &ev) != 0) {
+      drop(l, "cannot watch the connection (" + errno_text(errno) + ")");
+      return false;
+    }
+    return true;
   }
 
   void on_event(endpoint& e, uint32_t events) {
@@ -287,6 +489,8 @@ struct frame_guard::impl {
       getsockopt(e.fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (&e == &l.upstream && l.connecting)
         drop(l, "cannot reach the node's CAF port (" + errno_text(err) + ")");
+      else if (l.handshaking)
+        refuse(l, "connection failed during the TLS handshake (" + errno_text(err) + ")");
       else
         close_link(l);
       return;
@@ -313,12 +517,23 @@ struct frame_guard::impl {
 
   /// Moves bytes both ways until every socket would block (or the budget is used up).
   void service(link& l) {
+    if (l.handshaking && (!handshake(l) || l.handshaking))
+      return; // refused, or waiting for the socket
     size_t moved = 0;
     for (;;) {
       bool progress = false;
       if (!pump(l, l.in, l.client, l.upstream, true, moved, progress) ||
           !pump(l, l.out, l.upstream, l.client, false, moved, progress))
         return; // dropped
+      if (tls && !l.granted && l.checker.identity()) {
+        if (!admit(l))
+          return;
+        progress = true;
+      }
+      if (l.in.eof && l.upstream.fd < 0) { // gone before naming its process
+        close_link(l);
+        return;
+      }
       if (l.in.shut && l.out.shut) {
         close_link(l);
         return;
@@ -332,73 +547,345 @@ struct frame_guard::impl {
     }
   }
 
+  /// Advances the TLS handshake. False when the connection was refused.
+  bool handshake(link& l) {
+    auto& c = l.client;
+    if (!c.can_read())
+      return true;
+    ERR_clear_error();
+    int rc = SSL_accept(l.ssl);
+    if (rc == 1) {
+      c.read_needs_write = false;
+      return established(l);
+    }
+    int err = SSL_get_error(l.ssl, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      c.read_needs_write = err == SSL_ERROR_WANT_WRITE;
+      if (c.read_needs_write)
+        c.writable = false;
+      else
+        c.readable = false;
+      return true;
+    }
+    std::string reason;
+    if (err == SSL_ERROR_SYSCALL && errno != 0)
+      reason = errno_text(errno);
+    else if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN)
+      reason = "connection closed during the TLS handshake";
+    else
+      reason = openssl_reasons();
+    auto verified = SSL_get_verify_result(l.ssl);
+    if (verified != X509_V_OK)
+      reason += std::string{" ("} + X509_verify_cert_error_string(verified) + ")";
+    refuse(l, reason);
+    return false;
+  }
+
+  /// The TLS handshake completed: the role from the verified certificate. False when refused.
+  bool established(link& l) {
+    X509* cert = SSL_get0_peer_certificate(l.ssl);
+    if (!cert || SSL_get_verify_result(l.ssl) != X509_V_OK) { // FAIL_IF_NO_PEER_CERT prevents it
+      refuse(l, "no verified certificate");
+      return false;
+    }
+    auto names = subject_entries(cert, NID_commonName);
+    l.subject = printable(names.empty() ? std::string{} : names.front());
+    auto units = subject_entries(cert, NID_organizationalUnitName);
+    auto proven = units.size() == 1 ? parse_role(units.front()) : std::nullopt;
+    if (!proven) {
+      refuse(l, "certificate CN=" + l.subject + " has no role (OU)");
+      return false;
+    }
+    l.proven = *proven;
+    l.peer = "CN=" + l.subject + ", " + role_name(l.proven);
+    if (l.proven == role::node) {
+      l.checker.set_rules(&node_rules);
+    } else {
+      l.checker.set_rules(&client_rules);
+      l.outbound.emplace();
+    }
+    l.handshaking = false;
+    l.deadline.reset();
+    update_deadline(l); // now for the client handshake
+    return true;
+  }
+
+  /// The client handshake named the process: record it with its role, then connect CAF's port.
+  /// False when the link was dropped.
+  bool admit(link& l) {
+    auto& who = *l.checker.identity();
+    if (!access->grant(who, l.proven, l.subject)) {
+      drop(l, "process " + node_id_text(who) + " is already connected with certificate CN=" +
+                  access->subject_of(who) + " (" + role_name(access->role_of(who)) + ")");
+      return false;
+    }
+    l.granted = who;
+    return connect_upstream(l);
+  }
+
   /// One step of one direction: write what is buffered, pass on an EOF, read more. False when the
   /// link was closed.
   bool pump(link& l, stream& s, endpoint& src, endpoint& dst, bool checked, size_t& moved,
             bool& progress) {
     bool dst_ready = &dst != &l.upstream || !l.connecting;
-    if (dst_ready && dst.writable && s.pending() > 0) {
-      auto w = ::send(dst.fd, s.buf.get() + s.begin, s.pending(), MSG_NOSIGNAL);
-      if (w > 0) {
-        auto wrote = static_cast<size_t>(w);
+    if (dst_ready && dst.can_write() && s.pending() > 0) {
+      size_t wrote = 0;
+      std::string error;
+      switch (write_some(l, dst, s.buf.get() + s.begin, s.pending(), wrote, error)) {
+      case io::moved:
         s.begin += wrote;
         moved += wrote;
         progress = true;
-        if (s.pending() > 0)
-          dst.writable = false; // a short write: the socket buffer is full
-        else
+        if (s.pending() == 0)
           s.begin = s.end = 0;
-      } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        dst.writable = false;
-      } else if (w < 0 && errno == EINTR) {
+        break;
+      case io::retry:
         progress = true;
-      } else {
-        close_link(l); // EPIPE, ECONNRESET: the other side is gone
+        break;
+      case io::blocked:
+        break;
+      default: // EPIPE, ECONNRESET: the other side is gone
+        error.empty() ? close_link(l) : drop(l, error);
         return false;
       }
     }
     if (dst_ready && s.eof && !s.shut && s.pending() == 0) {
+      if (&dst == &l.client && l.ssl) { // close_notify: a clean end, not a truncation
+        ERR_clear_error();
+        SSL_shutdown(l.ssl);
+        discard_sigpipe();
+      }
       ::shutdown(dst.fd, SHUT_WR);
       s.shut = true;
       progress = true;
     }
-    if (src.readable && !s.eof && s.space() > 0 && (&src != &l.upstream || !l.connecting)) {
+    bool src_ready = &src != &l.upstream || !l.connecting;
+    if (src_ready && src.can_read() && !s.eof && s.space() > 0) {
       if (!s.buf)
         s.buf.reset(new uint8_t[chunk_bytes]); // uninitialised: untouched pages stay unmapped
-      auto want = s.space();
-      auto r = ::recv(src.fd, s.buf.get() + s.end, want, 0);
-      if (r > 0) {
-        auto got = static_cast<size_t>(r);
-        if (checked && !l.checker.feed(s.buf.get() + s.end, got)) {
-          drop(l, l.checker.describe());
-          return false;
+      size_t got = 0;
+      std::string error;
+      switch (read_some(l, src, s.buf.get() + s.end, s.space(), got, error)) {
+      case io::moved:
+        if (checked) {
+          if (!l.checker.feed(s.buf.get() + s.end, got)) {
+            drop(l, l.checker.describe());
+            return false;
+          }
+          update_deadline(l);
+        } else if (l.outbound) {
+          // Read before the client sees it, so its answer is never ahead of the permission.
+          l.outbound->feed(s.buf.get() + s.end, got, [&](const basp_header& h) {
+            if (h.operation == 2 && (h.flags & named_receiver_flag))
+              l.checker.allow_reply_to(h.source_actor);
+          });
         }
         s.end += got;
         progress = true;
-        // A short read drained the socket; new data will raise a new edge. After a hang-up no
-        // edge follows, so keep reading until recv sees the EOF.
-        if (got < want && !src.hung_up)
-          src.readable = false;
-      } else if (r == 0) {
+        break;
+      case io::closed:
         s.eof = true;
         src.readable = false;
         progress = true;
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        src.readable = false;
-      } else if (errno == EINTR) {
+        break;
+      case io::retry:
         progress = true;
-      } else {
-        close_link(l);
+        break;
+      case io::blocked:
+        break;
+      default:
+        error.empty() ? close_link(l) : drop(l, error);
         return false;
       }
     }
     return true;
   }
 
+  io read_some(link& l, endpoint& src, uint8_t* buf, size_t want, size_t& got, std::string& error) {
+    if (&src == &l.client && l.ssl) {
+      ERR_clear_error();
+      int rc = SSL_read(l.ssl, buf, static_cast<int>(std::min<size_t>(want, INT_MAX)));
+      if (rc > 0) {
+        // Readiness stays: SSL_read returns one record at a time and may hold more (SSL_pending)
+        // that no epoll edge will announce. Only WANT_READ says the socket is drained.
+        src.read_needs_write = false;
+        got = static_cast<size_t>(rc);
+        return io::moved;
+      }
+      return tls_failure(l, src, rc, true, error);
+    }
+    auto r = ::recv(src.fd, buf, want, 0);
+    if (r > 0) {
+      got = static_cast<size_t>(r);
+      // A short read drained the socket; new data will raise a new edge. After a hang-up no
+      // edge follows, so keep reading until recv sees the EOF.
+      if (got < want && !src.hung_up)
+        src.readable = false;
+      return io::moved;
+    }
+    if (r == 0)
+      return io::closed;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      src.readable = false;
+      return io::blocked;
+    }
+    return errno == EINTR ? io::retry : io::failed;
+  }
+
+  io write_some(link& l, endpoint& dst, const uint8_t* buf, size_t n, size_t& wrote,
+                std::string& error) {
+    if (&dst == &l.client && l.ssl) {
+      ERR_clear_error();
+      int rc = SSL_write(l.ssl, buf, static_cast<int>(std::min<size_t>(n, INT_MAX)));
+      if (rc > 0) {
+        // A partial write is one record done, not a full socket: writability stays.
+        dst.write_needs_read = false;
+        wrote = static_cast<size_t>(rc);
+        return io::moved;
+      }
+      return tls_failure(l, dst, rc, false, error);
+    }
+    auto w = ::send(dst.fd, buf, n, MSG_NOSIGNAL);
+    if (w > 0) {
+      wrote = static_cast<size_t>(w);
+      if (wrote < n)
+        dst.writable = false; // a short write: the socket buffer is full
+      return io::moved;
+    }
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      dst.writable = false;
+      return io::blocked;
+    }
+    return w < 0 && errno == EINTR ? io::retry : io::failed;
+  }
+
+  /// Why an SSL_read (`reading`) or SSL_write returned `rc` <= 0; clears the readiness flag the
+  /// call waits for.
+  io tls_failure(link& l, endpoint& e, int rc, bool reading, std::string& error) {
+    int err = SSL_get_error(l.ssl, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      if (reading)
+        e.read_needs_write = err == SSL_ERROR_WANT_WRITE;
+      else
+        e.write_needs_read = err == SSL_ERROR_WANT_READ;
+      if (err == SSL_ERROR_WANT_READ)
+        e.readable = false;
+      else
+        e.writable = false;
+      return io::blocked;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN)
+      return reading ? io::closed : io::failed;
+    if (err == SSL_ERROR_SYSCALL) {
+      if (errno == EPIPE)
+        discard_sigpipe();
+      if (errno == EINTR)
+        return io::retry;
+      return reading && errno == 0 ? io::closed : io::failed;
+    }
+    error = "TLS error: " + openssl_reasons();
+    return io::failed;
+  }
+
+  /// Starts or ends the link's wait for a BASP header: one that is incomplete, or with TLS the
+  /// client handshake that must follow the TLS handshake.
+  void update_deadline(link& l) {
+    bool waiting = l.checker.mid_header() || (tls && !l.checker.identity());
+    if (!waiting) {
+      l.deadline.reset();
+    } else if (!l.deadline) {
+      l.deadline = clock_type::now() + header_timeout;
+      keep_sweeping();
+    }
+  }
+
+  void keep_sweeping() {
+    if (sweeping)
+      return;
+    itimerspec every_second{};
+    every_second.it_value.tv_sec = 1;
+    every_second.it_interval.tv_sec = 1;
+    timerfd_settime(sweep_fd, 0, &every_second, nullptr);
+    sweeping = true;
+  }
+
+  /// Drops the links whose deadline passed and summarises refusals; stops the timer when nothing
+  /// is left to watch.
+  void sweep() {
+    auto now = clock_type::now();
+    bool waiting = false;
+    for (auto& [ptr, l] : links) {
+      (void)ptr;
+      if (l->dead || !l->deadline)
+        continue;
+      if (now < *l->deadline)
+        waiting = true;
+      else if (l->handshaking)
+        refuse(*l, "no TLS handshake within " + duration_text(handshake_timeout));
+      else if (tls && !l->checker.identity())
+        drop(*l, "no client_handshake within " + duration_text(header_timeout) +
+                     " of the TLS handshake");
+      else
+        drop(*l, "BASP header incomplete for " + duration_text(header_timeout));
+    }
+    summarise_refusals(now);
+    if (!waiting && refusals.empty() && other_refusals.more == 0) {
+      itimerspec off{};
+      timerfd_settime(sweep_fd, 0, &off, nullptr);
+      sweeping = false;
+    }
+  }
+
+  /// A TLS handshake was refused: the first refusal from an address in an interval is logged,
+  /// the rest are counted.
+  void refuse(link& l, const std::string& reason) {
+    auto i = refusals.find(l.remote_ip);
+    if (i != refusals.end()) {
+      ++i->second.more;
+      i->second.last_reason = reason;
+    } else if (refusals.size() >= max_counted_addresses) {
+      if (other_refusals.more++ == 0)
+        other_refusals.since = clock_type::now();
+      other_refusals.last_reason = reason;
+    } else {
+      refusals.emplace(l.remote_ip, refusal_count{clock_type::now(), 0, {}});
+      if (log)
+        log("refused TLS connection from " + l.remote + ": " + reason);
+    }
+    keep_sweeping();
+    close_link(l);
+  }
+
+  void summarise_refusals(clock_type::time_point now) {
+    auto summary = [&](const std::string& from, const refusal_count& c) {
+      if (log)
+        log("refused " + std::to_string(c.more) + " more TLS connection" +
+            (c.more == 1 ? "" : "s") + " from " + from + " in the last " +
+            duration_text(refusal_interval) + " (last: " + c.last_reason + ")");
+    };
+    for (auto i = refusals.begin(); i != refusals.end();) {
+      auto& c = i->second;
+      if (now - c.since < refusal_interval) {
+        ++i;
+      } else if (c.more == 0) {
+        i = refusals.erase(i); // quiet for an interval: its next refusal is logged in full
+      } else {
+        summary(i->first, c);
+        c = refusal_count{now, 0, {}};
+        ++i;
+      }
+    }
+    if (other_refusals.more > 0 && now - other_refusals.since >= refusal_interval) {
+      summary("other addresses", other_refusals);
+      other_refusals = refusal_count{};
+    }
+  }
+
   /// Closes a link for a reason worth a log line.
   void drop(link& l, const std::string& reason) {
     if (log)
-      log("dropped connection from " + l.remote + ": " + reason);
+      log("dropped connection from " + l.remote + (l.peer.empty() ? "" : " (" + l.peer + ")") +
+          ": " + reason);
     close_link(l);
   }
 
@@ -406,9 +893,20 @@ struct frame_guard::impl {
     if (l.dead)
       return;
     l.dead = true;
+    release(l);
     close_fd(l.client.fd); // closing also removes them from the epoll set
     close_fd(l.upstream.fd);
     graveyard.push_back(&l);
+  }
+
+  /// Gives back what the link holds beyond its sockets: its grant and its TLS session.
+  void release(link& l) {
+    if (l.granted) {
+      access->release(*l.granted);
+      l.granted.reset();
+    }
+    SSL_free(l.ssl);
+    l.ssl = nullptr;
   }
 };
 
@@ -479,7 +977,8 @@ std::unique_ptr<frame_guard> frame_guard::listen(const std::string& host, uint16
   p->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (p->epoll_fd < 0 || p->wake_fd < 0 || p->timer_fd < 0) {
+  p->sweep_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (p->epoll_fd < 0 || p->wake_fd < 0 || p->timer_fd < 0 || p->sweep_fd < 0) {
     error = errno_text(errno);
     return nullptr;
   }
@@ -491,6 +990,8 @@ std::unique_ptr<frame_guard> frame_guard::listen(const std::string& host, uint16
   epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, p->wake_fd, &ev);
   ev.data.ptr = &impl::timer_tag;
   epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, p->timer_fd, &ev);
+  ev.data.ptr = &impl::sweep_tag;
+  epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, p->sweep_fd, &ev);
   return std::unique_ptr<frame_guard>{new frame_guard(std::move(p))};
 }
 
@@ -502,16 +1003,39 @@ uint16_t frame_guard::port() const {
   return impl_->port;
 }
 
-void frame_guard::start(uint16_t upstream_port, uint32_t max_frame_bytes, logger log) {
+bool frame_guard::start(guard_options options, std::string& error) {
   auto& p = *impl_;
   if (p.started)
-    return;
+    return true;
+  if (options.tls) {
+    if (!options.access) {
+      error = "TLS needs an access table to record roles in";
+      return false;
+    }
+    p.tls = make_tls_context(*options.tls, error);
+    if (!p.tls)
+      return false;
+  }
   p.started = true;
-  set_port(p.upstream, upstream_port);
-  p.max_frame = max_frame_bytes;
-  p.log = std::move(log);
+  // CAF's plaintext port listens on the loopback address only, whatever the node's address.
+  p.upstream = sockaddr_storage{};
+  auto& loopback = reinterpret_cast<sockaddr_in&>(p.upstream);
+  loopback.sin_family = AF_INET;
+  loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  set_port(p.upstream, options.upstream_port);
+  p.max_frame = options.max_frame_bytes;
+  p.log = std::move(options.log);
+  p.access = std::move(options.access);
+  auto& allowed = p.client_rules.destinations;
+  allowed = std::move(options.client_destinations);
+  std::sort(allowed.begin(), allowed.end());
+  allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+  p.handshake_timeout = options.handshake_timeout;
+  p.header_timeout = options.header_timeout;
+  p.refusal_interval = options.refusal_log_interval;
   p.thread = std::thread([&p] { p.run(); });
   pthread_setname_np(p.thread.native_handle(), "kv-frame-guard");
+  return true;
 }
 
 void frame_guard::stop_listening() {

@@ -9,22 +9,70 @@
 // CAF sees that header, with one log line naming the remote address and the reason. The outbound
 // direction is passed through unread: it is this node's own CAF talking.
 //
+// With TLS (guard_options::tls) the guard also terminates TLS: the remote side (CAF's
+// caf::openssl client, or any TLS client) must present a certificate that verifies against the
+// CA, and its subject's OU is its role (cluster-config/access.hpp). Only then is CAF's port
+// connected at all, and only once the client handshake (the first BASP frame, which names the
+// process's node id) was recorded in the access table: CAF never sees an unauthenticated byte,
+// and the node's actors learn who sent what. Clients (read, write, admin) may send fewer kinds
+// of frames than nodes, and direct messages only to the actors kvnode names (and what CAF's own
+// BASP broker exchanges with every new node: see basp_frame.hpp). Refused TLS
+// handshakes are logged once per remote address and then summarised, so that a scanner or a
+// misconfigured client looping on its retries cannot flood the log.
+//
+// Without TLS the guard forwards in plain text as before, with no roles and no access table.
+//
 // Cost: one thread (epoll, edge-triggered, non-blocking sockets) outside CAF's scheduler, one
-// read and one write per chunk of up to 256 KiB per direction, and TCP_NODELAY on both sockets;
-// only the 32 header bytes of each frame are looked at, payload bytes are counted past. Free of
+// read and one write per chunk of up to 256 KiB per direction (per TLS record of up to 16 KiB
+// with TLS), and TCP_NODELAY on both sockets; only the 32 header bytes of each frame are looked
+// at (and the 32 payload bytes of a client handshake), payload bytes are counted past. Free of
 // CAF headers, so it can be tested with plain sockets.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace actorkv {
 
+class access_table;
+
+/// The guard's TLS credentials: PEM files.
+struct guard_tls {
+  std::string ca_file;          ///< the CA(s) a peer's certificate must chain to
+  std::string certificate_file; ///< this node's certificate (chain), shown to every peer
+  std::string key_file;         ///< its private key, unencrypted
+};
+
+struct guard_options {
+  using logger = std::function<void(const std::string&)>;
+
+  uint16_t upstream_port = 0;   ///< CAF's port on 127.0.0.1 (never on the node's address)
+  uint32_t max_frame_bytes = 0; ///< frames with a larger payload are refused
+  logger log;                   ///< called from the guard's thread, one line per event
+  /// TLS on the public side, with roles from certificates; nullopt: plain forwarding.
+  std::optional<guard_tls> tls;
+  /// Where each connected process's role is recorded (required with tls).
+  std::shared_ptr<access_table> access;
+  /// The actor ids to which read, write and admin connections may send direct messages.
+  std::vector<uint64_t> client_destinations;
+  /// A TLS handshake must complete within this time.
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+  /// A started BASP header (and, with TLS, the client handshake after the TLS handshake) must
+  /// complete within this time.
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  /// Refused TLS handshakes from one address: the first is logged, the rest are counted and
+  /// summarised at most once per this interval.
+  std::chrono::milliseconds refusal_log_interval{std::chrono::minutes(1)};
+};
+
 class frame_guard {
 public:
-  using logger = std::function<void(const std::string&)>;
+  using logger = guard_options::logger;
 
   /// Binds and listens on host:port (with SO_REUSEADDR, as CAF's publish did, so a restarted node
   /// gets its port back while old connections linger in TIME_WAIT). Returns nullptr with `error`
@@ -44,10 +92,11 @@ public:
   /// The public port (the one bound when listen() was given 0).
   uint16_t port() const;
 
-  /// Starts the forwarding thread: each accepted connection is forwarded to `upstream_port` on
-  /// address(). Frames whose payload exceeds `max_frame_bytes` are refused. `log` is called from
-  /// the guard's thread, once per dropped connection.
-  void start(uint16_t upstream_port, uint32_t max_frame_bytes, logger log);
+  /// Starts the forwarding thread: each accepted connection is forwarded to
+  /// options.upstream_port on address(). Returns false, with `error` set and no thread started,
+  /// when the TLS credentials cannot be loaded (naming the file and OpenSSL's reason) or TLS is
+  /// asked for without an access table. A second call does nothing and returns true.
+  bool start(guard_options options, std::string& error);
 
   /// Closes the public socket (no new connections); connections already open keep forwarding.
   /// For a node's shutdown: once CAF stops listening, a new connection could only be refused.

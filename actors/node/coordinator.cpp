@@ -11,6 +11,7 @@
 
 #include "actors/batching/batch_outbox.hpp"
 #include "actors/batching/pending_calls.hpp"
+#include "actors/node/permission.hpp"
 #include "cluster-config/quorum.hpp"
 #include "cluster-config/ring.hpp"
 #include "messages/dvv.hpp"
@@ -48,6 +49,7 @@ struct outgoing_batch {
 struct coordinator_state {
   static inline const char* name = "coordinator";
   wall_clock now_us; ///< stamps writes for last-writer-wins
+  std::shared_ptr<const access_table> access; ///< null: no checks (TLS off)
   std::chrono::milliseconds request_timeout{5000};
   std::vector<plan_ptr> plans; ///< by partition
   caf::actor_addr local;       ///< this node's storage
@@ -368,6 +370,7 @@ void take_routes(self_ptr self, routes& r) {
 
 coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_options options) {
   self->state.now_us = std::move(options.now_us);
+  self->state.access = std::move(options.access);
   self->state.request_timeout = options.request_timeout;
   take_routes(self, options.initial);
   return {
@@ -376,10 +379,24 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_
         if (!sender)
           return; // nowhere to answer
         auto to = caf::actor_cast<client_answers_actor>(sender);
-        for (auto& call : calls)
-          serve_client_call(self, to, call);
+        auto have = sender_role(self->state.access.get(), sender, self->node());
+        for (auto& call : calls) {
+          auto need = call.kind == client_call_kind::get ? role::read : role::write;
+          if (allows(have, need)) {
+            serve_client_call(self, to, call);
+            continue;
+          }
+          client_answer refused;
+          refused.id = call.id;
+          refused.err = forbidden(need == role::read ? "get" : "a write", need, have);
+          if (self->state.client_answers.add(self, to, std::move(refused)))
+            schedule_flush(self);
+        }
       },
-      [=](routes_atom, routes& r) { take_routes(self, r); },
+      [=](routes_atom, routes& r) {
+        if (permitted(self, self->state.access.get(), role::node))
+          take_routes(self, r);
+      },
       [=](batch_atom, std::vector<replica_answer>& answers) {
         // A peer's gateway answering: only answers to calls that went to that sender count.
         auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());

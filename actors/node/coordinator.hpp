@@ -22,7 +22,10 @@
 // a peer the new routes no longer name fail at once.
 #pragma once
 
+#include <memory>
+
 #include "actors/node/wall_clock.hpp"
+#include "cluster-config/access.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -37,6 +40,8 @@ struct coordinator_options {
   /// sec::request_timeout (the write may have been applied there).
   std::chrono::milliseconds request_timeout{5000};
   wall_clock now_us = system_wall_clock_us; ///< stamps writes for last-writer-wins
+  /// Who may read and write (kvnode's guard fills it); null: everyone (TLS turned off).
+  std::shared_ptr<const access_table> access{};
 };
 
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options options);

@@ -11,6 +11,7 @@
 #include "actors/node/hint_keeper.hpp"
 #include "actors/node/membership.hpp"
 #include "actors/node/node_state.hpp"
+#include "actors/node/permission.hpp"
 #include "cluster-config/membership_view.hpp"
 
 namespace actorkv {
@@ -30,7 +31,11 @@ void spawn_children(self_ptr self) {
   for (partition_id p = 0; p < st.placement.partitions(); ++p)
     st.vnodes.push_back(spawn_vnode(sys, p, st.options.storage));
   st.gateway = spawn_replica_gateway(sys, st.options.storage);
-  st.coordinator = spawn_coordinator(sys, coordinator_options{make_routes(self), timeout});
+  coordinator_options co;
+  co.initial = make_routes(self);
+  co.request_timeout = timeout;
+  co.access = st.options.access;
+  st.coordinator = spawn_coordinator(sys, std::move(co));
   st.detector = spawn_failure_detector(
       sys, failure_detector_options{name, ms(cluster.failure_detector.interval_ms),
                                     static_cast<double>(cluster.failure_detector.phi_threshold),
@@ -93,39 +98,89 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   spawn_children(self);
   self->set_down_handler([=](caf::down_msg& dm) { peer_down(self, dm); });
   follow_members(self);
+  // Who may send what (docs/security.md): clients (read, write, admin) reach this actor and the
+  // coordinator only, which the frame guard enforces; what only members and this node's own
+  // actors send needs role::node.
+  auto allowed = [self](role need) {
+    return permitted(self, self->state.options.access.get(), need);
+  };
+  auto refused = [self](const char* what, role need) {
+    return forbidden(what, need,
+                     sender_role(self->state.options.access.get(), self->current_sender(),
+                                 self->node()));
+  };
   return {
       // Clients send their calls to the coordinator itself: no hop through this actor.
-      [=](session_atom) { return client_requests_actor{self->state.coordinator}; },
-      [=](status_atom) { return full_status(self); },
-      [=](caf::ping_atom) {
+      [=](session_atom) -> caf::result<client_requests_actor> {
+        if (!allowed(role::read))
+          return refused("a session", role::read);
+        return client_requests_actor{self->state.coordinator};
+      },
+      [=](status_atom) -> caf::result<cluster_status> {
+        if (!allowed(role::read))
+          return refused("status", role::read);
+        return full_status(self);
+      },
+      [=](caf::ping_atom) -> caf::result<caf::pong_atom> {
+        if (!allowed(role::node))
+          return refused("ping", role::node);
         return gated_answer<caf::pong_atom>(self, [] { return caf::pong_atom::value; });
       },
-      [=](gossip_atom, membership_view& view) {
+      [=](gossip_atom, membership_view& view) -> caf::result<membership_view> {
+        if (!allowed(role::node))
+          return refused("gossip", role::node);
         return gated_delegate<membership_view>(self, self->state.membership, gossip_atom::value,
                                                std::move(view));
       },
-      [=](peer_atom, const peer_hello& theirs) { return answer_hello(self, theirs); },
+      [=](peer_atom, const peer_hello& theirs) -> caf::result<peer_hello> {
+        if (!allowed(role::node))
+          return refused("a peer handshake", role::node);
+        return answer_hello(self, theirs);
+      },
       [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
-          uint32_t delay_ms) { return apply_fault(self, action, peers, delay_ms); },
+          uint32_t delay_ms) -> caf::result<std::string> {
+        if (!allowed(role::admin))
+          return refused("fault injection", role::admin);
+        return apply_fault(self, action, peers, delay_ms);
+      },
       [=](admin_atom, const std::string& action, const std::string& subject,
           bool apply) -> caf::result<std::string> {
+        if (!allowed(role::admin))
+          return refused(apply ? "a membership change" : "a plan", role::admin);
         return self->delegate(self->state.membership, admin_atom::value, action, subject, apply);
       },
-      [=](alive_atom, const std::string& name, bool alive) { peer_alive(self, name, alive); },
-      [=](connect_to_atom, uint32_t index) { connect_peer(self, index); },
-      [=](view_atom, membership_view& view) { apply_view(self, std::move(view)); },
+      [=](alive_atom, const std::string& name, bool alive) {
+        if (allowed(role::node))
+          peer_alive(self, name, alive);
+      },
+      [=](connect_to_atom, uint32_t index) {
+        if (allowed(role::node))
+          connect_peer(self, index);
+      },
+      [=](view_atom, membership_view& view) {
+        if (allowed(role::node))
+          apply_view(self, std::move(view));
+      },
       [=](transfer_atom, uint64_t epoch, const partition_transfer& t) {
-        self->send(self->state.membership, transfer_atom::value, epoch, t);
+        if (allowed(role::node))
+          self->send(self->state.membership, transfer_atom::value, epoch, t);
       },
       [=](release_atom, partition_id p) {
+        if (!allowed(role::node))
+          return;
         self->state.releases.erase(p);
         check_departure(self);
       },
       [=](caf::tick_atom) {
+        if (!allowed(role::node))
+          return;
         self->state.departure_check_scheduled = false;
         check_departure(self);
       },
-      [=](held_atom, uint64_t id) { self->state.gate.release(id); },
+      [=](held_atom, uint64_t id) {
+        if (allowed(role::node))
+          self->state.gate.release(id);
+      },
   };
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ struct node_options {
   /// Called once when this node has left the cluster (or learns it was removed), with why: the
   /// process should stop.
   std::function<void(const std::string&)> on_departure;
+  /// Who may do what (filled by the frame guard); null: everyone may do everything (TLS off).
+  std::shared_ptr<access_table> access;
 };
 
 /// The instance settings as peers compare them, e.g. "name=local partitions=256 replicas=3 ...".

@@ -48,6 +48,7 @@ struct peer_info {
   bool alive = true; ///< the failure detector's verdict while connected
   bool connecting = false;
   bool mismatch_logged = false;
+  caf::node_id trusted; ///< its process, trusted as a member since this node dialed it
 };
 
 /// Whether the peer can be asked anything now: connected, handshaken, answering probes.

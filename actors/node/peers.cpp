@@ -12,8 +12,10 @@
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "actors/client/tls.hpp"
 #include "actors/node/event_log.hpp"
 #include "actors/node/node_state.hpp"
+#include "actors/node/permission.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv::node_internals {
@@ -118,16 +120,29 @@ void follow_members(self_ptr self) {
   }
 }
 
+/// Messages from a peer this node dialed come back on that connection, past the frame guard:
+/// its process counts as a member while connected (CAF's TLS client verified its certificate).
+void trust(self_ptr self, peer_info& peer, const caf::node_id& process) {
+  auto* access = self->state.options.access.get();
+  if (!access || peer.trusted == process)
+    return;
+  if (peer.trusted)
+    access->forget_member(identity_of(peer.trusted));
+  peer.trusted = process;
+  if (process)
+    access->trust_member(identity_of(process));
+}
+
 void connect_peer(self_ptr self, uint32_t index) {
   auto& peer = self->state.peers[index];
   if (peer.up || peer.connecting || peer.removed)
     return;
   peer.connecting = true;
   // Never the blocking middleman().remote_actor() here: it would stall a scheduler thread.
-  auto mm = self->system().middleman().actor_handle();
-  self->request(mm, connect_timeout, caf::connect_atom::value, peer.host, peer.port)
+  self->request(default_connector(self->system()), connect_timeout, caf::connect_atom::value, peer.host, peer.port)
       .then(
-          [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
+          [=](const caf::node_id& nid, caf::strong_actor_ptr& ptr,
+              const std::set<std::string>& ifs) {
             if (!ptr || !self->system().assignable<node_actor>(ifs)) {
               self->state.peers[index].connecting = false;
               log_event(self->state.options.self_name,
@@ -136,6 +151,7 @@ void connect_peer(self_ptr self, uint32_t index) {
               schedule_reconnect(self, index);
               return;
             }
+            trust(self, self->state.peers[index], nid);
             handshake(self, index, caf::actor_cast<node_actor>(std::move(ptr)));
           },
           [=](caf::error&) {
@@ -148,6 +164,7 @@ void peer_down(self_ptr self, const caf::down_msg& dm) {
   auto& peers = self->state.peers;
   for (uint32_t i = 0; i < peers.size(); ++i)
     if (peers[i].handle && peers[i].handle.address() == dm.source) {
+      trust(self, peers[i], caf::node_id{});
       mark_down(self, peers[i], describe(dm.reason));
       schedule_reconnect(self, i);
     }

@@ -45,6 +45,23 @@ BOOST_AUTO_TEST_CASE(a_second_process_claiming_an_id_with_another_certificate_is
   BOOST_CHECK(table.role_of(n1) == role::none);
 }
 
+BOOST_AUTO_TEST_CASE(a_client_cannot_pass_for_a_member_this_node_dialed) {
+  access_table table;
+  process_identity n2{11, {2}};
+  table.trust_member(n2);
+  BOOST_CHECK(table.role_of(n2) == role::node);
+  BOOST_CHECK(!table.grant(n2, role::admin, "mallory"));
+  BOOST_CHECK(table.grant(n2, role::node, "n2")); // the member's own inbound connection
+  BOOST_CHECK(table.role_of(n2) == role::node);
+  // The other order: a client claimed the id before this node dialed the member.
+  process_identity n3{12, {3}};
+  BOOST_REQUIRE(table.grant(n3, role::read, "mallory"));
+  table.trust_member(n3);
+  BOOST_CHECK(table.role_of(n3) == role::none);
+  table.forget_member(n3);
+  BOOST_CHECK(table.role_of(n3) == role::read);
+}
+
 BOOST_AUTO_TEST_CASE(tokens_match_by_their_sha256_only) {
   // The SHA-256 of "abc" (FIPS 180-2's test vector).
   BOOST_CHECK_EQUAL(sha256_hex("abc"),

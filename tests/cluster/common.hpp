@@ -17,6 +17,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/client/tls.hpp"
 #include "messages/register_types.hpp"
 #include "tests/support/cluster_fixture.hpp"
 
@@ -144,7 +145,8 @@ inline bool flip_byte_in_stored_value(const std::string& data_dir, const std::st
   return flipped;
 }
 
-/// An actor system for the test's own client actors (2 threads, CAF's middleman).
+/// An actor system for the test's own client actors (2 threads, CAF's middleman), over TLS with
+/// the identity local_cluster put in the environment (ACTORKV_CA, ACTORKV_CERT, ACTORKV_KEY).
 struct client_system {
   caf::actor_system_config cfg;
   caf::actor_system sys;
@@ -152,6 +154,8 @@ struct client_system {
   static caf::actor_system_config& init(caf::actor_system_config& cfg) {
     register_types(cfg);
     cfg.load<caf::io::middleman>();
+    if (auto tls = tls_files_from_environment(); tls.any())
+      load_tls(cfg, tls);
     cfg.set("scheduler.max-threads", 2);
     cfg.set("logger.verbosity", caf::atom("quiet"));
     return cfg;

@@ -465,14 +465,24 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_port_is_dropped_and_the_node_keeps_serving) 
   };
   auto before = status_kib("VmRSS:");
   std::mt19937 rng{test_seed()};
-  // A plain TCP client on loopback: sends the bytes it is given, then waits up to 1 s for the
-  // node to close the connection; prints "closed" or "open".
-  auto send_raw = [&](const std::string& data) {
+  // A client on loopback: sends the bytes it is given (inside TLS with the fixture's admin
+  // certificate when `tls`), then waits up to 1 s for the node to close the connection; prints
+  // "closed" or "open".
+  auto send_raw = [&](const std::string& data, bool tls = false) {
+    std::string wrap = tls ? "import ssl\n"
+                             "x=ssl.create_default_context(cafile='" +
+                                 c.cert_path("ca") +
+                                 "')\n"
+                                 "x.check_hostname=False\n"
+                                 "x.load_cert_chain('" +
+                                 c.cert_path("admin") + "','" + c.key_path("admin") +
+                                 "')\n"
+                                 "s=x.wrap_socket(s)\n"
+                           : "";
     return run_program({"/usr/bin/python3", "-c",
                         "import socket,sys\n"
                         "s=socket.create_connection(('" +
-                            c.host(0) + "'," + std::to_string(c.port(0)) +
-                            "))\n"
+                            c.host(0) + "'," + std::to_string(c.port(0)) + "))\n" + wrap +
                             "r='open'\n"
                             "try:\n"
                             " s.sendall(sys.stdin.buffer.read());s.settimeout(1)\n"
@@ -484,19 +494,21 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_port_is_dropped_and_the_node_keeps_serving) 
                        data, 10s)
         .out;
   };
+  // Junk instead of a TLS handshake, and junk inside TLS from a client with a certificate.
   for (int i = 0; i < 5; ++i) {
     std::string junk(4096, '\0');
     for (auto& ch : junk)
       ch = static_cast<char>(rng());
-    send_raw(junk);
+    send_raw(junk, i % 2 == 1);
   }
   // A truncated frame.
-  send_raw(std::string("\x01\x02\x03", 3));
+  send_raw(std::string("\x01\x02\x03", 3), true);
   // Forged BASP headers (CAF 0.17.6, big-endian: operation, 2 padding bytes, flags, payload_len
   // u32, operation_data u64, source_actor u64, dest_actor u64): a direct message to actor 1, which
   // passes CAF's own header check, announcing ~4 GiB and 64 MiB, then the start of a payload.
   // CAF 0.17 would size its receive buffer from payload_len; the node's frame guard drops the
-  // connection at the header (the default max_frame_bytes is about 33 MiB).
+  // connection at the header (the default max_frame_bytes is about 33 MiB). Sent by a client
+  // with a valid certificate: without one the TLS handshake already fails.
   auto forged = [](uint32_t payload_len) {
     std::string h(32, '\0');
     h[0] = 0x02;
@@ -508,7 +520,7 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_port_is_dropped_and_the_node_keeps_serving) 
   auto rss_forged = status_kib("VmRSS:");
   auto peak_forged = status_kib("VmHWM:");
   for (uint32_t len : {0xFFFFFFF0u, 64u << 20}) {
-    auto outcome = send_raw(forged(len));
+    auto outcome = send_raw(forged(len), true);
     BOOST_TEST(outcome == "closed\n",
                "the connection that announced " << len << " bytes stayed " << outcome);
     BOOST_TEST(c.log(0).find("announces a payload of " + std::to_string(len) + " bytes") !=

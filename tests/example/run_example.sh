@@ -19,6 +19,11 @@ cmake --build "$work/cart" -j 2 >/dev/null
 
 # Loopback addresses of our own, derived from the PID so parallel runs do not collide.
 octet=$(( ($$ % 200) + 30 ))
+# TLS as in production: a CA, the nodes' certificates and a writer's for the example.
+bash "$source/tools/certs" "$work/certs" n1@127.0.$octet.1 n2@127.0.$octet.2 n3@127.0.$octet.3 \
+  --client admin:admin --client cart:write >/dev/null
+export ACTORKV_CA="$work/certs/ca.crt" ACTORKV_CERT="$work/certs/admin.crt" \
+  ACTORKV_KEY="$work/certs/admin.key"
 cat >"$work/manifest.toml" <<TOML
 [store]
 name = "example"
@@ -28,6 +33,10 @@ read_quorum = 2
 write_quorum = 2
 quorum = "strict"
 conflicts = "siblings"
+[tls]
+ca = "$work/certs/ca.crt"
+cert = "$work/certs/{node}.crt"
+key = "$work/certs/{node}.key"
 TOML
 for i in 1 2 3; do
   cat >>"$work/manifest.toml" <<TOML
@@ -56,7 +65,8 @@ for i in 1 2 3; do
     sleep 0.3
   done
 done
-out=$("$work/cart/shopping_cart" --connect "127.0.$octet.1:7300,127.0.$octet.2:7300")
+out=$("$work/cart/shopping_cart" --connect "127.0.$octet.1:7300,127.0.$octet.2:7300" \
+  --ca "$work/certs/ca.crt" --cert "$work/certs/cart.crt" --key "$work/certs/cart.key")
 echo "$out"
 grep -qx "siblings after concurrent adds: 2" <<<"$out"
 grep -qx "siblings after the merge: 1" <<<"$out"

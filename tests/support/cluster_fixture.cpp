@@ -161,6 +161,8 @@ local_cluster::local_cluster(options opts)
   }
   dir_ = tmpl;
   try {
+    if (opts_.tls)
+      make_certificates();
     std::ostringstream m;
     m << "[store]\n"
       << "name = \"test\"\n"
@@ -172,6 +174,13 @@ local_cluster::local_cluster(options opts)
       << "conflicts = " << toml_string(opts_.conflicts) << "\n"
       << "\n[storage]\n"
       << "sync = \"normal\"\n";
+    if (opts_.tls)
+      m << "\n[tls]\n"
+        << "ca = " << toml_string(cert_path("ca")) << "\n"
+        << "cert = " << toml_string(cert_path("{node}")) << "\n"
+        << "key = " << toml_string(key_path("{node}")) << "\n";
+    else
+      m << "\n[tls]\nenabled = false\n";
     for (size_t i = 0; i < opts_.nodes; ++i)
       m << "\n[[node]]\n"
         << "name = " << toml_string(node_name(i)) << "\n"
@@ -217,6 +226,30 @@ void local_cluster::check_index(size_t i) const {
   if (i >= opts_.nodes)
     throw std::out_of_range("local_cluster: node index " + std::to_string(i) + " out of range (" +
                             std::to_string(opts_.nodes) + " nodes)");
+}
+
+std::string local_cluster::cert_path(const std::string& name) const {
+  return dir_ + "/certs/" + name + ".crt";
+}
+
+std::string local_cluster::key_path(const std::string& name) const {
+  return dir_ + "/certs/" + name + ".key";
+}
+
+void local_cluster::make_certificates() {
+  const char* source = std::getenv("ACTORKV_SOURCE");
+  if (source == nullptr || *source == '\0')
+    throw std::runtime_error("local_cluster: env ACTORKV_SOURCE (the source tree, for "
+                             "tools/certs) is not set; run through ctest");
+  std::vector<std::string> argv{"/bin/bash", std::string{source} + "/tools/certs", dir_ + "/certs"};
+  for (size_t i = 0; i < opts_.nodes; ++i)
+    argv.push_back(node_name(i) + "@" + host(i));
+  auto made = run_program(argv, "", std::chrono::seconds(60));
+  if (made.exit_code != 0)
+    throw std::runtime_error("local_cluster: tools/certs failed: " + made.err);
+  ::setenv("ACTORKV_CA", cert_path("ca").c_str(), 1);
+  ::setenv("ACTORKV_CERT", cert_path("admin").c_str(), 1);
+  ::setenv("ACTORKV_KEY", key_path("admin").c_str(), 1);
 }
 
 std::string local_cluster::manifest_path() const {

@@ -5,6 +5,11 @@
 //   and kvsh, and throws std::runtime_error saying what is missing otherwise. It creates a fresh
 //   directory /tmp/actorkv-test-XXXXXX and writes manifest.toml there (docs/design.md section
 //   12); no node is started until start()/start_all().
+// - With options::tls (the default) it first makes a CA and certificates with tools/certs (env
+//   ACTORKV_SOURCE, set by ctest, names the source tree) in <dir>/certs: one per node (n<i+1>,
+//   OU=node, its address in the subjectAltName) and the clients admin, writer and reader; the
+//   manifest's [tls] names them, and the fixture sets ACTORKV_CA, ACTORKV_CERT and ACTORKV_KEY to
+//   the admin's, so that kvsh, kvbench and client_system (which read them) connect over TLS.
 // - Node i (0-based) is named "n<i+1>", listens on 127.0.X.(10+i), port 7100+i, and keeps its data
 //   in <dir>/n<i+1> and its log (stdout+stderr, appended across restarts) in <dir>/n<i+1>.log.
 //   X (1..254) starts from the test's PID and is reserved for the fixture's lifetime through an
@@ -41,6 +46,7 @@ public:
     std::string conflicts = "siblings";
     std::vector<uint32_t> capacities; ///< empty: 1 for every node; else one per node
     std::string extra_toml;           ///< appended verbatim after the [[node]] entries
+    bool tls = true;                  ///< false: [tls] enabled = false, plaintext everywhere
   };
 
   local_cluster() : local_cluster(options{}) {}
@@ -53,6 +59,9 @@ public:
   const options& settings() const { return opts_; }
 
   std::string manifest_path() const;
+  /// `<dir>/certs/<name>.crt` (and .key): "ca", a node's name, "admin", "writer" or "reader".
+  std::string cert_path(const std::string& name) const;
+  std::string key_path(const std::string& name) const;
   const std::string& dir() const { return dir_; }
   std::string node_name(size_t i) const;
   std::string host(size_t i) const;
@@ -99,6 +108,7 @@ public:
 
 private:
   void check_index(size_t i) const;
+  void make_certificates();
 
   options opts_;
   std::string bin_dir_;

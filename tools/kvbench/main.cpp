@@ -24,6 +24,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/client/client.hpp"
+#include "actors/client/tls.hpp"
 #include "messages/register_types.hpp"
 #include "tools/kvbench/driver.hpp"
 
@@ -40,6 +41,10 @@ on stderr and a table of throughput and latency percentiles per operation on std
 options:
   --connect LIST         nodes, comma-separated (default 127.0.0.1:7101); client actor i
                          connects first to node i mod the list's length
+  --ca FILE --cert FILE --key FILE
+                         TLS: the cluster CA, a write (or admin) client certificate and its
+                         key (defaults: $ACTORKV_CA, $ACTORKV_CERT, $ACTORKV_KEY; without them
+                         plaintext, for clusters with [tls] enabled = false)
   --workload a|b|c|w     a: 50% read 50% update, b: 95/5, c: read only, w: update only
                          (default a)
   --keys N               key space: user0000000000 .. user<N-1> (default 100000)
@@ -70,6 +75,7 @@ constexpr size_t default_client_actors = 1;
 
 struct options {
   std::string connect = "127.0.0.1:7101";
+  actorkv::tls_files tls = actorkv::tls_files_from_environment();
   workload_kind workload = workload_kind::a;
   distribution_kind distribution = distribution_kind::zipfian;
   uint64_t keys = 100000;
@@ -127,6 +133,12 @@ options parse_args(int argc, char** argv, bool& help) {
       return o;
     } else if (arg == "--connect") {
       o.connect = value();
+    } else if (arg == "--ca") {
+      o.tls.ca = value();
+    } else if (arg == "--cert") {
+      o.tls.cert = value();
+    } else if (arg == "--key") {
+      o.tls.key = value();
     } else if (arg == "--workload") {
       auto v = value();
       if (v == "a")
@@ -332,9 +344,17 @@ int main(int argc, char** argv) {
   if (!o.seed_given)
     o.seed = drawn_seed();
 
+  if (o.tls.any())
+    if (auto problem = actorkv::check_tls_files(o.tls); !problem.empty()) {
+      std::cerr << "kvbench: " << problem << "\n";
+      return 2;
+    }
+
   caf::actor_system_config cfg;
   actorkv::register_types(cfg);
   cfg.load<caf::io::middleman>();
+  if (o.tls.any())
+    actorkv::load_tls(cfg, o.tls);
   cfg.set("scheduler.max-threads", static_cast<size_t>(o.threads));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   if (o.sharing)

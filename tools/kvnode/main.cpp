@@ -23,8 +23,12 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/remote_actor.hpp>
 
+#include "actors/client/tls.hpp"
+#include "actors/client/client.hpp"
 #include "actors/guard/frame_guard.hpp"
+#include "actors/http/http_server.hpp"
 #include "actors/node/event_log.hpp"
 #include "actors/node/instance.hpp"
 #include "actors/node/node.hpp"
@@ -41,8 +45,8 @@ namespace {
 constexpr const char* usage =
     R"(usage: kvnode --manifest FILE --node NAME [--threads N] [--scheduler P]
        kvnode --manifest FILE --node NAME --join SEED --listen HOST:PORT --data-dir DIR
-              [--capacity C] [--threads N] [--scheduler P]
-       kvnode --manifest FILE --list-nodes
+              [--capacity C] [--https-port P] [--threads N] [--scheduler P]
+       kvnode --manifest FILE --list-nodes | --list-tls
 
 Runs one actorkv node: reads the cluster manifest FILE, serves as its [[node]] entry NAME on that
 entry's host:port, and stores data in the entry's data_dir. Stops cleanly on SIGINT or SIGTERM,
@@ -62,6 +66,7 @@ options:
   --data-dir DIR    the joining node's data directory
   --capacity C      the joining node's capacity, 1..1000 (default 1): its share of partitions
                     is proportional to it
+  --https-port P    the joining node's HTTPS API port (default: none)
   --threads N       CAF scheduler threads (default 2). Besides them a node runs CAF's
                     multiplexer and clock threads, one thread for its storage (SQLite), one
                     that checkpoints SQLite's log and one for the frame guard on its port
@@ -69,6 +74,12 @@ options:
                     sleep instead of polling for work, which leaves the cores to the other
                     processes of the machine)
   --list-nodes      validate the manifest, print "NAME HOST:PORT" per node, exit
+  --list-tls        validate the manifest, print "NAME CA CERT KEY" per node ([tls] files with
+                    {node} filled in; nothing when TLS is off), exit
+
+TLS: the manifest's [tls] names the cluster CA and each node's certificate and key; a node
+refuses to start without the table (plaintext needs [tls] enabled = false). tools/certs makes a
+development CA and certificates (docs/security.md).
   --help            this text
 )";
 
@@ -106,7 +117,9 @@ int fail(const std::string& msg, int code = 2) {
 std::optional<actorkv::membership_view>
 fetch_view(caf::actor_system& sys, const actorkv::manifest& cluster, const std::string& host,
            uint16_t port, const actorkv::member_info& self, std::string& failure) {
-  auto seed = sys.middleman().remote_actor<actorkv::node_actor>(host, port);
+  auto seed = sys.has_openssl_manager()
+                  ? caf::openssl::remote_actor<actorkv::node_actor>(sys, host, port)
+                  : sys.middleman().remote_actor<actorkv::node_actor>(host, port);
   if (!seed) {
     failure = sys.render(seed.error());
     return std::nullopt;
@@ -136,6 +149,16 @@ fetch_view(caf::actor_system& sys, const actorkv::manifest& cluster, const std::
     return std::nullopt;
   }
   return theirs;
+}
+
+/// The node's coordinator, as its session answer names it.
+caf::actor_addr coordinator_of(caf::actor_system& sys, const actorkv::node_actor& node) {
+  caf::scoped_actor self{sys};
+  caf::actor_addr out;
+  self->request(node, caf::infinite, actorkv::session_atom::value)
+      .receive([&](const actorkv::client_requests_actor& c) { out = c.address(); },
+               [](caf::error&) {});
+  return out;
 }
 
 /// Ends the process if the actor system's shutdown stalls (see its use in main).
@@ -180,9 +203,11 @@ actorkv::storage::sync_mode sync_of(const std::string& s) {
 int main(int argc, char** argv) {
   std::string manifest_path, node_name, join_seed, listen, join_data_dir;
   uint32_t capacity = 1;
+  uint16_t https_port = 0;
   int threads = 2;
   bool sharing = true;
   bool list_nodes = false;
+  bool list_tls = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char* name) -> const char* {
@@ -216,8 +241,17 @@ int main(int argc, char** argv) {
       if (!v || *end != '\0' || n < 1 || n > 1000)
         return fail("--capacity needs a number from 1 to 1000");
       capacity = static_cast<uint32_t>(n);
+    } else if (arg == "--https-port") {
+      auto v = value("--https-port");
+      char* end = nullptr;
+      long n = v ? std::strtol(v, &end, 10) : 0;
+      if (!v || *end != '\0' || n < 1 || n > 65535)
+        return fail("--https-port needs a port from 1 to 65535");
+      https_port = static_cast<uint16_t>(n);
     } else if (arg == "--list-nodes") {
       list_nodes = true;
+    } else if (arg == "--list-tls") {
+      list_tls = true;
     } else if (arg == "--threads") {
       auto v = value("--threads");
       char* end = nullptr;
@@ -235,7 +269,7 @@ int main(int argc, char** argv) {
       return fail("unknown argument '" + arg + "' (see --help)");
     }
   }
-  if (manifest_path.empty() || (node_name.empty() && !list_nodes))
+  if (manifest_path.empty() || (node_name.empty() && !list_nodes && !list_tls))
     return fail("--manifest and --node are required (see --help)");
 
   auto cluster = actorkv::load_manifest(manifest_path);
@@ -246,6 +280,23 @@ int main(int argc, char** argv) {
       std::cout << n.name << " " << n.host << ":" << n.port << "\n";
     return 0;
   }
+  auto& tls = cluster->tls;
+  auto tls_of = [&](const std::string& name) {
+    return actorkv::tls_files{tls.ca, actorkv::node_file(tls.cert, name),
+                              actorkv::node_file(tls.key, name)};
+  };
+  if (list_tls) {
+    if (tls.enabled)
+      for (auto& n : cluster->nodes) {
+        auto files = tls_of(n.name);
+        std::cout << n.name << " " << files.ca << " " << files.cert << " " << files.key << "\n";
+      }
+    return 0;
+  }
+  if (!tls.configured)
+    return fail(manifest_path + ": no [tls] table: every connection is TLS unless the manifest "
+                                "says [tls] enabled = false; set ca, cert and key (tools/certs "
+                                "makes a development CA and certificates; docs/security.md)");
   actorkv::node_entry joiner;
   const actorkv::node_entry* self_entry = cluster->find_node(node_name);
   bool joining = !join_seed.empty();
@@ -265,9 +316,11 @@ int main(int argc, char** argv) {
       return fail("--listen needs HOST:PORT, got '" + listen + "'");
     joiner.capacity = capacity;
     joiner.data_dir = join_data_dir;
+    joiner.https_port = https_port;
     self_entry = &joiner;
-  } else if (!listen.empty() || !join_data_dir.empty()) {
-    return fail("--listen and --data-dir go with --join (a manifest node's are in the manifest)");
+  } else if (!listen.empty() || !join_data_dir.empty() || https_port != 0) {
+    return fail("--listen, --data-dir and --https-port go with --join (a manifest node's are in "
+                "the manifest)");
   }
   if (!self_entry) {
     std::string names;
@@ -275,6 +328,14 @@ int main(int argc, char** argv) {
       names += (names.empty() ? "" : ", ") + n.name;
     return fail("no node named '" + node_name + "' in " + manifest_path + " (it lists " + names +
                 "); a node that is not in the manifest joins with --join SEED (see --help)");
+  }
+
+  actorkv::tls_files own_tls;
+  if (tls.enabled) {
+    own_tls = tls_of(node_name);
+    if (auto problem = actorkv::check_tls_files(own_tls); !problem.empty())
+      return fail(manifest_path + " [tls]: " + problem +
+                  " (tools/certs DIR NAME makes a development certificate)");
   }
 
   std::error_code fs_err;
@@ -336,6 +397,8 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   actorkv::register_types(cfg);
   cfg.load<caf::io::middleman>();
+  if (tls.enabled)
+    actorkv::load_tls(cfg, own_tls); // peers are dialed over TLS; the guard terminates inbound
   cfg.set("scheduler.max-threads", threads);
   if (sharing)
     cfg.set("scheduler.policy", caf::atom("sharing"));
@@ -358,6 +421,12 @@ int main(int argc, char** argv) {
     opts.port = self_entry->port;
     opts.capacity = self_entry->capacity;
     opts.initial_view = kept_view;
+    // Filled by the frame guard from the certificates of connecting processes; TLS off: nobody
+    // is checked.
+    std::shared_ptr<actorkv::access_table> access;
+    if (tls.enabled)
+      access = std::make_shared<actorkv::access_table>();
+    opts.access = access;
     if (joining) {
       std::string failure;
       auto fetched = fetch_view(
@@ -387,34 +456,94 @@ int main(int argc, char** argv) {
     // Leaving the cluster ends the process the same way a signal does.
     opts.on_departure = [](const std::string&) { kill(getpid(), SIGTERM); };
     auto node = actorkv::spawn_node(sys, opts);
-    // CAF 0.17 allocates whatever a BASP header announces, so its port is never exposed: it
-    // listens on an ephemeral port of the node's address, behind the frame guard on host:port.
+    // CAF 0.17 allocates whatever a BASP header announces and speaks plaintext, so its port is
+    // never exposed: it listens on an ephemeral port of 127.0.0.1, behind the frame guard on
+    // host:port, which terminates TLS and checks every header first.
     auto endpoint = self_entry->host + ":" + std::to_string(self_entry->port);
     std::string listen_error;
     auto guard = actorkv::frame_guard::listen(self_entry->host, self_entry->port, listen_error);
     std::optional<uint16_t> port;
     if (guard) {
-      if (auto published = sys.middleman().publish(node, 0, guard->address().c_str()))
+      if (auto published = sys.middleman().publish(node, 0, "127.0.0.1"))
         port = *published;
       else
         listen_error = "CAF's port: " + sys.render(published.error());
+    }
+    if (port) {
+      actorkv::guard_options go;
+      go.upstream_port = *port;
+      go.max_frame_bytes = cluster->limits.max_frame_bytes;
+      go.log = [node_name](const std::string& what) { actorkv::log_event(node_name, what); };
+      if (tls.enabled)
+        go.tls = actorkv::guard_tls{own_tls.ca, own_tls.cert, own_tls.key};
+      go.access = access;
+      // Clients reach the node actor and its coordinator, nothing else.
+      go.client_destinations = {node->id(), coordinator_of(sys, node).id()};
+      if (!guard->start(std::move(go), listen_error))
+        port.reset();
     }
     if (!port) {
       caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
       return fail("cannot listen on " + endpoint + ": " + listen_error, 1);
     }
-    guard->start(*port, cluster->limits.max_frame_bytes,
-                 [node_name](const std::string& what) { actorkv::log_event(node_name, what); });
+    // The HTTPS API asks a client actor of this process, which reaches the node directly.
+    std::unique_ptr<actorkv::http_server> https;
+    actorkv::client_actor https_store;
+    if (self_entry->https_port != 0) {
+      actorkv::client_options co;
+      co.endpoints = {endpoint};
+      co.timeout = std::chrono::milliseconds{cluster->timeouts.client_ms};
+      co.connector = actorkv::local_connector(sys, node);
+      https_store = actorkv::spawn_client(sys, co);
+      actorkv::http_options ho;
+      ho.host = self_entry->host;
+      ho.port = self_entry->https_port;
+      ho.tls = tls.enabled;
+      ho.ca = own_tls.ca;
+      ho.cert = own_tls.cert;
+      ho.key = own_tls.key;
+      ho.tokens = cluster->tokens;
+      ho.max_key_bytes = cluster->limits.max_key_bytes;
+      ho.max_value_bytes = cluster->limits.max_value_bytes;
+      auto& http = cluster->http;
+      ho.max_connections = http.max_connections;
+      ho.max_header_bytes = http.max_header_bytes;
+      ho.request_timeout = std::chrono::milliseconds{http.request_ms};
+      ho.idle_timeout = std::chrono::milliseconds{http.idle_ms};
+      ho.store_timeout = co.timeout + std::chrono::seconds(5);
+      ho.threads = http.threads;
+      ho.log = [node_name](const std::string& what) { actorkv::log_event(node_name, what); };
+      std::string http_error;
+      https = actorkv::http_server::start(sys, https_store, std::move(ho), http_error);
+      if (!https) {
+        guard->stop();
+        caf::anon_send_exit(https_store, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+        return fail("cannot serve HTTPS on " + self_entry->host + ":" +
+                        std::to_string(self_entry->https_port) + ": " + http_error,
+                    1);
+      }
+    }
     auto& store = cluster->store;
     actorkv::log_event(
-        node_name, std::string{"listening on "} + endpoint + " (" + actorkv::settings_text(store) +
-                       (identity->created ? ", new data directory " : ", data directory ") +
-                       self_entry->data_dir + ")");
+        node_name,
+        std::string{"listening on "} + endpoint +
+            (https ? ", HTTPS API on " + self_entry->host + ":" + std::to_string(https->port())
+                   : std::string{}) +
+            (tls.enabled ? ", TLS" : ", plaintext ([tls] enabled = false)") + " (" +
+            actorkv::settings_text(store) +
+            (identity->created ? ", new data directory " : ", data directory ") +
+            self_entry->data_dir + ")");
     int sig = 0;
     sigwait(&stop_signals, &sig);
     actorkv::log_event(node_name, std::string{"stopping on "} + strsignal(sig));
     // No new connections; those open keep forwarding while the node winds down.
+    if (https) {
+      https->stop();
+      caf::anon_send_exit(https_store, caf::exit_reason::user_shutdown);
+    }
     guard->stop_listening();
     sys.middleman().unpublish(node, *port);
     caf::anon_send_exit(node, caf::exit_reason::user_shutdown);

@@ -1,6 +1,7 @@
 // kvsh: the actorkv shell.
 //
-//   kvsh [--connect HOST:PORT[,HOST:PORT...]] [-c 'CMD; CMD'] [--timeout MS]
+//   kvsh [--connect HOST:PORT[,HOST:PORT...]] [--ca F --cert F --key F] [-c 'CMD; CMD']
+//        [--timeout MS]
 //
 // Interactive with a prompt, line editing and history when stdin is a terminal; otherwise (or
 // with -c) it runs the commands in order, prints one plain result per command and stops with
@@ -14,12 +15,14 @@
 #include <editline/readline.h>
 
 #include "actors/client/client.hpp"
+#include "actors/client/tls.hpp"
 #include "tools/kvsh/shell.hpp"
 
 namespace {
 
 constexpr const char* usage =
-    R"(usage: kvsh [--connect HOST:PORT[,HOST:PORT...]] [-c 'CMD; CMD'] [--timeout MS]
+    R"(usage: kvsh [--connect HOST:PORT[,HOST:PORT...]] [--ca FILE --cert FILE --key FILE]
+            [-c 'CMD; CMD'] [--timeout MS]
 
 The actorkv shell. Connects to any node of a cluster (failing over to the others) and runs
 commands: interactively when stdin is a terminal, else from -c or stdin, one plain result per
@@ -27,6 +30,12 @@ command, stopping with exit code 1 at the first error (message on stderr).
 
 options:
   --connect LIST   nodes to talk to, comma-separated (default 127.0.0.1:7101)
+  --ca FILE        the cluster's CA certificate (default: $ACTORKV_CA)
+  --cert FILE      this client's certificate, signed by that CA; its OU is the role: read,
+                   write or admin (default: $ACTORKV_CERT)
+  --key FILE       the certificate's key (default: $ACTORKV_KEY). Without the three, kvsh
+                   talks plaintext, which only a cluster with [tls] enabled = false accepts.
+                   tools/certs makes them; tools/run passes run/certs/admin.*
   -c COMMANDS      run these commands (separated by ';') and exit
   --timeout MS     bound on each request in milliseconds (default 10000)
   --help           this text and the command list
@@ -70,6 +79,7 @@ int main(int argc, char** argv) {
   std::string commands;
   bool have_commands = false;
   long timeout_ms = 10000;
+  auto tls = actorkv::tls_files_from_environment();
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -77,6 +87,12 @@ int main(int argc, char** argv) {
       return 0;
     } else if (arg == "--connect" && i + 1 < argc) {
       connect = argv[++i];
+    } else if (arg == "--ca" && i + 1 < argc) {
+      tls.ca = argv[++i];
+    } else if (arg == "--cert" && i + 1 < argc) {
+      tls.cert = argv[++i];
+    } else if (arg == "--key" && i + 1 < argc) {
+      tls.key = argv[++i];
     } else if (arg == "-c" && i + 1 < argc) {
       commands = argv[++i];
       have_commands = true;
@@ -93,9 +109,13 @@ int main(int argc, char** argv) {
   if (endpoints.empty())
     return fail("--connect needs HOST:PORT[,HOST:PORT...], got '" + connect + "'");
 
+  if (tls.any())
+    if (auto problem = actorkv::check_tls_files(tls); !problem.empty())
+      return fail(problem);
+
   bool interactive = !have_commands && isatty(STDIN_FILENO);
   actorkv::shell sh{endpoints, std::chrono::milliseconds{timeout_ms}, !interactive, std::cout,
-                    std::cerr};
+                    std::cerr, tls};
   bool quit = false;
   if (have_commands)
     return run_script(sh, commands, quit);

@@ -154,8 +154,8 @@ struct shell::impl {
   std::ostream& err;
 
   impl(std::vector<std::string> endpoints, std::chrono::milliseconds t, bool p, std::ostream& o,
-       std::ostream& e)
-      : client(std::move(endpoints), t), plain(p), out(o), err(e) {}
+       std::ostream& e, const tls_files& tls)
+      : client(std::move(endpoints), t, tls), plain(p), out(o), err(e) {}
 
   outcome fail(const std::string& msg) {
     err << "error: " << msg << std::endl;
@@ -364,8 +364,8 @@ struct shell::impl {
 };
 
 shell::shell(std::vector<std::string> endpoints, std::chrono::milliseconds timeout, bool plain,
-             std::ostream& out, std::ostream& err)
-    : impl_(std::make_unique<impl>(std::move(endpoints), timeout, plain, out, err)) {}
+             std::ostream& out, std::ostream& err, const tls_files& tls)
+    : impl_(std::make_unique<impl>(std::move(endpoints), timeout, plain, out, err, tls)) {}
 
 shell::~shell() = default;
 

@@ -2,6 +2,8 @@
 // against a client actor.
 #pragma once
 
+#include "actors/client/tls.hpp"
+
 #include <chrono>
 #include <iosfwd>
 #include <memory>
@@ -21,8 +23,9 @@ public:
   enum class outcome { ok, error, quit };
 
   /// `plain`: script mode, results only. `endpoints`: "host:port" list for the client actor.
+  /// `tls`: the client's identity (none: plaintext).
   shell(std::vector<std::string> endpoints, std::chrono::milliseconds timeout, bool plain,
-        std::ostream& out, std::ostream& err);
+        std::ostream& out, std::ostream& err, const tls_files& tls = {});
   ~shell();
 
   /// Runs one tokenized command; errors are printed to the error stream.

@@ -1,6 +1,8 @@
 // The frame guard's BASP header checker (actors/guard/basp_frame.hpp): the header layout matches
 // what CAF 0.17's own serializer writes, legitimate streams pass however they are split into reads,
-// and huge or invalid headers are refused before any of their payload.
+// and huge or invalid headers are refused before any of their payload. Under rules, the client
+// handshake (a frame captured from a real CAF client, and CAF's own serialisation of a node id)
+// names the process, and clients may send only what clients need.
 #include "actors/guard/basp_frame.hpp"
 
 #include <cstdlib>
@@ -12,6 +14,9 @@
 
 #include <caf/binary_serializer.hpp>
 #include <caf/io/basp/header.hpp>
+#include <caf/node_id.hpp>
+
+#include "tests/actors/guard/guard_test_support.hpp"
 
 using namespace actorkv;
 
@@ -237,6 +242,174 @@ BOOST_AUTO_TEST_CASE(random_garbage_is_refused_at_its_first_header) {
   }
   // A random header passes only with a valid operation, its field rules and a small length.
   BOOST_TEST(refused >= 199u);
+}
+
+BOOST_AUTO_TEST_CASE(the_captured_client_handshake_names_its_process) {
+  auto& f = guard_test::captured_client_handshake;
+  BOOST_REQUIRE_EQUAL(f.size(), 64u);
+  auto h = basp_frame_checker::decode(f.data());
+  BOOST_TEST(h.operation == 1);
+  BOOST_TEST(h.payload_len == client_handshake_size);
+  auto id = parse_client_handshake(f.data() + 32, 32);
+  BOOST_REQUIRE(id);
+  BOOST_TEST(id->pid == guard_test::captured_pid);
+  BOOST_TEST((id->host == guard_test::captured_host));
+  BOOST_TEST(node_id_text(*id) == "BFFADF3AC9F1142F6446CA706C9BB0F69B114400#16090");
+  // CAF's own serialisation of that node id is the captured payload, and prints the same.
+  auto nid = caf::make_node_id(guard_test::captured_pid, guard_test::captured_host);
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  BOOST_REQUIRE(!sink(nid));
+  BOOST_TEST(wire(buf.begin(), buf.end()) == wire(f.begin() + 32, f.end()));
+  BOOST_TEST(to_string(nid) == node_id_text(*id));
+}
+
+BOOST_AUTO_TEST_CASE(handshakes_naming_no_process_are_not_parsed) {
+  auto payload = wire(guard_test::captured_client_handshake.begin() + 32,
+                      guard_test::captured_client_handshake.end());
+  auto parse = [](const wire& p) { return parse_client_handshake(p.data(), p.size()); };
+  BOOST_TEST(parse(payload).has_value());
+  auto no_pid = payload;
+  auto no_host = payload;
+  for (size_t i = 8; i < payload.size(); ++i)
+    (i < 12 ? no_pid : no_host)[i] = 0;
+  auto uri_id = payload;
+  uri_id[7] ^= 1; // another atom
+  auto short_one = wire(payload.begin(), payload.end() - 1);
+  for (auto& bad : {no_pid, no_host, uri_id, short_one, wire(8, 0)}) // the last: atom(""), none
+    BOOST_TEST(!parse(bad).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(identified_streams_keep_the_first_handshakes_process) {
+  basp_rules rules{true, false, {}};
+  auto repeated = guard_test::captured_client_handshake;
+  repeated[3] = 0x02; // the repeat that selects the connection: same process, flag set
+  auto s = guard_test::concat({guard_test::captured_client_handshake, frame(2, 10, 0, 1, 7),
+                               repeated, frame(3, 10, 0, 1, 7)});
+  basp_frame_checker c{limit, &rules};
+  for (auto b : s) { // byte by byte: the handshake payload is gathered across reads
+    BOOST_REQUIRE(c.feed(&b, 1));
+    BOOST_TEST((c.identity().has_value() || c.frames() <= 1));
+  }
+  BOOST_REQUIRE(c.identity());
+  BOOST_TEST(c.identity()->pid == guard_test::captured_pid);
+  BOOST_TEST(!c.mid_header());
+  // Another process on the same connection is refused.
+  auto other = guard_test::client_handshake(4242);
+  BOOST_TEST(!c.feed(other.data(), other.size()));
+  BOOST_TEST((c.problem() == frame_problem::identity_changed));
+  BOOST_TEST(c.describe() == "client_handshake names process "
+                             "BFFADF3AC9F1142F6446CA706C9BB0F69B114400#4242, not "
+                             "BFFADF3AC9F1142F6446CA706C9BB0F69B114400#16090 as before");
+}
+
+BOOST_AUTO_TEST_CASE(identified_streams_start_with_a_valid_client_handshake) {
+  basp_rules rules{true, false, {}};
+  {
+    basp_frame_checker c{limit, &rules};
+    auto f = frame(2, 10, 0, 0, 1);
+    BOOST_TEST(!c.feed(f.data(), f.size()));
+    BOOST_TEST((c.problem() == frame_problem::not_a_handshake));
+    BOOST_TEST(c.describe() == "first BASP frame is a direct_message, not a client_handshake");
+  }
+  {
+    basp_frame_checker c{limit, &rules};
+    auto f = frame(1, 40, 0, 0, 0); // CAF would accept it; it names no default node id
+    BOOST_TEST(!c.feed(f.data(), f.size()));
+    BOOST_TEST((c.problem() == frame_problem::bad_handshake));
+  }
+  {
+    basp_frame_checker c{limit, &rules};
+    auto f = guard_test::client_handshake(0);
+    BOOST_TEST(!c.feed(f.data(), f.size()));
+    BOOST_TEST((c.problem() == frame_problem::bad_handshake));
+    BOOST_TEST(!c.identity());
+  }
+  // Without rules, as before: anything CAF accepts.
+  basp_frame_checker plain{limit};
+  auto f = frame(2, 10, 0, 0, 1);
+  BOOST_TEST(plain.feed(f.data(), f.size()));
+  BOOST_TEST(!plain.identity());
+}
+
+BOOST_AUTO_TEST_CASE(clients_send_only_client_frames_to_allowed_actors) {
+  basp_rules rules{true, true, {3, 9}};
+  auto start = [&] {
+    auto c = std::make_unique<basp_frame_checker>(limit, &rules);
+    auto& h = guard_test::captured_client_handshake;
+    BOOST_REQUIRE(c->feed(h.data(), h.size()));
+    return c;
+  };
+  // What a client sends: direct messages to allowed actors, monitors, downs, heartbeats.
+  auto c = start();
+  auto ok =
+      guard_test::concat({frame(2, 10, 0, 5, 3), frame(2, 10, 0, 5, 9), frame(4, 50, 0, 0, 12),
+                          frame(5, 60, 0, 12, 0), frame(6, 0, 0, 0, 0)});
+  BOOST_TEST(c->feed(ok.data(), ok.size()));
+  struct refused_case {
+    wire f;
+    frame_problem problem;
+    std::string reason;
+  };
+  std::vector<refused_case> cases{
+      {frame(2, 10, 0, 5, 4), frame_problem::forbidden_destination,
+       "a client may not send a direct_message to actor 4"},
+      {frame(3, 10, 0, 5, 3), frame_problem::forbidden_operation,
+       "a client may not send a routed_message"},
+      {frame(0, 10, 1, 0, 0), frame_problem::forbidden_operation,
+       "a client may not send a server_handshake"},
+  };
+  for (auto& r : cases) {
+    auto d = start();
+    BOOST_TEST(!d->feed(r.f.data(), r.f.size()));
+    BOOST_TEST((d->problem() == r.problem));
+    BOOST_TEST(d->describe() == r.reason);
+  }
+  // CAF's own request to the spawn server passes; anything else to a named receiver does not.
+  auto info = guard_test::spawn_info_request_from(7);
+  BOOST_TEST(c->feed(info.data(), info.size()));
+  auto spawn = info;
+  spawn[32 + 30] ^= 0x01; // another atom than get_atom
+  auto other_name = info; // another registered name than "SpawnServ"
+  other_name[24] = 0x0f;
+  auto longer = guard_test::frame(2, 46, spawn_server_atom, true, 7);
+  longer[3] = named_receiver_flag;
+  for (auto& bad : {spawn, other_name, longer}) {
+    auto d = start();
+    BOOST_TEST(!d->feed(bad.data(), bad.size()));
+    BOOST_TEST((d->problem() == frame_problem::forbidden_named_receiver));
+  }
+  // An actor of this node that addressed the client may be answered.
+  auto answer = frame(2, 10, 0, 5, 8);
+  auto d = start();
+  BOOST_TEST(!d->feed(answer.data(), answer.size()));
+  auto e = start();
+  e->allow_reply_to(8);
+  BOOST_TEST(e->feed(answer.data(), answer.size()));
+  // A node may send all of these.
+  cases.push_back({spawn, frame_problem::none, ""});
+  basp_rules node{true, false, {}};
+  basp_frame_checker n{limit, &node};
+  auto& h = guard_test::captured_client_handshake;
+  BOOST_TEST(n.feed(h.data(), h.size()));
+  for (auto& r : cases)
+    BOOST_TEST(n.feed(r.f.data(), r.f.size()));
+}
+
+BOOST_AUTO_TEST_CASE(the_follower_reports_each_header_however_split) {
+  auto s = session();
+  std::mt19937 rng{test_seed()};
+  for (int round = 0; round < 20; ++round) {
+    basp_header_follower f;
+    std::vector<uint8_t> ops;
+    size_t at = 0;
+    while (at < s.size()) {
+      auto n = std::min<size_t>(s.size() - at, 1 + rng() % 200);
+      f.feed(s.data() + at, n, [&](const basp_header& h) { ops.push_back(h.operation); });
+      at += n;
+    }
+    BOOST_TEST((ops == std::vector<uint8_t>{1, 1, 2, 6, 3, 4, 5, 2}));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

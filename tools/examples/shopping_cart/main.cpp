@@ -2,7 +2,7 @@
 // coordination. Concurrent additions become siblings; the application merges them by set union
 // and writes the union back with the context of the read, so no addition is ever lost.
 //
-//   shopping_cart --connect HOST:PORT[,HOST:PORT...] [--user NAME]
+//   shopping_cart --connect HOST:PORT[,HOST:PORT...] [--user NAME] [--ca F --cert F --key F]
 #include <algorithm>
 #include <iostream>
 #include <set>
@@ -13,6 +13,7 @@
 #include <caf/io/all.hpp>
 
 #include <actors/client/client.hpp>
+#include <actors/client/tls.hpp>
 #include <messages/error.hpp>
 #include <messages/register_types.hpp>
 
@@ -89,21 +90,36 @@ private:
 
 int main(int argc, char** argv) {
   std::string connect, user = "alice";
+  tls_files tls; // the cluster's CA and a write certificate (docs/security.md)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string arg = argv[i];
     if (arg == "--connect")
       connect = argv[i + 1];
     else if (arg == "--user")
       user = argv[i + 1];
+    else if (arg == "--ca")
+      tls.ca = argv[i + 1];
+    else if (arg == "--cert")
+      tls.cert = argv[i + 1];
+    else if (arg == "--key")
+      tls.key = argv[i + 1];
   }
   auto endpoints = parse_endpoints(connect);
   if (endpoints.empty()) {
-    std::cerr << "usage: shopping_cart --connect HOST:PORT[,HOST:PORT...] [--user NAME]\n";
+    std::cerr << "usage: shopping_cart --connect HOST:PORT[,HOST:PORT...] [--user NAME] "
+                 "[--ca FILE --cert FILE --key FILE]\n";
     return 2;
   }
+  if (tls.any())
+    if (auto problem = check_tls_files(tls); !problem.empty()) {
+      std::cerr << "shopping_cart: " << problem << "\n";
+      return 2;
+    }
   caf::actor_system_config cfg;
   register_types(cfg);
   cfg.load<caf::io::middleman>();
+  if (tls.any())
+    load_tls(cfg, tls); // CAF's OpenSSL module: the client then connects over TLS
   caf::actor_system sys{cfg};
   // Two devices, each talking to a different node when it can.
   device phone{sys, endpoints};
