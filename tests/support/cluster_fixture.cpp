@@ -187,7 +187,8 @@ local_cluster::local_cluster(options opts)
         << "host = " << toml_string(host(i)) << "\n"
         << "port = " << port(i) << "\n"
         << "capacity = " << opts_.capacities[i] << "\n"
-        << "data_dir = " << toml_string(data_dir(i)) << "\n";
+        << "data_dir = " << toml_string(data_dir(i)) << "\n"
+        << (opts_.https ? "https_port = " + std::to_string(https_port(i)) + "\n" : "");
     if (!opts_.extra_toml.empty())
       m << "\n" << opts_.extra_toml << (opts_.extra_toml.back() == '\n' ? "" : "\n");
     write_file(manifest_path(), m.str());
@@ -226,6 +227,15 @@ void local_cluster::check_index(size_t i) const {
   if (i >= opts_.nodes)
     throw std::out_of_range("local_cluster: node index " + std::to_string(i) + " out of range (" +
                             std::to_string(opts_.nodes) + " nodes)");
+}
+
+uint16_t local_cluster::https_port(size_t i) const {
+  check_index(i);
+  return static_cast<uint16_t>(8100 + i);
+}
+
+std::string local_cluster::https_url(size_t i) const {
+  return (opts_.tls ? "https://" : "http://") + host(i) + ":" + std::to_string(https_port(i));
 }
 
 std::string local_cluster::cert_path(const std::string& name) const {

@@ -47,6 +47,7 @@ public:
     std::vector<uint32_t> capacities; ///< empty: 1 for every node; else one per node
     std::string extra_toml;           ///< appended verbatim after the [[node]] entries
     bool tls = true;                  ///< false: [tls] enabled = false, plaintext everywhere
+    bool https = false;               ///< node i serves the HTTPS API on https_port(i)
   };
 
   local_cluster() : local_cluster(options{}) {}
@@ -67,6 +68,8 @@ public:
   std::string host(size_t i) const;
   uint16_t port(size_t i) const;
   std::string endpoint(size_t i) const; ///< "host:port", as kvsh --connect takes it
+  uint16_t https_port(size_t i) const;  ///< 8100 + i, with options::https
+  std::string https_url(size_t i) const; ///< "https://host:https_port" (http:// without TLS)
   std::string data_dir(size_t i) const;
   std::string log_path(size_t i) const;
   std::string log(size_t i) const; ///< the log file's contents ("" before the first start)
