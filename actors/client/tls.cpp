@@ -10,6 +10,54 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 
+#include <dlfcn.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+// CAF 0.17.6's OpenSSL sessions (libcaf_openssl: session::do_some, handle_ssl_result) call
+// SSL_read, SSL_write, SSL_connect and SSL_accept without emptying the thread's error queue
+// first, and leave an entry in it when a connection fails (OpenSSL 3 reports a peer's reset or
+// EOF there). SSL_get_error then reports SSL_ERROR_SSL for the next session served by that
+// thread, and CAF closes it too: one peer killed with -9 dropped every TLS connection of every
+// node. OpenSSL requires an empty queue before these calls; these definitions, which the linker
+// exports from the program because libcaf_openssl refers to them, empty it and call OpenSSL's.
+namespace {
+
+template <class F>
+F openssl_function(const char* name) {
+  return reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+}
+
+} // namespace
+
+extern "C" {
+
+int SSL_read(SSL* ssl, void* buf, int num) {
+  static auto real = openssl_function<int (*)(SSL*, void*, int)>("SSL_read");
+  ERR_clear_error();
+  return real(ssl, buf, num);
+}
+
+int SSL_write(SSL* ssl, const void* buf, int num) {
+  static auto real = openssl_function<int (*)(SSL*, const void*, int)>("SSL_write");
+  ERR_clear_error();
+  return real(ssl, buf, num);
+}
+
+int SSL_connect(SSL* ssl) {
+  static auto real = openssl_function<int (*)(SSL*)>("SSL_connect");
+  ERR_clear_error();
+  return real(ssl);
+}
+
+int SSL_accept(SSL* ssl) {
+  static auto real = openssl_function<int (*)(SSL*)>("SSL_accept");
+  ERR_clear_error();
+  return real(ssl);
+}
+
+} // extern "C"
+
 namespace actorkv {
 
 std::string check_tls_files(const tls_files& files) {
