@@ -59,6 +59,9 @@ inline bool usable(const peer_info& peer) {
 struct node_state {
   static inline const char* name = "node";
   node_options options;
+  /// The node actor of each process that sent this node a hello, by name: a peer that is not yet
+  /// a member when it dials is adopted once it is.
+  std::map<std::string, node_actor> callers;
   std::string settings;
   membership_view view;     ///< as the membership actor last told it
   ring placement;           ///< the ring in force

@@ -7,6 +7,12 @@
 // Up means connected and handshaken: the peer's vnodes and its replica gateway are known. The
 // failure detector's verdict (alive) is kept apart: a peer whose connection is open but that does
 // not answer probes is not used, and is used again as soon as it answers.
+//
+// Of two nodes, the one whose name sorts first dials; the other adopts the connection when the
+// dialer's hello arrives, and dials itself only if none came within passive_grace. When both
+// dialed at once, CAF 0.17 could close both new connections (each side keeps the first direct
+// connection it saw and drops the other), leaving the two nodes talking through a third one
+// and cut off from each other when it went away. TLS handshakes made that window wide.
 #include <set>
 
 #include <caf/all.hpp>
@@ -25,6 +31,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto reconnect_interval = 1s;
+/// How long the node whose name sorts second waits for the other to dial before dialing itself.
+constexpr auto passive_grace = 3s;
 constexpr auto connect_timeout = 5s;
 
 void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
@@ -37,8 +45,14 @@ void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
   publish_peers(self); // the coordinator fails what is in flight to it
 }
 
+/// Whether this node dials `peer` first (see the top of the file).
+bool dials_first(self_ptr self, const peer_info& peer) {
+  return self->state.options.self_name < peer.name;
+}
+
 void schedule_reconnect(self_ptr self, uint32_t index) {
-  self->delayed_send(self, reconnect_interval, connect_to_atom::value, index);
+  auto delay = dials_first(self, self->state.peers[index]) ? reconnect_interval : passive_grace;
+  self->delayed_send(self, delay, connect_to_atom::value, index);
 }
 
 /// The peer at `index` answered our hello: up, unless it is not the node we dialed or runs with
@@ -116,7 +130,16 @@ void follow_members(self_ptr self) {
     added.name = m.name;
     added.host = m.host;
     added.port = m.port;
-    self->send(self, connect_to_atom::value, static_cast<uint32_t>(st.peers.size() - 1));
+    auto index = static_cast<uint32_t>(st.peers.size() - 1);
+    if (auto i = st.callers.find(m.name); i != st.callers.end()) {
+      // It dialed before this node knew it as a member.
+      added.connecting = true;
+      handshake(self, index, i->second);
+    } else if (dials_first(self, added)) {
+      self->send(self, connect_to_atom::value, index);
+    } else {
+      schedule_reconnect(self, index);
+    }
   }
 }
 
@@ -183,7 +206,20 @@ void peer_alive(self_ptr self, const std::string& name, bool alive) {
 }
 
 caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs) {
-  if (auto& sender = self->current_sender(); sender && self->state.find_peer(theirs.name))
+  auto& sender = self->current_sender();
+  if (sender && theirs.settings == self->state.settings) {
+    auto caller = caf::actor_cast<node_actor>(sender);
+    self->state.callers[theirs.name] = caller;
+    auto& peers = self->state.peers;
+    for (uint32_t i = 0; i < peers.size(); ++i)
+      if (peers[i].name == theirs.name && !peers[i].removed && !peers[i].up &&
+          !peers[i].connecting) {
+        // Adopt the connection the peer dialed rather than dial one of our own.
+        peers[i].connecting = true;
+        handshake(self, i, caller);
+      }
+  }
+  if (sender && self->state.find_peer(theirs.name))
     bind_process(self, theirs.name, sender->node());
   auto settings = theirs.settings;
   return gated_answer<peer_hello>(self, [=]() -> caf::expected<peer_hello> {
