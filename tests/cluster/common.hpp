@@ -36,6 +36,17 @@ bool eventually(std::chrono::milliseconds limit, Predicate pred) {
 }
 
 /// A seed for a randomised test: random, or ACTORKV_SEED to replay one; printed either way.
+/// One node, 16 partitions, N = R = W = 1: the quickest cluster a test can start.
+inline local_cluster::options one_node() {
+  local_cluster::options o;
+  o.nodes = 1;
+  o.partitions = 16;
+  o.replicas = 1;
+  o.read_quorum = 1;
+  o.write_quorum = 1;
+  return o;
+}
+
 inline unsigned test_seed() {
   unsigned seed = std::random_device{}();
   if (auto* env = std::getenv("ACTORKV_SEED"))

@@ -444,13 +444,7 @@ BOOST_AUTO_TEST_CASE(twenty_kill_restart_cycles_lose_no_acknowledged_write) {
 }
 
 BOOST_AUTO_TEST_CASE(garbage_on_the_port_is_dropped_and_the_node_keeps_serving) {
-  local_cluster::options o;
-  o.nodes = 1;
-  o.partitions = 16;
-  o.replicas = 1;
-  o.read_quorum = 1;
-  o.write_quorum = 1;
-  local_cluster c{o};
+  local_cluster c{one_node()};
   c.start_all();
   BOOST_REQUIRE(c.kvsh(0, "put before garbage\n").exit_code == 0);
   auto pid = c.pid(0);

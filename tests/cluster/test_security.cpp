@@ -13,16 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-local_cluster::options one_node() {
-  local_cluster::options o;
-  o.nodes = 1;
-  o.partitions = 16;
-  o.replicas = 1;
-  o.read_quorum = 1;
-  o.write_quorum = 1;
-  return o;
-}
-
 /// kvsh as the fixture's client `who` (admin, writer, reader) or any certificate in `dir`.
 run_result kvsh_as(local_cluster& c, const std::string& who, const std::string& commands,
                    const std::string& dir = "") {

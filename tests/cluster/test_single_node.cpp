@@ -12,20 +12,6 @@
 using namespace actorkv::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-local_cluster::options one_node() {
-  local_cluster::options o;
-  o.nodes = 1;
-  o.partitions = 16;
-  o.replicas = 1;
-  o.read_quorum = 1;
-  o.write_quorum = 1;
-  return o;
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_SUITE(single_node)
 
 BOOST_AUTO_TEST_CASE(put_get_delete_and_not_found) {
