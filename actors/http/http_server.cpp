@@ -52,9 +52,10 @@ constexpr uint32_t max_refusals = 64;
 /// The longest a refused connection, or a closing one, may take.
 constexpr milliseconds closing_time{2000};
 
-/// What a closing connection reads and drops at most, so that unread request bytes do not turn
-/// its close into a reset that destroys the response before the client read it.
-constexpr size_t max_drain_bytes = 1 << 20;
+/// What a closing connection reads and drops at most (within closing_time), so that unread
+/// request bytes do not turn its close into a reset that destroys the response before the
+/// client read it: most clients send a whole refused body (413, 401, 403) before they read.
+constexpr size_t max_drain_bytes = 64 << 20;
 
 /// Lets the store's callbacks (CAF threads) reach connections only while the I/O threads run:
 /// stop() closes it before tearing the io_context down.
@@ -427,13 +428,12 @@ private:
 
   void close_gracefully() {
     lowest().expires_after(closing_time);
-    if constexpr (is_tls<Stream>) {
-      stream_.async_shutdown([self = this->shared_from_this()](error_code) { self->close_now(); });
-    } else {
+    if constexpr (!is_tls<Stream>) {
       error_code ignored;
       lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
-      drain(0);
     }
+    // With TLS too: a close_notify sent now would meet the rest of a refused body and reset.
+    drain(0);
   }
 
   /// Reads what the client still sends until it closes, the bytes run out or time is up.

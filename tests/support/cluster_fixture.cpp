@@ -352,7 +352,10 @@ void local_cluster::start(size_t i, const std::vector<std::string>& extra_args) 
           "local_cluster: " + node_name(i) + " (pid " + std::to_string(node.pid()) +
           ") ended with " + describe_status(node.exit_status().value_or(-1)) + " before " +
           endpoint(i) + " accepted connections; last log lines:\n" + log_tail(i));
-    if (try_connect(host(i), port(i), std::chrono::milliseconds(250)))
+    // A manifest node with an HTTPS API opens that port just after its CAF port.
+    bool https = opts_.https && extra_args.empty();
+    if (try_connect(host(i), port(i), std::chrono::milliseconds(250)) &&
+        (!https || try_connect(host(i), https_port(i), std::chrono::milliseconds(250))))
       return;
     if (std::chrono::steady_clock::now() >= deadline) {
       node.kill_now();
