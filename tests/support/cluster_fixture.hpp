@@ -81,8 +81,9 @@ public:
   bool wait_for_log(size_t i, const std::string& needle, std::chrono::milliseconds timeout) const;
 
   /// Starts `kvnode --manifest <manifest> --node n<i+1> [extra_args...]` and waits up to 20 s for
-  /// its port (and, with options::https and no extra_args, its HTTPS port) to accept connections. Throws std::runtime_error with the last 20 log lines if the
-  /// process exits first or the port never opens (the process is killed then).
+  /// its port (and, with options::https and no extra_args, its HTTPS port) to accept connections.
+  /// Throws std::runtime_error with the last 20 log lines if the process exits first or the port
+  /// never opens (the process is killed then).
   void start(size_t i);
   void start(size_t i, const std::vector<std::string>& extra_args);
   void start_all();
