@@ -211,8 +211,8 @@ private:
     if (auto it = req.find(http::field::authorization); it != req.end())
       authorization = view_of(it->value());
     auto proven = authenticate(certificate_, authorization, options().tokens, failure);
-    if (!proven)
-      return reject(failure);
+    if (!proven) // 401: without credentials a client may not hold one of max_connections
+      return refuse(failure);
     auto parsed = parse_route(view_of(req.target()), failure);
     if (!parsed)
       return reject(failure);

@@ -137,16 +137,23 @@ BOOST_AUTO_TEST_CASE(sizes_are_refused_before_the_store_or_the_body, *utf::timeo
 
 BOOST_AUTO_TEST_CASE(requests_need_credentials_and_a_role_high_enough, *utf::timeout(20)) {
   start();
-  connection c{port()};
-  auto none = c.send(http::verb::get, "/v1/status");
+  // Without credentials the answer closes the connection: such a client holds no slot.
+  connection anonymous{port()};
+  auto none = anonymous.send(http::verb::get, "/v1/status");
   BOOST_CHECK_EQUAL(none.status, 401u);
   BOOST_CHECK_EQUAL(none.header("www-authenticate"), "Bearer realm=\"actorkv\"");
   BOOST_CHECK(none.body.find("\"error\":\"unauthorized\"") != std::string::npos);
-  auto wrong = c.send(http::verb::get, "/v1/status", bearer("guess"));
+  BOOST_CHECK(!none.keep_alive);
+  BOOST_CHECK(anonymous.closed_within(3s));
+  connection guessing{port()};
+  auto wrong = guessing.send(http::verb::get, "/v1/status", bearer("guess"));
   BOOST_CHECK_EQUAL(wrong.status, 401u);
   BOOST_CHECK(wrong.header("www-authenticate").find("invalid_token") != std::string::npos);
-  auto basic = c.send(http::verb::get, "/v1/status", {{"Authorization", "Basic YTpi"}});
+  BOOST_CHECK(!wrong.keep_alive);
+  connection basic_auth{port()};
+  auto basic = basic_auth.send(http::verb::get, "/v1/status", {{"Authorization", "Basic YTpi"}});
   BOOST_CHECK_EQUAL(basic.status, 401u);
+  connection c{port()};
   BOOST_CHECK_EQUAL(c.send(http::verb::delete_, "/v1/kv/k", bearer(reader_token)).status, 403u);
   auto plan = R"({"action": "join", "subject": "127.0.0.1:7104"})";
   BOOST_CHECK_EQUAL(store_calls(), 0u);
