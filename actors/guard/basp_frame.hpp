@@ -22,7 +22,10 @@
 //
 // Pure logic, free of CAF and sockets: it only looks at header bytes and counts payload bytes
 // past without copying them, except the 32 of a client handshake when it must name its process
-// (basp_rules::identify).
+// (basp_rules::identify), and under client rules the first bytes of each direct message (at most
+// client_message_prefix, basp_message.hpp), which say what the message is, and the 64 of each
+// monitor or down message that name its source and destination nodes (they must be the client's
+// process and this node: CAF acts on whatever node ids these name).
 //
 // A client handshake's payload is the sender's node id (instance::write_client_handshake writes
 // `sink(this_node_)`; node_id::serialize writes the implementation's atom, then default_data's
@@ -43,9 +46,10 @@
 //
 // What a real CAF 0.17.6 client sends after that (captured through a proxy): the handshake again
 // with flag 0x02 (select_connection), then, before any message of its own, the request of
-// basp_broker::learned_new_node (spawn_info_request below) and a reply to the same request from
-// this node's broker, addressed to the helper actor that sent it. Client rules let exactly these
-// through, besides messages to the allowed actors.
+// basp_broker::learned_new_node (spawn_info_request below) and its spawn server's answer to the
+// same request from this node's broker, addressed to the helper actor that sent it. Client rules
+// let exactly these through, besides the client messages of the node actor and its coordinator
+// (basp_message.hpp: each direct message's stages and types are read before CAF sees all of it).
 #pragma once
 
 #include <algorithm>
@@ -56,6 +60,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/guard/basp_message.hpp"
 #include "cluster-config/access.hpp"
 
 namespace actorkv {
@@ -73,6 +78,9 @@ enum class frame_problem : uint8_t {
   forbidden_operation,      ///< client: an operation only nodes send
   forbidden_destination,    ///< client: a direct message to an actor clients may not address
   forbidden_named_receiver, ///< client: a named receiver, other than the spawn server's info
+  forbidden_message_id,     ///< client: a direct message that is a response, or not normal
+  forbidden_message,        ///< client: a direct message other than the receiver's client messages
+  forbidden_nodes,          ///< client: a monitor or down message not from it to this node
 };
 
 /// "client_handshake", "routed_message", ...; "operation N" for an unknown one.
@@ -89,9 +97,13 @@ struct basp_rules {
   /// later one must name the same process.
   bool identify = false;
   /// A client, not a node: only client_handshake, direct_message, monitor_message, down_message
-  /// and heartbeat, and direct messages only to `destinations`.
+  /// and heartbeat; direct messages only to the node actor and the coordinator, each only its
+  /// client messages (client_interface), with an empty forwarding stack and a client's message
+  /// id (client_message_id); monitor and down messages only from the client's process to this
+  /// node (set_local_node).
   bool client = false;
-  std::vector<uint64_t> destinations; ///< sorted
+  uint64_t node_actor = 0;  ///< with client: the node actor's id (0: none)
+  uint64_t coordinator = 0; ///< with client: its coordinator's id (0: none)
 };
 
 /// Payload bytes of a client handshake from a process with a default (pid, host) node id.
@@ -222,14 +234,17 @@ public:
       if (payload_left_ > 0) { // payload: counted, never copied (but the few rules look at)
         auto k = static_cast<size_t>(std::min<uint64_t>(payload_left_, n));
         if (capturing_ != capture::none) {
-          std::memcpy(captured_ + captured_size_, data, k);
-          captured_size_ += k;
+          auto take = std::min(k, capture_want_ - captured_size_);
+          std::memcpy(captured_ + captured_size_, data, take);
+          captured_size_ += take;
+          // Decided before the chunk that completes the payload goes on: CAF never has all of a
+          // refused message.
+          if (captured_size_ == capture_want_ && !take_captured())
+            return false;
         }
         payload_left_ -= k;
         data += k;
         n -= k;
-        if (capturing_ != capture::none && payload_left_ == 0 && !take_captured())
-          return false;
         continue;
       }
       const uint8_t* header = nullptr;
@@ -268,6 +283,16 @@ public:
 
   /// Part of a header arrived, not all 32 bytes: what a stalled sender leaves behind.
   bool mid_header() const { return have_ > 0; }
+
+  /// With client rules: this node's id, as its server handshake to the remote side wrote it
+  /// (basp_header_follower::local_node, 32 bytes), the only destination node of the monitor and
+  /// down messages a client may send. Until then, it may send none.
+  void set_local_node(const uint8_t* id) {
+    std::memcpy(local_node_, id, client_handshake_size);
+    local_node_known_ = true;
+  }
+
+  bool knows_local_node() const { return local_node_known_; }
 
   /// With client rules: the remote side may also send direct messages to `actor`, one of this
   /// node's that addressed it first (the BASP broker's helper, which sends a named receiver
@@ -309,12 +334,47 @@ public:
     case frame_problem::forbidden_named_receiver:
       return "a client may send a named receiver (here atom " + std::to_string(h.dest_actor) +
              ") only CAF's spawn server info request";
+    case frame_problem::forbidden_message_id:
+      return "a client may not send a direct_message with message id " + hex(h.operation_data) +
+             " (a response, or not of normal priority)";
+    case frame_problem::forbidden_nodes: {
+      auto n = client_handshake_size;
+      auto text = [&](const uint8_t* p, size_t size) -> std::string {
+        auto id = parse_client_handshake(p, size);
+        return id ? node_id_text(*id) : "an unknown node";
+      };
+      auto from = text(claimed_pair_, std::min(claimed_pair_size_, n));
+      auto to =
+          claimed_pair_size_ < 2 * n ? std::string{"an unknown node"} : text(claimed_pair_ + n, n);
+      return "a client may send a " + operation_name(h.operation) +
+             " only from its own process to this node's, not from " + from + " to " + to;
+    }
+    case frame_problem::forbidden_message: {
+      auto& m = refused_message_;
+      auto to = "a client may not send actor " + std::to_string(h.dest_actor) + " ";
+      switch (m.verdict) {
+      case client_message::stages:
+        return to + "a message with " + m.what;
+      case client_message::malformed:
+        return to + "a malformed message: " + m.what;
+      default:
+        return to + "a message of type " + m.what;
+      }
+    }
     default:
       return "";
     }
   }
 
 private:
+  static std::string hex(uint64_t x) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out = "0x";
+    for (int i = 60; i >= 0; i -= 4)
+      out += digits[(x >> i) & 15];
+    return out;
+  }
+
   static uint64_t big_endian(const uint8_t* p, size_t n) {
     uint64_t x = 0;
     for (size_t i = 0; i < n; ++i)
@@ -333,10 +393,21 @@ private:
     ++frames_;
     payload_left_ = h.payload_len;
     capturing_ = capture::none;
-    if (rules_ && rules_->identify && h.operation == 1)
+    capture_want_ = h.payload_len; // the rules refused longer handshakes and spawn info requests
+    if (rules_ && rules_->identify && h.operation == 1) {
       capturing_ = capture::handshake;
-    else if (rules_ && rules_->client && h.operation == 2 && (h.flags & named_receiver_flag))
-      capturing_ = capture::spawn_info;
+    } else if (rules_ && rules_->client && h.operation == 2) {
+      if (h.flags & named_receiver_flag) {
+        capturing_ = capture::spawn_info;
+      } else {
+        capturing_ = capture::client_message;
+        interface_ = *interface_of(h.dest_actor); // apply_rules refused other destinations
+        capture_want_ = std::min<uint32_t>(h.payload_len, client_message_prefix);
+      }
+    } else if (rules_ && rules_->client && (h.operation == 4 || h.operation == 5)) {
+      capturing_ = capture::node_pair;
+      capture_want_ = std::min<uint32_t>(h.payload_len, 2 * client_handshake_size);
+    }
     captured_size_ = 0;
     current_ = h;
     return true;
@@ -355,23 +426,52 @@ private:
       if (h.operation == 2 && (h.flags & named_receiver_flag)) {
         if (h.dest_actor != spawn_server_atom || h.payload_len != sizeof(spawn_info_request))
           return frame_problem::forbidden_named_receiver;
-      } else if (h.operation == 2 && !may_address(h.dest_actor)) {
+      } else if (h.operation == 2 && !interface_of(h.dest_actor)) {
         return frame_problem::forbidden_destination;
       }
+      if (h.operation == 2 && !client_message_id(h.operation_data))
+        return frame_problem::forbidden_message_id;
     }
     return frame_problem::none;
   }
 
-  bool may_address(uint64_t actor) const {
-    auto& allowed = rules_->destinations;
-    return std::binary_search(allowed.begin(), allowed.end(), actor) ||
-           std::find(replies_.begin(), replies_.end(), actor) != replies_.end();
+  /// Which messages a client may send `actor`; nullopt: none.
+  std::optional<client_interface> interface_of(uint64_t actor) const {
+    if (actor == 0)
+      return std::nullopt;
+    if (actor == rules_->node_actor)
+      return client_interface::node;
+    if (actor == rules_->coordinator)
+      return client_interface::coordinator;
+    if (std::find(replies_.begin(), replies_.end(), actor) != replies_.end())
+      return client_interface::spawn_reply;
+    return std::nullopt;
   }
 
-  /// The payload the rules look at is complete.
+  /// The payload bytes the rules look at are complete.
   bool take_captured() {
     auto kind = capturing_;
     capturing_ = capture::none;
+    if (kind == capture::node_pair) {
+      // CAF writes (source node, destination node) first: monitor_message from the monitoring
+      // process (which gets the down message), down_message from the terminated actor's. CAF
+      // acts on these node ids whoever sent them: a down message kills this node's proxy of
+      // that node's actor (its monitors and links fire) or is forwarded to that node.
+      auto n = client_handshake_size;
+      if (captured_size_ == 2 * n && identity_ && std::memcmp(captured_, own_node_, n) == 0 &&
+          local_node_known_ && std::memcmp(captured_ + n, local_node_, n) == 0)
+        return true;
+      claimed_pair_size_ = captured_size_;
+      std::memcpy(claimed_pair_, captured_, captured_size_);
+      return refuse(frame_problem::forbidden_nodes, current_);
+    }
+    if (kind == capture::client_message) {
+      auto m = inspect_client_message(interface_, captured_, captured_size_, current_.payload_len);
+      if (m.verdict == client_message::allowed)
+        return true;
+      refused_message_ = std::move(m);
+      return refuse(frame_problem::forbidden_message, current_);
+    }
     if (kind == capture::spawn_info) {
       if (std::memcmp(captured_, spawn_info_request, sizeof(spawn_info_request)) != 0)
         return refuse(frame_problem::forbidden_named_receiver, current_);
@@ -385,6 +485,7 @@ private:
       return refuse(frame_problem::identity_changed, current_);
     }
     identity_ = claimed;
+    std::memcpy(own_node_, captured_, client_handshake_size);
     return true;
   }
 
@@ -403,19 +504,32 @@ private:
   frame_problem problem_ = frame_problem::none;
   basp_header refused_;
   static constexpr size_t max_replies = 8;
-  /// Whose payload is kept: at most 45 bytes, since the rules refuse longer ones first.
-  enum class capture : uint8_t { none, handshake, spawn_info };
+  /// Whose payload is kept: handshakes and spawn info requests whole (the rules refuse longer
+  /// ones first), client messages up to client_message_prefix bytes.
+  enum class capture : uint8_t { none, handshake, spawn_info, client_message, node_pair };
   basp_header current_; ///< the header whose payload is passing
   capture capturing_ = capture::none;
-  uint8_t captured_[std::max(client_handshake_size, sizeof(spawn_info_request))] = {};
+  client_interface interface_ = client_interface::node; ///< of a client message's receiver
+  static constexpr size_t capture_size =
+      std::max({client_handshake_size, sizeof(spawn_info_request), client_message_prefix});
+  uint8_t captured_[capture_size] = {};
   size_t captured_size_ = 0;
+  size_t capture_want_ = 0;                        ///< the bytes take_captured() looks at
+  client_message refused_message_;                 ///< what a refused client message was
+  uint8_t own_node_[client_handshake_size] = {};   ///< the identity's node id as sent
+  uint8_t local_node_[client_handshake_size] = {}; ///< set_local_node
+  bool local_node_known_ = false;
+  uint8_t claimed_pair_[2 * client_handshake_size] = {}; ///< what a refused monitor or down named
+  size_t claimed_pair_size_ = 0;
   std::optional<process_identity> identity_;
   process_identity claimed_;      ///< what a refused later handshake named
   std::vector<uint64_t> replies_; ///< allow_reply_to
 };
 
 /// Follows the frames of the other direction (the node's own CAF to the remote side), trusting
-/// its headers: reports each one to a visitor, counting payload bytes past.
+/// its headers: reports each one to a visitor, counting payload bytes past, except the first 32 of
+/// the first server handshake: this node's id (instance::write_server_handshake writes
+/// `sink(this_node_, app_ids, aid, iface)`).
 class basp_header_follower {
 public:
   template <class Visitor>
@@ -423,6 +537,12 @@ public:
     while (n > 0) {
       if (payload_left_ > 0) {
         auto k = static_cast<size_t>(std::min<uint64_t>(payload_left_, n));
+        if (node_want_ > 0) {
+          auto take = std::min(k, node_want_);
+          std::memcpy(node_ + (sizeof(node_) - node_want_), data, take);
+          node_want_ -= take;
+          node_known_ = node_want_ == 0;
+        }
         payload_left_ -= k;
         data += k;
         n -= k;
@@ -438,11 +558,19 @@ public:
       have_ = 0;
       auto h = basp_frame_checker::decode(partial_);
       payload_left_ = h.payload_len;
+      if (h.operation == 0 && !node_known_ && node_want_ == 0 && h.payload_len >= sizeof(node_))
+        node_want_ = sizeof(node_);
       visit(h);
     }
   }
 
+  /// This node's id (32 bytes) once its server handshake passed; nullptr before.
+  const uint8_t* local_node() const { return node_known_ ? node_ : nullptr; }
+
 private:
+  uint8_t node_[client_handshake_size] = {};
+  size_t node_want_ = 0; ///< bytes of node_ still to come
+  bool node_known_ = false;
   uint64_t payload_left_ = 0;
   uint8_t partial_[basp_frame_checker::header_size] = {};
   size_t have_ = 0;

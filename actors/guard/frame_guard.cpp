@@ -281,8 +281,8 @@ struct frame_guard::impl {
 
   ssl_ctx_ptr tls; ///< null: plain forwarding
   std::shared_ptr<access_table> access;
-  basp_rules node_rules{true, false, {}};
-  basp_rules client_rules{true, true, {}};
+  basp_rules node_rules{true, false};
+  basp_rules client_rules{true, true};
   std::chrono::milliseconds handshake_timeout{};
   std::chrono::milliseconds header_timeout{};
   std::chrono::milliseconds refusal_interval{};
@@ -568,12 +568,17 @@ struct frame_guard::impl {
       return true;
     }
     std::string reason;
-    if (err == SSL_ERROR_SYSCALL && errno != 0)
+    if (err == SSL_ERROR_SYSCALL && errno != 0) {
       reason = errno_text(errno);
-    else if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN)
+    } else if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) {
+      if (BIO_number_read(SSL_get_rbio(l.ssl)) == 0) {
+        close_link(l); // closed before sending a byte: a port probe, not worth a log line
+        return false;
+      }
       reason = "connection closed during the TLS handshake";
-    else
+    } else {
       reason = openssl_reasons();
+    }
     auto verified = SSL_get_verify_result(l.ssl);
     if (verified != X509_V_OK)
       reason += std::string{" ("} + X509_verify_cert_error_string(verified) + ")";
@@ -679,6 +684,8 @@ struct frame_guard::impl {
             if (h.operation == 2 && (h.flags & named_receiver_flag))
               l.checker.allow_reply_to(h.source_actor);
           });
+          if (!l.checker.knows_local_node() && l.outbound->local_node())
+            l.checker.set_local_node(l.outbound->local_node());
         }
         s.end += got;
         progress = true;
@@ -1007,6 +1014,11 @@ bool frame_guard::start(guard_options options, std::string& error) {
   auto& p = *impl_;
   if (p.started)
     return true;
+  if (options.client_destinations.size() > 2) {
+    error = "client_destinations names the node actor and its coordinator, not " +
+            std::to_string(options.client_destinations.size()) + " actors";
+    return false;
+  }
   if (options.tls) {
     if (!options.access) {
       error = "TLS needs an access table to record roles in";
@@ -1026,10 +1038,9 @@ bool frame_guard::start(guard_options options, std::string& error) {
   p.max_frame = options.max_frame_bytes;
   p.log = std::move(options.log);
   p.access = std::move(options.access);
-  auto& allowed = p.client_rules.destinations;
-  allowed = std::move(options.client_destinations);
-  std::sort(allowed.begin(), allowed.end());
-  allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+  auto& allowed = options.client_destinations;
+  p.client_rules.node_actor = allowed.size() > 0 ? allowed[0] : 0;
+  p.client_rules.coordinator = allowed.size() > 1 ? allowed[1] : 0;
   p.handshake_timeout = options.handshake_timeout;
   p.header_timeout = options.header_timeout;
   p.refusal_interval = options.refusal_log_interval;

@@ -2,12 +2,12 @@
 //
 // CAF 0.17 trusts the payload length of every BASP header it reads and allocates that much before
 // the payload arrives (see basp_frame.hpp); nothing in 0.17 bounds it. So kvnode publishes its
-// node actor on an ephemeral port of its own address, and the guard listens on the node's
-// HOST:PORT, accepts each connection, opens one to CAF's port for it and forwards bytes both ways.
-// The inbound direction (the remote side to CAF) is followed header by header: a header that CAF
+// node actor on an ephemeral port of 127.0.0.1, and the guard listens on the node's HOST:PORT,
+// accepts each connection, opens one to CAF's port for it and forwards bytes both ways. The
+// inbound direction (the remote side to CAF) is followed header by header: a header that CAF
 // itself would refuse, or one announcing more than max_frame_bytes, drops both connections before
 // CAF sees that header, with one log line naming the remote address and the reason. The outbound
-// direction is passed through unread: it is this node's own CAF talking.
+// direction is this node's own CAF talking: passed through, its headers followed for clients.
 //
 // With TLS (guard_options::tls) the guard also terminates TLS: the remote side (CAF's
 // caf::openssl client, or any TLS client) must present a certificate that verifies against the
@@ -15,18 +15,22 @@
 // connected at all, and only once the client handshake (the first BASP frame, which names the
 // process's node id) was recorded in the access table: CAF never sees an unauthenticated byte,
 // and the node's actors learn who sent what. Clients (read, write, admin) may send fewer kinds
-// of frames than nodes, and direct messages only to the actors kvnode names (and what CAF's own
-// BASP broker exchanges with every new node: see basp_frame.hpp). Refused TLS
-// handshakes are logged once per remote address and then summarised, so that a scanner or a
-// misconfigured client looping on its retries cannot flood the log.
+// of frames than nodes, and direct messages only to the actors kvnode names, only the messages
+// of their client interfaces (no exit, link or other system message, no forwarding stack; the
+// first bytes of each payload are read for that: basp_message.hpp), monitor and down messages
+// only between its own process and this node, and what CAF's own BASP broker exchanges with
+// every new node (see basp_frame.hpp). Refused TLS handshakes are logged once per remote address
+// and then summarised, so that a scanner or a misconfigured client looping on its retries cannot
+// flood the log.
 //
 // Without TLS the guard forwards in plain text as before, with no roles and no access table.
 //
 // Cost: one thread (epoll, edge-triggered, non-blocking sockets) outside CAF's scheduler, one
 // read and one write per chunk of up to 256 KiB per direction (per TLS record of up to 16 KiB
 // with TLS), and TCP_NODELAY on both sockets; only the 32 header bytes of each frame are looked
-// at (and the 32 payload bytes of a client handshake), payload bytes are counted past. Free of
-// CAF headers, so it can be tested with plain sockets.
+// at (and the 32 payload bytes of a client handshake; from clients up to 64 of each direct,
+// monitor and down message; from CAF the 32 of its server handshake that name this node), payload
+// bytes are counted past. Free of CAF headers, so it can be tested with plain sockets.
 #pragma once
 
 #include <chrono>
@@ -58,7 +62,10 @@ struct guard_options {
   std::optional<guard_tls> tls;
   /// Where each connected process's role is recorded (required with tls).
   std::shared_ptr<access_table> access;
-  /// The actor ids to which read, write and admin connections may send direct messages.
+  /// The actors read, write and admin connections may send direct messages to: the node actor
+  /// first, then its coordinator (either may be missing or 0). Each gets only its client
+  /// messages (basp_message.hpp): the node actor (session), (status), (fault, ...) and
+  /// (admin, ...), the coordinator batches of client calls.
   std::vector<uint64_t> client_destinations;
   /// A TLS handshake must complete within this time.
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
@@ -85,17 +92,18 @@ public:
   frame_guard(const frame_guard&) = delete;
   frame_guard& operator=(const frame_guard&) = delete;
 
-  /// The numeric address the public socket is bound to (e.g. "127.0.0.2"): CAF must listen on
-  /// the same one, so that nodes on different 127.0.0.x addresses never share CAF's ports.
+  /// The numeric address the public socket is bound to (e.g. "127.0.0.2"). CAF's own port is
+  /// always on 127.0.0.1, whatever this address.
   const std::string& address() const;
 
   /// The public port (the one bound when listen() was given 0).
   uint16_t port() const;
 
   /// Starts the forwarding thread: each accepted connection is forwarded to
-  /// options.upstream_port on address(). Returns false, with `error` set and no thread started,
-  /// when the TLS credentials cannot be loaded (naming the file and OpenSSL's reason) or TLS is
-  /// asked for without an access table. A second call does nothing and returns true.
+  /// options.upstream_port on 127.0.0.1. Returns false, with `error` set and no thread started,
+  /// when the TLS credentials cannot be loaded (naming the file and OpenSSL's reason), TLS is
+  /// asked for without an access table, or client_destinations names more than two actors. A
+  /// second call does nothing and returns true.
   bool start(guard_options options, std::string& error);
 
   /// Closes the public socket (no new connections); connections already open keep forwarding.

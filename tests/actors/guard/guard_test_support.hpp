@@ -179,7 +179,8 @@ bool eventually(Predicate done, std::chrono::milliseconds timeout = 5s) {
   return true;
 }
 
-/// Stands in for CAF's port: accepts connections and echoes each one's bytes, recording them.
+/// Stands in for CAF's port: accepts connections and echoes each one's bytes, recording them
+/// (after an optional greeting of its own).
 struct echo_server {
   int listen_fd = -1;
   uint16_t port = 0;
@@ -190,7 +191,9 @@ struct echo_server {
   std::atomic<int> accepted{0};
   std::atomic<bool> done{false};
 
-  echo_server() {
+  wire greeting; ///< sent to each connection first, as CAF's server handshake would be
+
+  explicit echo_server(wire hello = {}) : greeting(std::move(hello)) {
     listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     auto sa = loopback(0);
     BOOST_REQUIRE(::bind(listen_fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
@@ -219,6 +222,8 @@ struct echo_server {
         continue;
       if (fds[0].revents & POLLIN) {
         conns.push_back(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+        if (!greeting.empty())
+          send_all(conns.back(), greeting);
         ++accepted;
       }
       for (size_t i = 1; i < fds.size(); ++i) {

@@ -16,6 +16,7 @@
 #include <caf/io/basp/header.hpp>
 #include <caf/node_id.hpp>
 
+#include "tests/actors/guard/captured_messages.hpp"
 #include "tests/actors/guard/guard_test_support.hpp"
 
 using namespace actorkv;
@@ -281,7 +282,7 @@ BOOST_AUTO_TEST_CASE(handshakes_naming_no_process_are_not_parsed) {
 }
 
 BOOST_AUTO_TEST_CASE(identified_streams_keep_the_first_handshakes_process) {
-  basp_rules rules{true, false, {}};
+  basp_rules rules{true, false};
   auto repeated = guard_test::captured_client_handshake;
   repeated[3] = 0x02; // the repeat that selects the connection: same process, flag set
   auto s = guard_test::concat({guard_test::captured_client_handshake, frame(2, 10, 0, 1, 7),
@@ -304,7 +305,7 @@ BOOST_AUTO_TEST_CASE(identified_streams_keep_the_first_handshakes_process) {
 }
 
 BOOST_AUTO_TEST_CASE(identified_streams_start_with_a_valid_client_handshake) {
-  basp_rules rules{true, false, {}};
+  basp_rules rules{true, false};
   {
     basp_frame_checker c{limit, &rules};
     auto f = frame(2, 10, 0, 0, 1);
@@ -333,18 +334,33 @@ BOOST_AUTO_TEST_CASE(identified_streams_start_with_a_valid_client_handshake) {
 }
 
 BOOST_AUTO_TEST_CASE(clients_send_only_client_frames_to_allowed_actors) {
-  basp_rules rules{true, true, {3, 9}};
+  basp_rules rules{true, true, 3, 9}; // node actor 3, coordinator 9
   auto start = [&] {
     auto c = std::make_unique<basp_frame_checker>(limit, &rules);
     auto& h = guard_test::captured_client_handshake;
     BOOST_REQUIRE(c->feed(h.data(), h.size()));
     return c;
   };
-  // What a client sends: direct messages to allowed actors, monitors, downs, heartbeats.
+  auto message = [](const guard_test::captured_message& m, uint64_t dst) {
+    auto p = m.bytes();
+    auto f = frame(2, static_cast<uint32_t>(p.size()), m.operation_data, 5, dst, 0, false);
+    f.insert(f.end(), p.begin(), p.end());
+    return f;
+  };
+  // What a client sends: its messages to the node actor and the coordinator, monitors and downs
+  // between its process and this node, heartbeats.
   auto c = start();
+  auto& hs = guard_test::captured_client_handshake;
+  wire pair(hs.begin() + 32, hs.end());
+  auto local = guard_test::from_hex(guard_test::capture_node);
+  pair.insert(pair.end(), local.begin(), local.end());
+  auto down = pair;
+  down.resize(down.size() + 15, 0);
+  c->set_local_node(local.data());
   auto ok =
-      guard_test::concat({frame(2, 10, 0, 5, 3), frame(2, 10, 0, 5, 9), frame(4, 50, 0, 0, 12),
-                          frame(5, 60, 0, 12, 0), frame(6, 0, 0, 0, 0)});
+      guard_test::concat({message(guard_test::status_request, 3), message(guard_test::put_batch, 9),
+                          guard_test::basp_frame(4, 0, 12, pair),
+                          guard_test::basp_frame(5, 12, 0, down), frame(6, 0, 0, 0, 0)});
   BOOST_TEST(c->feed(ok.data(), ok.size()));
   struct refused_case {
     wire f;
@@ -352,12 +368,17 @@ BOOST_AUTO_TEST_CASE(clients_send_only_client_frames_to_allowed_actors) {
     std::string reason;
   };
   std::vector<refused_case> cases{
-      {frame(2, 10, 0, 5, 4), frame_problem::forbidden_destination,
+      {message(guard_test::status_request, 4), frame_problem::forbidden_destination,
        "a client may not send a direct_message to actor 4"},
       {frame(3, 10, 0, 5, 3), frame_problem::forbidden_operation,
        "a client may not send a routed_message"},
       {frame(0, 10, 1, 0, 0), frame_problem::forbidden_operation,
        "a client may not send a server_handshake"},
+      {message(guard_test::put_batch, 3), frame_problem::forbidden_message,
+       "a client may not send actor 3 a message of type (@atom 'batch', "
+       "std::vector<actorkv::client_call>)"},
+      {message(guard_test::status_request, 9), frame_problem::forbidden_message,
+       "a client may not send actor 9 a message of type (@atom 'status')"},
   };
   for (auto& r : cases) {
     auto d = start();
@@ -374,26 +395,34 @@ BOOST_AUTO_TEST_CASE(clients_send_only_client_frames_to_allowed_actors) {
   other_name[24] = 0x0f;
   auto longer = guard_test::frame(2, 46, spawn_server_atom, true, 7);
   longer[3] = named_receiver_flag;
+  longer[8] = 0x10;
   for (auto& bad : {spawn, other_name, longer}) {
     auto d = start();
     BOOST_TEST(!d->feed(bad.data(), bad.size()));
     BOOST_TEST((d->problem() == frame_problem::forbidden_named_receiver));
   }
-  // An actor of this node that addressed the client may be answered.
-  auto answer = frame(2, 10, 0, 5, 8);
+  // An actor of this node that addressed the client may be answered, with the spawn server's
+  // answer only.
+  auto answer = message(guard_test::spawn_server_answer, 8);
   auto d = start();
   BOOST_TEST(!d->feed(answer.data(), answer.size()));
+  BOOST_TEST((d->problem() == frame_problem::forbidden_destination));
   auto e = start();
   e->allow_reply_to(8);
   BOOST_TEST(e->feed(answer.data(), answer.size()));
+  auto other = message(guard_test::status_request, 8);
+  BOOST_TEST(!e->feed(other.data(), other.size()));
+  BOOST_TEST(e->describe() == "a client may not send actor 8 a message of type (@atom 'status')");
   // A node may send all of these.
   cases.push_back({spawn, frame_problem::none, ""});
-  basp_rules node{true, false, {}};
+  basp_rules node{true, false};
   basp_frame_checker n{limit, &node};
   auto& h = guard_test::captured_client_handshake;
   BOOST_TEST(n.feed(h.data(), h.size()));
   for (auto& r : cases)
     BOOST_TEST(n.feed(r.f.data(), r.f.size()));
+  auto kill = message(guard_test::exit_kill, 3);
+  BOOST_TEST(n.feed(kill.data(), kill.size()));
 }
 
 BOOST_AUTO_TEST_CASE(the_follower_reports_each_header_however_split) {

@@ -6,6 +6,7 @@
 // what the access table records, bounded waiting, and logging each refused address once.
 #include "actors/guard/frame_guard.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -27,6 +28,9 @@
 #include <caf/openssl/all.hpp>
 
 #include "cluster-config/access.hpp"
+#include "messages/interfaces.hpp"
+#include "messages/register_types.hpp"
+#include "tests/actors/guard/captured_messages.hpp"
 #include "tests/actors/guard/guard_test_support.hpp"
 
 using namespace actorkv;
@@ -176,8 +180,8 @@ struct tls_client {
   int version() const { return SSL_version(ssl); }
 };
 
-constexpr uint64_t node_actor = 1;
-constexpr uint64_t coordinator = 2;
+constexpr uint64_t node_actor_id = 1;
+constexpr uint64_t coordinator_id = 2;
 
 /// A guard with TLS on an ephemeral port of 127.0.0.1 in front of an echo server.
 struct tls_fixture {
@@ -187,7 +191,8 @@ struct tls_fixture {
   log_sink logs;
 
   explicit tls_fixture(std::chrono::milliseconds timeouts = 10s,
-                       std::chrono::milliseconds refusal_interval = 60s) {
+                       std::chrono::milliseconds refusal_interval = 60s, wire greeting = {})
+      : upstream(std::move(greeting)) {
     std::string error;
     guard = frame_guard::listen("127.0.0.1", 0, error);
     BOOST_REQUIRE_MESSAGE(guard, error);
@@ -197,7 +202,7 @@ struct tls_fixture {
     options.log = logs.logger();
     options.tls = pki().guard_credentials();
     options.access = access;
-    options.client_destinations = {coordinator, node_actor};
+    options.client_destinations = {node_actor_id, coordinator_id};
     options.handshake_timeout = timeouts;
     options.header_timeout = timeouts;
     options.refusal_log_interval = refusal_interval;
@@ -220,6 +225,21 @@ struct short_refusal_interval : tls_fixture {
   short_refusal_interval() : tls_fixture(10s, 1s) {}
 };
 
+/// The server handshake of the node whose client library session was captured: its node id,
+/// then (here) filler for the rest.
+wire captured_server_handshake() {
+  auto payload = from_hex(capture_node);
+  payload.resize(100, 0);
+  auto out = basp_frame(0, 0, 0, payload);
+  out[15] = 3; // the protocol version
+  return out;
+}
+
+/// A guard in front of an upstream that names itself as that node first, as CAF does.
+struct named_upstream : tls_fixture {
+  named_upstream() : tls_fixture(10s, 60s, captured_server_handshake()) {}
+};
+
 /// The identity CAF prints as `sys.node()`.
 process_identity identity_of(caf::actor_system& sys) {
   auto& d = static_cast<const caf::node_id::default_data&>(*sys.node());
@@ -236,8 +256,8 @@ BOOST_FIXTURE_TEST_CASE(a_good_certificate_passes_bytes_both_ways_and_is_recorde
       tls_client c{port(), "alice", "127.0.0.1", tls12};
       BOOST_REQUIRE(c.handshake());
       BOOST_TEST(c.version() == (tls12 ? TLS1_2_VERSION : TLS1_3_VERSION));
-      auto sent = concat({captured_client_handshake, frame(2, 100, coordinator),
-                          frame(2, 3u << 20, node_actor), frame(6, 0, 0)});
+      auto sent = concat({captured_client_handshake, direct_frame(node_actor_id, status_request),
+                          direct_frame(coordinator_id, put_batch, 3u << 20), frame(6, 0, 0)});
       std::thread writer{[&] { BOOST_CHECK(c.send(sent)); }};
       auto echoed = c.receive(sent.size(), 10s);
       writer.join();
@@ -314,15 +334,33 @@ BOOST_FIXTURE_TEST_CASE(repeated_refusals_are_logged_once_then_summarised, short
   BOOST_TEST(upstream.accepted == 0);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_port_probe_is_not_a_refusal_worth_logging, tls_fixture) {
+  // tools/cluster and the test fixture see whether a node listens by connecting and closing.
+  for (int i = 0; i < 3; ++i) {
+    int fd = connect_to(port(), "127.0.0.8");
+    BOOST_REQUIRE(fd >= 0);
+    ::close(fd);
+  }
+  // Bytes that are no TLS handshake are refused and logged.
+  int fd = connect_to(port(), "127.0.0.9");
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_REQUIRE(send_all(fd, wire(64, 0x41)));
+  BOOST_TEST(closed_by_peer(fd, 3s));
+  ::close(fd);
+  BOOST_TEST(eventually([&] { return logs.matching("127.0.0.9").size() == 1; }));
+  BOOST_TEST(logs.matching("127.0.0.8").empty());
+  BOOST_TEST(upstream.accepted == 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_read_client_may_address_only_the_allowed_actors, tls_fixture) {
   tls_client c{port(), "bob", "127.0.0.1"};
   BOOST_REQUIRE(c.handshake());
-  auto ok = concat({captured_client_handshake, frame(2, 10, node_actor), frame(4, 20, 77),
-                    frame(5, 20, 0, true, 77), frame(6, 0, 0)});
+  auto ok = concat(
+      {captured_client_handshake, direct_frame(node_actor_id, session_request), frame(6, 0, 0)});
   BOOST_REQUIRE(c.send(ok));
   BOOST_TEST((c.receive(ok.size()) == ok));
   BOOST_TEST((role_of_captured() == role::read));
-  BOOST_REQUIRE(c.send(frame(2, 10, 99)));
+  BOOST_REQUIRE(c.send(direct_frame(99, status_request)));
   BOOST_TEST(c.closed_by_peer(3s));
   BOOST_TEST(eventually([&] { return role_of_captured() == role::none; }));
   BOOST_TEST(upstream.received_bytes() == ok.size()); // the forbidden frame never got through
@@ -339,7 +377,7 @@ BOOST_FIXTURE_TEST_CASE(a_client_may_not_route, tls_fixture) {
   BOOST_REQUIRE(c.handshake());
   BOOST_REQUIRE(c.send(captured_client_handshake));
   BOOST_TEST((c.receive(captured_client_handshake.size()) == captured_client_handshake));
-  BOOST_REQUIRE(c.send(frame(3, 10, node_actor)));
+  BOOST_REQUIRE(c.send(frame(3, 10, node_actor_id)));
   BOOST_TEST(c.closed_by_peer(3s));
   std::this_thread::sleep_for(50ms);
   BOOST_TEST(upstream.received_bytes() == captured_client_handshake.size());
@@ -350,6 +388,87 @@ BOOST_FIXTURE_TEST_CASE(a_client_may_not_route, tls_fixture) {
              lines[0]);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_client_may_not_kill_link_or_forward, tls_fixture) {
+  struct attempt {
+    const captured_message* m;
+    uint64_t to;
+    std::string reason;
+  };
+  std::vector<attempt> attempts{
+      {&exit_kill, node_actor_id, "a message of type (@exit)"},
+      {&exit_user_shutdown, coordinator_id, "a message of type (@exit)"},
+      {&link_message, node_actor_id, "a message of type (@atom 'link', @strong_actor_ptr)"},
+      {&status_with_stages, node_actor_id, "a message with a forwarding stack (stages)"},
+      {&put_batch, node_actor_id,
+       "a message of type (@atom 'batch', "
+       "std::vector<actorkv::client_call>)"},
+  };
+  for (auto& a : attempts) {
+    BOOST_TEST_CONTEXT(a.m->name) {
+      tls_client c{port(), "bob"};
+      BOOST_REQUIRE(c.handshake());
+      auto ok = concat({captured_client_handshake, direct_frame(node_actor_id, status_request)});
+      BOOST_REQUIRE(c.send(ok));
+      BOOST_TEST((c.receive(ok.size()) == ok));
+      auto before = upstream.received_bytes();
+      auto bad = direct_frame(a.to, *a.m);
+      BOOST_REQUIRE(c.send(bad));
+      BOOST_TEST(c.closed_by_peer(3s));
+      std::this_thread::sleep_for(20ms);
+      BOOST_TEST(upstream.received_bytes() - before < bad.size()); // never all of it
+      auto line = logs.matching("(CN=bob, read): a client may not send actor " +
+                                std::to_string(a.to) + " " + a.reason);
+      BOOST_TEST(line.size() == 1u);
+      BOOST_TEST(eventually([&] { return role_of_captured() == role::none; }));
+    }
+  }
+  BOOST_TEST(logs.get().size() == attempts.size());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_client_monitors_and_downs_only_between_itself_and_this_node,
+                        named_upstream) {
+  auto hello = captured_server_handshake();
+  auto monitor = basp_frame(4, 0, node_actor_id, from_hex(captured_monitor));
+  auto down = basp_frame(5, 77, 0, from_hex(captured_down));
+  {
+    tls_client c{port(), "bob"};
+    BOOST_REQUIRE(c.handshake());
+    auto first = basp_frame(1, 0, 0, from_hex(capture_client_node));
+    BOOST_REQUIRE(c.send(first));
+    BOOST_TEST((c.receive(hello.size() + first.size()) == concat({hello, first})));
+    auto ok = concat({monitor, down, monitor, frame(6, 0, 0)});
+    BOOST_REQUIRE(c.send(ok));
+    BOOST_TEST((c.receive(ok.size()) == ok));
+    // A down message naming a peer's process as the source: the node would take that peer's
+    // actor for down.
+    auto forged = from_hex(captured_down);
+    std::copy(captured_client_handshake.begin() + 32, captured_client_handshake.end(),
+              forged.begin());
+    BOOST_REQUIRE(c.send(basp_frame(5, 77, 0, forged)));
+    BOOST_TEST(c.closed_by_peer(3s));
+  }
+  auto lines = logs.get();
+  BOOST_REQUIRE_EQUAL(lines.size(), 1u);
+  BOOST_TEST(lines[0].find("(CN=bob, read): a client may send a down_message only from its own "
+                           "process to this node's, not from "
+                           "BFFADF3AC9F1142F6446CA706C9BB0F69B114400#16090 to "
+                           "BFFADF3AC9F1142F6446CA706C9BB0F69B114400#18421") != std::string::npos,
+             lines[0]);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_client_may_not_monitor_before_this_node_named_itself, tls_fixture) {
+  tls_client c{port(), "bob"};
+  BOOST_REQUIRE(c.handshake());
+  auto first = basp_frame(1, 0, 0, from_hex(capture_client_node));
+  BOOST_REQUIRE(c.send(first));
+  BOOST_TEST((c.receive(first.size()) == first));
+  BOOST_REQUIRE(c.send(basp_frame(4, 0, node_actor_id, from_hex(captured_monitor))));
+  BOOST_TEST(c.closed_by_peer(3s));
+  BOOST_TEST(logs.matching("(CN=bob, read): a client may send a monitor_message only from its "
+                           "own process to this node's")
+                 .size() == 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_client_may_do_what_cafs_broker_does_with_a_new_node, tls_fixture) {
   // The echo server sends the spawn server request back, as this node's broker would send its
   // own from its helper (actor 7 here): then the client may answer actor 7.
@@ -358,7 +477,7 @@ BOOST_FIXTURE_TEST_CASE(a_client_may_do_what_cafs_broker_does_with_a_new_node, t
   auto sent = concat({captured_client_handshake, spawn_info_request_from(7)});
   BOOST_REQUIRE(c.send(sent));
   BOOST_TEST((c.receive(sent.size()) == sent));
-  auto answer = frame(2, 60, 7, true, 1);
+  auto answer = direct_frame(7, spawn_server_answer, 0, 1);
   BOOST_REQUIRE(c.send(answer));
   BOOST_TEST((c.receive(answer.size()) == answer));
   BOOST_TEST(logs.get().empty());
@@ -374,8 +493,8 @@ BOOST_FIXTURE_TEST_CASE(a_client_may_do_what_cafs_broker_does_with_a_new_node, t
 BOOST_FIXTURE_TEST_CASE(a_node_is_not_restricted, tls_fixture) {
   tls_client c{port(), "node", "127.0.0.1"};
   BOOST_REQUIRE(c.handshake());
-  auto sent = concat(
-      {captured_client_handshake, frame(2, 10, 99), frame(3, 10, 1234), frame(2, 10, node_actor)});
+  auto sent = concat({captured_client_handshake, frame(2, 10, 99), frame(3, 10, 1234),
+                      frame(2, 10, node_actor_id)});
   BOOST_REQUIRE(c.send(sent));
   BOOST_TEST((c.receive(sent.size()) == sent));
   BOOST_TEST((role_of_captured() == role::node));
@@ -386,7 +505,7 @@ BOOST_FIXTURE_TEST_CASE(a_node_is_not_restricted, tls_fixture) {
 BOOST_FIXTURE_TEST_CASE(the_first_frame_must_name_the_process, tls_fixture) {
   tls_client c{port(), "node", "127.0.0.1"};
   BOOST_REQUIRE(c.handshake());
-  BOOST_REQUIRE(c.send(frame(2, 10, node_actor)));
+  BOOST_REQUIRE(c.send(frame(2, 10, node_actor_id)));
   BOOST_TEST(c.closed_by_peer(3s));
   std::this_thread::sleep_for(50ms);
   BOOST_TEST(upstream.accepted == 0);
@@ -525,7 +644,8 @@ BOOST_AUTO_TEST_CASE(a_caf_process_reaches_an_actor_behind_the_guard) {
   server_cfg.load<caf::io::middleman>();
   server_cfg.set("scheduler.max-threads", 2);
   caf::actor_system server{server_cfg};
-  auto adder = server.spawn([]() -> caf::behavior { return {[](int x) { return x + 1; }}; });
+  // Answers a client signature: a client may send nothing else.
+  auto adder = server.spawn([]() -> caf::behavior { return {[](status_atom) { return 42; }}; });
   auto published = server.middleman().publish(adder, 0, "127.0.0.1");
   if (!published) // not BOOST_REQUIRE_MESSAGE: it renders the message even when all is well
     BOOST_FAIL(server.render(published.error()));
@@ -560,7 +680,7 @@ BOOST_AUTO_TEST_CASE(a_caf_process_reaches_an_actor_behind_the_guard) {
           BOOST_FAIL(client.render(remote.error()));
         caf::scoped_actor self{client};
         int answer = 0;
-        self->request(*remote, 5s, 41)
+        self->request(*remote, 5s, status_atom::value)
             .receive([&](int y) { answer = y; },
                      [&](caf::error& e) { BOOST_ERROR(client.render(e)); });
         BOOST_TEST(answer == 42);
@@ -576,6 +696,246 @@ BOOST_AUTO_TEST_CASE(a_caf_process_reaches_an_actor_behind_the_guard) {
     BOOST_ERROR("guard: " << line);
   guard->stop();
   caf::anon_send_exit(adder, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+/// A kvnode's actors as clients see them, behind a guard with TLS: a node actor with the client
+/// interface of messages/interfaces.hpp (its peer handlers answer trivially) and a coordinator
+/// answering each batch of client calls, published by CAF's plain middleman on 127.0.0.1.
+struct fake_node {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  client_requests_actor coordinator;
+  actorkv::node_actor node;
+  std::shared_ptr<access_table> access = std::make_shared<access_table>();
+  log_sink logs;
+  std::unique_ptr<frame_guard> guard;
+  uint16_t caf_port = 0; ///< CAF's own port, behind the guard
+  /// Set when the actor terminates.
+  std::shared_ptr<std::atomic<bool>> node_down = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::atomic<bool>> coordinator_down = std::make_shared<std::atomic<bool>>(false);
+
+  fake_node() {
+    cfg.load<caf::io::middleman>();
+    register_types(cfg);
+    cfg.set("scheduler.max-threads", 2);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    coordinator =
+        sys->spawn([](client_requests_actor::pointer self) -> client_requests_actor::behavior_type {
+          return {[=](batch_atom, std::vector<client_call>& calls) {
+            std::vector<client_answer> answers;
+            for (auto& c : calls) {
+              client_answer a;
+              a.id = c.id;
+              a.write.acks = static_cast<uint32_t>(c.value.size()); // the value arrived whole
+              answers.push_back(std::move(a));
+            }
+            self->send(caf::actor_cast<client_answers_actor>(self->current_sender()),
+                       batch_atom::value, std::move(answers));
+          }};
+        });
+    auto coord = coordinator;
+    node = sys->spawn([coord](actorkv::node_actor::pointer) -> actorkv::node_actor::behavior_type {
+      return {
+          [=](session_atom) { return coord; },
+          [](status_atom) {
+            cluster_status s;
+            s.node = "fake";
+            return s;
+          },
+          [](peer_atom, peer_hello& h) { return h; },
+          [](caf::ping_atom) { return caf::pong_atom::value; },
+          [](gossip_atom, membership_view& v) { return v; },
+          [](fault_atom, std::string& what, std::vector<std::string>&, uint32_t) {
+            return "fault " + what;
+          },
+          [](admin_atom, std::string& what, std::string&, bool) { return "admin " + what; },
+      };
+    });
+    node->attach_functor([down = node_down] { *down = true; });
+    coordinator->attach_functor([down = coordinator_down] { *down = true; });
+    auto published = sys->middleman().publish(node, 0, "127.0.0.1");
+    if (!published)
+      BOOST_FAIL(sys->render(published.error()));
+    caf_port = *published;
+    std::string error;
+    guard = frame_guard::listen("127.0.0.1", 0, error);
+    BOOST_REQUIRE(guard);
+    guard_options options;
+    options.upstream_port = *published;
+    options.max_frame_bytes = 4u << 20;
+    options.log = logs.logger();
+    options.tls = pki().guard_credentials();
+    options.access = access;
+    options.client_destinations = {node.id(), coordinator.id()}; // as kvnode names them
+    BOOST_REQUIRE_MESSAGE(guard->start(std::move(options), error), error);
+  }
+
+  ~fake_node() {
+    guard->stop();
+    caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+  }
+
+  uint16_t port() const { return guard->port(); }
+
+  bool node_alive() const { return !*node_down; }
+  bool coordinator_alive() const { return !*coordinator_down; }
+};
+
+/// A client process: CAF with its OpenSSL module and `cert`'s identity, as actorkv's client
+/// library sets it up (actors/client/tls.hpp).
+struct client_process {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  explicit client_process(const std::string& cert) {
+    auto& p = pki();
+    cfg.load<caf::io::middleman>();
+    cfg.load<caf::openssl::manager>();
+    register_types(cfg);
+    cfg.set("scheduler.max-threads", 2);
+    cfg.openssl_certificate = p.crt(cert);
+    cfg.openssl_key = p.key(cert);
+    cfg.openssl_cafile = p.ca();
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  actorkv::node_actor connect(uint16_t port) {
+    auto node = caf::openssl::remote_actor<actorkv::node_actor>(*sys, "127.0.0.1", port);
+    if (!node)
+      BOOST_FAIL(sys->render(node.error()));
+    return *node;
+  }
+};
+
+/// What actorkv's client library asks of a node (actors/client/client.cpp): a session, the status,
+/// a fault and an admin request, and batches of calls to the coordinator, one carrying a value
+/// of `value_bytes`. Checks every answer.
+void use_the_node(client_process& c, const actorkv::node_actor& node, size_t value_bytes) {
+  caf::scoped_actor self{*c.sys};
+  auto fail = [&](caf::error& e) { BOOST_ERROR(c.sys->render(e)); };
+  client_requests_actor coordinator;
+  self->request(node, 5s, session_atom::value)
+      .receive([&](client_requests_actor& x) { coordinator = std::move(x); }, fail);
+  BOOST_REQUIRE(coordinator);
+  self->request(node, 5s, status_atom::value)
+      .receive([&](cluster_status& s) { BOOST_TEST(s.node == "fake"); }, fail);
+  self->request(node, 5s, fault_atom::value, std::string{"heal"}, std::vector<std::string>{},
+                uint32_t{0})
+      .receive([&](std::string& s) { BOOST_TEST(s == "fault heal"); }, fail);
+  self->request(node, 5s, admin_atom::value, std::string{"leave"}, std::string{"n1"}, false)
+      .receive([&](std::string& s) { BOOST_TEST(s == "admin leave"); }, fail);
+  std::vector<client_call> calls{{1, client_call_kind::put, {'k'}, bytes(value_bytes, 0xAB), {}},
+                                 {2, client_call_kind::get, {'k'}, {}, {}}};
+  for (int round = 0; round < 2; ++round) {
+    self->send(coordinator, batch_atom::value, calls);
+    self->receive(
+        [&](batch_atom, std::vector<client_answer>& answers) {
+          BOOST_REQUIRE_EQUAL(answers.size(), 2u);
+          BOOST_TEST(answers[0].write.acks == value_bytes);
+        },
+        caf::after(5s) >> [] { BOOST_ERROR("no answer to a batch"); });
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_real_client_makes_its_calls_through_the_guard) {
+  fake_node f;
+  {
+    client_process alice{"alice"};
+    auto node = alice.connect(f.port());
+    use_the_node(alice, node, 300 * 1024);
+  }
+  {
+    client_process bob{"bob"}; // read: role matters in the node's actors, not in the guard
+    auto node = bob.connect(f.port());
+    use_the_node(bob, node, 10);
+  }
+  for (auto& line : f.logs.get())
+    BOOST_ERROR("guard: " << line);
+  BOOST_TEST(f.node_alive());
+}
+
+BOOST_AUTO_TEST_CASE(a_real_client_that_kills_or_links_is_dropped_and_the_node_lives) {
+  fake_node f;
+  auto node_id = std::to_string(f.node.id());
+  auto coordinator_id = std::to_string(f.coordinator.id());
+  struct attack {
+    std::string cert;
+    std::function<void(client_process&, actorkv::node_actor&)> run;
+    std::string logged; ///< after "(CN=..., role): "
+  };
+  std::vector<attack> attacks{
+      {"bob",
+       [](client_process&, actorkv::node_actor& node) {
+         caf::anon_send_exit(node, caf::exit_reason::kill);
+       },
+       "read): a client may not send actor " + node_id + " a message of type (@exit)"},
+      {"carol",
+       [](client_process& c, actorkv::node_actor& node) {
+         // The coordinator, from the node's session answer, then the exit.
+         caf::scoped_actor self{*c.sys};
+         self->request(node, 5s, session_atom::value)
+             .receive(
+                 [&](client_requests_actor& coordinator) {
+                   self->send_exit(coordinator, caf::exit_reason::user_shutdown);
+                 },
+                 [&](caf::error& e) { BOOST_ERROR(c.sys->render(e)); });
+       },
+       "write): a client may not send actor " + coordinator_id + " a message of type (@exit)"},
+      {"alice",
+       [](client_process& c, actorkv::node_actor& node) {
+         auto target = caf::actor_cast<caf::actor>(node);
+         c.sys->spawn([target](caf::event_based_actor* self) -> caf::behavior {
+           self->link_to(target); // CAF sends (link_atom, ...) to the node for it
+           return {[](int) {}};
+         });
+       },
+       "write): a client may not send a routed_message"},
+      {"alice",
+       [](client_process& c, actorkv::node_actor& node) {
+         // A status request whose answer would go on to another actor of the client.
+         auto other = c.sys->spawn(
+             [](caf::event_based_actor*) -> caf::behavior { return {[](cluster_status&) {}}; });
+         caf::actor_cast<caf::strong_actor_ptr>(node)->enqueue(
+             caf::make_mailbox_element(nullptr, caf::make_message_id(),
+                                       {caf::actor_cast<caf::strong_actor_ptr>(other)},
+                                       status_atom::value),
+             nullptr);
+         caf::anon_send_exit(other, caf::exit_reason::user_shutdown); // the client can end
+       },
+       "write): a client may not send actor " + node_id +
+           " a message with a forwarding stack (stages)"},
+  };
+  for (auto& a : attacks) {
+    BOOST_TEST_CONTEXT(a.logged) {
+      client_process c{a.cert};
+      auto node = c.connect(f.port());
+      a.run(c, node);
+      BOOST_TEST(eventually([&] { return !f.logs.matching(a.logged).empty(); }));
+    }
+  }
+  auto lines = f.logs.get();
+  BOOST_TEST(lines.size() == attacks.size());
+  for (auto& line : lines)
+    BOOST_TEST_MESSAGE("guard: " << line);
+  BOOST_TEST(f.node_alive());
+  BOOST_TEST(f.coordinator_alive());
+  // And a client with the same certificates keeps working.
+  client_process bob{"bob"};
+  auto node = bob.connect(f.port());
+  use_the_node(bob, node, 1000);
+  BOOST_TEST(f.logs.get().size() == attacks.size());
+  // The control: the same kill straight to CAF's port ends the node actor.
+  fake_node unguarded;
+  auto direct =
+      bob.sys->middleman().remote_actor<actorkv::node_actor>("127.0.0.1", unguarded.caf_port);
+  BOOST_REQUIRE(direct);
+  caf::anon_send_exit(*direct, caf::exit_reason::kill);
+  BOOST_TEST(eventually([&] { return !unguarded.node_alive(); }));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
