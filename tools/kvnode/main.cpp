@@ -32,6 +32,7 @@
 #include "actors/node/event_log.hpp"
 #include "actors/node/instance.hpp"
 #include "actors/node/node.hpp"
+#include "actors/node/permission.hpp"
 #include "actors/node/storage_actor.hpp"
 #include "actors/node/wall_clock.hpp"
 #include "cluster-config/manifest.hpp"
@@ -116,7 +117,8 @@ int fail(const std::string& msg, int code = 2) {
 /// nullopt with `failure` set when it cannot.
 std::optional<actorkv::membership_view>
 fetch_view(caf::actor_system& sys, const actorkv::manifest& cluster, const std::string& host,
-           uint16_t port, const actorkv::member_info& self, std::string& failure) {
+           uint16_t port, const actorkv::member_info& self, actorkv::access_table* access,
+           std::string& failure) {
   auto seed = sys.has_openssl_manager()
                   ? caf::openssl::remote_actor<actorkv::node_actor>(sys, host, port)
                   : sys.middleman().remote_actor<actorkv::node_actor>(host, port);
@@ -124,6 +126,10 @@ fetch_view(caf::actor_system& sys, const actorkv::manifest& cluster, const std::
     failure = sys.render(seed.error());
     return std::nullopt;
   }
+  // CAF keeps this connection as the seed's route, so the seed's messages to this node (its
+  // hello, probes, gossip) come back on it, past this node's guard: trust it as a member.
+  if (access)
+    access->trust_member(actorkv::identity_of(seed->node()));
   caf::scoped_actor scoped{sys};
   auto timeout = std::chrono::milliseconds{cluster.timeouts.request_ms};
   actorkv::peer_hello hello;
@@ -433,7 +439,7 @@ int main(int argc, char** argv) {
           sys, *cluster, seed_host, seed_port,
           actorkv::member_info{node_name, self_entry->host, self_entry->port, self_entry->capacity,
                                actorkv::member_state::joining, identity->replica, 0},
-          failure);
+          access.get(), failure);
       if (!fetched && !kept_view) {
         caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
         return fail("cannot join through " + join_seed + ": " + failure, 1);
