@@ -647,6 +647,16 @@ void start_with(local_cluster& c, const std::string& key, const std::string& val
 /// RSS may grow by the buffers of a few connections, not by what was sent.
 constexpr long small_growth_kib = 32 * 1024;
 
+/// After abuse: the node still answers within a second, and its memory and descriptors are
+/// about where they were `before`.
+void expect_unharmed(local_cluster& c, const usage& before, const std::string& what) {
+  answers_within_a_second(c, "probe", "still here");
+  auto after = usage_of(c.pid(0));
+  BOOST_TEST_MESSAGE(what << ": before " << before << "; after " << after);
+  BOOST_TEST(after.rss_kib < before.rss_kib + small_growth_kib);
+  BOOST_TEST(after.fds <= before.fds + 2);
+}
+
 run_result certs_tool(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"/bin/bash", source_dir() + "/tools/certs"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -967,11 +977,7 @@ BOOST_AUTO_TEST_CASE(malformed_requests_and_garbage_get_400_or_are_dropped) {
   }
   for (auto key : {"neg", "two", "chunk"})
     BOOST_TEST(c.kvsh(0, std::string{"get "} + key + "\n").out == "(not found)\n", key);
-  answers_within_a_second(c, "probe", "still here");
-  auto after = usage_of(c.pid(0));
-  BOOST_TEST_MESSAGE("malformed input: before " << before << "; after " << after);
-  BOOST_TEST(after.rss_kib < before.rss_kib + small_growth_kib);
-  BOOST_TEST(after.fds <= before.fds + 2);
+  expect_unharmed(c, before, "malformed input");
 }
 
 BOOST_AUTO_TEST_CASE(a_one_megabyte_header_gets_431_or_is_dropped) {
@@ -999,11 +1005,7 @@ BOOST_AUTO_TEST_CASE(a_one_megabyte_header_gets_431_or_is_dropped) {
       BOOST_TEST(contains(got.received(), "{\"error\":\"headers_too_large\",\"message\":"));
     BOOST_TEST(got.elapsed_ms() < 3000, what << ": " << got.describe());
   }
-  answers_within_a_second(c, "probe", "still here");
-  auto after = usage_of(c.pid(0));
-  BOOST_TEST_MESSAGE("1 MiB headers: before " << before << "; after " << after);
-  BOOST_TEST(after.rss_kib < before.rss_kib + small_growth_kib);
-  BOOST_TEST(after.fds <= before.fds + 2);
+  expect_unharmed(c, before, "1 MiB headers");
 }
 
 BOOST_AUTO_TEST_CASE(bodies_longer_or_shorter_than_announced) {
@@ -1046,11 +1048,7 @@ BOOST_AUTO_TEST_CASE(bodies_longer_or_shorter_than_announced) {
   BOOST_TEST(got.received().empty(), got.describe());
   BOOST_TEST((got.elapsed_ms() > 1500 && got.elapsed_ms() < 3500), got.describe());
   check_failure(reader.get("/v1/kv/shorter"), 404, "not_found", "the unfinished put");
-  answers_within_a_second(c, "probe", "still here");
-  auto after = usage_of(c.pid(0));
-  BOOST_TEST_MESSAGE("bodies: before " << before << "; after " << after);
-  BOOST_TEST(after.rss_kib < before.rss_kib + small_growth_kib);
-  BOOST_TEST(after.fds <= before.fds + 2);
+  expect_unharmed(c, before, "bodies");
 }
 
 BOOST_AUTO_TEST_CASE(a_slow_client_is_dropped_at_request_ms) {
@@ -1075,11 +1073,7 @@ BOOST_AUTO_TEST_CASE(a_slow_client_is_dropped_at_request_ms) {
   BOOST_TEST((elapsed > 1500 && elapsed < 3500), elapsed << " ms");
   BOOST_TEST(fact_number(facts, "sent") <= 4, run.out);
   BOOST_TEST(c.kvsh(0, "get slow\n").out == "(not found)\n");
-  answers_within_a_second(c, "probe", "still here");
-  auto after = usage_of(c.pid(0));
-  BOOST_TEST_MESSAGE("slow client: before " << before << "; after " << after);
-  BOOST_TEST(after.rss_kib < before.rss_kib + small_growth_kib);
-  BOOST_TEST(after.fds <= before.fds + 2);
+  expect_unharmed(c, before, "slow client");
 }
 
 BOOST_AUTO_TEST_CASE(five_thousand_idle_connections_are_bounded_and_dropped) {
