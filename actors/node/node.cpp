@@ -35,6 +35,7 @@ void spawn_children(self_ptr self) {
   co.initial = make_routes(self);
   co.request_timeout = timeout;
   co.access = st.options.access;
+  co.now_us = st.options.now_us;
   st.coordinator = spawn_coordinator(sys, std::move(co));
   st.detector = spawn_failure_detector(
       sys, failure_detector_options{name, ms(cluster.failure_detector.interval_ms),
@@ -74,6 +75,7 @@ void spawn_children(self_ptr self) {
   mo.listener = caf::actor_cast<view_listener_actor>(self);
   mo.interval = ms(cluster.gossip.interval_ms);
   mo.timeout = timeout;
+  mo.now_us = st.options.now_us;
   st.membership = spawn_membership(sys, std::move(mo));
   for (auto& v : st.vnodes)
     self->link_to(v);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/node/wall_clock.hpp"
 #include "cluster-config/manifest.hpp"
 #include "messages/interfaces.hpp"
 
@@ -39,6 +40,8 @@ struct node_options {
   std::function<void(const std::string&)> on_departure;
   /// Who may do what (filled by the frame guard); null: everyone may do everything (TLS off).
   std::shared_ptr<access_table> access;
+  /// The node's wall clock: stamps last-writer-wins writes and membership versions.
+  wall_clock now_us = system_wall_clock_us;
 };
 
 /// The instance settings as peers compare them, e.g. "name=local partitions=256 replicas=3 ...".
