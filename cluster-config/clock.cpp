@@ -91,7 +91,7 @@ skew_verdict own_skew(const std::vector<clock_offset>& peers, int64_t limit_us) 
   auto pick = mine[n / 2];
   if (n % 2 == 0 && magnitude(mine[n / 2 - 1].offset_us) < magnitude(pick.offset_us))
     pick = mine[n / 2 - 1];
-  return skew_verdict{pick.offset_us, pick.error_us, beyond(pick, limit_us)};
+  return skew_verdict{pick.offset_us, pick.error_us, n >= 2 && beyond(pick, limit_us)};
 }
 
 } // namespace actorkv

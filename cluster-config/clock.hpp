@@ -98,13 +98,14 @@ clock_offset offset_of(const clock_probe& probe);
 /// machine or an injected delay then does not move the estimate.
 class offset_filter {
 public:
-  explicit offset_filter(size_t window = 8);
+  offset_filter() = default;
+  explicit offset_filter(size_t window);
   void add(const clock_probe& probe);
   /// Nothing before the first probe.
   std::optional<clock_offset> estimate() const;
 
 private:
-  size_t window_;
+  size_t window_ = 8;
   std::deque<clock_offset> recent_;
 };
 
@@ -115,13 +116,15 @@ bool beyond(const clock_offset& offset, int64_t limit_us);
 struct skew_verdict {
   int64_t skew_us = 0;  ///< this node minus its peers (positive: ahead); 0 without estimates
   int64_t error_us = 0; ///< the error bound of the estimate it comes from
-  bool skewed = false;  ///< beyond the limit even at the favourable end of the error bound
+  bool skewed = false;  ///< this node's clock is the one that is off (see own_skew)
 };
 
 /// This node's skew from the peers' offsets (each peer minus this node): the median of what they
 /// say of this node, so that one skewed peer does not make a correct node look skewed; of an even
-/// number, the middle value nearer to 0. With a single peer both ends look skewed: two clocks
-/// cannot tell which of them is wrong.
+/// number, the middle value nearer to 0. Skewed when that is beyond `limit_us` even at the
+/// favourable end of its error bound, and at least two peers were measured: of two clocks that
+/// disagree, neither can tell which is wrong (a node that has just started and reached one peer,
+/// a cluster of two), so then only the peer is reported (beyond()).
 skew_verdict own_skew(const std::vector<clock_offset>& peers, int64_t limit_us);
 
 } // namespace actorkv

@@ -40,8 +40,9 @@ struct node_options {
   std::function<void(const std::string&)> on_departure;
   /// Who may do what (filled by the frame guard); null: everyone may do everything (TLS off).
   std::shared_ptr<access_table> access;
-  /// The node's wall clock: stamps last-writer-wins writes and membership versions.
-  wall_clock now_us = system_wall_clock_us;
+  /// The node's clocks (shared with its storage): its wall clock stamps membership versions and
+  /// answers peers' probes; its hybrid clock stamps last-writer-wins writes.
+  std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
 };
 
 /// The instance settings as peers compare them, e.g. "name=local partitions=256 replicas=3 ...".

@@ -87,7 +87,7 @@ std::vector<std::string> stored_values(const std::string& data_dir, const std::s
 
 /// The offset kvsh status shows for `peer` ("n1 +120004 ms"), or nothing.
 std::optional<long long> shown_offset(const std::string& status, const std::string& peer) {
-  auto at = status.find("peer offsets: ");
+  auto at = status.find("peer offsets (peer minus this node): ");
   if (at == std::string::npos)
     return std::nullopt;
   at = status.find(peer + " ", at);
@@ -129,8 +129,8 @@ BOOST_AUTO_TEST_CASE(writes_through_correct_nodes_win_over_a_node_whose_clock_ru
                                      seen = c.kvsh(i, gets).out;
                                      return seen == want;
                                    }),
-                        "through node " << i << ", " << count(seen, "early\n") << " of "
-                                        << 2 * keys << " later puts were lost");
+                        "through node " << i << ", " << count(seen, "early\n") << " of " << 2 * keys
+                                        << " later puts were lost");
   }
 
   // The skewed node says so in its status and its log; the others see it as a peer ahead.
@@ -153,8 +153,7 @@ BOOST_AUTO_TEST_CASE(writes_through_correct_nodes_win_over_a_node_whose_clock_ru
                       correct);
   auto n1_offset = shown_offset(correct, "n1");
   BOOST_CHECK_MESSAGE(n1_offset && *n1_offset > 119000 && *n1_offset < 121000, correct);
-  BOOST_CHECK_MESSAGE(c.wait_for_log(1, "clock skew: peer n1's wall clock is", 10s),
-                      c.log_tail(1));
+  BOOST_CHECK_MESSAGE(c.wait_for_log(1, "clock skew: peer n1's wall clock is", 10s), c.log_tail(1));
   BOOST_CHECK(c.log(1).find("clock skew: this node's") == std::string::npos);
 
   // Every replica holds the later values.

@@ -441,10 +441,25 @@ int main(int argc, char** argv) {
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{4}});
   {
     caf::actor_system sys{cfg};
+    // One clock for the node's actors that stamp or see timestamps (actors/node/wall_clock.hpp).
+    actorkv::wall_clock wall = actorkv::system_wall_clock_us;
+    if (clock_offset_us != 0) {
+      actorkv::log_event(node_name, "test hook: this node's wall clock runs " +
+                                        std::to_string(clock_offset_us / 1000) +
+                                        " ms off the machine's (ACTORKV_TEST_CLOCK_OFFSET_MS)");
+      wall = [clock_offset_us] { return actorkv::system_wall_clock_us() + clock_offset_us; };
+    }
+    auto clock = std::make_shared<actorkv::node_clock>(wall);
+    actorkv::storage_options so;
+    so.node = node_name;
+    so.self = identity->replica;
+    so.conflicts = cluster->store.conflicts;
+    so.partitions = cluster->store.partitions;
+    so.max_batch = 512;
+    so.max_hints = cluster->handoff.max_hints;
+    so.clock = clock;
     auto storage = actorkv::spawn_storage(
-        sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)},
-        actorkv::storage_options{node_name, identity->replica, cluster->store.conflicts,
-                                 cluster->store.partitions, 512, cluster->handoff.max_hints});
+        sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)}, so);
     actorkv::node_options opts;
     opts.cluster = *cluster;
     opts.self_name = node_name;
@@ -454,12 +469,7 @@ int main(int argc, char** argv) {
     opts.port = self_entry->port;
     opts.capacity = self_entry->capacity;
     opts.initial_view = kept_view;
-    if (clock_offset_us != 0) {
-      actorkv::log_event(node_name, "test hook: this node's wall clock runs " +
-                                        std::to_string(clock_offset_us / 1000) +
-                                        " ms off the machine's (ACTORKV_TEST_CLOCK_OFFSET_MS)");
-      opts.now_us = [clock_offset_us] { return actorkv::system_wall_clock_us() + clock_offset_us; };
-    }
+    opts.clock = clock;
     // Filled by the frame guard from the certificates of connecting processes; TLS off: nobody
     // is checked.
     std::shared_ptr<actorkv::access_table> access;
