@@ -58,6 +58,10 @@ clock_offset offset_of(const clock_probe& p) {
 offset_filter::offset_filter(size_t window) : window_(std::max<size_t>(window, 1)) {}
 
 void offset_filter::add(const clock_probe& probe) {
+  // A wall clock stepped back while the probe was out: its round trip, and so the estimate's
+  // error bound, mean nothing (it would look like the best probe of all).
+  if (probe.received_us < probe.sent_us)
+    return;
   recent_.push_back(offset_of(probe));
   if (recent_.size() > window_)
     recent_.pop_front();

@@ -95,7 +95,8 @@ clock_offset offset_of(const clock_probe& probe);
 
 /// A peer's offset from its recent probes: of the last `window`, the one with the shortest round
 /// trip, whose error bound is the smallest (NTP's clock filter). One probe held up by a busy
-/// machine or an injected delay then does not move the estimate.
+/// machine or an injected delay then does not move the estimate. A probe answered "before" it was
+/// sent (this node's wall clock stepped back meanwhile) is ignored.
 class offset_filter {
 public:
   offset_filter() = default;

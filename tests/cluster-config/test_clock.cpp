@@ -147,6 +147,10 @@ BOOST_AUTO_TEST_CASE(the_filter_trusts_the_probe_with_the_shortest_round_trip) {
     f.add(probe(t0 + i * second, t0 + i * second + 500 + 120 * second, t0 + i * second + 1000));
   BOOST_TEST(f.estimate()->offset_us == 120 * second);
   BOOST_TEST(beyond(*f.estimate(), second));
+  // This node's clock stepped back 10 s while a probe was out: that probe says nothing.
+  f.add(probe(t0 + 9 * second, t0 + 9 * second, t0 - second));
+  BOOST_TEST(f.estimate()->offset_us == 120 * second);
+  BOOST_TEST(f.estimate()->error_us == 500);
 }
 
 BOOST_AUTO_TEST_CASE(beyond_allows_for_the_error_bound) {
