@@ -37,13 +37,15 @@ F openssl_function(const char* name) {
   return reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
 }
 
-// The connections this process dials (CAF's OpenSSL module calls SSL_connect for those, and only
-// for those: kvnode's frame guard and the HTTPS API accept) trust the other side's BASP headers as
-// much as a node's port would without its guard: CAF 0.17 allocates whatever payload a header
-// announces (actors/guard/basp_frame.hpp). So each such session gets a checker, kept in the SSL
-// object's ex_data (freed with it by OpenSSL, whoever frees it), that follows the headers in the
-// bytes SSL_read returns; a header announcing more than the limit fails that read and the
-// connection, before CAF sees the header.
+// The connections CAF dials trust the other side's BASP headers as much as a node's port would
+// without its guard: CAF 0.17 allocates whatever payload a header announces
+// (actors/guard/basp_frame.hpp). So each session that CAF's OpenSSL module starts with
+// SSL_connect gets a checker, kept in the SSL object's ex_data (freed with it by OpenSSL, whoever
+// frees it), that follows the headers in the bytes SSL_read returns; a header announcing more than
+// the limit fails that read and the connection, before CAF sees the header. Only calls from
+// libcaf_openssl (as Debian ships it, a shared library) are taken: the program's other TLS
+// clients (libcurl, a test's own) speak other protocols, and kvnode's frame guard and HTTPS API
+// accept rather than connect.
 
 std::atomic<uint32_t> dialed_limit{0}; ///< 0: not set, see dialed_frame_limit()
 std::mutex dialed_log_mutex;
@@ -62,6 +64,13 @@ int follower_index() {
                                             delete static_cast<dialed_follower*>(ptr);
                                           });
   return index;
+}
+
+/// Whether `caller`, a return address, lies in CAF's OpenSSL module.
+bool called_from_caf(void* caller) {
+  Dl_info info{};
+  return dladdr(caller, &info) != 0 && info.dli_fname &&
+         std::strstr(info.dli_fname, "libcaf_openssl") != nullptr;
 }
 
 /// "127.0.0.2:7102", the node a session dialed; "?" when the socket does not say.
@@ -119,7 +128,8 @@ int SSL_write(SSL* ssl, const void* buf, int num) {
 
 int SSL_connect(SSL* ssl) {
   static auto real = openssl_function<int (*)(SSL*)>("SSL_connect");
-  if (ssl && !SSL_get_ex_data(ssl, follower_index()))
+  if (ssl && !SSL_get_ex_data(ssl, follower_index()) &&
+      called_from_caf(__builtin_extract_return_addr(__builtin_return_address(0))))
     SSL_set_ex_data(ssl, follower_index(), new dialed_follower(actorkv::dialed_frame_limit()));
   ERR_clear_error();
   return real(ssl);

@@ -39,8 +39,9 @@ void load_tls(caf::actor_system_config& cfg, const tls_files& files);
 /// max_frame_bytes of a cluster (33 MiB), far below what a forged header can announce (4 GiB).
 constexpr uint32_t default_dialed_frame_limit = 64u << 20;
 
-/// Sets the largest BASP payload this process accepts on the TLS connections it dials (CAF's
-/// OpenSSL module: nodes dialing peers, clients dialing nodes). A header announcing more fails
+/// Sets the largest BASP payload this process accepts on the TLS connections CAF's OpenSSL module
+/// dials (nodes dialing peers, clients dialing nodes; the program's other TLS connections are
+/// left alone). A header announcing more fails
 /// its connection as a broken one before CAF reads it (CAF 0.17 allocates whatever a header
 /// announces: actors/guard/basp_frame.hpp). Takes effect for connections dialed afterwards.
 /// `log`, when given, gets one line per connection dropped so (from CAF's I/O thread).
