@@ -34,16 +34,22 @@
 // second; a client reconnects on its next request), and so is one whose frame's payload has not
 // arrived within frame_timeout of its header. Payload bytes announced by headers CAF has read but
 // not yet received (CAF allocates them on reading the header) are limited across connections to
-// frame_budget_bytes: a header that does not fit waits, unread by CAF, until enough payload
-// arrived or timed out elsewhere. Closed connections beyond the limit, evicted and idle ones are
-// logged once and then summarised like refused handshakes.
+// frame_budget_bytes: a header that does not fit waits, unread by CAF (the guard stops reading
+// that connection), until enough payload arrived or timed out elsewhere. Waiting rather than
+// dropping: a client's large put is only delayed, by TCP back-pressure, instead of failing and
+// reconnecting into the same full budget; and a waiting connection holds none of the budget (its
+// last frame is complete), so waiting cannot deadlock. Small frames, and with TLS nodes' frames,
+// never wait, so gets, pings and replication flow while large client frames queue. Connections
+// closed at the limit, evicted, idle or stalled are logged once and then summarised like refused
+// handshakes.
 //
 // Cost: one thread (epoll, edge-triggered, non-blocking sockets) outside CAF's scheduler, one
 // read and one write per chunk of up to 256 KiB per direction (per TLS record of up to 16 KiB
 // with TLS), and TCP_NODELAY on both sockets; only the 32 header bytes of each frame are looked
 // at (and the 32 payload bytes of a client handshake; from clients up to 64 of each direct,
 // monitor and down message; from CAF the 32 of its server handshake that name this node), payload
-// bytes are counted past. Free of CAF headers, so it can be tested with plain sockets.
+// bytes are counted past; a sweep of every connection at half the shortest timeout (at most once
+// a second) while any is open. Free of CAF headers, so it can be tested with plain sockets.
 #pragma once
 
 #include <chrono>
