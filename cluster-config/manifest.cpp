@@ -312,8 +312,10 @@ void read_storage(checker& ck, const entry& e, storage_settings& out) {
 }
 
 /// `frame_line`: the line of max_frame_bytes; stays 0 while it is not set (then it is derived
-/// once [store] partitions are known, see check_frame_limit).
-void read_limits(checker& ck, const entry& e, limits_settings& out, uint32_t& frame_line) {
+/// once [store] partitions are known, see check_frame_limit). `budget_line` likewise for
+/// frame_budget_bytes (check_frame_budget).
+void read_limits(checker& ck, const entry& e, limits_settings& out, uint32_t& frame_line,
+                 uint32_t& budget_line) {
   if (auto* t = as_table(ck, e))
     for_each_key(
         ck, *t, "limits.",
@@ -325,7 +327,39 @@ void read_limits(checker& ck, const entry& e, limits_settings& out, uint32_t& fr
                frame_line = x.line;
                read_u32(ck, x, out.max_frame_bytes);
              }},
+            // The frame guard's connections.
+            {"max_connections",
+             [&](const entry& x) {
+               // Fewer would leave no connection for a client beside the share kept for nodes.
+               if (auto n = read_int(ck, x, 8, u32_max))
+                 out.max_connections = static_cast<uint32_t>(*n);
+             }},
+            {"idle_connection_ms",
+             [&](const entry& x) { read_u32(ck, x, out.idle_connection_ms); }},
+            {"frame_ms", [&](const entry& x) { read_u32(ck, x, out.frame_ms); }},
+            {"frame_budget_bytes",
+             [&](const entry& x) {
+               budget_line = x.line;
+               if (auto n = read_integer(ck, x); n && *n < 1)
+                 ck.fail(x.line,
+                         "frame_budget_bytes = " + std::to_string(*n) + " must be at least 1");
+               else if (n)
+                 out.frame_budget_bytes = static_cast<uint64_t>(*n);
+             }},
         });
+}
+
+/// Derives frame_budget_bytes when it was not set; refuses one below max_frame_bytes (a frame of
+/// the largest size could then never pass).
+void check_frame_budget(checker& ck, limits_settings& limits, uint32_t budget_line) {
+  if (budget_line == 0) {
+    limits.frame_budget_bytes = uint64_t{4} * limits.max_frame_bytes;
+    return;
+  }
+  if (limits.frame_budget_bytes < limits.max_frame_bytes)
+    ck.fail(budget_line, "frame_budget_bytes = " + std::to_string(limits.frame_budget_bytes) +
+                             " is less than max_frame_bytes (" +
+                             std::to_string(limits.max_frame_bytes) + ")");
 }
 
 /// Derives max_frame_bytes when it was not set; refuses one too small for a max-size value.
@@ -694,11 +728,13 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
   size_t node_entries = 0;
   std::vector<node_lines> node_at;
   uint32_t frame_line = 0;
+  uint32_t budget_at = 0; // the line of frame_budget_bytes
   for_each_key(ck, doc, "",
                {
                    {"store", [&](const entry& e) { read_store(ck, e, m.store, store_at); }},
                    {"storage", [&](const entry& e) { read_storage(ck, e, m.storage); }},
-                   {"limits", [&](const entry& e) { read_limits(ck, e, m.limits, frame_line); }},
+                   {"limits",
+                    [&](const entry& e) { read_limits(ck, e, m.limits, frame_line, budget_at); }},
                    {"timeouts", [&](const entry& e) { read_timeouts(ck, e, m.timeouts); }},
                    {"faults", [&](const entry& e) { read_faults(ck, e, m.faults); }},
                    {"gossip", [&](const entry& e) { read_gossip(ck, e, m.gossip); }},
@@ -742,6 +778,7 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
     ck.fail(1, "no [[node]] entries");
   check_unique(ck, m.nodes, node_at);
   check_frame_limit(ck, m.limits, m.store.partitions, frame_line);
+  check_frame_budget(ck, m.limits, budget_at);
   if (store_at.present && store_at.replicas_ok && !m.nodes.empty() &&
       m.store.replicas > m.nodes.size())
     ck.fail(store_at.replicas > 0 ? store_at.replicas : store_at.table,

@@ -80,6 +80,18 @@ struct limits_settings {
   /// whose next message announces more, before CAF allocates room for it. Unless set in the
   /// manifest, default_max_frame_bytes() of the other limits and [store] partitions (256 here).
   uint32_t max_frame_bytes = default_max_frame_bytes(max_key_bytes, max_value_bytes, 256);
+
+  // The frame guard's connections (actors/guard/frame_guard.hpp, "Bounded").
+  /// Connections a node's port holds at most (kvnode lowers it, with a log line, to what
+  /// RLIMIT_NOFILE leaves room for: 3 descriptors each). An eighth is kept for nodes.
+  uint32_t max_connections = 4096;
+  /// A connection that sent nothing for this long is closed (nodes ping several times a second).
+  uint32_t idle_connection_ms = 600000;
+  /// A frame's payload must arrive within this time of its header.
+  uint32_t frame_ms = 30000;
+  /// Payload bytes announced but not yet received, across a node's connections; a header beyond
+  /// waits. Unless set in the manifest, 4 x max_frame_bytes; at least max_frame_bytes.
+  uint64_t frame_budget_bytes = uint64_t{4} * max_frame_bytes;
 };
 
 /// [timeouts]: optional; every request that crosses the network is bounded.
@@ -182,8 +194,9 @@ struct manifest {
 /// missing required keys (store.name, node name/host/port/data_dir), partitions not a power of
 /// two, N < 1, R or W outside 1..N, N larger than the number of nodes, quorum/conflicts/sync not
 /// one of their words, capacity < 1, port outside 1..65535, duplicate node names, duplicate
-/// host:port, duplicate data_dir, limits of 0, max_frame_bytes below min_frame_bytes() are each
-/// an ec::manifest_invalid "FILE:LINE: ...".
+/// host:port, duplicate data_dir, limits of 0, max_frame_bytes below min_frame_bytes(),
+/// max_connections below 8, frame_budget_bytes below max_frame_bytes are each an
+/// ec::manifest_invalid "FILE:LINE: ...".
 /// [tls] with enabled = true needs ca, cert and key; an https_port must differ from every other
 /// address; [[token]] needs name, role (read, write or admin) and sha256 (64 hex digits).
 /// Also refused: empty names, hosts or data_dirs, and timeouts of 0. When several problems exist,

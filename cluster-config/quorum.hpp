@@ -20,6 +20,7 @@
 #include <caf/expected.hpp>
 
 #include "messages/client.hpp"
+#include "messages/dvv.hpp"
 #include "messages/record.hpp"
 #include "messages/replication.hpp"
 
@@ -29,9 +30,10 @@ namespace actorkv {
 /// which replicas to repair.
 class read_tally {
 public:
-  /// `asked` home replicas (>= `read_quorum`) were asked; `replicas_total` is N, for the texts.
-  read_tally(uint32_t asked, uint32_t read_quorum, uint32_t replicas_total,
-             conflict_mode conflicts);
+  /// `asked` home replicas (>= `read_quorum`) were asked; `replicas_total` is N, for the texts;
+  /// the reply's context is bound to `scope` (the key's, in this instance).
+  read_tally(uint32_t asked, uint32_t read_quorum, uint32_t replicas_total, conflict_mode conflicts,
+             dvv::context_scope scope);
 
   /// Replica `index` (0..asked-1), named `node`, answered. A repeated or out-of-range index is
   /// ignored.
@@ -64,6 +66,7 @@ private:
   uint32_t read_quorum_;
   uint32_t replicas_total_;
   conflict_mode conflicts_;
+  dvv::context_scope scope_;
   uint32_t answered_ = 0;
   uint32_t failed_ = 0;
   std::vector<bool> settled_; ///< by index: its outcome is in
@@ -97,6 +100,10 @@ public:
   /// The coordinating replica failed with `err`: returns the next replica to ask to coordinate
   /// (already counted as coordinating), or nullopt when none is left (then the write has failed).
   std::optional<size_t> coordinator_failed(caf::error err);
+
+  /// The coordinating replica refused the write as sent (ec::bad_context: a context it cannot
+  /// accept): nothing was stored, no other replica is asked, and the reply is `err`.
+  void refused(caf::error err);
 
   /// A replica after the coordinating one acknowledged.
   void acked();
@@ -136,7 +143,8 @@ bool may_have_applied(const caf::error& err);
 caf::error too_few_replicas(size_t reachable, uint32_t replicas_total, uint32_t needed);
 
 /// What a client sees of a record: its visible values (identical bytes shown once), found when
-/// there is one, and its context (so a deleted key still carries the delete's context).
-get_reply to_reply(const record& rec);
+/// there is one, and its context bound to `scope` (so a deleted key still carries the delete's
+/// context).
+get_reply to_reply(const record& rec, const dvv::context_scope& scope);
 
 } // namespace actorkv

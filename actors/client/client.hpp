@@ -10,6 +10,8 @@
 // may not have been applied) and is never retried. One that was in flight when its node went away
 // is sent once more to the next node, keeping its deadline: a write may then be applied twice,
 // which at worst leaves a duplicate sibling (a get shows identical values once), never loses one.
+// A delete without a context is a get and then a delete with the context that get returned, both
+// within the one timeout (delete_request::blind writes the bare tombstone instead).
 #pragma once
 
 #include <chrono>

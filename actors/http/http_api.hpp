@@ -9,7 +9,10 @@
 //                                             format=json: 200 {"context", "siblings": [base64]}
 //   PUT    /v1/kv/{key}                write  body = value; X-Context optional (without it the
 //                                             value becomes a sibling); 200 {"replicas": n}
-//   DELETE /v1/kv/{key}                write  X-Context optional; 200 {"replicas": n}
+//   DELETE /v1/kv/{key}                write  X-Context: deletes what that GET returned,
+//                                             200 {"replicas": n}; without it, reads the key and
+//                                             deletes what it read: 200 {"replicas": n,
+//                                             "removed": values} | 404 when absent
 //   POST   /v1/batch/get               read   {"keys": [base64, ...]} -> 200 [{"key", "found",
 //                                             "context", "siblings"}, ...]
 //   GET    /v1/status                  read   200 cluster_status as JSON
@@ -151,7 +154,8 @@ http_reply render_failure(const http_failure& f);
 /// 200 {"context": hex, "siblings": [base64, ...]} (404 as above when not found).
 http_reply render_get(get_reply reply, bool json, uint64_t seed);
 
-/// 200 {"replicas": acks}.
+/// 200 {"replicas": acks}, with "removed": n after a delete that read first; 404 not_found when
+/// nothing was written (such a delete found the key absent).
 http_reply render_write(const write_reply& reply);
 
 /// 200 with a JSON array, one object per key in the order asked:

@@ -4,11 +4,13 @@
 //
 //   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair
 //            └─> too many failures for R ──> reply(unavailable)
-//   write: fewer than W replicas (home + fallbacks) up ──> reply(unavailable)
+//   write: a context of another key or instance ──> reply(bad_context)
+//          fewer than W replicas (home + fallbacks) up ──> reply(unavailable)
 //          coord(write) at the first replica (this node's if it is one; on failure the next)
 //            ──> record ──> merge(record) at the other home replicas, hint(record) at the
 //                fallbacks ──> W acks ──> reply(acks)
 //            └─> W out of reach ──> reply(maybe_applied if any replica stored it, else unavailable)
+//            └─> bad_context (the context names writes that replica never made) ──> reply(it)
 //
 // Replica calls do not travel one by one: the calls for one destination (this node's storage, a
 // peer's replica gateway) made while the coordinator works through its mailbox go as one request
@@ -27,6 +29,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "actors/node/wall_clock.hpp"
 #include "cluster-config/access.hpp"
@@ -48,6 +51,9 @@ struct coordinator_options {
   std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
   /// Who may read and write (kvnode's guard fills it); null: everyone (TLS turned off).
   std::shared_ptr<const access_table> access{};
+  /// The instance's name (store.name): contexts are bound to it and to their key, and a context
+  /// of another key or instance is refused with ec::bad_context.
+  std::string instance{};
 };
 
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options options);
