@@ -96,6 +96,8 @@ public:
 
   /// The coordinating replica failed with `err`: returns the next replica to ask to coordinate
   /// (already counted as coordinating), or nullopt when none is left (then the write has failed).
+  /// A refusal (is_refusal) ends the write: the next replica would refuse it too, or accept it
+  /// only because its copy of the key is behind.
   std::optional<size_t> coordinator_failed(caf::error err);
 
   /// A replica after the coordinating one acknowledged.
@@ -106,8 +108,9 @@ public:
 
   /// The reply once due, exactly once (nullopt before, and after it was taken): write_reply{acks}
   /// at W acks; once W is out of reach ec::maybe_applied when a replica stored it or may have
-  /// (see may_have_applied), else ec::unavailable, with the text
-  /// "A of N replicas stored it, W needed (last failure: ...)".
+  /// (see may_have_applied), else the refusal itself when the coordinating replica refused it,
+  /// else ec::unavailable, with the text "A of N replicas stored it, W needed (last failure:
+  /// ...)".
   std::optional<caf::expected<write_reply>> take_reply();
 
 private:
@@ -123,6 +126,7 @@ private:
   uint32_t outstanding_ = 0; ///< replicas that may still acknowledge
   bool uncertain_ = false;   ///< a replica may have stored it without acknowledging
   caf::error last_error_;
+  caf::error refusal_; ///< the coordinating replica refused the write as sent
   bool decided_ = false;
   std::optional<caf::expected<write_reply>> reply_; ///< decided, not yet taken
 };
@@ -130,6 +134,11 @@ private:
 /// Whether a failed replica request leaves open that the replica applied the write: it timed
 /// out (caf::sec::request_timeout) or its receiver went away (caf::sec::request_receiver_down).
 bool may_have_applied(const caf::error& err);
+
+/// Whether a coordinating replica refused a write because of what the write would do to its key
+/// (ec::too_many_siblings, ec::record_too_large): nothing was stored, and asking another replica
+/// to coordinate it would not change the answer.
+bool is_refusal(const caf::error& err);
 
 /// ec::unavailable "A of N replicas reachable, X needed": too few replicas to start a get
 /// (X = R) or a write (X = W).

@@ -51,12 +51,16 @@ typename Inspector::result_type inspect(Inspector& f, delete_request& x) {
 
 /// Answer to a successful put or delete.
 struct write_reply {
-  uint32_t acks = 0; ///< replicas that stored it durably (>= W)
+  uint32_t acks = 0;     ///< replicas that stored it durably (>= W)
+  uint32_t siblings = 0; ///< siblings the key holds after the write (tombstones included)
+  /// Set when `siblings` is above the manifest's [limits] sibling_warning: the key is collecting
+  /// concurrent writes (blind puts) that nobody resolves; past max_siblings writes are refused.
+  std::string warning{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_reply& x) {
-  return f(caf::meta::type_name("actorkv::write_reply"), x.acks);
+  return f(caf::meta::type_name("actorkv::write_reply"), x.acks, x.siblings, x.warning);
 }
 
 /// What a client call asks of a node, when it travels in a batch.

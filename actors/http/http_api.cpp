@@ -108,7 +108,11 @@ http_failure failure_for(ec code, std::string message, bool write) {
     return make_failure(400, name, std::move(message));
   case ec::key_too_large:
   case ec::value_too_large:
+  case ec::record_too_large:
     return make_failure(413, name, std::move(message));
+  // The key's state refuses the write: read it, then write with the context to resolve it.
+  case ec::too_many_siblings:
+    return make_failure(409, name, std::move(message));
   case ec::forbidden:
     return make_failure(403, name, std::move(message));
   // Nothing was written (or nothing intact could be read): worth retrying shortly.

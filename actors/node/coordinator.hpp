@@ -23,6 +23,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "actors/node/wall_clock.hpp"
 #include "cluster-config/access.hpp"
@@ -40,6 +41,7 @@ struct coordinator_options {
   /// sec::request_timeout (the write may have been applied there).
   std::chrono::milliseconds request_timeout{5000};
   wall_clock now_us = system_wall_clock_us; ///< stamps writes for last-writer-wins
+  std::string node{}; ///< this node's name, for its log lines (sibling warnings)
   /// Who may read and write (kvnode's guard fills it); null: everyone (TLS turned off).
   std::shared_ptr<const access_table> access{};
 };

@@ -35,6 +35,7 @@ void spawn_children(self_ptr self) {
   co.initial = make_routes(self);
   co.request_timeout = timeout;
   co.access = st.options.access;
+  co.node = name;
   st.coordinator = spawn_coordinator(sys, std::move(co));
   st.detector = spawn_failure_detector(
       sys, failure_detector_options{name, ms(cluster.failure_detector.interval_ms),

@@ -120,6 +120,8 @@ BOOST_AUTO_TEST_CASE(every_error_code_maps_to_a_deliberate_status) {
       {ec::peer_mismatch, 500u},
       {ec::bad_request, 400u},
       {ec::forbidden, 403u},
+      {ec::too_many_siblings, 409u},
+      {ec::record_too_large, 413u},
   };
   // Every named code is in the table: a code appended to messages/error.hpp fails here until
   // its status is chosen.
