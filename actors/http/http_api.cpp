@@ -445,7 +445,13 @@ http_reply render_get(get_reply reply, bool json, uint64_t seed) {
 http_reply render_write(const write_reply& reply) {
   json_object body;
   body.num("replicas", reply.acks);
-  return json_reply(200, body.done());
+  body.num("sibling_count", reply.siblings); // "siblings" are the values in a GET answer
+  if (!reply.warning.empty())
+    body.str("warning", reply.warning);
+  auto r = json_reply(200, body.done());
+  if (!reply.warning.empty())
+    r.headers.emplace_back("X-Siblings-Warning", reply.warning);
+  return r;
 }
 
 http_reply render_batch(const std::vector<bytes>& keys, const std::vector<get_reply>& replies) {

@@ -418,7 +418,7 @@ void round_trip(local_cluster& c, tool t) {
   auto r = writer.put("/v1/kv/" + p + "k", v1);
   BOOST_TEST(r.status == 200, r.describe());
   BOOST_TEST(r.json_valid, r.describe());
-  BOOST_TEST(r.json_keys == "replicas", r.describe());
+  BOOST_TEST(r.json_keys == "replicas,sibling_count", r.describe());
   BOOST_TEST(contains(r.body, "\"replicas\":2"), r.describe()); // W = 2
   r = reader.get("/v1/kv/" + p + "k");
   BOOST_TEST(r.status == 200, r.describe());

@@ -24,7 +24,10 @@ const char* shell_help() {
   put KEY VALUE [--context C] [--hex]      store VALUE (with --hex, VALUE is hex text)
   put KEY --file PATH [--context C]        store the bytes of PATH
         Without --context the value is added beside any existing one (siblings); with the
-        context of a get it replaces exactly what that get returned.
+        context of a get it replaces exactly what that get returned. Past the manifest's
+        [limits] sibling_warning a write prints a warning; past max_siblings (or
+        max_record_bytes) it is refused (too_many_siblings, record_too_large) and nothing is
+        stored: get the key and put with its context to resolve the siblings.
   delete KEY [--context C]                 delete (a versioned tombstone)
   status                                   members, up/down, partitions owned, handoffs
   join HOST:PORT                           admit a node started with kvnode --join
@@ -276,6 +279,9 @@ struct shell::impl {
       out << "ok" << std::endl;
     else
       out << "ok (" << r.acks << " replicas acknowledged)" << std::endl;
+    // Stored, but the key is collecting siblings: said on stderr, so scripts still read "ok".
+    if (!r.warning.empty())
+      err << "warning: " << r.warning << std::endl;
   }
 
   outcome do_status() {

@@ -294,7 +294,20 @@ BOOST_AUTO_TEST_CASE(gets_render_a_value_siblings_json_or_not_found) {
 }
 
 BOOST_AUTO_TEST_CASE(writes_batches_status_and_admin_render_json) {
-  BOOST_CHECK_EQUAL(s(render_write(write_reply{2}).body), "{\"replicas\":2}\n");
+  write_reply written;
+  written.acks = 2;
+  written.siblings = 1;
+  auto w = render_write(written);
+  BOOST_CHECK_EQUAL(s(w.body), "{\"replicas\":2,\"sibling_count\":1}\n");
+  BOOST_CHECK_EQUAL(header(w, "X-Siblings-Warning"), "");
+  // Past the soft sibling limit: stored (200), with the warning in the body and a header.
+  written.siblings = 4;
+  written.warning = "the key has 4 siblings";
+  w = render_write(written);
+  BOOST_CHECK_EQUAL(w.status, 200u);
+  BOOST_CHECK_EQUAL(s(w.body), "{\"replicas\":2,\"sibling_count\":4,\"warning\":\"the key has 4 "
+                               "siblings\"}\n");
+  BOOST_CHECK_EQUAL(header(w, "X-Siblings-Warning"), "the key has 4 siblings");
   auto batch = render_batch({b("a"), b("b")}, {get_reply{true, {b("x")}, {0x01}}, get_reply{}});
   BOOST_CHECK_EQUAL(s(batch.body),
                     "[{\"key\":\"YQ==\",\"found\":true,\"context\":\"01\",\"siblings\":[\"eA==\"]},"
