@@ -33,6 +33,7 @@ struct call_in_flight {
   caf::actor_addr coordinator; ///< where it went; unset while it waits for a connection
   client_call call;            ///< kept until sent, and after for the one retry elsewhere
   bool retry = false;
+  bool write = false; ///< a put or delete: never sent twice (see node_gone)
 };
 
 using node_calls = pending_calls<client_answer, call_in_flight>;
@@ -226,8 +227,9 @@ void call_node(self_ptr self, client_call call, bool retry,
                std::optional<node_calls::time_point> deadline = std::nullopt) {
   auto& st = self->state;
   auto due = deadline ? *deadline : self->clock().now() + st.options.timeout;
+  auto write = call.kind != client_call_kind::get;
   auto id = st.calls.add_until(self, due, std::move(settle),
-                               call_in_flight{{}, std::move(call), retry});
+                               call_in_flight{{}, std::move(call), retry && !write, write});
   if (st.node) {
     send_call(self, id);
     return;
@@ -236,14 +238,23 @@ void call_node(self_ptr self, client_call call, bool retry,
   try_connect(self);
 }
 
-/// The coordinator at `coordinator` went away with its node: its calls go to another node once,
-/// or fail.
+/// The coordinator at `coordinator` went away with its node: its gets go to another node once,
+/// or fail. Its writes fail with ec::maybe_applied: the node may have stored them before it went
+/// away (a node also drops a connection that stays silent past its timeout while the write is
+/// being replicated), so neither "unavailable" nor sending them again would be true to the
+/// caller (a second attempt could add a duplicate sibling, or be refused for a sibling the
+/// first attempt added).
 void node_gone(self_ptr self, const caf::actor_addr& coordinator) {
   auto lost = self->state.calls.take_if(
       [&](const node_calls::entry& e) { return e.extra.coordinator == coordinator; });
   for (auto& c : lost) {
     if (c.extra.retry)
       call_node(self, std::move(c.extra.call), false, std::move(c.settle), c.deadline);
+    else if (c.extra.write)
+      node_calls::fail(c.settle,
+                       caf::make_error(ec::maybe_applied,
+                                       "the connection to the node was lost after the write was "
+                                       "sent; it may or may not have been applied"));
     else
       node_calls::fail(c.settle, caf::sec::request_receiver_down);
   }
@@ -354,6 +365,10 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
 }
 
 } // namespace
+
+void keep_connections_alive(caf::actor_system_config& cfg) {
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
+}
 
 client_actor spawn_client(caf::actor_system& sys, client_options options) {
   return sys.spawn(client_behavior, std::move(options));

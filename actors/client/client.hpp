@@ -7,9 +7,9 @@
 // its node goes away it fails over to the next. Nodes' endpoints learnt from status replies are
 // added to the list. Every get, put and delete is bounded by `timeout` from the moment it is
 // asked, waiting and retries included; an expired one fails with ec::timeout (a write then may or
-// may not have been applied) and is never retried. One that was in flight when its node went away
-// is sent once more to the next node, keeping its deadline: a write may then be applied twice,
-// which at worst leaves a duplicate sibling (a get shows identical values once), never loses one.
+// may not have been applied) and is never retried. A get that was in flight when its node went
+// away is sent once more to the next node, keeping its deadline; a put or delete fails with
+// ec::maybe_applied instead (the node may have stored it), and is never sent twice.
 #pragma once
 
 #include <chrono>
@@ -20,6 +20,7 @@
 
 namespace caf {
 class actor_system;
+class actor_system_config;
 } // namespace caf
 
 namespace actorkv {
@@ -34,6 +35,13 @@ struct client_options {
 };
 
 client_actor spawn_client(caf::actor_system& sys, client_options options);
+
+/// Turns on BASP heartbeats (one a second) in the config of an actor system whose client actors
+/// dial nodes. A node closes a connection on which nothing arrived for 4 s, and CAF sends nothing
+/// on a connection by itself: without heartbeats, a client waiting longer for an answer (a large
+/// value being replicated, a slow replica) lost its connection and learnt only that the node went
+/// away. Call it before the actor system starts.
+void keep_connections_alive(caf::actor_system_config& cfg);
 
 /// A connector that reaches `node`, an actor of this process, for every endpoint: a client in a
 /// node's own process (its HTTPS API) talks to that node without a network.
