@@ -44,11 +44,13 @@ caf::error check_client_write(const record& before, const record& after,
 }
 
 std::string sibling_warning_text(size_t siblings, uint32_t sibling_warning, uint32_t max_siblings) {
-  if (siblings <= sibling_warning)
+  if (sibling_warning == 0 || siblings <= sibling_warning)
     return {};
+  auto refused = max_siblings == 0 ? std::string{}
+                                   : " (writes that would make more than " +
+                                         std::to_string(max_siblings) + " are refused)";
   return "the key has " + std::to_string(siblings) +
-         " siblings, above sibling_warning = " + std::to_string(sibling_warning) +
-         " (writes that would make more than " + std::to_string(max_siblings) + " are refused)" +
+         " siblings, above sibling_warning = " + std::to_string(sibling_warning) + refused +
          how_to_resolve;
 }
 

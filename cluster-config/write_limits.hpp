@@ -44,7 +44,7 @@ caf::error check_client_write(const record& before, const record& after,
                               const write_limits& limits);
 
 /// The warning a write's reply carries when it left `siblings` siblings, more than
-/// `sibling_warning` (refused beyond `max_siblings`); "" otherwise.
+/// `sibling_warning` (refused beyond `max_siblings`); "" otherwise. A limit of 0 is none.
 std::string sibling_warning_text(size_t siblings, uint32_t sibling_warning, uint32_t max_siblings);
 
 /// Decides which warnings reach the log: at most one per key per `interval`, so that a client

@@ -152,7 +152,7 @@ struct routes {
   uint32_t max_key_bytes = 1024;
   uint32_t max_value_bytes = 1024 * 1024;
   write_limits writes;          ///< passed with each write to its coordinating replica
-  uint32_t sibling_warning = 0; ///< writes leaving more siblings are answered with a warning
+  uint32_t sibling_warning = 0; ///< writes leaving more siblings get a warning (0: none)
 };
 
 template <class Inspector>

@@ -110,6 +110,11 @@ BOOST_AUTO_TEST_CASE(the_warning_starts_past_the_soft_limit) {
              "5 are refused): read the key and write it back with the context of that read to "
              "resolve them");
   BOOST_TEST(sibling_warning_text(1, 25, 100).empty());
+  // 0: no soft limit (a coordinator not told any limits yet); no hard limit to mention.
+  BOOST_TEST(sibling_warning_text(7, 0, 5).empty());
+  BOOST_TEST(sibling_warning_text(4, 3, 0) ==
+             "the key has 4 siblings, above sibling_warning = 3: read the key and write it back "
+             "with the context of that read to resolve them");
 }
 
 BOOST_AUTO_TEST_CASE(the_log_hears_of_a_key_once_per_interval) {
