@@ -9,6 +9,12 @@
 //            ──> record ──> merge(record) at the other home replicas, hint(record) at the
 //                fallbacks ──> W acks ──> reply(acks)
 //            └─> W out of reach ──> reply(maybe_applied if any replica stored it, else unavailable)
+//            └─> refused by the coordinating replica (write limits) ──> reply(the refusal)
+//
+// Every write carries the [limits] of the routes; the coordinating replica refuses one that
+// would leave its key too many siblings or too many bytes (cluster-config/write_limits.hpp).
+// A write that leaves more than sibling_warning siblings gets a warning in its reply, and the
+// log a line about the key at most once a minute.
 //
 // Replica calls do not travel one by one: the calls for one destination (this node's storage, a
 // peer's replica gateway) made while the coordinator works through its mailbox go as one request
