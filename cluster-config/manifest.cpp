@@ -312,11 +312,12 @@ void read_storage(checker& ck, const entry& e, storage_settings& out) {
 }
 
 /// Lines of the [limits] keys that others are derived from or checked against (0: not set, the
-/// default applies), for check_limits once every table was read.
+/// default applies), for check_limits and check_frame_budget once every table was read.
 struct limits_lines {
   uint32_t sibling_warning = 0;
   uint32_t max_record = 0;
   uint32_t max_frame = 0;
+  uint32_t frame_budget = 0;
 };
 
 /// A limit: 1..bound.
@@ -345,7 +346,39 @@ void read_limits(checker& ck, const entry& e, limits_settings& out, limits_lines
             {"max_record_bytes",
              limit(max_record_bytes_bound, out.max_record_bytes, &at.max_record)},
             {"max_frame_bytes", limit(max_frame_bytes_bound, out.max_frame_bytes, &at.max_frame)},
+            // The frame guard's connections.
+            {"max_connections",
+             [&](const entry& x) {
+               // Fewer would leave no connection for a client beside the share kept for nodes.
+               if (auto n = read_int(ck, x, 8, u32_max))
+                 out.max_connections = static_cast<uint32_t>(*n);
+             }},
+            {"idle_connection_ms",
+             [&](const entry& x) { read_u32(ck, x, out.idle_connection_ms); }},
+            {"frame_ms", [&](const entry& x) { read_u32(ck, x, out.frame_ms); }},
+            {"frame_budget_bytes",
+             [&](const entry& x) {
+               at.frame_budget = x.line;
+               if (auto n = read_integer(ck, x); n && *n < 1)
+                 ck.fail(x.line,
+                         "frame_budget_bytes = " + std::to_string(*n) + " must be at least 1");
+               else if (n)
+                 out.frame_budget_bytes = static_cast<uint64_t>(*n);
+             }},
         });
+}
+
+/// Derives frame_budget_bytes when it was not set; refuses one below max_frame_bytes (a frame of
+/// the largest size could then never pass). After check_limits, which settles max_frame_bytes.
+void check_frame_budget(checker& ck, limits_settings& limits, uint32_t budget_line) {
+  if (budget_line == 0) {
+    limits.frame_budget_bytes = uint64_t{4} * limits.max_frame_bytes;
+    return;
+  }
+  if (limits.frame_budget_bytes < limits.max_frame_bytes)
+    ck.fail(budget_line, "frame_budget_bytes = " + std::to_string(limits.frame_budget_bytes) +
+                             " is less than max_frame_bytes (" +
+                             std::to_string(limits.max_frame_bytes) + ")");
 }
 
 /// Derives the limits that were not set from those that were, once [store] partitions are known,
@@ -783,6 +816,7 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
     ck.fail(1, "no [[node]] entries");
   check_unique(ck, m.nodes, node_at);
   check_limits(ck, m.limits, m.store.partitions, limits_at);
+  check_frame_budget(ck, m.limits, limits_at.frame_budget);
   if (store_at.present && store_at.replicas_ok && !m.nodes.empty() &&
       m.store.replicas > m.nodes.size())
     ck.fail(store_at.replicas > 0 ? store_at.replicas : store_at.table,

@@ -120,6 +120,18 @@ struct limits_settings {
   /// of max_record_bytes needs (min_frame_bytes). Unless set in the manifest,
   /// default_max_frame_bytes() of the other limits and [store] partitions (256 here).
   uint32_t max_frame_bytes = default_max_frame_bytes(max_key_bytes, max_record_bytes, 256);
+
+  // The frame guard's connections (actors/guard/frame_guard.hpp, "Bounded").
+  /// Connections a node's port holds at most (kvnode lowers it, with a log line, to what
+  /// RLIMIT_NOFILE leaves room for: 3 descriptors each). An eighth is kept for nodes.
+  uint32_t max_connections = 4096;
+  /// A connection that sent nothing for this long is closed (nodes ping several times a second).
+  uint32_t idle_connection_ms = 600000;
+  /// A frame's payload must arrive within this time of its header.
+  uint32_t frame_ms = 30000;
+  /// Payload bytes announced but not yet received, across a node's connections; a header beyond
+  /// waits. Unless set in the manifest, 4 x max_frame_bytes; at least max_frame_bytes.
+  uint64_t frame_budget_bytes = uint64_t{4} * max_frame_bytes;
 };
 
 /// [timeouts]: optional; every request that crosses the network is bounded.
@@ -217,7 +229,8 @@ struct manifest {
 /// one of their words, capacity < 1, port outside 1..65535, duplicate node names, duplicate
 /// host:port, duplicate data_dir, limits of 0 or above their bounds, sibling_warning above
 /// max_siblings, max_record_bytes below max_value_bytes, max_frame_bytes below min_frame_bytes()
-/// of a max-size put or record are each an ec::manifest_invalid "FILE:LINE: ...".
+/// of a max-size put or record, max_connections below 8, frame_budget_bytes below
+/// max_frame_bytes are each an ec::manifest_invalid "FILE:LINE: ...".
 /// [tls] with enabled = true needs ca, cert and key; an https_port must differ from every other
 /// address; [[token]] needs name, role (read, write or admin) and sha256 (64 hex digits).
 /// Also refused: empty names, hosts or data_dirs, and timeouts of 0. When several problems exist,

@@ -12,9 +12,9 @@ namespace actorkv {
 // --- get ---------------------------------------------------------------------------------------
 
 read_tally::read_tally(uint32_t asked, uint32_t read_quorum, uint32_t replicas_total,
-                       conflict_mode conflicts)
+                       conflict_mode conflicts, dvv::context_scope scope)
     : asked_(asked), read_quorum_(read_quorum), replicas_total_(replicas_total),
-      conflicts_(conflicts), settled_(asked, false) {}
+      conflicts_(conflicts), scope_(scope), settled_(asked, false) {}
 
 void read_tally::answered(size_t index, const std::string& node, replica_read answer) {
   if (index >= settled_.size() || settled_[index])
@@ -45,7 +45,7 @@ void read_tally::decide() {
   if (answered_ >= read_quorum_) {
     decided_ = true;
     if (any_found_) {
-      reply_ = to_reply(merged_);
+      reply_ = to_reply(merged_, scope_);
     } else if (!corrupt_at_.empty()) {
       // Not "not found": the key exists but no intact copy answered. Never return the bytes.
       std::string where;
@@ -177,7 +177,7 @@ bool may_have_applied(const caf::error& err) {
 }
 
 bool is_refusal(const caf::error& err) {
-  return err == ec::too_many_siblings || err == ec::record_too_large;
+  return err == ec::bad_context || err == ec::too_many_siblings || err == ec::record_too_large;
 }
 
 caf::error too_few_replicas(size_t reachable, uint32_t replicas_total, uint32_t needed) {
@@ -186,13 +186,13 @@ caf::error too_few_replicas(size_t reachable, uint32_t replicas_total, uint32_t 
                              " replicas reachable, " + std::to_string(needed) + " needed");
 }
 
-get_reply to_reply(const record& rec) {
+get_reply to_reply(const record& rec, const dvv::context_scope& scope) {
   get_reply out;
   for (auto* s : dvv::visible(rec))
     if (std::find(out.values.begin(), out.values.end(), s->value) == out.values.end())
       out.values.push_back(s->value);
   out.found = !out.values.empty();
-  out.context = dvv::encode_context(rec.context);
+  out.context = dvv::encode_context(rec.context, scope);
   return out;
 }
 

@@ -20,6 +20,7 @@
 #include <caf/expected.hpp>
 
 #include "messages/client.hpp"
+#include "messages/dvv.hpp"
 #include "messages/record.hpp"
 #include "messages/replication.hpp"
 
@@ -29,9 +30,10 @@ namespace actorkv {
 /// which replicas to repair.
 class read_tally {
 public:
-  /// `asked` home replicas (>= `read_quorum`) were asked; `replicas_total` is N, for the texts.
-  read_tally(uint32_t asked, uint32_t read_quorum, uint32_t replicas_total,
-             conflict_mode conflicts);
+  /// `asked` home replicas (>= `read_quorum`) were asked; `replicas_total` is N, for the texts;
+  /// the reply's context is bound to `scope` (the key's, in this instance).
+  read_tally(uint32_t asked, uint32_t read_quorum, uint32_t replicas_total, conflict_mode conflicts,
+             dvv::context_scope scope);
 
   /// Replica `index` (0..asked-1), named `node`, answered. A repeated or out-of-range index is
   /// ignored.
@@ -64,6 +66,7 @@ private:
   uint32_t read_quorum_;
   uint32_t replicas_total_;
   conflict_mode conflicts_;
+  dvv::context_scope scope_;
   uint32_t answered_ = 0;
   uint32_t failed_ = 0;
   std::vector<bool> settled_; ///< by index: its outcome is in
@@ -135,9 +138,10 @@ private:
 /// out (caf::sec::request_timeout) or its receiver went away (caf::sec::request_receiver_down).
 bool may_have_applied(const caf::error& err);
 
-/// Whether a coordinating replica refused a write because of what the write would do to its key
-/// (ec::too_many_siblings, ec::record_too_large): nothing was stored, and asking another replica
-/// to coordinate it would not change the answer.
+/// Whether a coordinating replica refused a write as sent: a context naming writes it never made
+/// (ec::bad_context), or what the write would do to its key (ec::too_many_siblings,
+/// ec::record_too_large). Nothing was stored, and another replica must not be asked to
+/// coordinate it: not knowing this one's counters or holding an older copy, it would take it.
 bool is_refusal(const caf::error& err);
 
 /// ec::unavailable "A of N replicas reachable, X needed": too few replicas to start a get
@@ -145,7 +149,8 @@ bool is_refusal(const caf::error& err);
 caf::error too_few_replicas(size_t reachable, uint32_t replicas_total, uint32_t needed);
 
 /// What a client sees of a record: its visible values (identical bytes shown once), found when
-/// there is one, and its context (so a deleted key still carries the delete's context).
-get_reply to_reply(const record& rec);
+/// there is one, and its context bound to `scope` (so a deleted key still carries the delete's
+/// context).
+get_reply to_reply(const record& rec, const dvv::context_scope& scope);
 
 } // namespace actorkv

@@ -17,7 +17,9 @@ namespace actorkv {
 struct get_reply {
   bool found = false;
   std::vector<bytes> values; ///< every concurrent sibling; exactly one when there is no conflict
-  bytes context;             ///< opaque: pass it to the put or delete that resolves these values
+  /// Opaque, bound to this key and instance: pass it to the put or delete of this key that
+  /// resolves these values (another key's context is refused with ec::bad_context).
+  bytes context;
 };
 
 template <class Inspector>
@@ -37,21 +39,28 @@ typename Inspector::result_type inspect(Inspector& f, put_request& x) {
   return f(caf::meta::type_name("actorkv::put_request"), x.key, x.value, x.context);
 }
 
-/// A delete: a versioned tombstone superseding what `context` covers (everything seen when empty
-/// is not implied: an empty context deletes nothing concurrent, like a put without context).
+/// A delete: a versioned tombstone superseding what `context` covers. Without a context the
+/// client actor first reads the key and deletes exactly what that read returned (write_reply
+/// says how many values). `blind` skips the read: the tombstone then supersedes only what
+/// `context` covers, nothing when it is empty (in siblings mode a sibling that hides no value
+/// written before it; under lww it wins by its newer timestamp).
 struct delete_request {
   bytes key;
   bytes context;
+  bool blind = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delete_request& x) {
-  return f(caf::meta::type_name("actorkv::delete_request"), x.key, x.context);
+  return f(caf::meta::type_name("actorkv::delete_request"), x.key, x.context, x.blind);
 }
 
 /// Answer to a successful put or delete.
 struct write_reply {
-  uint32_t acks = 0;     ///< replicas that stored it durably (>= W)
+  uint32_t acks = 0; ///< replicas that stored it durably (>= W); 0 when nothing was written
+  /// A delete without a context (read first): the values it read and removed, identical ones
+  /// counted once. 0 when the key was absent or already deleted: then nothing was written.
+  uint32_t removed = 0;
   uint32_t siblings = 0; ///< siblings the key holds after the write (tombstones included)
   /// Set when `siblings` is above the manifest's [limits] sibling_warning: the key is collecting
   /// concurrent writes (blind puts) that nobody resolves; past max_siblings writes are refused.
@@ -60,7 +69,8 @@ struct write_reply {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_reply& x) {
-  return f(caf::meta::type_name("actorkv::write_reply"), x.acks, x.siblings, x.warning);
+  return f(caf::meta::type_name("actorkv::write_reply"), x.acks, x.removed, x.siblings,
+           x.warning);
 }
 
 /// What a client call asks of a node, when it travels in a batch.

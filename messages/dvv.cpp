@@ -5,13 +5,19 @@
 #include <tuple>
 #include <utility>
 
+#include "messages/error.hpp"
+
 namespace actorkv::dvv {
 
 namespace {
 
 /// The first byte of every encoded context; a new layout takes a new value so old clients'
-/// contexts are recognised instead of misread.
-constexpr uint8_t context_format = 1;
+/// contexts are recognised instead of misread. Format 1 had no scope.
+constexpr uint8_t context_format = 2;
+constexpr uint8_t unscoped_context_format = 1;
+
+/// The scope's bytes after the format byte: the key digest, then the instance digest.
+constexpr size_t scope_bytes = 8 + 4;
 
 /// The smallest encoding of one (id, counter) pair: two one-byte varints. Bounds the entry count
 /// a payload of a given size can hold before anything is reserved.
@@ -140,6 +146,48 @@ void keep_lww_winner(std::vector<sibling>& siblings) {
   sibling winner = std::move(*best);
   siblings.clear();
   siblings.push_back(std::move(winner));
+}
+
+/// FNV-1a 64 over `data`, from `h`.
+uint64_t fnv1a(uint64_t h, const uint8_t* data, size_t size) {
+  for (size_t i = 0; i < size; ++i) {
+    h ^= data[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+/// splitmix64's finaliser: every input bit reaches every output bit, which FNV's low bits lack.
+uint64_t mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+/// A digest of `data` in its own domain (a tag byte first), so that a key and an instance name of
+/// the same bytes digest differently.
+uint64_t digest(uint8_t domain, const uint8_t* data, size_t size) {
+  auto h = fnv1a(0xcbf29ce484222325ULL, &domain, 1);
+  return mix(fnv1a(h, data, size));
+}
+
+void put_fixed(bytes& out, uint64_t x, size_t width) {
+  for (size_t i = 0; i < width; ++i)
+    out.push_back(static_cast<uint8_t>(x >> (8 * i)));
+}
+
+uint64_t get_fixed(const uint8_t* pos, size_t width) {
+  uint64_t x = 0;
+  for (size_t i = 0; i < width; ++i)
+    x |= static_cast<uint64_t>(pos[i]) << (8 * i);
+  return x;
+}
+
+caf::error refused(std::string why) {
+  return caf::make_error(ec::bad_context, std::move(why));
 }
 
 void put_varint(bytes& out, uint64_t x) {
@@ -301,12 +349,22 @@ bool is_deleted(const record& r) {
                      [](const sibling& s) { return s.tombstone; });
 }
 
-bytes encode_context(const version_vector& vv) {
+context_scope scope_of(const std::string& instance, const bytes& key) {
+  context_scope out;
+  out.key = digest('k', key.data(), key.size());
+  auto name = reinterpret_cast<const uint8_t*>(instance.data());
+  out.instance = static_cast<uint32_t>(digest('i', name, instance.size()));
+  return out;
+}
+
+bytes encode_context(const version_vector& vv, const context_scope& scope) {
   version_vector storage;
   const auto& c = canonical_ref(vv, storage);
   bytes out;
-  out.reserve(1 + 10 + c.entries.size() * 2 * 10);
+  out.reserve(1 + scope_bytes + 10 + c.entries.size() * 2 * 10);
   out.push_back(context_format);
+  put_fixed(out, scope.key, 8);
+  put_fixed(out, scope.instance, 4);
   put_varint(out, c.entries.size());
   for (const auto& e : c.entries) {
     put_varint(out, e.id);
@@ -315,32 +373,68 @@ bytes encode_context(const version_vector& vv) {
   return out;
 }
 
-std::optional<version_vector> decode_context(const bytes& data) {
-  if (data.empty() || data[0] != context_format)
-    return std::nullopt;
+caf::expected<version_vector> decode_context(const bytes& data, const context_scope& scope) {
+  if (!data.empty() && data[0] == unscoped_context_format)
+    return refused("the context is in the format of an older actorkv, which did not bind it to "
+                   "its key; read the key again and pass the context that read returns");
+  auto malformed = [] {
+    return refused("the context does not decode; pass it exactly as a get returned it");
+  };
+  if (data.empty() || data[0] != context_format || data.size() < 1 + scope_bytes)
+    return malformed();
   const uint8_t* pos = data.data() + 1;
   const uint8_t* end = data.data() + data.size();
+  context_scope theirs;
+  theirs.key = get_fixed(pos, 8);
+  theirs.instance = static_cast<uint32_t>(get_fixed(pos + 8, 4));
+  pos += scope_bytes;
   uint64_t count = 0;
   if (!get_varint(pos, end, count))
-    return std::nullopt;
+    return malformed();
   // Checked before reserving: a short payload cannot make us allocate for a huge count.
   if (count > static_cast<uint64_t>(end - pos) / min_pair_bytes)
-    return std::nullopt;
+    return malformed();
   version_vector vv;
   vv.entries.reserve(static_cast<size_t>(count));
   for (uint64_t i = 0; i < count; ++i) {
     dot d;
     if (!get_varint(pos, end, d.id) || !get_varint(pos, end, d.counter))
-      return std::nullopt;
+      return malformed();
     if (d.counter == 0)
-      return std::nullopt;
+      return malformed();
     if (!vv.entries.empty() && vv.entries.back().id >= d.id)
-      return std::nullopt;
+      return malformed();
     vv.entries.push_back(d);
   }
   if (pos != end)
-    return std::nullopt;
+    return malformed();
+  if (theirs.instance != scope.instance)
+    return refused("the context comes from another instance (another store.name); pass a "
+                   "context that a get from this cluster returned");
+  if (theirs.key != scope.key)
+    return refused("the context belongs to another key; pass the context a get of this key "
+                   "returned");
   return vv;
+}
+
+caf::expected<version_vector> admit_context(const version_vector& client, const record& current,
+                                            replica_id self) {
+  version_vector client_storage;
+  const auto& c = canonical_ref(client, client_storage);
+  record current_storage;
+  const auto& known = canonical_ref(current, current_storage).context;
+  auto made = counter_of(known, self);
+  auto claimed = counter_of(c, self);
+  if (claimed > made)
+    return refused("the context names write " + std::to_string(claimed) +
+                   " of the replica coordinating this write, which has made " +
+                   std::to_string(made) + " for this key; pass the context a get returned");
+  version_vector out;
+  out.entries.reserve(c.entries.size());
+  for (const auto& e : c.entries)
+    if (auto bound = std::min(e.counter, counter_of(known, e.id)); bound > 0)
+      out.entries.push_back(dot{e.id, bound});
+  return out;
 }
 
 } // namespace actorkv::dvv

@@ -24,11 +24,16 @@
 // update() and merge() accept records that break record.hpp's invariants (unsorted or duplicate
 // siblings, zero counters, a context not covering its siblings) and repair them first, so their
 // results always satisfy them. Client contexts must come from reads: a context naming writes
-// that never happened makes later writes look superseded.
+// that never happened makes later writes look superseded. So a client's context reaches
+// update() only through decode_context() (bound to its key and instance) and admit_context()
+// (bounded by what the coordinating replica has seen).
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
+
+#include <caf/expected.hpp>
 
 #include "messages/record.hpp"
 
@@ -62,15 +67,52 @@ std::vector<const sibling*> visible(const record& r);
 /// Whether a reader sees the key as absent (no siblings, or only tombstones).
 bool is_deleted(const record& r);
 
-/// Opaque client context: a compact, versioned byte encoding of a version vector.
-/// Layout: format byte 1, then the entry count and each entry's id and counter as unsigned
-/// LEB128 varints, entries in id order. Each vector has exactly one encoding; a vector breaking
-/// the invariants is encoded in its repaired form.
-bytes encode_context(const version_vector& vv);
+/// What a client context is bound to: digests of the key it was read from and of the instance
+/// (the manifest's store.name) whose node returned it. Digests tell mistakes apart (another key's
+/// context, a context from another cluster); they are not a secret, so they do not stop a client
+/// that crafts bytes on purpose: admit_context() bounds what such a context can do.
+struct context_scope {
+  uint64_t key = 0;      ///< 64-bit digest of the key
+  uint32_t instance = 0; ///< 32-bit digest of store.name
+  friend bool operator==(const context_scope& a, const context_scope& b) {
+    return a.key == b.key && a.instance == b.instance;
+  }
+  friend bool operator!=(const context_scope& a, const context_scope& b) { return !(a == b); }
+};
 
-/// Decodes encode_context()'s output; nullopt for anything malformed: an unknown format byte,
-/// truncation, trailing bytes, overlong or overflowing varints, zero counters, ids out of order
-/// or repeated. Never throws; allocates only what the input's size can justify.
-std::optional<version_vector> decode_context(const bytes& data);
+/// The scope of contexts for `key` in the instance named `instance`. Fixed functions of the bytes
+/// (FNV-1a 64 with a final mix), the same on every node and every platform.
+context_scope scope_of(const std::string& instance, const bytes& key);
+
+/// Opaque client context: a compact, versioned byte encoding of a version vector and its scope.
+/// Layout (format 2): format byte 2, the key digest (8 bytes, little-endian), the instance digest
+/// (4 bytes, little-endian), then the entry count and each entry's id and counter as unsigned
+/// LEB128 varints, entries in id order. Each (vector, scope) has exactly one encoding; a vector
+/// breaking the invariants is encoded in its repaired form. Format 1 (no scope) is refused.
+bytes encode_context(const version_vector& vv, const context_scope& scope);
+
+/// Decodes encode_context()'s output for `scope`. Refuses with ec::bad_context and a text saying
+/// which: a context of format 1 (written before contexts were bound to keys), anything malformed
+/// (an unknown format byte, truncation, trailing bytes, overlong or overflowing varints, zero
+/// counters, ids out of order or repeated), a context of another instance, of another key. Never
+/// throws; allocates only what the input's size can justify.
+caf::expected<version_vector> decode_context(const bytes& data, const context_scope& scope);
+
+/// The part of a client's context the replica coordinating a write may act on, given `current`,
+/// its record of the key, and `self`, the id the write's dot will carry.
+///  - An entry for `self` above what `current` has seen of `self` is refused with
+///    ec::bad_context: `self` stores every dot it makes for the key in its record before anyone
+///    can read it, so no read returns more.
+///  - Other entries are cut to what `current` has seen: the replica may just be stale (a write
+///    it missed, a hint not yet delivered) or the counter forged, and it cannot tell which.
+///    Cutting changes nothing of what the write supersedes here (`current`'s context covers each
+///    of its siblings); the unverifiable excess is only not recorded, so it can neither discard
+///    writes on other replicas nor raise any replica's counter. Its cost falls on the stale case
+///    alone: siblings the client read that this replica has not seen survive the write as
+///    siblings (the next read shows them) instead of being superseded.
+/// A replica with no history of the key (a fallback holding a hint, one whose copy is corrupt:
+/// `current` empty, `self` a one-off id) keeps nothing of the context.
+caf::expected<version_vector> admit_context(const version_vector& client, const record& current,
+                                            replica_id self);
 
 } // namespace actorkv::dvv

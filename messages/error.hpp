@@ -22,7 +22,7 @@ enum class ec : uint8_t {
   empty_key,         ///< keys must hold at least one byte
   key_too_large,     ///< key exceeds the manifest's limits.max_key_bytes
   value_too_large,   ///< value exceeds the manifest's limits.max_value_bytes
-  bad_context,       ///< a context that does not decode
+  bad_context,       ///< a context that does not decode, or of another key or instance
   corrupt_record,    ///< a stored record failed its checksum or did not decode
   storage_failure,   ///< the storage engine failed (I/O error, disk full, ...)
   manifest_invalid,  ///< the cluster manifest is malformed

@@ -306,7 +306,8 @@ using client_actor = caf::typed_actor<
     caf::replies_to<caf::get_atom, std::vector<bytes>>::with<std::vector<get_reply>>,
     /// Stores a value superseding what the request's context covers.
     caf::replies_to<caf::put_atom, put_request>::with<write_reply>,
-    /// Deletes what the request's context covers.
+    /// Deletes what the request's context covers; without a context (and not blind), reads the
+    /// key and deletes what that read returned.
     caf::replies_to<caf::delete_atom, delete_request>::with<write_reply>,
     /// The cluster as the connected node sees it.
     caf::replies_to<status_atom>::with<cluster_status>,

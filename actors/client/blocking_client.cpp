@@ -62,8 +62,9 @@ caf::expected<write_reply> blocking_client::put(const bytes& key, const bytes& v
   return impl_->ask<write_reply>(caf::put_atom::value, put_request{key, value, context});
 }
 
-caf::expected<write_reply> blocking_client::remove(const bytes& key, const bytes& context) {
-  return impl_->ask<write_reply>(caf::delete_atom::value, delete_request{key, context});
+caf::expected<write_reply> blocking_client::remove(const bytes& key, const bytes& context,
+                                                   bool blind) {
+  return impl_->ask<write_reply>(caf::delete_atom::value, delete_request{key, context, blind});
 }
 
 caf::expected<cluster_status> blocking_client::status() {

@@ -32,7 +32,11 @@ public:
   caf::expected<get_reply> get(const bytes& key);
   caf::expected<std::vector<get_reply>> get_many(const std::vector<bytes>& keys);
   caf::expected<write_reply> put(const bytes& key, const bytes& value, const bytes& context = {});
-  caf::expected<write_reply> remove(const bytes& key, const bytes& context);
+  /// Deletes what `context` covers; without one, reads the key and deletes exactly what that
+  /// read returned (write_reply::removed says how many values; 0 and nothing written when the
+  /// key is absent). `blind`: write the tombstone without reading (see delete_request).
+  caf::expected<write_reply> remove(const bytes& key, const bytes& context = {},
+                                    bool blind = false);
   caf::expected<cluster_status> status();
   /// Fault injection on the connected node ("drop"/"delay"/"heal"; see node_actor).
   caf::expected<std::string> fault(const std::string& action, const std::vector<std::string>& peers,

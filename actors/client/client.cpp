@@ -260,6 +260,41 @@ void node_gone(self_ptr self, const caf::actor_addr& coordinator) {
   }
 }
 
+/// A delete without a context: reads the key, then deletes exactly what that read returned (its
+/// context), both within one timeout. A key that is absent or already deleted is not written:
+/// the reply says 0 values removed, 0 acks.
+void delete_what_is_read(self_ptr self, client_call del,
+                         caf::typed_response_promise<write_reply> rp) {
+  auto deadline = self->clock().now() + self->state.options.timeout;
+  client_call get;
+  get.kind = client_call_kind::get;
+  get.key = del.key;
+  auto read = [=](client_answer& a) mutable {
+    if (a.err) {
+      rp.deliver(std::move(a.err));
+      return;
+    }
+    if (!a.get.found) {
+      rp.deliver(write_reply{});
+      return;
+    }
+    auto removed = static_cast<uint32_t>(a.get.values.size());
+    del.context = std::move(a.get.context);
+    call_node(
+        self, std::move(del), true,
+        [=](client_answer& b) mutable {
+          if (b.err) {
+            rp.deliver(std::move(b.err));
+            return;
+          }
+          b.write.removed = removed;
+          rp.deliver(b.write);
+        },
+        deadline);
+  };
+  call_node(self, std::move(get), true, std::move(read), deadline);
+}
+
 /// forward_to() answering a response promise.
 template <class Reply, class... Ts>
 void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, Ts... xs) {
@@ -304,6 +339,10 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         c.kind = client_call_kind::del;
         c.key = std::move(req.key);
         c.context = std::move(req.context);
+        if (c.context.empty() && !req.blind) {
+          delete_what_is_read(self, std::move(c), rp);
+          return rp;
+        }
         call_node(self, std::move(c), true,
                   deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
         return rp;

@@ -10,6 +10,8 @@
 // may not have been applied) and is never retried. A get that was in flight when its node went
 // away is sent once more to the next node, keeping its deadline; a put or delete fails with
 // ec::maybe_applied instead (the node may have stored it), and is never sent twice.
+// A delete without a context is a get and then a delete with the context that get returned, both
+// within the one timeout (delete_request::blind writes the bare tombstone instead).
 #pragma once
 
 #include <chrono>

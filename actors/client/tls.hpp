@@ -2,6 +2,8 @@
 // caller's certificate (docs/security.md).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "messages/interfaces.hpp"
@@ -32,6 +34,23 @@ tls_files tls_files_from_environment();
 
 /// Loads CAF's OpenSSL module with `files` into `cfg`; call after cfg.load<caf::io::middleman>().
 void load_tls(caf::actor_system_config& cfg, const tls_files& files);
+
+/// The limit of dialed_frame_limit() unless set otherwise: well above the default
+/// max_frame_bytes of a cluster (33 MiB), far below what a forged header can announce (4 GiB).
+constexpr uint32_t default_dialed_frame_limit = 64u << 20;
+
+/// Sets the largest BASP payload this process accepts on the TLS connections CAF's OpenSSL module
+/// dials (nodes dialing peers, clients dialing nodes; the program's other TLS connections are
+/// left alone). A header announcing more fails
+/// its connection as a broken one before CAF reads it (CAF 0.17 allocates whatever a header
+/// announces: actors/guard/basp_frame.hpp). Takes effect for connections dialed afterwards.
+/// `log`, when given, gets one line per connection dropped so (from CAF's I/O thread).
+/// Connections dialed in plaintext are not checked.
+void set_dialed_frame_limit(uint32_t bytes, std::function<void(const std::string&)> log = {});
+
+/// The limit: the one set, else env ACTORKV_MAX_FRAME_BYTES (a positive 32-bit count), else
+/// default_dialed_frame_limit.
+uint32_t dialed_frame_limit();
 
 /// What dials nodes: the OpenSSL module's connector when the system loaded it, else the
 /// middleman's (plaintext).

@@ -228,6 +228,20 @@ public:
   /// unusable (problem() and describe() say why) and must be closed without forwarding these
   /// bytes.
   bool feed(const uint8_t* data, size_t n) {
+    size_t taken = 0;
+    return feed(data, n, taken, [](const basp_header&) { return true; });
+  }
+
+  /// As feed(), but asks `admit(header)` about each header that passed the checks before taking
+  /// it: when that returns false, feeding stops in front of the header, `taken` says how many of
+  /// the `n` bytes were taken (fewer than `n`), and the checker is as it was before the header's
+  /// bytes in `data`. Those bytes must not reach CAF yet and are fed again later, from there (the
+  /// first bytes of a header split across reads may have passed: CAF acts on none of it before
+  /// it has all 32). The frame guard's budget for announced payload bytes waits this way.
+  template <class Admit>
+  bool feed(const uint8_t* data, size_t n, size_t& taken, Admit&& admit) {
+    const uint8_t* start = data;
+    taken = 0;
     if (problem_ != frame_problem::none)
       return false;
     while (n > 0) {
@@ -248,6 +262,8 @@ public:
         continue;
       }
       const uint8_t* header = nullptr;
+      const uint8_t* header_begin = data; // where its bytes in `data` start
+      size_t had = have_;
       if (have_ == 0 && n >= header_size) { // the usual case: the header lies in one read
         header = data;
         data += header_size;
@@ -259,13 +275,21 @@ public:
         data += k;
         n -= k;
         if (have_ < header_size)
-          return true;
+          break;
         have_ = 0;
         header = partial_;
       }
-      if (!check(decode(header)))
-        return false;
+      auto h = decode(header);
+      if (auto problem = problem_of(h); problem != frame_problem::none)
+        return refuse(problem, h);
+      if (!admit(static_cast<const basp_header&>(h))) {
+        have_ = had;
+        taken = static_cast<size_t>(header_begin - start);
+        return true;
+      }
+      take(h);
     }
+    taken = static_cast<size_t>(data - start);
     return true;
   }
 
@@ -283,6 +307,13 @@ public:
 
   /// Part of a header arrived, not all 32 bytes: what a stalled sender leaves behind.
   bool mid_header() const { return have_ > 0; }
+
+  /// Payload bytes of the current frame still to come: what CAF has allocated and still waits
+  /// for (0 between frames).
+  uint64_t payload_left() const { return payload_left_; }
+
+  /// The header of the last frame taken (the current one while payload_left() > 0).
+  const basp_header& current() const { return current_; }
 
   /// With client rules: this node's id, as its server handshake to the remote side wrote it
   /// (basp_header_follower::local_node, 32 bytes), the only destination node of the monitor and
@@ -382,14 +413,17 @@ private:
     return x;
   }
 
-  bool check(const basp_header& h) {
+  frame_problem problem_of(const basp_header& h) const {
     auto problem = validate(h);
     if (problem == frame_problem::none && h.payload_len > max_payload_)
       problem = frame_problem::too_large;
     if (problem == frame_problem::none && rules_)
       problem = apply_rules(h);
-    if (problem != frame_problem::none)
-      return refuse(problem, h);
+    return problem;
+  }
+
+  /// A header that passed problem_of() begins the next frame.
+  void take(const basp_header& h) {
     ++frames_;
     payload_left_ = h.payload_len;
     capturing_ = capture::none;
@@ -410,7 +444,6 @@ private:
     }
     captured_size_ = 0;
     current_ = h;
-    return true;
   }
 
   frame_problem apply_rules(const basp_header& h) const {

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <deque>
+#include <list>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -214,11 +216,20 @@ struct endpoint {
 struct stream {
   std::unique_ptr<uint8_t[]> buf;
   size_t begin = 0;
+  size_t ready = 0; ///< [begin, ready) may be written; [ready, end) wait for the frame budget
   size_t end = 0;
   bool eof = false;  ///< the source closed its side
   bool shut = false; ///< and that was passed on (shutdown of the destination's sending side)
   size_t pending() const { return end - begin; }
+  size_t writable() const { return ready - begin; }
   size_t space() const { return chunk_bytes - end; }
+};
+
+/// What the guard knows of a connection's sender, for the connection limit.
+enum class standing : uint8_t {
+  pending, ///< not yet known: in its TLS handshake (without TLS: before its first whole header)
+  client,  ///< a client's role (without TLS: anyone past its first header)
+  node,    ///< a node's certificate
 };
 
 /// A connection accepted on the public port and its twin to CAF's port.
@@ -241,6 +252,14 @@ struct link {
   std::optional<clock_type::time_point> deadline; ///< of a TLS handshake or a BASP header
   bool connecting = true;                         ///< upstream not connected (yet)
   bool dead = false;
+  standing kind = standing::pending;
+  std::list<link*>::iterator pending_at; ///< its place among the pending, oldest first
+  clock_type::time_point last_inbound;   ///< when the remote side last sent something
+  /// Of the current frame's payload, set on its header (frame_timeout).
+  std::optional<clock_type::time_point> frame_deadline;
+  uint64_t deadline_frame = 0; ///< the frame (checker.frames()) frame_deadline is for
+  uint64_t reserved = 0;       ///< its share of the budget: checker.payload_left() as accounted
+  bool paused = false;         ///< a header waits for the budget at in.ready
   explicit link(uint32_t max_frame) : checker(max_frame) {}
 };
 
@@ -257,6 +276,16 @@ struct refusal_count {
 /// Addresses whose refusals are counted one by one; refusals from further addresses in the same
 /// interval are counted together, so that many addresses cannot grow the table or the log.
 constexpr size_t max_counted_addresses = 1024;
+
+/// Connections closed for one reason (at the limit, evicted, idle): the first in an interval is
+/// logged in full, the rest are counted and summarised once the interval is over, so a flood
+/// cannot flood the log.
+struct closure_count {
+  std::string what;                            ///< for the summary, e.g. "idle connections closed"
+  std::optional<clock_type::time_point> since; ///< of the line logged; none: the next is logged
+  uint64_t more = 0;                           ///< not logged yet
+  std::string last;                            ///< the last of them, in full
+};
 
 } // namespace
 
@@ -288,6 +317,27 @@ struct frame_guard::impl {
   std::chrono::milliseconds refusal_interval{};
   std::unordered_map<std::string, refusal_count> refusals; ///< by remote address
   refusal_count other_refusals; ///< from addresses beyond max_counted_addresses
+  std::chrono::milliseconds sweep_period{1000};
+
+  // The connection limit (frame_guard.hpp, "Bounded").
+  uint32_t max_connections = 0;
+  uint32_t pending_limit = 0; ///< connections whose standing is pending
+  uint32_t client_limit = 0;  ///< with TLS: the rest is kept for nodes
+  uint32_t open = 0;          ///< live links
+  uint32_t clients = 0;       ///< live links of standing client
+  std::list<link*> pending;   ///< live links of standing pending, oldest first
+  std::chrono::milliseconds idle_timeout{};
+  std::chrono::milliseconds frame_timeout{};
+  closure_count refused_at_limit{"connections refused at the connection limit", {}, 0, {}};
+  closure_count evicted{"connections still in their handshake closed for newer ones", {}, 0, {}};
+  closure_count idle_closed{"idle connections closed", {}, 0, {}};
+  closure_count late_frames{"connections dropped for a stalled header or frame", {}, 0, {}};
+
+  // The frame budget.
+  uint64_t budget = 0;
+  uint64_t announced = 0;    ///< the links' reserved bytes together
+  std::deque<link*> starved; ///< paused links, in the order they began to wait
+  bool budget_freed = false; ///< since starved links last tried again
 
   std::unordered_map<link*, std::unique_ptr<link>> links;
   std::vector<link*> again;     ///< links that used up their budget with work left
@@ -334,7 +384,7 @@ struct frame_guard::impl {
     pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     std::vector<epoll_event> events(64);
     while (!stopping.load(std::memory_order_relaxed)) {
-      int timeout = again.empty() ? -1 : 0;
+      int timeout = again.empty() && !(budget_freed && !starved.empty()) ? -1 : 0;
       int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout);
       if (n < 0) {
         if (errno == EINTR)
@@ -374,9 +424,14 @@ struct frame_guard::impl {
           if (!l->dead)
             service(*l);
       }
-      for (auto* l : graveyard)
-        links.erase(l);
-      graveyard.clear();
+      retry_starved();
+      if (!graveyard.empty()) {
+        again.erase(std::remove_if(again.begin(), again.end(), [](link* l) { return l->dead; }),
+                    again.end());
+        for (auto* l : graveyard)
+          links.erase(l);
+        graveyard.clear();
+      }
     }
   }
 
@@ -413,8 +468,60 @@ struct frame_guard::impl {
           pause_accepting();
         return; // EAGAIN: all taken
       }
+      if (!make_room(fd, from))
+        continue;
       open_link(fd, endpoint_text(from), address_text(from));
     }
+  }
+
+  /// Before a new connection is opened: closes the oldest pending one when the pending share or
+  /// the whole limit is full, or else the new one when the limit is full. False when the new one
+  /// was closed.
+  bool make_room(int fd, const sockaddr_storage& from) {
+    if (!pending.empty() && (pending.size() >= pending_limit || open >= max_connections)) {
+      auto& oldest = *pending.front();
+      count_closure(evicted, "closed connection from " + oldest.remote +
+                                 (tls ? " in its TLS handshake" : " before its first BASP header") +
+                                 " for a newer one (at most " + std::to_string(pending_limit) +
+                                 " connections may be that far)");
+      close_link(oldest);
+      return true;
+    }
+    if (open < max_connections)
+      return true;
+    count_closure(refused_at_limit,
+                  "refused connection from " + endpoint_text(from) + ": " + std::to_string(open) +
+                      " connections open, max_connections is " + std::to_string(max_connections));
+    ::close(fd);
+    return false;
+  }
+
+  /// One connection closed for `c`'s reason: logs `line` or counts it (closure_count).
+  void count_closure(closure_count& c, const std::string& line) {
+    if (c.since) {
+      ++c.more;
+      c.last = line;
+    } else {
+      c.since = clock_type::now();
+      if (log)
+        log(line);
+    }
+    keep_sweeping();
+  }
+
+  /// Summarises a closure_count whose interval is over, or forgets a quiet one.
+  void summarise(closure_count& c, clock_type::time_point now) {
+    if (!c.since || now - *c.since < refusal_interval)
+      return;
+    if (c.more == 0) {
+      c.since.reset();
+      return;
+    }
+    if (log)
+      log(std::to_string(c.more) + " more " + c.what + " in the last " +
+          duration_text(refusal_interval) + " (last: " + c.last + ")");
+    c.since = now;
+    c.more = 0;
   }
 
   void open_link(int client_fd, std::string remote, std::string remote_ip) {
@@ -426,7 +533,11 @@ struct frame_guard::impl {
     l->client.owner = l->upstream.owner = l;
     l->client.fd = client_fd;
     l->client.writable = true; // a fresh socket's send buffer is empty
+    l->last_inbound = clock_type::now();
     links.emplace(l, std::move(owned));
+    ++open;
+    l->pending_at = pending.insert(pending.end(), l);
+    keep_sweeping(); // the idle timeout applies to every connection
     if (tls) {
       // CAF's port is connected only once the client proved a role and named its process.
       ERR_clear_error();
@@ -609,9 +720,33 @@ struct frame_guard::impl {
       l.checker.set_rules(&client_rules);
       l.outbound.emplace();
     }
+    if (!settle(l, l.proven == role::node ? standing::node : standing::client))
+      return false;
     l.handshaking = false;
     l.deadline.reset();
     update_deadline(l); // now for the client handshake
+    return true;
+  }
+
+  /// What the link's sender is became known: it leaves the pending, counted as `kind`. A client
+  /// beyond client_limit is refused: false, the link was closed.
+  bool settle(link& l, standing kind) {
+    if (l.kind != standing::pending)
+      return true;
+    if (kind == standing::client && clients >= client_limit) {
+      count_closure(refused_at_limit,
+                    "refused connection from " + l.remote +
+                        (l.peer.empty() ? "" : " (" + l.peer + ")") + ": " +
+                        std::to_string(clients) + " client connections open, at most " +
+                        std::to_string(client_limit) +
+                        (tls ? " (max_connections less the share kept for nodes)" : ""));
+      close_link(l);
+      return false;
+    }
+    pending.erase(l.pending_at);
+    l.kind = kind;
+    if (kind == standing::client)
+      ++clients;
     return true;
   }
 
@@ -633,16 +768,16 @@ struct frame_guard::impl {
   bool pump(link& l, stream& s, endpoint& src, endpoint& dst, bool checked, size_t& moved,
             bool& progress) {
     bool dst_ready = &dst != &l.upstream || !l.connecting;
-    if (dst_ready && dst.can_write() && s.pending() > 0) {
+    if (dst_ready && dst.can_write() && s.writable() > 0) {
       size_t wrote = 0;
       std::string error;
-      switch (write_some(l, dst, s.buf.get() + s.begin, s.pending(), wrote, error)) {
+      switch (write_some(l, dst, s.buf.get() + s.begin, s.writable(), wrote, error)) {
       case io::moved:
         s.begin += wrote;
         moved += wrote;
         progress = true;
         if (s.pending() == 0)
-          s.begin = s.end = 0;
+          s.begin = s.ready = s.end = 0;
         break;
       case io::retry:
         progress = true;
@@ -664,7 +799,7 @@ struct frame_guard::impl {
       s.shut = true;
       progress = true;
     }
-    bool src_ready = &src != &l.upstream || !l.connecting;
+    bool src_ready = (&src != &l.upstream || !l.connecting) && !(checked && l.paused);
     if (src_ready && src.can_read() && !s.eof && s.space() > 0) {
       if (!s.buf)
         s.buf.reset(new uint8_t[chunk_bytes]); // uninitialised: untouched pages stay unmapped
@@ -673,12 +808,14 @@ struct frame_guard::impl {
       switch (read_some(l, src, s.buf.get() + s.end, s.space(), got, error)) {
       case io::moved:
         if (checked) {
-          if (!l.checker.feed(s.buf.get() + s.end, got)) {
-            drop(l, l.checker.describe());
+          l.last_inbound = clock_type::now();
+          s.end += got;
+          if (!check(l))
             return false;
-          }
-          update_deadline(l);
-        } else if (l.outbound) {
+          progress = true;
+          break;
+        }
+        if (l.outbound) {
           // Read before the client sees it, so its answer is never ahead of the permission.
           l.outbound->feed(s.buf.get() + s.end, got, [&](const basp_header& h) {
             if (h.operation == 2 && (h.flags & named_receiver_flag))
@@ -688,6 +825,7 @@ struct frame_guard::impl {
             l.checker.set_local_node(l.outbound->local_node());
         }
         s.end += got;
+        s.ready = s.end;
         progress = true;
         break;
       case io::closed:
@@ -706,6 +844,62 @@ struct frame_guard::impl {
       }
     }
     return true;
+  }
+
+  /// Checks the `in` bytes from in.ready on (read just now, or waiting since a pause): they may
+  /// pass up to the first header the budget cannot take yet, where the link pauses. False when
+  /// the link was dropped.
+  bool check(link& l) {
+    auto& s = l.in;
+    size_t taken = 0;
+    auto admit = [&](const basp_header& h) {
+      // Nodes are members, trusted with everything: their replication never queues behind
+      // clients (it counts, though, so large client frames wait while peers are busy).
+      if (l.kind == standing::node || h.payload_len <= always_admitted_frame_bytes)
+        return true;
+      auto others = announced - l.reserved; // at a header, this link's own frame is complete
+      return others == 0 || others + h.payload_len <= budget;
+    };
+    if (!l.checker.feed(s.buf.get() + s.ready, s.end - s.ready, taken, admit)) {
+      drop(l, l.checker.describe());
+      return false;
+    }
+    s.ready += taken;
+    bool waits = s.ready < s.end;
+    if (waits && !l.paused)
+      starved.push_back(&l);
+    l.paused = waits;
+    account(l);
+    if (l.kind == standing::pending && !tls && l.checker.frames() > 0 &&
+        !settle(l, standing::client))
+      return false;
+    update_deadline(l);
+    return true;
+  }
+
+  /// Brings the budget up to date with the link's frame in progress.
+  void account(link& l) {
+    auto now_reserved = l.checker.payload_left();
+    if (now_reserved < l.reserved)
+      budget_freed = true;
+    announced = announced - l.reserved + now_reserved;
+    l.reserved = now_reserved;
+  }
+
+  /// Paused links try again, in the order they began to wait, once some budget was freed.
+  void retry_starved() {
+    if (!budget_freed || starved.empty())
+      return;
+    budget_freed = false;
+    std::deque<link*> turn;
+    turn.swap(starved);
+    for (auto* l : turn) {
+      if (l->dead || !l->paused)
+        continue;
+      l->paused = false; // check() pauses it again, at the back, if its header still waits
+      if (check(*l) && !l->paused)
+        service(*l);
+    }
   }
 
   io read_some(link& l, endpoint& src, uint8_t* buf, size_t want, size_t& got, std::string& error) {
@@ -794,14 +988,23 @@ struct frame_guard::impl {
     return io::failed;
   }
 
-  /// Starts or ends the link's wait for a BASP header: one that is incomplete, or with TLS the
-  /// client handshake that must follow the TLS handshake.
+  /// Starts or ends the link's wait for a BASP header (one that is incomplete, or with TLS the
+  /// client handshake that must follow the TLS handshake) and for the payload of its current
+  /// frame. A paused link waits for the guard, not for its sender: no header deadline runs then
+  /// (and no payload is due: the last frame was complete).
   void update_deadline(link& l) {
-    bool waiting = l.checker.mid_header() || (tls && !l.checker.identity());
+    bool waiting = !l.paused && (l.checker.mid_header() || (tls && !l.checker.identity()));
     if (!waiting) {
       l.deadline.reset();
     } else if (!l.deadline) {
       l.deadline = clock_type::now() + header_timeout;
+      keep_sweeping();
+    }
+    if (l.checker.payload_left() == 0) {
+      l.frame_deadline.reset();
+    } else if (!l.frame_deadline || l.deadline_frame != l.checker.frames()) {
+      l.frame_deadline = clock_type::now() + frame_timeout;
+      l.deadline_frame = l.checker.frames();
       keep_sweeping();
     }
   }
@@ -809,34 +1012,51 @@ struct frame_guard::impl {
   void keep_sweeping() {
     if (sweeping)
       return;
-    itimerspec every_second{};
-    every_second.it_value.tv_sec = 1;
-    every_second.it_interval.tv_sec = 1;
-    timerfd_settime(sweep_fd, 0, &every_second, nullptr);
+    itimerspec every{};
+    every.it_value.tv_sec = sweep_period.count() / 1000;
+    every.it_value.tv_nsec = sweep_period.count() % 1000 * 1'000'000;
+    every.it_interval = every.it_value;
+    timerfd_settime(sweep_fd, 0, &every, nullptr);
     sweeping = true;
   }
 
-  /// Drops the links whose deadline passed and summarises refusals; stops the timer when nothing
-  /// is left to watch.
+  /// Drops the links whose deadline passed or that idled too long and summarises refusals; stops
+  /// the timer when nothing is left to watch.
   void sweep() {
     auto now = clock_type::now();
-    bool waiting = false;
     for (auto& [ptr, l] : links) {
       (void)ptr;
-      if (l->dead || !l->deadline)
+      if (l->dead)
         continue;
-      if (now < *l->deadline)
-        waiting = true;
-      else if (l->handshaking)
-        refuse(*l, "no TLS handshake within " + duration_text(handshake_timeout));
-      else if (tls && !l->checker.identity())
-        drop(*l, "no client_handshake within " + duration_text(header_timeout) +
-                     " of the TLS handshake");
-      else
-        drop(*l, "BASP header incomplete for " + duration_text(header_timeout));
+      if (l->deadline && now >= *l->deadline) {
+        if (l->handshaking)
+          refuse(*l, "no TLS handshake within " + duration_text(handshake_timeout));
+        else if (tls && !l->checker.identity())
+          drop(*l, "no client_handshake within " + duration_text(header_timeout) +
+                       " of the TLS handshake");
+        else
+          close_late(*l, "BASP header incomplete for " + duration_text(header_timeout));
+      } else if (l->frame_deadline && now >= *l->frame_deadline) {
+        auto& h = l->checker.current();
+        close_late(*l, "BASP frame incomplete after " + duration_text(frame_timeout) + ": " +
+                           std::to_string(h.payload_len - l->checker.payload_left()) + " of " +
+                           std::to_string(h.payload_len) + " payload bytes of a " +
+                           operation_name(h.operation) + " arrived");
+      } else if (!l->paused && now - l->last_inbound >= idle_timeout) {
+        count_closure(idle_closed, "closed idle connection from " + l->remote +
+                                       (l->peer.empty() ? "" : " (" + l->peer + ")") +
+                                       ": nothing received for " + duration_text(idle_timeout));
+        close_link(*l);
+      }
     }
     summarise_refusals(now);
-    if (!waiting && refusals.empty() && other_refusals.more == 0) {
+    for (auto* c : {&refused_at_limit, &evicted, &idle_closed, &late_frames})
+      summarise(*c, now);
+    bool counting = false;
+    for (auto* c : {&refused_at_limit, &evicted, &idle_closed, &late_frames})
+      counting = counting || c->since.has_value();
+    // Every open connection can idle: the sweep runs while any is open.
+    if (open == 0 && !counting && refusals.empty() && other_refusals.more == 0) {
       itimerspec off{};
       timerfd_settime(sweep_fd, 0, &off, nullptr);
       sweeping = false;
@@ -888,6 +1108,13 @@ struct frame_guard::impl {
     }
   }
 
+  /// Closes a link whose header or frame stalled, logging it like a closure_count.
+  void close_late(link& l, const std::string& reason) {
+    count_closure(late_frames, "dropped connection from " + l.remote +
+                                   (l.peer.empty() ? "" : " (" + l.peer + ")") + ": " + reason);
+    close_link(l);
+  }
+
   /// Closes a link for a reason worth a log line.
   void drop(link& l, const std::string& reason) {
     if (log)
@@ -900,6 +1127,18 @@ struct frame_guard::impl {
     if (l.dead)
       return;
     l.dead = true;
+    --open;
+    if (l.kind == standing::pending)
+      pending.erase(l.pending_at);
+    else if (l.kind == standing::client)
+      --clients;
+    announced -= l.reserved;
+    if (l.reserved > 0)
+      budget_freed = true;
+    l.reserved = 0;
+    if (l.paused)
+      if (auto i = std::find(starved.begin(), starved.end(), &l); i != starved.end())
+        starved.erase(i);
     release(l);
     close_fd(l.client.fd); // closing also removes them from the epoll set
     close_fd(l.upstream.fd);
@@ -1044,6 +1283,20 @@ bool frame_guard::start(guard_options options, std::string& error) {
   p.handshake_timeout = options.handshake_timeout;
   p.header_timeout = options.header_timeout;
   p.refusal_interval = options.refusal_log_interval;
+  p.max_connections = std::max<uint32_t>(options.max_connections, 1);
+  p.pending_limit = std::max<uint32_t>(p.max_connections / 4, 1);
+  p.client_limit =
+      p.tls ? p.max_connections - std::max<uint32_t>(p.max_connections / 8, 1) : p.max_connections;
+  p.idle_timeout = options.idle_timeout;
+  p.frame_timeout = options.frame_timeout;
+  p.budget = options.frame_budget_bytes != 0 ? options.frame_budget_bytes
+                                             : uint64_t{4} * options.max_frame_bytes;
+  // Deadlines are checked at half the shortest timeout (at most once a second, at least every
+  // 20 ms), so none is overrun by more than half of itself.
+  auto shortest = std::min(
+      {p.handshake_timeout, p.header_timeout, p.idle_timeout, p.frame_timeout, p.refusal_interval});
+  p.sweep_period =
+      std::clamp(shortest / 2, std::chrono::milliseconds{20}, std::chrono::milliseconds{1000});
   p.thread = std::thread([&p] { p.run(); });
   pthread_setname_np(p.thread.native_handle(), "kv-frame-guard");
   return true;

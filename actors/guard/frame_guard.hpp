@@ -25,12 +25,31 @@
 //
 // Without TLS the guard forwards in plain text as before, with no roles and no access table.
 //
+// Bounded (guard_options): at most max_connections connections. Those whose role is not known
+// yet (in their TLS handshake; without TLS, before their first whole header) may hold a quarter
+// of them, and when that share is full a new connection closes the oldest of them: a flood of
+// connections that never finish cannot keep a member out, it only churns through that share.
+// With TLS an eighth is kept for nodes: clients are refused beyond the rest. A connection from
+// which nothing arrived for idle_timeout is closed (nodes send heartbeats and pings several times a
+// second; a client reconnects on its next request), and so is one whose frame's payload has not
+// arrived within frame_timeout of its header. Payload bytes announced by headers CAF has read but
+// not yet received (CAF allocates them on reading the header) are limited across connections to
+// frame_budget_bytes: a header that does not fit waits, unread by CAF (the guard stops reading
+// that connection), until enough payload arrived or timed out elsewhere. Waiting rather than
+// dropping: a client's large put is only delayed, by TCP back-pressure, instead of failing and
+// reconnecting into the same full budget; and a waiting connection holds none of the budget (its
+// last frame is complete), so waiting cannot deadlock. Small frames, and with TLS nodes' frames,
+// never wait, so gets, pings and replication flow while large client frames queue. Connections
+// closed at the limit, evicted, idle or stalled are logged once and then summarised like refused
+// handshakes.
+//
 // Cost: one thread (epoll, edge-triggered, non-blocking sockets) outside CAF's scheduler, one
 // read and one write per chunk of up to 256 KiB per direction (per TLS record of up to 16 KiB
 // with TLS), and TCP_NODELAY on both sockets; only the 32 header bytes of each frame are looked
 // at (and the 32 payload bytes of a client handshake; from clients up to 64 of each direct,
 // monitor and down message; from CAF the 32 of its server handshake that name this node), payload
-// bytes are counted past. Free of CAF headers, so it can be tested with plain sockets.
+// bytes are counted past; a sweep of every connection at half the shortest timeout (at most once
+// a second) while any is open. Free of CAF headers, so it can be tested with plain sockets.
 #pragma once
 
 #include <chrono>
@@ -73,9 +92,41 @@ struct guard_options {
   /// complete within this time.
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
   /// Refused TLS handshakes from one address: the first is logged, the rest are counted and
-  /// summarised at most once per this interval.
+  /// summarised at most once per this interval. Likewise connections closed at the connection
+  /// limit, evicted or idle.
   std::chrono::milliseconds refusal_log_interval{std::chrono::minutes(1)};
+
+  // Connections (header comment, "Bounded").
+  /// Connections held at most; a new one beyond is closed at once. Each costs the node
+  /// descriptors_per_connection file descriptors (connections_within).
+  uint32_t max_connections = 4096;
+  /// A connection that sent nothing for this long is closed.
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
+  /// A frame's payload must arrive within this time of its header.
+  std::chrono::milliseconds frame_timeout{std::chrono::seconds(30)};
+  /// Payload bytes that headers announced to CAF and that have not arrived yet, across all
+  /// connections; 0: 4 x max_frame_bytes. A header that would exceed it waits (frames of up to
+  /// always_admitted_frame_bytes and, with TLS, frames from nodes never wait but count).
+  uint64_t frame_budget_bytes = 0;
 };
+
+/// Frames this small never wait for the budget: gets, pings and heartbeats keep flowing while
+/// large payloads queue. At most max_connections times this beyond the budget.
+constexpr uint32_t always_admitted_frame_bytes = 64 * 1024;
+
+/// File descriptors the node's process holds for one forwarded connection: the guard's two
+/// sockets and CAF's end of the connection to its port.
+constexpr uint64_t descriptors_per_connection = 3;
+
+/// The most connections (at most `wanted`) whose descriptors fit in `descriptor_limit`
+/// (RLIMIT_NOFILE) besides `other` descriptors the process needs for everything else; 0 when not
+/// even those fit.
+constexpr uint32_t connections_within(uint64_t descriptor_limit, uint64_t other, uint32_t wanted) {
+  if (descriptor_limit <= other)
+    return 0;
+  auto fit = (descriptor_limit - other) / descriptors_per_connection;
+  return fit < wanted ? static_cast<uint32_t>(fit) : wanted;
+}
 
 class frame_guard {
 public:

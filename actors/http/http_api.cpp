@@ -443,8 +443,14 @@ http_reply render_get(get_reply reply, bool json, uint64_t seed) {
 }
 
 http_reply render_write(const write_reply& reply) {
+  // Only a DELETE without X-Context, which reads first, can find nothing to write.
+  if (reply.acks == 0)
+    return render_failure(
+        make_failure(404, "not_found", "the key is absent or deleted; nothing was written"));
   json_object body;
   body.num("replicas", reply.acks);
+  if (reply.removed > 0)
+    body.num("removed", reply.removed);
   body.num("sibling_count", reply.siblings); // "siblings" are the values in a GET answer
   if (!reply.warning.empty())
     body.str("warning", reply.warning);

@@ -11,7 +11,11 @@
 //                                             value becomes a sibling); 200 {"replicas": n,
 //                                             "sibling_count": n}, with "warning" and an
 //                                             X-Siblings-Warning header past sibling_warning
-//   DELETE /v1/kv/{key}                write  X-Context optional; 200 as for PUT
+//   DELETE /v1/kv/{key}                write  X-Context: deletes what that GET returned,
+//                                             200 as for PUT; without it, reads the key and
+//                                             deletes what it read: 200 {"replicas": n,
+//                                             "removed": values, "sibling_count": n} | 404 when
+//                                             absent
 //   POST   /v1/batch/get               read   {"keys": [base64, ...]} -> 200 [{"key", "found",
 //                                             "context", "siblings"}, ...]
 //   GET    /v1/status                  read   200 cluster_status as JSON
@@ -154,8 +158,9 @@ http_reply render_failure(const http_failure& f);
 /// 200 {"context": hex, "siblings": [base64, ...]} (404 as above when not found).
 http_reply render_get(get_reply reply, bool json, uint64_t seed);
 
-/// 200 {"replicas": acks, "sibling_count": siblings}, plus "warning" and the same text in an
-/// X-Siblings-Warning header when the reply carries a warning.
+/// 200 {"replicas": acks, "sibling_count": siblings}, with "removed": n after a delete that read
+/// first, and "warning" plus the same text in an X-Siblings-Warning header when the reply carries
+/// a warning; 404 not_found when nothing was written (such a delete found the key absent).
 http_reply render_write(const write_reply& reply);
 
 /// 200 with a JSON array, one object per key in the order asked:

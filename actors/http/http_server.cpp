@@ -75,6 +75,11 @@ struct server_context {
   std::atomic<uint32_t> refusals{0};
   std::atomic<int64_t> last_overload_log{0};
   std::mutex log_mutex;
+  net::io_context* ioc = nullptr;
+  /// Calls asked for since the last hand-over to the bridge (see store_bridge.hpp).
+  std::mutex calls_mutex;
+  std::vector<store_request> calls;
+  bool hand_over_posted = false;
 
   void log(const std::string& line) {
     if (!options.log)
@@ -83,6 +88,11 @@ struct server_context {
     options.log(line);
   }
 };
+
+/// Queues a call for the bridge. The first call of a turn of the event loop posts the hand-over,
+/// which runs after the completions that turn already holds (the other connections' requests
+/// read in the same turn), so those calls travel together.
+void ask_store(const std::shared_ptr<server_context>& ctx, store_request request);
 
 /// The role the OU of a verified client certificate names: nullopt without a certificate,
 /// role::none when no OU is a role. Several role OUs grant the lowest (the conservative reading
@@ -348,16 +358,16 @@ private:
                     false);
     });
     std::weak_ptr<session> weak = this->shared_from_this();
-    ctx_->bridge->ask(std::move(call), [weak, gate = ctx_->gate](store_result&& result) {
-      std::lock_guard<std::mutex> guard{gate->mutex};
-      if (!gate->open)
-        return;
-      if (auto self = weak.lock()) {
-        net::post(self->executor_, [self, result = std::move(result)]() mutable {
-          self->on_store(std::move(result));
-        });
-      }
-    });
+    ask_store(ctx_, {std::move(call), [weak, gate = ctx_->gate](store_result&& result) {
+                       std::lock_guard<std::mutex> guard{gate->mutex};
+                       if (!gate->open)
+                         return;
+                       if (auto self = weak.lock()) {
+                         net::post(self->executor_, [self, result = std::move(result)]() mutable {
+                           self->on_store(std::move(result));
+                         });
+                       }
+                     }});
   }
 
   void on_store(store_result&& result) {
@@ -476,6 +486,23 @@ private:
   bool waiting_ = false;
   bool keep_alive_ = false;
 };
+
+void ask_store(const std::shared_ptr<server_context>& ctx, store_request request) {
+  std::lock_guard<std::mutex> guard{ctx->calls_mutex};
+  ctx->calls.push_back(std::move(request));
+  if (ctx->hand_over_posted)
+    return;
+  ctx->hand_over_posted = true;
+  net::post(*ctx->ioc, [ctx] {
+    std::vector<store_request> calls;
+    {
+      std::lock_guard<std::mutex> guard{ctx->calls_mutex};
+      calls.swap(ctx->calls);
+      ctx->hand_over_posted = false;
+    }
+    ctx->bridge->ask(std::move(calls));
+  });
+}
 
 /// Accepts connections and starts a session for each; refuses those beyond max_connections.
 class listener : public std::enable_shared_from_this<listener> {
@@ -611,6 +638,7 @@ std::unique_ptr<http_server> http_server::start(caf::actor_system& sys, client_a
   if (opts.tls && !(ctx->tls = make_tls_context(opts, error)))
     return nullptr;
   state->ioc = std::make_unique<net::io_context>(static_cast<int>(std::max(opts.threads, 1u)));
+  ctx->ioc = state->ioc.get();
   error_code ec;
   auto address = net::ip::make_address(opts.host, ec);
   tcp::endpoint at;
@@ -629,7 +657,7 @@ std::unique_ptr<http_server> http_server::start(caf::actor_system& sys, client_a
   if (!accepting->open(at, error))
     return nullptr;
   state->port = accepting->port();
-  ctx->bridge = std::make_shared<store_bridge>(sys, std::move(store), opts.store_timeout);
+  ctx->bridge = std::make_shared<store_bridge>(sys, std::move(store));
   accepting->accept();
   state->work.emplace(state->ioc->get_executor());
   for (uint32_t i = 0; i < std::max(opts.threads, 1u); ++i)

@@ -13,114 +13,119 @@
 
 namespace actorkv::http_bridge {
 
-/// A call with its callback: never leaves the process, so it need not be serializable.
-struct store_job {
-  store_call call;
-  store_callback done;
+/// Calls with their callbacks: never leave the process, so they need not be serializable.
+struct store_jobs {
+  std::vector<store_request> requests;
 };
 
 } // namespace actorkv::http_bridge
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorkv::http_bridge::store_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorkv::http_bridge::store_jobs)
 
 namespace actorkv {
 
 namespace {
 
-using http_bridge::store_job;
+using http_bridge::store_jobs;
 
-caf::behavior bridge(caf::event_based_actor* self, client_actor store, caf::timespan timeout) {
-  return {
-      [=](store_job& job) {
-        // Both continuations of a request share the callback; exactly one of them runs.
-        auto done = std::make_shared<store_callback>(std::move(job.done));
-        auto& call = job.call;
-        auto failed = [done, write = call.is_write()](caf::error& err) {
-          store_result r;
-          r.failure = failure_of(err, write);
-          (*done)(std::move(r));
-        };
-        auto writes = [done](write_reply& reply) {
-          store_result r;
-          r.write = reply;
-          (*done)(std::move(r));
-        };
-        switch (call.what) {
-        case store_call::kind::get:
-          self->request(store, timeout, caf::get_atom::value, std::move(call.key))
-              .then(
-                  [done](get_reply& reply) {
-                    store_result r;
-                    r.get = std::move(reply);
-                    (*done)(std::move(r));
-                  },
-                  failed);
-          break;
-        case store_call::kind::get_many:
-          self->request(store, timeout, caf::get_atom::value, std::move(call.keys))
-              .then(
-                  [done](std::vector<get_reply>& replies) {
-                    store_result r;
-                    r.gets = std::move(replies);
-                    (*done)(std::move(r));
-                  },
-                  failed);
-          break;
-        case store_call::kind::put:
-          self->request(
-                  store, timeout, caf::put_atom::value,
+/// Asks the store one call; exactly one of the request's two continuations runs `done`.
+void ask_store(caf::event_based_actor* self, const client_actor& store, store_call& call,
+               store_callback&& job_done) {
+  // No timeout here: CAF would register one with its clock thread per call, while the client
+  // actor answers every call by its own deadline anyway.
+  const auto timeout = caf::infinite;
+  auto done = std::make_shared<store_callback>(std::move(job_done));
+  auto failed = [done, write = call.is_write()](caf::error& err) {
+    store_result r;
+    r.failure = failure_of(err, write);
+    (*done)(std::move(r));
+  };
+  auto writes = [done](write_reply& reply) {
+    store_result r;
+    r.write = reply;
+    (*done)(std::move(r));
+  };
+  auto text = [done](std::string& answer) {
+    store_result r;
+    r.text = std::move(answer);
+    (*done)(std::move(r));
+  };
+  switch (call.what) {
+  case store_call::kind::get:
+    self->request(store, timeout, caf::get_atom::value, std::move(call.key))
+        .then(
+            [done](get_reply& reply) {
+              store_result r;
+              r.get = std::move(reply);
+              (*done)(std::move(r));
+            },
+            failed);
+    break;
+  case store_call::kind::get_many:
+    self->request(store, timeout, caf::get_atom::value, std::move(call.keys))
+        .then(
+            [done](std::vector<get_reply>& replies) {
+              store_result r;
+              r.gets = std::move(replies);
+              (*done)(std::move(r));
+            },
+            failed);
+    break;
+  case store_call::kind::put:
+    self->request(store, timeout, caf::put_atom::value,
                   put_request{std::move(call.key), std::move(call.value), std::move(call.context)})
-              .then(writes, failed);
-          break;
-        case store_call::kind::del:
-          self->request(store, timeout, caf::delete_atom::value,
-                        delete_request{std::move(call.key), std::move(call.context)})
-              .then(writes, failed);
-          break;
-        case store_call::kind::status:
-          self->request(store, timeout, status_atom::value)
-              .then(
-                  [done](cluster_status& status) {
-                    store_result r;
-                    r.status = std::move(status);
-                    (*done)(std::move(r));
-                  },
-                  failed);
-          break;
-        case store_call::kind::admin:
-        case store_call::kind::fault: {
-          auto text = [done](std::string& answer) {
-            store_result r;
-            r.text = std::move(answer);
-            (*done)(std::move(r));
-          };
-          if (call.what == store_call::kind::admin)
-            self->request(store, timeout, admin_atom::value, call.admin.action, call.admin.subject,
-                          call.admin.apply)
-                .then(text, failed);
-          else
-            self->request(store, timeout, fault_atom::value, call.fault.action, call.fault.peers,
-                          call.fault.delay_ms)
-                .then(text, failed);
-          break;
-        }
-        }
+        .then(writes, failed);
+    break;
+  case store_call::kind::del:
+    self->request(store, timeout, caf::delete_atom::value,
+                  delete_request{std::move(call.key), std::move(call.context)})
+        .then(writes, failed);
+    break;
+  case store_call::kind::status:
+    self->request(store, timeout, status_atom::value)
+        .then(
+            [done](cluster_status& status) {
+              store_result r;
+              r.status = std::move(status);
+              (*done)(std::move(r));
+            },
+            failed);
+    break;
+  case store_call::kind::admin:
+    self->request(store, timeout, admin_atom::value, call.admin.action, call.admin.subject,
+                  call.admin.apply)
+        .then(text, failed);
+    break;
+  case store_call::kind::fault:
+    self->request(store, timeout, fault_atom::value, call.fault.action, call.fault.peers,
+                  call.fault.delay_ms)
+        .then(text, failed);
+    break;
+  }
+}
+
+caf::behavior bridge(caf::event_based_actor* self, client_actor store) {
+  return {
+      // All in one run of this actor, so that they reach the client actor's mailbox together and
+      // leave it in one batch.
+      [=](store_jobs& jobs) {
+        for (auto& job : jobs.requests)
+          ask_store(self, store, job.call, std::move(job.done));
       },
   };
 }
 
 } // namespace
 
-store_bridge::store_bridge(caf::actor_system& sys, client_actor store,
-                           std::chrono::milliseconds timeout)
-    : actor_(sys.spawn(bridge, std::move(store), caf::timespan{timeout})) {}
+store_bridge::store_bridge(caf::actor_system& sys, client_actor store)
+    : actor_(sys.spawn(bridge, std::move(store))) {}
 
 store_bridge::~store_bridge() {
   stop();
 }
 
-void store_bridge::ask(store_call call, store_callback done) const {
-  caf::anon_send(actor_, store_job{std::move(call), std::move(done)});
+void store_bridge::ask(std::vector<store_request> requests) const {
+  caf::anon_send(actor_, store_jobs{std::move(requests)});
 }
 
 void store_bridge::stop() {

@@ -52,6 +52,7 @@ struct outgoing_batch {
 struct coordinator_state {
   static inline const char* name = "coordinator";
   wall_clock now_us; ///< stamps writes for last-writer-wins
+  std::string instance; ///< store.name: every context is bound to it and to its key
   std::shared_ptr<const access_table> access; ///< null: no checks (TLS off)
   std::chrono::milliseconds request_timeout{5000};
   std::vector<plan_ptr> plans; ///< by partition
@@ -192,10 +193,11 @@ void finish(const outcome_fn& done, caf::expected<Reply> reply) {
 // --- get ---------------------------------------------------------------------------------------
 
 struct read_round {
-  read_round(plan_ptr p, std::vector<const replica_target*> targets, outcome_fn d, bytes k)
+  read_round(plan_ptr p, std::vector<const replica_target*> targets, outcome_fn d, bytes k,
+             dvv::context_scope scope)
       : plan(std::move(p)), asked(std::move(targets)), done(std::move(d)), key(std::move(k)),
         tally(static_cast<uint32_t>(asked.size()), plan->read_quorum, plan->replicas_total,
-              plan->conflicts) {}
+              plan->conflicts, scope) {}
   plan_ptr plan;
   std::vector<const replica_target*> asked; ///< the home replicas (fallbacks hold only hints)
   outcome_fn done;
@@ -232,8 +234,9 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
   auto& p = **plan;
   if (asked.size() < p.read_quorum)
     return finish<get_reply>(done, too_few_replicas(asked.size(), p.replicas_total, p.read_quorum));
+  auto scope = dvv::scope_of(self->state.instance, key);
   auto rd = std::make_shared<read_round>(std::move(*plan), std::move(asked), std::move(done),
-                                         std::move(key));
+                                         std::move(key), scope);
   for (size_t i = 0; i < rd->asked.size(); ++i) {
     replica_call c;
     c.kind = replica_call_kind::read;
@@ -330,7 +333,8 @@ void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr, size
       replicate(self, wr, a.rec);
     } else if (auto next = wr->tally.coordinator_failed(std::move(a.err))) {
       // The next replica may coordinate: each dot is new, so a retry of a write that did land
-      // at the failed one at most shows the value twice, never loses one.
+      // at the failed one at most shows the value twice, never loses one. A refusal (a context
+      // naming writes this replica never made, a write past the limits) is final: is_refusal.
       ask_coordinator(self, wr, *next);
     }
     reply_if_due(wr);
@@ -351,11 +355,10 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
     return finish<write_reply>(
         done, too_few_replicas(p.replicas.size(), p.replicas_total, p.write_quorum));
   if (!context.empty()) {
-    auto vv = dvv::decode_context(context);
+    // Another key's or another instance's context would supersede writes the client never read.
+    auto vv = dvv::decode_context(context, dvv::scope_of(self->state.instance, op.key));
     if (!vv)
-      return finish<write_reply>(
-          done, caf::make_error(ec::bad_context,
-                                "the context does not decode; pass it as get printed it"));
+      return finish<write_reply>(done, std::move(vv.error()));
     op.context = std::move(*vv);
   }
   op.timestamp_us = self->state.now_us();
@@ -404,6 +407,7 @@ void take_routes(self_ptr self, routes& r) {
 coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_options options) {
   self->state.now_us = std::move(options.now_us);
   self->state.node = std::move(options.node);
+  self->state.instance = std::move(options.instance);
   self->state.access = std::move(options.access);
   self->state.request_timeout = options.request_timeout;
   take_routes(self, options.initial);

@@ -4,11 +4,13 @@
 //
 //   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair
 //            └─> too many failures for R ──> reply(unavailable)
-//   write: fewer than W replicas (home + fallbacks) up ──> reply(unavailable)
+//   write: a context of another key or instance ──> reply(bad_context)
+//          fewer than W replicas (home + fallbacks) up ──> reply(unavailable)
 //          coord(write) at the first replica (this node's if it is one; on failure the next)
 //            ──> record ──> merge(record) at the other home replicas, hint(record) at the
 //                fallbacks ──> W acks ──> reply(acks)
 //            └─> W out of reach ──> reply(maybe_applied if any replica stored it, else unavailable)
+//            └─> bad_context (the context names writes that replica never made) ──> reply(it)
 //            └─> refused by the coordinating replica (write limits) ──> reply(the refusal)
 //
 // Every write carries the [limits] of the routes; the coordinating replica refuses one that
@@ -50,6 +52,9 @@ struct coordinator_options {
   std::string node{}; ///< this node's name, for its log lines (sibling warnings)
   /// Who may read and write (kvnode's guard fills it); null: everyone (TLS turned off).
   std::shared_ptr<const access_table> access{};
+  /// The instance's name (store.name): contexts are bound to it and to their key, and a context
+  /// of another key or instance is refused with ec::bad_context.
+  std::string instance{};
 };
 
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options options);

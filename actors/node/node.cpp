@@ -36,6 +36,7 @@ void spawn_children(self_ptr self) {
   co.request_timeout = timeout;
   co.access = st.options.access;
   co.node = name;
+  co.instance = cluster.store.name;
   st.coordinator = spawn_coordinator(sys, std::move(co));
   st.detector = spawn_failure_detector(
       sys, failure_detector_options{name, ms(cluster.failure_detector.interval_ms),

@@ -35,6 +35,15 @@ using node_impl =
         extend_with<view_listener_actor>::extend_with<handoff_listener_actor>;
 
 /// A member of the cluster as this node knows it.
+/// Failed attempts to reach a peer: the first failure of each reason is logged, repeats are
+/// counted and summarised at most once per interval, so a peer that stays unreachable never
+/// floods the log and never fails silently.
+struct failed_attempts {
+  std::string reason;   ///< the reason last logged
+  uint64_t repeats = 0; ///< failures for that reason since the last line
+  caf::actor_clock::time_point logged{};
+};
+
 struct peer_info {
   std::string name;
   std::string host;
@@ -47,7 +56,7 @@ struct peer_info {
   bool up = false;   ///< connected and handshaken
   bool alive = true; ///< the failure detector's verdict while connected
   bool connecting = false;
-  bool mismatch_logged = false;
+  failed_attempts failures; ///< since it was last up
   caf::node_id trusted; ///< its process, trusted as a member since this node dialed it
 };
 

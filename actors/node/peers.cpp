@@ -8,11 +8,14 @@
 // failure detector's verdict (alive) is kept apart: a peer whose connection is open but that does
 // not answer probes is not used, and is used again as soon as it answers.
 //
-// Of two nodes, the one whose name sorts first dials; the other adopts the connection when the
-// dialer's hello arrives, and dials itself only if none came within passive_grace. When both
-// dialed at once, CAF 0.17 could close both new connections (each side keeps the first direct
-// connection it saw and drops the other), leaving the two nodes talking through a third one
-// and cut off from each other when it went away. TLS handshakes made that window wide.
+// Of two nodes, the one whose name sorts first dials; the other never dials it and adopts the
+// connection when the dialer's hello arrives. When both dialed at once, CAF 0.17 could close
+// both new connections (each side keeps the first direct connection it saw and drops the other),
+// leaving the two nodes talking through a third one and cut off from each other when it went
+// away; TLS handshakes made that window wide. A fallback dial by the second node after a grace
+// period brought the race back whenever a start took longer than the grace: 32 nodes started at
+// once on two cores left pairs apart for minutes (tests/membership/test_start_race.cpp). The
+// dialer learns of every member through gossip, so the second node has nothing to add by dialing.
 #include <set>
 
 #include <caf/all.hpp>
@@ -31,9 +34,9 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto reconnect_interval = 1s;
-/// How long the node whose name sorts second waits for the other to dial before dialing itself.
-constexpr auto passive_grace = 3s;
 constexpr auto connect_timeout = 5s;
+/// How often repeated failures to reach a peer for the same reason are summarised in the log.
+constexpr auto failure_log_interval = 60s;
 
 void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
   if (usable(peer))
@@ -45,14 +48,35 @@ void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
   publish_peers(self); // the coordinator fails what is in flight to it
 }
 
+/// Logs a failed attempt to reach `peer` (see failed_attempts).
+void report_failure(self_ptr self, peer_info& peer, const std::string& reason) {
+  auto now = self->clock().now();
+  auto& f = peer.failures;
+  auto& me = self->state.options.self_name;
+  if (reason != f.reason) {
+    log_event(me, "peer " + peer.name + " " + reason);
+    f = failed_attempts{reason, 0, now};
+    return;
+  }
+  ++f.repeats;
+  if (now - f.logged >= failure_log_interval) {
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - f.logged).count();
+    log_event(me, "peer " + peer.name + " " + reason + " (" + std::to_string(f.repeats) +
+                      " more attempts in " + std::to_string(seconds) + " s)");
+    f.repeats = 0;
+    f.logged = now;
+  }
+}
+
 /// Whether this node dials `peer` first (see the top of the file).
 bool dials_first(self_ptr self, const peer_info& peer) {
   return self->state.options.self_name < peer.name;
 }
 
+/// Dials again later if this node is the pair's dialer; otherwise the peer's next hello does it.
 void schedule_reconnect(self_ptr self, uint32_t index) {
-  auto delay = dials_first(self, self->state.peers[index]) ? reconnect_interval : passive_grace;
-  self->delayed_send(self, delay, connect_to_atom::value, index);
+  if (dials_first(self, self->state.peers[index]))
+    self->delayed_send(self, reconnect_interval, connect_to_atom::value, index);
 }
 
 /// The peer at `index` answered our hello: up, unless it is not the node we dialed or runs with
@@ -63,11 +87,9 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
   peer.connecting = false;
   if (theirs.settings != st.settings || theirs.name != peer.name ||
       theirs.vnodes.size() != st.placement.partitions()) {
-    if (!peer.mismatch_logged)
-      log_event(st.options.self_name, "peer " + peer.name + " refused: it runs as '" + theirs.name +
-                                          "' with settings [" + theirs.settings + "], ours are [" +
-                                          st.settings + "]");
-    peer.mismatch_logged = true;
+    report_failure(self, peer,
+                   "refused: it runs as '" + theirs.name + "' with settings [" + theirs.settings +
+                       "], ours are [" + st.settings + "]");
     schedule_reconnect(self, index);
     return;
   }
@@ -78,7 +100,7 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
   peer.id = theirs.id;
   peer.up = true;
   peer.alive = true;
-  peer.mismatch_logged = false;
+  peer.failures = {};
   self->monitor(handle);
   self->send(st.detector, watch_atom::value, peer.name, handle);
   log_event(st.options.self_name, "peer " + peer.name + " up");
@@ -91,11 +113,7 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
             [=](caf::error& err) {
               auto& peer = self->state.peers[index];
               peer.connecting = false;
-              bool ours = err.category() == caf::atom("actorkv");
-              if (!peer.mismatch_logged && ours)
-                log_event(self->state.options.self_name,
-                          "peer " + peer.name + " refused us: " + describe(err));
-              peer.mismatch_logged = ours;
+              report_failure(self, peer, "did not answer our hello: " + describe(err));
               schedule_reconnect(self, index);
             });
 }
@@ -137,8 +155,6 @@ void follow_members(self_ptr self) {
       handshake(self, index, i->second);
     } else if (dials_first(self, added)) {
       self->send(self, connect_to_atom::value, index);
-    } else {
-      schedule_reconnect(self, index);
     }
   }
 }
@@ -168,17 +184,20 @@ void connect_peer(self_ptr self, uint32_t index) {
               const std::set<std::string>& ifs) {
             if (!ptr || !self->system().assignable<node_actor>(ifs)) {
               self->state.peers[index].connecting = false;
-              log_event(self->state.options.self_name,
-                        "peer " + self->state.peers[index].name +
-                            " is not an actorkv node (wrong interface)");
+              report_failure(self, self->state.peers[index],
+                             "is not an actorkv node (wrong interface)");
               schedule_reconnect(self, index);
               return;
             }
             trust(self, self->state.peers[index], nid);
             handshake(self, index, caf::actor_cast<node_actor>(std::move(ptr)));
           },
-          [=](caf::error&) {
-            self->state.peers[index].connecting = false;
+          [=](caf::error& err) {
+            auto& peer = self->state.peers[index];
+            peer.connecting = false;
+            report_failure(self, peer,
+                           "unreachable at " + peer.host + ":" + std::to_string(peer.port) + ": " +
+                               describe(err));
             schedule_reconnect(self, index);
           });
 }

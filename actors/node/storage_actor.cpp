@@ -203,7 +203,11 @@ caf::expected<record> apply_coord(self_ptr self, partition_id p, const write_op&
     replica_id one_off = 0;
     while (one_off == 0)
       one_off = st.one_off_ids();
-    auto rec = dvv::update(record{}, op.context, std::move(value), one_off, op.timestamp_us,
+    // Having seen nothing of the key, it can vouch for none of the client's context.
+    auto seen = dvv::admit_context(op.context, record{}, one_off);
+    if (!seen)
+      return seen.error();
+    auto rec = dvv::update(record{}, *seen, std::move(value), one_off, op.timestamp_us,
                            st.options.conflicts);
     if (auto err = hold_hint(st, hint_target, p, op.key, rec))
       return err;
@@ -218,7 +222,12 @@ caf::expected<record> apply_coord(self_ptr self, partition_id p, const write_op&
     while (self_id == 0)
       self_id = st.one_off_ids();
   }
-  auto updated = dvv::update(current.rec, op.context, std::move(value), self_id, op.timestamp_us,
+  // The client's context counts only as far as this replica can vouch for it: see
+  // dvv::admit_context for why an entry of its own beyond its record is refused and others are cut.
+  auto seen = dvv::admit_context(op.context, current.rec, self_id);
+  if (!seen)
+    return seen.error();
+  auto updated = dvv::update(current.rec, *seen, std::move(value), self_id, op.timestamp_us,
                              st.options.conflicts);
   // The client's limits are checked here, on the record the write would leave, before anything
   // is stored: this replica stores a client write first and the others only get what it returns,

@@ -577,4 +577,43 @@ BOOST_AUTO_TEST_CASE(https_ports_and_tokens_are_checked) {
          "max_header_bytes = 10 is outside 1024..1048576");
 }
 
+// The frame guard's connection settings ([limits], frame_guard.hpp "Bounded").
+BOOST_AUTO_TEST_CASE(connection_limits) {
+  auto m = parse_manifest(store_head + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.max_connections, 4096u);
+  BOOST_CHECK_EQUAL(m->limits.idle_connection_ms, 600000u);
+  BOOST_CHECK_EQUAL(m->limits.frame_ms, 30000u);
+  // The budget follows max_frame_bytes, wherever that comes from.
+  BOOST_CHECK_EQUAL(m->limits.frame_budget_bytes, uint64_t{4} * m->limits.max_frame_bytes);
+  m = parse_manifest(store_head + "[limits]\nmax_frame_bytes = 268435456\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.frame_budget_bytes, uint64_t{1} << 30);
+  m = parse_manifest(store_head +
+                         "[limits]\nmax_connections = 100\nidle_connection_ms = 5000\n"
+                         "frame_ms = 700\nframe_budget_bytes = 20000000000\n" +
+                         two_nodes,
+                     "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.max_connections, 100u);
+  BOOST_CHECK_EQUAL(m->limits.idle_connection_ms, 5000u);
+  BOOST_CHECK_EQUAL(m->limits.frame_ms, 700u);
+  BOOST_CHECK_EQUAL(m->limits.frame_budget_bytes, uint64_t{20000000000});
+  auto with = [](const std::string& line) {
+    return store_head + "[limits]\n" + line + "\n" + two_nodes;
+  };
+  expect(with("max_connections = 4"), 8, "max_connections = 4 must be at least 8");
+  expect(with("idle_connection_ms = 0"), 8, "idle_connection_ms = 0 must be at least 1");
+  expect(with("frame_ms = 0"), 8, "frame_ms = 0 must be at least 1");
+  expect(with("frame_budget_bytes = 0"), 8, "frame_budget_bytes = 0 must be at least 1");
+  expect(with("frame_budget_bytes = \"big\""), 8,
+         "frame_budget_bytes must be an integer, not a string");
+  expect(with("frame_budget_bytes = 1000000"), 8,
+         "frame_budget_bytes = 1000000 is less than max_frame_bytes (");
+  // Below a max_frame_bytes set later in the file: still the budget's line.
+  expect(store_head + "[limits]\nframe_budget_bytes = 3000000\nmax_frame_bytes = 4000000\n" +
+             two_nodes,
+         8, "frame_budget_bytes = 3000000 is less than max_frame_bytes (4000000)");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

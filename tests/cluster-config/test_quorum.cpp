@@ -68,6 +68,9 @@ std::string error_text(const std::optional<caf::expected<T>>& reply) {
   return reply && !*reply ? describe(reply->error()) : "";
 }
 
+/// The scope every reply's context is bound to here.
+const auto scope = dvv::scope_of("test", bytes{'k'});
+
 const auto disk_full = caf::make_error(ec::storage_failure, "disk full");
 const auto timed_out = caf::make_error(caf::sec::request_timeout);
 
@@ -81,7 +84,7 @@ BOOST_AUTO_TEST_CASE(a_get_replies_at_r_answers_with_every_concurrent_value_once
   auto a = written("a", 1, 10);
   auto b = written("b", 2, 20);
   auto both = dvv::merge(a, b, conflict_mode::siblings);
-  read_tally t{3, 2, 3, conflict_mode::siblings};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
   t.answered(0, "n1", holding(both));
   BOOST_TEST(!t.take_reply()); // one answer of R = 2
   t.answered(1, "n2", holding(a));
@@ -90,7 +93,7 @@ BOOST_AUTO_TEST_CASE(a_get_replies_at_r_answers_with_every_concurrent_value_once
   BOOST_REQUIRE(*reply);
   BOOST_TEST((*reply)->found);
   BOOST_TEST(join(values(**reply)) == "a b");
-  auto context = dvv::decode_context((*reply)->context);
+  auto context = dvv::decode_context((*reply)->context, scope);
   BOOST_REQUIRE(context);
   BOOST_TEST((*context == both.context)); // a put with it supersedes both values
   BOOST_TEST(!t.take_reply());            // exactly once
@@ -105,7 +108,7 @@ BOOST_AUTO_TEST_CASE(a_get_replies_at_r_answers_with_every_concurrent_value_once
 BOOST_AUTO_TEST_CASE(the_reply_merges_only_the_answers_in_at_r) {
   auto a = written("a", 1, 10);
   auto b = written("b", 2, 20);
-  read_tally t{3, 2, 3, conflict_mode::siblings};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
   t.answered(2, "n3", holding(a));
   t.answered(0, "n1", holding(a));
   t.answered(1, "n2", holding(b)); // after the reply was due, before it was taken
@@ -116,7 +119,7 @@ BOOST_AUTO_TEST_CASE(the_reply_merges_only_the_answers_in_at_r) {
 }
 
 BOOST_AUTO_TEST_CASE(a_key_no_replica_holds_is_not_found_and_needs_no_repair) {
-  read_tally t{3, 2, 3, conflict_mode::siblings};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
   t.answered(0, "n1", missing());
   t.answered(1, "n2", missing());
   auto reply = t.take_reply();
@@ -131,13 +134,13 @@ BOOST_AUTO_TEST_CASE(a_key_no_replica_holds_is_not_found_and_needs_no_repair) {
 BOOST_AUTO_TEST_CASE(a_deleted_key_reads_as_not_found_but_carries_the_delete) {
   auto a = written("a", 1, 10);
   auto deleted = dvv::update(a, a.context, std::nullopt, 1, 20, conflict_mode::siblings);
-  read_tally t{3, 2, 3, conflict_mode::siblings};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
   t.answered(0, "n1", holding(deleted));
   t.answered(1, "n2", holding(a));
   auto reply = t.take_reply();
   BOOST_REQUIRE((reply && *reply));
   BOOST_TEST(!(*reply)->found);
-  auto context = dvv::decode_context((*reply)->context);
+  auto context = dvv::decode_context((*reply)->context, scope);
   BOOST_REQUIRE(context);
   BOOST_TEST((*context == deleted.context));
   BOOST_TEST(indices(t.stale()) == "1"); // n2 still shows the value: it gets the tombstone
@@ -146,7 +149,7 @@ BOOST_AUTO_TEST_CASE(a_deleted_key_reads_as_not_found_but_carries_the_delete) {
 BOOST_AUTO_TEST_CASE(under_lww_the_newest_write_is_the_only_value) {
   auto older = written("old", 1, 10, conflict_mode::lww);
   auto newer = written("new", 2, 20, conflict_mode::lww);
-  read_tally t{3, 2, 3, conflict_mode::lww};
+  read_tally t{3, 2, 3, conflict_mode::lww, scope};
   t.answered(0, "n1", holding(newer));
   t.answered(1, "n2", holding(older));
   auto reply = t.take_reply();
@@ -155,7 +158,7 @@ BOOST_AUTO_TEST_CASE(under_lww_the_newest_write_is_the_only_value) {
 }
 
 BOOST_AUTO_TEST_CASE(too_many_failures_for_r_are_unavailable_once) {
-  read_tally t{3, 2, 3, conflict_mode::siblings};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
   t.answered(0, "n1", holding(written("a", 1, 10)));
   t.failed(1);
   BOOST_TEST(!t.take_reply()); // replica 2 may still answer
@@ -168,13 +171,13 @@ BOOST_AUTO_TEST_CASE(too_many_failures_for_r_are_unavailable_once) {
   BOOST_TEST(t.complete());
   BOOST_TEST(t.stale().empty()); // failed replicas are not repaired
   // Two of N = 3 asked (one home replica down): the first failure already decides.
-  read_tally two{2, 2, 3, conflict_mode::siblings};
+  read_tally two{2, 2, 3, conflict_mode::siblings, scope};
   two.failed(0);
   BOOST_TEST(error_text(two.take_reply()) == "unavailable: 0 of 3 replicas answered, 2 needed");
 }
 
 BOOST_AUTO_TEST_CASE(a_failure_that_leaves_r_in_reach_waits_for_the_others) {
-  read_tally t{3, 2, 3, conflict_mode::siblings};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
   t.failed(0);
   t.answered(1, "n2", holding(written("a", 1, 10)));
   BOOST_TEST(!t.take_reply());
@@ -187,14 +190,14 @@ BOOST_AUTO_TEST_CASE(a_failure_that_leaves_r_in_reach_waits_for_the_others) {
 }
 
 BOOST_AUTO_TEST_CASE(only_damaged_copies_answering_is_an_error_naming_them) {
-  read_tally t{3, 2, 3, conflict_mode::siblings};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
   t.answered(0, "n1", damaged());
   t.answered(2, "n3", damaged());
   BOOST_TEST(error_text(t.take_reply()) ==
              "corrupt_record: the stored record failed its checksum on n1, n3 and no intact "
              "replica answered");
   // A damaged copy and a replica without the key: the key exists, so not "not found" either.
-  read_tally mixed{3, 2, 3, conflict_mode::siblings};
+  read_tally mixed{3, 2, 3, conflict_mode::siblings, scope};
   mixed.answered(0, "n2", missing());
   mixed.answered(1, "n1", damaged());
   BOOST_TEST(error_text(mixed.take_reply()) ==
@@ -206,7 +209,7 @@ BOOST_AUTO_TEST_CASE(only_damaged_copies_answering_is_an_error_naming_them) {
 
 BOOST_AUTO_TEST_CASE(an_intact_copy_is_returned_and_the_damaged_one_repaired) {
   auto a = written("a", 1, 10);
-  read_tally t{3, 2, 3, conflict_mode::siblings};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
   t.answered(0, "n1", damaged());
   t.answered(1, "n2", holding(a));
   auto reply = t.take_reply();
@@ -282,6 +285,16 @@ BOOST_AUTO_TEST_CASE(every_coordinator_failing_is_unavailable) {
   BOOST_TEST(!t.take_reply());
 }
 
+BOOST_AUTO_TEST_CASE(a_coordinator_refusing_the_context_is_the_reply_and_asks_no_other) {
+  write_tally t{3, 2, 3};
+  t.coordinating(0);
+  BOOST_TEST(!t.coordinator_failed(caf::make_error(ec::bad_context, "the context names write 9")));
+  BOOST_TEST(error_text(t.take_reply()) == "bad_context: the context names write 9");
+  BOOST_TEST(t.coordinator() == 0u); // nobody else coordinates it
+  t.acked();                         // nothing asked can answer; nothing changes if it did
+  BOOST_TEST(!t.take_reply());
+}
+
 BOOST_AUTO_TEST_CASE(a_write_a_replica_may_have_stored_is_maybe_applied) {
   // Stored by the coordinator, then the others time out or go away: W = 3 is out of reach.
   write_tally t{3, 3, 3};
@@ -327,6 +340,7 @@ BOOST_AUTO_TEST_CASE(a_refused_write_ends_at_its_coordinator_with_the_refusal) {
              "maybe_applied: 0 of 3 replicas stored it, 2 needed (last failure: "
              "too_many_siblings: the key has 5 siblings)");
   BOOST_TEST(is_refusal(refused));
+  BOOST_TEST(is_refusal(caf::make_error(ec::bad_context, "x")));
   BOOST_TEST(!is_refusal(disk_full));
   BOOST_TEST(!is_refusal(timed_out));
 }
@@ -354,10 +368,10 @@ BOOST_AUTO_TEST_CASE(too_few_replicas_says_how_many_and_how_many_are_needed) {
 BOOST_AUTO_TEST_CASE(a_client_sees_identical_values_once) {
   auto both = dvv::merge(written("same", 1, 10), written("same", 2, 20), conflict_mode::siblings);
   BOOST_REQUIRE(both.siblings.size() == 2u);
-  auto reply = to_reply(both);
+  auto reply = to_reply(both, scope);
   BOOST_TEST(reply.found);
   BOOST_TEST(join(values(reply)) == "same");
-  BOOST_TEST(!to_reply(record{}).found);
+  BOOST_TEST(!to_reply(record{}, scope).found);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,10 +1,12 @@
 // Helpers shared by the cluster suites: waiting, reading status figures, peeking into a node's
-// database file, and an in-process client actor system.
+// database file, a process's memory and descriptors, and an in-process client actor system.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <ostream>
 #include <random>
 #include <sstream>
 #include <string>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
+#include <dirent.h>
 #include <sqlite3.h>
 
 #include <caf/all.hpp>
@@ -182,6 +185,37 @@ inline bool flip_byte_in_stored_value(const std::string& data_dir, const std::st
   sqlite3_finalize(sel);
   sqlite3_close(db);
   return flipped;
+}
+
+/// Resident memory and its peak (KiB), and open descriptors, of a node's process.
+struct usage {
+  long rss_kib = -1;
+  long peak_kib = -1;
+  long fds = -1;
+};
+
+inline usage usage_of(pid_t pid) {
+  usage u;
+  std::ifstream status{"/proc/" + std::to_string(pid) + "/status"};
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0)
+      u.rss_kib = std::stol(line.substr(6));
+    else if (line.rfind("VmHWM:", 0) == 0)
+      u.peak_kib = std::stol(line.substr(6));
+  }
+  auto fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+  if (auto* d = ::opendir(fd_dir.c_str())) {
+    u.fds = 0;
+    while (auto* e = ::readdir(d))
+      if (e->d_name[0] != '.')
+        ++u.fds;
+    ::closedir(d);
+  }
+  return u;
+}
+
+inline std::ostream& operator<<(std::ostream& out, const usage& u) {
+  return out << "RSS " << u.rss_kib << " KiB (peak " << u.peak_kib << " KiB), " << u.fds << " fds";
 }
 
 /// An actor system for the test's own client actors (2 threads, CAF's middleman), over TLS with

@@ -555,37 +555,6 @@ void round_trip(local_cluster& c, tool t) {
   BOOST_TEST_MESSAGE(name_of(t) << ": the round trip took " << ms_since(started) << " ms");
 }
 
-/// Resident memory and its peak (KiB), and open descriptors, of a node's process.
-struct usage {
-  long rss_kib = -1;
-  long peak_kib = -1;
-  long fds = -1;
-};
-
-usage usage_of(pid_t pid) {
-  usage u;
-  std::ifstream status{"/proc/" + std::to_string(pid) + "/status"};
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0)
-      u.rss_kib = std::stol(line.substr(6));
-    else if (line.rfind("VmHWM:", 0) == 0)
-      u.peak_kib = std::stol(line.substr(6));
-  }
-  auto fd_dir = "/proc/" + std::to_string(pid) + "/fd";
-  if (auto* d = ::opendir(fd_dir.c_str())) {
-    u.fds = 0;
-    while (auto* e = ::readdir(d))
-      if (e->d_name[0] != '.')
-        ++u.fds;
-    ::closedir(d);
-  }
-  return u;
-}
-
-std::ostream& operator<<(std::ostream& out, const usage& u) {
-  return out << "RSS " << u.rss_kib << " KiB (peak " << u.peak_kib << " KiB), " << u.fds << " fds";
-}
-
 /// What https_client.py raw or slow reported.
 struct raw_outcome {
   std::multimap<std::string, std::string> facts;

@@ -168,7 +168,8 @@ BOOST_AUTO_TEST_CASE(a_write_slower_than_the_connection_timeout_is_answered_trut
   BOOST_TEST(out.find("v\ncontext: ") == 0u, out);
   auto context = actorkv::from_hex(context_from(out));
   BOOST_REQUIRE(context);
-  auto seen = actorkv::dvv::decode_context(*context);
+  auto seen =
+      actorkv::dvv::decode_context(*context, actorkv::dvv::scope_of("test", {'s', 'l', 'o', 'w'}));
   BOOST_REQUIRE(seen);
   BOOST_TEST(seen->entries.size() == 1u);
   BOOST_TEST(seen->entries.at(0).counter == 1u);

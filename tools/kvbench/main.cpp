@@ -44,7 +44,9 @@ options:
   --ca FILE --cert FILE --key FILE
                          TLS: the cluster CA, a write (or admin) client certificate and its
                          key (defaults: $ACTORKV_CA, $ACTORKV_CERT, $ACTORKV_KEY; without them
-                         plaintext, for clusters with [tls] enabled = false)
+                         plaintext, for clusters with [tls] enabled = false). Over TLS, a
+                         reply announcing more than $ACTORKV_MAX_FRAME_BYTES (default 64 MiB)
+                         drops the connection before it is read
   --workload a|b|c|w     a: 50% read 50% update, b: 95/5, c: read only, w: update only
                          (default a)
   --keys N               key space: user0000000000 .. user<N-1> (default 100000)

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 
@@ -25,8 +26,8 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/remote_actor.hpp>
 
-#include "actors/client/tls.hpp"
 #include "actors/client/client.hpp"
+#include "actors/client/tls.hpp"
 #include "actors/guard/frame_guard.hpp"
 #include "actors/http/http_server.hpp"
 #include "actors/node/event_log.hpp"
@@ -195,6 +196,33 @@ private:
   bool disarmed_ = false;
   std::thread thread_;
 };
+
+/// The connections the frame guard may hold: `wanted` (the manifest's max_connections), or as
+/// many as RLIMIT_NOFILE leaves room for, with a log line; 0 when not even `other` descriptors
+/// fit. Raises the soft limit to the hard one first (the soft default, often 1024, is meant for
+/// programs that use select()).
+uint32_t connections_for_descriptors(const std::string& node, uint32_t wanted, uint64_t other) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return wanted;
+  if (rl.rlim_cur != rl.rlim_max) {
+    auto raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+      rl = raised;
+  }
+  uint64_t limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur;
+  auto fit = actorkv::connections_within(limit, other, wanted);
+  if (fit < wanted)
+    actorkv::log_event(node, "max_connections lowered from " + std::to_string(wanted) + " to " +
+                                 std::to_string(fit) + ": RLIMIT_NOFILE allows " +
+                                 std::to_string(limit) + " descriptors, each connection holds " +
+                                 std::to_string(actorkv::descriptors_per_connection) + " and " +
+                                 std::to_string(other) +
+                                 " are kept for the rest of the node (raise the limit, e.g. "
+                                 "ulimit -n or systemd's LimitNOFILE=)");
+  return fit;
+}
 
 actorkv::storage::sync_mode sync_of(const std::string& s) {
   if (s == "full")
@@ -399,6 +427,23 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Besides the frame guard's connections: CAF's and SQLite's descriptors, the process's own, one
+  // connection to each member, and the HTTPS API's connections.
+  uint64_t other_descriptors = 256 + 2 * cluster->nodes.size() +
+                               (self_entry->https_port != 0 ? cluster->http.max_connections : 0);
+  auto max_connections =
+      connections_for_descriptors(node_name, cluster->limits.max_connections, other_descriptors);
+  if (max_connections < 8)
+    return fail(node_name + ": RLIMIT_NOFILE leaves room for " + std::to_string(max_connections) +
+                    " connections on the node's port (at least 8 needed; each holds " +
+                    std::to_string(actorkv::descriptors_per_connection) + " descriptors, and " +
+                    std::to_string(other_descriptors) + " are kept for the rest of the node)",
+                1);
+  // Connections this node dials (to its peers) get the same header check as those it accepts.
+  actorkv::set_dialed_frame_limit(
+      cluster->limits.max_frame_bytes,
+      [node_name](const std::string& what) { actorkv::log_event(node_name, what); });
+
   shutdown_watchdog stop_watchdog;
   caf::actor_system_config cfg;
   actorkv::register_types(cfg);
@@ -479,6 +524,10 @@ int main(int argc, char** argv) {
       actorkv::guard_options go;
       go.upstream_port = *port;
       go.max_frame_bytes = cluster->limits.max_frame_bytes;
+      go.max_connections = max_connections;
+      go.idle_timeout = std::chrono::milliseconds{cluster->limits.idle_connection_ms};
+      go.frame_timeout = std::chrono::milliseconds{cluster->limits.frame_ms};
+      go.frame_budget_bytes = cluster->limits.frame_budget_bytes;
       go.log = [node_name](const std::string& what) { actorkv::log_event(node_name, what); };
       if (tls.enabled)
         go.tls = actorkv::guard_tls{own_tls.ca, own_tls.cert, own_tls.key};

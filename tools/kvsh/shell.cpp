@@ -24,11 +24,17 @@ const char* shell_help() {
   put KEY VALUE [--context C] [--hex]      store VALUE (with --hex, VALUE is hex text)
   put KEY --file PATH [--context C]        store the bytes of PATH
         Without --context the value is added beside any existing one (siblings); with the
-        context of a get it replaces exactly what that get returned. Past the manifest's
-        [limits] sibling_warning a write prints a warning; past max_siblings (or
-        max_record_bytes) it is refused (too_many_siblings, record_too_large) and nothing is
-        stored: get the key and put with its context to resolve the siblings.
-  delete KEY [--context C]                 delete (a versioned tombstone)
+        context of a get it replaces exactly what that get returned. A context belongs to
+        the key (and cluster) it was read from; another key's is refused (bad_context).
+        Past the manifest's [limits] sibling_warning a write prints a warning; past
+        max_siblings (or max_record_bytes) it is refused (too_many_siblings,
+        record_too_large) and nothing is stored: get the key and put with its context.
+  delete KEY                               read KEY, then delete exactly what that read
+        returned; prints how many versions it removed, or "(not found)"
+  delete KEY --context C                   delete what the get that printed C returned
+  delete KEY --blind                       write a tombstone without reading: under
+        conflicts = "siblings" it is concurrent with the stored values and hides none of
+        them (get still shows them); under "lww" it wins by its newer timestamp
   status                                   members, up/down, partitions owned, handoffs
   join HOST:PORT                           admit a node started with kvnode --join
   leave NAME                               a live node hands its partitions off, then stops
@@ -260,10 +266,13 @@ struct shell::impl {
   outcome do_delete(const std::vector<std::string>& words) {
     parsed p;
     std::string error;
-    if (!parse_words(words, {{"--context", true}}, p, error))
+    if (!parse_words(words, {{"--context", true}, {"--blind", false}}, p, error))
       return fail(error);
     if (p.args.size() != 1)
-      return fail("usage: delete KEY [--context C]");
+      return fail("usage: delete KEY [--context C | --blind]");
+    bool blind = p.opts.count("--blind") > 0;
+    if (blind && p.opts.count("--context"))
+      return fail("--blind takes no --context: a delete with a context is not blind");
     delete_request req;
     req.key = to_bytes(p.args[0]);
     outcome bad = outcome::ok;
@@ -271,7 +280,19 @@ struct shell::impl {
     if (!ctx)
       return bad;
     req.context = std::move(*ctx);
-    return ask(client.remove(req.key, req.context), [&](write_reply& r) { print_written(r); });
+    bool reads_first = req.context.empty() && !blind;
+    return ask(client.remove(req.key, req.context, blind), [&](write_reply& r) {
+      if (!reads_first)
+        return print_written(r);
+      if (r.removed == 0) {
+        out << "(not found)" << std::endl;
+        return;
+      }
+      out << "ok (removed " << r.removed << (r.removed == 1 ? " version" : " versions");
+      if (!plain)
+        out << "; " << r.acks << " replicas acknowledged";
+      out << ")" << std::endl;
+    });
   }
 
   void print_written(const write_reply& r) {

@@ -7,6 +7,7 @@
 // instead of hanging the test.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -319,6 +320,41 @@ BOOST_FIXTURE_TEST_CASE(a_get_is_answered_with_the_coordinators_reply_and_its_co
   BOOST_TEST(ids.size() == calls.size());
 }
 
+BOOST_FIXTURE_TEST_CASE(a_delete_without_context_reads_and_deletes_exactly_what_it_read,
+                        client_fixture) {
+  auto [coord, log] = coordinator(serving("n1"));
+  auto c = client({ep1}, connector({{ep1, node(coord)}}));
+  auto del = ask<write_reply>(c, caf::delete_atom::value, delete_request{b("k"), {}});
+  auto absent = ask<write_reply>(c, caf::delete_atom::value, delete_request{b("missing-k"), {}});
+  auto failing = ask<write_reply>(c, caf::delete_atom::value, delete_request{b("bad"), {}});
+  auto blind = ask<write_reply>(c, caf::delete_atom::value, delete_request{b("k3"), {}, true});
+  run();
+  // k: read, then deleted with the read's context; one value removed.
+  BOOST_REQUIRE(del->done);
+  BOOST_TEST(!del->err, describe(del->err));
+  BOOST_TEST(del->value.acks == 2u);
+  BOOST_TEST(del->value.removed == 1u);
+  // Absent: read, nothing written, nothing removed.
+  BOOST_REQUIRE(absent->done);
+  BOOST_TEST(!absent->err, describe(absent->err));
+  BOOST_TEST(absent->value.acks == 0u);
+  BOOST_TEST(absent->value.removed == 0u);
+  // The read failing fails the delete, which is then not sent.
+  BOOST_REQUIRE(failing->done);
+  BOOST_TEST((failing->err == ec::unavailable), describe(failing->err));
+  BOOST_REQUIRE(blind->done);
+  BOOST_TEST(!blind->err, describe(blind->err));
+  BOOST_TEST(blind->value.acks == 2u);
+  std::vector<std::string> sent;
+  for (auto& call : log->all())
+    sent.push_back(std::string{call.kind == client_call_kind::get ? "get " : "del "} +
+                   str(call.key) + (call.context.empty() ? "" : " " + str(call.context)));
+  std::sort(sent.begin(), sent.end());
+  BOOST_TEST(sent == (std::vector<std::string>{"del k ctx:k@n1", "del k3", "get bad", "get k",
+                                               "get missing-k"}),
+             boost::test_tools::per_element());
+}
+
 BOOST_FIXTURE_TEST_CASE(requests_made_before_the_connection_wait_for_it_and_share_a_batch,
                         client_fixture) {
   auto [coord, log] = coordinator(serving("n1"));
@@ -414,7 +450,7 @@ BOOST_FIXTURE_TEST_CASE(a_write_in_flight_when_the_node_goes_away_may_be_applied
   auto [coord2, log2] = coordinator(serving("n2"));
   auto c = client({ep1, ep2}, connector({{ep1, node(coord1)}, {ep2, node(coord2)}}));
   auto p = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}});
-  auto d = ask<write_reply>(c, caf::delete_atom::value, delete_request{b("k"), {}});
+  auto d = ask<write_reply>(c, caf::delete_atom::value, delete_request{b("k"), b("ctx"), false});
   run();
   BOOST_REQUIRE_EQUAL(log1->calls(), 2u);
   caf::anon_send_exit(coord1, caf::exit_reason::user_shutdown);

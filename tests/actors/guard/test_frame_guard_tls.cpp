@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -191,7 +192,8 @@ struct tls_fixture {
   log_sink logs;
 
   explicit tls_fixture(std::chrono::milliseconds timeouts = 10s,
-                       std::chrono::milliseconds refusal_interval = 60s, wire greeting = {})
+                       std::chrono::milliseconds refusal_interval = 60s, wire greeting = {},
+                       const std::function<void(guard_options&)>& adjust = {})
       : upstream(std::move(greeting)) {
     std::string error;
     guard = frame_guard::listen("127.0.0.1", 0, error);
@@ -206,6 +208,8 @@ struct tls_fixture {
     options.handshake_timeout = timeouts;
     options.header_timeout = timeouts;
     options.refusal_log_interval = refusal_interval;
+    if (adjust)
+      adjust(options);
     BOOST_REQUIRE_MESSAGE(guard->start(std::move(options), error), error);
   }
 
@@ -223,6 +227,12 @@ struct short_timeouts : tls_fixture {
 
 struct short_refusal_interval : tls_fixture {
   short_refusal_interval() : tls_fixture(10s, 1s) {}
+};
+
+/// At most 8 connections: 2 of them in their TLS handshake, 1 kept for nodes (7 for clients).
+struct eight_connections : tls_fixture {
+  eight_connections()
+      : tls_fixture(10s, 60s, {}, [](guard_options& o) { o.max_connections = 8; }) {}
 };
 
 /// The server handshake of the node whose client library session was captured: its node id,
@@ -551,6 +561,53 @@ BOOST_FIXTURE_TEST_CASE(one_process_cannot_hold_two_certificates, tls_fixture) {
   BOOST_TEST(eventually([&] { return role_of_captured() == role::none; }));
   BOOST_TEST(logs.matching("names process BFFADF3AC9F1142F6446CA706C9BB0F69B114400#4242").size() ==
              1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_node_gets_in_when_clients_and_strangers_take_every_place,
+                        eight_connections) {
+  // Seven clients: all that clients may hold.
+  std::vector<std::unique_ptr<tls_client>> clients;
+  for (int i = 0; i < 7; ++i) {
+    clients.push_back(std::make_unique<tls_client>(port(), "alice"));
+    auto& c = *clients.back();
+    BOOST_REQUIRE(c.handshake());
+    BOOST_REQUIRE(c.send(captured_client_handshake));
+    BOOST_REQUIRE((c.receive(captured_client_handshake.size()) == captured_client_handshake));
+  }
+  // An eighth client is closed once its certificate says it is one.
+  tls_client extra{port(), "alice"};
+  extra.handshake();
+  extra.send(captured_client_handshake);
+  BOOST_TEST(extra.closed_by_peer(3s));
+  auto refused = logs.matching("refused connection from 127.0.0.1:");
+  BOOST_REQUIRE_EQUAL(refused.size(), 1u);
+  BOOST_TEST(refused[0].find("(CN=alice, write): 7 client connections open, at most 7") !=
+                 std::string::npos,
+             refused[0]);
+  // Fifty strangers that never begin their TLS handshake.
+  std::vector<int> strangers;
+  for (int i = 0; i < 50; ++i) {
+    strangers.push_back(connect_to(port(), "127.0.0.9"));
+    BOOST_REQUIRE(strangers.back() >= 0);
+  }
+  // A node still gets in, and the clients were not disturbed.
+  tls_client node{port(), "node"};
+  BOOST_REQUIRE(node.handshake());
+  auto hello = concat({client_handshake(4242), frame(2, 10, 99)});
+  BOOST_REQUIRE(node.send(hello));
+  BOOST_TEST((node.receive(hello.size()) == hello));
+  auto hb = frame(6, 0, 0);
+  for (auto& c : clients) {
+    BOOST_REQUIRE(c->send(hb));
+    BOOST_TEST((c->receive(hb.size()) == hb));
+  }
+  BOOST_TEST(upstream.accepted == 8); // 7 clients and the node
+  auto evicted = logs.matching("closed connection from 127.0.0.9:");
+  BOOST_REQUIRE_EQUAL(evicted.size(), 1u); // the rest are counted, summarised after a minute
+  BOOST_TEST(evicted[0].find("in its TLS handshake for a newer one") != std::string::npos,
+             evicted[0]);
+  for (int fd : strangers)
+    ::close(fd);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_stalled_tls_handshake_is_dropped_after_the_timeout, short_timeouts) {

@@ -308,6 +308,12 @@ BOOST_AUTO_TEST_CASE(writes_batches_status_and_admin_render_json) {
   BOOST_CHECK_EQUAL(s(w.body), "{\"replicas\":2,\"sibling_count\":4,\"warning\":\"the key has 4 "
                                "siblings\"}\n");
   BOOST_CHECK_EQUAL(header(w, "X-Siblings-Warning"), "the key has 4 siblings");
+  // A delete that read first says how many values it removed, and 404 when it found none.
+  BOOST_CHECK_EQUAL(s(render_write(write_reply{2, 3}).body),
+                    "{\"replicas\":2,\"removed\":3,\"sibling_count\":0}\n");
+  auto none = render_write(write_reply{});
+  BOOST_CHECK_EQUAL(none.status, 404u);
+  BOOST_CHECK(s(none.body).find("\"error\":\"not_found\"") != std::string::npos);
   auto batch = render_batch({b("a"), b("b")}, {get_reply{true, {b("x")}, {0x01}}, get_reply{}});
   BOOST_CHECK_EQUAL(s(batch.body),
                     "[{\"key\":\"YQ==\",\"found\":true,\"context\":\"01\",\"siblings\":[\"eA==\"]},"
