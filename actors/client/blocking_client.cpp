@@ -17,7 +17,6 @@ struct blocking_client::impl {
   static caf::actor_system_config& init(caf::actor_system_config& cfg, const tls_files& tls) {
     register_types(cfg);
     cfg.load<caf::io::middleman>();
-    keep_connections_alive(cfg);
     if (tls.any())
       load_tls(cfg, tls);
     cfg.set("scheduler.max-threads", 2);

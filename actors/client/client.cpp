@@ -27,6 +27,11 @@ using client_impl =
 /// How often overdue calls are looked for.
 constexpr auto sweep_interval = std::chrono::milliseconds{100};
 
+/// While calls wait, the longest the client stays silent towards its node: well under the 4 s
+/// after which a node closes a connection on which nothing arrived (kvnode's middleman
+/// connection timeout).
+constexpr auto keep_alive_interval = std::chrono::seconds{1};
+
 /// What a client remembers of a get, put or delete, besides its answer's use. Every call is
 /// registered (and its deadline runs) from the moment it is asked, connected or not.
 struct call_in_flight {
@@ -51,6 +56,7 @@ struct client_state {
   node_calls calls{sweep_interval};
   std::vector<uint64_t> unsent; ///< calls waiting for a connection, by id
   batch_outbox<client_requests_actor, client_call> outbox;
+  caf::actor_clock::time_point last_sent{}; ///< the last batch to the coordinator
 };
 
 using self_ptr = client_impl::stateful_pointer<client_state>;
@@ -295,6 +301,22 @@ void delete_what_is_read(self_ptr self, client_call del,
   call_node(self, std::move(get), true, std::move(read), deadline);
 }
 
+/// Keeps the connection to the node alive while calls wait for their answers. CAF sends nothing
+/// on a quiet connection by itself, and a node closes one on which nothing arrived for 4 s: a
+/// write whose replication took longer (a large value, a slow replica) lost its connection and
+/// with it the answer. An empty batch is the least the coordinator takes (and it does nothing
+/// with it); an idle client, waiting for nothing, stays silent and may be disconnected.
+void keep_alive(self_ptr self) {
+  auto& st = self->state;
+  if (!st.coordinator || st.calls.empty())
+    return;
+  auto now = self->clock().now();
+  if (now - st.last_sent < keep_alive_interval)
+    return;
+  st.last_sent = now;
+  self->send(st.coordinator, batch_atom::value, std::vector<client_call>{});
+}
+
 /// forward_to() answering a response promise.
 template <class Reply, class... Ts>
 void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, Ts... xs) {
@@ -348,8 +370,14 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         return rp;
       },
       [=](batch_atom, std::vector<client_answer>& answers) { self->state.calls.settle(answers); },
-      [=](caf::flush_atom) { self->state.outbox.flush(self); },
-      [=](caf::tick_atom) { self->state.calls.sweep(self, timed_out(self)); },
+      [=](caf::flush_atom) {
+        self->state.outbox.flush(self);
+        self->state.last_sent = self->clock().now();
+      },
+      [=](caf::tick_atom) {
+        self->state.calls.sweep(self, timed_out(self));
+        keep_alive(self);
+      },
       [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
           uint32_t delay_ms) {
         auto rp = self->make_response_promise<std::string>();
@@ -404,10 +432,6 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
 }
 
 } // namespace
-
-void keep_connections_alive(caf::actor_system_config& cfg) {
-  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
-}
 
 client_actor spawn_client(caf::actor_system& sys, client_options options) {
   return sys.spawn(client_behavior, std::move(options));

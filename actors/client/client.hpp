@@ -9,7 +9,9 @@
 // asked, waiting and retries included; an expired one fails with ec::timeout (a write then may or
 // may not have been applied) and is never retried. A get that was in flight when its node went
 // away is sent once more to the next node, keeping its deadline; a put or delete fails with
-// ec::maybe_applied instead (the node may have stored it), and is never sent twice.
+// ec::maybe_applied instead (the node may have stored it), and is never sent twice. While calls
+// wait for their answers, the client sends its node's coordinator an empty batch every second:
+// a node closes a connection on which nothing arrived for 4 s, and an answer can take longer.
 // A delete without a context is a get and then a delete with the context that get returned, both
 // within the one timeout (delete_request::blind writes the bare tombstone instead).
 #pragma once
@@ -22,7 +24,6 @@
 
 namespace caf {
 class actor_system;
-class actor_system_config;
 } // namespace caf
 
 namespace actorkv {
@@ -37,13 +38,6 @@ struct client_options {
 };
 
 client_actor spawn_client(caf::actor_system& sys, client_options options);
-
-/// Turns on BASP heartbeats (one a second) in the config of an actor system whose client actors
-/// dial nodes. A node closes a connection on which nothing arrived for 4 s, and CAF sends nothing
-/// on a connection by itself: without heartbeats, a client waiting longer for an answer (a large
-/// value being replicated, a slow replica) lost its connection and learnt only that the node went
-/// away. Call it before the actor system starts.
-void keep_connections_alive(caf::actor_system_config& cfg);
 
 /// A connector that reaches `node`, an actor of this process, for every endpoint: a client in a
 /// node's own process (its HTTPS API) talks to that node without a network.

@@ -20,7 +20,6 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
 #include "messages/register_types.hpp"
 #include "tests/support/cluster_fixture.hpp"
@@ -227,7 +226,6 @@ struct client_system {
   static caf::actor_system_config& init(caf::actor_system_config& cfg) {
     register_types(cfg);
     cfg.load<caf::io::middleman>();
-    keep_connections_alive(cfg);
     if (auto tls = tls_files_from_environment(); tls.any())
       load_tls(cfg, tls);
     cfg.set("scheduler.max-threads", 2);

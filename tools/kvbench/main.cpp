@@ -355,7 +355,6 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   actorkv::register_types(cfg);
   cfg.load<caf::io::middleman>();
-  actorkv::keep_connections_alive(cfg);
   if (o.tls.any())
     actorkv::load_tls(cfg, o.tls);
   cfg.set("scheduler.max-threads", static_cast<size_t>(o.threads));

@@ -470,6 +470,29 @@ BOOST_FIXTURE_TEST_CASE(a_write_in_flight_when_the_node_goes_away_may_be_applied
   BOOST_TEST(log2->calls() == 1u);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_client_waiting_for_answers_is_never_silent_for_a_second, client_fixture) {
+  // A node closes a connection on which nothing arrived for 4 s, and an answer can take longer
+  // (a large value being replicated). While calls wait, the client sends the coordinator an
+  // empty batch each second; waiting for nothing, it sends nothing.
+  auto [coord, log] = coordinator(); // never answers
+  auto c = client({ep1}, connector({{ep1, node(coord)}}), 10s);
+  auto p = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}});
+  run();
+  BOOST_REQUIRE_EQUAL(log->batches.size(), 1u);
+  advance(3500ms);
+  BOOST_TEST(!p->done);
+  BOOST_REQUIRE_EQUAL(log->batches.size(), 4u); // at 1, 2 and 3 s
+  for (size_t i = 1; i < log->batches.size(); ++i)
+    BOOST_TEST(log->batches[i].empty());
+  BOOST_TEST(log->calls() == 1u); // the put was not sent again
+  advance(7s);
+  BOOST_REQUIRE(p->done);
+  BOOST_TEST((p->err == ec::timeout), describe(p->err));
+  auto before = log->batches.size();
+  advance(5s);
+  BOOST_TEST(log->batches.size() == before); // nothing waits: silent
+}
+
 BOOST_FIXTURE_TEST_CASE(a_get_is_retried_only_once, client_fixture) {
   auto [coord1, log1] = coordinator(); // never answers
   auto [coord2, log2] = coordinator(); // never answers

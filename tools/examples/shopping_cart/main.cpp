@@ -118,7 +118,6 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   register_types(cfg);
   cfg.load<caf::io::middleman>();
-  keep_connections_alive(cfg); // heartbeats: a node drops a connection silent for 4 s
   if (tls.any())
     load_tls(cfg, tls); // CAF's OpenSSL module: the client then connects over TLS
   caf::actor_system sys{cfg};
