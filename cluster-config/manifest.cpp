@@ -430,6 +430,11 @@ void read_timeouts(checker& ck, const entry& e, timeout_settings& out) {
                  {
                      {"request_ms", [&](const entry& x) { read_u32(ck, x, out.request_ms); }},
                      {"client_ms", [&](const entry& x) { read_u32(ck, x, out.client_ms); }},
+                     {"max_clock_skew_ms",
+                      [&](const entry& x) {
+                        if (auto ms = read_int(ck, x, 1, max_clock_skew_ms_limit))
+                          out.max_clock_skew_ms = static_cast<uint32_t>(*ms);
+                      }},
                  });
 }
 

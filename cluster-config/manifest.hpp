@@ -138,7 +138,14 @@ struct limits_settings {
 struct timeout_settings {
   uint32_t request_ms = 5000; ///< coordinator -> replica
   uint32_t client_ms = 10000; ///< client -> node, whole operation
+  /// A node whose wall clock differs from its peers' by more than this warns (log and status).
+  /// At most max_clock_skew_ms_limit, so that a warned-of skew is always within what the hybrid
+  /// clock follows (cluster-config/clock.hpp).
+  uint32_t max_clock_skew_ms = 1000;
 };
+
+/// The largest max_clock_skew_ms: an hour, hybrid_clock::default_max_lead_us.
+constexpr uint32_t max_clock_skew_ms_limit = 3600 * 1000;
 
 /// [gossip]: optional; membership gossip with one random peer per interval.
 struct gossip_settings {

@@ -7,6 +7,7 @@
 
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
 
 #include "messages/record.hpp"
 #include "messages/wire.hpp"
@@ -136,12 +137,15 @@ struct member_status {
   uint32_t partitions = 0;      ///< partitions it owns
   std::string state = "valid";  ///< joining, valid, leaving or removed
   uint32_t next_partitions = 0; ///< partitions it will own once the handoff under way finishes
+  /// Its wall clock minus the answering node's (positive: ahead), estimated from the failure
+  /// detector's probes; none for the answering node and for peers not up or not measured yet.
+  caf::optional<int64_t> clock_offset_ms{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_status& x) {
   return f(caf::meta::type_name("actorkv::member_status"), x.name, x.endpoint, x.capacity, x.up,
-           x.partitions, x.state, x.next_partitions);
+           x.partitions, x.state, x.next_partitions, x.clock_offset_ms);
 }
 
 /// Answer to status: the cluster as the answering node sees it.
@@ -162,6 +166,11 @@ struct cluster_status {
   uint64_t handoff_keys_sent = 0;  ///< records the answering node streamed to new replicas
   uint64_t handoff_keys_total = 0; ///< records it has had to stream (partition sizes when queued)
   uint32_t handoff_queued = 0;     ///< partitions the answering node still has to stream
+  int64_t clock_skew_ms = 0; ///< the answering node's wall clock minus its peers' (the median)
+  /// The answering node's clock is the one off by more than max_clock_skew_ms (judged once at
+  /// least two peers were measured): check its time source.
+  bool clock_skewed = false;
+  uint32_t max_clock_skew_ms = 0; ///< the manifest's [timeouts] max_clock_skew_ms
 };
 
 template <class Inspector>
@@ -169,7 +178,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
   return f(caf::meta::type_name("actorkv::cluster_status"), x.node, x.settings, x.members, x.owners,
            x.pending_hints, x.ae_rounds, x.ae_repairs_last_round, x.ae_repairs_total,
            x.view_fingerprint, x.ring_epoch, x.handoff_running, x.transfers_total, x.transfers_done,
-           x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued);
+           x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued, x.clock_skew_ms,
+           x.clock_skewed, x.max_clock_skew_ms);
 }
 
 } // namespace actorkv

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/replies_to.hpp>
@@ -179,6 +180,32 @@ using coordinator_actor = client_requests_actor::extend<
     /// Where each partition's replicas are now (replaces the previous routes).
     caf::reacts_to<routes_atom, routes>>::extend_with<replica_answers_actor>;
 
+/// A node's answer to a liveness probe: its clocks when it answered.
+struct clock_reading {
+  int64_t wall_us = 0;  ///< its wall clock: the prober estimates the offset from it
+  int64_t stamp_us = 0; ///< its hybrid clock (peek): the prober's hybrid clock follows it
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, clock_reading& x) {
+  return f(caf::meta::type_name("actorkv::clock_reading"), x.wall_us, x.stamp_us);
+}
+
+/// What a node's failure detector knows of wall clocks, for status.
+struct clock_report {
+  int64_t skew_ms = 0; ///< this node's wall clock minus its peers' (cluster-config own_skew)
+  bool skewed = false; ///< this node's clock is the one off by more than max_clock_skew_ms
+  uint32_t max_clock_skew_ms = 0;
+  /// Each up peer with an estimate: its wall clock minus this node's.
+  std::vector<std::pair<std::string, int64_t>> peer_offsets_ms;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, clock_report& x) {
+  return f(caf::meta::type_name("actorkv::clock_report"), x.skew_ms, x.skewed, x.max_clock_skew_ms,
+           x.peer_offsets_ms);
+}
+
 /// Node: the one actor each kvnode publishes on its host:port. Serves clients (a session with its
 /// coordinator, status, admin) and peers (handshake, liveness probes, gossip).
 using node_actor = caf::typed_actor<
@@ -189,8 +216,8 @@ using node_actor = caf::typed_actor<
     /// Peer handshake: answers with this node's own hello, including its vnodes. Fails with
     /// ec::peer_mismatch when the settings differ.
     caf::replies_to<peer_atom, peer_hello>::with<peer_hello>,
-    /// Liveness probe of the failure detector: answered at once.
-    caf::replies_to<caf::ping_atom>::with<caf::pong_atom>,
+    /// Liveness probe of the failure detector: answered at once, with this node's clocks.
+    caf::replies_to<caf::ping_atom>::with<clock_reading>,
     /// Gossip: merges the sender's view into this node's and answers with the result.
     caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
     /// Fault injection: ("drop", peers, 0) drops, ("delay", peers, ms) delays every request from
@@ -205,10 +232,14 @@ using node_actor = caf::typed_actor<
 /// What the membership actor tells its node whenever the view changes.
 using view_listener_actor = caf::typed_actor<caf::reacts_to<view_atom, membership_view>>;
 
-/// Failure detector: probes every watched peer and reports changes of its up/down view.
+/// Failure detector: probes every watched peer and reports changes of its up/down view. From the
+/// probes' answers it also estimates each peer's wall-clock offset and advances this node's hybrid
+/// clock (cluster-config/clock.hpp).
 using failure_detector_actor = caf::typed_actor<
     /// Watches (or re-watches after a reconnect) the named peer through this handle.
-    caf::reacts_to<watch_atom, std::string, node_actor>>;
+    caf::reacts_to<watch_atom, std::string, node_actor>,
+    /// What it knows of the peers' wall clocks, and whether this node's is skewed.
+    caf::replies_to<status_atom>::with<clock_report>>;
 
 /// What the failure detector reports to: the named peer is now up (true) or down (false).
 using liveness_listener_actor = caf::typed_actor<caf::reacts_to<alive_atom, std::string, bool>>;

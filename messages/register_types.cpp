@@ -37,6 +37,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<handoff_task>>("actorkv::handoff_task_vector");
   cfg.add_message_type<handoff_stats>("actorkv::handoff_stats");
   cfg.add_message_type<anti_entropy_stats>("actorkv::anti_entropy_stats");
+  cfg.add_message_type<clock_reading>("actorkv::clock_reading");
+  cfg.add_message_type<clock_report>("actorkv::clock_report");
   cfg.add_message_type<std::vector<uint64_t>>("actorkv::u64_vector");
   cfg.add_message_type<vnode_actor>("actorkv::vnode_actor");
   cfg.add_message_type<client_call>("actorkv::client_call");

@@ -489,6 +489,7 @@ http_reply render_status(const cluster_status& s) {
     row.raw("share", percent_text(m.partitions, s.owners.size()));
     row.str("state", m.state);
     row.num("next_partitions", m.next_partitions);
+    row.raw("clock_offset_ms", m.clock_offset_ms ? std::to_string(*m.clock_offset_ms) : "null");
     if (i > 0)
       members += ',';
     members += row.done();
@@ -519,6 +520,9 @@ http_reply render_status(const cluster_status& s) {
   body.num("handoff_keys_sent", s.handoff_keys_sent);
   body.num("handoff_keys_total", s.handoff_keys_total);
   body.num("handoff_queued", s.handoff_queued);
+  body.raw("clock_skew_ms", std::to_string(s.clock_skew_ms));
+  body.boolean("clock_skewed", s.clock_skewed);
+  body.num("max_clock_skew_ms", s.max_clock_skew_ms);
   return json_reply(200, body.done());
 }
 

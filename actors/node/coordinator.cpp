@@ -51,8 +51,8 @@ struct outgoing_batch {
 
 struct coordinator_state {
   static inline const char* name = "coordinator";
-  wall_clock now_us; ///< stamps writes for last-writer-wins
-  std::string instance; ///< store.name: every context is bound to it and to its key
+  std::shared_ptr<node_clock> clock;          ///< stamps writes for last-writer-wins
+  std::string instance;                       ///< store.name: contexts are bound to it and a key
   std::shared_ptr<const access_table> access; ///< null: no checks (TLS off)
   std::chrono::milliseconds request_timeout{5000};
   std::vector<plan_ptr> plans; ///< by partition
@@ -242,10 +242,14 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
     c.kind = replica_call_kind::read;
     c.key = rd->key;
     ask(self, *rd->asked[i], std::move(c), [self, rd, i](replica_answer& a) {
-      if (a.err)
+      if (a.err) {
         rd->tally.failed(i);
-      else
+      } else {
+        // A later write through this node must be stamped above what the reader saw.
+        if (a.read.found)
+          self->state.clock->observe(a.read.rec);
         rd->tally.answered(i, rd->asked[i]->node, std::move(a.read));
+      }
       on_read_answer(self, rd);
     });
   }
@@ -328,6 +332,7 @@ void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr, size
   c.target = target.hint_for;
   ask(self, target, std::move(c), [self, wr](replica_answer& a) {
     if (!a.err) {
+      self->state.clock->observe(a.rec);
       note_siblings(self, wr, a.rec.siblings.size());
       wr->tally.coordinated();
       replicate(self, wr, a.rec);
@@ -361,7 +366,7 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
       return finish<write_reply>(done, std::move(vv.error()));
     op.context = std::move(*vv);
   }
-  op.timestamp_us = self->state.now_us();
+  op.timestamp_us = self->state.clock->stamp();
   op.limits = self->state.writes;
   auto wr = std::make_shared<write_round>(std::move(*plan), std::move(done), std::move(op));
   wr->tally.coordinating(0);
@@ -405,7 +410,7 @@ void take_routes(self_ptr self, routes& r) {
 }
 
 coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_options options) {
-  self->state.now_us = std::move(options.now_us);
+  self->state.clock = options.clock ? std::move(options.clock) : std::make_shared<node_clock>();
   self->state.node = std::move(options.node);
   self->state.instance = std::move(options.instance);
   self->state.access = std::move(options.access);

@@ -25,6 +25,10 @@
 // back as one answer, within the request timeout. So a client batch of K gets costs a handful of
 // messages, not 10 K. Clients' answers go back batched the same way.
 //
+// Writes are stamped for last-writer-wins by the node's hybrid clock (wall_clock.hpp node_clock),
+// which follows every record the replicas answer with: a write after a read through this node
+// orders after what the read saw, however far ahead the clock of the node that wrote it ran.
+//
 // Where each partition's replicas are comes from the node, as routes, whenever peers or the ring
 // change (a coordinator must never wait for its node to answer a question). Batches in flight to
 // a peer the new routes no longer name fail at once.
@@ -48,7 +52,9 @@ struct coordinator_options {
   /// Bounds every batch of replica calls: a call unanswered by then fails with
   /// sec::request_timeout (the write may have been applied there).
   std::chrono::milliseconds request_timeout{5000};
-  wall_clock now_us = system_wall_clock_us; ///< stamps writes for last-writer-wins
+  /// Stamps writes for last-writer-wins and follows the records replicas answer with; the node
+  /// shares it with its storage and failure detector.
+  std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
   std::string node{}; ///< this node's name, for its log lines (sibling warnings)
   /// Who may read and write (kvnode's guard fills it); null: everyone (TLS turned off).
   std::shared_ptr<const access_table> access{};

@@ -8,11 +8,20 @@
 //              └─────────────────────────────────────────────────┘
 //
 // Every change is reported to the listener (the node) as (alive, name, up).
+//
+// Clocks ride on the probes: each answer carries the peer's wall clock and hybrid clock. The
+// first gives the peer's offset from this node's wall clock (cluster-config/clock.hpp
+// offset_filter), from which the detector decides whether this node's clock, or a peer's, is off
+// by more than max_clock_skew (logged at most once a minute while it lasts, shown by status); the
+// second advances this node's hybrid clock, so every node's last-writer-wins timestamps follow
+// the clock furthest ahead within a probe interval.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
+#include "actors/node/wall_clock.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -26,6 +35,8 @@ struct failure_detector_options {
   std::chrono::milliseconds interval{500};
   double phi_threshold = 8.0;
   liveness_listener_actor listener;
+  std::shared_ptr<node_clock> clock = std::make_shared<node_clock>(); ///< the node's
+  std::chrono::milliseconds max_clock_skew{1000}; ///< [timeouts] max_clock_skew_ms
 };
 
 failure_detector_actor spawn_failure_detector(caf::actor_system& sys,

@@ -37,11 +37,14 @@ void spawn_children(self_ptr self) {
   co.access = st.options.access;
   co.node = name;
   co.instance = cluster.store.name;
+  co.clock = st.options.clock;
   st.coordinator = spawn_coordinator(sys, std::move(co));
-  st.detector = spawn_failure_detector(
-      sys, failure_detector_options{name, ms(cluster.failure_detector.interval_ms),
-                                    static_cast<double>(cluster.failure_detector.phi_threshold),
-                                    caf::actor_cast<liveness_listener_actor>(self)});
+  failure_detector_options fo{name, ms(cluster.failure_detector.interval_ms),
+                              static_cast<double>(cluster.failure_detector.phi_threshold),
+                              caf::actor_cast<liveness_listener_actor>(self)};
+  fo.clock = st.options.clock;
+  fo.max_clock_skew = ms(cluster.timeouts.max_clock_skew_ms);
+  st.detector = spawn_failure_detector(sys, std::move(fo));
   st.hint_keeper =
       spawn_hint_keeper(sys, hint_keeper_options{name, st.options.storage, cluster.handoff.batch,
                                                  ms(cluster.handoff.interval_ms), timeout});
@@ -76,6 +79,7 @@ void spawn_children(self_ptr self) {
   mo.listener = caf::actor_cast<view_listener_actor>(self);
   mo.interval = ms(cluster.gossip.interval_ms);
   mo.timeout = timeout;
+  mo.now_us = [clock = st.options.clock] { return clock->wall(); };
   st.membership = spawn_membership(sys, std::move(mo));
   for (auto& v : st.vnodes)
     self->link_to(v);
@@ -123,10 +127,15 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
           return refused("status", role::read);
         return full_status(self);
       },
-      [=](caf::ping_atom) -> caf::result<caf::pong_atom> {
+      [=](caf::ping_atom) -> caf::result<clock_reading> {
         if (!allowed(role::node))
           return refused("ping", role::node);
-        return gated_answer<caf::pong_atom>(self, [] { return caf::pong_atom::value; });
+        // Read when answered (a delayed answer reads later): the prober's estimate stays within
+        // half its round trip.
+        return gated_answer<clock_reading>(self, [self] {
+          auto& clock = *self->state.options.clock;
+          return clock_reading{clock.wall(), clock.peek()};
+        });
       },
       [=](gossip_atom, membership_view& view) -> caf::result<membership_view> {
         if (!allowed(role::node))

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/node/wall_clock.hpp"
 #include "cluster-config/manifest.hpp"
 #include "messages/interfaces.hpp"
 
@@ -39,6 +40,9 @@ struct node_options {
   std::function<void(const std::string&)> on_departure;
   /// Who may do what (filled by the frame guard); null: everyone may do everything (TLS off).
   std::shared_ptr<access_table> access;
+  /// The node's clocks (shared with its storage): its wall clock stamps membership versions and
+  /// answers peers' probes; its hybrid clock stamps last-writer-wins writes.
+  std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
 };
 
 /// The instance settings as peers compare them, e.g. "name=local partitions=256 replicas=3 ...".

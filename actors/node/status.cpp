@@ -1,6 +1,6 @@
 // The cluster as this node sees it, for kvsh status (see node_state.hpp): the members and the
 // ring from the node's own state, plus what its workers know (hints held, anti-entropy progress,
-// the membership view's fingerprint, handoff progress), asked of them at once.
+// the membership view's fingerprint, handoff progress, the clocks' offsets), asked of them at once.
 #include <memory>
 
 #include <caf/all.hpp>
@@ -39,6 +39,7 @@ cluster_status make_status(self_ptr self) {
   }
   out.owners = st.placement.owner_names();
   out.ring_epoch = st.view.layout.epoch;
+  out.max_clock_skew_ms = st.options.cluster.timeouts.max_clock_skew_ms;
   if (st.next) {
     out.handoff_running = true;
     out.transfers_total = static_cast<uint32_t>(transfers_needed(st.view, st.replicas()).size());
@@ -50,13 +51,13 @@ cluster_status make_status(self_ptr self) {
 } // namespace
 
 caf::result<cluster_status> full_status(self_ptr self) {
-  // The four workers are asked at once; the status goes out when the last has answered. Only the
+  // The five workers are asked at once; the status goes out when the last has answered. Only the
   // storage's answer is essential: without the others, their figures stay 0.
   struct gathering {
     caf::typed_response_promise<cluster_status> rp;
     cluster_status status;
     caf::error failed;
-    int left = 4;
+    int left = 5;
     void one_done() {
       if (--left > 0)
         return;
@@ -105,6 +106,19 @@ caf::result<cluster_status> full_status(self_ptr self) {
             g->status.handoff_keys_sent = h.keys_sent;
             g->status.handoff_keys_total = h.keys_total;
             g->status.handoff_queued = h.tasks_queued;
+            g->one_done();
+          },
+          ignore);
+  self->request(st.detector, timeout, status_atom::value)
+      .then(
+          [g](const clock_report& clocks) {
+            auto& s = g->status;
+            s.clock_skew_ms = clocks.skew_ms;
+            s.clock_skewed = clocks.skewed;
+            for (auto& [name, offset] : clocks.peer_offsets_ms)
+              for (auto& m : s.members)
+                if (m.name == name)
+                  m.clock_offset_ms = offset;
             g->one_done();
           },
           ignore);

@@ -68,13 +68,16 @@ void recount_hints(storage_state& st) {
   st.hint_counts = counts ? std::move(*counts) : std::map<std::string, uint64_t>{};
 }
 
-/// Builds every partition's tree from what is on disk.
+/// Builds every partition's tree from what is on disk, and has the node's clock follow it (after a
+/// restart too, writes through this node are stamped above what it holds).
 void rebuild_trees(storage_state& st) {
   st.trees.assign(st.options.partitions, storage::merkle_tree{});
   for (partition_id p = 0; p < st.options.partitions; ++p)
     st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&& rec) {
-      if (rec)
-        st.trees[p].toggle(key, storage::record_digest(key, *rec));
+      if (!rec)
+        return true;
+      st.options.clock->observe(*rec);
+      st.trees[p].toggle(key, storage::record_digest(key, *rec));
       return true;
     });
 }
@@ -193,6 +196,7 @@ caf::expected<record> apply_coord(self_ptr self, partition_id p, const write_op&
     return no_partition(p);
   if (auto err = open_batch(self))
     return err;
+  st.options.clock->observe(op.timestamp_us); // stamped by another node's coordinator, maybe
   std::optional<bytes> value;
   if (!op.tombstone)
     value = op.value;
@@ -249,6 +253,7 @@ caf::expected<record> apply_merge(self_ptr self, partition_id p, const bytes& ke
     return no_partition(p);
   if (auto err = open_batch(self))
     return err;
+  st.options.clock->observe(incoming);
   // A corrupt local record is replaced by the incoming one: that is the repair.
   auto current = read_record(st, p, key);
   if (!current.found) {
@@ -274,6 +279,7 @@ caf::error apply_hint(self_ptr self, partition_id p, const std::string& target, 
     return err;
   if (auto err = open_batch(self))
     return err;
+  st.options.clock->observe(rec);
   return hold_hint(st, target, p, key, rec);
 }
 
@@ -313,6 +319,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
   auto& st = self->state;
   st.engine = std::move(engine);
   st.options = options;
+  if (!st.options.clock)
+    st.options.clock = std::make_shared<node_clock>();
   st.one_off_ids.seed(options.seed);
   rebuild_trees(st);
   recount_hints(st);

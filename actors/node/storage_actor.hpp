@@ -39,6 +39,9 @@ struct storage_options {
   /// Draws the one-off replica ids of writes a fallback holds or a damaged record forces: fresh
   /// in every process (a repeated id could repeat a dot), fixed only to replay a test.
   uint64_t seed = fresh_seed();
+  /// The node's hybrid clock (shared with its coordinator): follows the timestamp of every record
+  /// and write this replica stores, and of everything on disk at start.
+  std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
 };
 
 /// Spawns the storage actor owning `engine` (detached unless options.detached is false).

@@ -124,6 +124,7 @@ private:
 struct fake_node_parts {
   client_requests_actor coordinator; ///< answered to session requests
   membership_actor membership;       ///< gossip is handed to it
+  std::function<clock_reading()> clocks{}; ///< answers pings; unset: all zero
 };
 
 /// A node_actor double.
@@ -138,7 +139,9 @@ inline node_actor spawn_fake_node(caf::actor_system& sys, fake_node_parts parts)
         },
         [=](status_atom) -> caf::result<cluster_status> { return refuse(); },
         [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> { return refuse(); },
-        [=](caf::ping_atom) -> caf::result<caf::pong_atom> { return caf::pong_atom::value; },
+        [=](caf::ping_atom) -> caf::result<clock_reading> {
+          return parts.clocks ? parts.clocks() : clock_reading{};
+        },
         [=](gossip_atom, membership_view& view) -> caf::result<membership_view> {
           if (!parts.membership)
             return refuse();

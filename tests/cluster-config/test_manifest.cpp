@@ -616,4 +616,20 @@ BOOST_AUTO_TEST_CASE(connection_limits) {
          8, "frame_budget_bytes = 3000000 is less than max_frame_bytes (4000000)");
 }
 
+BOOST_AUTO_TEST_CASE(max_clock_skew_is_read_and_bounded) {
+  auto m = parse_manifest(store_head + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->timeouts.max_clock_skew_ms, 1000u);
+  m = parse_manifest(store_head + "[timeouts]\nmax_clock_skew_ms = 250\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->timeouts.max_clock_skew_ms, 250u);
+  expect(store_head + "[timeouts]\nmax_clock_skew_ms = 0\n" + two_nodes, 8,
+         "max_clock_skew_ms = 0 is outside 1..3600000");
+  // Beyond an hour the hybrid clock no longer follows a skewed peer: the warning must come first.
+  expect(store_head + "[timeouts]\nmax_clock_skew_ms = 3600001\n" + two_nodes, 8,
+         "max_clock_skew_ms = 3600001 is outside 1..3600000");
+  expect(store_head + "[timeouts]\nmax_clock_skew_ms = \"1s\"\n" + two_nodes, 8,
+         "max_clock_skew_ms must be an integer, not a string");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

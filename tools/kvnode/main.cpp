@@ -8,6 +8,7 @@
 // its host:port until SIGINT or SIGTERM, then shuts down cleanly. The host:port is the frame
 // guard's (actors/guard/frame_guard.hpp), which forwards to CAF's own port on the same address.
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
@@ -224,6 +225,29 @@ uint32_t connections_for_descriptors(const std::string& node, uint32_t wanted, u
   return fit;
 }
 
+/// Test hook: ACTORKV_TEST_CLOCK_OFFSET_MS=N runs this node's wall clock N ms ahead (negative:
+/// behind) of the machine's, for every timestamp it stamps (last-writer-wins writes, membership
+/// versions, what its probe answers show peers); log lines keep the machine's time. Cluster tests
+/// skew one node this way (libfaketime does not work with kvnode's jemalloc). Unset or empty: 0.
+/// False (with `error` set) for anything but an integer within a day.
+bool test_clock_offset(int64_t& offset_us, std::string& error) {
+  offset_us = 0;
+  const char* text = std::getenv("ACTORKV_TEST_CLOCK_OFFSET_MS");
+  if (!text || !*text)
+    return true;
+  char* end = nullptr;
+  errno = 0;
+  long long ms = std::strtoll(text, &end, 10);
+  constexpr long long day_ms = 24LL * 3600 * 1000;
+  if (errno != 0 || *end != '\0' || ms < -day_ms || ms > day_ms) {
+    error = std::string{"ACTORKV_TEST_CLOCK_OFFSET_MS="} + text +
+            ": a test hook taking milliseconds from -86400000 to 86400000";
+    return false;
+  }
+  offset_us = static_cast<int64_t>(ms) * 1000;
+  return true;
+}
+
 actorkv::storage::sync_mode sync_of(const std::string& s) {
   if (s == "full")
     return actorkv::storage::sync_mode::full;
@@ -305,6 +329,9 @@ int main(int argc, char** argv) {
   }
   if (manifest_path.empty() || (node_name.empty() && !list_nodes && !list_tls))
     return fail("--manifest and --node are required (see --help)");
+  int64_t clock_offset_us = 0;
+  if (std::string problem; !test_clock_offset(clock_offset_us, problem))
+    return fail(problem);
 
   auto cluster = actorkv::load_manifest(manifest_path);
   if (!cluster)
@@ -461,10 +488,25 @@ int main(int argc, char** argv) {
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{4}});
   {
     caf::actor_system sys{cfg};
+    // One clock for the node's actors that stamp or see timestamps (actors/node/wall_clock.hpp).
+    actorkv::wall_clock wall = actorkv::system_wall_clock_us;
+    if (clock_offset_us != 0) {
+      actorkv::log_event(node_name, "test hook: this node's wall clock runs " +
+                                        std::to_string(clock_offset_us / 1000) +
+                                        " ms off the machine's (ACTORKV_TEST_CLOCK_OFFSET_MS)");
+      wall = [clock_offset_us] { return actorkv::system_wall_clock_us() + clock_offset_us; };
+    }
+    auto clock = std::make_shared<actorkv::node_clock>(wall);
+    actorkv::storage_options so;
+    so.node = node_name;
+    so.self = identity->replica;
+    so.conflicts = cluster->store.conflicts;
+    so.partitions = cluster->store.partitions;
+    so.max_batch = 512;
+    so.max_hints = cluster->handoff.max_hints;
+    so.clock = clock;
     auto storage = actorkv::spawn_storage(
-        sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)},
-        actorkv::storage_options{node_name, identity->replica, cluster->store.conflicts,
-                                 cluster->store.partitions, 512, cluster->handoff.max_hints});
+        sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)}, so);
     actorkv::node_options opts;
     opts.cluster = *cluster;
     opts.self_name = node_name;
@@ -474,6 +516,7 @@ int main(int argc, char** argv) {
     opts.port = self_entry->port;
     opts.capacity = self_entry->capacity;
     opts.initial_view = kept_view;
+    opts.clock = clock;
     // Filled by the frame guard from the certificates of connecting processes; TLS off: nobody
     // is checked.
     std::shared_ptr<actorkv::access_table> access;

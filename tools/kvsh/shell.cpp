@@ -1,6 +1,7 @@
 #include "tools/kvsh/shell.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -35,7 +36,8 @@ const char* shell_help() {
   delete KEY --blind                       write a tombstone without reading: under
         conflicts = "siblings" it is concurrent with the stored values and hides none of
         them (get still shows them); under "lww" it wins by its newer timestamp
-  status                                   members, up/down, partitions owned, handoffs
+  status                                   members, up/down, partitions owned, handoffs,
+                                           clock offsets (peer minus this node)
   join HOST:PORT                           admit a node started with kvnode --join
   leave NAME                               a live node hands its partitions off, then stops
   remove NAME                              drop a dead node; the others re-replicate its data
@@ -337,7 +339,33 @@ struct shell::impl {
       out << "anti-entropy: " << s.ae_rounds << " rounds, " << s.ae_repairs_last_round
           << " repairs in the last, " << s.ae_repairs_total << " in all" << std::endl;
       out << "view fingerprint: " << std::hex << s.view_fingerprint << std::dec << std::endl;
+      print_clocks(s);
     });
+  }
+
+  /// One line: whether the node's wall clock is off its peers', and each measured peer's offset.
+  void print_clocks(const cluster_status& s) {
+    std::string peers;
+    size_t measured = 0;
+    for (auto& m : s.members)
+      if (m.clock_offset_ms) {
+        ++measured;
+        peers += (peers.empty() ? "" : ", ") + m.name + " " + (*m.clock_offset_ms < 0 ? "" : "+") +
+                 std::to_string(*m.clock_offset_ms) + " ms";
+      }
+    auto limit = "max_clock_skew_ms = " + std::to_string(s.max_clock_skew_ms);
+    if (measured == 0) {
+      out << "clock: no peer measured yet (" << limit << ")" << std::endl;
+      return;
+    }
+    if (s.clock_skewed)
+      out << "clock: skewed, " << std::abs(s.clock_skew_ms) << " ms "
+          << (s.clock_skew_ms < 0 ? "behind" : "ahead of") << " its peers (" << limit << ")";
+    else if (measured == 1)
+      out << "clock: one peer measured, no telling which clock is off (" << limit << ")";
+    else
+      out << "clock: within " << limit << " of most peers";
+    out << "; peer offsets (peer minus this node): " << peers << std::endl;
   }
 
   outcome do_fault(const std::vector<std::string>& words) {

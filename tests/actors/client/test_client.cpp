@@ -145,7 +145,7 @@ node_actor spawn_status_node(caf::actor_system& sys, std::string name,
           return st;
         },
         [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> { return refuse(); },
-        [=](caf::ping_atom) -> caf::result<caf::pong_atom> { return caf::pong_atom::value; },
+        [=](caf::ping_atom) -> caf::result<clock_reading> { return clock_reading{}; },
         [=](gossip_atom, membership_view&) -> caf::result<membership_view> { return refuse(); },
         [=](fault_atom, const std::string&, const std::vector<std::string>&,
             uint32_t) -> caf::result<std::string> { return refuse(); },

@@ -802,7 +802,7 @@ struct fake_node {
             return s;
           },
           [](peer_atom, peer_hello& h) { return h; },
-          [](caf::ping_atom) { return caf::pong_atom::value; },
+          [](caf::ping_atom) { return clock_reading{}; },
           [](gossip_atom, membership_view& v) { return v; },
           [](fault_atom, std::string& what, std::vector<std::string>&, uint32_t) {
             return "fault " + what;

@@ -326,12 +326,17 @@ BOOST_AUTO_TEST_CASE(writes_batches_status_and_admin_render_json) {
   st.owners = {"n1", "n1", "n2", "n1"};
   st.view_fingerprint = 0x6d26f16c32bb8999;
   st.ae_rounds = 6;
+  st.members[1].clock_offset_ms = -120004;
+  st.clock_skew_ms = 120004;
+  st.clock_skewed = true;
+  st.max_clock_skew_ms = 1000;
   auto status = s(render_status(st).body);
   for (auto part :
        {"\"node\":\"n1\"", "\"partitions\":4", "\"share\":75.0", "\"share\":25.0", "\"up\":false",
         "\"state\":\"leaving\"", "\"owners\":[\"n1\",\"n1\",\"n2\",\"n1\"]",
-        "\"view_fingerprint\":\"6d26f16c32bb8999\"", "\"ae_rounds\":6",
-        "\"handoff_running\":false"})
+        "\"view_fingerprint\":\"6d26f16c32bb8999\"", "\"ae_rounds\":6", "\"handoff_running\":false",
+        "\"clock_offset_ms\":null", "\"clock_offset_ms\":-120004", "\"clock_skew_ms\":120004",
+        "\"clock_skewed\":true", "\"max_clock_skew_ms\":1000"})
     BOOST_CHECK_MESSAGE(status.find(part) != std::string::npos, part << " in " << status);
   std::string error;
   BOOST_CHECK(parse_json(status, error));
