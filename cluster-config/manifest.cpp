@@ -311,22 +311,41 @@ void read_storage(checker& ck, const entry& e, storage_settings& out) {
                  });
 }
 
-/// `frame_line`: the line of max_frame_bytes; stays 0 while it is not set (then it is derived
-/// once [store] partitions are known, see check_frame_limit). `budget_line` likewise for
-/// frame_budget_bytes (check_frame_budget).
-void read_limits(checker& ck, const entry& e, limits_settings& out, uint32_t& frame_line,
-                 uint32_t& budget_line) {
+/// Lines of the [limits] keys that others are derived from or checked against (0: not set, the
+/// default applies), for check_limits and check_frame_budget once every table was read.
+struct limits_lines {
+  uint32_t sibling_warning = 0;
+  uint32_t max_record = 0;
+  uint32_t max_frame = 0;
+  uint32_t frame_budget = 0;
+};
+
+/// A limit: 1..bound.
+void read_limit(checker& ck, const entry& e, uint32_t bound, uint32_t& out) {
+  if (auto x = read_int(ck, e, 1, bound))
+    out = static_cast<uint32_t>(*x);
+}
+
+void read_limits(checker& ck, const entry& e, limits_settings& out, limits_lines& at) {
+  auto limit = [&](uint32_t bound, uint32_t& value, uint32_t* line = nullptr) {
+    return [&ck, bound, &value, line](const entry& x) {
+      if (line)
+        *line = x.line;
+      read_limit(ck, x, bound, value);
+    };
+  };
   if (auto* t = as_table(ck, e))
     for_each_key(
         ck, *t, "limits.",
         {
-            {"max_key_bytes", [&](const entry& x) { read_u32(ck, x, out.max_key_bytes); }},
-            {"max_value_bytes", [&](const entry& x) { read_u32(ck, x, out.max_value_bytes); }},
-            {"max_frame_bytes",
-             [&](const entry& x) {
-               frame_line = x.line;
-               read_u32(ck, x, out.max_frame_bytes);
-             }},
+            {"max_key_bytes", limit(max_key_bytes_bound, out.max_key_bytes)},
+            {"max_value_bytes", limit(max_value_bytes_bound, out.max_value_bytes)},
+            {"max_siblings", limit(max_siblings_bound, out.max_siblings)},
+            {"sibling_warning",
+             limit(max_siblings_bound, out.sibling_warning, &at.sibling_warning)},
+            {"max_record_bytes",
+             limit(max_record_bytes_bound, out.max_record_bytes, &at.max_record)},
+            {"max_frame_bytes", limit(max_frame_bytes_bound, out.max_frame_bytes, &at.max_frame)},
             // The frame guard's connections.
             {"max_connections",
              [&](const entry& x) {
@@ -339,7 +358,7 @@ void read_limits(checker& ck, const entry& e, limits_settings& out, uint32_t& fr
             {"frame_ms", [&](const entry& x) { read_u32(ck, x, out.frame_ms); }},
             {"frame_budget_bytes",
              [&](const entry& x) {
-               budget_line = x.line;
+               at.frame_budget = x.line;
                if (auto n = read_integer(ck, x); n && *n < 1)
                  ck.fail(x.line,
                          "frame_budget_bytes = " + std::to_string(*n) + " must be at least 1");
@@ -350,7 +369,7 @@ void read_limits(checker& ck, const entry& e, limits_settings& out, uint32_t& fr
 }
 
 /// Derives frame_budget_bytes when it was not set; refuses one below max_frame_bytes (a frame of
-/// the largest size could then never pass).
+/// the largest size could then never pass). After check_limits, which settles max_frame_bytes.
 void check_frame_budget(checker& ck, limits_settings& limits, uint32_t budget_line) {
   if (budget_line == 0) {
     limits.frame_budget_bytes = uint64_t{4} * limits.max_frame_bytes;
@@ -362,21 +381,47 @@ void check_frame_budget(checker& ck, limits_settings& limits, uint32_t budget_li
                              std::to_string(limits.max_frame_bytes) + ")");
 }
 
-/// Derives max_frame_bytes when it was not set; refuses one too small for a max-size value.
-void check_frame_limit(checker& ck, limits_settings& limits, uint32_t partitions,
-                       uint32_t frame_line) {
-  if (frame_line == 0) {
-    limits.max_frame_bytes =
-        default_max_frame_bytes(limits.max_key_bytes, limits.max_value_bytes, partitions);
+/// Derives the limits that were not set from those that were, once [store] partitions are known,
+/// and refuses combinations a node cannot work with: a warning above the hard limit, a record
+/// limit below one max-size value, a frame too small for a max-size put or record.
+void check_limits(checker& ck, limits_settings& limits, uint32_t partitions,
+                  const limits_lines& at) {
+  auto& l = limits;
+  if (at.sibling_warning == 0)
+    l.sibling_warning = std::min(limits_settings{}.sibling_warning, l.max_siblings);
+  else if (l.sibling_warning > l.max_siblings)
+    ck.fail(at.sibling_warning, "sibling_warning = " + std::to_string(l.sibling_warning) +
+                                    " is above max_siblings = " + std::to_string(l.max_siblings) +
+                                    " (writes beyond it are refused, not warned of)");
+  auto put_frame = min_frame_bytes(l.max_key_bytes, l.max_value_bytes, partitions);
+  if (at.max_record == 0) {
+    l.max_record_bytes = default_max_record_bytes(l.max_value_bytes);
+    // A frame set smaller than the default record needs lowers the record limit to fit it.
+    if (at.max_frame != 0 && l.max_frame_bytes >= put_frame)
+      l.max_record_bytes = static_cast<uint32_t>(std::min<uint64_t>(
+          l.max_record_bytes, l.max_frame_bytes - (put_frame - l.max_value_bytes)));
+  } else if (l.max_record_bytes < l.max_value_bytes) {
+    ck.fail(at.max_record,
+            "max_record_bytes = " + std::to_string(l.max_record_bytes) +
+                " is less than max_value_bytes = " + std::to_string(l.max_value_bytes) +
+                " (a max-size value alone could not be stored)");
+  }
+  if (at.max_frame == 0) {
+    l.max_frame_bytes = default_max_frame_bytes(l.max_key_bytes, l.max_record_bytes, partitions);
     return;
   }
-  auto least = std::min<uint64_t>(
-      min_frame_bytes(limits.max_key_bytes, limits.max_value_bytes, partitions), u32_max);
-  if (limits.max_frame_bytes < least)
-    ck.fail(frame_line, "max_frame_bytes = " + std::to_string(limits.max_frame_bytes) +
-                            " is less than the " + std::to_string(least) +
-                            " bytes a put needs (max_key_bytes + max_value_bytes + 1 MiB + 256 "
-                            "per partition)");
+  auto frame = std::to_string(l.max_frame_bytes);
+  auto record_frame = min_frame_bytes(l.max_key_bytes, l.max_record_bytes, partitions);
+  if (l.max_frame_bytes < put_frame)
+    ck.fail(at.max_frame, "max_frame_bytes = " + frame + " is less than the " +
+                              std::to_string(put_frame) +
+                              " bytes a put needs (max_key_bytes + max_value_bytes + 1 MiB + 256 "
+                              "per partition)");
+  else if (l.max_frame_bytes < record_frame)
+    ck.fail(at.max_frame, "max_frame_bytes = " + frame + " is less than the " +
+                              std::to_string(record_frame) +
+                              " bytes a record of max_record_bytes needs (max_key_bytes + "
+                              "max_record_bytes + 1 MiB + 256 per partition)");
 }
 
 void read_timeouts(checker& ck, const entry& e, timeout_settings& out) {
@@ -727,14 +772,12 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
   store_info store_at;
   size_t node_entries = 0;
   std::vector<node_lines> node_at;
-  uint32_t frame_line = 0;
-  uint32_t budget_at = 0; // the line of frame_budget_bytes
+  limits_lines limits_at;
   for_each_key(ck, doc, "",
                {
                    {"store", [&](const entry& e) { read_store(ck, e, m.store, store_at); }},
                    {"storage", [&](const entry& e) { read_storage(ck, e, m.storage); }},
-                   {"limits",
-                    [&](const entry& e) { read_limits(ck, e, m.limits, frame_line, budget_at); }},
+                   {"limits", [&](const entry& e) { read_limits(ck, e, m.limits, limits_at); }},
                    {"timeouts", [&](const entry& e) { read_timeouts(ck, e, m.timeouts); }},
                    {"faults", [&](const entry& e) { read_faults(ck, e, m.faults); }},
                    {"gossip", [&](const entry& e) { read_gossip(ck, e, m.gossip); }},
@@ -777,8 +820,8 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
   if (node_entries == 0)
     ck.fail(1, "no [[node]] entries");
   check_unique(ck, m.nodes, node_at);
-  check_frame_limit(ck, m.limits, m.store.partitions, frame_line);
-  check_frame_budget(ck, m.limits, budget_at);
+  check_limits(ck, m.limits, m.store.partitions, limits_at);
+  check_frame_budget(ck, m.limits, limits_at.frame_budget);
   if (store_at.present && store_at.replicas_ok && !m.nodes.empty() &&
       m.store.replicas > m.nodes.size())
     ck.fail(store_at.replicas > 0 ? store_at.replicas : store_at.table,

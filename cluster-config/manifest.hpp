@@ -47,39 +47,79 @@ struct storage_settings {
 };
 
 /// What a message needs besides the values it carries: CAF's framing, node ids and type names, a
-/// key, version vectors, and the part of the messages that grows with the partition count (the
-/// ring's owners, next owners and transfers in the membership view, the vnode handles of the peer
-/// handshake: well under 256 bytes per partition together).
+/// key, version vectors, the siblings' dots and timestamps (at most max_siblings_bound of them),
+/// and the part of the messages that grows with the partition count (the ring's owners, next
+/// owners and transfers in the membership view, the vnode handles of the peer handshake: well
+/// under 256 bytes per partition together).
 constexpr uint64_t frame_overhead_bytes(uint32_t partitions) {
   return (uint64_t{1} << 20) + uint64_t{256} * partitions;
 }
 
-/// The least max_frame_bytes a cluster works with: one put of a max-size key and value, and the
-/// membership messages. Any less and such a message would make the receiving node's frame guard
-/// drop the connection it came on, with every request in flight on it.
-constexpr uint64_t min_frame_bytes(uint32_t max_key, uint32_t max_value, uint32_t partitions) {
-  return uint64_t{max_key} + max_value + frame_overhead_bytes(partitions);
+/// The least max_frame_bytes that carries a key of `max_key` bytes with `payload` bytes of values
+/// (a put's value, or a record's siblings) and the membership messages. Any less and such a
+/// message would make the receiving node's frame guard drop the connection it came on, with every
+/// request in flight on it.
+constexpr uint64_t min_frame_bytes(uint32_t max_key, uint32_t payload, uint32_t partitions) {
+  return uint64_t{max_key} + payload + frame_overhead_bytes(partitions);
+}
+
+/// Upper bounds of [limits]; the manifest check refuses more. CAF 0.17 receives a BASP frame
+/// whole, in a buffer of the size its header announced, before it looks at it; and a node closes
+/// a connection on which nothing complete arrived for 4 s (kvnode's middleman connection
+/// timeout), while its failure detector calls a peer down that answers no probe for about 2 s.
+/// So a frame must be small enough to allocate without harm and to cross a connection, TLS
+/// included, well within those times on a busy machine, and a record travels whole in one frame
+/// (replication, read repair, handoff). Measured on a 2-core VM (3 nodes, TLS): a put leaving
+/// a 128 MiB record (two 64 MiB siblings) was acknowledged in 7 s; one leaving 192 MiB made the
+/// nodes' failure detectors call each other down, and the write ended maybe_applied.
+/// Keys appear in URLs, log lines and every message about them.
+constexpr uint32_t max_key_bytes_bound = 1u << 20;      // 1 MiB
+constexpr uint32_t max_value_bytes_bound = 64u << 20;   // 64 MiB
+constexpr uint32_t max_record_bytes_bound = 128u << 20; // 128 MiB
+constexpr uint32_t max_frame_bytes_bound = 256u << 20;  // 256 MiB
+constexpr uint32_t max_siblings_bound = 10000;
+
+/// The default max_record_bytes: 8 max-size values (the values of concurrent writes nobody has
+/// resolved yet), within max_record_bytes_bound. With the default limits 8 MiB.
+constexpr uint32_t default_max_record_bytes(uint32_t max_value) {
+  auto x = uint64_t{8} * max_value;
+  return x > max_record_bytes_bound ? max_record_bytes_bound : static_cast<uint32_t>(x);
 }
 
 /// The default max_frame_bytes. A record travels whole in one message (replication, read repair,
-/// hints, handoff and anti-entropy send one record each; a get reply carries every sibling), so
-/// leave room for 32 max-size siblings (concurrent writes not yet resolved) plus the overhead,
-/// capped at what BASP's 32-bit length field can announce anyway. With the default limits and
-/// 256 partitions: 33 MiB + 65 KiB, well below what a forged header can make a node allocate.
-constexpr uint32_t default_max_frame_bytes(uint32_t max_key, uint32_t max_value,
+/// hints, handoff and anti-entropy send one record each; a get reply carries every sibling).
+/// Client writes are refused beyond max_record_bytes, but merges never are, so concurrent writes
+/// coordinated by different replicas can take a record past it: leave room for four times
+/// max_record_bytes plus the overhead, within max_frame_bytes_bound. With the default limits and
+/// 256 partitions: 33 MiB + 65 KiB (1024 + 4 x 8 MiB + 1 MiB + 256 x 256 bytes), well below what
+/// a forged header could make a node allocate without the guard.
+constexpr uint32_t default_max_frame_bytes(uint32_t max_key, uint32_t max_record,
                                            uint32_t partitions) {
-  auto x = uint64_t{max_key} + uint64_t{32} * max_value + frame_overhead_bytes(partitions);
-  return x > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(x);
+  auto x = uint64_t{max_key} + uint64_t{4} * max_record + frame_overhead_bytes(partitions);
+  return x > max_frame_bytes_bound ? max_frame_bytes_bound : static_cast<uint32_t>(x);
 }
 
-/// [limits]: optional; requests beyond them are refused before anything is stored.
+/// [limits]: optional; requests beyond them are refused before anything is stored. Every limit
+/// is at least 1 and at most its bound above.
 struct limits_settings {
   uint32_t max_key_bytes = 1024;
   uint32_t max_value_bytes = 1024 * 1024;
+  /// A client put or delete that would leave its key more siblings (tombstones included) is
+  /// refused with ec::too_many_siblings, and stored nowhere (cluster-config/write_limits.hpp).
+  /// Riak's default hard limit.
+  uint32_t max_siblings = 100;
+  /// A write leaving more siblings is stored, and its reply and the node's log warn. At most
+  /// max_siblings; unless set, 25 (Riak's default) or max_siblings if that is less.
+  uint32_t sibling_warning = 25;
+  /// A client write that would leave its key's sibling values larger is refused with
+  /// ec::record_too_large, and stored nowhere. At least max_value_bytes. Unless set,
+  /// default_max_record_bytes(), lowered to what max_frame_bytes carries when that is set.
+  uint32_t max_record_bytes = default_max_record_bytes(max_value_bytes);
   /// The largest BASP message payload a node's port accepts: its frame guard drops a connection
-  /// whose next message announces more, before CAF allocates room for it. Unless set in the
-  /// manifest, default_max_frame_bytes() of the other limits and [store] partitions (256 here).
-  uint32_t max_frame_bytes = default_max_frame_bytes(max_key_bytes, max_value_bytes, 256);
+  /// whose next message announces more, before CAF allocates room for it. At least what a record
+  /// of max_record_bytes needs (min_frame_bytes). Unless set in the manifest,
+  /// default_max_frame_bytes() of the other limits and [store] partitions (256 here).
+  uint32_t max_frame_bytes = default_max_frame_bytes(max_key_bytes, max_record_bytes, 256);
 
   // The frame guard's connections (actors/guard/frame_guard.hpp, "Bounded").
   /// Connections a node's port holds at most (kvnode lowers it, with a log line, to what
@@ -194,9 +234,10 @@ struct manifest {
 /// missing required keys (store.name, node name/host/port/data_dir), partitions not a power of
 /// two, N < 1, R or W outside 1..N, N larger than the number of nodes, quorum/conflicts/sync not
 /// one of their words, capacity < 1, port outside 1..65535, duplicate node names, duplicate
-/// host:port, duplicate data_dir, limits of 0, max_frame_bytes below min_frame_bytes(),
-/// max_connections below 8, frame_budget_bytes below max_frame_bytes are each an
-/// ec::manifest_invalid "FILE:LINE: ...".
+/// host:port, duplicate data_dir, limits of 0 or above their bounds, sibling_warning above
+/// max_siblings, max_record_bytes below max_value_bytes, max_frame_bytes below min_frame_bytes()
+/// of a max-size put or record, max_connections below 8, frame_budget_bytes below
+/// max_frame_bytes are each an ec::manifest_invalid "FILE:LINE: ...".
 /// [tls] with enabled = true needs ca, cert and key; an https_port must differ from every other
 /// address; [[token]] needs name, role (read, write or admin) and sha256 (64 hex digits).
 /// Also refused: empty names, hosts or data_dirs, and timeouts of 0. When several problems exist,

@@ -107,8 +107,10 @@ void write_tally::coordinated() {
 
 std::optional<size_t> write_tally::coordinator_failed(caf::error err) {
   uncertain_ = uncertain_ || may_have_applied(err);
+  if (is_refusal(err))
+    refusal_ = err;
   last_error_ = std::move(err);
-  if (coordinator_ + 1 < targets_) {
+  if (!refusal_ && coordinator_ + 1 < targets_) {
     // The next one may coordinate (each dot is new, so a retry of a write that did land here at
     // most shows the value twice, never loses one). The outcome waits for its answer: deciding
     // now could call "unavailable" a write the next coordinator then stores.
@@ -119,15 +121,6 @@ std::optional<size_t> write_tally::coordinator_failed(caf::error err) {
   outstanding_ = 0;
   decide();
   return std::nullopt;
-}
-
-void write_tally::refused(caf::error err) {
-  if (decided_)
-    return;
-  decided_ = true;
-  coordinating_ = false;
-  outstanding_ = 0;
-  reply_ = std::move(err);
 }
 
 void write_tally::acked() {
@@ -163,9 +156,13 @@ void write_tally::decide() {
                   " replicas stored it, " + std::to_string(write_quorum_) + " needed";
     if (last_error_)
       detail += " (last failure: " + describe(last_error_) + ")";
-    // Only a write that no replica can have stored is a definite failure.
-    reply_ = caf::make_error(acks_ > 0 || uncertain_ ? ec::maybe_applied : ec::unavailable,
-                             std::move(detail));
+    // Only a write that no replica can have stored is a definite failure; a refusal says why.
+    if (acks_ > 0 || uncertain_)
+      reply_ = caf::make_error(ec::maybe_applied, std::move(detail));
+    else if (refusal_)
+      reply_ = refusal_;
+    else
+      reply_ = caf::make_error(ec::unavailable, std::move(detail));
   }
 }
 
@@ -177,6 +174,10 @@ std::optional<caf::expected<write_reply>> write_tally::take_reply() {
 
 bool may_have_applied(const caf::error& err) {
   return err == caf::sec::request_timeout || err == caf::sec::request_receiver_down;
+}
+
+bool is_refusal(const caf::error& err) {
+  return err == ec::bad_context || err == ec::too_many_siblings || err == ec::record_too_large;
 }
 
 caf::error too_few_replicas(size_t reachable, uint32_t replicas_total, uint32_t needed) {

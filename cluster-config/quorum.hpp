@@ -99,11 +99,9 @@ public:
 
   /// The coordinating replica failed with `err`: returns the next replica to ask to coordinate
   /// (already counted as coordinating), or nullopt when none is left (then the write has failed).
+  /// A refusal (is_refusal) ends the write: the next replica would refuse it too, or accept it
+  /// only because its copy of the key is behind.
   std::optional<size_t> coordinator_failed(caf::error err);
-
-  /// The coordinating replica refused the write as sent (ec::bad_context: a context it cannot
-  /// accept): nothing was stored, no other replica is asked, and the reply is `err`.
-  void refused(caf::error err);
 
   /// A replica after the coordinating one acknowledged.
   void acked();
@@ -113,8 +111,9 @@ public:
 
   /// The reply once due, exactly once (nullopt before, and after it was taken): write_reply{acks}
   /// at W acks; once W is out of reach ec::maybe_applied when a replica stored it or may have
-  /// (see may_have_applied), else ec::unavailable, with the text
-  /// "A of N replicas stored it, W needed (last failure: ...)".
+  /// (see may_have_applied), else the refusal itself when the coordinating replica refused it,
+  /// else ec::unavailable, with the text "A of N replicas stored it, W needed (last failure:
+  /// ...)".
   std::optional<caf::expected<write_reply>> take_reply();
 
 private:
@@ -130,6 +129,7 @@ private:
   uint32_t outstanding_ = 0; ///< replicas that may still acknowledge
   bool uncertain_ = false;   ///< a replica may have stored it without acknowledging
   caf::error last_error_;
+  caf::error refusal_; ///< the coordinating replica refused the write as sent
   bool decided_ = false;
   std::optional<caf::expected<write_reply>> reply_; ///< decided, not yet taken
 };
@@ -137,6 +137,12 @@ private:
 /// Whether a failed replica request leaves open that the replica applied the write: it timed
 /// out (caf::sec::request_timeout) or its receiver went away (caf::sec::request_receiver_down).
 bool may_have_applied(const caf::error& err);
+
+/// Whether a coordinating replica refused a write as sent: a context naming writes it never made
+/// (ec::bad_context), or what the write would do to its key (ec::too_many_siblings,
+/// ec::record_too_large). Nothing was stored, and another replica must not be asked to
+/// coordinate it: not knowing this one's counters or holding an older copy, it would take it.
+bool is_refusal(const caf::error& err);
 
 /// ec::unavailable "A of N replicas reachable, X needed": too few replicas to start a get
 /// (X = R) or a write (X = W).

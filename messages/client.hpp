@@ -62,11 +62,16 @@ struct write_reply {
   /// A delete without a context (read first): the values it read and removed, identical ones
   /// counted once. 0 when the key was absent or already deleted: then nothing was written.
   uint32_t removed = 0;
+  uint32_t siblings = 0; ///< siblings the key holds after the write (tombstones included)
+  /// Set when `siblings` is above the manifest's [limits] sibling_warning: the key is collecting
+  /// concurrent writes (blind puts) that nobody resolves; past max_siblings writes are refused.
+  std::string warning{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_reply& x) {
-  return f(caf::meta::type_name("actorkv::write_reply"), x.acks, x.removed);
+  return f(caf::meta::type_name("actorkv::write_reply"), x.acks, x.removed, x.siblings,
+           x.warning);
 }
 
 /// What a client call asks of a node, when it travels in a batch.

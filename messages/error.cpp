@@ -37,6 +37,10 @@ std::string to_string(ec code) {
     return "bad_request";
   case ec::forbidden:
     return "forbidden";
+  case ec::too_many_siblings:
+    return "too_many_siblings";
+  case ec::record_too_large:
+    return "record_too_large";
   }
   return "unknown(" + std::to_string(static_cast<int>(code)) + ")";
 }

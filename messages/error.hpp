@@ -29,8 +29,10 @@ enum class ec : uint8_t {
   settings_mismatch, ///< the manifest's [store] differs from what the instance was created with
   peer_mismatch,     ///< a peer runs with different instance settings
   // 13 is retired (it was shutting_down, which nothing ever produced).
-  bad_request = 14, ///< a request that cannot be served as sent
-  forbidden,        ///< the caller's certificate (or token) carries no role that allows it
+  bad_request = 14,       ///< a request that cannot be served as sent
+  forbidden,              ///< the caller's certificate (or token) carries no role that allows it
+  too_many_siblings = 16, ///< a write would leave its key more siblings than limits.max_siblings
+  record_too_large = 17,  ///< a write would leave its key's values above limits.max_record_bytes
 };
 
 /// The code's name, e.g. "unavailable".

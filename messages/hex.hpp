@@ -19,6 +19,13 @@ inline std::string to_hex(const bytes& data) {
   return out;
 }
 
+/// A key as log lines show it: hex, cut after its first 32 bytes ("..." then).
+inline std::string key_for_log(const bytes& key) {
+  if (key.size() <= 32)
+    return to_hex(key);
+  return to_hex(bytes(key.begin(), key.begin() + 32)) + "...";
+}
+
 /// The value of one hex digit (either case), -1 for any other character.
 inline int hex_digit(char c) {
   if (c >= '0' && c <= '9')

@@ -152,12 +152,14 @@ struct routes {
   replica_batch_actor local;
   uint32_t max_key_bytes = 1024;
   uint32_t max_value_bytes = 1024 * 1024;
+  write_limits writes;          ///< passed with each write to its coordinating replica
+  uint32_t sibling_warning = 0; ///< writes leaving more siblings get a warning (0: none)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routes& x) {
   return f(caf::meta::type_name("actorkv::routes"), x.plans, x.local, x.max_key_bytes,
-           x.max_value_bytes);
+           x.max_value_bytes, x.writes, x.sibling_warning);
 }
 
 /// Where clients' gets, puts and deletes go: a node's coordinator, which a client reaches through

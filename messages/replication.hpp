@@ -15,6 +15,19 @@ namespace actorkv {
 
 using partition_id = uint32_t;
 
+/// What a client write may leave its key holding ([limits] of the manifest of the node the client
+/// asked). The coordinating replica checks the record the write would leave before it stores
+/// anything (cluster-config/write_limits.hpp); 0 leaves a bound unchecked.
+struct write_limits {
+  uint32_t max_siblings = 0;     ///< siblings, tombstones included
+  uint32_t max_record_bytes = 0; ///< the siblings' values together
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_limits& x) {
+  return f(caf::meta::type_name("actorkv::write_limits"), x.max_siblings, x.max_record_bytes);
+}
+
 /// A client write, applied by the coordinating replica, which stamps it with its own dot.
 struct write_op {
   bytes key;
@@ -22,12 +35,13 @@ struct write_op {
   bytes value;
   version_vector context;   ///< what the client saw
   int64_t timestamp_us = 0; ///< the coordinator's wall clock, for lww
+  write_limits limits;      ///< refused by the coordinating replica beyond these
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_op& x) {
   return f(caf::meta::type_name("actorkv::write_op"), x.key, x.tombstone, x.value, x.context,
-           x.timestamp_us);
+           x.timestamp_us, x.limits);
 }
 
 /// A replica's answer to a read.

@@ -11,10 +11,12 @@ namespace {
 // The fewest bytes each element can take, to bound claimed counts before allocating.
 constexpr size_t min_dot_bytes = 9;            // fixed64 id, varint counter
 constexpr size_t min_sibling_bytes = 19;       // dot, fixed64 timestamp, flag, value length
-constexpr size_t min_replica_call_bytes = 19;  // id, kind, partition, key, op, record, target
+constexpr size_t min_replica_call_bytes = 21;  // id, kind, partition, key, op (with limits),
+                                               // record, target
 constexpr size_t min_replica_answer_bytes = 8; // id, error flag, read (4), record (2)
 constexpr size_t min_client_call_bytes = 5;    // id, kind, key, value, context
-constexpr size_t min_client_answer_bytes = 6;  // id, error flag, found, values, context, acks
+constexpr size_t min_client_answer_bytes = 8;  // id, error flag, found, values, context, acks,
+                                               // siblings, warning
 
 /// Room for the fixed fields of one element, on top of its keys and values.
 constexpr size_t element_overhead = 48;
@@ -160,7 +162,7 @@ size_t estimated_wire_bytes(const client_call& c) {
 }
 
 size_t estimated_wire_bytes(const client_answer& a) {
-  size_t n = element_overhead + a.get.context.size();
+  size_t n = element_overhead + a.get.context.size() + a.write.warning.size();
   for (auto& v : a.get.values)
     n += v.size() + 4;
   return n;
@@ -178,6 +180,8 @@ bytes encode_wire(const std::vector<replica_call>& xs, std::vector<caf::error>&)
     w.blob(c.op.value);
     w.versions(c.op.context);
     w.fixed64(static_cast<uint64_t>(c.op.timestamp_us));
+    w.varint(c.op.limits.max_siblings);
+    w.varint(c.op.limits.max_record_bytes);
     w.rec(c.rec);
     w.text(c.target);
   });
@@ -202,6 +206,12 @@ caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
                         r.blob(c.op.value);
                         r.versions(c.op.context);
                         c.op.timestamp_us = static_cast<int64_t>(r.fixed64());
+                        auto max_siblings = r.varint();
+                        auto max_record_bytes = r.varint();
+                        if (max_siblings > UINT32_MAX || max_record_bytes > UINT32_MAX)
+                          return false;
+                        c.op.limits.max_siblings = static_cast<uint32_t>(max_siblings);
+                        c.op.limits.max_record_bytes = static_cast<uint32_t>(max_record_bytes);
                         r.rec(c.rec);
                         r.text(c.target);
                         return true;
@@ -279,6 +289,8 @@ bytes encode_wire(const std::vector<client_answer>& xs, std::vector<caf::error>&
       w.blob(v);
     w.blob(a.get.context);
     w.varint(a.write.acks);
+    w.varint(a.write.siblings);
+    w.text(a.write.warning);
   });
 }
 
@@ -298,6 +310,11 @@ caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
                         if (acks > UINT32_MAX)
                           return false;
                         a.write.acks = static_cast<uint32_t>(acks);
+                        auto siblings = r.varint();
+                        if (siblings > UINT32_MAX)
+                          return false;
+                        a.write.siblings = static_cast<uint32_t>(siblings);
+                        r.text(a.write.warning);
                         return true;
                       });
 }

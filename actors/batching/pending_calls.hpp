@@ -52,6 +52,9 @@ public:
     return id;
   }
 
+  /// Whether no call waits.
+  bool empty() const { return calls_.empty(); }
+
   /// What the sender keeps of call `id`; nullptr once it was answered or failed.
   Extra* extra_of(uint64_t id) {
     auto it = calls_.find(id);

@@ -27,12 +27,18 @@ using client_impl =
 /// How often overdue calls are looked for.
 constexpr auto sweep_interval = std::chrono::milliseconds{100};
 
+/// While calls wait, the longest the client stays silent towards its node: well under the 4 s
+/// after which a node closes a connection on which nothing arrived (kvnode's middleman
+/// connection timeout).
+constexpr auto keep_alive_interval = std::chrono::seconds{1};
+
 /// What a client remembers of a get, put or delete, besides its answer's use. Every call is
 /// registered (and its deadline runs) from the moment it is asked, connected or not.
 struct call_in_flight {
   caf::actor_addr coordinator; ///< where it went; unset while it waits for a connection
   client_call call;            ///< kept until sent, and after for the one retry elsewhere
   bool retry = false;
+  bool write = false; ///< a put or delete: never sent twice (see node_gone)
 };
 
 using node_calls = pending_calls<client_answer, call_in_flight>;
@@ -50,6 +56,7 @@ struct client_state {
   node_calls calls{sweep_interval};
   std::vector<uint64_t> unsent; ///< calls waiting for a connection, by id
   batch_outbox<client_requests_actor, client_call> outbox;
+  caf::actor_clock::time_point last_sent{}; ///< the last batch to the coordinator
 };
 
 using self_ptr = client_impl::stateful_pointer<client_state>;
@@ -226,8 +233,9 @@ void call_node(self_ptr self, client_call call, bool retry,
                std::optional<node_calls::time_point> deadline = std::nullopt) {
   auto& st = self->state;
   auto due = deadline ? *deadline : self->clock().now() + st.options.timeout;
+  auto write = call.kind != client_call_kind::get;
   auto id = st.calls.add_until(self, due, std::move(settle),
-                               call_in_flight{{}, std::move(call), retry});
+                               call_in_flight{{}, std::move(call), retry && !write, write});
   if (st.node) {
     send_call(self, id);
     return;
@@ -236,14 +244,23 @@ void call_node(self_ptr self, client_call call, bool retry,
   try_connect(self);
 }
 
-/// The coordinator at `coordinator` went away with its node: its calls go to another node once,
-/// or fail.
+/// The coordinator at `coordinator` went away with its node: its gets go to another node once,
+/// or fail. Its writes fail with ec::maybe_applied: the node may have stored them before it went
+/// away (a node also drops a connection that stays silent past its timeout while the write is
+/// being replicated), so neither "unavailable" nor sending them again would be true to the
+/// caller (a second attempt could add a duplicate sibling, or be refused for a sibling the
+/// first attempt added).
 void node_gone(self_ptr self, const caf::actor_addr& coordinator) {
   auto lost = self->state.calls.take_if(
       [&](const node_calls::entry& e) { return e.extra.coordinator == coordinator; });
   for (auto& c : lost) {
     if (c.extra.retry)
       call_node(self, std::move(c.extra.call), false, std::move(c.settle), c.deadline);
+    else if (c.extra.write)
+      node_calls::fail(c.settle,
+                       caf::make_error(ec::maybe_applied,
+                                       "the connection to the node was lost after the write was "
+                                       "sent; it may or may not have been applied"));
     else
       node_calls::fail(c.settle, caf::sec::request_receiver_down);
   }
@@ -282,6 +299,22 @@ void delete_what_is_read(self_ptr self, client_call del,
         deadline);
   };
   call_node(self, std::move(get), true, std::move(read), deadline);
+}
+
+/// Keeps the connection to the node alive while calls wait for their answers. CAF sends nothing
+/// on a quiet connection by itself, and a node closes one on which nothing arrived for 4 s: a
+/// write whose replication took longer (a large value, a slow replica) lost its connection and
+/// with it the answer. An empty batch is the least the coordinator takes (and it does nothing
+/// with it); an idle client, waiting for nothing, stays silent and may be disconnected.
+void keep_alive(self_ptr self) {
+  auto& st = self->state;
+  if (!st.coordinator || st.calls.empty())
+    return;
+  auto now = self->clock().now();
+  if (now - st.last_sent < keep_alive_interval)
+    return;
+  st.last_sent = now;
+  self->send(st.coordinator, batch_atom::value, std::vector<client_call>{});
 }
 
 /// forward_to() answering a response promise.
@@ -337,8 +370,14 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         return rp;
       },
       [=](batch_atom, std::vector<client_answer>& answers) { self->state.calls.settle(answers); },
-      [=](caf::flush_atom) { self->state.outbox.flush(self); },
-      [=](caf::tick_atom) { self->state.calls.sweep(self, timed_out(self)); },
+      [=](caf::flush_atom) {
+        self->state.outbox.flush(self);
+        self->state.last_sent = self->clock().now();
+      },
+      [=](caf::tick_atom) {
+        self->state.calls.sweep(self, timed_out(self));
+        keep_alive(self);
+      },
       [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
           uint32_t delay_ms) {
         auto rp = self->make_response_promise<std::string>();

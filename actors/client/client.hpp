@@ -7,9 +7,11 @@
 // its node goes away it fails over to the next. Nodes' endpoints learnt from status replies are
 // added to the list. Every get, put and delete is bounded by `timeout` from the moment it is
 // asked, waiting and retries included; an expired one fails with ec::timeout (a write then may or
-// may not have been applied) and is never retried. One that was in flight when its node went away
-// is sent once more to the next node, keeping its deadline: a write may then be applied twice,
-// which at worst leaves a duplicate sibling (a get shows identical values once), never loses one.
+// may not have been applied) and is never retried. A get that was in flight when its node went
+// away is sent once more to the next node, keeping its deadline; a put or delete fails with
+// ec::maybe_applied instead (the node may have stored it), and is never sent twice. While calls
+// wait for their answers, the client sends its node's coordinator an empty batch every second:
+// a node closes a connection on which nothing arrived for 4 s, and an answer can take longer.
 // A delete without a context is a get and then a delete with the context that get returned, both
 // within the one timeout (delete_request::blind writes the bare tombstone instead).
 #pragma once

@@ -35,9 +35,11 @@ tls_files tls_files_from_environment();
 /// Loads CAF's OpenSSL module with `files` into `cfg`; call after cfg.load<caf::io::middleman>().
 void load_tls(caf::actor_system_config& cfg, const tls_files& files);
 
-/// The limit of dialed_frame_limit() unless set otherwise: well above the default
-/// max_frame_bytes of a cluster (33 MiB), far below what a forged header can announce (4 GiB).
-constexpr uint32_t default_dialed_frame_limit = 64u << 20;
+/// The limit of dialed_frame_limit() unless set otherwise: the upper bound of any cluster's
+/// max_frame_bytes (max_frame_bytes_bound, cluster-config/manifest.hpp; a node never sends more,
+/// and a get of a record of the largest max_record_bytes needs nearly that), far below what a
+/// forged header can announce (4 GiB).
+constexpr uint32_t default_dialed_frame_limit = 256u << 20;
 
 /// Sets the largest BASP payload this process accepts on the TLS connections CAF's OpenSSL module
 /// dials (nodes dialing peers, clients dialing nodes; the program's other TLS connections are

@@ -108,7 +108,11 @@ http_failure failure_for(ec code, std::string message, bool write) {
     return make_failure(400, name, std::move(message));
   case ec::key_too_large:
   case ec::value_too_large:
+  case ec::record_too_large:
     return make_failure(413, name, std::move(message));
+  // The key's state refuses the write: read it, then write with the context to resolve it.
+  case ec::too_many_siblings:
+    return make_failure(409, name, std::move(message));
   case ec::forbidden:
     return make_failure(403, name, std::move(message));
   // Nothing was written (or nothing intact could be read): worth retrying shortly.
@@ -447,7 +451,13 @@ http_reply render_write(const write_reply& reply) {
   body.num("replicas", reply.acks);
   if (reply.removed > 0)
     body.num("removed", reply.removed);
-  return json_reply(200, body.done());
+  body.num("sibling_count", reply.siblings); // "siblings" are the values in a GET answer
+  if (!reply.warning.empty())
+    body.str("warning", reply.warning);
+  auto r = json_reply(200, body.done());
+  if (!reply.warning.empty())
+    r.headers.emplace_back("X-Siblings-Warning", reply.warning);
+  return r;
 }
 
 http_reply render_batch(const std::vector<bytes>& keys, const std::vector<get_reply>& replies) {

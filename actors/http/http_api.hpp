@@ -8,11 +8,14 @@
 //                                             one part per sibling | 404; X-Context: hex context;
 //                                             format=json: 200 {"context", "siblings": [base64]}
 //   PUT    /v1/kv/{key}                write  body = value; X-Context optional (without it the
-//                                             value becomes a sibling); 200 {"replicas": n}
+//                                             value becomes a sibling); 200 {"replicas": n,
+//                                             "sibling_count": n}, with "warning" and an
+//                                             X-Siblings-Warning header past sibling_warning
 //   DELETE /v1/kv/{key}                write  X-Context: deletes what that GET returned,
-//                                             200 {"replicas": n}; without it, reads the key and
+//                                             200 as for PUT; without it, reads the key and
 //                                             deletes what it read: 200 {"replicas": n,
-//                                             "removed": values} | 404 when absent
+//                                             "removed": values, "sibling_count": n} | 404 when
+//                                             absent
 //   POST   /v1/batch/get               read   {"keys": [base64, ...]} -> 200 [{"key", "found",
 //                                             "context", "siblings"}, ...]
 //   GET    /v1/status                  read   200 cluster_status as JSON
@@ -22,8 +25,9 @@
 // Keys in paths are percent-encoded (any bytes). Failures are one line of JSON
 // {"error": name, "message": text}: 400 malformed request, key, context or body; 401 no or an
 // unknown credential (WWW-Authenticate: Bearer); 403 role too low; 404 unknown path or key;
-// 405 method (Allow: ...); 413 key, value or body too large; 431 headers too large; 500 the
-// node failing; 503 unavailable, corrupt or overloaded (Retry-After: 1); 504 outcome unknown
+// 405 method (Allow: ...); 409 too many siblings (read, then write with the context); 413 key,
+// value, record or body too large; 431 headers too large; 500 the node failing; 503
+// unavailable, corrupt or overloaded (Retry-After: 1); 504 outcome unknown
 // (timeout, maybe_applied: a write may have happened). failure_for() maps each ec code.
 #pragma once
 
@@ -154,8 +158,9 @@ http_reply render_failure(const http_failure& f);
 /// 200 {"context": hex, "siblings": [base64, ...]} (404 as above when not found).
 http_reply render_get(get_reply reply, bool json, uint64_t seed);
 
-/// 200 {"replicas": acks}, with "removed": n after a delete that read first; 404 not_found when
-/// nothing was written (such a delete found the key absent).
+/// 200 {"replicas": acks, "sibling_count": siblings}, with "removed": n after a delete that read
+/// first, and "warning" plus the same text in an X-Siblings-Warning header when the reply carries
+/// a warning; 404 not_found when nothing was written (such a delete found the key absent).
 http_reply render_write(const write_reply& reply);
 
 /// 200 with a JSON array, one object per key in the order asked:

@@ -11,11 +11,14 @@
 
 #include "actors/batching/batch_outbox.hpp"
 #include "actors/batching/pending_calls.hpp"
+#include "actors/node/event_log.hpp"
 #include "actors/node/permission.hpp"
 #include "cluster-config/quorum.hpp"
 #include "cluster-config/ring.hpp"
+#include "cluster-config/write_limits.hpp"
 #include "messages/dvv.hpp"
 #include "messages/error.hpp"
+#include "messages/hex.hpp"
 
 namespace actorkv {
 
@@ -56,6 +59,10 @@ struct coordinator_state {
   caf::actor_addr local;       ///< this node's storage
   uint32_t max_key_bytes = 0;
   uint32_t max_value_bytes = 0;
+  write_limits writes;          ///< sent with each write to its coordinating replica
+  uint32_t sibling_warning = 0; ///< writes leaving more siblings get a warning
+  std::string node;             ///< this node's name, for its log lines
+  warning_throttle warned;      ///< which keys' sibling warnings reach the log
   std::map<caf::actor_addr, outgoing_batch> outgoing;
   replica_calls pending{sweep_interval};
   bool flush_scheduled = false;
@@ -259,11 +266,33 @@ struct write_round {
   outcome_fn done;
   write_op op;
   write_tally tally;
+  uint32_t siblings = 0; ///< in the record the coordinating replica stored
+  std::string warning;   ///< for the reply: the key is collecting siblings
 };
 
 void reply_if_due(const std::shared_ptr<write_round>& wr) {
-  if (auto reply = wr->tally.take_reply())
-    finish(wr->done, std::move(*reply));
+  auto reply = wr->tally.take_reply();
+  if (!reply)
+    return;
+  if (*reply) {
+    (*reply)->siblings = wr->siblings;
+    (*reply)->warning = wr->warning;
+  }
+  finish(wr->done, std::move(*reply));
+}
+
+/// The coordinating replica stored a record of `siblings` siblings: past the soft limit the reply
+/// says so, and the log too, at most once a minute per key (a client writing one key blindly in
+/// a loop would otherwise write a line per put).
+void note_siblings(self_ptr self, const std::shared_ptr<write_round>& wr, size_t siblings) {
+  auto& st = self->state;
+  wr->siblings = static_cast<uint32_t>(siblings);
+  wr->warning = sibling_warning_text(siblings, st.sibling_warning, st.writes.max_siblings);
+  if (wr->warning.empty() || !st.warned.due(wr->op.key, self->clock().now()))
+    return;
+  log_event(st.node, "key " + key_for_log(wr->op.key) + ": " + wr->warning +
+                         " (clients write it without the context of a read; logged once a "
+                         "minute per key)");
 }
 
 /// The coordinating replica stored `rec`: the replicas after it get it (merged at home replicas,
@@ -304,15 +333,13 @@ void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr, size
   ask(self, target, std::move(c), [self, wr](replica_answer& a) {
     if (!a.err) {
       self->state.clock->observe(a.rec);
+      note_siblings(self, wr, a.rec.siblings.size());
       wr->tally.coordinated();
       replicate(self, wr, a.rec);
-    } else if (a.err == ec::bad_context) {
-      // The context names writes this replica never made (dvv::admit_context): final. Another
-      // replica, not knowing this one's counters, would take it.
-      wr->tally.refused(std::move(a.err));
     } else if (auto next = wr->tally.coordinator_failed(std::move(a.err))) {
       // The next replica may coordinate: each dot is new, so a retry of a write that did land
-      // at the failed one at most shows the value twice, never loses one.
+      // at the failed one at most shows the value twice, never loses one. A refusal (a context
+      // naming writes this replica never made, a write past the limits) is final: is_refusal.
       ask_coordinator(self, wr, *next);
     }
     reply_if_due(wr);
@@ -340,6 +367,7 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
     op.context = std::move(*vv);
   }
   op.timestamp_us = self->state.clock->stamp();
+  op.limits = self->state.writes;
   auto wr = std::make_shared<write_round>(std::move(*plan), std::move(done), std::move(op));
   wr->tally.coordinating(0);
   ask_coordinator(self, wr, 0);
@@ -376,11 +404,14 @@ void take_routes(self_ptr self, routes& r) {
   st.local = r.local.address();
   st.max_key_bytes = r.max_key_bytes;
   st.max_value_bytes = r.max_value_bytes;
+  st.writes = r.writes;
+  st.sibling_warning = r.sibling_warning;
   fail_gone_destinations(self);
 }
 
 coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_options options) {
   self->state.clock = options.clock ? std::move(options.clock) : std::make_shared<node_clock>();
+  self->state.node = std::move(options.node);
   self->state.instance = std::move(options.instance);
   self->state.access = std::move(options.access);
   self->state.request_timeout = options.request_timeout;

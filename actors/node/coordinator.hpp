@@ -11,6 +11,12 @@
 //                fallbacks ──> W acks ──> reply(acks)
 //            └─> W out of reach ──> reply(maybe_applied if any replica stored it, else unavailable)
 //            └─> bad_context (the context names writes that replica never made) ──> reply(it)
+//            └─> refused by the coordinating replica (write limits) ──> reply(the refusal)
+//
+// Every write carries the [limits] of the routes; the coordinating replica refuses one that
+// would leave its key too many siblings or too many bytes (cluster-config/write_limits.hpp).
+// A write that leaves more than sibling_warning siblings gets a warning in its reply, and the
+// log a line about the key at most once a minute.
 //
 // Replica calls do not travel one by one: the calls for one destination (this node's storage, a
 // peer's replica gateway) made while the coordinator works through its mailbox go as one request
@@ -49,6 +55,7 @@ struct coordinator_options {
   /// Stamps writes for last-writer-wins and follows the records replicas answer with; the node
   /// shares it with its storage and failure detector.
   std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
+  std::string node{}; ///< this node's name, for its log lines (sibling warnings)
   /// Who may read and write (kvnode's guard fills it); null: everyone (TLS turned off).
   std::shared_ptr<const access_table> access{};
   /// The instance's name (store.name): contexts are bound to it and to their key, and a context

@@ -35,6 +35,7 @@ void spawn_children(self_ptr self) {
   co.initial = make_routes(self);
   co.request_timeout = timeout;
   co.access = st.options.access;
+  co.node = name;
   co.instance = cluster.store.name;
   co.clock = st.options.clock;
   st.coordinator = spawn_coordinator(sys, std::move(co));

@@ -50,6 +50,9 @@ routes make_routes(self_ptr self) {
   out.local = st.options.storage;
   out.max_key_bytes = cluster.limits.max_key_bytes;
   out.max_value_bytes = cluster.limits.max_value_bytes;
+  out.writes.max_siblings = cluster.limits.max_siblings;
+  out.writes.max_record_bytes = cluster.limits.max_record_bytes;
+  out.sibling_warning = cluster.limits.sibling_warning;
   return out;
 }
 

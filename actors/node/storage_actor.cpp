@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "actors/node/event_log.hpp"
+#include "cluster-config/write_limits.hpp"
 #include "messages/dvv.hpp"
 #include "messages/error.hpp"
 #include "messages/hex.hpp"
@@ -49,10 +50,9 @@ replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
   auto rec = st.engine->get(p, key);
   if (!rec) {
     out.corrupt = rec.error() == ec::corrupt_record;
-    auto shown =
-        key.size() > 32 ? to_hex(bytes(key.begin(), key.begin() + 32)) + "..." : to_hex(key);
-    log_event(st.options.node, "partition " + std::to_string(p) + " key " + shown + ": " +
-                                   describe(rec.error()) + "; treated as missing until repaired");
+    log_event(st.options.node, "partition " + std::to_string(p) + " key " + key_for_log(key) +
+                                   ": " + describe(rec.error()) +
+                                   "; treated as missing until repaired");
     return out;
   }
   if (*rec) {
@@ -233,6 +233,12 @@ caf::expected<record> apply_coord(self_ptr self, partition_id p, const write_op&
     return seen.error();
   auto updated = dvv::update(current.rec, *seen, std::move(value), self_id, op.timestamp_us,
                              st.options.conflicts);
+  // The client's limits are checked here, on the record the write would leave, before anything
+  // is stored: this replica stores a client write first and the others only get what it returns,
+  // so a refused write is stored nowhere (cluster-config/write_limits.hpp). Merges are not
+  // checked. A fallback (above) holds no copy of the key: it has nothing to check against.
+  if (auto err = check_client_write(current.rec, updated, op.limits))
+    return err;
   if (auto err = store(st, p, op.key, current, updated))
     return err;
   return updated;

@@ -135,9 +135,13 @@ data_dir = "d/c"
   BOOST_CHECK_EQUAL(m->storage.cache_mib, 64u);
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 1024u);
   BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 1024u * 1024u);
-  // 32 max-size values, a key, 1 MiB and 256 bytes per partition (256 of them).
+  BOOST_CHECK_EQUAL(m->limits.max_siblings, 100u);
+  BOOST_CHECK_EQUAL(m->limits.sibling_warning, 25u);
+  BOOST_CHECK_EQUAL(m->limits.max_record_bytes, 8u * 1048576);
+  // Four max-size records (32 max-size values), a key, 1 MiB and 256 bytes per partition (256).
   BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 32u * 1048576 + 1024 + 1048576 + 256 * 256);
   BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, limits_settings{}.max_frame_bytes);
+  BOOST_CHECK_EQUAL(m->limits.max_record_bytes, limits_settings{}.max_record_bytes);
   BOOST_CHECK_EQUAL(m->timeouts.request_ms, 5000u);
   BOOST_CHECK_EQUAL(m->timeouts.client_ms, 10000u);
   BOOST_CHECK(!m->faults.injection);
@@ -160,6 +164,9 @@ cache_mib = 512
 max_key_bytes = 10
 max_value_bytes = 20
 max_frame_bytes = 2000000
+max_siblings = 7
+sibling_warning = 6
+max_record_bytes = 50
 [timeouts]
 request_ms = 30
 client_ms = 40
@@ -178,6 +185,9 @@ injection = true
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 10u);
   BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 20u);
   BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 2000000u);
+  BOOST_CHECK_EQUAL(m->limits.max_siblings, 7u);
+  BOOST_CHECK_EQUAL(m->limits.sibling_warning, 6u);
+  BOOST_CHECK_EQUAL(m->limits.max_record_bytes, 50u);
   BOOST_CHECK_EQUAL(m->timeouts.request_ms, 30u);
   BOOST_CHECK_EQUAL(m->timeouts.client_ms, 40u);
   BOOST_CHECK(m->faults.injection);
@@ -380,11 +390,17 @@ BOOST_AUTO_TEST_CASE(duplicates) {
 
 BOOST_AUTO_TEST_CASE(limits_and_timeouts_not_zero) {
   expect(store_head + "[limits]\nmax_key_bytes = 0\n" + two_nodes, 8,
-         "max_key_bytes = 0 must be at least 1");
+         "max_key_bytes = 0 is outside 1..1048576");
   expect(store_head + "[limits]\nmax_value_bytes = 0\n" + two_nodes, 8,
-         "max_value_bytes = 0 must be at least 1");
+         "max_value_bytes = 0 is outside 1..67108864");
   expect(store_head + "[limits]\nmax_value_bytes = 5000000000\n" + two_nodes, 8,
-         "max_value_bytes = 5000000000 is outside 1..4294967295");
+         "max_value_bytes = 5000000000 is outside 1..67108864");
+  expect(store_head + "[limits]\nmax_siblings = 0\n" + two_nodes, 8,
+         "max_siblings = 0 is outside 1..10000");
+  expect(store_head + "[limits]\nsibling_warning = 0\n" + two_nodes, 8,
+         "sibling_warning = 0 is outside 1..10000");
+  expect(store_head + "[limits]\nmax_record_bytes = 0\n" + two_nodes, 8,
+         "max_record_bytes = 0 is outside 1..134217728");
   expect(store_head + "[timeouts]\nrequest_ms = 0\n" + two_nodes, 8,
          "request_ms = 0 must be at least 1");
   expect(store_head + "[timeouts]\nclient_ms = 0\n" + two_nodes, 8,
@@ -392,25 +408,96 @@ BOOST_AUTO_TEST_CASE(limits_and_timeouts_not_zero) {
 }
 
 BOOST_AUTO_TEST_CASE(frame_limit_follows_the_other_limits_and_partitions) {
-  // store_head has 8 partitions.
+  // store_head has 8 partitions; the record limit defaults to 8 values, the frame to 4 records.
   auto m = parse_manifest(
       store_head + "[limits]\nmax_key_bytes = 10\nmax_value_bytes = 100\n" + two_nodes, "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
-  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 10u + 32 * 100 + 1048576 + 256 * 8);
+  BOOST_CHECK_EQUAL(m->limits.max_record_bytes, 800u);
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 10u + 4 * 800 + 1048576 + 256 * 8);
   // [limits] before [store]: the partitions still count.
   m = parse_manifest(
       "[limits]\nmax_key_bytes = 10\nmax_value_bytes = 100\n" + store_head + two_nodes, "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
-  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 10u + 32 * 100 + 1048576 + 256 * 8);
-  // Values near 4 GiB: capped at what a BASP header can announce.
-  m = parse_manifest(store_head + "[limits]\nmax_value_bytes = 4294967295\n" + two_nodes, "x.toml");
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 10u + 4 * 800 + 1048576 + 256 * 8);
+  // A record limit set: the frame follows it.
+  m = parse_manifest(store_head + "[limits]\nmax_record_bytes = 3000000\n" + two_nodes, "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
-  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 4294967295u);
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 1024u + 4 * 3000000 + 1048576 + 256 * 8);
+  // The largest values: records of 8 x 64 MiB would pass their bound, frames of 4 such records
+  // theirs; both are capped.
+  m = parse_manifest(store_head + "[limits]\nmax_value_bytes = 67108864\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.max_record_bytes, max_record_bytes_bound);
+  BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, max_frame_bytes_bound);
+  BOOST_CHECK_GE(m->limits.max_frame_bytes, min_frame_bytes(1024, max_record_bytes_bound, 65536));
+  // Every limit at its bound: a record still fits a frame.
   m = parse_manifest(store_head +
-                         "[limits]\nmax_value_bytes = 4294967295\nmax_frame_bytes = 4294967295\n" +
+                         "[limits]\nmax_key_bytes = 1048576\nmax_value_bytes = 67108864\n"
+                         "max_record_bytes = 134217728\nmax_frame_bytes = 268435456\n"
+                         "max_siblings = 10000\nsibling_warning = 10000\n" +
                          two_nodes,
                      "x.toml");
   BOOST_CHECK_MESSAGE(m, why(m));
+}
+
+BOOST_AUTO_TEST_CASE(limits_have_upper_bounds) {
+  // 2 GiB values were accepted and switched the frame guard off (the derived frame limit was
+  // capped at 4 GiB - 1, above anything a header can announce).
+  expect(store_head + "[limits]\nmax_value_bytes = 2147483648\n" + two_nodes, 8,
+         "max_value_bytes = 2147483648 is outside 1..67108864");
+  expect(store_head + "[limits]\nmax_value_bytes = 67108865\n" + two_nodes, 8,
+         "max_value_bytes = 67108865 is outside 1..67108864");
+  expect(store_head + "[limits]\nmax_frame_bytes = 268435457\n" + two_nodes, 8,
+         "max_frame_bytes = 268435457 is outside 1..268435456");
+  expect(store_head + "[limits]\nmax_frame_bytes = 4294967295\n" + two_nodes, 8,
+         "max_frame_bytes = 4294967295 is outside 1..268435456");
+  expect(store_head + "[limits]\nmax_record_bytes = 134217729\n" + two_nodes, 8,
+         "max_record_bytes = 134217729 is outside 1..134217728");
+  expect(store_head + "[limits]\nmax_key_bytes = 1048577\n" + two_nodes, 8,
+         "max_key_bytes = 1048577 is outside 1..1048576");
+  expect(store_head + "[limits]\nmax_siblings = 10001\n" + two_nodes, 8,
+         "max_siblings = 10001 is outside 1..10000");
+  // The line of the offending key, not of the table.
+  expect(store_head + "[limits]\nmax_key_bytes = 10\n\nmax_value_bytes = 100000000\n" + two_nodes,
+         10, "max_value_bytes = 100000000 is outside 1..67108864");
+}
+
+BOOST_AUTO_TEST_CASE(sibling_limits_relate) {
+  auto m = parse_manifest(store_head + "[limits]\nmax_siblings = 5\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.max_siblings, 5u);
+  BOOST_CHECK_EQUAL(m->limits.sibling_warning, 5u); // the default 25 would be above it
+  m = parse_manifest(store_head + "[limits]\nmax_siblings = 5\nsibling_warning = 3\n" + two_nodes,
+                     "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.sibling_warning, 3u);
+  expect(store_head + "[limits]\nmax_siblings = 5\nsibling_warning = 6\n" + two_nodes, 9,
+         "sibling_warning = 6 is above max_siblings = 5");
+  // Either order in the file.
+  expect(store_head + "[limits]\nsibling_warning = 200\n" + two_nodes, 8,
+         "sibling_warning = 200 is above max_siblings = 100");
+}
+
+BOOST_AUTO_TEST_CASE(record_limit_fits_a_value_and_a_frame) {
+  expect(store_head + "[limits]\nmax_record_bytes = 1048575\n" + two_nodes, 8,
+         "max_record_bytes = 1048575 is less than max_value_bytes = 1048576");
+  auto m =
+      parse_manifest(store_head + "[limits]\nmax_record_bytes = 1048576\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  // A frame set without a record limit lowers the default record limit to what it carries:
+  // 1 MiB + 1024 + 1 MiB + 2048 carries 1 MiB + 1000 bytes of values with a 1024-byte key.
+  const uint32_t frame = 1048576 + 1000 + 1024 + 1048576 + 2048;
+  m = parse_manifest(store_head + "[limits]\nmax_frame_bytes = " + std::to_string(frame) + "\n" +
+                         two_nodes,
+                     "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.max_record_bytes, 1048576u + 1000);
+  // Both set: the frame must carry the record.
+  expect(store_head + "[limits]\nmax_record_bytes = 4194304\nmax_frame_bytes = " +
+             std::to_string(frame) + "\n" + two_nodes,
+         9,
+         "max_frame_bytes = 2101224 is less than the 5245952 bytes a record of max_record_bytes "
+         "needs (max_key_bytes + max_record_bytes + 1 MiB + 256 per partition)");
 }
 
 BOOST_AUTO_TEST_CASE(frame_limit_must_fit_a_max_size_put) {
@@ -427,8 +514,9 @@ BOOST_AUTO_TEST_CASE(frame_limit_must_fit_a_max_size_put) {
   auto m = parse_manifest(with(least), "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
   BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, least);
-  expect(with(0), 8, "max_frame_bytes = 0 must be at least 1");
-  expect(with(5000000000), 8, "max_frame_bytes = 5000000000 is outside 1..4294967295");
+  BOOST_CHECK_EQUAL(m->limits.max_record_bytes, 1048576u); // what the frame carries
+  expect(with(0), 8, "max_frame_bytes = 0 is outside 1..268435456");
+  expect(with(5000000000), 8, "max_frame_bytes = 5000000000 is outside 1..268435456");
   // Larger values raise the floor.
   expect(store_head + "[limits]\nmax_value_bytes = 8388608\nmax_frame_bytes = 4194304\n" +
              two_nodes,
@@ -498,9 +586,9 @@ BOOST_AUTO_TEST_CASE(connection_limits) {
   BOOST_CHECK_EQUAL(m->limits.frame_ms, 30000u);
   // The budget follows max_frame_bytes, wherever that comes from.
   BOOST_CHECK_EQUAL(m->limits.frame_budget_bytes, uint64_t{4} * m->limits.max_frame_bytes);
-  m = parse_manifest(store_head + "[limits]\nmax_frame_bytes = 4000000000\n" + two_nodes, "x.toml");
+  m = parse_manifest(store_head + "[limits]\nmax_frame_bytes = 268435456\n" + two_nodes, "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
-  BOOST_CHECK_EQUAL(m->limits.frame_budget_bytes, uint64_t{16000000000});
+  BOOST_CHECK_EQUAL(m->limits.frame_budget_bytes, uint64_t{1} << 30);
   m = parse_manifest(store_head +
                          "[limits]\nmax_connections = 100\nidle_connection_ms = 5000\n"
                          "frame_ms = 700\nframe_budget_bytes = 20000000000\n" +

@@ -288,7 +288,7 @@ BOOST_AUTO_TEST_CASE(every_coordinator_failing_is_unavailable) {
 BOOST_AUTO_TEST_CASE(a_coordinator_refusing_the_context_is_the_reply_and_asks_no_other) {
   write_tally t{3, 2, 3};
   t.coordinating(0);
-  t.refused(caf::make_error(ec::bad_context, "the context names write 9"));
+  BOOST_TEST(!t.coordinator_failed(caf::make_error(ec::bad_context, "the context names write 9")));
   BOOST_TEST(error_text(t.take_reply()) == "bad_context: the context names write 9");
   BOOST_TEST(t.coordinator() == 0u); // nobody else coordinates it
   t.acked();                         // nothing asked can answer; nothing changes if it did
@@ -316,6 +316,33 @@ BOOST_AUTO_TEST_CASE(a_write_a_replica_may_have_stored_is_maybe_applied) {
   BOOST_TEST(((*reply).error() == ec::maybe_applied));
   BOOST_TEST(may_have_applied(caf::make_error(caf::sec::request_receiver_down)));
   BOOST_TEST(!may_have_applied(disk_full));
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_write_ends_at_its_coordinator_with_the_refusal) {
+  // The next replica is not asked: it would refuse too, or accept only because its copy is behind.
+  auto refused = caf::make_error(ec::too_many_siblings, "the key has 5 siblings");
+  write_tally t{3, 2, 3};
+  t.coordinating(0);
+  BOOST_TEST(!t.coordinator_failed(refused));
+  BOOST_TEST(error_text(t.take_reply()) == "too_many_siblings: the key has 5 siblings");
+  BOOST_TEST(!t.take_reply());
+  write_tally big{3, 2, 3};
+  big.coordinating(0);
+  BOOST_TEST(!big.coordinator_failed(caf::make_error(ec::record_too_large, "9 bytes")));
+  BOOST_TEST(error_text(big.take_reply()) == "record_too_large: 9 bytes");
+  // A coordinator before it timed out: that one may have stored the write, so the refusal of
+  // the next one must not claim that nothing was stored.
+  write_tally unsure{3, 2, 3};
+  unsure.coordinating(0);
+  BOOST_TEST(unsure.coordinator_failed(timed_out).value_or(9) == 1u);
+  BOOST_TEST(!unsure.coordinator_failed(refused));
+  BOOST_TEST(error_text(unsure.take_reply()) ==
+             "maybe_applied: 0 of 3 replicas stored it, 2 needed (last failure: "
+             "too_many_siblings: the key has 5 siblings)");
+  BOOST_TEST(is_refusal(refused));
+  BOOST_TEST(is_refusal(caf::make_error(ec::bad_context, "x")));
+  BOOST_TEST(!is_refusal(disk_full));
+  BOOST_TEST(!is_refusal(timed_out));
 }
 
 BOOST_AUTO_TEST_CASE(a_failure_that_leaves_w_in_reach_waits_for_the_others) {

@@ -125,6 +125,33 @@ inline int64_t stored_records(const std::string& data_dir) {
   return n;
 }
 
+/// How many stored records and hints of a node hold `marker` in their encoded value (a value's
+/// bytes appear there as written), read from its database file while it runs; -1 when the file
+/// cannot be read.
+inline int64_t stored_with(const std::string& data_dir, const std::string& marker) {
+  sqlite3* db = nullptr;
+  auto path = data_dir + "/actorkv.db";
+  int64_t n = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 2000);
+    n = 0;
+    for (auto* table : {"records", "hints"}) {
+      sqlite3_stmt* st = nullptr;
+      auto sql = std::string{"SELECT count(*) FROM "} + table + " WHERE instr(value, ?1) > 0";
+      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+        n = -1;
+        break;
+      }
+      sqlite3_bind_blob(st, 1, marker.data(), static_cast<int>(marker.size()), SQLITE_TRANSIENT);
+      if (sqlite3_step(st) == SQLITE_ROW)
+        n += sqlite3_column_int64(st, 0);
+      sqlite3_finalize(st);
+    }
+  }
+  sqlite3_close(db);
+  return n;
+}
+
 /// Flips one bit of the first byte of `marker` inside the stored record that holds it, behind the
 /// engine's back (the node must be stopped). False when no record holds `marker`.
 inline bool flip_byte_in_stored_value(const std::string& data_dir, const std::string& marker) {

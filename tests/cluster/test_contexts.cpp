@@ -303,7 +303,7 @@ BOOST_AUTO_TEST_CASE(https_delete_without_context_removes_what_it_read) {
   BOOST_REQUIRE(curl(c, 0, "reader", "GET", "/v1/kv/cart").status == 300);
   r = curl(c, 0, "writer", "DELETE", "/v1/kv/cart");
   BOOST_TEST(r.status == 200, r.body);
-  BOOST_TEST(r.body == "{\"replicas\":1,\"removed\":2}\n");
+  BOOST_TEST(r.body == "{\"replicas\":1,\"removed\":2,\"sibling_count\":1}\n");
   r = curl(c, 0, "reader", "GET", "/v1/kv/cart");
   BOOST_TEST(r.status == 404, r.body);
   r = curl(c, 0, "writer", "DELETE", "/v1/kv/cart");

@@ -418,7 +418,7 @@ void round_trip(local_cluster& c, tool t) {
   auto r = writer.put("/v1/kv/" + p + "k", v1);
   BOOST_TEST(r.status == 200, r.describe());
   BOOST_TEST(r.json_valid, r.describe());
-  BOOST_TEST(r.json_keys == "replicas", r.describe());
+  BOOST_TEST(r.json_keys == "replicas,sibling_count", r.describe());
   BOOST_TEST(contains(r.body, "\"replicas\":2"), r.describe()); // W = 2
   r = reader.get("/v1/kv/" + p + "k");
   BOOST_TEST(r.status == 200, r.describe());
@@ -747,6 +747,41 @@ BOOST_AUTO_TEST_CASE(each_refusal_has_its_status_and_a_one_line_json_body) {
       // None of the refused writes stored anything.
       for (auto key : {p + "ctx", p + "k", p + "big"})
         BOOST_TEST(c.kvsh(0, "get " + key + "\n").out == "(not found)\n", key);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sibling_and_record_limits_are_409_and_413_and_the_warning_a_header) {
+  local_cluster c{three_nodes("[limits]\nmax_siblings = 3\nsibling_warning = 2\n"
+                              "max_value_bytes = 4096\nmax_record_bytes = 6000\n")};
+  c.start_all();
+  wait_until_serving(c);
+  for (auto t : {tool::curl, tool::python}) {
+    BOOST_TEST_CONTEXT(name_of(t)) {
+      const std::string p = "/v1/kv/" + std::string{name_of(t)} + "-";
+      client writer{c, t, certificate_of(c, "writer")};
+      for (auto value : {"a", "b"}) {
+        auto r = writer.put(p + "cart", value);
+        BOOST_TEST(r.status == 200, r.describe());
+        BOOST_TEST(r.header("X-Siblings-Warning") == "");
+      }
+      // Past the soft limit: stored, with the warning in a header and in the body.
+      auto r = writer.put(p + "cart", "c");
+      BOOST_TEST(r.status == 200, r.describe());
+      BOOST_TEST(r.json_keys == "replicas,sibling_count,warning", r.describe());
+      BOOST_TEST(contains(r.body, "\"sibling_count\":3"), r.describe());
+      BOOST_TEST(contains(r.header("X-Siblings-Warning"), "the key has 3 siblings, above "
+                                                          "sibling_warning = 2"),
+                 r.header("X-Siblings-Warning"));
+      BOOST_TEST(r.json("warning") == r.header("X-Siblings-Warning"));
+      // Past the hard limit: 409, nothing stored.
+      check_failure(writer.put(p + "cart", "d"), 409, "too_many_siblings", "a fourth sibling");
+      r = writer.get(p + "cart?format=json");
+      BOOST_TEST(r.siblings.size() == 3u, r.describe());
+      // Values of 4000 bytes each: the second would make 8000, above max_record_bytes.
+      BOOST_TEST(writer.put(p + "big", std::string(4000, 'x')).status == 200);
+      check_failure(writer.put(p + "big", std::string(4000, 'y')), 413, "record_too_large",
+                    "a second 4000-byte sibling");
     }
   }
 }

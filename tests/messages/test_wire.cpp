@@ -76,6 +76,7 @@ std::vector<replica_call> sample_calls() {
   calls[1].op.value = bytes(1000, 0xAB);
   calls[1].op.context = sample_record(1).context;
   calls[1].op.timestamp_us = -42;
+  calls[1].op.limits = write_limits{100, 0xFFFFFFFFu};
   calls[1].target = "n3";
   calls[2].id = 3;
   calls[2].kind = replica_call_kind::merge;
@@ -100,6 +101,8 @@ void check_equal(const replica_call& a, const replica_call& b) {
   BOOST_TEST(a.op.value == b.op.value);
   BOOST_TEST((a.op.context == b.op.context));
   BOOST_TEST(a.op.timestamp_us == b.op.timestamp_us);
+  BOOST_TEST(a.op.limits.max_siblings == b.op.limits.max_siblings);
+  BOOST_TEST(a.op.limits.max_record_bytes == b.op.limits.max_record_bytes);
   BOOST_TEST((a.rec == b.rec));
   BOOST_TEST(a.target == b.target);
 }
@@ -182,6 +185,8 @@ BOOST_AUTO_TEST_CASE(client_batches_round_trip_with_their_errors) {
   answers[0].get.context = bytes{1, 2, 3};
   answers[1].id = 8;
   answers[1].write.acks = 3;
+  answers[1].write.siblings = 26;
+  answers[1].write.warning = "the key has 26 siblings";
   answers[2].id = 1ull << 63;
   answers[2].err = caf::make_error(ec::unavailable, "1 of 3 replicas reachable, 2 needed");
   auto out = round_trip(answers);
@@ -193,6 +198,8 @@ BOOST_AUTO_TEST_CASE(client_batches_round_trip_with_their_errors) {
     BOOST_TEST(out[i].get.values == answers[i].get.values);
     BOOST_TEST(out[i].get.context == answers[i].get.context);
     BOOST_TEST(out[i].write.acks == answers[i].write.acks);
+    BOOST_TEST(out[i].write.siblings == answers[i].write.siblings);
+    BOOST_TEST(out[i].write.warning == answers[i].write.warning);
   }
   BOOST_TEST(describe(out[2].err) == "unavailable: 1 of 3 replicas reachable, 2 needed");
 }

@@ -45,7 +45,7 @@ options:
                          TLS: the cluster CA, a write (or admin) client certificate and its
                          key (defaults: $ACTORKV_CA, $ACTORKV_CERT, $ACTORKV_KEY; without them
                          plaintext, for clusters with [tls] enabled = false). Over TLS, a
-                         reply announcing more than $ACTORKV_MAX_FRAME_BYTES (default 64 MiB)
+                         reply announcing more than $ACTORKV_MAX_FRAME_BYTES (default 256 MiB)
                          drops the connection before it is read
   --workload a|b|c|w     a: 50% read 50% update, b: 95/5, c: read only, w: update only
                          (default a)

@@ -467,6 +467,8 @@ int main(int argc, char** argv) {
                     std::to_string(other_descriptors) + " are kept for the rest of the node)",
                 1);
   // Connections this node dials (to its peers) get the same header check as those it accepts.
+  // Clients accept by default what any node may send (a get of the largest record allowed).
+  static_assert(actorkv::default_dialed_frame_limit == actorkv::max_frame_bytes_bound);
   actorkv::set_dialed_frame_limit(
       cluster->limits.max_frame_bytes,
       [node_name](const std::string& what) { actorkv::log_event(node_name, what); });

@@ -36,7 +36,7 @@ options:
   --key FILE       the certificate's key (default: $ACTORKV_KEY). Without the three, kvsh
                    talks plaintext, which only a cluster with [tls] enabled = false accepts.
                    tools/certs makes them; tools/run passes run/certs/admin.* Over TLS, a
-                   reply announcing more than $ACTORKV_MAX_FRAME_BYTES (default 64 MiB)
+                   reply announcing more than $ACTORKV_MAX_FRAME_BYTES (default 256 MiB)
                    drops the connection before it is read
   -c COMMANDS      run these commands (separated by ';') and exit
   --timeout MS     bound on each request in milliseconds (default 10000)

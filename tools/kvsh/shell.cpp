@@ -27,6 +27,9 @@ const char* shell_help() {
         Without --context the value is added beside any existing one (siblings); with the
         context of a get it replaces exactly what that get returned. A context belongs to
         the key (and cluster) it was read from; another key's is refused (bad_context).
+        Past the manifest's [limits] sibling_warning a write prints a warning; past
+        max_siblings (or max_record_bytes) it is refused (too_many_siblings,
+        record_too_large) and nothing is stored: get the key and put with its context.
   delete KEY                               read KEY, then delete exactly what that read
         returned; prints how many versions it removed, or "(not found)"
   delete KEY --context C                   delete what the get that printed C returned
@@ -299,6 +302,9 @@ struct shell::impl {
       out << "ok" << std::endl;
     else
       out << "ok (" << r.acks << " replicas acknowledged)" << std::endl;
+    // Stored, but the key is collecting siblings: said on stderr, so scripts still read "ok".
+    if (!r.warning.empty())
+      err << "warning: " << r.warning << std::endl;
   }
 
   outcome do_status() {

@@ -441,6 +441,58 @@ BOOST_FIXTURE_TEST_CASE(a_get_in_flight_when_the_coordinator_goes_down_is_retrie
   BOOST_TEST(log2->calls() == 2u);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_write_in_flight_when_the_node_goes_away_may_be_applied_and_is_not_resent,
+                        client_fixture) {
+  // A node drops a client's connection whose request outlives its connection timeout (a large
+  // value being replicated): the write may well be stored. Reported as "unavailable" (nothing
+  // stored) or sent again to the next node, the answer would be untrue or the write doubled.
+  auto [coord1, log1] = coordinator(); // never answers
+  auto [coord2, log2] = coordinator(serving("n2"));
+  auto c = client({ep1, ep2}, connector({{ep1, node(coord1)}, {ep2, node(coord2)}}));
+  auto p = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}});
+  auto d = ask<write_reply>(c, caf::delete_atom::value, delete_request{b("k"), b("ctx"), false});
+  run();
+  BOOST_REQUIRE_EQUAL(log1->calls(), 2u);
+  caf::anon_send_exit(coord1, caf::exit_reason::user_shutdown);
+  run();
+  for (auto& w : {p, d}) {
+    BOOST_REQUIRE(w->done);
+    BOOST_TEST((w->err == ec::maybe_applied), describe(w->err));
+    BOOST_TEST(describe(w->err).find("may or may not have been applied") != std::string::npos,
+               describe(w->err));
+  }
+  BOOST_TEST(log2->calls() == 0u);
+  // The next write goes to n2.
+  auto next = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}});
+  run();
+  BOOST_REQUIRE(next->done);
+  BOOST_TEST(!next->err, describe(next->err));
+  BOOST_TEST(log2->calls() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_client_waiting_for_answers_is_never_silent_for_a_second, client_fixture) {
+  // A node closes a connection on which nothing arrived for 4 s, and an answer can take longer
+  // (a large value being replicated). While calls wait, the client sends the coordinator an
+  // empty batch each second; waiting for nothing, it sends nothing.
+  auto [coord, log] = coordinator(); // never answers
+  auto c = client({ep1}, connector({{ep1, node(coord)}}), 10s);
+  auto p = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}});
+  run();
+  BOOST_REQUIRE_EQUAL(log->batches.size(), 1u);
+  advance(3500ms);
+  BOOST_TEST(!p->done);
+  BOOST_REQUIRE_EQUAL(log->batches.size(), 4u); // at 1, 2 and 3 s
+  for (size_t i = 1; i < log->batches.size(); ++i)
+    BOOST_TEST(log->batches[i].empty());
+  BOOST_TEST(log->calls() == 1u); // the put was not sent again
+  advance(7s);
+  BOOST_REQUIRE(p->done);
+  BOOST_TEST((p->err == ec::timeout), describe(p->err));
+  auto before = log->batches.size();
+  advance(5s);
+  BOOST_TEST(log->batches.size() == before); // nothing waits: silent
+}
+
 BOOST_FIXTURE_TEST_CASE(a_get_is_retried_only_once, client_fixture) {
   auto [coord1, log1] = coordinator(); // never answers
   auto [coord2, log2] = coordinator(); // never answers

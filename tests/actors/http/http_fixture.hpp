@@ -137,7 +137,10 @@ fake_store(fake_store_actor::stateful_pointer<fake_store_state> self) {
     e.version = ++st.clock;
     if (value)
       sib.emplace_back(e.version, std::move(*value));
-    return write_reply{2};
+    write_reply reply;
+    reply.acks = 2;
+    reply.siblings = static_cast<uint32_t>(sib.size());
+    return reply;
   };
   return {
       [=](caf::get_atom, const bytes& key) -> caf::result<get_reply> {

@@ -120,6 +120,8 @@ BOOST_AUTO_TEST_CASE(every_error_code_maps_to_a_deliberate_status) {
       {ec::peer_mismatch, 500u},
       {ec::bad_request, 400u},
       {ec::forbidden, 403u},
+      {ec::too_many_siblings, 409u},
+      {ec::record_too_large, 413u},
   };
   // Every named code is in the table: a code appended to messages/error.hpp fails here until
   // its status is chosen.
@@ -292,9 +294,23 @@ BOOST_AUTO_TEST_CASE(gets_render_a_value_siblings_json_or_not_found) {
 }
 
 BOOST_AUTO_TEST_CASE(writes_batches_status_and_admin_render_json) {
-  BOOST_CHECK_EQUAL(s(render_write(write_reply{2}).body), "{\"replicas\":2}\n");
+  write_reply written;
+  written.acks = 2;
+  written.siblings = 1;
+  auto w = render_write(written);
+  BOOST_CHECK_EQUAL(s(w.body), "{\"replicas\":2,\"sibling_count\":1}\n");
+  BOOST_CHECK_EQUAL(header(w, "X-Siblings-Warning"), "");
+  // Past the soft sibling limit: stored (200), with the warning in the body and a header.
+  written.siblings = 4;
+  written.warning = "the key has 4 siblings";
+  w = render_write(written);
+  BOOST_CHECK_EQUAL(w.status, 200u);
+  BOOST_CHECK_EQUAL(s(w.body), "{\"replicas\":2,\"sibling_count\":4,\"warning\":\"the key has 4 "
+                               "siblings\"}\n");
+  BOOST_CHECK_EQUAL(header(w, "X-Siblings-Warning"), "the key has 4 siblings");
   // A delete that read first says how many values it removed, and 404 when it found none.
-  BOOST_CHECK_EQUAL(s(render_write(write_reply{2, 3}).body), "{\"replicas\":2,\"removed\":3}\n");
+  BOOST_CHECK_EQUAL(s(render_write(write_reply{2, 3}).body),
+                    "{\"replicas\":2,\"removed\":3,\"sibling_count\":0}\n");
   auto none = render_write(write_reply{});
   BOOST_CHECK_EQUAL(none.status, 404u);
   BOOST_CHECK(s(none.body).find("\"error\":\"not_found\"") != std::string::npos);

@@ -12,7 +12,7 @@ BOOST_AUTO_TEST_CASE(put_then_get_round_trips_with_a_context, *utf::timeout(20))
   connection c{port()};
   auto put = c.send(http::verb::put, "/v1/kv/user%3A1", bearer(writer_token), "alice");
   BOOST_CHECK_EQUAL(put.status, 200u);
-  BOOST_CHECK_EQUAL(put.body, "{\"replicas\":2}\n");
+  BOOST_CHECK_EQUAL(put.body, "{\"replicas\":2,\"sibling_count\":1}\n");
   BOOST_CHECK_EQUAL(put.header("content-type"), "application/json");
   BOOST_CHECK(put.keep_alive);
   auto get = c.send(http::verb::get, "/v1/kv/user:1", bearer(reader_token));
@@ -63,7 +63,7 @@ BOOST_AUTO_TEST_CASE(deleted_and_absent_keys_are_404_with_any_context, *utf::tim
   auto del =
       c.send(http::verb::delete_, "/v1/kv/gone", bearer(writer_token, {{"X-Context", context}}));
   BOOST_CHECK_EQUAL(del.status, 200u);
-  BOOST_CHECK_EQUAL(del.body, "{\"replicas\":2}\n");
+  BOOST_CHECK_EQUAL(del.body, "{\"replicas\":2,\"sibling_count\":0}\n");
   auto get = c.send(http::verb::get, "/v1/kv/gone", bearer(reader_token));
   BOOST_CHECK_EQUAL(get.status, 404u);
   BOOST_CHECK_EQUAL(get.header("content-type"), "application/json");
