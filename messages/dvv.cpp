@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "messages/error.hpp"
+#include "messages/mix.hpp"
 
 namespace actorkv::dvv {
 
@@ -157,21 +158,12 @@ uint64_t fnv1a(uint64_t h, const uint8_t* data, size_t size) {
   return h;
 }
 
-/// splitmix64's finaliser: every input bit reaches every output bit, which FNV's low bits lack.
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
 /// A digest of `data` in its own domain (a tag byte first), so that a key and an instance name of
 /// the same bytes digest differently.
 uint64_t digest(uint8_t domain, const uint8_t* data, size_t size) {
   auto h = fnv1a(0xcbf29ce484222325ULL, &domain, 1);
-  return mix(fnv1a(h, data, size));
+  // Mixed: FNV's low bits alone reach too few output bits.
+  return splitmix64_mix(fnv1a(h, data, size));
 }
 
 void put_fixed(bytes& out, uint64_t x, size_t width) {

@@ -2,21 +2,14 @@
 
 #include <cstring>
 
+#include "messages/mix.hpp"
 #include "storage/record_codec.hpp"
 
 namespace actorkv::storage {
 
 namespace {
 
-/// SplitMix64's finaliser: a fixed, well-mixing 64-bit permutation.
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
+constexpr auto mix = splitmix64_mix;
 
 /// Folds `data` into the running hash `h`, 8 bytes at a time (little-endian), plus its length.
 uint64_t absorb(uint64_t h, const uint8_t* data, size_t size) {
