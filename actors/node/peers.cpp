@@ -8,14 +8,16 @@
 // failure detector's verdict (alive) is kept apart: a peer whose connection is open but that does
 // not answer probes is not used, and is used again as soon as it answers.
 //
-// Of two nodes, the one whose name sorts first dials; the other never dials it and adopts the
-// connection when the dialer's hello arrives. When both dialed at once, CAF 0.17 could close
-// both new connections (each side keeps the first direct connection it saw and drops the other),
-// leaving the two nodes talking through a third one and cut off from each other when it went
-// away; TLS handshakes made that window wide. A fallback dial by the second node after a grace
-// period brought the race back whenever a start took longer than the grace: 32 nodes started at
-// once on two cores left pairs apart for minutes (tests/membership/test_start_race.cpp). The
-// dialer learns of every member through gossip, so the second node has nothing to add by dialing.
+// Of two nodes, the one whose name sorts first dials; the other adopts the connection when the
+// dialer's hello arrives. When both dialed at once, CAF 0.17 could close both new connections
+// (each side keeps the first direct connection it saw and drops the other), leaving the two
+// nodes talking through a third one and cut off from each other when it went away; TLS
+// handshakes made that window wide. The second node dials only after passive_grace without a
+// hello: for a node nobody dials any more (one that was removed while it was down and restarts
+// must learn so from a peer). A grace of 3 s brought the race back whenever a start took longer:
+// 32 nodes started at once on two cores left pairs apart for minutes
+// (tests/membership/test_start_race.cpp). 15 s outlasts two rounds of a dialer's hello timeout
+// and retry.
 #include <set>
 
 #include <caf/all.hpp>
@@ -34,6 +36,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto reconnect_interval = 1s;
+/// How long the node whose name sorts second waits for the other's hello before dialing itself.
+constexpr auto passive_grace = 15s;
 constexpr auto connect_timeout = 5s;
 /// How often repeated failures to reach a peer for the same reason are summarised in the log.
 constexpr auto failure_log_interval = 60s;
@@ -73,10 +77,9 @@ bool dials_first(self_ptr self, const peer_info& peer) {
   return self->state.options.self_name < peer.name;
 }
 
-/// Dials again later if this node is the pair's dialer; otherwise the peer's next hello does it.
 void schedule_reconnect(self_ptr self, uint32_t index) {
-  if (dials_first(self, self->state.peers[index]))
-    self->delayed_send(self, reconnect_interval, connect_to_atom::value, index);
+  auto delay = dials_first(self, self->state.peers[index]) ? reconnect_interval : passive_grace;
+  self->delayed_send(self, delay, connect_to_atom::value, index);
 }
 
 /// The peer at `index` answered our hello: up, unless it is not the node we dialed or runs with
@@ -155,6 +158,8 @@ void follow_members(self_ptr self) {
       handshake(self, index, i->second);
     } else if (dials_first(self, added)) {
       self->send(self, connect_to_atom::value, index);
+    } else {
+      schedule_reconnect(self, index);
     }
   }
 }
