@@ -28,6 +28,16 @@ namespace {
 
 using http_bridge::store_jobs;
 
+/// The continuation that puts a reply of type T into `field` of a result and hands it to `done`.
+template <class T>
+auto answer_into(std::shared_ptr<store_callback> done, T store_result::*field) {
+  return [done, field](T& reply) {
+    store_result r;
+    r.*field = std::move(reply);
+    (*done)(std::move(r));
+  };
+}
+
 /// Asks the store one call; exactly one of the request's two continuations runs `done`.
 void ask_store(caf::event_based_actor* self, const client_actor& store, store_call& call,
                store_callback&& job_done) {
@@ -40,66 +50,38 @@ void ask_store(caf::event_based_actor* self, const client_actor& store, store_ca
     r.failure = failure_of(err, write);
     (*done)(std::move(r));
   };
-  auto writes = [done](write_reply& reply) {
-    store_result r;
-    r.write = reply;
-    (*done)(std::move(r));
-  };
-  auto text = [done](std::string& answer) {
-    store_result r;
-    r.text = std::move(answer);
-    (*done)(std::move(r));
-  };
   switch (call.what) {
   case store_call::kind::get:
     self->request(store, timeout, caf::get_atom::value, std::move(call.key))
-        .then(
-            [done](get_reply& reply) {
-              store_result r;
-              r.get = std::move(reply);
-              (*done)(std::move(r));
-            },
-            failed);
+        .then(answer_into(done, &store_result::get), failed);
     break;
   case store_call::kind::get_many:
     self->request(store, timeout, caf::get_atom::value, std::move(call.keys))
-        .then(
-            [done](std::vector<get_reply>& replies) {
-              store_result r;
-              r.gets = std::move(replies);
-              (*done)(std::move(r));
-            },
-            failed);
+        .then(answer_into(done, &store_result::gets), failed);
     break;
   case store_call::kind::put:
     self->request(store, timeout, caf::put_atom::value,
                   put_request{std::move(call.key), std::move(call.value), std::move(call.context)})
-        .then(writes, failed);
+        .then(answer_into(done, &store_result::write), failed);
     break;
   case store_call::kind::del:
     self->request(store, timeout, caf::delete_atom::value,
                   delete_request{std::move(call.key), std::move(call.context)})
-        .then(writes, failed);
+        .then(answer_into(done, &store_result::write), failed);
     break;
   case store_call::kind::status:
     self->request(store, timeout, status_atom::value)
-        .then(
-            [done](cluster_status& status) {
-              store_result r;
-              r.status = std::move(status);
-              (*done)(std::move(r));
-            },
-            failed);
+        .then(answer_into(done, &store_result::status), failed);
     break;
   case store_call::kind::admin:
     self->request(store, timeout, admin_atom::value, call.admin.action, call.admin.subject,
                   call.admin.apply)
-        .then(text, failed);
+        .then(answer_into(done, &store_result::text), failed);
     break;
   case store_call::kind::fault:
     self->request(store, timeout, fault_atom::value, call.fault.action, call.fault.peers,
                   call.fault.delay_ms)
-        .then(text, failed);
+        .then(answer_into(done, &store_result::text), failed);
     break;
   }
 }
