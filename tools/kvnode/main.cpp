@@ -80,6 +80,9 @@ options:
   --list-tls        validate the manifest, print "NAME CA CERT KEY" per node ([tls] files with
                     {node} filled in; nothing when TLS is off), exit
 
+Exit codes: 0 stopped cleanly, 1 could not start (data directory, port, peers), 2 bad command
+line or manifest, 3 no longer a member (this node left the cluster or was removed).
+
 TLS: the manifest's [tls] names the cluster CA and each node's certificate and key; a node
 refuses to start without the table (plaintext needs [tls] enabled = false). tools/certs makes a
 development CA and certificates (docs/security.md).
@@ -108,6 +111,10 @@ bool valid_name(const std::string& name) {
       return false;
   return true;
 }
+
+/// The exit code of a node whose data directory says it left the cluster or was removed: not an
+/// error to retry, so tools/cluster reports it and goes on with the other nodes.
+constexpr int no_longer_a_member = 3;
 
 int fail(const std::string& msg, int code = 2) {
   std::cerr << "kvnode: " << msg << "\n";
@@ -259,6 +266,17 @@ actorkv::storage::sync_mode sync_of(const std::string& s) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // Signals are taken by the main thread alone (sigwait below): block them before any thread
+  // starts (SQLite's checkpointer opens with the database, CAF's threads later) so that every
+  // thread inherits the mask. A thread that did not would take a SIGTERM sent while the node
+  // starts (by tools/cluster stop, systemd, or the node's own departure) and die uncleanly.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
   std::string manifest_path, node_name, join_seed, listen, join_data_dir;
   uint32_t capacity = 1;
   uint16_t https_port = 0;
@@ -442,17 +460,14 @@ int main(int argc, char** argv) {
                       self_entry->data_dir +
                       " is no longer part of it (to add this machine again, start it with a new "
                       "data directory and --join)",
-                  1);
+                  no_longer_a_member);
+    if (me && actorkv::has_left(*kept_view, node_name))
+      return fail(node_name + " has left the cluster: it handed off everything it held, and its "
+                      "data directory " + self_entry->data_dir +
+                      " is no longer needed (to add this machine again, start it with a new data "
+                      "directory and --join)",
+                  no_longer_a_member);
   }
-
-  // Signals are taken by this thread alone (sigwait below): block them before CAF's threads start
-  // so that every thread inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
 
   // Besides the frame guard's connections: CAF's and SQLite's descriptors, the process's own, one
   // connection to each member, and the HTTPS API's connections.
