@@ -7,6 +7,7 @@
 // manifest's [store] settings differ from the instance's, publishes the node actor and serves on
 // its host:port until SIGINT or SIGTERM, then shuts down cleanly. The host:port is the frame
 // guard's (actors/guard/frame_guard.hpp), which forwards to CAF's own port on the same address.
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
@@ -81,7 +82,8 @@ options:
                     {node} filled in; nothing when TLS is off), exit
 
 Exit codes: 0 stopped cleanly, 1 could not start (data directory, port, peers), 2 bad command
-line or manifest, 3 no longer a member (this node left the cluster or was removed).
+line or manifest, 3 no longer a member: this node left the cluster or was removed (at start, or
+later once it has handed everything off or learnt of its removal from its peers).
 
 TLS: the manifest's [tls] names the cluster CA and each node's certificate and key; a node
 refuses to start without the table (plaintext needs [tls] enabled = false). tools/certs makes a
@@ -115,6 +117,9 @@ bool valid_name(const std::string& name) {
 /// The exit code of a node whose data directory says it left the cluster or was removed: not an
 /// error to retry, so tools/cluster reports it and goes on with the other nodes.
 constexpr int no_longer_a_member = 3;
+
+/// Set when the node stops because it left the cluster or learnt that it was removed.
+std::atomic<bool> departed{false};
 
 int fail(const std::string& msg, int code = 2) {
   std::cerr << "kvnode: " << msg << "\n";
@@ -565,7 +570,10 @@ int main(int argc, char** argv) {
                                           "); going on with the membership kept on disk");
     }
     // Leaving the cluster ends the process the same way a signal does.
-    opts.on_departure = [](const std::string&) { kill(getpid(), SIGTERM); };
+    opts.on_departure = [](const std::string&) {
+      departed = true;
+      kill(getpid(), SIGTERM);
+    };
     auto node = actorkv::spawn_node(sys, opts);
     // CAF 0.17 allocates whatever a BASP header announces and speaks plaintext, so its port is
     // never exposed: it listens on an ephemeral port of 127.0.0.1, behind the frame guard on
@@ -684,5 +692,5 @@ int main(int argc, char** argv) {
   }
   stop_watchdog.disarm();
   actorkv::log_event(node_name, "stopped");
-  return 0;
+  return departed ? no_longer_a_member : 0;
 }

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "actors/client/blocking_client.hpp"
 #include "messages/error.hpp"
@@ -41,6 +42,9 @@ const char* shell_help() {
   join HOST:PORT                           admit a node started with kvnode --join
   leave NAME                               a live node hands its partitions off, then stops
   remove NAME                              drop a dead node; the others re-replicate its data
+        One change runs at a time: while a handoff runs, another change is refused. With
+        --wait (join HOST:PORT --wait, ...) the shell waits for the running handoff, makes
+        the change, then waits until its handoff is done, printing the progress.
   plan join HOST:PORT | leave NAME | remove NAME
         what the change would move (partitions per node before and after, share versus
         capacity), without making it.
@@ -314,9 +318,12 @@ struct shell::impl {
           << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12) << "PARTITIONS" << std::setw(8)
           << "SHARE"
           << "MEMBER" << std::endl;
+      std::string gone; // members that left or were removed: a line, not rows of "down"
       for (auto& m : s.members) {
-        if (m.state == "removed" && m.partitions == 0)
+        if ((m.state == "removed" || m.state == "left") && m.partitions == 0) {
+          gone += (gone.empty() ? "" : ", ") + m.name + " (" + m.state + ")";
           continue;
+        }
         std::ostringstream share;
         share << std::fixed << std::setprecision(1)
               << (s.owners.empty() ? 0.0 : 100.0 * m.partitions / s.owners.size()) << "%";
@@ -327,6 +334,8 @@ struct shell::impl {
             << m.capacity << std::setw(7) << (m.up ? "up" : "down") << std::setw(12) << m.partitions
             << std::setw(8) << share.str() << member << std::endl;
       }
+      if (!gone.empty())
+        out << "no longer members: " << gone << std::endl;
       if (s.handoff_running)
         out << "handoff: " << s.transfers_done << " of " << s.transfers_total
             << " partition transfers done (ring epoch " << s.ring_epoch << "); this node sent "
@@ -396,12 +405,49 @@ struct shell::impl {
   }
 
   outcome do_admin(const std::vector<std::string>& words) {
-    auto usage = "usage: join HOST:PORT | leave NAME | remove NAME | plan (join|leave|remove) ARG";
+    auto usage = "usage: join HOST:PORT | leave NAME | remove NAME [--wait] | plan (join|leave|remove) "
+                 "ARG";
     bool apply = words[0] != "plan";
     auto rest = apply ? words : std::vector<std::string>(words.begin() + 1, words.end());
+    bool wait = apply && rest.size() == 3 && rest[2] == "--wait";
+    if (wait)
+      rest.pop_back();
     if (rest.size() != 2 || (rest[0] != "join" && rest[0] != "leave" && rest[0] != "remove"))
       return fail(usage);
-    return ask(client.admin(rest[0], rest[1], apply), [&](std::string& text) { out << text; });
+    // One change at a time: with --wait a change waits for the one running, then for itself. A
+    // removal is allowed during a handoff (which may wait for the very node being removed).
+    if (wait && rest[0] != "remove")
+      if (auto waited = wait_for_handoff(); waited != outcome::ok)
+        return waited;
+    auto made = ask(client.admin(rest[0], rest[1], apply), [&](std::string& text) { out << text; });
+    if (made != outcome::ok || !wait)
+      return made;
+    return wait_for_handoff();
+  }
+
+  /// Polls status until no handoff runs, printing its progress when it moves (at most every 2 s).
+  outcome wait_for_handoff() {
+    std::string said;
+    auto last_print = std::chrono::steady_clock::time_point{};
+    for (;;) {
+      auto s = client.status();
+      if (!s)
+        return fail(describe(s.error()));
+      if (!s->handoff_running) {
+        if (!said.empty())
+          out << "handoff done: ring epoch " << s->ring_epoch << " in force" << std::endl;
+        return outcome::ok;
+      }
+      auto now = std::chrono::steady_clock::now();
+      auto progress = "handoff: " + std::to_string(s->transfers_done) + " of " +
+                      std::to_string(s->transfers_total) + " partition transfers done";
+      if (progress != said && now - last_print >= std::chrono::seconds{2}) {
+        out << progress << std::endl;
+        said = progress;
+        last_print = now;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{250});
+    }
   }
 
   outcome do_ring() {
