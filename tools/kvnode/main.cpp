@@ -28,6 +28,7 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/remote_actor.hpp>
 
+#include "tools/version.hpp"
 #include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
 #include "actors/guard/frame_guard.hpp"
@@ -89,6 +90,7 @@ TLS: the manifest's [tls] names the cluster CA and each node's certificate and k
 refuses to start without the table (plaintext needs [tls] enabled = false). tools/certs makes a
 development CA and certificates (docs/security.md).
   --help            this text
+  --version         the release of actorkv this program belongs to
 )";
 
 /// Splits "HOST:PORT"; false when it is not one.
@@ -271,6 +273,8 @@ actorkv::storage::sync_mode sync_of(const std::string& s) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (actorkv::print_version_if_asked(argc, argv, "kvnode"))
+    return 0;
   // Signals are taken by the main thread alone (sigwait below): block them before any thread
   // starts (SQLite's checkpointer opens with the database, CAF's threads later) so that every
   // thread inherits the mask. A thread that did not would take a SIGTERM sent while the node

@@ -178,12 +178,18 @@ struct shell::impl {
   }
 
   /// Hands a successful answer to `on_reply`, or prints the error.
+  /// Hands a successful answer to `on_reply` (which may return the command's outcome), or prints
+  /// the error.
   template <class Reply, class F>
   outcome ask(caf::expected<Reply> answer, F on_reply) {
     if (!answer)
       return fail(describe(answer.error()));
-    on_reply(*answer);
-    return outcome::ok;
+    if constexpr (std::is_same_v<decltype(on_reply(*answer)), outcome>) {
+      return on_reply(*answer);
+    } else {
+      on_reply(*answer);
+      return outcome::ok;
+    }
   }
 
   std::optional<bytes> context_of(const parsed& p, outcome& bad) {
@@ -209,21 +215,17 @@ struct shell::impl {
     return ask(client.get(to_bytes(p.args[0])), [&](get_reply& r) {
       if (!r.found) {
         out << "(not found)" << std::endl;
-        return;
+        return outcome::not_found;
       }
       if (auto f = p.opts.find("--file"); f != p.opts.end()) {
-        if (r.values.size() != 1) {
-          fail("the key has " + std::to_string(r.values.size()) +
-               " siblings; resolve them before writing one to a file");
-          return;
-        }
+        if (r.values.size() != 1)
+          return fail("the key has " + std::to_string(r.values.size()) +
+                      " siblings; resolve them before writing one to a file");
         std::ofstream file{f->second, std::ios::binary};
         file.write(reinterpret_cast<const char*>(r.values[0].data()),
                    static_cast<std::streamsize>(r.values[0].size()));
-        if (!file) {
-          fail("cannot write " + f->second);
-          return;
-        }
+        if (!file)
+          return fail("cannot write " + f->second);
         out << "wrote " << r.values[0].size() << " bytes to " << f->second << std::endl;
       } else if (r.values.size() == 1) {
         out << show(r.values[0], hex) << std::endl;
@@ -234,6 +236,7 @@ struct shell::impl {
       }
       if (r.values.size() > 1 || p.opts.count("--context"))
         out << "context: " << to_hex(r.context) << std::endl;
+      return outcome::ok;
     });
   }
 
@@ -288,16 +291,19 @@ struct shell::impl {
     req.context = std::move(*ctx);
     bool reads_first = req.context.empty() && !blind;
     return ask(client.remove(req.key, req.context, blind), [&](write_reply& r) {
-      if (!reads_first)
-        return print_written(r);
+      if (!reads_first) {
+        print_written(r);
+        return outcome::ok;
+      }
       if (r.removed == 0) {
         out << "(not found)" << std::endl;
-        return;
+        return outcome::not_found;
       }
       out << "ok (removed " << r.removed << (r.removed == 1 ? " version" : " versions");
       if (!plain)
         out << "; " << r.acks << " replicas acknowledged";
       out << ")" << std::endl;
+      return outcome::ok;
     });
   }
 
@@ -319,11 +325,13 @@ struct shell::impl {
           << "SHARE"
           << "MEMBER" << std::endl;
       std::string gone; // members that left or were removed: a line, not rows of "down"
+      bool any_down = false;
       for (auto& m : s.members) {
         if ((m.state == "removed" || m.state == "left") && m.partitions == 0) {
           gone += (gone.empty() ? "" : ", ") + m.name + " (" + m.state + ")";
           continue;
         }
+        any_down |= !m.up;
         std::ostringstream share;
         share << std::fixed << std::setprecision(1)
               << (s.owners.empty() ? 0.0 : 100.0 * m.partitions / s.owners.size()) << "%";
@@ -349,6 +357,8 @@ struct shell::impl {
           << " repairs in the last, " << s.ae_repairs_total << " in all" << std::endl;
       out << "view fingerprint: " << std::hex << s.view_fingerprint << std::dec << std::endl;
       print_clocks(s);
+      // For scripts: a member down is worth an exit code of its own.
+      return any_down ? outcome::members_down : outcome::ok;
     });
   }
 
@@ -469,6 +479,26 @@ shell::shell(std::vector<std::string> endpoints, std::chrono::milliseconds timeo
     : impl_(std::make_unique<impl>(std::move(endpoints), timeout, plain, out, err, tls)) {}
 
 shell::~shell() = default;
+
+std::string shell::greeting() {
+  auto s = impl_->client.status();
+  if (!s)
+    return "no node answers yet (" + describe(s.error()) + "); commands will try again";
+  std::string endpoint, cluster = "?";
+  size_t members = 0, up = 0;
+  for (auto& m : s->members) {
+    if (m.name == s->node)
+      endpoint = " (" + m.endpoint + ")";
+    if ((m.state == "removed" || m.state == "left") && m.partitions == 0)
+      continue;
+    ++members;
+    up += m.up;
+  }
+  if (auto at = s->settings.find("name="); at != std::string::npos)
+    cluster = s->settings.substr(at + 5, s->settings.find(' ', at) - at - 5);
+  return "connected to " + s->node + endpoint + " of cluster " + cluster + ", " +
+         std::to_string(up) + " of " + std::to_string(members) + " members up";
+}
 
 shell::outcome shell::run(const std::vector<std::string>& words) {
   if (words.empty())
