@@ -21,17 +21,17 @@ Every node started is stopped by PID (tools/cluster stop) and the scratch copy r
 import json
 import os
 import pty
-import random
 import re
 import select
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import termios
 import time
+
+from loopback import reserve_octet
 
 FIRST_SECTION = "## A five-minute tour"
 END_SECTION = "## What happens under failure"
@@ -41,18 +41,6 @@ FUZZY_PREFIXES = ("anti-entropy:", "view fingerprint:", "clock:")
 
 class TourFailure(Exception):
     pass
-
-
-def reserve_octet():
-    """Binds the abstract socket tests/support uses to reserve 127.0.X.*; returns (X, socket)."""
-    for x in random.sample(range(100, 250), 150):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.bind("\0actorkv-test-127.0.%d" % x)
-            return x, sock
-        except OSError:
-            sock.close()
-    raise TourFailure("no free 127.0.X range")
 
 
 def blocks_of(readme):
