@@ -830,6 +830,18 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
                 " listed");
   if (ck.failed())
     return ck.error(path);
+  // Files the manifest names belong with it, wherever a node is started from: a data_dir that
+  // followed the working directory instead silently made an empty node that rejoined.
+  auto base = std::filesystem::path{path}.parent_path();
+  auto beside_manifest = [&](std::string& file) {
+    if (!file.empty() && std::filesystem::path{file}.is_relative())
+      file = (base / file).lexically_normal().string();
+  };
+  for (auto& n : m.nodes)
+    beside_manifest(n.data_dir);
+  beside_manifest(m.tls.ca);
+  beside_manifest(m.tls.cert);
+  beside_manifest(m.tls.key);
   return m;
 }
 

@@ -183,7 +183,8 @@ struct fault_settings {
 struct tls_settings {
   bool configured = false; ///< the manifest has a [tls] table
   bool enabled = true;
-  std::string ca;   ///< CA bundle that verifies every peer, client and node certificate
+  std::string ca;   ///< CA bundle that verifies every peer, client and node certificate (a
+                    ///< relative path, like cert and key, is relative to the manifest)
   std::string cert; ///< the node's certificate; "{node}" stands for the node's name
   std::string key;  ///< its private key; "{node}" likewise
 };
@@ -206,7 +207,7 @@ struct node_entry {
   std::string host; ///< an IPv4 address or host name
   uint16_t port = 0;
   uint32_t capacity = 1; ///< relative weight, >= 1
-  std::string data_dir;  ///< relative paths are relative to the working directory
+  std::string data_dir;  ///< a relative path is relative to the manifest's directory
   uint16_t https_port = 0; ///< 0: no HTTPS API on this node
 };
 
@@ -243,6 +244,8 @@ struct manifest {
 /// Also refused: empty names, hosts or data_dirs, and timeouts of 0. When several problems exist,
 /// the one nearest the top of the file is reported. A file that cannot be read gives
 /// "FILE: cannot read the manifest: REASON" (no line).
+/// Relative data_dir and [tls] file paths are resolved against the directory of `path`, so a node
+/// finds its files whatever directory it is started from.
 caf::expected<manifest> load_manifest(const std::string& path);
 
 /// Parses manifest text as if read from `path` (for tests).

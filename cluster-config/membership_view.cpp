@@ -125,6 +125,14 @@ std::optional<ring> next_ring(const membership_view& view) {
   return ring_of(view, view.layout.next_owners);
 }
 
+bool has_left(const membership_view& view, const std::string& name) {
+  auto* m = find_member(view, name);
+  if (!m || m->state != member_state::leaving || !view.layout.next_owners.empty())
+    return false;
+  auto& owners = view.layout.owners;
+  return std::find(owners.begin(), owners.end(), name) == owners.end();
+}
+
 std::vector<partition_transfer> transfers_needed(const membership_view& view, uint32_t replicas) {
   auto next = next_ring(view);
   if (!next)

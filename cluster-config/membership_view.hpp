@@ -45,6 +45,11 @@ ring current_ring(const membership_view& view);
 /// The ring a change under way leads to, or nullopt when none runs.
 std::optional<ring> next_ring(const membership_view& view);
 
+/// Whether `name` has left the cluster: it was asked to leave (state leaving), no change is under
+/// way, and the ring in force gives it no partition. It may still be delivering its hints; once
+/// they are out it stops, and a restart from its data directory refuses to serve.
+bool has_left(const membership_view& view, const std::string& name);
+
 /// Every transfer the change under way needs with N = `replicas` (done or not); empty when none.
 std::vector<partition_transfer> transfers_needed(const membership_view& view, uint32_t replicas);
 

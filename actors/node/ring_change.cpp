@@ -56,11 +56,8 @@ void check_departure(self_ptr self) {
                  "longer part of the cluster)");
     return;
   }
-  if (me->state != member_state::leaving || st.next || !st.releases.empty())
+  if (!has_left(st.view, st.options.self_name) || !st.releases.empty())
     return;
-  for (auto& owner : st.placement.owner_names())
-    if (owner == st.options.self_name)
-      return;
   auto again = [=] {
     if (self->state.departure_check_scheduled)
       return;

@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(local_3_loads) {
     BOOST_CHECK_EQUAL(n.host, "127.0.0.1");
     BOOST_CHECK_EQUAL(n.port, 7101 + i);
     BOOST_CHECK_EQUAL(n.capacity, 1u);
-    BOOST_CHECK_EQUAL(n.data_dir, "data/n" + std::to_string(i + 1));
+    BOOST_CHECK_EQUAL(n.data_dir, source_dir() + "/data/n" + std::to_string(i + 1)); // ../data
   }
 }
 
@@ -219,6 +219,22 @@ BOOST_AUTO_TEST_CASE(find_node_by_name) {
   BOOST_REQUIRE(b != nullptr);
   BOOST_CHECK_EQUAL(b->port, 7002);
   BOOST_CHECK(m->find_node("c") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(relative_paths_are_relative_to_the_manifest) {
+  auto m = parse_manifest(store_head + two_nodes +
+                              "[tls]\nca = \"../certs/ca.crt\"\ncert = \"/etc/kv/{node}.crt\"\n"
+                              "key = \"keys/{node}.key\"\n",
+                          "conf/cluster/x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->find_node("a")->data_dir, "conf/cluster/d/a");
+  BOOST_CHECK_EQUAL(m->tls.ca, "conf/certs/ca.crt");
+  BOOST_CHECK_EQUAL(m->tls.cert, "/etc/kv/{node}.crt"); // absolute: as written
+  BOOST_CHECK_EQUAL(m->tls.key, "conf/cluster/keys/{node}.key");
+  // A manifest in the working directory leaves them as written.
+  auto here = parse_manifest(store_head + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(here, why(here));
+  BOOST_CHECK_EQUAL(here->find_node("b")->data_dir, "d/b");
 }
 
 BOOST_AUTO_TEST_CASE(unreadable_file_is_named) {

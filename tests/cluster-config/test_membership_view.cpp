@@ -167,6 +167,21 @@ BOOST_AUTO_TEST_CASE(a_remove_during_a_handoff_keeps_the_transfers_still_needed)
     BOOST_TEST(std::binary_search(still.begin(), still.end(), t));
 }
 
+BOOST_AUTO_TEST_CASE(a_leaving_node_has_left_once_the_ring_in_force_gives_it_nothing) {
+  auto v = *apply_change(three_nodes(true), "join", "127.0.0.1:7104", 3, 1);
+  finish_transfers(v, 3);
+  BOOST_REQUIRE(promote_if_complete(v, 3));
+  BOOST_TEST(!has_left(v, "n2")); // a valid member
+  auto leaving = *apply_change(v, "leave", "n2", 3, 2);
+  BOOST_TEST((find_member(leaving, "n2")->state == member_state::leaving));
+  BOOST_TEST(!has_left(leaving, "n2")); // its partitions are still being handed off
+  finish_transfers(leaving, 3);
+  BOOST_REQUIRE(promote_if_complete(leaving, 3));
+  BOOST_TEST(has_left(leaving, "n2"));
+  BOOST_TEST(!has_left(leaving, "n1"));
+  BOOST_TEST(!has_left(leaving, "n9")); // unknown
+}
+
 BOOST_AUTO_TEST_CASE(a_removal_survives_a_restart_of_the_removed_node) {
   auto v = three_nodes(false);
   upsert(v, member_info{"n4", "127.0.0.1", 7104, 1, member_state::valid, 4, 10});

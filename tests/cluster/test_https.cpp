@@ -920,7 +920,7 @@ BOOST_AUTO_TEST_CASE(refused_credentials_store_nothing_and_tokens_work_without_c
                     "forbidden", "writer fault drop");
       // Nothing refused was stored.
       auto k = c.kvsh(0, "get " + p + "stolen\n");
-      BOOST_TEST(k.exit_code == 0, k.err);
+      BOOST_TEST(k.exit_code == 3, k.err); // not found
       BOOST_TEST(k.out == "(not found)\n");
     }
   }

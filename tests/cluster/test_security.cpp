@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(a_certificates_role_limits_what_its_holder_may_do) {
   BOOST_TEST(contains(r.err, "forbidden"), r.err);
   BOOST_TEST(contains(r.err, "needs the write role"), r.err);
   r = kvsh_as(c, "reader", "get k1");
-  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.exit_code == 3, r.err); // read, and not found
   BOOST_TEST(r.out == "(not found)\n");
   BOOST_TEST(kvsh_as(c, "reader", "status").exit_code == 0);
   // write: and puts and deletes, but no membership changes and no fault injection.
@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(processes_without_a_certificate_of_the_cluster_ca_are_refus
   BOOST_TEST(r.exit_code != 0, r.out);
   // None of them stored anything; the cluster's own admin still gets in.
   r = c.kvsh(0, "get stolen\n");
-  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.exit_code == 3, r.err); // not found
   BOOST_TEST(r.out == "(not found)\n");
   // Each refusal is in the node's log, named by the remote address.
   auto log = c.log(0);

@@ -12,7 +12,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cmake --install "$build" --prefix "$work/prefix" >/dev/null
+cmake --install "$build" --prefix "$work/prefix" --component dev >/dev/null
 cmake -S "$source/tools/examples/shopping_cart" -B "$work/cart" -DCMAKE_PREFIX_PATH="$work/prefix" \
   -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$work/cart" -j 2 >/dev/null

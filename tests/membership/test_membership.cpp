@@ -306,7 +306,7 @@ BOOST_AUTO_TEST_CASE(a_node_leaves_under_load_and_stops) {
   auto started = std::chrono::steady_clock::now();
   BOOST_REQUIRE_MESSAGE(eventually(120s, [&] { return !c.running(3); }), c.log_tail(3));
   auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  BOOST_TEST(c.stop(3) == 0); // it stopped by itself, cleanly
+  BOOST_TEST(c.stop(3) == 3); // it stopped by itself, cleanly, saying it is no longer a member
   BOOST_TEST(c.log(3).find("left the cluster") != std::string::npos);
   std::this_thread::sleep_for(2s);
   load.stop();
@@ -324,7 +324,14 @@ BOOST_AUTO_TEST_CASE(a_node_leaves_under_load_and_stops) {
   BOOST_TEST(load.wrong_reads == 0u);
   BOOST_TEST(bad == 0u, detail);
   BOOST_TEST(left_behind == 0u); // nothing in it is needed any more
-  BOOST_TEST(partitions_of(c, 0, "n4") == 0);
+  BOOST_TEST(partitions_of(c, 0, "n4") == -1); // not a row of down nodes, but:
+  auto status = c.kvsh(0, "status\n", 10s);
+  BOOST_TEST(status.out.find("no longer members: n4 (left)") != std::string::npos, status.out);
+  // Started again from its data directory, it says that it left and exits at once.
+  auto again =
+      run_program({c.binary("kvnode"), "--manifest", c.manifest_path(), "--node", "n4"}, "", 30s);
+  BOOST_TEST(again.exit_code == 3, again.out + again.err);
+  BOOST_TEST(again.err.find("has left the cluster") != std::string::npos, again.err);
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_node_is_removed_and_its_keys_regain_n_replicas) {
@@ -359,13 +366,13 @@ BOOST_AUTO_TEST_CASE(a_killed_node_is_removed_and_its_keys_regain_n_replicas) {
   // by itself, without taking anything back.
   auto again =
       run_program({c.binary("kvnode"), "--manifest", c.manifest_path(), "--node", "n4"}, "", 60s);
-  BOOST_TEST(again.exit_code == 0, again.out + again.err);
+  BOOST_TEST(again.exit_code == 3, again.out + again.err);
   BOOST_TEST(again.err.find("removed from the cluster") != std::string::npos, again.err);
   BOOST_TEST(partitions_of(c, 0, "n4") == -1); // status no longer lists it
   // A second start refuses at once: its data directory now knows.
   auto third =
       run_program({c.binary("kvnode"), "--manifest", c.manifest_path(), "--node", "n4"}, "", 30s);
-  BOOST_TEST(third.exit_code == 1);
+  BOOST_TEST(third.exit_code == 3);
   BOOST_TEST(third.err.find("was removed from the cluster") != std::string::npos, third.err);
 }
 

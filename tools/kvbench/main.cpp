@@ -23,6 +23,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "tools/version.hpp"
 #include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
 #include "messages/register_types.hpp"
@@ -65,6 +66,7 @@ options:
   --seed N               random seed (default: drawn, and printed in the report)
   --json FILE            also write the report as JSON to FILE
   --help                 this text
+  --version              the release of actorkv this program belongs to
 
 Updates are puts without context: run them against a cluster whose conflicts = "lww", or each
 update adds a sibling (see BENCHMARKS.md). Reads of keys never written count as "not found".
@@ -318,6 +320,8 @@ uint64_t drawn_seed() {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (actorkv::print_version_if_asked(argc, argv, "kvbench"))
+    return 0;
   options o;
   bool help = false;
   try {

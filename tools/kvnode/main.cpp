@@ -7,6 +7,7 @@
 // manifest's [store] settings differ from the instance's, publishes the node actor and serves on
 // its host:port until SIGINT or SIGTERM, then shuts down cleanly. The host:port is the frame
 // guard's (actors/guard/frame_guard.hpp), which forwards to CAF's own port on the same address.
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
@@ -27,6 +28,7 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/remote_actor.hpp>
 
+#include "tools/version.hpp"
 #include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
 #include "actors/guard/frame_guard.hpp"
@@ -80,10 +82,15 @@ options:
   --list-tls        validate the manifest, print "NAME CA CERT KEY" per node ([tls] files with
                     {node} filled in; nothing when TLS is off), exit
 
+Exit codes: 0 stopped cleanly, 1 could not start (data directory, port, peers), 2 bad command
+line or manifest, 3 no longer a member: this node left the cluster or was removed (at start, or
+later once it has handed everything off or learnt of its removal from its peers).
+
 TLS: the manifest's [tls] names the cluster CA and each node's certificate and key; a node
 refuses to start without the table (plaintext needs [tls] enabled = false). tools/certs makes a
 development CA and certificates (docs/security.md).
   --help            this text
+  --version         the release of actorkv this program belongs to
 )";
 
 /// Splits "HOST:PORT"; false when it is not one.
@@ -108,6 +115,13 @@ bool valid_name(const std::string& name) {
       return false;
   return true;
 }
+
+/// The exit code of a node whose data directory says it left the cluster or was removed: not an
+/// error to retry, so tools/cluster reports it and goes on with the other nodes.
+constexpr int no_longer_a_member = 3;
+
+/// Set when the node stops because it left the cluster or learnt that it was removed.
+std::atomic<bool> departed{false};
 
 int fail(const std::string& msg, int code = 2) {
   std::cerr << "kvnode: " << msg << "\n";
@@ -259,6 +273,19 @@ actorkv::storage::sync_mode sync_of(const std::string& s) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (actorkv::print_version_if_asked(argc, argv, "kvnode"))
+    return 0;
+  // Signals are taken by the main thread alone (sigwait below): block them before any thread
+  // starts (SQLite's checkpointer opens with the database, CAF's threads later) so that every
+  // thread inherits the mask. A thread that did not would take a SIGTERM sent while the node
+  // starts (by tools/cluster stop, systemd, or the node's own departure) and die uncleanly.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
   std::string manifest_path, node_name, join_seed, listen, join_data_dir;
   uint32_t capacity = 1;
   uint16_t https_port = 0;
@@ -442,17 +469,14 @@ int main(int argc, char** argv) {
                       self_entry->data_dir +
                       " is no longer part of it (to add this machine again, start it with a new "
                       "data directory and --join)",
-                  1);
+                  no_longer_a_member);
+    if (me && actorkv::has_left(*kept_view, node_name))
+      return fail(node_name + " has left the cluster: it handed off everything it held, and its "
+                      "data directory " + self_entry->data_dir +
+                      " is no longer needed (to add this machine again, start it with a new data "
+                      "directory and --join)",
+                  no_longer_a_member);
   }
-
-  // Signals are taken by this thread alone (sigwait below): block them before CAF's threads start
-  // so that every thread inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
 
   // Besides the frame guard's connections: CAF's and SQLite's descriptors, the process's own, one
   // connection to each member, and the HTTPS API's connections.
@@ -550,7 +574,10 @@ int main(int argc, char** argv) {
                                           "); going on with the membership kept on disk");
     }
     // Leaving the cluster ends the process the same way a signal does.
-    opts.on_departure = [](const std::string&) { kill(getpid(), SIGTERM); };
+    opts.on_departure = [](const std::string&) {
+      departed = true;
+      kill(getpid(), SIGTERM);
+    };
     auto node = actorkv::spawn_node(sys, opts);
     // CAF 0.17 allocates whatever a BASP header announces and speaks plaintext, so its port is
     // never exposed: it listens on an ephemeral port of 127.0.0.1, behind the frame guard on
@@ -669,5 +696,5 @@ int main(int argc, char** argv) {
   }
   stop_watchdog.disarm();
   actorkv::log_event(node_name, "stopped");
-  return 0;
+  return departed ? no_longer_a_member : 0;
 }

@@ -3,17 +3,21 @@
 //   kvsh [--connect HOST:PORT[,HOST:PORT...]] [--ca F --cert F --key F] [-c 'CMD; CMD']
 //        [--timeout MS]
 //
-// Interactive with a prompt, line editing and history when stdin is a terminal; otherwise (or
-// with -c) it runs the commands in order, prints one plain result per command and stops with
-// exit code 1 at the first error, whose message goes to stderr.
+// Interactive with a prompt, line editing, completion and history when stdin is a terminal;
+// otherwise (or with -c) it runs the commands in order, prints one plain result per command and
+// stops with exit code 1 at the first error, whose message goes to stderr (exit codes: usage).
 #include <unistd.h>
 
+#include <csetjmp>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 
 #include <editline/readline.h>
 
+#include "tools/version.hpp"
 #include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
 #include "tools/kvsh/shell.hpp"
@@ -25,8 +29,12 @@ constexpr const char* usage =
             [-c 'CMD; CMD'] [--timeout MS]
 
 The actorkv shell. Connects to any node of a cluster (failing over to the others) and runs
-commands: interactively when stdin is a terminal, else from -c or stdin, one plain result per
-command, stopping with exit code 1 at the first error (message on stderr).
+commands: interactively when stdin is a terminal (Tab completes commands and options, Ctrl-C
+abandons the line being typed, Ctrl-D leaves), else from -c or stdin, one plain result per
+command, stopping at the first error (message on stderr).
+
+Exit codes, of the last command run: 0 done, 1 an error (the first one stops the script),
+2 a bad command line, 3 not found (get or delete of an absent key), 4 status: a member is down.
 
 options:
   --connect LIST   nodes to talk to, comma-separated (default 127.0.0.1:7101)
@@ -41,6 +49,7 @@ options:
   -c COMMANDS      run these commands (separated by ';') and exit
   --timeout MS     bound on each request in milliseconds (default 10000)
   --help           this text and the command list
+  --version        the release of actorkv this program belongs to
 
 )";
 
@@ -49,24 +58,79 @@ int fail(const std::string& msg) {
   return 2;
 }
 
-/// Runs every command of `text`; returns the exit code (0, or 1 at the first error).
+using outcome = actorkv::shell::outcome;
+
+/// Exit codes (see usage): what the last command came to, or 1 at the first error.
+constexpr int exit_error = 1;
+int exit_code_of(outcome res) {
+  switch (res) {
+  case outcome::error:
+    return exit_error;
+  case outcome::not_found:
+    return 3;
+  case outcome::members_down:
+    return 4;
+  default:
+    return 0;
+  }
+}
+
+/// Runs every command of `text`; returns the exit code of the last, stopping at the first error.
 int run_script(actorkv::shell& sh, const std::string& text, bool& quit) {
   std::vector<std::vector<std::string>> commands;
   std::string error;
   if (!actorkv::split_commands(text, commands, error)) {
     std::cerr << "error: " << error << std::endl;
-    return 1;
+    return exit_error;
   }
+  int code = 0;
   for (auto& words : commands) {
     auto res = sh.run(words);
-    if (res == actorkv::shell::outcome::error)
-      return 1;
-    if (res == actorkv::shell::outcome::quit) {
+    if (res == outcome::quit) {
       quit = true;
-      return 0;
+      return code;
     }
+    code = exit_code_of(res);
+    if (code == exit_error)
+      return code;
   }
-  return 0;
+  return code;
+}
+
+/// Ctrl-C at the prompt abandons the line being typed; during a request it is ignored (the
+/// request ends with its answer or its timeout). Either way the shell goes on.
+sigjmp_buf at_prompt;
+volatile sig_atomic_t reading_line = 0;
+
+void on_interrupt(int) {
+  if (reading_line) {
+    reading_line = 0;
+    siglongjmp(at_prompt, 1);
+  }
+}
+
+/// Tab completion: commands first, then the options of the command typed.
+const char* const completion_words[] = {
+    "get",     "put",    "delete",  "status", "join",     "leave",   "remove", "plan",
+    "fault",   "ring",   "help",    "quit",   "--context", "--hex",  "--file", "--blind",
+    "--wait",  "drop",   "delay",   "heal",   nullptr,
+};
+
+char* next_completion(const char* text, int state) {
+  static size_t index;
+  if (state == 0)
+    index = 0;
+  auto length = std::strlen(text);
+  while (auto* word = completion_words[index]) {
+    ++index;
+    if (std::strncmp(word, text, length) == 0)
+      return strdup(word);
+  }
+  return nullptr;
+}
+
+char** complete(const char* text, int, int) {
+  return rl_completion_matches(text, next_completion);
 }
 
 std::string history_path() {
@@ -77,6 +141,8 @@ std::string history_path() {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (actorkv::print_version_if_asked(argc, argv, "kvsh"))
+    return 0;
   std::string connect = "127.0.0.1:7101";
   std::string commands;
   bool have_commands = false;
@@ -124,18 +190,31 @@ int main(int argc, char** argv) {
   if (!interactive) {
     // Line by line, so that a long script streams instead of being read whole first.
     std::string line;
+    int code = 0;
     while (!quit && std::getline(std::cin, line))
-      if (auto rc = run_script(sh, line, quit); rc != 0)
-        return rc;
-    return 0;
+      if ((code = run_script(sh, line, quit)) == exit_error)
+        return code;
+    return code;
   }
+  // Ctrl-C is ours (on_interrupt): the line editor would pass it on to the whole process group
+  // (tools/run included). Set before anything initializes the editor.
+  rl_catch_signals = 0;
   auto hist = history_path();
   if (!hist.empty())
     read_history(hist.c_str());
-  std::cout << "kvsh: connected to " << connect << " (help for commands, Ctrl-D to leave)"
-            << std::endl;
+  // Only once a node has answered does the banner say connected.
+  std::cout << "kvsh: " << sh.greeting() << " (help for commands, Ctrl-D to leave)" << std::endl;
+  rl_attempted_completion_function = complete;
+  struct sigaction interrupt {};
+  interrupt.sa_handler = on_interrupt;
+  sigemptyset(&interrupt.sa_mask);
+  sigaction(SIGINT, &interrupt, nullptr);
   while (!quit) {
+    if (sigsetjmp(at_prompt, 1) != 0)
+      std::cout << "^C" << std::endl; // the line is abandoned; the next readline starts afresh
+    reading_line = 1;
     char* raw = readline("kvsh> ");
+    reading_line = 0;
     if (!raw)
       break;
     std::string line{raw};

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "actors/client/blocking_client.hpp"
 #include "messages/error.hpp"
@@ -41,6 +42,9 @@ const char* shell_help() {
   join HOST:PORT                           admit a node started with kvnode --join
   leave NAME                               a live node hands its partitions off, then stops
   remove NAME                              drop a dead node; the others re-replicate its data
+        One change runs at a time: while a handoff runs, another change is refused. With
+        --wait (join HOST:PORT --wait, ...) the shell waits for the running handoff, makes
+        the change, then waits until its handoff is done, printing the progress.
   plan join HOST:PORT | leave NAME | remove NAME
         what the change would move (partitions per node before and after, share versus
         capacity), without making it.
@@ -174,12 +178,18 @@ struct shell::impl {
   }
 
   /// Hands a successful answer to `on_reply`, or prints the error.
+  /// Hands a successful answer to `on_reply` (which may return the command's outcome), or prints
+  /// the error.
   template <class Reply, class F>
   outcome ask(caf::expected<Reply> answer, F on_reply) {
     if (!answer)
       return fail(describe(answer.error()));
-    on_reply(*answer);
-    return outcome::ok;
+    if constexpr (std::is_same_v<decltype(on_reply(*answer)), outcome>) {
+      return on_reply(*answer);
+    } else {
+      on_reply(*answer);
+      return outcome::ok;
+    }
   }
 
   std::optional<bytes> context_of(const parsed& p, outcome& bad) {
@@ -205,21 +215,17 @@ struct shell::impl {
     return ask(client.get(to_bytes(p.args[0])), [&](get_reply& r) {
       if (!r.found) {
         out << "(not found)" << std::endl;
-        return;
+        return outcome::not_found;
       }
       if (auto f = p.opts.find("--file"); f != p.opts.end()) {
-        if (r.values.size() != 1) {
-          fail("the key has " + std::to_string(r.values.size()) +
-               " siblings; resolve them before writing one to a file");
-          return;
-        }
+        if (r.values.size() != 1)
+          return fail("the key has " + std::to_string(r.values.size()) +
+                      " siblings; resolve them before writing one to a file");
         std::ofstream file{f->second, std::ios::binary};
         file.write(reinterpret_cast<const char*>(r.values[0].data()),
                    static_cast<std::streamsize>(r.values[0].size()));
-        if (!file) {
-          fail("cannot write " + f->second);
-          return;
-        }
+        if (!file)
+          return fail("cannot write " + f->second);
         out << "wrote " << r.values[0].size() << " bytes to " << f->second << std::endl;
       } else if (r.values.size() == 1) {
         out << show(r.values[0], hex) << std::endl;
@@ -230,6 +236,7 @@ struct shell::impl {
       }
       if (r.values.size() > 1 || p.opts.count("--context"))
         out << "context: " << to_hex(r.context) << std::endl;
+      return outcome::ok;
     });
   }
 
@@ -284,16 +291,19 @@ struct shell::impl {
     req.context = std::move(*ctx);
     bool reads_first = req.context.empty() && !blind;
     return ask(client.remove(req.key, req.context, blind), [&](write_reply& r) {
-      if (!reads_first)
-        return print_written(r);
+      if (!reads_first) {
+        print_written(r);
+        return outcome::ok;
+      }
       if (r.removed == 0) {
         out << "(not found)" << std::endl;
-        return;
+        return outcome::not_found;
       }
       out << "ok (removed " << r.removed << (r.removed == 1 ? " version" : " versions");
       if (!plain)
         out << "; " << r.acks << " replicas acknowledged";
       out << ")" << std::endl;
+      return outcome::ok;
     });
   }
 
@@ -314,9 +324,14 @@ struct shell::impl {
           << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12) << "PARTITIONS" << std::setw(8)
           << "SHARE"
           << "MEMBER" << std::endl;
+      std::string gone; // members that left or were removed: a line, not rows of "down"
+      bool any_down = false;
       for (auto& m : s.members) {
-        if (m.state == "removed" && m.partitions == 0)
+        if ((m.state == "removed" || m.state == "left") && m.partitions == 0) {
+          gone += (gone.empty() ? "" : ", ") + m.name + " (" + m.state + ")";
           continue;
+        }
+        any_down |= !m.up;
         std::ostringstream share;
         share << std::fixed << std::setprecision(1)
               << (s.owners.empty() ? 0.0 : 100.0 * m.partitions / s.owners.size()) << "%";
@@ -327,6 +342,8 @@ struct shell::impl {
             << m.capacity << std::setw(7) << (m.up ? "up" : "down") << std::setw(12) << m.partitions
             << std::setw(8) << share.str() << member << std::endl;
       }
+      if (!gone.empty())
+        out << "no longer members: " << gone << std::endl;
       if (s.handoff_running)
         out << "handoff: " << s.transfers_done << " of " << s.transfers_total
             << " partition transfers done (ring epoch " << s.ring_epoch << "); this node sent "
@@ -340,6 +357,8 @@ struct shell::impl {
           << " repairs in the last, " << s.ae_repairs_total << " in all" << std::endl;
       out << "view fingerprint: " << std::hex << s.view_fingerprint << std::dec << std::endl;
       print_clocks(s);
+      // For scripts: a member down is worth an exit code of its own.
+      return any_down ? outcome::members_down : outcome::ok;
     });
   }
 
@@ -396,12 +415,49 @@ struct shell::impl {
   }
 
   outcome do_admin(const std::vector<std::string>& words) {
-    auto usage = "usage: join HOST:PORT | leave NAME | remove NAME | plan (join|leave|remove) ARG";
+    auto usage = "usage: join HOST:PORT | leave NAME | remove NAME [--wait] | plan (join|leave|remove) "
+                 "ARG";
     bool apply = words[0] != "plan";
     auto rest = apply ? words : std::vector<std::string>(words.begin() + 1, words.end());
+    bool wait = apply && rest.size() == 3 && rest[2] == "--wait";
+    if (wait)
+      rest.pop_back();
     if (rest.size() != 2 || (rest[0] != "join" && rest[0] != "leave" && rest[0] != "remove"))
       return fail(usage);
-    return ask(client.admin(rest[0], rest[1], apply), [&](std::string& text) { out << text; });
+    // One change at a time: with --wait a change waits for the one running, then for itself. A
+    // removal is allowed during a handoff (which may wait for the very node being removed).
+    if (wait && rest[0] != "remove")
+      if (auto waited = wait_for_handoff(); waited != outcome::ok)
+        return waited;
+    auto made = ask(client.admin(rest[0], rest[1], apply), [&](std::string& text) { out << text; });
+    if (made != outcome::ok || !wait)
+      return made;
+    return wait_for_handoff();
+  }
+
+  /// Polls status until no handoff runs, printing its progress when it moves (at most every 2 s).
+  outcome wait_for_handoff() {
+    std::string said;
+    auto last_print = std::chrono::steady_clock::time_point{};
+    for (;;) {
+      auto s = client.status();
+      if (!s)
+        return fail(describe(s.error()));
+      if (!s->handoff_running) {
+        if (!said.empty())
+          out << "handoff done: ring epoch " << s->ring_epoch << " in force" << std::endl;
+        return outcome::ok;
+      }
+      auto now = std::chrono::steady_clock::now();
+      auto progress = "handoff: " + std::to_string(s->transfers_done) + " of " +
+                      std::to_string(s->transfers_total) + " partition transfers done";
+      if (progress != said && now - last_print >= std::chrono::seconds{2}) {
+        out << progress << std::endl;
+        said = progress;
+        last_print = now;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{250});
+    }
   }
 
   outcome do_ring() {
@@ -423,6 +479,26 @@ shell::shell(std::vector<std::string> endpoints, std::chrono::milliseconds timeo
     : impl_(std::make_unique<impl>(std::move(endpoints), timeout, plain, out, err, tls)) {}
 
 shell::~shell() = default;
+
+std::string shell::greeting() {
+  auto s = impl_->client.status();
+  if (!s)
+    return "no node answers yet (" + describe(s.error()) + "); commands will try again";
+  std::string endpoint, cluster = "?";
+  size_t members = 0, up = 0;
+  for (auto& m : s->members) {
+    if (m.name == s->node)
+      endpoint = " (" + m.endpoint + ")";
+    if ((m.state == "removed" || m.state == "left") && m.partitions == 0)
+      continue;
+    ++members;
+    up += m.up;
+  }
+  if (auto at = s->settings.find("name="); at != std::string::npos)
+    cluster = s->settings.substr(at + 5, s->settings.find(' ', at) - at - 5);
+  return "connected to " + s->node + endpoint + " of cluster " + cluster + ", " +
+         std::to_string(up) + " of " + std::to_string(members) + " members up";
+}
 
 shell::outcome shell::run(const std::vector<std::string>& words) {
   if (words.empty())

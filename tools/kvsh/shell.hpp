@@ -20,7 +20,8 @@ bool split_commands(const std::string& text, std::vector<std::vector<std::string
 
 class shell {
 public:
-  enum class outcome { ok, error, quit };
+  /// What a command came to. Scripts see it as kvsh's exit code (exit_code_of).
+  enum class outcome { ok, error, quit, not_found, members_down };
 
   /// `plain`: script mode, results only. `endpoints`: "host:port" list for the client actor.
   /// `tls`: the client's identity (none: plaintext).
@@ -30,6 +31,11 @@ public:
 
   /// Runs one tokenized command; errors are printed to the error stream.
   outcome run(const std::vector<std::string>& words);
+
+  /// For the interactive banner: asks for the status and says which node of which cluster
+  /// answered ("connected to n1 (127.0.0.1:7101) of cluster local, 3 of 3 members up"), or that
+  /// none did and why, without failing: later commands try again.
+  std::string greeting();
 
 private:
   struct impl;
