@@ -147,6 +147,9 @@ BOOST_AUTO_TEST_CASE(one_node_killed_then_restarted_is_read_repaired) {
                          "\nget k1\nput k3 fresh\nget k2\n");
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST(r.out == "ok\nnew\nok\nold\n");
+  // For scripts, status exits 4 while a member is down.
+  BOOST_TEST(eventually(std::chrono::seconds(10),
+                        [&] { return c.kvsh(0, "status\n").exit_code == 4; }));
   c.start(2);
   wait_until_all_up(c);
   // Reads through the restarted node return the newest values...
@@ -214,7 +217,8 @@ BOOST_AUTO_TEST_CASE(status_shows_capacity_weighted_ownership) {
   local_cluster c{o};
   c.start_all();
   auto r = c.kvsh(0, "status\n");
-  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  // 4: some member is not reached yet, which does not matter to the ownership shown.
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0 || r.exit_code == 4, r.err);
   // NAME ENDPOINT CAPACITY STATE PARTITIONS SHARE
   std::map<std::string, int> owned;
   for (auto& line : lines(r.out)) {

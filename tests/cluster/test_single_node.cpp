@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "tests/cluster/common.hpp"
@@ -18,17 +19,48 @@ BOOST_AUTO_TEST_CASE(put_get_delete_and_not_found) {
   local_cluster c{one_node()};
   c.start_all();
   auto r = c.kvsh(0, "put user:1 alice\nget user:1\nget nobody\n");
-  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.exit_code == 3, r.err); // the last command's: not found
   BOOST_TEST(r.out == "ok\nalice\n(not found)\n");
   auto ctx = context_from(c.kvsh(0, "get user:1 --context\n").out);
   BOOST_REQUIRE(!ctx.empty());
   r = c.kvsh(0, "delete user:1 --context " + ctx + "\nget user:1\n");
-  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.exit_code == 3, r.err);
   BOOST_TEST(r.out == "ok\n(not found)\n");
   // -c mode: same plain results; values with spaces are quoted.
   r = c.kvsh_args({"--connect", c.endpoint(0), "-c", "put greeting \"hello world\"; get greeting"});
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST(r.out == "ok\nhello world\n");
+}
+
+BOOST_AUTO_TEST_CASE(scripts_read_outcomes_from_exit_codes_and_json) {
+  local_cluster c{one_node()};
+  c.start_all();
+  auto kvsh = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--connect", c.endpoint(0)});
+    return c.kvsh_args(args);
+  };
+  BOOST_TEST(kvsh({"-c", "get absent"}).exit_code == 3);
+  BOOST_TEST(kvsh({"-c", "get absent; put here 1"}).exit_code == 0); // the last command's
+  BOOST_TEST(kvsh({"-c", "delete absent"}).exit_code == 3);
+  BOOST_TEST(kvsh({"-c", "status"}).exit_code == 0);
+  // --json: one line of JSON per command, the HTTPS API's bodies.
+  auto r = kvsh({"--json", "-c", "put k v; get k; get absent; delete k"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  std::vector<std::string> out;
+  std::istringstream text{r.out};
+  for (std::string line; std::getline(text, line);)
+    out.push_back(line);
+  BOOST_REQUIRE(out.size() == 4u);
+  BOOST_TEST(out[0] == R"({"replicas":1,"sibling_count":1})");
+  BOOST_TEST(out[1].find(R"("siblings":["dg=="])") != std::string::npos, out[1]); // base64 "v"
+  BOOST_TEST(out[2] == R"({"error":"not_found","message":"the key is absent or deleted"})");
+  BOOST_TEST(out[3].find(R"("removed":1)") != std::string::npos, out[3]);
+  r = kvsh({"--json", "-c", "status"});
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(r.out.find(R"("node":"n1")") != std::string::npos, r.out);
+  r = kvsh({"--json", "-c", "put onlykey"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.out.find(R"({"error":"bad_request","message":"usage: put)") == 0, r.out);
 }
 
 BOOST_AUTO_TEST_CASE(script_stops_at_first_error_with_message_on_stderr) {

@@ -26,7 +26,7 @@ namespace {
 
 constexpr const char* usage =
     R"(usage: kvsh [--connect HOST:PORT[,HOST:PORT...]] [--ca FILE --cert FILE --key FILE]
-            [-c 'CMD; CMD'] [--timeout MS]
+            [-c 'CMD; CMD'] [--json] [--timeout MS]
 
 The actorkv shell. Connects to any node of a cluster (failing over to the others) and runs
 commands: interactively when stdin is a terminal (Tab completes commands and options, Ctrl-C
@@ -47,6 +47,9 @@ options:
                    reply announcing more than $ACTORKV_MAX_FRAME_BYTES (default 256 MiB)
                    drops the connection before it is read
   -c COMMANDS      run these commands (separated by ';') and exit
+  --json           print each command's result as one line of JSON (what the HTTPS API answers:
+                   get {"context","siblings":[base64]}, put/delete {"replicas",...}, status,
+                   errors {"error","message"}); the exit codes stay the same
   --timeout MS     bound on each request in milliseconds (default 10000)
   --help           this text and the command list
   --version        the release of actorkv this program belongs to
@@ -146,6 +149,7 @@ int main(int argc, char** argv) {
   std::string connect = "127.0.0.1:7101";
   std::string commands;
   bool have_commands = false;
+  bool json = false;
   long timeout_ms = 10000;
   auto tls = actorkv::tls_files_from_environment();
   for (int i = 1; i < argc; ++i) {
@@ -161,6 +165,8 @@ int main(int argc, char** argv) {
       tls.cert = argv[++i];
     } else if (arg == "--key" && i + 1 < argc) {
       tls.key = argv[++i];
+    } else if (arg == "--json") {
+      json = true;
     } else if (arg == "-c" && i + 1 < argc) {
       commands = argv[++i];
       have_commands = true;
@@ -184,6 +190,7 @@ int main(int argc, char** argv) {
   bool interactive = !have_commands && isatty(STDIN_FILENO);
   actorkv::shell sh{endpoints, std::chrono::milliseconds{timeout_ms}, !interactive, std::cout,
                     std::cerr, tls};
+  sh.set_json(json);
   bool quit = false;
   if (have_commands)
     return run_script(sh, commands, quit);

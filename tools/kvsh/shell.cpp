@@ -11,6 +11,9 @@
 #include <thread>
 
 #include "actors/client/blocking_client.hpp"
+#include "actors/http/http_api.hpp"
+#include "actors/http/http_codec.hpp"
+#include "actors/http/store_bridge.hpp"
 #include "messages/error.hpp"
 #include "messages/hex.hpp"
 
@@ -162,28 +165,46 @@ bool parse_words(const std::vector<std::string>& words, const std::map<std::stri
 
 } // namespace
 
+/// An HTTP API answer's body, for --json.
+std::string text_of(const http_reply& r) {
+  std::string text(r.body.begin(), r.body.end());
+  while (!text.empty() && text.back() == '\n')
+    text.pop_back();
+  return text;
+}
+
 struct shell::impl {
   blocking_client client;
   bool plain;
   std::ostream& out;
   std::ostream& err;
 
+  /// --json: each command prints one line of JSON on stdout, the body the HTTPS API answers
+  /// (actors/http/http_api.hpp), errors included ({"error": code, "message": ...}).
+  bool json = false;
+
   impl(std::vector<std::string> endpoints, std::chrono::milliseconds t, bool p, std::ostream& o,
        std::ostream& e, const tls_files& tls)
       : client(std::move(endpoints), t, tls), plain(p), out(o), err(e) {}
 
   outcome fail(const std::string& msg) {
+    if (json)
+      return fail_as(make_failure(400, "bad_request", msg));
     err << "error: " << msg << std::endl;
     return outcome::error;
   }
 
-  /// Hands a successful answer to `on_reply`, or prints the error.
+  outcome fail_as(const http_failure& f) {
+    out << text_of(render_failure(f)) << std::endl;
+    return outcome::error;
+  }
+
   /// Hands a successful answer to `on_reply` (which may return the command's outcome), or prints
-  /// the error.
+  /// the error. `write`: the error is a write's (a timeout then may have stored it).
   template <class Reply, class F>
-  outcome ask(caf::expected<Reply> answer, F on_reply) {
+  outcome ask(caf::expected<Reply> answer, F on_reply, bool write = false) {
     if (!answer)
-      return fail(describe(answer.error()));
+      return json ? fail_as(failure_of(answer.error(), write)) : fail(describe(answer.error()));
     if constexpr (std::is_same_v<decltype(on_reply(*answer)), outcome>) {
       return on_reply(*answer);
     } else {
@@ -213,6 +234,11 @@ struct shell::impl {
       return fail("usage: get KEY [--context] [--hex] [--file PATH]");
     bool hex = p.opts.count("--hex") > 0;
     return ask(client.get(to_bytes(p.args[0])), [&](get_reply& r) {
+      if (json) {
+        bool found = r.found;
+        out << text_of(render_get(std::move(r), true, 0)) << std::endl;
+        return found ? outcome::ok : outcome::not_found;
+      }
       if (!r.found) {
         out << "(not found)" << std::endl;
         return outcome::not_found;
@@ -268,8 +294,9 @@ struct shell::impl {
     if (!ctx)
       return bad;
     req.context = std::move(*ctx);
-    return ask(client.put(req.key, req.value, req.context),
-               [&](write_reply& r) { print_written(r); });
+    return ask(
+        client.put(req.key, req.value, req.context), [&](write_reply& r) { print_written(r); },
+        true);
   }
 
   outcome do_delete(const std::vector<std::string>& words) {
@@ -290,7 +317,13 @@ struct shell::impl {
       return bad;
     req.context = std::move(*ctx);
     bool reads_first = req.context.empty() && !blind;
-    return ask(client.remove(req.key, req.context, blind), [&](write_reply& r) {
+    return ask(
+        client.remove(req.key, req.context, blind),
+        [&](write_reply& r) {
+      if (json) {
+        print_written(r);
+        return r.acks == 0 ? outcome::not_found : outcome::ok;
+      }
       if (!reads_first) {
         print_written(r);
         return outcome::ok;
@@ -304,10 +337,15 @@ struct shell::impl {
         out << "; " << r.acks << " replicas acknowledged";
       out << ")" << std::endl;
       return outcome::ok;
-    });
+        },
+        true);
   }
 
   void print_written(const write_reply& r) {
+    if (json) {
+      out << text_of(render_write(r)) << std::endl;
+      return;
+    }
     if (plain)
       out << "ok" << std::endl;
     else
@@ -319,13 +357,19 @@ struct shell::impl {
 
   outcome do_status() {
     return ask(client.status(), [&](cluster_status& s) {
+      bool any_down = false;
+      if (json) {
+        for (auto& m : s.members)
+          any_down |= !m.up && !((m.state == "removed" || m.state == "left") && m.partitions == 0);
+        out << text_of(render_status(s)) << std::endl;
+        return any_down ? outcome::members_down : outcome::ok;
+      }
       out << "node " << s.node << ": " << s.settings << std::endl;
       out << std::left << std::setw(10) << "NAME" << std::setw(24) << "ENDPOINT" << std::setw(10)
           << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12) << "PARTITIONS" << std::setw(8)
           << "SHARE"
           << "MEMBER" << std::endl;
       std::string gone; // members that left or were removed: a line, not rows of "down"
-      bool any_down = false;
       for (auto& m : s.members) {
         if ((m.state == "removed" || m.state == "left") && m.partitions == 0) {
           gone += (gone.empty() ? "" : ", ") + m.name + " (" + m.state + ")";
@@ -410,8 +454,9 @@ struct shell::impl {
     } else if (words[1] != "heal" || words.size() != 2) {
       return fail(usage);
     }
-    return ask(client.fault(words[1], peers, delay_ms),
-               [&](std::string& rules) { out << rules << std::endl; });
+    return ask(client.fault(words[1], peers, delay_ms), [&](std::string& rules) {
+      out << (json ? text_of(render_fault(rules)) : rules) << std::endl;
+    });
   }
 
   outcome do_admin(const std::vector<std::string>& words) {
@@ -429,10 +474,17 @@ struct shell::impl {
     if (wait && rest[0] != "remove")
       if (auto waited = wait_for_handoff(); waited != outcome::ok)
         return waited;
-    auto made = ask(client.admin(rest[0], rest[1], apply), [&](std::string& text) { out << text; });
-    if (made != outcome::ok || !wait)
-      return made;
-    return wait_for_handoff();
+    std::string said;
+    auto made = ask(client.admin(rest[0], rest[1], apply), [&](std::string& text) {
+      if (!json)
+        out << text;
+      said = std::move(text);
+    });
+    if (made == outcome::ok && wait)
+      made = wait_for_handoff();
+    if (made == outcome::ok && json)
+      out << text_of(render_admin(admin_call{rest[0], rest[1], apply}, said)) << std::endl;
+    return made;
   }
 
   /// Polls status until no handoff runs, printing its progress when it moves (at most every 2 s).
@@ -444,14 +496,14 @@ struct shell::impl {
       if (!s)
         return fail(describe(s.error()));
       if (!s->handoff_running) {
-        if (!said.empty())
+        if (!said.empty() && !json)
           out << "handoff done: ring epoch " << s->ring_epoch << " in force" << std::endl;
         return outcome::ok;
       }
       auto now = std::chrono::steady_clock::now();
       auto progress = "handoff: " + std::to_string(s->transfers_done) + " of " +
                       std::to_string(s->transfers_total) + " partition transfers done";
-      if (progress != said && now - last_print >= std::chrono::seconds{2}) {
+      if (!json && progress != said && now - last_print >= std::chrono::seconds{2}) {
         out << progress << std::endl;
         said = progress;
         last_print = now;
@@ -462,6 +514,13 @@ struct shell::impl {
 
   outcome do_ring() {
     return ask(client.status(), [&](cluster_status& s) {
+      if (json) {
+        std::string owners;
+        for (auto& o : s.owners)
+          owners += (owners.empty() ? "" : ",") + json_quote(o);
+        out << "{\"owners\":[" << owners << "]}" << std::endl;
+        return;
+      }
       out << s.owners.size() << " partitions; owner of each, 16 per line:" << std::endl;
       for (size_t i = 0; i < s.owners.size(); ++i) {
         if (i % 16 == 0)
@@ -479,6 +538,10 @@ shell::shell(std::vector<std::string> endpoints, std::chrono::milliseconds timeo
     : impl_(std::make_unique<impl>(std::move(endpoints), timeout, plain, out, err, tls)) {}
 
 shell::~shell() = default;
+
+void shell::set_json(bool on) {
+  impl_->json = on;
+}
 
 std::string shell::greeting() {
   auto s = impl_->client.status();

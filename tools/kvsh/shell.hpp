@@ -32,6 +32,10 @@ public:
   /// Runs one tokenized command; errors are printed to the error stream.
   outcome run(const std::vector<std::string>& words);
 
+  /// --json: every command prints one line of JSON on stdout, the body the HTTPS API would answer
+  /// (errors too, as {"error": code, "message": text}); exit codes stay as they are.
+  void set_json(bool on);
+
   /// For the interactive banner: asks for the status and says which node of which cluster
   /// answered ("connected to n1 (127.0.0.1:7101) of cluster local, 3 of 3 members up"), or that
   /// none did and why, without failing: later commands try again.
