@@ -1,0 +1,125 @@
+// SWIM failure detection (Das, Gupta and Motivala, 2002) as pure logic, for clusters of thousands
+// of nodes: each period a member probes ONE other member, chosen round-robin from a list shuffled
+// anew every round; when the probe goes unanswered it asks k others to probe the member
+// indirectly, and when those fail too it suspects the member. A suspect that does not refute
+// within the suspicion timeout is declared dead. Suspicions and verdicts travel as rumors
+// piggybacked on the protocol's own messages, each rumor a bounded number of times. A suspected
+// member refutes by announcing itself alive with a higher incarnation. So every member does
+// constant work per period whatever the cluster's size, and a failure is known everywhere after
+// O(log n) periods.
+//
+// The actor that uses it sends the probes and the rumors; this class only decides (who to probe,
+// whom to ask, what to believe, what to tell) and takes time as a parameter. (The failure
+// detector actor still probes every peer with phi accrual; it moves to this for large clusters.)
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace actorkv {
+
+enum class swim_health : uint8_t { alive, suspect, dead };
+
+const char* to_string(swim_health h);
+
+/// What a member believes about another, as gossip carries it.
+struct swim_rumor {
+  std::string member;
+  swim_health health = swim_health::alive;
+  uint64_t incarnation = 0; ///< raised only by the member itself, to refute a suspicion
+};
+
+struct swim_options {
+  /// One probe per period.
+  std::chrono::milliseconds period{500};
+  /// Members asked to probe a member that did not answer directly.
+  size_t indirect_probes = 3;
+  /// A suspect is declared dead after max(suspicion_min, suspicion_periods * log10(n) periods):
+  /// long enough for the rumor to reach it and its refutation to come back (Lifeguard's bound).
+  std::chrono::milliseconds suspicion_min{2000};
+  double suspicion_periods = 4;
+  /// Rumors piggybacked on one message, at most.
+  size_t rumors_per_message = 8;
+  /// A rumor is sent retransmit_mult * ceil(log10(n + 1)) times, then forgotten.
+  size_t retransmit_mult = 4;
+};
+
+class swim {
+public:
+  using clock = std::chrono::steady_clock;
+
+  /// `self`: this member's name, never probed; `seed`: for the shuffles and the helper choice.
+  swim(std::string self, swim_options options, uint64_t seed);
+
+  /// A member to watch, alive at incarnation 0 unless known otherwise (no change if present).
+  void add(const std::string& name);
+  /// No longer watched (removed from the cluster); its rumors are dropped.
+  void remove(const std::string& name);
+
+  /// The member to probe this period: the next of the round's shuffled order, skipping the
+  /// dead; nullopt when there is none. Each live member is probed once per round.
+  std::optional<std::string> next_target();
+
+  /// Up to indirect_probes live members other than this one and `target`, chosen at random, to
+  /// ask to probe `target` after a direct probe went unanswered.
+  std::vector<std::string> indirect_helpers(const std::string& target);
+
+  /// Neither the probe of `target` nor the indirect ones were answered in time: it becomes a
+  /// suspect (at its current incarnation) and a rumor says so.
+  void unreachable(const std::string& target, clock::time_point now);
+
+  /// Suspects whose suspicion timed out become dead (and a rumor says so). Returns them.
+  std::vector<std::string> expire(clock::time_point now);
+
+  /// Rumors to piggyback on the next outgoing message: at most rumors_per_message, those sent
+  /// least often first. Each call counts as one transmission of what it returns.
+  std::vector<swim_rumor> rumors_to_send();
+
+  /// Applies a rumor heard from anyone by SWIM's precedence: alive(i) overrides suspect or alive
+  /// of a lower incarnation; suspect(i) overrides alive(j <= i) and suspect(j < i); dead(i)
+  /// overrides anything of incarnation j <= i. What is believed anew is gossiped on. A rumor
+  /// that this member is suspect or dead is refuted: its incarnation rises above the rumor's and
+  /// an alive rumor goes out. Returns whether anything changed.
+  bool hear(const swim_rumor& rumor, clock::time_point now);
+
+  std::optional<swim_health> health(const std::string& name) const;
+  std::optional<uint64_t> incarnation_of(const std::string& name) const;
+  uint64_t incarnation() const { return incarnation_; }
+  /// Members watched, this one excluded.
+  size_t size() const { return members_.size(); }
+  /// The suspicion timeout for the current size (see swim_options).
+  clock::duration suspicion_timeout() const;
+
+private:
+  struct member {
+    swim_health health = swim_health::alive;
+    uint64_t incarnation = 0;
+    clock::time_point suspected_since{};
+  };
+  struct pending_rumor {
+    swim_rumor rumor;
+    size_t sent = 0;
+  };
+
+  void believe(const std::string& name, member& m, swim_health h, uint64_t incarnation,
+               clock::time_point now);
+  void spread(swim_rumor rumor);
+  size_t transmit_limit() const;
+
+  std::string self_;
+  swim_options options_;
+  std::mt19937_64 random_;
+  uint64_t incarnation_ = 0;
+  std::map<std::string, member> members_;
+  std::vector<std::string> order_; ///< this round's probe order
+  size_t next_ = 0;
+  std::map<std::string, pending_rumor> rumors_; ///< the latest rumor per member, self included
+};
+
+} // namespace actorkv
