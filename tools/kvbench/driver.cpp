@@ -55,6 +55,36 @@ uint64_t micros(clock_type::duration d) {
 
 void issue(worker_ptr self);
 
+/// The next value to write: the template with a fresh counter stamped in, so that no layer can
+/// treat a write as a repeat.
+bytes next_value(worker_state& st) {
+  auto value = st.value;
+  auto stamp = ++st.writes;
+  std::memcpy(value.data(), &stamp, std::min(value.size(), sizeof(stamp)));
+  return value;
+}
+
+void answered(worker_ptr self, op_kind op, clock_type::time_point sent, const get_reply* reply,
+              const caf::error* error);
+
+/// A read-modify-write cycle: get `key`, then put a new value with the context the get returned,
+/// superseding exactly what it read (with siblings, concurrent cycles on one key leave siblings
+/// that the next cycle's read and write resolve). Booked as one op_kind::rmw with the read's
+/// values, once the write is answered.
+void cycle(worker_ptr self, bytes key, clock_type::time_point sent) {
+  auto& st = self->state;
+  self->request(st.client, caf::infinite, caf::get_atom::value, key)
+      .then(
+          [=](get_reply& r) mutable {
+            auto read = std::make_shared<get_reply>(std::move(r));
+            put_request put{std::move(key), next_value(self->state), read->context};
+            self->request(self->state.client, caf::infinite, caf::put_atom::value, std::move(put))
+                .then([=](write_reply&) { answered(self, op_kind::rmw, sent, read.get(), nullptr); },
+                      [=](caf::error& e) { answered(self, op_kind::rmw, sent, nullptr, &e); });
+          },
+          [=](caf::error& e) { answered(self, op_kind::rmw, sent, nullptr, &e); });
+}
+
 /// One slot has nothing more to send; the last one hands the phase's result to the main thread.
 void slot_done(worker_ptr self) {
   auto& st = self->state;
@@ -98,6 +128,8 @@ void answered(worker_ptr self, op_kind op, clock_type::time_point sent, const ge
       s.latency.record(micros(now - sent));
       if (reply && !reply->found)
         ++s.not_found;
+      if (reply)
+        s.values += reply->values.size();
       if (reply && reply->values.size() > 1)
         ++s.siblings;
     }
@@ -126,6 +158,8 @@ void issue(worker_ptr self) {
   auto name = key_name(index);
   bytes key(name.begin(), name.end());
   auto sent = clock_type::now();
+  if (!st.load && st.cfg->workload == workload_kind::rmw)
+    return cycle(self, std::move(key), sent);
   // No timeout here: the client actor bounds every request itself and answers ec::timeout, and
   // each CAF request timeout is one more message through the clock thread (see BENCHMARKS.md).
   auto guard = caf::infinite;
@@ -135,10 +169,7 @@ void issue(worker_ptr self) {
               [=](caf::error& e) { answered(self, op, sent, nullptr, &e); });
     return;
   }
-  // Every write carries a different value, so no layer can treat it as a repeat.
-  auto value = st.value;
-  auto stamp = ++st.writes;
-  std::memcpy(value.data(), &stamp, std::min(value.size(), sizeof(stamp)));
+  auto value = next_value(st);
   // Updates are blind puts (no context), as YCSB's are; see BENCHMARKS.md for what that means
   // for a cluster that keeps siblings.
   self->request(st.client, guard, caf::put_atom::value,

@@ -1,6 +1,6 @@
 // kvbench: a YCSB-style load generator for actorkv, built on the client actor.
 //
-//   kvbench [--connect HOST:PORT[,...]] [--workload a|b|c|w] [--keys N] [--load] ...
+//   kvbench [--connect HOST:PORT[,...]] [--workload a|b|c|w|rmw] [--keys N] [--load] ...
 //
 // Keeps --clients requests in flight (closed loop: each slot sends its next operation when the
 // previous one was answered) through --client-actors client actors, shows a progress line on
@@ -48,7 +48,9 @@ options:
                          plaintext, for clusters with [tls] enabled = false). Over TLS, a
                          reply announcing more than $ACTORKV_MAX_FRAME_BYTES (default 256 MiB)
                          drops the connection before it is read
-  --workload a|b|c|w     a: 50% read 50% update, b: 95/5, c: read only, w: update only
+  --workload a|b|c|w|rmw a: 50% read 50% update, b: 95/5, c: read only, w: update only;
+                         rmw: read-modify-write cycles (a get, then a put with its context),
+                         reported as rmw ops (cycles) with the values per read (siblings)
                          (default a)
   --keys N               key space: user0000000000 .. user<N-1> (default 100000)
   --distribution D       uniform | zipfian (YCSB's scrambled zipfian, 0.99; default zipfian)
@@ -153,8 +155,10 @@ options parse_args(int argc, char** argv, bool& help) {
         o.workload = workload_kind::c;
       else if (v == "w")
         o.workload = workload_kind::w;
+      else if (v == "rmw")
+        o.workload = workload_kind::rmw;
       else
-        throw usage_error{"--workload needs a, b, c or w, got '" + v + "'"};
+        throw usage_error{"--workload needs a, b, c, w or rmw, got '" + v + "'"};
     } else if (arg == "--distribution") {
       auto v = value();
       if (v == "uniform")
@@ -395,7 +399,8 @@ int main(int argc, char** argv) {
     std::cerr << "kvbench: cannot reach the cluster at " << o.connect << ": " << error << "\n";
     return 1;
   }
-  if (read_fraction(o.workload) < 1.0 && d.cluster.find("siblings") != std::string::npos)
+  if (read_fraction(o.workload) < 1.0 && o.workload != workload_kind::rmw &&
+      d.cluster.find("siblings") != std::string::npos)
     std::cerr << "kvbench: note: this cluster keeps siblings, and updates are puts without "
                  "context: each adds a sibling to its key (use conflicts = \"lww\" to measure "
                  "plain overwrites)\n";
@@ -411,7 +416,7 @@ int main(int argc, char** argv) {
   phases.emplace_back("run", run_phase(pool, ctl, o, false, prog));
   print_table(std::cout, std::string{"workload "} + workload_name(o.workload),
               phases.back().second);
-  if (json) {
+  if (!o.json.empty()) {
     write_json(json, d, phases);
     if (!json.flush()) {
       std::cerr << "kvbench: cannot write " << o.json << "\n";

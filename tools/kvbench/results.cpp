@@ -65,10 +65,17 @@ void print_row(std::ostream& out, const std::string& name, const op_stats& s, do
       << s.not_found << std::setw(8) << s.error_count() << "\n";
 }
 
+/// Values per read that found its key: 1 without siblings.
+double values_per_read(const op_stats& s) {
+  auto found = s.ok >= s.not_found ? s.ok - s.not_found : 0;
+  return found == 0 ? 0.0 : static_cast<double>(s.values) / static_cast<double>(found);
+}
+
 void json_op(std::ostream& out, const op_stats& s, double seconds) {
   auto& h = s.latency;
   out << "{\"count\": " << s.ok << ", \"ops_per_s\": " << fixed(rate(s.ok, seconds), 1)
       << ", \"not_found\": " << s.not_found << ", \"siblings\": " << s.siblings
+      << ", \"values_per_read\": " << fixed(values_per_read(s), 3)
       << ", \"latency_ms\": {\"p50\": " << millis(h.quantile(0.5))
       << ", \"p95\": " << millis(h.quantile(0.95)) << ", \"p99\": " << millis(h.quantile(0.99))
       << ", \"p99_9\": " << millis(h.quantile(0.999)) << ", \"max\": " << millis(h.max())
@@ -136,6 +143,7 @@ void op_stats::merge(const op_stats& other) {
   ok += other.ok;
   not_found += other.not_found;
   siblings += other.siblings;
+  values += other.values;
   latency.merge(other.latency);
   for (auto& [kind, n] : other.errors)
     errors[kind] += n;
@@ -157,7 +165,10 @@ void phase_result::merge(const phase_result& other) {
 
 void print_header(std::ostream& out, const run_description& d) {
   out << "kvbench: workload " << workload_name(d.workload) << " ("
-      << fixed(read_fraction(d.workload) * 100, 0) << "% read), " << d.keys << " keys "
+      << (d.workload == workload_kind::rmw
+              ? std::string{"read-modify-write cycles"}
+              : fixed(read_fraction(d.workload) * 100, 0) + "% read")
+      << "), " << d.keys << " keys "
       << distribution_name(d.distribution) << ", " << d.value_size << "-byte values, " << d.clients
       << " requests in flight over " << d.client_actors << " client actor"
       << (d.client_actors == 1 ? "" : "s") << ", ";
@@ -190,7 +201,8 @@ void print_table(std::ostream& out, const std::string& title, const phase_result
   }
   print_row(out, "total", total, r.seconds);
   if (total.siblings > 0)
-    out << "reads that returned siblings: " << total.siblings << "\n";
+    out << "reads that returned siblings: " << total.siblings << " (values per read "
+        << fixed(values_per_read(total), 2) << ")\n";
   for (int i = 0; i < op_kind_count; ++i) {
     auto& s = r.ops[static_cast<size_t>(i)];
     for (auto& [kind, n] : s.errors)

@@ -45,6 +45,7 @@ struct op_stats {
   uint64_t ok = 0;        ///< answered successfully (latency recorded)
   uint64_t not_found = 0; ///< reads of absent keys: successes, counted apart
   uint64_t siblings = 0;  ///< reads that returned more than one value
+  uint64_t values = 0;    ///< values returned by the reads that found their key (siblings count)
   latency_histogram latency;
   std::map<std::string, uint64_t> errors;           ///< by kind: actorkv code or CAF error name
   std::map<std::string, std::string> error_example; ///< one full message per kind

@@ -23,6 +23,8 @@ const char* op_name(op_kind op) {
     return "update";
   case op_kind::insert:
     return "insert";
+  case op_kind::rmw:
+    return "rmw";
   }
   return "?";
 }
@@ -36,6 +38,7 @@ double read_fraction(workload_kind w) {
   case workload_kind::c:
     return 1.0;
   case workload_kind::w:
+  case workload_kind::rmw:
     return 0.0;
   }
   return 0.0;
@@ -51,6 +54,8 @@ const char* workload_name(workload_kind w) {
     return "c";
   case workload_kind::w:
     return "w";
+  case workload_kind::rmw:
+    return "rmw";
   }
   return "?";
 }

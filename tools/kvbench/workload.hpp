@@ -12,18 +12,22 @@
 
 namespace actorkv::bench {
 
-enum class workload_kind { a, b, c, w };
+/// a, b, c, w: YCSB's mixes of reads and blind updates. rmw: read-modify-write cycles, the
+/// shopping cart's: a get, then a put with the context that get returned.
+enum class workload_kind { a, b, c, w, rmw };
 enum class distribution_kind { uniform, zipfian };
-enum class op_kind { read, update, insert };
-constexpr int op_kind_count = 3;
+/// rmw: one whole cycle (its read and its write, timed together).
+enum class op_kind { read, update, insert, rmw };
+constexpr int op_kind_count = 4;
 
-/// "read", "update" or "insert".
+/// "read", "update", "insert" or "rmw".
 const char* op_name(op_kind op);
 
-/// The fraction of reads of a workload: a 0.5, b 0.95, c 1.0, w 0.0 (the rest are updates).
+/// The fraction of reads of a workload: a 0.5, b 0.95, c 1.0, w 0.0 (the rest are updates); rmw
+/// 0 (its reads are part of its cycles).
 double read_fraction(workload_kind w);
 
-/// "a", "b", "c" or "w".
+/// "a", "b", "c", "w" or "rmw".
 const char* workload_name(workload_kind w);
 
 const char* distribution_name(distribution_kind d);
