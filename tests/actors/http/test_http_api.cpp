@@ -122,6 +122,7 @@ BOOST_AUTO_TEST_CASE(every_error_code_maps_to_a_deliberate_status) {
       {ec::forbidden, 403u},
       {ec::too_many_siblings, 409u},
       {ec::record_too_large, 413u},
+      {ec::overloaded, 503u},
   };
   // Every named code is in the table: a code appended to messages/error.hpp fails here until
   // its status is chosen.
