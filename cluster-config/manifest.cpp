@@ -391,7 +391,7 @@ void check_memory_budget(checker& ck, limits_settings& limits, uint32_t replicas
                              " is less than the " + std::to_string(least) +
                              " bytes one client write of max_key_bytes + max_value_bytes to " +
                              std::to_string(replicas) +
-                             " replicas needs ((2 + 3 x replicas) copies, within 3/4 of the "
+                             " replicas needs ((2 + 2 x replicas) copies, within 3/4 of the "
                              "budget)");
 }
 

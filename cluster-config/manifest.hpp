@@ -147,7 +147,7 @@ constexpr uint64_t memory_budget_bytes_bound = uint64_t{1} << 40;
 uint64_t min_memory_budget_bytes(const limits_settings& limits, uint32_t replicas);
 
 /// The default memory_budget_bytes: 256 MiB, or room for two of the largest client writes at
-/// once when that is more (with the default limits and N = 3 those take 22 MiB each).
+/// once when that is more (with the default limits and N = 3 those take 16 MiB each).
 uint64_t default_memory_budget_bytes(const limits_settings& limits, uint32_t replicas);
 
 /// [timeouts]: optional; every request that crosses the network is bounded.

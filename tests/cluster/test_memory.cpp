@@ -204,19 +204,20 @@ BOOST_AUTO_TEST_CASE(five_hundred_twelve_puts_of_1_mib_keep_the_entry_node_withi
 }
 
 BOOST_AUTO_TEST_CASE(with_the_budget_held_puts_are_refused_as_overloaded_and_stored_nowhere) {
-  // A budget that admits one 1 MiB write at a time (N = 3: 11 copies, within the clients' three
-  // quarters), and a write held in flight: its merges at n2 and n3 are delayed by 3 s.
+  // A budget that admits one 1 MiB write at a time (N = 3: 8 copies, within the clients' three
+  // quarters: 9,000,000 bytes), and a write held in flight: its merges at n2 and n3 are delayed
+  // by 3 s.
   local_cluster::options o;
   o.partitions = 16;
   o.https = true;
-  o.extra_toml = "[limits]\nmemory_budget_bytes = 16000000\n[faults]\ninjection = true\n"
+  o.extra_toml = "[limits]\nmemory_budget_bytes = 12000000\n[faults]\ninjection = true\n"
                  "[timeouts]\nrequest_ms = 30000\n[failure_detector]\ninterval_ms = 5000\n";
   local_cluster c{o};
   c.start_all();
   wait_until_all_up(c);
   auto figures = budget_figures(c, 0);
   BOOST_REQUIRE(figures);
-  BOOST_TEST((*figures)[1] == 16000000u);
+  BOOST_TEST((*figures)[1] == 12000000u);
   // 1 MiB files, each value starting with its marker.
   auto file = [&](const std::string& name) {
     auto path = c.dir() + "/" + name;
@@ -240,16 +241,16 @@ BOOST_AUTO_TEST_CASE(with_the_budget_held_puts_are_refused_as_overloaded_and_sto
   // Until the held write's charge shows (its merges wait at n2 and n3 meanwhile).
   BOOST_TEST(eventually(10s, [&] {
     auto f = budget_figures(c, 0);
-    return f && (*f)[0] > 11000000u;
+    return f && (*f)[0] > 8000000u;
   }));
   auto refused = c.kvsh_args({"--connect", c.endpoint(0), "-c",
                               "put refused --file " + refused_file},
                              "", 30s);
   BOOST_TEST(refused.exit_code == 1);
   BOOST_TEST(refused.out == "");
-  BOOST_TEST(refused.err.find("error: overloaded: a put of 1048583 bytes needs 11.0 MiB of the "
-                              "node's memory budget, which holds 11.0 MiB of requests in flight "
-                              "(memory_budget_bytes = 15.3 MiB, of which clients may fill 11.4 "
+  BOOST_TEST(refused.err.find("error: overloaded: a put of 1048583 bytes needs 8.0 MiB of the "
+                              "node's memory budget, which holds 8.0 MiB of requests in flight "
+                              "(memory_budget_bytes = 11.4 MiB, of which clients may fill 8.6 "
                               "MiB); nothing was stored: retry shortly") != std::string::npos,
              refused.err);
   // Over HTTPS the body is refused before it is read: 503, Retry-After, the JSON error.
@@ -283,7 +284,7 @@ BOOST_AUTO_TEST_CASE(with_the_budget_held_puts_are_refused_as_overloaded_and_sto
   figures = budget_figures(c, 0);
   BOOST_REQUIRE(figures);
   BOOST_TEST((*figures)[3] == 2u);
-  BOOST_TEST((*figures)[2] >= 11000000u); // the held write's charge was the peak
+  BOOST_TEST((*figures)[2] >= 8000000u); // the held write's charge was the peak
   // With the budget free again, the same put goes through.
   auto again = c.kvsh_args({"--connect", c.endpoint(0), "-c", "put refused --file " + refused_file},
                            "", 30s);
