@@ -790,7 +790,8 @@ uint64_t min_memory_budget_bytes(const limits_settings& limits, uint32_t replica
 }
 
 uint64_t default_memory_budget_bytes(const limits_settings& limits, uint32_t replicas) {
-  auto two = budget_for_writes(uint64_t{limits.max_key_bytes} + limits.max_value_bytes, replicas, 2);
+  auto two =
+      budget_for_writes(uint64_t{limits.max_key_bytes} + limits.max_value_bytes, replicas, 2);
   return std::min(memory_budget_bytes_bound, std::max(uint64_t{256} << 20, two));
 }
 

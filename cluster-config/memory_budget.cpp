@@ -64,17 +64,15 @@ void memory_budget::give_back(uint64_t bytes) {
   used_.fetch_sub(bytes, std::memory_order_relaxed);
 }
 
-caf::error memory_budget::refusal(const std::string& what, uint64_t bytes,
-                                  budget_class who) const {
+caf::error memory_budget::refusal(const std::string& what, uint64_t bytes, budget_class who) const {
   auto share = who == budget_class::client
                    ? ", of which clients may fill " + bytes_for_people(ceiling(who))
                    : std::string{};
-  return caf::make_error(ec::overloaded, what + " needs " + bytes_for_people(bytes) +
-                                             " of the node's memory budget, which holds " +
-                                             bytes_for_people(used()) +
-                                             " of requests in flight (memory_budget_bytes = " +
-                                             bytes_for_people(limit_) + share +
-                                             "); nothing was stored: retry shortly");
+  return caf::make_error(
+      ec::overloaded,
+      what + " needs " + bytes_for_people(bytes) + " of the node's memory budget, which holds " +
+          bytes_for_people(used()) + " of requests in flight (memory_budget_bytes = " +
+          bytes_for_people(limit_) + share + "); nothing was stored: retry shortly");
 }
 
 std::string bytes_for_people(uint64_t bytes) {

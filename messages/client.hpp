@@ -186,8 +186,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.pending_hints, x.ae_rounds, x.ae_repairs_last_round, x.ae_repairs_total,
            x.view_fingerprint, x.ring_epoch, x.handoff_running, x.transfers_total, x.transfers_done,
            x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued, x.clock_skew_ms,
-           x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight,
-           x.memory_peak, x.overloaded_refusals);
+           x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight, x.memory_peak,
+           x.overloaded_refusals);
 }
 
 } // namespace actorkv

@@ -257,10 +257,10 @@ private:
       auto bytes = held_charge(size, 1);
       body_charge_ = budget->take(bytes, budget_class::client);
       if (!body_charge_)
-        return reject(failure_of(budget->refusal("a request body of " + std::to_string(size) +
-                                                     " bytes",
-                                                 bytes, budget_class::client),
-                                 false));
+        return reject(
+            failure_of(budget->refusal("a request body of " + std::to_string(size) + " bytes",
+                                       bytes, budget_class::client),
+                       false));
     }
     parser_->body_limit(limit);
     // A client that asked to hear first (curl does, for larger bodies) waits for this.

@@ -379,10 +379,10 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
     auto bytes = write_charge(payload, p.replicas.size() + p.joining.size());
     held = budget->take(bytes, budget_class::client);
     if (!held)
-      return finish<write_reply>(
-          done, budget->refusal((op.tombstone ? "a delete of " : "a put of ") +
-                                    std::to_string(payload) + " bytes",
-                                bytes, budget_class::client));
+      return finish<write_reply>(done,
+                                 budget->refusal((op.tombstone ? "a delete of " : "a put of ") +
+                                                     std::to_string(payload) + " bytes",
+                                                 bytes, budget_class::client));
   }
   op.timestamp_us = self->state.clock->stamp();
   op.limits = self->state.writes;

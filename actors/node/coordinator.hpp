@@ -27,11 +27,12 @@
 // back as one answer, within the request timeout. So a client batch of K gets costs a handful of
 // messages, not 10 K. Clients' answers go back batched the same way.
 //
-// Each admitted write holds its charge of the node's memory budget (cluster-config/memory_budget.hpp)
-// until its round ends: every replica answered, or failed, or timed out. A write whose charge does
-// not fit is answered ec::overloaded at once and stored nowhere. A replica that refuses a write
-// as overloaded counts as failed: the write ends overloaded when every replica that failed it
-// was overloaded and none stored it, maybe_applied when some stored it but fewer than W.
+// Each admitted write holds its charge of the node's memory budget
+// (cluster-config/memory_budget.hpp) until its round ends: every replica answered, or failed, or
+// timed out. A write whose charge does not fit is answered ec::overloaded at once and stored
+// nowhere. A replica that refuses a write as overloaded counts as failed: the write ends overloaded
+// when every replica that failed it was overloaded and none stored it, maybe_applied when some
+// stored it but fewer than W.
 //
 // Writes are stamped for last-writer-wins by the node's hybrid clock (wall_clock.hpp node_clock),
 // which follows every record the replicas answer with: a write after a read through this node

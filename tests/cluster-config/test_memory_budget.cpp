@@ -110,8 +110,8 @@ BOOST_AUTO_TEST_CASE(threads_never_take_more_than_the_limit_and_give_it_all_back
 BOOST_AUTO_TEST_CASE(the_refusal_says_what_was_refused_and_why) {
   auto budget = std::make_shared<memory_budget>(uint64_t{256} << 20);
   auto held = budget->take(uint64_t{190} << 20, budget_class::client);
-  auto err = budget->refusal("a put of 1048590 bytes", write_charge(1048590, 3),
-                             budget_class::client);
+  auto err =
+      budget->refusal("a put of 1048590 bytes", write_charge(1048590, 3), budget_class::client);
   BOOST_TEST((err == ec::overloaded));
   BOOST_TEST(describe(err) ==
              "overloaded: a put of 1048590 bytes needs 8.0 MiB of the node's memory budget, which "

@@ -89,8 +89,8 @@ std::optional<std::vector<uint64_t>> budget_figures(local_cluster& c, size_t i) 
     return std::nullopt;
   unsigned long long used = 0, limit = 0, peak = 0, refused = 0;
   if (std::sscanf(r.out.c_str() + at,
-                  "memory budget: %llu of %llu bytes in flight (peak %llu); %llu requests",
-                  &used, &limit, &peak, &refused) != 4)
+                  "memory budget: %llu of %llu bytes in flight (peak %llu); %llu requests", &used,
+                  &limit, &peak, &refused) != 4)
     return std::nullopt;
   return std::vector<uint64_t>{used, limit, peak, refused};
 }
@@ -144,14 +144,14 @@ BOOST_AUTO_TEST_CASE(five_hundred_twelve_puts_of_1_mib_keep_the_entry_node_withi
   std::map<std::string, size_t> failures; // code name -> count
   std::vector<std::string> other;         // failures other than overloaded
   for (size_t i = 0; i < puts; ++i)
-    pending[i].receive([&](write_reply&) { acked.insert(i); },
-                       [&](caf::error& err) {
-                         ++failures[err.category() == caf::atom("actorkv")
-                                        ? to_string(static_cast<ec>(err.code()))
-                                        : caf::to_string(err)];
-                         if (!(err == ec::overloaded) && other.size() < 5)
-                           other.push_back(describe(err));
-                       });
+    pending[i].receive(
+        [&](write_reply&) { acked.insert(i); },
+        [&](caf::error& err) {
+          ++failures[err.category() == caf::atom("actorkv") ? to_string(static_cast<ec>(err.code()))
+                                                            : caf::to_string(err)];
+          if (!(err == ec::overloaded) && other.size() < 5)
+            other.push_back(describe(err));
+        });
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   auto after = usage_of(c.pid(0));
@@ -166,12 +166,13 @@ BOOST_AUTO_TEST_CASE(five_hundred_twelve_puts_of_1_mib_keep_the_entry_node_withi
 
   // Shed, not grown: the peak stays within the bound, and what was shed was refused as such.
   BOOST_TEST(after.peak_kib < bound_kib, "n1 peaked at " << after.peak_kib << " KiB");
-  BOOST_TEST(acked.size() + failures["overloaded"] == puts, "other failures: " << [&] {
-    std::string s;
-    for (auto& o : other)
-      s += "\n  " + o;
-    return s;
-  }());
+  BOOST_TEST(
+      acked.size() + failures["overloaded"] == puts, "other failures: " << [&] {
+        std::string s;
+        for (auto& o : other)
+          s += "\n  " + o;
+        return s;
+      }());
   BOOST_TEST(!acked.empty()); // the node kept storing while it shed load
 
   // Nothing refused was stored, on any replica; everything acknowledged is on W replicas and
@@ -182,8 +183,7 @@ BOOST_AUTO_TEST_CASE(five_hundred_twelve_puts_of_1_mib_keep_the_entry_node_withi
     for (auto i : markers_stored(c.data_dir(n)))
       ++holders[i];
   for (auto& [i, n] : holders)
-    BOOST_TEST(acked.count(i) == 1u, "put " << i << " was refused but " << n
-                                            << " replicas hold it");
+    BOOST_TEST(acked.count(i) == 1u, "put " << i << " failed but " << n << " replicas hold it");
   auto reader = spawn_client(cs.sys, client_options{{c.endpoint(1)}, 30s});
   size_t read_back = 0;
   for (auto i : acked) {
@@ -234,18 +234,17 @@ BOOST_AUTO_TEST_CASE(with_the_budget_held_puts_are_refused_as_overloaded_and_sto
     BOOST_REQUIRE(c.kvsh(i, "fault delay n1 3000\n").exit_code == 0);
   run_result held;
   std::thread writer{[&] {
-    held = c.kvsh_args({"--connect", c.endpoint(0), "--timeout", "30000", "-c",
-                        "put held --file " + held_file},
-                       "", 60s);
+    held = c.kvsh_args(
+        {"--connect", c.endpoint(0), "--timeout", "30000", "-c", "put held --file " + held_file},
+        "", 60s);
   }};
   // Until the held write's charge shows (its merges wait at n2 and n3 meanwhile).
   BOOST_TEST(eventually(10s, [&] {
     auto f = budget_figures(c, 0);
     return f && (*f)[0] > 8000000u;
   }));
-  auto refused = c.kvsh_args({"--connect", c.endpoint(0), "-c",
-                              "put refused --file " + refused_file},
-                             "", 30s);
+  auto refused = c.kvsh_args(
+      {"--connect", c.endpoint(0), "-c", "put refused --file " + refused_file}, "", 30s);
   BOOST_TEST(refused.exit_code == 1);
   BOOST_TEST(refused.out == "");
   BOOST_TEST(refused.err.find("error: overloaded: a put of 1048583 bytes needs 8.0 MiB of the "
@@ -276,9 +275,11 @@ BOOST_AUTO_TEST_CASE(with_the_budget_held_puts_are_refused_as_overloaded_and_sto
                "node " << n);
     BOOST_TEST(stored_with(c.data_dir(n), std::string{marker_prefix} + "https/") == 0,
                "node " << n);
-    BOOST_TEST(eventually(10s, [&] {
-      return stored_with(c.data_dir(n), std::string{marker_prefix} + "held/") == 1;
-    }),
+    BOOST_TEST(eventually(10s,
+                          [&] {
+                            return stored_with(c.data_dir(n),
+                                               std::string{marker_prefix} + "held/") == 1;
+                          }),
                "node " << n);
   }
   figures = budget_figures(c, 0);

@@ -253,9 +253,9 @@ BOOST_FIXTURE_TEST_CASE(writes_beyond_the_memory_budget_are_refused_before_any_r
   // the third replica never answers, so each write holds its charge until the request timeout.
   auto budget = std::make_shared<memory_budget>(budget_for_writes(1001, 3, 2));
   auto seen = std::make_shared<traffic>();
-  auto c = coordinator({gateways[0], gateways[1], keep(spawn_recording_relay(
-                                                      sys, spawn_silent_gateway(sys), seen))},
-                       2, 2, budget);
+  auto c = coordinator(
+      {gateways[0], gateways[1], keep(spawn_recording_relay(sys, spawn_silent_gateway(sys), seen))},
+      2, 2, budget);
   send(c, {put_call(b("a"), bytes(1000, 'a'), {}, 1), put_call(b("b"), bytes(1000, 'b'), {}, 2),
            put_call(b("c"), bytes(1000, 'c'), {}, 3)});
   auto answers = client_answers();
