@@ -17,6 +17,7 @@
 // errors arrive as toml::parse_error, caught below; nothing else in toml++ throws here.
 #include <toml++/toml.h>
 
+#include "cluster-config/memory_budget.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv {
@@ -318,6 +319,7 @@ struct limits_lines {
   uint32_t max_record = 0;
   uint32_t max_frame = 0;
   uint32_t frame_budget = 0;
+  uint32_t memory_budget = 0;
 };
 
 /// A limit: 1..bound.
@@ -365,7 +367,32 @@ void read_limits(checker& ck, const entry& e, limits_settings& out, limits_lines
                else if (n)
                  out.frame_budget_bytes = static_cast<uint64_t>(*n);
              }},
+            // Checked against the other limits and N once every table was read.
+            {"memory_budget_bytes",
+             [&](const entry& x) {
+               at.memory_budget = x.line;
+               if (auto n = read_int(ck, x, 1, static_cast<int64_t>(memory_budget_bytes_bound)))
+                 out.memory_budget_bytes = static_cast<uint64_t>(*n);
+             }},
         });
+}
+
+/// Derives memory_budget_bytes when it was not set; refuses one in which a client write of the
+/// largest size could never be admitted beside nothing else. After check_limits.
+void check_memory_budget(checker& ck, limits_settings& limits, uint32_t replicas,
+                         uint32_t budget_line) {
+  if (budget_line == 0) {
+    limits.memory_budget_bytes = default_memory_budget_bytes(limits, replicas);
+    return;
+  }
+  auto least = min_memory_budget_bytes(limits, replicas);
+  if (limits.memory_budget_bytes < least)
+    ck.fail(budget_line, "memory_budget_bytes = " + std::to_string(limits.memory_budget_bytes) +
+                             " is less than the " + std::to_string(least) +
+                             " bytes one client write of max_key_bytes + max_value_bytes to " +
+                             std::to_string(replicas) +
+                             " replicas needs ((2 + 2 x replicas) copies, within 3/4 of the "
+                             "budget)");
 }
 
 /// Derives frame_budget_bytes when it was not set; refuses one below max_frame_bytes (a frame of
@@ -758,6 +785,16 @@ caf::expected<manifest> load_manifest(const std::string& path) {
   return parse_manifest(text.str(), path);
 }
 
+uint64_t min_memory_budget_bytes(const limits_settings& limits, uint32_t replicas) {
+  return budget_for_writes(uint64_t{limits.max_key_bytes} + limits.max_value_bytes, replicas, 1);
+}
+
+uint64_t default_memory_budget_bytes(const limits_settings& limits, uint32_t replicas) {
+  auto two =
+      budget_for_writes(uint64_t{limits.max_key_bytes} + limits.max_value_bytes, replicas, 2);
+  return std::min(memory_budget_bytes_bound, std::max(uint64_t{256} << 20, two));
+}
+
 caf::expected<manifest> parse_manifest(const std::string& text, const std::string& path) {
   toml::table doc;
   try {
@@ -822,6 +859,7 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
   check_unique(ck, m.nodes, node_at);
   check_limits(ck, m.limits, m.store.partitions, limits_at);
   check_frame_budget(ck, m.limits, limits_at.frame_budget);
+  check_memory_budget(ck, m.limits, m.store.replicas, limits_at.memory_budget);
   if (store_at.present && store_at.replicas_ok && !m.nodes.empty() &&
       m.store.replicas > m.nodes.size())
     ck.fail(store_at.replicas > 0 ? store_at.replicas : store_at.table,

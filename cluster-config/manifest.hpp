@@ -132,7 +132,23 @@ struct limits_settings {
   /// Payload bytes announced but not yet received, across a node's connections; a header beyond
   /// waits. Unless set in the manifest, 4 x max_frame_bytes; at least max_frame_bytes.
   uint64_t frame_budget_bytes = uint64_t{4} * max_frame_bytes;
+  /// Bytes a node holds for requests in flight (cluster-config/memory_budget.hpp): client writes
+  /// beyond 3/4 of it, and peers' replica writes beyond all of it, are refused with
+  /// ec::overloaded. Unless set, default_memory_budget_bytes(); at least
+  /// min_memory_budget_bytes(), at most memory_budget_bytes_bound.
+  uint64_t memory_budget_bytes = uint64_t{256} << 20;
 };
+
+/// The largest memory_budget_bytes: 1 TiB.
+constexpr uint64_t memory_budget_bytes_bound = uint64_t{1} << 40;
+
+/// The least memory_budget_bytes: one client write of the largest key and value to N replicas
+/// must fit within the clients' share (memory_budget.hpp write_charge).
+uint64_t min_memory_budget_bytes(const limits_settings& limits, uint32_t replicas);
+
+/// The default memory_budget_bytes: 256 MiB, or room for two of the largest client writes at
+/// once when that is more (with the default limits and N = 3 those take 16 MiB each).
+uint64_t default_memory_budget_bytes(const limits_settings& limits, uint32_t replicas);
 
 /// [timeouts]: optional; every request that crosses the network is bounded.
 struct timeout_settings {
@@ -238,7 +254,8 @@ struct manifest {
 /// host:port, duplicate data_dir, limits of 0 or above their bounds, sibling_warning above
 /// max_siblings, max_record_bytes below max_value_bytes, max_frame_bytes below min_frame_bytes()
 /// of a max-size put or record, max_connections below 8, frame_budget_bytes below
-/// max_frame_bytes are each an ec::manifest_invalid "FILE:LINE: ...".
+/// max_frame_bytes, memory_budget_bytes outside min_memory_budget_bytes() ..
+/// memory_budget_bytes_bound are each an ec::manifest_invalid "FILE:LINE: ...".
 /// [tls] with enabled = true needs ca, cert and key; an https_port must differ from every other
 /// address; [[token]] needs name, role (read, write or admin) and sha256 (64 hex digits).
 /// Also refused: empty names, hosts or data_dirs, and timeouts of 0. When several problems exist,

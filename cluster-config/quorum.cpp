@@ -105,8 +105,15 @@ void write_tally::coordinated() {
   decide();
 }
 
-std::optional<size_t> write_tally::coordinator_failed(caf::error err) {
+void write_tally::note_failure(const caf::error& err) {
   uncertain_ = uncertain_ || may_have_applied(err);
+  ++failures_;
+  if (err == ec::overloaded)
+    ++overloaded_;
+}
+
+std::optional<size_t> write_tally::coordinator_failed(caf::error err) {
+  note_failure(err);
   if (is_refusal(err))
     refusal_ = err;
   last_error_ = std::move(err);
@@ -131,7 +138,7 @@ void write_tally::acked() {
 
 void write_tally::failed(caf::error err) {
   settle_one();
-  uncertain_ = uncertain_ || may_have_applied(err);
+  note_failure(err);
   last_error_ = std::move(err);
   decide();
 }
@@ -161,6 +168,9 @@ void write_tally::decide() {
       reply_ = caf::make_error(ec::maybe_applied, std::move(detail));
     else if (refusal_)
       reply_ = refusal_;
+    else if (failures_ > 0 && overloaded_ == failures_)
+      // Every replica that failed it was out of memory budget, and none stored it.
+      reply_ = caf::make_error(ec::overloaded, std::move(detail));
     else
       reply_ = caf::make_error(ec::unavailable, std::move(detail));
   }

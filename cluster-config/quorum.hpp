@@ -112,6 +112,7 @@ public:
   /// The reply once due, exactly once (nullopt before, and after it was taken): write_reply{acks}
   /// at W acks; once W is out of reach ec::maybe_applied when a replica stored it or may have
   /// (see may_have_applied), else the refusal itself when the coordinating replica refused it,
+  /// else ec::overloaded when every failure was ec::overloaded (replicas out of memory budget),
   /// else ec::unavailable, with the text "A of N replicas stored it, W needed (last failure:
   /// ...)".
   std::optional<caf::expected<write_reply>> take_reply();
@@ -119,6 +120,7 @@ public:
 private:
   void decide();
   void settle_one(); ///< one of the replicas after the coordinating one answered
+  void note_failure(const caf::error& err);
 
   uint32_t targets_;
   uint32_t write_quorum_;
@@ -128,6 +130,8 @@ private:
   uint32_t acks_ = 0;
   uint32_t outstanding_ = 0; ///< replicas that may still acknowledge
   bool uncertain_ = false;   ///< a replica may have stored it without acknowledging
+  uint32_t failures_ = 0;    ///< replicas that failed it
+  uint32_t overloaded_ = 0;  ///< of which with ec::overloaded
   caf::error last_error_;
   caf::error refusal_; ///< the coordinating replica refused the write as sent
   bool decided_ = false;

@@ -171,6 +171,13 @@ struct cluster_status {
   /// least two peers were measured): check its time source.
   bool clock_skewed = false;
   uint32_t max_clock_skew_ms = 0; ///< the manifest's [timeouts] max_clock_skew_ms
+  /// The answering node's memory budget ([limits] memory_budget_bytes; 0: none): bytes charged
+  /// for requests in flight now, the most at once since it started, and requests refused with
+  /// ec::overloaded since then.
+  uint64_t memory_budget = 0;
+  uint64_t memory_in_flight = 0;
+  uint64_t memory_peak = 0;
+  uint64_t overloaded_refusals = 0;
 };
 
 template <class Inspector>
@@ -179,7 +186,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.pending_hints, x.ae_rounds, x.ae_repairs_last_round, x.ae_repairs_total,
            x.view_fingerprint, x.ring_epoch, x.handoff_running, x.transfers_total, x.transfers_done,
            x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued, x.clock_skew_ms,
-           x.clock_skewed, x.max_clock_skew_ms);
+           x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight, x.memory_peak,
+           x.overloaded_refusals);
 }
 
 } // namespace actorkv

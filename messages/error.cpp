@@ -41,6 +41,8 @@ std::string to_string(ec code) {
     return "too_many_siblings";
   case ec::record_too_large:
     return "record_too_large";
+  case ec::overloaded:
+    return "overloaded";
   }
   return "unknown(" + std::to_string(static_cast<int>(code)) + ")";
 }

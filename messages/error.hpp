@@ -33,6 +33,8 @@ enum class ec : uint8_t {
   forbidden,              ///< the caller's certificate (or token) carries no role that allows it
   too_many_siblings = 16, ///< a write would leave its key more siblings than limits.max_siblings
   record_too_large = 17,  ///< a write would leave its key's values above limits.max_record_bytes
+  overloaded = 18,        ///< the node's memory budget for requests in flight is spent; nothing
+                          ///< was stored: retry shortly
 };
 
 /// The code's name, e.g. "unavailable".

@@ -117,6 +117,7 @@ http_failure failure_for(ec code, std::string message, bool write) {
     return make_failure(403, name, std::move(message));
   // Nothing was written (or nothing intact could be read): worth retrying shortly.
   case ec::unavailable:
+  case ec::overloaded:     // the node's memory budget for requests in flight is spent
   case ec::corrupt_record: // another read may reach an intact replica; anti-entropy repairs it
     return make_failure(503, name, std::move(message));
   // The outcome is unknown: a retried write without context would add a sibling.
@@ -523,6 +524,10 @@ http_reply render_status(const cluster_status& s) {
   body.raw("clock_skew_ms", std::to_string(s.clock_skew_ms));
   body.boolean("clock_skewed", s.clock_skewed);
   body.num("max_clock_skew_ms", s.max_clock_skew_ms);
+  body.num("memory_budget", s.memory_budget);
+  body.num("memory_in_flight", s.memory_in_flight);
+  body.num("memory_peak", s.memory_peak);
+  body.num("overloaded_refusals", s.overloaded_refusals);
   return json_reply(200, body.done());
 }
 

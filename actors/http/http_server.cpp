@@ -250,6 +250,18 @@ private:
     }
     if (parser_->is_done())
       return dispatch();
+    // The body is charged to the node's memory budget before a byte of it is read (what was
+    // announced, else the most it may be), and given back once the response is written.
+    if (auto& budget = options().budget) {
+      auto size = parser_->content_length().value_or(limit);
+      auto bytes = held_charge(size, 1);
+      body_charge_ = budget->take(bytes, budget_class::client);
+      if (!body_charge_)
+        return reject(
+            failure_of(budget->refusal("a request body of " + std::to_string(size) + " bytes",
+                                       bytes, budget_class::client),
+                       false));
+    }
     parser_->body_limit(limit);
     // A client that asked to hear first (curl does, for larger bodies) waits for this.
     if (auto it = req.find(http::field::expect);
@@ -395,6 +407,7 @@ private:
   }
 
   void respond(http_reply reply, bool close) {
+    body_charge_.release(); // the body went to the store, or was refused
     bool have_request = parser_ && parser_->is_header_done();
     response_ = {};
     response_.version(have_request ? parser_->get().version() : 11);
@@ -485,6 +498,7 @@ private:
   bool write_ = false;
   bool waiting_ = false;
   bool keep_alive_ = false;
+  memory_budget::charge body_charge_; ///< the request body's share of the node's budget
 };
 
 void ask_store(const std::shared_ptr<server_context>& ctx, store_request request) {

@@ -7,7 +7,8 @@
 // request_timeout of the accept, every later request within request_timeout of its first byte,
 // and a keep-alive connection may sit idle between requests for idle_timeout. Headers beyond
 // max_header_bytes get 431, bodies beyond the endpoint's limit 413 (announced sizes before the
-// body is read). Connections beyond max_connections are answered 503 and closed.
+// body is read), bodies beyond the node's memory budget 503 overloaded (before it is read).
+// Connections beyond max_connections are answered 503 and closed.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "cluster-config/access.hpp"
+#include "cluster-config/memory_budget.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -44,6 +46,9 @@ struct http_options {
   /// answers first with the more precise ec::timeout.
   std::chrono::milliseconds store_timeout{15000};
   uint32_t threads = 1;
+  /// The node's budget for requests in flight: each request body is charged to it (client
+  /// class) before it is read, and refused with 503 overloaded when it does not fit; null: none.
+  std::shared_ptr<memory_budget> budget;
   /// Notable events (listening, accept failures, refused connections); called from I/O threads,
   /// one call at a time.
   std::function<void(const std::string&)> log;

@@ -54,6 +54,7 @@ struct coordinator_state {
   std::shared_ptr<node_clock> clock;          ///< stamps writes for last-writer-wins
   std::string instance;                       ///< store.name: contexts are bound to it and a key
   std::shared_ptr<const access_table> access; ///< null: no checks (TLS off)
+  std::shared_ptr<memory_budget> budget;      ///< null: every write is admitted
   std::chrono::milliseconds request_timeout{5000};
   std::vector<plan_ptr> plans; ///< by partition
   caf::actor_addr local;       ///< this node's storage
@@ -258,14 +259,18 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
 // --- put / delete ------------------------------------------------------------------------------
 
 struct write_round {
-  write_round(plan_ptr p, outcome_fn d, write_op o)
+  write_round(plan_ptr p, outcome_fn d, write_op o, memory_budget::charge c)
       : plan(std::move(p)), done(std::move(d)), op(std::move(o)),
         tally(static_cast<uint32_t>(plan->replicas.size()), plan->write_quorum,
-              plan->replicas_total) {}
+              plan->replicas_total),
+        held(std::move(c)) {}
   plan_ptr plan;
   outcome_fn done;
   write_op op;
   write_tally tally;
+  /// The round's share of the node's memory budget: given back when the round goes, after the
+  /// last replica call's answer, failure or timeout.
+  memory_budget::charge held;
   uint32_t siblings = 0; ///< in the record the coordinating replica stored
   std::string warning;   ///< for the reply: the key is collecting siblings
 };
@@ -366,9 +371,23 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
       return finish<write_reply>(done, std::move(vv.error()));
     op.context = std::move(*vv);
   }
+  // Admitted only within the memory budget, before anything goes to a replica: a refused write
+  // is stored nowhere.
+  memory_budget::charge held;
+  if (auto& budget = self->state.budget) {
+    auto payload = uint64_t{op.key.size()} + op.value.size();
+    auto bytes = write_charge(payload, p.replicas.size() + p.joining.size());
+    held = budget->take(bytes, budget_class::client);
+    if (!held)
+      return finish<write_reply>(done,
+                                 budget->refusal((op.tombstone ? "a delete of " : "a put of ") +
+                                                     std::to_string(payload) + " bytes",
+                                                 bytes, budget_class::client));
+  }
   op.timestamp_us = self->state.clock->stamp();
   op.limits = self->state.writes;
-  auto wr = std::make_shared<write_round>(std::move(*plan), std::move(done), std::move(op));
+  auto wr = std::make_shared<write_round>(std::move(*plan), std::move(done), std::move(op),
+                                          std::move(held));
   wr->tally.coordinating(0);
   ask_coordinator(self, wr, 0);
 }
@@ -414,6 +433,7 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_
   self->state.node = std::move(options.node);
   self->state.instance = std::move(options.instance);
   self->state.access = std::move(options.access);
+  self->state.budget = std::move(options.budget);
   self->state.request_timeout = options.request_timeout;
   take_routes(self, options.initial);
   return {

@@ -12,6 +12,8 @@
 //            └─> W out of reach ──> reply(maybe_applied if any replica stored it, else unavailable)
 //            └─> bad_context (the context names writes that replica never made) ──> reply(it)
 //            └─> refused by the coordinating replica (write limits) ──> reply(the refusal)
+//   a write (client or HTTPS) beyond the node's memory budget ──> reply(overloaded), before
+//   anything is sent to a replica
 //
 // Every write carries the [limits] of the routes; the coordinating replica refuses one that
 // would leave its key too many siblings or too many bytes (cluster-config/write_limits.hpp).
@@ -24,6 +26,13 @@
 // actors/batching/batch_outbox.hpp), or earlier once they reach max_batch_bytes. Each batch comes
 // back as one answer, within the request timeout. So a client batch of K gets costs a handful of
 // messages, not 10 K. Clients' answers go back batched the same way.
+//
+// Each admitted write holds its charge of the node's memory budget
+// (cluster-config/memory_budget.hpp) until its round ends: every replica answered, or failed, or
+// timed out. A write whose charge does not fit is answered ec::overloaded at once and stored
+// nowhere. A replica that refuses a write as overloaded counts as failed: the write ends overloaded
+// when every replica that failed it was overloaded and none stored it, maybe_applied when some
+// stored it but fewer than W.
 //
 // Writes are stamped for last-writer-wins by the node's hybrid clock (wall_clock.hpp node_clock),
 // which follows every record the replicas answer with: a write after a read through this node
@@ -39,6 +48,7 @@
 
 #include "actors/node/wall_clock.hpp"
 #include "cluster-config/access.hpp"
+#include "cluster-config/memory_budget.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -61,6 +71,9 @@ struct coordinator_options {
   /// The instance's name (store.name): contexts are bound to it and to their key, and a context
   /// of another key or instance is refused with ec::bad_context.
   std::string instance{};
+  /// The node's budget for requests in flight, which each client write is charged against
+  /// before it is admitted; null: no budget (tests of other things).
+  std::shared_ptr<memory_budget> budget{};
 };
 
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options options);

@@ -8,6 +8,7 @@
 
 #include "actors/node/event_log.hpp"
 #include "actors/node/peer_directory.hpp"
+#include "cluster-config/write_limits.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv {
@@ -40,10 +41,25 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
               st.delivering.erase(target);
               return;
             }
+            // Held while delivered: the hints, and each merge as it is sent.
+            auto held = std::make_shared<memory_budget::charge>();
+            if (st.options.budget) {
+              uint64_t bytes = 0;
+              for (auto& h : hints)
+                bytes += held_charge(h.key.size() + record_value_bytes(h.rec), 3);
+              *held = st.options.budget->take(bytes, budget_class::replication);
+              if (!*held) {
+                // Stored still: a later round delivers them.
+                st.delivering.erase(target);
+                return;
+              }
+            }
             auto left = std::make_shared<size_t>(hints.size());
             auto done_one = [=] {
-              if (--*left == 0)
+              if (--*left == 0) {
+                held->release();
                 self->state.delivering.erase(target);
+              }
             };
             for (auto& h : hints) {
               auto* vnode = st.peers.vnode(target, h.partition);

@@ -3,11 +3,15 @@
 // storage for the backlog, and for each target that is up sends a batch of hints to the target's
 // vnodes as ordinary merges; a hint is deleted only after its target acknowledged the merge, so a
 // crash anywhere in between delivers it again (merges are idempotent) rather than losing it.
+// A batch is charged to the node's memory budget while it is delivered; a batch that does not
+// fit goes back to storage untouched and waits for a later round.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
+#include "cluster-config/memory_budget.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -22,6 +26,7 @@ struct hint_keeper_options {
   uint32_t batch = 64;
   std::chrono::milliseconds interval{1000};
   std::chrono::milliseconds timeout{5000}; ///< per delivery request
+  std::shared_ptr<memory_budget> budget{}; ///< null: no budget
 };
 
 hint_keeper_actor spawn_hint_keeper(caf::actor_system& sys, hint_keeper_options options);

@@ -30,7 +30,7 @@ void spawn_children(self_ptr self) {
   auto ms = [](uint32_t x) { return std::chrono::milliseconds{x}; };
   for (partition_id p = 0; p < st.placement.partitions(); ++p)
     st.vnodes.push_back(spawn_vnode(sys, p, st.options.storage));
-  st.gateway = spawn_replica_gateway(sys, st.options.storage);
+  st.gateway = spawn_replica_gateway(sys, st.options.storage, st.options.budget);
   coordinator_options co;
   co.initial = make_routes(self);
   co.request_timeout = timeout;
@@ -38,6 +38,7 @@ void spawn_children(self_ptr self) {
   co.node = name;
   co.instance = cluster.store.name;
   co.clock = st.options.clock;
+  co.budget = st.options.budget;
   st.coordinator = spawn_coordinator(sys, std::move(co));
   failure_detector_options fo{name, ms(cluster.failure_detector.interval_ms),
                               static_cast<double>(cluster.failure_detector.phi_threshold),
@@ -45,9 +46,9 @@ void spawn_children(self_ptr self) {
   fo.clock = st.options.clock;
   fo.max_clock_skew = ms(cluster.timeouts.max_clock_skew_ms);
   st.detector = spawn_failure_detector(sys, std::move(fo));
-  st.hint_keeper =
-      spawn_hint_keeper(sys, hint_keeper_options{name, st.options.storage, cluster.handoff.batch,
-                                                 ms(cluster.handoff.interval_ms), timeout});
+  st.hint_keeper = spawn_hint_keeper(
+      sys, hint_keeper_options{name, st.options.storage, cluster.handoff.batch,
+                               ms(cluster.handoff.interval_ms), timeout, st.options.budget});
   anti_entropy_options ae;
   ae.node = name;
   ae.storage = st.options.storage;

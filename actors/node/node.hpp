@@ -18,6 +18,7 @@
 
 #include "actors/node/wall_clock.hpp"
 #include "cluster-config/manifest.hpp"
+#include "cluster-config/memory_budget.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -43,6 +44,9 @@ struct node_options {
   /// The node's clocks (shared with its storage): its wall clock stamps membership versions and
   /// answers peers' probes; its hybrid clock stamps last-writer-wins writes.
   std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
+  /// The node's budget for requests in flight ([limits] memory_budget_bytes), which its
+  /// coordinator, replica gateway and hint keeper charge (and kvnode's HTTPS API); null: none.
+  std::shared_ptr<memory_budget> budget;
 };
 
 /// The instance settings as peers compare them, e.g. "name=local partitions=256 replicas=3 ...".

@@ -1,5 +1,8 @@
 #include "actors/node/replica_gateway.hpp"
 
+#include <algorithm>
+#include <memory>
+
 #include <caf/all.hpp>
 
 #include "actors/batching/batch_outbox.hpp"
@@ -14,32 +17,84 @@ using gateway_impl = local_gateway_actor::extend<caf::reacts_to<held_atom, uint6
 struct gateway_state {
   static inline const char* name = "replica_gateway";
   storage_actor storage;
+  std::shared_ptr<memory_budget> budget; ///< null: every batch is served
   fault_gate gate;
   batch_outbox<replica_answers_actor, replica_answer> answers;
 };
 
 using self_ptr = gateway_impl::stateful_pointer<gateway_state>;
 
-/// Runs a peer's batch against storage as one batch and sends the answers back to `to`, cut into
-/// messages of at most max_batch_bytes, at once.
-void serve(self_ptr self, const replica_answers_actor& to, std::vector<replica_call> calls) {
-  auto ids = call_ids(calls);
-  auto send_all = [=](std::vector<replica_answer>& answers) {
-    auto& outbox = self->state.answers;
-    for (auto& a : answers)
-      outbox.add(self, to, std::move(a)); // sends a full batch early; no flush to wait for
-    outbox.flush(self);
-  };
-  self->request(self->state.storage, caf::infinite, batch_atom::value, std::move(calls))
-      .then([=](std::vector<replica_answer>& answers) { send_all(answers); },
-            [=](caf::error& err) {
-              auto failed = failed_answers(ids, err);
-              send_all(failed);
-            });
+bool is_write(const replica_call& c) {
+  return c.kind != replica_call_kind::read;
 }
 
-gateway_impl::behavior_type gateway_behavior(self_ptr self, storage_actor storage) {
+/// What the batch's writes hold while storage serves them: the calls, and storage's working copy
+/// of each record.
+uint64_t writes_charge(const std::vector<replica_call>& calls) {
+  uint64_t bytes = 0;
+  for (auto& c : calls)
+    if (is_write(c))
+      bytes += held_charge(estimated_wire_bytes(c), 2);
+  return bytes;
+}
+
+/// Sends `answers` back to `to`, cut into messages of at most max_batch_bytes, at once.
+void send_all(self_ptr self, const replica_answers_actor& to,
+              std::vector<replica_answer>& answers) {
+  auto& outbox = self->state.answers;
+  for (auto& a : answers)
+    outbox.add(self, to, std::move(a)); // sends a full batch early; no flush to wait for
+  outbox.flush(self);
+}
+
+/// Runs a peer's batch against storage as one batch and sends the answers back to `to`. Its
+/// writes are charged to the memory budget until storage answered; when they do not fit they are
+/// answered ec::overloaded at once, unserved, and only its reads go to storage.
+void serve(self_ptr self, const replica_answers_actor& to, std::vector<replica_call> calls) {
+  auto held = std::make_shared<memory_budget::charge>();
+  if (auto& budget = self->state.budget) {
+    if (auto bytes = writes_charge(calls); bytes > 0) {
+      *held = budget->take(bytes, budget_class::replication);
+      if (!*held) {
+        auto writes = std::count_if(calls.begin(), calls.end(), is_write);
+        auto err = budget->refusal(std::to_string(writes) + " replica writes from a peer", bytes,
+                                   budget_class::replication);
+        std::vector<replica_answer> refused;
+        std::vector<replica_call> reads;
+        for (auto& c : calls) {
+          if (!is_write(c)) {
+            reads.push_back(std::move(c));
+            continue;
+          }
+          refused.emplace_back();
+          refused.back().id = c.id;
+          refused.back().err = err;
+        }
+        send_all(self, to, refused);
+        if (reads.empty())
+          return;
+        calls = std::move(reads);
+      }
+    }
+  }
+  auto ids = call_ids(calls);
+  self->request(self->state.storage, caf::infinite, batch_atom::value, std::move(calls))
+      .then(
+          [=](std::vector<replica_answer>& answers) {
+            held->release(); // storage has let go of the records
+            send_all(self, to, answers);
+          },
+          [=](caf::error& err) {
+            held->release();
+            auto failed = failed_answers(ids, err);
+            send_all(self, to, failed);
+          });
+}
+
+gateway_impl::behavior_type gateway_behavior(self_ptr self, storage_actor storage,
+                                             std::shared_ptr<memory_budget> budget) {
   self->state.storage = std::move(storage);
+  self->state.budget = std::move(budget);
   return {
       [=](batch_atom, std::vector<replica_call>& calls) {
         auto& sender = self->current_sender();
@@ -63,8 +118,9 @@ gateway_impl::behavior_type gateway_behavior(self_ptr self, storage_actor storag
 
 } // namespace
 
-local_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage) {
-  return sys.spawn(gateway_behavior, std::move(storage));
+local_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage,
+                                          std::shared_ptr<memory_budget> budget) {
+  return sys.spawn(gateway_behavior, std::move(storage), std::move(budget));
 }
 
 } // namespace actorkv

@@ -11,8 +11,16 @@
 // It is the one place peers' replication traffic enters a node, so injected faults
 // (actors/node/fault_gate.hpp) apply here: a dropped batch is never answered, a delayed one is
 // served later.
+//
+// Each batch's writes (coord, merge, hint) are charged to the node's memory budget
+// (cluster-config/memory_budget.hpp, replication class) while storage serves them; when they do
+// not fit, each is answered ec::overloaded at once and nothing of them is stored (the batch's
+// reads are still served). The peer's coordinator counts that replica as failed.
 #pragma once
 
+#include <memory>
+
+#include "cluster-config/memory_budget.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -25,7 +33,9 @@ namespace actorkv {
 /// its faults.
 using local_gateway_actor = replica_gateway_actor::extend_with<fault_listener_actor>;
 
-/// This node's gateway: serves peers' batches from `storage`.
-local_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage);
+/// This node's gateway: serves peers' batches from `storage`, their writes within `budget`
+/// (null: no budget).
+local_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage,
+                                          std::shared_ptr<memory_budget> budget = nullptr);
 
 } // namespace actorkv

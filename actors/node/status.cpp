@@ -40,6 +40,12 @@ cluster_status make_status(self_ptr self) {
   out.owners = st.placement.owner_names();
   out.ring_epoch = st.view.layout.epoch;
   out.max_clock_skew_ms = st.options.cluster.timeouts.max_clock_skew_ms;
+  if (auto& budget = st.options.budget) {
+    out.memory_budget = budget->limit();
+    out.memory_in_flight = budget->used();
+    out.memory_peak = budget->peak();
+    out.overloaded_refusals = budget->refused();
+  }
   if (st.next) {
     out.handoff_running = true;
     out.transfers_total = static_cast<uint32_t>(transfers_needed(st.view, st.replicas()).size());

@@ -632,6 +632,41 @@ BOOST_AUTO_TEST_CASE(connection_limits) {
          8, "frame_budget_bytes = 3000000 is less than max_frame_bytes (4000000)");
 }
 
+// The node's budget for requests in flight ([limits] memory_budget_bytes, memory_budget.hpp).
+BOOST_AUTO_TEST_CASE(memory_budget_is_derived_read_and_bounded) {
+  // N = 2 here: a write is charged (2 + 2 x 2) copies of its key and value, 512 bytes each more.
+  auto m = parse_manifest(store_head + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.memory_budget_bytes, uint64_t{256} << 20);
+  // Large values raise the default to what two of the largest writes need at once, within the
+  // clients' three quarters: 6 x (1024 + 64 MiB + 512) x 2 x 4 / 3.
+  m = parse_manifest(store_head + "[limits]\nmax_value_bytes = 67108864\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.memory_budget_bytes, uint64_t{1073766400});
+  m = parse_manifest(store_head + "[limits]\nmemory_budget_bytes = 100000000\n" + two_nodes,
+                     "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->limits.memory_budget_bytes, uint64_t{100000000});
+  auto with = [](const std::string& lines) {
+    return store_head + "[limits]\n" + lines + "\n" + two_nodes;
+  };
+  // At least one write of the largest key and value: 6 x (1024 + 1 MiB + 512) x 4 / 3, rounded.
+  m = parse_manifest(with("memory_budget_bytes = 8400896"), "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  expect(with("memory_budget_bytes = 8400895"), 8,
+         "memory_budget_bytes = 8400895 is less than the 8400896 bytes one client write of "
+         "max_key_bytes + max_value_bytes to 2 replicas needs ((2 + 2 x replicas) copies, within "
+         "3/4 of the budget)");
+  // Checked against limits set later in the file, at its own line.
+  expect(with("memory_budget_bytes = 20000000\nmax_value_bytes = 4194304"), 8,
+         "memory_budget_bytes = 20000000 is less than the 33566720 bytes");
+  expect(with("memory_budget_bytes = 0"), 8, "memory_budget_bytes = 0 is outside 1..1099511627776");
+  expect(with("memory_budget_bytes = 1099511627777"), 8,
+         "memory_budget_bytes = 1099511627777 is outside 1..1099511627776");
+  expect(with("memory_budget_bytes = \"256 MiB\""), 8,
+         "memory_budget_bytes must be an integer, not a string");
+}
+
 BOOST_AUTO_TEST_CASE(max_clock_skew_is_read_and_bounded) {
   auto m = parse_manifest(store_head + two_nodes, "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));

@@ -374,4 +374,45 @@ BOOST_AUTO_TEST_CASE(a_client_sees_identical_values_once) {
   BOOST_TEST(!to_reply(record{}, scope).found);
 }
 
+BOOST_AUTO_TEST_CASE(replicas_out_of_memory_budget_make_overloaded_or_maybe_applied) {
+  auto overloaded = caf::make_error(ec::overloaded, "no room");
+  // Every replica asked to coordinate refused for want of memory: nothing stored anywhere, and
+  // each next replica was asked in turn (overloaded is no refusal of the write as such).
+  write_tally none{3, 2, 3};
+  none.coordinating(0);
+  BOOST_TEST(!is_refusal(overloaded));
+  BOOST_TEST(none.coordinator_failed(overloaded).value_or(9) == 1u);
+  BOOST_TEST(none.coordinator_failed(overloaded).value_or(9) == 2u);
+  BOOST_TEST(!none.coordinator_failed(overloaded));
+  BOOST_TEST(error_text(none.take_reply()) ==
+             "overloaded: 0 of 3 replicas stored it, 2 needed (last failure: overloaded: no "
+             "room)");
+  // Stored by the coordinating replica, refused by the others: some replica holds it.
+  write_tally some{3, 2, 3};
+  some.coordinating(0);
+  some.coordinated();
+  some.failed(overloaded);
+  BOOST_TEST(!some.take_reply()); // the third may still make W
+  some.failed(overloaded);
+  BOOST_TEST(error_text(some.take_reply()) ==
+             "maybe_applied: 1 of 3 replicas stored it, 2 needed (last failure: overloaded: no "
+             "room)");
+  // Overloaded and another definite failure: unavailable, naming the last.
+  write_tally mixed{2, 2, 3};
+  mixed.coordinating(0);
+  mixed.coordinator_failed(overloaded);
+  mixed.coordinator_failed(disk_full);
+  BOOST_TEST(error_text(mixed.take_reply()) ==
+             "unavailable: 0 of 3 replicas stored it, 2 needed (last failure: storage_failure: "
+             "disk full)");
+  // One that may have stored it before the overloaded ones: maybe_applied, never overloaded.
+  write_tally unsure{2, 2, 3};
+  unsure.coordinating(0);
+  unsure.coordinator_failed(timed_out);
+  unsure.coordinator_failed(overloaded);
+  auto reply = unsure.take_reply();
+  BOOST_REQUIRE(reply);
+  BOOST_TEST(((*reply).error() == ec::maybe_applied));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -541,6 +541,10 @@ int main(int argc, char** argv) {
     opts.capacity = self_entry->capacity;
     opts.initial_view = kept_view;
     opts.clock = clock;
+    // One budget for the bytes of requests in flight, charged by the coordinator, the replica
+    // gateway, the hint keeper and the HTTPS API (cluster-config/memory_budget.hpp).
+    auto budget = std::make_shared<actorkv::memory_budget>(cluster->limits.memory_budget_bytes);
+    opts.budget = budget;
     // Filled by the frame guard from the certificates of connecting processes; TLS off: nobody
     // is checked.
     std::shared_ptr<actorkv::access_table> access;
@@ -633,6 +637,7 @@ int main(int argc, char** argv) {
       ho.tokens = cluster->tokens;
       ho.max_key_bytes = cluster->limits.max_key_bytes;
       ho.max_value_bytes = cluster->limits.max_value_bytes;
+      ho.budget = budget;
       auto& http = cluster->http;
       ho.max_connections = http.max_connections;
       ho.max_header_bytes = http.max_header_bytes;

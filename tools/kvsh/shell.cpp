@@ -401,6 +401,10 @@ struct shell::impl {
           << " repairs in the last, " << s.ae_repairs_total << " in all" << std::endl;
       out << "view fingerprint: " << std::hex << s.view_fingerprint << std::dec << std::endl;
       print_clocks(s);
+      if (s.memory_budget > 0)
+        out << "memory budget: " << s.memory_in_flight << " of " << s.memory_budget
+            << " bytes in flight (peak " << s.memory_peak << "); " << s.overloaded_refusals
+            << " requests refused as overloaded" << std::endl;
       // For scripts: a member down is worth an exit code of its own.
       return any_down ? outcome::members_down : outcome::ok;
     });

@@ -122,6 +122,7 @@ BOOST_AUTO_TEST_CASE(every_error_code_maps_to_a_deliberate_status) {
       {ec::forbidden, 403u},
       {ec::too_many_siblings, 409u},
       {ec::record_too_large, 413u},
+      {ec::overloaded, 503u},
   };
   // Every named code is in the table: a code appended to messages/error.hpp fails here until
   // its status is chosen.
@@ -330,13 +331,19 @@ BOOST_AUTO_TEST_CASE(writes_batches_status_and_admin_render_json) {
   st.clock_skew_ms = 120004;
   st.clock_skewed = true;
   st.max_clock_skew_ms = 1000;
+  st.memory_budget = 268435456;
+  st.memory_in_flight = 11540012;
+  st.memory_peak = 201000000;
+  st.overloaded_refusals = 370;
   auto status = s(render_status(st).body);
   for (auto part :
        {"\"node\":\"n1\"", "\"partitions\":4", "\"share\":75.0", "\"share\":25.0", "\"up\":false",
         "\"state\":\"leaving\"", "\"owners\":[\"n1\",\"n1\",\"n2\",\"n1\"]",
         "\"view_fingerprint\":\"6d26f16c32bb8999\"", "\"ae_rounds\":6", "\"handoff_running\":false",
         "\"clock_offset_ms\":null", "\"clock_offset_ms\":-120004", "\"clock_skew_ms\":120004",
-        "\"clock_skewed\":true", "\"max_clock_skew_ms\":1000"})
+        "\"clock_skewed\":true", "\"max_clock_skew_ms\":1000", "\"memory_budget\":268435456",
+        "\"memory_in_flight\":11540012", "\"memory_peak\":201000000",
+        "\"overloaded_refusals\":370"})
     BOOST_CHECK_MESSAGE(status.find(part) != std::string::npos, part << " in " << status);
   std::string error;
   BOOST_CHECK(parse_json(status, error));

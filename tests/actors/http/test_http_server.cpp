@@ -135,6 +135,43 @@ BOOST_AUTO_TEST_CASE(sizes_are_refused_before_the_store_or_the_body, *utf::timeo
   BOOST_CHECK_EQUAL(store_calls(), 1u); // only the put that fitted
 }
 
+BOOST_AUTO_TEST_CASE(bodies_beyond_the_memory_budget_get_503_before_they_are_read,
+                     *utf::timeout(20)) {
+  // Clients may fill 3/4 of the budget: 7500 bytes here; a body is charged its size + 512.
+  auto o = test_options();
+  o.budget = std::make_shared<memory_budget>(10000);
+  auto budget = o.budget;
+  start(std::move(o));
+  auto held = budget->take(5000, budget_class::client); // another request in flight
+  {
+    connection c{port()};
+    auto fits = c.send(http::verb::put, "/v1/kv/a", bearer(writer_token), std::string(1900, 'v'));
+    BOOST_CHECK_EQUAL(fits.status, 200u);
+    auto over = c.send(http::verb::put, "/v1/kv/b", bearer(writer_token), std::string(2000, 'v'));
+    BOOST_CHECK_EQUAL(over.status, 503u);
+    BOOST_CHECK_EQUAL(over.header("retry-after"), "1");
+    BOOST_CHECK_MESSAGE(over.body.find("{\"error\":\"overloaded\",\"message\":\"a request body "
+                                       "of 2000 bytes needs 2.5 KiB of the node's memory budget, "
+                                       "which holds 4.9 KiB of requests in flight "
+                                       "(memory_budget_bytes = 9.8 KiB, of which clients may "
+                                       "fill 7.3 KiB); nothing was stored: retry shortly\"}") !=
+                            std::string::npos,
+                        over.body);
+    BOOST_CHECK(!over.keep_alive); // the body was never read
+    BOOST_CHECK(c.closed_within(3s));
+  }
+  BOOST_CHECK_EQUAL(budget->used(), 5000u); // the answered body's charge came back
+  held.release();
+  {
+    connection c{port()};
+    auto now = c.send(http::verb::put, "/v1/kv/b", bearer(writer_token), std::string(2000, 'v'));
+    BOOST_CHECK_EQUAL(now.status, 200u);
+  }
+  BOOST_CHECK_EQUAL(store_calls(), 2u); // the refused body never reached the store
+  BOOST_CHECK_EQUAL(budget->used(), 0u);
+  BOOST_CHECK_EQUAL(budget->refused(), 1u);
+}
+
 BOOST_AUTO_TEST_CASE(requests_need_credentials_and_a_role_high_enough, *utf::timeout(20)) {
   start();
   // Without credentials the answer closes the connection: such a client holds no slot.

@@ -104,9 +104,10 @@ struct gateway_fixture : deterministic_fixture {
   }
 
   coordinator_actor coordinator(std::vector<replica_gateway_actor> replicas, uint32_t r = 2,
-                                uint32_t w = 2) {
-    return keep(
-        spawn_coordinator(sys, coordinator_options{one_partition(std::move(replicas), r, w), 1s}));
+                                uint32_t w = 2, std::shared_ptr<memory_budget> budget = nullptr) {
+    coordinator_options o{one_partition(std::move(replicas), r, w), 1s};
+    o.budget = std::move(budget);
+    return keep(spawn_coordinator(sys, std::move(o)));
   }
 
   std::vector<replica_gateway_actor> all_gateways() const {
@@ -244,6 +245,81 @@ BOOST_FIXTURE_TEST_CASE(injected_drops_and_delays_hold_batches_back_at_the_gatew
   self->send(gateways[2], fault_atom::value, fault_rules{});
   send(c, {get_call(b("k"), 4)});
   BOOST_TEST(!one_client_answer().err);
+}
+
+BOOST_FIXTURE_TEST_CASE(writes_beyond_the_memory_budget_are_refused_before_any_replica_sees_them,
+                        gateway_fixture) {
+  // Room for two writes of 1000 bytes (3 replicas: 8 copies of 1000 + 1 + 512 bytes each), and
+  // the third replica never answers, so each write holds its charge until the request timeout.
+  auto budget = std::make_shared<memory_budget>(budget_for_writes(1001, 3, 2));
+  auto seen = std::make_shared<traffic>();
+  auto c = coordinator(
+      {gateways[0], gateways[1], keep(spawn_recording_relay(sys, spawn_silent_gateway(sys), seen))},
+      2, 2, budget);
+  send(c, {put_call(b("a"), bytes(1000, 'a'), {}, 1), put_call(b("b"), bytes(1000, 'b'), {}, 2),
+           put_call(b("c"), bytes(1000, 'c'), {}, 3)});
+  auto answers = client_answers();
+  BOOST_REQUIRE_EQUAL(answers.size(), 3u);
+  BOOST_TEST(!answers[1].err, describe(answers[1].err));
+  BOOST_TEST(!answers[2].err, describe(answers[2].err));
+  BOOST_TEST((answers[3].err == ec::overloaded), describe(answers[3].err));
+  BOOST_TEST(describe(answers[3].err).find("overloaded: a put of 1001 bytes needs 11.8 KiB") == 0u,
+             describe(answers[3].err));
+  BOOST_TEST(budget->used() == 2 * write_charge(1001, 3)); // the silent replica holds them
+  BOOST_TEST(budget->refused() == 1u);
+  // The refused write reached no replica: "c" is stored nowhere, and only a and b went out.
+  size_t calls = 0;
+  for (auto n : seen->call_batches)
+    calls += n;
+  BOOST_TEST(calls == 2u);
+  send(c, {get_call(b("c"), 4)});
+  advance(1200ms); // the get needs the silent one too (R = 2 of n1, n2): answered, not found
+  auto got = client_answers();
+  BOOST_TEST((got.count(4) == 1 && !got[4].err && !got[4].get.found));
+  // Once the silent replica's calls timed out, every charge is back and writes pass again.
+  BOOST_TEST(budget->used() == 0u);
+  send(c, {put_call(b("c"), bytes(1000, 'c'), {}, 5)});
+  auto again = one_client_answer();
+  BOOST_TEST(!again.err, describe(again.err));
+  advance(1200ms);
+  BOOST_TEST(budget->used() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_replica_out_of_budget_refuses_writes_and_still_serves_reads,
+                        gateway_fixture) {
+  // n2's gateway has a budget already full: it refuses replica writes as overloaded, unstored.
+  auto full = std::make_shared<memory_budget>(100000);
+  auto taken = full->take(100000, budget_class::replication);
+  auto n2 = keep(spawn_replica_gateway(sys, stores[1], full));
+  // W = 2 of n1, n2: stored on n1 only, so the reply is maybe_applied, never overloaded.
+  auto c = coordinator({gateways[0], n2}, 2, 2);
+  send(c, {put_call(b("k"), b("v"), {}, 1)});
+  auto a = one_client_answer();
+  BOOST_TEST((a.err == ec::maybe_applied), describe(a.err));
+  BOOST_TEST(describe(a.err).find("1 of 3 replicas stored it, 2 needed (last failure: overloaded: "
+                                  "1 replica writes from a peer needs") != std::string::npos,
+             describe(a.err));
+  // n2 as the coordinating replica: it refuses, n1 is asked next and stores it; W = 2 is out of
+  // reach with only these two, so maybe_applied again (n1 stored it).
+  auto c2 = coordinator({n2, gateways[0]}, 2, 2);
+  send(c2, {put_call(b("k2"), b("v"), {}, 2)});
+  BOOST_TEST((one_client_answer().err == ec::maybe_applied));
+  // Both replicas out of budget: nothing stored anywhere, and the client hears overloaded.
+  auto also_full = std::make_shared<memory_budget>(100000);
+  auto taken_too = also_full->take(100000, budget_class::replication);
+  auto n1 = keep(spawn_replica_gateway(sys, stores[0], also_full));
+  auto c3 = coordinator({n2, n1}, 2, 2);
+  send(c3, {put_call(b("k3"), b("v"), {}, 3)});
+  auto none = one_client_answer();
+  BOOST_TEST((none.err == ec::overloaded), describe(none.err));
+  // Reads pass a full budget: n1 and n2 answer k (on n1 only).
+  auto reader = coordinator({gateways[0], n2}, 2, 2);
+  send(reader, {get_call(b("k"), 4), get_call(b("k3"), 5)});
+  auto got = client_answers();
+  BOOST_TEST((!got[4].err && got[4].get.found), describe(got[4].err));
+  BOOST_TEST((!got[5].err && !got[5].get.found), describe(got[5].err));
+  taken.release();
+  BOOST_TEST(full->used() == 0u); // the refused batches held nothing
 }
 
 BOOST_AUTO_TEST_SUITE_END()
