@@ -13,9 +13,9 @@ do, so that a cluster a developer runs on 127.0.0.1 is left alone):
 - `build/bin/kvsh --connect ...` without -c opens the shell in a pseudo-terminal, and the next
   plain ``` block is its transcript: each `kvsh> COMMAND` is typed, and the lines below it must be
   what the shell prints. `...` ends the comparison of a reply; context hex, peers' clock offsets,
-  anti-entropy rounds, view fingerprints and the memory budget's figures may differ. Contexts in commands (hex, or
-  `<that context>`) are replaced by the last context the shell printed, and `<X-Context of the
-  get>` by the last X-Context header curl printed.
+  anti-entropy rounds, view fingerprints and the memory budget's figures may differ. Contexts in
+  commands (hex, or `<that context>`) are replaced by the last context the shell printed, and
+  `<X-Context of the get>` by the last X-Context header curl printed.
 Every node started is stopped by PID (tools/cluster stop) and the scratch copy removed.
 """
 import json
