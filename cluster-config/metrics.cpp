@@ -36,8 +36,7 @@ std::string escape_help(const std::string& s) {
   return out;
 }
 
-void header(std::string& out, const std::string& name, const std::string& help,
-            const char* type) {
+void header(std::string& out, const std::string& name, const std::string& help, const char* type) {
   out += "# HELP " + name + " " + escape_help(help) + "\n";
   out += "# TYPE " + name + " " + type + "\n";
 }
@@ -77,8 +76,8 @@ std::vector<uint64_t> metric_histogram::bucket_counts() const {
 }
 
 std::vector<double> latency_buckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-          0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 5, 10};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 std::vector<double> size_buckets() {
@@ -194,8 +193,8 @@ std::string metrics_registry::render() const {
         for (size_t i = 0; i < counts.size(); ++i) {
           total += counts[i];
           auto le = i < h->bounds().size() ? render_number(h->bounds()[i]) : std::string{"+Inf"};
-          out += name + "_bucket" + with_label(labels, "le", le) + " " + std::to_string(total) +
-                 "\n";
+          out +=
+              name + "_bucket" + with_label(labels, "le", le) + " " + std::to_string(total) + "\n";
         }
         out += name + "_sum" + labels + " " + render_number(h->sum()) + "\n";
         out += name + "_count" + labels + " " + std::to_string(total) + "\n";

@@ -30,6 +30,7 @@
 
 #include "actors/guard/basp_frame.hpp"
 #include "cluster-config/access.hpp"
+#include "cluster-config/metrics.hpp"
 
 namespace actorkv {
 
@@ -326,6 +327,9 @@ struct frame_guard::impl {
   uint32_t open = 0;          ///< live links
   uint32_t clients = 0;       ///< live links of standing client
   std::list<link*> pending;   ///< live links of standing pending, oldest first
+  // The metrics, if any: open_gauge mirrors `open`; the registry keeps it alive.
+  metric_gauge* open_gauge = nullptr;
+  std::shared_ptr<metrics_registry> metrics;
   std::chrono::milliseconds idle_timeout{};
   std::chrono::milliseconds frame_timeout{};
   closure_count refused_at_limit{"connections refused at the connection limit", {}, 0, {}};
@@ -536,6 +540,8 @@ struct frame_guard::impl {
     l->last_inbound = clock_type::now();
     links.emplace(l, std::move(owned));
     ++open;
+    if (open_gauge)
+      open_gauge->add(1);
     l->pending_at = pending.insert(pending.end(), l);
     keep_sweeping(); // the idle timeout applies to every connection
     if (tls) {
@@ -1128,6 +1134,8 @@ struct frame_guard::impl {
       return;
     l.dead = true;
     --open;
+    if (open_gauge)
+      open_gauge->add(-1);
     if (l.kind == standing::pending)
       pending.erase(l.pending_at);
     else if (l.kind == standing::client)
@@ -1284,6 +1292,10 @@ bool frame_guard::start(guard_options options, std::string& error) {
   p.header_timeout = options.header_timeout;
   p.refusal_interval = options.refusal_log_interval;
   p.max_connections = std::max<uint32_t>(options.max_connections, 1);
+  if ((p.metrics = options.metrics))
+    p.open_gauge = &p.metrics->gauge("actorkv_open_connections",
+                                     "Connections open, by listener (node port or HTTPS).",
+                                     {{"listener", "node"}});
   p.pending_limit = std::max<uint32_t>(p.max_connections / 4, 1);
   p.client_limit =
       p.tls ? p.max_connections - std::max<uint32_t>(p.max_connections / 8, 1) : p.max_connections;

@@ -39,6 +39,7 @@
 
 #include "actors/node/wall_clock.hpp"
 #include "cluster-config/access.hpp"
+#include "cluster-config/metrics.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -61,6 +62,9 @@ struct coordinator_options {
   /// The instance's name (store.name): contexts are bound to it and to their key, and a context
   /// of another key or instance is refused with ec::bad_context.
   std::string instance{};
+  /// Counts requests by operation and outcome, their latency and siblings (node_metrics.hpp);
+  /// null: nothing is counted.
+  std::shared_ptr<metrics_registry> metrics{};
 };
 
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options options);

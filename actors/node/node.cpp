@@ -38,6 +38,7 @@ void spawn_children(self_ptr self) {
   co.node = name;
   co.instance = cluster.store.name;
   co.clock = st.options.clock;
+  co.metrics = st.options.metrics;
   st.coordinator = spawn_coordinator(sys, std::move(co));
   failure_detector_options fo{name, ms(cluster.failure_detector.interval_ms),
                               static_cast<double>(cluster.failure_detector.phi_threshold),

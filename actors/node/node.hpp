@@ -26,6 +26,8 @@ class actor_system;
 
 namespace actorkv {
 
+class metrics_registry; // cluster-config/metrics.hpp
+
 struct node_options {
   manifest cluster;       ///< the validated manifest
   std::string self_name;  ///< this node's name (its manifest entry, or given to kvnode --join)
@@ -43,6 +45,9 @@ struct node_options {
   /// The node's clocks (shared with its storage): its wall clock stamps membership versions and
   /// answers peers' probes; its hybrid clock stamps last-writer-wins writes.
   std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
+  /// The process's metrics (cluster-config/metrics.hpp), handed to the children that count;
+  /// null: nothing is counted.
+  std::shared_ptr<metrics_registry> metrics;
 };
 
 /// The instance settings as peers compare them, e.g. "name=local partitions=256 replicas=3 ...".

@@ -23,7 +23,8 @@ BOOST_AUTO_TEST_SUITE(metrics)
 
 BOOST_AUTO_TEST_CASE(counters_render_with_help_type_and_labels) {
   metrics_registry reg;
-  auto& ok = reg.counter("actorkv_requests_total", "Client requests.", {{"op", "get"}, {"outcome", "ok"}});
+  auto& ok =
+      reg.counter("actorkv_requests_total", "Client requests.", {{"op", "get"}, {"outcome", "ok"}});
   ok.add();
   ok.add(2);
   reg.counter("actorkv_requests_total", "ignored", {{"op", "put"}, {"outcome", "timeout"}}).add();
