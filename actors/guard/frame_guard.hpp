@@ -112,7 +112,7 @@ struct guard_options {
   uint64_t frame_budget_bytes = 0;
   /// Where the guard keeps actorkv_open_connections{listener="node"} (cluster-config/metrics.hpp);
   /// null: not counted.
-  std::shared_ptr<metrics_registry> metrics;
+  std::shared_ptr<metrics_registry> metrics{};
 };
 
 /// Frames this small never wait for the budget: gets, pings and heartbeats keep flowing while

@@ -52,7 +52,7 @@ struct http_options {
   /// The process's metrics: served at GET /metrics (with figures from the node's status), and
   /// where the server counts its open connections and responses. Null: /metrics serves only
   /// the status figures.
-  std::shared_ptr<metrics_registry> metrics;
+  std::shared_ptr<metrics_registry> metrics{};
   /// The web console's static files (name, content), served without credentials at /, /console
   /// and /console/{name}; the page asks for a token or uses the browser's certificate.
   std::vector<std::pair<std::string, std::string>> console_files;

@@ -47,7 +47,7 @@ struct node_options {
   std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
   /// The process's metrics (cluster-config/metrics.hpp), handed to the children that count;
   /// null: nothing is counted.
-  std::shared_ptr<metrics_registry> metrics;
+  std::shared_ptr<metrics_registry> metrics{};
 };
 
 /// The instance settings as peers compare them, e.g. "name=local partitions=256 replicas=3 ...".

@@ -45,7 +45,7 @@ struct storage_options {
   /// and write this replica stores, and of everything on disk at start.
   std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
   /// Batch sizes and commit latency go here (node_metrics.hpp); null: nothing is counted.
-  std::shared_ptr<metrics_registry> metrics;
+  std::shared_ptr<metrics_registry> metrics{};
 };
 
 /// Spawns the storage actor owning `engine` (detached unless options.detached is false).
