@@ -8,6 +8,7 @@
 
 #include "actors/node/event_log.hpp"
 #include "actors/node/peer_directory.hpp"
+#include "cluster-config/metrics.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv {
@@ -20,8 +21,9 @@ struct keeper_state {
   static inline const char* name = "hint_keeper";
   hint_keeper_options options;
   peer_directory peers;
-  std::set<std::string> delivering; ///< targets with a batch in flight
-  std::set<std::string> announced;  ///< targets whose handoff start was logged
+  std::set<std::string> delivering;    ///< targets with a batch in flight
+  std::set<std::string> announced;     ///< targets whose handoff start was logged
+  metric_counter* delivered = nullptr; ///< in options.metrics, if any
 };
 
 using self_ptr = keeper_impl::stateful_pointer<keeper_state>;
@@ -57,8 +59,13 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
                         // Acknowledged by the target: only now may the hint go.
                         self->request(self->state.options.storage, self->state.options.timeout,
                                       unhint_atom::value, h.target, h.id)
-                            .then([=](caf::ok_atom) { done_one(); },
-                                  [=](caf::error&) { done_one(); });
+                            .then(
+                                [=](caf::ok_atom) {
+                                  if (self->state.delivered)
+                                    self->state.delivered->add();
+                                  done_one();
+                                },
+                                [=](caf::error&) { done_one(); });
                       },
                       [=](caf::error&) { done_one(); });
             }
@@ -94,6 +101,9 @@ void round(self_ptr self) {
 
 keeper_impl::behavior_type keeper_behavior(self_ptr self, hint_keeper_options options) {
   self->state.options = std::move(options);
+  if (auto& m = self->state.options.metrics)
+    self->state.delivered = &m->counter("actorkv_hints_delivered_total",
+                                        "Hints this node delivered to their target (and dropped).");
   self->send(self, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "messages/interfaces.hpp"
@@ -16,12 +17,16 @@ class actor_system;
 
 namespace actorkv {
 
+class metrics_registry; // cluster-config/metrics.hpp
+
 struct hint_keeper_options {
   std::string node;
   storage_actor storage;
   uint32_t batch = 64;
   std::chrono::milliseconds interval{1000};
   std::chrono::milliseconds timeout{5000}; ///< per delivery request
+  /// Counts hints delivered (actorkv_hints_delivered_total); null: not counted.
+  std::shared_ptr<metrics_registry> metrics{};
 };
 
 hint_keeper_actor spawn_hint_keeper(caf::actor_system& sys, hint_keeper_options options);

@@ -46,9 +46,9 @@ void spawn_children(self_ptr self) {
   fo.clock = st.options.clock;
   fo.max_clock_skew = ms(cluster.timeouts.max_clock_skew_ms);
   st.detector = spawn_failure_detector(sys, std::move(fo));
-  st.hint_keeper =
-      spawn_hint_keeper(sys, hint_keeper_options{name, st.options.storage, cluster.handoff.batch,
-                                                 ms(cluster.handoff.interval_ms), timeout});
+  st.hint_keeper = spawn_hint_keeper(
+      sys, hint_keeper_options{name, st.options.storage, cluster.handoff.batch,
+                               ms(cluster.handoff.interval_ms), timeout, st.options.metrics});
   anti_entropy_options ae;
   ae.node = name;
   ae.storage = st.options.storage;

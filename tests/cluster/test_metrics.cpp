@@ -197,4 +197,49 @@ BOOST_AUTO_TEST_CASE(a_scrape_parses_and_counters_move_by_the_requests_made) {
   BOOST_TEST(value(after, "actorkv_hints_held") == 0);
 }
 
+BOOST_AUTO_TEST_CASE(hints_held_while_a_node_is_down_are_counted_as_delivered_after) {
+  local_cluster::options o;
+  o.nodes = 4; // N = 3 of 4: a fallback exists for every key
+  o.partitions = 16;
+  o.quorum = "sloppy";
+  o.https = true;
+  local_cluster c{o};
+  c.start_all();
+  for (size_t i = 0; i < c.size(); ++i)
+    BOOST_REQUIRE_MESSAGE(wait_for_port(c.host(i), c.https_port(i), 20s), c.log_tail(i));
+  wait_until_all_up(c);
+  auto sum = [&](const std::string& key, std::vector<size_t> nodes) {
+    double total = 0;
+    for (auto i : nodes) {
+      auto s = fetch(c, i, "reader");
+      if (s.status != 200)
+        return -1.0;
+      parse_exposition(s);
+      total += value(s, key);
+    }
+    return total;
+  };
+  c.kill(3);
+  BOOST_REQUIRE(eventually(20s, [&] {
+    auto s = fetch(c, 0, "reader");
+    parse_exposition(s);
+    return value(s, "actorkv_peers{state=\"down\"}") == 1 &&
+           value(s, "actorkv_peers{state=\"up\"}") == 2;
+  }));
+  for (int i = 0; i < 24; ++i)
+    BOOST_REQUIRE(fetch(c, 0, "writer", "PUT", "/v1/kv/h" + std::to_string(i), "v").status == 200);
+  auto held = sum("actorkv_hints_held", {0, 1, 2});
+  BOOST_TEST_MESSAGE("hints held while n4 is down: " << held);
+  BOOST_TEST(held > 0); // n4 is a home replica of most of 24 keys
+  BOOST_TEST(sum("actorkv_hints_delivered_total", {0, 1, 2}) == 0);
+  c.start(3);
+  BOOST_TEST(eventually(60s,
+                        [&] {
+                          return sum("actorkv_hints_held", {0, 1, 2}) == 0 &&
+                                 sum("actorkv_hints_delivered_total", {0, 1, 2}) == held;
+                        }),
+             "held " << held << ", still held " << sum("actorkv_hints_held", {0, 1, 2})
+                     << ", delivered " << sum("actorkv_hints_delivered_total", {0, 1, 2}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
