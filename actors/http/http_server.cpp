@@ -74,6 +74,13 @@ struct server_context {
   std::atomic<uint32_t> connections{0};
   std::atomic<uint32_t> refusals{0};
   metric_gauge* open_gauge = nullptr; ///< in options.metrics: connections open (not refused)
+  metric_counter* bytes_in = nullptr;  ///< requests' bytes (headers and bodies), inside TLS
+  metric_counter* bytes_out = nullptr; ///< responses' bytes
+
+  void count(metric_counter* c, size_t n) {
+    if (c)
+      c->add(n);
+  }
   std::atomic<int64_t> last_overload_log{0};
   std::mutex log_mutex;
   net::io_context* ioc = nullptr;
@@ -198,7 +205,10 @@ private:
     parser_->body_limit(std::numeric_limits<uint64_t>::max());
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
+        [self = this->shared_from_this()](error_code ec, size_t n) {
+          self->ctx_->count(self->ctx_->bytes_in, n);
+          self->on_header(ec);
+        });
   }
 
   void on_read_error(const error_code& ec) {
@@ -283,7 +293,10 @@ private:
   void read_body() {
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](error_code ec, size_t) { self->on_body(ec); });
+        [self = this->shared_from_this()](error_code ec, size_t n) {
+          self->ctx_->count(self->ctx_->bytes_in, n);
+          self->on_body(ec);
+        });
   }
 
   void on_body(const error_code& ec) {
@@ -430,7 +443,8 @@ private:
     response_.prepare_payload();
     // A client that does not read its answer is dropped like one that does not send.
     lowest().expires_after(options().request_timeout);
-    http::async_write(stream_, response_, [self = this->shared_from_this()](error_code ec, size_t) {
+    http::async_write(stream_, response_, [self = this->shared_from_this()](error_code ec, size_t n) {
+      self->ctx_->count(self->ctx_->bytes_out, n);
       if (ec)
         return self->close_now();
       if (!self->keep_alive_)
@@ -662,6 +676,15 @@ std::unique_ptr<http_server> http_server::start(caf::actor_system& sys, client_a
     ctx->open_gauge = &ctx->options.metrics->gauge(
         "actorkv_open_connections", "Connections open, by listener (node port or HTTPS).",
         {{"listener", "https"}});
+  if (auto& m = ctx->options.metrics) {
+    auto bytes = [&](const char* direction) {
+      return &m->counter("actorkv_network_bytes_total",
+                         "Bytes received (in) and sent (out) by listener, inside TLS.",
+                         {{"listener", "https"}, {"direction", direction}});
+    };
+    ctx->bytes_in = bytes("in");
+    ctx->bytes_out = bytes("out");
+  }
   auto& opts = ctx->options;
   if (opts.tls && !(ctx->tls = make_tls_context(opts, error)))
     return nullptr;

@@ -194,6 +194,12 @@ BOOST_AUTO_TEST_CASE(a_scrape_parses_and_counters_move_by_the_requests_made) {
   BOOST_TEST(moved("actorkv_http_responses_total{code=\"200\"}") >= 14);
   BOOST_TEST(moved("actorkv_http_responses_total{code=\"403\"}") == 1);
   BOOST_TEST(value(after, "actorkv_errors_total{code=\"forbidden\"}") == 0);
+  // 5 values and every response went through the HTTPS port; the peers' traffic through the
+  // node port.
+  BOOST_TEST(moved("actorkv_network_bytes_total{listener=\"https\",direction=\"in\"}") > 5 * 100);
+  BOOST_TEST(moved("actorkv_network_bytes_total{listener=\"https\",direction=\"out\"}") >=
+             before.body.size());
+  BOOST_TEST(value(after, "actorkv_network_bytes_total{listener=\"node\",direction=\"in\"}") > 0);
   BOOST_TEST(value(after, "actorkv_hints_held") == 0);
 }
 
