@@ -350,7 +350,9 @@ private:
       call.what = store_call::kind::status;
       break;
     case endpoint::console:
-      return respond(console_file(options().console_files, route_.action), false);
+      // Served to anyone, so it closes: without credentials nobody holds one of
+      // max_connections longer than a request.
+      return respond(console_file(options().console_files, route_.action), true);
     case endpoint::admin:
       call.what = store_call::kind::admin;
       if (auto bad = parse_admin(route_.action, body(), call.admin))
