@@ -21,9 +21,10 @@ struct keeper_state {
   static inline const char* name = "hint_keeper";
   hint_keeper_options options;
   peer_directory peers;
-  std::set<std::string> delivering;    ///< targets with a batch in flight
-  std::set<std::string> announced;     ///< targets whose handoff start was logged
-  metric_counter* delivered = nullptr; ///< in options.metrics, if any
+  std::set<std::string> delivering; ///< targets with a batch in flight
+  std::set<std::string> announced;  ///< targets whose handoff start was logged
+  /// Hints delivered, in options.metrics (null without one).
+  metric_counter* delivered = nullptr;
 };
 
 using self_ptr = keeper_impl::stateful_pointer<keeper_state>;
