@@ -30,6 +30,7 @@
 
 #include "actors/guard/basp_frame.hpp"
 #include "cluster-config/access.hpp"
+#include "cluster-config/metrics.hpp"
 
 namespace actorkv {
 
@@ -326,6 +327,12 @@ struct frame_guard::impl {
   uint32_t open = 0;          ///< live links
   uint32_t clients = 0;       ///< live links of standing client
   std::list<link*> pending;   ///< live links of standing pending, oldest first
+  // The metrics, if any: open_gauge mirrors `open`; bytes from and to the public side (inside
+  // TLS); the registry keeps them alive.
+  metric_gauge* open_gauge = nullptr;
+  metric_counter* bytes_in = nullptr;
+  metric_counter* bytes_out = nullptr;
+  std::shared_ptr<metrics_registry> metrics;
   std::chrono::milliseconds idle_timeout{};
   std::chrono::milliseconds frame_timeout{};
   closure_count refused_at_limit{"connections refused at the connection limit", {}, 0, {}};
@@ -536,6 +543,8 @@ struct frame_guard::impl {
     l->last_inbound = clock_type::now();
     links.emplace(l, std::move(owned));
     ++open;
+    if (open_gauge)
+      open_gauge->add(1);
     l->pending_at = pending.insert(pending.end(), l);
     keep_sweeping(); // the idle timeout applies to every connection
     if (tls) {
@@ -911,6 +920,8 @@ struct frame_guard::impl {
         // that no epoll edge will announce. Only WANT_READ says the socket is drained.
         src.read_needs_write = false;
         got = static_cast<size_t>(rc);
+        if (bytes_in)
+          bytes_in->add(got);
         return io::moved;
       }
       return tls_failure(l, src, rc, true, error);
@@ -918,6 +929,8 @@ struct frame_guard::impl {
     auto r = ::recv(src.fd, buf, want, 0);
     if (r > 0) {
       got = static_cast<size_t>(r);
+      if (bytes_in && &src == &l.client)
+        bytes_in->add(got);
       // A short read drained the socket; new data will raise a new edge. After a hang-up no
       // edge follows, so keep reading until recv sees the EOF.
       if (got < want && !src.hung_up)
@@ -942,6 +955,8 @@ struct frame_guard::impl {
         // A partial write is one record done, not a full socket: writability stays.
         dst.write_needs_read = false;
         wrote = static_cast<size_t>(rc);
+        if (bytes_out)
+          bytes_out->add(wrote);
         return io::moved;
       }
       return tls_failure(l, dst, rc, false, error);
@@ -949,6 +964,8 @@ struct frame_guard::impl {
     auto w = ::send(dst.fd, buf, n, MSG_NOSIGNAL);
     if (w > 0) {
       wrote = static_cast<size_t>(w);
+      if (bytes_out && &dst == &l.client)
+        bytes_out->add(wrote);
       if (wrote < n)
         dst.writable = false; // a short write: the socket buffer is full
       return io::moved;
@@ -1128,6 +1145,8 @@ struct frame_guard::impl {
       return;
     l.dead = true;
     --open;
+    if (open_gauge)
+      open_gauge->add(-1);
     if (l.kind == standing::pending)
       pending.erase(l.pending_at);
     else if (l.kind == standing::client)
@@ -1284,6 +1303,18 @@ bool frame_guard::start(guard_options options, std::string& error) {
   p.header_timeout = options.header_timeout;
   p.refusal_interval = options.refusal_log_interval;
   p.max_connections = std::max<uint32_t>(options.max_connections, 1);
+  if ((p.metrics = options.metrics)) {
+    p.open_gauge = &p.metrics->gauge("actorkv_open_connections",
+                                     "Connections open, by listener (node port or HTTPS).",
+                                     {{"listener", "node"}});
+    auto bytes = [&](const char* direction) {
+      return &p.metrics->counter("actorkv_network_bytes_total",
+                                 "Bytes received (in) and sent (out) by listener, inside TLS.",
+                                 {{"listener", "node"}, {"direction", direction}});
+    };
+    p.bytes_in = bytes("in");
+    p.bytes_out = bytes("out");
+  }
   p.pending_limit = std::max<uint32_t>(p.max_connections / 4, 1);
   p.client_limit =
       p.tls ? p.max_connections - std::max<uint32_t>(p.max_connections / 8, 1) : p.max_connections;

@@ -62,6 +62,8 @@
 
 namespace actorkv {
 
+class metrics_registry; // cluster-config/metrics.hpp
+
 class access_table;
 
 /// The guard's TLS credentials: PEM files.
@@ -108,6 +110,9 @@ struct guard_options {
   /// connections; 0: 4 x max_frame_bytes. A header that would exceed it waits (frames of up to
   /// always_admitted_frame_bytes and, with TLS, frames from nodes never wait but count).
   uint64_t frame_budget_bytes = 0;
+  /// Where the guard keeps actorkv_open_connections{listener="node"} (cluster-config/metrics.hpp);
+  /// null: not counted.
+  std::shared_ptr<metrics_registry> metrics{};
 };
 
 /// Frames this small never wait for the budget: gets, pings and heartbeats keep flowing while

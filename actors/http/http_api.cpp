@@ -1,7 +1,9 @@
 #include "actors/http/http_api.hpp"
 
 #include <algorithm>
+#include <map>
 
+#include "cluster-config/metrics.hpp"
 #include "messages/error.hpp"
 #include "messages/hex.hpp"
 
@@ -158,6 +160,14 @@ std::optional<route> parse_route(std::string_view target, http_failure& failure)
     r.target = endpoint::batch_get;
   } else if (path == "/v1/status") {
     r.target = endpoint::status;
+  } else if (path == "/metrics") {
+    r.target = endpoint::metrics;
+  } else if (path == "/" || path == "/console" || path == "/console/") {
+    r.target = endpoint::console;
+    r.action = "index.html";
+  } else if (path.substr(0, 9) == "/console/") {
+    r.target = endpoint::console;
+    r.action = std::string{path.substr(9)};
   } else if (path == "/v1/admin/fault") {
     r.target = endpoint::fault;
   } else if (path.substr(0, admin_prefix.size()) == admin_prefix &&
@@ -195,6 +205,8 @@ const char* allowed_methods(endpoint e) {
   case endpoint::kv:
     return "GET, PUT, DELETE";
   case endpoint::status:
+  case endpoint::metrics:
+  case endpoint::console:
     return "GET";
   case endpoint::batch_get:
   case endpoint::admin:
@@ -213,7 +225,10 @@ std::optional<role> required_role(endpoint e, std::string_view method) {
       return role::write;
     return std::nullopt;
   case endpoint::status:
+  case endpoint::metrics:
     return method == "GET" ? std::optional<role>{role::read} : std::nullopt;
+  case endpoint::console:
+    return method == "GET" ? std::optional<role>{role::none} : std::nullopt;
   case endpoint::batch_get:
     return method == "POST" ? std::optional<role>{role::read} : std::nullopt;
   case endpoint::admin:
@@ -544,6 +559,89 @@ http_reply render_fault(const std::string& rules) {
   json_object body;
   body.str("rules", rules);
   return json_reply(200, body.done());
+}
+
+http_reply render_metrics(const std::string& registry, const cluster_status* s) {
+  http_reply out;
+  out.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  std::string text = registry;
+  render_family(text, "actorkv_status_up",
+                "1 when the node's status answered this scrape (the families below are from it).",
+                "gauge", {{{}, s ? 1.0 : 0.0}});
+  if (s) {
+    auto one = [&](const char* name, const char* help, const char* type, double v) {
+      render_family(text, name, help, type, {{{}, v}});
+    };
+    one("actorkv_hints_held", "Hints this node holds for other nodes.", "gauge",
+        static_cast<double>(s->pending_hints));
+    one("actorkv_anti_entropy_rounds_total", "Anti-entropy rounds this node completed.", "counter",
+        static_cast<double>(s->ae_rounds));
+    one("actorkv_anti_entropy_repairs_total", "Keys anti-entropy repaired on this node.", "counter",
+        static_cast<double>(s->ae_repairs_total));
+    one("actorkv_handoff_running", "1 while a membership change moves partitions.", "gauge",
+        s->handoff_running ? 1 : 0);
+    one("actorkv_handoff_partitions",
+        "Partition copies the membership change needs, "
+        "cluster-wide.",
+        "gauge", s->transfers_total);
+    one("actorkv_handoff_partitions_done", "Of actorkv_handoff_partitions, those finished.",
+        "gauge", s->transfers_done);
+    one("actorkv_handoff_partitions_queued", "Partitions this node still has to stream.", "gauge",
+        s->handoff_queued);
+    one("actorkv_handoff_keys", "Records this node has to stream to new replicas.", "gauge",
+        static_cast<double>(s->handoff_keys_total));
+    one("actorkv_handoff_keys_sent", "Of actorkv_handoff_keys, those streamed.", "gauge",
+        static_cast<double>(s->handoff_keys_sent));
+    one("actorkv_ring_epoch", "The ring in force; advances with each membership change.", "gauge",
+        static_cast<double>(s->ring_epoch));
+    one("actorkv_clock_skew_seconds",
+        "This node's wall clock minus its peers' (the median of the estimates).", "gauge",
+        static_cast<double>(s->clock_skew_ms) / 1000);
+    std::map<std::string, double> states{
+        {"joining", 0}, {"valid", 0}, {"leaving", 0}, {"removed", 0}};
+    double up = 0, down = 0;
+    for (auto& m : s->members) {
+      states[m.state] += 1;
+      if (m.name == s->node || m.state == "removed")
+        continue;
+      (m.up ? up : down) += 1;
+    }
+    std::vector<std::pair<metric_labels, double>> by_state;
+    for (auto& [state, n] : states)
+      by_state.push_back({{{"state", state}}, n});
+    render_family(text, "actorkv_members", "Cluster members as this node sees them, by state.",
+                  "gauge", by_state);
+    render_family(text, "actorkv_peers",
+                  "Other members (not removed) this node can or cannot reach.", "gauge",
+                  {{{{"state", "up"}}, up}, {{{"state", "down"}}, down}});
+  }
+  out.body.assign(text.begin(), text.end());
+  return out;
+}
+
+http_reply console_file(const std::vector<std::pair<std::string, std::string>>& files,
+                        const std::string& name) {
+  for (auto& [file, content] : files) {
+    if (file != name)
+      continue;
+    http_reply out;
+    auto ends = [&](const char* suffix) {
+      std::string_view s{suffix};
+      return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+    };
+    out.content_type = ends(".html")  ? "text/html; charset=utf-8"
+                       : ends(".js")  ? "text/javascript; charset=utf-8"
+                       : ends(".css") ? "text/css; charset=utf-8"
+                                      : "application/octet-stream";
+    // The page runs no script of anyone else's, and no other site may frame it.
+    out.headers = {{"Content-Security-Policy",
+                    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"},
+                   {"X-Content-Type-Options", "nosniff"},
+                   {"Cache-Control", "no-cache"}};
+    out.body.assign(content.begin(), content.end());
+    return out;
+  }
+  return render_failure(make_failure(404, "not_found", "no console file " + name));
 }
 
 } // namespace actorkv

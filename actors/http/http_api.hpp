@@ -19,6 +19,11 @@
 //   POST   /v1/batch/get               read   {"keys": [base64, ...]} -> 200 [{"key", "found",
 //                                             "context", "siblings"}, ...]
 //   GET    /v1/status                  read   200 cluster_status as JSON
+//   GET    /metrics                    read   200 Prometheus text exposition 0.0.4 (render_metrics)
+//   GET    /, /console, /console/{file}  none  the web console's static files (console_file):
+//                                             nothing secret; the page itself sends a bearer
+//                                             token or the browser's certificate to /v1/status
+//                                             and /metrics
 //   POST   /v1/admin/{join|leave|remove}  admin  {"subject": s} -> 200 {..., "description"}
 //   POST   /v1/admin/plan              admin  {"action": a, "subject": s} (nothing is changed)
 //   POST   /v1/admin/fault             admin  {"action": drop|delay|heal, "peers", "delay_ms"}
@@ -47,7 +52,7 @@ namespace actorkv {
 enum class ec : uint8_t; // messages/error.hpp
 
 /// What a request is for.
-enum class endpoint : uint8_t { kv, batch_get, status, admin, fault };
+enum class endpoint : uint8_t { kv, batch_get, status, admin, fault, metrics, console };
 
 /// A parsed request target.
 struct route {
@@ -170,6 +175,17 @@ http_reply render_batch(const std::vector<bytes>& keys, const std::vector<get_re
 /// 200 with every field of cluster_status; view_fingerprint as hex (as kvsh prints it, and
 /// because 64-bit integers lose precision in JavaScript), each member with its share in percent.
 http_reply render_status(const cluster_status& status);
+
+/// 200 text/plain; version=0.0.4: the process's registry (`registry`, already rendered), then
+/// families taken from the answering node's status: hints held, anti-entropy rounds and
+/// repairs, handoff progress, members by state, peers up and down, ring epoch, clock skew.
+/// Without a status (it failed) those are left out and actorkv_status_up is 0.
+http_reply render_metrics(const std::string& registry, const cluster_status* status);
+
+/// 200 with the console's file `name` ("index.html", "console.js", ...) from `files` (name,
+/// bytes) and its content type; 404 for a name not among them.
+http_reply console_file(const std::vector<std::pair<std::string, std::string>>& files,
+                        const std::string& name);
 
 /// 200 {"action", "subject", "applied", "description"}.
 http_reply render_admin(const admin_call& call, const std::string& description);

@@ -73,6 +73,14 @@ struct server_context {
   std::shared_ptr<completion_gate> gate = std::make_shared<completion_gate>();
   std::atomic<uint32_t> connections{0};
   std::atomic<uint32_t> refusals{0};
+  metric_gauge* open_gauge = nullptr; ///< in options.metrics: connections open (not refused)
+  metric_counter* bytes_in = nullptr;  ///< requests' bytes (headers and bodies), inside TLS
+  metric_counter* bytes_out = nullptr; ///< responses' bytes
+
+  void count(metric_counter* c, size_t n) {
+    if (c)
+      c->add(n);
+  }
   std::atomic<int64_t> last_overload_log{0};
   std::mutex log_mutex;
   net::io_context* ioc = nullptr;
@@ -139,7 +147,11 @@ public:
       : ctx_(std::move(ctx)), stream_(make_stream(std::move(socket))),
         executor_(stream_.get_executor()), store_timer_(executor_), refuse_(refuse) {}
 
-  ~session() { (refuse_ ? ctx_->refusals : ctx_->connections).fetch_sub(1); }
+  ~session() {
+    (refuse_ ? ctx_->refusals : ctx_->connections).fetch_sub(1);
+    if (!refuse_ && ctx_->open_gauge)
+      ctx_->open_gauge->add(-1);
+  }
 
   void run() {
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->begin(); });
@@ -193,7 +205,10 @@ private:
     parser_->body_limit(std::numeric_limits<uint64_t>::max());
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
+        [self = this->shared_from_this()](error_code ec, size_t n) {
+          self->ctx_->count(self->ctx_->bytes_in, n);
+          self->on_header(ec);
+        });
   }
 
   void on_read_error(const error_code& ec) {
@@ -220,10 +235,14 @@ private:
     std::optional<std::string_view> authorization;
     if (auto it = req.find(http::field::authorization); it != req.end())
       authorization = view_of(it->value());
-    auto proven = authenticate(certificate_, authorization, options().tokens, failure);
+    auto parsed = parse_route(view_of(req.target()), failure);
+    // The console's files hold nothing secret: a browser gets the page before it has a token.
+    bool open_page = parsed && parsed->target == endpoint::console;
+    std::optional<role> proven = role::none;
+    if (!open_page)
+      proven = authenticate(certificate_, authorization, options().tokens, failure);
     if (!proven) // 401: without credentials a client may not hold one of max_connections
       return refuse(failure);
-    auto parsed = parse_route(view_of(req.target()), failure);
     if (!parsed)
       return reject(failure);
     route_ = std::move(*parsed);
@@ -286,7 +305,10 @@ private:
   void read_body() {
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](error_code ec, size_t) { self->on_body(ec); });
+        [self = this->shared_from_this()](error_code ec, size_t n) {
+          self->ctx_->count(self->ctx_->bytes_in, n);
+          self->on_body(ec);
+        });
   }
 
   void on_body(const error_code& ec) {
@@ -336,8 +358,13 @@ private:
       call.keys = batch_keys_;
       break;
     case endpoint::status:
+    case endpoint::metrics: // the registry, and figures of the node's status
       call.what = store_call::kind::status;
       break;
+    case endpoint::console:
+      // Served to anyone, so it closes: without credentials nobody holds one of
+      // max_connections longer than a request.
+      return respond(console_file(options().console_files, route_.action), true);
     case endpoint::admin:
       call.what = store_call::kind::admin;
       if (auto bad = parse_admin(route_.action, body(), call.admin))
@@ -387,6 +414,10 @@ private:
       return; // the store timer answered already
     waiting_ = false;
     store_timer_.cancel();
+    if (route_.target == endpoint::metrics) {
+      auto registry = options().metrics ? options().metrics->render() : std::string{};
+      return respond(render_metrics(registry, result.failure ? nullptr : &result.status), false);
+    }
     if (result.failure)
       return respond(render_failure(*result.failure), false);
     switch (kind_) {
@@ -412,6 +443,12 @@ private:
     response_ = {};
     response_.version(have_request ? parser_->get().version() : 11);
     response_.result(reply.status);
+    if (options().metrics)
+      options()
+          .metrics
+          ->counter("actorkv_http_responses_total", "HTTPS API responses, by status code.",
+                    {{"code", std::to_string(reply.status)}})
+          .add();
     response_.set(http::field::content_type, reply.content_type);
     for (auto& [name, value] : reply.headers)
       response_.set(name, value);
@@ -421,7 +458,8 @@ private:
     response_.prepare_payload();
     // A client that does not read its answer is dropped like one that does not send.
     lowest().expires_after(options().request_timeout);
-    http::async_write(stream_, response_, [self = this->shared_from_this()](error_code ec, size_t) {
+    http::async_write(stream_, response_, [self = this->shared_from_this()](error_code ec, size_t n) {
+      self->ctx_->count(self->ctx_->bytes_out, n);
       if (ec)
         return self->close_now();
       if (!self->keep_alive_)
@@ -577,6 +615,8 @@ private:
         return; // closed unanswered as `socket` goes
     }
     (refuse ? ctx_->refusals : ctx_->connections).fetch_add(1);
+    if (!refuse && ctx_->open_gauge)
+      ctx_->open_gauge->add(1);
     if (ctx_->tls)
       std::make_shared<session<tls_stream>>(ctx_, std::move(socket), refuse)->run();
     else
@@ -648,6 +688,19 @@ std::unique_ptr<http_server> http_server::start(caf::actor_system& sys, client_a
   auto ctx = std::make_shared<server_context>();
   ctx->limits = http_limits{options.max_key_bytes, options.max_value_bytes};
   ctx->options = std::move(options);
+  if (ctx->options.metrics)
+    ctx->open_gauge = &ctx->options.metrics->gauge(
+        "actorkv_open_connections", "Connections open, by listener (node port or HTTPS).",
+        {{"listener", "https"}});
+  if (auto& m = ctx->options.metrics) {
+    auto bytes = [&](const char* direction) {
+      return &m->counter("actorkv_network_bytes_total",
+                         "Bytes received (in) and sent (out) by listener, inside TLS.",
+                         {{"listener", "https"}, {"direction", direction}});
+    };
+    ctx->bytes_in = bytes("in");
+    ctx->bytes_out = bytes("out");
+  }
   auto& opts = ctx->options;
   if (opts.tls && !(ctx->tls = make_tls_context(opts, error)))
     return nullptr;

@@ -16,10 +16,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cluster-config/access.hpp"
 #include "cluster-config/memory_budget.hpp"
+#include "cluster-config/metrics.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -52,6 +54,13 @@ struct http_options {
   /// Notable events (listening, accept failures, refused connections); called from I/O threads,
   /// one call at a time.
   std::function<void(const std::string&)> log;
+  /// The process's metrics: served at GET /metrics (with figures from the node's status), and
+  /// where the server counts its open connections and responses. Null: /metrics serves only
+  /// the status figures.
+  std::shared_ptr<metrics_registry> metrics{};
+  /// The web console's static files (name, content), served without credentials at /, /console
+  /// and /console/{name}; the page asks for a token or uses the browser's certificate.
+  std::vector<std::pair<std::string, std::string>> console_files;
 };
 
 class http_server {

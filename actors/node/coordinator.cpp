@@ -12,6 +12,7 @@
 #include "actors/batching/batch_outbox.hpp"
 #include "actors/batching/pending_calls.hpp"
 #include "actors/node/event_log.hpp"
+#include "actors/node/node_metrics.hpp"
 #include "actors/node/permission.hpp"
 #include "cluster-config/quorum.hpp"
 #include "cluster-config/ring.hpp"
@@ -68,6 +69,7 @@ struct coordinator_state {
   replica_calls pending{sweep_interval};
   bool flush_scheduled = false;
   batch_outbox<client_answers_actor, client_answer> client_answers;
+  request_metrics metrics; ///< requests by op and outcome, latency (from the actor's clock)
 };
 
 using self_ptr = coordinator_impl::stateful_pointer<coordinator_state>;
@@ -394,8 +396,11 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
 
 /// Serves one call of a client's batch; its answer joins the batch going back to that client.
 void serve_client_call(self_ptr self, const client_answers_actor& to, client_call& call) {
-  auto reply = [self, to, id = call.id](client_answer& a) {
+  static const char* const ops[] = {"get", "put", "delete"};
+  auto reply = [self, to, id = call.id, op = ops[static_cast<size_t>(call.kind)],
+                start = self->clock().now()](client_answer& a) {
     a.id = id;
+    self->state.metrics.count(op, a, self->clock().now() - start);
     if (self->state.client_answers.add(self, to, std::move(a)))
       schedule_flush(self);
   };
@@ -435,6 +440,7 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_
   self->state.access = std::move(options.access);
   self->state.budget = std::move(options.budget);
   self->state.request_timeout = options.request_timeout;
+  self->state.metrics = request_metrics{std::move(options.metrics)};
   take_routes(self, options.initial);
   return {
       [=](batch_atom, std::vector<client_call>& calls) {

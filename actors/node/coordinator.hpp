@@ -49,6 +49,7 @@
 #include "actors/node/wall_clock.hpp"
 #include "cluster-config/access.hpp"
 #include "cluster-config/memory_budget.hpp"
+#include "cluster-config/metrics.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -74,6 +75,9 @@ struct coordinator_options {
   /// The node's budget for requests in flight, which each client write is charged against
   /// before it is admitted; null: no budget (tests of other things).
   std::shared_ptr<memory_budget> budget{};
+  /// Counts requests by operation and outcome, their latency and siblings (node_metrics.hpp);
+  /// null: nothing is counted.
+  std::shared_ptr<metrics_registry> metrics{};
 };
 
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options options);

@@ -9,6 +9,7 @@
 #include "actors/node/event_log.hpp"
 #include "actors/node/peer_directory.hpp"
 #include "cluster-config/write_limits.hpp"
+#include "cluster-config/metrics.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv {
@@ -23,6 +24,8 @@ struct keeper_state {
   peer_directory peers;
   std::set<std::string> delivering; ///< targets with a batch in flight
   std::set<std::string> announced;  ///< targets whose handoff start was logged
+  /// Hints delivered, in options.metrics (null without one).
+  metric_counter* delivered = nullptr;
 };
 
 using self_ptr = keeper_impl::stateful_pointer<keeper_state>;
@@ -73,8 +76,13 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
                         // Acknowledged by the target: only now may the hint go.
                         self->request(self->state.options.storage, self->state.options.timeout,
                                       unhint_atom::value, h.target, h.id)
-                            .then([=](caf::ok_atom) { done_one(); },
-                                  [=](caf::error&) { done_one(); });
+                            .then(
+                                [=](caf::ok_atom) {
+                                  if (self->state.delivered)
+                                    self->state.delivered->add();
+                                  done_one();
+                                },
+                                [=](caf::error&) { done_one(); });
                       },
                       [=](caf::error&) { done_one(); });
             }
@@ -110,6 +118,9 @@ void round(self_ptr self) {
 
 keeper_impl::behavior_type keeper_behavior(self_ptr self, hint_keeper_options options) {
   self->state.options = std::move(options);
+  if (auto& m = self->state.options.metrics)
+    self->state.delivered = &m->counter("actorkv_hints_delivered_total",
+                                        "Hints this node delivered to their target (and dropped).");
   self->send(self, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {

@@ -20,6 +20,8 @@ class actor_system;
 
 namespace actorkv {
 
+class metrics_registry; // cluster-config/metrics.hpp
+
 struct hint_keeper_options {
   std::string node;
   storage_actor storage;
@@ -27,6 +29,8 @@ struct hint_keeper_options {
   std::chrono::milliseconds interval{1000};
   std::chrono::milliseconds timeout{5000}; ///< per delivery request
   std::shared_ptr<memory_budget> budget{}; ///< null: no budget
+  /// Counts hints delivered (actorkv_hints_delivered_total); null: not counted.
+  std::shared_ptr<metrics_registry> metrics{};
 };
 
 hint_keeper_actor spawn_hint_keeper(caf::actor_system& sys, hint_keeper_options options);

@@ -39,6 +39,7 @@ void spawn_children(self_ptr self) {
   co.instance = cluster.store.name;
   co.clock = st.options.clock;
   co.budget = st.options.budget;
+  co.metrics = st.options.metrics;
   st.coordinator = spawn_coordinator(sys, std::move(co));
   failure_detector_options fo{name, ms(cluster.failure_detector.interval_ms),
                               static_cast<double>(cluster.failure_detector.phi_threshold),
@@ -48,7 +49,8 @@ void spawn_children(self_ptr self) {
   st.detector = spawn_failure_detector(sys, std::move(fo));
   st.hint_keeper = spawn_hint_keeper(
       sys, hint_keeper_options{name, st.options.storage, cluster.handoff.batch,
-                               ms(cluster.handoff.interval_ms), timeout, st.options.budget});
+                               ms(cluster.handoff.interval_ms), timeout, st.options.budget,
+                               st.options.metrics});
   anti_entropy_options ae;
   ae.node = name;
   ae.storage = st.options.storage;

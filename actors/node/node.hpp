@@ -27,6 +27,8 @@ class actor_system;
 
 namespace actorkv {
 
+class metrics_registry; // cluster-config/metrics.hpp
+
 struct node_options {
   manifest cluster;       ///< the validated manifest
   std::string self_name;  ///< this node's name (its manifest entry, or given to kvnode --join)
@@ -47,6 +49,9 @@ struct node_options {
   /// The node's budget for requests in flight ([limits] memory_budget_bytes), which its
   /// coordinator, replica gateway and hint keeper charge (and kvnode's HTTPS API); null: none.
   std::shared_ptr<memory_budget> budget;
+  /// The process's metrics (cluster-config/metrics.hpp), handed to the children that count;
+  /// null: nothing is counted.
+  std::shared_ptr<metrics_registry> metrics{};
 };
 
 /// The instance settings as peers compare them, e.g. "name=local partitions=256 replicas=3 ...".

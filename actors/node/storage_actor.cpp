@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "actors/node/event_log.hpp"
+#include "actors/node/node_metrics.hpp"
 #include "cluster-config/write_limits.hpp"
 #include "messages/dvv.hpp"
 #include "messages/error.hpp"
@@ -40,6 +41,7 @@ struct storage_state {
   std::map<std::string, uint64_t> hint_counts;
   bool writes_failing = false; ///< logged once when writes start failing, once when they recover
   std::mt19937_64 one_off_ids;
+  storage_metrics metrics; ///< batch sizes, commit latency
 };
 
 using self_ptr = storage_impl::stateful_pointer<storage_state>;
@@ -96,7 +98,9 @@ void finish_batch(self_ptr self) {
   auto& st = self->state;
   if (!st.batch_open)
     return;
+  auto started = self->clock().now();
   auto err = st.engine->commit();
+  st.metrics.commit(st.batch_writes, self->clock().now() - started, static_cast<bool>(err));
   if (err || st.batch_writes > 0)
     note_write_outcome(st, err);
   if (err) {
@@ -319,6 +323,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
   auto& st = self->state;
   st.engine = std::move(engine);
   st.options = options;
+  st.metrics = storage_metrics{options.metrics};
   if (!st.options.clock)
     st.options.clock = std::make_shared<node_clock>();
   st.one_off_ids.seed(options.seed);

@@ -26,6 +26,8 @@ class actor_system;
 
 namespace actorkv {
 
+class metrics_registry; // cluster-config/metrics.hpp
+
 struct storage_options {
   std::string node;    ///< the node's name, for its log lines
   replica_id self = 0; ///< this node incarnation's id, stamped on the writes it coordinates
@@ -42,6 +44,8 @@ struct storage_options {
   /// The node's hybrid clock (shared with its coordinator): follows the timestamp of every record
   /// and write this replica stores, and of everything on disk at start.
   std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
+  /// Batch sizes and commit latency go here (node_metrics.hpp); null: nothing is counted.
+  std::shared_ptr<metrics_registry> metrics{};
 };
 
 /// Spawns the storage actor owning `engine` (detached unless options.detached is false).

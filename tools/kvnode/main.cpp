@@ -32,6 +32,7 @@
 #include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
 #include "actors/guard/frame_guard.hpp"
+#include "actors/http/console_files.hpp"
 #include "actors/http/http_server.hpp"
 #include "actors/node/event_log.hpp"
 #include "actors/node/instance.hpp"
@@ -41,6 +42,7 @@
 #include "actors/node/wall_clock.hpp"
 #include "cluster-config/manifest.hpp"
 #include "cluster-config/membership_view.hpp"
+#include "cluster-config/metrics.hpp"
 #include "messages/error.hpp"
 #include "messages/register_types.hpp"
 #include "storage/engine.hpp"
@@ -521,6 +523,8 @@ int main(int argc, char** argv) {
       wall = [clock_offset_us] { return actorkv::system_wall_clock_us() + clock_offset_us; };
     }
     auto clock = std::make_shared<actorkv::node_clock>(wall);
+    // One registry for the process: the actors count into it, GET /metrics renders it.
+    auto metrics = std::make_shared<actorkv::metrics_registry>();
     actorkv::storage_options so;
     so.node = node_name;
     so.self = identity->replica;
@@ -529,6 +533,7 @@ int main(int argc, char** argv) {
     so.max_batch = 512;
     so.max_hints = cluster->handoff.max_hints;
     so.clock = clock;
+    so.metrics = metrics;
     auto storage = actorkv::spawn_storage(
         sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)}, so);
     actorkv::node_options opts;
@@ -545,6 +550,7 @@ int main(int argc, char** argv) {
     // gateway, the hint keeper and the HTTPS API (cluster-config/memory_budget.hpp).
     auto budget = std::make_shared<actorkv::memory_budget>(cluster->limits.memory_budget_bytes);
     opts.budget = budget;
+    opts.metrics = metrics;
     // Filled by the frame guard from the certificates of connecting processes; TLS off: nobody
     // is checked.
     std::shared_ptr<actorkv::access_table> access;
@@ -608,6 +614,7 @@ int main(int argc, char** argv) {
       if (tls.enabled)
         go.tls = actorkv::guard_tls{own_tls.ca, own_tls.cert, own_tls.key};
       go.access = access;
+      go.metrics = metrics;
       // Clients reach the node actor and its coordinator, nothing else.
       go.client_destinations = {node->id(), coordinator_of(sys, node).id()};
       if (!guard->start(std::move(go), listen_error))
@@ -645,6 +652,8 @@ int main(int argc, char** argv) {
       ho.idle_timeout = std::chrono::milliseconds{http.idle_ms};
       ho.store_timeout = co.timeout + std::chrono::seconds(5);
       ho.threads = http.threads;
+      ho.metrics = metrics;
+      ho.console_files = actorkv::console_files();
       ho.log = [node_name](const std::string& what) { actorkv::log_event(node_name, what); };
       std::string http_error;
       https = actorkv::http_server::start(sys, https_store, std::move(ho), http_error);

@@ -62,8 +62,8 @@ BOOST_AUTO_TEST_CASE(routes_name_endpoints_and_decode_keys) {
 
 BOOST_AUTO_TEST_CASE(routes_refuse_unknown_paths_bad_escapes_and_unknown_parameters) {
   http_failure f;
-  for (auto path :
-       {"/", "/v1", "/v1/kv", "/v2/kv/a", "/v1/status/", "/v1/admin/grow", "/v1/batch"}) {
+  for (auto path : {"/index.html", "/metrics/", "/consolex", "/v1", "/v1/kv", "/v2/kv/a",
+                    "/v1/status/", "/v1/admin/grow", "/v1/batch"}) {
     BOOST_CHECK_MESSAGE(!parse_route(path, f), path);
     BOOST_CHECK_EQUAL(f.status, 404u);
   }
@@ -350,6 +350,62 @@ BOOST_AUTO_TEST_CASE(writes_batches_status_and_admin_render_json) {
   auto admin = s(render_admin(admin_call{"join", "h:1", false}, "moves 3\n").body);
   BOOST_CHECK_EQUAL(admin, "{\"action\":\"join\",\"subject\":\"h:1\",\"applied\":false,"
                            "\"description\":\"moves 3\\n\"}\n");
+}
+
+BOOST_AUTO_TEST_CASE(metrics_need_the_read_role_and_the_console_none) {
+  http_failure f;
+  BOOST_CHECK(parse_route("/metrics", f)->target == endpoint::metrics);
+  BOOST_CHECK(required_role(endpoint::metrics, "GET") == role::read);
+  BOOST_CHECK(!required_role(endpoint::metrics, "POST"));
+  for (auto path : {"/", "/console", "/console/"}) {
+    auto r = parse_route(path, f);
+    BOOST_CHECK(r->target == endpoint::console);
+    BOOST_CHECK_EQUAL(r->action, "index.html");
+  }
+  BOOST_CHECK_EQUAL(parse_route("/console/console.js", f)->action, "console.js");
+  BOOST_CHECK(required_role(endpoint::console, "GET") == role::none);
+  BOOST_CHECK(!required_role(endpoint::console, "PUT"));
+  std::vector<std::pair<std::string, std::string>> files{{"index.html", "<p>"},
+                                                         {"console.js", "x()"}};
+  auto page = console_file(files, "index.html");
+  BOOST_CHECK_EQUAL(page.status, 200u);
+  BOOST_CHECK_EQUAL(page.content_type, "text/html; charset=utf-8");
+  BOOST_CHECK_EQUAL(s(page.body), "<p>");
+  BOOST_CHECK_EQUAL(console_file(files, "console.js").content_type,
+                    "text/javascript; charset=utf-8");
+  BOOST_CHECK_EQUAL(console_file(files, "../etc/passwd").status, 404u);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_add_the_status_figures_to_the_registry) {
+  cluster_status st;
+  st.node = "n1";
+  st.members = {member_status{"n1", "h:1", 1, true, 3, "valid", 3},
+                member_status{"n2", "h:2", 1, false, 1, "leaving", 0},
+                member_status{"n3", "h:3", 1, true, 0, "joining", 1},
+                member_status{"n4", "h:4", 1, false, 0, "removed", 0}};
+  st.pending_hints = 12;
+  st.ae_rounds = 6;
+  st.ae_repairs_total = 2;
+  st.transfers_total = 8;
+  st.transfers_done = 3;
+  st.clock_skew_ms = -1500;
+  auto reply = render_metrics("# TYPE actorkv_x_total counter\nactorkv_x_total 1\n", &st);
+  BOOST_CHECK_EQUAL(reply.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  auto text = s(reply.body);
+  BOOST_CHECK_EQUAL(text.rfind("# TYPE actorkv_x_total counter\nactorkv_x_total 1\n", 0), 0u);
+  for (auto line :
+       {"\nactorkv_status_up 1\n", "\nactorkv_hints_held 12\n",
+        "# TYPE actorkv_anti_entropy_rounds_total counter\n",
+        "\nactorkv_anti_entropy_rounds_total 6\n", "\nactorkv_anti_entropy_repairs_total 2\n",
+        "\nactorkv_handoff_partitions 8\n", "\nactorkv_handoff_partitions_done 3\n",
+        "\nactorkv_clock_skew_seconds -1.5\n", "\nactorkv_members{state=\"joining\"} 1\n",
+        "\nactorkv_members{state=\"removed\"} 1\n",
+        // n1 is the answering node; n4 was removed: neither is a peer.
+        "\nactorkv_peers{state=\"up\"} 1\n", "\nactorkv_peers{state=\"down\"} 1\n"})
+    BOOST_CHECK_MESSAGE(text.find(line) != std::string::npos, "no " << line << " in\n" << text);
+  auto failed = s(render_metrics("", nullptr).body);
+  BOOST_CHECK(failed.find("\nactorkv_status_up 0\n") != std::string::npos);
+  BOOST_CHECK(failed.find("actorkv_peers") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -481,4 +481,42 @@ BOOST_AUTO_TEST_CASE(start_fails_on_a_port_in_use, *utf::timeout(20)) {
   BOOST_CHECK(error.find("cannot listen") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_console_is_public_and_closes_metrics_need_a_reader, *utf::timeout(20)) {
+  auto o = test_options();
+  o.console_files = {{"index.html", "<!doctype html><p>console"}, {"console.js", "run()"}};
+  o.metrics = std::make_shared<metrics_registry>();
+  o.metrics->counter("actorkv_test_total", "A test counter.").add(3);
+  start(o);
+  {
+    connection c{port()};
+    auto page = c.send(http::verb::get, "/");
+    BOOST_CHECK_EQUAL(page.status, 200u);
+    BOOST_CHECK_EQUAL(page.body, "<!doctype html><p>console");
+    BOOST_CHECK_EQUAL(page.header("content-type"), "text/html; charset=utf-8");
+    BOOST_CHECK(page.header("content-security-policy").find("default-src 'self'") == 0);
+    BOOST_CHECK(!page.keep_alive); // nobody without credentials keeps a connection
+  }
+  {
+    connection c{port()};
+    BOOST_CHECK_EQUAL(c.send(http::verb::get, "/console/console.js").body, "run()");
+  }
+  {
+    connection c{port()};
+    BOOST_CHECK_EQUAL(c.send(http::verb::get, "/console/nothing.js").status, 404u);
+  }
+  {
+    connection c{port()};
+    BOOST_CHECK_EQUAL(c.send(http::verb::get, "/metrics").status, 401u);
+  }
+  connection c{port()};
+  auto m = c.send(http::verb::get, "/metrics", bearer(reader_token));
+  BOOST_CHECK_EQUAL(m.status, 200u);
+  BOOST_CHECK_EQUAL(m.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  BOOST_CHECK(m.body.find("\nactorkv_test_total 3\n") != std::string::npos);
+  BOOST_CHECK(m.body.find("\nactorkv_status_up 1\n") != std::string::npos);
+  BOOST_CHECK(m.body.find("actorkv_open_connections{listener=\"https\"} ") != std::string::npos);
+  BOOST_CHECK(m.body.find("actorkv_http_responses_total{code=\"401\"} 1\n") != std::string::npos);
+  BOOST_CHECK(m.keep_alive);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

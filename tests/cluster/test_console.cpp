@@ -1,0 +1,163 @@
+// The web console (actors/http/console/) in a real browser: headless Chromium loads it from a
+// live cluster with a read token, runs its JavaScript against /v1/status and /metrics, and the
+// DOM it leaves shows every member, the ring and a chart point; without credentials the page
+// asks for a token. A screenshot lands in the cluster's directory (kept on failure).
+#include <unistd.h>
+
+#include <fstream>
+#include <atomic>
+#include <regex>
+#include <thread>
+
+#include "tests/cluster/common.hpp"
+
+using namespace actorkv;
+using namespace actorkv::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string source_tree() {
+  const char* s = std::getenv("ACTORKV_SOURCE");
+  BOOST_REQUIRE_MESSAGE(s != nullptr && *s != '\0', "ACTORKV_SOURCE (the source tree) is not set");
+  return s;
+}
+
+/// A read token and its [[token]] lines, from tools/certs --token.
+std::pair<std::string, std::string> read_token() {
+  auto made = run_program({"/bin/bash", source_tree() + "/tools/certs", "--token", "console:read"},
+                          "", 60s);
+  BOOST_REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  std::string token, toml;
+  std::istringstream in{made.out};
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("bearer token: ", 0) == 0)
+      token = line.substr(14);
+    else
+      toml += line + "\n";
+  }
+  BOOST_REQUIRE(token.size() == 64);
+  return {token, toml};
+}
+
+/// Base64 of the SHA-256 of `cert`'s public key: Chromium trusts exactly that server key
+/// (--ignore-certificate-errors-spki-list), since it takes no CA file; nothing else is excused.
+std::string spki_pin(const std::string& cert) {
+  auto r = run_program({"/bin/sh", "-c",
+                        "openssl x509 -in '" + cert +
+                            "' -pubkey -noout | openssl pkey -pubin -outform der | "
+                            "openssl dgst -sha256 -binary | base64"},
+                       "", 30s);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto pin = r.out;
+  while (!pin.empty() && (pin.back() == '\n' || pin.back() == '\r'))
+    pin.pop_back();
+  return pin;
+}
+
+/// Headless Chromium on `url`, with `extra` flags (--dump-dom, --screenshot=...); stdout.
+run_result browse(local_cluster& c, size_t node, const std::string& url,
+                  const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{
+      "/usr/bin/chromium", "--headless",
+      "--no-sandbox", // tests run as root, where the sandbox refuses
+      "--disable-gpu", "--no-first-run", "--user-data-dir=" + c.dir() + "/chromium",
+      "--ignore-certificate-errors-spki-list=" + spki_pin(c.cert_path(c.node_name(node))),
+      // Virtual time runs while no request is pending: three polls.
+      "--virtual-time-budget=6000", "--window-size=1280,1100"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(url);
+  return run_program(argv, "", 90s);
+}
+
+size_t count(const std::string& text, const std::regex& re) {
+  return static_cast<size_t>(
+      std::distance(std::sregex_iterator(text.begin(), text.end(), re), std::sregex_iterator()));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(console)
+
+BOOST_AUTO_TEST_CASE(chromium_shows_every_member_the_ring_and_charts) {
+  BOOST_REQUIRE_MESSAGE(access("/usr/bin/chromium", X_OK) == 0,
+                        "chromium is not installed (tools/deps installs it)");
+  auto [token, toml] = read_token();
+  local_cluster::options o;
+  o.partitions = 16;
+  o.https = true;
+  o.extra_toml = toml;
+  local_cluster c{o};
+  c.start_all();
+  for (size_t i = 0; i < c.size(); ++i)
+    BOOST_REQUIRE_MESSAGE(wait_for_port(c.host(i), c.https_port(i), 20s), c.log_tail(i));
+  wait_until_all_up(c);
+  // Some traffic for the charts.
+  std::string script;
+  for (int i = 0; i < 20; ++i)
+    script += "put console" + std::to_string(i) + " v\n";
+  BOOST_REQUIRE(c.kvsh(1, script, 30s).exit_code == 0);
+
+  auto base = c.https_url(1) + "/";
+  // Writes through node 2 while the page watches it: the rate chart has something to show.
+  // (The page's clock is virtual and runs ahead while it waits; kvsh runs until it is done.)
+  std::atomic<bool> browsing{true};
+  std::string more;
+  for (int i = 0; i < 200; ++i)
+    more += "put busy" + std::to_string(i % 20) + " v\n";
+  std::thread traffic{[&] {
+    while (browsing)
+      c.kvsh(1, more, 60s);
+  }};
+  std::this_thread::sleep_for(1s);
+  auto page = browse(c, 1, base + "#token=" + token, {"--dump-dom"});
+  browsing = false;
+  traffic.join();
+  BOOST_REQUIRE_MESSAGE(page.exit_code == 0, "chromium: " << page.err);
+  auto& dom = page.out;
+  BOOST_TEST_MESSAGE("DOM: " << dom.size() << " bytes");
+  BOOST_TEST(dom.find("data-loaded=\"1\"") != std::string::npos, dom.substr(0, 3000));
+  BOOST_TEST(dom.find("data-members=\"3\"") != std::string::npos);
+  for (size_t i = 0; i < c.size(); ++i) {
+    auto name = c.node_name(i);
+    std::regex row{"<tr id=\"member-" + name + "\" data-member=\"" + name +
+                   "\" data-state=\"valid\" data-up=\"1\">"};
+    BOOST_TEST(count(dom, row) == 1u, name << " missing or not valid and up");
+    BOOST_TEST(dom.find(c.endpoint(i)) != std::string::npos, c.endpoint(i));
+  }
+  BOOST_TEST(dom.find("node n2") != std::string::npos); // node 1 answered
+  // The ring: one arc per partition, each with its owner, every member owning some.
+  BOOST_TEST(count(dom, std::regex{"<path [^>]*data-owner=\"n[123]\""}) == 16u);
+  for (size_t i = 0; i < c.size(); ++i)
+    BOOST_TEST(count(dom, std::regex{"data-owner=\"" + c.node_name(i) + "\""}) >= 1u);
+  // At least one rate was computed from two scrapes of /metrics.
+  std::smatch points;
+  BOOST_TEST(std::regex_search(dom, points, std::regex{"data-points=\"([0-9]+)\""}));
+  if (!points.empty())
+    BOOST_TEST(std::stoi(points[1]) >= 1);
+  std::smatch peak;
+  BOOST_TEST(std::regex_search(dom, peak, std::regex{"data-peak-ops=\"([0-9]+)\""}));
+  if (!peak.empty())
+    BOOST_TEST(std::stoi(peak[1]) > 0, "no request rate seen while kvsh wrote");
+  BOOST_TEST(dom.find("no handoff running") != std::string::npos);
+  // The token left the address bar and the page holds no error.
+  BOOST_TEST(dom.find("cannot reach the node") == std::string::npos);
+
+  auto shot = c.dir() + "/console.png";
+  auto snap = browse(c, 1, base + "#token=" + token, {"--screenshot=" + shot});
+  BOOST_REQUIRE_MESSAGE(snap.exit_code == 0, "chromium: " << snap.err);
+  std::ifstream png(shot, std::ios::binary | std::ios::ate);
+  BOOST_TEST(png.good(), "no screenshot at " << shot);
+  BOOST_TEST(static_cast<long>(png.tellg()) > 20000, "screenshot too small to show the page");
+  BOOST_TEST_MESSAGE("screenshot: " << shot);
+
+  // Without credentials the page loads but shows the token form, not the cluster.
+  auto anonymous = browse(c, 1, base + "console", {"--dump-dom"});
+  BOOST_REQUIRE(anonymous.exit_code == 0);
+  BOOST_TEST(anonymous.out.find("<form id=\"login\">") != std::string::npos,
+             anonymous.out.substr(0, 2000));
+  BOOST_TEST(anonymous.out.find("<main id=\"main\" hidden=\"\">") != std::string::npos);
+  BOOST_TEST(anonymous.out.find("id=\"member-") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
