@@ -40,6 +40,8 @@ cluster_status make_status(self_ptr self) {
   out.owners = st.placement.owner_names();
   out.ring_epoch = st.view.layout.epoch;
   out.max_clock_skew_ms = st.options.cluster.timeouts.max_clock_skew_ms;
+  if (auto now = check_startup(self); !now.serving)
+    out.starting = now.reason;
   if (st.next) {
     out.handoff_running = true;
     out.transfers_total = static_cast<uint32_t>(transfers_needed(st.view, st.replicas()).size());
