@@ -100,11 +100,9 @@ struct client_state {
 
 using self_ptr = client_impl::stateful_pointer<client_state>;
 
+/// Link `i` (links and endpoints grow together: learn_endpoints).
 link& link_at(self_ptr self, size_t i) {
-  auto& st = self->state;
-  if (st.links.size() < st.options.endpoints.size())
-    st.links.resize(st.options.endpoints.size());
-  return st.links[i];
+  return self->state.links[i];
 }
 
 /// The link whose coordinator is at `addr`.
@@ -214,6 +212,7 @@ void learn_endpoints(self_ptr self, const cluster_status& st) {
   for (auto& m : st.members)
     if (std::find(eps.begin(), eps.end(), m.endpoint) == eps.end())
       eps.push_back(m.endpoint);
+  self->state.links.resize(eps.size());
 }
 
 /// The search tried endpoint `i` and it gave no session.
@@ -488,6 +487,8 @@ void node_gone(self_ptr self, const caf::actor_addr& coordinator) {
   });
   for (auto id : lost) {
     auto* c = st.calls.extra_of(id);
+    if (!c)
+      continue; // ended meanwhile (a multi-get's other key failed, say)
     if (may_retry_elsewhere(c->call.kind, attempt_end::node_gone) && c->kept)
       send_on(self, id, true);
     else if (c->write)
@@ -670,6 +671,7 @@ void forward(self_ptr self, caf::typed_response_promise<Reply> rp, bool retry, T
 
 client_impl::behavior_type client_behavior(self_ptr self, client_options options) {
   self->state.options = std::move(options);
+  self->state.links.resize(self->state.options.endpoints.size());
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& links = self->state.links;
     for (size_t i = 0; i < links.size(); ++i)
