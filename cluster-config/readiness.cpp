@@ -22,8 +22,7 @@ std::string seconds(std::chrono::milliseconds d) {
 } // namespace
 
 startup_state startup_readiness(const std::vector<peer_progress>& peers,
-                                std::chrono::milliseconds elapsed,
-                                std::chrono::milliseconds wait) {
+                                std::chrono::milliseconds elapsed, std::chrono::milliseconds wait) {
   if (peers.empty())
     return {true, "no peers"};
   size_t up = 0;
@@ -36,16 +35,16 @@ startup_state startup_readiness(const std::vector<peer_progress>& peers,
     else
       pending.push_back(p.name);
   }
-  auto text = "connected to " + std::to_string(up) + " of " + std::to_string(peers.size()) +
-              " peers";
+  auto text =
+      "connected to " + std::to_string(up) + " of " + std::to_string(peers.size()) + " peers";
   if (!unreachable.empty())
     text += ", " + names(unreachable) + " unreachable";
   if (pending.empty())
     return {true, text};
   if (elapsed >= wait)
     return {true, text + ", no word from " + names(pending) + " within " + seconds(wait)};
-  return {false, text + ", waiting for " + names(pending) + " (at most " +
-                     seconds(wait - elapsed) + " more)"};
+  return {false, text + ", waiting for " + names(pending) + " (at most " + seconds(wait - elapsed) +
+                     " more)"};
 }
 
 } // namespace actorkv

@@ -61,11 +61,11 @@ struct call_in_flight {
   client_call call;            ///< kept while it may still go to another node
   bool kept = true; ///< `call` still holds it (a client with one endpoint sends its writes off
                     ///< without keeping a copy of each value)
-  bool resent_here = false;    ///< a get sent again to the endpoint whose connection broke
-  endpoint_attempts attempts;  ///< the endpoints it went to
-  size_t at = 0;               ///< the one it went to last (once attempts.count() > 0)
-  time_point sent{};           ///< when it went there
-  caf::error last;             ///< the last answer that sent it on (ec::unavailable)
+  bool resent_here = false;   ///< a get sent again to the endpoint whose connection broke
+  endpoint_attempts attempts; ///< the endpoints it went to
+  size_t at = 0;              ///< the one it went to last (once attempts.count() > 0)
+  time_point sent{};          ///< when it went there
+  caf::error last;            ///< the last answer that sent it on (ec::unavailable)
   bool write = false;
   bool maybe_stored = false; ///< a write went to a node that has not said it stored nothing
   bool from_current = false; ///< the client's current node answered it ec::unavailable
@@ -86,12 +86,12 @@ struct client_state {
   std::optional<size_t> current; ///< the link new calls go to (it has a coordinator)
   // The search for a current node: endpoints in turn, from where the last one left off.
   size_t next_endpoint = 0;
-  std::optional<size_t> searching;    ///< the endpoint being tried, while a search runs
-  size_t attempts_this_round = 0;     ///< endpoints tried since the last node was found
-  bool starting_this_round = false;   ///< a node of this round said it is starting
+  std::optional<size_t> searching;  ///< the endpoint being tried, while a search runs
+  size_t attempts_this_round = 0;   ///< endpoints tried since the last node was found
+  bool starting_this_round = false; ///< a node of this round said it is starting
   bool search_again_scheduled = false;
-  caf::error last_refusal;            ///< the last "starting" answer, for calls that wait on it
-  unavailable_streak streak;          ///< the current node's run of unavailable answers
+  caf::error last_refusal;             ///< the last "starting" answer, for calls that wait on it
+  unavailable_streak streak;           ///< the current node's run of unavailable answers
   std::deque<waiting_request> waiting; ///< node requests waiting for any node
   node_calls calls{sweep_interval};
   std::vector<uint64_t> unsent; ///< calls waiting for a current node, by id
@@ -393,9 +393,8 @@ void send_on(self_ptr self, uint64_t id, bool again_here) {
   if (!next) {
     auto tried = c->attempts.count();
     auto err = c->last ? c->last
-                       : caf::make_error(ec::unavailable,
-                                         "no other node reachable (tried " + endpoint_list(self) +
-                                             ")");
+                       : caf::make_error(ec::unavailable, "no other node reachable (tried " +
+                                                              endpoint_list(self) + ")");
     if (tried > 1)
       err = with_note(err, "asked " + std::to_string(tried) + " nodes");
     fail_call(self, id, std::move(err));
@@ -569,8 +568,8 @@ caf::error overdue(self_ptr self, const node_calls::entry& e) {
   auto& c = e.extra;
   if (c.coordinator || c.maybe_stored)
     return timed_out(self);
-  auto within = "no node served it within " + std::to_string(self->state.options.timeout.count()) +
-                " ms";
+  auto within =
+      "no node served it within " + std::to_string(self->state.options.timeout.count()) + " ms";
   if (c.last)
     return with_note(c.last, within);
   if (auto& refusal = self->state.last_refusal)
@@ -807,8 +806,8 @@ std::vector<std::string> parse_endpoints(const std::string& text) {
 connector_actor local_connector(caf::actor_system& sys, node_actor node) {
   return sys.spawn([node](connector_actor::pointer self) -> connector_actor::behavior_type {
     return {
-        [=](caf::connect_atom, const std::string&, uint16_t)
-            -> caf::result<caf::node_id, caf::strong_actor_ptr, std::set<std::string>> {
+        [=](caf::connect_atom, const std::string&,
+            uint16_t) -> caf::result<caf::node_id, caf::strong_actor_ptr, std::set<std::string>> {
           return {self->node(), caf::actor_cast<caf::strong_actor_ptr>(node),
                   self->system().message_types<node_actor>()};
         },

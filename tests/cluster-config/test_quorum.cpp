@@ -374,7 +374,6 @@ BOOST_AUTO_TEST_CASE(a_client_sees_identical_values_once) {
   BOOST_TEST(!to_reply(record{}, scope).found);
 }
 
-
 BOOST_AUTO_TEST_CASE(a_write_is_unavailable_only_when_no_replica_can_have_stored_it) {
   // Clients send an unavailable write to another node (actors/client/retry_policy.hpp), so the
   // code must guarantee that nothing was stored. Every way a write can go, for N = 3 and each W:
@@ -383,7 +382,8 @@ BOOST_AUTO_TEST_CASE(a_write_is_unavailable_only_when_no_replica_can_have_stored
   // time out.
   const std::vector<caf::error> not_stored{disk_full,
                                            caf::make_error(ec::unavailable, "hint backlog full")};
-  const std::vector<caf::error> unknown{timed_out, caf::make_error(caf::sec::request_receiver_down)};
+  const std::vector<caf::error> unknown{timed_out,
+                                        caf::make_error(caf::sec::request_receiver_down)};
   size_t cases = 0, unavailable = 0;
   for (uint32_t w = 1; w <= 3; ++w) {
     // Each coordinating attempt: 0 stored, 1..2 not stored, 3..4 unknown. Each replica after the

@@ -16,8 +16,8 @@ BOOST_AUTO_TEST_CASE(a_node_without_peers_serves_at_once) {
 }
 
 BOOST_AUTO_TEST_CASE(a_node_waits_for_peers_not_yet_heard_of_and_says_which) {
-  std::vector<peer_progress> peers{{"n2", true, false}, {"n3", false, false}, {"n4", false, false},
-                                   {"n5", false, true}};
+  std::vector<peer_progress> peers{
+      {"n2", true, false}, {"n3", false, false}, {"n4", false, false}, {"n5", false, true}};
   auto s = startup_readiness(peers, 1800ms, 5000ms);
   BOOST_TEST(!s.serving);
   BOOST_TEST(s.reason ==

@@ -155,9 +155,9 @@ BOOST_AUTO_TEST_CASE(a_client_with_every_endpoint_serves_through_its_first_nodes
         merged.insert(element);
         caf::error write_error;
         bool write_ok = false;
-        self->request(client, 10s, caf::put_atom::value,
-                      put_request{bytes(key.begin(), key.end()), encode_set(merged),
-                                  current.context})
+        self->request(
+                client, 10s, caf::put_atom::value,
+                put_request{bytes(key.begin(), key.end()), encode_set(merged), current.context})
             .receive([&](write_reply&) { write_ok = true; },
                      [&](caf::error& e) { write_error = e; });
         std::lock_guard<std::mutex> guard{mtx};
@@ -234,8 +234,9 @@ BOOST_AUTO_TEST_CASE(a_client_with_every_endpoint_serves_through_its_first_nodes
     for (size_t k = 0; k < 8; ++k) {
       auto key = "av-" + std::to_string(k);
       self->request(client, 15s, caf::get_atom::value, bytes(key.begin(), key.end()))
-          .receive([&](get_reply& r) { seen[key] = elements_of(r.values); },
-                   [&](caf::error& e) { BOOST_ERROR("final read of " << key << ": " << describe(e)); });
+          .receive(
+              [&](get_reply& r) { seen[key] = elements_of(r.values); },
+              [&](caf::error& e) { BOOST_ERROR("final read of " << key << ": " << describe(e)); });
     }
     size_t lost = 0;
     for (auto& [element, key] : acked)
@@ -306,8 +307,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_node_serves_once_connected_or_after_its_wait_wi
                      << " ms: " << get.err);
   BOOST_TEST((took >= 3s), "n3 served before its peers could answer");
   BOOST_TEST((took < 9s), "n3 kept a client waiting past its start-up wait");
-  BOOST_TEST(c.log(2).find("no word from n1, n2 within 5.0 s") != std::string::npos,
-             c.log_tail(2));
+  BOOST_TEST(c.log(2).find("no word from n1, n2 within 5.0 s") != std::string::npos, c.log_tail(2));
   status = c.kvsh(2, "status\n", 10s);
   BOOST_TEST(status.out.find("starting") == std::string::npos, status.out);
 }
