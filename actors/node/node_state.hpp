@@ -32,7 +32,8 @@ namespace actorkv::node_internals {
 /// are private: the public interface stays node_actor.
 using node_impl =
     node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>, caf::reacts_to<caf::tick_atom>,
-                       caf::reacts_to<held_atom, uint64_t>, caf::reacts_to<ready_atom>>::extend_with<liveness_listener_actor>::
+                       caf::reacts_to<held_atom, uint64_t>,
+                       caf::reacts_to<ready_atom>>::extend_with<liveness_listener_actor>::
         extend_with<view_listener_actor>::extend_with<handoff_listener_actor>;
 
 /// A member of the cluster as this node knows it.

@@ -247,8 +247,8 @@ startup_state check_startup(self_ptr self) {
   auto state = startup_readiness(progress, elapsed);
   if (state.serving) {
     st.serving = true;
-    log_event(st.options.self_name, "serving clients after " + std::to_string(elapsed.count()) +
-                                        " ms: " + state.reason);
+    log_event(st.options.self_name,
+              "serving clients after " + std::to_string(elapsed.count()) + " ms: " + state.reason);
   }
   return state;
 }

@@ -102,8 +102,8 @@ answering serving(const std::string& name) {
 /// `answer` is empty). With `probes`, it answers an empty batch with an empty batch, as a real
 /// coordinator does.
 client_requests_actor spawn_coordinator(caf::actor_system& sys,
-                                        std::shared_ptr<coordinator_log> log,
-                                        answering answer = {}, bool probes = false) {
+                                        std::shared_ptr<coordinator_log> log, answering answer = {},
+                                        bool probes = false) {
   return sys.spawn(
       [=](client_requests_actor::pointer self) -> client_requests_actor::behavior_type {
         return {[=](batch_atom, std::vector<client_call>& calls) {
@@ -779,7 +779,6 @@ BOOST_FIXTURE_TEST_CASE(a_client_without_endpoints_fails_its_requests, client_fi
   BOOST_TEST((g->err == ec::unavailable), show(*g));
 }
 
-
 // ---- Asking another node (actors/client/retry_policy.hpp) -----------------------------------
 
 /// Every call answered with `err`.
@@ -866,8 +865,7 @@ BOOST_FIXTURE_TEST_CASE(when_every_node_answers_unavailable_that_is_the_answer, 
   run(); // ep3 is unreachable: no time passes either
   for (auto* err : {&g->err, &p->err}) {
     BOOST_TEST((*err == ec::unavailable), describe(*err));
-    BOOST_TEST(describe(*err) ==
-                   "unavailable: 1 of 3 replicas reachable, 2 needed (asked 3 nodes)",
+    BOOST_TEST(describe(*err) == "unavailable: 1 of 3 replicas reachable, 2 needed (asked 3 nodes)",
                describe(*err));
   }
   BOOST_TEST(log1->calls() == 2u);
