@@ -56,5 +56,6 @@ using held_atom = caf::atom_constant<caf::atom("held")>;
 // Private timers and housekeeping.
 using stop_atom = caf::atom_constant<caf::atom("stop")>; ///< an orderly stop, after queued work
 using connect_to_atom = caf::atom_constant<caf::atom("connect_to")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>; ///< a starting node's wait is over
 
 } // namespace actorkv

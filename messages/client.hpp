@@ -178,6 +178,10 @@ struct cluster_status {
   uint64_t memory_in_flight = 0;
   uint64_t memory_peak = 0;
   uint64_t overloaded_refusals = 0;
+  /// Empty once the answering node serves clients; while it is starting, why it does not yet
+  /// ("connected to 1 of 4 peers, waiting for n3, n4 (at most 3.2 s more)"): it gives no
+  /// sessions until it is connected to its peers or node_startup_wait has passed.
+  std::string starting{};
 };
 
 template <class Inspector>
@@ -187,7 +191,7 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.view_fingerprint, x.ring_epoch, x.handoff_running, x.transfers_total, x.transfers_done,
            x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued, x.clock_skew_ms,
            x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight, x.memory_peak,
-           x.overloaded_refusals);
+           x.overloaded_refusals, x.starting);
 }
 
 } // namespace actorkv

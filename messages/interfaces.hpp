@@ -166,7 +166,8 @@ typename Inspector::result_type inspect(Inspector& f, routes& x) {
 /// the node's session handler. The one path every client request takes.
 using client_requests_actor = caf::typed_actor<
     /// Calls in a batch; each call's answer goes to the sender (a client_answers_actor), batched
-    /// with the other answers ready at the same time, with the call's id.
+    /// with the other answers ready at the same time, with the call's id. An empty batch is a
+    /// client's probe, answered with an empty batch.
     caf::reacts_to<batch_atom, std::vector<client_call>>>;
 
 /// Where a coordinator sends the answers to a client's calls: the client actor.
@@ -210,6 +211,9 @@ typename Inspector::result_type inspect(Inspector& f, clock_report& x) {
 /// coordinator, status, admin) and peers (handshake, liveness probes, gossip).
 using node_actor = caf::typed_actor<
     /// A client's session: where its gets, puts and deletes go (this node's coordinator).
+    /// Fails with ec::unavailable, saying why, while the node is starting: until it is connected
+    /// to its peers (or knows them unreachable), at most node_startup_wait after it started
+    /// (senders in the node's own process always get it).
     caf::replies_to<session_atom>::with<client_requests_actor>,
     /// The cluster as this node sees it.
     caf::replies_to<status_atom>::with<cluster_status>,
@@ -327,7 +331,8 @@ using connector_actor =
         caf::node_id, caf::strong_actor_ptr, std::set<std::string>>>;
 
 /// Client: what kvsh, kvbench and applications hold. Talks to one node at a time, fails over to
-/// the next known node when it goes away, bounds every request with the configured timeout.
+/// the next known node when it goes away, asks other nodes what one could not serve
+/// (actors/client/retry_policy.hpp), bounds every request with the configured timeout.
 /// Errors are actorkv::ec codes (see messages/error.hpp), or ec::timeout when no answer came.
 using client_actor = caf::typed_actor<
     /// The key's values and context; found == false when it is absent or deleted.

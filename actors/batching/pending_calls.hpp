@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -65,10 +66,35 @@ public:
   /// sweep while calls still wait.
   template <class Self>
   void sweep(Self* self, const caf::error& err) {
+    sweep_with(self, [&](const entry&) { return err; });
+  }
+
+  /// As above, failing each overdue call with `error_for(entry)`.
+  template <class Self, class ErrorFor>
+  void sweep_with(Self* self, ErrorFor error_for) {
     sweep_scheduled_ = false;
-    expire(self->clock().now(), err);
+    auto now = self->clock().now();
+    for (auto& e : take_if([&](const entry& x) { return x.deadline <= now; }))
+      fail(e.settle, error_for(e));
     if (!calls_.empty())
       schedule_sweep(self);
+  }
+
+  /// Calls `f(id, entry)` for every waiting call (entries stay; `f` must not add or remove any).
+  template <class F>
+  void for_each(F f) {
+    for (auto& [id, e] : calls_)
+      f(id, e);
+  }
+
+  /// Removes call `id` and returns it (to settle or fail); nullopt when it is not waiting.
+  std::optional<entry> take(uint64_t id) {
+    auto it = calls_.find(id);
+    if (it == calls_.end())
+      return std::nullopt;
+    auto out = std::move(it->second);
+    calls_.erase(it);
+    return out;
   }
 
   /// Hands each answer to its call; answers of calls already failed are ignored, and so are those
@@ -117,12 +143,6 @@ public:
   }
 
 private:
-  /// Fails the calls whose deadline passed by `now` with `err`.
-  void expire(time_point now, const caf::error& err) {
-    for (auto& e : take_if([&](const entry& x) { return x.deadline <= now; }))
-      fail(e.settle, err);
-  }
-
   template <class Self>
   void schedule_sweep(Self* self) {
     if (sweep_scheduled_)

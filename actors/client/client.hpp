@@ -1,17 +1,25 @@
 // The client actor: what kvsh, kvbench and applications hold to use a cluster.
 //
-// It talks to one node at a time: its gets, puts and deletes go, batched, to that node's
-// coordinator (which the node names when the client connects); status, admin and fault requests
-// to the node itself. Requests made while it is not connected wait while it connects to the known
-// endpoints in turn; when a whole round of endpoints fails they fail with ec::unavailable. When
-// its node goes away it fails over to the next. Nodes' endpoints learnt from status replies are
-// added to the list. Every get, put and delete is bounded by `timeout` from the moment it is
-// asked, waiting and retries included; an expired one fails with ec::timeout (a write then may or
-// may not have been applied) and is never retried. A get that was in flight when its node went
-// away is sent once more to the next node, keeping its deadline; a put or delete fails with
-// ec::maybe_applied instead (the node may have stored it), and is never sent twice. While calls
-// wait for their answers, the client sends its node's coordinator an empty batch every second:
-// a node closes a connection on which nothing arrived for 4 s, and an answer can take longer.
+// Its gets, puts and deletes go, batched, to the coordinator of its current node (which the node
+// names when the client connects); status, admin and fault requests to the node itself. Requests
+// made while it has no node wait while it connects to the known endpoints in turn; when a whole
+// round of endpoints fails they fail with ec::unavailable, unless a node said it is starting
+// (it serves once connected to its peers, or after a bounded wait): then they wait for it, within
+// their deadline. Nodes' endpoints learnt from status replies are added to the list.
+//
+// Every get, put and delete is bounded by `timeout` from the moment it is asked, waiting and
+// retries included. A call may go to other nodes, each endpoint at most once, as
+// actors/client/retry_policy.hpp decides: any call the node answered ec::unavailable (that
+// answer guarantees nothing was stored), and a get whose node went away or went silent (nothing
+// from it, not even replies to probes, for `silence_timeout`). A put or delete in flight when its
+// node went away fails with ec::maybe_applied, and one whose node went silent waits for its
+// answer or its deadline (ec::timeout): neither is ever sent twice. A call that reached no node
+// which may have stored it fails at its deadline with ec::unavailable, otherwise with
+// ec::timeout (a write then may or may not have been applied). After `move_after_unavailable`
+// unavailable answers in a row from its current node the client moves to the node that served
+// the call instead. While calls wait at a node, the client sends its coordinator an empty batch
+// every second (answered with an empty batch): a node closes a connection on which nothing
+// arrived for 4 s, and an answer can take longer.
 // A delete without a context is a get and then a delete with the context that get returned, both
 // within the one timeout (delete_request::blind writes the bare tombstone instead).
 #pragma once
@@ -35,6 +43,12 @@ struct client_options {
   /// Reaches nodes; unset: default_connector (actors/client/tls.hpp): TLS when the actor system
   /// loaded CAF's OpenSSL module (load_tls), else the middleman, which it must have loaded.
   connector_actor connector{};
+  /// A node with calls in flight from which nothing came for this long is passed over: its gets
+  /// go to other nodes, and so do new calls.
+  std::chrono::milliseconds silence_timeout{2000};
+  /// Add the members' endpoints that status replies name to `endpoints`. False for a client that
+  /// must talk to its own node only (kvnode's HTTPS API).
+  bool learn_endpoints = true;
 };
 
 client_actor spawn_client(caf::actor_system& sys, client_options options);

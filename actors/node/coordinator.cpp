@@ -448,6 +448,11 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_
         if (!sender)
           return; // nowhere to answer
         auto to = caf::actor_cast<client_answers_actor>(sender);
+        if (calls.empty()) {
+          // A client's probe while its calls wait: the answer tells it this node still serves.
+          self->send(to, batch_atom::value, std::vector<client_answer>{});
+          return;
+        }
         auto have = sender_role(self->state.access.get(), sender, self->node());
         for (auto& call : calls) {
           auto need = call.kind == client_call_kind::get ? role::read : role::write;

@@ -13,6 +13,7 @@
 #include "actors/node/node_state.hpp"
 #include "actors/node/permission.hpp"
 #include "cluster-config/membership_view.hpp"
+#include "messages/error.hpp"
 
 namespace actorkv {
 
@@ -106,7 +107,12 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   st.next = next_ring(st.view);
   spawn_children(self);
   self->set_down_handler([=](caf::down_msg& dm) { peer_down(self, dm); });
+  st.started = self->clock().now();
   follow_members(self);
+  // Until it is connected to its peers a node would fail what clients ask of it: it gives them
+  // sessions once it is (or knows the rest unreachable), at the latest after the start-up wait.
+  check_startup(self);
+  self->delayed_send(self, node_startup_wait, ready_atom::value);
   // Who may send what (docs/security.md): clients (read, write, admin) reach this actor and the
   // coordinator only, which the frame guard enforces; what only members and this node's own
   // actors send needs role::node.
@@ -123,6 +129,14 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
       [=](session_atom) -> caf::result<client_requests_actor> {
         if (!allowed(role::read))
           return refused("a session", role::read);
+        // Starting: a remote client goes to another node, or waits for this one. Senders in
+        // this process (kvnode itself, its HTTPS API) get the session: the HTTPS API answers for
+        // this node alone, with what the coordinator can do (503 while replicas are unreachable).
+        auto& sender = self->current_sender();
+        bool remote = sender && sender->node() != self->node();
+        if (auto now = check_startup(self); remote && !now.serving)
+          return caf::make_error(ec::unavailable, "node " + self->state.options.self_name +
+                                                      " is starting: " + now.reason);
         return client_requests_actor{self->state.coordinator};
       },
       [=](status_atom) -> caf::result<cluster_status> {
@@ -194,6 +208,10 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
       [=](held_atom, uint64_t id) {
         if (allowed(role::node))
           self->state.gate.release(id);
+      },
+      [=](ready_atom) {
+        if (allowed(role::node))
+          check_startup(self); // the start-up wait is over: serving from now on
       },
   };
 }

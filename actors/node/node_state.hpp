@@ -23,6 +23,7 @@
 #include "actors/node/node.hpp"
 #include "actors/node/replica_gateway.hpp"
 #include "actors/node/vnode.hpp"
+#include "cluster-config/readiness.hpp"
 #include "cluster-config/ring.hpp"
 
 namespace actorkv::node_internals {
@@ -31,7 +32,8 @@ namespace actorkv::node_internals {
 /// are private: the public interface stays node_actor.
 using node_impl =
     node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>, caf::reacts_to<caf::tick_atom>,
-                       caf::reacts_to<held_atom, uint64_t>>::extend_with<liveness_listener_actor>::
+                       caf::reacts_to<held_atom, uint64_t>,
+                       caf::reacts_to<ready_atom>>::extend_with<liveness_listener_actor>::
         extend_with<view_listener_actor>::extend_with<handoff_listener_actor>;
 
 /// A member of the cluster as this node knows it.
@@ -57,6 +59,7 @@ struct peer_info {
   bool alive = true; ///< the failure detector's verdict while connected
   bool connecting = false;
   failed_attempts failures; ///< since it was last up
+  bool unreachable = false; ///< a dial or handshake failed since this node started (readiness)
   caf::node_id trusted; ///< its process, trusted as a member since this node dialed it
 };
 
@@ -79,6 +82,10 @@ struct node_state {
   /// nodes that took them over: streamed to them once more, then deleted here.
   std::map<partition_id, std::vector<std::string>> releases;
   bool departed = false;
+  /// Clients get sessions once this is set: the node is connected to its peers, knows the others
+  /// unreachable, or node_startup_wait passed (cluster-config/readiness.hpp). Never unset.
+  bool serving = false;
+  caf::actor_clock::time_point started{};
   bool departure_check_scheduled = false;
   std::vector<local_vnode_actor> vnodes; ///< this node's vnode of every partition
   local_gateway_actor gateway;           ///< serves the peers' batched replica requests
@@ -116,6 +123,8 @@ void connect_peer(self_ptr self, uint32_t index);
 void peer_down(self_ptr self, const caf::down_msg& dm);
 void peer_alive(self_ptr self, const std::string& name, bool alive);
 caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs);
+/// Where a starting node stands (cluster-config/readiness.hpp); sets `serving` once it may serve.
+startup_state check_startup(self_ptr self);
 
 // routes.cpp
 routes make_routes(self_ptr self);

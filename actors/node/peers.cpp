@@ -57,6 +57,10 @@ void report_failure(self_ptr self, peer_info& peer, const std::string& reason) {
   auto now = self->clock().now();
   auto& f = peer.failures;
   auto& me = self->state.options.self_name;
+  if (!peer.unreachable) {
+    peer.unreachable = true;
+    check_startup(self); // a starting node need not wait for it
+  }
   if (reason != f.reason) {
     log_event(me, "peer " + peer.name + " " + reason);
     f = failed_attempts{reason, 0, now};
@@ -108,6 +112,7 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
   self->send(st.detector, watch_atom::value, peer.name, handle);
   log_event(st.options.self_name, "peer " + peer.name + " up");
   publish_peers(self);
+  check_startup(self);
 }
 
 void handshake(self_ptr self, uint32_t index, node_actor handle) {
@@ -227,6 +232,25 @@ void peer_alive(self_ptr self, const std::string& name, bool alive) {
               "peer " + name +
                   (alive ? " up (answering again)" : " down (failure detector: no answers)"));
   publish_peers(self);
+}
+
+startup_state check_startup(self_ptr self) {
+  auto& st = self->state;
+  if (st.serving)
+    return {true, {}};
+  std::vector<peer_progress> progress;
+  for (auto& p : st.peers)
+    if (!p.removed)
+      progress.push_back(peer_progress{p.name, usable(p), p.unreachable});
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() - st.started);
+  auto state = startup_readiness(progress, elapsed);
+  if (state.serving) {
+    st.serving = true;
+    log_event(st.options.self_name,
+              "serving clients after " + std::to_string(elapsed.count()) + " ms: " + state.reason);
+  }
+  return state;
 }
 
 caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs) {

@@ -46,6 +46,8 @@ cluster_status make_status(self_ptr self) {
     out.memory_peak = budget->peak();
     out.overloaded_refusals = budget->refused();
   }
+  if (auto now = check_startup(self); !now.serving)
+    out.starting = now.reason;
   if (st.next) {
     out.handoff_running = true;
     out.transfers_total = static_cast<uint32_t>(transfers_needed(st.view, st.replicas()).size());

@@ -415,4 +415,61 @@ BOOST_AUTO_TEST_CASE(replicas_out_of_memory_budget_make_overloaded_or_maybe_appl
   BOOST_TEST(((*reply).error() == ec::maybe_applied));
 }
 
+BOOST_AUTO_TEST_CASE(a_write_is_unavailable_only_when_no_replica_can_have_stored_it) {
+  // Clients send an unavailable write to another node (actors/client/retry_policy.hpp), so the
+  // code must guarantee that nothing was stored. Every way a write can go, for N = 3 and each W:
+  // the replicas asked to coordinate in turn each store it, say they did not (disk full, hint
+  // backlog full) or leave it open (timeout, gone); after one stored it the rest ack, fail or
+  // time out.
+  const std::vector<caf::error> not_stored{disk_full,
+                                           caf::make_error(ec::unavailable, "hint backlog full")};
+  const std::vector<caf::error> unknown{timed_out,
+                                        caf::make_error(caf::sec::request_receiver_down)};
+  size_t cases = 0, unavailable = 0;
+  for (uint32_t w = 1; w <= 3; ++w) {
+    // Each coordinating attempt: 0 stored, 1..2 not stored, 3..4 unknown. Each replica after the
+    // coordinator: 0 ack, 1 disk full, 2 timeout.
+    for (int attempts = 0; attempts < 5 * 5 * 5; ++attempts) {
+      for (int rest = 0; rest < 3 * 3; ++rest) {
+        write_tally t{3, w, 3};
+        t.coordinating(0);
+        bool may_be_stored = false;
+        int a = attempts;
+        for (size_t i = 0; i < 3; ++i, a /= 5) {
+          int outcome = a % 5;
+          if (outcome == 0) {
+            may_be_stored = true;
+            t.coordinated();
+            int r = rest;
+            for (size_t j = i + 1; j < 3; ++j, r /= 3) {
+              if (r % 3 == 0)
+                t.acked();
+              else
+                t.failed(r % 3 == 1 ? disk_full : timed_out);
+            }
+            break;
+          }
+          if (outcome >= 3)
+            may_be_stored = true;
+          auto err = outcome <= 2 ? not_stored[outcome - 1] : unknown[outcome - 3];
+          if (!t.coordinator_failed(err))
+            break;
+        }
+        auto reply = t.take_reply();
+        BOOST_REQUIRE(reply);
+        ++cases;
+        if (!*reply && (*reply).error() == ec::unavailable) {
+          ++unavailable;
+          BOOST_TEST(!may_be_stored, "W=" << w << " attempts=" << attempts << " rest=" << rest
+                                          << ": " << error_text(reply));
+        }
+        if (*reply)
+          BOOST_TEST((*reply)->acks >= w);
+      }
+    }
+  }
+  BOOST_TEST(unavailable > 0u); // the check above saw such writes
+  BOOST_TEST_MESSAGE(cases << " outcomes, " << unavailable << " unavailable");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

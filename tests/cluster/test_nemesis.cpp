@@ -142,6 +142,10 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
   std::map<std::string, outcome> results;         // element -> outcome of its put
   std::atomic<bool> stop{false};
   std::atomic<size_t> attempted{0};
+  std::map<std::string, size_t> failed_reads; // by the error's code name
+  std::map<std::string, size_t> failed_reads_during; // by the fault in force ("none" between)
+  std::string fault_now = "none";
+  size_t reads = 0;
   std::vector<std::thread> workers;
   for (size_t w = 0; w < clients; ++w) {
     workers.emplace_back([&, w] {
@@ -155,13 +159,26 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
         auto key = "set-" + std::to_string(local() % keys);
         get_reply current;
         bool read_ok = false;
+        std::string read_error;
         self->request(client, 10s, caf::get_atom::value, bytes(key.begin(), key.end()))
             .receive(
                 [&](get_reply& r) {
                   current = std::move(r);
                   read_ok = true;
                 },
-                [&](caf::error&) {});
+                [&](caf::error& e) {
+                  read_error = e.category() == caf::atom("actorkv")
+                                   ? to_string(static_cast<ec>(e.code()))
+                                   : caf::to_string(e);
+                });
+        {
+          std::lock_guard<std::mutex> guard{log_mtx};
+          ++reads;
+          if (!read_ok) {
+            ++failed_reads[read_error];
+            ++failed_reads_during[fault_now];
+          }
+        }
         if (!read_ok) {
           std::this_thread::sleep_for(50ms);
           continue; // nothing attempted
@@ -190,11 +207,17 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
   auto pick = [&] { return static_cast<size_t>(rng() % c.size()); };
   std::this_thread::sleep_for(2s);
   size_t cycles = 0;
+  auto set_fault = [&](const std::string& what) {
+    std::lock_guard<std::mutex> guard{log_mtx};
+    fault_now = what;
+  };
   auto cycle = [&](const std::string& what, auto inject, auto undo) {
     BOOST_TEST_MESSAGE("nemesis: " << what);
+    set_fault(what);
     inject();
     std::this_thread::sleep_for(4s);
     undo();
+    set_fault("none");
     std::this_thread::sleep_for(3s);
     ++cycles;
   };
@@ -306,6 +329,25 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
                                               << ", lost " << lost << ", failed but seen "
                                               << failed_seen << ", never attempted but seen "
                                               << phantom << ", fault cycles " << cycles);
+  std::string read_failures;
+  size_t reads_failed = 0;
+  for (auto& [code, n] : failed_reads) {
+    read_failures += (read_failures.empty() ? "" : ", ") + code + " " + std::to_string(n);
+    reads_failed += n;
+  }
+  std::string failures_by_fault;
+  for (auto& [fault, n] : failed_reads_during)
+    failures_by_fault += "; " + std::to_string(n) + " during " + fault;
+  BOOST_TEST_MESSAGE("add-to-set reads: " << reads << ", failed " << reads_failed
+                                          << (read_failures.empty() ? "" : " (")
+                                          << read_failures
+                                          << (read_failures.empty() ? "" : ")")
+                                          << failures_by_fault);
+  // Every fault of this schedule leaves R home replicas of every key reachable from some node
+  // (one node down, paused or cut off; a 3|2 split, where each key has 2 replicas on one side;
+  // a bridge node that sees everyone), and the clients reach every node: a client that tries the
+  // other nodes never has to fail a read for want of replicas.
+  BOOST_TEST(failed_reads["unavailable"] == 0u, "reads failed with unavailable: " << read_failures);
   BOOST_TEST(attempted >= 2000u * scale());
   BOOST_TEST(cycles >= 3u);
   BOOST_TEST(lost == 0u);

@@ -248,6 +248,21 @@ BOOST_AUTO_TEST_CASE(claims_beyond_the_bytes_are_refused) {
   BOOST_TEST(static_cast<bool>(decode_wire(overlong, errors, client_out)));
 }
 
+BOOST_AUTO_TEST_CASE(cluster_status_round_trips_with_why_a_node_is_starting) {
+  cluster_status st;
+  st.node = "n1";
+  st.settings = "N=3";
+  st.members.push_back(member_status{"n2", "127.0.0.1:7102", 2, true, 7, "valid", 7, int64_t{-3}});
+  st.max_clock_skew_ms = 1000;
+  st.starting = "connected to 1 of 2 peers, waiting for n3 (at most 4.0 s more)";
+  auto out = round_trip(st);
+  BOOST_TEST(out.node == "n1");
+  BOOST_REQUIRE_EQUAL(out.members.size(), 1u);
+  BOOST_TEST(out.members[0].endpoint == "127.0.0.1:7102");
+  BOOST_TEST(out.max_clock_skew_ms == 1000u);
+  BOOST_TEST(out.starting == st.starting);
+}
+
 BOOST_AUTO_TEST_CASE(to_string_shows_the_elements) {
   auto text = caf::deep_to_string(sample_calls());
   BOOST_TEST(text.find("replica_call") != std::string::npos);

@@ -41,7 +41,8 @@ on stderr and a table of throughput and latency percentiles per operation on std
 
 options:
   --connect LIST         nodes, comma-separated (default 127.0.0.1:7101); client actor i
-                         connects first to node i mod the list's length
+                         connects first to node i mod the list's length, and asks the
+                         others what that node cannot serve
   --ca FILE --cert FILE --key FILE
                          TLS: the cluster CA, a write (or admin) client certificate and its
                          key (defaults: $ACTORKV_CA, $ACTORKV_CERT, $ACTORKV_KEY; without them

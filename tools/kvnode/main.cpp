@@ -633,6 +633,7 @@ int main(int argc, char** argv) {
       co.endpoints = {endpoint};
       co.timeout = std::chrono::milliseconds{cluster->timeouts.client_ms};
       co.connector = actorkv::local_connector(sys, node);
+      co.learn_endpoints = false; // it answers for this node; other nodes serve their own
       https_store = actorkv::spawn_client(sys, co);
       actorkv::http_options ho;
       ho.host = self_entry->host;

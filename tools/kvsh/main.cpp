@@ -28,16 +28,17 @@ constexpr const char* usage =
     R"(usage: kvsh [--connect HOST:PORT[,HOST:PORT...]] [--ca FILE --cert FILE --key FILE]
             [-c 'CMD; CMD'] [--json] [--timeout MS]
 
-The actorkv shell. Connects to any node of a cluster (failing over to the others) and runs
-commands: interactively when stdin is a terminal (Tab completes commands and options, Ctrl-C
-abandons the line being typed, Ctrl-D leaves), else from -c or stdin, one plain result per
-command, stopping at the first error (message on stderr).
+The actorkv shell. Connects to any node of a cluster and runs commands: interactively when stdin
+is a terminal (Tab completes commands and options, Ctrl-C abandons the line being typed, Ctrl-D
+leaves), else from -c or stdin, one plain result per command, stopping at the first error
+(message on stderr). What one node cannot serve (unavailable, or it went away or silent during a
+get) is asked of the others it knows: those listed and those the cluster names.
 
 Exit codes, of the last command run: 0 done, 1 an error (the first one stops the script),
 2 a bad command line, 3 not found (get or delete of an absent key), 4 status: a member is down.
 
 options:
-  --connect LIST   nodes to talk to, comma-separated (default 127.0.0.1:7101)
+  --connect LIST   nodes to talk to, comma-separated, tried in order (default 127.0.0.1:7101)
   --ca FILE        the cluster's CA certificate (default: $ACTORKV_CA)
   --cert FILE      this client's certificate, signed by that CA; its OU is the role: read,
                    write or admin (default: $ACTORKV_CERT)

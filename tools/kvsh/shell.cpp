@@ -365,6 +365,8 @@ struct shell::impl {
         return any_down ? outcome::members_down : outcome::ok;
       }
       out << "node " << s.node << ": " << s.settings << std::endl;
+      if (!s.starting.empty())
+        out << "starting, no client sessions yet: " << s.starting << std::endl;
       out << std::left << std::setw(10) << "NAME" << std::setw(24) << "ENDPOINT" << std::setw(10)
           << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12) << "PARTITIONS" << std::setw(8)
           << "SHARE"

@@ -17,6 +17,7 @@
 #include <caf/all.hpp>
 
 #include "actors/client/client.hpp"
+#include "actors/client/retry_policy.hpp"
 #include "tests/actors/common.hpp"
 
 using namespace actorkv;
@@ -98,14 +99,20 @@ answering serving(const std::string& name) {
 }
 
 /// A coordinator double: logs each batch and answers the sender as `answer` says (never, when
-/// `answer` is empty).
+/// `answer` is empty). With `probes`, it answers an empty batch with an empty batch, as a real
+/// coordinator does.
 client_requests_actor spawn_coordinator(caf::actor_system& sys,
-                                        std::shared_ptr<coordinator_log> log,
-                                        answering answer = {}) {
+                                        std::shared_ptr<coordinator_log> log, answering answer = {},
+                                        bool probes = false) {
   return sys.spawn(
       [=](client_requests_actor::pointer self) -> client_requests_actor::behavior_type {
         return {[=](batch_atom, std::vector<client_call>& calls) {
           log->batches.push_back(calls);
+          if (calls.empty() && probes) {
+            self->send(caf::actor_cast<client_answers_actor>(self->current_sender()),
+                       batch_atom::value, std::vector<client_answer>{});
+            return;
+          }
           if (!answer)
             return;
           auto answers = answer(calls);
@@ -118,23 +125,34 @@ client_requests_actor spawn_coordinator(caf::actor_system& sys,
 
 /// What a status-answering node double was asked.
 struct node_log {
+  size_t sessions = 0;
   size_t status = 0;
   std::vector<std::string> admin; ///< "action subject apply"
 };
 
 /// A node_actor double that answers session with `coordinator`, status with a cluster whose
 /// members are at `members` (endpoints), and admin requests with "<name>: <action> <subject>".
+/// While `*starting` holds a text it refuses sessions as a starting kvnode does (ec::unavailable)
+/// and its status says so.
 node_actor spawn_status_node(caf::actor_system& sys, std::string name,
                              client_requests_actor coordinator, std::vector<std::string> members,
-                             std::shared_ptr<node_log> log) {
+                             std::shared_ptr<node_log> log,
+                             std::shared_ptr<std::string> starting = nullptr) {
   auto refuse = [] { return caf::make_error(ec::bad_request, "not in this fake node"); };
   return sys.spawn([=](node_actor::pointer) -> node_actor::behavior_type {
     return {
-        [=](session_atom) -> caf::result<client_requests_actor> { return coordinator; },
+        [=](session_atom) -> caf::result<client_requests_actor> {
+          ++log->sessions;
+          if (starting && !starting->empty())
+            return caf::make_error(ec::unavailable, "node " + name + " is starting: " + *starting);
+          return coordinator;
+        },
         [=](status_atom) -> caf::result<cluster_status> {
           ++log->status;
           cluster_status st;
           st.node = name;
+          if (starting)
+            st.starting = *starting;
           for (auto& ep : members) {
             member_status m;
             m.name = ep;
@@ -212,9 +230,9 @@ struct client_fixture : deterministic_fixture {
 
   /// A coordinator double and its log.
   std::pair<client_requests_actor, std::shared_ptr<coordinator_log>>
-  coordinator(answering answer = {}) {
+  coordinator(answering answer = {}, bool probes = false) {
     auto log = std::make_shared<coordinator_log>();
-    return {keep(spawn_coordinator(sys, log, std::move(answer))), log};
+    return {keep(spawn_coordinator(sys, log, std::move(answer), probes)), log};
   }
 
   node_actor node(const client_requests_actor& coordinator) {
@@ -493,7 +511,7 @@ BOOST_FIXTURE_TEST_CASE(a_client_waiting_for_answers_is_never_silent_for_a_secon
   BOOST_TEST(log->batches.size() == before); // nothing waits: silent
 }
 
-BOOST_FIXTURE_TEST_CASE(a_get_is_retried_only_once, client_fixture) {
+BOOST_FIXTURE_TEST_CASE(a_get_whose_nodes_go_away_goes_to_each_other_node_once, client_fixture) {
   auto [coord1, log1] = coordinator(); // never answers
   auto [coord2, log2] = coordinator(); // never answers
   auto [coord3, log3] = coordinator(serving("n3"));
@@ -503,19 +521,49 @@ BOOST_FIXTURE_TEST_CASE(a_get_is_retried_only_once, client_fixture) {
   run();
   caf::anon_send_exit(coord1, caf::exit_reason::user_shutdown);
   run();
-  BOOST_REQUIRE_EQUAL(log2->calls(), 1u); // the one retry
+  BOOST_REQUIRE_EQUAL(log2->calls(), 1u);
   BOOST_TEST(!g->done);
   caf::anon_send_exit(coord2, caf::exit_reason::user_shutdown);
   run();
-  // Failed at once, although n3 would have answered.
   BOOST_REQUIRE(g->done);
-  BOOST_TEST((g->err == caf::sec::request_receiver_down), describe(g->err));
-  BOOST_TEST(log3->calls() == 0u);
-  // The next request finds n3.
-  auto next = get(c, "k");
+  BOOST_TEST(show(*g) == "found k@n3");
+  BOOST_TEST(log1->calls() == 1u);
+  BOOST_TEST(log2->calls() == 1u);
+  BOOST_TEST(log3->calls() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_get_whose_only_node_goes_away_is_sent_there_once_more, client_fixture) {
+  // A node closes a connection that was idle for its idle_connection_ms just as a get is sent;
+  // the next connection to the same endpoint serves it. Once, not in a loop.
+  auto [dead, dead_log] = coordinator(); // never answers
+  auto [fresh, fresh_log] = coordinator(serving("n1"));
+  auto sessions = std::make_shared<int>(0);
+  auto n1 = keep(sys.spawn([=](node_actor::pointer) -> node_actor::behavior_type {
+    auto refuse = [] { return caf::make_error(ec::bad_request, "not in this fake node"); };
+    return {
+        [=](session_atom) -> caf::result<client_requests_actor> {
+          return ++*sessions == 1 ? dead : fresh;
+        },
+        [=](status_atom) -> caf::result<cluster_status> { return refuse(); },
+        [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> { return refuse(); },
+        [=](caf::ping_atom) -> caf::result<clock_reading> { return clock_reading{}; },
+        [=](gossip_atom, membership_view&) -> caf::result<membership_view> { return refuse(); },
+        [=](fault_atom, const std::string&, const std::vector<std::string>&,
+            uint32_t) -> caf::result<std::string> { return refuse(); },
+        [=](admin_atom, const std::string&, const std::string&, bool) -> caf::result<std::string> {
+          return refuse();
+        },
+    };
+  }));
+  auto c = client({ep1}, connector({{ep1, n1}}));
+  auto g = get(c, "k");
   run();
-  BOOST_REQUIRE(next->done);
-  BOOST_TEST(show(*next) == "found k@n3");
+  BOOST_REQUIRE_EQUAL(dead_log->calls(), 1u);
+  caf::anon_send_exit(dead, caf::exit_reason::user_shutdown);
+  run();
+  BOOST_REQUIRE(g->done);
+  BOOST_TEST(show(*g) == "found k@n1");
+  BOOST_TEST(*sessions == 2);
 }
 
 BOOST_FIXTURE_TEST_CASE(no_reachable_node_fails_waiting_requests_with_unavailable_at_once,
@@ -729,6 +777,244 @@ BOOST_FIXTURE_TEST_CASE(a_client_without_endpoints_fails_its_requests, client_fi
   advance(2s);
   BOOST_TEST(g->done);
   BOOST_TEST((g->err == ec::unavailable), show(*g));
+}
+
+// ---- Asking another node (actors/client/retry_policy.hpp) -----------------------------------
+
+/// Every call answered with `err`.
+answering failing_with(caf::error err) {
+  return [err](const std::vector<client_call>& calls) {
+    std::vector<client_answer> out;
+    for (auto& c : calls) {
+      client_answer a;
+      a.id = c.id;
+      a.err = err;
+      out.push_back(a);
+    }
+    return out;
+  };
+}
+
+const auto cut_off = caf::make_error(ec::unavailable, "1 of 3 replicas reachable, 2 needed");
+
+BOOST_FIXTURE_TEST_CASE(an_unavailable_get_is_asked_of_the_other_nodes_until_one_serves_it,
+                        client_fixture) {
+  auto [coord1, log1] = coordinator(failing_with(cut_off));
+  auto [coord2, log2] = coordinator(failing_with(cut_off));
+  auto [coord3, log3] = coordinator(serving("n3"));
+  auto c = client({ep1, ep2, ep3},
+                  connector({{ep1, node(coord1)}, {ep2, node(coord2)}, {ep3, node(coord3)}}));
+  auto g = get(c, "k");
+  run(); // no time passes: each node answers at once
+  BOOST_REQUIRE(g->done);
+  BOOST_TEST(show(*g) == "found k@n3");
+  BOOST_TEST(log1->calls() == 1u);
+  BOOST_TEST(log2->calls() == 1u);
+  BOOST_TEST(log3->calls() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_write_goes_elsewhere_only_when_the_answer_says_nothing_was_stored,
+                        client_fixture) {
+  // n1 answers "unavailable" for key "cut" (nothing stored: the write goes to n2) and
+  // maybe_applied or timeout for the others (it may be stored: never sent again).
+  auto [coord1, log1] = coordinator([](const std::vector<client_call>& calls) {
+    std::vector<client_answer> out;
+    for (auto& call : calls) {
+      auto a = served("n1", call);
+      auto key = str(call.key);
+      if (key == "cut")
+        a.err = cut_off;
+      else if (key == "maybe")
+        a.err = caf::make_error(ec::maybe_applied, "1 of 3 replicas stored it, 2 needed");
+      else if (key == "slow")
+        a.err = caf::make_error(ec::timeout, "no answer in time");
+      out.push_back(a);
+    }
+    return out;
+  });
+  auto [coord2, log2] = coordinator(serving("n2"));
+  auto c = client({ep1, ep2}, connector({{ep1, node(coord1)}, {ep2, node(coord2)}}));
+  auto put = ask<write_reply>(c, caf::put_atom::value, put_request{b("cut"), b("v"), b("ctx")});
+  auto del = ask<write_reply>(c, caf::delete_atom::value, delete_request{b("cut"), b("ctx")});
+  auto maybe = ask<write_reply>(c, caf::put_atom::value, put_request{b("maybe"), b("v"), {}});
+  auto slow = ask<write_reply>(c, caf::put_atom::value, put_request{b("slow"), b("v"), {}});
+  run();
+  BOOST_REQUIRE(put->done && del->done && maybe->done && slow->done);
+  BOOST_TEST(!put->err, describe(put->err));
+  BOOST_TEST(put->value.acks == 3u);
+  BOOST_TEST(!del->err, describe(del->err));
+  BOOST_TEST(del->value.acks == 2u);
+  BOOST_TEST((maybe->err == ec::maybe_applied), describe(maybe->err));
+  BOOST_TEST((slow->err == ec::timeout), describe(slow->err));
+  // n2 got the two that n1 said it did not store, unchanged (value, context).
+  auto sent = log2->all();
+  BOOST_REQUIRE_EQUAL(sent.size(), 2u);
+  for (auto& call : sent) {
+    BOOST_TEST(str(call.key) == "cut");
+    BOOST_TEST(str(call.context) == "ctx");
+  }
+  BOOST_TEST(log1->calls() == 4u);
+}
+
+BOOST_FIXTURE_TEST_CASE(when_every_node_answers_unavailable_that_is_the_answer, client_fixture) {
+  auto [coord1, log1] = coordinator(failing_with(cut_off));
+  auto [coord2, log2] = coordinator(failing_with(cut_off));
+  auto c = client({ep1, ep2, ep3}, connector({{ep1, node(coord1)}, {ep2, node(coord2)}}));
+  auto g = get(c, "k");
+  auto p = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}});
+  run(); // ep3 is unreachable: no time passes either
+  for (auto* err : {&g->err, &p->err}) {
+    BOOST_TEST((*err == ec::unavailable), describe(*err));
+    BOOST_TEST(describe(*err) == "unavailable: 1 of 3 replicas reachable, 2 needed (asked 3 nodes)",
+               describe(*err));
+  }
+  BOOST_TEST(log1->calls() == 2u);
+  BOOST_TEST(log2->calls() == 2u);
+  // A client with one endpoint gets the node's answer as it was.
+  auto alone = client({ep1}, connector({{ep1, node(coord1)}}));
+  auto one = get(alone, "k");
+  run();
+  BOOST_TEST(describe(one->err) == "unavailable: 1 of 3 replicas reachable, 2 needed");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_client_leaves_a_node_that_keeps_answering_unavailable, client_fixture) {
+  // n1 is cut off from its peers: everything it is asked fails, and n2 serves it.
+  auto [coord1, log1] = coordinator(failing_with(cut_off));
+  auto [coord2, log2] = coordinator(serving("n2"));
+  auto c = client({ep1, ep2}, connector({{ep1, node(coord1)}, {ep2, node(coord2)}}));
+  for (uint32_t i = 0; i < move_after_unavailable; ++i) {
+    auto g = get(c, "k" + std::to_string(i));
+    run();
+    BOOST_TEST(show(*g) == "found k" + std::to_string(i) + "@n2");
+  }
+  BOOST_TEST(log1->calls() == move_after_unavailable);
+  // From now on n2 is asked first.
+  auto g = get(c, "later");
+  auto p = ask<write_reply>(c, caf::put_atom::value, put_request{b("later"), b("v"), {}});
+  run();
+  BOOST_TEST(show(*g) == "found later@n2");
+  BOOST_TEST(!p->err, describe(p->err));
+  BOOST_TEST(log1->calls() == move_after_unavailable);
+  BOOST_TEST(log2->calls() == move_after_unavailable + 2);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_node_that_answers_unavailable_for_some_keys_keeps_its_clients,
+                        client_fixture) {
+  // A partition leaves some keys on each side: n1 serves all but "bad" ones.
+  auto [coord1, log1] = coordinator(serving("n1"));
+  auto [coord2, log2] = coordinator(serving("n2"));
+  auto c = client({ep1, ep2}, connector({{ep1, node(coord1)}, {ep2, node(coord2)}}));
+  for (int i = 0; i < 10; ++i) {
+    auto bad = ask<write_reply>(c, caf::put_atom::value, put_request{b("bad"), b("v"), {}});
+    auto good = get(c, "k");
+    run();
+    BOOST_TEST(show(*good) == "found k@n1");
+    BOOST_TEST((bad->err == ec::unavailable), describe(bad->err)); // n2 has it "bad" too
+  }
+  BOOST_TEST(log1->calls() == 20u);
+  BOOST_TEST(log2->calls() == 10u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_silent_nodes_gets_go_elsewhere_and_its_writes_wait_for_it,
+                        client_fixture) {
+  // n1 takes calls and then stops (SIGSTOP): no answers, no replies to probes.
+  auto [coord1, log1] = coordinator();
+  auto [coord2, log2] = coordinator(serving("n2"), true);
+  auto c = client({ep1, ep2}, connector({{ep1, node(coord1)}, {ep2, node(coord2)}}), 10s);
+  auto g = get(c, "k");
+  auto p = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}});
+  run();
+  BOOST_REQUIRE_EQUAL(log1->calls(), 2u);
+  advance(1900ms);
+  BOOST_TEST(!g->done); // not yet silent for 2 s
+  advance(200ms);
+  BOOST_REQUIRE(g->done);
+  BOOST_TEST(show(*g) == "found k@n2");
+  BOOST_TEST(!p->done); // the write may be stored at n1: it waits there
+  // New calls go to n2.
+  auto next = ask<write_reply>(c, caf::put_atom::value, put_request{b("k2"), b("v"), {}});
+  run();
+  BOOST_REQUIRE(next->done);
+  BOOST_TEST(!next->err, describe(next->err));
+  BOOST_TEST(log2->all().size() == 2u);
+  advance(8s);
+  BOOST_REQUIRE(p->done);
+  BOOST_TEST((p->err == ec::timeout), describe(p->err));
+  BOOST_TEST(log2->all().size() == 2u); // the first put never went to n2
+}
+
+BOOST_FIXTURE_TEST_CASE(a_slow_node_that_answers_probes_keeps_its_calls, client_fixture) {
+  // n1 answers the client's probes but not (yet) its get: alive, only slow.
+  auto [coord1, log1] = coordinator(answering{}, true);
+  auto [coord2, log2] = coordinator(serving("n2"), true);
+  auto c = client({ep1, ep2}, connector({{ep1, node(coord1)}, {ep2, node(coord2)}}), 10s);
+  auto g = get(c, "k");
+  advance(5s);
+  BOOST_TEST(!g->done);
+  BOOST_TEST(log2->calls() == 0u);
+  BOOST_TEST(log1->batches.size() >= 5u); // the get, then a probe a second
+}
+
+BOOST_FIXTURE_TEST_CASE(a_starting_node_is_passed_over_and_waited_for_when_it_is_the_only_one,
+                        client_fixture) {
+  auto [coord1, log1] = coordinator(serving("n1"));
+  auto [coord2, log2] = coordinator(serving("n2"));
+  auto starting = std::make_shared<std::string>("connected to 0 of 2 peers, waiting for n2, n3");
+  auto nlog1 = std::make_shared<node_log>();
+  auto nlog2 = std::make_shared<node_log>();
+  auto n1 = keep(spawn_status_node(sys, "n1", coord1, {}, nlog1, starting));
+  auto n2 = keep(spawn_status_node(sys, "n2", coord2, {}, nlog2));
+  // With another node: that one serves at once.
+  auto both = client({ep1, ep2}, connector({{ep1, n1}, {ep2, n2}}));
+  auto g = get(both, "k");
+  run();
+  BOOST_TEST(show(*g) == "found k@n2");
+  // Alone: requests wait for it, its status says why, and it serves once it has started.
+  auto alone = client({ep1}, connector({{ep1, n1}}), 10s);
+  auto waiting = get(alone, "k");
+  auto st = ask<cluster_status>(alone, status_atom::value);
+  advance(1s);
+  BOOST_TEST(!waiting->done, show(*waiting));
+  BOOST_REQUIRE(st->done);
+  BOOST_TEST(st->value.starting == *starting);
+  starting->clear();
+  advance(300ms);
+  BOOST_REQUIRE(waiting->done);
+  BOOST_TEST(show(*waiting) == "found k@n1");
+  BOOST_TEST(log1->calls() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_call_no_node_took_fails_with_unavailable_and_the_reason_at_its_deadline,
+                        client_fixture) {
+  auto [coord1, log1] = coordinator(serving("n1"));
+  auto starting = std::make_shared<std::string>("connected to 0 of 2 peers, waiting for n2, n3");
+  auto nlog1 = std::make_shared<node_log>();
+  auto n1 = keep(spawn_status_node(sys, "n1", coord1, {}, nlog1, starting));
+  auto c = client({ep1}, connector({{ep1, n1}}), 1s);
+  auto p = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}});
+  advance(1100ms);
+  BOOST_REQUIRE(p->done);
+  // Never sent anywhere: not "may or may not have been applied".
+  BOOST_TEST((p->err == ec::unavailable), describe(p->err));
+  BOOST_TEST(describe(p->err) ==
+                 "unavailable: node n1 is starting: connected to 0 of 2 peers, waiting for n2, "
+                 "n3 (no node served it within 1000 ms)",
+             describe(p->err));
+  BOOST_TEST(log1->calls() == 0u);
+  BOOST_TEST(nlog1->sessions >= 3u); // asked again while it waited
+}
+
+BOOST_FIXTURE_TEST_CASE(a_write_answered_unavailable_and_then_unanswered_is_a_timeout,
+                        client_fixture) {
+  // Sent on to n2, which may have stored it when its answer does not come: timeout.
+  auto [coord1, log1] = coordinator(failing_with(cut_off));
+  auto [coord2, log2] = coordinator();
+  auto c = client({ep1, ep2}, connector({{ep1, node(coord1)}, {ep2, node(coord2)}}), 1s);
+  auto p = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}});
+  advance(1100ms);
+  BOOST_REQUIRE(p->done);
+  BOOST_TEST((p->err == ec::timeout), describe(p->err));
+  BOOST_TEST(log2->calls() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
