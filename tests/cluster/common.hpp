@@ -8,6 +8,7 @@
 #include <fstream>
 #include <ostream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -235,5 +236,25 @@ struct client_system {
 
   client_system() : sys(init(cfg)) {}
 };
+
+/// The add-to-set workloads' values: a set of words, stored as one space-separated value; the
+/// union over siblings is what a read returns.
+inline std::set<std::string> elements_of(const std::vector<bytes>& siblings) {
+  std::set<std::string> out;
+  for (auto& v : siblings) {
+    std::istringstream in{std::string(v.begin(), v.end())};
+    for (std::string e; std::getline(in, e, ' ');)
+      if (!e.empty())
+        out.insert(e);
+  }
+  return out;
+}
+
+inline bytes encode_set(const std::set<std::string>& elements) {
+  std::string text;
+  for (auto& e : elements)
+    text += (text.empty() ? "" : " ") + e;
+  return bytes(text.begin(), text.end());
+}
 
 } // namespace actorkv::test

@@ -27,23 +27,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::set<std::string> elements_of(const std::vector<bytes>& siblings) {
-  std::set<std::string> out;
-  for (auto& v : siblings) {
-    std::istringstream in{std::string(v.begin(), v.end())};
-    for (std::string e; std::getline(in, e, ' ');)
-      if (!e.empty())
-        out.insert(e);
-  }
-  return out;
-}
-
-bytes encode_set(const std::set<std::string>& elements) {
-  std::string text;
-  for (auto& e : elements)
-    text += (text.empty() ? "" : " ") + e;
-  return bytes(text.begin(), text.end());
-}
 
 std::string code_of(const caf::error& e) {
   return e.category() == caf::atom("actorkv") ? to_string(static_cast<ec>(e.code()))

@@ -90,23 +90,6 @@ std::optional<record> stored(const std::string& data_dir, const std::string& key
   return out;
 }
 
-std::set<std::string> elements_of(const std::vector<bytes>& siblings) {
-  std::set<std::string> out;
-  for (auto& v : siblings) {
-    std::istringstream in{std::string(v.begin(), v.end())};
-    for (std::string e; std::getline(in, e, ' ');)
-      if (!e.empty())
-        out.insert(e);
-  }
-  return out;
-}
-
-bytes encode_set(const std::set<std::string>& elements) {
-  std::string text;
-  for (auto& e : elements)
-    text += (text.empty() ? "" : " ") + e;
-  return bytes(text.begin(), text.end());
-}
 
 /// The outcome of one logged operation.
 enum class outcome { ok, failed, indeterminate };
