@@ -171,6 +171,8 @@ struct cluster_status {
   /// least two peers were measured): check its time source.
   bool clock_skewed = false;
   uint32_t max_clock_skew_ms = 0; ///< the manifest's [timeouts] max_clock_skew_ms
+  /// The answering node's integrity check: running (records read so far), or how the last ended.
+  std::string integrity_check;
 };
 
 template <class Inspector>
@@ -179,7 +181,7 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.pending_hints, x.ae_rounds, x.ae_repairs_last_round, x.ae_repairs_total,
            x.view_fingerprint, x.ring_epoch, x.handoff_running, x.transfers_total, x.transfers_done,
            x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued, x.clock_skew_ms,
-           x.clock_skewed, x.max_clock_skew_ms);
+           x.clock_skewed, x.max_clock_skew_ms, x.integrity_check);
 }
 
 } // namespace actorkv

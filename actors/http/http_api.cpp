@@ -523,6 +523,7 @@ http_reply render_status(const cluster_status& s) {
   body.raw("clock_skew_ms", std::to_string(s.clock_skew_ms));
   body.boolean("clock_skewed", s.clock_skewed);
   body.num("max_clock_skew_ms", s.max_clock_skew_ms);
+  body.str("integrity_check", s.integrity_check);
   return json_reply(200, body.done());
 }
 

@@ -156,6 +156,12 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
       },
       [=](admin_atom, const std::string& action, const std::string& subject,
           bool apply) -> caf::result<std::string> {
+        if (action == "check") {
+          // Not a membership change: a full integrity check of this node's store.
+          if (!allowed(role::admin))
+            return refused("an integrity check", role::admin);
+          return self->delegate(self->state.options.storage, check_atom::value);
+        }
         if (!allowed(role::admin))
           return refused(apply ? "a membership change" : "a plan", role::admin);
         return self->delegate(self->state.membership, admin_atom::value, action, subject, apply);
