@@ -68,6 +68,9 @@ void spawn_children(self_ptr self) {
   // intervals) has told every node of the new one.
   ho.release_grace = timeout + 3 * ms(cluster.gossip.interval_ms);
   ho.timeout = timeout;
+  auto clock = st.options.clock;
+  ho.wall = [clock] { return clock->wall(); };
+  ho.clock_margin = timeout + ms(cluster.timeouts.max_clock_skew_ms);
   st.handoff = spawn_handoff(sys, std::move(ho));
   membership_options mo;
   mo.self = member_info{
