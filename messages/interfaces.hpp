@@ -273,12 +273,16 @@ struct anti_entropy_stats {
   uint64_t rounds = 0;             ///< completed rounds
   uint64_t repairs_last_round = 0; ///< keys repaired in the last completed round
   uint64_t repairs_total = 0;
+  uint64_t partition = 0;          ///< partitions done in the round under way
+  uint64_t partitions = 0;         ///< partitions the round under way visits
+  uint64_t repairs_running = 0;    ///< keys being repaired now
+  uint64_t repairs_this_round = 0; ///< keys repaired so far in the round under way
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, anti_entropy_stats& x) {
   return f(caf::meta::type_name("actorkv::anti_entropy_stats"), x.rounds, x.repairs_last_round,
-           x.repairs_total);
+           x.repairs_total, x.partition, x.partitions, x.repairs_running, x.repairs_this_round);
 }
 
 /// Hint keeper: delivers the hints this node holds to their targets once those are up, deleting

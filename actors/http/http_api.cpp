@@ -524,6 +524,10 @@ http_reply render_status(const cluster_status& s) {
   body.boolean("clock_skewed", s.clock_skewed);
   body.num("max_clock_skew_ms", s.max_clock_skew_ms);
   body.str("integrity_check", s.integrity_check);
+  body.num("ae_partition", s.ae_partition);
+  body.num("ae_partitions", s.ae_partitions);
+  body.num("ae_repairs_running", s.ae_repairs_running);
+  body.num("ae_repairs_this_round", s.ae_repairs_this_round);
   return json_reply(200, body.done());
 }
 

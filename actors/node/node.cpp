@@ -56,6 +56,7 @@ void spawn_children(self_ptr self) {
     ae.partitions = home_partitions(self);
   ae.interval = ms(cluster.anti_entropy.interval_ms);
   ae.pace = ms(cluster.anti_entropy.pace_ms);
+  ae.repairs = cluster.anti_entropy.repairs;
   ae.timeout = timeout;
   st.anti_entropy = spawn_anti_entropy(sys, std::move(ae));
   handoff_options ho;

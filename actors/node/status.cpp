@@ -91,6 +91,10 @@ caf::result<cluster_status> full_status(self_ptr self) {
             g->status.ae_rounds = ae.rounds;
             g->status.ae_repairs_last_round = ae.repairs_last_round;
             g->status.ae_repairs_total = ae.repairs_total;
+            g->status.ae_partition = ae.partition;
+            g->status.ae_partitions = ae.partitions;
+            g->status.ae_repairs_running = ae.repairs_running;
+            g->status.ae_repairs_this_round = ae.repairs_this_round;
             g->one_done();
           },
           ignore);

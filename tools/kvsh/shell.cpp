@@ -340,7 +340,12 @@ struct shell::impl {
             << s.handoff_keys_sent << " keys in handoffs" << std::endl;
       out << "pending hints: " << s.pending_hints << std::endl;
       out << "anti-entropy: " << s.ae_rounds << " rounds, " << s.ae_repairs_last_round
-          << " repairs in the last, " << s.ae_repairs_total << " in all" << std::endl;
+          << " repairs in the last, " << s.ae_repairs_total << " in all";
+      if (s.ae_partitions > 0)
+        out << "; round " << s.ae_rounds + 1 << " at partition " << s.ae_partition << " of "
+            << s.ae_partitions << ", " << s.ae_repairs_this_round << " repaired, "
+            << s.ae_repairs_running << " repairs running";
+      out << std::endl;
       if (!s.integrity_check.empty())
         out << "integrity check: " << s.integrity_check << std::endl;
       out << "view fingerprint: " << std::hex << s.view_fingerprint << std::dec << std::endl;
