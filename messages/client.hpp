@@ -173,9 +173,9 @@ struct cluster_status {
   uint32_t max_clock_skew_ms = 0; ///< the manifest's [timeouts] max_clock_skew_ms
   /// The answering node's integrity check: running (records read so far), or how the last ended.
   std::string integrity_check;
-  uint64_t ae_partition = 0;       ///< partitions compared in the anti-entropy round under way
-  uint64_t ae_partitions = 0;      ///< partitions the round visits
-  uint64_t ae_repairs_running = 0; ///< keys being repaired now (at most [anti_entropy] repairs)
+  uint64_t ae_partition = 0;          ///< partitions compared in the anti-entropy round under way
+  uint64_t ae_partitions = 0;         ///< partitions the round visits
+  uint64_t ae_repairs_running = 0;    ///< keys being repaired now (at most [anti_entropy] repairs)
   uint64_t ae_repairs_this_round = 0; ///< keys repaired so far in the round under way
 };
 
@@ -185,8 +185,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.pending_hints, x.ae_rounds, x.ae_repairs_last_round, x.ae_repairs_total,
            x.view_fingerprint, x.ring_epoch, x.handoff_running, x.transfers_total, x.transfers_done,
            x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued, x.clock_skew_ms,
-           x.clock_skewed, x.max_clock_skew_ms, x.integrity_check, x.ae_partition,
-           x.ae_partitions, x.ae_repairs_running, x.ae_repairs_this_round);
+           x.clock_skewed, x.max_clock_skew_ms, x.integrity_check, x.ae_partition, x.ae_partitions,
+           x.ae_repairs_running, x.ae_repairs_this_round);
 }
 
 } // namespace actorkv

@@ -43,7 +43,7 @@ using storage_actor = replica_batch_actor::extend<
     caf::replies_to<backlog_atom>::with<std::vector<hint_backlog>>,
     /// One level of a partition's Merkle tree (0 = root).
     caf::replies_to<tree_atom, partition_id, uint32_t>::with<std::vector<uint64_t>>,
-    /// Every key of a partition under the given leaves, with its digest (an index read of those
+    /// Every key of a partition under the given leaves, with its digest (a range read of those
     /// leaves only).
     caf::replies_to<leafkeys_atom, partition_id,
                     std::vector<uint64_t>>::with<std::vector<key_digest>>,

@@ -7,9 +7,11 @@
 //  - Records are addressed by (partition, key). get() verifies the record's checksum: a record
 //    that fails it, or does not decode, yields ec::corrupt_record and is never returned.
 //  - Beside each record the engine keeps its anti-entropy digest and Merkle leaf
-//    (storage/merkle_tree.hpp), and per leaf the XOR of its keys' digests and their number, all
-//    changed in the same transaction as the record: a partition's tree, its size and the keys of
-//    one leaf are read without reading the partition, and nothing is rebuilt at start.
+//    (storage/merkle_tree.hpp), and per leaf the XOR of its keys' digests and their number, in
+//    step with every write and rollback: a partition's tree, its size and the keys of one leaf are
+//    read without reading the partition. They survive a clean close; after an unclean one they are
+//    unavailable (ec::unavailable) until the integrity check owed rebuilds them (check_done()),
+//    while the engine serves everything else.
 //  - Hints (writes held for a node that is down) are a separate queue, not records: they never
 //    show in get() or for_each(), and several hints for the same target and key may coexist, each
 //    delivered and removed on its own. They obey the same batch and durability rules as records,
@@ -101,28 +103,30 @@ public:
   /// Removes the key's record; removing an absent key is not an error.
   virtual caf::error erase(partition_id p, const bytes& key) = 0;
 
-  /// Calls `f` for every key of partition `p` after `after` (nullopt: from the first) in key order
-  /// (bytes compared unsigned, a prefix first), with its record or the error that reading it
-  /// produced (ec::corrupt_record); stops early when `f` returns false. A scan continued after the
-  /// last key it reported (a cursor) costs only the keys it reports. `f` must not call back into
-  /// the engine: the scan holds a statement open.
+  /// Calls `f` for every key of partition `p` after `after` (nullopt: from the first) in scan
+  /// order, with its record or the error that reading it produced (ec::corrupt_record); stops
+  /// early when `f` returns false. Scan order is by Merkle leaf (merkle_tree::leaf_of), then by key
+  /// bytes (compared unsigned, a prefix first). A scan continued after the last key it reported (a
+  /// cursor) visits every key present throughout once, at the cost of the keys it reports. `f`
+  /// must not call back into the engine: the scan holds a statement open.
   virtual caf::error for_each(partition_id p, const std::optional<bytes>& after,
                               const scan_fn& f) = 0;
   /// The whole partition.
   caf::error for_each(partition_id p, const scan_fn& f) { return for_each(p, std::nullopt, f); }
 
-  /// Records held in partition `p`. Cost: the partition's leaf summaries, not its records.
+  /// Records held in partition `p`; ec::unavailable while the summaries are rebuilt. Cost: the
+  /// partition's leaf summaries, not its records.
   virtual caf::expected<uint64_t> count(partition_id p) = 0;
 
   /// The 2^tree_leaf_bits Merkle leaves of partition `p`, left to right: each the XOR of the
-  /// stored digests of the keys in that leaf (0 when it has none). Cost: as count().
+  /// stored digests of the keys in that leaf (0 when it has none); ec::unavailable while the
+  /// summaries are rebuilt. Cost: as count().
   virtual caf::expected<std::vector<uint64_t>> leaves(partition_id p) = 0;
 
   /// Every key of partition `p` in the given leaves (indexes beyond the last are ignored), with
-  /// its stored digest: leaf by leaf in increasing order, each in key order. Cost: an index range
-  /// read per leaf and a lookup per key found; no record is decoded.
-  virtual caf::expected<std::vector<key_digest>>
-  leaf_keys(partition_id p, const std::vector<uint64_t>& leaves) = 0;
+  /// its stored digest, in scan order. Cost: a range read per leaf; no record is decoded.
+  virtual caf::expected<std::vector<key_digest>> leaf_keys(partition_id p,
+                                                           const std::vector<uint64_t>& leaves) = 0;
 
   /// Sets the key's stored digest to what its record as stored now gives: record_digest(), or 0
   /// when the record fails verification (the leaf then differs from an intact replica's, and the
@@ -150,16 +154,20 @@ public:
   virtual void read_together(const std::function<void()>& reads) { reads(); }
 
   /// A full check of the store, to run on another thread (SQLite: a connection of its own, on one
-  /// read snapshot): its structure (SQLite's quick_check: every page) and every record (checksum,
-  /// and the stored digest against the record). Cost: a read of the whole store.
+  /// read snapshot taken when this is called, outside a batch): its structure (SQLite's
+  /// quick_check: every page) and every record (checksum, and the stored digest against the
+  /// record). While the leaf summaries are unavailable the check also rebuilds them from that
+  /// snapshot. Cost: a read of the whole store.
   virtual integrity_job integrity_check() = 0;
 
   /// Whether a full integrity check is owed: the store was not closed cleanly (a crash, kill -9,
   /// a power loss; or it was upgraded) since the last check that passed. Read at open.
   virtual bool check_owed() const = 0;
-  /// Records that a full integrity check passed (same batch rules as put()): closing cleanly
-  /// from now on means no check is owed.
-  virtual caf::error check_passed() = 0;
+  /// Takes what the last check made here found, when it found no damage and ran to its end: the
+  /// leaf summaries it rebuilt (with every write made since its snapshot folded in), the suspects'
+  /// digests refreshed (refresh_digest()), and the check no longer owed. Same batch rules as
+  /// put().
+  virtual caf::error check_done(const integrity_report& report) = 0;
   /// Whether a call has met damage of the store itself (SQLite: SQLITE_CORRUPT, SQLITE_NOTADB;
   /// not a record failing its checksum) since it was opened: the owner then runs a full check.
   virtual bool damage_seen() const { return false; }

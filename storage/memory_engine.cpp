@@ -5,6 +5,8 @@
 // leaf summaries (count, leaves) are computed from the stored digests when asked: the definition
 // the SQLite engine's maintained ones are tested against.
 #include <map>
+#include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -52,38 +54,33 @@ public:
   caf::error for_each(partition_id p, const std::optional<bytes>& after,
                       const scan_fn& f) override {
     auto i = after ? records_.upper_bound(key_of(p, *after)) : first_of(p);
-    for (; i != records_.end() && i->first.first == p; ++i)
-      if (!f(i->first.second, decode_record(i->second.value.data(), i->second.value.size())))
+    for (; i != records_.end() && std::get<0>(i->first) == p; ++i)
+      if (!f(std::get<2>(i->first), decode_record(i->second.value.data(), i->second.value.size())))
         break;
     return caf::none;
   }
 
   caf::expected<uint64_t> count(partition_id p) override {
     uint64_t n = 0;
-    for (auto i = first_of(p); i != records_.end() && i->first.first == p; ++i)
+    for (auto i = first_of(p); i != records_.end() && std::get<0>(i->first) == p; ++i)
       ++n;
     return n;
   }
 
   caf::expected<std::vector<uint64_t>> leaves(partition_id p) override {
     std::vector<uint64_t> out(size_t{1} << tree_leaf_bits, 0);
-    for (auto i = first_of(p); i != records_.end() && i->first.first == p; ++i)
-      out[merkle_tree::leaf_of(i->first.second, tree_leaf_bits)] ^= i->second.digest;
+    for (auto i = first_of(p); i != records_.end() && std::get<0>(i->first) == p; ++i)
+      out[std::get<1>(i->first)] ^= i->second.digest;
     return out;
   }
 
-  caf::expected<std::vector<key_digest>>
-  leaf_keys(partition_id p, const std::vector<uint64_t>& leaves) override {
-    std::map<uint64_t, std::vector<key_digest>> by_leaf; // leaf order, key order within
-    for (auto l : leaves)
-      by_leaf[l];
-    for (auto i = first_of(p); i != records_.end() && i->first.first == p; ++i)
-      if (auto it = by_leaf.find(merkle_tree::leaf_of(i->first.second, tree_leaf_bits));
-          it != by_leaf.end())
-        it->second.push_back(key_digest{i->first.second, i->second.digest});
+  caf::expected<std::vector<key_digest>> leaf_keys(partition_id p,
+                                                   const std::vector<uint64_t>& leaves) override {
+    std::set<uint64_t> wanted(leaves.begin(), leaves.end());
     std::vector<key_digest> out;
-    for (auto& [leaf, keys] : by_leaf)
-      out.insert(out.end(), keys.begin(), keys.end());
+    for (auto i = first_of(p); i != records_.end() && std::get<0>(i->first) == p; ++i)
+      if (wanted.count(std::get<1>(i->first)) > 0)
+        out.push_back(key_digest{std::get<2>(i->first), i->second.digest});
     return out;
   }
 
@@ -113,8 +110,8 @@ public:
           break;
         }
         auto rec = decode_record(held.value.data(), held.value.size());
-        if (!rec || record_digest(k.second, *rec) != held.digest)
-          out.suspects.emplace_back(k.first, k.second);
+        if (!rec || record_digest(std::get<2>(k), *rec) != held.digest)
+          out.suspects.emplace_back(std::get<0>(k), std::get<2>(k));
         ++out.records;
         ++control.records;
       }
@@ -124,7 +121,12 @@ public:
 
   bool check_owed() const override { return false; } // nothing outlives the process
 
-  caf::error check_passed() override { return caf::none; }
+  caf::error check_done(const integrity_report& report) override {
+    for (auto& [p, key] : report.suspects)
+      if (auto err = refresh_digest(p, key))
+        return err;
+    return caf::none;
+  }
 
   caf::error begin() override {
     if (in_batch_)
@@ -216,7 +218,8 @@ public:
   }
 
 private:
-  using record_key = std::pair<partition_id, bytes>;
+  /// (partition, leaf, key): scan order, as the SQLite engine's primary key.
+  using record_key = std::tuple<partition_id, uint64_t, bytes>;
 
   /// A record as encode_record() wrote it, and its digest as stored (refresh_digest).
   struct stored {
@@ -224,10 +227,12 @@ private:
     uint64_t digest = 0;
   };
 
-  static record_key key_of(partition_id p, const bytes& key) { return record_key{p, key}; }
+  static record_key key_of(partition_id p, const bytes& key) {
+    return record_key{p, merkle_tree::leaf_of(key, tree_leaf_bits), key};
+  }
 
   std::map<record_key, stored>::const_iterator first_of(partition_id p) const {
-    return records_.lower_bound(record_key{p, bytes{}});
+    return records_.lower_bound(record_key{p, 0, bytes{}});
   }
 
   /// A stored hint: like records, kept encoded so reading it runs decode_record()'s checks.
@@ -271,8 +276,8 @@ private:
     hints_undo_.clear();
   }
 
-  /// (partition, key) → the record; std::pair's ordering gives partition-then-key order, and
-  /// bytes compare like SQLite's BLOB memcmp order.
+  /// (partition, leaf, key) → the record; std::tuple's ordering is scan order, and bytes compare
+  /// like SQLite's BLOB memcmp order.
   std::map<record_key, stored> records_;
   int64_t newest_ = 0;
   std::vector<int64_t> newest_undo_; ///< newest_ before each put of the open batch

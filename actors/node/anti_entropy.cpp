@@ -22,7 +22,7 @@ struct ae_state {
   anti_entropy_options options;
   peer_directory peers;
   anti_entropy_stats stats; ///< its round figures count the round under way
-  size_t next = 0; ///< index into options.partitions within the running round
+  size_t next = 0;          ///< index into options.partitions within the running round
 };
 
 /// The keys of one partition that differ, repaired at most options.repairs at a time.

@@ -3,8 +3,8 @@
 // A round visits every partition this node is a home replica of, one after another (paced, so
 // foreground requests keep the cores). For each it picks another home replica that is up
 // (rotating between rounds) and compares Merkle trees: roots first; when they differ, the leaves;
-// for the differing leaves both sides list their keys with digests (storage reads those leaves'
-// keys from an index: nothing else of the partition); every key whose digest differs or is
+// for the differing leaves both sides list their keys with digests (storage reads each leaf as a
+// range of its primary key: nothing else of the partition); every key whose digest differs or is
 // missing on one side is read on both sides, merged, and the merged record sent to each side that
 // lacked it, at most `repairs` keys at a time. Records found unreadable list with digest 0, so
 // the exchange repairs them too. Progress (the partition of the round under way, repairs running

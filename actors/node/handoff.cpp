@@ -94,9 +94,9 @@ void stream_failed(self_ptr self, uint64_t id, const stream_key& k, const std::s
     // What the target acknowledged stays; what was written before the cursor since the target
     // was last reached is sent by a catch-up pass once the stream is through.
     auto& pr = it->second;
-    auto since = pr.acked_read_us -
-                 std::chrono::duration_cast<std::chrono::microseconds>(st.options.clock_margin)
-                     .count();
+    auto since =
+        pr.acked_read_us -
+        std::chrono::duration_cast<std::chrono::microseconds>(st.options.clock_margin).count();
     pr.owed_since_us = pr.owed_since_us ? std::min(*pr.owed_since_us, since) : since;
   }
   if (st.failed_logged.insert(k).second)

@@ -350,10 +350,15 @@ std::string describe_check(self_ptr self) {
   case phase::none:
     return "none since start (the store was closed cleanly)";
   case phase::waiting:
-  case phase::running:
-    return "running for " + seconds() + " (" + c.reason + "), " +
-           std::to_string(c.control->records.load(std::memory_order_relaxed)) + " of about " +
-           std::to_string(c.total) + " records read; the node serves meanwhile";
+  case phase::running: {
+    auto read = std::to_string(c.control->records.load(std::memory_order_relaxed));
+    // Without the Merkle summaries (after an unclean stop) the size is unknown until it is done.
+    auto rebuilding = !self->state.engine->count(0);
+    return "running for " + seconds() + " (" + c.reason + "), " + read +
+           (rebuilding ? " records read, rebuilding the Merkle trees (anti-entropy waits)"
+                       : " of about " + std::to_string(c.total) + " records read") +
+           "; the node serves meanwhile";
+  }
   default:
     return c.outcome;
   }
@@ -389,8 +394,8 @@ void finish_check(self_ptr self, storage::integrity_report& report) {
   auto& st = self->state;
   auto& c = st.check;
   using phase = check_progress::phase;
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() -
-                                                                    c.started);
+  auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() - c.started);
   auto when = "after " + std::to_string(took.count() / 1000) + "." +
               std::to_string(took.count() % 1000 / 100) + " s (" + c.reason + ")";
   if (report.damage) {
@@ -408,11 +413,8 @@ void finish_check(self_ptr self, storage::integrity_report& report) {
     return;
   }
   caf::error err = open_batch(self);
-  for (auto& [p, key] : report.suspects)
-    if (!err)
-      err = st.engine->refresh_digest(p, key);
   if (!err)
-    err = st.engine->check_passed();
+    err = st.engine->check_done(report);
   ++st.batch_writes;
   c.repairs = report.suspects.size();
   if (err) {
@@ -617,6 +619,9 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         if (id != c.id || c.now != check_progress::phase::waiting)
           return;
         c.now = check_progress::phase::running;
+        // The check takes its snapshot now, between batches (one that rebuilds the Merkle
+        // summaries needs every write before it committed and every one after it counted apart).
+        finish_batch(self);
         auto job = self->state.engine->integrity_check();
         auto control = c.control;
         auto run = [job, control](checker_actor::pointer me) -> checker_actor::behavior_type {
@@ -627,8 +632,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           }};
         };
         // A simulation on the test coordinator runs the checker itself (over a memory engine).
-        auto checker = self->state.options.detached ? self->spawn<caf::detached>(run)
-                                                    : self->spawn(run);
+        auto checker =
+            self->state.options.detached ? self->spawn<caf::detached>(run) : self->spawn(run);
         self->request(checker, caf::infinite, check_atom::value)
             .then(
                 [=](storage::integrity_report& report) {

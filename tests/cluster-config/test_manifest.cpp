@@ -540,8 +540,10 @@ BOOST_AUTO_TEST_CASE(tls_needs_its_three_files_unless_turned_off) {
   auto m = parse_manifest(store_head + two_nodes, "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
   BOOST_CHECK(!m->tls.configured); // kvnode refuses to start on that
-  m = parse_manifest(store_head + "[tls]\nca = \"c/ca.crt\"\ncert = \"c/{node}.crt\"\n"
-                                  "key = \"c/{node}.key\"\n" + two_nodes,
+  m = parse_manifest(store_head +
+                         "[tls]\nca = \"c/ca.crt\"\ncert = \"c/{node}.crt\"\n"
+                         "key = \"c/{node}.key\"\n" +
+                         two_nodes,
                      "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
   BOOST_CHECK(m->tls.configured && m->tls.enabled);

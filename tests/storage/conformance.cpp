@@ -66,7 +66,7 @@ void check_summaries(engine& e, partition_id p) {
     all_leaves.push_back(l);
   auto listed = e.leaf_keys(p, all_leaves);
   ACTORKV_REQUIRE_OK(listed);
-  // Leaf by leaf, key order within each.
+  // In scan order: leaf by leaf, key order within each.
   std::vector<std::tuple<size_t, bytes, uint64_t>> expected;
   for (auto& [key, rec] : entries)
     expected.emplace_back(merkle_tree::leaf_of(key, tree_leaf_bits), key, record_digest(key, rec));
@@ -188,20 +188,37 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(partitions_are_isolated, F, engine_fixtures) {
   BOOST_CHECK(read(e, 0xFFFFFFFFu, key));
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(for_each_visits_keys_in_byte_order, F, engine_fixtures) {
+BOOST_AUTO_TEST_CASE_TEMPLATE(for_each_visits_keys_by_leaf_then_in_byte_order, F, engine_fixtures) {
   F fx;
   auto& e = fx.store();
   // Prefixes, NUL and 0xFF bytes: unsigned lexicographic order, shorter prefix first.
   std::vector<bytes> keys = {to_bytes("b"),  to_bytes("a"),  bytes{'a', 0}, to_bytes("ab"),
                              bytes{0xFF},    bytes{0},       bytes{0, 0},   bytes{0x7F, 0xFF},
                              bytes{0x80, 0}, to_bytes("aa"), bytes{0xFF, 0}};
+  // Within a leaf the byte order shows: keys extended until they fall into their prefix's leaf.
+  for (auto base : {to_bytes("a"), bytes{0xFF}, bytes{0}}) {
+    auto leaf = merkle_tree::leaf_of(base, tree_leaf_bits);
+    for (unsigned x = 0; x < 65536; ++x) {
+      auto longer = base;
+      longer.push_back(static_cast<uint8_t>(x >> 8));
+      longer.push_back(static_cast<uint8_t>(x));
+      if (merkle_tree::leaf_of(longer, tree_leaf_bits) == leaf) {
+        keys.push_back(longer);
+        break;
+      }
+    }
+  }
   for (size_t i = 0; i < keys.size(); ++i)
     ACTORKV_REQUIRE_OK(e.put(4, keys[i], value_record(keys[i], i + 1)));
   ACTORKV_REQUIRE_OK(e.put(3, to_bytes("other partition"), sample_record()));
   ACTORKV_REQUIRE_OK(e.put(5, bytes{0}, sample_record()));
   auto entries = scan(e, 4);
   auto expected = keys;
-  std::sort(expected.begin(), expected.end());
+  std::sort(expected.begin(), expected.end(), [](const bytes& a, const bytes& b) {
+    return std::make_pair(merkle_tree::leaf_of(a, tree_leaf_bits), a) <
+           std::make_pair(merkle_tree::leaf_of(b, tree_leaf_bits), b);
+  });
+  BOOST_CHECK_EQUAL(keys.size(), 14u);
   BOOST_CHECK(keys_of(entries) == expected);
   for (const auto& [key, rec] : entries) {
     BOOST_REQUIRE_EQUAL(rec.siblings.size(), 1u);
@@ -220,7 +237,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(for_each_stops_when_told, F, engine_fixtures) {
     return seen.size() < 3;
   });
   ACTORKV_REQUIRE_OK(err);
-  BOOST_CHECK(seen == (std::vector<bytes>{to_bytes("a"), to_bytes("b"), to_bytes("c")}));
+  auto all = keys_of(scan(e, 0));
+  BOOST_CHECK(seen == std::vector<bytes>(all.begin(), all.begin() + 3));
   // An early stop leaves the engine ready for the next call, including another scan.
   ACTORKV_REQUIRE_OK(e.put(0, to_bytes("z"), value_record(to_bytes("y"))));
   BOOST_CHECK_EQUAL(scan(e, 0).size(), 11u);
@@ -277,7 +295,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_rolled_back_batch_leaves_no_trace, F, engine_fix
   BOOST_CHECK(*kept == value_record(to_bytes("v1")));
   BOOST_CHECK(read(e, 0, to_bytes("erased")));
   BOOST_CHECK(!read(e, 0, to_bytes("new")));
-  BOOST_CHECK(keys_of(scan(e, 0)) == (std::vector<bytes>{to_bytes("erased"), to_bytes("kept")}));
+  auto left = keys_of(scan(e, 0));
+  std::sort(left.begin(), left.end());
+  BOOST_CHECK(left == (std::vector<bytes>{to_bytes("erased"), to_bytes("kept")}));
   auto name = e.get_meta("name");
   ACTORKV_REQUIRE_OK(name);
   BOOST_CHECK(*name == std::optional<std::string>{"before"});
@@ -524,8 +544,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(hints_follow_batches, F, engine_fixtures) {
   BOOST_CHECK(read(e, 1, to_bytes("record")));
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(leaf_summaries_and_leaf_keys_follow_every_write, F,
-                              engine_fixtures) {
+BOOST_AUTO_TEST_CASE_TEMPLATE(leaf_summaries_and_leaf_keys_follow_every_write, F, engine_fixtures) {
   F fx;
   auto& e = fx.store();
   auto empty = e.leaves(7);
@@ -626,18 +645,24 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_scan_continues_after_its_cursor, F, engine_fixtu
     rest.push_back(key);
     return true;
   }));
+  auto scan_position = [](const bytes& key) {
+    return std::make_pair(merkle_tree::leaf_of(key, tree_leaf_bits), key);
+  };
   std::vector<bytes> expected;
   for (auto& key : all)
-    if (to_bytes("k5") < key)
+    if (scan_position(to_bytes("k5")) < scan_position(key))
       expected.push_back(key);
   BOOST_CHECK(rest == expected);
+  // Nor need it still be there: the key that followed it comes next.
+  auto at = std::find(all.begin(), all.end(), to_bytes("k50"));
+  BOOST_REQUIRE(at != all.end() && at + 1 != all.end());
   ACTORKV_REQUIRE_OK(e.erase(1, to_bytes("k50")));
   rest.clear();
   ACTORKV_REQUIRE_OK(e.for_each(1, to_bytes("k50"), [&](const bytes& key, caf::expected<record>&&) {
     rest.push_back(key);
     return rest.size() < 1;
   }));
-  BOOST_CHECK(rest == std::vector<bytes>{to_bytes("k51")});
+  BOOST_CHECK(rest == std::vector<bytes>{*(at + 1)});
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(refreshing_a_digest_of_an_intact_record_changes_nothing, F,
@@ -669,7 +694,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(an_integrity_check_of_an_intact_store_finds_nothin
   BOOST_CHECK_EQUAL(report.records, 300u);
   BOOST_CHECK_EQUAL(control.records.load(), 300u);
   BOOST_CHECK(report.suspects.empty());
-  ACTORKV_REQUIRE_OK(e.check_passed());
+  ACTORKV_REQUIRE_OK(e.check_done(report));
   BOOST_CHECK(!e.check_owed());
   // Cancelled before it starts: it stops at once and reports a failure, not damage.
   check_control cancelled;

@@ -32,8 +32,8 @@ constexpr partition_id part = 5;
 /// The scripted peer's replica of partition `part` and what it was asked.
 struct peer_replica {
   std::unique_ptr<storage::engine> engine = storage::make_memory_engine();
-  std::map<bytes, int> reads;  ///< reads asked per key
-  std::map<bytes, int> merges; ///< merges received per key
+  std::map<bytes, int> reads;                ///< reads asked per key
+  std::map<bytes, int> merges;               ///< merges received per key
   std::vector<std::vector<uint64_t>> listed; ///< the leaves of each leafkeys request
   std::vector<caf::typed_response_promise<replica_read>> held; ///< reads not answered yet
   std::vector<bytes> held_keys;
@@ -57,8 +57,8 @@ peer_vnode_actor spawn_peer(caf::actor_system& sys, std::shared_ptr<peer_replica
         [=](merge_atom, const bytes& key, const record& rec) -> caf::result<record> {
           ++r->merges[key];
           auto current = r->engine->get(part, key);
-          auto merged = current && *current ? dvv::merge(**current, rec, conflict_mode::siblings)
-                                             : rec;
+          auto merged =
+              current && *current ? dvv::merge(**current, rec, conflict_mode::siblings) : rec;
           if (auto err = r->engine->put(part, key, merged))
             return err;
           return merged;

@@ -73,9 +73,7 @@ struct listener_log {
 handoff_listener_actor spawn_listener(caf::actor_system& sys, std::shared_ptr<listener_log> log) {
   return sys.spawn([log](handoff_listener_actor::pointer) -> handoff_listener_actor::behavior_type {
     return {
-        [=](transfer_atom, uint64_t, const partition_transfer& t) {
-          log->transfers.push_back(t);
-        },
+        [=](transfer_atom, uint64_t, const partition_transfer& t) { log->transfers.push_back(t); },
         [=](release_atom, partition_id) {},
     };
   });
@@ -95,7 +93,7 @@ record written(const std::string& value, uint64_t counter, int64_t ts_us) {
 
 std::string key_name(int i) {
   auto n = std::to_string(i);
-  return "key" + std::string(4 - n.size(), '0') + n; // key order is number order
+  return "key" + std::string(4 - n.size(), '0') + n;
 }
 
 struct handoff_fixture : deterministic_fixture {
@@ -105,11 +103,16 @@ struct handoff_fixture : deterministic_fixture {
   std::shared_ptr<listener_log> listener = std::make_shared<listener_log>();
   handoff_actor handoff;
   vnode_actor target_vnode;
+  std::vector<bytes> order; ///< the keys in the order storage streams them
 
   /// `records` records in partition `part`, written long ago (timestamps near 0).
   explicit handoff_fixture(int records = 200) {
     for (int i = 0; i < records; ++i)
       BOOST_REQUIRE(!engine->put(part, b(key_name(i)), written("old", i + 1, 1000 + i)));
+    BOOST_REQUIRE(!engine->for_each(part, [&](const bytes& key, caf::expected<record>&&) {
+      order.push_back(key);
+      return true;
+    }));
     storage_options so{"n1", 1, conflict_mode::siblings};
     so.partitions = 8;
     so.detached = false;
@@ -176,8 +179,10 @@ BOOST_FIXTURE_TEST_CASE(an_interrupted_transfer_resumes_after_its_last_acknowled
   // While the target is away, a client overwrites a key the target already has and one it has
   // not had yet (stamped now, as a coordinator would).
   auto now_us = system_wall_clock_us();
-  self->send(storage, merge_atom::value, part, b(key_name(10)), written("new", 1000, now_us));
-  self->send(storage, merge_atom::value, part, b(key_name(150)), written("new", 1001, now_us));
+  auto had = order[10];
+  auto not_yet = order[150];
+  self->send(storage, merge_atom::value, part, had, written("new", 1000, now_us));
+  self->send(storage, merge_atom::value, part, not_yet, written("new", 1001, now_us));
   run();
   // The target is back; after the retry interval the stream goes on.
   target->accept = UINT32_MAX;
@@ -188,13 +193,14 @@ BOOST_FIXTURE_TEST_CASE(an_interrupted_transfer_resumes_after_its_last_acknowled
   // restarted from the partition's first key and sent all 200 a second time)...
   for (int i = 0; i < 50; ++i)
     if (i != 10)
-      BOOST_CHECK_MESSAGE(target->merges[b(key_name(i))] == 1u,
-                          key_name(i) << " sent " << target->merges[b(key_name(i))] << " times");
+      BOOST_CHECK_MESSAGE(target->merges[order[i]] == 1u, "the " << i << "th key was sent "
+                                                                 << target->merges[order[i]]
+                                                                 << " times");
   // ...but the one written meanwhile was (a catch-up pass sends what was stamped since the
   // target was last reached), and every key ends up with its newest record.
-  BOOST_CHECK_EQUAL(target->merges[b(key_name(10))], 2u);
-  for (int i : {10, 150}) {
-    auto& held = target->held[b(key_name(i))];
+  BOOST_CHECK_EQUAL(target->merges[had], 2u);
+  for (auto& key : {had, not_yet}) {
+    auto& held = target->held[key];
     BOOST_REQUIRE_EQUAL(held.siblings.size(), 1u); // its context covers the old write
     BOOST_CHECK(held.siblings[0].value == b("new"));
   }
