@@ -527,26 +527,25 @@ public:
   integrity_job integrity_check() override {
     auto state = std::make_shared<check_state>();
     state->path = path_;
-    if (!ready_) {
-      // The check rebuilds the summaries from a snapshot taken now; writes from here on are
-      // gathered apart and folded in when it is done.
-      if (auto err = pin_snapshot(*state))
-        return [err](check_control&) {
-          integrity_report out;
-          out.failure = err;
-          return out;
-        };
-      state->rebuild = true;
-      delta_.clear();
-      rebuilding_ = state;
-    }
+    // Every check rebuilds the summaries from a snapshot taken now (after an unclean stop they are
+    // missing; otherwise this corrects any drift, say from rows changed behind the engine's back);
+    // writes from here on are gathered apart and folded in when it is done.
+    if (auto err = pin_snapshot(*state))
+      return [err](check_control&) {
+        integrity_report out;
+        out.failure = err;
+        return out;
+      };
+    state->rebuild = true;
+    delta_.clear();
+    rebuilding_ = state;
     return [state](check_control& control) { return check_file(*state, control); };
   }
 
   bool check_owed() const override { return check_owed_; }
 
   caf::error check_done(const integrity_report& report) override {
-    if (!ready_ && rebuilding_ && rebuilding_->complete) {
+    if (rebuilding_ && rebuilding_->complete) {
       // The summaries of the snapshot, plus every write made since it was taken.
       summaries_ = std::move(rebuilding_->found);
       for (auto& [p, leaves] : delta_)
@@ -570,6 +569,7 @@ public:
     bind_record_key(get_, p, key);
     switch (sqlite3_step(get_)) {
     case SQLITE_ROW: {
+      remember_read(p, key, static_cast<uint64_t>(sqlite3_column_int64(get_, 1)));
       // Decode straight from SQLite's buffer: valid until the statement is reset.
       auto data = static_cast<const uint8_t*>(sqlite3_column_blob(get_, 0));
       auto size = static_cast<size_t>(sqlite3_column_bytes(get_, 0));
@@ -579,6 +579,7 @@ public:
       return std::optional<record>{std::move(*rec)};
     }
     case SQLITE_DONE:
+      remember_read(p, key, std::nullopt);
       return std::optional<record>{};
     default:
       return failure();
@@ -629,6 +630,7 @@ public:
       change(p, leaf, **old ^ digest, 0);
     else
       change(p, leaf, digest, 1);
+    remember_read(p, key, digest);
     newest_ = std::max(newest_, storage::newest_timestamp(rec));
     return caf::none;
   }
@@ -648,6 +650,7 @@ public:
     if (auto err = step_done(erase_))
       return err;
     change(p, static_cast<size_t>(leaf_column(key)), **old, -1);
+    remember_read(p, key, std::nullopt);
     return caf::none;
   }
 
@@ -753,6 +756,7 @@ public:
     sqlite3_bind_int64(set_digest_, 4, static_cast<sqlite3_int64>(digest));
     if (auto err = step_done(set_digest_))
       return err;
+    remember_read(p, key, digest);
     change(p, static_cast<size_t>(leaf_column(key)), stored ^ digest, 0);
     return caf::none;
   }
@@ -802,8 +806,9 @@ public:
       return;
     in_batch_ = false;
     // The summaries go back with the records.
+    last_read_.reset();
     for (auto it = undo_.rbegin(); it != undo_.rend(); ++it)
-      fold(ready_ ? summaries_ : delta_, it->partition, it->leaf, it->digest, -it->records);
+      apply_change(it->partition, it->leaf, it->digest, -it->records);
     undo_.clear();
     newest_ = batch_newest_;
     // SQLite may already have rolled the transaction back after an I/O error or a full disk.
@@ -1164,7 +1169,8 @@ private:
 
   caf::error prepare_all() {
     const std::pair<sqlite3_stmt**, const char*> statements[] = {
-        {&get_, "SELECT value FROM records WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
+        {&get_, "SELECT value, digest FROM records "
+                "WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
         {&put_, "INSERT INTO records(partition, leaf, key, digest, value) "
                 "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(partition, leaf, key) "
                 "DO UPDATE SET digest = excluded.digest, value = excluded.value"},
@@ -1229,8 +1235,27 @@ private:
     return commit();
   }
 
+  /// What the last get() (or write) of a key found stored: the key and its digest, or nullopt
+  /// when it was absent. The storage actor reads a record just before it writes it; this spares
+  /// the write a second lookup of the same row.
+  struct read_digest {
+    partition_id partition;
+    bytes key;
+    std::optional<uint64_t> digest;
+  };
+
+  void remember_read(partition_id p, const bytes& key, std::optional<uint64_t> digest) {
+    if (!last_read_)
+      last_read_.emplace();
+    last_read_->partition = p;
+    last_read_->key = key;
+    last_read_->digest = digest;
+  }
+
   /// The key's digest as stored; nullopt when the key is absent.
   caf::expected<std::optional<uint64_t>> stored_digest(partition_id p, const bytes& key) {
+    if (last_read_ && last_read_->partition == p && last_read_->key == key)
+      return last_read_->digest;
     statement_use use{stored_digest_};
     bind_record_key(stored_digest_, p, key);
     switch (sqlite3_step(stored_digest_)) {
@@ -1248,8 +1273,17 @@ private:
   /// applied to the summaries (or, while they are rebuilt, to the changes since the snapshot) and
   /// remembered for a rollback.
   void change(partition_id p, size_t leaf, uint64_t digest, int64_t records) {
-    fold(ready_ ? summaries_ : delta_, p, leaf, digest, records);
+    apply_change(p, leaf, digest, records);
     undo_.push_back(leaf_change{p, leaf, digest, records});
+  }
+
+  /// Folds a change into the summaries when they are there, and into the changes since a running
+  /// check's snapshot.
+  void apply_change(partition_id p, size_t leaf, uint64_t digest, int64_t records) {
+    if (ready_)
+      fold(summaries_, p, leaf, digest, records);
+    if (rebuilding_)
+      fold(delta_, p, leaf, digest, records);
   }
 
   caf::error check_ready() const {
@@ -1356,14 +1390,15 @@ private:
   bool check_owed_ = false;
   /// A call met SQLITE_CORRUPT or SQLITE_NOTADB (failure() sets it).
   mutable bool damage_seen_ = false;
-  /// The leaf summaries of every partition, true to the records when ready_; after an unclean
-  /// stop they are rebuilt by the integrity check (rebuilding_), and delta_ gathers the changes
-  /// made since its snapshot.
+  /// The leaf summaries of every partition, true to the records when ready_. An integrity check
+  /// (rebuilding_) rebuilds them from its snapshot, and delta_ gathers the changes made since it;
+  /// after an unclean stop they are missing until it is done.
   summaries summaries_;
   bool ready_ = false;
   summaries delta_;
   std::shared_ptr<check_state> rebuilding_;
   std::vector<leaf_change> undo_; ///< the open batch's changes to them
+  std::optional<read_digest> last_read_;
   /// The newest sibling timestamp stored, as of the open batch, before it, and as written.
   int64_t newest_ = 0;
   int64_t batch_newest_ = 0;
