@@ -156,8 +156,8 @@ public:
   /// A full check of the store, to run on another thread (SQLite: a connection of its own, on one
   /// read snapshot taken when this is called, outside a batch): its structure (SQLite's
   /// quick_check: every page) and every record (checksum, and the stored digest against the
-  /// record). While the leaf summaries are unavailable the check also rebuilds them from that
-  /// snapshot. Cost: a read of the whole store.
+  /// record). It also rebuilds the leaf summaries from that snapshot, for check_done(). The job
+  /// must be run: the snapshot is held until it has. Cost: a read of the whole store.
   virtual integrity_job integrity_check() = 0;
 
   /// Whether a full integrity check is owed: the store was not closed cleanly (a crash, kill -9,
