@@ -517,6 +517,7 @@ void read_anti_entropy(checker& ck, const entry& e, anti_entropy_settings& out) 
                      {"enabled", [&](const entry& x) { read_bool(ck, x, out.enabled); }},
                      {"interval_ms", [&](const entry& x) { read_u32(ck, x, out.interval_ms); }},
                      {"pace_ms", [&](const entry& x) { read_u32(ck, x, out.pace_ms); }},
+                     {"repairs", [&](const entry& x) { read_u32(ck, x, out.repairs); }},
                  });
 }
 

@@ -187,6 +187,7 @@ struct anti_entropy_settings {
   bool enabled = true;
   uint32_t interval_ms = 10000; ///< pause between rounds (a round visits every partition once)
   uint32_t pace_ms = 10;        ///< pause between two partitions of a round, to spare foreground
+  uint32_t repairs = 16;        ///< keys of a partition repaired at once (read, merged, written)
 };
 
 /// [faults]: optional; fault injection is refused unless enabled here.

@@ -42,6 +42,7 @@ using scan_atom = caf::atom_constant<caf::atom("scan")>;         ///< a batch of
 using count_atom = caf::atom_constant<caf::atom("count")>;       ///< records in a partition
 using drop_atom = caf::atom_constant<caf::atom("drop")>;         ///< delete a partition here
 using meta_atom = caf::atom_constant<caf::atom("meta")>;         ///< store instance metadata
+using check_atom = caf::atom_constant<caf::atom("check")>;       ///< a full integrity check
 using replicas_atom = caf::atom_constant<caf::atom("replicas")>; ///< partitions replicated here
 
 // Failure detection and liveness (failure detector <-> node).

@@ -182,6 +182,12 @@ struct cluster_status {
   /// ("connected to 1 of 4 peers, waiting for n3, n4 (at most 3.2 s more)"): it gives no
   /// sessions until it is connected to its peers or node_startup_wait has passed.
   std::string starting{};
+  /// The answering node's integrity check: running (records read so far), or how the last ended.
+  std::string integrity_check;
+  uint64_t ae_partition = 0;          ///< partitions compared in the anti-entropy round under way
+  uint64_t ae_partitions = 0;         ///< partitions the round visits
+  uint64_t ae_repairs_running = 0;    ///< keys being repaired now (at most [anti_entropy] repairs)
+  uint64_t ae_repairs_this_round = 0; ///< keys repaired so far in the round under way
 };
 
 template <class Inspector>
@@ -191,7 +197,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.view_fingerprint, x.ring_epoch, x.handoff_running, x.transfers_total, x.transfers_done,
            x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued, x.clock_skew_ms,
            x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight, x.memory_peak,
-           x.overloaded_refusals, x.starting);
+           x.overloaded_refusals, x.starting, x.integrity_check, x.ae_partition, x.ae_partitions,
+           x.ae_repairs_running, x.ae_repairs_this_round);
 }
 
 } // namespace actorkv

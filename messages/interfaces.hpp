@@ -28,7 +28,7 @@ using replica_batch_actor = caf::typed_actor<
 
 /// Storage: the one owner of a node's database (spawned detached: every handler may block on
 /// disk). Writes are group-committed: a reply is sent only after the write's batch committed.
-/// It also keeps one Merkle tree per partition, updated by every write.
+/// The engine keeps each partition's Merkle leaves with the records (storage/engine.hpp).
 using storage_actor = replica_batch_actor::extend<
     /// Reads the key's record as stored.
     caf::replies_to<read_atom, partition_id, bytes>::with<replica_read>,
@@ -43,14 +43,23 @@ using storage_actor = replica_batch_actor::extend<
     caf::replies_to<backlog_atom>::with<std::vector<hint_backlog>>,
     /// One level of a partition's Merkle tree (0 = root).
     caf::replies_to<tree_atom, partition_id, uint32_t>::with<std::vector<uint64_t>>,
-    /// Every key of a partition under the given leaves, with its digest.
+    /// Every key of a partition under the given leaves, with its digest (a range read of those
+    /// leaves only).
     caf::replies_to<leafkeys_atom, partition_id,
                     std::vector<uint64_t>>::with<std::vector<key_digest>>,
-    /// Up to `limit` records of a partition whose keys follow `after` (empty: from the first), in
-    /// key order, for a handoff. Corrupt records are left out (anti-entropy repairs them).
+    /// Up to `limit` records of a partition whose keys follow `after` (empty: from the first) in
+    /// the engine's scan order, for a handoff: a range read from the cursor, so streaming a
+    /// partition batch by batch reads it once. Corrupt records are left out (anti-entropy repairs
+    /// them).
     caf::replies_to<scan_atom, partition_id, bytes, uint32_t>::with<std::vector<keyed_record>>,
-    /// How many records a partition holds here (for handoff progress).
+    /// How many records a partition holds here (for handoff progress; reads no record).
     caf::replies_to<count_atom, partition_id>::with<uint64_t>,
+    /// Starts a full integrity check in the background (the node serves meanwhile); answers
+    /// what it did ("started", or that one is running).
+    caf::replies_to<check_atom>::with<std::string>,
+    /// The integrity check's state for status: running (records read so far), or how the last
+    /// one ended, or that none ran since start.
+    caf::replies_to<status_atom>::with<std::string>,
     /// Deletes every record of a partition this node no longer replicates; answers how many.
     caf::replies_to<drop_atom, partition_id>::with<uint64_t>,
     /// Stores an instance metadata entry (e.g. the membership view), durable when answered.
@@ -230,7 +239,9 @@ using node_actor = caf::typed_actor<
     caf::replies_to<fault_atom, std::string, std::vector<std::string>, uint32_t>::with<std::string>,
     /// Membership change: (action, subject, apply) with action "join" (subject HOST:PORT),
     /// "leave" or "remove" (subject a member's name). Answers with what the change moves; it is
-    /// made only when `apply` is true. ec::bad_request says why a change cannot be made.
+    /// made only when `apply` is true. ec::bad_request says why a change cannot be made. Action
+    /// "check" (no subject) instead starts a full integrity check of this node's store in the
+    /// background and answers what it did.
     caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>>;
 
 /// What the membership actor tells its node whenever the view changes.
@@ -266,12 +277,16 @@ struct anti_entropy_stats {
   uint64_t rounds = 0;             ///< completed rounds
   uint64_t repairs_last_round = 0; ///< keys repaired in the last completed round
   uint64_t repairs_total = 0;
+  uint64_t partition = 0;          ///< partitions done in the round under way
+  uint64_t partitions = 0;         ///< partitions the round under way visits
+  uint64_t repairs_running = 0;    ///< keys being repaired now
+  uint64_t repairs_this_round = 0; ///< keys repaired so far in the round under way
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, anti_entropy_stats& x) {
   return f(caf::meta::type_name("actorkv::anti_entropy_stats"), x.rounds, x.repairs_last_round,
-           x.repairs_total);
+           x.repairs_total, x.partition, x.partitions, x.repairs_running, x.repairs_this_round);
 }
 
 /// Hint keeper: delivers the hints this node holds to their targets once those are up, deleting

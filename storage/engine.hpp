@@ -6,6 +6,12 @@
 //    thread (the storage actor runs detached).
 //  - Records are addressed by (partition, key). get() verifies the record's checksum: a record
 //    that fails it, or does not decode, yields ec::corrupt_record and is never returned.
+//  - Beside each record the engine keeps its anti-entropy digest and Merkle leaf
+//    (storage/merkle_tree.hpp), and per leaf the XOR of its keys' digests and their number, in
+//    step with every write and rollback: a partition's tree, its size and the keys of one leaf are
+//    read without reading the partition. They survive a clean close; after an unclean one they are
+//    unavailable (ec::unavailable) until the integrity check owed rebuilds them (check_done()),
+//    while the engine serves everything else.
 //  - Hints (writes held for a node that is down) are a separate queue, not records: they never
 //    show in get() or for_each(), and several hints for the same target and key may coexist, each
 //    delivered and removed on its own. They obey the same batch and durability rules as records,
@@ -17,6 +23,7 @@
 //    engine stays usable after a failed call, and rollback() discards an open batch.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -28,9 +35,11 @@
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/meta/type_name.hpp>
 
 #include "messages/error.hpp"
 #include "messages/record.hpp"
+#include "messages/replication.hpp"
 
 namespace actorkv::storage {
 
@@ -49,6 +58,38 @@ struct hint {
   record rec; ///< the record to merge into the target's copy of the key
 };
 
+/// What a full integrity check found (engine::integrity_check).
+struct integrity_report {
+  /// ec::corrupt_record when the store is damaged beyond per-record repair (for SQLite, its pages):
+  /// the caller sets the file aside and starts empty, to be refilled from the other replicas.
+  caf::error damage;
+  /// The check could not run to its end for another reason (an I/O error, say): nothing is known.
+  caf::error failure;
+  uint64_t records = 0; ///< records read
+  /// Records whose value fails verification or whose stored digest is not their record's: the
+  /// owner passes each to refresh_digest(), after which anti-entropy repairs the unreadable ones.
+  std::vector<std::pair<partition_id, bytes>> suspects;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, integrity_report& x) {
+  return f(caf::meta::type_name("actorkv::storage::integrity_report"), x.damage, x.failure,
+           x.records, x.suspects);
+}
+
+/// Shared by an integrity check's thread and its owner's.
+struct check_control {
+  std::atomic<uint64_t> records{0}; ///< read so far
+  std::atomic<bool> cancel{false};  ///< set by the owner: the check stops soon, as a failure
+};
+
+/// A full integrity check, made by engine::integrity_check(): it runs on any thread while the
+/// engine serves on its own.
+using integrity_job = std::function<integrity_report(check_control&)>;
+
+/// The callback of a record scan: the key and its record, or the error reading it produced.
+using scan_fn = std::function<bool(const bytes& key, caf::expected<record>&& rec)>;
+
 class engine {
 public:
   virtual ~engine() = default;
@@ -62,13 +103,40 @@ public:
   /// Removes the key's record; removing an absent key is not an error.
   virtual caf::error erase(partition_id p, const bytes& key) = 0;
 
-  /// Calls `f` for every key of partition `p` in key order (bytes compared unsigned, a prefix
-  /// first), with its record or the error that reading it produced (ec::corrupt_record); stops
-  /// early when `f` returns false. `f` must not call back into the engine: the scan holds a
-  /// statement open.
-  virtual caf::error
-  for_each(partition_id p,
-           const std::function<bool(const bytes& key, caf::expected<record>&& rec)>& f) = 0;
+  /// Calls `f` for every key of partition `p` after `after` (nullopt: from the first) in scan
+  /// order, with its record or the error that reading it produced (ec::corrupt_record); stops
+  /// early when `f` returns false. Scan order is by Merkle leaf (merkle_tree::leaf_of), then by key
+  /// bytes (compared unsigned, a prefix first). A scan continued after the last key it reported (a
+  /// cursor) visits every key present throughout once, at the cost of the keys it reports. `f`
+  /// must not call back into the engine: the scan holds a statement open.
+  virtual caf::error for_each(partition_id p, const std::optional<bytes>& after,
+                              const scan_fn& f) = 0;
+  /// The whole partition.
+  caf::error for_each(partition_id p, const scan_fn& f) { return for_each(p, std::nullopt, f); }
+
+  /// Records held in partition `p`; ec::unavailable while the summaries are rebuilt. Cost: the
+  /// partition's leaf summaries, not its records.
+  virtual caf::expected<uint64_t> count(partition_id p) = 0;
+
+  /// The 2^tree_leaf_bits Merkle leaves of partition `p`, left to right: each the XOR of the
+  /// stored digests of the keys in that leaf (0 when it has none); ec::unavailable while the
+  /// summaries are rebuilt. Cost: as count().
+  virtual caf::expected<std::vector<uint64_t>> leaves(partition_id p) = 0;
+
+  /// Every key of partition `p` in the given leaves (indexes beyond the last are ignored), with
+  /// its stored digest, in scan order. Cost: a range read per leaf; no record is decoded.
+  virtual caf::expected<std::vector<key_digest>> leaf_keys(partition_id p,
+                                                           const std::vector<uint64_t>& leaves) = 0;
+
+  /// Sets the key's stored digest to what its record as stored now gives: record_digest(), or 0
+  /// when the record fails verification (the leaf then differs from an intact replica's, and the
+  /// key lists with digest 0, so anti-entropy repairs it). An absent key is not an error. Same
+  /// batch rules as put().
+  virtual caf::error refresh_digest(partition_id p, const bytes& key) = 0;
+
+  /// The newest sibling timestamp of every record ever stored here (0: none), durable with the
+  /// records: a restarted node's clock follows it without reading them.
+  virtual int64_t newest_timestamp() const = 0;
 
   /// Opens a batch; writes until commit() become durable together, and reads see them at once.
   /// Batches do not nest: begin() inside a batch fails and leaves the batch open.
@@ -85,13 +153,28 @@ public:
   /// call.
   virtual void read_together(const std::function<void()>& reads) { reads(); }
 
-  /// Checks the structure of the whole store (for SQLite, its quick_check: every page, not the
-  /// records' checksums). ec::corrupt_record when it is damaged beyond per-record repair; the
-  /// caller then sets the file aside and starts empty, to be refilled from the other replicas.
-  virtual caf::error verify() = 0;
+  /// A full check of the store, to run on another thread (SQLite: a connection of its own, on one
+  /// read snapshot taken when this is called, outside a batch): its structure (SQLite's
+  /// quick_check: every page) and every record (checksum, and the stored digest against the
+  /// record). It also rebuilds the leaf summaries from that snapshot, for check_done(). The job
+  /// must be run: the snapshot is held until it has. Cost: a read of the whole store.
+  virtual integrity_job integrity_check() = 0;
 
-  /// Instance metadata (settings, ids): nullopt when unset. The name "schema_version" belongs to
-  /// the engine: it reads "2" and set_meta() refuses it.
+  /// Whether a full integrity check is owed: the store was not closed cleanly (a crash, kill -9,
+  /// a power loss; or it was upgraded) since the last check that passed. Read at open.
+  virtual bool check_owed() const = 0;
+  /// Takes what the last check made here found, when it found no damage and ran to its end: the
+  /// leaf summaries it rebuilt (with every write made since its snapshot folded in), the suspects'
+  /// digests refreshed (refresh_digest()), and the check no longer owed. Same batch rules as
+  /// put().
+  virtual caf::error check_done(const integrity_report& report) = 0;
+  /// Whether a call has met damage of the store itself (SQLite: SQLITE_CORRUPT, SQLITE_NOTADB;
+  /// not a record failing its checksum) since it was opened: the owner then runs a full check.
+  virtual bool damage_seen() const { return false; }
+
+  /// Instance metadata (settings, ids): nullopt when unset. The names "schema_version",
+  /// "newest_timestamp_us" and "open_state" belong to the engine: set_meta() refuses them
+  /// (schema_version reads "3").
   virtual caf::expected<std::optional<std::string>> get_meta(const std::string& name) = 0;
   virtual caf::error set_meta(const std::string& name, const std::string& value) = 0;
 
@@ -122,11 +205,13 @@ public:
 std::unique_ptr<engine> make_memory_engine();
 
 /// Opens (creating when missing) the SQLite database at `path` in WAL mode with a page cache of
-/// `cache_mib` MiB, upgrading a file of an older schema version in place (storage/FORMAT.md). Fails
+/// `cache_mib` MiB, upgrading a file of an older schema version in place (storage/FORMAT.md; the
+/// upgrade from version 2 rewrites every record once, `progress` is told how many so far). Fails
 /// with ec::storage_failure naming the path and SQLite's message, or when the file's schema version
 /// is newer than this build understands; with ec::corrupt_record when the file is not a database or
 /// is damaged.
-caf::expected<std::unique_ptr<engine>> open_sqlite_engine(const std::string& path, sync_mode sync,
-                                                          uint32_t cache_mib = 64);
+caf::expected<std::unique_ptr<engine>>
+open_sqlite_engine(const std::string& path, sync_mode sync, uint32_t cache_mib = 64,
+                   const std::function<void(uint64_t records)>& progress = {});
 
 } // namespace actorkv::storage

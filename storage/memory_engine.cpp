@@ -1,12 +1,17 @@
 // The in-memory reference engine: the behaviour the SQLite engine is tested against.
 //
 // It stores encoded records, not records, so every get() runs the same decode_record() path as the
-// durable engine, and a batch keeps an undo log so rollback() restores exactly what was there.
+// durable engine, and a batch keeps an undo log so rollback() restores exactly what was there. The
+// leaf summaries (count, leaves) are computed from the stored digests when asked: the definition
+// the SQLite engine's maintained ones are tested against.
 #include <map>
+#include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "storage/engine.hpp"
+#include "storage/merkle_tree.hpp"
 #include "storage/record_codec.hpp"
 
 namespace actorkv::storage {
@@ -17,39 +22,109 @@ constexpr const char* schema_version_name = "schema_version";
 
 class memory_engine final : public engine {
 public:
-  memory_engine() { meta_[schema_version_name] = "2"; }
+  memory_engine() { meta_[schema_version_name] = "3"; }
 
   caf::expected<std::optional<record>> get(partition_id p, const bytes& key) override {
-    auto i = records_.find(record_key{p, key});
+    auto i = records_.find(key_of(p, key));
     if (i == records_.end())
       return std::optional<record>{};
-    auto rec = decode_record(i->second.data(), i->second.size());
+    auto rec = decode_record(i->second.value.data(), i->second.value.size());
     if (!rec)
       return std::move(rec.error());
     return std::optional<record>{std::move(*rec)};
   }
 
   caf::error put(partition_id p, const bytes& key, const record& rec) override {
-    record_key k{p, key};
+    auto k = key_of(p, key);
     remember(records_, records_undo_, k);
-    records_[std::move(k)] = encode_record(rec);
+    records_[std::move(k)] = stored{encode_record(rec), record_digest(key, rec)};
+    if (in_batch_)
+      newest_undo_.push_back(newest_);
+    newest_ = std::max(newest_, storage::newest_timestamp(rec));
     return caf::none;
   }
 
   caf::error erase(partition_id p, const bytes& key) override {
-    record_key k{p, key};
+    auto k = key_of(p, key);
     remember(records_, records_undo_, k);
     records_.erase(k);
     return caf::none;
   }
 
-  caf::error
-  for_each(partition_id p,
-           const std::function<bool(const bytes& key, caf::expected<record>&& rec)>& f) override {
-    for (auto i = records_.lower_bound(record_key{p, bytes{}});
-         i != records_.end() && i->first.first == p; ++i)
-      if (!f(i->first.second, decode_record(i->second.data(), i->second.size())))
+  caf::error for_each(partition_id p, const std::optional<bytes>& after,
+                      const scan_fn& f) override {
+    auto i = after ? records_.upper_bound(key_of(p, *after)) : first_of(p);
+    for (; i != records_.end() && std::get<0>(i->first) == p; ++i)
+      if (!f(std::get<2>(i->first), decode_record(i->second.value.data(), i->second.value.size())))
         break;
+    return caf::none;
+  }
+
+  caf::expected<uint64_t> count(partition_id p) override {
+    uint64_t n = 0;
+    for (auto i = first_of(p); i != records_.end() && std::get<0>(i->first) == p; ++i)
+      ++n;
+    return n;
+  }
+
+  caf::expected<std::vector<uint64_t>> leaves(partition_id p) override {
+    std::vector<uint64_t> out(size_t{1} << tree_leaf_bits, 0);
+    for (auto i = first_of(p); i != records_.end() && std::get<0>(i->first) == p; ++i)
+      out[std::get<1>(i->first)] ^= i->second.digest;
+    return out;
+  }
+
+  caf::expected<std::vector<key_digest>> leaf_keys(partition_id p,
+                                                   const std::vector<uint64_t>& leaves) override {
+    std::set<uint64_t> wanted(leaves.begin(), leaves.end());
+    std::vector<key_digest> out;
+    for (auto i = first_of(p); i != records_.end() && std::get<0>(i->first) == p; ++i)
+      if (wanted.count(std::get<1>(i->first)) > 0)
+        out.push_back(key_digest{std::get<2>(i->first), i->second.digest});
+    return out;
+  }
+
+  caf::error refresh_digest(partition_id p, const bytes& key) override {
+    auto k = key_of(p, key);
+    auto i = records_.find(k);
+    if (i == records_.end())
+      return caf::none;
+    auto rec = decode_record(i->second.value.data(), i->second.value.size());
+    auto digest = rec ? record_digest(key, *rec) : 0;
+    if (digest == i->second.digest)
+      return caf::none;
+    remember(records_, records_undo_, k);
+    records_[k].digest = digest;
+    return caf::none;
+  }
+
+  int64_t newest_timestamp() const override { return newest_; }
+
+  integrity_job integrity_check() override {
+    // A copy taken now: the job runs on another thread while this engine goes on.
+    return [records = records_](check_control& control) {
+      integrity_report out;
+      for (const auto& [k, held] : records) {
+        if (control.cancel) {
+          out.failure = caf::make_error(ec::storage_failure, "integrity check cancelled");
+          break;
+        }
+        auto rec = decode_record(held.value.data(), held.value.size());
+        if (!rec || record_digest(std::get<2>(k), *rec) != held.digest)
+          out.suspects.emplace_back(std::get<0>(k), std::get<2>(k));
+        ++out.records;
+        ++control.records;
+      }
+      return out;
+    };
+  }
+
+  bool check_owed() const override { return false; } // nothing outlives the process
+
+  caf::error check_done(const integrity_report& report) override {
+    for (auto& [p, key] : report.suspects)
+      if (auto err = refresh_digest(p, key))
+        return err;
     return caf::none;
   }
 
@@ -67,13 +142,11 @@ public:
     return caf::none;
   }
 
-  caf::error verify() override {
-    return caf::none; // nothing on disk to be damaged; every record is checked when read
-  }
-
   void rollback() override {
     if (!in_batch_)
       return;
+    if (!newest_undo_.empty())
+      newest_ = newest_undo_.front();
     undo(records_, records_undo_);
     undo(meta_, meta_undo_);
     undo(hints_, hints_undo_);
@@ -88,7 +161,7 @@ public:
   }
 
   caf::error set_meta(const std::string& name, const std::string& value) override {
-    if (name == schema_version_name)
+    if (name == schema_version_name || name == "newest_timestamp_us" || name == "open_state")
       return caf::make_error(ec::storage_failure,
                              "meta name '" + name + "' is reserved for the engine");
     remember(meta_, meta_undo_, name);
@@ -145,7 +218,22 @@ public:
   }
 
 private:
-  using record_key = std::pair<partition_id, bytes>;
+  /// (partition, leaf, key): scan order, as the SQLite engine's primary key.
+  using record_key = std::tuple<partition_id, uint64_t, bytes>;
+
+  /// A record as encode_record() wrote it, and its digest as stored (refresh_digest).
+  struct stored {
+    bytes value;
+    uint64_t digest = 0;
+  };
+
+  static record_key key_of(partition_id p, const bytes& key) {
+    return record_key{p, merkle_tree::leaf_of(key, tree_leaf_bits), key};
+  }
+
+  std::map<record_key, stored>::const_iterator first_of(partition_id p) const {
+    return records_.lower_bound(record_key{p, 0, bytes{}});
+  }
 
   /// A stored hint: like records, kept encoded so reading it runs decode_record()'s checks.
   struct held_hint {
@@ -182,20 +270,23 @@ private:
 
   void end_batch() {
     in_batch_ = false;
+    newest_undo_.clear();
     records_undo_.clear();
     meta_undo_.clear();
     hints_undo_.clear();
   }
 
-  /// (partition, key) → encode_record() output; std::pair's ordering gives partition-then-key
-  /// order, and bytes compare like SQLite's BLOB memcmp order.
-  std::map<record_key, bytes> records_;
+  /// (partition, leaf, key) → the record; std::tuple's ordering is scan order, and bytes compare
+  /// like SQLite's BLOB memcmp order.
+  std::map<record_key, stored> records_;
+  int64_t newest_ = 0;
+  std::vector<int64_t> newest_undo_; ///< newest_ before each put of the open batch
   std::map<std::string, std::string> meta_;
   /// id → hint; ids in storage order, as SQLite's AUTOINCREMENT hands them out.
   std::map<uint64_t, held_hint> hints_;
   uint64_t next_hint_id_ = 1;
   bool in_batch_ = false;
-  undo_log<record_key, bytes> records_undo_;
+  undo_log<record_key, stored> records_undo_;
   undo_log<std::string, std::string> meta_undo_;
   undo_log<uint64_t, held_hint> hints_undo_;
 };

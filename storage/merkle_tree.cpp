@@ -1,5 +1,6 @@
 #include "storage/merkle_tree.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "messages/mix.hpp"
@@ -51,6 +52,18 @@ uint64_t record_digest(const bytes& key, const record& rec) {
 
 merkle_tree::merkle_tree(unsigned leaf_bits)
     : leaf_bits_(leaf_bits), nodes_(size_t{2} << leaf_bits, 0) {}
+
+merkle_tree merkle_tree::from_leaves(const std::vector<uint64_t>& leaves) {
+  unsigned bits = 0;
+  while ((size_t{1} << bits) < leaves.size())
+    ++bits;
+  merkle_tree out{bits};
+  auto first = size_t{1} << bits;
+  std::copy(leaves.begin(), leaves.end(), out.nodes_.begin() + static_cast<std::ptrdiff_t>(first));
+  for (auto i = first - 1; i >= 1; --i)
+    out.nodes_[i] = out.nodes_[2 * i] ^ out.nodes_[2 * i + 1];
+  return out;
+}
 
 size_t merkle_tree::leaf_of(const bytes& key, unsigned leaf_bits) {
   if (leaf_bits == 0)

@@ -23,9 +23,16 @@ namespace actorkv::storage {
 /// or unreadable" in anti-entropy listings). Stable across machines and builds.
 uint64_t record_digest(const bytes& key, const record& rec);
 
+/// log2 of the leaves of every partition's tree. The leaf of each key is stored with its record
+/// (storage/FORMAT.md), so changing this is a change of the on-disk format.
+constexpr unsigned tree_leaf_bits = 8;
+
 class merkle_tree {
 public:
-  explicit merkle_tree(unsigned leaf_bits = 8);
+  explicit merkle_tree(unsigned leaf_bits = tree_leaf_bits);
+
+  /// The tree whose leaves are `leaves` (left to right; their number a power of two, at least 1).
+  static merkle_tree from_leaves(const std::vector<uint64_t>& leaves);
 
   /// The leaf `key` belongs to.
   static size_t leaf_of(const bytes& key, unsigned leaf_bits);

@@ -2,6 +2,7 @@
 // storage/FORMAT.md documents the layout and its versions.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -20,6 +21,16 @@ uint32_t crc32c_portable(const uint8_t* data, size_t size);
 
 /// Encodes `rec` with its checksum.
 bytes encode_record(const record& rec);
+
+/// The newest timestamp among the record's siblings; 0 when it has none.
+inline int64_t newest_timestamp(const record& rec) {
+  if (rec.siblings.empty())
+    return 0;
+  auto newest = rec.siblings.front().timestamp_us;
+  for (const auto& s : rec.siblings)
+    newest = std::max(newest, s.timestamp_us);
+  return newest;
+}
 
 /// Verifies and decodes encode_record()'s output. A checksum mismatch, an unknown format byte or
 /// a truncated payload yields ec::corrupt_record; never throws.

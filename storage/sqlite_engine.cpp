@@ -1,13 +1,22 @@
 // The SQLite engine: one connection in WAL mode, owned by one thread at a time, plus a
-// checkpointer thread with a connection of its own.
+// checkpointer thread with a connection of its own (and, while one runs, an integrity check with
+// another, read-only).
 //
 // Every statement is prepared once at open and reset after each use, so no read transaction
-// outlives a call (a forgotten reset would pin an old WAL snapshot and stall checkpoints).
+// outlives a call (a forgotten reset would pin an old WAL snapshot and stall checkpoints). The
+// Merkle leaf summaries live in memory beside the connection: written to the file at a clean
+// close, read back at the next open, rebuilt by the integrity check after an unclean one.
 // storage/FORMAT.md documents the tables and the schema version.
+#include <algorithm>
 #include <condition_variable>
+#include <cstring>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -15,31 +24,151 @@
 #include <sqlite3.h>
 
 #include "storage/engine.hpp"
+#include "storage/merkle_tree.hpp"
 #include "storage/record_codec.hpp"
 
 namespace actorkv::storage {
 namespace {
 
-/// The schema this build creates and understands; stored in meta as 'schema_version'. Version 1
-/// (no hints table) is upgraded in place when opened.
-constexpr int schema_version = 2;
+/// The schema this build creates and understands; stored in meta as 'schema_version'. Versions 1
+/// and 2 are upgraded in place when opened (FORMAT.md).
+constexpr int schema_version = 3;
 
-/// The meta row holding the schema version; callers may read it but not write it.
+/// The meta rows the engine owns; callers may read them but not write them.
 constexpr const char* schema_version_name = "schema_version";
+/// The newest sibling timestamp stored (engine::newest_timestamp), as decimal text.
+constexpr const char* newest_timestamp_name = "newest_timestamp_us";
+/// "closed" once the engine closed the file cleanly (the leaf summaries written, no check owed);
+/// "open" while it is in use; "check owed" when it was not closed cleanly (or was upgraded) since
+/// the last check passed.
+constexpr const char* open_state_name = "open_state";
+
+bool engine_owned(const std::string& name) {
+  return name == schema_version_name || name == newest_timestamp_name || name == open_state_name;
+}
 
 /// How long a call waits for a lock held by another connection (an operator's sqlite3 shell, a
 /// backup) before failing with SQLITE_BUSY.
 constexpr int busy_timeout_ms = 5000;
 
-/// Every table of the current schema. IF NOT EXISTS makes it the upgrade from version 1 too,
-/// which lacks only the hints.
-constexpr const char* schema_sql =
-    "CREATE TABLE IF NOT EXISTS records(partition INTEGER NOT NULL, key BLOB NOT NULL, "
-    "value BLOB NOT NULL, PRIMARY KEY(partition, key)) WITHOUT ROWID;"
+/// The newest timestamp is written with a batch that raises it by more than this (and at a clean
+/// close): one row less to write per commit, at the price of a restarted node's clock starting up
+/// to this much below the newest record after a crash (its wall clock is normally ahead anyway).
+constexpr int64_t newest_timestamp_slack_us = 1'000'000;
+
+constexpr size_t leaves_per_partition = size_t{1} << tree_leaf_bits;
+
+/// Every table of the current schema. `records` is clustered on (partition, leaf, key): a leaf's
+/// keys are a range of the primary key, and a write touches no other table. `leaves` holds the
+/// leaf summaries written at a clean close.
+constexpr const char* tables_sql =
+    "CREATE TABLE IF NOT EXISTS records(partition INTEGER NOT NULL, leaf INTEGER NOT NULL, "
+    "key BLOB NOT NULL, digest INTEGER NOT NULL, value BLOB NOT NULL, "
+    "PRIMARY KEY(partition, leaf, key)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS hints(id INTEGER PRIMARY KEY AUTOINCREMENT, "
     "target TEXT NOT NULL, partition INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS hints_by_target ON hints(target, id);";
+    "CREATE INDEX IF NOT EXISTS hints_by_target ON hints(target, id);"
+    "CREATE TABLE IF NOT EXISTS leaves(partition INTEGER PRIMARY KEY, summary BLOB NOT NULL);";
+
+/// The leaf of `key` as stored (merkle_tree::leaf_of with tree_leaf_bits).
+sqlite3_int64 leaf_column(const bytes& key) {
+  return static_cast<sqlite3_int64>(merkle_tree::leaf_of(key, tree_leaf_bits));
+}
+
+/// One leaf's summary: the XOR of its records' digests and their number.
+struct leaf_summary {
+  uint64_t digest = 0;
+  uint64_t records = 0;
+};
+
+/// Summaries by partition, each with leaves_per_partition leaves.
+using summaries = std::unordered_map<partition_id, std::vector<leaf_summary>>;
+
+/// Adds (or with records -1, removes) a digest to a leaf; XOR makes the two the same.
+void fold(summaries& s, partition_id p, size_t leaf, uint64_t digest, int64_t records) {
+  auto& leaves = s[p];
+  if (leaves.empty())
+    leaves.resize(leaves_per_partition);
+  leaves[leaf].digest ^= digest;
+  leaves[leaf].records =
+      static_cast<uint64_t>(static_cast<int64_t>(leaves[leaf].records) + records);
+}
+
+/// A partition's summary as stored in `leaves.summary`: per leaf, the digest then the number of
+/// records, each a little-endian u64.
+bytes encode_summary(const std::vector<leaf_summary>& leaves) {
+  bytes out(leaves.size() * 16);
+  for (size_t i = 0; i < leaves.size(); ++i)
+    for (int b = 0; b < 8; ++b) {
+      out[16 * i + b] = static_cast<uint8_t>(leaves[i].digest >> (8 * b));
+      out[16 * i + 8 + b] = static_cast<uint8_t>(leaves[i].records >> (8 * b));
+    }
+  return out;
+}
+
+bool decode_summary(const uint8_t* data, size_t size, std::vector<leaf_summary>& out) {
+  if (size != leaves_per_partition * 16)
+    return false;
+  out.assign(leaves_per_partition, leaf_summary{});
+  for (size_t i = 0; i < leaves_per_partition; ++i)
+    for (int b = 0; b < 8; ++b) {
+      out[i].digest |= uint64_t{data[16 * i + b]} << (8 * b);
+      out[i].records |= uint64_t{data[16 * i + 8 + b]} << (8 * b);
+    }
+  return true;
+}
+
+/// SQL functions for the upgrade from version 2, registered on the upgrading connection only.
+/// They count the records they derive a digest for, for the caller's progress callback.
+struct upgrade_functions {
+  const std::function<void(uint64_t)>* progress = nullptr;
+  uint64_t records = 0;
+  int64_t newest = 0;
+
+  static bytes blob(sqlite3_value* v) {
+    auto data = static_cast<const uint8_t*>(sqlite3_value_blob(v));
+    auto size = static_cast<size_t>(sqlite3_value_bytes(v));
+    return data == nullptr ? bytes{} : bytes(data, data + size);
+  }
+
+  /// actorkv_leaf(key)
+  static void leaf(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    sqlite3_result_int64(ctx, leaf_column(blob(argv[0])));
+  }
+
+  /// actorkv_digest(key, value): record_digest, 0 for a record that fails verification; also
+  /// follows the newest timestamp.
+  static void digest(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    auto& self = *static_cast<upgrade_functions*>(sqlite3_user_data(ctx));
+    auto value = blob(argv[1]);
+    auto rec = decode_record(value.data(), value.size());
+    sqlite3_int64 out = 0;
+    if (rec) {
+      out = static_cast<sqlite3_int64>(record_digest(blob(argv[0]), *rec));
+      self.newest = std::max(self.newest, storage::newest_timestamp(*rec));
+    }
+    sqlite3_result_int64(ctx, out);
+    if (++self.records % 10000 == 0 && self.progress && *self.progress)
+      (*self.progress)(self.records);
+  }
+
+  int register_on(sqlite3* db) {
+    auto flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
+    auto rc = sqlite3_create_function_v2(db, "actorkv_leaf", 1, flags | SQLITE_DETERMINISTIC, this,
+                                         &leaf, nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_create_function_v2(db, "actorkv_digest", 2, flags, this, &digest, nullptr,
+                                      nullptr, nullptr);
+    return rc;
+  }
+  static void unregister(sqlite3* db) {
+    sqlite3_create_function_v2(db, "actorkv_leaf", 1, SQLITE_UTF8, nullptr, nullptr, nullptr,
+                               nullptr, nullptr);
+    sqlite3_create_function_v2(db, "actorkv_digest", 2, SQLITE_UTF8, nullptr, nullptr, nullptr,
+                               nullptr, nullptr);
+  }
+};
 
 /// Where schema version 1 kept hints: records under a partition no ring uses, keyed by
 /// `u16 BE name length | name | u32 BE partition | key` (FORMAT.md). The upgrade moves them.
@@ -203,6 +332,122 @@ private:
   bool stopping_ = false;
 };
 
+/// What an integrity check shares with the engine that made it: its connection (with a read
+/// snapshot already taken on the owner's thread when it rebuilds the summaries) and the summaries
+/// it found there.
+struct check_state {
+  std::string path;
+  sqlite3* db = nullptr; ///< read-only; the check opens its own when null
+  bool rebuild = false;  ///< fold the stored digests into `found`
+  summaries found;
+  bool complete = false; ///< every record was read (set by the check's thread before it answers)
+  ~check_state() {
+    if (db != nullptr) {
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      sqlite3_close(db);
+    }
+  }
+};
+
+/// The integrity check (engine::integrity_check): quick_check and then every record, in one read
+/// snapshot of a read-only connection of its own.
+integrity_report check_file(check_state& state, check_control& control) {
+  integrity_report out;
+  auto& path = state.path;
+  auto fail = [&](sqlite3* conn) {
+    auto code = conn == nullptr ? SQLITE_NOMEM : sqlite3_extended_errcode(conn) & 0xFF;
+    std::string msg =
+        conn == nullptr ? "cannot allocate a SQLite connection" : sqlite3_errmsg(conn);
+    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+      out.damage =
+          caf::make_error(ec::corrupt_record, path + ": database file damaged (" + msg + ")");
+    else
+      out.failure = caf::make_error(ec::storage_failure, path + ": integrity check: " + msg);
+  };
+  bool pinned = state.db != nullptr;
+  if (!pinned) {
+    if (sqlite3_open_v2(path.c_str(), &state.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      fail(state.db);
+      sqlite3_close(state.db);
+      state.db = nullptr;
+      return out;
+    }
+    sqlite3_extended_result_codes(state.db, 1);
+    sqlite3_busy_timeout(state.db, busy_timeout_ms);
+  }
+  auto* db = state.db;
+  // Cancelling interrupts whatever statement runs, quick_check included.
+  sqlite3_progress_handler(
+      db, 10000,
+      [](void* c) -> int { return static_cast<check_control*>(c)->cancel.load() ? 1 : 0; },
+      &control);
+  sqlite3_stmt* stmt = nullptr;
+  auto finish = [&] {
+    sqlite3_finalize(stmt);
+    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    state.db = nullptr;
+    return out;
+  };
+  auto cancelled = [&] {
+    if (!control.cancel)
+      return false;
+    out.failure = caf::make_error(ec::storage_failure, path + ": integrity check cancelled");
+    return true;
+  };
+  // One snapshot for both passes: what quick_check vouched for is what the records pass reads.
+  if (cancelled())
+    return finish();
+  if ((!pinned && sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) ||
+      sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &stmt, nullptr) != SQLITE_OK) {
+    fail(db);
+    return finish();
+  }
+  auto rc = sqlite3_step(stmt);
+  if (rc != SQLITE_ROW) {
+    if (!cancelled())
+      fail(db);
+    return finish();
+  }
+  auto first = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  std::string verdict = first == nullptr ? std::string{} : first;
+  if (verdict != "ok") {
+    out.damage =
+        caf::make_error(ec::corrupt_record, path + ": database file damaged (" + verdict + ")");
+    return finish();
+  }
+  sqlite3_finalize(stmt);
+  stmt = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT partition, leaf, key, digest, value FROM records", -1, &stmt,
+                         nullptr) != SQLITE_OK) {
+    fail(db);
+    return finish();
+  }
+  while (!cancelled() && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    auto p = static_cast<partition_id>(sqlite3_column_int64(stmt, 0));
+    auto leaf = static_cast<size_t>(sqlite3_column_int64(stmt, 1));
+    auto key = column_bytes(stmt, 2);
+    auto stored = static_cast<uint64_t>(sqlite3_column_int64(stmt, 3));
+    auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 4));
+    auto size = static_cast<size_t>(sqlite3_column_bytes(stmt, 4));
+    auto rec = decode_record(data, size);
+    if (!rec || record_digest(key, *rec) != stored || leaf >= leaves_per_partition ||
+        leaf != static_cast<size_t>(leaf_column(key)))
+      out.suspects.emplace_back(p, std::move(key));
+    // The summaries hold the digests as stored; the owner's refresh_digest of the suspects
+    // corrects both afterwards.
+    if (state.rebuild && leaf < leaves_per_partition)
+      fold(state.found, p, leaf, stored, 1);
+    ++out.records;
+    control.records.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!out.failure && rc != SQLITE_DONE && !cancelled())
+    fail(db);
+  state.complete = !out.failure && !out.damage;
+  return finish();
+}
+
 class sqlite_engine final : public engine {
 public:
   explicit sqlite_engine(std::string path) : path_(std::move(path)) {}
@@ -213,6 +458,11 @@ public:
   ~sqlite_engine() override {
     checkpointer_.stop();
     rollback();
+    // A clean close: the summaries go to the file with the state that vouches for them, unless a
+    // check is owed (it then runs again at the next start, rebuilding them) or this connection
+    // met damage.
+    if (set_meta_ != nullptr && !check_owed_ && !damage_seen_ && ready_)
+      close_cleanly();
     // Every statement of the connection, so that none is forgotten: with one left, close fails
     // and the WAL is never checkpointed into the database file.
     while (auto* stmt = sqlite3_next_stmt(db_, nullptr))
@@ -221,8 +471,10 @@ public:
     sqlite3_close(db_);
   }
 
-  /// Opens the connection, configures it, creates or checks the schema and prepares statements.
-  caf::error open(sync_mode sync, uint32_t cache_mib) {
+  /// Opens the connection, configures it, creates, upgrades or checks the schema, prepares
+  /// statements and reads what a clean close left (the leaf summaries, the newest timestamp).
+  caf::error open(sync_mode sync, uint32_t cache_mib,
+                  const std::function<void(uint64_t)>& progress) {
     auto flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr) != SQLITE_OK)
       return db_ == nullptr ? failure_text("cannot allocate a SQLite connection") : failure();
@@ -236,40 +488,88 @@ public:
     auto cache = "PRAGMA cache_size=-" + std::to_string(uint64_t{cache_mib} * 1024);
     if (sqlite3_exec(db_, cache.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
       return failure();
-    if (auto err = ensure_schema())
-      return err;
+    auto opened = ensure_schema(progress);
+    if (!opened)
+      return std::move(opened.error());
     if (auto err = prepare_all())
+      return err;
+    auto newest = get_meta(newest_timestamp_name);
+    if (!newest)
+      return std::move(newest.error());
+    if (*newest) {
+      try {
+        newest_ = std::stoll(**newest);
+      } catch (const std::exception&) {
+        newest_ = 0; // unreadable: the clock then follows what it sees from here on
+      }
+    }
+    persisted_newest_ = newest_;
+    auto state = get_meta(open_state_name);
+    if (!state)
+      return std::move(state.error());
+    auto clean = *state == std::optional<std::string>{"closed"};
+    check_owed_ =
+        *opened == schema_state::upgraded || (*opened == schema_state::existing && !clean);
+    ready_ = *opened == schema_state::created;
+    if (*opened == schema_state::existing && clean)
+      if (auto err = read_summaries())
+        return err;
+    // From here on the summaries in the file are stale: only a clean close writes them again.
+    if (sqlite3_exec(db_, "DELETE FROM leaves", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
+    if (auto err = write_meta(open_state_name, check_owed_ ? "check owed" : "open"))
       return err;
     if (checkpointer_.start(path_))
       sqlite3_wal_hook(db_, &wal_checkpointer::on_commit, &checkpointer_); // replaces SQLite's
     return caf::none;
   }
 
-  caf::error verify() override {
-    std::string first_row;
-    auto rc = sqlite3_exec(
-        db_, "PRAGMA quick_check",
-        [](void* out, int, char** values, char**) {
-          auto& row = *static_cast<std::string*>(out);
-          if (row.empty() && values[0] != nullptr)
-            row = values[0];
-          return 0;
-        },
-        &first_row, nullptr);
-    if (rc != SQLITE_OK)
-      return failure();
-    if (first_row != "ok")
-      return caf::make_error(ec::corrupt_record,
-                             path_ + ": database file damaged (" + first_row + ")");
-    return caf::none;
+  integrity_job integrity_check() override {
+    auto state = std::make_shared<check_state>();
+    state->path = path_;
+    // Every check rebuilds the summaries from a snapshot taken now (after an unclean stop they are
+    // missing; otherwise this corrects any drift, say from rows changed behind the engine's back);
+    // writes from here on are gathered apart and folded in when it is done.
+    if (auto err = pin_snapshot(*state))
+      return [err](check_control&) {
+        integrity_report out;
+        out.failure = err;
+        return out;
+      };
+    state->rebuild = true;
+    delta_.clear();
+    rebuilding_ = state;
+    return [state](check_control& control) { return check_file(*state, control); };
   }
+
+  bool check_owed() const override { return check_owed_; }
+
+  caf::error check_done(const integrity_report& report) override {
+    if (rebuilding_ && rebuilding_->complete) {
+      // The summaries of the snapshot, plus every write made since it was taken.
+      summaries_ = std::move(rebuilding_->found);
+      for (auto& [p, leaves] : delta_)
+        for (size_t l = 0; l < leaves.size(); ++l)
+          fold(summaries_, p, l, leaves[l].digest, static_cast<int64_t>(leaves[l].records));
+      delta_.clear();
+      ready_ = true;
+      rebuilding_.reset();
+    }
+    for (auto& [p, key] : report.suspects)
+      if (auto err = refresh_digest(p, key))
+        return err;
+    check_owed_ = false;
+    return write_meta(open_state_name, "open");
+  }
+
+  bool damage_seen() const override { return damage_seen_; }
 
   caf::expected<std::optional<record>> get(partition_id p, const bytes& key) override {
     statement_use use{get_};
-    sqlite3_bind_int64(get_, 1, p);
-    bind_blob(get_, 2, key.data(), key.size());
+    bind_record_key(get_, p, key);
     switch (sqlite3_step(get_)) {
     case SQLITE_ROW: {
+      remember_read(p, key, static_cast<uint64_t>(sqlite3_column_int64(get_, 1)));
       // Decode straight from SQLite's buffer: valid until the statement is reset.
       auto data = static_cast<const uint8_t*>(sqlite3_column_blob(get_, 0));
       auto size = static_cast<size_t>(sqlite3_column_bytes(get_, 0));
@@ -279,6 +579,7 @@ public:
       return std::optional<record>{std::move(*rec)};
     }
     case SQLITE_DONE:
+      remember_read(p, key, std::nullopt);
       return std::optional<record>{};
     default:
       return failure();
@@ -308,36 +609,66 @@ public:
   }
 
   caf::error put(partition_id p, const bytes& key, const record& rec) override {
+    // Outside a batch the record, its leaf and the newest timestamp still change together.
+    if (!in_batch_)
+      return on_its_own([&] { return put(p, key, rec); });
     if (auto err = check_batch())
       return err;
+    auto old = stored_digest(p, key);
+    if (!old)
+      return std::move(old.error());
     auto value = encode_record(rec);
+    auto digest = record_digest(key, rec);
     statement_use use{put_};
-    sqlite3_bind_int64(put_, 1, p);
-    bind_blob(put_, 2, key.data(), key.size());
-    bind_blob(put_, 3, value.data(), value.size());
-    return step_done(put_);
+    bind_record_key(put_, p, key);
+    sqlite3_bind_int64(put_, 4, static_cast<sqlite3_int64>(digest));
+    bind_blob(put_, 5, value.data(), value.size());
+    if (auto err = step_done(put_))
+      return err;
+    auto leaf = static_cast<size_t>(leaf_column(key));
+    if (*old)
+      change(p, leaf, **old ^ digest, 0);
+    else
+      change(p, leaf, digest, 1);
+    remember_read(p, key, digest);
+    newest_ = std::max(newest_, storage::newest_timestamp(rec));
+    return caf::none;
   }
 
   caf::error erase(partition_id p, const bytes& key) override {
+    if (!in_batch_)
+      return on_its_own([&] { return erase(p, key); });
     if (auto err = check_batch())
       return err;
+    auto old = stored_digest(p, key);
+    if (!old)
+      return std::move(old.error());
+    if (!*old)
+      return caf::none;
     statement_use use{erase_};
-    sqlite3_bind_int64(erase_, 1, p);
-    bind_blob(erase_, 2, key.data(), key.size());
-    return step_done(erase_);
+    bind_record_key(erase_, p, key);
+    if (auto err = step_done(erase_))
+      return err;
+    change(p, static_cast<size_t>(leaf_column(key)), **old, -1);
+    remember_read(p, key, std::nullopt);
+    return caf::none;
   }
 
-  caf::error
-  for_each(partition_id p,
-           const std::function<bool(const bytes& key, caf::expected<record>&& rec)>& f) override {
-    statement_use use{scan_};
-    sqlite3_bind_int64(scan_, 1, p);
+  caf::error for_each(partition_id p, const std::optional<bytes>& after,
+                      const scan_fn& f) override {
+    auto* stmt = after ? scan_after_ : scan_;
+    statement_use use{stmt};
+    sqlite3_bind_int64(stmt, 1, p);
+    if (after) {
+      sqlite3_bind_int64(stmt, 2, leaf_column(*after));
+      bind_blob(stmt, 3, after->data(), after->size());
+    }
     for (;;) {
-      switch (sqlite3_step(scan_)) {
+      switch (sqlite3_step(stmt)) {
       case SQLITE_ROW: {
-        auto key = column_bytes(scan_, 0);
-        auto data = static_cast<const uint8_t*>(sqlite3_column_blob(scan_, 1));
-        auto size = static_cast<size_t>(sqlite3_column_bytes(scan_, 1));
+        auto key = column_bytes(stmt, 0);
+        auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 1));
+        auto size = static_cast<size_t>(sqlite3_column_bytes(stmt, 1));
         if (!f(key, decode_record(data, size)))
           return caf::none;
         break;
@@ -350,6 +681,88 @@ public:
     }
   }
 
+  caf::expected<uint64_t> count(partition_id p) override {
+    if (auto err = check_ready())
+      return err;
+    uint64_t n = 0;
+    if (auto it = summaries_.find(p); it != summaries_.end())
+      for (auto& leaf : it->second)
+        n += leaf.records;
+    return n;
+  }
+
+  caf::expected<std::vector<uint64_t>> leaves(partition_id p) override {
+    if (auto err = check_ready())
+      return err;
+    std::vector<uint64_t> out(leaves_per_partition, 0);
+    if (auto it = summaries_.find(p); it != summaries_.end())
+      for (size_t l = 0; l < leaves_per_partition; ++l)
+        out[l] = it->second[l].digest;
+    return out;
+  }
+
+  caf::expected<std::vector<key_digest>> leaf_keys(partition_id p,
+                                                   const std::vector<uint64_t>& leaves) override {
+    std::vector<uint64_t> wanted;
+    for (auto l : leaves)
+      if (l < leaves_per_partition)
+        wanted.push_back(l);
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    std::vector<key_digest> out;
+    for (auto leaf : wanted) {
+      statement_use use{leaf_keys_};
+      sqlite3_bind_int64(leaf_keys_, 1, p);
+      sqlite3_bind_int64(leaf_keys_, 2, static_cast<sqlite3_int64>(leaf));
+      int rc;
+      while ((rc = sqlite3_step(leaf_keys_)) == SQLITE_ROW)
+        out.push_back(key_digest{column_bytes(leaf_keys_, 0),
+                                 static_cast<uint64_t>(sqlite3_column_int64(leaf_keys_, 1))});
+      if (rc != SQLITE_DONE)
+        return failure();
+    }
+    return out;
+  }
+
+  caf::error refresh_digest(partition_id p, const bytes& key) override {
+    if (!in_batch_)
+      return on_its_own([&] { return refresh_digest(p, key); });
+    if (auto err = check_batch())
+      return err;
+    uint64_t digest = 0;
+    uint64_t stored = 0;
+    {
+      statement_use use{stored_value_};
+      bind_record_key(stored_value_, p, key);
+      switch (sqlite3_step(stored_value_)) {
+      case SQLITE_ROW: {
+        auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stored_value_, 0));
+        auto size = static_cast<size_t>(sqlite3_column_bytes(stored_value_, 0));
+        auto rec = decode_record(data, size);
+        digest = rec ? record_digest(key, *rec) : 0;
+        stored = static_cast<uint64_t>(sqlite3_column_int64(stored_value_, 1));
+        if (digest == stored)
+          return caf::none;
+        break;
+      }
+      case SQLITE_DONE:
+        return caf::none;
+      default:
+        return failure();
+      }
+    }
+    statement_use use{set_digest_};
+    bind_record_key(set_digest_, p, key);
+    sqlite3_bind_int64(set_digest_, 4, static_cast<sqlite3_int64>(digest));
+    if (auto err = step_done(set_digest_))
+      return err;
+    remember_read(p, key, digest);
+    change(p, static_cast<size_t>(leaf_column(key)), stored ^ digest, 0);
+    return caf::none;
+  }
+
+  int64_t newest_timestamp() const override { return newest_; }
+
   caf::error begin() override {
     if (in_batch_)
       return failure_text("begin: a batch is already open");
@@ -357,6 +770,7 @@ public:
     if (auto err = step_done(begin_))
       return err;
     in_batch_ = true;
+    batch_newest_ = newest_;
     return caf::none;
   }
 
@@ -364,11 +778,13 @@ public:
     if (!in_batch_)
       return failure_text("commit: no batch is open");
     if (auto err = check_batch()) {
-      in_batch_ = false;
+      rollback();
       return err;
     }
     caf::error err;
-    {
+    if (newest_ > persisted_newest_ + newest_timestamp_slack_us)
+      err = write_meta(newest_timestamp_name, std::to_string(newest_));
+    if (!err) {
       statement_use use{commit_};
       err = step_done(commit_);
     }
@@ -379,6 +795,9 @@ public:
       return err;
     }
     in_batch_ = false;
+    undo_.clear();
+    if (newest_ > persisted_newest_ + newest_timestamp_slack_us)
+      persisted_newest_ = newest_;
     return caf::none;
   }
 
@@ -386,6 +805,12 @@ public:
     if (!in_batch_)
       return;
     in_batch_ = false;
+    // The summaries go back with the records.
+    last_read_.reset();
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it)
+      apply_change(it->partition, it->leaf, it->digest, -it->records);
+    undo_.clear();
+    newest_ = batch_newest_;
     // SQLite may already have rolled the transaction back after an I/O error or a full disk.
     if (sqlite3_get_autocommit(db_) == 0 && rollback_ != nullptr) {
       statement_use use{rollback_};
@@ -410,14 +835,9 @@ public:
   }
 
   caf::error set_meta(const std::string& name, const std::string& value) override {
-    if (name == schema_version_name)
+    if (engine_owned(name))
       return failure_text("meta name '" + name + "' is reserved for the engine");
-    if (auto err = check_batch())
-      return err;
-    statement_use use{set_meta_};
-    bind_text(set_meta_, 1, name);
-    bind_text(set_meta_, 2, value);
-    return step_done(set_meta_);
+    return write_meta(name, value);
   }
 
   caf::expected<uint64_t> add_hint(const std::string& target, partition_id p, const bytes& key,
@@ -510,8 +930,10 @@ private:
     std::string msg = sqlite3_errmsg(db_);
     if (code == SQLITE_FULL)
       return failure_text("disk is full (" + msg + ")");
-    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+      damage_seen_ = true;
       return caf::make_error(ec::corrupt_record, path_ + ": database file damaged (" + msg + ")");
+    }
     return failure_text(msg);
   }
 
@@ -550,53 +972,96 @@ private:
     return caf::none;
   }
 
-  /// Creates the tables and the schema version row, or checks an existing database's version.
-  /// The version is read before anything is created, so a newer database is left untouched.
-  caf::error ensure_schema() {
+  /// Whether the file was new, already of the current version, or upgraded by this open.
+  enum class schema_state { created, existing, upgraded };
+
+  /// Creates the tables and the schema version row, or checks an existing database's version and
+  /// upgrades an older one. The version is read before anything is created, so a newer database
+  /// is left untouched.
+  caf::expected<schema_state> ensure_schema(const std::function<void(uint64_t)>& progress) {
     if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
       return failure();
-    auto err = ensure_schema_in_transaction();
-    if (err) {
+    auto state = ensure_schema_in_transaction(progress);
+    if (!state) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      return err;
+      return state;
     }
     if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      err = failure();
+      auto err = failure();
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       return err;
     }
-    return caf::none;
+    return state;
   }
 
-  caf::error ensure_schema_in_transaction() {
+  caf::expected<schema_state>
+  ensure_schema_in_transaction(const std::function<void(uint64_t)>& progress) {
     auto found = read_schema_version();
     if (!found)
       return std::move(found.error());
-    // Version 1 differs only by lacking the hints table: schema_sql adds it, then the hints that
-    // version 1 kept among the records move into it.
-    const bool upgrade = *found && **found == "1";
+    auto current = std::to_string(schema_version);
+    if (*found && **found == current)
+      return schema_state::existing;
+    // Version 1 lacks the hints table and keeps hints among the records; versions 1 and 2 lack
+    // each record's leaf and digest, and the leaves table.
+    const bool upgrade = *found && (**found == "1" || **found == "2");
     if (*found && !upgrade) {
       const auto& text = **found;
-      if (text != std::to_string(schema_version)) {
-        auto digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-        if (digits && (text.size() > 9 || std::stoi(text) > schema_version))
-          return failure_text("schema version " + text + " is newer than this build understands (" +
-                              std::to_string(schema_version) + ")");
-        return failure_text("unknown schema version '" + text + "'");
-      }
+      auto digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+      if (digits && (text.size() > 9 || std::stoi(text) > schema_version))
+        return failure_text("schema version " + text + " is newer than this build understands (" +
+                            current + ")");
+      return failure_text("unknown schema version '" + text + "'");
     }
-    if (sqlite3_exec(db_, schema_sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+    // For an upgrade the old records table exists: IF NOT EXISTS leaves it to upgrade_records().
+    if (sqlite3_exec(db_, tables_sql, nullptr, nullptr, nullptr) != SQLITE_OK)
       return failure();
-    if (upgrade)
-      if (auto err = move_legacy_hints())
+    if (upgrade) {
+      if (**found == "1")
+        if (auto err = move_legacy_hints())
+          return err;
+      if (auto err = upgrade_records(progress))
         return err;
-    if (!*found || upgrade) {
-      auto sql = std::string{"INSERT INTO meta(name, value) VALUES('"} + schema_version_name +
-                 "', '" + std::to_string(schema_version) +
-                 "') ON CONFLICT(name) DO UPDATE SET value = excluded.value";
-      if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
-        return failure();
     }
+    auto sql = std::string{"INSERT INTO meta(name, value) VALUES('"} + schema_version_name +
+               "', '" + current + "') ON CONFLICT(name) DO UPDATE SET value = excluded.value";
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
+    return upgrade ? schema_state::upgraded : schema_state::created;
+  }
+
+  /// Upgrade 2 -> 3: rebuilds `records` clustered on (partition, leaf, key) with each record's
+  /// digest (value bytes unchanged; one that fails verification gets digest 0), and records the
+  /// newest timestamp held. Reads and writes every record once; runs inside ensure_schema()'s
+  /// transaction, so it happens entirely or not at all. The leaf summaries are left to the
+  /// integrity check an upgraded file owes.
+  caf::error upgrade_records(const std::function<void(uint64_t)>& progress) {
+    upgrade_functions fns;
+    fns.progress = &progress;
+    if (fns.register_on(db_) != SQLITE_OK)
+      return failure();
+    auto create = std::string{tables_sql}.substr(0, std::string{tables_sql}.find(';') + 1);
+    create.replace(create.find("IF NOT EXISTS records"), 21, "records_v3");
+    caf::error err;
+    if (sqlite3_exec(db_, create.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK ||
+        sqlite3_exec(db_,
+                     "INSERT INTO records_v3(partition, leaf, key, digest, value) "
+                     "SELECT partition, actorkv_leaf(key), key, actorkv_digest(key, value), value "
+                     "FROM records;"
+                     "DROP TABLE records;"
+                     "ALTER TABLE records_v3 RENAME TO records;",
+                     nullptr, nullptr, nullptr) != SQLITE_OK)
+      err = failure();
+    upgrade_functions::unregister(db_);
+    if (err)
+      return err;
+    if (progress)
+      progress(fns.records);
+    auto sql = std::string{"INSERT INTO meta(name, value) VALUES('"} + newest_timestamp_name +
+               "', '" + std::to_string(fns.newest) +
+               "') ON CONFLICT(name) DO UPDATE SET value = excluded.value";
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
     return caf::none;
   }
 
@@ -704,11 +1169,24 @@ private:
 
   caf::error prepare_all() {
     const std::pair<sqlite3_stmt**, const char*> statements[] = {
-        {&get_, "SELECT value FROM records WHERE partition = ?1 AND key = ?2"},
-        {&put_, "INSERT INTO records(partition, key, value) VALUES(?1, ?2, ?3) "
-                "ON CONFLICT(partition, key) DO UPDATE SET value = excluded.value"},
-        {&erase_, "DELETE FROM records WHERE partition = ?1 AND key = ?2"},
-        {&scan_, "SELECT key, value FROM records WHERE partition = ?1 ORDER BY key"},
+        {&get_, "SELECT value, digest FROM records "
+                "WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
+        {&put_, "INSERT INTO records(partition, leaf, key, digest, value) "
+                "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(partition, leaf, key) "
+                "DO UPDATE SET digest = excluded.digest, value = excluded.value"},
+        {&erase_, "DELETE FROM records WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
+        {&scan_, "SELECT key, value FROM records WHERE partition = ?1 ORDER BY leaf, key"},
+        // A range read of the primary key from the cursor on (SQLite compares the row values).
+        {&scan_after_, "SELECT key, value FROM records WHERE partition = ?1 "
+                       "AND (leaf, key) > (?2, ?3) ORDER BY leaf, key"},
+        {&leaf_keys_, "SELECT key, digest FROM records WHERE partition = ?1 AND leaf = ?2 "
+                      "ORDER BY key"},
+        {&stored_digest_, "SELECT digest FROM records "
+                          "WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
+        {&stored_value_, "SELECT value, digest FROM records "
+                         "WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
+        {&set_digest_, "UPDATE records SET digest = ?4 "
+                       "WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
         {&begin_, "BEGIN IMMEDIATE"},
         {&begin_read_, "BEGIN DEFERRED"},
         {&commit_, "COMMIT"},
@@ -728,14 +1206,212 @@ private:
     return caf::none;
   }
 
+  /// Writes a meta row, the engine's own included (same batch rules as put()).
+  caf::error write_meta(const std::string& name, const std::string& value) {
+    if (auto err = check_batch())
+      return err;
+    statement_use use{set_meta_};
+    bind_text(set_meta_, 1, name);
+    bind_text(set_meta_, 2, value);
+    return step_done(set_meta_);
+  }
+
+  /// Binds (partition, leaf, key) of a record to parameters 1-3.
+  static void bind_record_key(sqlite3_stmt* stmt, partition_id p, const bytes& key) {
+    sqlite3_bind_int64(stmt, 1, p);
+    sqlite3_bind_int64(stmt, 2, leaf_column(key));
+    bind_blob(stmt, 3, key.data(), key.size());
+  }
+
+  /// Runs `write` in a batch of its own (a write made outside a batch).
+  template <class Write>
+  caf::error on_its_own(Write write) {
+    if (auto err = begin())
+      return err;
+    if (auto err = write()) {
+      rollback();
+      return err;
+    }
+    return commit();
+  }
+
+  /// What the last get() (or write) of a key found stored: the key and its digest, or nullopt
+  /// when it was absent. The storage actor reads a record just before it writes it; this spares
+  /// the write a second lookup of the same row.
+  struct read_digest {
+    partition_id partition;
+    bytes key;
+    std::optional<uint64_t> digest;
+  };
+
+  void remember_read(partition_id p, const bytes& key, std::optional<uint64_t> digest) {
+    if (!last_read_)
+      last_read_.emplace();
+    last_read_->partition = p;
+    last_read_->key = key;
+    last_read_->digest = digest;
+  }
+
+  /// The key's digest as stored; nullopt when the key is absent.
+  caf::expected<std::optional<uint64_t>> stored_digest(partition_id p, const bytes& key) {
+    if (last_read_ && last_read_->partition == p && last_read_->key == key)
+      return last_read_->digest;
+    statement_use use{stored_digest_};
+    bind_record_key(stored_digest_, p, key);
+    switch (sqlite3_step(stored_digest_)) {
+    case SQLITE_ROW:
+      return std::optional<uint64_t>{
+          static_cast<uint64_t>(sqlite3_column_int64(stored_digest_, 0))};
+    case SQLITE_DONE:
+      return std::optional<uint64_t>{};
+    default:
+      return failure();
+    }
+  }
+
+  /// A change of a leaf (its digest XOR `digest`, `records` more records) made by the open batch:
+  /// applied to the summaries (or, while they are rebuilt, to the changes since the snapshot) and
+  /// remembered for a rollback.
+  void change(partition_id p, size_t leaf, uint64_t digest, int64_t records) {
+    apply_change(p, leaf, digest, records);
+    undo_.push_back(leaf_change{p, leaf, digest, records});
+  }
+
+  /// Folds a change into the summaries when they are there, and into the changes since a running
+  /// check's snapshot.
+  void apply_change(partition_id p, size_t leaf, uint64_t digest, int64_t records) {
+    if (ready_)
+      fold(summaries_, p, leaf, digest, records);
+    if (rebuilding_)
+      fold(delta_, p, leaf, digest, records);
+  }
+
+  caf::error check_ready() const {
+    if (ready_)
+      return caf::none;
+    return caf::make_error(ec::unavailable,
+                           "Merkle trees not ready: the integrity check rebuilds them after an "
+                           "unclean stop");
+  }
+
+  /// Reads the summaries a clean close wrote. A damaged one makes the check owed: it rebuilds them.
+  caf::error read_summaries() {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT partition, summary FROM leaves", -1, &stmt, nullptr) !=
+        SQLITE_OK)
+      return failure();
+    int rc;
+    bool intact = true;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      auto p = static_cast<partition_id>(sqlite3_column_int64(stmt, 0));
+      auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 1));
+      auto size = static_cast<size_t>(sqlite3_column_bytes(stmt, 1));
+      if (data == nullptr || !decode_summary(data, size, summaries_[p]))
+        intact = false;
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+      return failure();
+    ready_ = intact;
+    check_owed_ = check_owed_ || !intact;
+    if (!intact)
+      summaries_.clear();
+    return caf::none;
+  }
+
+  /// A clean close: the summaries, the newest timestamp and the state "closed" in one
+  /// transaction (none of them if it fails: the next open then rebuilds the summaries).
+  void close_cleanly() {
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE; DELETE FROM leaves;", nullptr, nullptr, nullptr) !=
+        SQLITE_OK) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    bool ok = sqlite3_prepare_v2(db_, "INSERT INTO leaves(partition, summary) VALUES(?1, ?2)", -1,
+                                 &stmt, nullptr) == SQLITE_OK;
+    for (auto it = summaries_.begin(); ok && it != summaries_.end(); ++it) {
+      auto held = std::any_of(it->second.begin(), it->second.end(),
+                              [](const leaf_summary& l) { return l.records > 0; });
+      if (!held)
+        continue;
+      auto blob = encode_summary(it->second);
+      sqlite3_bind_int64(stmt, 1, it->first);
+      bind_blob(stmt, 2, blob.data(), blob.size());
+      ok = sqlite3_step(stmt) == SQLITE_DONE;
+      sqlite3_reset(stmt);
+    }
+    sqlite3_finalize(stmt);
+    ok = ok && !write_meta(newest_timestamp_name, std::to_string(newest_)) &&
+         !write_meta(open_state_name, "closed") &&
+         sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+    if (!ok)
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+
+  /// Opens `state`'s read-only connection and takes its read snapshot now, between batches.
+  caf::error pin_snapshot(check_state& state) {
+    if (in_batch_)
+      return failure_text("an integrity check cannot start while a batch is open");
+    if (sqlite3_open_v2(path_.c_str(), &state.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      auto err = failure_text(state.db == nullptr ? std::string{"cannot open a connection"}
+                                                  : sqlite3_errmsg(state.db));
+      sqlite3_close(state.db);
+      state.db = nullptr;
+      return err;
+    }
+    sqlite3_extended_result_codes(state.db, 1);
+    sqlite3_busy_timeout(state.db, busy_timeout_ms);
+    // A WAL reader's snapshot is taken at its first read.
+    if (sqlite3_exec(state.db, "BEGIN; SELECT count(*) FROM meta;", nullptr, nullptr, nullptr) !=
+        SQLITE_OK) {
+      auto err = failure_text(sqlite3_errmsg(state.db));
+      sqlite3_close(state.db);
+      state.db = nullptr;
+      return err;
+    }
+    return caf::none;
+  }
+
+  /// One change of the open batch to a leaf summary.
+  struct leaf_change {
+    partition_id partition;
+    size_t leaf;
+    uint64_t digest;
+    int64_t records;
+  };
+
   std::string path_;
   sqlite3* db_ = nullptr;
   /// True between a successful begin() and commit()/rollback().
   bool in_batch_ = false;
+  /// engine::check_owed(); cleared by check_done().
+  bool check_owed_ = false;
+  /// A call met SQLITE_CORRUPT or SQLITE_NOTADB (failure() sets it).
+  mutable bool damage_seen_ = false;
+  /// The leaf summaries of every partition, true to the records when ready_. An integrity check
+  /// (rebuilding_) rebuilds them from its snapshot, and delta_ gathers the changes made since it;
+  /// after an unclean stop they are missing until it is done.
+  summaries summaries_;
+  bool ready_ = false;
+  summaries delta_;
+  std::shared_ptr<check_state> rebuilding_;
+  std::vector<leaf_change> undo_; ///< the open batch's changes to them
+  std::optional<read_digest> last_read_;
+  /// The newest sibling timestamp stored, as of the open batch, before it, and as written.
+  int64_t newest_ = 0;
+  int64_t batch_newest_ = 0;
+  int64_t persisted_newest_ = 0;
   sqlite3_stmt* get_ = nullptr;
   sqlite3_stmt* put_ = nullptr;
   sqlite3_stmt* erase_ = nullptr;
   sqlite3_stmt* scan_ = nullptr;
+  sqlite3_stmt* scan_after_ = nullptr;
+  sqlite3_stmt* leaf_keys_ = nullptr;
+  sqlite3_stmt* stored_digest_ = nullptr;
+  sqlite3_stmt* stored_value_ = nullptr;
+  sqlite3_stmt* set_digest_ = nullptr;
   /// BEGIN IMMEDIATE takes the write lock up front, so a batch never fails half-way for want of it.
   sqlite3_stmt* begin_ = nullptr;
   /// A read snapshot for read_together(); commit_ ends it.
@@ -753,10 +1429,11 @@ private:
 
 } // namespace
 
-caf::expected<std::unique_ptr<engine>> open_sqlite_engine(const std::string& path, sync_mode sync,
-                                                          uint32_t cache_mib) {
+caf::expected<std::unique_ptr<engine>>
+open_sqlite_engine(const std::string& path, sync_mode sync, uint32_t cache_mib,
+                   const std::function<void(uint64_t)>& progress) {
   auto result = std::make_unique<sqlite_engine>(path);
-  if (auto err = result->open(sync, cache_mib))
+  if (auto err = result->open(sync, cache_mib, progress))
     return err;
   return std::unique_ptr<engine>{std::move(result)};
 }

@@ -543,6 +543,11 @@ http_reply render_status(const cluster_status& s) {
   body.num("memory_in_flight", s.memory_in_flight);
   body.num("memory_peak", s.memory_peak);
   body.num("overloaded_refusals", s.overloaded_refusals);
+  body.str("integrity_check", s.integrity_check);
+  body.num("ae_partition", s.ae_partition);
+  body.num("ae_partitions", s.ae_partitions);
+  body.num("ae_repairs_running", s.ae_repairs_running);
+  body.num("ae_repairs_this_round", s.ae_repairs_this_round);
   return json_reply(200, body.done());
 }
 

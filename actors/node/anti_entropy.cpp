@@ -21,9 +21,17 @@ struct ae_state {
   static inline const char* name = "anti_entropy";
   anti_entropy_options options;
   peer_directory peers;
-  anti_entropy_stats stats;
-  uint64_t repairs_this_round = 0;
-  size_t next = 0; ///< index into options.partitions within the running round
+  anti_entropy_stats stats; ///< its round figures count the round under way
+  size_t next = 0;          ///< index into options.partitions within the running round
+};
+
+/// The keys of one partition that differ, repaired at most options.repairs at a time.
+struct repair_queue {
+  partition_id partition = 0;
+  vnode_actor remote;
+  std::vector<bytes> keys;
+  size_t next = 0;    ///< keys[next] is the next to start
+  size_t running = 0; ///< repairs started and not done
 };
 
 using self_ptr = ae_impl::stateful_pointer<ae_state>;
@@ -33,18 +41,21 @@ void next_partition(self_ptr self);
 /// Moves on to the next partition after the pause that spares foreground work.
 void done_with_partition(self_ptr self) {
   ++self->state.next;
+  self->state.stats.partition = self->state.next;
   self->delayed_send(self, self->state.options.pace, caf::tick_atom::value, uint64_t{0});
 }
 
 void end_round(self_ptr self) {
   auto& st = self->state;
   ++st.stats.rounds;
-  st.stats.repairs_last_round = st.repairs_this_round;
-  st.stats.repairs_total += st.repairs_this_round;
-  if (st.repairs_this_round > 0)
+  st.stats.repairs_last_round = st.stats.repairs_this_round;
+  st.stats.repairs_total += st.stats.repairs_this_round;
+  if (st.stats.repairs_this_round > 0)
     log_event(st.options.node, "anti-entropy round " + std::to_string(st.stats.rounds) + ": " +
-                                   std::to_string(st.repairs_this_round) + " keys repaired");
-  st.repairs_this_round = 0;
+                                   std::to_string(st.stats.repairs_this_round) + " keys repaired");
+  st.stats.repairs_this_round = 0;
+  st.stats.partition = 0;
+  st.stats.partitions = 0; // no round under way
   st.next = 0;
   self->delayed_send(self, st.options.interval, caf::tick_atom::value);
 }
@@ -68,7 +79,7 @@ void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key,
                       record merged = !mine.found     ? theirs.rec
                                       : !theirs.found ? mine.rec
                                                       : dvv::merge(mine.rec, theirs.rec, mode);
-                      ++self->state.repairs_this_round;
+                      ++self->state.stats.repairs_this_round;
                       auto left = std::make_shared<int>(0);
                       auto finish = [=] {
                         if (--*left == 0)
@@ -92,6 +103,22 @@ void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key,
           [=](caf::error&) { done(); });
 }
 
+/// Starts repairs until `repairs` run or none is left; the partition is done when all are.
+void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
+  auto& st = self->state;
+  while (q->running < st.options.repairs && q->next < q->keys.size()) {
+    ++q->running;
+    ++st.stats.repairs_running;
+    repair_key(self, q->partition, q->remote, q->keys[q->next++], [self, q] {
+      --q->running;
+      --self->state.stats.repairs_running;
+      pump(self, q);
+    });
+  }
+  if (q->running == 0 && q->next == q->keys.size())
+    done_with_partition(self);
+}
+
 void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector<uint64_t> leaves) {
   auto timeout = self->state.options.timeout;
   self->request(self->state.options.storage, timeout, leafkeys_atom::value, p, leaves)
@@ -106,20 +133,13 @@ void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector
                         digests[kd.key].first = kd.digest;
                       for (auto& kd : theirs)
                         digests[kd.key].second = kd.digest;
-                      std::vector<bytes> differing;
+                      auto q = std::make_shared<repair_queue>();
+                      q->partition = p;
+                      q->remote = remote;
                       for (auto& [key, d] : digests)
                         if (d.first != d.second || d.first == 0)
-                          differing.push_back(key);
-                      if (differing.empty()) {
-                        done_with_partition(self);
-                        return;
-                      }
-                      auto left = std::make_shared<size_t>(differing.size());
-                      for (auto& key : differing)
-                        repair_key(self, p, remote, key, [=] {
-                          if (--*left == 0)
-                            done_with_partition(self);
-                        });
+                          q->keys.push_back(key);
+                      pump(self, q);
                     },
                     [=](caf::error&) { done_with_partition(self); });
           },
@@ -178,7 +198,7 @@ void next_partition(self_ptr self) {
         return;
       }
     }
-    ++st.next; // no other replica up: nothing to compare with
+    st.stats.partition = ++st.next; // no other replica up: nothing to compare with
   }
   end_round(self);
 }
@@ -198,6 +218,8 @@ ae_impl::behavior_type ae_behavior(self_ptr self, anti_entropy_options options) 
       [=](status_atom) { return self->state.stats; },
       [=](caf::tick_atom) { // a round starts
         self->state.next = 0;
+        self->state.stats.partition = 0;
+        self->state.stats.partitions = self->state.options.partitions.size();
         next_partition(self);
       },
       [=](caf::tick_atom, uint64_t) { next_partition(self); }, // the round goes on

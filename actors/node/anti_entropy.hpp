@@ -3,10 +3,12 @@
 // A round visits every partition this node is a home replica of, one after another (paced, so
 // foreground requests keep the cores). For each it picks another home replica that is up
 // (rotating between rounds) and compares Merkle trees: roots first; when they differ, the leaves;
-// for the differing leaves both sides list their keys with digests; every key whose digest
-// differs or is missing on one side is read on both sides, merged, and the merged record sent to
-// each side that lacked it. Corrupt records list with digest 0, so the exchange repairs them too.
-// Repairs are counted per round and shown by status.
+// for the differing leaves both sides list their keys with digests (storage reads each leaf as a
+// range of its primary key: nothing else of the partition); every key whose digest differs or is
+// missing on one side is read on both sides, merged, and the merged record sent to each side that
+// lacked it, at most `repairs` keys at a time. Records found unreadable list with digest 0, so
+// the exchange repairs them too. Progress (the partition of the round under way, repairs running
+// and done) and repairs per round are shown by status.
 #pragma once
 
 #include <chrono>
@@ -31,6 +33,8 @@ struct anti_entropy_options {
   std::chrono::milliseconds interval{10000};
   std::chrono::milliseconds pace{10};
   std::chrono::milliseconds timeout{5000};
+  /// Keys repaired at once: each is two reads and up to two merges in flight.
+  uint32_t repairs = 16;
 };
 
 anti_entropy_actor spawn_anti_entropy(caf::actor_system& sys, anti_entropy_options options);

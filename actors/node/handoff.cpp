@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -10,6 +11,7 @@
 #include "actors/node/event_log.hpp"
 #include "actors/node/peer_directory.hpp"
 #include "messages/error.hpp"
+#include "storage/record_codec.hpp"
 
 namespace actorkv {
 
@@ -28,6 +30,19 @@ struct stream_key {
   }
 };
 
+/// Where a stream stands, kept across its interruptions (for the ring epoch it belongs to).
+struct stream_progress {
+  bytes cursor; ///< the last key the target acknowledged in the current pass (empty: none)
+  /// The current pass sends only records with a sibling stamped at or after this (a catch-up
+  /// pass after an interruption); nullopt: every record.
+  std::optional<int64_t> since_us;
+  /// A catch-up pass owed once the current one is through: writes stamped since then may have
+  /// missed the target before the cursor.
+  std::optional<int64_t> owed_since_us;
+  /// Wall clock when the batch that ended at `cursor` was read (the target was up then).
+  int64_t acked_read_us = 0;
+};
+
 struct handoff_state {
   static inline const char* name = "handoff";
   handoff_options options;
@@ -43,6 +58,7 @@ struct handoff_state {
   bool tick_scheduled = false;
   std::set<stream_key> failed_logged;
   std::set<stream_key> sized; ///< streams whose partition size counts in stats.keys_total
+  std::map<stream_key, stream_progress> progress; ///< streams begun and not finished
   handoff_stats stats;
 };
 
@@ -74,10 +90,19 @@ void stream_failed(self_ptr self, uint64_t id, const stream_key& k, const std::s
   if (st.active != id)
     return;
   st.active = 0;
+  if (auto it = st.progress.find(k); it != st.progress.end() && !it->second.cursor.empty()) {
+    // What the target acknowledged stays; what was written before the cursor since the target
+    // was last reached is sent by a catch-up pass once the stream is through.
+    auto& pr = it->second;
+    auto since =
+        pr.acked_read_us -
+        std::chrono::duration_cast<std::chrono::microseconds>(st.options.clock_margin).count();
+    pr.owed_since_us = pr.owed_since_us ? std::min(*pr.owed_since_us, since) : since;
+  }
   if (st.failed_logged.insert(k).second)
     log_event(st.options.node, "handoff of partition " + std::to_string(k.partition) + " to " +
                                    k.target + " interrupted (" + why +
-                                   "); it restarts from the partition's first key");
+                                   "); it resumes after the last key acknowledged");
   schedule(self, st.options.retry);
 }
 
@@ -87,6 +112,7 @@ void stream_finished(self_ptr self, uint64_t id, const stream_key& k) {
     return;
   st.active = 0;
   ++st.stats.tasks_done;
+  st.progress.erase(k);
   if (!k.release) {
     // A transfer started for an earlier change still reports under that epoch: ignored there.
     if (st.active_epoch == st.epoch)
@@ -130,32 +156,61 @@ void stream_finished(self_ptr self, uint64_t id, const stream_key& k) {
           });
 }
 
-/// Sends the batch of records after `cursor`, then the next, until the partition is through.
-void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target, bytes cursor) {
+/// Sends the batch of records after the stream's cursor, then the next, until the partition is
+/// through; then a catch-up pass if one is owed, or the stream is finished.
+void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target) {
   auto& st = self->state;
   auto timeout = st.options.timeout;
-  self->request(st.options.storage, timeout, scan_atom::value, k.partition, cursor,
+  auto& pr = st.progress[k];
+  auto read_at = st.options.wall();
+  self->request(st.options.storage, timeout, scan_atom::value, k.partition, pr.cursor,
                 st.options.batch)
       .then(
           [=](std::vector<keyed_record>& batch) {
-            if (self->state.active != id)
+            auto& st = self->state;
+            if (st.active != id)
               return;
+            auto& pr = st.progress[k];
             if (batch.empty()) {
-              stream_finished(self, id, k);
+              if (!pr.owed_since_us) {
+                stream_finished(self, id, k);
+                return;
+              }
+              // Through, but interrupted on the way: once more from the start, sending only what
+              // was written since.
+              pr.since_us = pr.owed_since_us;
+              pr.owed_since_us.reset();
+              pr.cursor.clear();
+              send_batch(self, id, k, target);
               return;
             }
-            auto left = std::make_shared<size_t>(batch.size());
-            auto failed = std::make_shared<bool>(false);
             auto last = batch.back().key;
-            auto count = batch.size();
+            std::vector<keyed_record> sending;
             for (auto& kr : batch)
+              if (!pr.since_us || storage::newest_timestamp(kr.rec) >= *pr.since_us)
+                sending.push_back(std::move(kr));
+            if (sending.empty()) {
+              pr.cursor = last;
+              send_batch(self, id, k, target);
+              return;
+            }
+            auto left = std::make_shared<size_t>(sending.size());
+            auto failed = std::make_shared<bool>(false);
+            auto count = sending.size();
+            for (auto& kr : sending)
               self->request(target, timeout, merge_atom::value, kr.key, kr.rec)
                   .then(
                       [=](const record&) {
                         if (--*left > 0 || *failed)
                           return;
-                        self->state.stats.keys_sent += count;
-                        send_batch(self, id, k, target, last);
+                        auto& st = self->state;
+                        st.stats.keys_sent += count;
+                        if (st.active != id)
+                          return;
+                        auto& pr = st.progress[k];
+                        pr.cursor = last;
+                        pr.acked_read_us = read_at;
+                        send_batch(self, id, k, target);
                       },
                       [=](caf::error& err) {
                         if (*failed)
@@ -191,7 +246,10 @@ void next_stream(self_ptr self) {
     }
     st.active = ++st.last_id;
     st.active_epoch = st.epoch;
-    send_batch(self, st.active, k, *target, bytes{});
+    auto& pr = st.progress[k];
+    if (pr.cursor.empty() && !pr.since_us)
+      pr.acked_read_us = st.options.wall(); // nothing acknowledged yet: nothing to catch up on
+    send_batch(self, st.active, k, *target);
     return;
   }
   if (waiting)
@@ -211,10 +269,13 @@ handoff_impl::behavior_type handoff_behavior(self_ptr self, handoff_options opti
           // Transfers belong to one change; releases outlive it.
           for (auto it = st.finished.begin(); it != st.finished.end();)
             it = it->release ? std::next(it) : st.finished.erase(it);
+          for (auto it = st.progress.begin(); it != st.progress.end();)
+            it = it->first.release ? std::next(it) : st.progress.erase(it);
           st.epoch = epoch;
         }
         st.tasks = std::move(tasks);
-        // Progress counts each stream's partition as large as it is when the stream is queued.
+        // Progress counts each stream's partition as large as it is when the stream is queued
+        // (storage counts without reading records; nothing waits for it).
         for (auto& k : open_streams(st))
           if (st.sized.insert(k).second)
             self->request(st.options.storage, st.options.timeout, count_atom::value, k.partition)

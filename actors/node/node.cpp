@@ -60,6 +60,7 @@ void spawn_children(self_ptr self) {
     ae.partitions = home_partitions(self);
   ae.interval = ms(cluster.anti_entropy.interval_ms);
   ae.pace = ms(cluster.anti_entropy.pace_ms);
+  ae.repairs = cluster.anti_entropy.repairs;
   ae.timeout = timeout;
   st.anti_entropy = spawn_anti_entropy(sys, std::move(ae));
   handoff_options ho;
@@ -72,6 +73,9 @@ void spawn_children(self_ptr self) {
   // intervals) has told every node of the new one.
   ho.release_grace = timeout + 3 * ms(cluster.gossip.interval_ms);
   ho.timeout = timeout;
+  auto clock = st.options.clock;
+  ho.wall = [clock] { return clock->wall(); };
+  ho.clock_margin = timeout + ms(cluster.timeouts.max_clock_skew_ms);
   st.handoff = spawn_handoff(sys, std::move(ho));
   membership_options mo;
   mo.self = member_info{
@@ -173,6 +177,12 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
       },
       [=](admin_atom, const std::string& action, const std::string& subject,
           bool apply) -> caf::result<std::string> {
+        if (action == "check") {
+          // Not a membership change: a full integrity check of this node's store.
+          if (!allowed(role::admin))
+            return refused("an integrity check", role::admin);
+          return self->delegate(self->state.options.storage, check_atom::value);
+        }
         if (!allowed(role::admin))
           return refused(apply ? "a membership change" : "a plan", role::admin);
         return self->delegate(self->state.membership, admin_atom::value, action, subject, apply);

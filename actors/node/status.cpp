@@ -1,6 +1,7 @@
 // The cluster as this node sees it, for kvsh status (see node_state.hpp): the members and the
 // ring from the node's own state, plus what its workers know (hints held, anti-entropy progress,
-// the membership view's fingerprint, handoff progress, the clocks' offsets), asked of them at once.
+// the membership view's fingerprint, handoff progress, the clocks' offsets, the integrity check),
+// asked of them at once.
 #include <memory>
 
 #include <caf/all.hpp>
@@ -59,13 +60,13 @@ cluster_status make_status(self_ptr self) {
 } // namespace
 
 caf::result<cluster_status> full_status(self_ptr self) {
-  // The five workers are asked at once; the status goes out when the last has answered. Only the
-  // storage's answer is essential: without the others, their figures stay 0.
+  // The workers are asked at once; the status goes out when the last has answered. Only the
+  // storage's backlog is essential: without the others, their figures stay 0.
   struct gathering {
     caf::typed_response_promise<cluster_status> rp;
     cluster_status status;
     caf::error failed;
-    int left = 5;
+    int left = 6;
     void one_done() {
       if (--left > 0)
         return;
@@ -98,6 +99,17 @@ caf::result<cluster_status> full_status(self_ptr self) {
             g->status.ae_rounds = ae.rounds;
             g->status.ae_repairs_last_round = ae.repairs_last_round;
             g->status.ae_repairs_total = ae.repairs_total;
+            g->status.ae_partition = ae.partition;
+            g->status.ae_partitions = ae.partitions;
+            g->status.ae_repairs_running = ae.repairs_running;
+            g->status.ae_repairs_this_round = ae.repairs_this_round;
+            g->one_done();
+          },
+          ignore);
+  self->request(st.options.storage, timeout, status_atom::value)
+      .then(
+          [g](std::string& check) {
+            g->status.integrity_check = std::move(check);
             g->one_done();
           },
           ignore);

@@ -1,6 +1,8 @@
 #include "actors/node/storage_actor.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <random>
@@ -21,8 +23,30 @@ namespace actorkv {
 
 namespace {
 
-/// The flush timer is private: callers only see storage_actor.
-using storage_impl = storage_actor::extend<caf::reacts_to<caf::flush_atom>>;
+/// The flush timer, a check coming due and a check's report are private: callers only see
+/// storage_actor.
+using storage_impl =
+    storage_actor::extend<caf::reacts_to<caf::flush_atom>, caf::reacts_to<check_atom, uint64_t>,
+                          caf::reacts_to<check_atom, uint64_t, storage::integrity_report>>;
+
+/// Runs one integrity job on a thread of its own (spawned detached: it blocks on disk for as long
+/// as the check takes) and answers with its report.
+using checker_actor =
+    caf::typed_actor<caf::replies_to<check_atom>::with<storage::integrity_report>>;
+
+/// The integrity check's progress and outcome, for status.
+struct check_progress {
+  enum class phase { none, waiting, running, passed, damaged, failed };
+  phase now = phase::none;
+  std::string reason;   ///< why the current or last check runs
+  uint64_t id = 0;      ///< of the current check
+  uint64_t total = 0;   ///< records held when it started
+  uint64_t repairs = 0; ///< records found unreadable (handed to anti-entropy) by the last check
+  std::string outcome;  ///< how the last check ended
+  caf::actor_clock::time_point started;
+  /// Shared with the running check's thread: records read so far, and its cancellation.
+  std::shared_ptr<storage::check_control> control = std::make_shared<storage::check_control>();
+};
 
 /// An answer owed once the open batch commits: called with the commit's error (none on success).
 using pending_answer = std::function<void(const caf::error&)>;
@@ -32,13 +56,16 @@ struct storage_state {
 
   std::shared_ptr<storage::engine> engine;
   storage_options options;
-  std::vector<storage::merkle_tree> trees; ///< one per partition
   bool batch_open = false;
   size_t batch_writes = 0;
   std::vector<pending_answer> pending;
   /// Hints held per target, read from disk at start and kept in step by this actor, so that
   /// bounding the backlog costs no scan per write.
   std::map<std::string, uint64_t> hint_counts;
+  /// What the open batch added to (or removed from) hint_counts: undone if it fails to commit.
+  std::map<std::string, int64_t> batch_hint_delta;
+  check_progress check;
+  bool damage_checked = false; ///< a check has run (or runs) for damage the engine met
   bool writes_failing = false; ///< logged once when writes start failing, once when they recover
   std::mt19937_64 one_off_ids;
   storage_metrics metrics; ///< batch sizes, commit latency
@@ -70,18 +97,14 @@ void recount_hints(storage_state& st) {
   st.hint_counts = counts ? std::move(*counts) : std::map<std::string, uint64_t>{};
 }
 
-/// Builds every partition's tree from what is on disk, and has the node's clock follow it (after a
-/// restart too, writes through this node are stamped above what it holds).
-void rebuild_trees(storage_state& st) {
-  st.trees.assign(st.options.partitions, storage::merkle_tree{});
-  for (partition_id p = 0; p < st.options.partitions; ++p)
-    st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&& rec) {
-      if (!rec)
-        return true;
-      st.options.clock->observe(*rec);
-      st.trees[p].toggle(key, storage::record_digest(key, *rec));
-      return true;
-    });
+/// Adds `n` (negative: removes) to the hints counted for `target`, remembering it for the open
+/// batch.
+void count_hints(storage_state& st, const std::string& target, int64_t n) {
+  auto& held = st.hint_counts[target];
+  held = static_cast<uint64_t>(static_cast<int64_t>(held) + n);
+  if (held == 0)
+    st.hint_counts.erase(target);
+  st.batch_hint_delta[target] += n;
 }
 
 /// Logs the transitions between failing and working writes (a full disk, say), not every failure.
@@ -104,11 +127,16 @@ void finish_batch(self_ptr self) {
   if (err || st.batch_writes > 0)
     note_write_outcome(st, err);
   if (err) {
+    // The engine's leaves went back with the records; only the hint counts need undoing.
     st.engine->rollback();
-    // The trees and hint counts followed writes that are now undone.
-    rebuild_trees(st);
-    recount_hints(st);
+    for (auto& [target, n] : st.batch_hint_delta) {
+      auto& held = st.hint_counts[target];
+      held = static_cast<uint64_t>(std::max<int64_t>(0, static_cast<int64_t>(held) - n));
+      if (held == 0)
+        st.hint_counts.erase(target);
+    }
   }
+  st.batch_hint_delta.clear();
   st.batch_open = false;
   st.batch_writes = 0;
   auto pending = std::move(st.pending);
@@ -158,21 +186,17 @@ caf::error hold_hint(storage_state& st, const std::string& target, partition_id 
     note_write_outcome(st, id.error());
     return id.error();
   }
-  ++st.hint_counts[target];
+  count_hints(st, target, 1);
   ++st.batch_writes;
   return caf::none;
 }
 
-/// Stores `rec` in the open batch and keeps the partition's tree in step.
-caf::error store(storage_state& st, partition_id p, const bytes& key, const replica_read& old,
-                 const record& rec) {
+/// Stores `rec` in the open batch (the engine keeps its leaf in step).
+caf::error store(storage_state& st, partition_id p, const bytes& key, const record& rec) {
   if (auto err = st.engine->put(p, key, rec)) {
     note_write_outcome(st, err);
     return err;
   }
-  if (old.found)
-    st.trees[p].toggle(key, storage::record_digest(key, old.rec));
-  st.trees[p].toggle(key, storage::record_digest(key, rec));
   ++st.batch_writes;
   return caf::none;
 }
@@ -196,7 +220,7 @@ caf::error no_partition(partition_id p) {
 caf::expected<record> apply_coord(self_ptr self, partition_id p, const write_op& op,
                                   const std::string& hint_target) {
   auto& st = self->state;
-  if (p >= st.trees.size())
+  if (p >= st.options.partitions)
     return no_partition(p);
   if (auto err = open_batch(self))
     return err;
@@ -243,7 +267,7 @@ caf::expected<record> apply_coord(self_ptr self, partition_id p, const write_op&
   // checked. A fallback (above) holds no copy of the key: it has nothing to check against.
   if (auto err = check_client_write(current.rec, updated, op.limits))
     return err;
-  if (auto err = store(st, p, op.key, current, updated))
+  if (auto err = store(st, p, op.key, updated))
     return err;
   return updated;
 }
@@ -253,7 +277,7 @@ caf::expected<record> apply_coord(self_ptr self, partition_id p, const write_op&
 caf::expected<record> apply_merge(self_ptr self, partition_id p, const bytes& key,
                                   const record& incoming) {
   auto& st = self->state;
-  if (p >= st.trees.size())
+  if (p >= st.options.partitions)
     return no_partition(p);
   if (auto err = open_batch(self))
     return err;
@@ -261,14 +285,14 @@ caf::expected<record> apply_merge(self_ptr self, partition_id p, const bytes& ke
   // A corrupt local record is replaced by the incoming one: that is the repair.
   auto current = read_record(st, p, key);
   if (!current.found) {
-    if (auto err = store(st, p, key, current, incoming))
+    if (auto err = store(st, p, key, incoming))
       return err;
     return incoming;
   }
   auto merged = dvv::merge(current.rec, incoming, st.options.conflicts);
   if (merged == current.rec)
     return merged; // nothing new to write
-  if (auto err = store(st, p, key, current, merged))
+  if (auto err = store(st, p, key, merged))
     return err;
   return merged;
 }
@@ -277,7 +301,7 @@ caf::expected<record> apply_merge(self_ptr self, partition_id p, const bytes& ke
 caf::error apply_hint(self_ptr self, partition_id p, const std::string& target, const bytes& key,
                       const record& rec) {
   auto& st = self->state;
-  if (p >= st.trees.size())
+  if (p >= st.options.partitions)
     return no_partition(p);
   if (auto err = check_backlog(st))
     return err;
@@ -299,7 +323,7 @@ void take_record(caf::expected<record> rec, replica_answer& out) {
 void serve_call(self_ptr self, replica_call& c, replica_answer& out) {
   switch (c.kind) {
   case replica_call_kind::read:
-    if (c.partition >= self->state.trees.size())
+    if (c.partition >= self->state.options.partitions)
       out.err = no_partition(c.partition);
     else
       out.read = read_record(self->state, c.partition, c.key);
@@ -318,6 +342,110 @@ void serve_call(self_ptr self, replica_call& c, replica_answer& out) {
   }
 }
 
+/// What status shows of the integrity check.
+std::string describe_check(self_ptr self) {
+  auto& c = self->state.check;
+  using phase = check_progress::phase;
+  auto seconds = [&] {
+    auto d = self->clock().now() - c.started;
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s";
+  };
+  switch (c.now) {
+  case phase::none:
+    return "none since start (the store was closed cleanly)";
+  case phase::waiting:
+  case phase::running: {
+    auto read = std::to_string(c.control->records.load(std::memory_order_relaxed));
+    // Without the Merkle summaries (after an unclean stop) the size is unknown until it is done.
+    auto rebuilding = !self->state.engine->count(0);
+    return "running for " + seconds() + " (" + c.reason + "), " + read +
+           (rebuilding ? " records read, rebuilding the Merkle trees (anti-entropy waits)"
+                       : " of about " + std::to_string(c.total) + " records read") +
+           "; the node serves meanwhile";
+  }
+  default:
+    return c.outcome;
+  }
+}
+
+/// Starts a full integrity check of the store unless one is under way: after `check_delay`, a
+/// detached checker runs the engine's job on a connection of its own while this actor serves.
+/// Returns what it did.
+std::string start_check(self_ptr self, const std::string& reason) {
+  auto& st = self->state;
+  auto& c = st.check;
+  using phase = check_progress::phase;
+  if (c.now == phase::waiting || c.now == phase::running)
+    return "an integrity check is already running (" + c.reason + ")";
+  c.now = phase::waiting;
+  c.reason = reason;
+  c.started = self->clock().now();
+  c.control = std::make_shared<storage::check_control>();
+  c.total = 0;
+  for (partition_id p = 0; p < st.options.partitions; ++p)
+    if (auto n = st.engine->count(p))
+      c.total += *n;
+  log_event(st.options.node, "integrity check started in the background (" + reason +
+                                 "); the node serves meanwhile");
+  self->delayed_send(self, st.options.check_delay, check_atom::value, ++c.id);
+  return "integrity check started (" + std::to_string(c.total) +
+         " records); status shows its progress";
+}
+
+/// Acts on a check's report: marks the records found unreadable for anti-entropy (refreshing
+/// their digests), records a passed check, or reports a damaged store.
+void finish_check(self_ptr self, storage::integrity_report& report) {
+  auto& st = self->state;
+  auto& c = st.check;
+  using phase = check_progress::phase;
+  auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() - c.started);
+  auto when = "after " + std::to_string(took.count() / 1000) + "." +
+              std::to_string(took.count() % 1000 / 100) + " s (" + c.reason + ")";
+  if (report.damage) {
+    c.now = phase::damaged;
+    c.outcome = "the last found the file damaged " + when + ": " + describe(report.damage);
+    log_event(st.options.node, "integrity check: " + describe(report.damage));
+    if (st.options.on_damage)
+      st.options.on_damage(describe(report.damage));
+    return;
+  }
+  if (report.failure) {
+    c.now = phase::failed;
+    c.outcome = "the last could not finish " + when + ": " + describe(report.failure);
+    log_event(st.options.node, "integrity check could not finish: " + describe(report.failure));
+    return;
+  }
+  caf::error err = open_batch(self);
+  if (!err)
+    err = st.engine->check_done(report);
+  ++st.batch_writes;
+  c.repairs = report.suspects.size();
+  if (err) {
+    c.now = phase::failed;
+    c.outcome = "the last could not record its findings " + when + ": " + describe(err);
+    log_event(st.options.node, "integrity check: recording its findings failed: " + describe(err));
+    return;
+  }
+  c.now = phase::passed;
+  c.outcome = "the last passed " + when + ": " + std::to_string(report.records) +
+              " records read, " + std::to_string(c.repairs) +
+              " unreadable (left to anti-entropy to repair)";
+  log_event(st.options.node, "integrity check passed: " + std::to_string(report.records) +
+                                 " records read in " + std::to_string(took.count()) + " ms, " +
+                                 std::to_string(c.repairs) +
+                                 " unreadable (anti-entropy repairs them)");
+}
+
+/// After a call met damage of the file itself, checks the whole store once (in the background).
+void check_if_damaged(self_ptr self) {
+  auto& st = self->state;
+  if (st.damage_checked || !st.engine->damage_seen())
+    return;
+  st.damage_checked = true;
+  start_check(self, "a read or write met a damaged page");
+}
+
 storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<storage::engine> engine,
                                              storage_options options) {
   auto& st = self->state;
@@ -327,8 +455,12 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
   if (!st.options.clock)
     st.options.clock = std::make_shared<node_clock>();
   st.one_off_ids.seed(options.seed);
-  rebuild_trees(st);
+  // Nothing on disk is read but the hint counts: the engine recorded the newest timestamp it
+  // holds, so writes through this node are stamped above it after a restart too.
+  st.options.clock->observe(st.engine->newest_timestamp());
   recount_hints(st);
+  if (st.engine->check_owed())
+    start_check(self, "the store was not closed cleanly");
   return {
       [=](batch_atom,
           std::vector<replica_call>& calls) -> caf::result<std::vector<replica_answer>> {
@@ -348,12 +480,15 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           static_cast<void>(open_batch(self));
           serve_all();
         }
+        check_if_damaged(self);
         return answer_after_commit(self, std::move(answers));
       },
       [=](read_atom, partition_id p, const bytes& key) -> caf::result<replica_read> {
-        if (p >= self->state.trees.size())
+        if (p >= self->state.options.partitions)
           return no_partition(p);
-        return answer_after_commit(self, read_record(self->state, p, key));
+        auto found = read_record(self->state, p, key);
+        check_if_damaged(self);
+        return answer_after_commit(self, std::move(found));
       },
       [=](merge_atom, partition_id p, const bytes& key,
           const record& incoming) -> caf::result<record> {
@@ -387,8 +522,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           return err;
         if (auto err = st.engine->remove_hint(id))
           return err;
-        if (auto it = st.hint_counts.find(target); it != st.hint_counts.end() && --it->second == 0)
-          st.hint_counts.erase(it);
+        if (st.hint_counts.count(target) > 0)
+          count_hints(st, target, -1);
         ++st.batch_writes;
         return answer_after_commit(self, caf::ok_atom::value);
       },
@@ -400,64 +535,59 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
       },
       [=](tree_atom, partition_id p, uint32_t depth) -> caf::result<std::vector<uint64_t>> {
         auto& st = self->state;
-        if (p >= st.trees.size() || depth > st.trees[p].leaf_bits())
+        if (p >= st.options.partitions || depth > storage::tree_leaf_bits)
           return caf::make_error(ec::bad_request, "no such partition or tree level");
-        return answer_after_commit(self, st.trees[p].level(depth));
+        // The leaves are read (2^tree_leaf_bits rows), the levels above computed from them.
+        auto leaves = st.engine->leaves(p);
+        check_if_damaged(self);
+        if (!leaves)
+          return leaves.error();
+        return answer_after_commit(self, storage::merkle_tree::from_leaves(*leaves).level(depth));
       },
       [=](leafkeys_atom, partition_id p,
           const std::vector<uint64_t>& leaves) -> caf::result<std::vector<key_digest>> {
         auto& st = self->state;
-        if (p >= st.trees.size())
+        if (p >= st.options.partitions)
           return caf::make_error(ec::bad_request, "no such partition");
-        std::vector<bool> wanted(size_t{1} << st.trees[p].leaf_bits(), false);
-        for (auto l : leaves)
-          if (l < wanted.size())
-            wanted[l] = true;
-        std::vector<key_digest> out;
-        auto bits = st.trees[p].leaf_bits();
-        st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&& rec) {
-          // A corrupt record is listed with digest 0: it differs from any intact copy, so the
-          // exchange repairs it.
-          if (wanted[storage::merkle_tree::leaf_of(key, bits)])
-            out.push_back(key_digest{key, rec ? storage::record_digest(key, *rec) : 0});
-          return true;
-        });
-        return answer_after_commit(self, std::move(out));
+        // Digests as stored: a record found unreadable since it was written lists with 0 once an
+        // integrity check (or a read that met it and the repair after) refreshed it.
+        auto keys = st.engine->leaf_keys(p, leaves);
+        check_if_damaged(self);
+        if (!keys)
+          return keys.error();
+        return answer_after_commit(self, std::move(*keys));
       },
       [=](scan_atom, partition_id p, const bytes& after,
           uint32_t limit) -> caf::result<std::vector<keyed_record>> {
         auto& st = self->state;
-        if (p >= st.trees.size())
+        if (p >= st.options.partitions)
           return caf::make_error(ec::bad_request, "no such partition");
         std::vector<keyed_record> out;
-        // The engine scans from the partition's first key: skipping to `after` costs a pass over
-        // the keys before it, which is small next to sending them (partitions are Q-th parts).
-        auto err = st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&& rec) {
-          if (!after.empty() && !(after < key))
-            return true;
+        // A range read from the cursor: a partition streamed batch by batch is read once.
+        // Client keys are never empty, so an empty cursor means the partition's first key.
+        auto from = after.empty() ? std::nullopt : std::optional<bytes>{after};
+        auto err = st.engine->for_each(p, from, [&](const bytes& key, caf::expected<record>&& rec) {
           if (rec)
             out.push_back(keyed_record{key, std::move(*rec)});
           return out.size() < limit;
         });
+        check_if_damaged(self);
         if (err)
           return err;
         return answer_after_commit(self, std::move(out));
       },
       [=](count_atom, partition_id p) -> caf::result<uint64_t> {
         auto& st = self->state;
-        if (p >= st.trees.size())
+        if (p >= st.options.partitions)
           return caf::make_error(ec::bad_request, "no such partition");
-        uint64_t n = 0;
-        if (auto err = st.engine->for_each(p, [&](const bytes&, caf::expected<record>&&) {
-              ++n;
-              return true;
-            }))
-          return err;
-        return answer_after_commit(self, n);
+        auto n = st.engine->count(p);
+        if (!n)
+          return n.error();
+        return answer_after_commit(self, *n);
       },
       [=](drop_atom, partition_id p) -> caf::result<uint64_t> {
         auto& st = self->state;
-        if (p >= st.trees.size())
+        if (p >= st.options.partitions)
           return caf::make_error(ec::bad_request, "no such partition");
         std::vector<bytes> keys;
         if (auto err = st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&&) {
@@ -472,7 +602,6 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
             note_write_outcome(st, err);
             return err;
           }
-        st.trees[p] = storage::merkle_tree{};
         ++st.batch_writes;
         return answer_after_commit(self, static_cast<uint64_t>(keys.size()));
       },
@@ -486,9 +615,53 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         ++st.batch_writes;
         return answer_after_commit(self, caf::ok_atom::value);
       },
-      [=](caf::flush_atom) { finish_batch(self); },
+      [=](check_atom) -> std::string { return start_check(self, "requested"); },
+      [=](status_atom) -> std::string { return describe_check(self); },
+      [=](check_atom, uint64_t id) {
+        // The check comes due: its job runs on a thread of its own, reading a snapshot through a
+        // connection of its own, while this actor goes on serving.
+        auto& c = self->state.check;
+        if (id != c.id || c.now != check_progress::phase::waiting)
+          return;
+        c.now = check_progress::phase::running;
+        // The check takes its snapshot now, between batches (one that rebuilds the Merkle
+        // summaries needs every write before it committed and every one after it counted apart).
+        finish_batch(self);
+        auto job = self->state.engine->integrity_check();
+        auto control = c.control;
+        auto run = [job, control](checker_actor::pointer me) -> checker_actor::behavior_type {
+          return {[=](check_atom) {
+            auto report = job(*control);
+            me->quit();
+            return report;
+          }};
+        };
+        // A simulation on the test coordinator runs the checker itself (over a memory engine).
+        auto checker =
+            self->state.options.detached ? self->spawn<caf::detached>(run) : self->spawn(run);
+        self->request(checker, caf::infinite, check_atom::value)
+            .then(
+                [=](storage::integrity_report& report) {
+                  self->send(self, check_atom::value, id, std::move(report));
+                },
+                [=](caf::error& err) {
+                  storage::integrity_report report;
+                  report.failure = std::move(err);
+                  self->send(self, check_atom::value, id, std::move(report));
+                });
+      },
+      [=](check_atom, uint64_t id, storage::integrity_report& report) {
+        if (id == self->state.check.id)
+          finish_check(self, report);
+      },
+      [=](caf::flush_atom) {
+        finish_batch(self);
+        check_if_damaged(self);
+      },
       [=](stop_atom) {
         finish_batch(self);
+        // A check under way stops soon rather than hold up the process's exit.
+        self->state.check.control->cancel = true;
         self->quit();
       },
   };

@@ -8,11 +8,17 @@
 // still be lost. Coordinators and peers' gateways send their replica calls as batches (one
 // message, one answer for many calls); the single requests serve vnodes and background work.
 //
-// It also keeps a Merkle tree per partition in memory, built by one scan at start and updated by
-// every write (the old record's digest out, the new one in), for anti-entropy.
+// The engine keeps each partition's Merkle leaves and size with its records (storage/engine.hpp),
+// so start-up reads no record: the node's clock follows the newest timestamp the engine recorded.
+// A full integrity check runs in the background, on a thread and connection of its own, when the
+// store was not closed cleanly, when a call met damage of the file, or on request (kvsh check);
+// the node serves meanwhile. Records it finds unreadable get digest 0, so anti-entropy repairs
+// them; a damaged file is reported to on_damage.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +52,12 @@ struct storage_options {
   std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
   /// Batch sizes and commit latency go here (node_metrics.hpp); null: nothing is counted.
   std::shared_ptr<metrics_registry> metrics{};
+  /// Called (on the storage thread) when an integrity check found the store damaged beyond
+  /// per-record repair, with the description; kvnode restarts itself to set the file aside.
+  std::function<void(const std::string&)> on_damage;
+  /// How long an integrity check waits before it starts reading: 0, except in tests that need
+  /// one running for a while (kvnode's ACTORKV_TEST_CHECK_DELAY_MS).
+  std::chrono::milliseconds check_delay{0};
 };
 
 /// Spawns the storage actor owning `engine` (detached unless options.detached is false).

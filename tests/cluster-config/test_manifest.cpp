@@ -145,6 +145,7 @@ data_dir = "d/c"
   BOOST_CHECK_EQUAL(m->timeouts.request_ms, 5000u);
   BOOST_CHECK_EQUAL(m->timeouts.client_ms, 10000u);
   BOOST_CHECK(!m->faults.injection);
+  BOOST_CHECK_EQUAL(m->anti_entropy.repairs, 16u);
   BOOST_CHECK_EQUAL(m->nodes[0].capacity, 1u);
 }
 
@@ -172,6 +173,8 @@ request_ms = 30
 client_ms = 40
 [faults]
 injection = true
+[anti_entropy]
+repairs = 3
 )" + two_nodes + "capacity = 3\n",
                           "all.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
@@ -191,6 +194,7 @@ injection = true
   BOOST_CHECK_EQUAL(m->timeouts.request_ms, 30u);
   BOOST_CHECK_EQUAL(m->timeouts.client_ms, 40u);
   BOOST_CHECK(m->faults.injection);
+  BOOST_CHECK_EQUAL(m->anti_entropy.repairs, 3u);
   BOOST_CHECK_EQUAL(m->nodes[0].capacity, 1u);
   BOOST_CHECK_EQUAL(m->nodes[1].capacity, 3u);
 }
@@ -421,6 +425,8 @@ BOOST_AUTO_TEST_CASE(limits_and_timeouts_not_zero) {
          "request_ms = 0 must be at least 1");
   expect(store_head + "[timeouts]\nclient_ms = 0\n" + two_nodes, 8,
          "client_ms = 0 must be at least 1");
+  expect(store_head + "[anti_entropy]\nrepairs = 0\n" + two_nodes, 8,
+         "repairs = 0 must be at least 1");
 }
 
 BOOST_AUTO_TEST_CASE(frame_limit_follows_the_other_limits_and_partitions) {
@@ -550,8 +556,10 @@ BOOST_AUTO_TEST_CASE(tls_needs_its_three_files_unless_turned_off) {
   auto m = parse_manifest(store_head + two_nodes, "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
   BOOST_CHECK(!m->tls.configured); // kvnode refuses to start on that
-  m = parse_manifest(store_head + "[tls]\nca = \"c/ca.crt\"\ncert = \"c/{node}.crt\"\n"
-                                  "key = \"c/{node}.key\"\n" + two_nodes,
+  m = parse_manifest(store_head +
+                         "[tls]\nca = \"c/ca.crt\"\ncert = \"c/{node}.crt\"\n"
+                         "key = \"c/{node}.key\"\n" +
+                         two_nodes,
                      "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
   BOOST_CHECK(m->tls.configured && m->tls.enabled);

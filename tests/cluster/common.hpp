@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <random>
@@ -38,6 +39,21 @@ bool eventually(std::chrono::milliseconds limit, Predicate pred) {
   }
   return pred();
 }
+
+/// Sets an environment variable for the processes started while it lives (kvnode's test hooks,
+/// e.g. ACTORKV_TEST_CLOCK_OFFSET_MS); the test's own code reads none of it.
+class scoped_env {
+public:
+  scoped_env(std::string name, const std::string& value) : name_(std::move(name)) {
+    setenv(name_.c_str(), value.c_str(), 1);
+  }
+  ~scoped_env() { unsetenv(name_.c_str()); }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+
+private:
+  std::string name_;
+};
 
 /// A seed for a randomised test: random, or ACTORKV_SEED to replay one; printed either way.
 /// One node, 16 partitions, N = R = W = 1: the quickest cluster a test can start.
@@ -151,6 +167,28 @@ inline int64_t stored_with(const std::string& data_dir, const std::string& marke
   }
   sqlite3_close(db);
   return n;
+}
+
+/// Overwrites `pages` 4 KiB pages in the middle of a stopped node's database file with garbage.
+inline void damage_pages(const std::string& data_dir, size_t pages = 2) {
+  auto path = data_dir + "/actorkv.db";
+  auto size = std::filesystem::file_size(path);
+  BOOST_REQUIRE_MESSAGE(size > (pages + 1) * 4096, path << " has only " << size << " bytes");
+  std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
+  f.seekp(static_cast<std::streamoff>(size / 2 / 4096 * 4096));
+  std::string junk(pages * 4096, '\xA5');
+  f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+}
+
+/// Copies the write-ahead log a killed node left into its database file and removes it (what a
+/// clean stop does), leaving everything else (its open state: not closed cleanly) as it was.
+inline void fold_log(const std::string& data_dir) {
+  sqlite3* db = nullptr;
+  auto path = data_dir + "/actorkv.db";
+  BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  sqlite3_close(db); // the last connection: the log goes
+  BOOST_REQUIRE(!std::filesystem::exists(path + "-wal"));
 }
 
 /// Flips one bit of the first byte of `marker` inside the stored record that holds it, behind the

@@ -23,21 +23,6 @@ namespace {
 
 constexpr uint32_t partitions = 64;
 
-/// Sets an environment variable for the processes started while it lives; the test's own code
-/// reads none of it.
-class scoped_env {
-public:
-  scoped_env(std::string name, const std::string& value) : name_(std::move(name)) {
-    setenv(name_.c_str(), value.c_str(), 1);
-  }
-  ~scoped_env() { unsetenv(name_.c_str()); }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
-private:
-  std::string name_;
-};
-
 /// Three nodes, N = 3, R = W = 2, last writer wins; node 0's clock 120 s ahead once started.
 local_cluster::options lww_cluster() {
   local_cluster::options o;

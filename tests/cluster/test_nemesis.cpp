@@ -641,21 +641,18 @@ BOOST_AUTO_TEST_CASE(corrupt_pages_are_set_aside_and_the_replica_is_refilled) {
     expected += "value-of-" + k + "\n";
   }
   BOOST_REQUIRE(c.kvsh(0, script, 120s).exit_code == 0);
-  auto status = c.stop(2);
-  BOOST_REQUIRE_MESSAGE(status == 0, "n3 exited with " << status << ":\n" << c.log_tail(2));
-  // Overwrite pages in the middle of n3's database file with garbage.
-  auto path = c.data_dir(2) + "/actorkv.db";
-  auto size = std::filesystem::file_size(path);
-  BOOST_REQUIRE(size > 3 * 4096);
-  {
-    std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
-    f.seekp(static_cast<std::streamoff>(size / 2 / 4096 * 4096));
-    std::string junk(2 * 4096, '\xA5');
-    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
-  }
-  c.start(2); // must come up, not crash-loop
-  BOOST_TEST(c.log(2).find("database file damaged") != std::string::npos, c.log_tail(2));
+  // n3 crashes, and pages in the middle of its database file are overwritten with garbage.
+  c.kill(2);
+  fold_log(c.data_dir(2));
+  damage_pages(c.data_dir(2));
+  // It comes up (not crash-looping), checks its file in the background because it was not closed
+  // cleanly, finds the damage, and restarts itself (same process) to set the file aside.
+  c.start(2);
+  auto pid = c.pid(2);
+  BOOST_TEST(c.wait_for_log(2, "database file damaged", 60s), c.log_tail(2));
+  BOOST_TEST(c.wait_for_log(2, "starting empty: replicas will refill it", 60s), c.log_tail(2));
   wait_until_all_up(c);
+  BOOST_TEST(c.pid(2) == pid);
   // Reads never return damaged data, and anti-entropy refills the fresh replica.
   auto r = c.kvsh(2, gets, 120s);
   BOOST_TEST(r.exit_code == 0, r.err);

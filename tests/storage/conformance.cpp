@@ -2,7 +2,9 @@
 // reference and SQLite must be indistinguishable through the interface.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -10,6 +12,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "fixtures.hpp"
+#include "storage/merkle_tree.hpp"
+#include "storage/record_codec.hpp"
 
 using namespace actorkv;
 using namespace actorkv::storage;
@@ -37,6 +41,41 @@ std::vector<std::pair<bytes, record>> scan(engine& e, partition_id p) {
   });
   ACTORKV_REQUIRE_OK(err);
   return out;
+}
+
+/// What the engine's leaf summaries of partition `p` must be: the digests of what scan() reads,
+/// folded into a tree the way anti-entropy compares them.
+std::vector<uint64_t> expected_leaves(engine& e, partition_id p) {
+  merkle_tree t;
+  for (auto& [key, rec] : scan(e, p))
+    t.toggle(key, record_digest(key, rec));
+  return t.level(tree_leaf_bits);
+}
+
+/// The leaf summaries, the size and every leaf's keys of partition `p` agree with its records.
+void check_summaries(engine& e, partition_id p) {
+  auto entries = scan(e, p);
+  auto leaves = e.leaves(p);
+  ACTORKV_REQUIRE_OK(leaves);
+  BOOST_CHECK(*leaves == expected_leaves(e, p));
+  auto n = e.count(p);
+  ACTORKV_REQUIRE_OK(n);
+  BOOST_CHECK_EQUAL(*n, entries.size());
+  std::vector<uint64_t> all_leaves;
+  for (uint64_t l = 0; l < (uint64_t{1} << tree_leaf_bits); ++l)
+    all_leaves.push_back(l);
+  auto listed = e.leaf_keys(p, all_leaves);
+  ACTORKV_REQUIRE_OK(listed);
+  // In scan order: leaf by leaf, key order within each.
+  std::vector<std::tuple<size_t, bytes, uint64_t>> expected;
+  for (auto& [key, rec] : entries)
+    expected.emplace_back(merkle_tree::leaf_of(key, tree_leaf_bits), key, record_digest(key, rec));
+  std::sort(expected.begin(), expected.end());
+  BOOST_REQUIRE_EQUAL(listed->size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    BOOST_CHECK(listed->at(i).key == std::get<1>(expected[i]));
+    BOOST_CHECK_EQUAL(listed->at(i).digest, std::get<2>(expected[i]));
+  }
 }
 
 std::vector<bytes> keys_of(const std::vector<std::pair<bytes, record>>& entries) {
@@ -149,20 +188,37 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(partitions_are_isolated, F, engine_fixtures) {
   BOOST_CHECK(read(e, 0xFFFFFFFFu, key));
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(for_each_visits_keys_in_byte_order, F, engine_fixtures) {
+BOOST_AUTO_TEST_CASE_TEMPLATE(for_each_visits_keys_by_leaf_then_in_byte_order, F, engine_fixtures) {
   F fx;
   auto& e = fx.store();
   // Prefixes, NUL and 0xFF bytes: unsigned lexicographic order, shorter prefix first.
   std::vector<bytes> keys = {to_bytes("b"),  to_bytes("a"),  bytes{'a', 0}, to_bytes("ab"),
                              bytes{0xFF},    bytes{0},       bytes{0, 0},   bytes{0x7F, 0xFF},
                              bytes{0x80, 0}, to_bytes("aa"), bytes{0xFF, 0}};
+  // Within a leaf the byte order shows: keys extended until they fall into their prefix's leaf.
+  for (auto base : {to_bytes("a"), bytes{0xFF}, bytes{0}}) {
+    auto leaf = merkle_tree::leaf_of(base, tree_leaf_bits);
+    for (unsigned x = 0; x < 65536; ++x) {
+      auto longer = base;
+      longer.push_back(static_cast<uint8_t>(x >> 8));
+      longer.push_back(static_cast<uint8_t>(x));
+      if (merkle_tree::leaf_of(longer, tree_leaf_bits) == leaf) {
+        keys.push_back(longer);
+        break;
+      }
+    }
+  }
   for (size_t i = 0; i < keys.size(); ++i)
     ACTORKV_REQUIRE_OK(e.put(4, keys[i], value_record(keys[i], i + 1)));
   ACTORKV_REQUIRE_OK(e.put(3, to_bytes("other partition"), sample_record()));
   ACTORKV_REQUIRE_OK(e.put(5, bytes{0}, sample_record()));
   auto entries = scan(e, 4);
   auto expected = keys;
-  std::sort(expected.begin(), expected.end());
+  std::sort(expected.begin(), expected.end(), [](const bytes& a, const bytes& b) {
+    return std::make_pair(merkle_tree::leaf_of(a, tree_leaf_bits), a) <
+           std::make_pair(merkle_tree::leaf_of(b, tree_leaf_bits), b);
+  });
+  BOOST_CHECK_EQUAL(keys.size(), 14u);
   BOOST_CHECK(keys_of(entries) == expected);
   for (const auto& [key, rec] : entries) {
     BOOST_REQUIRE_EQUAL(rec.siblings.size(), 1u);
@@ -181,7 +237,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(for_each_stops_when_told, F, engine_fixtures) {
     return seen.size() < 3;
   });
   ACTORKV_REQUIRE_OK(err);
-  BOOST_CHECK(seen == (std::vector<bytes>{to_bytes("a"), to_bytes("b"), to_bytes("c")}));
+  auto all = keys_of(scan(e, 0));
+  BOOST_CHECK(seen == std::vector<bytes>(all.begin(), all.begin() + 3));
   // An early stop leaves the engine ready for the next call, including another scan.
   ACTORKV_REQUIRE_OK(e.put(0, to_bytes("z"), value_record(to_bytes("y"))));
   BOOST_CHECK_EQUAL(scan(e, 0).size(), 11u);
@@ -238,7 +295,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_rolled_back_batch_leaves_no_trace, F, engine_fix
   BOOST_CHECK(*kept == value_record(to_bytes("v1")));
   BOOST_CHECK(read(e, 0, to_bytes("erased")));
   BOOST_CHECK(!read(e, 0, to_bytes("new")));
-  BOOST_CHECK(keys_of(scan(e, 0)) == (std::vector<bytes>{to_bytes("erased"), to_bytes("kept")}));
+  auto left = keys_of(scan(e, 0));
+  std::sort(left.begin(), left.end());
+  BOOST_CHECK(left == (std::vector<bytes>{to_bytes("erased"), to_bytes("kept")}));
   auto name = e.get_meta("name");
   ACTORKV_REQUIRE_OK(name);
   BOOST_CHECK(*name == std::optional<std::string>{"before"});
@@ -319,11 +378,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(the_schema_version_is_readable_but_reserved, F, en
   auto& e = fx.store();
   auto version = e.get_meta("schema_version");
   ACTORKV_REQUIRE_OK(version);
-  BOOST_CHECK(*version == std::optional<std::string>{"2"});
-  ACTORKV_CHECK_EC(e.set_meta("schema_version", "3"), ec::storage_failure);
+  BOOST_CHECK(*version == std::optional<std::string>{"3"});
+  ACTORKV_CHECK_EC(e.set_meta("schema_version", "4"), ec::storage_failure);
   version = e.get_meta("schema_version");
   ACTORKV_REQUIRE_OK(version);
-  BOOST_CHECK(*version == std::optional<std::string>{"2"});
+  BOOST_CHECK(*version == std::optional<std::string>{"3"});
+  // So are the engine's other rows (newest_timestamp(), check_owed()).
+  ACTORKV_CHECK_EC(e.set_meta("newest_timestamp_us", "1"), ec::storage_failure);
+  ACTORKV_CHECK_EC(e.set_meta("open_state", "closed"), ec::storage_failure);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(hints_are_listed_per_target_oldest_first_up_to_a_limit, F,
@@ -480,6 +542,167 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(hints_follow_batches, F, engine_fixtures) {
   BOOST_REQUIRE_EQUAL(held->size(), 1u);
   BOOST_CHECK_EQUAL(held->at(0).id, *committed);
   BOOST_CHECK(read(e, 1, to_bytes("record")));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(leaf_summaries_and_leaf_keys_follow_every_write, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  auto empty = e.leaves(7);
+  ACTORKV_REQUIRE_OK(empty);
+  BOOST_CHECK(*empty == std::vector<uint64_t>(size_t{1} << tree_leaf_bits, 0));
+  for (int i = 0; i < 600; ++i)
+    ACTORKV_REQUIRE_OK(e.put(7, to_bytes("k" + std::to_string(i)),
+                             value_record(to_bytes("v" + std::to_string(i)), i + 1)));
+  ACTORKV_REQUIRE_OK(e.put(8, to_bytes("k1"), sample_record()));
+  check_summaries(e, 7);
+  // Overwrites, deletes, a delete of an absent key, in a batch and outside.
+  ACTORKV_REQUIRE_OK(e.begin());
+  for (int i = 0; i < 600; i += 3)
+    ACTORKV_REQUIRE_OK(e.put(7, to_bytes("k" + std::to_string(i)), sample_record()));
+  for (int i = 1; i < 600; i += 5)
+    ACTORKV_REQUIRE_OK(e.erase(7, to_bytes("k" + std::to_string(i))));
+  ACTORKV_REQUIRE_OK(e.erase(7, to_bytes("never")));
+  ACTORKV_REQUIRE_OK(e.commit());
+  ACTORKV_REQUIRE_OK(e.put(7, to_bytes("k0"), value_record(to_bytes("again"), 9)));
+  check_summaries(e, 7);
+  check_summaries(e, 8);
+  // Only the leaves asked for are listed; indexes beyond the last leaf are ignored.
+  auto k5 = to_bytes("k5");
+  auto leaf = merkle_tree::leaf_of(k5, tree_leaf_bits);
+  auto listed = e.leaf_keys(7, {leaf, uint64_t{1} << tree_leaf_bits});
+  ACTORKV_REQUIRE_OK(listed);
+  BOOST_CHECK(!listed->empty());
+  BOOST_CHECK(std::any_of(listed->begin(), listed->end(),
+                          [&](const key_digest& kd) { return kd.key == k5; }));
+  for (auto& kd : *listed)
+    BOOST_CHECK_EQUAL(merkle_tree::leaf_of(kd.key, tree_leaf_bits), leaf);
+  // Everything deleted: the leaves are empty again.
+  for (auto& key : keys_of(scan(e, 7)))
+    ACTORKV_REQUIRE_OK(e.erase(7, key));
+  check_summaries(e, 7);
+  auto cleared = e.leaves(7);
+  ACTORKV_REQUIRE_OK(cleared);
+  BOOST_CHECK(*cleared == std::vector<uint64_t>(size_t{1} << tree_leaf_bits, 0));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_rolled_back_batch_restores_the_summaries_and_newest_timestamp, F,
+                              engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  BOOST_CHECK_EQUAL(e.newest_timestamp(), 0);
+  for (int i = 0; i < 50; ++i)
+    ACTORKV_REQUIRE_OK(e.put(2, to_bytes("k" + std::to_string(i)), value_record(to_bytes("v"))));
+  auto before = e.leaves(2);
+  ACTORKV_REQUIRE_OK(before);
+  auto newest = e.newest_timestamp();
+  BOOST_CHECK_EQUAL(newest, 1001); // value_record's timestamp
+  ACTORKV_REQUIRE_OK(e.begin());
+  record later = value_record(to_bytes("later"));
+  later.siblings[0].timestamp_us = 5'000'000;
+  ACTORKV_REQUIRE_OK(e.put(2, to_bytes("k1"), later));
+  ACTORKV_REQUIRE_OK(e.put(2, to_bytes("added"), later));
+  ACTORKV_REQUIRE_OK(e.erase(2, to_bytes("k2")));
+  BOOST_CHECK_EQUAL(e.newest_timestamp(), 5'000'000);
+  e.rollback();
+  auto after = e.leaves(2);
+  ACTORKV_REQUIRE_OK(after);
+  BOOST_CHECK(*after == *before);
+  BOOST_CHECK_EQUAL(e.newest_timestamp(), newest);
+  check_summaries(e, 2);
+  // Committed, the newest timestamp stays (it never goes down, not even when the record goes).
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_REQUIRE_OK(e.put(2, to_bytes("added"), later));
+  ACTORKV_REQUIRE_OK(e.commit());
+  ACTORKV_REQUIRE_OK(e.erase(2, to_bytes("added")));
+  BOOST_CHECK_EQUAL(e.newest_timestamp(), 5'000'000);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_scan_continues_after_its_cursor, F, engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  for (int i = 0; i < 100; ++i)
+    ACTORKV_REQUIRE_OK(e.put(1, to_bytes("k" + std::to_string(i)), value_record(to_bytes("v"))));
+  ACTORKV_REQUIRE_OK(e.put(2, to_bytes("zzz"), value_record(to_bytes("other partition"))));
+  auto all = keys_of(scan(e, 1));
+  // Batches of 7 from the last key each reported: every key once, in order.
+  std::vector<bytes> batched;
+  std::optional<bytes> cursor;
+  for (;;) {
+    std::vector<bytes> batch;
+    ACTORKV_REQUIRE_OK(e.for_each(1, cursor, [&](const bytes& key, caf::expected<record>&&) {
+      batch.push_back(key);
+      return batch.size() < 7;
+    }));
+    if (batch.empty())
+      break;
+    batched.insert(batched.end(), batch.begin(), batch.end());
+    cursor = batch.back();
+  }
+  BOOST_CHECK(batched == all);
+  // A cursor need not be a stored key: the scan starts at the first key after it.
+  std::vector<bytes> rest;
+  ACTORKV_REQUIRE_OK(e.for_each(1, to_bytes("k5"), [&](const bytes& key, caf::expected<record>&&) {
+    rest.push_back(key);
+    return true;
+  }));
+  auto scan_position = [](const bytes& key) {
+    return std::make_pair(merkle_tree::leaf_of(key, tree_leaf_bits), key);
+  };
+  std::vector<bytes> expected;
+  for (auto& key : all)
+    if (scan_position(to_bytes("k5")) < scan_position(key))
+      expected.push_back(key);
+  BOOST_CHECK(rest == expected);
+  // Nor need it still be there: the key that followed it comes next.
+  auto at = std::find(all.begin(), all.end(), to_bytes("k50"));
+  BOOST_REQUIRE(at != all.end() && at + 1 != all.end());
+  ACTORKV_REQUIRE_OK(e.erase(1, to_bytes("k50")));
+  rest.clear();
+  ACTORKV_REQUIRE_OK(e.for_each(1, to_bytes("k50"), [&](const bytes& key, caf::expected<record>&&) {
+    rest.push_back(key);
+    return rest.size() < 1;
+  }));
+  BOOST_CHECK(rest == std::vector<bytes>{*(at + 1)});
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(refreshing_a_digest_of_an_intact_record_changes_nothing, F,
+                              engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  ACTORKV_REQUIRE_OK(e.put(3, to_bytes("a"), sample_record()));
+  auto before = e.leaves(3);
+  ACTORKV_REQUIRE_OK(before);
+  ACTORKV_REQUIRE_OK(e.refresh_digest(3, to_bytes("a")));
+  ACTORKV_REQUIRE_OK(e.refresh_digest(3, to_bytes("absent")));
+  auto after = e.leaves(3);
+  ACTORKV_REQUIRE_OK(after);
+  BOOST_CHECK(*after == *before);
+  check_summaries(e, 3);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(an_integrity_check_of_an_intact_store_finds_nothing, F,
+                              engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  for (int i = 0; i < 300; ++i)
+    ACTORKV_REQUIRE_OK(e.put(i % 5, to_bytes("k" + std::to_string(i)), sample_record()));
+  BOOST_CHECK(!e.check_owed());
+  check_control control;
+  auto report = e.integrity_check()(control);
+  BOOST_CHECK_MESSAGE(!report.damage, describe(report.damage));
+  BOOST_CHECK_MESSAGE(!report.failure, describe(report.failure));
+  BOOST_CHECK_EQUAL(report.records, 300u);
+  BOOST_CHECK_EQUAL(control.records.load(), 300u);
+  BOOST_CHECK(report.suspects.empty());
+  ACTORKV_REQUIRE_OK(e.check_done(report));
+  BOOST_CHECK(!e.check_owed());
+  // Cancelled before it starts: it stops at once and reports a failure, not damage.
+  check_control cancelled;
+  cancelled.cancel = true;
+  report = e.integrity_check()(cancelled);
+  BOOST_CHECK(!report.damage);
+  BOOST_CHECK(report.failure);
+  BOOST_CHECK_LT(report.records, 300u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -185,6 +186,19 @@ caf::actor_addr coordinator_of(caf::actor_system& sys, const actorkv::node_actor
   return out;
 }
 
+/// Set when an integrity check found the database damaged: once stopped, the process starts over
+/// (restart_self) and sets the file aside.
+std::atomic<bool> restart_requested{false};
+char** self_argv = nullptr;
+
+/// Replaces this process with a fresh start of kvnode with the same arguments: same PID, same
+/// log. Returns only if that fails.
+void restart_self(const std::string& node) {
+  actorkv::log_event(node, "restarting");
+  execv("/proc/self/exe", self_argv);
+  actorkv::log_event(node, std::string{"cannot restart: "} + std::strerror(errno));
+}
+
 /// Ends the process if the actor system's shutdown stalls (see its use in main).
 class shutdown_watchdog {
 public:
@@ -193,6 +207,8 @@ public:
       std::unique_lock<std::mutex> lock{mutex_};
       if (!done_.wait_for(lock, std::chrono::seconds(10), [this] { return disarmed_; })) {
         actorkv::log_event(node, "stopped (the actor system's shutdown stalled; database closed)");
+        if (restart_requested)
+          restart_self(node);
         std::_Exit(0);
       }
     });
@@ -264,6 +280,26 @@ bool test_clock_offset(int64_t& offset_us, std::string& error) {
   return true;
 }
 
+/// Test hook: ACTORKV_TEST_CHECK_DELAY_MS=N makes every integrity check wait N ms before it reads,
+/// so that a cluster test sees the node serve while one runs. Unset or empty: 0. False (with
+/// `error` set) for anything but 0 to 600000.
+bool test_check_delay(std::chrono::milliseconds& delay, std::string& error) {
+  delay = std::chrono::milliseconds{0};
+  const char* text = std::getenv("ACTORKV_TEST_CHECK_DELAY_MS");
+  if (!text || !*text)
+    return true;
+  char* end = nullptr;
+  errno = 0;
+  long long ms = std::strtoll(text, &end, 10);
+  if (errno != 0 || *end != '\0' || ms < 0 || ms > 600000) {
+    error = std::string{"ACTORKV_TEST_CHECK_DELAY_MS="} + text +
+            ": a test hook taking milliseconds from 0 to 600000";
+    return false;
+  }
+  delay = std::chrono::milliseconds{ms};
+  return true;
+}
+
 actorkv::storage::sync_mode sync_of(const std::string& s) {
   if (s == "full")
     return actorkv::storage::sync_mode::full;
@@ -277,6 +313,7 @@ actorkv::storage::sync_mode sync_of(const std::string& s) {
 int main(int argc, char** argv) {
   if (actorkv::print_version_if_asked(argc, argv, "kvnode"))
     return 0;
+  self_argv = argv;
   // Signals are taken by the main thread alone (sigwait below): block them before any thread
   // starts (SQLite's checkpointer opens with the database, CAF's threads later) so that every
   // thread inherits the mask. A thread that did not would take a SIGTERM sent while the node
@@ -361,6 +398,9 @@ int main(int argc, char** argv) {
   int64_t clock_offset_us = 0;
   if (std::string problem; !test_clock_offset(clock_offset_us, problem))
     return fail(problem);
+  std::chrono::milliseconds check_delay{0};
+  if (std::string problem; !test_check_delay(check_delay, problem))
+    return fail(problem);
 
   auto cluster = actorkv::load_manifest(manifest_path);
   if (!cluster)
@@ -434,10 +474,34 @@ int main(int argc, char** argv) {
     return fail("cannot create data directory " + self_entry->data_dir + ": " + fs_err.message(),
                 1);
   auto db_path = (std::filesystem::path{self_entry->data_dir} / "actorkv.db").string();
-  auto engine = actorkv::storage::open_sqlite_engine(db_path, sync_of(cluster->storage.sync),
-                                                     cluster->storage.cache_mib);
-  auto damage = engine ? (*engine)->verify() : engine.error();
-  if (damage == actorkv::ec::corrupt_record) {
+  // Written when an integrity check (in the background, while the node served) found the file
+  // damaged; the node then restarted itself to set it aside here.
+  auto damage_marker = db_path + ".damaged";
+  auto last_note = std::chrono::steady_clock::now();
+  auto upgrading = [&](uint64_t records) {
+    // Only an upgrade of an older schema reads every record at start (once).
+    if (std::chrono::steady_clock::now() - last_note < std::chrono::seconds(5))
+      return;
+    last_note = std::chrono::steady_clock::now();
+    actorkv::log_event(node_name, "upgrading " + db_path + " to the current schema: " +
+                                      std::to_string(records) + " records rewritten so far");
+  };
+  auto open_db = [&] {
+    return actorkv::storage::open_sqlite_engine(db_path, sync_of(cluster->storage.sync),
+                                                cluster->storage.cache_mib, upgrading);
+  };
+  // No integrity check here: start-up reads no record. The storage actor checks the whole file in
+  // the background when it was not closed cleanly (or on request, or when a call meets damage).
+  auto engine = open_db();
+  std::string damage;
+  if (std::filesystem::exists(damage_marker)) {
+    std::ifstream in{damage_marker};
+    std::getline(in, damage);
+    damage = "an integrity check found the file damaged (" + damage + ")";
+  } else if (!engine && engine.error() == actorkv::ec::corrupt_record) {
+    damage = actorkv::describe(engine.error());
+  }
+  if (!damage.empty()) {
     // Pages are damaged, not just records: keep the file for inspection, start this replica
     // empty under a new identity, and let anti-entropy and read repair refill it from the others
     // (rather than crash-looping or serving from a broken file).
@@ -446,10 +510,10 @@ int main(int argc, char** argv) {
     for (auto suffix : {"", "-wal", "-shm"})
       if (std::filesystem::exists(db_path + suffix))
         std::filesystem::rename(db_path + suffix, aside + suffix, fs_err);
-    actorkv::log_event(node_name, actorkv::describe(damage) + "; moved to " + aside +
+    std::filesystem::remove(damage_marker, fs_err);
+    actorkv::log_event(node_name, damage + "; moved to " + aside +
                                       ", starting empty: replicas will refill it");
-    engine = actorkv::storage::open_sqlite_engine(db_path, sync_of(cluster->storage.sync),
-                                                  cluster->storage.cache_mib);
+    engine = open_db();
   }
   if (!engine)
     return fail(actorkv::describe(engine.error()), 1);
@@ -534,6 +598,17 @@ int main(int argc, char** argv) {
     so.max_hints = cluster->handoff.max_hints;
     so.clock = clock;
     so.metrics = metrics;
+    so.check_delay = check_delay;
+    so.on_damage = [damage_marker, node_name](const std::string& what) {
+      {
+        std::ofstream out{damage_marker};
+        out << what << "\n";
+      }
+      actorkv::log_event(node_name, "the database file is damaged: restarting to set it aside "
+                                    "and start empty (replicas will refill it)");
+      restart_requested = true;
+      kill(getpid(), SIGTERM);
+    };
     auto storage = actorkv::spawn_storage(
         sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)}, so);
     actorkv::node_options opts;
@@ -711,5 +786,9 @@ int main(int argc, char** argv) {
   }
   stop_watchdog.disarm();
   actorkv::log_event(node_name, "stopped");
+  if (restart_requested) {
+    restart_self(node_name);
+    return 1;
+  }
   return departed ? no_longer_a_member : 0;
 }

@@ -51,6 +51,9 @@ const char* shell_help() {
   plan join HOST:PORT | leave NAME | remove NAME
         what the change would move (partitions per node before and after, share versus
         capacity), without making it.
+  check                                    (admin) a full integrity check of this node's
+        store, in the background while it serves; status shows its progress. It also runs
+        by itself at a start after an unclean stop.
   fault drop PEER[,PEER...]                (tests) drop requests from these peers here
   fault delay PEER[,PEER...] MS            (tests) delay requests from these peers here
   fault heal                               (tests) clear every injected fault here
@@ -400,7 +403,14 @@ struct shell::impl {
             << s.handoff_keys_sent << " keys in handoffs" << std::endl;
       out << "pending hints: " << s.pending_hints << std::endl;
       out << "anti-entropy: " << s.ae_rounds << " rounds, " << s.ae_repairs_last_round
-          << " repairs in the last, " << s.ae_repairs_total << " in all" << std::endl;
+          << " repairs in the last, " << s.ae_repairs_total << " in all";
+      if (s.ae_partitions > 0)
+        out << "; round " << s.ae_rounds + 1 << " at partition " << s.ae_partition << " of "
+            << s.ae_partitions << ", " << s.ae_repairs_this_round << " repaired, "
+            << s.ae_repairs_running << " repairs running";
+      out << std::endl;
+      if (!s.integrity_check.empty())
+        out << "integrity check: " << s.integrity_check << std::endl;
       out << "view fingerprint: " << std::hex << s.view_fingerprint << std::dec << std::endl;
       print_clocks(s);
       if (s.memory_budget > 0)
@@ -463,6 +473,13 @@ struct shell::impl {
     return ask(client.fault(words[1], peers, delay_ms), [&](std::string& rules) {
       out << (json ? text_of(render_fault(rules)) : rules) << std::endl;
     });
+  }
+
+  outcome do_check(const std::vector<std::string>& words) {
+    if (words.size() != 1)
+      return fail("usage: check");
+    return ask(client.admin("check", "", true),
+               [&](std::string& text) { out << text << std::endl; });
   }
 
   outcome do_admin(const std::vector<std::string>& words) {
@@ -587,6 +604,8 @@ shell::outcome shell::run(const std::vector<std::string>& words) {
     return impl_->do_fault(words);
   if (cmd == "join" || cmd == "leave" || cmd == "remove" || cmd == "plan")
     return impl_->do_admin(words);
+  if (cmd == "check")
+    return impl_->do_check(words);
   if (cmd == "help") {
     impl_->out << shell_help();
     return outcome::ok;

@@ -1,0 +1,228 @@
+// Anti-entropy on the test coordinator: this node's storage actor (over the in-memory engine)
+// against a scripted peer vnode over an engine of its own, which holds back the reads it is asked
+// until the test releases them, so the tests see which keys are read and repaired, and how many
+// repairs run at once.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/node/anti_entropy.hpp"
+#include "actors/node/storage_actor.hpp"
+#include "messages/dvv.hpp"
+#include "messages/error.hpp"
+#include "storage/engine.hpp"
+#include "storage/merkle_tree.hpp"
+#include "tests/actors/common.hpp"
+
+using namespace actorkv;
+using namespace actorkv::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr partition_id part = 5;
+
+/// The scripted peer's replica of partition `part` and what it was asked.
+struct peer_replica {
+  std::unique_ptr<storage::engine> engine = storage::make_memory_engine();
+  std::map<bytes, int> reads;                ///< reads asked per key
+  std::map<bytes, int> merges;               ///< merges received per key
+  std::vector<std::vector<uint64_t>> listed; ///< the leaves of each leafkeys request
+  std::vector<caf::typed_response_promise<replica_read>> held; ///< reads not answered yet
+  std::vector<bytes> held_keys;
+  size_t most_held = 0; ///< the most reads waiting at once
+};
+
+/// The peer's vnode: answers trees, listings and merges at once from its engine, and holds every
+/// read until it receives a tick.
+using peer_vnode_actor = vnode_actor::extend<caf::reacts_to<caf::tick_atom>>;
+
+peer_vnode_actor spawn_peer(caf::actor_system& sys, std::shared_ptr<peer_replica> r) {
+  return sys.spawn([r](peer_vnode_actor::pointer self) -> peer_vnode_actor::behavior_type {
+    return {
+        [=](read_atom, const bytes& key) -> caf::result<replica_read> {
+          ++r->reads[key];
+          r->held.push_back(self->make_response_promise<replica_read>());
+          r->held_keys.push_back(key);
+          r->most_held = std::max(r->most_held, r->held.size());
+          return r->held.back();
+        },
+        [=](merge_atom, const bytes& key, const record& rec) -> caf::result<record> {
+          ++r->merges[key];
+          auto current = r->engine->get(part, key);
+          auto merged =
+              current && *current ? dvv::merge(**current, rec, conflict_mode::siblings) : rec;
+          if (auto err = r->engine->put(part, key, merged))
+            return err;
+          return merged;
+        },
+        [=](tree_atom, uint32_t depth) -> caf::result<std::vector<uint64_t>> {
+          auto leaves = r->engine->leaves(part);
+          if (!leaves)
+            return leaves.error();
+          return storage::merkle_tree::from_leaves(*leaves).level(depth);
+        },
+        [=](leafkeys_atom,
+            const std::vector<uint64_t>& leaves) -> caf::result<std::vector<key_digest>> {
+          r->listed.push_back(leaves);
+          auto keys = r->engine->leaf_keys(part, leaves);
+          if (!keys)
+            return keys.error();
+          return std::move(*keys);
+        },
+        [=](caf::tick_atom) {
+          auto held = std::move(r->held);
+          auto keys = std::move(r->held_keys);
+          r->held.clear();
+          r->held_keys.clear();
+          for (size_t i = 0; i < held.size(); ++i) {
+            replica_read out;
+            auto got = r->engine->get(part, keys[i]);
+            if (got && *got) {
+              out.found = true;
+              out.rec = **got;
+            }
+            held[i].deliver(std::move(out));
+          }
+        },
+    };
+  });
+}
+
+record value_of(const std::string& value, uint64_t counter) {
+  record r;
+  r.context.entries = {dot{9, counter}};
+  sibling s;
+  s.origin = dot{9, counter};
+  s.timestamp_us = 1000 + static_cast<int64_t>(counter);
+  s.value = b(value);
+  r.siblings = {s};
+  return r;
+}
+
+struct ae_fixture : deterministic_fixture {
+  std::shared_ptr<storage::engine> engine{storage::make_memory_engine()};
+  std::shared_ptr<peer_replica> peer = std::make_shared<peer_replica>();
+  storage_actor storage;
+  peer_vnode_actor peer_vnode;
+  anti_entropy_actor ae;
+  std::vector<bytes> differing; ///< the keys the two replicas disagree on
+
+  /// 1000 keys on both sides but 40: 20 only here, 10 only there, 10 with another value there.
+  ae_fixture() {
+    for (int i = 0; i < 1000; ++i) {
+      auto key = b("k" + std::to_string(i));
+      auto rec = value_of("v" + std::to_string(i), i + 1);
+      bool here = !(i >= 100 && i < 110);
+      bool there = !(i < 20);
+      if (i >= 200 && i < 210)
+        BOOST_REQUIRE(!peer->engine->put(part, key, value_of("other", 5000 + i)));
+      else if (there)
+        BOOST_REQUIRE(!peer->engine->put(part, key, rec));
+      if (here)
+        BOOST_REQUIRE(!engine->put(part, key, rec));
+      if (i < 20 || (i >= 100 && i < 110) || (i >= 200 && i < 210))
+        differing.push_back(key);
+    }
+    storage_options so{"n1", 1, conflict_mode::siblings};
+    so.partitions = 8;
+    so.detached = false;
+    so.seed = 1;
+    storage = keep(spawn_storage(sys, engine, so));
+    peer_vnode = keep(spawn_peer(sys, peer));
+    anti_entropy_options ao;
+    ao.node = "n1";
+    ao.storage = storage;
+    ao.partitions = {{part, {"n2"}}};
+    ao.interval = 1000ms;
+    ao.pace = 1ms;
+    ao.repairs = 4;
+    ae = keep(spawn_anti_entropy(sys, ao));
+    std::vector<vnode_actor> vnodes(8);
+    vnodes[part] = caf::actor_cast<vnode_actor>(peer_vnode);
+    self->send(ae, peer_atom::value, std::vector<peer_view>{peer_view{"n2", true, vnodes, {}}});
+    run();
+  }
+
+  anti_entropy_stats stats() {
+    anti_entropy_stats out;
+    self->send(ae, status_atom::value);
+    run();
+    self->receive([&](anti_entropy_stats& s) { out = s; },
+                  caf::after(std::chrono::seconds(0)) >> [] { BOOST_FAIL("no status"); });
+    return out;
+  }
+
+  std::vector<uint64_t> leaves_here() {
+    auto leaves = engine->leaves(part);
+    BOOST_REQUIRE(leaves);
+    return *leaves;
+  }
+  std::vector<uint64_t> leaves_there() {
+    auto leaves = peer->engine->leaves(part);
+    BOOST_REQUIRE(leaves);
+    return *leaves;
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(anti_entropy)
+
+BOOST_FIXTURE_TEST_CASE(a_round_repairs_exactly_the_differing_keys_a_few_at_a_time, ae_fixture) {
+  BOOST_REQUIRE(leaves_here() != leaves_there());
+  advance(1000ms); // the first round starts: trees, the differing leaves' keys, then repairs
+  // Four repairs run, each waiting for the peer's read; the rest wait their turn.
+  BOOST_CHECK_EQUAL(peer->held.size(), 4u);
+  auto during = stats();
+  BOOST_CHECK_EQUAL(during.partitions, 1u);
+  BOOST_CHECK_EQUAL(during.partition, 0u);
+  BOOST_CHECK_EQUAL(during.repairs_running, 4u);
+  BOOST_CHECK_EQUAL(during.rounds, 0u);
+  for (int i = 0; i < 100 && !peer->held.empty(); ++i) {
+    self->send(peer_vnode, caf::tick_atom::value);
+    run();
+  }
+  BOOST_CHECK(peer->held.empty());
+  advance(10ms); // the pause after a partition, then the round ends
+  auto after = stats();
+  BOOST_CHECK_EQUAL(after.rounds, 1u);
+  BOOST_CHECK_EQUAL(after.repairs_last_round, differing.size());
+  BOOST_CHECK_EQUAL(after.repairs_running, 0u);
+  BOOST_CHECK_EQUAL(peer->most_held, 4u);
+  // Only the differing keys were read and repaired, each once; only differing leaves listed.
+  std::vector<bytes> read;
+  for (auto& [key, n] : peer->reads) {
+    read.push_back(key);
+    BOOST_CHECK_EQUAL(n, 1);
+  }
+  auto expected = differing;
+  std::sort(expected.begin(), expected.end());
+  BOOST_CHECK(read == expected);
+  for (auto& [key, n] : peer->merges)
+    BOOST_CHECK(std::binary_search(expected.begin(), expected.end(), key));
+  BOOST_REQUIRE_EQUAL(peer->listed.size(), 1u);
+  std::vector<uint64_t> leaves;
+  for (auto& key : differing)
+    leaves.push_back(storage::merkle_tree::leaf_of(key, storage::tree_leaf_bits));
+  std::sort(leaves.begin(), leaves.end());
+  leaves.erase(std::unique(leaves.begin(), leaves.end()), leaves.end());
+  auto listed = peer->listed[0];
+  std::sort(listed.begin(), listed.end());
+  BOOST_CHECK(listed == leaves);
+  // Both replicas now agree, and the next round finds nothing to do.
+  BOOST_CHECK(leaves_here() == leaves_there());
+  advance(1100ms);
+  BOOST_CHECK(peer->held.empty());
+  BOOST_CHECK_EQUAL(stats().rounds, 2u);
+  BOOST_CHECK_EQUAL(stats().repairs_last_round, 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
