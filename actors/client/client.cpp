@@ -509,8 +509,19 @@ void link_down(self_ptr self, size_t i) {
   l.coordinator = nullptr;
   l.refused = caf::error{};
   l.silent = false;
-  if (st.current == i)
+  if (st.current == i) {
     st.current.reset();
+    // A node closes a connection idle for its idle_connection_ms: with nothing waiting there, the
+    // next search starts at the same node, so a client (an open shell) stays with one node. One
+    // that went away with calls in flight is left for the next endpoint.
+    bool idle = true;
+    st.calls.for_each([&](uint64_t, node_calls::entry& e) {
+      if (coordinator && e.extra.coordinator == coordinator)
+        idle = false;
+    });
+    if (idle)
+      st.next_endpoint = i;
+  }
   if (coordinator)
     node_gone(self, coordinator);
 }

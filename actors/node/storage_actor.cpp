@@ -352,7 +352,7 @@ std::string describe_check(self_ptr self) {
   };
   switch (c.now) {
   case phase::none:
-    return "none since start (the store was closed cleanly)";
+    return "none since start (none owed: the store was new or closed cleanly)";
   case phase::waiting:
   case phase::running: {
     auto read = std::to_string(c.control->records.load(std::memory_order_relaxed));

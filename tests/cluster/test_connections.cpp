@@ -272,7 +272,7 @@ BOOST_AUTO_TEST_CASE(announced_frames_leave_a_nodes_memory_bounded) {
   BOOST_TEST(loaded.peak_kib < before.rss_kib + budget_kib + 64 * mib);
 }
 
-BOOST_AUTO_TEST_CASE(idle_clients_are_closed_and_reconnect_on_their_next_request) {
+BOOST_AUTO_TEST_CASE(idle_clients_are_closed_and_reconnect_to_the_same_node_on_their_next_request) {
   auto o = one_node();
   o.nodes = 2;
   o.replicas = 2;
@@ -280,7 +280,8 @@ BOOST_AUTO_TEST_CASE(idle_clients_are_closed_and_reconnect_on_their_next_request
   local_cluster c{o};
   c.start_all();
   wait_until_all_up(c);
-  blocking_client client{{c.endpoint(0)}, 5s, tls_files_from_environment()};
+  // Both endpoints: the client starts at the first and must come back to it, not move on.
+  blocking_client client{{c.endpoint(0), c.endpoint(1)}, 5s, tls_files_from_environment()};
   auto key = bytes{'k'};
   BOOST_REQUIRE(client.put(key, bytes{'v'}));
   // Idle for twice the timeout: node 0 closes the client's connection, never a peer's (peers
@@ -295,6 +296,9 @@ BOOST_AUTO_TEST_CASE(idle_clients_are_closed_and_reconnect_on_their_next_request
   auto got = client.get(key);
   BOOST_REQUIRE_MESSAGE(got, (got ? "" : describe(got.error())));
   BOOST_TEST(got->values.size() == 1u);
+  auto status = client.status();
+  BOOST_REQUIRE_MESSAGE(status, (status ? "" : describe(status.error())));
+  BOOST_TEST(status->node == "n1"); // the same node as before the close
   BOOST_TEST(sees(c, 0, "n2", "up"));
   BOOST_TEST(sees(c, 1, "n1", "up"));
 }

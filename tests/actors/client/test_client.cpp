@@ -566,6 +566,45 @@ BOOST_FIXTURE_TEST_CASE(a_get_whose_only_node_goes_away_is_sent_there_once_more,
   BOOST_TEST(*sessions == 2);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_client_whose_idle_connection_was_closed_stays_with_its_node,
+                        client_fixture) {
+  // A node closes a connection idle for its idle_connection_ms; the client's next request goes
+  // to the same node again (a new session), so a shell left open keeps talking to one node and
+  // its status figures do not jump from node to node.
+  auto [first, first_log] = coordinator(serving("n1"));
+  auto [second, second_log] = coordinator(serving("n1 again"));
+  auto [other, other_log] = coordinator(serving("n2"));
+  auto sessions = std::make_shared<int>(0);
+  auto n1 = keep(sys.spawn([=](node_actor::pointer) -> node_actor::behavior_type {
+    auto refuse = [] { return caf::make_error(ec::bad_request, "not in this fake node"); };
+    return {
+        [=](session_atom) -> caf::result<client_requests_actor> {
+          return ++*sessions == 1 ? first : second;
+        },
+        [=](status_atom) -> caf::result<cluster_status> { return refuse(); },
+        [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> { return refuse(); },
+        [=](caf::ping_atom) -> caf::result<clock_reading> { return clock_reading{}; },
+        [=](gossip_atom, membership_view&) -> caf::result<membership_view> { return refuse(); },
+        [=](fault_atom, const std::string&, const std::vector<std::string>&,
+            uint32_t) -> caf::result<std::string> { return refuse(); },
+        [=](admin_atom, const std::string&, const std::string&, bool) -> caf::result<std::string> {
+          return refuse();
+        },
+    };
+  }));
+  auto c = client({ep1, ep2}, connector({{ep1, n1}, {ep2, node(other)}}));
+  auto g = get(c, "k");
+  run();
+  BOOST_TEST(show(*g) == "found k@n1");
+  caf::anon_send_exit(first, caf::exit_reason::user_shutdown); // closed while idle
+  run();
+  auto later = get(c, "later");
+  run();
+  BOOST_TEST(show(*later) == "found later@n1 again");
+  BOOST_TEST(other_log->calls() == 0u);
+  BOOST_TEST(*sessions == 2);
+}
+
 BOOST_FIXTURE_TEST_CASE(no_reachable_node_fails_waiting_requests_with_unavailable_at_once,
                         client_fixture) {
   auto c = client({ep1, ep2}, connector({}), 10s); // knows none of them
