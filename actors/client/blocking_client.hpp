@@ -38,6 +38,11 @@ public:
   caf::expected<write_reply> remove(const bytes& key, const bytes& context = {},
                                     bool blind = false);
   caf::expected<cluster_status> status();
+  /// The status as each of `endpoints` answers it itself (each asked through a connection of its
+  /// own, a few at a time, never elsewhere), in the order given: the cluster-wide figures behind
+  /// kvsh's `status --all`.
+  std::vector<caf::expected<cluster_status>> status_of_each(
+      const std::vector<std::string>& endpoints);
   /// Fault injection on the connected node ("drop"/"delay"/"heal"; see node_actor).
   caf::expected<std::string> fault(const std::string& action, const std::vector<std::string>& peers,
                                    uint32_t delay_ms);

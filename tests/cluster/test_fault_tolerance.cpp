@@ -101,6 +101,15 @@ BOOST_AUTO_TEST_CASE(sloppy_quorum_stays_writable_and_hints_reach_the_owners) {
     held += status_figure(c.kvsh(i, "status\n").out, "pending hints: ");
   BOOST_TEST_MESSAGE("hints held while n4 and n5 were down: " << held);
   BOOST_TEST(held >= 1000u);
+  // status --all through one node sums what each node holds, and names the members that did
+  // not answer (exit 4: members down).
+  auto all = c.kvsh_args({"--connect", c.endpoint(0), "-c", "status --all"}, "", 60s);
+  BOOST_TEST_MESSAGE("status --all through n1:\n" << all.out);
+  BOOST_TEST(all.exit_code == 4, all.out << all.err);
+  BOOST_TEST(status_figure(all.out, "cluster: ") == held, all.out);
+  for (auto down : {"n4", "n5"})
+    BOOST_TEST(all.out.find(std::string{down} + "        no answer: ") != std::string::npos,
+               all.out);
   c.start(3);
   c.start(4);
   auto started = std::chrono::steady_clock::now();

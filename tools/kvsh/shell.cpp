@@ -42,6 +42,9 @@ const char* shell_help() {
         them (get still shows them); under "lww" it wins by its newer timestamp
   status                                   members, up/down, partitions owned, handoffs,
                                            clock offsets (peer minus this node)
+  status --all                             also each member's own figures (hints held,
+        handoff keys sent, anti-entropy, bytes in flight, integrity check), asked of each
+        member, and their sums
   join HOST:PORT                           admit a node started with kvnode --join
   leave NAME                               a live node hands its partitions off, then stops
   remove NAME                              drop a dead node; the others re-replicate its data
@@ -358,13 +361,44 @@ struct shell::impl {
       err << "warning: " << r.warning << std::endl;
   }
 
-  outcome do_status() {
+  /// A member that left or was removed and owns nothing: a line of status, not a row.
+  static bool no_longer_member(const member_status& m) {
+    return (m.state == "removed" || m.state == "left") && m.partitions == 0;
+  }
+
+  outcome do_status(const std::vector<std::string>& words) {
+    parsed p;
+    std::string error;
+    if (!parse_words(words, {{"--all", false}}, p, error))
+      return fail(error);
+    if (!p.args.empty())
+      return fail("usage: status [--all]");
+    bool all = p.opts.count("--all") > 0;
     return ask(client.status(), [&](cluster_status& s) {
       bool any_down = false;
       if (json) {
         for (auto& m : s.members)
-          any_down |= !m.up && !((m.state == "removed" || m.state == "left") && m.partitions == 0);
-        out << text_of(render_status(s)) << std::endl;
+          any_down |= !m.up && !no_longer_member(m);
+        if (!all) {
+          out << text_of(render_status(s)) << std::endl;
+          return any_down ? outcome::members_down : outcome::ok;
+        }
+        out << "{\"status\":" << text_of(render_status(s)) << ",\"nodes\":[";
+        bool first = true;
+        for_each_member(s, [&](const member_status& m, caf::expected<cluster_status>& own) {
+          out << (first ? "" : ",");
+          first = false;
+          if (own) {
+            out << text_of(render_status(*own));
+          } else {
+            any_down = true;
+            auto f = failure_of(own.error(), false);
+            out << "{\"node\":" << json_quote(m.name) << ",\"error\":"
+                << json_quote(f.error) << ",\"message\":"
+                << json_quote(f.message) << "}";
+          }
+        });
+        out << "]}" << std::endl;
         return any_down ? outcome::members_down : outcome::ok;
       }
       out << "node " << s.node << ": " << s.settings << std::endl;
@@ -417,9 +451,60 @@ struct shell::impl {
         out << "memory budget: " << s.memory_in_flight << " of " << s.memory_budget
             << " bytes in flight (peak " << s.memory_peak << "); " << s.overloaded_refusals
             << " requests refused as overloaded" << std::endl;
+      if (all && !print_each_member(s))
+        any_down = true;
       // For scripts: a member down is worth an exit code of its own.
       return any_down ? outcome::members_down : outcome::ok;
     });
+  }
+
+  /// Asks every member (those that left or were removed excepted) for its own status, through
+  /// its own endpoint, and hands each answer or error to `f` in member order.
+  template <class F>
+  void for_each_member(const cluster_status& s, F f) {
+    std::vector<const member_status*> members;
+    std::vector<std::string> endpoints;
+    for (auto& m : s.members)
+      if (!no_longer_member(m)) {
+        members.push_back(&m);
+        endpoints.push_back(m.endpoint);
+      }
+    auto answers = client.status_of_each(endpoints);
+    for (size_t i = 0; i < members.size(); ++i)
+      f(*members[i], answers[i]);
+  }
+
+  /// status --all: each member's own figures, which plain status shows for the answering node
+  /// only, and their sums. False when a member did not answer.
+  bool print_each_member(const cluster_status& s) {
+    out << "each member's own figures (asked of each):" << std::endl;
+    out << std::left << std::setw(10) << "NAME" << std::setw(8) << "HINTS" << std::setw(14)
+        << "HANDOFF SENT" << std::setw(11) << "AE ROUNDS" << std::setw(12) << "AE REPAIRS"
+        << std::setw(11) << "IN FLIGHT"
+        << "INTEGRITY CHECK" << std::endl;
+    bool all_answered = true;
+    uint64_t hints = 0, sent = 0, repairs = 0, in_flight = 0;
+    for_each_member(s, [&](const member_status& m, caf::expected<cluster_status>& own) {
+      out << std::left << std::setw(10) << m.name;
+      if (!own) {
+        all_answered = false;
+        out << "no answer: " << describe(own.error()) << std::endl;
+        return;
+      }
+      hints += own->pending_hints;
+      sent += own->handoff_keys_sent;
+      repairs += own->ae_repairs_total;
+      in_flight += own->memory_in_flight;
+      out << std::setw(8) << own->pending_hints << std::setw(14) << own->handoff_keys_sent
+          << std::setw(11) << own->ae_rounds << std::setw(12) << own->ae_repairs_total
+          << std::setw(11) << own->memory_in_flight
+          << (own->starting.empty() ? own->integrity_check : "starting: " + own->starting)
+          << std::endl;
+    });
+    out << "cluster: " << hints << " hints held, " << sent << " keys sent in handoffs, " << repairs
+        << " anti-entropy repairs, " << in_flight << " bytes in flight"
+        << (all_answered ? "" : " (members that did not answer not counted)") << std::endl;
+    return all_answered;
   }
 
   /// One line: whether the node's wall clock is off its peers', and each measured peer's offset.
@@ -597,7 +682,7 @@ shell::outcome shell::run(const std::vector<std::string>& words) {
   if (cmd == "delete" || cmd == "del")
     return impl_->do_delete(words);
   if (cmd == "status")
-    return impl_->do_status();
+    return impl_->do_status(words);
   if (cmd == "ring")
     return impl_->do_ring();
   if (cmd == "fault")
