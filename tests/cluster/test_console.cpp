@@ -160,4 +160,85 @@ BOOST_AUTO_TEST_CASE(chromium_shows_every_member_the_ring_and_charts) {
   BOOST_TEST(anonymous.out.find("id=\"member-") == std::string::npos);
 }
 
+/// "done / total" of a progress bar in the dumped DOM (`id`: transfers or keys), or {-1, -1}.
+std::pair<long, long> bar_of(const std::string& dom, const std::string& id) {
+  std::smatch m;
+  if (!std::regex_search(dom, m, std::regex{"id=\"" + id + "-text\">([0-9]+) / ([0-9]+)<"}))
+    return {-1, -1};
+  return {std::stol(m[1]), std::stol(m[2])};
+}
+
+BOOST_AUTO_TEST_CASE(a_joins_progress_moves_on_the_page_until_it_is_done) {
+  BOOST_REQUIRE_MESSAGE(access("/usr/bin/chromium", X_OK) == 0,
+                        "chromium is not installed (tools/deps installs it)");
+  auto [token, toml] = read_token();
+  local_cluster::options o;
+  o.nodes = 4; // the fourth joins
+  o.partitions = 16;
+  o.https = true;
+  o.quorum = "sloppy";
+  // A slow handoff, so that the page sees it under way: 4 keys per batch, and every request
+  // from the senders delayed 150 ms at the joining node (fault injection, set below).
+  o.extra_toml = toml + "[handoff]\nbatch = 4\n[faults]\ninjection = true\n";
+  local_cluster c{o};
+  c.rewrite_manifest([&](std::string text) {
+    auto at = text.find("\n[[node]]\nname = \"" + c.node_name(3) + "\"");
+    BOOST_REQUIRE(at != std::string::npos);
+    auto end = text.find('\n', text.find("https_port", at)); // its last line
+    return text.erase(at, end - at);
+  });
+  for (size_t i = 0; i < 3; ++i)
+    c.start(i);
+  for (size_t i = 0; i < 3; ++i)
+    BOOST_REQUIRE_MESSAGE(wait_for_port(c.host(i), c.https_port(i), 20s), c.log_tail(i));
+  wait_until_all_up_of(c, {0, 1, 2});
+  std::string script;
+  for (int i = 0; i < 1500; ++i)
+    script += "put join" + std::to_string(i) + " v\n";
+  BOOST_REQUIRE(c.kvsh(0, script, 120s).exit_code == 0);
+  c.start(3, {"--join", c.endpoint(0), "--listen", c.endpoint(3), "--data-dir", c.data_dir(3),
+              "--https-port", std::to_string(c.https_port(3))});
+  BOOST_REQUIRE(eventually(
+      20s, [&] { return c.kvsh(1, "status\n").out.find("joining") != std::string::npos; }));
+  auto delay = c.kvsh(3, "fault delay n1,n2,n3 150\n", 20s);
+  BOOST_REQUIRE_MESSAGE(delay.exit_code == 0, delay.err);
+  auto join = c.kvsh(1, "join " + c.endpoint(3) + "\n", 30s);
+  BOOST_REQUIRE_MESSAGE(join.exit_code == 0, join.err);
+
+  auto base = c.https_url(1) + "/#token=" + token;
+  auto first = browse(c, 1, base, {"--dump-dom"});
+  BOOST_REQUIRE_MESSAGE(first.exit_code == 0, "chromium: " << first.err);
+  auto second = browse(c, 1, base, {"--dump-dom"});
+  BOOST_REQUIRE_MESSAGE(second.exit_code == 0, "chromium: " << second.err);
+  auto keys1 = bar_of(first.out, "keys"), keys2 = bar_of(second.out, "keys");
+  BOOST_TEST_MESSAGE("keys streamed by n2 as the page showed them: " << keys1.first << " / "
+                     << keys1.second << ", then " << keys2.first << " / " << keys2.second);
+  BOOST_TEST(first.out.find("handoff running") != std::string::npos, first.out.substr(0, 3000));
+  BOOST_TEST(first.out.find("data-members=\"4\"") != std::string::npos);
+  BOOST_TEST(keys1.second > 0);
+  BOOST_TEST(keys1.first < keys1.second); // under way, not done
+  BOOST_TEST(keys2.first > keys1.first);  // and moving
+  // The member table shows the joining node and what it will own after the handoff.
+  BOOST_TEST(first.out.find("data-member=\"n4\"") != std::string::npos);
+
+  // Healed, the handoff ends, and the page says so with the bars full.
+  BOOST_REQUIRE(c.kvsh(3, "fault heal\n", 20s).exit_code == 0);
+  BOOST_REQUIRE(eventually(60s, [&] {
+    return c.kvsh(1, "status\n").out.find("no handoff running") != std::string::npos;
+  }));
+  // Then n2 releases what it no longer replicates (after a grace period), which the page
+  // shows, until its bar is full.
+  run_result done;
+  bool released = eventually(90s, [&] {
+    done = browse(c, 1, base, {"--dump-dom"});
+    return done.exit_code == 0 && done.out.find("still releases") == std::string::npos;
+  });
+  BOOST_TEST(released, done.out.substr(0, 3000));
+  BOOST_TEST(done.out.find("no handoff running") != std::string::npos);
+  BOOST_TEST(done.out.find("data-member=\"n4\" data-state=\"valid\"") != std::string::npos);
+  auto keys = bar_of(done.out, "keys");
+  BOOST_TEST(keys.first == keys.second, keys.first << " / " << keys.second);
+  BOOST_TEST(keys.first >= keys2.first);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
