@@ -1,0 +1,81 @@
+#include "cluster-config/background_pace.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace actorkv {
+
+namespace {
+
+constexpr double first_bound_us = 50;
+
+/// The upper bound of bucket i, in µs.
+double bound_us(size_t i) {
+  return first_bound_us * std::pow(2.0, static_cast<double>(i) / 2);
+}
+
+size_t bucket_of(std::chrono::microseconds latency) {
+  auto us = static_cast<double>(std::max<int64_t>(latency.count(), 0));
+  if (us < first_bound_us)
+    return 0;
+  auto i = static_cast<size_t>(std::floor(2 * std::log2(us / first_bound_us))) + 1;
+  return std::min(i, background_pace::buckets - 1);
+}
+
+} // namespace
+
+background_pace::background_pace(background_pace_options options, clock::time_point start)
+    : options_(options), rate_(options.max_rate), window_start_(start) {
+  if (!(options_.min_rate > 0) || !(options_.max_rate >= options_.min_rate))
+    throw std::invalid_argument("background_pace: rates must satisfy 0 < min_rate <= max_rate");
+  if (options_.window.count() <= 0 || options_.target_p99.count() <= 0)
+    throw std::invalid_argument("background_pace: the window and the target must be positive");
+}
+
+void background_pace::foreground(std::chrono::microseconds latency, clock::time_point now) {
+  rate(now); // a sample belongs to the window it arrived in
+  ++counts_[bucket_of(latency)];
+  ++samples_;
+}
+
+double background_pace::rate(clock::time_point now) {
+  while (now - window_start_ >= options_.window) {
+    window_start_ += options_.window;
+    judge(window_start_);
+  }
+  return rate_;
+}
+
+std::chrono::microseconds background_pace::pause(clock::time_point now) {
+  return std::chrono::microseconds{static_cast<int64_t>(std::llround(1e6 / rate(now)))};
+}
+
+std::chrono::microseconds background_pace::percentile_99() const {
+  // The smallest bucket bound with at least 99% of the samples at or below it.
+  auto needed = static_cast<uint64_t>(std::ceil(static_cast<double>(samples_) * 0.99));
+  uint64_t seen = 0;
+  for (size_t i = 0; i < buckets; ++i) {
+    seen += counts_[i];
+    if (seen >= needed)
+      return std::chrono::microseconds{static_cast<int64_t>(std::llround(bound_us(i)))};
+  }
+  return std::chrono::microseconds{static_cast<int64_t>(std::llround(bound_us(buckets - 1)))};
+}
+
+void background_pace::judge(clock::time_point) {
+  if (samples_ < options_.min_samples) {
+    last_p99_ = std::chrono::microseconds{0};
+    rate_ = std::min(options_.max_rate, rate_ * 2); // idle: nothing to protect
+  } else {
+    last_p99_ = percentile_99();
+    if (last_p99_ > options_.target_p99)
+      rate_ = std::max(options_.min_rate, rate_ / 2);
+    else if (last_p99_ * 4 < options_.target_p99 * 3)
+      rate_ = std::min(options_.max_rate, rate_ + options_.max_rate / 20);
+  }
+  counts_.fill(0);
+  samples_ = 0;
+}
+
+} // namespace actorkv

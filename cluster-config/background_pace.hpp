@@ -1,0 +1,71 @@
+// How fast a node's background work may go (handoff batches, anti-entropy partitions, hint
+// deliveries), decided by what its foreground requests see: Dynamo's admission control (DeCandia
+// et al. 2007, section 6.5). Every foreground request's latency is recorded; at the end of each
+// trailing window the window's 99th percentile is compared with a target:
+//   - above the target: the background rate is halved (multiplicative decrease), never below a
+//     floor, so background work slows but always progresses;
+//   - well below it (under 3/4 of the target): the rate rises by a step (additive increase);
+//   - too few requests to judge (an idle node): the rate doubles, since nothing can suffer.
+// Pure logic, no actors; time is a parameter. Memory is constant: latencies go into a histogram
+// of exponential buckets, not a list. (No actor uses it yet: handoff, anti-entropy and hint
+// delivery still pace themselves with fixed intervals.)
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace actorkv {
+
+struct background_pace_options {
+  /// Foreground p99 latency above which background work is slowed.
+  std::chrono::microseconds target_p99{std::chrono::milliseconds(20)};
+  /// Length of the trailing window judged at once.
+  std::chrono::milliseconds window{2000};
+  /// Background units (batches, partitions) per second, never less and never more.
+  double min_rate = 1;
+  double max_rate = 200;
+  /// Foreground requests a window needs before its p99 counts as evidence.
+  uint64_t min_samples = 20;
+};
+
+class background_pace {
+public:
+  using clock = std::chrono::steady_clock;
+
+  /// Starts at max_rate: a node with no foreground load runs background work at full speed.
+  /// Throws std::invalid_argument for a rate range that is empty or not positive, a zero window
+  /// or a zero target.
+  explicit background_pace(background_pace_options options = {},
+                           clock::time_point start = clock::time_point{});
+
+  /// A foreground request finished after `latency`.
+  void foreground(std::chrono::microseconds latency, clock::time_point now);
+
+  /// Background units admitted per second now (judging any windows that ended before `now`).
+  double rate(clock::time_point now);
+  /// The pause between two background units at rate(now).
+  std::chrono::microseconds pause(clock::time_point now);
+
+  /// The p99 of the last judged window (0 when it had too few samples), for status.
+  std::chrono::microseconds last_p99() const { return last_p99_; }
+  const background_pace_options& options() const { return options_; }
+
+  /// Buckets: bucket i holds latencies below 50 µs * 2^(i/2) (two buckets per doubling), the last
+  /// everything above; a percentile is read as its bucket's upper bound.
+  static constexpr size_t buckets = 48;
+
+private:
+  void judge(clock::time_point window_end);
+  std::chrono::microseconds percentile_99() const;
+
+  background_pace_options options_;
+  double rate_;
+  clock::time_point window_start_;
+  std::array<uint64_t, buckets> counts_{};
+  uint64_t samples_ = 0;
+  std::chrono::microseconds last_p99_{0};
+};
+
+} // namespace actorkv
