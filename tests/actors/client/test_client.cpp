@@ -239,6 +239,28 @@ struct client_fixture : deterministic_fixture {
     return keep(spawn_fake_node(sys, fake_node_parts{coordinator, {}}));
   }
 
+  /// A node whose first session is `first` and every later one `then` (a node that closed the
+  /// first connection); `sessions` counts them.
+  node_actor node_with_sessions(client_requests_actor first, client_requests_actor then,
+                                std::shared_ptr<int> sessions) {
+    return keep(sys.spawn([=](node_actor::pointer) -> node_actor::behavior_type {
+      auto refuse = [] { return caf::make_error(ec::bad_request, "not in this fake node"); };
+      return {
+          [=](session_atom) -> caf::result<client_requests_actor> {
+            return ++*sessions == 1 ? first : then;
+          },
+          [=](status_atom) -> caf::result<cluster_status> { return refuse(); },
+          [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> { return refuse(); },
+          [=](caf::ping_atom) -> caf::result<clock_reading> { return clock_reading{}; },
+          [=](gossip_atom, membership_view&) -> caf::result<membership_view> { return refuse(); },
+          [=](fault_atom, const std::string&, const std::vector<std::string>&,
+              uint32_t) -> caf::result<std::string> { return refuse(); },
+          [=](admin_atom, const std::string&, const std::string&,
+              bool) -> caf::result<std::string> { return refuse(); },
+      };
+    }));
+  }
+
   connector_actor connector(std::map<std::string, node_actor> nodes) {
     return keep(spawn_fake_connector(sys, std::move(nodes)));
   }
@@ -538,23 +560,7 @@ BOOST_FIXTURE_TEST_CASE(a_get_whose_only_node_goes_away_is_sent_there_once_more,
   auto [dead, dead_log] = coordinator(); // never answers
   auto [fresh, fresh_log] = coordinator(serving("n1"));
   auto sessions = std::make_shared<int>(0);
-  auto n1 = keep(sys.spawn([=](node_actor::pointer) -> node_actor::behavior_type {
-    auto refuse = [] { return caf::make_error(ec::bad_request, "not in this fake node"); };
-    return {
-        [=](session_atom) -> caf::result<client_requests_actor> {
-          return ++*sessions == 1 ? dead : fresh;
-        },
-        [=](status_atom) -> caf::result<cluster_status> { return refuse(); },
-        [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> { return refuse(); },
-        [=](caf::ping_atom) -> caf::result<clock_reading> { return clock_reading{}; },
-        [=](gossip_atom, membership_view&) -> caf::result<membership_view> { return refuse(); },
-        [=](fault_atom, const std::string&, const std::vector<std::string>&,
-            uint32_t) -> caf::result<std::string> { return refuse(); },
-        [=](admin_atom, const std::string&, const std::string&, bool) -> caf::result<std::string> {
-          return refuse();
-        },
-    };
-  }));
+  auto n1 = node_with_sessions(dead, fresh, sessions);
   auto c = client({ep1}, connector({{ep1, n1}}));
   auto g = get(c, "k");
   run();
@@ -575,23 +581,7 @@ BOOST_FIXTURE_TEST_CASE(a_client_whose_idle_connection_was_closed_stays_with_its
   auto [second, second_log] = coordinator(serving("n1 again"));
   auto [other, other_log] = coordinator(serving("n2"));
   auto sessions = std::make_shared<int>(0);
-  auto n1 = keep(sys.spawn([=](node_actor::pointer) -> node_actor::behavior_type {
-    auto refuse = [] { return caf::make_error(ec::bad_request, "not in this fake node"); };
-    return {
-        [=](session_atom) -> caf::result<client_requests_actor> {
-          return ++*sessions == 1 ? first : second;
-        },
-        [=](status_atom) -> caf::result<cluster_status> { return refuse(); },
-        [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> { return refuse(); },
-        [=](caf::ping_atom) -> caf::result<clock_reading> { return clock_reading{}; },
-        [=](gossip_atom, membership_view&) -> caf::result<membership_view> { return refuse(); },
-        [=](fault_atom, const std::string&, const std::vector<std::string>&,
-            uint32_t) -> caf::result<std::string> { return refuse(); },
-        [=](admin_atom, const std::string&, const std::string&, bool) -> caf::result<std::string> {
-          return refuse();
-        },
-    };
-  }));
+  auto n1 = node_with_sessions(first, second, sessions);
   auto c = client({ep1, ep2}, connector({{ep1, n1}, {ep2, node(other)}}));
   auto g = get(c, "k");
   run();
