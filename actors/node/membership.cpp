@@ -21,6 +21,7 @@ struct membership_state {
   membership_view view;
   peer_directory peers;
   std::minstd_rand rng;
+  uint32_t refused_format = membership_format; ///< the last foreign format logged (log it once)
 
   const std::string& node() const { return options.self.name; }
   uint32_t replicas() const { return options.cluster.store.replicas; }
@@ -59,6 +60,12 @@ void changed(self_ptr self, const ring_layout& before) {
 
 void adopt(self_ptr self, const membership_view& incoming) {
   auto& st = self->state;
+  if (auto why = format_refusal(incoming); !why.empty()) {
+    if (st.refused_format != incoming.format)
+      log_event(st.node(), why);
+    st.refused_format = incoming.format;
+    return;
+  }
   auto merged = merge(st.view, incoming);
   if (merged == st.view)
     return;

@@ -100,8 +100,11 @@ struct membership_fixture : deterministic_fixture {
     m.incarnation = incarnation;
     membership_options o;
     auto& entry = cluster.nodes[i];
-    o.self = member_info{entry.name, entry.host, entry.port, entry.capacity,
-                         member_state::valid, 0, 0};
+    o.self.name = entry.name;
+    o.self.host = entry.host;
+    o.self.port = entry.port;
+    o.self.capacity = entry.capacity;
+    o.self.zone = entry.zone;
     o.incarnation = incarnation;
     o.cluster = cluster;
     o.initial = std::move(initial);
