@@ -224,9 +224,9 @@ struct node_entry {
   std::string host; ///< an IPv4 address or host name
   uint16_t port = 0;
   uint32_t capacity = 1; ///< relative weight, >= 1
-  std::string zone = "default"; ///< failure domain (data centre, rack); see valid_zone()
   std::string data_dir;  ///< a relative path is relative to the manifest's directory
   uint16_t https_port = 0; ///< 0: no HTTPS API on this node
+  std::string zone = "default"; ///< failure domain (data centre, rack); see valid_zone()
 };
 
 /// Whether `zone` can name a zone: 1 to 64 ASCII letters, digits, '.', '_' or '-' (it travels in

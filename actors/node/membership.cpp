@@ -123,6 +123,15 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
   if (auto* known = find_member(st.view, mine.name)) {
     mine.state = known->state;
     mine.version = known->version;
+    // Zones decide home replicas directly (not through a rebalance with a handoff): a member's
+    // zone changing under its data would leave partitions on nodes no longer their replicas.
+    if (known->zone != mine.zone) {
+      log_event(mine.name, "keeps zone '" + known->zone + "' from the cluster's view, not '" +
+                               mine.zone +
+                               "': a member's zone cannot change; remove the node and join it "
+                               "again under a new name to move it");
+      mine.zone = known->zone;
+    }
   } else {
     mine.state = member_state::joining; // a node no view knows waits for an admin's join
   }
