@@ -1,6 +1,7 @@
 #include "cluster-config/manifest.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -682,6 +683,16 @@ void read_node(checker& ck, const toml::node& v, std::vector<node_entry>& out,
                         n.https_port = static_cast<uint16_t>(*p);
                     }},
                    {"capacity", [&](const entry& x) { read_u32(ck, x, n.capacity); }},
+                   {"zone",
+                    [&](const entry& x) {
+                      if (auto s = read_string(ck, x)) {
+                        if (valid_zone(*s))
+                          n.zone = *s;
+                        else
+                          ck.fail(x.line, "zone = '" + printable(*s) +
+                                              "' must be 1 to 64 letters, digits, '.', '_' or '-'");
+                      }
+                    }},
                    {"data_dir",
                     [&](const entry& x) {
                       has_dir = true;
@@ -759,6 +770,15 @@ std::string node_file(const std::string& pattern, const std::string& node) {
        at = out.find(placeholder, at + node.size()))
     out.replace(at, placeholder.size(), node);
   return out;
+}
+
+bool valid_zone(const std::string& zone) {
+  if (zone.empty() || zone.size() > 64)
+    return false;
+  for (unsigned char c : zone)
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '-')
+      return false;
+  return true;
 }
 
 const node_entry* manifest::find_node(const std::string& name) const {

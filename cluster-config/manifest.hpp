@@ -226,7 +226,12 @@ struct node_entry {
   uint32_t capacity = 1; ///< relative weight, >= 1
   std::string data_dir;  ///< a relative path is relative to the manifest's directory
   uint16_t https_port = 0; ///< 0: no HTTPS API on this node
+  std::string zone = "default"; ///< failure domain (data centre, rack); see valid_zone()
 };
+
+/// Whether `zone` can name a zone: 1 to 64 ASCII letters, digits, '.', '_' or '-' (it travels in
+/// space-separated text and status tables).
+bool valid_zone(const std::string& zone);
 
 struct manifest {
   std::string path; ///< the file it was loaded from
@@ -251,19 +256,19 @@ struct manifest {
 /// Loads and validates the manifest at `path`. Rules: unknown tables or keys, wrong types,
 /// missing required keys (store.name, node name/host/port/data_dir), partitions not a power of
 /// two, N < 1, R or W outside 1..N, N larger than the number of nodes, quorum/conflicts/sync not
-/// one of their words, capacity < 1, port outside 1..65535, duplicate node names, duplicate
-/// host:port, duplicate data_dir, limits of 0 or above their bounds, sibling_warning above
-/// max_siblings, max_record_bytes below max_value_bytes, max_frame_bytes below min_frame_bytes()
-/// of a max-size put or record, max_connections below 8, frame_budget_bytes below
-/// max_frame_bytes, memory_budget_bytes outside min_memory_budget_bytes() ..
-/// memory_budget_bytes_bound are each an ec::manifest_invalid "FILE:LINE: ...".
-/// [tls] with enabled = true needs ca, cert and key; an https_port must differ from every other
-/// address; [[token]] needs name, role (read, write or admin) and sha256 (64 hex digits).
-/// Also refused: empty names, hosts or data_dirs, and timeouts of 0. When several problems exist,
-/// the one nearest the top of the file is reported. A file that cannot be read gives
-/// "FILE: cannot read the manifest: REASON" (no line).
-/// Relative data_dir and [tls] file paths are resolved against the directory of `path`, so a node
-/// finds its files whatever directory it is started from.
+/// one of their words, capacity < 1, a zone that is not valid_zone(), port outside 1..65535,
+/// duplicate node names, duplicate host:port, duplicate data_dir, limits of 0 or above their
+/// bounds, sibling_warning above max_siblings, max_record_bytes below max_value_bytes,
+/// max_frame_bytes below min_frame_bytes() of a max-size put or record, max_connections below 8,
+/// frame_budget_bytes below max_frame_bytes, memory_budget_bytes outside
+/// min_memory_budget_bytes() .. memory_budget_bytes_bound are each an ec::manifest_invalid
+/// "FILE:LINE: ...". [tls] with enabled = true needs ca, cert and key; an https_port must differ
+/// from every other address; [[token]] needs name, role (read, write or admin) and sha256 (64 hex
+/// digits). Also refused: empty names, hosts or data_dirs, and timeouts of 0. When several problems
+/// exist, the one nearest the top of the file is reported. A file that cannot be read gives "FILE:
+/// cannot read the manifest: REASON" (no line). Relative data_dir and [tls] file paths are resolved
+/// against the directory of `path`, so a node finds its files whatever directory it is started
+/// from.
 caf::expected<manifest> load_manifest(const std::string& path);
 
 /// Parses manifest text as if read from `path` (for tests).

@@ -16,8 +16,8 @@ namespace {
 
 /// Strict order deciding which of two entries of the same member wins.
 bool loses_to(const member_info& a, const member_info& b) {
-  return std::tie(a.version, a.state, a.incarnation, a.capacity, a.host, a.port) <
-         std::tie(b.version, b.state, b.incarnation, b.capacity, b.host, b.port);
+  return std::tie(a.version, a.state, a.incarnation, a.capacity, a.host, a.port, a.zone) <
+         std::tie(b.version, b.state, b.incarnation, b.capacity, b.host, b.port, b.zone);
 }
 
 bool same_entry(const member_info& a, const member_info& b) {
@@ -46,7 +46,8 @@ ring ring_of(const membership_view& view, const std::vector<std::string>& owners
   std::vector<ring_member> members;
   for (auto& name : names) {
     auto* m = find_member(view, name);
-    members.push_back({name, m ? std::max<uint32_t>(m->capacity, 1) : 1});
+    members.push_back(
+        {name, m ? std::max<uint32_t>(m->capacity, 1) : 1, m ? m->zone : member_info{}.zone});
   }
   return ring::from_owners(std::move(members), owners);
 }
@@ -67,8 +68,9 @@ membership_view view_from_manifest(const manifest& m) {
   membership_view view;
   std::vector<ring_member> members;
   for (auto& n : m.nodes) {
-    upsert(view, member_info{n.name, n.host, n.port, n.capacity, member_state::valid, 0, 0});
-    members.push_back({n.name, n.capacity});
+    upsert(view,
+           member_info{n.name, n.host, n.port, n.capacity, member_state::valid, 0, 0, n.zone});
+    members.push_back({n.name, n.capacity, n.zone});
   }
   view.layout.owners = ring::build(m.store.partitions, std::move(members)).owner_names();
   return view;
@@ -203,7 +205,7 @@ caf::expected<membership_view> apply_change(const membership_view& view, const s
   std::vector<ring_member> members;
   for (auto& m : out.members)
     if (m.state == member_state::valid)
-      members.push_back({m.name, std::max<uint32_t>(m.capacity, 1)});
+      members.push_back({m.name, std::max<uint32_t>(m.capacity, 1), m.zone});
   if (members.size() < replicas)
     return refuse("only " + std::to_string(members.size()) + " nodes would hold data, " +
                   std::to_string(replicas) + " replicas are configured");
@@ -243,8 +245,8 @@ std::string describe_change(const membership_view& before, const membership_view
       << transfers_between(old_ring, new_ring, replicas).size()
       << " partition copies stream to new replicas\n";
   char line[160];
-  std::snprintf(line, sizeof line, "%-12s %-8s %8s %14s %14s %14s\n", "node", "state", "capacity",
-                "capacity share", "before", "after");
+  std::snprintf(line, sizeof line, "%-12s %-10s %-8s %8s %14s %14s %14s\n", "node", "zone", "state",
+                "capacity", "capacity share", "before", "after");
   out << line;
   for (auto& m : after.members) {
     if (m.state == member_state::removed && old_count[m.name] == 0)
@@ -253,9 +255,9 @@ std::string describe_change(const membership_view& before, const membership_view
                      ? percent(double(m.capacity) / double(total_capacity))
                      : std::string{"-"};
     auto cell = [&](uint32_t n) { return std::to_string(n) + " " + percent(double(n) / q); };
-    std::snprintf(line, sizeof line, "%-12s %-8s %8u %14s %14s %14s\n", m.name.c_str(),
-                  state_name(m.state), m.capacity, share.c_str(), cell(old_count[m.name]).c_str(),
-                  cell(new_count[m.name]).c_str());
+    std::snprintf(line, sizeof line, "%-12s %-10s %-8s %8u %14s %14s %14s\n", m.name.c_str(),
+                  m.zone.c_str(), state_name(m.state), m.capacity, share.c_str(),
+                  cell(old_count[m.name]).c_str(), cell(new_count[m.name]).c_str());
     out << line;
   }
   return out.str();
@@ -264,10 +266,10 @@ std::string describe_change(const membership_view& before, const membership_view
 std::string encode_view(const membership_view& view) {
   // One fact per line; names, hosts and owners never contain spaces (the manifest checks names).
   std::ostringstream out;
-  out << "actorkv-view 1\n";
+  out << "actorkv-view " << membership_format << '\n';
   for (auto& m : view.members)
     out << "member " << m.name << ' ' << m.host << ' ' << m.port << ' ' << m.capacity << ' '
-        << int(m.state) << ' ' << m.incarnation << ' ' << m.version << '\n';
+        << int(m.state) << ' ' << m.incarnation << ' ' << m.version << ' ' << m.zone << '\n';
   out << "epoch " << view.layout.epoch << '\n';
   auto list = [&](const char* tag, const std::vector<std::string>& names) {
     out << tag;
@@ -287,8 +289,11 @@ std::string encode_view(const membership_view& view) {
 std::optional<membership_view> decode_view(const std::string& text) {
   std::istringstream in(text);
   std::string line;
-  if (!std::getline(in, line) || line != "actorkv-view 1")
+  // Format 1 (before zones) is read too: every member of such a view was in the default zone.
+  if (!std::getline(in, line) ||
+      (line != "actorkv-view 1" && line != "actorkv-view " + std::to_string(membership_format)))
     return std::nullopt;
+  bool zoned = line != "actorkv-view 1";
   membership_view view;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
@@ -299,7 +304,7 @@ std::optional<membership_view> decode_view(const std::string& text) {
       int state = 0;
       if (!(fields >> m.name >> m.host >> m.port >> m.capacity >> state >> m.incarnation >>
             m.version) ||
-          state < 0 || state > int(member_state::removed))
+          (zoned && !(fields >> m.zone)) || state < 0 || state > int(member_state::removed))
         return std::nullopt;
       m.state = static_cast<member_state>(state);
       upsert(view, m);
@@ -334,6 +339,14 @@ std::optional<membership_view> decode_view(const std::string& text) {
   return view;
 }
 
+std::string format_refusal(const membership_view& theirs) {
+  if (theirs.format == membership_format)
+    return {};
+  return "refusing a membership view in format " + std::to_string(theirs.format) +
+         " (this node speaks format " + std::to_string(membership_format) +
+         "): nodes of different releases cannot share a cluster; upgrade every node together";
+}
+
 uint64_t fingerprint(const membership_view& view) {
   // FNV-1a over the entries: stable across machines and builds.
   uint64_t h = 1469598103934665603ull;
@@ -347,6 +360,7 @@ uint64_t fingerprint(const membership_view& view) {
   for (auto& m : view.members) {
     mix(m.name.data(), m.name.size());
     mix(m.host.data(), m.host.size());
+    mix(m.zone.data(), m.zone.size() + 1);
     uint64_t fields[] = {m.port, m.capacity, static_cast<uint64_t>(m.state), m.incarnation,
                          m.version};
     mix(fields, sizeof(fields));

@@ -79,6 +79,10 @@ std::string describe_change(const membership_view& before, const membership_view
 std::string encode_view(const membership_view& view);
 std::optional<membership_view> decode_view(const std::string& text);
 
+/// Empty when `theirs` (received from a peer) is in this build's membership_format; else why it
+/// is refused, for the log. A view in another format is never merged.
+std::string format_refusal(const membership_view& theirs);
+
 /// A short fingerprint of the view (e.g. for status: equal on every node once gossip converged).
 uint64_t fingerprint(const membership_view& view);
 

@@ -25,36 +25,31 @@ bool operator==(const replica_slot& a, const replica_slot& b) {
 partition_plan plan_partition(const ring& in_force, const ring* next, partition_id p,
                               const placement_inputs& in) {
   partition_plan plan;
-  auto prefs = in_force.preference_list(p);
-  auto home_count = std::min<size_t>(prefs.size(), in.replicas);
+  auto homes = in_force.home_replicas(p, in.replicas);
   auto reachable = [&](const std::string& name) { return up(in.self, in.reachable, name); };
-  for (size_t i = 0; i < home_count; ++i)
-    if (prefs[i] == in.self)
-      plan.replicas.push_back(replica_slot{prefs[i], {}});
+  if (contains(homes, in.self))
+    plan.replicas.push_back(replica_slot{in.self, {}});
   std::vector<std::string> unreachable;
-  for (size_t i = 0; i < home_count; ++i) {
-    if (prefs[i] == in.self)
+  for (auto& name : homes) {
+    if (name == in.self)
       continue;
-    if (reachable(prefs[i]))
-      plan.replicas.push_back(replica_slot{prefs[i], {}});
+    if (reachable(name))
+      plan.replicas.push_back(replica_slot{name, {}});
     else
-      unreachable.push_back(prefs[i]);
+      unreachable.push_back(name);
   }
-  if (in.fallbacks) {
-    size_t next_pref = home_count;
-    for (auto& owner : unreachable) {
-      while (next_pref < prefs.size() && !reachable(prefs[next_pref]))
-        ++next_pref;
-      if (next_pref == prefs.size())
-        break;
-      plan.replicas.push_back(replica_slot{prefs[next_pref], owner});
-      ++next_pref;
-    }
+  if (in.fallbacks && !unreachable.empty()) {
+    // Walks the preference list only as far as it takes to find a stand-in for each.
+    size_t given = 0;
+    in_force.for_each_fallback(p, in.replicas, [&](const std::string& name) {
+      if (reachable(name))
+        plan.replicas.push_back(replica_slot{name, unreachable[given++]});
+      return given < unreachable.size();
+    });
   }
   if (next) {
-    auto now = in_force.home_replicas(p, in.replicas);
     for (auto& name : next->home_replicas(p, in.replicas))
-      if (!contains(now, name) && reachable(name))
+      if (!contains(homes, name) && reachable(name))
         plan.joining.push_back(name);
   }
   return plan;

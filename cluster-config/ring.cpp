@@ -23,10 +23,14 @@ constexpr uint32_t no_owner = UINT32_MAX;
 /// does not know N; a larger N only means walking a little further, never a wrong list.
 constexpr uint32_t spread = 2;
 
-/// Weights of a same-owner pair at distance 1 and 2. A neighbour owned by the same node always
-/// costs more than any number of distance-2 repeats it could save (at most 4 per partition).
-constexpr uint32_t adjacent_weight = 16;
+/// Weights of a same-owner pair at distance 1 and 2 and of a same-zone pair at distance 1 and 2.
+/// Each outweighs any number of the lighter kinds a swap could save (at most 8 over the two
+/// partitions a swap changes), so the cost orders layouts by: same-node neighbours, same-zone
+/// neighbours, same-zone at distance 2, same-node at distance 2.
 constexpr uint32_t nearby_weight = 1;
+constexpr uint32_t zone_nearby_weight = 9;
+constexpr uint32_t zone_adjacent_weight = 81;
+constexpr uint32_t adjacent_weight = 729;
 
 /// How far smooth() looks for a partner to swap owners with. The layouts it repairs are already
 /// nearly even, so conflicts are fixed locally; the bound keeps Q = 65536 fast.
@@ -83,14 +87,49 @@ std::vector<uint32_t> shares(uint32_t q, const std::vector<ring_member>& members
   return out;
 }
 
-/// The same-owner pairs around p, weighted: what interleaving tries to drive to zero.
-uint32_t local_cost(const std::vector<uint32_t>& owners, partition_id p) {
+/// Zone number of each member (zones numbered in name order).
+std::vector<uint32_t> zone_numbers(const std::vector<ring_member>& members,
+                                   uint32_t* count = nullptr) {
+  std::vector<std::string> names;
+  for (auto& m : members)
+    names.push_back(m.zone);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::vector<uint32_t> out;
+  out.reserve(members.size());
+  for (auto& m : members)
+    out.push_back(static_cast<uint32_t>(std::lower_bound(names.begin(), names.end(), m.zone) -
+                                        names.begin()));
+  if (count)
+    *count = static_cast<uint32_t>(names.size());
+  return out;
+}
+
+/// What interleaving and smoothing see of zones: each member's zone number, or nothing with a
+/// single zone (then zones cost nothing and the layout is the one without zones).
+std::vector<uint32_t> zones_for_layout(const std::vector<ring_member>& members) {
+  uint32_t count = 0;
+  auto zones = zone_numbers(members, &count);
+  if (count <= 1)
+    zones.clear();
+  return zones;
+}
+
+/// The same-owner and same-zone pairs around p, weighted: what interleaving tries to drive to
+/// zero. `zones` is empty or gives each member's zone.
+uint32_t local_cost(const std::vector<uint32_t>& owners, const std::vector<uint32_t>& zones,
+                    partition_id p) {
   auto q = static_cast<uint32_t>(owners.size());
   uint32_t cost = 0;
   for (int64_t d : {-2, -1, 1, 2}) {
     auto r = step(p, d, q);
-    if (r != p && owners[r] == owners[p])
-      cost += (d == 1 || d == -1) ? adjacent_weight : nearby_weight;
+    if (r == p)
+      continue;
+    bool adjacent = d == 1 || d == -1;
+    if (owners[r] == owners[p])
+      cost += adjacent ? adjacent_weight : nearby_weight;
+    if (!zones.empty() && zones[owners[r]] == zones[owners[p]])
+      cost += adjacent ? zone_adjacent_weight : zone_nearby_weight;
   }
   return cost;
 }
@@ -98,7 +137,8 @@ uint32_t local_cost(const std::vector<uint32_t>& owners, partition_id p) {
 /// Hill-climbs by swapping the owners of two movable partitions whenever that lowers the cost
 /// around them. A swap keeps every node's count, and over movable partitions only it moves nothing
 /// that was not moving anyway. Each accepted swap lowers the ring's total cost, so it terminates.
-void smooth(std::vector<uint32_t>& owners, const std::vector<bool>& movable) {
+void smooth(std::vector<uint32_t>& owners, const std::vector<uint32_t>& zones,
+            const std::vector<bool>& movable) {
   auto q = static_cast<uint32_t>(owners.size());
   if (q < 4)
     return;
@@ -106,7 +146,7 @@ void smooth(std::vector<uint32_t>& owners, const std::vector<bool>& movable) {
   for (bool improved = true; improved;) {
     improved = false;
     for (partition_id p = 0; p < q; ++p) {
-      if (!movable[p] || local_cost(owners, p) == 0)
+      if (!movable[p] || local_cost(owners, zones, p) == 0)
         continue;
       bool swapped = false;
       for (uint32_t d = 1; d <= radius && !swapped; ++d) {
@@ -114,9 +154,9 @@ void smooth(std::vector<uint32_t>& owners, const std::vector<bool>& movable) {
           auto r = step(p, dir * d, q);
           if (!movable[r] || owners[r] == owners[p])
             continue;
-          auto before = local_cost(owners, p) + local_cost(owners, r);
+          auto before = local_cost(owners, zones, p) + local_cost(owners, zones, r);
           std::swap(owners[p], owners[r]);
-          if (local_cost(owners, p) + local_cost(owners, r) < before) {
+          if (local_cost(owners, zones, p) + local_cost(owners, zones, r) < before) {
             swapped = improved = true;
             break;
           }
@@ -127,13 +167,29 @@ void smooth(std::vector<uint32_t>& owners, const std::vector<bool>& movable) {
   }
 }
 
+/// A deterministic pseudo-random number for member i at partition p (splitmix64's finaliser).
+uint64_t salt(uint64_t i, uint64_t p) {
+  uint64_t x = (i << 32) ^ p ^ 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 /// Lays out `targets[i]` partitions for each member i around a ring of q partitions, evenly
 /// interleaved: smooth weighted round robin (nginx's), where a member is skipped while it owns one
 /// of the `spread` partitions before (or, when wrapping around, after) the current one. A member
 /// too large to keep that distance (more than 1/3 of the ring) only keeps its neighbours apart,
 /// and one that fell a whole turn behind its share may come back closer, so no member is pushed
 /// to the end of the ring where it would pile up.
-std::vector<uint32_t> interleave(uint32_t q, const std::vector<uint32_t>& targets) {
+/// With several zones (`zones` gives each member's), the same round robin first picks the zone,
+/// weighted by its members' targets and kept away from the zones of the partitions just before,
+/// then the member within it: with zones of equal capacity consecutive partitions cycle through
+/// the zones, so a partition's next owners are its home replicas and every node holds as many
+/// replicas as it owns partitions times N. Members tied in the round robin are then taken in a
+/// pseudo-random order rather than by index, so a node's neighbours differ around the ring and
+/// the replicas a departed node leaves behind spread over many nodes, not the same two.
+std::vector<uint32_t> interleave(uint32_t q, const std::vector<uint32_t>& targets,
+                                 const std::vector<uint32_t>& zones) {
   auto n = targets.size();
   std::vector<uint32_t> owners(q, no_owner);
   std::vector<int64_t> current(n, 0);
@@ -142,9 +198,39 @@ std::vector<uint32_t> interleave(uint32_t q, const std::vector<uint32_t>& target
   for (size_t i = 0; i < n; ++i)
     if (targets[i] > 0)
       window[i] = std::min(spread, q / targets[i] - 1);
+  uint32_t zone_count = zones.empty() ? 0 : *std::max_element(zones.begin(), zones.end()) + 1;
+  std::vector<uint32_t> zone_left(zone_count, 0);
+  std::vector<int64_t> zone_current(zone_count, 0);
+  for (size_t i = 0; i < n && zone_count > 0; ++i)
+    zone_left[zones[i]] += targets[i];
+  auto zone_target = zone_left;
+  std::vector<uint32_t> zone_window(zone_count, 0);
+  for (uint32_t z = 0; z < zone_count; ++z)
+    if (zone_target[z] > 0)
+      zone_window[z] = std::min(spread, q / zone_target[z] - 1);
+  constexpr uint32_t any_zone = UINT32_MAX;
   for (partition_id p = 0; p < q; ++p) {
     for (size_t i = 0; i < n; ++i)
       current[i] += targets[i];
+    auto zone = any_zone;
+    if (zone_count > 1) {
+      for (uint32_t z = 0; z < zone_count; ++z)
+        zone_current[z] += zone_target[z];
+      auto zone_near = [&](uint32_t z, uint32_t w) {
+        for (uint32_t d = 1; d <= w; ++d)
+          for (auto r : {step(p, -int64_t{d}, q), step(p, d, q)})
+            if (owners[r] != no_owner && zones[owners[r]] == z)
+              return true;
+        return false;
+      };
+      for (uint32_t w = spread + 1; zone == any_zone && w-- > 0;)
+        for (uint32_t z = 0; z < zone_count; ++z)
+          if (zone_left[z] > 0 && !zone_near(z, std::min(w, zone_window[z])) &&
+              (zone == any_zone || zone_current[z] > zone_current[zone]))
+            zone = z;
+      zone_current[zone] -= q;
+      --zone_left[zone];
+    }
     auto owns_near = [&](size_t i, uint32_t w) {
       for (uint32_t d = 1; d <= w; ++d)
         if (owners[step(p, -int64_t{d}, q)] == i || owners[step(p, d, q)] == i)
@@ -154,7 +240,9 @@ std::vector<uint32_t> interleave(uint32_t q, const std::vector<uint32_t>& target
     auto pick = [&](const std::function<uint32_t(size_t)>& window_of) {
       size_t best = n;
       for (size_t i = 0; i < n; ++i)
-        if (left[i] > 0 && !owns_near(i, window_of(i)) && (best == n || current[i] > current[best]))
+        if (left[i] > 0 && (zone == any_zone || zones[i] == zone) && !owns_near(i, window_of(i)) &&
+            (best == n || current[i] > current[best] ||
+             (zone != any_zone && current[i] == current[best] && salt(i, p) > salt(best, p))))
           best = i;
       return best;
     };
@@ -167,7 +255,7 @@ std::vector<uint32_t> interleave(uint32_t q, const std::vector<uint32_t>& target
     owners[p] = static_cast<uint32_t>(chosen);
     --left[chosen];
   }
-  smooth(owners, std::vector<bool>(q, true));
+  smooth(owners, zones, std::vector<bool>(q, true));
   return owners;
 }
 
@@ -207,7 +295,9 @@ ring ring::build(uint32_t partitions, std::vector<ring_member> members) {
   check_partitions(partitions);
   ring out;
   out.members_ = normalized(std::move(members));
-  out.owners_ = interleave(partitions, shares(partitions, out.members_));
+  out.owners_ =
+      interleave(partitions, shares(partitions, out.members_), zones_for_layout(out.members_));
+  out.index();
   return out;
 }
 
@@ -218,6 +308,7 @@ ring ring::rebalance(std::vector<ring_member> members) const {
   out.members_ = normalized(std::move(members));
   auto n = out.members_.size();
   auto targets = shares(q, out.members_);
+  auto zones = zones_for_layout(out.members_);
   std::map<std::string, uint32_t> index;
   for (uint32_t i = 0; i < n; ++i)
     index.emplace(out.members_[i].name, i);
@@ -285,21 +376,30 @@ ring ring::rebalance(std::vector<ring_member> members) const {
     freed.insert(p);
   }
   // Hand the freed partitions to the nodes below their share, in ring order: for each the node
-  // that owns none of p-2..p+2 where possible, then the one furthest below its share.
+  // that owns neither neighbour, then whose zone owns neither neighbour, then neither of p-2 and
+  // p+2 (zone, then node), where possible; then the one furthest below its share.
   for (auto p : freed) {
     auto best = n;
-    std::tuple<uint32_t, uint32_t, int64_t> best_score;
+    std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, int64_t> best_score;
     for (uint32_t i = 0; i < n; ++i) {
       if (count[i] >= targets[i])
         continue;
       uint32_t adjacent = 0;
       uint32_t nearby = 0;
+      uint32_t zone_adjacent = 0;
+      uint32_t zone_nearby = 0;
       for (int64_t d : {-2, -1, 1, 2}) {
         auto r = step(p, d, q);
-        if (r != p && owners[r] == i)
-          ++(d == 1 || d == -1 ? adjacent : nearby);
+        if (r == p || owners[r] == no_owner)
+          continue;
+        bool near = d == 1 || d == -1;
+        if (owners[r] == i)
+          ++(near ? adjacent : nearby);
+        if (!zones.empty() && zones[owners[r]] == zones[i])
+          ++(near ? zone_adjacent : zone_nearby);
       }
-      auto score = std::tuple{adjacent, nearby, -int64_t{targets[i] - count[i]}};
+      auto score =
+          std::tuple{adjacent, zone_adjacent, zone_nearby, nearby, -int64_t{targets[i] - count[i]}};
       if (best == n || score < best_score) {
         best = i;
         best_score = score;
@@ -311,7 +411,8 @@ ring ring::rebalance(std::vector<ring_member> members) const {
   std::vector<bool> movable(q, false);
   for (auto p : freed)
     movable[p] = true;
-  smooth(owners, movable);
+  smooth(owners, zones, movable);
+  out.index();
   return out;
 }
 
@@ -329,6 +430,7 @@ ring ring::from_owners(std::vector<ring_member> members, const std::vector<std::
       throw std::invalid_argument("ring: owner '" + name + "' is not a member");
     out.owners_.push_back(i->second);
   }
+  out.index();
   return out;
 }
 
@@ -340,21 +442,96 @@ std::vector<std::string> ring::owner_names() const {
   return out;
 }
 
-std::vector<std::string> ring::home_replicas(partition_id p, uint32_t n) const {
-  auto q = partitions();
-  owners_.at(p);
-  std::vector<std::string> out;
-  std::vector<bool> listed(members_.size(), false);
-  for (uint32_t k = 0; k < q && out.size() < n; ++k) {
-    auto i = owners_[step(p, k, q)];
-    if (!listed[i]) {
-      listed[i] = true;
-      out.push_back(members_[i].name);
+void ring::index() {
+  zone_of_ = zone_numbers(members_, &zone_count_);
+  std::vector<bool> owns(members_.size(), false);
+  for (auto i : owners_)
+    owns[i] = true;
+  std::vector<bool> zone_owns(zone_count_, false);
+  owning_ = 0;
+  owning_zones_ = 0;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (!owns[i])
+      continue;
+    ++owning_;
+    if (!zone_owns[zone_of_[i]]) {
+      zone_owns[zone_of_[i]] = true;
+      ++owning_zones_;
     }
   }
-  for (size_t i = 0; i < members_.size() && out.size() < n; ++i)
-    if (!listed[i])
-      out.push_back(members_[i].name);
+}
+
+std::vector<uint32_t> ring::homes(partition_id p, uint32_t n) const {
+  auto q = partitions();
+  owners_.at(p); // throws std::out_of_range rather than wrapping silently
+  n = std::min<uint32_t>(n, static_cast<uint32_t>(members_.size()));
+  std::vector<uint32_t> out;
+  out.reserve(n);
+  auto listed = [&](uint32_t i) { return std::find(out.begin(), out.end(), i) != out.end(); };
+  // Zones met so far: few (n of them at most), so a short list beats a per-ring bitmap.
+  std::vector<uint32_t> zones_listed;
+  auto owners_wanted = std::min(n, owning_);
+  for (uint32_t k = 0; k < q && out.size() < owners_wanted; ++k) {
+    auto i = owners_[step(p, k, q)];
+    if (listed(i))
+      continue;
+    auto z = zone_of_[i];
+    if (std::find(zones_listed.begin(), zones_listed.end(), z) != zones_listed.end()) {
+      // Every place left is needed for a zone not met yet: skip this one.
+      auto zones_left = owning_zones_ - static_cast<uint32_t>(zones_listed.size());
+      if (owners_wanted - out.size() <= zones_left)
+        continue;
+    } else {
+      zones_listed.push_back(z);
+    }
+    out.push_back(i);
+  }
+  // Members too small to own a partition (more members than partitions) are listed last.
+  for (uint32_t i = 0; i < members_.size() && out.size() < n; ++i)
+    if (!listed(i))
+      out.push_back(i);
+  return out;
+}
+
+std::vector<std::string> ring::home_replicas(partition_id p, uint32_t n) const {
+  std::vector<std::string> out;
+  for (auto i : homes(p, n))
+    out.push_back(members_[i].name);
+  return out;
+}
+
+void ring::for_each_fallback(partition_id p, uint32_t n,
+                             const std::function<bool(const std::string&)>& visit) const {
+  auto q = partitions();
+  auto home = homes(p, n);
+  std::vector<bool> listed(members_.size(), false);
+  for (auto i : home)
+    listed[i] = true;
+  auto seen = static_cast<uint32_t>(home.size());
+  // Once every owner was met, the rest of the walk has nothing new.
+  for (uint32_t k = 0; k < q && seen < owning_; ++k) {
+    auto i = owners_[step(p, k, q)];
+    if (listed[i])
+      continue;
+    listed[i] = true;
+    ++seen;
+    if (!visit(members_[i].name))
+      return;
+  }
+  for (size_t i = 0; i < members_.size(); ++i)
+    if (!listed[i] && !visit(members_[i].name))
+      return;
+}
+
+std::vector<std::string> ring::preference_list(partition_id p, uint32_t n, size_t fallbacks) const {
+  auto out = home_replicas(p, n);
+  if (fallbacks == 0)
+    return out;
+  size_t added = 0;
+  for_each_fallback(p, n, [&](const std::string& name) {
+    out.push_back(name);
+    return ++added < fallbacks;
+  });
   return out;
 }
 
@@ -373,25 +550,6 @@ std::vector<partition_transfer> transfers_between(const ring& from, const ring& 
 
 const std::string& ring::owner(partition_id p) const {
   return members_[owners_.at(p)].name;
-}
-
-std::vector<std::string> ring::preference_list(partition_id p) const {
-  auto q = partitions();
-  owners_.at(p); // throws std::out_of_range rather than wrapping silently
-  std::vector<std::string> out;
-  std::vector<bool> listed(members_.size(), false);
-  for (uint32_t k = 0; k < q && out.size() < members_.size(); ++k) {
-    auto i = owners_.at(step(p, k, q));
-    if (!listed[i]) {
-      listed[i] = true;
-      out.push_back(members_[i].name);
-    }
-  }
-  // Members too small to own a partition (more members than partitions) are fallbacks only.
-  for (size_t i = 0; i < members_.size(); ++i)
-    if (!listed[i])
-      out.push_back(members_[i].name);
-  return out;
 }
 
 std::vector<uint32_t> ring::partitions_owned() const {

@@ -5,11 +5,21 @@
 // std::invalid_argument for a partition count that is not a power of two, no members, a
 // duplicate name or a capacity of 0; owner() and preference_list() throw std::out_of_range for a
 // partition >= partitions().
+//
+// Zones: every member belongs to one (a data centre, a rack; "" is a zone like any other). A
+// partition's home replicas are the owners met walking the ring from it, skipping an owner whose
+// zone is already listed while the remaining places are needed for zones not yet listed: the N
+// home replicas span min(N, zones) zones. build() and rebalance() also keep neighbouring
+// partitions in different zones where they can, so that walk stays short. With one zone
+// everything is as if zones did not exist.
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "messages/membership.hpp"
@@ -28,8 +38,13 @@ partition_id partition_of(const bytes& key, uint32_t partitions);
 
 /// A node as the ring sees it.
 struct ring_member {
+  ring_member() = default;
+  ring_member(std::string name_, uint32_t capacity_ = 1, std::string zone_ = {})
+      : name(std::move(name_)), capacity(capacity_), zone(std::move(zone_)) {}
+
   std::string name;
   uint32_t capacity = 1;
+  std::string zone; ///< members of one zone share failures; home replicas avoid sharing one
 };
 
 class ring {
@@ -60,13 +75,25 @@ public:
   /// The name of the owner of partition `p`.
   const std::string& owner(partition_id p) const;
 
-  /// Preference list of `p`: its owner, then the owners of p+1, p+2, ... (wrapping), skipping
-  /// nodes already listed, until every member is listed. The first N are the home replicas, the
-  /// rest the fallbacks in order.
-  std::vector<std::string> preference_list(partition_id p) const;
-
-  /// The first `n` entries of preference_list(p): the home replicas of p for N = n.
+  /// The home replicas of `p` for N = `n` (at most the number of members): its owner, then the
+  /// owners of p+1, p+2, ... (wrapping), skipping nodes already listed and, while the places left
+  /// are all needed for zones not yet listed, nodes of a listed zone; members owning nothing come
+  /// last. Costs the length of that walk, not the number of members.
   std::vector<std::string> home_replicas(partition_id p, uint32_t n) const;
+
+  /// Calls `visit` with the fallbacks of `p` for N = `n`, in order, until it returns false: the
+  /// owners of p, p+1, ... that are not home replicas (each once), then the members owning
+  /// nothing. Lazy, so a sloppy quorum walks only as far as it needs reachable fallbacks.
+  void for_each_fallback(partition_id p, uint32_t n,
+                         const std::function<bool(const std::string&)>& visit) const;
+
+  /// home_replicas(p, n), then up to `fallbacks` entries of for_each_fallback: the preference
+  /// list. The default lists every member (O(members); for tests and diagnostics).
+  std::vector<std::string> preference_list(partition_id p, uint32_t n,
+                                           size_t fallbacks = SIZE_MAX) const;
+
+  /// How many distinct zones the members are in.
+  uint32_t zones() const { return zone_count_; }
 
   /// How many partitions each member owns, in members() order.
   std::vector<uint32_t> partitions_owned() const;
@@ -75,8 +102,17 @@ public:
   uint32_t moves_to(const ring& other) const;
 
 private:
+  /// Sets zone_of_, zone_count_, owning_ and owning_zones_ from members_ and owners_.
+  void index();
+  /// home_replicas() as indices into members_.
+  std::vector<uint32_t> homes(partition_id p, uint32_t n) const;
+
   std::vector<ring_member> members_; ///< sorted by name
   std::vector<uint32_t> owners_;     ///< index into members_, one per partition
+  std::vector<uint32_t> zone_of_;    ///< zone number of each member (zones numbered by name)
+  uint32_t zone_count_ = 0;
+  uint32_t owning_ = 0;       ///< members owning at least one partition
+  uint32_t owning_zones_ = 0; ///< zones of those members
 };
 
 /// What moving from ring `from` to ring `to` (same Q) must copy for N = n: for every partition,

@@ -140,12 +140,13 @@ struct member_status {
   /// Its wall clock minus the answering node's (positive: ahead), estimated from the failure
   /// detector's probes; none for the answering node and for peers not up or not measured yet.
   caf::optional<int64_t> clock_offset_ms{};
+  std::string zone; ///< its failure domain (manifest [[node]] zone, kvnode --zone)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_status& x) {
   return f(caf::meta::type_name("actorkv::member_status"), x.name, x.endpoint, x.capacity, x.up,
-           x.partitions, x.state, x.next_partitions, x.clock_offset_ms);
+           x.partitions, x.state, x.next_partitions, x.clock_offset_ms, x.zone);
 }
 
 /// Answer to status: the cluster as the answering node sees it.

@@ -44,12 +44,13 @@ struct member_info {
   member_state state = member_state::valid;
   uint64_t incarnation = 0; ///< the member's replica id (new when its data directory is new)
   uint64_t version = 0;
+  std::string zone = "default"; ///< failure domain: a partition's home replicas avoid sharing one
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_info& x) {
   return f(caf::meta::type_name("actorkv::member_info"), x.name, x.host, x.port, x.capacity,
-           x.state, x.incarnation, x.version);
+           x.state, x.incarnation, x.version, x.zone);
 }
 
 /// One partition copied to a node that becomes one of its home replicas.
@@ -87,15 +88,20 @@ typename Inspector::result_type inspect(Inspector& f, ring_layout& x) {
   return f(caf::meta::type_name("actorkv::ring_layout"), x.epoch, x.owners, x.next_owners, x.done);
 }
 
+/// The layout of membership_view this build sends and accepts. 1 (no field; before zones) and
+/// any other value are refused: a view from another format is never merged into this one.
+constexpr uint32_t membership_format = 2;
+
 /// The cluster view: every member ever known, sorted by name, and the ring.
 struct membership_view {
+  uint32_t format = membership_format; ///< first on the wire, so that any later layout is told
   std::vector<member_info> members;
   ring_layout layout;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, membership_view& x) {
-  return f(caf::meta::type_name("actorkv::membership_view"), x.members, x.layout);
+  return f(caf::meta::type_name("actorkv::membership_view"), x.format, x.members, x.layout);
 }
 
 } // namespace actorkv

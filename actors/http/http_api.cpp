@@ -500,6 +500,7 @@ http_reply render_status(const cluster_status& s) {
     row.str("name", m.name);
     row.str("endpoint", m.endpoint);
     row.num("capacity", m.capacity);
+    row.str("zone", m.zone);
     row.boolean("up", m.up);
     row.num("partitions", m.partitions);
     row.raw("share", percent_text(m.partitions, s.owners.size()));

@@ -21,6 +21,7 @@ struct membership_state {
   membership_view view;
   peer_directory peers;
   std::minstd_rand rng;
+  uint32_t refused_format = membership_format; ///< the last foreign format logged (log it once)
 
   const std::string& node() const { return options.self.name; }
   uint32_t replicas() const { return options.cluster.store.replicas; }
@@ -59,6 +60,12 @@ void changed(self_ptr self, const ring_layout& before) {
 
 void adopt(self_ptr self, const membership_view& incoming) {
   auto& st = self->state;
+  if (auto why = format_refusal(incoming); !why.empty()) {
+    if (st.refused_format != incoming.format)
+      log_event(st.node(), why);
+    st.refused_format = incoming.format;
+    return;
+  }
   auto merged = merge(st.view, incoming);
   if (merged == st.view)
     return;
@@ -116,6 +123,15 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
   if (auto* known = find_member(st.view, mine.name)) {
     mine.state = known->state;
     mine.version = known->version;
+    // Zones decide home replicas directly (not through a rebalance with a handoff): a member's
+    // zone changing under its data would leave partitions on nodes no longer their replicas.
+    if (known->zone != mine.zone) {
+      log_event(mine.name, "keeps zone '" + known->zone + "' from the cluster's view, not '" +
+                               mine.zone +
+                               "': a member's zone cannot change; remove the node and join it "
+                               "again under a new name to move it");
+      mine.zone = known->zone;
+    }
   } else {
     mine.state = member_state::joining; // a node no view knows waits for an admin's join
   }

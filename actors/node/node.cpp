@@ -78,8 +78,11 @@ void spawn_children(self_ptr self) {
   ho.clock_margin = timeout + ms(cluster.timeouts.max_clock_skew_ms);
   st.handoff = spawn_handoff(sys, std::move(ho));
   membership_options mo;
-  mo.self = member_info{
-      name, st.options.host, st.options.port, st.options.capacity, member_state::valid, 0, 0};
+  mo.self.name = name;
+  mo.self.host = st.options.host;
+  mo.self.port = st.options.port;
+  mo.self.capacity = st.options.capacity;
+  mo.self.zone = st.options.zone;
   mo.incarnation = st.options.self_id;
   mo.cluster = cluster;
   mo.initial = st.options.initial_view;

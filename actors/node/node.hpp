@@ -37,6 +37,7 @@ struct node_options {
   std::string host; ///< where this node listens
   uint16_t port = 0;
   uint32_t capacity = 1;
+  std::string zone = "default"; ///< this node's zone (its [[node]] zone, or kvnode --zone)
   std::optional<membership_view> initial_view; ///< kept in the data directory, or from a seed
   /// Called once when this node has left the cluster (or learns it was removed), with why: the
   /// process should stop.

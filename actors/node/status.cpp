@@ -29,6 +29,7 @@ cluster_status make_status(self_ptr self) {
     m.name = e.name;
     m.endpoint = e.host + ":" + std::to_string(e.port);
     m.capacity = e.capacity;
+    m.zone = e.zone;
     m.state = has_left(st.view, e.name) ? "left" : state_name(e.state);
     if (e.name == st.options.self_name)
       m.up = true;

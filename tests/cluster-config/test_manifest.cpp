@@ -147,6 +147,20 @@ data_dir = "d/c"
   BOOST_CHECK(!m->faults.injection);
   BOOST_CHECK_EQUAL(m->anti_entropy.repairs, 16u);
   BOOST_CHECK_EQUAL(m->nodes[0].capacity, 1u);
+  BOOST_CHECK_EQUAL(m->nodes[0].zone, "default");
+}
+
+BOOST_AUTO_TEST_CASE(zones_are_read_and_checked) {
+  auto m = parse_manifest(store_head + two_nodes + "zone = \"eu-west-1.b_2\"\n", "z.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->nodes[0].zone, "default");
+  BOOST_CHECK_EQUAL(m->nodes[1].zone, "eu-west-1.b_2");
+  expect(store_head + two_nodes + "zone = \"a b\"\n", 19, "zone = 'a b' must be 1 to 64");
+  expect(store_head + two_nodes + "zone = \"\"\n", 19, "must be 1 to 64 letters");
+  expect(store_head + two_nodes + "zone = \"" + std::string(65, 'z') + "\"\n", 19, "zone");
+  expect(store_head + two_nodes + "zone = 3\n", 19, "zone must be a string");
+  BOOST_TEST(valid_zone(std::string(64, 'z')));
+  BOOST_TEST(!valid_zone(std::string{"r\xc3\xa4"} + "ck"));
 }
 
 BOOST_AUTO_TEST_CASE(every_setting_is_read) {

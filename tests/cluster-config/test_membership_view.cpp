@@ -3,6 +3,7 @@
 #include <random>
 
 #include <algorithm>
+#include <set>
 
 #include "cluster-config/membership_view.hpp"
 #include "messages/error.hpp"
@@ -13,7 +14,7 @@ namespace {
 
 member_info member(const std::string& name, uint64_t version, uint64_t incarnation = 1,
                    member_state state = member_state::valid) {
-  return member_info{name, "127.0.0.1", 7100, 1, state, incarnation, version};
+  return member_info{name, "127.0.0.1", 7100, 1, state, incarnation, version, "default"};
 }
 
 membership_view view_of(std::initializer_list<member_info> ms) {
@@ -85,11 +86,11 @@ membership_view three_nodes(bool with_joiner) {
   std::vector<ring_member> members;
   for (int i = 1; i <= 3; ++i) {
     upsert(v, member_info{"n" + std::to_string(i), "127.0.0.1", uint16_t(7100 + i), 1,
-                          member_state::valid, 1, 10});
+                          member_state::valid, 1, 10, "default"});
     members.push_back({"n" + std::to_string(i), 1});
   }
   if (with_joiner)
-    upsert(v, member_info{"n4", "127.0.0.1", 7104, 2, member_state::joining, 4, 10});
+    upsert(v, member_info{"n4", "127.0.0.1", 7104, 2, member_state::joining, 4, 10, "default"});
   v.layout.owners = ring::build(64, members).owner_names();
   return v;
 }
@@ -184,12 +185,13 @@ BOOST_AUTO_TEST_CASE(a_leaving_node_has_left_once_the_ring_in_force_gives_it_not
 
 BOOST_AUTO_TEST_CASE(a_removal_survives_a_restart_of_the_removed_node) {
   auto v = three_nodes(false);
-  upsert(v, member_info{"n4", "127.0.0.1", 7104, 1, member_state::valid, 4, 10});
+  upsert(v, member_info{"n4", "127.0.0.1", 7104, 1, member_state::valid, 4, 10, "default"});
   v.layout.owners = three_nodes(false).layout.owners; // n4 owns nothing: simplest ring
   auto removed = *apply_change(v, "remove", "n4", 3, 50);
   // The node comes back with its old view and a fresh (wall-clock) version.
   auto restarted = v;
-  upsert(restarted, member_info{"n4", "127.0.0.1", 7104, 1, member_state::valid, 4, 1u << 30});
+  upsert(restarted,
+         member_info{"n4", "127.0.0.1", 7104, 1, member_state::valid, 4, 1u << 30, "default"});
   BOOST_TEST((find_member(merge(removed, restarted), "n4")->state == member_state::removed));
   BOOST_TEST((find_member(merge(restarted, removed), "n4")->state == member_state::removed));
 }
@@ -227,6 +229,73 @@ BOOST_AUTO_TEST_CASE(views_keep_in_text_and_come_back_equal) {
   BOOST_TEST(!decode_view(""));
   BOOST_TEST(!decode_view("actorkv-view 1\nmember n1 h\n"));
   BOOST_TEST(!decode_view("something else\n"));
+  BOOST_TEST(!decode_view("actorkv-view 3\nepoch 1\nowners n1\n"));
+  // A zone survives the text, and is part of the fingerprint.
+  auto zoned = v;
+  zoned.members[0].zone = "rack-7";
+  auto zoned_back = decode_view(encode_view(zoned));
+  BOOST_REQUIRE(zoned_back);
+  BOOST_TEST(zoned_back->members[0].zone == "rack-7");
+  BOOST_TEST(fingerprint(zoned) != fingerprint(v));
+}
+
+BOOST_AUTO_TEST_CASE(a_view_kept_before_zones_reads_with_every_member_in_the_default_zone) {
+  auto back = decode_view("actorkv-view 1\n"
+                          "member n1 127.0.0.1 7101 1 1 5 10\n"
+                          "member n2 127.0.0.1 7102 2 1 6 11\n"
+                          "epoch 3\nowners n1 n2 n1 n2\nnext\ndone\n");
+  BOOST_REQUIRE(back);
+  BOOST_REQUIRE_EQUAL(back->members.size(), 2u);
+  BOOST_TEST(back->members[0].zone == "default");
+  BOOST_TEST(back->members[1].capacity == 2u);
+  BOOST_TEST(back->format == membership_format);
+  // Written back, it is in the current format.
+  BOOST_TEST(encode_view(*back).rfind("actorkv-view 2\n", 0) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_view_in_another_format_is_refused_with_a_reason) {
+  membership_view v;
+  BOOST_TEST(format_refusal(v).empty());
+  v.format = 1;
+  auto why = format_refusal(v);
+  BOOST_TEST(why.find("format 1") != std::string::npos, why);
+  BOOST_TEST(why.find("upgrade every node together") != std::string::npos, why);
+}
+
+BOOST_AUTO_TEST_CASE(zones_reach_the_ring_from_the_manifest_and_from_a_join) {
+  // Six nodes in three zones: every partition's three home replicas are in three zones, and stay
+  // so after a seventh node joins in zone c.
+  membership_view v;
+  std::vector<ring_member> members;
+  for (int i = 1; i <= 6; ++i) {
+    std::string zone(1, char('a' + (i - 1) % 3));
+    upsert(v, member_info{"n" + std::to_string(i), "127.0.0.1", uint16_t(7100 + i), 1,
+                          member_state::valid, 1, 10, zone});
+    members.push_back({"n" + std::to_string(i), 1, zone});
+  }
+  upsert(v, member_info{"n7", "127.0.0.1", 7107, 1, member_state::joining, 7, 10, "c"});
+  v.layout.owners = ring::build(64, members).owner_names();
+  auto zone_of = [&](const membership_view& view, const std::string& name) {
+    return find_member(view, name)->zone;
+  };
+  auto spans_three_zones = [&](const membership_view& view, const ring& r) {
+    for (partition_id p = 0; p < r.partitions(); ++p) {
+      std::set<std::string> zones;
+      for (auto& h : r.home_replicas(p, 3))
+        zones.insert(zone_of(view, h));
+      if (zones.size() != 3)
+        return false;
+    }
+    return true;
+  };
+  BOOST_TEST(current_ring(v).zones() == 3u);
+  BOOST_TEST(spans_three_zones(v, current_ring(v)));
+  auto joined = apply_change(v, "join", "127.0.0.1:7107", 3, 20);
+  BOOST_REQUIRE(joined);
+  auto next = next_ring(*joined);
+  BOOST_REQUIRE(next);
+  BOOST_TEST(spans_three_zones(*joined, *next));
+  BOOST_TEST(describe_change(v, *joined, 3).find(" c ") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -77,7 +77,7 @@ membership_view view_of(size_t k, const std::vector<std::string>& owners) {
   membership_view v;
   for (size_t i = 1; i <= k; ++i)
     upsert(v, member_info{"n" + std::to_string(i), "127.0.0.1", uint16_t(7100 + i), 1,
-                          member_state::valid, 1, 10});
+                          member_state::valid, 1, 10, "default"});
   v.layout.owners = owners;
   return v;
 }
@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_SUITE(placement)
 BOOST_AUTO_TEST_CASE(with_everyone_up_the_home_replicas_are_asked_in_order_self_first) {
   auto r = ring::build(16, nodes(5));
   for (partition_id p = 0; p < r.partitions(); ++p) {
-    auto prefs = r.preference_list(p);
+    auto prefs = r.preference_list(p, n_replicas);
     BOOST_REQUIRE(prefs.size() == 5u);
     auto mine = plan_partition(r, nullptr, p, inputs(prefs[1]));
     BOOST_TEST(show(mine.replicas) == show({home(prefs[1]), home(prefs[0]), home(prefs[2])}),
@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(with_everyone_up_the_home_replicas_are_asked_in_order_self_
 
 BOOST_AUTO_TEST_CASE(a_home_replica_down_gets_the_next_reachable_node_as_its_fallback) {
   auto r = ring::build(16, nodes(5));
-  auto prefs = r.preference_list(5);
+  auto prefs = r.preference_list(5, n_replicas);
   auto plan = plan_partition(r, nullptr, 5, inputs(prefs[0], {prefs[1]}));
   BOOST_TEST(show(plan.replicas) ==
              show({home(prefs[0]), home(prefs[2]), fallback(prefs[3], prefs[1])}));
@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(a_home_replica_down_gets_the_next_reachable_node_as_its_fal
 
 BOOST_AUTO_TEST_CASE(this_node_can_be_the_fallback_and_then_is_not_asked_first) {
   auto r = ring::build(16, nodes(5));
-  auto prefs = r.preference_list(9);
+  auto prefs = r.preference_list(9, n_replicas);
   auto plan = plan_partition(r, nullptr, 9, inputs(prefs[3], {prefs[2]}));
   BOOST_TEST(show(plan.replicas) ==
              show({home(prefs[0]), home(prefs[1]), fallback(prefs[3], prefs[2])}));
@@ -152,14 +152,14 @@ BOOST_AUTO_TEST_CASE(this_node_can_be_the_fallback_and_then_is_not_asked_first) 
 
 BOOST_AUTO_TEST_CASE(without_a_sloppy_quorum_a_down_home_replica_gets_no_fallback) {
   auto r = ring::build(16, nodes(5));
-  auto prefs = r.preference_list(2);
+  auto prefs = r.preference_list(2, n_replicas);
   auto plan = plan_partition(r, nullptr, 2, inputs(prefs[0], {prefs[1]}, false));
   BOOST_TEST(show(plan.replicas) == show({home(prefs[0]), home(prefs[2])}));
 }
 
 BOOST_AUTO_TEST_CASE(fallbacks_run_out_when_too_few_nodes_are_left) {
   auto r = ring::build(16, nodes(5));
-  auto prefs = r.preference_list(0);
+  auto prefs = r.preference_list(0, n_replicas);
   // Two home replicas down: each gets its own fallback, in preference order.
   auto plan = plan_partition(r, nullptr, 0, inputs(prefs[1], {prefs[0], prefs[2]}));
   BOOST_TEST(show(plan.replicas) ==
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(fallbacks_run_out_when_too_few_nodes_are_left) {
   BOOST_TEST(show(plan.replicas) == show({home(prefs[1]), fallback(prefs[4], prefs[0])}));
   // Three nodes and N = 3: nobody is left to stand in.
   auto small = ring::build(16, nodes(3));
-  auto three = small.preference_list(0);
+  auto three = small.preference_list(0, n_replicas);
   plan = plan_partition(small, nullptr, 0, inputs(three[0], {three[2]}));
   BOOST_TEST(show(plan.replicas) == show({home(three[0]), home(three[1])}));
 }
@@ -214,7 +214,7 @@ BOOST_AUTO_TEST_CASE(home_partitions_lists_what_a_node_replicates_with_whom) {
     auto mine = home_partitions(r, m.name, n_replicas);
     std::vector<std::pair<partition_id, std::vector<std::string>>> expected;
     for (partition_id p = 0; p < r.partitions(); ++p) {
-      auto prefs = r.preference_list(p);
+      auto prefs = r.preference_list(p, n_replicas);
       prefs.resize(n_replicas);
       if (!contains(prefs, m.name))
         continue;

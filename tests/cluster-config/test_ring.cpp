@@ -80,7 +80,7 @@ void check_neighbours_differ(const ring& r) {
 /// Every preference list names every member once; its first n are distinct by construction.
 void check_preference_lists(const ring& r, size_t n) {
   for (partition_id p = 0; p < r.partitions(); ++p) {
-    auto prefs = r.preference_list(p);
+    auto prefs = r.preference_list(p, 3);
     BOOST_REQUIRE_EQUAL(prefs.size(), r.members().size());
     BOOST_CHECK_EQUAL(prefs.front(), r.owner(p));
     std::set<std::string> distinct(prefs.begin(), prefs.end());
@@ -218,7 +218,7 @@ BOOST_AUTO_TEST_CASE(more_members_than_partitions) {
   check_preference_lists(r, 3);
   auto single = ring::build(1, equal_nodes(1));
   BOOST_CHECK_EQUAL(single.owner(0), "n1");
-  BOOST_CHECK(single.preference_list(0) == std::vector<std::string>{"n1"});
+  BOOST_CHECK(single.preference_list(0, 3) == std::vector<std::string>{"n1"});
 }
 
 BOOST_AUTO_TEST_CASE(preconditions_are_checked) {
@@ -229,7 +229,7 @@ BOOST_AUTO_TEST_CASE(preconditions_are_checked) {
   BOOST_CHECK_THROW(ring::build(64, {{"a", 1}, {"b", 0}}), std::invalid_argument);
   auto r = ring::build(64, equal_nodes(3));
   BOOST_CHECK_THROW(r.owner(64), std::out_of_range);
-  BOOST_CHECK_THROW(r.preference_list(64), std::out_of_range);
+  BOOST_CHECK_THROW(r.preference_list(64, 3), std::out_of_range);
   BOOST_CHECK_THROW(r.rebalance({}), std::invalid_argument);
 }
 
@@ -357,8 +357,8 @@ BOOST_AUTO_TEST_CASE(a_ring_kept_as_owner_names_comes_back_the_same) {
   auto r = ring::build(64, {{"a", 1}, {"b", 1}, {"c", 2}});
   auto back = ring::from_owners({{"c", 2}, {"a", 1}, {"b", 1}}, r.owner_names());
   for (partition_id p = 0; p < 64; ++p) {
-    BOOST_TEST((back.preference_list(p) == r.preference_list(p)));
-    auto prefs = r.preference_list(p);
+    BOOST_TEST((back.preference_list(p, 3) == r.preference_list(p, 3)));
+    auto prefs = r.preference_list(p, 3);
     prefs.resize(2);
     BOOST_TEST((r.home_replicas(p, 2) == prefs));
   }

@@ -38,7 +38,8 @@ std::vector<std::string> keys_homed_on(size_t nodes, const std::vector<std::stri
   std::vector<std::string> out;
   for (int i = 0; out.size() < count; ++i) {
     auto key = "key-" + std::to_string(i);
-    auto prefs = r.preference_list(partition_of(bytes(key.begin(), key.end()), partitions));
+    auto prefs = r.home_replicas(partition_of(bytes(key.begin(), key.end()), partitions),
+                                 static_cast<uint32_t>(n));
     prefs.resize(n);
     bool all = true;
     for (auto& h : homes)

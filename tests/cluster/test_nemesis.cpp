@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
                           for (size_t k = 0; k < keys; ++k) {
                             auto key = "set-" + std::to_string(k);
                             auto prefs = placement.preference_list(
-                                partition_of(bytes(key.begin(), key.end()), partitions));
+                                partition_of(bytes(key.begin(), key.end()), partitions), 3);
                             std::optional<record> first;
                             for (size_t r = 0; r < 3; ++r) {
                               size_t idx = std::stoul(prefs[r].substr(1)) - 1;

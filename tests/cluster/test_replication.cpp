@@ -219,14 +219,17 @@ BOOST_AUTO_TEST_CASE(status_shows_capacity_weighted_ownership) {
   auto r = c.kvsh(0, "status\n");
   // 4: some member is not reached yet, which does not matter to the ownership shown.
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0 || r.exit_code == 4, r.err);
-  // NAME ENDPOINT CAPACITY STATE PARTITIONS SHARE
+  // NAME ENDPOINT CAPACITY STATE PARTITIONS SHARE ZONE MEMBER
   std::map<std::string, int> owned;
   for (auto& line : lines(r.out)) {
     std::istringstream in{line};
-    std::string name, endpoint, state, share;
+    std::string name, endpoint, state, share, zone;
     int capacity = 0, partitions = 0;
-    if (in >> name >> endpoint >> capacity >> state >> partitions >> share && name[0] == 'n')
+    if (in >> name >> endpoint >> capacity >> state >> partitions >> share >> zone &&
+        name[0] == 'n') {
       owned[name] = partitions;
+      BOOST_TEST(zone == "default", line); // the manifest gives no zones
+    }
   }
   BOOST_REQUIRE_MESSAGE(owned.size() == 5u, r.out);
   BOOST_TEST(std::abs(owned["n5"] - 256.0 / 3) <= 256.0 / 3 * 0.1, r.out);

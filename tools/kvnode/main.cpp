@@ -53,7 +53,7 @@ namespace {
 constexpr const char* usage =
     R"(usage: kvnode --manifest FILE --node NAME [--threads N] [--scheduler P]
        kvnode --manifest FILE --node NAME --join SEED --listen HOST:PORT --data-dir DIR
-              [--capacity C] [--https-port P] [--threads N] [--scheduler P]
+              [--capacity C] [--zone Z] [--https-port P] [--threads N] [--scheduler P]
        kvnode --manifest FILE --list-nodes | --list-tls
 
 Runs one actorkv node: reads the cluster manifest FILE, serves as its [[node]] entry NAME on that
@@ -74,6 +74,8 @@ options:
   --data-dir DIR    the joining node's data directory
   --capacity C      the joining node's capacity, 1..1000 (default 1): its share of partitions
                     is proportional to it
+  --zone Z          the joining node's zone (default "default"): letters, digits, '.', '_'
+                    and '-'; a partition's home replicas sit in distinct zones where they can
   --https-port P    the joining node's HTTPS API port (default: none)
   --threads N       CAF scheduler threads (default 2). Besides them a node runs CAF's
                     multiplexer and clock threads, one thread for its storage (SQLite), one
@@ -168,6 +170,8 @@ fetch_view(caf::actor_system& sys, const actorkv::manifest& cluster, const std::
       .receive([&](actorkv::membership_view& v) { theirs = std::move(v); },
                [&](caf::error& err) { failure = actorkv::describe(err); });
   if (!failure.empty())
+    return std::nullopt;
+  if (failure = actorkv::format_refusal(theirs); !failure.empty())
     return std::nullopt;
   if (theirs.layout.owners.empty()) {
     failure = "the seed sent no ring";
@@ -327,6 +331,7 @@ int main(int argc, char** argv) {
 
   std::string manifest_path, node_name, join_seed, listen, join_data_dir;
   uint32_t capacity = 1;
+  std::string zone = actorkv::node_entry{}.zone;
   uint16_t https_port = 0;
   int threads = 2;
   bool sharing = true;
@@ -365,6 +370,11 @@ int main(int argc, char** argv) {
       if (!v || *end != '\0' || n < 1 || n > 1000)
         return fail("--capacity needs a number from 1 to 1000");
       capacity = static_cast<uint32_t>(n);
+    } else if (arg == "--zone") {
+      auto v = value("--zone");
+      if (!v || !actorkv::valid_zone(v))
+        return fail("--zone needs 1 to 64 letters, digits, '.', '_' or '-'");
+      zone = v;
     } else if (arg == "--https-port") {
       auto v = value("--https-port");
       char* end = nullptr;
@@ -445,9 +455,12 @@ int main(int argc, char** argv) {
     if (!split_endpoint(listen, joiner.host, joiner.port))
       return fail("--listen needs HOST:PORT, got '" + listen + "'");
     joiner.capacity = capacity;
+    joiner.zone = zone;
     joiner.data_dir = join_data_dir;
     joiner.https_port = https_port;
     self_entry = &joiner;
+  } else if (zone != actorkv::node_entry{}.zone) {
+    return fail("--zone goes with --join (a manifest node's zone is its [[node]] zone)");
   } else if (!listen.empty() || !join_data_dir.empty() || https_port != 0) {
     return fail("--listen, --data-dir and --https-port go with --join (a manifest node's are in "
                 "the manifest)");
@@ -619,6 +632,7 @@ int main(int argc, char** argv) {
     opts.host = self_entry->host;
     opts.port = self_entry->port;
     opts.capacity = self_entry->capacity;
+    opts.zone = self_entry->zone;
     opts.initial_view = kept_view;
     opts.clock = clock;
     // One budget for the bytes of requests in flight, charged by the coordinator, the replica
@@ -634,11 +648,12 @@ int main(int argc, char** argv) {
     opts.access = access;
     if (joining) {
       std::string failure;
-      auto fetched = fetch_view(
-          sys, *cluster, seed_host, seed_port,
-          actorkv::member_info{node_name, self_entry->host, self_entry->port, self_entry->capacity,
-                               actorkv::member_state::joining, identity->replica, 0},
-          access.get(), failure);
+      auto fetched =
+          fetch_view(sys, *cluster, seed_host, seed_port,
+                     actorkv::member_info{node_name, self_entry->host, self_entry->port,
+                                          self_entry->capacity, actorkv::member_state::joining,
+                                          identity->replica, 0, self_entry->zone},
+                     access.get(), failure);
       if (!fetched && !kept_view) {
         caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
         return fail("cannot join through " + join_seed + ": " + failure, 1);

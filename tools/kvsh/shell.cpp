@@ -406,7 +406,7 @@ struct shell::impl {
         out << "starting, no client sessions yet: " << s.starting << std::endl;
       out << std::left << std::setw(10) << "NAME" << std::setw(24) << "ENDPOINT" << std::setw(10)
           << "CAPACITY" << std::setw(7) << "STATE" << std::setw(12) << "PARTITIONS" << std::setw(8)
-          << "SHARE"
+          << "SHARE" << std::setw(12) << "ZONE"
           << "MEMBER" << std::endl;
       std::string gone; // members that left or were removed: a line, not rows of "down"
       for (auto& m : s.members) {
@@ -423,7 +423,8 @@ struct shell::impl {
           member += " (" + std::to_string(m.next_partitions) + " after the handoff)";
         out << std::left << std::setw(10) << m.name << std::setw(24) << m.endpoint << std::setw(10)
             << m.capacity << std::setw(7) << (m.up ? "up" : "down") << std::setw(12) << m.partitions
-            << std::setw(8) << share.str() << member << std::endl;
+            << std::setw(8) << share.str() << std::setw(12) << (m.zone + " ") << member
+            << std::endl;
       }
       if (!gone.empty())
         out << "no longer members: " << gone << std::endl;

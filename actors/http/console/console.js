@@ -73,6 +73,7 @@ function renderMembers(s, colours) {
     sw.style.background = colours[m.name];
     name.append(sw, m.name + (m.name === s.node ? " (this node)" : ""));
     cell(tr, m.endpoint);
+    cell(tr, m.zone);
     cell(tr, String(m.capacity), "num");
     cell(tr, m.state);
     cell(tr, m.up ? "up" : "down", m.up ? "up" : "down");

@@ -100,8 +100,11 @@ struct membership_fixture : deterministic_fixture {
     m.incarnation = incarnation;
     membership_options o;
     auto& entry = cluster.nodes[i];
-    o.self = member_info{entry.name, entry.host, entry.port, entry.capacity,
-                         member_state::valid, 0, 0};
+    o.self.name = entry.name;
+    o.self.host = entry.host;
+    o.self.port = entry.port;
+    o.self.capacity = entry.capacity;
+    o.self.zone = entry.zone;
     o.incarnation = incarnation;
     o.cluster = cluster;
     o.initial = std::move(initial);
@@ -335,6 +338,20 @@ BOOST_FIXTURE_TEST_CASE(a_restart_outranks_the_old_incarnation, membership_fixtu
     BOOST_TEST(n2->incarnation == 99u, name_of(i));
     BOOST_TEST(n2->version == uint64_t(*members[1].clock), name_of(i));
   }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_restart_keeps_the_zone_the_view_has, membership_fixture) {
+  // Zones place replicas without a handoff, so a member's zone stays what the cluster knows even
+  // when its manifest entry now says otherwise.
+  all_up();
+  gossip_intervals(2);
+  cluster.nodes[1].zone = "elsewhere";
+  restart_n2(*this, *members[1].clock + 60'000'000);
+  gossip_intervals(2);
+  require_converged();
+  for (size_t i = 0; i < 3; ++i)
+    BOOST_TEST(find_member(view_of(i), "n2")->zone == "default", name_of(i));
+  BOOST_TEST(find_member(view_of(1), "n2")->incarnation == 99u); // the restart itself took
 }
 
 BOOST_FIXTURE_TEST_CASE(a_restart_with_a_clock_behind_still_outranks, membership_fixture) {
