@@ -48,6 +48,8 @@ double background_pace::rate(clock::time_point now) {
 }
 
 std::chrono::microseconds background_pace::pause(clock::time_point now) {
+  if (rate(now) >= options_.max_rate)
+    return std::chrono::microseconds{0};
   return std::chrono::microseconds{static_cast<int64_t>(std::llround(1e6 / rate(now)))};
 }
 

@@ -45,7 +45,8 @@ public:
 
   /// Background units admitted per second now (judging any windows that ended before `now`).
   double rate(clock::time_point now);
-  /// The pause between two background units at rate(now).
+  /// The pause between two background units at rate(now): none at max_rate (nothing to yield
+  /// to: background work runs as fast as it goes), else 1 / rate.
   std::chrono::microseconds pause(clock::time_point now);
 
   /// The p99 of the last judged window (0 when it had too few samples), for status.

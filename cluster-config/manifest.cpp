@@ -522,6 +522,18 @@ void read_anti_entropy(checker& ck, const entry& e, anti_entropy_settings& out) 
                  });
 }
 
+void read_background(checker& ck, const entry& e, background_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(ck, *t, "background.",
+                 {
+                     {"target_p99_ms",
+                      [&](const entry& x) {
+                        if (auto ms = read_int(ck, x, 1, background_target_limit_ms))
+                          out.target_p99_ms = static_cast<uint32_t>(*ms);
+                      }},
+                 });
+}
+
 void read_tls(checker& ck, const entry& e, tls_settings& out) {
   out.configured = true;
   auto* t = as_table(ck, e);
@@ -844,6 +856,7 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
                    {"handoff", [&](const entry& e) { read_handoff(ck, e, m.handoff); }},
                    {"anti_entropy",
                     [&](const entry& e) { read_anti_entropy(ck, e, m.anti_entropy); }},
+                   {"background", [&](const entry& e) { read_background(ck, e, m.background); }},
                    {"tls", [&](const entry& e) { read_tls(ck, e, m.tls); }},
                    {"http", [&](const entry& e) { read_http(ck, e, m.http); }},
                    {"token",

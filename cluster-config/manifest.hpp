@@ -190,6 +190,17 @@ struct anti_entropy_settings {
   uint32_t repairs = 16;        ///< keys of a partition repaired at once (read, merged, written)
 };
 
+/// [background]: optional; how background work (handoff, anti-entropy) yields to foreground
+/// requests (cluster-config/background_pace.hpp).
+struct background_settings {
+  /// Foreground p99 latency (coordinated requests, over 2 s windows) above which background work
+  /// is slowed, down to one unit a second.
+  uint32_t target_p99_ms = 50;
+};
+
+/// The largest background.target_p99_ms: a minute.
+constexpr uint32_t background_target_limit_ms = 60 * 1000;
+
 /// [faults]: optional; fault injection is refused unless enabled here.
 struct fault_settings {
   bool injection = false;
@@ -244,6 +255,7 @@ struct manifest {
   failure_detector_settings failure_detector;
   handoff_settings handoff;
   anti_entropy_settings anti_entropy;
+  background_settings background;
   tls_settings tls;
   http_settings http;
   std::vector<access_token> tokens; ///< [[token]]: HTTPS bearer tokens, by SHA-256

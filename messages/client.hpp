@@ -189,6 +189,13 @@ struct cluster_status {
   uint64_t ae_partitions = 0;         ///< partitions the round visits
   uint64_t ae_repairs_running = 0;    ///< keys being repaired now (at most [anti_entropy] repairs)
   uint64_t ae_repairs_this_round = 0; ///< keys repaired so far in the round under way
+  /// The answering node's background pace ([background]): units (handoff batches, anti-entropy
+  /// partitions) admitted per second, the p99 of its requests in the last 2 s window (0: too few
+  /// to judge) and the target.
+  double background_rate = 0;
+  double background_max_rate = 0; ///< the rate at which nothing is slowed
+  uint64_t background_p99_us = 0;
+  uint64_t background_target_us = 0;
 };
 
 template <class Inspector>
@@ -199,7 +206,9 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued, x.clock_skew_ms,
            x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight, x.memory_peak,
            x.overloaded_refusals, x.starting, x.integrity_check, x.ae_partition, x.ae_partitions,
-           x.ae_repairs_running, x.ae_repairs_this_round);
+           x.ae_repairs_running, x.ae_repairs_this_round, x.background_rate, x.background_max_rate,
+           x.background_p99_us,
+           x.background_target_us);
 }
 
 } // namespace actorkv

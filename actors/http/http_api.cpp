@@ -549,6 +549,10 @@ http_reply render_status(const cluster_status& s) {
   body.num("ae_partitions", s.ae_partitions);
   body.num("ae_repairs_running", s.ae_repairs_running);
   body.num("ae_repairs_this_round", s.ae_repairs_this_round);
+  body.raw("background_rate", std::to_string(s.background_rate));
+  body.raw("background_max_rate", std::to_string(s.background_max_rate));
+  body.num("background_p99_us", s.background_p99_us);
+  body.num("background_target_us", s.background_target_us);
   return json_reply(200, body.done());
 }
 

@@ -42,7 +42,9 @@ void next_partition(self_ptr self);
 void done_with_partition(self_ptr self) {
   ++self->state.next;
   self->state.stats.partition = self->state.next;
-  self->delayed_send(self, self->state.options.pace, caf::tick_atom::value, uint64_t{0});
+  auto& o = self->state.options;
+  auto pause = o.background ? o.background->pause(self->clock().now(), o.pace) : o.pace;
+  self->delayed_send(self, pause, caf::tick_atom::value, uint64_t{0});
 }
 
 void end_round(self_ptr self) {

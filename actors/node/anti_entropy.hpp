@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/node/background_gate.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -31,7 +32,9 @@ struct anti_entropy_options {
   /// replicas' names.
   std::vector<std::pair<partition_id, std::vector<std::string>>> partitions;
   std::chrono::milliseconds interval{10000};
-  std::chrono::milliseconds pace{10};
+  std::chrono::milliseconds pace{10}; ///< between partitions, at least
+  /// Lengthens the pause between partitions while foreground requests are slow; null: `pace`.
+  std::shared_ptr<background_gate> background{};
   std::chrono::milliseconds timeout{5000};
   /// Keys repaired at once: each is two reads and up to two merges in flight.
   uint32_t repairs = 16;

@@ -70,6 +70,7 @@ struct coordinator_state {
   bool flush_scheduled = false;
   batch_outbox<client_answers_actor, client_answer> client_answers;
   request_metrics metrics; ///< requests by op and outcome, latency (from the actor's clock)
+  std::shared_ptr<background_gate> background; ///< told each request's latency; null: none
 };
 
 using self_ptr = coordinator_impl::stateful_pointer<coordinator_state>;
@@ -400,7 +401,10 @@ void serve_client_call(self_ptr self, const client_answers_actor& to, client_cal
   auto reply = [self, to, id = call.id, op = ops[static_cast<size_t>(call.kind)],
                 start = self->clock().now()](client_answer& a) {
     a.id = id;
-    self->state.metrics.count(op, a, self->clock().now() - start);
+    auto now = self->clock().now();
+    self->state.metrics.count(op, a, now - start);
+    if (auto& gate = self->state.background)
+      gate->foreground(now - start, now);
     if (self->state.client_answers.add(self, to, std::move(a)))
       schedule_flush(self);
   };
@@ -441,6 +445,7 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_
   self->state.budget = std::move(options.budget);
   self->state.request_timeout = options.request_timeout;
   self->state.metrics = request_metrics{std::move(options.metrics)};
+  self->state.background = std::move(options.background);
   take_routes(self, options.initial);
   return {
       [=](batch_atom, std::vector<client_call>& calls) {

@@ -46,6 +46,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/node/background_gate.hpp"
 #include "actors/node/wall_clock.hpp"
 #include "cluster-config/access.hpp"
 #include "cluster-config/memory_budget.hpp"
@@ -78,6 +79,9 @@ struct coordinator_options {
   /// Counts requests by operation and outcome, their latency and siblings (node_metrics.hpp);
   /// null: nothing is counted.
   std::shared_ptr<metrics_registry> metrics{};
+  /// Told every client request's latency, by which it paces the node's background work; null:
+  /// nothing is told.
+  std::shared_ptr<background_gate> background{};
 };
 
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options options);

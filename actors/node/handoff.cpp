@@ -1,5 +1,6 @@
 #include "actors/node/handoff.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,7 +18,9 @@ namespace actorkv {
 
 namespace {
 
-using handoff_impl = handoff_actor::extend<caf::reacts_to<caf::tick_atom>>;
+/// tick: retry what waits; (tick, id): the running stream's next batch after its pause.
+using handoff_impl =
+    handoff_actor::extend<caf::reacts_to<caf::tick_atom>, caf::reacts_to<caf::tick_atom, uint64_t>>;
 
 /// One stream: a partition to one target; a release stream deletes the partition when its last
 /// target has it.
@@ -59,6 +62,8 @@ struct handoff_state {
   std::set<stream_key> failed_logged;
   std::set<stream_key> sized; ///< streams whose partition size counts in stats.keys_total
   std::map<stream_key, stream_progress> progress; ///< streams begun and not finished
+  /// The running stream's next batch, while it waits out the background pause.
+  std::function<void()> paused_batch;
   handoff_stats stats;
 };
 
@@ -210,7 +215,16 @@ void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target) {
                         auto& pr = st.progress[k];
                         pr.cursor = last;
                         pr.acked_read_us = read_at;
-                        send_batch(self, id, k, target);
+                        // Foreground requests first: while they are slow, batches wait.
+                        auto pause = st.options.background
+                                         ? st.options.background->pause(self->clock().now())
+                                         : std::chrono::milliseconds{0};
+                        if (pause.count() == 0) {
+                          send_batch(self, id, k, target);
+                          return;
+                        }
+                        st.paused_batch = [=] { send_batch(self, id, k, target); };
+                        self->delayed_send(self, pause, caf::tick_atom::value, id);
                       },
                       [=](caf::error& err) {
                         if (*failed)
@@ -290,6 +304,13 @@ handoff_impl::behavior_type handoff_behavior(self_ptr self, handoff_options opti
       [=](caf::tick_atom) {
         self->state.tick_scheduled = false;
         next_stream(self);
+      },
+      [=](caf::tick_atom, uint64_t id) {
+        auto& st = self->state;
+        auto next = std::move(st.paused_batch);
+        st.paused_batch = nullptr;
+        if (next && st.active == id)
+          next();
       },
   };
 }

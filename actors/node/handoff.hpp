@@ -14,8 +14,10 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
+#include "actors/node/background_gate.hpp"
 #include "actors/node/wall_clock.hpp"
 #include "messages/interfaces.hpp"
 
@@ -38,6 +40,8 @@ struct handoff_options {
   /// How long before the last acknowledged batch was read a write may have been stamped and yet
   /// not reached the target: a request timeout plus the clock skew tolerated between nodes.
   std::chrono::milliseconds clock_margin{6000};
+  /// Pauses between batches while foreground requests are slow; null: none.
+  std::shared_ptr<background_gate> background{};
 };
 
 handoff_actor spawn_handoff(caf::actor_system& sys, handoff_options options);

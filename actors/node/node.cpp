@@ -32,6 +32,9 @@ void spawn_children(self_ptr self) {
   for (partition_id p = 0; p < st.placement.partitions(); ++p)
     st.vnodes.push_back(spawn_vnode(sys, p, st.options.storage));
   st.gateway = spawn_replica_gateway(sys, st.options.storage, st.options.budget);
+  background_pace_options pace;
+  pace.target_p99 = ms(cluster.background.target_p99_ms);
+  st.background = std::make_shared<background_gate>(pace, self->clock().now());
   coordinator_options co;
   co.initial = make_routes(self);
   co.request_timeout = timeout;
@@ -41,6 +44,7 @@ void spawn_children(self_ptr self) {
   co.clock = st.options.clock;
   co.budget = st.options.budget;
   co.metrics = st.options.metrics;
+  co.background = st.background;
   st.coordinator = spawn_coordinator(sys, std::move(co));
   failure_detector_options fo{name, ms(cluster.failure_detector.interval_ms),
                               static_cast<double>(cluster.failure_detector.phi_threshold),
@@ -60,6 +64,7 @@ void spawn_children(self_ptr self) {
     ae.partitions = home_partitions(self);
   ae.interval = ms(cluster.anti_entropy.interval_ms);
   ae.pace = ms(cluster.anti_entropy.pace_ms);
+  ae.background = st.background;
   ae.repairs = cluster.anti_entropy.repairs;
   ae.timeout = timeout;
   st.anti_entropy = spawn_anti_entropy(sys, std::move(ae));
@@ -76,6 +81,7 @@ void spawn_children(self_ptr self) {
   auto clock = st.options.clock;
   ho.wall = [clock] { return clock->wall(); };
   ho.clock_margin = timeout + ms(cluster.timeouts.max_clock_skew_ms);
+  ho.background = st.background;
   st.handoff = spawn_handoff(sys, std::move(ho));
   membership_options mo;
   mo.self.name = name;

@@ -19,6 +19,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/node/background_gate.hpp"
 #include "actors/node/fault_gate.hpp"
 #include "actors/node/node.hpp"
 #include "actors/node/replica_gateway.hpp"
@@ -95,6 +96,8 @@ struct node_state {
   handoff_actor handoff;
   hint_keeper_actor hint_keeper;
   anti_entropy_actor anti_entropy;
+  /// Paces handoff and anti-entropy by the coordinator's request latencies ([background]).
+  std::shared_ptr<background_gate> background;
   membership_actor membership;
   /// Injected faults: the rules an admin set, by peer name, and the process each peer runs as.
   std::map<std::string, fault_rule> faults;

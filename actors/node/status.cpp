@@ -48,6 +48,13 @@ cluster_status make_status(self_ptr self) {
     out.memory_peak = budget->peak();
     out.overloaded_refusals = budget->refused();
   }
+  if (st.background) {
+    auto pace = st.background->read(self->clock().now());
+    out.background_rate = pace.rate;
+    out.background_max_rate = pace.max_rate;
+    out.background_p99_us = static_cast<uint64_t>(pace.p99.count());
+    out.background_target_us = static_cast<uint64_t>(pace.target.count());
+  }
   if (auto now = check_startup(self); !now.serving)
     out.starting = now.reason;
   if (st.next) {

@@ -705,4 +705,16 @@ BOOST_AUTO_TEST_CASE(max_clock_skew_is_read_and_bounded) {
          "max_clock_skew_ms must be an integer, not a string");
 }
 
+BOOST_AUTO_TEST_CASE(background_target_is_read_and_bounded) {
+  auto m = parse_manifest(store_head + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->background.target_p99_ms, 50u);
+  m = parse_manifest(store_head + "[background]\ntarget_p99_ms = 200\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->background.target_p99_ms, 200u);
+  expect(store_head + "[background]\ntarget_p99_ms = 0\n" + two_nodes, 8,
+         "target_p99_ms = 0 is outside 1..60000");
+  expect(store_head + "[background]\ntarget = 5\n" + two_nodes, 8, "background.target");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

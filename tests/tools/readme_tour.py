@@ -36,7 +36,8 @@ from loopback import reserve_octet
 FIRST_SECTION = "## A five-minute tour"
 END_SECTION = "## What happens under failure"
 COMMAND_TIMEOUT = 180  # seconds; a join with --wait streams partitions
-FUZZY_PREFIXES = ("anti-entropy:", "view fingerprint:", "clock:", "memory budget:")
+FUZZY_PREFIXES = ("anti-entropy:", "view fingerprint:", "clock:", "memory budget:",
+                  "background work:")
 
 
 class TourFailure(Exception):

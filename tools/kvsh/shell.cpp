@@ -446,6 +446,8 @@ struct shell::impl {
       out << std::endl;
       if (!s.integrity_check.empty())
         out << "integrity check: " << s.integrity_check << std::endl;
+      if (s.background_target_us > 0)
+        out << "background work: " << describe_pace(s) << std::endl;
       out << "view fingerprint: " << std::hex << s.view_fingerprint << std::dec << std::endl;
       print_clocks(s);
       if (s.memory_budget > 0)
@@ -506,6 +508,28 @@ struct shell::impl {
         << " anti-entropy repairs, " << in_flight << " bytes in flight"
         << (all_answered ? "" : " (members that did not answer not counted)") << std::endl;
     return all_answered;
+  }
+
+  /// How fast handoff and anti-entropy may go, and why.
+  static std::string describe_pace(const cluster_status& s) {
+    std::ostringstream o;
+    auto ms = [](uint64_t us) {
+      std::ostringstream m;
+      m << std::fixed << std::setprecision(1) << static_cast<double>(us) / 1000;
+      return m.str();
+    };
+    if (s.background_rate >= s.background_max_rate)
+      o << "full speed";
+    else
+      o << "slowed to " << std::fixed << std::setprecision(0) << s.background_rate
+        << " handoff batches or anti-entropy partitions a second";
+    o << " (requests' p99 ";
+    if (s.background_p99_us == 0)
+      o << "not measured: too few requests";
+    else
+      o << ms(s.background_p99_us) << " ms";
+    o << ", target " << ms(s.background_target_us) << " ms)";
+    return o.str();
   }
 
   /// One line: whether the node's wall clock is off its peers', and each measured peer's offset.

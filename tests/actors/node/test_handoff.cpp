@@ -125,7 +125,24 @@ struct handoff_fixture : deterministic_fixture {
     ho.listener = keep(spawn_listener(sys, listener));
     ho.batch = 10;
     ho.retry = 1000ms;
+    ho.background = background;
     handoff = keep(spawn_handoff(sys, ho));
+  }
+
+  /// Paces the worker (its clock is the test's virtual one); idle, it lets batches go at once.
+  std::shared_ptr<background_gate> background = [this] {
+    background_pace_options o;
+    o.target_p99 = 10ms;
+    o.window = 1000ms;
+    o.max_rate = 200;
+    return std::make_shared<background_gate>(o, sched.clock().now());
+  }();
+
+  /// A second of client requests taking `latency` each (200 of them), then the window ends.
+  void foreground_second(std::chrono::milliseconds latency) {
+    for (int i = 0; i < 200; ++i)
+      background->foreground(latency, sched.clock().now());
+    advance(1000ms);
   }
 
   /// The target's node "n2" up (or down) with its vnode of partition `part`.
@@ -223,6 +240,29 @@ BOOST_FIXTURE_TEST_CASE(a_transfer_waits_for_a_target_that_is_down_and_resumes, 
   BOOST_REQUIRE_EQUAL(listener->transfers.size(), 1u);
   BOOST_CHECK_EQUAL(target->held.size(), 200u);
   BOOST_CHECK_LE(target->total(), 200u + 10u);
+}
+
+BOOST_FIXTURE_TEST_CASE(batches_wait_between_them_while_client_requests_are_slow,
+                        handoff_fixture) {
+  // Client requests at 50 ms, five times the 10 ms target: the background rate halves from 200
+  // to 100 batches a second, 10 ms between batches.
+  foreground_second(50ms);
+  BOOST_REQUIRE_EQUAL(background->read(sched.clock().now()).rate, 100.0);
+  start();
+  BOOST_CHECK_EQUAL(target->total(), 10u); // one batch, then a pause
+  advance(45ms);
+  BOOST_CHECK_LE(target->total(), 60u);
+  BOOST_CHECK_GE(target->total(), 40u);
+  advance(200ms);
+  BOOST_CHECK_EQUAL(target->total(), 200u);
+  BOOST_CHECK_EQUAL(listener->transfers.size(), 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(fast_client_requests_leave_the_stream_at_full_speed, handoff_fixture) {
+  foreground_second(1ms);
+  start(); // no virtual time passes: every batch goes as soon as the last was acknowledged
+  BOOST_CHECK_EQUAL(target->total(), 200u);
+  BOOST_CHECK_EQUAL(listener->transfers.size(), 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,53 @@
+// The node's one background_pace (cluster-config/background_pace.hpp), shared by the actors that
+// feed it and those it paces: the coordinator records every client request's latency, and the
+// handoff and anti-entropy workers wait pause() between their units of work (a batch streamed,
+// a partition compared). They run on different threads, hence the lock; it is held for a few
+// arithmetic operations per request.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+
+#include "cluster-config/background_pace.hpp"
+
+namespace actorkv {
+
+class background_gate {
+public:
+  using clock = background_pace::clock;
+
+  background_gate(background_pace_options options, clock::time_point start)
+      : pace_(options, start) {}
+
+  void foreground(std::chrono::nanoseconds took, clock::time_point now) {
+    std::lock_guard<std::mutex> lock{mutex_};
+    pace_.foreground(std::chrono::duration_cast<std::chrono::microseconds>(took), now);
+  }
+
+  /// The pause before the next background unit, at least `floor` (a worker's own pacing).
+  std::chrono::milliseconds pause(clock::time_point now, std::chrono::milliseconds floor = {}) {
+    std::lock_guard<std::mutex> lock{mutex_};
+    auto p = std::chrono::duration_cast<std::chrono::milliseconds>(pace_.pause(now));
+    return std::max(p, floor);
+  }
+
+  /// Units per second admitted now, and the p99 the last window had (0: too few requests).
+  struct reading {
+    double rate = 0;
+    double max_rate = 0;
+    std::chrono::microseconds p99{0};
+    std::chrono::microseconds target{0};
+  };
+  reading read(clock::time_point now) {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return {pace_.rate(now), pace_.options().max_rate, pace_.last_p99(),
+            pace_.options().target_p99};
+  }
+
+private:
+  std::mutex mutex_;
+  background_pace pace_;
+};
+
+} // namespace actorkv
