@@ -1,6 +1,7 @@
 #include "actors/http/http_server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <limits>
 #include <mutex>
@@ -80,6 +81,28 @@ struct server_context {
   void count(metric_counter* c, size_t n) {
     if (c)
       c->add(n);
+  }
+
+  /// actorkv_http_responses_total{code}, looked up in the registry once per code: a lookup builds
+  /// the labels and takes the registry's lock, too much for every response.
+  std::array<std::atomic<metric_counter*>, 600> responses{};
+
+  void count_response(unsigned status) {
+    if (!options.metrics)
+      return;
+    auto lookup = [&] {
+      return &options.metrics->counter("actorkv_http_responses_total",
+                                       "HTTPS API responses, by status code.",
+                                       {{"code", std::to_string(status)}});
+    };
+    if (status >= responses.size())
+      return lookup()->add();
+    auto* c = responses[status].load(std::memory_order_acquire);
+    if (!c) { // racing lookups find the same counter
+      c = lookup();
+      responses[status].store(c, std::memory_order_release);
+    }
+    c->add();
   }
   std::atomic<int64_t> last_overload_log{0};
   std::mutex log_mutex;
@@ -443,12 +466,7 @@ private:
     response_ = {};
     response_.version(have_request ? parser_->get().version() : 11);
     response_.result(reply.status);
-    if (options().metrics)
-      options()
-          .metrics
-          ->counter("actorkv_http_responses_total", "HTTPS API responses, by status code.",
-                    {{"code", std::to_string(reply.status)}})
-          .add();
+    ctx_->count_response(reply.status);
     response_.set(http::field::content_type, reply.content_type);
     for (auto& [name, value] : reply.headers)
       response_.set(name, value);
