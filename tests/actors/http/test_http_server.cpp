@@ -282,6 +282,22 @@ BOOST_AUTO_TEST_CASE(a_store_that_never_answers_gives_504_and_keeps_the_connecti
   BOOST_CHECK_EQUAL(c.send(http::verb::get, "/v1/status", bearer(reader_token)).status, 200u);
 }
 
+BOOST_AUTO_TEST_CASE(a_store_that_stops_with_calls_in_flight_gives_503_at_once,
+                     *utf::timeout(20)) {
+  start(); // the store timer is 15 s
+  std::thread stopper{[this] {
+    std::this_thread::sleep_for(300ms);
+    caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+  }};
+  connection c{port()};
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = c.send(http::verb::put, "/v1/kv/never", bearer(writer_token), "v");
+  stopper.join();
+  BOOST_CHECK_EQUAL(r.status, 503u);
+  BOOST_CHECK_MESSAGE(r.body.find("the store went away") != std::string::npos, r.body);
+  BOOST_CHECK_LT(since(t0).count(), 3000);
+}
+
 BOOST_AUTO_TEST_CASE(status_batch_admin_and_fault_answer_json, *utf::timeout(20)) {
   start();
   connection c{port()};
