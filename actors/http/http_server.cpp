@@ -262,8 +262,21 @@ private:
     // The console's files hold nothing secret: a browser gets the page before it has a token.
     bool open_page = parsed && parsed->target == endpoint::console;
     std::optional<role> proven = role::none;
-    if (!open_page)
-      proven = authenticate(certificate_, authorization, options().tokens, failure);
+    if (!open_page) {
+      // A keep-alive client sends the same Authorization with every request: the role it proved
+      // on this connection stands (the tokens and the certificate do not change meanwhile),
+      // without hashing the token again.
+      if (authorization && proven_for_ && *authorization == authorization_) {
+        proven = proven_for_;
+      } else {
+        proven = authenticate(certificate_, authorization, options().tokens, failure);
+        proven_for_.reset();
+        if (proven && authorization) {
+          authorization_.assign(authorization->data(), authorization->size());
+          proven_for_ = proven;
+        }
+      }
+    }
     if (!proven) // 401: without credentials a client may not hold one of max_connections
       return refuse(failure);
     if (!parsed)
@@ -546,6 +559,8 @@ private:
   std::optional<http::response<http::empty_body>> continue_;
   http::response<http::vector_body<uint8_t>> response_;
   std::optional<role> certificate_;
+  std::string authorization_;      ///< the last Authorization header that proved a role here
+  std::optional<role> proven_for_; ///< the role it proved (with certificate_)
   route route_;
   std::string method_;
   std::vector<bytes> batch_keys_;

@@ -208,6 +208,17 @@ BOOST_AUTO_TEST_CASE(requests_need_credentials_and_a_role_high_enough, *utf::tim
   BOOST_CHECK_EQUAL(early.status, 403u);
   BOOST_CHECK(!early.keep_alive);
   BOOST_CHECK_EQUAL(store_calls(), 3u);
+  // A role proved on a connection holds for that token only: another token, a wrong one or none
+  // on the same connection is judged afresh.
+  connection e{port()};
+  BOOST_CHECK_EQUAL(e.send(http::verb::put, "/v1/kv/k", bearer(writer_token), "v").status, 200u);
+  BOOST_CHECK_EQUAL(e.send(http::verb::delete_, "/v1/kv/k", bearer(reader_token)).status, 403u);
+  BOOST_CHECK_EQUAL(e.send(http::verb::put, "/v1/kv/k", bearer(writer_token), "v").status, 200u);
+  BOOST_CHECK_EQUAL(e.send(http::verb::get, "/v1/kv/k", bearer("guess")).status, 401u);
+  connection f{port()};
+  BOOST_CHECK_EQUAL(f.send(http::verb::get, "/v1/status", bearer(reader_token)).status, 200u);
+  BOOST_CHECK_EQUAL(f.send(http::verb::get, "/v1/status").status, 401u);
+  BOOST_CHECK_EQUAL(store_calls(), 6u);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_methods_paths_contexts_and_bodies_are_client_errors, *utf::timeout(20)) {
