@@ -25,7 +25,8 @@ namespace {
 /// nodes, probes; connect_to: another search for a node after one found only starting nodes.
 using client_impl =
     client_actor::extend<caf::reacts_to<caf::flush_atom>, caf::reacts_to<caf::tick_atom>,
-                         caf::reacts_to<connect_to_atom>>::extend_with<client_answers_actor>;
+                         caf::reacts_to<connect_to_atom>,
+                         caf::reacts_to<local_calls>>::extend_with<client_answers_actor>;
 
 /// How often overdue calls and silent nodes are looked for.
 constexpr auto sweep_interval = std::chrono::milliseconds{100};
@@ -638,20 +639,18 @@ void forward_to(self_ptr self, bool retry, OnReply on_reply, OnError on_error, T
 
 /// A delete without a context: reads the key, then deletes exactly what that read returned (its
 /// context), both within one timeout. A key that is absent or already deleted is not written:
-/// the reply says 0 values removed, 0 acks.
+/// the answer says 0 values removed, 0 acks.
 void delete_what_is_read(self_ptr self, client_call del,
-                         caf::typed_response_promise<write_reply> rp) {
+                         std::function<void(client_answer&)> settle) {
   auto deadline = self->clock().now() + self->state.options.timeout;
   client_call get;
   get.kind = client_call_kind::get;
   get.key = del.key;
   auto read = [=](client_answer& a) mutable {
-    if (a.err) {
-      rp.deliver(std::move(a.err));
-      return;
-    }
-    if (!a.get.found) {
-      rp.deliver(write_reply{});
+    if (a.err || !a.get.found) {
+      client_answer out;
+      out.err = std::move(a.err);
+      settle(out);
       return;
     }
     auto removed = static_cast<uint32_t>(a.get.values.size());
@@ -659,12 +658,9 @@ void delete_what_is_read(self_ptr self, client_call del,
     call_node(
         self, std::move(del),
         [=](client_answer& b) mutable {
-          if (b.err) {
-            rp.deliver(std::move(b.err));
-            return;
-          }
-          b.write.removed = removed;
-          rp.deliver(b.write);
+          if (!b.err)
+            b.write.removed = removed;
+          settle(b);
         },
         deadline);
   };
@@ -717,13 +713,21 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         c.kind = client_call_kind::del;
         c.key = std::move(req.key);
         c.context = std::move(req.context);
-        if (c.context.empty() && !req.blind) {
-          delete_what_is_read(self, std::move(c), rp);
-          return rp;
-        }
-        call_node(self, std::move(c),
-                  deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
+        auto settle = deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; });
+        if (c.context.empty() && !req.blind)
+          delete_what_is_read(self, std::move(c), std::move(settle));
+        else
+          call_node(self, std::move(c), std::move(settle));
         return rp;
+      },
+      [=](local_calls& batch) {
+        // As the get, put and delete handlers above, with the callback as the answer's taker.
+        for (auto& lc : batch.calls) {
+          if (lc.call.kind == client_call_kind::del && lc.call.context.empty())
+            delete_what_is_read(self, std::move(lc.call), std::move(lc.done));
+          else
+            call_node(self, std::move(lc.call), std::move(lc.done));
+        }
       },
       [=](batch_atom, std::vector<client_answer>& answers) { take_answers(self, answers); },
       [=](caf::flush_atom) { self->state.outbox.flush(self); },
@@ -812,6 +816,10 @@ std::vector<std::string> parse_endpoints(const std::string& text) {
     out.push_back(part);
   }
   return out;
+}
+
+void ask_local(const client_actor& client, std::vector<local_call> calls) {
+  caf::anon_send(caf::actor_cast<caf::actor>(client), local_calls{std::move(calls)});
 }
 
 connector_actor local_connector(caf::actor_system& sys, node_actor node) {

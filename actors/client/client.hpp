@@ -25,8 +25,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
 
 #include "messages/interfaces.hpp"
 
@@ -57,7 +60,30 @@ client_actor spawn_client(caf::actor_system& sys, client_options options);
 /// node's own process (its HTTPS API) talks to that node without a network.
 connector_actor local_connector(caf::actor_system& sys, node_actor node);
 
+/// A get, put or delete asked by code of the client actor's own process, answered by a callback
+/// instead of a reply message. It runs as the `get`, `put` or `delete` message would (a delete
+/// without a context reads first, as delete_request::blind = false): the same deadline, retries
+/// and errors.
+struct local_call {
+  client_call call; ///< its id is the client's to set
+  /// Runs once, on the client actor's thread, with the answer (err set when it failed); dropped
+  /// uncalled if the actor stops first. Must not block.
+  std::function<void(client_answer&)> done;
+};
+
+/// Calls of one batch for ask_local. Never leaves the process, so it need not be serializable.
+struct local_calls {
+  std::vector<local_call> calls;
+};
+
+/// Hands `calls` to `client` (an actor of spawn_client, in this process) in one message: one
+/// mailbox delivery for all of them and none per answer. kvnode's HTTPS API asks this way
+/// (actors/http/store_bridge.hpp). Thread-safe and non-blocking.
+void ask_local(const client_actor& client, std::vector<local_call> calls);
+
 /// Splits "h1:p1,h2:p2" into endpoints; returns an empty vector when any part is malformed.
 std::vector<std::string> parse_endpoints(const std::string& text);
 
 } // namespace actorkv
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorkv::local_calls)

@@ -1,6 +1,7 @@
 #include "actors/http/http_server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <limits>
 #include <mutex>
@@ -80,6 +81,28 @@ struct server_context {
   void count(metric_counter* c, size_t n) {
     if (c)
       c->add(n);
+  }
+
+  /// actorkv_http_responses_total{code}, looked up in the registry once per code: a lookup builds
+  /// the labels and takes the registry's lock, too much for every response.
+  std::array<std::atomic<metric_counter*>, 600> responses{};
+
+  void count_response(unsigned status) {
+    if (!options.metrics)
+      return;
+    auto lookup = [&] {
+      return &options.metrics->counter("actorkv_http_responses_total",
+                                       "HTTPS API responses, by status code.",
+                                       {{"code", std::to_string(status)}});
+    };
+    if (status >= responses.size())
+      return lookup()->add();
+    auto* c = responses[status].load(std::memory_order_acquire);
+    if (!c) { // racing lookups find the same counter
+      c = lookup();
+      responses[status].store(c, std::memory_order_release);
+    }
+    c->add();
   }
   std::atomic<int64_t> last_overload_log{0};
   std::mutex log_mutex;
@@ -239,8 +262,21 @@ private:
     // The console's files hold nothing secret: a browser gets the page before it has a token.
     bool open_page = parsed && parsed->target == endpoint::console;
     std::optional<role> proven = role::none;
-    if (!open_page)
-      proven = authenticate(certificate_, authorization, options().tokens, failure);
+    if (!open_page) {
+      // A keep-alive client sends the same Authorization with every request: the role it proved
+      // on this connection stands (the tokens and the certificate do not change meanwhile),
+      // without hashing the token again.
+      if (authorization && proven_for_ && *authorization == authorization_) {
+        proven = proven_for_;
+      } else {
+        proven = authenticate(certificate_, authorization, options().tokens, failure);
+        proven_for_.reset();
+        if (proven && authorization) {
+          authorization_.assign(authorization->data(), authorization->size());
+          proven_for_ = proven;
+        }
+      }
+    }
     if (!proven) // 401: without credentials a client may not hold one of max_connections
       return refuse(failure);
     if (!parsed)
@@ -443,12 +479,7 @@ private:
     response_ = {};
     response_.version(have_request ? parser_->get().version() : 11);
     response_.result(reply.status);
-    if (options().metrics)
-      options()
-          .metrics
-          ->counter("actorkv_http_responses_total", "HTTPS API responses, by status code.",
-                    {{"code", std::to_string(reply.status)}})
-          .add();
+    ctx_->count_response(reply.status);
     response_.set(http::field::content_type, reply.content_type);
     for (auto& [name, value] : reply.headers)
       response_.set(name, value);
@@ -528,6 +559,8 @@ private:
   std::optional<http::response<http::empty_body>> continue_;
   http::response<http::vector_body<uint8_t>> response_;
   std::optional<role> certificate_;
+  std::string authorization_;      ///< the last Authorization header that proved a role here
+  std::optional<role> proven_for_; ///< the role it proved (with certificate_)
   route route_;
   std::string method_;
   std::vector<bytes> batch_keys_;

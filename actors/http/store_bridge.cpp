@@ -9,6 +9,7 @@
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 
+#include "actors/client/client.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv::http_bridge {
@@ -97,17 +98,96 @@ caf::behavior bridge(caf::event_based_actor* self, client_actor store) {
   };
 }
 
+/// Calls `done` once: with the client actor's answer, or, when the actor dropped the call uncalled
+/// (it stopped), with the failure the bridge's request would have got then.
+class answer_once {
+public:
+  answer_once(store_callback done, bool write) : done_(std::move(done)), write_(write) {}
+  answer_once(const answer_once&) = delete;
+  answer_once& operator=(const answer_once&) = delete;
+  ~answer_once() {
+    if (done_)
+      fail(caf::make_error(caf::sec::request_receiver_down));
+  }
+
+  void fail(const caf::error& err) {
+    store_result r;
+    r.failure = failure_of(err, write_);
+    answer(std::move(r));
+  }
+
+  void answer(store_result&& r) {
+    auto done = std::move(done_);
+    done_ = nullptr;
+    if (done)
+      done(std::move(r));
+  }
+
+private:
+  store_callback done_;
+  bool write_;
+};
+
+/// The client actor's form of a get, put or delete, with `done` as the taker of its answer.
+local_call local_call_of(store_request& request) {
+  auto& c = request.call;
+  local_call out;
+  out.call.key = std::move(c.key);
+  switch (c.what) {
+  case store_call::kind::get:
+    out.call.kind = client_call_kind::get;
+    break;
+  case store_call::kind::put:
+    out.call.kind = client_call_kind::put;
+    out.call.value = std::move(c.value);
+    out.call.context = std::move(c.context);
+    break;
+  default: // del (local_call_of is asked for nothing else)
+    out.call.kind = client_call_kind::del;
+    out.call.context = std::move(c.context);
+    break;
+  }
+  auto once = std::make_shared<answer_once>(std::move(request.done), c.is_write());
+  out.done = [once, get = c.what == store_call::kind::get](client_answer& a) {
+    if (a.err)
+      return once->fail(a.err);
+    store_result r;
+    if (get)
+      r.get = std::move(a.get);
+    else
+      r.write = a.write;
+    once->answer(std::move(r));
+  };
+  return out;
+}
+
+bool is_data_call(const store_call& c) {
+  return c.what == store_call::kind::get || c.what == store_call::kind::put ||
+         c.what == store_call::kind::del;
+}
+
 } // namespace
 
 store_bridge::store_bridge(caf::actor_system& sys, client_actor store)
-    : actor_(sys.spawn(bridge, std::move(store))) {}
+    : store_(store), actor_(sys.spawn(bridge, std::move(store))) {}
 
 store_bridge::~store_bridge() {
   stop();
 }
 
 void store_bridge::ask(std::vector<store_request> requests) const {
-  caf::anon_send(actor_, store_jobs{std::move(requests)});
+  std::vector<local_call> data;
+  std::vector<store_request> rest;
+  for (auto& r : requests) {
+    if (is_data_call(r.call))
+      data.push_back(local_call_of(r));
+    else
+      rest.push_back(std::move(r));
+  }
+  if (!data.empty())
+    ask_local(store_, std::move(data));
+  if (!rest.empty())
+    caf::anon_send(actor_, store_jobs{std::move(rest)});
 }
 
 void store_bridge::stop() {

@@ -1,11 +1,15 @@
-// Where the HTTP server meets CAF: one small actor asks the store on behalf of every connection
-// and hands each answer to the connection's callback. Asio threads only send it a message, so
-// they never wait on CAF; the callbacks run on CAF's threads and must only post work elsewhere.
+// Where the HTTP server meets CAF: calls go to the store (the node's in-process client actor) on
+// behalf of every connection, and each answer goes to the connection's callback. Asio threads
+// only send messages, so they never wait on CAF; the callbacks run on CAF's threads and must only
+// post work elsewhere.
 //
 // Calls travel in groups: the server hands over at once what its connections asked for in one
-// turn of its event loop, the actor passes them on to the store in one go, and the store's client
-// actor sends them to the coordinator as one batch. Sent one by one, each would wake CAF's worker
-// alone and travel in a batch of its own, which costs several times the CPU of a shared batch.
+// turn of its event loop. Gets, puts and deletes go to the client actor in one message with their
+// callbacks (ask_local, actors/client/client.hpp), which sends them to the coordinator as one
+// batch and calls each callback with its answer: no message per call on the way in or out. The
+// rest (batch gets, status, admin, fault) go through a small actor that asks the client actor
+// with one CAF request each. Sent one by one, each would wake CAF's worker alone and travel in a
+// batch of its own, which costs several times the CPU of a shared batch.
 #pragma once
 
 #include <functional>
@@ -67,13 +71,17 @@ public:
   store_bridge(const store_bridge&) = delete;
   store_bridge& operator=(const store_bridge&) = delete;
 
-  /// Thread-safe and non-blocking: one message to the actor for all of `requests`.
+  /// Thread-safe and non-blocking: one message to the client actor for the gets, puts and deletes
+  /// of `requests`, one to the bridge's actor for the rest.
   void ask(std::vector<store_request> requests) const;
 
-  /// Stops the actor; calls in flight are dropped with their callbacks, uncalled.
+  /// Stops the bridge's actor; its calls in flight are dropped with their callbacks, uncalled.
+  /// Calls at the client actor are answered by it (or fail as `the store went away` when it
+  /// stops first).
   void stop();
 
 private:
+  client_actor store_;
   caf::actor actor_;
 };
 

@@ -395,6 +395,95 @@ BOOST_FIXTURE_TEST_CASE(a_delete_without_context_reads_and_deletes_exactly_what_
              boost::test_tools::per_element());
 }
 
+BOOST_FIXTURE_TEST_CASE(local_calls_are_answered_as_messages_are_and_leave_in_one_batch,
+                        client_fixture) {
+  // kvnode's HTTPS API asks this way: callbacks instead of replies, the same calls to the node.
+  auto [coord, log] = coordinator(serving("n1"));
+  auto c = client({ep1}, connector({{ep1, node(coord)}}));
+  get(c, "first"); // connects; the local calls below then arrive at a client with a node
+  run();
+  auto batches_before = log->batches.size();
+  std::vector<client_answer> answers(6);
+  std::vector<int> called(6, 0);
+  auto call = [&](size_t i, client_call_kind kind, std::string key, std::string value = {},
+                  std::string context = {}) {
+    local_call lc;
+    lc.call.kind = kind;
+    lc.call.key = b(key);
+    lc.call.value = b(value);
+    lc.call.context = b(context);
+    lc.done = [&, i](client_answer& a) {
+      answers[i] = a;
+      ++called[i];
+    };
+    return lc;
+  };
+  std::vector<local_call> calls;
+  calls.push_back(call(0, client_call_kind::get, "k"));
+  calls.push_back(call(1, client_call_kind::get, "missing-k"));
+  calls.push_back(call(2, client_call_kind::get, "bad"));
+  calls.push_back(call(3, client_call_kind::put, "p", "v", "ctx:p@n1"));
+  calls.push_back(call(4, client_call_kind::del, "d", "", "ctx:d@n1"));
+  calls.push_back(call(5, client_call_kind::del, "r")); // no context: read, then delete that
+  ask_local(c, std::move(calls));
+  run();
+  BOOST_TEST(called == std::vector<int>(6, 1), boost::test_tools::per_element());
+  BOOST_TEST(!answers[0].err, describe(answers[0].err));
+  BOOST_TEST(strs(answers[0].get.values) == std::vector<std::string>{"k@n1"},
+             boost::test_tools::per_element());
+  BOOST_TEST(str(answers[0].get.context) == "ctx:k@n1");
+  BOOST_TEST(!answers[1].err, describe(answers[1].err));
+  BOOST_TEST(!answers[1].get.found);
+  BOOST_TEST((answers[2].err == ec::unavailable), describe(answers[2].err));
+  BOOST_TEST(!answers[3].err, describe(answers[3].err));
+  BOOST_TEST(answers[3].write.acks == 3u);
+  BOOST_TEST(!answers[4].err, describe(answers[4].err));
+  BOOST_TEST(answers[4].write.acks == 2u);
+  BOOST_TEST(!answers[5].err, describe(answers[5].err));
+  BOOST_TEST(answers[5].write.removed == 1u);
+  std::vector<std::string> sent;
+  for (auto& x : log->all())
+    sent.push_back(std::string{x.kind == client_call_kind::get   ? "get "
+                               : x.kind == client_call_kind::put ? "put "
+                                                                 : "del "} +
+                   str(x.key) + (x.context.empty() ? "" : " " + str(x.context)));
+  std::sort(sent.begin(), sent.end());
+  BOOST_TEST(sent == (std::vector<std::string>{"del d ctx:d@n1", "del r ctx:r@n1", "get bad",
+                                               "get first", "get k", "get missing-k", "get r",
+                                               "put p ctx:p@n1"}),
+             boost::test_tools::per_element());
+  // The five sent at once left together; the delete of r followed its read.
+  BOOST_TEST(log->batches.size() - batches_before == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_local_call_never_answered_fails_with_timeout_at_the_request_timeout,
+                        client_fixture) {
+  auto [coord, log] = coordinator(); // takes batches, never answers
+  auto c = client({ep1}, connector({{ep1, node(coord)}}));
+  client_answer answer;
+  int called = 0;
+  local_call lc;
+  lc.call.kind = client_call_kind::put;
+  lc.call.key = b("k");
+  lc.call.value = b("v");
+  lc.done = [&](client_answer& a) {
+    answer = a;
+    ++called;
+  };
+  std::vector<local_call> calls;
+  calls.push_back(std::move(lc));
+  ask_local(c, std::move(calls));
+  run();
+  BOOST_TEST(log->calls() == 1u);
+  advance(990ms);
+  BOOST_TEST(called == 0);
+  advance(110ms);
+  BOOST_REQUIRE(called == 1);
+  BOOST_TEST((answer.err == ec::timeout), describe(answer.err));
+  advance(2s);
+  BOOST_TEST(called == 1);
+}
+
 BOOST_FIXTURE_TEST_CASE(requests_made_before_the_connection_wait_for_it_and_share_a_batch,
                         client_fixture) {
   auto [coord, log] = coordinator(serving("n1"));

@@ -32,6 +32,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/client/client.hpp"
 #include "actors/http/http_codec.hpp"
 #include "actors/http/http_server.hpp"
 #include "messages/error.hpp"
@@ -53,7 +54,10 @@ inline bytes b(const std::string& s) {
 // --- the fake store ---------------------------------------------------------------------------
 
 /// The test's view into the fake: how many calls reached it (refused requests must not).
-using fake_store_actor = client_actor::extend<caf::replies_to<count_atom>::with<uint64_t>>;
+/// It takes gets, puts and deletes both as messages and as kvnode's client actor takes them from
+/// the HTTPS API (local_calls, with callbacks).
+using fake_store_actor = client_actor::extend<caf::replies_to<count_atom>::with<uint64_t>,
+                                              caf::reacts_to<local_calls>>;
 
 /// Each key keeps its siblings tagged with the version that wrote them; a context is the version
 /// a get saw, and a write with it replaces the siblings up to that version, as with real
@@ -68,6 +72,7 @@ struct fake_store_state {
   uint64_t calls = 0;
   std::vector<caf::typed_response_promise<get_reply>> held_gets;
   std::vector<caf::typed_response_promise<write_reply>> held_writes;
+  std::vector<std::function<void(client_answer&)>> held_calls; ///< local calls of "never"
 };
 
 inline bytes context_of(uint64_t version) {
@@ -193,6 +198,34 @@ fake_store(fake_store_actor::stateful_pointer<fake_store_state> self) {
         return (apply ? "applied " : "plan ") + action + " " + subject + "\n";
       },
       [=](count_atom) { return self->state.calls; },
+      [=](local_calls& batch) {
+        for (auto& lc : batch.calls) {
+          auto& c = lc.call;
+          if (c.key == b("never")) {
+            ++self->state.calls;
+            self->state.held_calls.push_back(std::move(lc.done));
+            continue;
+          }
+          client_answer a;
+          if (c.kind == client_call_kind::get) {
+            ++self->state.calls;
+            if (auto err = injected_failure(c.key))
+              a.err = *err;
+            else
+              a.get = read(c.key);
+          } else {
+            std::optional<bytes> value;
+            if (c.kind == client_call_kind::put)
+              value = std::move(c.value);
+            auto r = write(c.key, c.context, std::move(value));
+            if (r.flag == caf::rt_error)
+              a.err = std::move(r.err);
+            else
+              a.write = r.value.get_as<write_reply>(0);
+          }
+          lc.done(a);
+        }
+      },
   };
 }
 

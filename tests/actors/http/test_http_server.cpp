@@ -208,6 +208,17 @@ BOOST_AUTO_TEST_CASE(requests_need_credentials_and_a_role_high_enough, *utf::tim
   BOOST_CHECK_EQUAL(early.status, 403u);
   BOOST_CHECK(!early.keep_alive);
   BOOST_CHECK_EQUAL(store_calls(), 3u);
+  // A role proved on a connection holds for that token only: another token, a wrong one or none
+  // on the same connection is judged afresh.
+  connection e{port()};
+  BOOST_CHECK_EQUAL(e.send(http::verb::put, "/v1/kv/k", bearer(writer_token), "v").status, 200u);
+  BOOST_CHECK_EQUAL(e.send(http::verb::delete_, "/v1/kv/k", bearer(reader_token)).status, 403u);
+  BOOST_CHECK_EQUAL(e.send(http::verb::put, "/v1/kv/k", bearer(writer_token), "v").status, 200u);
+  BOOST_CHECK_EQUAL(e.send(http::verb::get, "/v1/kv/k", bearer("guess")).status, 401u);
+  connection f{port()};
+  BOOST_CHECK_EQUAL(f.send(http::verb::get, "/v1/status", bearer(reader_token)).status, 200u);
+  BOOST_CHECK_EQUAL(f.send(http::verb::get, "/v1/status").status, 401u);
+  BOOST_CHECK_EQUAL(store_calls(), 6u);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_methods_paths_contexts_and_bodies_are_client_errors, *utf::timeout(20)) {
@@ -280,6 +291,22 @@ BOOST_AUTO_TEST_CASE(a_store_that_never_answers_gives_504_and_keeps_the_connecti
   BOOST_CHECK_LT(since(t0).count(), 1500);
   BOOST_CHECK(r.keep_alive);
   BOOST_CHECK_EQUAL(c.send(http::verb::get, "/v1/status", bearer(reader_token)).status, 200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_store_that_stops_with_calls_in_flight_gives_503_at_once,
+                     *utf::timeout(20)) {
+  start(); // the store timer is 15 s
+  std::thread stopper{[this] {
+    std::this_thread::sleep_for(300ms);
+    caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+  }};
+  connection c{port()};
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = c.send(http::verb::put, "/v1/kv/never", bearer(writer_token), "v");
+  stopper.join();
+  BOOST_CHECK_EQUAL(r.status, 503u);
+  BOOST_CHECK_MESSAGE(r.body.find("the store went away") != std::string::npos, r.body);
+  BOOST_CHECK_LT(since(t0).count(), 3000);
 }
 
 BOOST_AUTO_TEST_CASE(status_batch_admin_and_fault_answer_json, *utf::timeout(20)) {
