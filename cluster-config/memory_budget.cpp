@@ -33,10 +33,11 @@ void memory_budget::charge::release() {
   bytes_ = 0;
 }
 
-bool memory_budget::charge::grow(uint64_t more, budget_class who) {
+bool memory_budget::charge::grow(uint64_t more, budget_class who, bool alone_passes) {
   if (!budget_)
     return false;
-  if (!budget_->add(more, budget_->ceiling(who), bytes_))
+  // used_ is never UINT64_MAX: "alone" then never matches.
+  if (!budget_->add(more, budget_->ceiling(who), alone_passes ? bytes_ : UINT64_MAX))
     return false;
   bytes_ += more;
   return true;

@@ -64,10 +64,10 @@ public:
     uint64_t bytes() const { return bytes_; }
     /// Gives the bytes back now; afterwards the charge is empty.
     void release();
-    /// Takes `more` bytes into this charge if they fit under the ceiling of `who` (or this charge
-    /// is all the budget holds); otherwise counts a refusal and keeps the charge as it was. An
-    /// empty charge cannot grow.
-    bool grow(uint64_t more, budget_class who);
+    /// Takes `more` bytes into this charge if they fit under the ceiling of `who` (or, when
+    /// `alone_passes`, this charge is all the budget holds: one request larger than the ceiling);
+    /// otherwise counts a refusal and keeps the charge as it was. An empty charge cannot grow.
+    bool grow(uint64_t more, budget_class who, bool alone_passes = true);
 
   private:
     friend class memory_budget;

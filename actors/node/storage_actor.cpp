@@ -329,7 +329,8 @@ void charge_read(storage_state& st, memory_budget::charge& held, replica_answer&
     return;
   // The answer, and the buffer CAF serialises it into for a peer.
   auto bytes = held_charge(estimated_wire_bytes(out), 2);
-  bool fits = held ? held.grow(bytes, budget_class::client)
+  // Many records are not one request: only the first may pass alone, past the clients' share.
+  bool fits = held ? held.grow(bytes, budget_class::client, false)
                    : static_cast<bool>(held = budget->take(bytes, budget_class::client));
   if (fits)
     return;

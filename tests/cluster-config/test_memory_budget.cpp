@@ -146,6 +146,7 @@ BOOST_AUTO_TEST_CASE(a_charge_grows_within_its_ceiling_or_alone) {
   BOOST_TEST(a.bytes() == 300u);
   BOOST_TEST(budget->used() == 300u);
   // Alone, it may grow past its ceiling (a get of a record larger than the share must pass).
+  BOOST_TEST(!a.grow(900, budget_class::client, false)); // unless told it may not
   BOOST_TEST(a.grow(900, budget_class::client));
   BOOST_TEST(budget->used() == 1200u);
   a.release();
@@ -155,7 +156,7 @@ BOOST_AUTO_TEST_CASE(a_charge_grows_within_its_ceiling_or_alone) {
   auto other = budget->take(600, budget_class::client);
   BOOST_TEST(!b.grow(51, budget_class::client)); // 751 > 750
   BOOST_TEST(b.bytes() == 100u);                 // kept as it was
-  BOOST_TEST(budget->refused() == 1u);
+  BOOST_TEST(budget->refused() == 2u);
   BOOST_TEST(b.grow(50, budget_class::client));
   BOOST_TEST(b.grow(250, budget_class::replication)); // replication may fill the rest
   BOOST_TEST(budget->used() == 1000u);
