@@ -188,6 +188,8 @@ struct cluster_status {
   uint64_t ae_partitions = 0;         ///< partitions the round visits
   uint64_t ae_repairs_running = 0;    ///< keys being repaired now (at most [anti_entropy] repairs)
   uint64_t ae_repairs_this_round = 0; ///< keys repaired so far in the round under way
+  uint64_t tombstones_collected = 0;  ///< tombstones the answering node erased since it started
+  uint64_t collection_sweeps = 0;     ///< tombstone collection sweeps it finished since then
 };
 
 template <class Inspector>
@@ -198,7 +200,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued, x.clock_skew_ms,
            x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight, x.memory_peak,
            x.overloaded_refusals, x.starting, x.integrity_check, x.ae_partition, x.ae_partitions,
-           x.ae_repairs_running, x.ae_repairs_this_round);
+           x.ae_repairs_running, x.ae_repairs_this_round, x.tombstones_collected,
+           x.collection_sweeps);
 }
 
 } // namespace actorkv
