@@ -248,9 +248,13 @@ constexpr int writer_checkpoint_pages = 8 * checkpoint_pages;
 /// pages): a foreground commit waits at most for one such step.
 constexpr int vacuum_step_pages = 256;
 
-/// Steps per round of the vacuum thread, with a pause between two: at most 64 MiB returned per
+/// Steps per round of the vacuum thread, with a pause between two: at most 16 MiB returned per
 /// second, and the writer gets the lock between steps.
-constexpr int vacuum_steps_per_round = 64;
+constexpr int vacuum_steps_per_round = 16;
+
+/// Free pages below which none are returned (256 KiB): a busy store frees and reuses a few pages
+/// all the time, and moving them would only add to its log.
+constexpr int vacuum_min_free_pages = 64;
 
 /// Copies the WAL into the database file on its own thread and connection. SQLite's automatic
 /// checkpoint runs inside the commit that crosses the threshold, on the writing connection, with
@@ -261,7 +265,7 @@ constexpr int vacuum_steps_per_round = 64;
 ///
 /// The same thread returns free pages to the file system, in a file whose auto_vacuum mode is
 /// INCREMENTAL (every file this build creates: storage/FORMAT.md): every second, while the free
-/// list is not empty, `PRAGMA incremental_vacuum(vacuum_step_pages)` steps, each its own short
+/// list holds at least vacuum_min_free_pages, `PRAGMA incremental_vacuum(vacuum_step_pages)` steps, each its own short
 /// write transaction that gives up at once when the writer holds the lock (no busy timeout on
 /// this connection), then a checkpoint, which truncates the file.
 class wal_checkpointer {
@@ -333,36 +337,49 @@ private:
   void run() {
     std::unique_lock<std::mutex> lock{mtx_};
     for (;;) {
-      // Woken by a long log, or every second to look for free pages.
-      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return requested_ || stopping_; });
+      // Woken by a long log, or (in a file that can return free pages) every second to look
+      // for some.
+      if (incremental_)
+        cv_.wait_for(lock, std::chrono::seconds(1), [this] { return requested_ || stopping_; });
+      else
+        cv_.wait(lock, [this] { return requested_ || stopping_; });
       if (stopping_)
         return;
+      bool requested = requested_;
       requested_ = false;
       lock.unlock();
-      if (incremental_)
-        vacuum();
       // Errors (a full disk, a busy lock) leave the log as it is; the next commit asks again.
-      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      if (requested)
+        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      // Then free pages, if any, and a checkpoint that truncates the file to what is left.
+      if (incremental_ && vacuum())
+        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
       lock.lock();
     }
   }
 
-  /// Returns free pages in bounded steps; stops at a busy lock, an error or an empty free list.
-  void vacuum() {
+  /// Returns free pages in bounded steps; stops at a busy lock, an error, a short free list or
+  /// a checkpoint asked for (a long log comes first). Whether it returned any.
+  bool vacuum() {
+    bool any = false;
     for (int step = 0; step < vacuum_steps_per_round; ++step) {
       auto before = pragma_number("freelist_count");
-      if (before <= 0)
-        return;
+      if (before < vacuum_min_free_pages)
+        return any;
       auto sql = "PRAGMA incremental_vacuum(" + std::to_string(vacuum_step_pages) + ")";
       if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
-        return; // the writer holds the lock (SQLITE_BUSY), or the disk is full: next second
+        return any; // the writer holds the lock (SQLITE_BUSY), or the disk is full: next second
       auto after = pragma_number("freelist_count");
-      if (after >= 0 && after < before)
+      if (after >= 0 && after < before) {
         released_.fetch_add(static_cast<uint64_t>(before - after), std::memory_order_relaxed);
+        any = true;
+      }
       std::unique_lock<std::mutex> lock{mtx_};
-      if (cv_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stopping_; }))
-        return;
+      if (cv_.wait_for(lock, std::chrono::milliseconds(5),
+                       [this] { return stopping_ || requested_; }))
+        return any;
     }
+    return any;
   }
 
   /// An integer pragma's value on this connection; -1 when it cannot be read.
