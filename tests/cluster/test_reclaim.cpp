@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,6 +104,38 @@ BOOST_AUTO_TEST_CASE(a_write_after_the_delete_is_never_collected) {
   r = c.kvsh(1, "get back\nget gone\n");
   BOOST_TEST(r.out.find("v2") != std::string::npos, r.out);
   BOOST_TEST(r.out.find("(not found)") != std::string::npos, r.out);
+}
+
+BOOST_AUTO_TEST_CASE(deleting_every_key_shrinks_the_database_files) {
+  constexpr int keys = 3000;
+  local_cluster c{three_quick()};
+  short_grace(c);
+  c.start_all();
+  wait_until_all_up(c);
+  const std::string filler(1000, 'f');
+  std::string puts;
+  for (int i = 0; i < keys; ++i)
+    puts += "put gone-" + std::to_string(i) + " " + filler + "\n";
+  auto r = c.kvsh(0, puts, 180s);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto file = [&](size_t i) {
+    return static_cast<uint64_t>(std::filesystem::file_size(c.data_dir(i) + "/actorkv.db"));
+  };
+  std::vector<uint64_t> loaded(3);
+  for (size_t i = 0; i < 3; ++i) {
+    BOOST_REQUIRE(eventually(60s, [&] { return stored_records(c.data_dir(i)) == keys; }));
+    // The records reach the file itself once the log is copied into it.
+    BOOST_REQUIRE(eventually(60s, [&] { return file(i) > uint64_t{keys} * 1000; }));
+    loaded[i] = file(i);
+  }
+  r = c.kvsh(0, script("delete", keys), 180s);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  for (size_t i = 0; i < 3; ++i) {
+    BOOST_TEST(eventually(90s, [&] { return stored_records(c.data_dir(i)) == 0; }),
+               "n" << i + 1 << " still holds " << stored_records(c.data_dir(i)) << " records");
+    BOOST_TEST(eventually(60s, [&] { return file(i) < loaded[i] / 4; }),
+               "n" << i + 1 << "'s file has " << file(i) << " of " << loaded[i] << " bytes");
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
