@@ -330,9 +330,6 @@ public:
     return SQLITE_OK;
   }
 
-  /// Pages returned to the file system so far (for tests and status).
-  uint64_t pages_released() const { return released_.load(std::memory_order_relaxed); }
-
 private:
   void run() {
     std::unique_lock<std::mutex> lock{mtx_};
@@ -370,10 +367,8 @@ private:
       if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
         return any; // the writer holds the lock (SQLITE_BUSY), or the disk is full: next second
       auto after = pragma_number("freelist_count");
-      if (after >= 0 && after < before) {
-        released_.fetch_add(static_cast<uint64_t>(before - after), std::memory_order_relaxed);
+      if (after >= 0 && after < before)
         any = true;
-      }
       std::unique_lock<std::mutex> lock{mtx_};
       if (cv_.wait_for(lock, std::chrono::milliseconds(5),
                        [this] { return stopping_ || requested_; }))
@@ -401,7 +396,6 @@ private:
   bool requested_ = false;
   bool stopping_ = false;
   bool incremental_ = false; ///< the file's auto_vacuum mode is INCREMENTAL
-  std::atomic<uint64_t> released_{0};
 };
 
 /// What an integrity check shares with the engine that made it: its connection (with a read
