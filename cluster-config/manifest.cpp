@@ -310,6 +310,12 @@ void read_storage(checker& ck, const entry& e, storage_settings& out) {
                         if (auto mib = read_int(ck, x, 1, 1 << 20))
                           out.cache_mib = static_cast<uint32_t>(*mib);
                       }},
+                     {"tombstone_grace_s",
+                      [&](const entry& x) {
+                        // Up to 10 years; a test's few seconds are allowed, not advised.
+                        if (auto s = read_int(ck, x, 1, 315360000))
+                          out.tombstone_grace_s = static_cast<uint32_t>(*s);
+                      }},
                  });
 }
 

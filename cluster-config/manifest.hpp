@@ -44,6 +44,10 @@ struct storage_settings {
   /// SQLite's page cache per node, MiB. The default holds a few hundred thousand small records:
   /// the reads of a record not in it cost a system call per page.
   uint32_t cache_mib = 64;
+  /// How long a tombstone is kept at least before it may be collected (once every home replica
+  /// holds it or nothing: docs/design.md section 6). Also the longest a node may be down and
+  /// rejoin with its data; one down longer must be wiped or removed (gc_grace_seconds).
+  uint32_t tombstone_grace_s = 86400;
 };
 
 /// What a message needs besides the values it carries: CAF's framing, node ids and type names, a

@@ -135,6 +135,14 @@ bool has_left(const membership_view& view, const std::string& name) {
   return std::find(owners.begin(), owners.end(), name) == owners.end();
 }
 
+std::vector<std::string> departed_members(const membership_view& view) {
+  std::vector<std::string> out;
+  for (auto& m : view.members)
+    if (m.state == member_state::removed || has_left(view, m.name))
+      out.push_back(m.name);
+  return out;
+}
+
 std::vector<partition_transfer> transfers_needed(const membership_view& view, uint32_t replicas) {
   auto next = next_ring(view);
   if (!next)

@@ -50,6 +50,10 @@ std::optional<ring> next_ring(const membership_view& view);
 /// they are out it stops, and a restart from its data directory refuses to serve.
 bool has_left(const membership_view& view, const std::string& name);
 
+/// The members no write is meant for any more, in name order: those removed, and those that have
+/// left (has_left: their handoff finished). Hints held for them can never be delivered.
+std::vector<std::string> departed_members(const membership_view& view);
+
 /// Every transfer the change under way needs with N = `replicas` (done or not); empty when none.
 std::vector<partition_transfer> transfers_needed(const membership_view& view, uint32_t replicas);
 

@@ -24,6 +24,8 @@ using routes_atom = caf::atom_constant<caf::atom("routes")>; ///< where partitio
 using hints_atom = caf::atom_constant<caf::atom("hints")>;     ///< list held hints
 using unhint_atom = caf::atom_constant<caf::atom("unhint")>;   ///< drop a delivered hint
 using backlog_atom = caf::atom_constant<caf::atom("backlog")>; ///< hints held per target
+using forget_atom = caf::atom_constant<caf::atom("forget")>;   ///< drop undeliverable hints
+using departed_atom = caf::atom_constant<caf::atom("departed")>; ///< members gone for good
 
 // Anti-entropy (anti-entropy actor -> vnodes).
 using tree_atom = caf::atom_constant<caf::atom("tree")>;         ///< one level of a Merkle tree
@@ -44,6 +46,7 @@ using drop_atom = caf::atom_constant<caf::atom("drop")>;         ///< delete a p
 using meta_atom = caf::atom_constant<caf::atom("meta")>;         ///< store instance metadata
 using check_atom = caf::atom_constant<caf::atom("check")>;       ///< a full integrity check
 using replicas_atom = caf::atom_constant<caf::atom("replicas")>; ///< partitions replicated here
+using reap_atom = caf::atom_constant<caf::atom("reap")>;         ///< collect a tombstone
 
 // Failure detection and liveness (failure detector <-> node).
 using watch_atom = caf::atom_constant<caf::atom("watch")>; ///< start watching a peer

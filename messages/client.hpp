@@ -196,6 +196,8 @@ struct cluster_status {
   double background_max_rate = 0; ///< the rate at which nothing is slowed
   uint64_t background_p99_us = 0;
   uint64_t background_target_us = 0;
+  uint64_t tombstones_collected = 0;  ///< tombstones the answering node erased since it started
+  uint64_t collection_sweeps = 0;     ///< tombstone collection sweeps it finished since then
 };
 
 template <class Inspector>
@@ -207,8 +209,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight, x.memory_peak,
            x.overloaded_refusals, x.starting, x.integrity_check, x.ae_partition, x.ae_partitions,
            x.ae_repairs_running, x.ae_repairs_this_round, x.background_rate, x.background_max_rate,
-           x.background_p99_us,
-           x.background_target_us);
+           x.background_p99_us, x.background_target_us, x.tombstones_collected,
+           x.collection_sweeps);
 }
 
 } // namespace actorkv

@@ -341,6 +341,15 @@ bool is_deleted(const record& r) {
                      [](const sibling& s) { return s.tombstone; });
 }
 
+bool tombstone_due(const record& r, int64_t now_us, int64_t grace_us) {
+  if (r.siblings.empty() || !is_deleted(r))
+    return false;
+  int64_t newest = r.siblings.front().timestamp_us;
+  for (auto& s : r.siblings)
+    newest = std::max(newest, s.timestamp_us);
+  return newest < now_us - grace_us;
+}
+
 context_scope scope_of(const std::string& instance, const bytes& key) {
   context_scope out;
   out.key = digest('k', key.data(), key.size());

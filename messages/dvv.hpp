@@ -67,6 +67,11 @@ std::vector<const sibling*> visible(const record& r);
 /// Whether a reader sees the key as absent (no siblings, or only tombstones).
 bool is_deleted(const record& r);
 
+/// Whether `r` is a tombstone a replica may collect once every home replica agrees: it has
+/// siblings, every one a tombstone, and the newest was stamped more than `grace_us` before
+/// `now_us` (the manifest's [storage] tombstone_grace_s; docs/design.md section 6).
+bool tombstone_due(const record& r, int64_t now_us, int64_t grace_us);
+
 /// What a client context is bound to: digests of the key it was read from and of the instance
 /// (the manifest's store.name) whose node returned it. Digests tell mistakes apart (another key's
 /// context, a context from another cluster); they are not a secret, so they do not stop a client

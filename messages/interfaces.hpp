@@ -41,6 +41,9 @@ using storage_actor = replica_batch_actor::extend<
     caf::replies_to<unhint_atom, std::string, uint64_t>::with<caf::ok_atom>,
     /// Hints held per target node.
     caf::replies_to<backlog_atom>::with<std::vector<hint_backlog>>,
+    /// Deletes up to `limit` hints held for the named node (one that left the cluster: they can
+    /// never be delivered), oldest first; answers how many it deleted.
+    caf::replies_to<forget_atom, std::string, uint32_t>::with<uint64_t>,
     /// One level of a partition's Merkle tree (0 = root).
     caf::replies_to<tree_atom, partition_id, uint32_t>::with<std::vector<uint64_t>>,
     /// Every key of a partition under the given leaves, with its digest (a range read of those
@@ -60,6 +63,9 @@ using storage_actor = replica_batch_actor::extend<
     /// The integrity check's state for status: running (records read so far), or how the last
     /// one ended, or that none ran since start.
     caf::replies_to<status_atom>::with<std::string>,
+    /// Collects a tombstone: erases the key's record if it is still exactly the given one (no
+    /// write came since the collector read it); answers whether it did.
+    caf::replies_to<reap_atom, partition_id, bytes, record>::with<bool>,
     /// Deletes every record of a partition this node no longer replicates; answers how many.
     caf::replies_to<drop_atom, partition_id>::with<uint64_t>,
     /// Stores an instance metadata entry (e.g. the membership view), durable when answered.
@@ -293,7 +299,10 @@ typename Inspector::result_type inspect(Inspector& f, anti_entropy_stats& x) {
 /// each only after its target acknowledged it.
 using hint_keeper_actor = caf::typed_actor<
     /// The current peers (replaces the previous view).
-    caf::reacts_to<peer_atom, std::vector<peer_view>>>;
+    caf::reacts_to<peer_atom, std::vector<peer_view>>,
+    /// The members that left the cluster for good (removed, or left with their handoff
+    /// finished; replaces the previous list): the hints held for them are dropped.
+    caf::reacts_to<departed_atom, std::vector<std::string>>>;
 
 /// Anti-entropy: round after round, compares each partition this node replicates with another
 /// up replica's Merkle tree and repairs the keys that differ, in both directions.
@@ -305,6 +314,17 @@ using anti_entropy_actor = caf::typed_actor<
     caf::reacts_to<replicas_atom, std::vector<std::pair<partition_id, std::vector<std::string>>>>,
     /// Progress so far.
     caf::replies_to<status_atom>::with<anti_entropy_stats>>;
+
+/// Tombstone collector: sweep after sweep, erases the tombstones older than the grace period that
+/// every other home replica holds identically or not at all (docs/design.md section 6).
+using collector_actor = caf::typed_actor<
+    /// The current peers (replaces the previous view).
+    caf::reacts_to<peer_atom, std::vector<peer_view>>,
+    /// The partitions this node replicates, each with its other home replicas (replaces the
+    /// previous list; empty while a ring change is under way: nothing is collected then).
+    caf::reacts_to<replicas_atom, std::vector<std::pair<partition_id, std::vector<std::string>>>>,
+    /// Tombstones collected since start, and sweeps finished.
+    caf::replies_to<status_atom>::with<uint64_t, uint64_t>>;
 
 /// Handoff worker: streams partitions to the nodes that become their home replicas after a ring
 /// change, in bounded batches, each partition as a unit retried from its start after a failure;

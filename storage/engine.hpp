@@ -196,6 +196,11 @@ public:
   /// Deletes one hint (same batching rules as erase()); deleting an absent one is not an error.
   virtual caf::error remove_hint(uint64_t id) = 0;
 
+  /// Deletes up to `limit` of the hints held for `target`, oldest first (same batching rules as
+  /// erase()), and returns how many it deleted: the hints for a node that left the cluster can
+  /// never be delivered, and are dropped a bounded batch at a time. Cost: one index range.
+  virtual caf::expected<uint64_t> drop_hints(const std::string& target, size_t limit) = 0;
+
   /// Number of hints held, per target name (targets with none are absent). Corrupt hints not yet
   /// met by hints_for() are counted too. Cost: a scan of the hints index.
   virtual caf::expected<std::map<std::string, uint64_t>> hint_counts() = 0;

@@ -210,6 +210,17 @@ public:
     return caf::none;
   }
 
+  caf::expected<uint64_t> drop_hints(const std::string& target, size_t limit) override {
+    std::vector<uint64_t> ids;
+    for (auto i = hints_.begin(); i != hints_.end() && ids.size() < limit; ++i)
+      if (i->second.target == target)
+        ids.push_back(i->first);
+    for (auto id : ids)
+      if (auto err = remove_hint(id))
+        return err;
+    return static_cast<uint64_t>(ids.size());
+  }
+
   caf::expected<std::map<std::string, uint64_t>> hint_counts() override {
     std::map<std::string, uint64_t> out;
     for (const auto& entry : hints_)

@@ -8,6 +8,8 @@
 // close, read back at the next open, rebuilt by the integrity check after an unclean one.
 // storage/FORMAT.md documents the tables and the schema version.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <map>
@@ -242,12 +244,30 @@ constexpr int checkpoint_pages = 1000;
 /// the checkpointer do. Bounds the log at about 32 MB.
 constexpr int writer_checkpoint_pages = 8 * checkpoint_pages;
 
+/// Free pages an incremental vacuum step returns to the file system at most (1 MiB of 4 KiB
+/// pages): a foreground commit waits at most for one such step.
+constexpr int vacuum_step_pages = 256;
+
+/// Steps per round of the vacuum thread, with a pause between two: at most 16 MiB returned per
+/// second, and the writer gets the lock between steps.
+constexpr int vacuum_steps_per_round = 16;
+
+/// Free pages below which none are returned (256 KiB): a busy store frees and reuses a few pages
+/// all the time, and moving them would only add to its log.
+constexpr int vacuum_min_free_pages = 64;
+
 /// Copies the WAL into the database file on its own thread and connection. SQLite's automatic
 /// checkpoint runs inside the commit that crosses the threshold, on the writing connection, with
 /// its page writes and (sync normal or full) an fsync: every write waiting behind that commit
 /// waited for it too. Measured with tools/bench --workloads "a w": update p99 13-16 ms with
 /// automatic checkpoints, 7 ms with none. A PASSIVE checkpoint from another connection never
 /// blocks the writer, and once it has copied everything the writer starts the log over.
+///
+/// The same thread returns free pages to the file system, in a file whose auto_vacuum mode is
+/// INCREMENTAL (every file this build creates: storage/FORMAT.md): every second, while the free
+/// list holds at least vacuum_min_free_pages, `PRAGMA incremental_vacuum(vacuum_step_pages)` steps, each its own short
+/// write transaction that gives up at once when the writer holds the lock (no busy timeout on
+/// this connection), then a checkpoint, which truncates the file.
 class wal_checkpointer {
 public:
   wal_checkpointer() = default;
@@ -272,6 +292,7 @@ public:
       db_ = nullptr;
       return false;
     }
+    incremental_ = pragma_number("auto_vacuum") == 2;
     thread_ = std::thread([this] { run(); });
     pthread_setname_np(thread_.native_handle(), "kv-checkpoint");
     return true;
@@ -313,15 +334,59 @@ private:
   void run() {
     std::unique_lock<std::mutex> lock{mtx_};
     for (;;) {
-      cv_.wait(lock, [this] { return requested_ || stopping_; });
+      // Woken by a long log, or (in a file that can return free pages) every second to look
+      // for some.
+      if (incremental_)
+        cv_.wait_for(lock, std::chrono::seconds(1), [this] { return requested_ || stopping_; });
+      else
+        cv_.wait(lock, [this] { return requested_ || stopping_; });
       if (stopping_)
         return;
+      bool requested = requested_;
       requested_ = false;
       lock.unlock();
       // Errors (a full disk, a busy lock) leave the log as it is; the next commit asks again.
-      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      if (requested)
+        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      // Then free pages, if any, and a checkpoint that truncates the file to what is left.
+      if (incremental_ && vacuum())
+        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
       lock.lock();
     }
+  }
+
+  /// Returns free pages in bounded steps; stops at a busy lock, an error, a short free list or
+  /// a checkpoint asked for (a long log comes first). Whether it returned any.
+  bool vacuum() {
+    bool any = false;
+    for (int step = 0; step < vacuum_steps_per_round; ++step) {
+      auto before = pragma_number("freelist_count");
+      if (before < vacuum_min_free_pages)
+        return any;
+      auto sql = "PRAGMA incremental_vacuum(" + std::to_string(vacuum_step_pages) + ")";
+      if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+        return any; // the writer holds the lock (SQLITE_BUSY), or the disk is full: next second
+      auto after = pragma_number("freelist_count");
+      if (after >= 0 && after < before)
+        any = true;
+      std::unique_lock<std::mutex> lock{mtx_};
+      if (cv_.wait_for(lock, std::chrono::milliseconds(5),
+                       [this] { return stopping_ || requested_; }))
+        return any;
+    }
+    return any;
+  }
+
+  /// An integer pragma's value on this connection; -1 when it cannot be read.
+  int64_t pragma_number(const char* name) {
+    sqlite3_stmt* stmt = nullptr;
+    int64_t out = -1;
+    auto sql = std::string{"PRAGMA "} + name;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+      out = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return out;
   }
 
   sqlite3* db_ = nullptr;
@@ -330,6 +395,7 @@ private:
   std::condition_variable cv_;
   bool requested_ = false;
   bool stopping_ = false;
+  bool incremental_ = false; ///< the file's auto_vacuum mode is INCREMENTAL
 };
 
 /// What an integrity check shares with the engine that made it: its connection (with a read
@@ -480,6 +546,11 @@ public:
       return db_ == nullptr ? failure_text("cannot allocate a SQLite connection") : failure();
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, busy_timeout_ms);
+    // Takes effect only in a new file, and only before WAL mode writes its first page: freed
+    // pages can then be returned to the file system (wal_checkpointer). An older file keeps
+    // its mode (storage/FORMAT.md says how to convert it).
+    if (sqlite3_exec(db_, "PRAGMA auto_vacuum=INCREMENTAL", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
     if (auto err = enable_wal())
       return err;
     if (sqlite3_exec(db_, synchronous_pragma(sync), nullptr, nullptr, nullptr) != SQLITE_OK)
@@ -902,6 +973,17 @@ public:
     return step_done(remove_hint_);
   }
 
+  caf::expected<uint64_t> drop_hints(const std::string& target, size_t limit) override {
+    if (auto err = check_batch())
+      return err;
+    statement_use use{drop_hints_};
+    bind_text(drop_hints_, 1, target);
+    sqlite3_bind_int64(drop_hints_, 2, static_cast<sqlite3_int64>(limit));
+    if (auto err = step_done(drop_hints_))
+      return err;
+    return static_cast<uint64_t>(sqlite3_changes(db_));
+  }
+
   caf::expected<std::map<std::string, uint64_t>> hint_counts() override {
     std::map<std::string, uint64_t> out;
     statement_use use{hint_counts_};
@@ -1199,6 +1281,8 @@ private:
         {&hints_for_, "SELECT id, partition, key, value FROM hints WHERE target = ?1 ORDER BY id"},
         {&remove_hint_, "DELETE FROM hints WHERE id = ?1"},
         {&hint_counts_, "SELECT target, count(*) FROM hints GROUP BY target"},
+        {&drop_hints_, "DELETE FROM hints WHERE id IN (SELECT id FROM hints WHERE target = ?1 "
+                       "ORDER BY id LIMIT ?2)"},
     };
     for (const auto& [stmt, sql] : statements)
       if (auto err = prepare(*stmt, sql))
@@ -1424,6 +1508,7 @@ private:
   sqlite3_stmt* hints_for_ = nullptr;
   sqlite3_stmt* remove_hint_ = nullptr;
   sqlite3_stmt* hint_counts_ = nullptr;
+  sqlite3_stmt* drop_hints_ = nullptr;
   wal_checkpointer checkpointer_;
 };
 

@@ -553,6 +553,8 @@ http_reply render_status(const cluster_status& s) {
   body.raw("background_max_rate", std::to_string(s.background_max_rate));
   body.num("background_p99_us", s.background_p99_us);
   body.num("background_target_us", s.background_target_us);
+  body.num("tombstones_collected", s.tombstones_collected);
+  body.num("collection_sweeps", s.collection_sweeps);
   return json_reply(200, body.done());
 }
 
@@ -588,6 +590,9 @@ http_reply render_metrics(const std::string& registry, const cluster_status* s) 
         static_cast<double>(s->ae_rounds));
     one("actorkv_anti_entropy_repairs_total", "Keys anti-entropy repaired on this node.", "counter",
         static_cast<double>(s->ae_repairs_total));
+    one("actorkv_tombstones_collected_total",
+        "Tombstones this node collected (every home replica held them, their grace passed).",
+        "counter", static_cast<double>(s->tombstones_collected));
     one("actorkv_handoff_running", "1 while a membership change moves partitions.", "gauge",
         s->handoff_running ? 1 : 0);
     one("actorkv_handoff_partitions",

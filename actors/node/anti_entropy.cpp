@@ -81,24 +81,35 @@ void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key,
                       record merged = !mine.found     ? theirs.rec
                                       : !theirs.found ? mine.rec
                                                       : dvv::merge(mine.rec, theirs.rec, mode);
-                      ++self->state.stats.repairs_this_round;
+                      // A side without the key needs no tombstone that is due for collection
+                      // (an unreadable copy might be the old value: it gets it).
+                      auto& o = self->state.options;
+                      auto due = dvv::tombstone_due(
+                          merged, o.clock->wall(),
+                          std::chrono::duration_cast<std::chrono::microseconds>(o.tombstone_grace)
+                              .count());
+                      auto lacks = [&](const replica_read& r) {
+                        return r.found ? r.rec != merged : r.corrupt || !due;
+                      };
                       auto left = std::make_shared<int>(0);
                       auto finish = [=] {
                         if (--*left == 0)
                           done();
                       };
-                      if (!mine.found || mine.rec != merged) {
+                      if (lacks(mine)) {
                         ++*left;
                         self->request(storage, timeout, merge_atom::value, p, key, merged)
                             .then([=](const record&) { finish(); }, [=](caf::error&) { finish(); });
                       }
-                      if (!theirs.found || theirs.rec != merged) {
+                      if (lacks(theirs)) {
                         ++*left;
                         self->request(remote, timeout, merge_atom::value, key, merged)
                             .then([=](const record&) { finish(); }, [=](caf::error&) { finish(); });
                       }
                       if (*left == 0)
                         done();
+                      else
+                        ++self->state.stats.repairs_this_round;
                     },
                     [=](caf::error&) { done(); });
           },

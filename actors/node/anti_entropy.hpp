@@ -7,15 +7,19 @@
 // range of its primary key: nothing else of the partition); every key whose digest differs or is
 // missing on one side is read on both sides, merged, and the merged record sent to each side that
 // lacked it, at most `repairs` keys at a time. Records found unreadable list with digest 0, so
-// the exchange repairs them too. Progress (the partition of the round under way, repairs running
+// the exchange repairs them too. A tombstone past its grace period goes only to a side that holds
+// another record for the key, never to one that holds none: the tombstone collector
+// (collector.hpp) is about to erase it everywhere, and copying it back would undo that. Progress (the partition of the round under way, repairs running
 // and done) and repairs per round are shown by status.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "actors/node/background_gate.hpp"
+#include "actors/node/wall_clock.hpp"
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -38,6 +42,11 @@ struct anti_entropy_options {
   std::chrono::milliseconds timeout{5000};
   /// Keys repaired at once: each is two reads and up to two merges in flight.
   uint32_t repairs = 16;
+  /// [storage] tombstone_grace_s: a tombstone older than this is not copied to a replica that
+  /// lacks the key (it holds nothing the tombstone must cover; the holder collects it instead).
+  std::chrono::seconds tombstone_grace{86400};
+  /// The node's clock, for a tombstone's age.
+  std::shared_ptr<node_clock> clock = std::make_shared<node_clock>();
 };
 
 anti_entropy_actor spawn_anti_entropy(caf::actor_system& sys, anti_entropy_options options);

@@ -24,8 +24,12 @@ struct keeper_state {
   peer_directory peers;
   std::set<std::string> delivering; ///< targets with a batch in flight
   std::set<std::string> announced;  ///< targets whose handoff start was logged
+  std::set<std::string> departed;   ///< members gone for good: their hints are dropped
+  std::set<std::string> forgetting; ///< departed targets whose hints are being dropped
   /// Hints delivered, in options.metrics (null without one).
   metric_counter* delivered = nullptr;
+  /// Hints dropped because their target left the cluster (null without metrics).
+  metric_counter* dropped = nullptr;
 };
 
 using self_ptr = keeper_impl::stateful_pointer<keeper_state>;
@@ -90,6 +94,34 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
           [=](caf::error&) { self->state.delivering.erase(target); });
 }
 
+/// Drops the hints held for `target`, a member gone for good, one bounded storage batch after
+/// another (each its own message, so foreground requests queued meanwhile go first).
+void forget(self_ptr self, const std::string& target, uint64_t so_far) {
+  auto& st = self->state;
+  st.forgetting.insert(target);
+  auto limit = st.options.drop_batch;
+  self->request(st.options.storage, st.options.timeout, forget_atom::value, target, limit)
+      .then(
+          [=](uint64_t n) {
+            auto& st = self->state;
+            if (st.dropped)
+              st.dropped->add(n);
+            if (n == limit && st.departed.count(target) > 0) {
+              forget(self, target, so_far + n);
+              return;
+            }
+            st.forgetting.erase(target);
+            log_event(st.options.node, std::to_string(so_far + n) + " hints for " + target +
+                                           " dropped: it left the cluster, they can never be "
+                                           "delivered");
+          },
+          [=](caf::error& err) {
+            self->state.forgetting.erase(target); // the next round tries again
+            log_event(self->state.options.node,
+                      "dropping the hints for " + target + " failed: " + describe(err));
+          });
+}
+
 void round(self_ptr self) {
   auto& st = self->state;
   self->request(st.options.storage, st.options.timeout, backlog_atom::value)
@@ -99,6 +131,11 @@ void round(self_ptr self) {
             std::set<std::string> pending;
             for (auto& b : backlog) {
               pending.insert(b.target);
+              if (st.departed.count(b.target) > 0) {
+                if (st.forgetting.count(b.target) == 0)
+                  forget(self, b.target, 0);
+                continue;
+              }
               if (!st.peers.up(b.target))
                 continue;
               if (st.delivering.count(b.target) == 0)
@@ -121,10 +158,17 @@ keeper_impl::behavior_type keeper_behavior(self_ptr self, hint_keeper_options op
   if (auto& m = self->state.options.metrics)
     self->state.delivered = &m->counter("actorkv_hints_delivered_total",
                                         "Hints this node delivered to their target (and dropped).");
+  if (auto& m = self->state.options.metrics)
+    self->state.dropped =
+        &m->counter("actorkv_hints_dropped_total",
+                    "Hints this node dropped undelivered because their target left the cluster.");
   self->send(self, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
         self->state.peers.replace(std::move(peers));
+      },
+      [=](departed_atom, std::vector<std::string>& names) {
+        self->state.departed = std::set<std::string>(names.begin(), names.end());
       },
       [=](caf::tick_atom) {
         round(self);

@@ -4,7 +4,9 @@
 // vnodes as ordinary merges; a hint is deleted only after its target acknowledged the merge, so a
 // crash anywhere in between delivers it again (merges are idempotent) rather than losing it.
 // A batch is charged to the node's memory budget while it is delivered; a batch that does not
-// fit goes back to storage untouched and waits for a later round.
+// fit goes back to storage untouched and waits for a later round. Hints for a member gone for good
+// (removed, or left with its handoff finished: its node tells the keeper) are never delivered:
+// they are dropped, `drop_batch` at a time, one storage batch per request.
 #pragma once
 
 #include <chrono>
@@ -31,6 +33,7 @@ struct hint_keeper_options {
   std::shared_ptr<memory_budget> budget{}; ///< null: no budget
   /// Counts hints delivered (actorkv_hints_delivered_total); null: not counted.
   std::shared_ptr<metrics_registry> metrics{};
+  uint32_t drop_batch = 512; ///< hints for a departed member dropped per storage request
 };
 
 hint_keeper_actor spawn_hint_keeper(caf::actor_system& sys, hint_keeper_options options);

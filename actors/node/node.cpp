@@ -8,6 +8,7 @@
 #include "actors/node/coordinator.hpp"
 #include "actors/node/failure_detector.hpp"
 #include "actors/node/handoff.hpp"
+#include "actors/node/collector.hpp"
 #include "actors/node/hint_keeper.hpp"
 #include "actors/node/membership.hpp"
 #include "actors/node/node_state.hpp"
@@ -67,7 +68,18 @@ void spawn_children(self_ptr self) {
   ae.background = st.background;
   ae.repairs = cluster.anti_entropy.repairs;
   ae.timeout = timeout;
+  ae.tombstone_grace = std::chrono::seconds{cluster.storage.tombstone_grace_s};
+  ae.clock = st.options.clock;
   st.anti_entropy = spawn_anti_entropy(sys, std::move(ae));
+  collector_options co_opts;
+  co_opts.node = name;
+  co_opts.storage = st.options.storage;
+  co_opts.partitions = collectable_partitions(self);
+  co_opts.grace = std::chrono::seconds{cluster.storage.tombstone_grace_s};
+  co_opts.pace = ms(cluster.anti_entropy.pace_ms);
+  co_opts.timeout = timeout;
+  co_opts.clock = st.options.clock;
+  st.collector = spawn_collector(sys, std::move(co_opts));
   handoff_options ho;
   ho.node = name;
   ho.storage = st.options.storage;
@@ -105,6 +117,7 @@ void spawn_children(self_ptr self) {
   self->link_to(st.detector);
   self->link_to(st.hint_keeper);
   self->link_to(st.anti_entropy);
+  self->link_to(st.collector);
   self->link_to(st.handoff);
   self->link_to(st.membership);
 }

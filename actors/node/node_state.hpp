@@ -98,6 +98,7 @@ struct node_state {
   anti_entropy_actor anti_entropy;
   /// Paces handoff and anti-entropy by the coordinator's request latencies ([background]).
   std::shared_ptr<background_gate> background;
+  collector_actor collector;
   membership_actor membership;
   /// Injected faults: the rules an admin set, by peer name, and the process each peer runs as.
   std::map<std::string, fault_rule> faults;
@@ -141,6 +142,9 @@ void apply_view(self_ptr self, membership_view view);
 void refresh_handoff(self_ptr self);
 void check_departure(self_ptr self);
 std::vector<std::pair<partition_id, std::vector<std::string>>> home_partitions(self_ptr self);
+/// What the tombstone collector may sweep: home_partitions(), or nothing while a change runs.
+std::vector<std::pair<partition_id, std::vector<std::string>>>
+collectable_partitions(self_ptr self);
 
 // status.cpp
 caf::result<cluster_status> full_status(self_ptr self);

@@ -26,6 +26,15 @@ std::vector<std::pair<partition_id, std::vector<std::string>>> home_partitions(s
   return actorkv::home_partitions(st.placement, st.options.self_name, st.replicas());
 }
 
+std::vector<std::pair<partition_id, std::vector<std::string>>>
+collectable_partitions(self_ptr self) {
+  // While a change is under way the home replicas are in flux (new ones still being filled,
+  // old ones still streaming): collect nothing until it is done.
+  if (next_ring(self->state.view))
+    return {};
+  return home_partitions(self);
+}
+
 /// Gives the handoff worker this node's share of the change under way (the partitions it is the
 /// first live old home replica of, so a dead sender's transfers pass to the next), plus the
 /// pending releases.
@@ -102,6 +111,10 @@ void apply_view(self_ptr self, membership_view view) {
       self->send(st.anti_entropy, replicas_atom::value, std::move(replicated));
   }
   st.next = next_ring(st.view);
+  if (st.collector)
+    self->send(st.collector, replicas_atom::value, collectable_partitions(self));
+  if (st.hint_keeper)
+    self->send(st.hint_keeper, departed_atom::value, departed_members(st.view));
   publish_routes(self);
   refresh_handoff(self);
   check_departure(self);

@@ -74,6 +74,8 @@ void publish_peers(self_ptr self) {
     self->send(st.handoff, peer_atom::value, views);
     refresh_handoff(self); // who sends a partition depends on who is up
   }
+  if (st.collector)
+    self->send(st.collector, peer_atom::value, views);
   if (st.anti_entropy)
     self->send(st.anti_entropy, peer_atom::value, std::move(views));
   publish_routes(self);

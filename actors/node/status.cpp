@@ -74,7 +74,7 @@ caf::result<cluster_status> full_status(self_ptr self) {
     caf::typed_response_promise<cluster_status> rp;
     cluster_status status;
     caf::error failed;
-    int left = 6;
+    int left = 7;
     void one_done() {
       if (--left > 0)
         return;
@@ -111,6 +111,14 @@ caf::result<cluster_status> full_status(self_ptr self) {
             g->status.ae_partitions = ae.partitions;
             g->status.ae_repairs_running = ae.repairs_running;
             g->status.ae_repairs_this_round = ae.repairs_this_round;
+            g->one_done();
+          },
+          ignore);
+  self->request(st.collector, timeout, status_atom::value)
+      .then(
+          [g](uint64_t collected, uint64_t sweeps) {
+            g->status.tombstones_collected = collected;
+            g->status.collection_sweeps = sweeps;
             g->one_done();
           },
           ignore);

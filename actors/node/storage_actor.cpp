@@ -552,6 +552,20 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         ++st.batch_writes;
         return answer_after_commit(self, caf::ok_atom::value);
       },
+      [=](forget_atom, const std::string& target, uint32_t limit) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (auto err = open_batch(self))
+          return err;
+        auto dropped = st.engine->drop_hints(target, limit);
+        if (!dropped) {
+          note_write_outcome(st, dropped.error());
+          return dropped.error();
+        }
+        if (*dropped > 0 && st.hint_counts.count(target) > 0)
+          count_hints(st, target, -static_cast<int64_t>(*dropped));
+        ++st.batch_writes;
+        return answer_after_commit(self, *dropped);
+      },
       [=](backlog_atom) -> caf::result<std::vector<hint_backlog>> {
         std::vector<hint_backlog> out;
         for (auto& [target, n] : self->state.hint_counts)
@@ -609,6 +623,23 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         if (!n)
           return n.error();
         return answer_after_commit(self, *n);
+      },
+      [=](reap_atom, partition_id p, const bytes& key, const record& expected) -> caf::result<bool> {
+        auto& st = self->state;
+        if (p >= st.options.partitions)
+          return caf::make_error(ec::bad_request, "no such partition");
+        if (auto err = open_batch(self))
+          return err;
+        // Only the very record the collector confirmed on every replica: a write since wins.
+        auto now = read_record(st, p, key);
+        if (!now.found || now.rec != expected)
+          return answer_after_commit(self, false);
+        if (auto err = st.engine->erase(p, key)) {
+          note_write_outcome(st, err);
+          return err;
+        }
+        ++st.batch_writes;
+        return answer_after_commit(self, true);
       },
       [=](drop_atom, partition_id p) -> caf::result<uint64_t> {
         auto& st = self->state;

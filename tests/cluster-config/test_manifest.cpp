@@ -133,6 +133,7 @@ data_dir = "d/c"
   BOOST_CHECK(m->store.conflicts == conflict_mode::siblings);
   BOOST_CHECK_EQUAL(m->storage.sync, "normal");
   BOOST_CHECK_EQUAL(m->storage.cache_mib, 64u);
+  BOOST_CHECK_EQUAL(m->storage.tombstone_grace_s, 86400u);
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 1024u);
   BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 1024u * 1024u);
   BOOST_CHECK_EQUAL(m->limits.max_siblings, 100u);
@@ -175,6 +176,7 @@ conflicts = "lww"
 [storage]
 sync = "off"
 cache_mib = 512
+tombstone_grace_s = 5
 [limits]
 max_key_bytes = 10
 max_value_bytes = 20
@@ -199,6 +201,7 @@ repairs = 3
   BOOST_CHECK(m->store.conflicts == conflict_mode::lww);
   BOOST_CHECK_EQUAL(m->storage.sync, "off");
   BOOST_CHECK_EQUAL(m->storage.cache_mib, 512u);
+  BOOST_CHECK_EQUAL(m->storage.tombstone_grace_s, 5u);
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 10u);
   BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 20u);
   BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 2000000u);
@@ -391,6 +394,8 @@ BOOST_AUTO_TEST_CASE(words) {
          "cache_mib = 2000000 is outside 1..1048576");
   expect(store_head + "[storage]\ncache_mib = \"lots\"\n" + two_nodes, 8,
          "cache_mib must be an integer, not a string");
+  expect(store_head + "[storage]\ntombstone_grace_s = 0\n" + two_nodes, 8,
+         "tombstone_grace_s = 0 is outside 1..315360000");
   // A control character in a value is escaped: the message stays on one line.
   expect(store_head + "quorum = \"a\\nb\"\n" + two_nodes, 7, "quorum = \"a\\nb\" must be");
 }

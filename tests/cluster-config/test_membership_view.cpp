@@ -183,6 +183,22 @@ BOOST_AUTO_TEST_CASE(a_leaving_node_has_left_once_the_ring_in_force_gives_it_not
   BOOST_TEST(!has_left(leaving, "n9")); // unknown
 }
 
+BOOST_AUTO_TEST_CASE(departed_members_are_the_removed_and_those_whose_handoff_finished) {
+  auto v = *apply_change(three_nodes(true), "join", "127.0.0.1:7104", 3, 1);
+  finish_transfers(v, 3);
+  BOOST_REQUIRE(promote_if_complete(v, 3));
+  BOOST_TEST(departed_members(v).empty());
+  auto leaving = *apply_change(v, "leave", "n2", 3, 2);
+  BOOST_TEST(departed_members(leaving).empty()); // still handing its partitions off
+  finish_transfers(leaving, 3);
+  BOOST_REQUIRE(promote_if_complete(leaving, 3));
+  BOOST_TEST((departed_members(leaving) == std::vector<std::string>{"n2"}));
+  auto removed = apply_change(v, "remove", "n3", 3, 3);
+  BOOST_REQUIRE(removed);
+  // Removed at once, before its partitions are re-replicated: its hints are useless already.
+  BOOST_TEST((departed_members(*removed) == std::vector<std::string>{"n3"}));
+}
+
 BOOST_AUTO_TEST_CASE(a_removal_survives_a_restart_of_the_removed_node) {
   auto v = three_nodes(false);
   upsert(v, member_info{"n4", "127.0.0.1", 7104, 1, member_state::valid, 4, 10, "default"});

@@ -555,6 +555,25 @@ BOOST_AUTO_TEST_CASE(delete_with_context_hides_the_key) {
   BOOST_TEST(values(r.rec) == (std::vector<std::string>{"back"}));
 }
 
+BOOST_AUTO_TEST_CASE(a_tombstone_is_due_for_collection_only_after_its_grace) {
+  replica r{1};
+  r.put("v");
+  BOOST_TEST(!dvv::tombstone_due(r.rec, 1'000'000'000, 0)); // a value is never due
+  BOOST_TEST(!dvv::tombstone_due(record{}, 1'000'000'000, 0)); // nothing to collect
+  r.del(read({&r}).context);
+  auto stamped = r.rec.siblings.front().timestamp_us;
+  BOOST_TEST(!dvv::tombstone_due(r.rec, stamped + 1000, 1000)); // exactly the grace: not yet
+  BOOST_TEST(dvv::tombstone_due(r.rec, stamped + 1001, 1000));
+  // A value concurrent with the delete keeps the key: it is not a tombstone.
+  auto both = r.rec;
+  sibling alive;
+  alive.origin = dot{9, 1};
+  alive.timestamp_us = stamped - 5000;
+  alive.value = to_bytes("concurrent");
+  both.siblings.push_back(alive);
+  BOOST_TEST(!dvv::tombstone_due(both, stamped + 1'000'000, 1000));
+}
+
 BOOST_AUTO_TEST_CASE(put_concurrent_with_a_delete_stays_visible) {
   replica r1{1};
   replica r2{2};

@@ -507,6 +507,48 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(removing_hints_and_counting_them, F, engine_fixtur
   BOOST_CHECK_GT(*later, *n5);
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(hints_for_a_target_are_dropped_a_bounded_batch_at_a_time, F,
+                              engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  std::vector<uint64_t> gone_ids;
+  for (int i = 0; i < 5; ++i) {
+    auto id = e.add_hint("gone", 1, to_bytes("k" + std::to_string(i)), sample_record());
+    ACTORKV_REQUIRE_OK(id);
+    gone_ids.push_back(*id);
+    ACTORKV_REQUIRE_OK(e.add_hint("kept", 1, to_bytes("k" + std::to_string(i)), sample_record()));
+  }
+  auto dropped = e.drop_hints("gone", 2);
+  ACTORKV_REQUIRE_OK(dropped);
+  BOOST_CHECK_EQUAL(*dropped, 2u);
+  // The oldest went first; the other target is untouched.
+  auto left = e.hints_for("gone", 10);
+  ACTORKV_REQUIRE_OK(left);
+  BOOST_REQUIRE_EQUAL(left->size(), 3u);
+  BOOST_CHECK_EQUAL(left->front().id, gone_ids[2]);
+  auto counts = e.hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"gone", 3}, {"kept", 5}}));
+  // Rolled back with its batch like any removal.
+  ACTORKV_REQUIRE_OK(e.begin());
+  dropped = e.drop_hints("gone", 100);
+  ACTORKV_REQUIRE_OK(dropped);
+  BOOST_CHECK_EQUAL(*dropped, 3u);
+  e.rollback();
+  counts = e.hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK_EQUAL(counts->at("gone"), 3u);
+  dropped = e.drop_hints("gone", 100);
+  ACTORKV_REQUIRE_OK(dropped);
+  BOOST_CHECK_EQUAL(*dropped, 3u);
+  dropped = e.drop_hints("gone", 100);
+  ACTORKV_REQUIRE_OK(dropped);
+  BOOST_CHECK_EQUAL(*dropped, 0u);
+  counts = e.hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"kept", 5}}));
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(hints_follow_batches, F, engine_fixtures) {
   F fx;
   auto& e = fx.store();

@@ -444,6 +444,8 @@ struct shell::impl {
             << s.ae_partitions << ", " << s.ae_repairs_this_round << " repaired, "
             << s.ae_repairs_running << " repairs running";
       out << std::endl;
+      out << "tombstones collected: " << s.tombstones_collected << " in "
+          << s.collection_sweeps << " sweeps" << std::endl;
       if (!s.integrity_check.empty())
         out << "integrity check: " << s.integrity_check << std::endl;
       if (s.background_target_us > 0)
