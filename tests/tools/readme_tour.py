@@ -37,7 +37,7 @@ FIRST_SECTION = "## A five-minute tour"
 END_SECTION = "## What happens under failure"
 COMMAND_TIMEOUT = 180  # seconds; a join with --wait streams partitions
 FUZZY_PREFIXES = ("anti-entropy:", "view fingerprint:", "clock:", "memory budget:",
-                  "background work:")
+                  "background work:", "tombstones collected:")
 
 
 class TourFailure(Exception):
