@@ -60,6 +60,12 @@ using storage_actor = replica_batch_actor::extend<
     /// The integrity check's state for status: running (records read so far), or how the last
     /// one ended, or that none ran since start.
     caf::replies_to<status_atom>::with<std::string>,
+    /// Starts an online backup of the store to a file on this node's machine (an absolute path
+    /// that must not exist), in the background (the node serves and writes meanwhile); answers
+    /// that it started, or ec::bad_request (one is running, the path is unusable).
+    caf::replies_to<backup_atom, std::string>::with<std::string>,
+    /// The backup's state: running (pages copied of the total), or how the last one ended.
+    caf::replies_to<backup_atom>::with<std::string>,
     /// Deletes every record of a partition this node no longer replicates; answers how many.
     caf::replies_to<drop_atom, partition_id>::with<uint64_t>,
     /// Stores an instance metadata entry (e.g. the membership view), durable when answered.
@@ -241,7 +247,8 @@ using node_actor = caf::typed_actor<
     /// "leave" or "remove" (subject a member's name). Answers with what the change moves; it is
     /// made only when `apply` is true. ec::bad_request says why a change cannot be made. Action
     /// "check" (no subject) instead starts a full integrity check of this node's store in the
-    /// background and answers what it did.
+    /// background and answers what it did; "backup" (subject an absolute path on the node's
+    /// machine) starts an online backup of it, "backup-status" (no subject) tells its progress.
     caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>>;
 
 /// What the membership actor tells its node whenever the view changes.

@@ -44,7 +44,7 @@ constexpr auto failure_log_interval = 60s;
 
 void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
   if (usable(peer))
-    log_event(self->state.options.self_name, "peer " + peer.name + " down (" + why + ")");
+    log_event(log_level::warning, self->state.options.self_name, "peer " + peer.name + " down (" + why + ")");
   peer.up = false;
   peer.handle = nullptr;
   peer.vnodes.clear();
@@ -62,14 +62,15 @@ void report_failure(self_ptr self, peer_info& peer, const std::string& reason) {
     check_startup(self); // a starting node need not wait for it
   }
   if (reason != f.reason) {
-    log_event(me, "peer " + peer.name + " " + reason);
+    log_event(log_level::warning, me, "peer " + peer.name + " " + reason);
     f = failed_attempts{reason, 0, now};
     return;
   }
   ++f.repeats;
   if (now - f.logged >= failure_log_interval) {
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - f.logged).count();
-    log_event(me, "peer " + peer.name + " " + reason + " (" + std::to_string(f.repeats) +
+    log_event(log_level::warning, me,
+              "peer " + peer.name + " " + reason + " (" + std::to_string(f.repeats) +
                       " more attempts in " + std::to_string(seconds) + " s)");
     f.repeats = 0;
     f.logged = now;
