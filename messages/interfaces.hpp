@@ -105,7 +105,14 @@ using replica_answers_actor =
     caf::typed_actor<caf::reacts_to<batch_atom, std::vector<replica_answer>>>;
 
 /// Peer handshake: who a node is, with which instance settings, and its vnodes.
+/// The version of the messages nodes exchange (their types and layouts): raise it with every
+/// change to a message between nodes. Peers of different versions refuse each other in the
+/// handshake with one log line naming both, instead of failing every decode. peer_hello's layout
+/// up to `protocol` must never change, so that any two versions can read each other's.
+constexpr uint32_t protocol_version = 1;
+
 struct peer_hello {
+  uint32_t protocol = protocol_version; ///< first, so that every version reads it
   std::string name;
   replica_id id = 0;
   std::string settings;            ///< describe(store_settings) flattened; peers must agree exactly
@@ -115,8 +122,8 @@ struct peer_hello {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
-  return f(caf::meta::type_name("actorkv::peer_hello"), x.name, x.id, x.settings, x.vnodes,
-           x.gateway);
+  return f(caf::meta::type_name("actorkv::peer_hello"), x.protocol, x.name, x.id, x.settings,
+           x.vnodes, x.gateway);
 }
 
 /// A replica a coordinator may use: this node's storage, or a peer's replica gateway; either way

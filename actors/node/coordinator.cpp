@@ -397,6 +397,7 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
 /// Serves one call of a client's batch; its answer joins the batch going back to that client.
 void serve_client_call(self_ptr self, const client_answers_actor& to, client_call& call) {
   static const char* const ops[] = {"get", "put", "delete"};
+  self->state.metrics.started();
   auto reply = [self, to, id = call.id, op = ops[static_cast<size_t>(call.kind)],
                 start = self->clock().now()](client_answer& a) {
     a.id = id;

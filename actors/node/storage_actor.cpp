@@ -158,6 +158,7 @@ void finish_batch(self_ptr self) {
   st.batch_writes = 0;
   auto pending = std::move(st.pending);
   st.pending.clear();
+  st.metrics.pending(0);
   for (auto& answer : pending)
     answer(err);
 }
@@ -190,6 +191,7 @@ caf::result<T> answer_after_commit(self_ptr self, T value) {
     else
       rp.deliver(std::move(value));
   });
+  st.metrics.pending(st.pending.size());
   if (st.batch_writes >= st.options.max_batch)
     finish_batch(self);
   return rp;

@@ -250,7 +250,7 @@ fetch_view(caf::actor_system& sys, const actorkv::manifest& cluster, const std::
     access->trust_member(actorkv::identity_of(seed->node()));
   caf::scoped_actor scoped{sys};
   auto timeout = std::chrono::milliseconds{cluster.timeouts.request_ms};
-  actorkv::peer_hello hello;
+  actorkv::peer_hello hello; // protocol_version: the seed refuses another, naming both
   hello.name = self.name;
   hello.id = self.incarnation;
   hello.settings = actorkv::settings_text(cluster.store);
@@ -376,6 +376,24 @@ bool test_clock_offset(int64_t& offset_us, std::string& error) {
     return false;
   }
   offset_us = static_cast<int64_t>(ms) * 1000;
+  return true;
+}
+
+/// Test hook: ACTORKV_TEST_PROTOCOL_VERSION=N makes the node speak protocol version N in its
+/// handshake, as a node of another release would. Unset or empty: protocol_version.
+bool test_protocol_version(uint32_t& version, std::string& error) {
+  version = actorkv::protocol_version;
+  const char* text = std::getenv("ACTORKV_TEST_PROTOCOL_VERSION");
+  if (!text || !*text)
+    return true;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long n = std::strtoul(text, &end, 10);
+  if (errno != 0 || *end != '\0' || n == 0 || n > 1000000) {
+    error = std::string{"ACTORKV_TEST_PROTOCOL_VERSION="} + text + ": a test hook taking a version";
+    return false;
+  }
+  version = static_cast<uint32_t>(n);
   return true;
 }
 
@@ -512,6 +530,9 @@ int main(int argc, char** argv) {
     return fail("--manifest and --node are required (see --help)");
   int64_t clock_offset_us = 0;
   if (std::string problem; !test_clock_offset(clock_offset_us, problem))
+    return fail(problem);
+  uint32_t protocol = actorkv::protocol_version;
+  if (std::string problem; !test_protocol_version(protocol, problem))
     return fail(problem);
   std::chrono::milliseconds check_delay{0};
   if (std::string problem; !test_check_delay(check_delay, problem))
@@ -744,6 +765,7 @@ int main(int argc, char** argv) {
     opts.cluster = *cluster;
     opts.self_name = node_name;
     opts.self_id = identity->replica;
+    opts.protocol = protocol;
     opts.storage = storage;
     opts.host = self_entry->host;
     opts.port = self_entry->port;
