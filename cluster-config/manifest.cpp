@@ -488,6 +488,23 @@ void read_faults(checker& ck, const entry& e, fault_settings& out) {
                  });
 }
 
+void read_log(checker& ck, const entry& e, log_settings& out) {
+  if (auto* t = as_table(ck, e))
+    for_each_key(ck, *t, "log.",
+                 {
+                     {"level",
+                      [&](const entry& x) {
+                        if (auto w = read_word(ck, x, {"error", "warning", "info", "debug"}))
+                          out.level = *w;
+                      }},
+                     {"format",
+                      [&](const entry& x) {
+                        if (auto w = read_word(ck, x, {"text", "json"}))
+                          out.format = *w;
+                      }},
+                 });
+}
+
 void read_gossip(checker& ck, const entry& e, gossip_settings& out) {
   if (auto* t = as_table(ck, e))
     for_each_key(ck, *t, "gossip.",
@@ -856,6 +873,7 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
                    {"limits", [&](const entry& e) { read_limits(ck, e, m.limits, limits_at); }},
                    {"timeouts", [&](const entry& e) { read_timeouts(ck, e, m.timeouts); }},
                    {"faults", [&](const entry& e) { read_faults(ck, e, m.faults); }},
+                   {"log", [&](const entry& e) { read_log(ck, e, m.log); }},
                    {"gossip", [&](const entry& e) { read_gossip(ck, e, m.gossip); }},
                    {"failure_detector",
                     [&](const entry& e) { read_failure_detector(ck, e, m.failure_detector); }},

@@ -205,6 +205,13 @@ struct background_settings {
 /// The largest background.target_p99_ms: a minute.
 constexpr uint32_t background_target_limit_ms = 60 * 1000;
 
+/// [log]: optional; what kvnode writes to stderr (actors/node/event_log.hpp). kvnode's
+/// --log-level and --log-format override it.
+struct log_settings {
+  std::string level = "info";  ///< error | warning | info | debug: the least severe line written
+  std::string format = "text"; ///< text: "TIME NODE LEVEL message"; json: one object per line
+};
+
 /// [faults]: optional; fault injection is refused unless enabled here.
 struct fault_settings {
   bool injection = false;
@@ -255,6 +262,7 @@ struct manifest {
   limits_settings limits;
   timeout_settings timeouts;
   fault_settings faults;
+  log_settings log;
   gossip_settings gossip;
   failure_detector_settings failure_detector;
   handoff_settings handoff;

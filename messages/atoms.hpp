@@ -45,6 +45,7 @@ using count_atom = caf::atom_constant<caf::atom("count")>;       ///< records in
 using drop_atom = caf::atom_constant<caf::atom("drop")>;         ///< delete a partition here
 using meta_atom = caf::atom_constant<caf::atom("meta")>;         ///< store instance metadata
 using check_atom = caf::atom_constant<caf::atom("check")>;       ///< a full integrity check
+using backup_atom = caf::atom_constant<caf::atom("backup")>;     ///< an online backup
 using replicas_atom = caf::atom_constant<caf::atom("replicas")>; ///< partitions replicated here
 using reap_atom = caf::atom_constant<caf::atom("reap")>;         ///< collect a tombstone
 

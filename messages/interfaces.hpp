@@ -66,6 +66,12 @@ using storage_actor = replica_batch_actor::extend<
     /// Collects a tombstone: erases the key's record if it is still exactly the given one (no
     /// write came since the collector read it); answers whether it did.
     caf::replies_to<reap_atom, partition_id, bytes, record>::with<bool>,
+    /// Starts an online backup of the store to a file on this node's machine (an absolute path
+    /// that must not exist), in the background (the node serves and writes meanwhile); answers
+    /// that it started, or ec::bad_request (one is running, the path is unusable).
+    caf::replies_to<backup_atom, std::string>::with<std::string>,
+    /// The backup's state: running (pages copied of the total), or how the last one ended.
+    caf::replies_to<backup_atom>::with<std::string>,
     /// Deletes every record of a partition this node no longer replicates; answers how many.
     caf::replies_to<drop_atom, partition_id>::with<uint64_t>,
     /// Stores an instance metadata entry (e.g. the membership view), durable when answered.
@@ -105,7 +111,14 @@ using replica_answers_actor =
     caf::typed_actor<caf::reacts_to<batch_atom, std::vector<replica_answer>>>;
 
 /// Peer handshake: who a node is, with which instance settings, and its vnodes.
+/// The version of the messages nodes exchange (their types and layouts): raise it with every
+/// change to a message between nodes. Peers of different versions refuse each other in the
+/// handshake with one log line naming both, instead of failing every decode. peer_hello's layout
+/// up to `protocol` must never change, so that any two versions can read each other's.
+constexpr uint32_t protocol_version = 1;
+
 struct peer_hello {
+  uint32_t protocol = protocol_version; ///< first, so that every version reads it
   std::string name;
   replica_id id = 0;
   std::string settings;            ///< describe(store_settings) flattened; peers must agree exactly
@@ -115,8 +128,8 @@ struct peer_hello {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
-  return f(caf::meta::type_name("actorkv::peer_hello"), x.name, x.id, x.settings, x.vnodes,
-           x.gateway);
+  return f(caf::meta::type_name("actorkv::peer_hello"), x.protocol, x.name, x.id, x.settings,
+           x.vnodes, x.gateway);
 }
 
 /// A replica a coordinator may use: this node's storage, or a peer's replica gateway; either way
@@ -247,7 +260,8 @@ using node_actor = caf::typed_actor<
     /// "leave" or "remove" (subject a member's name). Answers with what the change moves; it is
     /// made only when `apply` is true. ec::bad_request says why a change cannot be made. Action
     /// "check" (no subject) instead starts a full integrity check of this node's store in the
-    /// background and answers what it did.
+    /// background and answers what it did; "backup" (subject an absolute path on the node's
+    /// machine) starts an online backup of it, "backup-status" (no subject) tells its progress.
     caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>>;
 
 /// What the membership actor tells its node whenever the view changes.

@@ -87,6 +87,22 @@ struct check_control {
 /// engine serves on its own.
 using integrity_job = std::function<integrity_report(check_control&)>;
 
+/// Shared by a backup's thread and its owner's: progress in pages, and its cancellation.
+struct backup_control {
+  std::atomic<uint64_t> pages_done{0};
+  std::atomic<uint64_t> pages_total{0};
+  std::atomic<bool> cancel{false}; ///< set by the owner: the backup stops soon, as a failure
+};
+
+/// What a finished backup wrote.
+struct backup_result {
+  uint64_t pages = 0;
+  uint64_t bytes = 0;
+};
+
+/// An online backup, made by engine::backup(): runs on any thread while the engine serves.
+using backup_job = std::function<caf::expected<backup_result>(backup_control&)>;
+
 /// The callback of a record scan: the key and its record, or the error reading it produced.
 using scan_fn = std::function<bool(const bytes& key, caf::expected<record>&& rec)>;
 
@@ -171,6 +187,17 @@ public:
   /// Whether a call has met damage of the store itself (SQLite: SQLITE_CORRUPT, SQLITE_NOTADB;
   /// not a record failing its checksum) since it was opened: the owner then runs a full check.
   virtual bool damage_seen() const { return false; }
+
+  /// An online backup of the whole store to the file `destination` (which must not exist), to
+  /// run on another thread while the engine serves (SQLite: the online backup API, in steps, from
+  /// a read snapshot of a connection of its own taken when the job starts, so writers are never
+  /// blocked). The copy is written to `destination`.partial and renamed when complete, so a
+  /// failed backup (disk full, say) leaves no file that looks like a backup; its meta entry
+  /// "backup" is set to `marker`, which tells open_instance (actors/node/instance.hpp) that the
+  /// file is a restored copy. Errors: ec::bad_request (destination exists, directory missing or
+  /// not writable), ec::storage_failure (SQLite's message, e.g. "database or disk is full").
+  /// The memory engine has nothing to back up.
+  virtual backup_job backup(const std::string& destination, const std::string& marker);
 
   /// Instance metadata (settings, ids): nullopt when unset. The names "schema_version",
   /// "newest_timestamp_us" and "open_state" belong to the engine: set_meta() refuses them

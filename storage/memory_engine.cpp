@@ -15,6 +15,15 @@
 #include "storage/record_codec.hpp"
 
 namespace actorkv::storage {
+
+// The default of every engine without a file (the SQLite engine overrides it).
+backup_job engine::backup(const std::string&, const std::string&) {
+  return [](backup_control&) -> caf::expected<backup_result> {
+    return caf::make_error(ec::bad_request,
+                           "this store is held in memory: there is no file to back up");
+  };
+}
+
 namespace {
 
 /// Mirrors the SQLite engine's meta table, which always holds its schema version.

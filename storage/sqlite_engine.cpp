@@ -12,6 +12,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include <pthread.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 #include "storage/engine.hpp"
@@ -514,6 +517,142 @@ integrity_report check_file(check_state& state, check_control& control) {
   return finish();
 }
 
+/// Pages copied per backup step: a step holds the source's read snapshot (never a lock writers
+/// wait for, in WAL mode) and the destination's write lock; between steps the job checks for
+/// cancellation and reports progress.
+constexpr int backup_step_pages = 256;
+
+/// The online backup (engine::backup): SQLite's backup API from a read snapshot of a read-only
+/// connection of its own into `destination`.partial, renamed to `destination` when complete.
+caf::expected<backup_result> backup_file(const std::string& source, const std::string& destination,
+                                         const std::string& marker, backup_control& control) {
+  namespace fs = std::filesystem;
+  std::error_code fs_err;
+  fs::path dest{destination};
+  if (!dest.is_absolute())
+    return caf::make_error(ec::bad_request,
+                           "backup: " + destination + " is not an absolute path on the node");
+  if (fs::exists(dest, fs_err) || fs::is_symlink(dest, fs_err))
+    return caf::make_error(ec::bad_request, "backup: " + destination +
+                                                " exists; a backup never overwrites a file");
+  auto dir = dest.parent_path();
+  if (!fs::is_directory(dir, fs_err))
+    return caf::make_error(ec::bad_request,
+                           "backup: directory " + dir.string() + " does not exist on the node");
+  if (::access(dir.c_str(), W_OK) != 0)
+    return caf::make_error(ec::bad_request,
+                           "backup: directory " + dir.string() + " is not writable by the node");
+  auto partial = destination + ".partial";
+  auto drop_partial = [&] {
+    for (auto suffix : {"", "-wal", "-shm", "-journal"})
+      fs::remove(partial + suffix, fs_err);
+  };
+  drop_partial();
+  sqlite3* src = nullptr;
+  sqlite3* dst = nullptr;
+  sqlite3_backup* copy = nullptr;
+  auto close_all = [&] {
+    if (copy != nullptr)
+      sqlite3_backup_finish(copy);
+    if (src != nullptr) {
+      sqlite3_exec(src, "COMMIT", nullptr, nullptr, nullptr);
+      sqlite3_close(src);
+    }
+    sqlite3_close(dst);
+    copy = nullptr;
+    src = dst = nullptr;
+  };
+  auto fail = [&](sqlite3* conn, const std::string& what) -> caf::error {
+    std::string msg = conn == nullptr ? "cannot allocate a SQLite connection" : sqlite3_errmsg(conn);
+    auto code = conn == nullptr ? SQLITE_NOMEM : sqlite3_extended_errcode(conn) & 0xFF;
+    if (code == SQLITE_FULL)
+      msg += ": the disk holding " + dir.string() + " is full";
+    close_all();
+    drop_partial();
+    return caf::make_error(ec::storage_failure, "backup to " + destination + ": " + what + ": " +
+                                                    msg);
+  };
+  if (sqlite3_open_v2(source.c_str(), &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK)
+    return fail(src, "cannot open " + source);
+  sqlite3_extended_result_codes(src, 1);
+  sqlite3_busy_timeout(src, busy_timeout_ms);
+  // One read snapshot for the whole copy (a WAL reader's snapshot is taken at its first read):
+  // backup steps use the open read transaction, so writes made meanwhile never restart the copy.
+  if (sqlite3_exec(src, "BEGIN; SELECT count(*) FROM meta;", nullptr, nullptr, nullptr) !=
+      SQLITE_OK)
+    return fail(src, "cannot read " + source);
+  if (sqlite3_open_v2(partial.c_str(), &dst,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK)
+    return fail(dst, "cannot create " + partial);
+  sqlite3_extended_result_codes(dst, 1);
+  sqlite3_busy_timeout(dst, busy_timeout_ms);
+  copy = sqlite3_backup_init(dst, "main", src, "main");
+  if (copy == nullptr)
+    return fail(dst, "cannot start");
+  int rc = SQLITE_OK;
+  while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    if (control.cancel)
+      break;
+    rc = sqlite3_backup_step(copy, backup_step_pages);
+    control.pages_total = static_cast<uint64_t>(sqlite3_backup_pagecount(copy));
+    control.pages_done = control.pages_total - static_cast<uint64_t>(sqlite3_backup_remaining(copy));
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  backup_result out;
+  out.pages = control.pages_total;
+  // finish() leaves the step's error, if any, on the destination connection.
+  auto finished = sqlite3_backup_finish(copy);
+  copy = nullptr;
+  if (rc != SQLITE_DONE) {
+    if (control.cancel) {
+      close_all();
+      drop_partial();
+      return caf::make_error(ec::storage_failure, "backup to " + destination + " cancelled");
+    }
+    return fail(dst, "copying");
+  }
+  if (finished != SQLITE_OK)
+    return fail(dst, "copying");
+  // The copy says it is one: the node that opens it as its store takes a new replica id.
+  sqlite3_stmt* stmt = nullptr;
+  bool marked =
+      sqlite3_prepare_v2(dst, "INSERT OR REPLACE INTO meta(name, value) VALUES('backup', ?1)", -1,
+                         &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_bind_text(stmt, 1, marker.data(), static_cast<int>(marker.size()),
+                        SQLITE_TRANSIENT) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_DONE;
+  sqlite3_finalize(stmt);
+  if (!marked)
+    return fail(dst, "marking the copy");
+  sqlite3_int64 page_size = 0;
+  if (sqlite3_prepare_v2(dst, "PRAGMA page_size", -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW)
+    page_size = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  out.bytes = out.pages * static_cast<uint64_t>(page_size);
+  // Closing the copy's last connection checkpoints its log into the file and removes it.
+  if (sqlite3_close(dst) != SQLITE_OK)
+    return fail(dst, "closing the copy");
+  dst = nullptr;
+  close_all();
+  if (fs::exists(partial + "-wal", fs_err) || fs::exists(destination, fs_err)) {
+    drop_partial();
+    return caf::make_error(ec::storage_failure,
+                           "backup to " + destination +
+                               ": the copy's log was not folded in, or the file appeared meanwhile");
+  }
+  fs::rename(partial, destination, fs_err);
+  if (fs_err) {
+    drop_partial();
+    return caf::make_error(ec::storage_failure,
+                           "backup to " + destination + ": renaming the copy: " + fs_err.message());
+  }
+  return out;
+}
+
 class sqlite_engine final : public engine {
 public:
   explicit sqlite_engine(std::string path) : path_(std::move(path)) {}
@@ -611,6 +750,12 @@ public:
     delta_.clear();
     rebuilding_ = state;
     return [state](check_control& control) { return check_file(*state, control); };
+  }
+
+  backup_job backup(const std::string& destination, const std::string& marker) override {
+    return [source = path_, destination, marker](backup_control& control) {
+      return backup_file(source, destination, marker, control);
+    };
   }
 
   bool check_owed() const override { return check_owed_; }

@@ -344,7 +344,7 @@ void note_siblings(self_ptr self, const std::shared_ptr<write_round>& wr, size_t
   wr->warning = sibling_warning_text(siblings, st.sibling_warning, st.writes.max_siblings);
   if (wr->warning.empty() || !st.warned.due(wr->op.key, self->clock().now()))
     return;
-  log_event(st.node, "key " + key_for_log(wr->op.key) + ": " + wr->warning +
+  log_event(log_level::warning, st.node, "key " + key_for_log(wr->op.key) + ": " + wr->warning +
                          " (clients write it without the context of a read; logged once a "
                          "minute per key)");
 }
@@ -444,6 +444,7 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
 /// Serves one call of a client's batch; its answer joins the batch going back to that client.
 void serve_client_call(self_ptr self, const client_answers_actor& to, client_call& call) {
   static const char* const ops[] = {"get", "put", "delete"};
+  self->state.metrics.started();
   auto reply = [self, to, id = call.id, op = ops[static_cast<size_t>(call.kind)],
                 start = self->clock().now()](client_answer& a) {
     a.id = id;

@@ -97,7 +97,7 @@ void check_clocks(self_ptr self) {
     return;
   st.clock_off = off;
   st.clock_warned_at = now;
-  log_event(st.options.node,
+  log_event(log_level::warning, st.options.node,
             "clock skew: " + warning + " (more than [timeouts] max_clock_skew_ms = " +
                 std::to_string(status.max_clock_skew_ms) +
                 "); last-writer-wins timestamps follow the clock furthest ahead (up to an hour), "

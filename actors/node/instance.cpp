@@ -66,6 +66,32 @@ caf::expected<instance_identity> open_instance(storage::engine& db, const manife
                                  cluster.path + " says " + value +
                                  "; [store] settings cannot change for an existing instance");
   }
+  auto backup = db.get_meta("backup");
+  if (!backup)
+    return backup.error();
+  if (*backup && !(*backup)->empty()) {
+    // A backup put in place as the store: the counters of the writes this node coordinated after
+    // the copy was taken are unknown here, so reusing the id could repeat a dot (a new write
+    // would then be taken for one the other replicas already hold, and dropped). A new id, and
+    // the marker spent, in one batch.
+    uint64_t id = 0;
+    while (id == 0 || std::to_string(id) == **replica)
+      id = random_u64();
+    if (auto err = db.begin())
+      return err;
+    auto restored = **backup + ", restored with new replica id " + std::to_string(id);
+    for (auto& [name, value] : {std::pair<std::string, std::string>{"replica_id", std::to_string(id)},
+                                {"backup", ""},
+                                {"restored", restored}})
+      if (auto err = db.set_meta(name, value)) {
+        db.rollback();
+        return err;
+      }
+    if (auto err = db.commit())
+      return err;
+    out.restored = restored;
+    *replica = std::to_string(id);
+  }
   auto instance = db.get_meta("instance_id");
   if (!instance)
     return instance.error();

@@ -4,6 +4,9 @@
 // the database's metadata. On every later start the manifest's [store] must match what was
 // recorded; the first setting that differs is named in an ec::settings_mismatch error. A data
 // directory that was wiped gets a new replica id, so the node never reuses its old counters.
+// A restored backup (its meta entry "backup", written into the copy by engine::backup) gets a new
+// replica id too: its node may have coordinated writes after the backup was taken, and the copy
+// does not know their counters.
 #pragma once
 
 #include <string>
@@ -19,6 +22,8 @@ struct instance_identity {
   std::string instance_id; ///< drawn when this data directory was created
   replica_id replica = 0;  ///< this data directory's incarnation id
   bool created = false;    ///< true when this start created the data directory's identity
+  /// Set when this start found a restored backup (its marker) and drew a new replica id for it.
+  std::string restored;
 };
 
 caf::expected<instance_identity> open_instance(storage::engine& db, const manifest& cluster,

@@ -52,7 +52,7 @@ void changed(self_ptr self, const ring_layout& before) {
                   std::string{"membership_view"}, encode_view(st.view))
         .then([](caf::ok_atom) {},
               [=](caf::error& err) {
-                log_event(self->state.node(), "cannot keep the membership view: " + describe(err));
+                log_event(log_level::error, self->state.node(), "cannot keep the membership view: " + describe(err));
               });
   if (st.options.listener)
     self->send(st.options.listener, view_atom::value, st.view);

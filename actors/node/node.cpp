@@ -205,6 +205,14 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
             return refused("an integrity check", role::admin);
           return self->delegate(self->state.options.storage, check_atom::value);
         }
+        if (action == "backup" || action == "backup-status") {
+          // Not a membership change either: an online copy of this node's store, on its machine.
+          if (!allowed(role::admin))
+            return refused("a backup", role::admin);
+          if (action == "backup")
+            return self->delegate(self->state.options.storage, backup_atom::value, subject);
+          return self->delegate(self->state.options.storage, backup_atom::value);
+        }
         if (!allowed(role::admin))
           return refused(apply ? "a membership change" : "a plan", role::admin);
         return self->delegate(self->state.membership, admin_atom::value, action, subject, apply);

@@ -33,6 +33,9 @@ struct node_options {
   manifest cluster;       ///< the validated manifest
   std::string self_name;  ///< this node's name (its manifest entry, or given to kvnode --join)
   replica_id self_id = 0; ///< this data directory's incarnation id
+  /// The protocol version this node speaks in its handshake: protocol_version, except under
+  /// kvnode's test hook ACTORKV_TEST_PROTOCOL_VERSION (a node of another release, for tests).
+  uint32_t protocol = protocol_version;
   storage_actor storage;
   std::string host; ///< where this node listens
   uint16_t port = 0;

@@ -31,14 +31,25 @@ std::string outcome_of(const caf::error& err) {
 
 request_metrics::request_metrics(std::shared_ptr<metrics_registry> registry)
     : registry_(std::move(registry)) {
-  if (registry_)
-    siblings_ = &registry_->histogram(
-        "actorkv_read_siblings", "Siblings returned per read that found its key.", size_buckets());
+  if (!registry_)
+    return;
+  siblings_ = &registry_->histogram("actorkv_read_siblings",
+                                    "Siblings returned per read that found its key.",
+                                    size_buckets());
+  in_flight_ = &registry_->gauge("actorkv_coordinator_requests_in_flight",
+                                 "Client requests this node's coordinator has taken and not yet "
+                                 "answered.");
+}
+
+void request_metrics::started() {
+  if (in_flight_)
+    in_flight_->add(1);
 }
 
 void request_metrics::count(const char* op, const client_answer& a, std::chrono::nanoseconds took) {
   if (!registry_)
     return;
+  in_flight_->add(-1);
   auto outcome = outcome_of(a.err);
   if (!a.err && op == std::string{"get"}) {
     if (a.get.found)
@@ -81,6 +92,13 @@ storage_metrics::storage_metrics(std::shared_ptr<metrics_registry> registry)
                                     "Time a storage transaction's COMMIT took.", latency_buckets());
   failures_ = &registry_->counter("actorkv_storage_commit_failures_total",
                                   "Storage transactions whose COMMIT failed (rolled back).");
+  pending_ = &registry_->gauge("actorkv_storage_pending_answers",
+                               "Requests the storage actor answers once its open batch commits.");
+}
+
+void storage_metrics::pending(size_t n) {
+  if (pending_)
+    pending_->set(static_cast<int64_t>(n));
 }
 
 void storage_metrics::commit(size_t writes, std::chrono::nanoseconds took, bool failed) {

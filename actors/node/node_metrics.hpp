@@ -18,13 +18,16 @@ namespace actorkv {
 /// CAF's request errors, "other" for anything else: a bounded label.
 std::string outcome_of(const caf::error& err);
 
-/// The coordinator's client requests: actorkv_requests_total{op,outcome},
+/// The coordinator's client requests: actorkv_coordinator_requests_in_flight (its queue),
+/// actorkv_requests_total{op,outcome},
 /// actorkv_request_duration_seconds{op}, actorkv_errors_total{code},
 /// actorkv_read_siblings (siblings per found read).
 class request_metrics {
 public:
   explicit request_metrics(std::shared_ptr<metrics_registry> registry = nullptr);
 
+  /// A request arrived: actorkv_coordinator_requests_in_flight goes up until it is counted.
+  void started();
   /// One request of `op` ("get", "put", "delete") answered with `a` after `took`.
   void count(const char* op, const client_answer& a, std::chrono::nanoseconds took);
 
@@ -34,6 +37,7 @@ private:
   std::map<std::string, metric_counter*> errors_;   ///< by code
   std::map<std::string, metric_histogram*> durations_;
   metric_histogram* siblings_ = nullptr;
+  metric_gauge* in_flight_ = nullptr;
 };
 
 /// The storage actor's group commits: actorkv_storage_batch_writes (writes per committed
@@ -42,12 +46,16 @@ class storage_metrics {
 public:
   explicit storage_metrics(std::shared_ptr<metrics_registry> registry = nullptr);
   void commit(size_t writes, std::chrono::nanoseconds took, bool failed);
+  /// Requests waiting for the open batch's commit to be answered (its queue):
+  /// actorkv_storage_pending_answers.
+  void pending(size_t n);
 
 private:
   std::shared_ptr<metrics_registry> registry_;
   metric_histogram* writes_ = nullptr;
   metric_histogram* duration_ = nullptr;
   metric_counter* failures_ = nullptr;
+  metric_gauge* pending_ = nullptr;
 };
 
 } // namespace actorkv

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,6 +76,8 @@ struct node_state {
   /// The node actor of each process that sent this node a hello, by name: a peer that is not yet
   /// a member when it dials is adopted once it is.
   std::map<std::string, node_actor> callers;
+  /// Peers whose handshake was refused for another protocol version, each logged once.
+  std::set<std::string> protocol_refused;
   std::string settings;
   membership_view view;     ///< as the membership actor last told it
   ring placement;           ///< the ring in force

@@ -44,7 +44,7 @@ constexpr auto failure_log_interval = 60s;
 
 void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
   if (usable(peer))
-    log_event(self->state.options.self_name, "peer " + peer.name + " down (" + why + ")");
+    log_event(log_level::warning, self->state.options.self_name, "peer " + peer.name + " down (" + why + ")");
   peer.up = false;
   peer.handle = nullptr;
   peer.vnodes.clear();
@@ -62,14 +62,15 @@ void report_failure(self_ptr self, peer_info& peer, const std::string& reason) {
     check_startup(self); // a starting node need not wait for it
   }
   if (reason != f.reason) {
-    log_event(me, "peer " + peer.name + " " + reason);
+    log_event(log_level::warning, me, "peer " + peer.name + " " + reason);
     f = failed_attempts{reason, 0, now};
     return;
   }
   ++f.repeats;
   if (now - f.logged >= failure_log_interval) {
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - f.logged).count();
-    log_event(me, "peer " + peer.name + " " + reason + " (" + std::to_string(f.repeats) +
+    log_event(log_level::warning, me,
+              "peer " + peer.name + " " + reason + " (" + std::to_string(f.repeats) +
                       " more attempts in " + std::to_string(seconds) + " s)");
     f.repeats = 0;
     f.logged = now;
@@ -92,6 +93,14 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
   auto& st = self->state;
   auto& peer = st.peers[index];
   peer.connecting = false;
+  if (theirs.protocol != st.options.protocol) {
+    report_failure(self, peer,
+                   "refused: it speaks protocol version " + std::to_string(theirs.protocol) +
+                       ", this node speaks version " + std::to_string(st.options.protocol) +
+                       " (upgrade every node to the same release: docs/operations.md)");
+    schedule_reconnect(self, index);
+    return;
+  }
   if (theirs.settings != st.settings || theirs.name != peer.name ||
       theirs.vnodes.size() != st.placement.partitions()) {
     report_failure(self, peer,
@@ -131,6 +140,7 @@ void handshake(self_ptr self, uint32_t index, node_actor handle) {
 peer_hello own_hello(self_ptr self, bool with_vnodes) {
   auto& st = self->state;
   peer_hello h;
+  h.protocol = st.options.protocol;
   h.name = st.options.self_name;
   h.id = st.options.self_id;
   h.settings = st.settings;
@@ -255,6 +265,18 @@ startup_state check_startup(self_ptr self) {
 
 caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs) {
   auto& sender = self->current_sender();
+  if (theirs.protocol != self->state.options.protocol) {
+    // Nothing else of its hello is trusted: its messages could not be read as this node's.
+    auto text = "node " + self->state.options.self_name + " speaks protocol version " +
+                std::to_string(self->state.options.protocol) + ", " + theirs.name +
+                " speaks version " + std::to_string(theirs.protocol);
+    if (self->state.protocol_refused.insert(theirs.name).second)
+      log_event(log_level::error, self->state.options.self_name,
+                "refused the handshake of " + theirs.name + ": it speaks protocol version " +
+                    std::to_string(theirs.protocol) + ", this node speaks version " +
+                    std::to_string(self->state.options.protocol));
+    return caf::make_error(ec::peer_mismatch, text);
+  }
   if (sender && theirs.settings == self->state.settings) {
     auto caller = caf::actor_cast<node_actor>(sender);
     self->state.callers[theirs.name] = caller;

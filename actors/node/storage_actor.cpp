@@ -27,12 +27,27 @@ namespace {
 /// storage_actor.
 using storage_impl =
     storage_actor::extend<caf::reacts_to<caf::flush_atom>, caf::reacts_to<check_atom, uint64_t>,
-                          caf::reacts_to<check_atom, uint64_t, storage::integrity_report>>;
+                          caf::reacts_to<check_atom, uint64_t, storage::integrity_report>,
+                          caf::reacts_to<backup_atom, uint64_t, bool, std::string>>;
 
 /// Runs one integrity job on a thread of its own (spawned detached: it blocks on disk for as long
 /// as the check takes) and answers with its report.
 using checker_actor =
     caf::typed_actor<caf::replies_to<check_atom>::with<storage::integrity_report>>;
+
+/// Runs one backup job on a thread of its own (detached, like the checker) and answers with a
+/// description of what it wrote, or its error.
+using backup_worker_actor = caf::typed_actor<caf::replies_to<backup_atom>::with<std::string>>;
+
+/// The online backup's progress and outcome (kvsh backup polls it).
+struct backup_progress {
+  bool running = false;
+  std::string path;    ///< of the current or last backup
+  uint64_t id = 0;     ///< of the current backup
+  std::string outcome; ///< how the last one ended ("" before the first)
+  caf::actor_clock::time_point started;
+  std::shared_ptr<storage::backup_control> control = std::make_shared<storage::backup_control>();
+};
 
 /// The integrity check's progress and outcome, for status.
 struct check_progress {
@@ -65,6 +80,7 @@ struct storage_state {
   /// What the open batch added to (or removed from) hint_counts: undone if it fails to commit.
   std::map<std::string, int64_t> batch_hint_delta;
   check_progress check;
+  backup_progress backup;
   bool damage_checked = false; ///< a check has run (or runs) for damage the engine met
   bool writes_failing = false; ///< logged once when writes start failing, once when they recover
   std::mt19937_64 one_off_ids;
@@ -79,7 +95,8 @@ replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
   auto rec = st.engine->get(p, key);
   if (!rec) {
     out.corrupt = rec.error() == ec::corrupt_record;
-    log_event(st.options.node, "partition " + std::to_string(p) + " key " + key_for_log(key) +
+    log_event(log_level::warning, st.options.node,
+              "partition " + std::to_string(p) + " key " + key_for_log(key) +
                                    ": " + describe(rec.error()) +
                                    "; treated as missing until repaired");
     return out;
@@ -110,7 +127,7 @@ void count_hints(storage_state& st, const std::string& target, int64_t n) {
 /// Logs the transitions between failing and working writes (a full disk, say), not every failure.
 void note_write_outcome(storage_state& st, const caf::error& err) {
   if (err && !st.writes_failing)
-    log_event(st.options.node,
+    log_event(log_level::error, st.options.node,
               "storage writes failing, this replica stops acknowledging: " + describe(err));
   else if (!err && st.writes_failing)
     log_event(st.options.node, "storage writes succeed again");
@@ -141,6 +158,7 @@ void finish_batch(self_ptr self) {
   st.batch_writes = 0;
   auto pending = std::move(st.pending);
   st.pending.clear();
+  st.metrics.pending(0);
   for (auto& answer : pending)
     answer(err);
 }
@@ -175,6 +193,7 @@ caf::result<T> answer_after_commit(self_ptr self, T value,
     else
       rp.deliver(std::move(value));
   });
+  st.metrics.pending(st.pending.size());
   if (st.batch_writes >= st.options.max_batch)
     finish_batch(self);
   return rp;
@@ -414,6 +433,58 @@ std::string start_check(self_ptr self, const std::string& reason) {
          " records); status shows its progress";
 }
 
+/// Starts an online backup to `path` on a detached worker (the engine's job reads a snapshot
+/// through a connection of its own, so this actor goes on serving and committing). Returns what
+/// it did, or ec::bad_request when one is running.
+caf::result<std::string> start_backup(self_ptr self, const std::string& path) {
+  auto& st = self->state;
+  auto& b = st.backup;
+  if (b.running)
+    return caf::make_error(ec::bad_request, "a backup to " + b.path + " is already running");
+  if (path.empty() || path.front() != '/')
+    return caf::make_error(ec::bad_request,
+                           "backup needs an absolute path on the node's machine, got '" + path + "'");
+  b.running = true;
+  b.path = path;
+  b.started = self->clock().now();
+  b.control = std::make_shared<storage::backup_control>();
+  auto id = ++b.id;
+  // The copy records whose it was: the node that opens it as its store draws a new replica id.
+  auto job = st.engine->backup(path, "backup of " + st.options.node + " (replica id " +
+                                         std::to_string(st.options.self) + ")");
+  auto control = b.control;
+  auto run = [job, control](backup_worker_actor::pointer me) -> backup_worker_actor::behavior_type {
+    return {[=](backup_atom) -> caf::result<std::string> {
+      auto done = job(*control);
+      me->quit();
+      if (!done)
+        return std::move(done.error());
+      return std::to_string(done->pages) + " pages (" +
+             std::to_string(done->bytes / (1024 * 1024)) + " MiB)";
+    }};
+  };
+  auto worker = st.options.detached ? self->spawn<caf::detached>(run) : self->spawn(run);
+  self->request(worker, caf::infinite, backup_atom::value)
+      .then([=](std::string& text) { self->send(self, backup_atom::value, id, true, text); },
+            [=](caf::error& err) { self->send(self, backup_atom::value, id, false, describe(err)); });
+  log_event(st.options.node, "backup to " + path + " started in the background; the node serves "
+                             "meanwhile");
+  return "backup to " + path + " started";
+}
+
+/// What kvsh backup shows while it waits.
+std::string describe_backup(self_ptr self) {
+  auto& b = self->state.backup;
+  if (!b.running)
+    return b.outcome.empty() ? std::string{"no backup since start"} : b.outcome;
+  auto done = b.control->pages_done.load();
+  auto total = b.control->pages_total.load();
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(self->clock().now() - b.started);
+  return "backup to " + b.path + " running for " + std::to_string(secs.count()) + " s: " +
+         std::to_string(done) + " of " + std::to_string(total) + " pages copied (" +
+         std::to_string(total == 0 ? 0 : done * 100 / total) + "%)";
+}
+
 /// Acts on a check's report: marks the records found unreadable for anti-entropy (refreshing
 /// their digests), records a passed check, or reports a damaged store.
 void finish_check(self_ptr self, storage::integrity_report& report) {
@@ -427,7 +498,7 @@ void finish_check(self_ptr self, storage::integrity_report& report) {
   if (report.damage) {
     c.now = phase::damaged;
     c.outcome = "the last found the file damaged " + when + ": " + describe(report.damage);
-    log_event(st.options.node, "integrity check: " + describe(report.damage));
+    log_event(log_level::error, st.options.node, "integrity check: " + describe(report.damage));
     if (st.options.on_damage)
       st.options.on_damage(describe(report.damage));
     return;
@@ -435,7 +506,7 @@ void finish_check(self_ptr self, storage::integrity_report& report) {
   if (report.failure) {
     c.now = phase::failed;
     c.outcome = "the last could not finish " + when + ": " + describe(report.failure);
-    log_event(st.options.node, "integrity check could not finish: " + describe(report.failure));
+    log_event(log_level::error, st.options.node, "integrity check could not finish: " + describe(report.failure));
     return;
   }
   caf::error err = open_batch(self);
@@ -446,7 +517,7 @@ void finish_check(self_ptr self, storage::integrity_report& report) {
   if (err) {
     c.now = phase::failed;
     c.outcome = "the last could not record its findings " + when + ": " + describe(err);
-    log_event(st.options.node, "integrity check: recording its findings failed: " + describe(err));
+    log_event(log_level::error, st.options.node, "integrity check: recording its findings failed: " + describe(err));
     return;
   }
   c.now = phase::passed;
@@ -531,7 +602,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           return found.error();
         if (dropped > 0) {
           // Unreadable hints are gone; anti-entropy restores what they held.
-          log_event(st.options.node,
+          log_event(log_level::warning, st.options.node,
                     std::to_string(dropped) + " corrupt hints for " + target + " dropped");
           recount_hints(st);
         }
@@ -706,6 +777,20 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
                   self->send(self, check_atom::value, id, std::move(report));
                 });
       },
+      [=](backup_atom, const std::string& path) { return start_backup(self, path); },
+      [=](backup_atom) -> std::string { return describe_backup(self); },
+      [=](backup_atom, uint64_t id, bool ok, const std::string& text) {
+        auto& b = self->state.backup;
+        if (id != b.id || !b.running)
+          return;
+        b.running = false;
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() -
+                                                                        b.started);
+        b.outcome = ok ? "backup to " + b.path + " done: " + text + " in " +
+                             std::to_string(ms.count()) + " ms"
+                       : "backup failed: " + text;
+        log_event(ok ? log_level::info : log_level::error, self->state.options.node, b.outcome);
+      },
       [=](check_atom, uint64_t id, storage::integrity_report& report) {
         if (id == self->state.check.id)
           finish_check(self, report);
@@ -718,6 +803,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         finish_batch(self);
         // A check under way stops soon rather than hold up the process's exit.
         self->state.check.control->cancel = true;
+        self->state.backup.control->cancel = true;
         self->quit();
       },
   };

@@ -132,6 +132,8 @@ data_dir = "d/c"
   BOOST_CHECK(m->store.quorum == quorum_mode::sloppy);
   BOOST_CHECK(m->store.conflicts == conflict_mode::siblings);
   BOOST_CHECK_EQUAL(m->storage.sync, "normal");
+  BOOST_CHECK_EQUAL(m->log.level, "info");
+  BOOST_CHECK_EQUAL(m->log.format, "text");
   BOOST_CHECK_EQUAL(m->storage.cache_mib, 64u);
   BOOST_CHECK_EQUAL(m->storage.tombstone_grace_s, 86400u);
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 1024u);
@@ -191,6 +193,9 @@ client_ms = 40
 injection = true
 [anti_entropy]
 repairs = 3
+[log]
+level = "debug"
+format = "json"
 )" + two_nodes + "capacity = 3\n",
                           "all.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
@@ -202,6 +207,8 @@ repairs = 3
   BOOST_CHECK_EQUAL(m->storage.sync, "off");
   BOOST_CHECK_EQUAL(m->storage.cache_mib, 512u);
   BOOST_CHECK_EQUAL(m->storage.tombstone_grace_s, 5u);
+  BOOST_CHECK_EQUAL(m->log.level, "debug");
+  BOOST_CHECK_EQUAL(m->log.format, "json");
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 10u);
   BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 20u);
   BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 2000000u);
@@ -388,6 +395,10 @@ BOOST_AUTO_TEST_CASE(words) {
          "conflicts = \"merge\" must be \"siblings\" or \"lww\"");
   expect(store_head + "[storage]\nsync = \"fast\"\n" + two_nodes, 8,
          "sync = \"fast\" must be \"full\", \"normal\" or \"off\"");
+  expect(store_head + "[log]\nlevel = \"verbose\"\n" + two_nodes, 8,
+         "level = \"verbose\" must be \"error\", \"warning\", \"info\" or \"debug\"");
+  expect(store_head + "[log]\nformat = \"xml\"\n" + two_nodes, 8,
+         "format = \"xml\" must be \"text\" or \"json\"");
   expect(store_head + "[storage]\ncache_mib = 0\n" + two_nodes, 8,
          "cache_mib = 0 is outside 1..1048576");
   expect(store_head + "[storage]\ncache_mib = 2000000\n" + two_nodes, 8,

@@ -201,6 +201,12 @@ BOOST_AUTO_TEST_CASE(a_scrape_parses_and_counters_move_by_the_requests_made) {
              before.body.size());
   BOOST_TEST(value(after, "actorkv_network_bytes_total{listener=\"node\",direction=\"in\"}") > 0);
   BOOST_TEST(value(after, "actorkv_hints_held") == 0);
+  // Queue depths of the busy actors: served, and back at zero once every request was answered
+  // (a request counted in and never out would leave them above).
+  for (auto* queue : {"actorkv_coordinator_requests_in_flight", "actorkv_storage_pending_answers"}) {
+    BOOST_TEST(after.samples.count(queue) == 1u, queue << " missing from " << after.body);
+    BOOST_TEST(value(after, queue) == 0, queue);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(hints_held_while_a_node_is_down_are_counted_as_delivered_after) {

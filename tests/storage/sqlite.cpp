@@ -966,4 +966,92 @@ BOOST_AUTO_TEST_CASE(a_file_made_without_incremental_vacuum_still_opens_and_serv
   BOOST_CHECK_EQUAL(raw.text("PRAGMA auto_vacuum"), "0"); // left as it was
 }
 
+BOOST_FIXTURE_TEST_CASE(a_backup_copies_a_snapshot_while_writes_go_on, sqlite_fixture) {
+  auto& e = store();
+  ACTORKV_REQUIRE_OK(e.set_meta("replica_id", "7"));
+  ACTORKV_REQUIRE_OK(e.begin());
+  for (int i = 0; i < 3000; ++i)
+    ACTORKV_REQUIRE_OK(e.put(static_cast<partition_id>(i % 16), to_bytes("k" + std::to_string(i)),
+                             value_record(pseudo_random_bytes(200, i))));
+  ACTORKV_REQUIRE_OK(e.commit());
+  temp_dir out;
+  auto dest = out.file("copy.db");
+  backup_control control;
+  caf::expected<backup_result> done = caf::make_error(ec::storage_failure, "not run");
+  std::thread copying{[&] { done = e.backup(dest, "backup of test")(control); }};
+  // The engine's own writes go on, batch after batch, while the copy is made.
+  for (int b = 0; b < 20; ++b) {
+    ACTORKV_REQUIRE_OK(e.begin());
+    for (int i = 0; i < 50; ++i)
+      ACTORKV_REQUIRE_OK(e.put(0, to_bytes("w" + std::to_string(b * 50 + i)), sample_record()));
+    ACTORKV_REQUIRE_OK(e.commit());
+  }
+  copying.join();
+  ACTORKV_REQUIRE_OK(done);
+  BOOST_TEST(done->pages > 0u);
+  BOOST_TEST(control.pages_done.load() == control.pages_total.load());
+  BOOST_TEST(done->bytes == std::filesystem::file_size(dest));
+  BOOST_TEST(!std::filesystem::exists(dest + ".partial"));
+  auto copy = open_sqlite_engine(dest, sync_mode::full);
+  ACTORKV_REQUIRE_OK(copy);
+  // Every record written before the backup began, intact; the marker; and a check owed (the
+  // copy was taken of an open store).
+  for (int i = 0; i < 3000; ++i) {
+    auto rec = (*copy)->get(static_cast<partition_id>(i % 16), to_bytes("k" + std::to_string(i)));
+    ACTORKV_REQUIRE_OK(rec);
+    BOOST_REQUIRE(rec->has_value());
+  }
+  auto marker = (*copy)->get_meta("backup");
+  ACTORKV_REQUIRE_OK(marker);
+  BOOST_TEST((*marker == std::optional<std::string>{"backup of test"}));
+  BOOST_TEST((*copy)->check_owed());
+  auto replica = (*copy)->get_meta("replica_id");
+  ACTORKV_REQUIRE_OK(replica);
+  BOOST_TEST((*replica == std::optional<std::string>{"7"}));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_backup_refuses_unusable_paths_with_clear_errors, sqlite_fixture) {
+  auto& e = store();
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("k"), sample_record()));
+  temp_dir out;
+  backup_control control;
+  auto taken = out.file("taken.db");
+  std::ofstream{taken} << "something";
+  auto exists = e.backup(taken, "m")(control);
+  BOOST_REQUIRE(!exists);
+  ACTORKV_CHECK_EC(exists.error(), ec::bad_request);
+  BOOST_CHECK_MESSAGE(mentions(exists.error(), taken + " exists"), describe(exists.error()));
+  auto relative = e.backup("copy.db", "m")(control);
+  BOOST_REQUIRE(!relative);
+  BOOST_CHECK_MESSAGE(mentions(relative.error(), "not an absolute path"),
+                      describe(relative.error()));
+  auto missing = e.backup(out.file("no-dir/copy.db"), "m")(control);
+  BOOST_REQUIRE(!missing);
+  BOOST_CHECK_MESSAGE(mentions(missing.error(), "does not exist"), describe(missing.error()));
+  BOOST_TEST(!std::filesystem::exists(out.file("copy.db")));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_backup_onto_a_full_disk_fails_and_leaves_no_file, full_disk_fixture) {
+  auto& e = db.store();
+  ACTORKV_REQUIRE_OK(e.begin());
+  for (int i = 0; i < 500; ++i)
+    ACTORKV_REQUIRE_OK(e.put(0, to_bytes("k" + std::to_string(i)), sample_record()));
+  ACTORKV_REQUIRE_OK(e.commit());
+  temp_dir out;
+  auto dest = out.file("copy.db");
+  backup_control control;
+  full_disk_vfs::full = true;
+  auto done = e.backup(dest, "m")(control);
+  full_disk_vfs::full = false;
+  BOOST_REQUIRE(!done);
+  ACTORKV_CHECK_EC(done.error(), ec::storage_failure);
+  BOOST_TEST_MESSAGE("a backup onto a full disk reads: " << describe(done.error()));
+  BOOST_CHECK_MESSAGE(mentions(done.error(), "full") && mentions(done.error(), dest),
+                      describe(done.error()));
+  BOOST_TEST(!std::filesystem::exists(dest));
+  BOOST_TEST(!std::filesystem::exists(dest + ".partial"));
+  // The store itself is untouched and still takes writes.
+  ACTORKV_REQUIRE_OK(e.put(0, to_bytes("after"), sample_record()));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

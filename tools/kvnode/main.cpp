@@ -24,6 +24,9 @@
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -54,6 +57,8 @@ constexpr const char* usage =
     R"(usage: kvnode --manifest FILE --node NAME [--threads N] [--scheduler P]
        kvnode --manifest FILE --node NAME --join SEED --listen HOST:PORT --data-dir DIR
               [--capacity C] [--zone Z] [--https-port P] [--threads N] [--scheduler P]
+       kvnode ... [--log-level L] [--log-format F]
+       kvnode --manifest FILE --node NAME --restore BACKUP   (the node stopped)
        kvnode --manifest FILE --list-nodes | --list-tls
 
 Runs one actorkv node: reads the cluster manifest FILE, serves as its [[node]] entry NAME on that
@@ -83,6 +88,14 @@ options:
   --scheduler P     sharing | stealing: CAF's scheduler policy (default sharing: idle threads
                     sleep instead of polling for work, which leaves the cores to the other
                     processes of the machine)
+  --restore BACKUP  puts BACKUP (a file made by kvsh backup, or a copy of a stopped node's
+                    actorkv.db) in place as the node's store and exits; the previous store is
+                    moved aside. The next start gives it a new replica id, checks it and lets
+                    the other replicas refill what it missed (docs/operations.md)
+  --log-level L     error | warning | info | debug: the least severe log line written
+                    (default: the manifest's [log] level, else info)
+  --log-format F    text ("TIME NODE LEVEL message") | json (one object per line with time,
+                    node, level, message); default: the manifest's [log] format, else text
   --list-nodes      validate the manifest, print "NAME HOST:PORT" per node, exit
   --list-tls        validate the manifest, print "NAME CA CERT KEY" per node ([tls] files with
                     {node} filled in; nothing when TLS is off), exit
@@ -133,6 +146,92 @@ int fail(const std::string& msg, int code = 2) {
   return code;
 }
 
+/// Whether something accepts connections at host:port (a node still running there).
+bool listening(const std::string& host, uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1)
+    return false;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return false;
+  bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return up;
+}
+
+/// kvnode --restore: puts `backup` in place as the store at `db_path` (the node stopped), the
+/// previous store moved aside. The copy is marked as restored, so that the next start draws a new
+/// replica id for it (actors/node/instance.hpp); it owes an integrity check (a backup is a copy of
+/// a store that was open). Returns the exit code.
+int restore_backup(const std::string& node, const std::string& backup, const std::string& db_path,
+                   const std::string& host, uint16_t port) {
+  namespace fs = std::filesystem;
+  std::error_code fs_err;
+  if (!fs::is_regular_file(backup, fs_err) || ::access(backup.c_str(), R_OK) != 0)
+    return fail("--restore: " + backup + " is not a readable file", 1);
+  if (listening(host, port))
+    return fail("--restore: " + node + " seems to be running (something accepts connections on " +
+                    host + ":" + std::to_string(port) + "): stop it first",
+                1);
+  auto restoring = db_path + ".restoring";
+  auto drop = [&](const std::string& path) {
+    for (auto suffix : {"", "-wal", "-shm"})
+      fs::remove(path + suffix, fs_err);
+  };
+  drop(restoring);
+  fs::copy_file(backup, restoring, fs_err);
+  if (fs_err) {
+    drop(restoring);
+    return fail("--restore: cannot copy " + backup + " to " + restoring + ": " + fs_err.message(),
+                1);
+  }
+  {
+    // Opening it checks that it is a store this build can use (upgrading an older schema).
+    auto engine = actorkv::storage::open_sqlite_engine(restoring, actorkv::storage::sync_mode::full);
+    if (!engine) {
+      drop(restoring);
+      return fail("--restore: " + backup + " is not a usable actorkv store: " +
+                      actorkv::describe(engine.error()),
+                  1);
+    }
+    auto marker = (*engine)->get_meta("backup");
+    auto replica = (*engine)->get_meta("replica_id");
+    if (!marker || !replica || !*replica) {
+      drop(restoring);
+      return fail("--restore: " + backup + " holds no actorkv instance identity", 1);
+    }
+    // A plain copy of a data directory carries no marker: it gets one, for the same reason.
+    if (!*marker || (*marker)->empty())
+      if (auto err = (*engine)->set_meta("backup", "a copy restored from " + backup)) {
+        drop(restoring);
+        return fail("--restore: " + actorkv::describe(err), 1);
+      }
+  }
+  std::string aside;
+  if (fs::exists(db_path, fs_err)) {
+    aside = db_path + ".before-restore-" + std::to_string(std::time(nullptr));
+    for (auto suffix : {"", "-wal", "-shm"})
+      if (fs::exists(db_path + suffix, fs_err)) {
+        fs::rename(db_path + suffix, aside + suffix, fs_err);
+        if (fs_err)
+          return fail("--restore: cannot move " + db_path + suffix + " aside: " + fs_err.message(),
+                      1);
+      }
+  }
+  for (auto suffix : {"-wal", "-shm"})
+    fs::remove(restoring + suffix, fs_err);
+  fs::rename(restoring, db_path, fs_err);
+  if (fs_err)
+    return fail("--restore: cannot put " + restoring + " in place: " + fs_err.message(), 1);
+  actorkv::log_event(node, "restored " + backup + " as " + db_path +
+                               (aside.empty() ? std::string{} : " (the previous store is " + aside + ")") +
+                               "; at its next start the node takes a new replica id, checks the "
+                               "file and catches up from its replicas");
+  return 0;
+}
+
 /// Asks the running member at host:port, after the peer handshake that checks the instance
 /// settings, for the cluster's membership, telling it about `self` (state joining).
 /// nullopt with `failure` set when it cannot.
@@ -153,7 +252,7 @@ fetch_view(caf::actor_system& sys, const actorkv::manifest& cluster, const std::
     access->trust_member(actorkv::identity_of(seed->node()));
   caf::scoped_actor scoped{sys};
   auto timeout = std::chrono::milliseconds{cluster.timeouts.request_ms};
-  actorkv::peer_hello hello;
+  actorkv::peer_hello hello; // protocol_version: the seed refuses another, naming both
   hello.name = self.name;
   hello.id = self.incarnation;
   hello.settings = actorkv::settings_text(cluster.store);
@@ -200,7 +299,7 @@ char** self_argv = nullptr;
 void restart_self(const std::string& node) {
   actorkv::log_event(node, "restarting");
   execv("/proc/self/exe", self_argv);
-  actorkv::log_event(node, std::string{"cannot restart: "} + std::strerror(errno));
+  actorkv::log_event(actorkv::log_level::error, node, std::string{"cannot restart: "} + std::strerror(errno));
 }
 
 /// Ends the process if the actor system's shutdown stalls (see its use in main).
@@ -284,6 +383,24 @@ bool test_clock_offset(int64_t& offset_us, std::string& error) {
   return true;
 }
 
+/// Test hook: ACTORKV_TEST_PROTOCOL_VERSION=N makes the node speak protocol version N in its
+/// handshake, as a node of another release would. Unset or empty: protocol_version.
+bool test_protocol_version(uint32_t& version, std::string& error) {
+  version = actorkv::protocol_version;
+  const char* text = std::getenv("ACTORKV_TEST_PROTOCOL_VERSION");
+  if (!text || !*text)
+    return true;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long n = std::strtoul(text, &end, 10);
+  if (errno != 0 || *end != '\0' || n == 0 || n > 1000000) {
+    error = std::string{"ACTORKV_TEST_PROTOCOL_VERSION="} + text + ": a test hook taking a version";
+    return false;
+  }
+  version = static_cast<uint32_t>(n);
+  return true;
+}
+
 /// Test hook: ACTORKV_TEST_CHECK_DELAY_MS=N makes every integrity check wait N ms before it reads,
 /// so that a cluster test sees the node serve while one runs. Unset or empty: 0. False (with
 /// `error` set) for anything but 0 to 600000.
@@ -329,7 +446,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  std::string manifest_path, node_name, join_seed, listen, join_data_dir;
+  std::string manifest_path, node_name, join_seed, listen, join_data_dir, restore_file;
+  std::string log_level_arg, log_format_arg;
   uint32_t capacity = 1;
   std::string zone = actorkv::node_entry{}.zone;
   uint16_t https_port = 0;
@@ -363,6 +481,21 @@ int main(int argc, char** argv) {
       if (!v || !*v)
         return fail(arg + " needs a value (see --help)");
       (arg == "--join" ? join_seed : arg == "--listen" ? listen : join_data_dir) = v;
+    } else if (arg == "--log-level") {
+      auto v = value("--log-level");
+      if (!v || !actorkv::parse_log_level(v))
+        return fail("--log-level needs error, warning, info or debug");
+      log_level_arg = v;
+    } else if (arg == "--log-format") {
+      auto v = value("--log-format");
+      if (!v || (std::string{v} != "text" && std::string{v} != "json"))
+        return fail("--log-format needs text or json");
+      log_format_arg = v;
+    } else if (arg == "--restore") {
+      auto v = value("--restore");
+      if (!v || !*v)
+        return fail("--restore needs a backup file (see --help)");
+      restore_file = v;
     } else if (arg == "--capacity") {
       auto v = value("--capacity");
       char* end = nullptr;
@@ -408,6 +541,9 @@ int main(int argc, char** argv) {
   int64_t clock_offset_us = 0;
   if (std::string problem; !test_clock_offset(clock_offset_us, problem))
     return fail(problem);
+  uint32_t protocol = actorkv::protocol_version;
+  if (std::string problem; !test_protocol_version(protocol, problem))
+    return fail(problem);
   std::chrono::milliseconds check_delay{0};
   if (std::string problem; !test_check_delay(check_delay, problem))
     return fail(problem);
@@ -415,6 +551,14 @@ int main(int argc, char** argv) {
   auto cluster = actorkv::load_manifest(manifest_path);
   if (!cluster)
     return fail(actorkv::describe(cluster.error()));
+  {
+    // The command line overrides the manifest's [log]; both were validated.
+    actorkv::log_config logs;
+    logs.level = *actorkv::parse_log_level(log_level_arg.empty() ? cluster->log.level
+                                                                  : log_level_arg);
+    logs.json = (log_format_arg.empty() ? cluster->log.format : log_format_arg) == "json";
+    actorkv::configure_log(logs);
+  }
   if (list_nodes) {
     for (auto& n : cluster->nodes)
       std::cout << n.name << " " << n.host << ":" << n.port << "\n";
@@ -487,6 +631,8 @@ int main(int argc, char** argv) {
     return fail("cannot create data directory " + self_entry->data_dir + ": " + fs_err.message(),
                 1);
   auto db_path = (std::filesystem::path{self_entry->data_dir} / "actorkv.db").string();
+  if (!restore_file.empty())
+    return restore_backup(node_name, restore_file, db_path, self_entry->host, self_entry->port);
   // Written when an integrity check (in the background, while the node served) found the file
   // damaged; the node then restarted itself to set it aside here.
   auto damage_marker = db_path + ".damaged";
@@ -524,7 +670,7 @@ int main(int argc, char** argv) {
       if (std::filesystem::exists(db_path + suffix))
         std::filesystem::rename(db_path + suffix, aside + suffix, fs_err);
     std::filesystem::remove(damage_marker, fs_err);
-    actorkv::log_event(node_name, damage + "; moved to " + aside +
+    actorkv::log_event(actorkv::log_level::error, node_name, damage + "; moved to " + aside +
                                       ", starting empty: replicas will refill it");
     engine = open_db();
   }
@@ -533,12 +679,16 @@ int main(int argc, char** argv) {
   auto identity = actorkv::open_instance(**engine, *cluster, self_entry->data_dir);
   if (!identity)
     return fail(actorkv::describe(identity.error()));
+  if (!identity->restored.empty())
+    actorkv::log_event(node_name, "this store is a restored " + identity->restored +
+                                      ": its data is as old as the backup; read repair and "
+                                      "anti-entropy bring it up to date");
   // The membership this node last knew, kept by its membership actor.
   std::optional<actorkv::membership_view> kept_view;
   if (auto text = (*engine)->get_meta("membership_view"); text && *text) {
     kept_view = actorkv::decode_view(**text);
     if (!kept_view)
-      actorkv::log_event(node_name, "the membership kept in " + self_entry->data_dir +
+      actorkv::log_event(actorkv::log_level::warning, node_name, "the membership kept in " + self_entry->data_dir +
                                         " does not decode; starting from the manifest or seed");
   }
   if (kept_view) {
@@ -617,7 +767,7 @@ int main(int argc, char** argv) {
         std::ofstream out{damage_marker};
         out << what << "\n";
       }
-      actorkv::log_event(node_name, "the database file is damaged: restarting to set it aside "
+      actorkv::log_event(actorkv::log_level::error, node_name, "the database file is damaged: restarting to set it aside "
                                     "and start empty (replicas will refill it)");
       restart_requested = true;
       kill(getpid(), SIGTERM);
@@ -633,6 +783,7 @@ int main(int argc, char** argv) {
     opts.cluster = *cluster;
     opts.self_name = node_name;
     opts.self_id = identity->replica;
+    opts.protocol = protocol;
     opts.storage = storage;
     opts.host = self_entry->host;
     opts.port = self_entry->port;
@@ -792,7 +943,7 @@ int main(int argc, char** argv) {
       waiter->receive(
           [](caf::down_msg&) {},
           caf::after(std::chrono::seconds(30)) >>
-              [&] { actorkv::log_event(node_name, "storage did not stop within 30 s"); });
+              [&] { actorkv::log_event(actorkv::log_level::warning, node_name, "storage did not stop within 30 s"); });
     }
     storage = nullptr;
     guard->stop();

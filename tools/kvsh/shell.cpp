@@ -57,6 +57,10 @@ const char* shell_help() {
   check                                    (admin) a full integrity check of this node's
         store, in the background while it serves; status shows its progress. It also runs
         by itself at a start after an unclean stop.
+  backup PATH                              (admin) an online copy of this node's store
+        to PATH, an absolute path on the node's machine that must not exist; the node
+        serves and writes meanwhile. Waits, showing progress, until the copy is complete.
+        Restore: stop the node, kvnode --restore PATH, start it (docs/operations.md).
   fault drop PEER[,PEER...]                (tests) drop requests from these peers here
   fault delay PEER[,PEER...] MS            (tests) delay requests from these peers here
   fault heal                               (tests) clear every injected fault here
@@ -594,6 +598,37 @@ struct shell::impl {
                [&](std::string& text) { out << text << std::endl; });
   }
 
+  outcome do_backup(const std::vector<std::string>& words) {
+    if (words.size() != 2)
+      return fail("usage: backup PATH (an absolute path on the node's machine)");
+    auto& path = words[1];
+    auto started = client.admin("backup", path, true);
+    if (!started)
+      return ask(std::move(started), [](std::string&) {});
+    if (!plain)
+      err << *started << std::endl;
+    std::string shown;
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      auto now = client.admin("backup-status", "", true);
+      if (!now)
+        return ask(std::move(now), [](std::string&) {});
+      auto& text = *now;
+      if (text.rfind("backup to " + path + " done", 0) == 0) {
+        out << text << std::endl;
+        return outcome::ok;
+      }
+      if (text.rfind("backup failed", 0) == 0)
+        return fail(text);
+      if (text.rfind("backup to " + path + " running", 0) != 0)
+        return fail("the node no longer reports the backup to " + path + " (it says: " + text +
+                    ")");
+      if (!plain && text != shown)
+        err << text << std::endl;
+      shown = text;
+    }
+  }
+
   outcome do_admin(const std::vector<std::string>& words) {
     auto usage = "usage: join HOST:PORT | leave NAME | remove NAME [--wait] | plan (join|leave|remove) "
                  "ARG";
@@ -718,6 +753,8 @@ shell::outcome shell::run(const std::vector<std::string>& words) {
     return impl_->do_admin(words);
   if (cmd == "check")
     return impl_->do_check(words);
+  if (cmd == "backup")
+    return impl_->do_backup(words);
   if (cmd == "help") {
     impl_->out << shell_help();
     return outcome::ok;
