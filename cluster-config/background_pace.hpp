@@ -7,8 +7,8 @@
 //   - well below it (under 3/4 of the target): the rate rises by a step (additive increase);
 //   - too few requests to judge (an idle node): the rate doubles, since nothing can suffer.
 // Pure logic, no actors; time is a parameter. Memory is constant: latencies go into a histogram
-// of exponential buckets, not a list. (No actor uses it yet: handoff, anti-entropy and hint
-// delivery still pace themselves with fixed intervals.)
+// of exponential buckets, not a list. The node shares one through actors/node/background_gate.hpp:
+// its coordinator feeds it, its handoff and anti-entropy workers wait its pause.
 #pragma once
 
 #include <array>
