@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "cluster-config/json_text.hpp" // json_quote
+
 namespace actorkv {
 
 using bytes = std::vector<uint8_t>; // the same alias as messages/record.hpp, without CAF
@@ -27,10 +29,6 @@ std::string base64_encode(const bytes& data);
 /// Parses RFC 4648 base64; padding is required (length a multiple of 4). nullopt for any other
 /// character, misplaced padding or a wrong length.
 std::optional<bytes> base64_decode(std::string_view text);
-
-/// `text` as a JSON string literal, quotes included. Control characters are escaped; bytes that
-/// are not valid UTF-8 become U+FFFD so that the output is always valid JSON.
-std::string json_quote(std::string_view text);
 
 /// A parsed JSON document. Numbers keep their literal text so integers are read exactly.
 struct json_value {

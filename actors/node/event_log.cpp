@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "actors/node/wall_clock.hpp"
+#include "cluster-config/json_text.hpp"
 
 namespace actorkv {
 
@@ -13,39 +14,6 @@ namespace {
 // Set once at start, read by every actor's thread.
 std::atomic<int> configured_level{static_cast<int>(log_level::info)};
 std::atomic<bool> configured_json{false};
-
-/// `text` as a JSON string literal: quotes, backslashes and control characters escaped.
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char ch : text) {
-    switch (ch) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (ch < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-        out += buf;
-      } else {
-        out += static_cast<char>(ch);
-      }
-    }
-  }
-  return out + "\"";
-}
 
 } // namespace
 
@@ -92,8 +60,8 @@ std::string format_log_line(log_level level, const std::string& node, const std:
   std::snprintf(millis, sizeof(millis), ".%03dZ", static_cast<int>(ms));
   auto time = std::string{stamp} + millis;
   if (json)
-    return "{\"time\":\"" + time + "\",\"node\":" + json_string(node) + ",\"level\":\"" +
-           to_string(level) + "\",\"message\":" + json_string(text) + "}\n";
+    return "{\"time\":\"" + time + "\",\"node\":" + json_quote(node) + ",\"level\":\"" +
+           to_string(level) + "\",\"message\":" + json_quote(text) + "}\n";
   return time + " " + node + " " + to_string(level) + " " + text + "\n";
 }
 
