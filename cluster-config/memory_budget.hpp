@@ -13,13 +13,9 @@
 //   count, from admission until its last replica answered or timed out; refused before anything
 //   is sent to a replica, so a refused write is stored nowhere;
 // - the replica gateway, for each batch of a peer's replica writes while storage serves it;
-// - the coordinator, for each client get, read_charge() of an estimate of its size at admission,
-//   grown to the real size of each replica answer as it arrives (a get's size is known only
-//   then), until its last replica answered and its read repairs were answered;
-// - storage, for the records it reads for a batch of coordinators' reads until it answers;
 // - the hint keeper, for each batch of hints while it delivers them;
 // - the HTTPS API, for each request body from its header until the response is written.
-// A refusal is ec::overloaded, answered at once (for a read: nothing was lost).
+// A refusal is ec::overloaded, answered at once.
 //
 // Two classes of charges: client requests are admitted only while the total stays within
 // client_share() of the limit; replication (peers' writes, hint delivery) may use all of it, so
@@ -42,7 +38,7 @@ namespace actorkv {
 
 /// Who is asking: client requests stop earlier than replication.
 enum class budget_class : uint8_t {
-  client,      ///< client writes and reads (CAF clients and HTTPS), HTTPS request bodies
+  client,      ///< client writes (CAF clients and HTTPS), HTTPS request bodies
   replication, ///< peers' replica writes, hints being delivered
 };
 
@@ -64,10 +60,6 @@ public:
     uint64_t bytes() const { return bytes_; }
     /// Gives the bytes back now; afterwards the charge is empty.
     void release();
-    /// Takes `more` bytes into this charge if they fit under the ceiling of `who` (or, when
-    /// `alone_passes`, this charge is all the budget holds: one request larger than the ceiling);
-    /// otherwise counts a refusal and keeps the charge as it was. An empty charge cannot grow.
-    bool grow(uint64_t more, budget_class who, bool alone_passes = true);
 
   private:
     friend class memory_budget;
@@ -100,16 +92,10 @@ public:
   /// 1048576 bytes needs 8.0 MiB of the node's memory budget, which holds 190.2 MiB of requests
   /// in flight (memory_budget_bytes = 256.0 MiB, of which clients may fill 192.0 MiB); nothing
   /// was stored: retry shortly".
-  /// `outcome` closes the text: what the refusal left undone ("nothing was stored", "nothing was
-  /// read").
-  caf::error refusal(const std::string& what, uint64_t bytes, budget_class who,
-                     const std::string& outcome = "nothing was stored") const;
+  caf::error refusal(const std::string& what, uint64_t bytes, budget_class who) const;
 
 private:
   void give_back(uint64_t bytes);
-  /// Adds `bytes` if the total then stays within `ceil`, or the total was `alone` (what the
-  /// caller holds already); counts a refusal otherwise.
-  bool add(uint64_t bytes, uint64_t ceil, uint64_t alone);
 
   const uint64_t limit_;
   std::atomic<uint64_t> used_{0};
@@ -136,40 +122,6 @@ constexpr uint64_t write_charge(uint64_t payload, uint64_t targets) {
 constexpr uint64_t held_charge(uint64_t payload, uint64_t copies) {
   return (payload + per_copy_overhead_bytes) * copies;
 }
-
-/// What a client get costs the node it entered when the record it reads is `payload` bytes, asking
-/// `asked` replicas: one answer per replica held by the tally until all answered, the merge, the
-/// reply and the buffer CAF serialises it into. (asked + 3) copies, 6 for N = 3.
-constexpr uint64_t read_charge(uint64_t payload, uint64_t asked) {
-  return (payload + per_copy_overhead_bytes) * (asked + 3);
-}
-
-/// The least a get is charged at admission, before any answer showed its size: 16 KiB a copy.
-constexpr uint64_t read_estimate_floor = 16 * 1024;
-
-/// A coordinator's estimate of the size of the next get's record, from the answers it saw. It
-/// starts pessimistic, at the largest value (a node that just started does not know what its
-/// clients store, and the gets it admits on a low guess bring their answers whatever they are:
-/// the replicas send them unasked for). A new answer larger than the estimate raises it at once,
-/// smaller ones lower it by a quarter of the difference each, never below read_estimate_floor: a
-/// few dozen small answers bring it down. Admission charges gets by it; an answer larger than
-/// the get's charge then grows the charge (and is refused if it cannot).
-class read_size_estimate {
-public:
-  explicit read_size_estimate(uint64_t start = read_estimate_floor) : bytes_(start) { saw(start); }
-  uint64_t bytes() const { return bytes_; }
-  void saw(uint64_t answer_bytes) {
-    if (answer_bytes >= bytes_)
-      bytes_ = answer_bytes;
-    else
-      bytes_ -= (bytes_ - answer_bytes) / 4;
-    if (bytes_ < read_estimate_floor)
-      bytes_ = read_estimate_floor;
-  }
-
-private:
-  uint64_t bytes_;
-};
 
 /// The least budget under which a client write of `payload` bytes to `targets` replicas is
 /// admitted `writes` at a time.

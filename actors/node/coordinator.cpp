@@ -55,8 +55,7 @@ struct coordinator_state {
   std::shared_ptr<node_clock> clock;          ///< stamps writes for last-writer-wins
   std::string instance;                       ///< store.name: contexts are bound to it and a key
   std::shared_ptr<const access_table> access; ///< null: no checks (TLS off)
-  std::shared_ptr<memory_budget> budget;      ///< null: every request is admitted
-  read_size_estimate read_size;               ///< what gets are charged at admission
+  std::shared_ptr<memory_budget> budget;      ///< null: every write is admitted
   std::chrono::milliseconds request_timeout{5000};
   std::vector<plan_ptr> plans; ///< by partition
   caf::actor_addr local;       ///< this node's storage
@@ -199,47 +198,19 @@ void finish(const outcome_fn& done, caf::expected<Reply> reply) {
 
 struct read_round {
   read_round(plan_ptr p, std::vector<const replica_target*> targets, outcome_fn d, bytes k,
-             dvv::context_scope scope, memory_budget::charge c, uint64_t per_copy)
+             dvv::context_scope scope)
       : plan(std::move(p)), asked(std::move(targets)), done(std::move(d)), key(std::move(k)),
         tally(static_cast<uint32_t>(asked.size()), plan->read_quorum, plan->replicas_total,
-              plan->conflicts, scope),
-        held(std::move(c)), copy_bytes(per_copy) {}
+              plan->conflicts, scope) {}
   plan_ptr plan;
   std::vector<const replica_target*> asked; ///< the home replicas (fallbacks hold only hints)
   outcome_fn done;
   bytes key;
   read_tally tally;
-  /// The round's share of the node's memory budget: read_charge() of copy_bytes, given back when
-  /// the round goes (every replica answered, failed or timed out, and its read repairs were
-  /// answered).
-  memory_budget::charge held;
-  uint64_t copy_bytes; ///< the largest answer charged for so far (at first the estimate)
 };
 
-/// Whether the round's charge holds an answer of `answer_bytes`: its charge grows to read_charge()
-/// of the largest answer so far. When the budget has no room, `refused` says why.
-bool charge_answer(self_ptr self, read_round& rd, uint64_t answer_bytes, caf::error& refused) {
-  auto& budget = self->state.budget;
-  if (!budget)
-    return true;
-  self->state.read_size.saw(answer_bytes);
-  if (answer_bytes <= rd.copy_bytes)
-    return true;
-  auto asked = rd.asked.size();
-  auto more = read_charge(answer_bytes, asked) - read_charge(rd.copy_bytes, asked);
-  if (!rd.held.grow(more, budget_class::client)) {
-    refused =
-        budget->refusal("an answer of " + std::to_string(answer_bytes) + " bytes to a get",
-                        read_charge(answer_bytes, asked), budget_class::client, "nothing was read");
-    return false;
-  }
-  rd.copy_bytes = answer_bytes;
-  return true;
-}
-
-/// After each answer: reply once due; once every replica answered, repair the stale ones (the
-/// reconciled record is merged there). The round, and so its charge, lives until the repairs
-/// were answered: it holds the record they carry.
+/// After each answer: reply once due; once every replica answered, repair the stale ones (fire
+/// and forget: the reconciled record is merged there).
 void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
   if (auto reply = rd->tally.take_reply())
     finish(rd->done, std::move(*reply));
@@ -250,7 +221,7 @@ void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
     c.kind = replica_call_kind::merge;
     c.key = rd->key;
     c.rec = rd->tally.merged();
-    ask(self, *rd->asked[i], std::move(c), [rd](replica_answer&) {});
+    ask(self, *rd->asked[i], std::move(c), [](replica_answer&) {});
   }
 }
 
@@ -267,33 +238,16 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
   auto& p = **plan;
   if (asked.size() < p.read_quorum)
     return finish<get_reply>(done, too_few_replicas(asked.size(), p.replicas_total, p.read_quorum));
-  // Admitted only within the memory budget, charged by the estimate of its size (known only once
-  // replicas answer; each answer then grows the charge to its real size).
-  memory_budget::charge held;
-  auto per_copy = self->state.read_size.bytes();
-  if (auto& budget = self->state.budget) {
-    auto bytes = read_charge(per_copy, asked.size());
-    held = budget->take(bytes, budget_class::client);
-    if (!held)
-      return finish<get_reply>(
-          done, budget->refusal("a get (of about " + bytes_for_people(per_copy) + ")", bytes,
-                                budget_class::client, "nothing was read"));
-  }
   auto scope = dvv::scope_of(self->state.instance, key);
   auto rd = std::make_shared<read_round>(std::move(*plan), std::move(asked), std::move(done),
-                                         std::move(key), scope, std::move(held), per_copy);
+                                         std::move(key), scope);
   for (size_t i = 0; i < rd->asked.size(); ++i) {
     replica_call c;
     c.kind = replica_call_kind::read;
     c.key = rd->key;
     ask(self, *rd->asked[i], std::move(c), [self, rd, i](replica_answer& a) {
-      caf::error refused;
-      if (!a.err && !charge_answer(self, *rd, estimated_wire_bytes(a), refused)) {
-        a.err = std::move(refused); // the get is overloaded unless R answers fit
-        a.read = replica_read{};    // let go of the record at once
-      }
       if (a.err) {
-        rd->tally.failed(i, a.err);
+        rd->tally.failed(i);
       } else {
         // A later write through this node must be stamped above what the reader saw.
         if (a.read.found)
@@ -478,9 +432,6 @@ void take_routes(self_ptr self, routes& r) {
     st.plans.push_back(std::make_shared<const coordination_plan>(std::move(plan)));
   st.local = r.local.address();
   st.max_key_bytes = r.max_key_bytes;
-  // Until answers show what gets read, a get is charged as if of the largest value.
-  if (st.max_value_bytes == 0)
-    st.read_size = read_size_estimate{uint64_t{r.max_key_bytes} + r.max_value_bytes};
   st.max_value_bytes = r.max_value_bytes;
   st.writes = r.writes;
   st.sibling_warning = r.sibling_warning;

@@ -2,10 +2,8 @@
 // request a small state machine (a round) inside it, whose decisions are the pure tallies of
 // cluster-config/quorum.hpp:
 //
-//   get:   beyond the node's memory budget ──> reply(overloaded), before any replica is asked
-//          read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair
-//            └─> too many failures for R ──> reply(unavailable; overloaded when a replica, or
-//                this node's budget, had no room for an answer)
+//   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair
+//            └─> too many failures for R ──> reply(unavailable)
 //   write: a context of another key or instance ──> reply(bad_context)
 //          fewer than W replicas (home + fallbacks) up ──> reply(unavailable)
 //          coord(write) at the first replica (this node's if it is one; on failure the next)
@@ -35,12 +33,6 @@
 // nowhere. A replica that refuses a write as overloaded counts as failed: the write ends overloaded
 // when every replica that failed it was overloaded and none stored it, maybe_applied when some
 // stored it but fewer than W.
-//
-// A get's size is known only once its replicas answered: it is admitted with read_charge() of an
-// estimate (read_size_estimate: the largest value at first, then learnt from answers), and each
-// answer larger than what its round holds grows the charge to its real size; an answer that does
-// not fit counts as that replica failing overloaded (the record is let go at once). The charge is
-// held until every replica answered and the read repairs it sent were answered.
 //
 // Writes are stamped for last-writer-wins by the node's hybrid clock (wall_clock.hpp node_clock),
 // which follows every record the replicas answer with: a write after a read through this node

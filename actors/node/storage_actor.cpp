@@ -179,15 +179,13 @@ caf::error open_batch(self_ptr self) {
 /// Answers with `value` once the open batch committed (at once when none is open: a read with no
 /// write pending), or with the commit's error. Reads wait for the open batch too, so that no
 /// reader sees a write that could still be undone.
-/// `held` (the memory budget's charge for what the answer carries) is given back once it went.
 template <class T>
-caf::result<T> answer_after_commit(self_ptr self, T value,
-                                   std::shared_ptr<memory_budget::charge> held = nullptr) {
+caf::result<T> answer_after_commit(self_ptr self, T value) {
   auto& st = self->state;
   if (!st.batch_open)
     return value;
   auto rp = self->make_response_promise<T>();
-  st.pending.emplace_back([rp, value = std::move(value), held](const caf::error& err) mutable {
+  st.pending.emplace_back([rp, value = std::move(value)](const caf::error& err) mutable {
     if (err)
       rp.deliver(err);
     else
@@ -340,34 +338,14 @@ void take_record(caf::expected<record> rec, replica_answer& out) {
     out.err = std::move(rec.error());
 }
 
-/// Charges the record a read found to `held` (the batch's charge); when the node's budget has no
-/// room for it, the read is answered ec::overloaded instead, and the record let go.
-void charge_read(storage_state& st, memory_budget::charge& held, replica_answer& out) {
-  auto& budget = st.options.budget;
-  if (!budget || !out.read.found)
-    return;
-  // The answer, and the buffer CAF serialises it into for a peer.
-  auto bytes = held_charge(estimated_wire_bytes(out), 2);
-  // Many records are not one request: only the first may pass alone, past the clients' share.
-  bool fits = held ? held.grow(bytes, budget_class::client, false)
-                   : static_cast<bool>(held = budget->take(bytes, budget_class::client));
-  if (fits)
-    return;
-  out.err =
-      budget->refusal("a read answer of " + std::to_string(estimated_wire_bytes(out)) + " bytes",
-                      bytes, budget_class::client, "nothing was read");
-  out.read = replica_read{};
-}
-
-/// Serves one call of a batch into `out` (whose id is set); a read's record is charged to `held`.
-void serve_call(self_ptr self, replica_call& c, replica_answer& out, memory_budget::charge& held) {
+/// Serves one call of a batch into `out` (whose id is set).
+void serve_call(self_ptr self, replica_call& c, replica_answer& out) {
   switch (c.kind) {
   case replica_call_kind::read:
     if (c.partition >= self->state.options.partitions)
       out.err = no_partition(c.partition);
     else
       out.read = read_record(self->state, c.partition, c.key);
-    charge_read(self->state, held, out);
     return;
   case replica_call_kind::coord:
     take_record(apply_coord(self, c.partition, c.op, c.target), out);
@@ -558,13 +536,10 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
       [=](batch_atom,
           std::vector<replica_call>& calls) -> caf::result<std::vector<replica_answer>> {
         std::vector<replica_answer> answers(calls.size());
-        // The records read for the batch, until it is answered: a batch of hundreds of reads of
-        // large values would otherwise be one answer of that many records.
-        auto held = std::make_shared<memory_budget::charge>();
         auto serve_all = [&] {
           for (size_t i = 0; i < calls.size(); ++i) {
             answers[i].id = calls[i].id;
-            serve_call(self, calls[i], answers[i], *held);
+            serve_call(self, calls[i], answers[i]);
           }
         };
         auto is_read = [](const replica_call& c) { return c.kind == replica_call_kind::read; };
@@ -577,7 +552,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           serve_all();
         }
         check_if_damaged(self);
-        return answer_after_commit(self, std::move(answers), std::move(held));
+        return answer_after_commit(self, std::move(answers));
       },
       [=](read_atom, partition_id p, const bytes& key) -> caf::result<replica_read> {
         if (p >= self->state.options.partitions)

@@ -23,7 +23,6 @@
 #include <string>
 
 #include "actors/node/wall_clock.hpp"
-#include "cluster-config/memory_budget.hpp"
 #include "messages/interfaces.hpp"
 #include "storage/engine.hpp"
 
@@ -56,10 +55,6 @@ struct storage_options {
   /// Called (on the storage thread) when an integrity check found the store damaged beyond
   /// per-record repair, with the description; kvnode restarts itself to set the file aside.
   std::function<void(const std::string&)> on_damage;
-  /// The node's budget for requests in flight: the records read for a batch of coordinators'
-  /// reads are charged to it (client class) until the batch is answered; a read that does not fit
-  /// is answered ec::overloaded without its record. Null: nothing is charged.
-  std::shared_ptr<memory_budget> budget{};
   /// How long an integrity check waits before it starts reading: 0, except in tests that need
   /// one running for a while (kvnode's ACTORKV_TEST_CHECK_DELAY_MS).
   std::chrono::milliseconds check_delay{0};

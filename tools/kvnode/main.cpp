@@ -772,11 +772,6 @@ int main(int argc, char** argv) {
       restart_requested = true;
       kill(getpid(), SIGTERM);
     };
-    // One budget for the bytes of requests in flight, charged by the coordinator, storage (the
-    // records it reads for coordinators), the replica gateway, the hint keeper and the HTTPS API
-    // (cluster-config/memory_budget.hpp).
-    auto budget = std::make_shared<actorkv::memory_budget>(cluster->limits.memory_budget_bytes);
-    so.budget = budget;
     auto storage = actorkv::spawn_storage(
         sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)}, so);
     actorkv::node_options opts;
@@ -791,6 +786,9 @@ int main(int argc, char** argv) {
     opts.zone = self_entry->zone;
     opts.initial_view = kept_view;
     opts.clock = clock;
+    // One budget for the bytes of requests in flight, charged by the coordinator, the replica
+    // gateway, the hint keeper and the HTTPS API (cluster-config/memory_budget.hpp).
+    auto budget = std::make_shared<actorkv::memory_budget>(cluster->limits.memory_budget_bytes);
     opts.budget = budget;
     opts.metrics = metrics;
     // Filled by the frame guard from the certificates of connecting processes; TLS off: nobody
