@@ -13,9 +13,13 @@
 //   count, from admission until its last replica answered or timed out; refused before anything
 //   is sent to a replica, so a refused write is stored nowhere;
 // - the replica gateway, for each batch of a peer's replica writes while storage serves it;
+// - the coordinator, for each client get, read_charge() of inline_read_bytes at admission
+//   (replicas send records up to that size; a larger one only its size at first), grown to
+//   read_charge() of a larger record before asking for it again, until its last replica answered
+//   and its read repairs were answered;
 // - the hint keeper, for each batch of hints while it delivers them;
 // - the HTTPS API, for each request body from its header until the response is written.
-// A refusal is ec::overloaded, answered at once.
+// A refusal is ec::overloaded, answered at once (for a read: nothing was lost).
 //
 // Two classes of charges: client requests are admitted only while the total stays within
 // client_share() of the limit; replication (peers' writes, hint delivery) may use all of it, so
@@ -38,7 +42,7 @@ namespace actorkv {
 
 /// Who is asking: client requests stop earlier than replication.
 enum class budget_class : uint8_t {
-  client,      ///< client writes (CAF clients and HTTPS), HTTPS request bodies
+  client,      ///< client writes and reads (CAF clients and HTTPS), HTTPS request bodies
   replication, ///< peers' replica writes, hints being delivered
 };
 
@@ -60,6 +64,10 @@ public:
     uint64_t bytes() const { return bytes_; }
     /// Gives the bytes back now; afterwards the charge is empty.
     void release();
+    /// Takes `more` bytes into this charge if they fit under the ceiling of `who` (or, when
+    /// `alone_passes`, this charge is all the budget holds: one request larger than the ceiling);
+    /// otherwise counts a refusal and keeps the charge as it was. An empty charge cannot grow.
+    bool grow(uint64_t more, budget_class who, bool alone_passes = true);
 
   private:
     friend class memory_budget;
@@ -92,10 +100,16 @@ public:
   /// 1048576 bytes needs 8.0 MiB of the node's memory budget, which holds 190.2 MiB of requests
   /// in flight (memory_budget_bytes = 256.0 MiB, of which clients may fill 192.0 MiB); nothing
   /// was stored: retry shortly".
-  caf::error refusal(const std::string& what, uint64_t bytes, budget_class who) const;
+  /// `outcome` closes the text: what the refusal left undone ("nothing was stored", "nothing was
+  /// read").
+  caf::error refusal(const std::string& what, uint64_t bytes, budget_class who,
+                     const std::string& outcome = "nothing was stored") const;
 
 private:
   void give_back(uint64_t bytes);
+  /// Adds `bytes` if the total then stays within `ceil`, or the total was `alone` (what the
+  /// caller holds already); counts a refusal otherwise.
+  bool add(uint64_t bytes, uint64_t ceil, uint64_t alone);
 
   const uint64_t limit_;
   std::atomic<uint64_t> used_{0};
@@ -122,6 +136,20 @@ constexpr uint64_t write_charge(uint64_t payload, uint64_t targets) {
 constexpr uint64_t held_charge(uint64_t payload, uint64_t copies) {
   return (payload + per_copy_overhead_bytes) * copies;
 }
+
+/// What a client get costs the node it entered when the record it reads is `payload` bytes, asking
+/// `asked` replicas: one answer per replica held by the tally until all answered, the merge, the
+/// reply and the buffer CAF serialises it into. (asked + 3) copies, 6 for N = 3.
+constexpr uint64_t read_charge(uint64_t payload, uint64_t asked) {
+  return (payload + per_copy_overhead_bytes) * (asked + 3);
+}
+
+/// The largest record a replica sends in its first answer to a get (estimated wire bytes): a
+/// larger one is answered with its size only, and sent once the coordinator's budget holds
+/// read_charge() of that size. So a get is admitted at read_charge(inline_read_bytes) and never
+/// brings more than it was charged for, whatever its replicas hold: the coordinator cannot know a
+/// record's size before a replica read it, and what it asked for arrives whether it fits or not.
+constexpr uint64_t inline_read_bytes = 16 * 1024;
 
 /// The least budget under which a client write of `payload` bytes to `targets` replicas is
 /// admitted `writes` at a time.

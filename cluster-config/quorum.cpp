@@ -31,11 +31,13 @@ void read_tally::answered(size_t index, const std::string& node, replica_read an
   decide();
 }
 
-void read_tally::failed(size_t index) {
+void read_tally::failed(size_t index, const caf::error& err) {
   if (index >= settled_.size() || settled_[index])
     return;
   settled_[index] = true;
   ++failed_;
+  if (err == ec::overloaded && !overloaded_)
+    overloaded_ = err;
   decide();
 }
 
@@ -61,9 +63,13 @@ void read_tally::decide() {
   // R out of reach: fewer replicas left than still needed (failed > asked - R).
   if (failed_ + read_quorum_ > asked_) {
     decided_ = true;
-    reply_ = caf::make_error(ec::unavailable,
-                             std::to_string(answered_) + " of " + std::to_string(replicas_total_) +
-                                 " replicas answered, " + std::to_string(read_quorum_) + " needed");
+    auto figures = std::to_string(answered_) + " of " + std::to_string(replicas_total_) +
+                   " replicas answered, " + std::to_string(read_quorum_) + " needed";
+    // Load, not a failure: the client retries shortly, or elsewhere (retry_policy.hpp).
+    if (overloaded_)
+      reply_ = caf::make_error(ec::overloaded, figures + " (" + describe(overloaded_) + ")");
+    else
+      reply_ = caf::make_error(ec::unavailable, figures);
   }
 }
 

@@ -40,12 +40,16 @@ public:
   void answered(size_t index, const std::string& node, replica_read answer);
 
   /// Replica `index` failed (an error, a timeout): it neither counts towards R nor gets repaired.
-  void failed(size_t index);
+  /// `err` is why; when R is out of reach and a replica failed as ec::overloaded (its memory
+  /// budget, or this node's, had no room for the answer), the get is `overloaded` too: nothing
+  /// was lost, retry shortly.
+  void failed(size_t index, const caf::error& err = caf::error{});
 
   /// The reply once due, exactly once (nullopt before, and after it was taken). At R answers: the
   /// merged record as get_reply (found == false when no replica holds the key;
   /// ec::corrupt_record naming the replicas when only damaged copies answered). Once R is out of
-  /// reach: ec::unavailable "A of N replicas answered, R needed".
+  /// reach: ec::unavailable "A of N replicas answered, R needed", or ec::overloaded with the same
+  /// figures and the first refusal's text when a replica failed as overloaded.
   std::optional<caf::expected<get_reply>> take_reply();
 
   /// Whether every asked replica answered or failed: read repair is due.
@@ -69,6 +73,7 @@ private:
   dvv::context_scope scope_;
   uint32_t answered_ = 0;
   uint32_t failed_ = 0;
+  caf::error overloaded_;     ///< the first failure as ec::overloaded
   std::vector<bool> settled_; ///< by index: its outcome is in
   bool decided_ = false;
   std::optional<caf::expected<get_reply>> reply_; ///< decided, not yet taken

@@ -49,11 +49,15 @@ struct replica_read {
   bool found = false;   ///< false: no record (or an unreadable one, see corrupt)
   bool corrupt = false; ///< the stored record failed verification; treat as missing and repair
   record rec;
+  /// Non-zero: the record was found but left out, because its wire size (this many bytes) is above
+  /// the call's inline_limit; the coordinator asks again for it once its memory budget holds it.
+  uint64_t withheld_bytes = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_read& x) {
-  return f(caf::meta::type_name("actorkv::replica_read"), x.found, x.corrupt, x.rec);
+  return f(caf::meta::type_name("actorkv::replica_read"), x.found, x.corrupt, x.rec,
+           x.withheld_bytes);
 }
 
 /// What a replica call asks of a replica.
@@ -79,12 +83,15 @@ struct replica_call {
   write_op op;        ///< coord
   record rec;         ///< merge, hint
   std::string target; ///< coord: the hint target ("" for a home replica); hint: the home replica
+  /// read: the largest record (estimated wire bytes) to send; a larger one is answered with its
+  /// size only (replica_read::withheld_bytes). 0: no limit.
+  uint64_t inline_limit = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_call& x) {
   return f(caf::meta::type_name("actorkv::replica_call"), x.id, x.kind, x.partition, x.key, x.op,
-           x.rec, x.target);
+           x.rec, x.target, x.inline_limit);
 }
 
 /// The answer to a replica_call.

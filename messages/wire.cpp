@@ -11,9 +11,9 @@ namespace {
 // The fewest bytes each element can take, to bound claimed counts before allocating.
 constexpr size_t min_dot_bytes = 9;            // fixed64 id, varint counter
 constexpr size_t min_sibling_bytes = 19;       // dot, fixed64 timestamp, flag, value length
-constexpr size_t min_replica_call_bytes = 21;  // id, kind, partition, key, op (with limits),
-                                               // record, target
-constexpr size_t min_replica_answer_bytes = 8; // id, error flag, read (4), record (2)
+constexpr size_t min_replica_call_bytes = 22;  // id, kind, partition, key, op (with limits),
+                                               // record, target, inline limit
+constexpr size_t min_replica_answer_bytes = 9; // id, error flag, read (4), record (2), withheld
 constexpr size_t min_client_call_bytes = 5;    // id, kind, key, value, context
 constexpr size_t min_client_answer_bytes = 8;  // id, error flag, found, values, context, acks,
                                                // siblings, warning
@@ -184,6 +184,7 @@ bytes encode_wire(const std::vector<replica_call>& xs, std::vector<caf::error>&)
     w.varint(c.op.limits.max_record_bytes);
     w.rec(c.rec);
     w.text(c.target);
+    w.varint(c.inline_limit);
   });
 }
 
@@ -214,6 +215,7 @@ caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
                         c.op.limits.max_record_bytes = static_cast<uint32_t>(max_record_bytes);
                         r.rec(c.rec);
                         r.text(c.target);
+                        c.inline_limit = r.varint();
                         return true;
                       });
 }
@@ -229,6 +231,7 @@ bytes encode_wire(const std::vector<replica_answer>& xs, std::vector<caf::error>
     w.flag(a.read.corrupt);
     w.rec(a.read.rec);
     w.rec(a.rec);
+    w.varint(a.read.withheld_bytes);
   });
 }
 
@@ -243,6 +246,7 @@ caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
                         a.read.corrupt = r.flag();
                         r.rec(a.read.rec);
                         r.rec(a.rec);
+                        a.read.withheld_bytes = r.varint();
                         return true;
                       });
 }

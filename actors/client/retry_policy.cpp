@@ -7,7 +7,8 @@
 namespace actorkv {
 
 bool nothing_stored_elsewhere_may_serve(const caf::error& err) {
-  // overloaded: the node's memory budget refused the write before any replica got it.
+  // overloaded: the node's memory budget refused the write before any replica got it, or a get's
+  // answers (nothing changed).
   return err == ec::unavailable || err == ec::overloaded;
 }
 

@@ -34,7 +34,8 @@ enum class attempt_end {
 /// Whether an answer with `err` guarantees that the node stored nothing and that another node may
 /// serve the call: ec::unavailable (too few replicas reachable from that node, nothing sent to any
 /// replica or every replica asked said it stored nothing; or the node is starting) and
-/// ec::overloaded (its memory budget refused the call before any replica got it).
+/// ec::overloaded (its memory budget refused the call before any replica got it, or, for a get, had
+/// no room for the replicas' answers: a read changes nothing).
 bool nothing_stored_elsewhere_may_serve(const caf::error& err);
 
 /// Whether a call of `kind` whose attempt ended as `how` (with `err` when answered) may be sent

@@ -55,7 +55,7 @@ struct coordinator_state {
   std::shared_ptr<node_clock> clock;          ///< stamps writes for last-writer-wins
   std::string instance;                       ///< store.name: contexts are bound to it and a key
   std::shared_ptr<const access_table> access; ///< null: no checks (TLS off)
-  std::shared_ptr<memory_budget> budget;      ///< null: every write is admitted
+  std::shared_ptr<memory_budget> budget;      ///< null: every request is admitted
   std::chrono::milliseconds request_timeout{5000};
   std::vector<plan_ptr> plans; ///< by partition
   caf::actor_addr local;       ///< this node's storage
@@ -198,19 +198,44 @@ void finish(const outcome_fn& done, caf::expected<Reply> reply) {
 
 struct read_round {
   read_round(plan_ptr p, std::vector<const replica_target*> targets, outcome_fn d, bytes k,
-             dvv::context_scope scope)
+             dvv::context_scope scope, memory_budget::charge c)
       : plan(std::move(p)), asked(std::move(targets)), done(std::move(d)), key(std::move(k)),
         tally(static_cast<uint32_t>(asked.size()), plan->read_quorum, plan->replicas_total,
-              plan->conflicts, scope) {}
+              plan->conflicts, scope),
+        held(std::move(c)) {}
   plan_ptr plan;
   std::vector<const replica_target*> asked; ///< the home replicas (fallbacks hold only hints)
   outcome_fn done;
   bytes key;
   read_tally tally;
+  /// The round's share of the node's memory budget: read_charge() of copy_bytes, given back when
+  /// the round goes (every replica answered, failed or timed out, and its read repairs were
+  /// answered). Empty without a budget.
+  memory_budget::charge held;
+  uint64_t copy_bytes = inline_read_bytes; ///< the largest answer charged for so far
 };
 
-/// After each answer: reply once due; once every replica answered, repair the stale ones (fire
-/// and forget: the reconciled record is merged there).
+/// Whether the round's charge holds an answer of `answer_bytes`: its charge grows to read_charge()
+/// of the largest answer so far. When the budget has no room, `refused` says why.
+bool charge_answer(self_ptr self, read_round& rd, uint64_t answer_bytes, caf::error& refused) {
+  auto& budget = self->state.budget;
+  if (!budget || answer_bytes <= rd.copy_bytes)
+    return true;
+  auto asked = rd.asked.size();
+  auto more = read_charge(answer_bytes, asked) - read_charge(rd.copy_bytes, asked);
+  if (!rd.held.grow(more, budget_class::client)) {
+    refused = budget->refusal("a get of a record of " + bytes_for_people(answer_bytes),
+                              read_charge(answer_bytes, asked), budget_class::client,
+                              "nothing was read");
+    return false;
+  }
+  rd.copy_bytes = answer_bytes;
+  return true;
+}
+
+/// After each answer: reply once due; once every replica answered, repair the stale ones (the
+/// reconciled record is merged there). The round, and so its charge, lives until the repairs
+/// were answered: it holds the record they carry.
 void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
   if (auto reply = rd->tally.take_reply())
     finish(rd->done, std::move(*reply));
@@ -221,8 +246,41 @@ void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
     c.kind = replica_call_kind::merge;
     c.key = rd->key;
     c.rec = rd->tally.merged();
-    ask(self, *rd->asked[i], std::move(c), [](replica_answer&) {});
+    ask(self, *rd->asked[i], std::move(c), [rd](replica_answer&) {});
   }
+}
+
+/// Asks replica `i` of the round for the key's record, sent whole when its wire size is at most
+/// `inline_limit` (0: whatever its size). A withheld record is asked for again, whole, once the
+/// round's charge grew to hold it; when the budget has no room, that replica counts as failed
+/// with ec::overloaded.
+void ask_read(self_ptr self, const std::shared_ptr<read_round>& rd, size_t i,
+              uint64_t inline_limit) {
+  replica_call c;
+  c.kind = replica_call_kind::read;
+  c.key = rd->key;
+  c.inline_limit = inline_limit;
+  ask(self, *rd->asked[i], std::move(c), [self, rd, i](replica_answer& a) {
+    caf::error refused;
+    if (!a.err && a.read.withheld_bytes != 0) {
+      if (charge_answer(self, *rd, a.read.withheld_bytes, refused))
+        return ask_read(self, rd, i, 0);
+      a.err = std::move(refused);
+    } else if (!a.err && !charge_answer(self, *rd, estimated_wire_bytes(a), refused)) {
+      // Larger than its size when first read (written since): let go of it at once.
+      a.err = std::move(refused);
+      a.read = replica_read{};
+    }
+    if (a.err) {
+      rd->tally.failed(i, a.err);
+    } else {
+      // A later write through this node must be stamped above what the reader saw.
+      if (a.read.found)
+        self->state.clock->observe(a.read.rec);
+      rd->tally.answered(i, rd->asked[i]->node, std::move(a.read));
+    }
+    on_read_answer(self, rd);
+  });
 }
 
 void start_get(self_ptr self, bytes key, outcome_fn done) {
@@ -238,25 +296,23 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
   auto& p = **plan;
   if (asked.size() < p.read_quorum)
     return finish<get_reply>(done, too_few_replicas(asked.size(), p.replicas_total, p.read_quorum));
+  // Admitted only within the memory budget, charged for answers of up to inline_read_bytes each:
+  // all a replica sends before the round's charge grew to a larger record's real size.
+  memory_budget::charge held;
+  uint64_t inline_limit = 0;
+  if (auto& budget = self->state.budget) {
+    auto bytes = read_charge(inline_read_bytes, asked.size());
+    held = budget->take(bytes, budget_class::client);
+    if (!held)
+      return finish<get_reply>(done, budget->refusal("a get", bytes, budget_class::client,
+                                                     "nothing was read"));
+    inline_limit = inline_read_bytes;
+  }
   auto scope = dvv::scope_of(self->state.instance, key);
   auto rd = std::make_shared<read_round>(std::move(*plan), std::move(asked), std::move(done),
-                                         std::move(key), scope);
-  for (size_t i = 0; i < rd->asked.size(); ++i) {
-    replica_call c;
-    c.kind = replica_call_kind::read;
-    c.key = rd->key;
-    ask(self, *rd->asked[i], std::move(c), [self, rd, i](replica_answer& a) {
-      if (a.err) {
-        rd->tally.failed(i);
-      } else {
-        // A later write through this node must be stamped above what the reader saw.
-        if (a.read.found)
-          self->state.clock->observe(a.read.rec);
-        rd->tally.answered(i, rd->asked[i]->node, std::move(a.read));
-      }
-      on_read_answer(self, rd);
-    });
-  }
+                                         std::move(key), scope, std::move(held));
+  for (size_t i = 0; i < rd->asked.size(); ++i)
+    ask_read(self, rd, i, inline_limit);
 }
 
 // --- put / delete ------------------------------------------------------------------------------

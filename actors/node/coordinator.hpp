@@ -2,8 +2,11 @@
 // request a small state machine (a round) inside it, whose decisions are the pure tallies of
 // cluster-config/quorum.hpp:
 //
-//   get:   read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair
-//            └─> too many failures for R ──> reply(unavailable)
+//   get:   beyond the node's memory budget ──> reply(overloaded), before any replica is asked
+//          read ──> R answers ──> reply(merged) ──> all answered or timed out ──> read repair
+//            └─> a record above inline_read_bytes ──> its size only ──> charge grown ──> read it
+//            └─> too many failures for R ──> reply(unavailable; overloaded when a replica, or
+//                this node's budget, had no room for an answer)
 //   write: a context of another key or instance ──> reply(bad_context)
 //          fewer than W replicas (home + fallbacks) up ──> reply(unavailable)
 //          coord(write) at the first replica (this node's if it is one; on failure the next)
@@ -34,6 +37,15 @@
 // when every replica that failed it was overloaded and none stored it, maybe_applied when some
 // stored it but fewer than W.
 //
+// A get is admitted with read_charge() of inline_read_bytes and asks its replicas for records of
+// up to that size: a replica holding a larger one answers with its size only, and the round asks
+// it again for the whole record once its charge grew to read_charge() of that size (a second round
+// trip, for large records only). So what replicas send never exceeds what the round holds, even on
+// a node that has served nothing yet: the coordinator cannot know a record's size before a replica
+// read it, and an answer arrives whether it fits or not. When the budget has no room for the
+// larger charge, that replica counts as failed overloaded. The charge is held until every replica
+// answered and the read repairs it sent were answered.
+
 // Writes are stamped for last-writer-wins by the node's hybrid clock (wall_clock.hpp node_clock),
 // which follows every record the replicas answer with: a write after a read through this node
 // orders after what the read saw, however far ahead the clock of the node that wrote it ran.

@@ -346,6 +346,13 @@ void serve_call(self_ptr self, replica_call& c, replica_answer& out) {
       out.err = no_partition(c.partition);
     else
       out.read = read_record(self->state, c.partition, c.key);
+    // A record above the coordinator's limit goes only once its budget holds it: answered with
+    // its size, and let go here at once.
+    if (auto size = estimated_wire_bytes(out); c.inline_limit != 0 && out.read.found &&
+                                               size > c.inline_limit) {
+      out.read.rec = record{};
+      out.read.withheld_bytes = size;
+    }
     return;
   case replica_call_kind::coord:
     take_record(apply_coord(self, c.partition, c.op, c.target), out);

@@ -139,4 +139,43 @@ BOOST_AUTO_TEST_CASE(a_write_is_charged_per_copy_it_makes) {
   BOOST_TEST(bytes_for_people(uint64_t{3} << 30) == "3.0 GiB");
 }
 
+BOOST_AUTO_TEST_CASE(a_charge_grows_within_its_ceiling_or_alone) {
+  auto budget = std::make_shared<memory_budget>(1000);
+  auto a = budget->take(100, budget_class::client);
+  BOOST_TEST(a.grow(200, budget_class::client));
+  BOOST_TEST(a.bytes() == 300u);
+  BOOST_TEST(budget->used() == 300u);
+  // Alone, it may grow past its ceiling (a get of a record larger than the share must pass).
+  BOOST_TEST(!a.grow(900, budget_class::client, false)); // unless told it may not
+  BOOST_TEST(a.grow(900, budget_class::client));
+  BOOST_TEST(budget->used() == 1200u);
+  a.release();
+  BOOST_TEST(budget->used() == 0u);
+  BOOST_TEST(!a.grow(1, budget_class::client)); // released: nothing to grow
+  auto b = budget->take(100, budget_class::client);
+  auto other = budget->take(600, budget_class::client);
+  BOOST_TEST(!b.grow(51, budget_class::client)); // 751 > 750
+  BOOST_TEST(b.bytes() == 100u);                 // kept as it was
+  BOOST_TEST(budget->refused() == 2u);
+  BOOST_TEST(b.grow(50, budget_class::client));
+  BOOST_TEST(b.grow(250, budget_class::replication)); // replication may fill the rest
+  BOOST_TEST(budget->used() == 1000u);
+  BOOST_TEST(budget->peak() == 1200u);
+  b.release();
+  other.release();
+  BOOST_TEST(budget->used() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_get_is_charged_per_copy_its_answers_make) {
+  BOOST_TEST(read_charge(1 << 20, 3) == uint64_t{6} * ((1 << 20) + 512));
+  // Admission: three replicas' answers of up to inline_read_bytes each, about 99 KiB.
+  BOOST_TEST(read_charge(inline_read_bytes, 3) == uint64_t{6} * (16384 + 512));
+  auto budget = std::make_shared<memory_budget>(1000);
+  auto err = budget->refusal("a get", 2000, budget_class::client, "nothing was read");
+  BOOST_TEST(describe(err) == "overloaded: a get needs 2.0 KiB of the node's memory budget, which "
+                              "holds 0 bytes of requests in flight (memory_budget_bytes = 1000 "
+                              "bytes, of which clients may fill 750 bytes); nothing was read: "
+                              "retry shortly");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

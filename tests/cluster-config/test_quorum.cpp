@@ -176,6 +176,26 @@ BOOST_AUTO_TEST_CASE(too_many_failures_for_r_are_unavailable_once) {
   BOOST_TEST(error_text(two.take_reply()) == "unavailable: 0 of 3 replicas answered, 2 needed");
 }
 
+BOOST_AUTO_TEST_CASE(a_get_that_replicas_refused_as_overloaded_is_overloaded) {
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
+  t.failed(0, caf::make_error(ec::timeout, "slow"));
+  BOOST_TEST(!t.take_reply());
+  t.failed(2, caf::make_error(ec::overloaded, "no room"));
+  auto reply = t.take_reply();
+  BOOST_REQUIRE(reply);
+  BOOST_TEST(((*reply).error() == ec::overloaded));
+  BOOST_TEST(error_text(reply) ==
+             "overloaded: 0 of 3 replicas answered, 2 needed (overloaded: no room)");
+  // An overloaded replica does not matter while R is reached without it.
+  read_tally fine{3, 2, 3, conflict_mode::siblings, scope};
+  fine.failed(1, caf::make_error(ec::overloaded, "no room"));
+  fine.answered(0, "n1", holding(written("a", 1, 10)));
+  fine.answered(2, "n3", holding(written("a", 1, 10)));
+  auto ok = fine.take_reply();
+  BOOST_REQUIRE((ok && *ok));
+  BOOST_TEST(join(values(**ok)) == "a");
+}
+
 BOOST_AUTO_TEST_CASE(a_failure_that_leaves_r_in_reach_waits_for_the_others) {
   read_tally t{3, 2, 3, conflict_mode::siblings, scope};
   t.failed(0);

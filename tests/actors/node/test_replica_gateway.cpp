@@ -272,17 +272,107 @@ BOOST_FIXTURE_TEST_CASE(writes_beyond_the_memory_budget_are_refused_before_any_r
   for (auto n : seen->call_batches)
     calls += n;
   BOOST_TEST(calls == 2u);
+  // A get is charged too (for answers of up to inline_read_bytes from each replica): refused
+  // while the writes hold the budget, before any replica is asked.
   send(c, {get_call(b("c"), 4)});
+  auto shed = one_client_answer();
+  BOOST_TEST((shed.err == ec::overloaded), describe(shed.err));
+  BOOST_TEST(describe(shed.err).find("overloaded: a get needs 99.0 KiB") == 0u,
+             describe(shed.err));
+  BOOST_TEST(describe(shed.err).find("nothing was read: retry shortly") != std::string::npos);
+  BOOST_TEST(budget->refused() == 2u);
+  advance(1200ms);
+  // Once the silent replica's calls timed out, every charge is back: the get passes (alone, past
+  // the clients' share) and so do writes.
+  BOOST_TEST(budget->used() == 0u);
+  send(c, {get_call(b("c"), 6)});
   advance(1200ms); // the get needs the silent one too (R = 2 of n1, n2): answered, not found
   auto got = client_answers();
-  BOOST_TEST((got.count(4) == 1 && !got[4].err && !got[4].get.found));
-  // Once the silent replica's calls timed out, every charge is back and writes pass again.
+  BOOST_TEST((got.count(6) == 1 && !got[6].err && !got[6].get.found), describe(got[6].err));
   BOOST_TEST(budget->used() == 0u);
   send(c, {put_call(b("c"), bytes(1000, 'c'), {}, 5)});
   auto again = one_client_answer();
   BOOST_TEST(!again.err, describe(again.err));
   advance(1200ms);
   BOOST_TEST(budget->used() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(gets_of_large_records_are_read_whole_only_once_the_budget_holds_them,
+                        gateway_fixture) {
+  // Four values of 100,000 bytes, stored without a budget.
+  auto writer = coordinator(all_gateways());
+  for (uint64_t i = 1; i <= 4; ++i) {
+    send(writer, {put_call(b("k" + std::to_string(i)), bytes(100000, 'a' + i), {}, i)});
+    BOOST_REQUIRE(!one_client_answer().err);
+  }
+  // Through a coordinator with a budget whose clients' share (1,095,000 bytes) holds the four
+  // gets' admissions (6 copies of inline_read_bytes each) and one of them grown to 6 copies of
+  // its record, not two.
+  auto budget = std::make_shared<memory_budget>(1460000);
+  coordinator_options o{one_partition(all_gateways()), 1s};
+  o.budget = budget;
+  auto c = keep(spawn_coordinator(sys, std::move(o)));
+  send(c, {get_call(b("k1"), 1), get_call(b("k2"), 2), get_call(b("k3"), 3), get_call(b("k4"), 4)});
+  auto got = client_answers();
+  BOOST_REQUIRE_EQUAL(got.size(), 4u);
+  BOOST_TEST((!got[1].err && got[1].get.values == std::vector<bytes>{bytes(100000, 'b')}),
+             describe(got[1].err));
+  for (uint64_t i = 2; i <= 4; ++i) {
+    BOOST_TEST((got[i].err == ec::overloaded), describe(got[i].err));
+    BOOST_TEST(describe(got[i].err).find("a get of a record of 97.") != std::string::npos,
+               describe(got[i].err));
+    BOOST_TEST(describe(got[i].err).find("nothing was read: retry shortly") != std::string::npos,
+               describe(got[i].err));
+  }
+  // The replicas never sent more than the rounds held.
+  BOOST_TEST(budget->peak() <= memory_budget::client_share(1460000));
+  BOOST_TEST(budget->used() == 0u); // every round gave its charge back
+  // Alone, a get is served whole.
+  send(c, {get_call(b("k3"), 5)});
+  auto one = one_client_answer();
+  BOOST_TEST((!one.err && one.get.values == std::vector<bytes>{bytes(100000, 'd')}),
+             describe(one.err));
+  BOOST_TEST(budget->peak() >= read_charge(100000, 3));
+  BOOST_TEST(budget->used() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(storage_withholds_a_record_above_the_calls_inline_limit,
+                        gateway_fixture) {
+  auto c = coordinator(all_gateways());
+  send(c, {put_call(b("big"), bytes(100000, 'b'), {}, 1), put_call(b("small"), b("s"), {}, 2)});
+  BOOST_REQUIRE_EQUAL(client_answers().size(), 2u);
+  auto read = [&](const std::string& key, uint64_t limit) {
+    replica_call r;
+    r.kind = replica_call_kind::read;
+    r.key = b(key);
+    r.inline_limit = limit;
+    r.id = 7;
+    replica_read out;
+    auto asked = self->request(stores[0], caf::infinite, batch_atom::value,
+                               std::vector<replica_call>{std::move(r)});
+    run();
+    asked.receive(
+        [&](std::vector<replica_answer>& xs) {
+          BOOST_REQUIRE_EQUAL(xs.size(), 1u);
+          BOOST_TEST(!xs[0].err, describe(xs[0].err));
+          out = std::move(xs[0].read);
+        },
+        [&](caf::error& err) { BOOST_FAIL(describe(err)); });
+    return out;
+  };
+  auto withheld = read("big", inline_read_bytes);
+  BOOST_TEST(withheld.found);
+  BOOST_TEST(withheld.rec.siblings.empty()); // only its size travels
+  BOOST_TEST(withheld.withheld_bytes > 100000u);
+  BOOST_TEST(withheld.withheld_bytes < 100000u + 1024);
+  auto whole = read("big", 0);
+  BOOST_TEST((whole.found && whole.withheld_bytes == 0u));
+  BOOST_REQUIRE_EQUAL(whole.rec.siblings.size(), 1u);
+  BOOST_TEST(whole.rec.siblings[0].value.size() == 100000u);
+  auto small = read("small", inline_read_bytes);
+  BOOST_TEST((small.found && small.withheld_bytes == 0u && small.rec.siblings.size() == 1u));
+  auto missing = read("none", inline_read_bytes);
+  BOOST_TEST((!missing.found && missing.withheld_bytes == 0u));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_replica_out_of_budget_refuses_writes_and_still_serves_reads,
