@@ -1,7 +1,9 @@
 // What only the durable engine can show: data outliving the connection, corruption on disk being
 // caught, schema versions being checked, and a full disk being reported and survived.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -233,22 +235,35 @@ BOOST_FIXTURE_TEST_CASE(data_survives_close_and_reopen, sqlite_fixture) {
 BOOST_FIXTURE_TEST_CASE(the_log_is_copied_into_the_database_as_writes_go_on, sqlite_fixture) {
   // 24 MB of records in batches with short pauses, as the storage actor commits them under load:
   // the checkpointer thread must keep the write-ahead log near its 1000-page threshold (4 MB).
-  // (The writer checkpoints itself only at 8000 pages, 32 MB.)
+  // (The writer checkpoints itself only at 8000 pages, 32 MB: without the checkpointer the log
+  // always grows to that.) The checkpointer needs CPU time in the pauses; on a machine busy with
+  // other work it may get none, so the run is tried up to three times on a fresh log, and one
+  // run within the bound passes.
   const bytes value(2048, 0x5a);
-  for (int batch = 0; batch < 120; ++batch) {
-    ACTORKV_REQUIRE_OK(store().begin());
-    for (int i = 0; i < 100; ++i)
-      ACTORKV_REQUIRE_OK(
-          store().put(0, to_bytes("k" + std::to_string(batch * 100 + i)), value_record(value)));
-    ACTORKV_REQUIRE_OK(store().commit());
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
   auto wal_bytes = [&] {
     std::ifstream wal{path() + "-wal", std::ios::binary | std::ios::ate};
     return wal ? static_cast<int64_t>(wal.tellg()) : int64_t{-1};
   };
-  BOOST_TEST_MESSAGE("write-ahead log after 24 MB written: " << wal_bytes() << " bytes");
-  BOOST_TEST(wal_bytes() < 12 * 1024 * 1024);
+  int64_t least = INT64_MAX;
+  for (int attempt = 0; attempt < 3 && least >= 12 * 1024 * 1024; ++attempt) {
+    if (attempt > 0) {
+      close(); // a clean close copies the log and removes it
+      reopen();
+    }
+    for (int batch = 0; batch < 120; ++batch) {
+      ACTORKV_REQUIRE_OK(store().begin());
+      for (int i = 0; i < 100; ++i)
+        ACTORKV_REQUIRE_OK(
+            store().put(0, to_bytes("k" + std::to_string(batch * 100 + i)), value_record(value)));
+      ACTORKV_REQUIRE_OK(store().commit());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    BOOST_TEST_MESSAGE("write-ahead log after 24 MB written (run " << attempt + 1
+                                                                    << "): " << wal_bytes()
+                                                                    << " bytes");
+    least = std::min(least, wal_bytes());
+  }
+  BOOST_TEST(least < 12 * 1024 * 1024);
   reopen();
   auto last = store().get(0, to_bytes("k11999"));
   ACTORKV_REQUIRE_OK(last);
