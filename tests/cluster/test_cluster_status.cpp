@@ -174,6 +174,20 @@ BOOST_AUTO_TEST_CASE(sums_equal_the_members_figures_and_a_killed_member_is_unrea
   auto via_n2 = read_cluster_view(c, 1);
   BOOST_TEST(via_n2.unreachable == "n4", via_n2.raw);
   BOOST_TEST(via_n2.total_hints == down.total_hints, via_n2.raw);
+
+  // A member that stops answering while still connected (paused): the node waits for it at most
+  // [timeouts] request_ms (5 s here), then lists it as not answering; the others still count.
+  c.pause(2);
+  auto silent = read_cluster_view(c, 0);
+  c.resume(2);
+  BOOST_TEST_MESSAGE("n3 paused: answered in " << silent.took_ms << " ms");
+  BOOST_TEST(silent.http_status == 200);
+  BOOST_TEST(silent.unreachable == "n3,n4", silent.raw);
+  BOOST_TEST(silent.answered == 2u, silent.raw);
+  BOOST_TEST(silent.took_ms < 9000, silent.took_ms);
+  BOOST_TEST(silent.total_hints == down.hints["n1"] + down.hints["n2"], silent.raw);
+  BOOST_TEST((silent.errors["n3"] == "timeout" || silent.errors["n3"] == "unavailable"),
+             silent.raw);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
