@@ -227,8 +227,8 @@ struct member_answer {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_answer& x) {
-  return f(caf::meta::type_name("actorkv::member_answer"), x.name, x.endpoint, x.answered,
-           x.status, x.error, x.message);
+  return f(caf::meta::type_name("actorkv::member_answer"), x.name, x.endpoint, x.answered, x.status,
+           x.error, x.message);
 }
 
 /// Answer to the cluster-wide status: every member (those that left or were removed and own

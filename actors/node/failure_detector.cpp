@@ -87,9 +87,9 @@ void check_clocks(self_ptr self) {
   auto now = self->clock().now();
   if (off.empty()) {
     if (!st.clock_off.empty())
-      log_event(log_subsystem::clock, st.options.node, "clock skew over: the up peers' wall clocks are within " +
-                                     std::to_string(status.max_clock_skew_ms) +
-                                     " ms of this node's");
+      log_event(log_subsystem::clock, st.options.node,
+                "clock skew over: the up peers' wall clocks are within " +
+                    std::to_string(status.max_clock_skew_ms) + " ms of this node's");
     st.clock_off.clear();
     return;
   }

@@ -105,9 +105,9 @@ void stream_failed(self_ptr self, uint64_t id, const stream_key& k, const std::s
     pr.owed_since_us = pr.owed_since_us ? std::min(*pr.owed_since_us, since) : since;
   }
   if (st.failed_logged.insert(k).second)
-    log_event(log_subsystem::handoff, st.options.node, "handoff of partition " + std::to_string(k.partition) + " to " +
-                                   k.target + " interrupted (" + why +
-                                   "); it resumes after the last key acknowledged");
+    log_event(log_subsystem::handoff, st.options.node,
+              "handoff of partition " + std::to_string(k.partition) + " to " + k.target +
+                  " interrupted (" + why + "); it resumes after the last key acknowledged");
   schedule(self, st.options.retry);
 }
 
@@ -146,9 +146,9 @@ void stream_finished(self_ptr self, uint64_t id, const stream_key& k) {
           [=](uint64_t dropped) {
             auto& st = self->state;
             ++st.stats.partitions_released;
-            log_event(log_subsystem::handoff, st.options.node, "partition " + std::to_string(k.partition) +
-                                           " handed off; " + std::to_string(dropped) +
-                                           " records deleted here");
+            log_event(log_subsystem::handoff, st.options.node,
+                      "partition " + std::to_string(k.partition) + " handed off; " +
+                          std::to_string(dropped) + " records deleted here");
             self->send(st.options.listener, release_atom::value, k.partition);
             if (st.active == drop_id)
               st.active = 0;

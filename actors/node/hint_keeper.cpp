@@ -67,8 +67,7 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
                 held->release();
                 self->state.delivering.erase(target);
                 log_event(log_subsystem::hints, log_level::debug, self->state.options.node,
-                          "a batch of " + std::to_string(batch) + " hints for " + target +
-                              " sent");
+                          "a batch of " + std::to_string(batch) + " hints for " + target + " sent");
               }
             };
             for (auto& h : hints) {
@@ -114,9 +113,10 @@ void forget(self_ptr self, const std::string& target, uint64_t so_far) {
               return;
             }
             st.forgetting.erase(target);
-            log_event(log_subsystem::hints, st.options.node, std::to_string(so_far + n) + " hints for " + target +
-                                           " dropped: it left the cluster, they can never be "
-                                           "delivered");
+            log_event(log_subsystem::hints, st.options.node,
+                      std::to_string(so_far + n) + " hints for " + target +
+                          " dropped: it left the cluster, they can never be "
+                          "delivered");
           },
           [=](caf::error& err) {
             self->state.forgetting.erase(target); // the next round tries again

@@ -44,7 +44,8 @@ constexpr auto failure_log_interval = 60s;
 
 void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
   if (usable(peer))
-    log_event(log_subsystem::peers, log_level::warning, self->state.options.self_name, "peer " + peer.name + " down (" + why + ")");
+    log_event(log_subsystem::peers, log_level::warning, self->state.options.self_name,
+              "peer " + peer.name + " down (" + why + ")");
   peer.up = false;
   peer.handle = nullptr;
   peer.vnodes.clear();
@@ -71,7 +72,7 @@ void report_failure(self_ptr self, peer_info& peer, const std::string& reason) {
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - f.logged).count();
     log_event(log_subsystem::peers, log_level::warning, me,
               "peer " + peer.name + " " + reason + " (" + std::to_string(f.repeats) +
-                      " more attempts in " + std::to_string(seconds) + " s)");
+                  " more attempts in " + std::to_string(seconds) + " s)");
     f.repeats = 0;
     f.logged = now;
   }

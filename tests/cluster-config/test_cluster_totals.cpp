@@ -35,8 +35,8 @@ member_answer silent(const std::string& name) {
 BOOST_AUTO_TEST_SUITE(cluster_totals_suite)
 
 BOOST_AUTO_TEST_CASE(sums_are_those_of_every_member_that_answered) {
-  auto t = sum_members({answered("n1", 10, 5, 1), answered("n2", 0, 7, 2),
-                        answered("n3", 32, 0, 0)});
+  auto t =
+      sum_members({answered("n1", 10, 5, 1), answered("n2", 0, 7, 2), answered("n3", 32, 0, 0)});
   BOOST_TEST(t.members == 3u);
   BOOST_TEST(t.answered == 3u);
   BOOST_TEST(t.complete());

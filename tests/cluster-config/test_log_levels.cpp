@@ -59,8 +59,8 @@ BOOST_AUTO_TEST_CASE(bad_words_are_named_and_change_nothing) {
   l.overrides = {{log_subsystem::clock, log_level::error}};
   std::string error;
   BOOST_CHECK(!parse_log_levels("handof=debug", l, error));
-  BOOST_CHECK_EQUAL(error, "--log-level: 'handof' is not a subsystem (" + log_subsystem_names() +
-                               ")");
+  BOOST_CHECK_EQUAL(error,
+                    "--log-level: 'handof' is not a subsystem (" + log_subsystem_names() + ")");
   BOOST_CHECK(!parse_log_levels("handoff=loud", l, error));
   BOOST_CHECK_EQUAL(error, "--log-level: handoff='loud' is not a level (error, warning (warn), "
                            "info or debug)");

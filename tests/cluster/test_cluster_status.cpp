@@ -31,7 +31,7 @@ struct cluster_view {
   uint64_t total_hints = 0;
   uint64_t members = 0;
   uint64_t answered = 0;
-  std::map<std::string, int64_t> hints; ///< per member that answered, from its own status
+  std::map<std::string, int64_t> hints;      ///< per member that answered, from its own status
   std::map<std::string, std::string> errors; ///< per member that did not
   std::string raw;
 };
@@ -39,10 +39,9 @@ struct cluster_view {
 /// Runs curl with the reader's certificate against node `i`'s `path`; the body and status.
 std::pair<int, std::string> curl_get(local_cluster& c, size_t i, const std::string& path) {
   auto body = c.dir() + "/status-body.json";
-  auto run = run_program({"/usr/bin/curl", "-sS", "--max-time", "20", "--cacert",
-                          c.cert_path("ca"), "--cert", c.cert_path("reader"), "--key",
-                          c.key_path("reader"), "-o", body, "-w", "%{http_code}",
-                          c.https_url(i) + path},
+  auto run = run_program({"/usr/bin/curl", "-sS", "--max-time", "20", "--cacert", c.cert_path("ca"),
+                          "--cert", c.cert_path("reader"), "--key", c.key_path("reader"), "-o",
+                          body, "-w", "%{http_code}", c.https_url(i) + path},
                          "", 30s);
   BOOST_REQUIRE_MESSAGE(run.exit_code == 0, "curl: " << run.err);
   return {std::stoi(run.out), file_text(body)};
@@ -103,9 +102,9 @@ for m in d["members"]:
 uint64_t own_hints(local_cluster& c, size_t i) {
   auto [status, body] = curl_get(c, i, "/v1/status");
   BOOST_REQUIRE_EQUAL(status, 200);
-  auto py = run_program({"/usr/bin/python3", "-c",
-                         "import json,sys; print(json.load(sys.stdin)['pending_hints'])"},
-                        body, 20s);
+  auto py = run_program(
+      {"/usr/bin/python3", "-c", "import json,sys; print(json.load(sys.stdin)['pending_hints'])"},
+      body, 20s);
   BOOST_REQUIRE_MESSAGE(py.exit_code == 0, py.err << body);
   return std::stoull(py.out);
 }

@@ -39,9 +39,8 @@ BOOST_AUTO_TEST_CASE(each_subsystem_writes_at_its_own_level, *boost::unit_test::
 
   // The manifest's levels, and a plain --log-level that replaces them.
   c.stop(1);
-  c.rewrite_manifest([](std::string text) {
-    return text + "\n[log]\nlevels = { peers = \"debug\" }\n";
-  });
+  c.rewrite_manifest(
+      [](std::string text) { return text + "\n[log]\nlevels = { peers = \"debug\" }\n"; });
   c.start(1);
   BOOST_TEST(c.wait_for_log(1, "debug dialing n3", 20s), c.log_tail(1));
   c.stop(2);
@@ -71,16 +70,14 @@ BOOST_AUTO_TEST_CASE(unknown_subsystems_and_levels_stop_kvnode_at_start,
   BOOST_TEST(bad_level.exit_code == 2);
   BOOST_TEST(bad_level.err.find("handoff='loud' is not a level") != std::string::npos,
              bad_level.err);
-  c.rewrite_manifest([](std::string text) {
-    return text + "\n[log]\nlevels = { hanfoff = \"debug\" }\n";
-  });
+  c.rewrite_manifest(
+      [](std::string text) { return text + "\n[log]\nlevels = { hanfoff = \"debug\" }\n"; });
   auto manifest = c.manifest_text();
   auto lines = std::count(manifest.begin(), manifest.end(), '\n');
   auto in_manifest = run({});
   BOOST_TEST(in_manifest.exit_code == 2);
   BOOST_TEST(in_manifest.err.find(c.manifest_path() + ":" + std::to_string(lines) +
-                                  ": unknown subsystem 'log.levels.hanfoff'") !=
-                 std::string::npos,
+                                  ": unknown subsystem 'log.levels.hanfoff'") != std::string::npos,
              in_manifest.err);
 }
 

@@ -731,8 +731,7 @@ int main(int argc, char** argv) {
   // Clients accept by default what any node may send (a get of the largest record allowed).
   static_assert(actorkv::default_dialed_frame_limit == actorkv::max_frame_bytes_bound);
   actorkv::set_dialed_frame_limit(
-      cluster->limits.max_frame_bytes,
-      [node_name](const std::string& what) {
+      cluster->limits.max_frame_bytes, [node_name](const std::string& what) {
         actorkv::log_event(actorkv::log_subsystem::connections, node_name, what);
       });
 

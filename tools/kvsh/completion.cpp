@@ -6,9 +6,9 @@ namespace actorkv {
 
 namespace {
 
-const std::vector<std::string> commands{"backup", "check", "delete", "fault", "get",  "help",
-                                        "join",   "leave", "plan",   "put",   "quit", "remove",
-                                        "ring",   "status"};
+const std::vector<std::string> commands{"backup", "check",  "delete", "fault", "get",
+                                        "help",   "join",   "leave",  "plan",  "put",
+                                        "quit",   "remove", "ring",   "status"};
 
 /// The options each command takes (kvsh's parse_words tables, help).
 std::vector<std::string> options_of(const std::string& command) {

@@ -8,22 +8,22 @@
 // stops with exit code 1 at the first error, whose message goes to stderr (exit codes: usage).
 #include <unistd.h>
 
+#include <algorithm>
 #include <csetjmp>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <editline/readline.h>
 
-#include "tools/version.hpp"
 #include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
 #include "tools/kvsh/completion.hpp"
 #include "tools/kvsh/shell.hpp"
+#include "tools/version.hpp"
 
 namespace {
 

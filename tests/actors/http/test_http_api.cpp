@@ -385,15 +385,14 @@ BOOST_AUTO_TEST_CASE(the_cluster_status_sums_the_members_that_answered_and_names
   BOOST_CHECK_EQUAL(doc->find("scope")->text, "cluster");
   BOOST_CHECK_EQUAL(doc->find("asked_by")->text, "n1");
   BOOST_CHECK(doc->find("complete")->type == json_value::kind::boolean);
-  for (auto part : {"\"complete\":false", "\"unreachable\":[\"n3\"]", "\"members\":3",
-                    "\"answered\":2", "\"pending_hints\":42", "\"ae_repairs_total\":4",
-                    "\"error\":\"timeout\"", "\"message\":\"no answer within 5000 ms\"",
-                    "\"status\":{\"node\":\"n2\""})
+  for (auto part :
+       {"\"complete\":false", "\"unreachable\":[\"n3\"]", "\"members\":3", "\"answered\":2",
+        "\"pending_hints\":42", "\"ae_repairs_total\":4", "\"error\":\"timeout\"",
+        "\"message\":\"no answer within 5000 ms\"", "\"status\":{\"node\":\"n2\""})
     BOOST_CHECK_MESSAGE(body.find(part) != std::string::npos, part << " in " << body);
   a.members.pop_back();
   body = s(render_cluster_status(a).body);
-  BOOST_CHECK_MESSAGE(body.find("\"complete\":true,\"unreachable\":[]") != std::string::npos,
-                      body);
+  BOOST_CHECK_MESSAGE(body.find("\"complete\":true,\"unreachable\":[]") != std::string::npos, body);
 }
 
 BOOST_AUTO_TEST_CASE(metrics_need_the_read_role_and_the_console_none) {
