@@ -503,9 +503,10 @@ struct shell::impl {
         out[i].answered = true;
         out[i].status = std::move(*answers[i]);
       } else {
+        // As --json has always named them: the HTTP API's error name and message.
         auto f = failure_of(answers[i].error(), false);
         out[i].error = f.error;
-        out[i].message = describe(answers[i].error());
+        out[i].message = f.message;
       }
     }
     return out;
@@ -523,7 +524,7 @@ struct shell::impl {
     for (auto& a : answers) {
       out << std::left << std::setw(10) << a.name;
       if (!a.answered) {
-        out << "no answer: " << a.message << std::endl;
+        out << "no answer: " << a.error << ": " << a.message << std::endl;
         continue;
       }
       auto* own = &a.status;
