@@ -488,15 +488,43 @@ void read_faults(checker& ck, const entry& e, fault_settings& out) {
                  });
 }
 
+/// The words a level may be written as (cluster-config/log_levels.hpp).
+const std::vector<std::string_view> log_level_words{"error", "warning", "warn", "info", "debug"};
+
+/// [log] levels = { SUBSYSTEM = "LEVEL", ... }.
+void read_log_levels(checker& ck, const entry& e,
+                     std::vector<std::pair<log_subsystem, log_level>>& out) {
+  auto* t = e.value.as_table();
+  if (!t) {
+    ck.fail(e.line, "log.levels must be a table of subsystem = \"level\" (levels = { handoff = "
+                    "\"debug\" }), not " +
+                        std::string{type_name(e.value)});
+    return;
+  }
+  for (auto&& [k, v] : *t) {
+    auto line = line_of(k.source().begin.line > 0 ? k.source() : v.source());
+    auto subsystem = parse_log_subsystem(k.str());
+    if (!subsystem) {
+      ck.fail(line, "unknown subsystem 'log.levels." + printable(k.str()) + "': subsystems are " +
+                        log_subsystem_names());
+      continue;
+    }
+    auto full = "log.levels." + std::string{k.str()};
+    if (auto w = read_word(ck, entry{full, v, line}, log_level_words))
+      out.emplace_back(*subsystem, *parse_log_level(*w));
+  }
+}
+
 void read_log(checker& ck, const entry& e, log_settings& out) {
   if (auto* t = as_table(ck, e))
     for_each_key(ck, *t, "log.",
                  {
                      {"level",
                       [&](const entry& x) {
-                        if (auto w = read_word(ck, x, {"error", "warning", "info", "debug"}))
+                        if (auto w = read_word(ck, x, log_level_words))
                           out.level = *w;
                       }},
+                     {"levels", [&](const entry& x) { read_log_levels(ck, x, out.levels); }},
                      {"format",
                       [&](const entry& x) {
                         if (auto w = read_word(ck, x, {"text", "json"}))

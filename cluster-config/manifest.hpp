@@ -13,6 +13,7 @@
 #include <caf/expected.hpp>
 
 #include "cluster-config/access.hpp"
+#include "cluster-config/log_levels.hpp"
 #include "messages/record.hpp"
 
 namespace actorkv {
@@ -209,6 +210,9 @@ constexpr uint32_t background_target_limit_ms = 60 * 1000;
 /// --log-level and --log-format override it.
 struct log_settings {
   std::string level = "info";  ///< error | warning | info | debug: the least severe line written
+  /// levels = { handoff = "debug", gossip = "warn" }: a level of their own for some subsystems
+  /// (cluster-config/log_levels.hpp); TOML allows each key once, so their order does not matter.
+  std::vector<std::pair<log_subsystem, log_level>> levels;
   std::string format = "text"; ///< text: "TIME NODE LEVEL message"; json: one object per line
 };
 

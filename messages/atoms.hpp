@@ -9,6 +9,7 @@ namespace actorkv {
 // Client protocol (client -> node; client <-> coordinator through batch_atom).
 using session_atom = caf::atom_constant<caf::atom("session")>; ///< where a client's calls go
 using status_atom = caf::atom_constant<caf::atom("status")>;
+using cluster_atom = caf::atom_constant<caf::atom("cluster")>; ///< status of every member
 
 // Peer protocol (node <-> node).
 using peer_atom = caf::atom_constant<caf::atom("peer")>;

@@ -213,4 +213,34 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.collection_sweeps);
 }
 
+/// One member's own status as a node asked it of each member for a cluster-wide view (HTTP
+/// `GET /v1/status?scope=cluster`): its answer, or why none came (the member is not connected to
+/// the asking node, or did not answer within the deadline).
+struct member_answer {
+  std::string name;
+  std::string endpoint; ///< host:port
+  bool answered = false;
+  cluster_status status; ///< the member's own answer, when answered
+  std::string error;     ///< when not answered: an error name ("unavailable", "timeout", ...)
+  std::string message;   ///< when not answered: for people
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_answer& x) {
+  return f(caf::meta::type_name("actorkv::member_answer"), x.name, x.endpoint, x.answered, x.status,
+           x.error, x.message);
+}
+
+/// Answer to the cluster-wide status: every member (those that left or were removed and own
+/// nothing excepted), in the view's order, as the asking node collected them.
+struct cluster_answers {
+  std::string asked_by; ///< the node that collected them
+  std::vector<member_answer> members;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_answers& x) {
+  return f(caf::meta::type_name("actorkv::cluster_answers"), x.asked_by, x.members);
+}
+
 } // namespace actorkv

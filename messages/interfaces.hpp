@@ -115,7 +115,7 @@ using replica_answers_actor =
 /// change to a message between nodes. Peers of different versions refuse each other in the
 /// handshake with one log line naming both, instead of failing every decode. peer_hello's layout
 /// up to `protocol` must never change, so that any two versions can read each other's.
-constexpr uint32_t protocol_version = 2;
+constexpr uint32_t protocol_version = 2; // 2: replica reads' inline limit, node_actor (status, cluster)
 
 struct peer_hello {
   uint32_t protocol = protocol_version; ///< first, so that every version reads it
@@ -245,6 +245,10 @@ using node_actor = caf::typed_actor<
     caf::replies_to<session_atom>::with<client_requests_actor>,
     /// The cluster as this node sees it.
     caf::replies_to<status_atom>::with<cluster_status>,
+    /// Every member's own status, asked by this node of each member it is connected to (and of
+    /// itself) at once, within the request timeout; the others are listed as not answering.
+    /// Needs the role status needs (read).
+    caf::replies_to<status_atom, cluster_atom>::with<cluster_answers>,
     /// Peer handshake: answers with this node's own hello, including its vnodes. Fails with
     /// ec::peer_mismatch when the settings differ.
     caf::replies_to<peer_atom, peer_hello>::with<peer_hello>,
@@ -396,6 +400,8 @@ using client_actor = caf::typed_actor<
     caf::replies_to<caf::delete_atom, delete_request>::with<write_reply>,
     /// The cluster as the connected node sees it.
     caf::replies_to<status_atom>::with<cluster_status>,
+    /// Every member's own status as the connected node collected it (see node_actor).
+    caf::replies_to<status_atom, cluster_atom>::with<cluster_answers>,
     /// Fault injection on the connected node (see node_actor).
     caf::replies_to<fault_atom, std::string, std::vector<std::string>, uint32_t>::with<std::string>,
     /// Membership change through the connected node (see node_actor).

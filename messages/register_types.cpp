@@ -20,6 +20,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<write_reply>("actorkv::write_reply");
   cfg.add_message_type<member_status>("actorkv::member_status");
   cfg.add_message_type<cluster_status>("actorkv::cluster_status");
+  cfg.add_message_type<member_answer>("actorkv::member_answer");
+  cfg.add_message_type<cluster_answers>("actorkv::cluster_answers");
   cfg.add_message_type<write_op>("actorkv::write_op");
   cfg.add_message_type<replica_read>("actorkv::replica_read");
   cfg.add_message_type<peer_hello>("actorkv::peer_hello");

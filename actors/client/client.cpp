@@ -759,6 +759,11 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
         forward<cluster_status>(self, rp, true, status_atom::value);
         return rp;
       },
+      [=](status_atom, cluster_atom) {
+        auto rp = self->make_response_promise<cluster_answers>();
+        forward<cluster_answers>(self, rp, true, status_atom::value, cluster_atom::value);
+        return rp;
+      },
       [=](caf::get_atom, const std::vector<bytes>& keys) {
         // Every key is its own get; they run concurrently.
         using replies = std::vector<get_reply>;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "cluster-config/cluster_totals.hpp"
 #include "cluster-config/metrics.hpp"
 #include "messages/error.hpp"
 #include "messages/hex.hpp"
@@ -191,6 +192,10 @@ std::optional<route> parse_route(std::string_view target, http_failure& failure)
       continue;
     if (r.target == endpoint::kv && (param == "format=json" || param == "format=raw")) {
       r.json = param == "format=json";
+      continue;
+    }
+    if (r.target == endpoint::status && (param == "scope=cluster" || param == "scope=node")) {
+      r.cluster = param == "scope=cluster";
       continue;
     }
     failure = make_failure(400, "bad_request",
@@ -492,7 +497,10 @@ http_reply render_batch(const std::vector<bytes>& keys, const std::vector<get_re
   return json_reply(200, out + ']');
 }
 
-http_reply render_status(const cluster_status& s) {
+namespace {
+
+/// cluster_status as the JSON object render_status answers with.
+std::string status_json(const cluster_status& s) {
   std::string members = "[";
   for (size_t i = 0; i < s.members.size(); ++i) {
     auto& m = s.members[i];
@@ -555,6 +563,56 @@ http_reply render_status(const cluster_status& s) {
   body.num("background_target_us", s.background_target_us);
   body.num("tombstones_collected", s.tombstones_collected);
   body.num("collection_sweeps", s.collection_sweeps);
+  return body.done();
+}
+
+} // namespace
+
+http_reply render_status(const cluster_status& s) {
+  return json_reply(200, status_json(s));
+}
+
+http_reply render_cluster_status(const cluster_answers& answers) {
+  auto t = sum_members(answers.members);
+  std::string unreachable = "[";
+  for (size_t i = 0; i < t.unreachable.size(); ++i)
+    unreachable += (i > 0 ? "," : "") + json_quote(t.unreachable[i]);
+  json_object totals;
+  totals.num("members", t.members);
+  totals.num("answered", t.answered);
+  totals.num("pending_hints", t.pending_hints);
+  totals.num("handoff_keys_sent", t.handoff_keys_sent);
+  totals.num("handoff_keys_total", t.handoff_keys_total);
+  totals.num("handoff_queued", t.handoff_queued);
+  totals.num("ae_rounds", t.ae_rounds);
+  totals.num("ae_repairs_total", t.ae_repairs_total);
+  totals.num("ae_repairs_running", t.ae_repairs_running);
+  totals.num("memory_in_flight", t.memory_in_flight);
+  totals.num("overloaded_refusals", t.overloaded_refusals);
+  totals.num("tombstones_collected", t.tombstones_collected);
+  totals.num("collection_sweeps", t.collection_sweeps);
+  std::string members = "[";
+  for (size_t i = 0; i < answers.members.size(); ++i) {
+    auto& m = answers.members[i];
+    json_object row;
+    row.str("name", m.name);
+    row.str("endpoint", m.endpoint);
+    row.boolean("answered", m.answered);
+    if (m.answered) {
+      row.raw("status", status_json(m.status));
+    } else {
+      row.str("error", m.error);
+      row.str("message", m.message);
+    }
+    members += (i > 0 ? "," : "") + row.done();
+  }
+  json_object body;
+  body.str("scope", "cluster");
+  body.str("asked_by", answers.asked_by);
+  body.boolean("complete", t.complete());
+  body.raw("unreachable", unreachable + ']');
+  body.raw("totals", totals.done());
+  body.raw("members", members + ']');
   return json_reply(200, body.done());
 }
 

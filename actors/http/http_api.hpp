@@ -19,6 +19,9 @@
 //   POST   /v1/batch/get               read   {"keys": [base64, ...]} -> 200 [{"key", "found",
 //                                             "context", "siblings"}, ...]
 //   GET    /v1/status                  read   200 cluster_status as JSON
+//   GET    /v1/status?scope=cluster    read   200 every member's own status and their sums
+//                                             (render_cluster_status); "complete": false and
+//                                             "unreachable": [names] when a member did not answer
 //   GET    /metrics                    read   200 Prometheus text exposition 0.0.4 (render_metrics)
 //   GET    /, /console, /console/{file}  none  the web console's static files (console_file):
 //                                             nothing secret; the page itself sends a bearer
@@ -60,6 +63,7 @@ struct route {
   bytes key;          ///< kv: percent-decoded, may be empty (refused by check_key)
   std::string action; ///< admin: join, leave, remove or plan
   bool json = false;  ///< kv GET with ?format=json
+  bool cluster = false; ///< status with ?scope=cluster: every member's own figures
 };
 
 /// A refusal: an HTTP status, a name programs branch on (the ec name where one fits, e.g.
@@ -175,6 +179,13 @@ http_reply render_batch(const std::vector<bytes>& keys, const std::vector<get_re
 /// 200 with every field of cluster_status; view_fingerprint as hex (as kvsh prints it, and
 /// because 64-bit integers lose precision in JavaScript), each member with its share in percent.
 http_reply render_status(const cluster_status& status);
+
+/// 200 {"scope": "cluster", "asked_by", "complete", "unreachable": [names], "totals": the sums
+/// (cluster-config/cluster_totals.hpp), "members": [{"name", "endpoint", "answered": true,
+/// "status": as render_status} | {"name", "endpoint", "answered": false, "error", "message"}]}.
+/// "complete" is false when a member did not answer (it is down, or not connected to the node
+/// asked): its figures are then missing from the sums.
+http_reply render_cluster_status(const cluster_answers& answers);
 
 /// 200 text/plain; version=0.0.4: the process's registry (`registry`, already rendered), then
 /// families taken from the answering node's status: hints held, anti-entropy rounds and

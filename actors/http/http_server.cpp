@@ -395,7 +395,7 @@ private:
       break;
     case endpoint::status:
     case endpoint::metrics: // the registry, and figures of the node's status
-      call.what = store_call::kind::status;
+      call.what = route_.cluster ? store_call::kind::cluster_status : store_call::kind::status;
       break;
     case endpoint::console:
       // Served to anyone, so it closes: without credentials nobody holds one of
@@ -466,6 +466,8 @@ private:
       return respond(render_write(result.write), false);
     case store_call::kind::status:
       return respond(render_status(result.status), false);
+    case store_call::kind::cluster_status:
+      return respond(render_cluster_status(result.cluster), false);
     case store_call::kind::admin:
       return respond(render_admin(admin_, result.text), false);
     case store_call::kind::fault:

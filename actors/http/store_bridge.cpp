@@ -74,6 +74,10 @@ void ask_store(caf::event_based_actor* self, const client_actor& store, store_ca
     self->request(store, timeout, status_atom::value)
         .then(answer_into(done, &store_result::status), failed);
     break;
+  case store_call::kind::cluster_status:
+    self->request(store, timeout, status_atom::value, cluster_atom::value)
+        .then(answer_into(done, &store_result::cluster), failed);
+    break;
   case store_call::kind::admin:
     self->request(store, timeout, admin_atom::value, call.admin.action, call.admin.subject,
                   call.admin.apply)

@@ -31,7 +31,7 @@ namespace actorkv {
 
 /// One request of an HTTP connection for the store.
 struct store_call {
-  enum class kind : uint8_t { get, get_many, put, del, status, admin, fault };
+  enum class kind : uint8_t { get, get_many, put, del, status, admin, fault, cluster_status };
   kind what = kind::get;
   bytes key;
   std::vector<bytes> keys; ///< get_many
@@ -50,6 +50,7 @@ struct store_result {
   std::vector<get_reply> gets;
   write_reply write;
   cluster_status status;
+  cluster_answers cluster; ///< cluster_status
   std::string text; ///< admin, fault
 };
 

@@ -53,8 +53,12 @@ void end_round(self_ptr self) {
   st.stats.repairs_last_round = st.stats.repairs_this_round;
   st.stats.repairs_total += st.stats.repairs_this_round;
   if (st.stats.repairs_this_round > 0)
-    log_event(st.options.node, "anti-entropy round " + std::to_string(st.stats.rounds) + ": " +
-                                   std::to_string(st.stats.repairs_this_round) + " keys repaired");
+    log_event(log_subsystem::anti_entropy, st.options.node,
+              "anti-entropy round " + std::to_string(st.stats.rounds) + ": " +
+                  std::to_string(st.stats.repairs_this_round) + " keys repaired");
+  else
+    log_event(log_subsystem::anti_entropy, log_level::debug, st.options.node,
+              "anti-entropy round " + std::to_string(st.stats.rounds) + ": no differences");
   st.stats.repairs_this_round = 0;
   st.stats.partition = 0;
   st.stats.partitions = 0; // no round under way

@@ -90,9 +90,9 @@ void end_sweep(self_ptr self) {
   auto& st = self->state;
   ++st.sweeps;
   if (st.this_sweep > 0)
-    log_event(st.options.node, "tombstone collection: " + std::to_string(st.this_sweep) +
-                                   " tombstones collected (" + std::to_string(st.collected) +
-                                   " since start)");
+    log_event(log_subsystem::tombstones, st.options.node,
+              "tombstone collection: " + std::to_string(st.this_sweep) + " tombstones collected (" +
+                  std::to_string(st.collected) + " since start)");
   st.this_sweep = 0;
   st.next = 0;
   st.cursor.clear();

@@ -354,9 +354,10 @@ void note_siblings(self_ptr self, const std::shared_ptr<write_round>& wr, size_t
   wr->warning = sibling_warning_text(siblings, st.sibling_warning, st.writes.max_siblings);
   if (wr->warning.empty() || !st.warned.due(wr->op.key, self->clock().now()))
     return;
-  log_event(log_level::warning, st.node, "key " + key_for_log(wr->op.key) + ": " + wr->warning +
-                         " (clients write it without the context of a read; logged once a "
-                         "minute per key)");
+  log_event(log_subsystem::coordinator, log_level::warning, st.node,
+            "key " + key_for_log(wr->op.key) + ": " + wr->warning +
+                " (clients write it without the context of a read; logged once a "
+                "minute per key)");
 }
 
 /// The coordinating replica stored `rec`: the replicas after it get it (merged at home replicas,

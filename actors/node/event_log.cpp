@@ -11,45 +11,36 @@ namespace actorkv {
 
 namespace {
 
-// Set once at start, read by every actor's thread.
-std::atomic<int> configured_level{static_cast<int>(log_level::info)};
+// Set once at start, read by every actor's thread: the level of each subsystem, four bits each
+// (subsystem i in bits 4i..4i+3), in one word so that it is constant-initialised (info
+// everywhere until configure_log runs) and read with one load.
+constexpr uint64_t every_subsystem_at(log_level level) {
+  uint64_t packed = 0;
+  for (size_t i = 0; i < all_log_subsystems.size(); ++i)
+    packed |= uint64_t{static_cast<uint8_t>(level)} << (4 * i);
+  return packed;
+}
+static_assert(all_log_subsystems.size() * 4 <= 64, "levels of every subsystem fit one word");
+
+std::atomic<uint64_t> configured_levels{every_subsystem_at(log_level::info)};
 std::atomic<bool> configured_json{false};
+
+int level_of(uint64_t packed, log_subsystem s) {
+  return static_cast<int>(packed >> (4 * static_cast<size_t>(s)) & 15);
+}
 
 } // namespace
 
-const char* to_string(log_level level) {
-  switch (level) {
-  case log_level::error:
-    return "error";
-  case log_level::warning:
-    return "warning";
-  case log_level::info:
-    return "info";
-  case log_level::debug:
-    return "debug";
-  }
-  return "info";
-}
-
-std::optional<log_level> parse_log_level(const std::string& word) {
-  if (word == "error")
-    return log_level::error;
-  if (word == "warning" || word == "warn")
-    return log_level::warning;
-  if (word == "info")
-    return log_level::info;
-  if (word == "debug")
-    return log_level::debug;
-  return std::nullopt;
-}
-
-void configure_log(log_config config) {
-  configured_level = static_cast<int>(config.level);
+void configure_log(const log_config& config) {
+  uint64_t packed = 0;
+  for (auto s : all_log_subsystems)
+    packed |= uint64_t{static_cast<uint8_t>(config.levels.of(s))} << (4 * static_cast<size_t>(s));
+  configured_levels = packed;
   configured_json = config.json;
 }
 
-std::string format_log_line(log_level level, const std::string& node, const std::string& text,
-                            int64_t time_us, bool json) {
+std::string format_log_line(log_subsystem subsystem, log_level level, const std::string& node,
+                            const std::string& text, int64_t time_us, bool json) {
   auto secs = static_cast<std::time_t>(time_us / 1000000);
   auto ms = (time_us / 1000) % 1000;
   std::tm tm{};
@@ -61,14 +52,17 @@ std::string format_log_line(log_level level, const std::string& node, const std:
   auto time = std::string{stamp} + millis;
   if (json)
     return "{\"time\":\"" + time + "\",\"node\":" + json_quote(node) + ",\"level\":\"" +
-           to_string(level) + "\",\"message\":" + json_quote(text) + "}\n";
+           to_string(level) + "\",\"subsystem\":\"" + to_string(subsystem) +
+           "\",\"message\":" + json_quote(text) + "}\n";
   return time + " " + node + " " + to_string(level) + " " + text + "\n";
 }
 
-void log_event(log_level level, const std::string& node, const std::string& text) {
-  if (static_cast<int>(level) > configured_level.load(std::memory_order_relaxed))
+void log_event(log_subsystem subsystem, log_level level, const std::string& node,
+               const std::string& text) {
+  if (static_cast<int>(level) >
+      level_of(configured_levels.load(std::memory_order_relaxed), subsystem))
     return;
-  auto line = format_log_line(level, node, text, system_wall_clock_us(),
+  auto line = format_log_line(subsystem, level, node, text, system_wall_clock_us(),
                               configured_json.load(std::memory_order_relaxed));
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);

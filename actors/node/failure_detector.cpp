@@ -87,9 +87,9 @@ void check_clocks(self_ptr self) {
   auto now = self->clock().now();
   if (off.empty()) {
     if (!st.clock_off.empty())
-      log_event(st.options.node, "clock skew over: the up peers' wall clocks are within " +
-                                     std::to_string(status.max_clock_skew_ms) +
-                                     " ms of this node's");
+      log_event(log_subsystem::clock, st.options.node,
+                "clock skew over: the up peers' wall clocks are within " +
+                    std::to_string(status.max_clock_skew_ms) + " ms of this node's");
     st.clock_off.clear();
     return;
   }
@@ -97,7 +97,7 @@ void check_clocks(self_ptr self) {
     return;
   st.clock_off = off;
   st.clock_warned_at = now;
-  log_event(log_level::warning, st.options.node,
+  log_event(log_subsystem::clock, log_level::warning, st.options.node,
             "clock skew: " + warning + " (more than [timeouts] max_clock_skew_ms = " +
                 std::to_string(status.max_clock_skew_ms) +
                 "); last-writer-wins timestamps follow the clock furthest ahead (up to an hour), "

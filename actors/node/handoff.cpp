@@ -105,9 +105,9 @@ void stream_failed(self_ptr self, uint64_t id, const stream_key& k, const std::s
     pr.owed_since_us = pr.owed_since_us ? std::min(*pr.owed_since_us, since) : since;
   }
   if (st.failed_logged.insert(k).second)
-    log_event(st.options.node, "handoff of partition " + std::to_string(k.partition) + " to " +
-                                   k.target + " interrupted (" + why +
-                                   "); it resumes after the last key acknowledged");
+    log_event(log_subsystem::handoff, st.options.node,
+              "handoff of partition " + std::to_string(k.partition) + " to " + k.target +
+                  " interrupted (" + why + "); it resumes after the last key acknowledged");
   schedule(self, st.options.retry);
 }
 
@@ -118,6 +118,9 @@ void stream_finished(self_ptr self, uint64_t id, const stream_key& k) {
   st.active = 0;
   ++st.stats.tasks_done;
   st.progress.erase(k);
+  log_event(log_subsystem::handoff, log_level::debug, st.options.node,
+            "partition " + std::to_string(k.partition) + " streamed to " + k.target +
+                (k.release ? " (release)" : ""));
   if (!k.release) {
     // A transfer started for an earlier change still reports under that epoch: ignored there.
     if (st.active_epoch == st.epoch)
@@ -143,9 +146,9 @@ void stream_finished(self_ptr self, uint64_t id, const stream_key& k) {
           [=](uint64_t dropped) {
             auto& st = self->state;
             ++st.stats.partitions_released;
-            log_event(st.options.node, "partition " + std::to_string(k.partition) +
-                                           " handed off; " + std::to_string(dropped) +
-                                           " records deleted here");
+            log_event(log_subsystem::handoff, st.options.node,
+                      "partition " + std::to_string(k.partition) + " handed off; " +
+                          std::to_string(dropped) + " records deleted here");
             self->send(st.options.listener, release_atom::value, k.partition);
             if (st.active == drop_id)
               st.active = 0;

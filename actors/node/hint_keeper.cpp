@@ -38,7 +38,7 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
   auto& st = self->state;
   st.delivering.insert(target);
   if (st.announced.insert(target).second)
-    log_event(st.options.node,
+    log_event(log_subsystem::hints, st.options.node,
               "handoff to " + target + " started (" + std::to_string(backlog) + " hints)");
   self->request(st.options.storage, st.options.timeout, hints_atom::value, target, st.options.batch)
       .then(
@@ -62,10 +62,12 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
               }
             }
             auto left = std::make_shared<size_t>(hints.size());
-            auto done_one = [=] {
+            auto done_one = [=, batch = hints.size()] {
               if (--*left == 0) {
                 held->release();
                 self->state.delivering.erase(target);
+                log_event(log_subsystem::hints, log_level::debug, self->state.options.node,
+                          "a batch of " + std::to_string(batch) + " hints for " + target + " sent");
               }
             };
             for (auto& h : hints) {
@@ -111,13 +113,14 @@ void forget(self_ptr self, const std::string& target, uint64_t so_far) {
               return;
             }
             st.forgetting.erase(target);
-            log_event(st.options.node, std::to_string(so_far + n) + " hints for " + target +
-                                           " dropped: it left the cluster, they can never be "
-                                           "delivered");
+            log_event(log_subsystem::hints, st.options.node,
+                      std::to_string(so_far + n) + " hints for " + target +
+                          " dropped: it left the cluster, they can never be "
+                          "delivered");
           },
           [=](caf::error& err) {
             self->state.forgetting.erase(target); // the next round tries again
-            log_event(self->state.options.node,
+            log_event(log_subsystem::hints, self->state.options.node,
                       "dropping the hints for " + target + " failed: " + describe(err));
           });
 }
@@ -143,7 +146,7 @@ void round(self_ptr self) {
             }
             for (auto it = st.announced.begin(); it != st.announced.end();) {
               if (pending.count(*it) == 0) {
-                log_event(st.options.node, "handoff to " + *it + " finished");
+                log_event(log_subsystem::hints, st.options.node, "handoff to " + *it + " finished");
                 it = st.announced.erase(it);
               } else {
                 ++it;

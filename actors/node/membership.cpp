@@ -35,11 +35,13 @@ void log_ring(self_ptr self, const ring_layout& before) {
   if (now.epoch == before.epoch)
     return;
   if (!now.next_owners.empty())
-    log_event(st.node(), "ring epoch " + std::to_string(now.epoch) + ": handoff started, " +
-                             std::to_string(transfers_needed(st.view, st.replicas()).size()) +
-                             " partition transfers to make");
+    log_event(log_subsystem::gossip, st.node(),
+              "ring epoch " + std::to_string(now.epoch) + ": handoff started, " +
+                  std::to_string(transfers_needed(st.view, st.replicas()).size()) +
+                  " partition transfers to make");
   else
-    log_event(st.node(), "ring epoch " + std::to_string(now.epoch) + ": ring in force");
+    log_event(log_subsystem::gossip, st.node(),
+              "ring epoch " + std::to_string(now.epoch) + ": ring in force");
 }
 
 /// After any change: finish a complete handoff, keep the view on disk, tell the node.
@@ -52,7 +54,8 @@ void changed(self_ptr self, const ring_layout& before) {
                   std::string{"membership_view"}, encode_view(st.view))
         .then([](caf::ok_atom) {},
               [=](caf::error& err) {
-                log_event(log_level::error, self->state.node(), "cannot keep the membership view: " + describe(err));
+                log_event(log_subsystem::gossip, log_level::error, self->state.node(),
+                          "cannot keep the membership view: " + describe(err));
               });
   if (st.options.listener)
     self->send(st.options.listener, view_atom::value, st.view);
@@ -62,7 +65,7 @@ void adopt(self_ptr self, const membership_view& incoming) {
   auto& st = self->state;
   if (auto why = format_refusal(incoming); !why.empty()) {
     if (st.refused_format != incoming.format)
-      log_event(st.node(), why);
+      log_event(log_subsystem::gossip, st.node(), why);
     st.refused_format = incoming.format;
     return;
   }
@@ -73,9 +76,9 @@ void adopt(self_ptr self, const membership_view& incoming) {
     auto* old = find_member(st.view, m.name);
     if (!old || old->version != m.version || old->incarnation != m.incarnation ||
         old->state != m.state)
-      log_event(st.node(), "view: " + m.name + " " + state_name(m.state) + ", incarnation " +
-                               std::to_string(m.incarnation) + " version " +
-                               std::to_string(m.version));
+      log_event(log_subsystem::gossip, st.node(),
+                "view: " + m.name + " " + state_name(m.state) + ", incarnation " +
+                    std::to_string(m.incarnation) + " version " + std::to_string(m.version));
   }
   auto before = st.view.layout;
   st.view = std::move(merged);
@@ -104,7 +107,7 @@ caf::result<std::string> admin(self_ptr self, const std::string& action, const s
   auto text = describe_change(st.view, *after, st.replicas());
   if (!apply)
     return "plan for " + action + " " + subject + ":\n" + text;
-  log_event(st.node(), "admin: " + action + " " + subject);
+  log_event(log_subsystem::gossip, st.node(), "admin: " + action + " " + subject);
   auto before = st.view.layout;
   st.view = std::move(*after);
   changed(self, before);
@@ -126,10 +129,10 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
     // Zones decide home replicas directly (not through a rebalance with a handoff): a member's
     // zone changing under its data would leave partitions on nodes no longer their replicas.
     if (known->zone != mine.zone) {
-      log_event(mine.name, "keeps zone '" + known->zone + "' from the cluster's view, not '" +
-                               mine.zone +
-                               "': a member's zone cannot change; remove the node and join it "
-                               "again under a new name to move it");
+      log_event(log_subsystem::gossip, mine.name,
+                "keeps zone '" + known->zone + "' from the cluster's view, not '" + mine.zone +
+                    "': a member's zone cannot change; remove the node and join it "
+                    "again under a new name to move it");
       mine.zone = known->zone;
     }
   } else {

@@ -170,6 +170,11 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
           return refused("status", role::read);
         return full_status(self);
       },
+      [=](status_atom, cluster_atom) -> caf::result<cluster_answers> {
+        if (!allowed(role::read))
+          return refused("status", role::read);
+        return cluster_view(self);
+      },
       [=](caf::ping_atom) -> caf::result<clock_reading> {
         if (!allowed(role::node))
           return refused("ping", role::node);

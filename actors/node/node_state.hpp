@@ -151,6 +151,9 @@ collectable_partitions(self_ptr self);
 
 // status.cpp
 caf::result<cluster_status> full_status(self_ptr self);
+/// Every member's own status (cluster_atom): this node's and each connected peer's, asked at once
+/// within the request timeout; members not connected or silent are listed as not answering.
+caf::result<cluster_answers> cluster_view(self_ptr self);
 
 // faults.cpp
 caf::result<std::string> apply_fault(self_ptr self, const std::string& action,

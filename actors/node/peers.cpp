@@ -44,7 +44,8 @@ constexpr auto failure_log_interval = 60s;
 
 void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
   if (usable(peer))
-    log_event(log_level::warning, self->state.options.self_name, "peer " + peer.name + " down (" + why + ")");
+    log_event(log_subsystem::peers, log_level::warning, self->state.options.self_name,
+              "peer " + peer.name + " down (" + why + ")");
   peer.up = false;
   peer.handle = nullptr;
   peer.vnodes.clear();
@@ -62,16 +63,16 @@ void report_failure(self_ptr self, peer_info& peer, const std::string& reason) {
     check_startup(self); // a starting node need not wait for it
   }
   if (reason != f.reason) {
-    log_event(log_level::warning, me, "peer " + peer.name + " " + reason);
+    log_event(log_subsystem::peers, log_level::warning, me, "peer " + peer.name + " " + reason);
     f = failed_attempts{reason, 0, now};
     return;
   }
   ++f.repeats;
   if (now - f.logged >= failure_log_interval) {
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - f.logged).count();
-    log_event(log_level::warning, me,
+    log_event(log_subsystem::peers, log_level::warning, me,
               "peer " + peer.name + " " + reason + " (" + std::to_string(f.repeats) +
-                      " more attempts in " + std::to_string(seconds) + " s)");
+                  " more attempts in " + std::to_string(seconds) + " s)");
     f.repeats = 0;
     f.logged = now;
   }
@@ -119,7 +120,7 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
   peer.failures = {};
   self->monitor(handle);
   self->send(st.detector, watch_atom::value, peer.name, handle);
-  log_event(st.options.self_name, "peer " + peer.name + " up");
+  log_event(log_subsystem::peers, st.options.self_name, "peer " + peer.name + " up");
   publish_peers(self);
   check_startup(self);
 }
@@ -197,6 +198,8 @@ void connect_peer(self_ptr self, uint32_t index) {
   if (peer.up || peer.connecting || peer.removed)
     return;
   peer.connecting = true;
+  log_event(log_subsystem::peers, log_level::debug, self->state.options.self_name,
+            "dialing " + peer.name + " at " + peer.host + ":" + std::to_string(peer.port));
   // Never the blocking middleman().remote_actor() here: it would stall a scheduler thread.
   self->request(default_connector(self->system()), connect_timeout, caf::connect_atom::value, peer.host, peer.port)
       .then(
@@ -238,7 +241,7 @@ void peer_alive(self_ptr self, const std::string& name, bool alive) {
     return;
   peer->alive = alive;
   if (peer->up)
-    log_event(self->state.options.self_name,
+    log_event(log_subsystem::peers, self->state.options.self_name,
               "peer " + name +
                   (alive ? " up (answering again)" : " down (failure detector: no answers)"));
   publish_peers(self);
@@ -257,7 +260,7 @@ startup_state check_startup(self_ptr self) {
   auto state = startup_readiness(progress, elapsed);
   if (state.serving) {
     st.serving = true;
-    log_event(st.options.self_name,
+    log_event(log_subsystem::node, st.options.self_name,
               "serving clients after " + std::to_string(elapsed.count()) + " ms: " + state.reason);
   }
   return state;
@@ -271,7 +274,7 @@ caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs) {
                 std::to_string(self->state.options.protocol) + ", " + theirs.name +
                 " speaks version " + std::to_string(theirs.protocol);
     if (self->state.protocol_refused.insert(theirs.name).second)
-      log_event(log_level::error, self->state.options.self_name,
+      log_event(log_subsystem::peers, log_level::error, self->state.options.self_name,
                 "refused the handshake of " + theirs.name + ": it speaks protocol version " +
                     std::to_string(theirs.protocol) + ", this node speaks version " +
                     std::to_string(self->state.options.protocol));

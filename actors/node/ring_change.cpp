@@ -14,7 +14,7 @@ namespace {
 void depart(self_ptr self, const std::string& why) {
   auto& st = self->state;
   st.departed = true;
-  log_event(st.options.self_name, why);
+  log_event(log_subsystem::node, st.options.self_name, why);
   if (st.options.on_departure)
     st.options.on_departure(why);
 }
@@ -104,9 +104,10 @@ void apply_view(self_ptr self, membership_view view) {
     update_releases(st.releases, before, now, me, st.replicas());
     st.placement = std::move(now);
     auto replicated = home_partitions(self);
-    log_event(me, "ring epoch " + std::to_string(st.view.layout.epoch) + " in force: " +
-                      std::to_string(replicated.size()) + " partitions replicated here, " +
-                      std::to_string(st.releases.size()) + " to hand off");
+    log_event(log_subsystem::gossip, me,
+              "ring epoch " + std::to_string(st.view.layout.epoch) + " in force: " +
+                  std::to_string(replicated.size()) + " partitions replicated here, " +
+                  std::to_string(st.releases.size()) + " to hand off");
     if (st.options.cluster.anti_entropy.enabled)
       self->send(st.anti_entropy, replicas_atom::value, std::move(replicated));
   }

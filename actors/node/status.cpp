@@ -9,7 +9,9 @@
 #include <caf/all.hpp>
 
 #include "actors/node/node_state.hpp"
+#include "cluster-config/cluster_totals.hpp"
 #include "cluster-config/membership_view.hpp"
+#include "messages/error.hpp"
 
 namespace actorkv::node_internals {
 
@@ -168,6 +170,73 @@ caf::result<cluster_status> full_status(self_ptr self) {
             g->one_done();
           },
           ignore);
+  return g->rp;
+}
+
+caf::result<cluster_answers> cluster_view(self_ptr self) {
+  // One request per member at once, over the connections the node already holds (its peers'
+  // node actors; its own through its mailbox). The answer goes out when the last has answered or
+  // failed; each is bounded by the request timeout, so a silent member costs at most that.
+  struct gathering {
+    caf::typed_response_promise<cluster_answers> rp;
+    cluster_answers out;
+    size_t left = 0;
+    void one_done() {
+      if (--left == 0)
+        rp.deliver(std::move(out));
+    }
+  };
+  auto g = std::make_shared<gathering>();
+  g->rp = self->make_response_promise<cluster_answers>();
+  auto& st = self->state;
+  g->out.asked_by = st.options.self_name;
+  auto timeout = st.request_timeout();
+  auto listed = make_status(self);
+  std::vector<std::pair<size_t, node_actor>> asks;
+  for (auto& m : listed.members) {
+    if (!asked_in_cluster_view(m))
+      continue;
+    member_answer a;
+    a.name = m.name;
+    a.endpoint = m.endpoint;
+    node_actor handle;
+    if (m.name == st.options.self_name) {
+      handle = caf::actor_cast<node_actor>(self);
+    } else if (auto* peer = st.find_peer(m.name); peer && usable(*peer)) {
+      handle = peer->handle;
+    } else {
+      a.error = to_string(ec::unavailable);
+      a.message = m.name + " is not connected to " + st.options.self_name;
+    }
+    if (handle)
+      asks.emplace_back(g->out.members.size(), handle);
+    g->out.members.push_back(std::move(a));
+  }
+  g->left = asks.size() + 1; // and this function's own turn, so that nothing is delivered early
+  for (auto& [index, handle] : asks) {
+    auto i = index;
+    self->request(handle, timeout, status_atom::value)
+        .then(
+            [g, i](cluster_status& s) {
+              g->out.members[i].answered = true;
+              g->out.members[i].status = std::move(s);
+              g->one_done();
+            },
+            [g, i, timeout](caf::error& err) {
+              auto& a = g->out.members[i];
+              if (err == caf::sec::request_timeout) {
+                a.error = to_string(ec::timeout);
+                a.message = "no answer within " + std::to_string(timeout.count()) + " ms";
+              } else {
+                a.error = err.category() == caf::atom("actorkv")
+                              ? to_string(static_cast<ec>(err.code()))
+                              : "unavailable";
+                a.message = describe(err);
+              }
+              g->one_done();
+            });
+  }
+  g->one_done();
   return g->rp;
 }
 

@@ -95,10 +95,9 @@ replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
   auto rec = st.engine->get(p, key);
   if (!rec) {
     out.corrupt = rec.error() == ec::corrupt_record;
-    log_event(log_level::warning, st.options.node,
-              "partition " + std::to_string(p) + " key " + key_for_log(key) +
-                                   ": " + describe(rec.error()) +
-                                   "; treated as missing until repaired");
+    log_event(log_subsystem::storage, log_level::warning, st.options.node,
+              "partition " + std::to_string(p) + " key " + key_for_log(key) + ": " +
+                  describe(rec.error()) + "; treated as missing until repaired");
     return out;
   }
   if (*rec) {
@@ -127,10 +126,10 @@ void count_hints(storage_state& st, const std::string& target, int64_t n) {
 /// Logs the transitions between failing and working writes (a full disk, say), not every failure.
 void note_write_outcome(storage_state& st, const caf::error& err) {
   if (err && !st.writes_failing)
-    log_event(log_level::error, st.options.node,
+    log_event(log_subsystem::storage, log_level::error, st.options.node,
               "storage writes failing, this replica stops acknowledging: " + describe(err));
   else if (!err && st.writes_failing)
-    log_event(st.options.node, "storage writes succeed again");
+    log_event(log_subsystem::storage, st.options.node, "storage writes succeed again");
   st.writes_failing = static_cast<bool>(err);
 }
 
@@ -411,8 +410,9 @@ std::string start_check(self_ptr self, const std::string& reason) {
   for (partition_id p = 0; p < st.options.partitions; ++p)
     if (auto n = st.engine->count(p))
       c.total += *n;
-  log_event(st.options.node, "integrity check started in the background (" + reason +
-                                 "); the node serves meanwhile");
+  log_event(log_subsystem::storage, st.options.node,
+            "integrity check started in the background (" + reason +
+                "); the node serves meanwhile");
   self->delayed_send(self, st.options.check_delay, check_atom::value, ++c.id);
   return "integrity check started (" + std::to_string(c.total) +
          " records); status shows its progress";
@@ -452,8 +452,10 @@ caf::result<std::string> start_backup(self_ptr self, const std::string& path) {
   self->request(worker, caf::infinite, backup_atom::value)
       .then([=](std::string& text) { self->send(self, backup_atom::value, id, true, text); },
             [=](caf::error& err) { self->send(self, backup_atom::value, id, false, describe(err)); });
-  log_event(st.options.node, "backup to " + path + " started in the background; the node serves "
-                             "meanwhile");
+  log_event(log_subsystem::storage, st.options.node,
+            "backup to " + path +
+                " started in the background; the node serves "
+                "meanwhile");
   return "backup to " + path + " started";
 }
 
@@ -483,7 +485,8 @@ void finish_check(self_ptr self, storage::integrity_report& report) {
   if (report.damage) {
     c.now = phase::damaged;
     c.outcome = "the last found the file damaged " + when + ": " + describe(report.damage);
-    log_event(log_level::error, st.options.node, "integrity check: " + describe(report.damage));
+    log_event(log_subsystem::storage, log_level::error, st.options.node,
+              "integrity check: " + describe(report.damage));
     if (st.options.on_damage)
       st.options.on_damage(describe(report.damage));
     return;
@@ -491,7 +494,8 @@ void finish_check(self_ptr self, storage::integrity_report& report) {
   if (report.failure) {
     c.now = phase::failed;
     c.outcome = "the last could not finish " + when + ": " + describe(report.failure);
-    log_event(log_level::error, st.options.node, "integrity check could not finish: " + describe(report.failure));
+    log_event(log_subsystem::storage, log_level::error, st.options.node,
+              "integrity check could not finish: " + describe(report.failure));
     return;
   }
   caf::error err = open_batch(self);
@@ -502,17 +506,18 @@ void finish_check(self_ptr self, storage::integrity_report& report) {
   if (err) {
     c.now = phase::failed;
     c.outcome = "the last could not record its findings " + when + ": " + describe(err);
-    log_event(log_level::error, st.options.node, "integrity check: recording its findings failed: " + describe(err));
+    log_event(log_subsystem::storage, log_level::error, st.options.node,
+              "integrity check: recording its findings failed: " + describe(err));
     return;
   }
   c.now = phase::passed;
   c.outcome = "the last passed " + when + ": " + std::to_string(report.records) +
               " records read, " + std::to_string(c.repairs) +
               " unreadable (left to anti-entropy to repair)";
-  log_event(st.options.node, "integrity check passed: " + std::to_string(report.records) +
-                                 " records read in " + std::to_string(took.count()) + " ms, " +
-                                 std::to_string(c.repairs) +
-                                 " unreadable (anti-entropy repairs them)");
+  log_event(log_subsystem::storage, st.options.node,
+            "integrity check passed: " + std::to_string(report.records) + " records read in " +
+                std::to_string(took.count()) + " ms, " + std::to_string(c.repairs) +
+                " unreadable (anti-entropy repairs them)");
 }
 
 /// After a call met damage of the file itself, checks the whole store once (in the background).
@@ -584,7 +589,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           return found.error();
         if (dropped > 0) {
           // Unreadable hints are gone; anti-entropy restores what they held.
-          log_event(log_level::warning, st.options.node,
+          log_event(log_subsystem::storage, log_level::warning, st.options.node,
                     std::to_string(dropped) + " corrupt hints for " + target + " dropped");
           recount_hints(st);
         }
@@ -771,7 +776,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         b.outcome = ok ? "backup to " + b.path + " done: " + text + " in " +
                              std::to_string(ms.count()) + " ms"
                        : "backup failed: " + text;
-        log_event(ok ? log_level::info : log_level::error, self->state.options.node, b.outcome);
+        log_event(log_subsystem::storage, ok ? log_level::info : log_level::error,
+                  self->state.options.node, b.outcome);
       },
       [=](check_atom, uint64_t id, storage::integrity_report& report) {
         if (id == self->state.check.id)

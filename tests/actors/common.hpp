@@ -138,6 +138,7 @@ inline node_actor spawn_fake_node(caf::actor_system& sys, fake_node_parts parts)
           return parts.coordinator;
         },
         [=](status_atom) -> caf::result<cluster_status> { return refuse(); },
+        [=](status_atom, cluster_atom) -> caf::result<cluster_answers> { return refuse(); },
         [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> { return refuse(); },
         [=](caf::ping_atom) -> caf::result<clock_reading> {
           return parts.clocks ? parts.clocks() : clock_reading{};

@@ -196,6 +196,7 @@ repairs = 3
 [log]
 level = "debug"
 format = "json"
+levels = { handoff = "warn", gossip = "error" }
 )" + two_nodes + "capacity = 3\n",
                           "all.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
@@ -209,6 +210,13 @@ format = "json"
   BOOST_CHECK_EQUAL(m->storage.tombstone_grace_s, 5u);
   BOOST_CHECK_EQUAL(m->log.level, "debug");
   BOOST_CHECK_EQUAL(m->log.format, "json");
+  log_levels levels;
+  levels.level = log_level::debug;
+  levels.overrides = m->log.levels;
+  BOOST_CHECK_EQUAL(m->log.levels.size(), 2u);
+  BOOST_CHECK(levels.of(log_subsystem::handoff) == log_level::warning);
+  BOOST_CHECK(levels.of(log_subsystem::gossip) == log_level::error);
+  BOOST_CHECK(levels.of(log_subsystem::peers) == log_level::debug);
   BOOST_CHECK_EQUAL(m->limits.max_key_bytes, 10u);
   BOOST_CHECK_EQUAL(m->limits.max_value_bytes, 20u);
   BOOST_CHECK_EQUAL(m->limits.max_frame_bytes, 2000000u);
@@ -396,7 +404,14 @@ BOOST_AUTO_TEST_CASE(words) {
   expect(store_head + "[storage]\nsync = \"fast\"\n" + two_nodes, 8,
          "sync = \"fast\" must be \"full\", \"normal\" or \"off\"");
   expect(store_head + "[log]\nlevel = \"verbose\"\n" + two_nodes, 8,
-         "level = \"verbose\" must be \"error\", \"warning\", \"info\" or \"debug\"");
+         "level = \"verbose\" must be \"error\", \"warning\", \"warn\", \"info\" or \"debug\"");
+  // Levels per subsystem: an unknown subsystem, a bad level, not a table.
+  expect(store_head + "[log]\nlevels = { handoff = \"debug\", gosip = \"warn\" }\n" + two_nodes, 8,
+         "unknown subsystem 'log.levels.gosip': subsystems are node, peers, gossip,");
+  expect(store_head + "[log]\nlevel = \"info\"\n\n[log.levels]\nhandoff = \"loud\"\n" + two_nodes,
+         11, "log.levels.handoff = \"loud\" must be \"error\", \"warning\", \"warn\"");
+  expect(store_head + "[log]\nlevels = \"debug\"\n" + two_nodes, 8,
+         "log.levels must be a table of subsystem = \"level\"");
   expect(store_head + "[log]\nformat = \"xml\"\n" + two_nodes, 8,
          "format = \"xml\" must be \"text\" or \"json\"");
   expect(store_head + "[storage]\ncache_mib = 0\n" + two_nodes, 8,

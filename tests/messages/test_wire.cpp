@@ -293,6 +293,32 @@ BOOST_AUTO_TEST_CASE(cluster_status_round_trips_with_why_a_node_is_starting) {
   BOOST_TEST(out.starting == st.starting);
 }
 
+BOOST_AUTO_TEST_CASE(cluster_answers_round_trip_with_members_that_did_not_answer) {
+  cluster_answers in;
+  in.asked_by = "n1";
+  member_answer ok;
+  ok.name = "n1";
+  ok.endpoint = "127.0.0.1:7101";
+  ok.answered = true;
+  ok.status.node = "n1";
+  ok.status.pending_hints = 42;
+  member_answer down;
+  down.name = "n3";
+  down.endpoint = "127.0.0.1:7103";
+  down.error = "unavailable";
+  down.message = "not connected to n1";
+  in.members = {ok, down};
+  auto out = round_trip(in);
+  BOOST_TEST(out.asked_by == "n1");
+  BOOST_REQUIRE_EQUAL(out.members.size(), 2u);
+  BOOST_TEST(out.members[0].answered);
+  BOOST_TEST(out.members[0].status.pending_hints == 42u);
+  BOOST_TEST(!out.members[1].answered);
+  BOOST_TEST(out.members[1].endpoint == "127.0.0.1:7103");
+  BOOST_TEST(out.members[1].error == "unavailable");
+  BOOST_TEST(out.members[1].message == "not connected to n1");
+}
+
 BOOST_AUTO_TEST_CASE(membership_views_round_trip_with_zones_and_their_format) {
   membership_view v;
   v.members.push_back(

@@ -93,9 +93,12 @@ options:
                     moved aside. The next start gives it a new replica id, checks it and lets
                     the other replicas refill what it missed (docs/operations.md)
   --log-level L     error | warning | info | debug: the least severe log line written
-                    (default: the manifest's [log] level, else info)
+                    (default: the manifest's [log] level and levels, else info); a plain
+                    level replaces them; SUBSYSTEM=LEVEL pairs (handoff=debug,gossip=warn)
+                    set one subsystem's over them (subsystems: docs/operations.md)
   --log-format F    text ("TIME NODE LEVEL message") | json (one object per line with time,
-                    node, level, message); default: the manifest's [log] format, else text
+                    node, level, subsystem, message); default: the manifest's [log] format,
+                    else text
   --list-nodes      validate the manifest, print "NAME HOST:PORT" per node, exit
   --list-tls        validate the manifest, print "NAME CA CERT KEY" per node ([tls] files with
                     {node} filled in; nothing when TLS is off), exit
@@ -483,8 +486,10 @@ int main(int argc, char** argv) {
       (arg == "--join" ? join_seed : arg == "--listen" ? listen : join_data_dir) = v;
     } else if (arg == "--log-level") {
       auto v = value("--log-level");
-      if (!v || !actorkv::parse_log_level(v))
-        return fail("--log-level needs error, warning, info or debug");
+      actorkv::log_levels scratch;
+      std::string problem;
+      if (!actorkv::parse_log_levels(v ? v : "", scratch, problem))
+        return fail(problem);
       log_level_arg = v;
     } else if (arg == "--log-format") {
       auto v = value("--log-format");
@@ -554,8 +559,11 @@ int main(int argc, char** argv) {
   {
     // The command line overrides the manifest's [log]; both were validated.
     actorkv::log_config logs;
-    logs.level = *actorkv::parse_log_level(log_level_arg.empty() ? cluster->log.level
-                                                                  : log_level_arg);
+    logs.levels.level = *actorkv::parse_log_level(cluster->log.level);
+    logs.levels.overrides = cluster->log.levels;
+    std::string unused;
+    if (!log_level_arg.empty())
+      actorkv::parse_log_levels(log_level_arg, logs.levels, unused);
     logs.json = (log_format_arg.empty() ? cluster->log.format : log_format_arg) == "json";
     actorkv::configure_log(logs);
   }
@@ -723,8 +731,9 @@ int main(int argc, char** argv) {
   // Clients accept by default what any node may send (a get of the largest record allowed).
   static_assert(actorkv::default_dialed_frame_limit == actorkv::max_frame_bytes_bound);
   actorkv::set_dialed_frame_limit(
-      cluster->limits.max_frame_bytes,
-      [node_name](const std::string& what) { actorkv::log_event(node_name, what); });
+      cluster->limits.max_frame_bytes, [node_name](const std::string& what) {
+        actorkv::log_event(actorkv::log_subsystem::connections, node_name, what);
+      });
 
   shutdown_watchdog stop_watchdog;
   caf::actor_system_config cfg;
@@ -851,7 +860,9 @@ int main(int argc, char** argv) {
       go.idle_timeout = std::chrono::milliseconds{cluster->limits.idle_connection_ms};
       go.frame_timeout = std::chrono::milliseconds{cluster->limits.frame_ms};
       go.frame_budget_bytes = cluster->limits.frame_budget_bytes;
-      go.log = [node_name](const std::string& what) { actorkv::log_event(node_name, what); };
+      go.log = [node_name](const std::string& what) {
+        actorkv::log_event(actorkv::log_subsystem::connections, node_name, what);
+      };
       if (tls.enabled)
         go.tls = actorkv::guard_tls{own_tls.ca, own_tls.cert, own_tls.key};
       go.access = access;
@@ -896,7 +907,9 @@ int main(int argc, char** argv) {
       ho.threads = http.threads;
       ho.metrics = metrics;
       ho.console_files = actorkv::console_files();
-      ho.log = [node_name](const std::string& what) { actorkv::log_event(node_name, what); };
+      ho.log = [node_name](const std::string& what) {
+        actorkv::log_event(actorkv::log_subsystem::connections, node_name, what);
+      };
       std::string http_error;
       https = actorkv::http_server::start(sys, https_store, std::move(ho), http_error);
       if (!https) {

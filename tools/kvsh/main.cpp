@@ -8,19 +8,22 @@
 // stops with exit code 1 at the first error, whose message goes to stderr (exit codes: usage).
 #include <unistd.h>
 
+#include <algorithm>
 #include <csetjmp>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <editline/readline.h>
 
-#include "tools/version.hpp"
 #include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
+#include "tools/kvsh/completion.hpp"
 #include "tools/kvsh/shell.hpp"
+#include "tools/version.hpp"
 
 namespace {
 
@@ -29,8 +32,8 @@ constexpr const char* usage =
             [-c 'CMD; CMD'] [--json] [--timeout MS]
 
 The actorkv shell. Connects to any node of a cluster and runs commands: interactively when stdin
-is a terminal (Tab completes commands and options, Ctrl-C abandons the line being typed, Ctrl-D
-leaves), else from -c or stdin, one plain result per command, stopping at the first error
+is a terminal (Tab completes commands, options and the names of members for commands that take
+one, Ctrl-C abandons the line being typed, Ctrl-D leaves), else from -c or stdin, one plain result per command, stopping at the first error
 (message on stderr). What one node cannot serve (unavailable, or it went away or silent during a
 get) is asked of the others it knows: those listed and those the cluster names.
 
@@ -113,27 +116,26 @@ void on_interrupt(int) {
   }
 }
 
-/// Tab completion: commands first, then the options of the command typed.
-const char* const completion_words[] = {
-    "get",     "put",    "delete",  "status", "join",     "leave",   "remove", "plan",
-    "fault",   "ring",   "help",    "quit",   "--context", "--hex",  "--file", "--blind",
-    "--wait",  "drop",   "delay",   "heal",   nullptr,
-};
+/// Tab completion (tools/kvsh/completion.hpp): commands, options, and the names of the members
+/// the shell knows where a command takes a node.
+actorkv::shell* completing_for = nullptr;
+std::vector<std::string> candidates;
 
-char* next_completion(const char* text, int state) {
+char* next_completion(const char*, int state) {
   static size_t index;
   if (state == 0)
     index = 0;
-  auto length = std::strlen(text);
-  while (auto* word = completion_words[index]) {
-    ++index;
-    if (std::strncmp(word, text, length) == 0)
-      return strdup(word);
-  }
-  return nullptr;
+  return index < candidates.size() ? strdup(candidates[index++].c_str()) : nullptr;
 }
 
-char** complete(const char* text, int, int) {
+char** complete(const char* text, int, int end) {
+  // Never the editor's fallback (file names): a word with nothing to offer completes to nothing.
+  rl_attempted_completion_over = 1;
+  std::string typed{rl_line_buffer, static_cast<size_t>(std::max(end, 0))};
+  candidates = actorkv::completions(typed, completing_for ? completing_for->member_names()
+                                                          : std::vector<std::string>{});
+  if (candidates.empty())
+    return nullptr;
   return rl_completion_matches(text, next_completion);
 }
 
@@ -212,6 +214,7 @@ int main(int argc, char** argv) {
     read_history(hist.c_str());
   // Only once a node has answered does the banner say connected.
   std::cout << "kvsh: " << sh.greeting() << " (help for commands, Ctrl-D to leave)" << std::endl;
+  completing_for = &sh;
   rl_attempted_completion_function = complete;
   struct sigaction interrupt {};
   interrupt.sa_handler = on_interrupt;

@@ -14,6 +14,7 @@
 #include "actors/http/http_api.hpp"
 #include "actors/http/http_codec.hpp"
 #include "actors/http/store_bridge.hpp"
+#include "cluster-config/cluster_totals.hpp"
 #include "messages/error.hpp"
 #include "messages/hex.hpp"
 
@@ -193,6 +194,21 @@ struct shell::impl {
   /// (actors/http/http_api.hpp), errors included ({"error": code, "message": ...}).
   bool json = false;
 
+  /// The members' names from the last status answered (Tab completion).
+  std::vector<std::string> members;
+
+  /// The connected node's status; its member names are kept for completion.
+  caf::expected<cluster_status> status() {
+    auto s = client.status();
+    if (s) {
+      members.clear();
+      for (auto& m : s->members)
+        if (asked_in_cluster_view(m))
+          members.push_back(m.name);
+    }
+    return s;
+  }
+
   impl(std::vector<std::string> endpoints, std::chrono::milliseconds t, bool p, std::ostream& o,
        std::ostream& e, const tls_files& tls)
       : client(std::move(endpoints), t, tls), plain(p), out(o), err(e) {}
@@ -366,9 +382,7 @@ struct shell::impl {
   }
 
   /// A member that left or was removed and owns nothing: a line of status, not a row.
-  static bool no_longer_member(const member_status& m) {
-    return (m.state == "removed" || m.state == "left") && m.partitions == 0;
-  }
+  static bool no_longer_member(const member_status& m) { return !asked_in_cluster_view(m); }
 
   outcome do_status(const std::vector<std::string>& words) {
     parsed p;
@@ -378,7 +392,7 @@ struct shell::impl {
     if (!p.args.empty())
       return fail("usage: status [--all]");
     bool all = p.opts.count("--all") > 0;
-    return ask(client.status(), [&](cluster_status& s) {
+    return ask(status(), [&](cluster_status& s) {
       bool any_down = false;
       if (json) {
         for (auto& m : s.members)
@@ -388,21 +402,24 @@ struct shell::impl {
           return any_down ? outcome::members_down : outcome::ok;
         }
         out << "{\"status\":" << text_of(render_status(s)) << ",\"nodes\":[";
+        auto answers = answers_of_each(s);
         bool first = true;
-        for_each_member(s, [&](const member_status& m, caf::expected<cluster_status>& own) {
+        for (auto& a : answers) {
           out << (first ? "" : ",");
           first = false;
-          if (own) {
-            out << text_of(render_status(*own));
-          } else {
-            any_down = true;
-            auto f = failure_of(own.error(), false);
-            out << "{\"node\":" << json_quote(m.name) << ",\"error\":"
-                << json_quote(f.error) << ",\"message\":"
-                << json_quote(f.message) << "}";
-          }
-        });
-        out << "]}" << std::endl;
+          if (a.answered)
+            out << text_of(render_status(a.status));
+          else
+            out << "{\"node\":" << json_quote(a.name) << ",\"error\":" << json_quote(a.error)
+                << ",\"message\":" << json_quote(a.message) << "}";
+        }
+        auto t = sum_members(answers);
+        any_down |= !t.complete();
+        out << "],\"totals\":{\"members\":" << t.members << ",\"answered\":" << t.answered
+            << ",\"pending_hints\":" << t.pending_hints
+            << ",\"handoff_keys_sent\":" << t.handoff_keys_sent
+            << ",\"ae_repairs_total\":" << t.ae_repairs_total
+            << ",\"memory_in_flight\":" << t.memory_in_flight << "}}" << std::endl;
         return any_down ? outcome::members_down : outcome::ok;
       }
       out << "node " << s.node << ": " << s.settings << std::endl;
@@ -468,19 +485,31 @@ struct shell::impl {
   }
 
   /// Asks every member (those that left or were removed excepted) for its own status, through
-  /// its own endpoint, and hands each answer or error to `f` in member order.
-  template <class F>
-  void for_each_member(const cluster_status& s, F f) {
-    std::vector<const member_status*> members;
+  /// its own endpoint: each answer, or its error, in member order.
+  std::vector<member_answer> answers_of_each(const cluster_status& s) {
+    std::vector<member_answer> out;
     std::vector<std::string> endpoints;
     for (auto& m : s.members)
-      if (!no_longer_member(m)) {
-        members.push_back(&m);
+      if (asked_in_cluster_view(m)) {
+        member_answer a;
+        a.name = m.name;
+        a.endpoint = m.endpoint;
+        out.push_back(std::move(a));
         endpoints.push_back(m.endpoint);
       }
     auto answers = client.status_of_each(endpoints);
-    for (size_t i = 0; i < members.size(); ++i)
-      f(*members[i], answers[i]);
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (answers[i]) {
+        out[i].answered = true;
+        out[i].status = std::move(*answers[i]);
+      } else {
+        // As --json has always named them: the HTTP API's error name and message.
+        auto f = failure_of(answers[i].error(), false);
+        out[i].error = f.error;
+        out[i].message = f.message;
+      }
+    }
+    return out;
   }
 
   /// status --all: each member's own figures, which plain status shows for the answering node
@@ -491,29 +520,26 @@ struct shell::impl {
         << "HANDOFF SENT" << std::setw(11) << "AE ROUNDS" << std::setw(12) << "AE REPAIRS"
         << std::setw(11) << "IN FLIGHT"
         << "INTEGRITY CHECK" << std::endl;
-    bool all_answered = true;
-    uint64_t hints = 0, sent = 0, repairs = 0, in_flight = 0;
-    for_each_member(s, [&](const member_status& m, caf::expected<cluster_status>& own) {
-      out << std::left << std::setw(10) << m.name;
-      if (!own) {
-        all_answered = false;
-        out << "no answer: " << describe(own.error()) << std::endl;
-        return;
+    auto answers = answers_of_each(s);
+    for (auto& a : answers) {
+      out << std::left << std::setw(10) << a.name;
+      if (!a.answered) {
+        out << "no answer: " << a.error << ": " << a.message << std::endl;
+        continue;
       }
-      hints += own->pending_hints;
-      sent += own->handoff_keys_sent;
-      repairs += own->ae_repairs_total;
-      in_flight += own->memory_in_flight;
+      auto* own = &a.status;
       out << std::setw(8) << own->pending_hints << std::setw(14) << own->handoff_keys_sent
           << std::setw(11) << own->ae_rounds << std::setw(12) << own->ae_repairs_total
           << std::setw(11) << own->memory_in_flight
           << (own->starting.empty() ? own->integrity_check : "starting: " + own->starting)
           << std::endl;
-    });
-    out << "cluster: " << hints << " hints held, " << sent << " keys sent in handoffs, " << repairs
-        << " anti-entropy repairs, " << in_flight << " bytes in flight"
-        << (all_answered ? "" : " (members that did not answer not counted)") << std::endl;
-    return all_answered;
+    }
+    auto t = sum_members(answers);
+    out << "cluster: " << t.pending_hints << " hints held, " << t.handoff_keys_sent
+        << " keys sent in handoffs, " << t.ae_repairs_total << " anti-entropy repairs, "
+        << t.memory_in_flight << " bytes in flight"
+        << (t.complete() ? "" : " (members that did not answer not counted)") << std::endl;
+    return t.complete();
   }
 
   /// How fast handoff and anti-entropy may go, and why.
@@ -662,7 +688,7 @@ struct shell::impl {
     std::string said;
     auto last_print = std::chrono::steady_clock::time_point{};
     for (;;) {
-      auto s = client.status();
+      auto s = status();
       if (!s)
         return fail(describe(s.error()));
       if (!s->handoff_running) {
@@ -683,7 +709,7 @@ struct shell::impl {
   }
 
   outcome do_ring() {
-    return ask(client.status(), [&](cluster_status& s) {
+    return ask(status(), [&](cluster_status& s) {
       if (json) {
         std::string owners;
         for (auto& o : s.owners)
@@ -714,7 +740,7 @@ void shell::set_json(bool on) {
 }
 
 std::string shell::greeting() {
-  auto s = impl_->client.status();
+  auto s = impl_->status();
   if (!s)
     return "no node answers yet (" + describe(s.error()) + "); commands will try again";
   std::string endpoint, cluster = "?";
@@ -731,6 +757,10 @@ std::string shell::greeting() {
     cluster = s->settings.substr(at + 5, s->settings.find(' ', at) - at - 5);
   return "connected to " + s->node + endpoint + " of cluster " + cluster + ", " +
          std::to_string(up) + " of " + std::to_string(members) + " members up";
+}
+
+std::vector<std::string> shell::member_names() const {
+  return impl_->members;
 }
 
 shell::outcome shell::run(const std::vector<std::string>& words) {

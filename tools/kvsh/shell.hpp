@@ -41,6 +41,10 @@ public:
   /// none did and why, without failing: later commands try again.
   std::string greeting();
 
+  /// The members' names as the last status this shell got named them (those that left or were
+  /// removed excepted), for Tab completion; empty until a status answered.
+  std::vector<std::string> member_names() const;
+
 private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -162,6 +162,7 @@ node_actor spawn_status_node(caf::actor_system& sys, std::string name,
           }
           return st;
         },
+        [=](status_atom, cluster_atom) -> caf::result<cluster_answers> { return refuse(); },
         [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> { return refuse(); },
         [=](caf::ping_atom) -> caf::result<clock_reading> { return clock_reading{}; },
         [=](gossip_atom, membership_view&) -> caf::result<membership_view> { return refuse(); },
@@ -250,6 +251,7 @@ struct client_fixture : deterministic_fixture {
             return ++*sessions == 1 ? first : then;
           },
           [=](status_atom) -> caf::result<cluster_status> { return refuse(); },
+          [=](status_atom, cluster_atom) -> caf::result<cluster_answers> { return refuse(); },
           [=](peer_atom, const peer_hello&) -> caf::result<peer_hello> { return refuse(); },
           [=](caf::ping_atom) -> caf::result<clock_reading> { return clock_reading{}; },
           [=](gossip_atom, membership_view&) -> caf::result<membership_view> { return refuse(); },

@@ -801,6 +801,9 @@ struct fake_node {
             s.node = "fake";
             return s;
           },
+          [](status_atom, cluster_atom) {
+            return cluster_answers{"fake", {}};
+          },
           [](peer_atom, peer_hello& h) { return h; },
           [](caf::ping_atom) { return clock_reading{}; },
           [](gossip_atom, membership_view& v) { return v; },

@@ -185,6 +185,26 @@ fake_store(fake_store_actor::stateful_pointer<fake_store_state> self) {
         s.view_fingerprint = 0xabc;
         return s;
       },
+      [=](status_atom, cluster_atom) -> caf::result<cluster_answers> {
+        // n1 answers with its own figures; n2 is down.
+        ++self->state.calls;
+        cluster_answers out;
+        out.asked_by = "n1";
+        member_answer n1;
+        n1.name = "n1";
+        n1.endpoint = "127.0.0.1:7101";
+        n1.answered = true;
+        n1.status.node = "n1";
+        n1.status.pending_hints = 12;
+        n1.status.handoff_keys_sent = 3;
+        member_answer n2;
+        n2.name = "n2";
+        n2.endpoint = "127.0.0.1:7102";
+        n2.error = "unavailable";
+        n2.message = "n2 is not connected to n1";
+        out.members = {n1, n2};
+        return out;
+      },
       [=](fault_atom, const std::string& action, const std::vector<std::string>& peers,
           uint32_t delay_ms) -> caf::result<std::string> {
         ++self->state.calls;

@@ -51,6 +51,9 @@ BOOST_AUTO_TEST_CASE(routes_name_endpoints_and_decode_keys) {
   BOOST_CHECK(parse_route("/v1/kv/", f)->key.empty()); // check_key refuses it
   BOOST_CHECK(parse_route("/v1/batch/get", f)->target == endpoint::batch_get);
   BOOST_CHECK(parse_route("/v1/status", f)->target == endpoint::status);
+  BOOST_CHECK(!parse_route("/v1/status", f)->cluster);
+  BOOST_CHECK(parse_route("/v1/status?scope=cluster", f)->cluster);
+  BOOST_CHECK(!parse_route("/v1/status?scope=node", f)->cluster);
   BOOST_CHECK(parse_route("/v1/admin/fault", f)->target == endpoint::fault);
   for (auto action : {"join", "leave", "remove", "plan"}) {
     r = parse_route(std::string{"/v1/admin/"} + action, f);
@@ -73,6 +76,8 @@ BOOST_AUTO_TEST_CASE(routes_refuse_unknown_paths_bad_escapes_and_unknown_paramet
   BOOST_CHECK(!parse_route("/v1/kv/a?fromat=json", f));
   BOOST_CHECK_EQUAL(f.status, 400u);
   BOOST_CHECK(!parse_route("/v1/status?format=json", f));
+  BOOST_CHECK(!parse_route("/v1/status?scope=all", f));
+  BOOST_CHECK(!parse_route("/v1/kv/a?scope=cluster", f));
   BOOST_CHECK(parse_route("/v1/kv/a?format=raw", f));
 }
 
@@ -350,6 +355,44 @@ BOOST_AUTO_TEST_CASE(writes_batches_status_and_admin_render_json) {
   auto admin = s(render_admin(admin_call{"join", "h:1", false}, "moves 3\n").body);
   BOOST_CHECK_EQUAL(admin, "{\"action\":\"join\",\"subject\":\"h:1\",\"applied\":false,"
                            "\"description\":\"moves 3\\n\"}\n");
+}
+
+BOOST_AUTO_TEST_CASE(the_cluster_status_sums_the_members_that_answered_and_names_the_rest) {
+  cluster_answers a;
+  a.asked_by = "n1";
+  for (auto [name, hints] : {std::pair{"n1", 30}, std::pair{"n2", 12}}) {
+    member_answer m;
+    m.name = name;
+    m.endpoint = std::string{"127.0.0.1:710"} + name[1];
+    m.answered = true;
+    m.status.node = name;
+    m.status.pending_hints = hints;
+    m.status.ae_repairs_total = 2;
+    a.members.push_back(m);
+  }
+  member_answer down;
+  down.name = "n3";
+  down.endpoint = "127.0.0.1:7103";
+  down.error = "timeout";
+  down.message = "no answer within 5000 ms";
+  a.members.push_back(down);
+  auto reply = render_cluster_status(a);
+  BOOST_CHECK_EQUAL(reply.status, 200u);
+  auto body = s(reply.body);
+  std::string error;
+  auto doc = parse_json(body, error);
+  BOOST_REQUIRE_MESSAGE(doc, error << " in " << body);
+  BOOST_CHECK_EQUAL(doc->find("scope")->text, "cluster");
+  BOOST_CHECK_EQUAL(doc->find("asked_by")->text, "n1");
+  BOOST_CHECK(doc->find("complete")->type == json_value::kind::boolean);
+  for (auto part :
+       {"\"complete\":false", "\"unreachable\":[\"n3\"]", "\"members\":3", "\"answered\":2",
+        "\"pending_hints\":42", "\"ae_repairs_total\":4", "\"error\":\"timeout\"",
+        "\"message\":\"no answer within 5000 ms\"", "\"status\":{\"node\":\"n2\""})
+    BOOST_CHECK_MESSAGE(body.find(part) != std::string::npos, part << " in " << body);
+  a.members.pop_back();
+  body = s(render_cluster_status(a).body);
+  BOOST_CHECK_MESSAGE(body.find("\"complete\":true,\"unreachable\":[]") != std::string::npos, body);
 }
 
 BOOST_AUTO_TEST_CASE(metrics_need_the_read_role_and_the_console_none) {

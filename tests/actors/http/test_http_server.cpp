@@ -221,6 +221,23 @@ BOOST_AUTO_TEST_CASE(requests_need_credentials_and_a_role_high_enough, *utf::tim
   BOOST_CHECK_EQUAL(store_calls(), 6u);
 }
 
+BOOST_AUTO_TEST_CASE(the_cluster_status_needs_the_read_role_and_names_members_down,
+                     *utf::timeout(20)) {
+  start();
+  connection anonymous{port()};
+  BOOST_CHECK_EQUAL(anonymous.send(http::verb::get, "/v1/status?scope=cluster").status, 401u);
+  connection c{port()};
+  auto r = c.send(http::verb::get, "/v1/status?scope=cluster", bearer(reader_token));
+  BOOST_CHECK_EQUAL(r.status, 200u);
+  for (auto part : {"\"scope\":\"cluster\"", "\"complete\":false", "\"unreachable\":[\"n2\"]",
+                    "\"pending_hints\":12", "\"message\":\"n2 is not connected to n1\""})
+    BOOST_CHECK_MESSAGE(r.body.find(part) != std::string::npos, part << " in " << r.body);
+  // Without the parameter, the node's own status as before.
+  auto own = c.send(http::verb::get, "/v1/status", bearer(reader_token));
+  BOOST_CHECK(own.body.find("\"scope\"") == std::string::npos);
+  BOOST_CHECK_EQUAL(store_calls(), 2u);
+}
+
 BOOST_AUTO_TEST_CASE(wrong_methods_paths_contexts_and_bodies_are_client_errors, *utf::timeout(20)) {
   start();
   connection c{port()};
