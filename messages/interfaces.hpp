@@ -115,7 +115,8 @@ using replica_answers_actor =
 /// change to a message between nodes. Peers of different versions refuse each other in the
 /// handshake with one log line naming both, instead of failing every decode. peer_hello's layout
 /// up to `protocol` must never change, so that any two versions can read each other's.
-constexpr uint32_t protocol_version = 2; // 2: replica reads' inline limit, node_actor (status, cluster)
+/// 2: replica reads' inline limit; node_actor's (status, cluster).
+constexpr uint32_t protocol_version = 2;
 
 struct peer_hello {
   uint32_t protocol = protocol_version; ///< first, so that every version reads it
