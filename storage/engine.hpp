@@ -135,10 +135,11 @@ class engine {
 public:
   virtual ~engine() = default;
 
-  /// A reader of this store's committed data on a connection of its own (SQLite: read-only, in
-  /// WAL mode readers never wait for the writer), to be used from one other thread; null when the
-  /// engine has none (the memory engine: its owner serves reads itself). It may outlive no
-  /// engine call in progress but may be destroyed after the engine. Cost: one connection.
+  /// A reader of this store's committed data on a connection of its own (SQLite: read-only, with
+  /// a page cache as large as the engine's; in WAL mode readers never wait for the writer), to be
+  /// used from one other thread; null when the engine has none (the memory engine: its owner
+  /// serves reads itself). It may be destroyed before or after the engine (SQLite: the last
+  /// connection to close copies the log into the file, so close the reader first).
   virtual caf::expected<std::unique_ptr<reader>> open_reader() {
     return std::unique_ptr<reader>{};
   }
