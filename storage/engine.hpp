@@ -140,9 +140,7 @@ public:
   /// used from one other thread; null when the engine has none (the memory engine: its owner
   /// serves reads itself). It may be destroyed before or after the engine (SQLite: the last
   /// connection to close copies the log into the file, so close the reader first).
-  virtual caf::expected<std::unique_ptr<reader>> open_reader() {
-    return std::unique_ptr<reader>{};
-  }
+  virtual caf::expected<std::unique_ptr<reader>> open_reader() { return std::unique_ptr<reader>{}; }
 
   /// The key's record, nullopt when absent, ec::corrupt_record when it fails verification.
   virtual caf::expected<std::optional<record>> get(partition_id p, const bytes& key) = 0;

@@ -1054,7 +1054,6 @@ BOOST_FIXTURE_TEST_CASE(a_backup_onto_a_full_disk_fails_and_leaves_no_file, full
   ACTORKV_REQUIRE_OK(e.put(0, to_bytes("after"), sample_record()));
 }
 
-
 namespace {
 
 /// Every key the reader scans in partition `p`, from the first.
@@ -1164,8 +1163,7 @@ BOOST_FIXTURE_TEST_CASE(a_reader_reports_corrupt_hints_and_deletes_nothing, sqli
   BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"n2", 3}}));
 }
 
-BOOST_FIXTURE_TEST_CASE(a_reader_on_its_own_thread_reads_while_the_writer_commits,
-                        sqlite_fixture) {
+BOOST_FIXTURE_TEST_CASE(a_reader_on_its_own_thread_reads_while_the_writer_commits, sqlite_fixture) {
   auto opened = store().open_reader();
   ACTORKV_REQUIRE_OK(opened);
   std::shared_ptr<reader> r = std::move(*opened);
@@ -1185,8 +1183,8 @@ BOOST_FIXTURE_TEST_CASE(a_reader_on_its_own_thread_reads_while_the_writer_commit
   for (int b = 0; b < 50; ++b) {
     ACTORKV_REQUIRE_OK(store().begin());
     for (int i = 0; i < 10; ++i)
-      ACTORKV_REQUIRE_OK(store().put(4, to_bytes("k" + std::to_string(b * 10 + i)),
-                                     value_record(to_bytes("v"))));
+      ACTORKV_REQUIRE_OK(
+          store().put(4, to_bytes("k" + std::to_string(b * 10 + i)), value_record(to_bytes("v"))));
     ACTORKV_REQUIRE_OK(store().commit());
   }
   done = true;

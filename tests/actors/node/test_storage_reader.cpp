@@ -77,9 +77,7 @@ public:
     return inner_->for_each(p, after, f);
   }
   caf::expected<uint64_t> count(partition_id p) override { return inner_->count(p); }
-  caf::expected<std::vector<uint64_t>> leaves(partition_id p) override {
-    return inner_->leaves(p);
-  }
+  caf::expected<std::vector<uint64_t>> leaves(partition_id p) override { return inner_->leaves(p); }
   caf::expected<std::vector<key_digest>> leaf_keys(partition_id p,
                                                    const std::vector<uint64_t>& l) override {
     return inner_->leaf_keys(p, l);
@@ -184,8 +182,8 @@ struct reader_fixture {
     auto pattern = (std::filesystem::temp_directory_path() / "actorkv-reader-XXXXXX").string();
     BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
     dir = pattern;
-    auto opened = storage::open_sqlite_engine((dir / "store.db").string(),
-                                              storage::sync_mode::normal);
+    auto opened =
+        storage::open_sqlite_engine((dir / "store.db").string(), storage::sync_mode::normal);
     BOOST_REQUIRE(opened);
     for (uint64_t i = 0; i < 100; ++i)
       BOOST_REQUIRE(!(*opened)->put(part, key(i), written("old", i + 1)));
@@ -237,8 +235,8 @@ BOOST_FIXTURE_TEST_CASE(background_reads_are_answered_while_a_write_waits_in_its
 
   // Anti-entropy's and hint delivery's reads, and a handoff scan: answered at once, from what was
   // committed (not the waiting write, which could still fail).
-  auto scanned = ask<std::vector<keyed_record>>(reads, 5s, scan_atom::value, part, bytes{},
-                                                uint32_t{1000});
+  auto scanned =
+      ask<std::vector<keyed_record>>(reads, 5s, scan_atom::value, part, bytes{}, uint32_t{1000});
   BOOST_REQUIRE(scanned);
   BOOST_CHECK_EQUAL(scanned->size(), 100u);
   auto leaf = storage::merkle_tree::leaf_of(fresh, storage::tree_leaf_bits);
@@ -253,8 +251,8 @@ BOOST_FIXTURE_TEST_CASE(background_reads_are_answered_while_a_write_waits_in_its
   auto old = ask<replica_read>(reads, 5s, read_atom::value, part, key(7));
   BOOST_REQUIRE(old);
   BOOST_CHECK(old->found && old->rec == written("old", 8));
-  auto hints = ask<std::vector<stored_hint>>(reads, 5s, hints_atom::value, std::string{"n2"},
-                                             uint32_t{10});
+  auto hints =
+      ask<std::vector<stored_hint>>(reads, 5s, hints_atom::value, std::string{"n2"}, uint32_t{10});
   BOOST_REQUIRE(hints);
   BOOST_CHECK_EQUAL(hints->size(), 1u);
 
@@ -263,8 +261,8 @@ BOOST_FIXTURE_TEST_CASE(background_reads_are_answered_while_a_write_waits_in_its
   auto target = spawn_target(sys, target_log);
   auto done = std::make_shared<std::promise<partition_transfer>>();
   auto transferred = done->get_future();
-  auto listener = sys.spawn(
-      [done](handoff_listener_actor::pointer) -> handoff_listener_actor::behavior_type {
+  auto listener =
+      sys.spawn([done](handoff_listener_actor::pointer) -> handoff_listener_actor::behavior_type {
         return {
             [=](transfer_atom, uint64_t, const partition_transfer& t) { done->set_value(t); },
             [=](release_atom, partition_id) {},
@@ -317,13 +315,13 @@ BOOST_FIXTURE_TEST_CASE(the_reader_forwards_writes_and_tree_reads_to_the_storage
   BOOST_REQUIRE(read);
   BOOST_CHECK(read->found && read->rec == *merged);
   // A delivered hint deleted through it is gone for the next listing.
-  auto hints = ask<std::vector<stored_hint>>(reads, 5s, hints_atom::value, std::string{"n2"},
-                                             uint32_t{10});
+  auto hints =
+      ask<std::vector<stored_hint>>(reads, 5s, hints_atom::value, std::string{"n2"}, uint32_t{10});
   BOOST_REQUIRE(hints && hints->size() == 1u);
-  BOOST_REQUIRE(ask<caf::ok_atom>(reads, 5s, unhint_atom::value, std::string{"n2"},
-                                  hints->front().id));
-  hints = ask<std::vector<stored_hint>>(reads, 5s, hints_atom::value, std::string{"n2"},
-                                        uint32_t{10});
+  BOOST_REQUIRE(
+      ask<caf::ok_atom>(reads, 5s, unhint_atom::value, std::string{"n2"}, hints->front().id));
+  hints =
+      ask<std::vector<stored_hint>>(reads, 5s, hints_atom::value, std::string{"n2"}, uint32_t{10});
   BOOST_REQUIRE(hints);
   BOOST_CHECK(hints->empty());
 }
