@@ -115,8 +115,6 @@ public:
   virtual ~reader() = default;
   /// As engine::get().
   virtual caf::expected<std::optional<record>> get(partition_id p, const bytes& key) = 0;
-  /// As engine::read_together(): the reads share one snapshot.
-  virtual void read_together(const std::function<void()>& reads) { reads(); }
   /// As engine::for_each() (one snapshot for the whole scan).
   virtual caf::error for_each(partition_id p, const std::optional<bytes>& after,
                               const scan_fn& f) = 0;

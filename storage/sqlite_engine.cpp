@@ -1698,7 +1698,6 @@ public:
   caf::expected<std::optional<record>> get(partition_id p, const bytes& key) override {
     return engine_->get(p, key);
   }
-  void read_together(const std::function<void()>& reads) override { engine_->read_together(reads); }
   caf::error for_each(partition_id p, const std::optional<bytes>& after,
                       const scan_fn& f) override {
     return engine_->for_each(p, after, f);

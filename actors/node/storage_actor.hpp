@@ -7,18 +7,21 @@
 // peers' gateways send their replica calls as batches (one message, one answer for many calls);
 // the single requests serve vnodes and background work.
 //
-// Reads of committed data run on a reader: a second, read-only connection (engine::open_reader;
-// in WAL mode it never waits for the writer) owned by an actor on a thread of its own. It serves
-// reads, batches of reads, hint listings, leaf keys and handoff/collector scans, each on a
-// snapshot of what was committed when it ran: every write acknowledged before the read was sent
-// is in it (writes are acknowledged only after their commit), none that could still be lost is.
-// Background work (handoff, anti-entropy, hint delivery, the collector) holds the reader as its
-// storage actor: it forwards everything else (merges, the Merkle trees kept in memory here,
-// counts, drops, hint deletes) to the storage actor. Foreground reads that reach the storage
-// actor are delegated to it, so they do not wait for the open batch's commit. Thread count: one
-// storage thread, one reader thread, plus the engine's checkpointer and, while they run, an
-// integrity check and a backup. Without a reader (the memory engine, a simulation with detached
-// false) the storage actor serves reads itself and answers them after the open batch commits.
+// Foreground reads (coordinators' and gateways' batches) are served here too: reads arriving while
+// a batch is open are answered after its commit, so no reader sees a write that could still be
+// lost.
+//
+// Background reads run on a reader: a second, read-only connection (engine::open_reader; in WAL
+// mode it never waits for the writer) owned by an actor on a thread of its own. It serves single
+// reads, hint listings, leaf keys and handoff/collector scans, each on a snapshot of what was
+// committed when it ran: every write acknowledged before the read was sent is in it (writes are
+// acknowledged only after their commit), none that could still be lost is. Background work
+// (handoff, anti-entropy, hint delivery, the collector) holds the reader as its storage actor: it
+// forwards everything else (merges, batches, the Merkle trees kept in memory here, counts, drops,
+// hint deletes) to the storage actor, which in turn delegates the single reads it gets (from
+// vnodes: peers' background work) to it. Threads: the storage actor's, the reader's, the engine's
+// checkpointer and, while they run, an integrity check's and a backup's. Without a reader (the
+// memory engine, a simulation with detached false) the storage actor serves every read itself.
 //
 // The engine keeps each partition's Merkle leaves and size with its records (storage/engine.hpp),
 // so start-up reads no record: the node's clock follows the newest timestamp the engine recorded.
