@@ -106,9 +106,39 @@ using backup_job = std::function<caf::expected<backup_result>(backup_control&)>;
 /// The callback of a record scan: the key and its record, or the error reading it produced.
 using scan_fn = std::function<bool(const bytes& key, caf::expected<record>&& rec)>;
 
+/// A read-only view of an engine's committed data, for another thread (engine::open_reader()):
+/// background work and foreground gets read through it without waiting for the owner's open batch.
+/// Each call reads one snapshot of what was committed when it started, so it sees every write
+/// committed (and so acknowledged) before it and none of an open batch. One owner, like an engine.
+class reader {
+public:
+  virtual ~reader() = default;
+  /// As engine::get().
+  virtual caf::expected<std::optional<record>> get(partition_id p, const bytes& key) = 0;
+  /// As engine::for_each() (one snapshot for the whole scan).
+  virtual caf::error for_each(partition_id p, const std::optional<bytes>& after,
+                              const scan_fn& f) = 0;
+  /// As engine::leaf_keys().
+  virtual caf::expected<std::vector<key_digest>> leaf_keys(partition_id p,
+                                                           const std::vector<uint64_t>& leaves) = 0;
+  /// As engine::hints_for(), except that hints whose record fails verification are not deleted
+  /// (a reader writes nothing): their ids go to `corrupt`, for the owner to remove.
+  virtual caf::expected<std::vector<hint>> hints_for(const std::string& target, size_t limit,
+                                                     std::vector<uint64_t>& corrupt) = 0;
+  /// Whether a call met damage of the store itself (as engine::damage_seen()).
+  virtual bool damage_seen() const { return false; }
+};
+
 class engine {
 public:
   virtual ~engine() = default;
+
+  /// A reader of this store's committed data on a connection of its own (SQLite: read-only, with
+  /// a page cache as large as the engine's; in WAL mode readers never wait for the writer), to be
+  /// used from one other thread; null when the engine has none (the memory engine: its owner
+  /// serves reads itself). It may be destroyed before or after the engine (SQLite: the last
+  /// connection to close copies the log into the file, so close the reader first).
+  virtual caf::expected<std::unique_ptr<reader>> open_reader() { return std::unique_ptr<reader>{}; }
 
   /// The key's record, nullopt when absent, ec::corrupt_record when it fails verification.
   virtual caf::expected<std::optional<record>> get(partition_id p, const bytes& key) = 0;

@@ -1,6 +1,8 @@
 // The SQLite engine: one connection in WAL mode, owned by one thread at a time, plus a
 // checkpointer thread with a connection of its own (and, while one runs, an integrity check with
-// another, read-only).
+// another, read-only). A reader (engine::open_reader) is the same engine on a read-only
+// connection of its own: it runs only the engine's read statements, each on the snapshot of what
+// was committed when it started.
 //
 // Every statement is prepared once at open and reset after each use, so no read transaction
 // outlives a call (a forgotten reset would pin an old WAL snapshot and stall checkpoints). The
@@ -401,6 +403,18 @@ private:
   bool incremental_ = false; ///< the file's auto_vacuum mode is INCREMENTAL
 };
 
+/// Opens a read-only connection to `path` set up as the engine's own (extended result codes, the
+/// busy timeout), for an integrity check or a reader: SQLITE_OK, or SQLite's code with `db` left
+/// for its message (the caller closes it).
+int open_read_only(const std::string& path, sqlite3*& db) {
+  auto rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK)
+    return rc;
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  return SQLITE_OK;
+}
+
 /// What an integrity check shares with the engine that made it: its connection (with a read
 /// snapshot already taken on the owner's thread when it rebuilds the summaries) and the summaries
 /// it found there.
@@ -435,15 +449,12 @@ integrity_report check_file(check_state& state, check_control& control) {
   };
   bool pinned = state.db != nullptr;
   if (!pinned) {
-    if (sqlite3_open_v2(path.c_str(), &state.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                        nullptr) != SQLITE_OK) {
+    if (open_read_only(path, state.db) != SQLITE_OK) {
       fail(state.db);
       sqlite3_close(state.db);
       state.db = nullptr;
       return out;
     }
-    sqlite3_extended_result_codes(state.db, 1);
-    sqlite3_busy_timeout(state.db, busy_timeout_ms);
   }
   auto* db = state.db;
   // Cancelling interrupts whatever statement runs, quick_check included.
@@ -666,7 +677,7 @@ public:
     // A clean close: the summaries go to the file with the state that vouches for them, unless a
     // check is owed (it then runs again at the next start, rebuilding them) or this connection
     // met damage.
-    if (set_meta_ != nullptr && !check_owed_ && !damage_seen_ && ready_)
+    if (set_meta_ != nullptr && !check_owed_ && !damage_seen_ && ready_ && !read_only_)
       close_cleanly();
     // Every statement of the connection, so that none is forgotten: with one left, close fails
     // and the WAL is never checkpointed into the database file.
@@ -695,6 +706,7 @@ public:
     if (sqlite3_exec(db_, synchronous_pragma(sync), nullptr, nullptr, nullptr) != SQLITE_OK)
       return failure();
     // A negative cache_size is in KiB.
+    cache_mib_ = cache_mib;
     auto cache = "PRAGMA cache_size=-" + std::to_string(uint64_t{cache_mib} * 1024);
     if (sqlite3_exec(db_, cache.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
       return failure();
@@ -732,6 +744,49 @@ public:
     if (checkpointer_.start(path_))
       sqlite3_wal_hook(db_, &wal_checkpointer::on_commit, &checkpointer_); // replaces SQLite's
     return caf::none;
+  }
+
+  caf::expected<std::unique_ptr<reader>> open_reader() override;
+
+  /// Opens this engine as a reader of `path`, which its writer has opened (so it exists, in WAL
+  /// mode, of this schema): a read-only connection with the writer's cache size and the
+  /// statements prepared, nothing written.
+  caf::error open_as_reader(uint32_t cache_mib) {
+    read_only_ = true;
+    if (open_read_only(path_, db_) != SQLITE_OK)
+      return db_ == nullptr ? failure_text("cannot allocate a SQLite connection") : failure();
+    auto cache = "PRAGMA cache_size=-" + std::to_string(uint64_t{cache_mib} * 1024);
+    if (sqlite3_exec(db_, cache.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
+    return prepare_all();
+  }
+
+  /// The read of hints_for() without its deletes: the corrupt hints met go to `corrupt`.
+  caf::expected<std::vector<hint>> read_hints(const std::string& target, size_t limit,
+                                              std::vector<uint64_t>& corrupt) {
+    std::vector<hint> out;
+    // No LIMIT in the statement: corrupt hints met on the way do not count towards `limit`.
+    // Stepping stops as soon as enough are found, so only those rows are read.
+    statement_use use{hints_for_};
+    bind_text(hints_for_, 1, target);
+    while (out.size() < limit) {
+      auto rc = sqlite3_step(hints_for_);
+      if (rc == SQLITE_DONE)
+        break;
+      if (rc != SQLITE_ROW)
+        return failure();
+      auto id = static_cast<uint64_t>(sqlite3_column_int64(hints_for_, 0));
+      auto data = static_cast<const uint8_t*>(sqlite3_column_blob(hints_for_, 3));
+      auto size = static_cast<size_t>(sqlite3_column_bytes(hints_for_, 3));
+      auto rec = decode_record(data, size);
+      if (!rec) {
+        corrupt.push_back(id);
+        continue;
+      }
+      out.push_back(hint{id, target, static_cast<partition_id>(sqlite3_column_int64(hints_for_, 1)),
+                         column_bytes(hints_for_, 2), std::move(*rec)});
+    }
+    return out;
   }
 
   integrity_job integrity_check() override {
@@ -1075,32 +1130,10 @@ public:
                                              size_t* corrupt_dropped) override {
     if (corrupt_dropped != nullptr)
       *corrupt_dropped = 0;
-    std::vector<hint> out;
     std::vector<uint64_t> corrupt;
-    {
-      // No LIMIT in the statement: corrupt hints met on the way do not count towards `limit`.
-      // Stepping stops as soon as enough are found, so only those rows are read.
-      statement_use use{hints_for_};
-      bind_text(hints_for_, 1, target);
-      while (out.size() < limit) {
-        auto rc = sqlite3_step(hints_for_);
-        if (rc == SQLITE_DONE)
-          break;
-        if (rc != SQLITE_ROW)
-          return failure();
-        auto id = static_cast<uint64_t>(sqlite3_column_int64(hints_for_, 0));
-        auto data = static_cast<const uint8_t*>(sqlite3_column_blob(hints_for_, 3));
-        auto size = static_cast<size_t>(sqlite3_column_bytes(hints_for_, 3));
-        auto rec = decode_record(data, size);
-        if (!rec) {
-          corrupt.push_back(id);
-          continue;
-        }
-        out.push_back(hint{id, target,
-                           static_cast<partition_id>(sqlite3_column_int64(hints_for_, 1)),
-                           column_bytes(hints_for_, 2), std::move(*rec)});
-      }
-    }
+    auto out = read_hints(target, limit, corrupt);
+    if (!out)
+      return out;
     // Deleted once the scan's statement is reset, so no read is open on the table meanwhile.
     for (auto id : corrupt)
       if (auto err = remove_hint(id))
@@ -1582,16 +1615,13 @@ private:
   caf::error pin_snapshot(check_state& state) {
     if (in_batch_)
       return failure_text("an integrity check cannot start while a batch is open");
-    if (sqlite3_open_v2(path_.c_str(), &state.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                        nullptr) != SQLITE_OK) {
+    if (open_read_only(path_, state.db) != SQLITE_OK) {
       auto err = failure_text(state.db == nullptr ? std::string{"cannot open a connection"}
                                                   : sqlite3_errmsg(state.db));
       sqlite3_close(state.db);
       state.db = nullptr;
       return err;
     }
-    sqlite3_extended_result_codes(state.db, 1);
-    sqlite3_busy_timeout(state.db, busy_timeout_ms);
     // A WAL reader's snapshot is taken at its first read.
     if (sqlite3_exec(state.db, "BEGIN; SELECT count(*) FROM meta;", nullptr, nullptr, nullptr) !=
         SQLITE_OK) {
@@ -1619,6 +1649,9 @@ private:
   bool check_owed_ = false;
   /// A call met SQLITE_CORRUPT or SQLITE_NOTADB (failure() sets it).
   mutable bool damage_seen_ = false;
+  /// A reader's engine (open_as_reader): a read-only connection, never closed "cleanly".
+  bool read_only_ = false;
+  uint32_t cache_mib_ = 64; ///< the page cache's size, a reader's too
   /// The leaf summaries of every partition, true to the records when ready_. An integrity check
   /// (rebuilding_) rebuilds them from its snapshot, and delta_ gathers the changes made since it;
   /// after an unclean stop they are missing until it is done.
@@ -1656,6 +1689,39 @@ private:
   sqlite3_stmt* drop_hints_ = nullptr;
   wal_checkpointer checkpointer_;
 };
+
+/// engine::open_reader(): a sqlite_engine opened as a reader, of which only the reads are used.
+class sqlite_reader final : public reader {
+public:
+  explicit sqlite_reader(std::unique_ptr<sqlite_engine> engine) : engine_(std::move(engine)) {}
+
+  caf::expected<std::optional<record>> get(partition_id p, const bytes& key) override {
+    return engine_->get(p, key);
+  }
+  caf::error for_each(partition_id p, const std::optional<bytes>& after,
+                      const scan_fn& f) override {
+    return engine_->for_each(p, after, f);
+  }
+  caf::expected<std::vector<key_digest>> leaf_keys(partition_id p,
+                                                   const std::vector<uint64_t>& leaves) override {
+    return engine_->leaf_keys(p, leaves);
+  }
+  caf::expected<std::vector<hint>> hints_for(const std::string& target, size_t limit,
+                                             std::vector<uint64_t>& corrupt) override {
+    return engine_->read_hints(target, limit, corrupt);
+  }
+  bool damage_seen() const override { return engine_->damage_seen(); }
+
+private:
+  std::unique_ptr<sqlite_engine> engine_;
+};
+
+caf::expected<std::unique_ptr<reader>> sqlite_engine::open_reader() {
+  auto out = std::make_unique<sqlite_engine>(path_);
+  if (auto err = out->open_as_reader(cache_mib_))
+    return err;
+  return std::unique_ptr<reader>{std::make_unique<sqlite_reader>(std::move(out))};
+}
 
 } // namespace
 

@@ -30,6 +30,8 @@ void spawn_children(self_ptr self) {
   auto& name = st.options.self_name;
   auto timeout = st.request_timeout();
   auto ms = [](uint32_t x) { return std::chrono::milliseconds{x}; };
+  // Background work reads through the storage's reader, off the write path.
+  auto reads = st.options.reads ? st.options.reads : st.options.storage;
   for (partition_id p = 0; p < st.placement.partitions(); ++p)
     st.vnodes.push_back(spawn_vnode(sys, p, st.options.storage));
   st.gateway = spawn_replica_gateway(sys, st.options.storage, st.options.budget);
@@ -54,12 +56,12 @@ void spawn_children(self_ptr self) {
   fo.max_clock_skew = ms(cluster.timeouts.max_clock_skew_ms);
   st.detector = spawn_failure_detector(sys, std::move(fo));
   st.hint_keeper = spawn_hint_keeper(
-      sys, hint_keeper_options{name, st.options.storage, cluster.handoff.batch,
+      sys, hint_keeper_options{name, reads, cluster.handoff.batch,
                                ms(cluster.handoff.interval_ms), timeout, st.options.budget,
                                st.options.metrics});
   anti_entropy_options ae;
   ae.node = name;
-  ae.storage = st.options.storage;
+  ae.storage = reads;
   ae.conflicts = cluster.store.conflicts;
   if (cluster.anti_entropy.enabled)
     ae.partitions = home_partitions(self);
@@ -73,7 +75,7 @@ void spawn_children(self_ptr self) {
   st.anti_entropy = spawn_anti_entropy(sys, std::move(ae));
   collector_options co_opts;
   co_opts.node = name;
-  co_opts.storage = st.options.storage;
+  co_opts.storage = reads;
   co_opts.partitions = collectable_partitions(self);
   co_opts.grace = std::chrono::seconds{cluster.storage.tombstone_grace_s};
   co_opts.pace = ms(cluster.anti_entropy.pace_ms);
@@ -82,7 +84,7 @@ void spawn_children(self_ptr self) {
   st.collector = spawn_collector(sys, std::move(co_opts));
   handoff_options ho;
   ho.node = name;
-  ho.storage = st.options.storage;
+  ho.storage = reads;
   ho.listener = caf::actor_cast<handoff_listener_actor>(self);
   ho.batch = cluster.handoff.batch;
   ho.retry = ms(cluster.handoff.interval_ms);

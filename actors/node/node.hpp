@@ -37,6 +37,9 @@ struct node_options {
   /// kvnode's test hook ACTORKV_TEST_PROTOCOL_VERSION (a node of another release, for tests).
   uint32_t protocol = protocol_version;
   storage_actor storage;
+  /// Where background work (handoff, anti-entropy, hint delivery, the collector) reads: the
+  /// storage's reader (spawn_storage); unset: `storage`.
+  storage_actor reads;
   std::string host; ///< where this node listens
   uint16_t port = 0;
   uint32_t capacity = 1;

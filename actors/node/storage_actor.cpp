@@ -23,12 +23,22 @@ namespace actorkv {
 
 namespace {
 
+/// The reader: a read-only connection (storage::reader) on a thread of its own (detached: its
+/// reads block on disk). It serves the reads of committed data (read, batches of reads, hints,
+/// leafkeys, scan) and forwards every other request to the storage actor, so background work
+/// holds it as its storage actor. close_atom (from the storage actor) closes its connection.
+using reader_actor = storage_actor::extend<caf::replies_to<caf::close_atom>::with<caf::ok_atom>>;
+
 /// The flush timer, a check coming due and a check's report are private: callers only see
-/// storage_actor.
+/// storage_actor. So are the reader's reports: corrupt hints to delete (target, ids) and damage
+/// it met (why a check should run).
 using storage_impl =
     storage_actor::extend<caf::reacts_to<caf::flush_atom>, caf::reacts_to<check_atom, uint64_t>,
                           caf::reacts_to<check_atom, uint64_t, storage::integrity_report>,
-                          caf::reacts_to<backup_atom, uint64_t, bool, std::string>>;
+                          caf::reacts_to<backup_atom, uint64_t, bool, std::string>,
+                          caf::reacts_to<unhint_atom, std::string, std::vector<uint64_t>>,
+                          caf::reacts_to<check_atom, std::string>,
+                          caf::reacts_to<caf::open_atom, reader_actor>>;
 
 /// Runs one integrity job on a thread of its own (spawned detached: it blocks on disk for as long
 /// as the check takes) and answers with its report.
@@ -85,17 +95,21 @@ struct storage_state {
   bool writes_failing = false; ///< logged once when writes start failing, once when they recover
   std::mt19937_64 one_off_ids;
   storage_metrics metrics; ///< batch sizes, commit latency
+  /// Serves the reads of committed data (null: this actor does: a memory engine, a simulation).
+  reader_actor reader;
 };
 
 using self_ptr = storage_impl::stateful_pointer<storage_state>;
 
-/// Reads a record, treating a corrupt one as a distinct outcome for the caller to decide.
-replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
+/// Reads a record from `source` (an engine or a reader), treating a corrupt one as a distinct
+/// outcome for the caller to decide.
+template <class Source>
+replica_read read_from(Source& source, const std::string& node, partition_id p, const bytes& key) {
   replica_read out;
-  auto rec = st.engine->get(p, key);
+  auto rec = source.get(p, key);
   if (!rec) {
     out.corrupt = rec.error() == ec::corrupt_record;
-    log_event(log_subsystem::storage, log_level::warning, st.options.node,
+    log_event(log_subsystem::storage, log_level::warning, node,
               "partition " + std::to_string(p) + " key " + key_for_log(key) + ": " +
                   describe(rec.error()) + "; treated as missing until repaired");
     return out;
@@ -105,6 +119,10 @@ replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
     out.rec = std::move(**rec);
   }
   return out;
+}
+
+replica_read read_record(storage_state& st, partition_id p, const bytes& key) {
+  return read_from(*st.engine, st.options.node, p, key);
 }
 
 /// Counts the hints on disk per target.
@@ -529,6 +547,145 @@ void check_if_damaged(self_ptr self) {
   start_check(self, "a read or write met a damaged page");
 }
 
+/// Up to `limit` records of partition `p` after `after` (empty: from the first) from `source`.
+template <class Source>
+caf::expected<std::vector<keyed_record>> scan_batch(Source& source, partition_id p,
+                                                    const bytes& after, uint32_t limit) {
+  std::vector<keyed_record> out;
+  // A range read from the cursor: a partition streamed batch by batch is read once.
+  // Client keys are never empty, so an empty cursor means the partition's first key.
+  auto from = after.empty() ? std::nullopt : std::optional<bytes>{after};
+  auto err = source.for_each(p, from, [&](const bytes& key, caf::expected<record>&& rec) {
+    if (rec)
+      out.push_back(keyed_record{key, std::move(*rec)});
+    return out.size() < limit;
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+std::vector<stored_hint> to_stored(std::vector<storage::hint>& found) {
+  std::vector<stored_hint> out;
+  for (auto& h : found)
+    out.push_back(stored_hint{h.id, h.target, h.partition, std::move(h.key), std::move(h.rec)});
+  return out;
+}
+
+struct reader_state {
+  static inline const char* name = "storage-reader";
+  std::shared_ptr<storage::reader> reader;
+  std::string node;
+  uint32_t partitions = 0;
+  storage_impl storage; ///< told of corrupt hints and damage
+  bool damage_reported = false;
+};
+
+/// After a call met damage of the file, asks the storage actor (once) to check the whole store.
+void report_damage(reader_actor::stateful_pointer<reader_state> self) {
+  auto& st = self->state;
+  if (st.damage_reported || !st.reader || !st.reader->damage_seen())
+    return;
+  st.damage_reported = true;
+  self->send(st.storage, check_atom::value, std::string{"a read met a damaged page"});
+}
+
+/// The reader's behaviour: `storage` is the storage actor whose store `reader` reads.
+reader_actor::behavior_type reader_behavior(reader_actor::stateful_pointer<reader_state> self,
+                                            std::shared_ptr<storage::reader> reader,
+                                            std::string node, uint32_t partitions,
+                                            storage_impl storage) {
+  auto& st = self->state;
+  st.reader = std::move(reader);
+  st.node = std::move(node);
+  st.partitions = partitions;
+  st.storage = std::move(storage);
+  return {
+      [=](read_atom, partition_id p, const bytes& key) -> caf::result<replica_read> {
+        auto& st = self->state;
+        if (p >= st.partitions)
+          return no_partition(p);
+        auto found = read_from(*st.reader, st.node, p, key);
+        report_damage(self);
+        return found;
+      },
+      [=](batch_atom a, std::vector<replica_call>& calls) {
+        // Coordinators' and gateways' batches are foreground work: the storage actor's.
+        return self->delegate(self->state.storage, a, std::move(calls));
+      },
+      [=](hints_atom, const std::string& target,
+          uint32_t limit) -> caf::result<std::vector<stored_hint>> {
+        auto& st = self->state;
+        std::vector<uint64_t> corrupt;
+        auto found = st.reader->hints_for(target, limit, corrupt);
+        report_damage(self);
+        if (!corrupt.empty())
+          self->send(st.storage, unhint_atom::value, target, std::move(corrupt));
+        if (!found)
+          return found.error();
+        return to_stored(*found);
+      },
+      [=](leafkeys_atom, partition_id p,
+          const std::vector<uint64_t>& leaves) -> caf::result<std::vector<key_digest>> {
+        auto& st = self->state;
+        if (p >= st.partitions)
+          return caf::make_error(ec::bad_request, "no such partition");
+        auto keys = st.reader->leaf_keys(p, leaves);
+        report_damage(self);
+        if (!keys)
+          return keys.error();
+        return std::move(*keys);
+      },
+      [=](scan_atom, partition_id p, const bytes& after,
+          uint32_t limit) -> caf::result<std::vector<keyed_record>> {
+        auto& st = self->state;
+        if (p >= st.partitions)
+          return caf::make_error(ec::bad_request, "no such partition");
+        auto out = scan_batch(*st.reader, p, after, limit);
+        report_damage(self);
+        if (!out)
+          return out.error();
+        return std::move(*out);
+      },
+      [=](caf::close_atom) {
+        // The connection closes before the answer: the storage actor closes the store's last.
+        self->state.reader.reset();
+        self->quit();
+        return caf::ok_atom::value;
+      },
+      // Everything else is the storage actor's.
+      [=](merge_atom a, partition_id p, const bytes& key, const record& rec) {
+        return self->delegate(self->state.storage, a, p, key, rec);
+      },
+      [=](unhint_atom a, const std::string& target, uint64_t id) {
+        return self->delegate(self->state.storage, a, target, id);
+      },
+      [=](backlog_atom a) { return self->delegate(self->state.storage, a); },
+      [=](forget_atom a, const std::string& target, uint32_t limit) {
+        return self->delegate(self->state.storage, a, target, limit);
+      },
+      [=](tree_atom a, partition_id p, uint32_t depth) {
+        // The leaf summaries are the storage actor's, in memory.
+        return self->delegate(self->state.storage, a, p, depth);
+      },
+      [=](count_atom a, partition_id p) { return self->delegate(self->state.storage, a, p); },
+      [=](check_atom a) { return self->delegate(self->state.storage, a); },
+      [=](status_atom a) { return self->delegate(self->state.storage, a); },
+      [=](reap_atom a, partition_id p, const bytes& key, const record& expected) {
+        return self->delegate(self->state.storage, a, p, key, expected);
+      },
+      [=](backup_atom a, const std::string& path) {
+        return self->delegate(self->state.storage, a, path);
+      },
+      [=](backup_atom a) { return self->delegate(self->state.storage, a); },
+      [=](drop_atom a, partition_id p) { return self->delegate(self->state.storage, a, p); },
+      [=](meta_atom a, const std::string& name, const std::string& value) {
+        return self->delegate(self->state.storage, a, name, value);
+      },
+      [=](stop_atom a) { self->send(self->state.storage, a); },
+  };
+}
+
 storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<storage::engine> engine,
                                              storage_options options) {
   auto& st = self->state;
@@ -544,6 +701,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
   recount_hints(st);
   if (st.engine->check_owed())
     start_check(self, "the store was not closed cleanly");
+
   return {
       [=](batch_atom,
           std::vector<replica_call>& calls) -> caf::result<std::vector<replica_answer>> {
@@ -556,6 +714,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         };
         auto is_read = [](const replica_call& c) { return c.kind == replica_call_kind::read; };
         if (std::all_of(calls.begin(), calls.end(), is_read)) {
+          // Served here, not by the reader: measured (tools/bench a and c), the reader's extra
+          // hop did not pay for the commit it spares these foreground reads.
           self->state.engine->read_together(serve_all);
         } else {
           // The reads of a mixed batch share its write transaction. Should the batch fail to
@@ -567,6 +727,9 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         return answer_after_commit(self, std::move(answers));
       },
       [=](read_atom, partition_id p, const bytes& key) -> caf::result<replica_read> {
+        // Single reads come from vnodes: peers' background work.
+        if (self->state.reader)
+          return self->delegate(self->state.reader, read_atom::value, p, key);
         if (p >= self->state.options.partitions)
           return no_partition(p);
         auto found = read_record(self->state, p, key);
@@ -583,6 +746,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
       [=](hints_atom, const std::string& target,
           uint32_t limit) -> caf::result<std::vector<stored_hint>> {
         auto& st = self->state;
+        if (st.reader)
+          return self->delegate(st.reader, hints_atom::value, target, limit);
         size_t dropped = 0;
         auto found = st.engine->hints_for(target, limit, &dropped);
         if (!found)
@@ -593,11 +758,7 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
                     std::to_string(dropped) + " corrupt hints for " + target + " dropped");
           recount_hints(st);
         }
-        std::vector<stored_hint> out;
-        for (auto& h : *found)
-          out.push_back(
-              stored_hint{h.id, h.target, h.partition, std::move(h.key), std::move(h.rec)});
-        return answer_after_commit(self, std::move(out));
+        return answer_after_commit(self, to_stored(*found));
       },
       [=](unhint_atom, const std::string& target, uint64_t id) -> caf::result<caf::ok_atom> {
         auto& st = self->state;
@@ -644,6 +805,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
       [=](leafkeys_atom, partition_id p,
           const std::vector<uint64_t>& leaves) -> caf::result<std::vector<key_digest>> {
         auto& st = self->state;
+        if (st.reader)
+          return self->delegate(st.reader, leafkeys_atom::value, p, leaves);
         if (p >= st.options.partitions)
           return caf::make_error(ec::bad_request, "no such partition");
         // Digests as stored: a record found unreadable since it was written lists with 0 once an
@@ -657,21 +820,15 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
       [=](scan_atom, partition_id p, const bytes& after,
           uint32_t limit) -> caf::result<std::vector<keyed_record>> {
         auto& st = self->state;
+        if (st.reader)
+          return self->delegate(st.reader, scan_atom::value, p, after, limit);
         if (p >= st.options.partitions)
           return caf::make_error(ec::bad_request, "no such partition");
-        std::vector<keyed_record> out;
-        // A range read from the cursor: a partition streamed batch by batch is read once.
-        // Client keys are never empty, so an empty cursor means the partition's first key.
-        auto from = after.empty() ? std::nullopt : std::optional<bytes>{after};
-        auto err = st.engine->for_each(p, from, [&](const bytes& key, caf::expected<record>&& rec) {
-          if (rec)
-            out.push_back(keyed_record{key, std::move(*rec)});
-          return out.size() < limit;
-        });
+        auto out = scan_batch(*st.engine, p, after, limit);
         check_if_damaged(self);
-        if (err)
-          return err;
-        return answer_after_commit(self, std::move(out));
+        if (!out)
+          return out.error();
+        return answer_after_commit(self, std::move(*out));
       },
       [=](count_atom, partition_id p) -> caf::result<uint64_t> {
         auto& st = self->state;
@@ -787,12 +944,48 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         finish_batch(self);
         check_if_damaged(self);
       },
+      [=](unhint_atom, const std::string& target, const std::vector<uint64_t>& ids) {
+        // Hints the reader found unreadable: gone, anti-entropy restores what they held.
+        auto& st = self->state;
+        if (auto err = open_batch(self))
+          return;
+        for (auto id : ids)
+          if (st.engine->remove_hint(id))
+            return;
+        st.batch_writes += ids.size();
+        recount_hints(st);
+        log_event(log_subsystem::storage, log_level::warning, st.options.node,
+                  std::to_string(ids.size()) + " corrupt hints for " + target + " dropped");
+      },
+      [=](caf::open_atom, reader_actor& reader) {
+        // The first message (spawn_storage): reads are served by the reader from here on.
+        self->state.reader = reader;
+        // However this actor ends, its reader ends too.
+        self->attach_functor(
+            [reader] { caf::anon_send_exit(reader, caf::exit_reason::user_shutdown); });
+      },
+      [=](check_atom, const std::string& reason) {
+        auto& st = self->state;
+        if (st.damage_checked)
+          return;
+        st.damage_checked = true;
+        start_check(self, reason);
+      },
       [=](stop_atom) {
         finish_batch(self);
         // A check under way stops soon rather than hold up the process's exit.
         self->state.check.control->cancel = true;
         self->state.backup.control->cancel = true;
-        self->quit();
+        if (!self->state.reader) {
+          self->quit();
+          return;
+        }
+        // The reader closes its connection first, so that this one, the last, checkpoints the
+        // log into the file when it closes. Reads meanwhile are served here.
+        auto reader = std::move(self->state.reader);
+        self->state.reader = nullptr;
+        self->request(reader, caf::infinite, caf::close_atom::value)
+            .then([=](caf::ok_atom) { self->quit(); }, [=](caf::error&) { self->quit(); });
       },
   };
 }
@@ -801,9 +994,38 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
 
 storage_actor spawn_storage(caf::actor_system& sys, std::shared_ptr<storage::engine> engine,
                             storage_options options) {
-  if (!options.detached)
-    return sys.spawn(storage_behavior, std::move(engine), options);
-  return sys.spawn<caf::detached>(storage_behavior, std::move(engine), options);
+  storage_actor reads;
+  return spawn_storage(sys, std::move(engine), std::move(options), reads);
+}
+
+storage_actor spawn_storage(caf::actor_system& sys, std::shared_ptr<storage::engine> engine,
+                            storage_options options, storage_actor& reads) {
+  if (!options.detached) {
+    // A simulation runs every actor on the test coordinator: reads are served by the storage
+    // actor itself (its memory engine has no reader).
+    auto storage = sys.spawn(storage_behavior, std::move(engine), options);
+    reads = storage;
+    return storage;
+  }
+  // Opened here, before the storage actor owns the engine (a reader outlives no engine call).
+  std::shared_ptr<storage::reader> reader;
+  if (auto opened = engine->open_reader(); !opened)
+    log_event(log_subsystem::storage, log_level::warning, options.node,
+              "reads stay on the storage thread, no reader: " + describe(opened.error()));
+  else
+    reader = std::move(*opened);
+  auto node = options.node;
+  auto partitions = options.partitions;
+  auto storage = sys.spawn<caf::detached>(storage_behavior, std::move(engine), std::move(options));
+  reads = storage;
+  if (!reader)
+    return storage;
+  auto impl = caf::actor_cast<storage_impl>(storage);
+  auto handle = sys.spawn<caf::detached>(reader_behavior, std::move(reader), std::move(node),
+                                         partitions, impl);
+  caf::anon_send(impl, caf::open_atom::value, handle);
+  reads = caf::actor_cast<storage_actor>(handle);
+  return storage;
 }
 
 } // namespace actorkv

@@ -3,10 +3,25 @@
 // Spawned detached (its own thread) because every engine call may block on disk. Writes are
 // group-committed: the first write of a batch opens a transaction and queues a flush message to
 // itself; every request that arrives before the flush joins the batch; the flush (or reaching
-// max_batch) commits once and only then answers every request of the batch. Reads arriving while
-// a batch is open are answered after that commit too, so no reader ever sees a write that could
-// still be lost. Coordinators and peers' gateways send their replica calls as batches (one
-// message, one answer for many calls); the single requests serve vnodes and background work.
+// max_batch) commits once and only then answers every request of the batch. Coordinators and
+// peers' gateways send their replica calls as batches (one message, one answer for many calls);
+// the single requests serve vnodes and background work.
+//
+// Foreground reads (coordinators' and gateways' batches) are served here too: reads arriving while
+// a batch is open are answered after its commit, so no reader sees a write that could still be
+// lost.
+//
+// Background reads run on a reader: a second, read-only connection (engine::open_reader; in WAL
+// mode it never waits for the writer) owned by an actor on a thread of its own. It serves single
+// reads, hint listings, leaf keys and handoff/collector scans, each on a snapshot of what was
+// committed when it ran: every write acknowledged before the read was sent is in it (writes are
+// acknowledged only after their commit), none that could still be lost is. Background work
+// (handoff, anti-entropy, hint delivery, the collector) holds the reader as its storage actor: it
+// forwards everything else (merges, batches, the Merkle trees kept in memory here, counts, drops,
+// hint deletes) to the storage actor, which in turn delegates the single reads it gets (from
+// vnodes: peers' background work) to it. Threads: the storage actor's, the reader's, the engine's
+// checkpointer and, while they run, an integrity check's and a backup's. Without a reader (the
+// memory engine, a simulation with detached false) the storage actor serves every read itself.
 //
 // The engine keeps each partition's Merkle leaves and size with its records (storage/engine.hpp),
 // so start-up reads no record: the node's clock follows the newest timestamp the engine recorded.
@@ -60,8 +75,13 @@ struct storage_options {
   std::chrono::milliseconds check_delay{0};
 };
 
-/// Spawns the storage actor owning `engine` (detached unless options.detached is false).
+/// Spawns the storage actor owning `engine` (detached unless options.detached is false), and its
+/// reader when the engine has one.
 storage_actor spawn_storage(caf::actor_system& sys, std::shared_ptr<storage::engine> engine,
                             storage_options options);
+/// The same, and sets `reads` to the handle background work uses: the reader, or the storage
+/// actor itself when there is none.
+storage_actor spawn_storage(caf::actor_system& sys, std::shared_ptr<storage::engine> engine,
+                            storage_options options, storage_actor& reads);
 
 } // namespace actorkv

@@ -1069,4 +1069,154 @@ BOOST_FIXTURE_TEST_CASE(a_backup_onto_a_full_disk_fails_and_leaves_no_file, full
   ACTORKV_REQUIRE_OK(e.put(0, to_bytes("after"), sample_record()));
 }
 
+namespace {
+
+/// Every key the reader scans in partition `p`, from the first.
+std::vector<bytes> reader_keys(reader& r, partition_id p) {
+  std::vector<bytes> out;
+  auto err = r.for_each(p, std::nullopt, [&](const bytes& key, caf::expected<record>&&) {
+    out.push_back(key);
+    return true;
+  });
+  BOOST_CHECK_MESSAGE(!err, describe(err));
+  return out;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_reader_sees_committed_writes_and_none_of_an_open_batch, sqlite_fixture) {
+  ACTORKV_REQUIRE_OK(store().put(1, to_bytes("before"), value_record(to_bytes("v0"))));
+  auto opened = store().open_reader();
+  ACTORKV_REQUIRE_OK(opened);
+  BOOST_REQUIRE(*opened != nullptr);
+  auto& r = **opened;
+  auto got = r.get(1, to_bytes("before"));
+  ACTORKV_REQUIRE_OK(got);
+  BOOST_REQUIRE(got->has_value());
+  BOOST_CHECK(**got == value_record(to_bytes("v0")));
+
+  // A batch open on the writer: its writes are invisible to the reader, which does not wait.
+  ACTORKV_REQUIRE_OK(store().begin());
+  ACTORKV_REQUIRE_OK(store().put(1, to_bytes("open"), value_record(to_bytes("v1"))));
+  ACTORKV_REQUIRE_OK(store().put(1, to_bytes("before"), value_record(to_bytes("v2"), 2)));
+  ACTORKV_REQUIRE_OK(store().erase(1, to_bytes("before")));
+  ACTORKV_REQUIRE_OK(store().add_hint("n2", 1, to_bytes("h"), value_record(to_bytes("hv"))));
+  auto started = std::chrono::steady_clock::now();
+  got = r.get(1, to_bytes("open"));
+  ACTORKV_REQUIRE_OK(got);
+  BOOST_CHECK(!got->has_value());
+  got = r.get(1, to_bytes("before"));
+  ACTORKV_REQUIRE_OK(got);
+  BOOST_REQUIRE(got->has_value());
+  BOOST_CHECK(**got == value_record(to_bytes("v0")));
+  BOOST_CHECK(reader_keys(r, 1) == std::vector<bytes>{to_bytes("before")});
+  auto leaf = merkle_tree::leaf_of(to_bytes("open"), tree_leaf_bits);
+  auto listed = r.leaf_keys(1, {leaf});
+  ACTORKV_REQUIRE_OK(listed);
+  for (auto& kd : *listed)
+    BOOST_CHECK(kd.key != to_bytes("open"));
+  std::vector<uint64_t> corrupt;
+  auto hints = r.hints_for("n2", 10, corrupt);
+  ACTORKV_REQUIRE_OK(hints);
+  BOOST_CHECK(hints->empty());
+  // Well under the busy timeout: a WAL reader never waits for the writer's lock.
+  BOOST_CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
+
+  // Committed: every later read sees the batch.
+  ACTORKV_REQUIRE_OK(store().commit());
+  got = r.get(1, to_bytes("open"));
+  ACTORKV_REQUIRE_OK(got);
+  BOOST_REQUIRE(got->has_value());
+  BOOST_CHECK(**got == value_record(to_bytes("v1")));
+  got = r.get(1, to_bytes("before"));
+  ACTORKV_REQUIRE_OK(got);
+  BOOST_CHECK(!got->has_value());
+  BOOST_CHECK(reader_keys(r, 1) == std::vector<bytes>{to_bytes("open")});
+  listed = r.leaf_keys(1, {leaf});
+  ACTORKV_REQUIRE_OK(listed);
+  BOOST_REQUIRE_EQUAL(listed->size(), 1u);
+  BOOST_CHECK(listed->at(0).key == to_bytes("open"));
+  hints = r.hints_for("n2", 10, corrupt);
+  ACTORKV_REQUIRE_OK(hints);
+  BOOST_REQUIRE_EQUAL(hints->size(), 1u);
+  BOOST_CHECK(hints->at(0).rec == value_record(to_bytes("hv")));
+
+  // A rolled-back batch never shows.
+  ACTORKV_REQUIRE_OK(store().begin());
+  ACTORKV_REQUIRE_OK(store().put(1, to_bytes("undone"), value_record(to_bytes("v3"))));
+  store().rollback();
+  got = r.get(1, to_bytes("undone"));
+  ACTORKV_REQUIRE_OK(got);
+  BOOST_CHECK(!got->has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_reader_reports_corrupt_hints_and_deletes_nothing, sqlite_fixture) {
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto id = store().add_hint("n2", 1, to_bytes("k" + std::to_string(i)),
+                               value_record(to_bytes("v"), i + 1));
+    ACTORKV_REQUIRE_OK(id);
+    ids.push_back(*id);
+  }
+  {
+    raw_db raw{path()};
+    raw.set_hint_value(ids[1], bytes{1, 0, 0}); // truncated
+  }
+  auto opened = store().open_reader();
+  ACTORKV_REQUIRE_OK(opened);
+  auto& r = **opened;
+  std::vector<uint64_t> corrupt;
+  auto held = r.hints_for("n2", 2, corrupt);
+  ACTORKV_REQUIRE_OK(held);
+  BOOST_REQUIRE_EQUAL(held->size(), 2u);
+  BOOST_CHECK_EQUAL(held->at(0).id, ids[0]);
+  BOOST_CHECK_EQUAL(held->at(1).id, ids[2]);
+  BOOST_CHECK(corrupt == std::vector<uint64_t>{ids[1]});
+  // Still held: only the owner deletes.
+  auto counts = store().hint_counts();
+  ACTORKV_REQUIRE_OK(counts);
+  BOOST_CHECK((*counts == std::map<std::string, uint64_t>{{"n2", 3}}));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_reader_on_its_own_thread_reads_while_the_writer_commits, sqlite_fixture) {
+  auto opened = store().open_reader();
+  ACTORKV_REQUIRE_OK(opened);
+  std::shared_ptr<reader> r = std::move(*opened);
+  // The writer commits batches of 10 keys; the reader, concurrently, must only ever see whole
+  // batches (a multiple of 10 keys), and in the end all of them.
+  std::atomic<bool> done{false};
+  std::atomic<int> odd{0};
+  std::atomic<int> scans{0};
+  std::thread reading{[&] {
+    while (!done) {
+      auto n = reader_keys(*r, 4).size();
+      if (n % 10 != 0)
+        ++odd;
+      ++scans;
+    }
+  }};
+  for (int b = 0; b < 50; ++b) {
+    ACTORKV_REQUIRE_OK(store().begin());
+    for (int i = 0; i < 10; ++i)
+      ACTORKV_REQUIRE_OK(
+          store().put(4, to_bytes("k" + std::to_string(b * 10 + i)), value_record(to_bytes("v"))));
+    ACTORKV_REQUIRE_OK(store().commit());
+  }
+  done = true;
+  reading.join();
+  BOOST_CHECK_EQUAL(odd.load(), 0);
+  BOOST_CHECK_GT(scans.load(), 0);
+  BOOST_CHECK_EQUAL(reader_keys(*r, 4).size(), 500u);
+  // The reader may outlive the engine.
+  close();
+  BOOST_CHECK_EQUAL(reader_keys(*r, 4).size(), 500u);
+}
+
+BOOST_AUTO_TEST_CASE(the_memory_engine_has_no_reader) {
+  auto engine = make_memory_engine();
+  auto r = engine->open_reader();
+  ACTORKV_REQUIRE_OK(r);
+  BOOST_CHECK(*r == nullptr);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -781,14 +781,16 @@ int main(int argc, char** argv) {
       restart_requested = true;
       kill(getpid(), SIGTERM);
     };
+    actorkv::storage_actor reads; // the storage's reader, for background work
     auto storage = actorkv::spawn_storage(
-        sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)}, so);
+        sys, std::shared_ptr<actorkv::storage::engine>{std::move(*engine)}, so, reads);
     actorkv::node_options opts;
     opts.cluster = *cluster;
     opts.self_name = node_name;
     opts.self_id = identity->replica;
     opts.protocol = protocol;
     opts.storage = storage;
+    opts.reads = reads;
     opts.host = self_entry->host;
     opts.port = self_entry->port;
     opts.capacity = self_entry->capacity;
