@@ -1,5 +1,5 @@
 // Puts with a TTL on three replicas (storage over the in-memory engine, a vnode each), their
-// coordinators and tombstone collectors, on CAF's test coordinator: the nodes' wall clock follows
+// coordinators, tombstone collectors and anti-entropy, on CAF's test coordinator: the nodes' wall clock follows
 // virtual time, so a value expires, and is collected, as the test advances it.
 #include <boost/test/unit_test.hpp>
 
@@ -11,12 +11,14 @@
 
 #include <caf/all.hpp>
 
+#include "actors/node/anti_entropy.hpp"
 #include "actors/node/collector.hpp"
 #include "actors/node/coordinator.hpp"
 #include "actors/node/storage_actor.hpp"
 #include "actors/node/vnode.hpp"
 #include "messages/error.hpp"
 #include "storage/engine.hpp"
+#include "storage/merkle_tree.hpp"
 #include "tests/actors/common.hpp"
 
 using namespace actorkv;
@@ -117,6 +119,25 @@ struct ttl_fixture : deterministic_fixture {
     self->send(c, peer_atom::value, std::move(peers));
     run();
   }
+
+  /// Anti-entropy on replica 0 against replica `other`, a round a second.
+  void anti_entropy_with(size_t other, std::chrono::seconds grace) {
+    anti_entropy_options ao;
+    ao.node = "n1";
+    ao.storage = stores[0];
+    ao.partitions = {{part, {"n" + std::to_string(other + 1)}}};
+    ao.interval = 1000ms;
+    ao.pace = 1ms;
+    ao.tombstone_grace = grace;
+    ao.clock = clock;
+    auto ae = keep(spawn_anti_entropy(sys, ao));
+    std::vector<vnode_actor> by_partition(8);
+    by_partition[part] = vnodes[other];
+    self->send(ae, peer_atom::value,
+               std::vector<peer_view>{peer_view{"n" + std::to_string(other + 1), true,
+                                                by_partition, {}}});
+    run();
+  }
 };
 
 } // namespace
@@ -194,6 +215,33 @@ BOOST_FIXTURE_TEST_CASE(a_replica_that_missed_the_put_holds_collection_up_until_
   advance(6s);
   for (size_t i = 0; i < 3; ++i)
     BOOST_TEST(!stored(i, "k").has_value(), "replica " << i);
+}
+
+BOOST_FIXTURE_TEST_CASE(anti_entropy_copies_the_expiry_and_no_expired_record_past_its_grace,
+                        ttl_fixture) {
+  // Both puts reach n1 and n2 only; n3 lacks both keys.
+  BOOST_REQUIRE(!put({0, 1}, "brief", "v", 2).err);
+  BOOST_REQUIRE(!put({0, 1}, "long", "v", 60).err);
+  run();
+  BOOST_REQUIRE(!stored(2, "long").has_value());
+  // Past "brief"'s expiry and the grace (5 s) it is due: a replica that lacks it needs nothing.
+  advance(8s);
+  anti_entropy_with(2, 5s);
+  advance(3s);
+  auto copied = stored(2, "long");
+  BOOST_REQUIRE(copied.has_value());
+  BOOST_TEST((*copied == *stored(0, "long"))); // the expiry came along: the digests agree
+  BOOST_TEST(copied->siblings[0].expires_us != 0);
+  BOOST_TEST(!stored(2, "brief").has_value());
+  auto leaves_here = engines[0]->leaves(part);
+  auto leaves_there = engines[2]->leaves(part);
+  BOOST_REQUIRE((leaves_here && leaves_there));
+  // They differ by "brief" alone, which n1 holds and n3 never needs.
+  auto leaf = storage::merkle_tree::leaf_of(b("brief"), storage::tree_leaf_bits);
+  BOOST_REQUIRE(storage::merkle_tree::leaf_of(b("long"), storage::tree_leaf_bits) != leaf);
+  for (size_t i = 0; i < leaves_here->size(); ++i)
+    if (i != leaf)
+      BOOST_TEST((*leaves_here)[i] == (*leaves_there)[i], "leaf " << i);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_later_put_without_ttl_keeps_the_key, ttl_fixture) {
