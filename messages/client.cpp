@@ -16,9 +16,9 @@ caf::error check_ttl(uint64_t ttl_s) {
 
 caf::expected<uint32_t> parse_ttl(const std::string& text) {
   auto refuse = [&] {
-    return caf::make_error(ec::bad_request,
-                           "a TTL is a whole number of seconds, 1 to " +
-                               std::to_string(max_ttl_s) + "; got \"" + text.substr(0, 32) + "\"");
+    return caf::make_error(ec::bad_request, "a TTL is a whole number of seconds, 1 to " +
+                                                std::to_string(max_ttl_s) + "; got \"" +
+                                                text.substr(0, 32) + "\"");
   };
   if (text.empty() || text.size() > 20)
     return refuse();

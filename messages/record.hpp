@@ -70,8 +70,8 @@ struct sibling {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sibling& x) {
-  return f(caf::meta::type_name("actorkv::sibling"), x.origin, x.timestamp_us, x.tombstone,
-           x.value, x.expires_us);
+  return f(caf::meta::type_name("actorkv::sibling"), x.origin, x.timestamp_us, x.tombstone, x.value,
+           x.expires_us);
 }
 
 /// Everything a replica knows about one key.

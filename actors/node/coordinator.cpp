@@ -429,8 +429,8 @@ void serve_client_call(self_ptr self, const client_answers_actor& to, client_cal
     break;
   }
   op.key = std::move(call.key);
-  start_write(self, std::move(op), call.context, call.kind == client_call_kind::put ? call.ttl_s : 0,
-              reply);
+  start_write(self, std::move(op), call.context,
+              call.kind == client_call_kind::put ? call.ttl_s : 0, reply);
 }
 
 void take_routes(self_ptr self, routes& r) {

@@ -37,9 +37,20 @@ void short_grace(local_cluster& c) {
 /// `curl -X METHOD` of `path` on node `i` as the "writer" certificate: the status and the body.
 std::pair<int, std::string> curl(local_cluster& c, size_t i, const std::string& method,
                                  const std::string& path, const std::string& body = "") {
-  std::vector<std::string> argv{"/usr/bin/curl", "-sS",  "--max-time", "20", "--cacert",
-                                c.cert_path("ca"), "--cert", c.cert_path("writer"), "--key",
-                                c.key_path("writer"), "-X", method, "-w", "\n%{http_code}"};
+  std::vector<std::string> argv{"/usr/bin/curl",
+                                "-sS",
+                                "--max-time",
+                                "20",
+                                "--cacert",
+                                c.cert_path("ca"),
+                                "--cert",
+                                c.cert_path("writer"),
+                                "--key",
+                                c.key_path("writer"),
+                                "-X",
+                                method,
+                                "-w",
+                                "\n%{http_code}"};
   if (method == "PUT")
     argv.insert(argv.end(), {"--data-binary", body});
   argv.push_back(c.https_url(i) + path);

@@ -646,7 +646,7 @@ BOOST_AUTO_TEST_CASE(replicas_agree_on_the_expiry_whatever_the_merge_order) {
 
 BOOST_AUTO_TEST_CASE(an_expired_value_is_due_for_collection_a_grace_after_its_expiry) {
   auto r = dvv::update(record{}, {}, to_bytes("v"), 1, 100, sibling_mode, 5000);
-  BOOST_TEST(!dvv::tombstone_due(r, 4999, 0));  // not expired yet
+  BOOST_TEST(!dvv::tombstone_due(r, 4999, 0));    // not expired yet
   BOOST_TEST(!dvv::tombstone_due(r, 6000, 1000)); // exactly the grace after its expiry: not yet
   BOOST_TEST(dvv::tombstone_due(r, 6001, 1000));
   // Beside a tombstone the later death counts; beside a live value nothing is due.
@@ -654,8 +654,8 @@ BOOST_AUTO_TEST_CASE(an_expired_value_is_due_for_collection_a_grace_after_its_ex
   auto both = dvv::merge(r, tomb, sibling_mode);
   BOOST_TEST(!dvv::tombstone_due(both, 9000, 1000));
   BOOST_TEST(dvv::tombstone_due(both, 9001, 1000));
-  auto alive = dvv::merge(r, dvv::update(record{}, {}, to_bytes("w"), 3, 50, sibling_mode),
-                          sibling_mode);
+  auto alive =
+      dvv::merge(r, dvv::update(record{}, {}, to_bytes("w"), 3, 50, sibling_mode), sibling_mode);
   BOOST_TEST(!dvv::tombstone_due(alive, 1'000'000'000, 0));
 }
 

@@ -130,7 +130,7 @@ bytes documented_layout(uint32_t sibling_version) {
   append_le(payload, 1, 8); // context: one entry
   append_le(payload, 0x0102030405060708ull, 8);
   append_le(payload, 9, 8);
-  append_le(payload, 1, 8); // one sibling
+  append_le(payload, 1, 8);               // one sibling
   append_le(payload, sibling_version, 4); // sibling class version
   append_le(payload, 0x0102030405060708ull, 8);
   append_le(payload, 9, 8);

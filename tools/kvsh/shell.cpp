@@ -285,8 +285,8 @@ struct shell::impl {
     parsed p;
     std::string error;
     if (!parse_words(words,
-                     {{"--hex", false}, {"--context", true}, {"--file", true}, {"--ttl", true}},
-                     p, error))
+                     {{"--hex", false}, {"--context", true}, {"--file", true}, {"--ttl", true}}, p,
+                     error))
       return fail(error);
     put_request req;
     auto file = p.opts.find("--file");
@@ -320,8 +320,7 @@ struct shell::impl {
     req.context = std::move(*ctx);
     return ask(
         client.put(req.key, req.value, req.context, req.ttl_s),
-        [&](write_reply& r) { print_written(r); },
-        true);
+        [&](write_reply& r) { print_written(r); }, true);
   }
 
   outcome do_delete(const std::vector<std::string>& words) {

@@ -1,6 +1,6 @@
 // Puts with a TTL on three replicas (storage over the in-memory engine, a vnode each), their
-// coordinators, tombstone collectors and anti-entropy, on CAF's test coordinator: the nodes' wall clock follows
-// virtual time, so a value expires, and is collected, as the test advances it.
+// coordinators, tombstone collectors and anti-entropy, on CAF's test coordinator: the nodes' wall
+// clock follows virtual time, so a value expires, and is collected, as the test advances it.
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -77,8 +77,8 @@ struct ttl_fixture : deterministic_fixture {
     return one_client_answer();
   }
 
-  client_answer put(std::vector<size_t> reachable, const std::string& key,
-                    const std::string& value, uint32_t ttl_s, bytes context = {}) {
+  client_answer put(std::vector<size_t> reachable, const std::string& key, const std::string& value,
+                    uint32_t ttl_s, bytes context = {}) {
     auto x = put_call(b(key), b(value), std::move(context));
     x.ttl_s = ttl_s;
     return call(coordinator(std::move(reachable)), std::move(x));
@@ -133,9 +133,9 @@ struct ttl_fixture : deterministic_fixture {
     auto ae = keep(spawn_anti_entropy(sys, ao));
     std::vector<vnode_actor> by_partition(8);
     by_partition[part] = vnodes[other];
-    self->send(ae, peer_atom::value,
-               std::vector<peer_view>{peer_view{"n" + std::to_string(other + 1), true,
-                                                by_partition, {}}});
+    self->send(
+        ae, peer_atom::value,
+        std::vector<peer_view>{peer_view{"n" + std::to_string(other + 1), true, by_partition, {}}});
     run();
   }
 };
