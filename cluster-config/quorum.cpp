@@ -12,9 +12,9 @@ namespace actorkv {
 // --- get ---------------------------------------------------------------------------------------
 
 read_tally::read_tally(uint32_t asked, uint32_t read_quorum, uint32_t replicas_total,
-                       conflict_mode conflicts, dvv::context_scope scope)
+                       conflict_mode conflicts, dvv::context_scope scope, int64_t now_us)
     : asked_(asked), read_quorum_(read_quorum), replicas_total_(replicas_total),
-      conflicts_(conflicts), scope_(scope), settled_(asked, false) {}
+      conflicts_(conflicts), scope_(scope), now_us_(now_us), settled_(asked, false) {}
 
 void read_tally::answered(size_t index, const std::string& node, replica_read answer) {
   if (index >= settled_.size() || settled_[index])
@@ -47,7 +47,7 @@ void read_tally::decide() {
   if (answered_ >= read_quorum_) {
     decided_ = true;
     if (any_found_) {
-      reply_ = to_reply(merged_, scope_);
+      reply_ = to_reply(merged_, scope_, now_us_);
     } else if (!corrupt_at_.empty()) {
       // Not "not found": the key exists but no intact copy answered. Never return the bytes.
       std::string where;
@@ -202,9 +202,9 @@ caf::error too_few_replicas(size_t reachable, uint32_t replicas_total, uint32_t 
                              " replicas reachable, " + std::to_string(needed) + " needed");
 }
 
-get_reply to_reply(const record& rec, const dvv::context_scope& scope) {
+get_reply to_reply(const record& rec, const dvv::context_scope& scope, int64_t now_us) {
   get_reply out;
-  for (auto* s : dvv::visible(rec))
+  for (auto* s : dvv::visible(rec, now_us))
     if (std::find(out.values.begin(), out.values.end(), s->value) == out.values.end())
       out.values.push_back(s->value);
   out.found = !out.values.empty();

@@ -31,9 +31,10 @@ namespace actorkv {
 class read_tally {
 public:
   /// `asked` home replicas (>= `read_quorum`) were asked; `replicas_total` is N, for the texts;
-  /// the reply's context is bound to `scope` (the key's, in this instance).
+  /// the reply's context is bound to `scope` (the key's, in this instance); values that expired
+  /// by `now_us` (the coordinator's wall clock when the read started) read as deleted.
   read_tally(uint32_t asked, uint32_t read_quorum, uint32_t replicas_total, conflict_mode conflicts,
-             dvv::context_scope scope);
+             dvv::context_scope scope, int64_t now_us);
 
   /// Replica `index` (0..asked-1), named `node`, answered. A repeated or out-of-range index is
   /// ignored.
@@ -71,6 +72,7 @@ private:
   uint32_t replicas_total_;
   conflict_mode conflicts_;
   dvv::context_scope scope_;
+  int64_t now_us_;
   uint32_t answered_ = 0;
   uint32_t failed_ = 0;
   caf::error overloaded_;     ///< the first failure as ec::overloaded
@@ -157,9 +159,9 @@ bool is_refusal(const caf::error& err);
 /// (X = R) or a write (X = W).
 caf::error too_few_replicas(size_t reachable, uint32_t replicas_total, uint32_t needed);
 
-/// What a client sees of a record: its visible values (identical bytes shown once), found when
-/// there is one, and its context bound to `scope` (so a deleted key still carries the delete's
-/// context).
-get_reply to_reply(const record& rec, const dvv::context_scope& scope);
+/// What a client sees of a record at `now_us`: its visible values (identical bytes shown once;
+/// dvv::visible: no tombstones, no expired values), found when there is one, and its context
+/// bound to `scope` (so a deleted or expired key still carries the context that supersedes it).
+get_reply to_reply(const record& rec, const dvv::context_scope& scope, int64_t now_us);
 
 } // namespace actorkv

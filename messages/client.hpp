@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/optional.hpp>
 
@@ -28,16 +29,31 @@ typename Inspector::result_type inspect(Inspector& f, get_reply& x) {
   return f(caf::meta::type_name("actorkv::get_reply"), x.found, x.values, x.context);
 }
 
-/// A put: `context` (possibly empty) says which versions this value supersedes.
+/// The longest TTL a put may ask for, in seconds: ten years. Anything longer is most likely a
+/// mistake (milliseconds, or an absolute time, passed as seconds).
+constexpr uint64_t max_ttl_s = 10ull * 365 * 86400;
+
+/// Why a put may not ask for a TTL of `ttl_s` seconds (0, or above max_ttl_s): ec::bad_request
+/// with a text saying so; none when it may.
+caf::error check_ttl(uint64_t ttl_s);
+
+/// A TTL as people type it (kvsh's --ttl, the HTTP API's ?ttl=): decimal seconds, 1 up to
+/// max_ttl_s. Anything else (empty, a sign, a fraction, a unit, too large) is ec::bad_request.
+caf::expected<uint32_t> parse_ttl(const std::string& text);
+
+/// A put: `context` (possibly empty) says which versions this value supersedes. With `ttl_s`
+/// (seconds, 1 up to max_ttl_s; 0: none) the value expires that long after the write: from then
+/// on every replica reads the key as deleted (unless another write supersedes it first).
 struct put_request {
   bytes key;
   bytes value;
   bytes context;
+  uint32_t ttl_s = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, put_request& x) {
-  return f(caf::meta::type_name("actorkv::put_request"), x.key, x.value, x.context);
+  return f(caf::meta::type_name("actorkv::put_request"), x.key, x.value, x.context, x.ttl_s);
 }
 
 /// A delete: a versioned tombstone superseding what `context` covers. Without a context the
@@ -85,11 +101,13 @@ struct client_call {
   bytes key;
   bytes value;   ///< put
   bytes context; ///< put, delete
+  uint32_t ttl_s = 0; ///< put: put_request::ttl_s
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_call& x) {
-  return f(caf::meta::type_name("actorkv::client_call"), x.id, x.kind, x.key, x.value, x.context);
+  return f(caf::meta::type_name("actorkv::client_call"), x.id, x.kind, x.key, x.value, x.context,
+           x.ttl_s);
 }
 
 /// The answer to a client_call.

@@ -44,8 +44,8 @@ bool lww_less(const sibling& a, const sibling& b) {
 /// Chooses between two copies of one dot. Honest replicas never disagree on a write's content, so
 /// this only matters for damaged records; any fixed total order keeps merge commutative.
 const sibling& pick_copy(const sibling& a, const sibling& b) {
-  return std::tie(a.timestamp_us, a.tombstone, a.value) <
-                 std::tie(b.timestamp_us, b.tombstone, b.value)
+  return std::tie(a.timestamp_us, a.tombstone, a.value, a.expires_us) <
+                 std::tie(b.timestamp_us, b.tombstone, b.value, b.expires_us)
              ? b
              : a;
 }
@@ -257,7 +257,8 @@ bool descends(const version_vector& a, const version_vector& b) {
 }
 
 record update(const record& current, const version_vector& client_context,
-              std::optional<bytes> value, replica_id self, int64_t now_us, conflict_mode mode) {
+              std::optional<bytes> value, replica_id self, int64_t now_us, conflict_mode mode,
+              int64_t expires_us) {
   record current_storage;
   const auto& cur = canonical_ref(current, current_storage);
   version_vector seen_storage;
@@ -272,8 +273,10 @@ record update(const record& current, const version_vector& client_context,
   fresh.origin = dot{self, last == max_counter ? last : last + 1};
   fresh.timestamp_us = now_us;
   fresh.tombstone = !value.has_value();
-  if (value)
+  if (value) {
     fresh.value = std::move(*value);
+    fresh.expires_us = expires_us;
+  }
   observe(out.context, fresh.origin);
   for (const auto& s : cur.siblings)
     if (!covers(seen, s.origin) && s.origin != fresh.origin)
@@ -328,25 +331,31 @@ record merge(const record& a, const record& b, conflict_mode mode) {
   return out;
 }
 
-std::vector<const sibling*> visible(const record& r) {
+bool is_dead(const sibling& s, int64_t now_us) {
+  return s.tombstone || (s.expires_us != 0 && s.expires_us <= now_us);
+}
+
+std::vector<const sibling*> visible(const record& r, int64_t now_us) {
   std::vector<const sibling*> out;
   for (const auto& s : r.siblings)
-    if (!s.tombstone)
+    if (!is_dead(s, now_us))
       out.push_back(&s);
   return out;
 }
 
-bool is_deleted(const record& r) {
+bool is_deleted(const record& r, int64_t now_us) {
   return std::all_of(r.siblings.begin(), r.siblings.end(),
-                     [](const sibling& s) { return s.tombstone; });
+                     [now_us](const sibling& s) { return is_dead(s, now_us); });
 }
 
 bool tombstone_due(const record& r, int64_t now_us, int64_t grace_us) {
-  if (r.siblings.empty() || !is_deleted(r))
+  if (r.siblings.empty() || !is_deleted(r, now_us))
     return false;
-  int64_t newest = r.siblings.front().timestamp_us;
+  // When each sibling died: a tombstone when written, an expired value at its expiry.
+  auto died = [](const sibling& s) { return s.tombstone ? s.timestamp_us : s.expires_us; };
+  int64_t newest = died(r.siblings.front());
   for (auto& s : r.siblings)
-    newest = std::max(newest, s.timestamp_us);
+    newest = std::max(newest, died(s));
   return newest < now_us - grace_us;
 }
 

@@ -19,7 +19,10 @@
 //    other's winner), it keeps the winner of both sides' siblings. lww merge is commutative and
 //    idempotent and replicas converge, but it is not associative: a single sibling cannot
 //    remember the concurrent writes it beat, so which one wins can depend on merge order.
-// Tombstones are siblings too; they are hidden from readers (see visible()).
+// Tombstones are siblings too; they are hidden from readers (see visible()). So is a value whose
+// expiry (a put with a TTL: sibling::expires_us, part of the write like its value) has passed:
+// every replica stores the same expiry, so they agree on it, and only the reading moment decides
+// whether it is dead (is_dead()); an expired value is collected like a tombstone.
 //
 // update() and merge() accept records that break record.hpp's invariants (unsorted or duplicate
 // siblings, zero counters, a context not covering its siblings) and repair them first, so their
@@ -54,22 +57,29 @@ bool descends(const version_vector& a, const version_vector& b);
 /// Applies a client put (`value` set) or delete (`value` empty) coordinated by replica `self`
 /// at wall-clock time `now_us`, with the context the client read (empty when it read nothing).
 /// The result holds the new sibling (under lww: unless a concurrent sibling's timestamp beats
-/// it) and its dot in the context.
+/// it) and its dot in the context. `expires_us` is the new value's expiry (a put with a TTL;
+/// 0: never, and always 0 for a delete): a put without one writes a value that never expires.
 record update(const record& current, const version_vector& client_context,
-              std::optional<bytes> value, replica_id self, int64_t now_us, conflict_mode mode);
+              std::optional<bytes> value, replica_id self, int64_t now_us, conflict_mode mode,
+              int64_t expires_us = 0);
 
 /// Reconciles two replicas' versions of one key (see the header comment).
 record merge(const record& a, const record& b, conflict_mode mode);
 
-/// The siblings a reader sees: every non-tombstone sibling, in stored order.
-std::vector<const sibling*> visible(const record& r);
+/// Whether a reader at wall-clock time `now_us` sees `s` as gone: a tombstone, or a value whose
+/// expiry is at or before `now_us`.
+bool is_dead(const sibling& s, int64_t now_us);
 
-/// Whether a reader sees the key as absent (no siblings, or only tombstones).
-bool is_deleted(const record& r);
+/// The siblings a reader at `now_us` sees: every sibling not dead (is_dead), in stored order.
+std::vector<const sibling*> visible(const record& r, int64_t now_us);
+
+/// Whether a reader at `now_us` sees the key as absent (no siblings, or only dead ones).
+bool is_deleted(const record& r, int64_t now_us);
 
 /// Whether `r` is a tombstone a replica may collect once every home replica agrees: it has
-/// siblings, every one a tombstone, and the newest was stamped more than `grace_us` before
-/// `now_us` (the manifest's [storage] tombstone_grace_s; docs/design.md section 6).
+/// siblings, every one dead at `now_us`, and the newest death (a tombstone's timestamp, an
+/// expired value's expiry) is more than `grace_us` before `now_us` (the manifest's [storage]
+/// tombstone_grace_s; docs/design.md section 6).
 bool tombstone_due(const record& r, int64_t now_us, int64_t grace_us);
 
 /// What a client context is bound to: digests of the key it was read from and of the instance

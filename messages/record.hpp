@@ -58,16 +58,20 @@ struct sibling {
   int64_t timestamp_us = 0; ///< wall clock of the coordinating replica; orders writes under lww
   bool tombstone = false;   ///< a versioned delete; `value` is empty
   bytes value;
+  /// A put with a TTL: when the value expires (Unix microseconds, chosen once by the write's
+  /// coordinator and stored alike by every replica); from then on readers treat the sibling as a
+  /// tombstone (dvv::is_dead). 0: never.
+  int64_t expires_us = 0;
   friend bool operator==(const sibling& a, const sibling& b) {
     return a.origin == b.origin && a.timestamp_us == b.timestamp_us && a.tombstone == b.tombstone &&
-           a.value == b.value;
+           a.value == b.value && a.expires_us == b.expires_us;
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sibling& x) {
-  return f(caf::meta::type_name("actorkv::sibling"), x.origin, x.timestamp_us, x.tombstone,
-           x.value);
+  return f(caf::meta::type_name("actorkv::sibling"), x.origin, x.timestamp_us, x.tombstone, x.value,
+           x.expires_us);
 }
 
 /// Everything a replica knows about one key.

@@ -36,12 +36,15 @@ struct write_op {
   version_vector context;   ///< what the client saw
   int64_t timestamp_us = 0; ///< the coordinator's wall clock, for lww
   write_limits limits;      ///< refused by the coordinating replica beyond these
+  /// A put with a TTL: when its value expires (sibling::expires_us), chosen by the coordinator
+  /// from `timestamp_us` so that every replica stores the same; 0: never.
+  int64_t expires_us = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_op& x) {
   return f(caf::meta::type_name("actorkv::write_op"), x.key, x.tombstone, x.value, x.context,
-           x.timestamp_us, x.limits);
+           x.timestamp_us, x.limits, x.expires_us);
 }
 
 /// A replica's answer to a read.

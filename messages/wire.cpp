@@ -21,6 +21,35 @@ constexpr size_t min_client_answer_bytes = 8;  // id, error flag, found, values,
 /// Room for the fixed fields of one element, on top of its keys and values.
 constexpr size_t element_overhead = 48;
 
+// A sibling's and a write's flags byte: bit 0 the tombstone (the byte was 0 or 1 before TTLs),
+// bit 1 an expiry follows (fixed64). Without an expiry the bytes are those of before.
+constexpr uint8_t tombstone_bit = 1;
+constexpr uint8_t expiry_bit = 2;
+
+void write_flags(wire_writer& w, bool tombstone, int64_t expires_us) {
+  w.u8((tombstone ? tombstone_bit : 0) | (expires_us != 0 ? expiry_bit : 0));
+  if (expires_us != 0)
+    w.fixed64(static_cast<uint64_t>(expires_us));
+}
+
+/// Reads what write_flags wrote; false for unknown bits or an expiry of 0.
+bool read_flags(wire_reader& r, bool& tombstone, int64_t& expires_us) {
+  auto flags = r.u8();
+  if ((flags & ~(tombstone_bit | expiry_bit)) != 0)
+    return false;
+  tombstone = (flags & tombstone_bit) != 0;
+  expires_us = 0;
+  if (flags & expiry_bit) {
+    expires_us = static_cast<int64_t>(r.fixed64());
+    if (expires_us == 0)
+      return false;
+  }
+  return true;
+}
+
+// A client call's kind byte carries a TTL flag in its top bit: a varint of seconds follows.
+constexpr uint8_t ttl_bit = 0x80;
+
 size_t record_size(const record& r) {
   size_t n = element_overhead + r.context.entries.size() * 18;
   for (auto& s : r.siblings)
@@ -104,7 +133,7 @@ void wire_writer::rec(const record& r) {
     fixed64(s.origin.id);
     varint(s.origin.counter);
     fixed64(static_cast<uint64_t>(s.timestamp_us));
-    flag(s.tombstone);
+    write_flags(*this, s.tombstone, s.expires_us);
     blob(s.value);
   }
 }
@@ -124,7 +153,8 @@ void wire_reader::rec(record& r) {
     s.origin.id = fixed64();
     s.origin.counter = varint();
     s.timestamp_us = static_cast<int64_t>(fixed64());
-    s.tombstone = flag();
+    if (!read_flags(*this, s.tombstone, s.expires_us))
+      fail();
     blob(s.value);
   }
 }
@@ -176,7 +206,7 @@ bytes encode_wire(const std::vector<replica_call>& xs, std::vector<caf::error>&)
     w.varint(c.partition);
     w.blob(c.key);
     w.blob(c.op.key);
-    w.flag(c.op.tombstone);
+    write_flags(w, c.op.tombstone, c.op.expires_us);
     w.blob(c.op.value);
     w.versions(c.op.context);
     w.fixed64(static_cast<uint64_t>(c.op.timestamp_us));
@@ -203,7 +233,8 @@ caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
                         c.partition = static_cast<partition_id>(partition);
                         r.blob(c.key);
                         r.blob(c.op.key);
-                        c.op.tombstone = r.flag();
+                        if (!read_flags(r, c.op.tombstone, c.op.expires_us))
+                          return false;
                         r.blob(c.op.value);
                         r.versions(c.op.context);
                         c.op.timestamp_us = static_cast<int64_t>(r.fixed64());
@@ -257,7 +288,9 @@ bytes encode_wire(const std::vector<client_call>& xs, std::vector<caf::error>&) 
   auto estimate = batch_estimate(xs);
   return encode_batch(xs, estimate, [](wire_writer& w, const client_call& c) {
     w.varint(c.id);
-    w.u8(static_cast<uint8_t>(c.kind));
+    w.u8(static_cast<uint8_t>(c.kind) | (c.ttl_s != 0 ? ttl_bit : 0));
+    if (c.ttl_s != 0)
+      w.varint(c.ttl_s);
     w.blob(c.key);
     w.blob(c.value);
     w.blob(c.context);
@@ -270,6 +303,14 @@ caf::error decode_wire(const bytes& blob, std::vector<caf::error>& errors,
                       [](wire_reader& r, client_call& c, error_feed&) {
                         c.id = r.varint();
                         auto kind = r.u8();
+                        c.ttl_s = 0;
+                        if (kind & ttl_bit) {
+                          kind &= ~ttl_bit;
+                          auto ttl = r.varint();
+                          if (ttl == 0 || ttl > UINT32_MAX)
+                            return false;
+                          c.ttl_s = static_cast<uint32_t>(ttl);
+                        }
                         if (kind > static_cast<uint8_t>(client_call_kind::del))
                           return false;
                         c.kind = static_cast<client_call_kind>(kind);

@@ -44,7 +44,11 @@ uint64_t record_digest(const bytes& key, const record& rec) {
   for (auto& s : rec.siblings) {
     h = absorb(absorb(h, s.origin.id), s.origin.counter);
     h = absorb(h, static_cast<uint64_t>(s.timestamp_us));
-    h = absorb(h, s.tombstone ? 1u : 0u);
+    // Bit 1 says an expiry follows; a sibling without one digests as it did before TTLs, so
+    // digests stored by earlier builds stay valid.
+    h = absorb(h, (s.tombstone ? 1u : 0u) | (s.expires_us != 0 ? 2u : 0u));
+    if (s.expires_us != 0)
+      h = absorb(h, static_cast<uint64_t>(s.expires_us));
     h = absorb(h, (uint64_t{crc32c(s.value.data(), s.value.size())} << 32) | s.value.size());
   }
   return h == 0 ? 1 : h;

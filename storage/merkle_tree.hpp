@@ -18,9 +18,9 @@
 namespace actorkv::storage {
 
 /// Digest of one key's record: covers the key, the record's context and every sibling's dot,
-/// timestamp, tombstone flag and value checksum (CRC32C), so replicas holding the same versions
-/// agree and any divergence, a repaired corrupt value included, shows. Never 0 (0 marks "absent
-/// or unreadable" in anti-entropy listings). Stable across machines and builds.
+/// timestamp, tombstone flag, expiry and value checksum (CRC32C), so replicas holding the same
+/// versions agree and any divergence, a repaired corrupt value included, shows. Never 0 (0 marks
+/// "absent or unreadable" in anti-entropy listings). Stable across machines and builds.
 uint64_t record_digest(const bytes& key, const record& rec);
 
 /// log2 of the leaves of every partition's tree. The leaf of each key is stored with its record

@@ -25,8 +25,17 @@
 // the type's layout changes and teach its load() the old layout (FORMAT.md lists every version).
 // The versions are registered during static initialisation, so encoding and decoding only read
 // cereal's version table afterwards and need no CEREAL_THREAD_SAFE lock across storage threads.
+namespace actorkv::codec {
+/// A sibling written as sibling version 1: what a record none of whose siblings has an expiry
+/// is written as, the bytes of before TTLs, which builds from before them still read.
+struct sibling_v1 {
+  const sibling* s;
+};
+} // namespace actorkv::codec
+
 CEREAL_CLASS_VERSION(actorkv::record, 1)
-CEREAL_CLASS_VERSION(actorkv::sibling, 1)
+CEREAL_CLASS_VERSION(actorkv::sibling, 2)
+CEREAL_CLASS_VERSION(actorkv::codec::sibling_v1, 1)
 
 namespace actorkv {
 namespace {
@@ -44,7 +53,12 @@ constexpr uint8_t little_endian_flag = 1;
 /// The fewest payload bytes one element can occupy; a claimed element count is checked against
 /// them before anything is allocated, so a corrupt count cannot request gigabytes.
 constexpr size_t min_dot_size = 16;     // id, counter
-constexpr size_t min_sibling_size = 33; // dot, timestamp, tombstone byte, value length
+constexpr size_t min_sibling_size = 33; // dot, timestamp, flags byte, value length
+
+/// Sibling version 2's flags byte: bit 0 the tombstone (version 1's byte, 0 or 1), bit 1 an
+/// expiry follows (i64 microseconds). A sibling without expiry has version 1's bytes.
+constexpr uint8_t tombstone_flag = 1;
+constexpr uint8_t expiry_flag = 2;
 
 /// Reads the payload straight from the caller's buffer, and tells the load functions how many
 /// bytes remain so they can bound element counts.
@@ -161,22 +175,43 @@ void load(Archive& ar, version_vector& x) {
 
 template <class Archive>
 void save(Archive& ar, const sibling& x, std::uint32_t) {
-  // The tombstone flag is one byte, 0 or 1 (the same bytes cereal writes for a bool); loading it
-  // as a byte lets us reject other values instead of producing an invalid bool.
-  ar(x.origin, x.timestamp_us, static_cast<uint8_t>(x.tombstone ? 1 : 0));
+  // One flags byte (see tombstone_flag); loading it as a byte lets us reject other values
+  // instead of producing an invalid bool. The expiry is written only when there is one.
+  uint8_t flags = (x.tombstone ? tombstone_flag : 0) | (x.expires_us != 0 ? expiry_flag : 0);
+  ar(x.origin, x.timestamp_us, flags);
+  if (x.expires_us != 0)
+    ar(x.expires_us);
   save_bytes(ar, x.value);
 }
 
+namespace codec {
+
+template <class Archive>
+void save(Archive& ar, const sibling_v1& x, std::uint32_t) {
+  actorkv::save(ar, *x.s, 1); // flags 0 or 1 without an expiry: version 1's tombstone byte
+}
+
+} // namespace codec
+
 template <class Archive>
 void load(Archive& ar, sibling& x, std::uint32_t version) {
-  if (version != 1)
+  if (version != 1 && version != 2)
     throw cereal::Exception("sibling version " + std::to_string(version) +
-                            " is newer than this build understands (1)");
-  uint8_t tombstone = 0;
-  ar(x.origin, x.timestamp_us, tombstone);
-  if (tombstone > 1)
-    throw cereal::Exception("tombstone flag is " + std::to_string(tombstone));
-  x.tombstone = tombstone == 1;
+                            " is newer than this build understands (2)");
+  uint8_t flags = 0;
+  ar(x.origin, x.timestamp_us, flags);
+  // Version 1 (before TTLs) had only the tombstone byte, 0 or 1.
+  uint8_t known = version == 1 ? tombstone_flag : tombstone_flag | expiry_flag;
+  if ((flags & ~known) != 0)
+    throw cereal::Exception((version == 1 ? "tombstone flag is " : "sibling flags are ") +
+                            std::to_string(flags));
+  x.tombstone = (flags & tombstone_flag) != 0;
+  x.expires_us = 0;
+  if (flags & expiry_flag) {
+    ar(x.expires_us);
+    if (x.expires_us == 0) // one encoding per sibling: no expiry is no flag
+      throw cereal::Exception("sibling expiry flagged but 0");
+  }
   load_bytes(ar, x.value, "sibling value");
 }
 
@@ -184,8 +219,15 @@ template <class Archive>
 void save(Archive& ar, const record& x, std::uint32_t) {
   ar(x.context);
   ar(cereal::make_size_tag(static_cast<cereal::size_type>(x.siblings.size())));
+  // Sibling version 2 only when a sibling needs it: without expiries a record keeps the bytes
+  // of before TTLs, so a node can still go back to a build without them.
+  bool expiring = std::any_of(x.siblings.begin(), x.siblings.end(),
+                              [](const sibling& s) { return s.expires_us != 0; });
   for (const auto& s : x.siblings)
-    ar(s);
+    if (expiring)
+      ar(s);
+    else
+      ar(codec::sibling_v1{&s});
 }
 
 template <class Archive>

@@ -57,8 +57,8 @@ caf::expected<std::vector<get_reply>> blocking_client::get_many(const std::vecto
 }
 
 caf::expected<write_reply> blocking_client::put(const bytes& key, const bytes& value,
-                                                const bytes& context) {
-  return impl_->ask<write_reply>(caf::put_atom::value, put_request{key, value, context});
+                                                const bytes& context, uint32_t ttl_s) {
+  return impl_->ask<write_reply>(caf::put_atom::value, put_request{key, value, context, ttl_s});
 }
 
 caf::expected<write_reply> blocking_client::remove(const bytes& key, const bytes& context,

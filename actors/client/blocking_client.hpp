@@ -31,7 +31,10 @@ public:
 
   caf::expected<get_reply> get(const bytes& key);
   caf::expected<std::vector<get_reply>> get_many(const std::vector<bytes>& keys);
-  caf::expected<write_reply> put(const bytes& key, const bytes& value, const bytes& context = {});
+  /// With `ttl_s` (seconds, 1 up to max_ttl_s; 0: none) the value expires that long after the
+  /// write (put_request::ttl_s); a TTL out of range is ec::bad_request and nothing is written.
+  caf::expected<write_reply> put(const bytes& key, const bytes& value, const bytes& context = {},
+                                 uint32_t ttl_s = 0);
   /// Deletes what `context` covers; without one, reads the key and deletes exactly what that
   /// read returned (write_reply::removed says how many values; 0 and nothing written when the
   /// key is absent). `blind`: write the tombstone without reading (see delete_request).

@@ -696,13 +696,17 @@ client_impl::behavior_type client_behavior(self_ptr self, client_options options
                   deliver_to<client_answer>(rp, [](client_answer& a) { return std::move(a.get); }));
         return rp;
       },
-      [=](caf::put_atom, put_request& req) {
+      [=](caf::put_atom, put_request& req) -> caf::result<write_reply> {
+        if (req.ttl_s != 0)
+          if (auto err = check_ttl(req.ttl_s))
+            return err;
         auto rp = self->make_response_promise<write_reply>();
         client_call c;
         c.kind = client_call_kind::put;
         c.key = std::move(req.key);
         c.value = std::move(req.value);
         c.context = std::move(req.context);
+        c.ttl_s = req.ttl_s;
         call_node(self, std::move(c),
                   deliver_to<client_answer>(rp, [](client_answer& a) { return a.write; }));
         return rp;

@@ -198,6 +198,17 @@ std::optional<route> parse_route(std::string_view target, http_failure& failure)
       r.cluster = param == "scope=cluster";
       continue;
     }
+    if (r.target == endpoint::kv && param.substr(0, 4) == "ttl=") {
+      auto ttl = parse_ttl(std::string{param.substr(4)});
+      if (!ttl) {
+        // parse_ttl's errors carry their text as the context's one string.
+        failure = make_failure(400, "bad_request",
+                               "ttl: " + ttl.error().context().get_as<std::string>(0));
+        return std::nullopt;
+      }
+      r.ttl_s = *ttl;
+      continue;
+    }
     failure = make_failure(400, "bad_request",
                            "unknown query parameter: " + std::string{param.substr(0, 64)});
     return std::nullopt;

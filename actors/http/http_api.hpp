@@ -7,8 +7,9 @@
 //   GET    /v1/kv/{key}[?format=json]  read   200 the value (octet-stream) | 300 multipart/mixed,
 //                                             one part per sibling | 404; X-Context: hex context;
 //                                             format=json: 200 {"context", "siblings": [base64]}
-//   PUT    /v1/kv/{key}                write  body = value; X-Context optional (without it the
-//                                             value becomes a sibling); 200 {"replicas": n,
+//   PUT    /v1/kv/{key}[?ttl=SECONDS]  write  body = value; X-Context optional (without it the
+//                                             value becomes a sibling); ttl: the value expires
+//                                             that long after the write; 200 {"replicas": n,
 //                                             "sibling_count": n}, with "warning" and an
 //                                             X-Siblings-Warning header past sibling_warning
 //   DELETE /v1/kv/{key}                write  X-Context: deletes what that GET returned,
@@ -64,6 +65,7 @@ struct route {
   std::string action; ///< admin: join, leave, remove or plan
   bool json = false;  ///< kv GET with ?format=json
   bool cluster = false; ///< status with ?scope=cluster: every member's own figures
+  uint32_t ttl_s = 0;   ///< kv PUT with ?ttl=SECONDS (0: none)
 };
 
 /// A refusal: an HTTP status, a name programs branch on (the ec name where one fits, e.g.
@@ -99,7 +101,8 @@ http_failure make_failure(unsigned status, std::string error, std::string messag
 http_failure failure_for(ec code, std::string message, bool write);
 
 /// The endpoint `target` (path and query) names. Fails with 404 for an unknown path and 400 for
-/// a key with invalid percent-encoding or an unknown query parameter.
+/// a key with invalid percent-encoding, an unknown query parameter or a ttl that parse_ttl
+/// refuses (whether the method may carry one is the caller's to check).
 std::optional<route> parse_route(std::string_view target, http_failure& failure);
 
 /// "GET, PUT, DELETE" and so on, for Allow headers.

@@ -375,6 +375,9 @@ private:
     switch (route_.target) {
     case endpoint::kv:
       call.key = route_.key;
+      if (route_.ttl_s != 0 && method_ != "PUT")
+        return reject(make_failure(400, "bad_request", "ttl applies to PUT only"));
+      call.ttl_s = route_.ttl_s;
       if (method_ == "GET") {
         call.what = store_call::kind::get;
       } else {

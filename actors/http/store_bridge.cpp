@@ -62,7 +62,8 @@ void ask_store(caf::event_based_actor* self, const client_actor& store, store_ca
     break;
   case store_call::kind::put:
     self->request(store, timeout, caf::put_atom::value,
-                  put_request{std::move(call.key), std::move(call.value), std::move(call.context)})
+                  put_request{std::move(call.key), std::move(call.value), std::move(call.context),
+                              call.ttl_s})
         .then(answer_into(done, &store_result::write), failed);
     break;
   case store_call::kind::del:
@@ -145,6 +146,7 @@ local_call local_call_of(store_request& request) {
     out.call.kind = client_call_kind::put;
     out.call.value = std::move(c.value);
     out.call.context = std::move(c.context);
+    out.call.ttl_s = c.ttl_s;
     break;
   default: // del (local_call_of is asked for nothing else)
     out.call.kind = client_call_kind::del;

@@ -37,6 +37,7 @@ struct store_call {
   std::vector<bytes> keys; ///< get_many
   bytes value;             ///< put
   bytes context;           ///< put, del
+  uint32_t ttl_s = 0;      ///< put: put_request::ttl_s
   admin_call admin;
   fault_call fault;
 

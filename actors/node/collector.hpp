@@ -10,7 +10,8 @@
 // storage erases it only if it is still that record. Each replica collects its own copy that
 // way; a replica that was down during the delete holds up the collection until anti-entropy,
 // hints or read repair gave it the tombstone. While a ring change is under way, the node sends
-// an empty list: nothing is collected until the home replicas are settled again.
+// an empty list: nothing is collected until the home replicas are settled again. A value written
+// with a TTL counts as a tombstone once it expired, aged from its expiry (dvv::tombstone_due).
 #pragma once
 
 #include <chrono>

@@ -198,10 +198,10 @@ void finish(const outcome_fn& done, caf::expected<Reply> reply) {
 
 struct read_round {
   read_round(plan_ptr p, std::vector<const replica_target*> targets, outcome_fn d, bytes k,
-             dvv::context_scope scope, memory_budget::charge c)
+             dvv::context_scope scope, int64_t now_us, memory_budget::charge c)
       : plan(std::move(p)), asked(std::move(targets)), done(std::move(d)), key(std::move(k)),
         tally(static_cast<uint32_t>(asked.size()), plan->read_quorum, plan->replicas_total,
-              plan->conflicts, scope),
+              plan->conflicts, scope, now_us),
         held(std::move(c)) {}
   plan_ptr plan;
   std::vector<const replica_target*> asked; ///< the home replicas (fallbacks hold only hints)
@@ -309,8 +309,10 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
     inline_limit = inline_read_bytes;
   }
   auto scope = dvv::scope_of(self->state.instance, key);
+  // Expired values read as deleted from now on (the node's wall clock: what expiries follow).
   auto rd = std::make_shared<read_round>(std::move(*plan), std::move(asked), std::move(done),
-                                         std::move(key), scope, std::move(held));
+                                         std::move(key), scope, self->state.clock->wall(),
+                                         std::move(held));
   for (size_t i = 0; i < rd->asked.size(); ++i)
     ask_read(self, rd, i, inline_limit);
 }
@@ -411,10 +413,13 @@ void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr, size
   });
 }
 
-void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn done) {
+void start_write(self_ptr self, write_op op, const bytes& context, uint32_t ttl_s,
+                 outcome_fn done) {
   auto err = check_key(self, op.key);
   if (!err && !op.tombstone)
     err = check_value(self, op.value);
+  if (!err && ttl_s != 0)
+    err = check_ttl(ttl_s);
   if (err)
     return finish<write_reply>(done, std::move(err));
   auto plan = plan_of(self, op.key);
@@ -445,6 +450,9 @@ void start_write(self_ptr self, write_op op, const bytes& context, outcome_fn do
                                                  bytes, budget_class::client));
   }
   op.timestamp_us = self->state.clock->stamp();
+  // Chosen here, once: every replica stores this expiry with the value (dvv::is_dead).
+  if (ttl_s != 0)
+    op.expires_us = op.timestamp_us + int64_t{ttl_s} * 1'000'000;
   op.limits = self->state.writes;
   auto wr = std::make_shared<write_round>(std::move(*plan), std::move(done), std::move(op),
                                           std::move(held));
@@ -479,7 +487,8 @@ void serve_client_call(self_ptr self, const client_answers_actor& to, client_cal
     break;
   }
   op.key = std::move(call.key);
-  start_write(self, std::move(op), call.context, reply);
+  start_write(self, std::move(op), call.context,
+              call.kind == client_call_kind::put ? call.ttl_s : 0, reply);
 }
 
 void take_routes(self_ptr self, routes& r) {

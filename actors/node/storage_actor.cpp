@@ -276,7 +276,7 @@ caf::expected<record> apply_coord(self_ptr self, partition_id p, const write_op&
     if (!seen)
       return seen.error();
     auto rec = dvv::update(record{}, *seen, std::move(value), one_off, op.timestamp_us,
-                           st.options.conflicts);
+                           st.options.conflicts, op.expires_us);
     if (auto err = hold_hint(st, hint_target, p, op.key, rec))
       return err;
     return rec;
@@ -296,7 +296,7 @@ caf::expected<record> apply_coord(self_ptr self, partition_id p, const write_op&
   if (!seen)
     return seen.error();
   auto updated = dvv::update(current.rec, *seen, std::move(value), self_id, op.timestamp_us,
-                             st.options.conflicts);
+                             st.options.conflicts, op.expires_us);
   // The client's limits are checked here, on the record the write would leave, before anything
   // is stored: this replica stores a client write first and the others only get what it returns,
   // so a refused write is stored nowhere (cluster-config/write_limits.hpp). Merges are not

@@ -84,7 +84,7 @@ BOOST_AUTO_TEST_CASE(a_get_replies_at_r_answers_with_every_concurrent_value_once
   auto a = written("a", 1, 10);
   auto b = written("b", 2, 20);
   auto both = dvv::merge(a, b, conflict_mode::siblings);
-  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope, 0};
   t.answered(0, "n1", holding(both));
   BOOST_TEST(!t.take_reply()); // one answer of R = 2
   t.answered(1, "n2", holding(a));
@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(a_get_replies_at_r_answers_with_every_concurrent_value_once
 BOOST_AUTO_TEST_CASE(the_reply_merges_only_the_answers_in_at_r) {
   auto a = written("a", 1, 10);
   auto b = written("b", 2, 20);
-  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope, 0};
   t.answered(2, "n3", holding(a));
   t.answered(0, "n1", holding(a));
   t.answered(1, "n2", holding(b)); // after the reply was due, before it was taken
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(the_reply_merges_only_the_answers_in_at_r) {
 }
 
 BOOST_AUTO_TEST_CASE(a_key_no_replica_holds_is_not_found_and_needs_no_repair) {
-  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope, 0};
   t.answered(0, "n1", missing());
   t.answered(1, "n2", missing());
   auto reply = t.take_reply();
@@ -134,7 +134,7 @@ BOOST_AUTO_TEST_CASE(a_key_no_replica_holds_is_not_found_and_needs_no_repair) {
 BOOST_AUTO_TEST_CASE(a_deleted_key_reads_as_not_found_but_carries_the_delete) {
   auto a = written("a", 1, 10);
   auto deleted = dvv::update(a, a.context, std::nullopt, 1, 20, conflict_mode::siblings);
-  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope, 0};
   t.answered(0, "n1", holding(deleted));
   t.answered(1, "n2", holding(a));
   auto reply = t.take_reply();
@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(a_deleted_key_reads_as_not_found_but_carries_the_delete) {
 BOOST_AUTO_TEST_CASE(under_lww_the_newest_write_is_the_only_value) {
   auto older = written("old", 1, 10, conflict_mode::lww);
   auto newer = written("new", 2, 20, conflict_mode::lww);
-  read_tally t{3, 2, 3, conflict_mode::lww, scope};
+  read_tally t{3, 2, 3, conflict_mode::lww, scope, 0};
   t.answered(0, "n1", holding(newer));
   t.answered(1, "n2", holding(older));
   auto reply = t.take_reply();
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(under_lww_the_newest_write_is_the_only_value) {
 }
 
 BOOST_AUTO_TEST_CASE(too_many_failures_for_r_are_unavailable_once) {
-  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope, 0};
   t.answered(0, "n1", holding(written("a", 1, 10)));
   t.failed(1);
   BOOST_TEST(!t.take_reply()); // replica 2 may still answer
@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(too_many_failures_for_r_are_unavailable_once) {
   BOOST_TEST(t.complete());
   BOOST_TEST(t.stale().empty()); // failed replicas are not repaired
   // Two of N = 3 asked (one home replica down): the first failure already decides.
-  read_tally two{2, 2, 3, conflict_mode::siblings, scope};
+  read_tally two{2, 2, 3, conflict_mode::siblings, scope, 0};
   two.failed(0);
   BOOST_TEST(error_text(two.take_reply()) == "unavailable: 0 of 3 replicas answered, 2 needed");
 }
@@ -197,7 +197,7 @@ BOOST_AUTO_TEST_CASE(a_get_that_replicas_refused_as_overloaded_is_overloaded) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failure_that_leaves_r_in_reach_waits_for_the_others) {
-  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope, 0};
   t.failed(0);
   t.answered(1, "n2", holding(written("a", 1, 10)));
   BOOST_TEST(!t.take_reply());
@@ -210,14 +210,14 @@ BOOST_AUTO_TEST_CASE(a_failure_that_leaves_r_in_reach_waits_for_the_others) {
 }
 
 BOOST_AUTO_TEST_CASE(only_damaged_copies_answering_is_an_error_naming_them) {
-  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope, 0};
   t.answered(0, "n1", damaged());
   t.answered(2, "n3", damaged());
   BOOST_TEST(error_text(t.take_reply()) ==
              "corrupt_record: the stored record failed its checksum on n1, n3 and no intact "
              "replica answered");
   // A damaged copy and a replica without the key: the key exists, so not "not found" either.
-  read_tally mixed{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally mixed{3, 2, 3, conflict_mode::siblings, scope, 0};
   mixed.answered(0, "n2", missing());
   mixed.answered(1, "n1", damaged());
   BOOST_TEST(error_text(mixed.take_reply()) ==
@@ -229,7 +229,7 @@ BOOST_AUTO_TEST_CASE(only_damaged_copies_answering_is_an_error_naming_them) {
 
 BOOST_AUTO_TEST_CASE(an_intact_copy_is_returned_and_the_damaged_one_repaired) {
   auto a = written("a", 1, 10);
-  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope, 0};
   t.answered(0, "n1", damaged());
   t.answered(1, "n2", holding(a));
   auto reply = t.take_reply();
@@ -388,10 +388,37 @@ BOOST_AUTO_TEST_CASE(too_few_replicas_says_how_many_and_how_many_are_needed) {
 BOOST_AUTO_TEST_CASE(a_client_sees_identical_values_once) {
   auto both = dvv::merge(written("same", 1, 10), written("same", 2, 20), conflict_mode::siblings);
   BOOST_REQUIRE(both.siblings.size() == 2u);
-  auto reply = to_reply(both, scope);
+  auto reply = to_reply(both, scope, 0);
   BOOST_TEST(reply.found);
   BOOST_TEST(join(values(reply)) == "same");
-  BOOST_TEST(!to_reply(record{}, scope).found);
+  BOOST_TEST(!to_reply(record{}, scope, 0).found);
+}
+
+BOOST_AUTO_TEST_CASE(an_expired_value_reads_as_not_found_from_its_expiry_on) {
+  // A put with a TTL at 10 expiring at 1000, concurrent with a plain put: the plain value stays.
+  auto ttl = dvv::update(record{}, {}, to_bytes("short"), 1, 10, conflict_mode::siblings, 1000);
+  auto plain = written("long", 2, 20);
+  auto both = dvv::merge(ttl, plain, conflict_mode::siblings);
+  BOOST_TEST(join(values(to_reply(ttl, scope, 999))) == "short");
+  BOOST_TEST(!to_reply(ttl, scope, 1000).found);
+  BOOST_TEST(join(values(to_reply(both, scope, 999))) == "long short");
+  BOOST_TEST(join(values(to_reply(both, scope, 1000))) == "long");
+  // The context still comes back: a put with it supersedes the expired write.
+  auto context = dvv::decode_context(to_reply(ttl, scope, 5000).context, scope);
+  BOOST_REQUIRE(context);
+  BOOST_TEST((*context == ttl.context));
+  // The tally judges at the moment it was given, whatever replicas answer.
+  read_tally before{3, 2, 3, conflict_mode::siblings, scope, 999};
+  read_tally after{3, 2, 3, conflict_mode::siblings, scope, 1000};
+  for (auto* t : {&before, &after}) {
+    t->answered(0, "n1", holding(ttl));
+    t->answered(1, "n2", holding(ttl));
+  }
+  auto found = before.take_reply();
+  auto gone = after.take_reply();
+  BOOST_REQUIRE((found && *found && gone && *gone));
+  BOOST_TEST((*found)->found);
+  BOOST_TEST(!(*gone)->found);
 }
 
 BOOST_AUTO_TEST_CASE(replicas_out_of_memory_budget_make_overloaded_or_maybe_applied) {

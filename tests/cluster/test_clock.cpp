@@ -4,6 +4,7 @@
 // that its clock is off, in its status and its log.
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -68,7 +69,10 @@ std::optional<std::vector<std::string>> stored_values(const std::string& data_di
   if (!rec->has_value())
     return std::nullopt;
   std::vector<std::string> out;
-  for (auto* s : dvv::visible(**rec))
+  auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  for (auto* s : dvv::visible(**rec, now))
     out.emplace_back(s->value.begin(), s->value.end());
   return out;
 }

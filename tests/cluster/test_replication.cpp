@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 #include <sstream>
 #include <string>
@@ -43,7 +44,10 @@ std::vector<std::string> stored_values(const std::string& data_dir, const std::s
                                  << (rec ? "" : describe(rec.error())));
   BOOST_REQUIRE_MESSAGE(rec->has_value(), key << " missing in " << data_dir);
   std::vector<std::string> out;
-  for (auto* s : dvv::visible(**rec))
+  auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  for (auto* s : dvv::visible(**rec, now))
     out.emplace_back(s->value.begin(), s->value.end());
   return out;
 }

@@ -32,7 +32,7 @@ bytes to_bytes(const std::string& s) {
 /// The values a reader sees, sorted so that tests do not depend on sibling order.
 std::vector<std::string> values(const record& r) {
   std::vector<std::string> out;
-  for (auto* s : dvv::visible(r))
+  for (auto* s : dvv::visible(r, 0))
     out.emplace_back(s->value.begin(), s->value.end());
   std::sort(out.begin(), out.end());
   return out;
@@ -439,8 +439,8 @@ void interleaved_clients(size_t replicas, bool merge_always, uint64_t seed) {
     BOOST_TEST_CONTEXT("cycle " << cycle) {
       auto read_a = read({&via_a});
       auto read_b = read({&via_b});
-      BOOST_TEST(dvv::visible(read_a).size() <= 2u);
-      BOOST_TEST(dvv::visible(read_b).size() <= 2u);
+      BOOST_TEST(dvv::visible(read_a, 0).size() <= 2u);
+      BOOST_TEST(dvv::visible(read_b, 0).size() <= 2u);
       last_a = "a" + std::to_string(cycle);
       last_b = "b" + std::to_string(cycle);
       via_a.put(last_a, read_a.context);
@@ -534,23 +534,23 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(dvv_deletes)
 
 BOOST_AUTO_TEST_CASE(never_written_key_reads_as_deleted) {
-  BOOST_TEST(dvv::is_deleted(record{}));
-  BOOST_TEST(dvv::visible(record{}).empty());
+  BOOST_TEST(dvv::is_deleted(record{}, 0));
+  BOOST_TEST(dvv::visible(record{}, 0).empty());
 }
 
 BOOST_AUTO_TEST_CASE(delete_with_context_hides_the_key) {
   replica r{1};
   r.put("v");
   r.del(read({&r}).context);
-  BOOST_TEST(dvv::is_deleted(r.rec));
-  BOOST_TEST(dvv::visible(r.rec).empty());
+  BOOST_TEST(dvv::is_deleted(r.rec, 0));
+  BOOST_TEST(dvv::visible(r.rec, 0).empty());
   // The tombstone stays, so a replica still holding "v" does not bring it back.
   replica stale{2};
   stale.rec = dvv::update(record{}, {}, to_bytes("v"), 1, 0, sibling_mode);
-  BOOST_TEST(dvv::is_deleted(dvv::merge(stale.rec, r.rec, sibling_mode)));
+  BOOST_TEST(dvv::is_deleted(dvv::merge(stale.rec, r.rec, sibling_mode), 0));
   // A put with the context of a read of the deleted key replaces the tombstone.
   r.put("back", read({&r}).context);
-  BOOST_TEST(!dvv::is_deleted(r.rec));
+  BOOST_TEST(!dvv::is_deleted(r.rec, 0));
   BOOST_TEST(r.rec.siblings.size() == 1u);
   BOOST_TEST(values(r.rec) == (std::vector<std::string>{"back"}));
 }
@@ -583,7 +583,7 @@ BOOST_AUTO_TEST_CASE(put_concurrent_with_a_delete_stays_visible) {
   r1.del(seen);
   r2.put("w", seen);
   auto merged = dvv::merge(r1.rec, r2.rec, sibling_mode);
-  BOOST_TEST(!dvv::is_deleted(merged));
+  BOOST_TEST(!dvv::is_deleted(merged, 0));
   BOOST_TEST(values(merged) == (std::vector<std::string>{"w"}));
   BOOST_TEST(merged.siblings.size() == 2u);
   // Reading and writing again settles it to the one value.
@@ -596,8 +596,67 @@ BOOST_AUTO_TEST_CASE(delete_without_context_leaves_unseen_values) {
   replica r{1};
   r.put("v");
   r.del();
-  BOOST_TEST(!dvv::is_deleted(r.rec));
+  BOOST_TEST(!dvv::is_deleted(r.rec, 0));
   BOOST_TEST(values(r.rec) == (std::vector<std::string>{"v"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- expiry (puts with a TTL) ------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(dvv_expiry)
+
+BOOST_AUTO_TEST_CASE(an_expired_value_reads_as_deleted_and_a_later_put_clears_the_expiry) {
+  for (auto mode : {sibling_mode, lww_mode}) {
+    auto r = dvv::update(record{}, {}, to_bytes("v"), 1, 100, mode, 5000);
+    BOOST_REQUIRE(r.siblings.size() == 1u);
+    BOOST_TEST(r.siblings[0].expires_us == 5000);
+    BOOST_TEST(dvv::visible(r, 4999).size() == 1u);
+    BOOST_TEST(!dvv::is_deleted(r, 4999));
+    BOOST_TEST(dvv::visible(r, 5000).empty());
+    BOOST_TEST(dvv::is_deleted(r, 5000));
+    // A put with the context supersedes it and, without a TTL of its own, never expires.
+    auto again = dvv::update(r, r.context, to_bytes("w"), 1, 200, mode);
+    BOOST_REQUIRE(again.siblings.size() == 1u);
+    BOOST_TEST(again.siblings[0].expires_us == 0);
+    BOOST_TEST(dvv::visible(again, 1'000'000'000).size() == 1u);
+    // A delete carries no expiry even when asked for one.
+    auto gone = dvv::update(r, r.context, std::nullopt, 1, 300, mode, 9000);
+    BOOST_TEST(gone.siblings[0].expires_us == 0);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(replicas_agree_on_the_expiry_whatever_the_merge_order) {
+  // The expiry is part of the write: merging copies in any order keeps it, so every replica
+  // reads the key alike at any moment.
+  auto ttl = dvv::update(record{}, {}, to_bytes("short"), 1, 100, sibling_mode, 5000);
+  auto plain = dvv::update(record{}, {}, to_bytes("long"), 2, 150, sibling_mode);
+  auto ab = dvv::merge(ttl, plain, sibling_mode);
+  auto ba = dvv::merge(plain, ttl, sibling_mode);
+  BOOST_TEST((ab == ba));
+  BOOST_TEST((dvv::merge(ab, ttl, sibling_mode) == ab));
+  BOOST_TEST(values(ab) == (std::vector<std::string>{"long", "short"}));
+  BOOST_TEST(dvv::visible(ab, 5000).size() == 1u);
+  BOOST_TEST(dvv::visible(ab, 5000)[0]->value == to_bytes("long"));
+  // Two copies of one write that differ only in expiry (a damaged replica) settle on one.
+  auto other = ttl;
+  other.siblings[0].expires_us = 7000;
+  BOOST_TEST((dvv::merge(ttl, other, sibling_mode) == dvv::merge(other, ttl, sibling_mode)));
+}
+
+BOOST_AUTO_TEST_CASE(an_expired_value_is_due_for_collection_a_grace_after_its_expiry) {
+  auto r = dvv::update(record{}, {}, to_bytes("v"), 1, 100, sibling_mode, 5000);
+  BOOST_TEST(!dvv::tombstone_due(r, 4999, 0));    // not expired yet
+  BOOST_TEST(!dvv::tombstone_due(r, 6000, 1000)); // exactly the grace after its expiry: not yet
+  BOOST_TEST(dvv::tombstone_due(r, 6001, 1000));
+  // Beside a tombstone the later death counts; beside a live value nothing is due.
+  auto tomb = dvv::update(record{}, {}, std::nullopt, 2, 8000, sibling_mode);
+  auto both = dvv::merge(r, tomb, sibling_mode);
+  BOOST_TEST(!dvv::tombstone_due(both, 9000, 1000));
+  BOOST_TEST(dvv::tombstone_due(both, 9001, 1000));
+  auto alive =
+      dvv::merge(r, dvv::update(record{}, {}, to_bytes("w"), 3, 50, sibling_mode), sibling_mode);
+  BOOST_TEST(!dvv::tombstone_due(alive, 1'000'000'000, 0));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -671,7 +730,7 @@ BOOST_AUTO_TEST_CASE(deletes_follow_the_same_order) {
   replica r2{2, lww_mode};
   r1.put("v", {}, 100);
   r2.del({}, 200);
-  BOOST_TEST(dvv::is_deleted(dvv::merge(r1.rec, r2.rec, lww_mode)));
+  BOOST_TEST(dvv::is_deleted(dvv::merge(r1.rec, r2.rec, lww_mode), 0));
   r1.put("later", {}, 300);
   auto merged = dvv::merge(r2.rec, r1.rec, lww_mode);
   BOOST_TEST(values(merged) == (std::vector<std::string>{"later"}));

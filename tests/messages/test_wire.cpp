@@ -36,6 +36,8 @@ record sample_record(uint64_t salt) {
   r.siblings.push_back(
       sibling{{1, 7 + salt}, 1700000000000000 + int64_t(salt), false, bytes(100, uint8_t(salt))});
   r.siblings.push_back(sibling{{1ull << 40, 300}, -5, true, {}});
+  if (salt % 2 == 1) // a value written with a TTL
+    r.siblings[0].expires_us = 1700000000000000 + int64_t(salt) * 1000;
   return r;
 }
 
@@ -105,6 +107,7 @@ std::vector<replica_call> sample_calls() {
   calls[1].op.context = sample_record(1).context;
   calls[1].op.timestamp_us = -42;
   calls[1].op.limits = write_limits{100, 0xFFFFFFFFu};
+  calls[1].op.expires_us = 1700000000000000;
   calls[1].target = "n3";
   calls[2].id = 3;
   calls[2].kind = replica_call_kind::merge;
@@ -129,6 +132,7 @@ void check_equal(const replica_call& a, const replica_call& b) {
   BOOST_TEST(a.op.value == b.op.value);
   BOOST_TEST((a.op.context == b.op.context));
   BOOST_TEST(a.op.timestamp_us == b.op.timestamp_us);
+  BOOST_TEST(a.op.expires_us == b.op.expires_us);
   BOOST_TEST(a.op.limits.max_siblings == b.op.limits.max_siblings);
   BOOST_TEST(a.op.limits.max_record_bytes == b.op.limits.max_record_bytes);
   BOOST_TEST((a.rec == b.rec));
@@ -195,6 +199,7 @@ BOOST_AUTO_TEST_CASE(client_batches_round_trip_with_their_errors) {
   std::vector<client_call> calls(3);
   calls[0] = client_call{7, client_call_kind::get, to_bytes("k"), {}, {}};
   calls[1] = client_call{8, client_call_kind::put, to_bytes("k"), bytes(300, 1), bytes{9, 9}};
+  calls[1].ttl_s = 0xFFFFFFFFu; // a put with a TTL
   calls[2] = client_call{1ull << 63, client_call_kind::del, to_bytes("gone"), {}, bytes{1}};
   auto calls_out = round_trip(calls);
   BOOST_REQUIRE_EQUAL(calls_out.size(), calls.size());
@@ -204,7 +209,13 @@ BOOST_AUTO_TEST_CASE(client_batches_round_trip_with_their_errors) {
     BOOST_TEST(calls_out[i].key == calls[i].key);
     BOOST_TEST(calls_out[i].value == calls[i].value);
     BOOST_TEST(calls_out[i].context == calls[i].context);
+    BOOST_TEST(calls_out[i].ttl_s == calls[i].ttl_s);
   }
+  // Without TTLs the bytes are those of before them: flag bits only where there is a TTL.
+  std::vector<caf::error> none;
+  auto plain = calls;
+  plain[1].ttl_s = 0;
+  BOOST_TEST(encode_wire(calls, none).size() == encode_wire(plain, none).size() + 5);
 
   std::vector<client_answer> answers(3);
   answers[0].id = 7;

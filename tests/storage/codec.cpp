@@ -121,6 +121,30 @@ constexpr size_t sibling_version_at = 42;
 constexpr size_t tombstone_at = 70;
 constexpr size_t value_length_at = 71;
 
+/// The layout record's bytes as storage/FORMAT.md spells them, with the sibling class version
+/// given (1: a record without expiries; 2: the same read as version 2).
+bytes documented_layout(uint32_t sibling_version) {
+  bytes payload;
+  payload.push_back(1);     // portable binary: little-endian
+  append_le(payload, 1, 4); // record class version
+  append_le(payload, 1, 8); // context: one entry
+  append_le(payload, 0x0102030405060708ull, 8);
+  append_le(payload, 9, 8);
+  append_le(payload, 1, 8);               // one sibling
+  append_le(payload, sibling_version, 4); // sibling class version
+  append_le(payload, 0x0102030405060708ull, 8);
+  append_le(payload, 9, 8);
+  append_le(payload, static_cast<uint64_t>(-2), 8); // timestamp
+  payload.push_back(0);                             // not a tombstone
+  append_le(payload, 2, 8);                         // value length
+  payload.push_back('h');
+  payload.push_back('i');
+  bytes expected{1, 0, 0, 0, 0};
+  expected.insert(expected.end(), payload.begin(), payload.end());
+  reseal(expected);
+  return expected;
+}
+
 void check_corrupt(const bytes& xs, const std::string& what) {
   caf::expected<record> got = record{};
   BOOST_CHECK_NO_THROW(got = decode(xs));
@@ -169,13 +193,20 @@ BOOST_AUTO_TEST_CASE(records_round_trip) {
   }
   record tombstone;
   tombstone.siblings = {make_tombstone(1, 1, 0)};
+  // Values with an expiry (a put with a TTL) beside values without one and a tombstone.
+  auto expiring = many;
+  for (size_t i = 0; i < expiring.siblings.size(); i += 2)
+    if (!expiring.siblings[i].tombstone)
+      expiring.siblings[i].expires_us = 1700000000000000 + static_cast<int64_t>(i);
+  expiring.siblings[1].expires_us = -1; // any non-zero value round-trips, even a negative one
   const std::vector<record> cases = {record{},
                                      sample_record(),
                                      tombstone,
                                      value_record({}),
                                      value_record(all_byte_values()),
                                      value_record(pseudo_random_bytes(1 << 20)),
-                                     many};
+                                     many,
+                                     expiring};
   for (const auto& rec : cases) {
     auto encoded = encode_record(rec);
     auto decoded = decode(encoded);
@@ -187,24 +218,7 @@ BOOST_AUTO_TEST_CASE(records_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(the_layout_is_the_documented_one) {
-  bytes payload;
-  payload.push_back(1);     // portable binary: little-endian
-  append_le(payload, 1, 4); // record class version
-  append_le(payload, 1, 8); // context: one entry
-  append_le(payload, 0x0102030405060708ull, 8);
-  append_le(payload, 9, 8);
-  append_le(payload, 1, 8); // one sibling
-  append_le(payload, 1, 4); // sibling class version
-  append_le(payload, 0x0102030405060708ull, 8);
-  append_le(payload, 9, 8);
-  append_le(payload, static_cast<uint64_t>(-2), 8); // timestamp
-  payload.push_back(0);                             // not a tombstone
-  append_le(payload, 2, 8);                         // value length
-  payload.push_back('h');
-  payload.push_back('i');
-  bytes expected{1, 0, 0, 0, 0};
-  expected.insert(expected.end(), payload.begin(), payload.end());
-  reseal(expected);
+  auto expected = documented_layout(1);
   auto encoded = encode_record(layout_record());
   BOOST_CHECK_EQUAL_COLLECTIONS(encoded.begin(), encoded.end(), expected.begin(), expected.end());
   // The version of a type is written once, before its first object: a second, empty sibling
@@ -212,6 +226,43 @@ BOOST_AUTO_TEST_CASE(the_layout_is_the_documented_one) {
   auto two = layout_record();
   two.siblings.push_back(make_sibling(7, 1, 0, {}));
   BOOST_CHECK_EQUAL(encode_record(two).size(), encoded.size() + 33);
+  // An expiry makes it sibling version 2, sets bit 1 of the flags byte and follows it as an i64.
+  auto expiring = layout_record();
+  expiring.siblings[0].expires_us = 0x1122334455667788;
+  auto with_expiry = encode_record(expiring);
+  BOOST_REQUIRE_EQUAL(with_expiry.size(), encoded.size() + 8);
+  BOOST_CHECK_EQUAL(with_expiry[sibling_version_at], 2);
+  BOOST_CHECK_EQUAL(with_expiry[tombstone_at], 2);
+  bytes stamp(with_expiry.begin() + tombstone_at + 1, with_expiry.begin() + tombstone_at + 9);
+  BOOST_CHECK((stamp == bytes{0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11}));
+}
+
+BOOST_AUTO_TEST_CASE(records_without_expiry_keep_the_bytes_of_before_ttls) {
+  // Records written before TTLs (sibling version 1) decode without expiry, and a record without
+  // one is still written that way, so builds without TTLs read it. Version 2 without an
+  // expiry decodes to the same record.
+  auto old = decode(documented_layout(1));
+  ACTORKV_REQUIRE_OK(old);
+  BOOST_CHECK(*old == layout_record());
+  BOOST_CHECK_EQUAL(old->siblings[0].expires_us, 0);
+  BOOST_CHECK(encode_record(*old) == documented_layout(1));
+  auto v2 = decode(documented_layout(2));
+  ACTORKV_REQUIRE_OK(v2);
+  BOOST_CHECK(*v2 == layout_record());
+  // One sibling with an expiry makes every sibling of the record version 2.
+  auto mixed = layout_record();
+  mixed.siblings.push_back(make_sibling(0x0102030405060708ull, 10, 5, to_bytes("x")));
+  mixed.siblings[1].expires_us = 77;
+  mixed.context.entries[0].counter = 10;
+  auto round = decode(encode_record(mixed));
+  ACTORKV_REQUIRE_OK(round);
+  BOOST_CHECK(*round == mixed);
+  BOOST_CHECK_EQUAL(encode_record(mixed)[sibling_version_at], 2);
+  // Version 1 knew no expiry: its byte stays 0 or 1.
+  auto v1 = documented_layout(1);
+  v1[tombstone_at] = 2;
+  reseal(v1);
+  check_corrupt(v1, "version 1 with an expiry flag");
 }
 
 BOOST_AUTO_TEST_CASE(truncated_input_is_corrupt_at_every_length) {
@@ -255,8 +306,14 @@ BOOST_AUTO_TEST_CASE(damage_behind_a_valid_checksum_is_corrupt) {
   check_corrupt(with(record_version_at, 2, 4), "record version 2");
   auto newer = decode(with(record_version_at, 2, 4));
   BOOST_CHECK(!newer && describe(newer.error()).find("version 2") != std::string::npos);
-  check_corrupt(with(sibling_version_at, 2, 4), "sibling version 2");
-  check_corrupt(with(tombstone_at, 2, 1), "tombstone flag 2");
+  check_corrupt(with(sibling_version_at, 3, 4), "sibling version 3");
+  check_corrupt(with(tombstone_at, 4, 1), "sibling flags 4");
+  // The expiry flag with an expiry of 0: no expiry has exactly one encoding, no flag.
+  auto zero_expiry = good;
+  zero_expiry[tombstone_at] = 2;
+  zero_expiry.insert(zero_expiry.begin() + tombstone_at + 1, 8, 0);
+  reseal(zero_expiry);
+  check_corrupt(zero_expiry, "an expiry flagged as 0");
   auto trailing = good;
   trailing.push_back(0);
   reseal(trailing);

@@ -322,6 +322,8 @@ BOOST_AUTO_TEST_CASE(the_digest_covers_every_part_of_a_record) {
   vary("a sibling's dot id", [](record& r) { r.siblings[0].origin.id ^= 1; });
   vary("a sibling's dot counter", [](record& r) { r.siblings[0].origin.counter += 1; });
   vary("a timestamp", [](record& r) { r.siblings[2].timestamp_us += 1; });
+  vary("an expiry", [](record& r) { r.siblings[0].expires_us = 1; });
+  vary("another expiry", [](record& r) { r.siblings[0].expires_us = 2; });
   vary("a context counter", [](record& r) { r.context.entries[0].counter += 1; });
   vary("a context entry more", [](record& r) { r.context.entries.push_back(dot{0x9999, 1}); });
   vary("a sibling less", [](record& r) { r.siblings.pop_back(); });

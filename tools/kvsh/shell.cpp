@@ -27,8 +27,13 @@ const char* shell_help() {
         writes left siblings, prints each one and the context to pass to the put that
         resolves them. --context prints the context for a single value too; --hex prints
         values as hex; --file writes the (single) value to PATH.
-  put KEY VALUE [--context C] [--hex]      store VALUE (with --hex, VALUE is hex text)
-  put KEY --file PATH [--context C]        store the bytes of PATH
+  put KEY VALUE [--context C] [--hex] [--ttl SECONDS]
+                                           store VALUE (with --hex, VALUE is hex text)
+  put KEY --file PATH [--context C] [--ttl SECONDS]
+                                           store the bytes of PATH
+        --ttl: the value expires SECONDS (1 to 315360000, ten years) after the write; from
+        then on the key reads as "(not found)" on every node, and the expired value is
+        collected like a delete. A later put (without --ttl) replaces it as usual.
         Without --context the value is added beside any existing one (siblings); with the
         context of a get it replaces exactly what that get returned. A context belongs to
         the key (and cluster) it was read from; another key's is refused (bad_context).
@@ -295,12 +300,21 @@ struct shell::impl {
   outcome do_put(const std::vector<std::string>& words) {
     parsed p;
     std::string error;
-    if (!parse_words(words, {{"--hex", false}, {"--context", true}, {"--file", true}}, p, error))
+    if (!parse_words(words,
+                     {{"--hex", false}, {"--context", true}, {"--file", true}, {"--ttl", true}}, p,
+                     error))
       return fail(error);
     put_request req;
     auto file = p.opts.find("--file");
     if (p.args.size() != (file == p.opts.end() ? 2u : 1u))
-      return fail("usage: put KEY VALUE [--context C] [--hex]  or  put KEY --file PATH");
+      return fail("usage: put KEY VALUE [--context C] [--hex] [--ttl SECONDS]  or  "
+                  "put KEY --file PATH [--context C] [--ttl SECONDS]");
+    if (auto ttl = p.opts.find("--ttl"); ttl != p.opts.end()) {
+      auto seconds = parse_ttl(ttl->second);
+      if (!seconds)
+        return fail("--ttl: " + describe(seconds.error()));
+      req.ttl_s = *seconds;
+    }
     req.key = to_bytes(p.args[0]);
     if (file != p.opts.end()) {
       std::ifstream in{file->second, std::ios::binary};
@@ -321,8 +335,8 @@ struct shell::impl {
       return bad;
     req.context = std::move(*ctx);
     return ask(
-        client.put(req.key, req.value, req.context), [&](write_reply& r) { print_written(r); },
-        true);
+        client.put(req.key, req.value, req.context, req.ttl_s),
+        [&](write_reply& r) { print_written(r); }, true);
   }
 
   outcome do_delete(const std::vector<std::string>& words) {

@@ -514,6 +514,21 @@ BOOST_FIXTURE_TEST_CASE(requests_made_before_the_connection_wait_for_it_and_shar
   BOOST_TEST(log->batches.size() <= 2u);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_put_carries_its_ttl_and_one_out_of_range_is_refused_unsent,
+                        client_fixture) {
+  auto [coord, log] = coordinator(); // takes batches, never answers
+  auto c = client({ep1}, connector({{ep1, node(coord)}}));
+  auto bad = ask<write_reply>(c, caf::put_atom::value,
+                              put_request{b("k"), b("v"), {}, uint32_t(max_ttl_s + 1)});
+  auto good = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}, 60});
+  run();
+  BOOST_REQUIRE(bad->done);
+  BOOST_TEST((bad->err == ec::bad_request), describe(bad->err));
+  BOOST_REQUIRE(log->calls() == 1u); // only the good one went
+  BOOST_TEST(log->batches[0][0].ttl_s == 60u);
+  BOOST_TEST(!good->done);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_call_never_answered_fails_with_timeout_after_the_request_timeout,
                         client_fixture) {
   // Bound: the call's deadline is the request timeout (1 s) after it was sent, and overdue calls

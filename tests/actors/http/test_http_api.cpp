@@ -81,6 +81,26 @@ BOOST_AUTO_TEST_CASE(routes_refuse_unknown_paths_bad_escapes_and_unknown_paramet
   BOOST_CHECK(parse_route("/v1/kv/a?format=raw", f));
 }
 
+BOOST_AUTO_TEST_CASE(a_put_may_ask_for_a_ttl_in_whole_seconds) {
+  http_failure f;
+  auto r = parse_route("/v1/kv/session?ttl=30", f);
+  BOOST_REQUIRE(r);
+  BOOST_CHECK_EQUAL(r->ttl_s, 30u);
+  BOOST_CHECK_EQUAL(parse_route("/v1/kv/session", f)->ttl_s, 0u);
+  r = parse_route("/v1/kv/s?format=json&ttl=315360000", f);
+  BOOST_REQUIRE(r);
+  BOOST_CHECK_EQUAL(r->ttl_s, 315360000u);
+  for (auto bad : {"ttl=0", "ttl=", "ttl=-5", "ttl=1.5", "ttl=10s", "ttl=315360001",
+                   "ttl=99999999999999999999999", "ttl=%31"}) {
+    f = {};
+    BOOST_CHECK_MESSAGE(!parse_route(std::string{"/v1/kv/k?"} + bad, f), bad);
+    BOOST_CHECK_EQUAL(f.status, 400u);
+    BOOST_CHECK_EQUAL(f.error, "bad_request");
+    BOOST_CHECK_MESSAGE(f.message.rfind("ttl: ", 0) == 0, f.message);
+  }
+  BOOST_CHECK(!parse_route("/v1/status?ttl=5", f)); // only keys take one
+}
+
 BOOST_AUTO_TEST_CASE(each_endpoint_and_method_needs_its_role) {
   BOOST_CHECK(required_role(endpoint::kv, "GET") == role::read);
   BOOST_CHECK(required_role(endpoint::kv, "PUT") == role::write);
