@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(too_many_failures_for_r_are_unavailable_once) {
 }
 
 BOOST_AUTO_TEST_CASE(a_get_that_replicas_refused_as_overloaded_is_overloaded) {
-  read_tally t{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally t{3, 2, 3, conflict_mode::siblings, scope, 0};
   t.failed(0, caf::make_error(ec::timeout, "slow"));
   BOOST_TEST(!t.take_reply());
   t.failed(2, caf::make_error(ec::overloaded, "no room"));
@@ -187,7 +187,7 @@ BOOST_AUTO_TEST_CASE(a_get_that_replicas_refused_as_overloaded_is_overloaded) {
   BOOST_TEST(error_text(reply) ==
              "overloaded: 0 of 3 replicas answered, 2 needed (overloaded: no room)");
   // An overloaded replica does not matter while R is reached without it.
-  read_tally fine{3, 2, 3, conflict_mode::siblings, scope};
+  read_tally fine{3, 2, 3, conflict_mode::siblings, scope, 0};
   fine.failed(1, caf::make_error(ec::overloaded, "no room"));
   fine.answered(0, "n1", holding(written("a", 1, 10)));
   fine.answered(2, "n3", holding(written("a", 1, 10)));
