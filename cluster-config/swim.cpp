@@ -79,9 +79,8 @@ std::vector<std::string> swim::indirect_helpers(const std::string& target) {
   if (order_.empty())
     return out;
   std::uniform_int_distribution<size_t> pick(0, order_.size() - 1);
-  for (size_t tries = 0; tries < 8 * options_.indirect_probes + 8 &&
-                         out.size() < options_.indirect_probes;
-       ++tries) {
+  for (size_t tries = 0;
+       tries < 8 * options_.indirect_probes + 8 && out.size() < options_.indirect_probes; ++tries) {
     auto& name = order_[pick(random_)];
     if (name == target || members_.at(name).health != swim_health::alive ||
         std::find(out.begin(), out.end(), name) != out.end())
@@ -116,8 +115,7 @@ std::vector<swim_rumor> swim::rumors_to_send() {
   for (auto& [name, r] : rumors_)
     queue.push_back(&r);
   // Fewest transmissions first, so that news overtakes what most members have heard already.
-  std::stable_sort(queue.begin(), queue.end(),
-                   [](auto* a, auto* b) { return a->sent < b->sent; });
+  std::stable_sort(queue.begin(), queue.end(), [](auto* a, auto* b) { return a->sent < b->sent; });
   if (queue.size() > options_.rumors_per_message)
     queue.resize(options_.rumors_per_message);
   std::vector<swim_rumor> out;
@@ -159,8 +157,7 @@ bool swim::hear(const swim_rumor& rumor, clock::time_point now) {
     accept = newer;
     break;
   case swim_health::suspect:
-    accept = m.health != swim_health::dead &&
-             (newer || (same && m.health == swim_health::alive));
+    accept = m.health != swim_health::dead && (newer || (same && m.health == swim_health::alive));
     break;
   case swim_health::dead:
     accept = m.health != swim_health::dead && (newer || same);

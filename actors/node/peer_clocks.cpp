@@ -31,8 +31,7 @@ clock_reading peer_clocks::reading() const {
   return clock_reading{clock_->wall(), clock_->peek()};
 }
 
-void peer_clocks::answered(const std::string& name, int64_t sent_us,
-                           const clock_reading& reading) {
+void peer_clocks::answered(const std::string& name, int64_t sent_us, const clock_reading& reading) {
   clock_->observe(reading.stamp_us);
   peers_[name].filter.add(clock_probe{sent_us, reading.wall_us, clock_->wall()});
 }

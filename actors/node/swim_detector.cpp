@@ -71,7 +71,7 @@ std::vector<swim_rumor> rumors_for(self_ptr self, const std::string& target) {
 
 std::chrono::milliseconds ping_timeout(const swim_state& st) {
   return st.config.ping_timeout.count() > 0 ? st.config.ping_timeout
-                                             : st.config.swim.period * 3 / 10;
+                                            : st.config.swim.period * 3 / 10;
 }
 
 void watch(self_ptr self, const std::string& name, swim_peer_actor handle) {
@@ -113,11 +113,12 @@ void period(self_ptr self) {
     sync(self, st.current.target);
   }
   for (auto& name : st.logic->expire(now)) {
-    log_event(st.options.node, "peer " + name + " declared down by SWIM: suspected for " +
-                                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                      st.logic->suspicion_timeout())
-                                                      .count()) +
-                                   " ms without refuting");
+    log_event(st.options.node,
+              "peer " + name + " declared down by SWIM: suspected for " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     st.logic->suspicion_timeout())
+                                     .count()) +
+                  " ms without refuting");
     sync(self, name);
   }
   st.current = probe{st.current.seq + 1, {}, false};
@@ -131,7 +132,8 @@ void period(self_ptr self) {
   auto seq = st.current.seq;
   auto name = *target;
   auto sent_us = st.clocks->wall();
-  self->request(it->second, ping_timeout(st), swim_atom::value, swim_ping{self->state.options.node, rumors_for(self, name)})
+  self->request(it->second, ping_timeout(st), swim_atom::value,
+                swim_ping{self->state.options.node, rumors_for(self, name)})
       .then(
           [=](const swim_ack& ack) {
             self->state.clocks->answered(name, sent_us, ack.clock);

@@ -31,8 +31,8 @@
 namespace actorkv {
 
 struct swim_detector_options {
-  swim_options swim;   ///< period, k, suspicion timeout, rumors per message
-  uint64_t seed = 0;   ///< for the probe order and the helpers (0: fresh_seed())
+  swim_options swim; ///< period, k, suspicion timeout, rumors per message
+  uint64_t seed = 0; ///< for the probe order and the helpers (0: fresh_seed())
   /// How long a direct probe may take, and how long a helper waits for its own probe of the
   /// target; the prober waits twice that for the helpers. Both within one period.
   std::chrono::milliseconds ping_timeout{0}; ///< 0: 30% of the period

@@ -256,8 +256,6 @@ struct client_fixture : deterministic_fixture {
           [=](caf::ping_atom) -> caf::result<clock_reading> { return clock_reading{}; },
           [=](swim_atom, const swim_ping&) -> caf::result<swim_ack> { return refuse(); },
           [=](swim_atom, const swim_relay&) -> caf::result<swim_ack> { return refuse(); },
-        [=](swim_atom, const swim_ping&) -> caf::result<swim_ack> { return refuse(); },
-        [=](swim_atom, const swim_relay&) -> caf::result<swim_ack> { return refuse(); },
           [=](gossip_atom, membership_view&) -> caf::result<membership_view> { return refuse(); },
           [=](fault_atom, const std::string&, const std::vector<std::string>&,
               uint32_t) -> caf::result<std::string> { return refuse(); },
