@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "messages/interfaces.hpp"
 #include "tests/cluster/common.hpp"
 
 using namespace actorkv;
@@ -21,15 +22,17 @@ BOOST_AUTO_TEST_CASE(a_peer_of_another_protocol_version_is_refused_with_both_ver
   c.start(0);
   c.start(1);
   {
-    scoped_env other{"ACTORKV_TEST_PROTOCOL_VERSION", "2"};
+    scoped_env other{"ACTORKV_TEST_PROTOCOL_VERSION", std::to_string(protocol_version + 1)};
     c.start(2);
   }
   // The side that answers a hello logs "refused the handshake of NAME: ...", the side whose hello
   // was answered "peer NAME refused: ..."; either way both versions are named.
-  auto refused_by_n1 =
-      "refused the handshake of n3: it speaks protocol version 2, this node speaks version 1";
+  auto ours = std::to_string(protocol_version), theirs = std::to_string(protocol_version + 1);
+  auto refused_by_n1 = "refused the handshake of n3: it speaks protocol version " + theirs +
+                       ", this node speaks version " + ours;
   BOOST_TEST(c.wait_for_log(0, refused_by_n1, 30s), c.log_tail(0));
-  BOOST_TEST(c.wait_for_log(2, "protocol version 1, this node speaks version 2", 30s),
+  BOOST_TEST(c.wait_for_log(2, "protocol version " + ours + ", this node speaks version " + theirs,
+                            30s),
              c.log_tail(2));
   // n1 and n2 serve; n3 stays out of their view of the peers up.
   BOOST_TEST(eventually(20s, [&] { return sees(c, 0, "n2", "up"); }));
