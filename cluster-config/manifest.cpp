@@ -546,8 +546,15 @@ void read_failure_detector(checker& ck, const entry& e, failure_detector_setting
     for_each_key(
         ck, *t, "failure_detector.",
         {
+            {"mode",
+             [&](const entry& x) {
+               if (auto w = read_word(ck, x, {"all", "swim"}))
+                 out.mode = *w == "swim" ? detector_mode::swim : detector_mode::all;
+             }},
             {"interval_ms", [&](const entry& x) { read_u32(ck, x, out.interval_ms); }},
             {"phi_threshold", [&](const entry& x) { read_u32(ck, x, out.phi_threshold); }},
+            {"indirect_probes", [&](const entry& x) { read_u32(ck, x, out.indirect_probes); }},
+            {"suspicion_ms", [&](const entry& x) { read_u32(ck, x, out.suspicion_ms); }},
         });
 }
 

@@ -173,10 +173,19 @@ struct gossip_settings {
   uint32_t interval_ms = 1000;
 };
 
-/// [failure_detector]: optional; phi accrual over probes every interval.
+/// How a node's failure detector probes its peers.
+enum class detector_mode : uint8_t {
+  all,  ///< every peer every interval, judged by phi accrual (work per node grows with n)
+  swim, ///< one peer per interval, SWIM with indirect probes and suspicion (constant work)
+};
+
+/// [failure_detector]: optional; phi accrual over probes of every peer every interval, or SWIM.
 struct failure_detector_settings {
+  detector_mode mode = detector_mode::all;
   uint32_t interval_ms = 500;  ///< probe period
-  uint32_t phi_threshold = 8;  ///< suspicion above which a peer counts as down
+  uint32_t phi_threshold = 8;  ///< suspicion above which a peer counts as down (mode "all")
+  uint32_t indirect_probes = 3; ///< mode "swim": peers asked to probe one that did not answer
+  uint32_t suspicion_ms = 2000; ///< mode "swim": least time a suspect has to refute
 };
 
 /// [handoff]: optional; hinted handoff to fallbacks and its delivery.

@@ -25,13 +25,29 @@ void swim::add(const std::string& name) {
     return;
   members_.emplace(name, member{});
   // A newcomer takes a random place among the members not yet probed this round (SWIM 4.3), so
-  // that it is probed within this round or the next, and rounds stay permutations.
-  std::uniform_int_distribution<size_t> at(next_, order_.size());
-  order_.insert(order_.begin() + static_cast<std::ptrdiff_t>(at(random_)), name);
+  // that it is probed within this round or the next, and rounds stay permutations. It swaps with
+  // the member there, which goes last: constant time, so that adding n members costs O(n).
+  order_.push_back(name);
+  std::uniform_int_distribution<size_t> at(next_, order_.size() - 1);
+  std::swap(order_[at(random_)], order_.back());
+}
+
+void swim::revive(const std::string& name, clock::time_point now) {
+  auto it = members_.find(name);
+  if (it != members_.end() && it->second.health == swim_health::dead)
+    believe(name, it->second, swim_health::suspect, it->second.incarnation, now);
+}
+
+std::optional<swim_rumor> swim::about(const std::string& name) const {
+  auto it = members_.find(name);
+  if (it == members_.end() || it->second.health == swim_health::alive)
+    return std::nullopt;
+  return swim_rumor{name, it->second.health, it->second.incarnation};
 }
 
 void swim::remove(const std::string& name) {
   members_.erase(name);
+  suspects_.erase(name);
   rumors_.erase(name);
   auto it = std::find(order_.begin(), order_.end(), name);
   if (it != order_.end()) {
@@ -57,14 +73,21 @@ std::optional<std::string> swim::next_target() {
 }
 
 std::vector<std::string> swim::indirect_helpers(const std::string& target) {
-  std::vector<std::string> candidates;
-  for (auto& [name, m] : members_)
-    if (name != target && m.health == swim_health::alive)
-      candidates.push_back(name);
-  std::shuffle(candidates.begin(), candidates.end(), random_);
-  if (candidates.size() > options_.indirect_probes)
-    candidates.resize(options_.indirect_probes);
-  return candidates;
+  // Drawn at random from the probe order (every member), a bounded number of tries: constant
+  // work per failed probe however many members there are.
+  std::vector<std::string> out;
+  if (order_.empty())
+    return out;
+  std::uniform_int_distribution<size_t> pick(0, order_.size() - 1);
+  for (size_t tries = 0;
+       tries < 8 * options_.indirect_probes + 8 && out.size() < options_.indirect_probes; ++tries) {
+    auto& name = order_[pick(random_)];
+    if (name == target || members_.at(name).health != swim_health::alive ||
+        std::find(out.begin(), out.end(), name) != out.end())
+      continue;
+    out.push_back(name);
+  }
+  return out;
 }
 
 void swim::unreachable(const std::string& target, clock::time_point now) {
@@ -77,11 +100,13 @@ void swim::unreachable(const std::string& target, clock::time_point now) {
 std::vector<std::string> swim::expire(clock::time_point now) {
   std::vector<std::string> dead;
   auto timeout = suspicion_timeout();
-  for (auto& [name, m] : members_)
-    if (m.health == swim_health::suspect && now - m.suspected_since >= timeout) {
+  for (auto& name : std::vector<std::string>(suspects_.begin(), suspects_.end())) {
+    auto& m = members_.at(name);
+    if (now - m.suspected_since >= timeout) {
       believe(name, m, swim_health::dead, m.incarnation, now);
       dead.push_back(name);
     }
+  }
   return dead;
 }
 
@@ -90,8 +115,7 @@ std::vector<swim_rumor> swim::rumors_to_send() {
   for (auto& [name, r] : rumors_)
     queue.push_back(&r);
   // Fewest transmissions first, so that news overtakes what most members have heard already.
-  std::stable_sort(queue.begin(), queue.end(),
-                   [](auto* a, auto* b) { return a->sent < b->sent; });
+  std::stable_sort(queue.begin(), queue.end(), [](auto* a, auto* b) { return a->sent < b->sent; });
   if (queue.size() > options_.rumors_per_message)
     queue.resize(options_.rumors_per_message);
   std::vector<swim_rumor> out;
@@ -108,12 +132,18 @@ std::vector<swim_rumor> swim::rumors_to_send() {
 
 bool swim::hear(const swim_rumor& rumor, clock::time_point now) {
   if (rumor.member == self_) {
-    if (rumor.health == swim_health::alive || rumor.incarnation < incarnation_)
+    if (rumor.health == swim_health::alive)
       return false;
     // Refute: only this member may raise its incarnation, and it outranks the suspicion.
-    incarnation_ = rumor.incarnation + 1;
-    spread({self_, swim_health::alive, incarnation_});
-    return true;
+    bool raise = rumor.incarnation >= incarnation_;
+    if (raise)
+      incarnation_ = rumor.incarnation + 1;
+    // An older suspicion or verdict still heard means its holders missed the refutation (a node
+    // resuming from a pause spends it on the answers to the probes queued meanwhile, which
+    // nobody waits for any more): announce it again.
+    if (raise || !rumors_.count(self_))
+      spread({self_, swim_health::alive, incarnation_});
+    return raise;
   }
   auto it = members_.find(rumor.member);
   if (it == members_.end())
@@ -127,8 +157,7 @@ bool swim::hear(const swim_rumor& rumor, clock::time_point now) {
     accept = newer;
     break;
   case swim_health::suspect:
-    accept = m.health != swim_health::dead &&
-             (newer || (same && m.health == swim_health::alive));
+    accept = m.health != swim_health::dead && (newer || (same && m.health == swim_health::alive));
     break;
   case swim_health::dead:
     accept = m.health != swim_health::dead && (newer || same);
@@ -166,6 +195,10 @@ void swim::believe(const std::string& name, member& m, swim_health h, uint64_t i
                    clock::time_point now) {
   if (h == swim_health::suspect && m.health != swim_health::suspect)
     m.suspected_since = now;
+  if (h == swim_health::suspect)
+    suspects_.insert(name);
+  else
+    suspects_.erase(name);
   m.health = h;
   m.incarnation = incarnation;
   spread({name, h, incarnation});

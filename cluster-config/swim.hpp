@@ -8,9 +8,9 @@
 // constant work per period whatever the cluster's size, and a failure is known everywhere after
 // O(log n) periods.
 //
-// The actor that uses it sends the probes and the rumors; this class only decides (who to probe,
-// whom to ask, what to believe, what to tell) and takes time as a parameter. (The failure
-// detector actor still probes every peer with phi accrual; it moves to this for large clusters.)
+// The actor that uses it (actors/node/swim_detector.hpp, [failure_detector] mode = "swim") sends
+// the probes and the rumors; this class only decides (who to probe, whom to ask, what to
+// believe, what to tell) and takes time as a parameter.
 #pragma once
 
 #include <chrono>
@@ -19,21 +19,15 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "messages/liveness.hpp"
+
 namespace actorkv {
 
-enum class swim_health : uint8_t { alive, suspect, dead };
-
 const char* to_string(swim_health h);
-
-/// What a member believes about another, as gossip carries it.
-struct swim_rumor {
-  std::string member;
-  swim_health health = swim_health::alive;
-  uint64_t incarnation = 0; ///< raised only by the member itself, to refute a suspicion
-};
 
 struct swim_options {
   /// One probe per period.
@@ -59,6 +53,14 @@ public:
 
   /// A member to watch, alive at incarnation 0 unless known otherwise (no change if present).
   void add(const std::string& name);
+  /// The member is reachable again by other means (its node reconnected and answered a
+  /// handshake): a dead member becomes a suspect at its incarnation, so that it is probed again
+  /// and either refutes (see about()) or is declared dead once more after the suspicion timeout.
+  /// No change unless dead.
+  void revive(const std::string& name, clock::time_point now);
+  /// What this member believes of `name` when it is a suspicion or a verdict, to send to `name`
+  /// itself with a probe so that it can refute at once; nullopt while it is believed alive.
+  std::optional<swim_rumor> about(const std::string& name) const;
   /// No longer watched (removed from the cluster); its rumors are dropped.
   void remove(const std::string& name);
 
@@ -117,6 +119,7 @@ private:
   std::mt19937_64 random_;
   uint64_t incarnation_ = 0;
   std::map<std::string, member> members_;
+  std::set<std::string> suspects_; ///< those of members_ that are suspects, for expire()
   std::vector<std::string> order_; ///< this round's probe order
   size_t next_ = 0;
   std::map<std::string, pending_rumor> rumors_; ///< the latest rumor per member, self included

@@ -53,6 +53,7 @@ using reap_atom = caf::atom_constant<caf::atom("reap")>;         ///< collect a 
 // Failure detection and liveness (failure detector <-> node).
 using watch_atom = caf::atom_constant<caf::atom("watch")>; ///< start watching a peer
 using alive_atom = caf::atom_constant<caf::atom("alive")>; ///< a peer's up/down changed
+using swim_atom = caf::atom_constant<caf::atom("swim")>;   ///< SWIM probes between detectors
 
 // Fault injection (admin -> node, refused unless the manifest enables it; node -> the actors that
 // serve its peers), and a request held back by an injected delay coming due.

@@ -14,6 +14,7 @@
 #include "messages/atoms.hpp"
 #include "messages/client.hpp"
 #include "messages/faults.hpp"
+#include "messages/liveness.hpp"
 #include "messages/membership.hpp"
 #include "messages/record.hpp"
 #include "messages/replication.hpp"
@@ -115,7 +116,7 @@ using replica_answers_actor =
 /// change to a message between nodes. Peers of different versions refuse each other in the
 /// handshake with one log line naming both, instead of failing every decode. peer_hello's layout
 /// up to `protocol` must never change, so that any two versions can read each other's.
-/// 2: replica reads' inline limit; node_actor's (status, cluster).
+/// 2: replica reads' inline limit; node_actor's (status, cluster); SWIM probes between nodes.
 constexpr uint32_t protocol_version = 2;
 
 struct peer_hello {
@@ -210,17 +211,6 @@ using coordinator_actor = client_requests_actor::extend<
     /// Where each partition's replicas are now (replaces the previous routes).
     caf::reacts_to<routes_atom, routes>>::extend_with<replica_answers_actor>;
 
-/// A node's answer to a liveness probe: its clocks when it answered.
-struct clock_reading {
-  int64_t wall_us = 0;  ///< its wall clock: the prober estimates the offset from it
-  int64_t stamp_us = 0; ///< its hybrid clock (peek): the prober's hybrid clock follows it
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, clock_reading& x) {
-  return f(caf::meta::type_name("actorkv::clock_reading"), x.wall_us, x.stamp_us);
-}
-
 /// What a node's failure detector knows of wall clocks, for status.
 struct clock_report {
   int64_t skew_ms = 0; ///< this node's wall clock minus its peers' (cluster-config own_skew)
@@ -235,6 +225,17 @@ typename Inspector::result_type inspect(Inspector& f, clock_report& x) {
   return f(caf::meta::type_name("actorkv::clock_report"), x.skew_ms, x.skewed, x.max_clock_skew_ms,
            x.peer_offsets_ms);
 }
+
+/// SWIM failure detection (actors/node/swim_detector.hpp): what a node's failure detector asks
+/// its peers' detectors. A node answers these for its detector (delegating to it through its
+/// fault gate), so in a cluster the handle is the peer's node actor; a simulation hands the
+/// detectors each other directly.
+using swim_peer_actor = caf::typed_actor<
+    /// A direct probe: hears the rumors, answers at once with this node's clocks and rumors.
+    caf::replies_to<swim_atom, swim_ping>::with<swim_ack>,
+    /// An indirect probe: probes the target in turn and answers whether it answered
+    /// (reached = false also when the target is not one this node watches).
+    caf::replies_to<swim_atom, swim_relay>::with<swim_ack>>;
 
 /// Node: the one actor each kvnode publishes on its host:port. Serves clients (a session with its
 /// coordinator, status, admin) and peers (handshake, liveness probes, gossip).
@@ -267,19 +268,27 @@ using node_actor = caf::typed_actor<
     /// "check" (no subject) instead starts a full integrity check of this node's store in the
     /// background and answers what it did; "backup" (subject an absolute path on the node's
     /// machine) starts an online backup of it, "backup-status" (no subject) tells its progress.
-    caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>>;
+    caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>>::
+    /// SWIM probes, handed to this node's failure detector.
+    extend_with<swim_peer_actor>;
 
 /// What the membership actor tells its node whenever the view changes.
 using view_listener_actor = caf::typed_actor<caf::reacts_to<view_atom, membership_view>>;
 
-/// Failure detector: probes every watched peer and reports changes of its up/down view. From the
-/// probes' answers it also estimates each peer's wall-clock offset and advances this node's hybrid
-/// clock (cluster-config/clock.hpp).
+/// Failure detector: watches the peers and reports changes of its up/down view, by phi accrual
+/// over probes of every peer ([failure_detector] mode = "all") or by SWIM (mode = "swim": one
+/// probe per period). From the probes' answers it also estimates each peer's wall-clock offset
+/// and advances this node's hybrid clock (cluster-config/clock.hpp).
 using failure_detector_actor = caf::typed_actor<
     /// Watches (or re-watches after a reconnect) the named peer through this handle.
     caf::reacts_to<watch_atom, std::string, node_actor>,
     /// What it knows of the peers' wall clocks, and whether this node's is skewed.
-    caf::replies_to<status_atom>::with<clock_report>>;
+    caf::replies_to<status_atom>::with<clock_report>>::extend_with<swim_peer_actor>;
+
+/// The SWIM detector also watches peers through their detectors' SWIM handles alone (the
+/// simulation, tests/simulation/test_swim_sim.cpp, wires thousands of them in one process).
+using swim_detector_actor =
+    failure_detector_actor::extend<caf::reacts_to<watch_atom, std::string, swim_peer_actor>>;
 
 /// What the failure detector reports to: the named peer is now up (true) or down (false).
 using liveness_listener_actor = caf::typed_actor<caf::reacts_to<alive_atom, std::string, bool>>;

@@ -41,6 +41,11 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<anti_entropy_stats>("actorkv::anti_entropy_stats");
   cfg.add_message_type<clock_reading>("actorkv::clock_reading");
   cfg.add_message_type<clock_report>("actorkv::clock_report");
+  cfg.add_message_type<swim_rumor>("actorkv::swim_rumor");
+  cfg.add_message_type<swim_ping>("actorkv::swim_ping");
+  cfg.add_message_type<swim_relay>("actorkv::swim_relay");
+  cfg.add_message_type<swim_ack>("actorkv::swim_ack");
+  cfg.add_message_type<swim_peer_actor>("actorkv::swim_peer_actor");
   cfg.add_message_type<std::vector<uint64_t>>("actorkv::u64_vector");
   cfg.add_message_type<vnode_actor>("actorkv::vnode_actor");
   cfg.add_message_type<client_call>("actorkv::client_call");

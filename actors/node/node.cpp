@@ -7,6 +7,7 @@
 #include "actors/node/anti_entropy.hpp"
 #include "actors/node/coordinator.hpp"
 #include "actors/node/failure_detector.hpp"
+#include "actors/node/swim_detector.hpp"
 #include "actors/node/handoff.hpp"
 #include "actors/node/collector.hpp"
 #include "actors/node/hint_keeper.hpp"
@@ -54,7 +55,16 @@ void spawn_children(self_ptr self) {
                               caf::actor_cast<liveness_listener_actor>(self)};
   fo.clock = st.options.clock;
   fo.max_clock_skew = ms(cluster.timeouts.max_clock_skew_ms);
-  st.detector = spawn_failure_detector(sys, std::move(fo));
+  auto& fd = cluster.failure_detector;
+  if (fd.mode == detector_mode::swim) {
+    swim_detector_options so;
+    so.swim.period = ms(fd.interval_ms);
+    so.swim.indirect_probes = fd.indirect_probes;
+    so.swim.suspicion_min = ms(fd.suspicion_ms);
+    st.detector = spawn_swim_detector(sys, std::move(fo), so);
+  } else {
+    st.detector = spawn_failure_detector(sys, std::move(fo));
+  }
   st.hint_keeper = spawn_hint_keeper(
       sys, hint_keeper_options{name, reads, cluster.handoff.batch,
                                ms(cluster.handoff.interval_ms), timeout, st.options.budget,
@@ -186,6 +196,18 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
           auto& clock = *self->state.options.clock;
           return clock_reading{clock.wall(), clock.peek()};
         });
+      },
+      [=](swim_atom, swim_ping& ping) -> caf::result<swim_ack> {
+        if (!allowed(role::node))
+          return refused("a SWIM probe", role::node);
+        return gated_delegate<swim_ack>(self, self->state.detector, swim_atom::value,
+                                        std::move(ping));
+      },
+      [=](swim_atom, swim_relay& relay) -> caf::result<swim_ack> {
+        if (!allowed(role::node))
+          return refused("a SWIM probe", role::node);
+        return gated_delegate<swim_ack>(self, self->state.detector, swim_atom::value,
+                                        std::move(relay));
       },
       [=](gossip_atom, membership_view& view) -> caf::result<membership_view> {
         if (!allowed(role::node))

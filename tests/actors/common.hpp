@@ -143,6 +143,10 @@ inline node_actor spawn_fake_node(caf::actor_system& sys, fake_node_parts parts)
         [=](caf::ping_atom) -> caf::result<clock_reading> {
           return parts.clocks ? parts.clocks() : clock_reading{};
         },
+        [=](swim_atom, const swim_ping&) -> caf::result<swim_ack> {
+          return swim_ack{parts.clocks ? parts.clocks() : clock_reading{}, {}, true};
+        },
+        [=](swim_atom, const swim_relay&) -> caf::result<swim_ack> { return refuse(); },
         [=](gossip_atom, membership_view& view) -> caf::result<membership_view> {
           if (!parts.membership)
             return refuse();

@@ -749,3 +749,24 @@ BOOST_AUTO_TEST_CASE(background_target_is_read_and_bounded) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(the_failure_detector_mode_is_all_or_swim) {
+  auto m = parse_manifest(store_head + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_TEST((m->failure_detector.mode == detector_mode::all));
+  BOOST_TEST(m->failure_detector.indirect_probes == 3u);
+  BOOST_TEST(m->failure_detector.suspicion_ms == 2000u);
+  auto swim = parse_manifest(store_head +
+                                 "[failure_detector]\nmode = \"swim\"\nindirect_probes = 2\n"
+                                 "suspicion_ms = 3000\n" + two_nodes,
+                             "x.toml");
+  BOOST_REQUIRE_MESSAGE(swim, why(swim));
+  BOOST_TEST((swim->failure_detector.mode == detector_mode::swim));
+  BOOST_TEST(swim->failure_detector.indirect_probes == 2u);
+  BOOST_TEST(swim->failure_detector.suspicion_ms == 3000u);
+  expect(store_head + "[failure_detector]\nmode = \"gossip\"\n" + two_nodes, 8,
+         "mode = \"gossip\" must be");
+  expect(store_head + "[failure_detector]\nmode = 1\n" + two_nodes, 8, "mode must be a string");
+  expect(store_head + "[failure_detector]\nindirect_probes = 0\n" + two_nodes, 8,
+         "must be at least 1");
+}

@@ -248,3 +248,52 @@ BOOST_AUTO_TEST_CASE(a_false_suspicion_is_refuted_before_anyone_declares_it) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(a_dead_member_that_reconnects_is_a_suspect_that_can_refute) {
+  auto s = with_members("n0", 3);
+  time_point now{};
+  BOOST_TEST(!s.about("n1").has_value());
+  s.unreachable("n1", now);
+  s.expire(now + s.suspicion_timeout());
+  BOOST_TEST((s.health("n1") == swim_health::dead));
+  BOOST_TEST((s.about("n1")->health == swim_health::dead));
+  // Its node reconnected: probed again as a suspect, and told so with each probe.
+  s.revive("n1", now);
+  BOOST_TEST((s.health("n1") == swim_health::suspect));
+  BOOST_TEST((s.about("n1")->health == swim_health::suspect));
+  bool probed = false;
+  for (int i = 0; i < 6; ++i)
+    probed = probed || s.next_target() == std::optional<std::string>{"n1"};
+  BOOST_TEST(probed);
+  // The member itself hears the claim and refutes; its refutation makes it alive again here.
+  auto n1 = with_members("n1", 3);
+  n1.hear(*s.about("n1"), now);
+  bool refuted = false;
+  for (auto& r : n1.rumors_to_send())
+    refuted = refuted || s.hear(r, now);
+  BOOST_TEST(refuted);
+  BOOST_TEST((s.health("n1") == swim_health::alive));
+  BOOST_TEST(!s.about("n1").has_value());
+  // Reviving a live member changes nothing.
+  s.revive("n2", now);
+  BOOST_TEST((s.health("n2") == swim_health::alive));
+}
+
+BOOST_AUTO_TEST_CASE(an_older_suspicion_heard_after_the_refutation_was_spent_is_refuted_again) {
+  auto s = with_members("n0", 3);
+  time_point now{};
+  BOOST_TEST(s.hear({"n0", swim_health::suspect, 0}, now));
+  BOOST_TEST(s.incarnation() == 1u);
+  // The refutation goes out until spent (say, on answers to probes nobody waits for any more).
+  for (int i = 0; i < 100; ++i)
+    s.rumors_to_send();
+  BOOST_TEST(s.rumors_to_send().empty());
+  // Someone still declares it dead at the old incarnation: the refutation goes out again.
+  BOOST_TEST(!s.hear({"n0", swim_health::dead, 0}, now));
+  auto again = s.rumors_to_send();
+  BOOST_REQUIRE_EQUAL(again.size(), 1u);
+  BOOST_TEST(again[0].member == "n0");
+  BOOST_TEST((again[0].health == swim_health::alive));
+  BOOST_TEST(again[0].incarnation == 1u);
+  BOOST_TEST(s.incarnation() == 1u);
+}

@@ -17,6 +17,7 @@
 
 #include "messages/client.hpp"
 #include "messages/error.hpp"
+#include "messages/liveness.hpp"
 #include "messages/membership.hpp"
 #include "messages/register_types.hpp"
 #include "messages/replication.hpp"
@@ -361,6 +362,27 @@ BOOST_AUTO_TEST_CASE(a_view_from_a_node_of_format_1_is_never_read_as_a_current_o
   caf::binary_deserializer source{sys, buf};
   auto err = source(out);
   BOOST_TEST((err || out.format != membership_format));
+}
+
+BOOST_AUTO_TEST_CASE(swim_probes_and_acks_round_trip_with_their_rumors) {
+  std::vector<swim_rumor> rumors{{"n1", swim_health::suspect, 7},
+                                 {"n2", swim_health::dead, 1ull << 40},
+                                 {"n3", swim_health::alive, 0}};
+  auto ping = round_trip(swim_ping{"n0", rumors});
+  BOOST_TEST(ping.from == "n0");
+  BOOST_REQUIRE_EQUAL(ping.rumors.size(), 3u);
+  BOOST_TEST(ping.rumors[1].member == "n2");
+  BOOST_TEST((ping.rumors[1].health == swim_health::dead));
+  BOOST_TEST(ping.rumors[1].incarnation == 1ull << 40);
+  auto relay = round_trip(swim_relay{"n9", rumors});
+  BOOST_TEST(relay.target == "n9");
+  BOOST_TEST((relay.rumors[0].health == swim_health::suspect));
+  auto ack = round_trip(swim_ack{clock_reading{-5, 1700000000000000}, rumors, false});
+  BOOST_TEST(ack.clock.wall_us == -5);
+  BOOST_TEST(ack.clock.stamp_us == 1700000000000000);
+  BOOST_TEST(!ack.reached);
+  BOOST_TEST(ack.rumors.size() == 3u);
+  BOOST_TEST(round_trip(swim_ack{}).reached);
 }
 
 BOOST_AUTO_TEST_CASE(to_string_shows_the_elements) {

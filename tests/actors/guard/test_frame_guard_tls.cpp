@@ -806,6 +806,8 @@ struct fake_node {
           },
           [](peer_atom, peer_hello& h) { return h; },
           [](caf::ping_atom) { return clock_reading{}; },
+          [](swim_atom, const swim_ping&) { return swim_ack{}; },
+          [](swim_atom, const swim_relay&) { return swim_ack{}; },
           [](gossip_atom, membership_view& v) { return v; },
           [](fault_atom, std::string& what, std::vector<std::string>&, uint32_t) {
             return "fault " + what;

@@ -13,6 +13,7 @@
 #include "actors/node/coordinator.hpp"
 #include "actors/node/failure_detector.hpp"
 #include "actors/node/storage_actor.hpp"
+#include "actors/node/swim_detector.hpp"
 #include "messages/error.hpp"
 #include "storage/engine.hpp"
 #include "tests/actors/common.hpp"
@@ -91,11 +92,14 @@ struct skew_fixture : deterministic_fixture {
 
   /// A failure detector over `c` watching fake peers that answer probes with the clocks
   /// `offsets_us` off the real one (wall and hybrid clock alike).
-  failure_detector_actor detector(std::shared_ptr<node_clock> c, std::vector<int64_t> offsets_us) {
+  /// `swim`: the SWIM detector ([failure_detector] mode = "swim"), whose acks carry the clocks.
+  failure_detector_actor detector(std::shared_ptr<node_clock> c, std::vector<int64_t> offsets_us,
+                                  bool swim = false) {
     failure_detector_options fo{"n1", 500ms, 8.0, caf::actor_cast<liveness_listener_actor>(self)};
     fo.clock = std::move(c);
     fo.max_clock_skew = 1000ms;
-    auto d = keep(spawn_failure_detector(sys, std::move(fo)));
+    auto d = swim ? failure_detector_actor{keep(spawn_swim_detector(sys, fo, {}))}
+                  : keep(spawn_failure_detector(sys, std::move(fo)));
     for (size_t i = 0; i < offsets_us.size(); ++i) {
       fake_node_parts parts;
       parts.clocks = [this, off = offsets_us[i]] { return clock_reading{real + off, real + off}; };
@@ -167,6 +171,17 @@ BOOST_FIXTURE_TEST_CASE(probes_show_this_node_behind_its_peers_and_carry_their_c
   BOOST_CHECK(offset_of(r, "n2") == std::optional<int64_t>{120000});
   BOOST_CHECK(offset_of(r, "n3") == std::optional<int64_t>{120000});
   // The peers' hybrid clocks carried this node's along: its next write orders after theirs.
+  BOOST_TEST(mine->stamp() > real + 120 * second);
+}
+
+BOOST_FIXTURE_TEST_CASE(swim_probes_carry_the_clocks_as_well, skew_fixture) {
+  auto mine = clock(0);
+  auto d = detector(mine, {120 * second, 120 * second}, true);
+  auto r = clocks_of(d);
+  BOOST_TEST(r.skewed);
+  BOOST_TEST(r.skew_ms == -120000);
+  BOOST_CHECK(offset_of(r, "n2") == std::optional<int64_t>{120000});
+  BOOST_CHECK(offset_of(r, "n3") == std::optional<int64_t>{120000});
   BOOST_TEST(mine->stamp() > real + 120 * second);
 }
 

@@ -1,0 +1,207 @@
+#include "actors/node/swim_detector.hpp"
+
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/node/event_log.hpp"
+#include "actors/node/peer_clocks.hpp"
+
+namespace actorkv {
+
+namespace {
+
+using detector_impl = swim_detector_actor::extend<caf::reacts_to<caf::tick_atom>>;
+
+/// The probe of the current period.
+struct probe {
+  uint64_t seq = 0; ///< which period's probe an answer belongs to
+  std::string target;
+  bool reached = false;
+};
+
+struct swim_state {
+  static inline const char* name = "swim_detector";
+  failure_detector_options options;
+  swim_detector_options config;
+  std::optional<swim> logic;
+  std::optional<peer_clocks> clocks;
+  std::map<std::string, swim_peer_actor> handles;
+  std::set<std::string> reported_down; ///< the peers the listener last heard were down
+  probe current;
+};
+
+using self_ptr = detector_impl::stateful_pointer<swim_state>;
+
+/// Tells the listener when what SWIM believes of `name` turns it up or down.
+void sync(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto health = st.logic->health(name);
+  if (!health || !st.handles.count(name))
+    return;
+  bool up = *health != swim_health::dead;
+  if (up != (st.reported_down.count(name) > 0))
+    return;
+  if (up)
+    st.reported_down.erase(name);
+  else
+    st.reported_down.insert(name);
+  st.clocks->set_up(name, up);
+  self->send(st.options.listener, alive_atom::value, name, up);
+}
+
+void hear(self_ptr self, const std::vector<swim_rumor>& rumors) {
+  auto now = self->clock().now();
+  for (auto& r : rumors)
+    if (self->state.logic->hear(r, now))
+      sync(self, r.member);
+}
+
+/// The rumors for a probe of `target` (or for an ack to its probe), with what this node
+/// believes of `target` itself when that is a suspicion or a verdict, so that it can refute.
+std::vector<swim_rumor> rumors_for(self_ptr self, const std::string& target) {
+  auto out = self->state.logic->rumors_to_send();
+  if (auto claim = self->state.logic->about(target))
+    out.push_back(*claim);
+  return out;
+}
+
+std::chrono::milliseconds ping_timeout(const swim_state& st) {
+  return st.config.ping_timeout.count() > 0 ? st.config.ping_timeout
+                                            : st.config.swim.period * 3 / 10;
+}
+
+void watch(self_ptr self, const std::string& name, swim_peer_actor handle) {
+  auto& st = self->state;
+  // A new connection (first, or after a restart): the node counts the peer up again, as the
+  // handshake that produced the handle was just answered. A peer SWIM had declared dead is
+  // probed again as a suspect: it refutes, or is declared dead once more.
+  st.handles[name] = std::move(handle);
+  st.logic->add(name);
+  st.logic->revive(name, self->clock().now());
+  st.reported_down.erase(name);
+  st.clocks->reset(name);
+}
+
+void ask_helpers(self_ptr self, uint64_t seq, const std::string& target) {
+  auto& st = self->state;
+  for (auto& helper : st.logic->indirect_helpers(target)) {
+    auto it = st.handles.find(helper);
+    if (it == st.handles.end())
+      continue;
+    self->request(it->second, ping_timeout(st) * 2, swim_atom::value,
+                  swim_relay{target, st.logic->rumors_to_send()})
+        .then(
+            [=](const swim_ack& ack) {
+              hear(self, ack.rumors);
+              if (ack.reached && self->state.current.seq == seq)
+                self->state.current.reached = true;
+            },
+            [](caf::error&) {});
+  }
+}
+
+/// The end of a period: the last probe's outcome, the suspicions that expired, the next probe.
+void period(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (!st.current.target.empty() && !st.current.reached) {
+    st.logic->unreachable(st.current.target, now);
+    sync(self, st.current.target);
+  }
+  for (auto& name : st.logic->expire(now)) {
+    log_event(log_subsystem::peers, st.options.node,
+              "peer " + name + " declared down by SWIM: suspected for " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     st.logic->suspicion_timeout())
+                                     .count()) +
+                  " ms without refuting");
+    sync(self, name);
+  }
+  st.current = probe{st.current.seq + 1, {}, false};
+  auto target = st.logic->next_target();
+  if (!target)
+    return;
+  auto it = st.handles.find(*target);
+  if (it == st.handles.end())
+    return;
+  st.current.target = *target;
+  auto seq = st.current.seq;
+  auto name = *target;
+  auto sent_us = st.clocks->wall();
+  self->request(it->second, ping_timeout(st), swim_atom::value,
+                swim_ping{self->state.options.node, rumors_for(self, name)})
+      .then(
+          [=](const swim_ack& ack) {
+            self->state.clocks->answered(name, sent_us, ack.clock);
+            hear(self, ack.rumors);
+            if (self->state.current.seq == seq)
+              self->state.current.reached = true;
+          },
+          [=](caf::error&) {
+            if (self->state.current.seq == seq && !self->state.current.reached)
+              ask_helpers(self, seq, name);
+          });
+}
+
+detector_impl::behavior_type swim_behavior(self_ptr self, failure_detector_options options,
+                                           swim_detector_options config) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.config = config;
+  st.logic.emplace(st.options.node, config.swim, config.seed ? config.seed : fresh_seed());
+  st.clocks.emplace(st.options.node, st.options.clock, st.options.max_clock_skew);
+  self->send(self, caf::tick_atom::value);
+  return {
+      [=](watch_atom, const std::string& name, const node_actor& handle) {
+        watch(self, name, handle);
+      },
+      [=](watch_atom, const std::string& name, const swim_peer_actor& handle) {
+        watch(self, name, handle);
+      },
+      [=](status_atom) { return self->state.clocks->status(); },
+      [=](swim_atom, const swim_ping& ping) {
+        hear(self, ping.rumors);
+        return swim_ack{self->state.clocks->reading(), rumors_for(self, ping.from), true};
+      },
+      [=](swim_atom, const swim_relay& relay) -> caf::result<swim_ack> {
+        hear(self, relay.rumors);
+        auto& st = self->state;
+        auto it = st.handles.find(relay.target);
+        if (it == st.handles.end())
+          return swim_ack{st.clocks->reading(), st.logic->rumors_to_send(), false};
+        auto rp = self->make_response_promise<swim_ack>();
+        auto target = relay.target;
+        self->request(it->second, ping_timeout(st), swim_atom::value,
+                      swim_ping{st.options.node, rumors_for(self, target)})
+            .then(
+                [=](const swim_ack& ack) mutable {
+                  hear(self, ack.rumors);
+                  auto& s = self->state;
+                  rp.deliver(swim_ack{s.clocks->reading(), s.logic->rumors_to_send(), true});
+                },
+                [=](caf::error&) mutable {
+                  auto& s = self->state;
+                  rp.deliver(swim_ack{s.clocks->reading(), s.logic->rumors_to_send(), false});
+                });
+        return rp;
+      },
+      [=](caf::tick_atom) {
+        period(self);
+        self->state.clocks->check(self->clock().now());
+        self->delayed_send(self, self->state.config.swim.period, caf::tick_atom::value);
+      },
+  };
+}
+
+} // namespace
+
+swim_detector_actor spawn_swim_detector(caf::actor_system& sys, failure_detector_options options,
+                                        swim_detector_options swim) {
+  return sys.spawn(swim_behavior, std::move(options), swim);
+}
+
+} // namespace actorkv
