@@ -61,9 +61,9 @@ enum class endpoint : uint8_t { kv, batch_get, status, admin, fault, metrics, co
 /// A parsed request target.
 struct route {
   endpoint target = endpoint::kv;
-  bytes key;          ///< kv: percent-decoded, may be empty (refused by check_key)
-  std::string action; ///< admin: join, leave, remove or plan
-  bool json = false;  ///< kv GET with ?format=json
+  bytes key;            ///< kv: percent-decoded, may be empty (refused by check_key)
+  std::string action;   ///< admin: join, leave, remove or plan
+  bool json = false;    ///< kv GET with ?format=json
   bool cluster = false; ///< status with ?scope=cluster: every member's own figures
   uint32_t ttl_s = 0;   ///< kv PUT with ?ttl=SECONDS (0: none)
 };

@@ -224,9 +224,9 @@ bool charge_answer(self_ptr self, read_round& rd, uint64_t answer_bytes, caf::er
   auto asked = rd.asked.size();
   auto more = read_charge(answer_bytes, asked) - read_charge(rd.copy_bytes, asked);
   if (!rd.held.grow(more, budget_class::client)) {
-    refused = budget->refusal("a get of a record of " + bytes_for_people(answer_bytes),
-                              read_charge(answer_bytes, asked), budget_class::client,
-                              "nothing was read");
+    refused =
+        budget->refusal("a get of a record of " + bytes_for_people(answer_bytes),
+                        read_charge(answer_bytes, asked), budget_class::client, "nothing was read");
     return false;
   }
   rd.copy_bytes = answer_bytes;
@@ -304,8 +304,8 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
     auto bytes = read_charge(inline_read_bytes, asked.size());
     held = budget->take(bytes, budget_class::client);
     if (!held)
-      return finish<get_reply>(done, budget->refusal("a get", bytes, budget_class::client,
-                                                     "nothing was read"));
+      return finish<get_reply>(
+          done, budget->refusal("a get", bytes, budget_class::client, "nothing was read"));
     inline_limit = inline_read_bytes;
   }
   auto scope = dvv::scope_of(self->state.instance, key);

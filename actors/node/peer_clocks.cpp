@@ -79,8 +79,9 @@ void peer_clocks::check(time_point now) {
   }
   if (off.empty()) {
     if (!off_.empty())
-      log_event(log_subsystem::clock, node_, "clock skew over: the up peers' wall clocks are within " +
-                           std::to_string(report.max_clock_skew_ms) + " ms of this node's");
+      log_event(log_subsystem::clock, node_,
+                "clock skew over: the up peers' wall clocks are within " +
+                    std::to_string(report.max_clock_skew_ms) + " ms of this node's");
     off_.clear();
     return;
   }

@@ -365,8 +365,8 @@ void serve_call(self_ptr self, replica_call& c, replica_answer& out) {
       out.read = read_record(self->state, c.partition, c.key);
     // A record above the coordinator's limit goes only once its budget holds it: answered with
     // its size, and let go here at once.
-    if (auto size = estimated_wire_bytes(out); c.inline_limit != 0 && out.read.found &&
-                                               size > c.inline_limit) {
+    if (auto size = estimated_wire_bytes(out);
+        c.inline_limit != 0 && out.read.found && size > c.inline_limit) {
       out.read.rec = record{};
       out.read.withheld_bytes = size;
     }
@@ -445,8 +445,8 @@ caf::result<std::string> start_backup(self_ptr self, const std::string& path) {
   if (b.running)
     return caf::make_error(ec::bad_request, "a backup to " + b.path + " is already running");
   if (path.empty() || path.front() != '/')
-    return caf::make_error(ec::bad_request,
-                           "backup needs an absolute path on the node's machine, got '" + path + "'");
+    return caf::make_error(
+        ec::bad_request, "backup needs an absolute path on the node's machine, got '" + path + "'");
   b.running = true;
   b.path = path;
   b.started = self->clock().now();
@@ -468,8 +468,9 @@ caf::result<std::string> start_backup(self_ptr self, const std::string& path) {
   };
   auto worker = st.options.detached ? self->spawn<caf::detached>(run) : self->spawn(run);
   self->request(worker, caf::infinite, backup_atom::value)
-      .then([=](std::string& text) { self->send(self, backup_atom::value, id, true, text); },
-            [=](caf::error& err) { self->send(self, backup_atom::value, id, false, describe(err)); });
+      .then(
+          [=](std::string& text) { self->send(self, backup_atom::value, id, true, text); },
+          [=](caf::error& err) { self->send(self, backup_atom::value, id, false, describe(err)); });
   log_event(log_subsystem::storage, st.options.node,
             "backup to " + path +
                 " started in the background; the node serves "
@@ -485,8 +486,8 @@ std::string describe_backup(self_ptr self) {
   auto done = b.control->pages_done.load();
   auto total = b.control->pages_total.load();
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(self->clock().now() - b.started);
-  return "backup to " + b.path + " running for " + std::to_string(secs.count()) + " s: " +
-         std::to_string(done) + " of " + std::to_string(total) + " pages copied (" +
+  return "backup to " + b.path + " running for " + std::to_string(secs.count()) +
+         " s: " + std::to_string(done) + " of " + std::to_string(total) + " pages copied (" +
          std::to_string(total == 0 ? 0 : done * 100 / total) + "%)";
 }
 
@@ -839,7 +840,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
           return n.error();
         return answer_after_commit(self, *n);
       },
-      [=](reap_atom, partition_id p, const bytes& key, const record& expected) -> caf::result<bool> {
+      [=](reap_atom, partition_id p, const bytes& key,
+          const record& expected) -> caf::result<bool> {
         auto& st = self->state;
         if (p >= st.options.partitions)
           return caf::make_error(ec::bad_request, "no such partition");
@@ -928,8 +930,8 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         if (id != b.id || !b.running)
           return;
         b.running = false;
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() -
-                                                                        b.started);
+        auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() - b.started);
         b.outcome = ok ? "backup to " + b.path + " done: " + text + " in " +
                              std::to_string(ms.count()) + " ms"
                        : "backup failed: " + text;
