@@ -42,6 +42,41 @@ bytes value_of(size_t i, size_t size) {
   return v;
 }
 
+/// How a burst of requests ended, other than as intended: failures by code name, and the first
+/// few outcomes that were neither intended nor `overloaded`, in full.
+struct outcome_tally {
+  std::map<std::string, size_t> failures;
+  std::vector<std::string> other;
+
+  void failed(const caf::error& err) {
+    ++failures[err.category() == caf::atom("actorkv") ? to_string(static_cast<ec>(err.code()))
+                                                      : caf::to_string(err)];
+    if (!(err == ec::overloaded))
+      unexpected(describe(err));
+  }
+  void unexpected(std::string what) {
+    if (other.size() < 5)
+      other.push_back(std::move(what));
+  }
+  size_t overloaded() const {
+    auto it = failures.find("overloaded");
+    return it == failures.end() ? 0 : it->second;
+  }
+  /// ", 3 overloaded, 1 timeout"
+  std::string summary() const {
+    std::string out;
+    for (auto& [code, n] : failures)
+      out += ", " + std::to_string(n) + " " + code;
+    return out;
+  }
+  std::string others() const {
+    std::string out;
+    for (auto& o : other)
+      out += "\n  " + o;
+    return out;
+  }
+};
+
 bytes key_of(size_t i) {
   auto k = "budget-" + std::to_string(i);
   return bytes(k.begin(), k.end());
@@ -141,38 +176,22 @@ BOOST_AUTO_TEST_CASE(five_hundred_twelve_puts_of_1_mib_keep_the_entry_node_withi
     pending.push_back(self->request(actors[i % clients], 40s, caf::put_atom::value,
                                     put_request{key_of(i), value_of(i, value_size), {}}));
   std::set<size_t> acked;
-  std::map<std::string, size_t> failures; // code name -> count
-  std::vector<std::string> other;         // failures other than overloaded
+  outcome_tally tally;
   for (size_t i = 0; i < puts; ++i)
-    pending[i].receive(
-        [&](write_reply&) { acked.insert(i); },
-        [&](caf::error& err) {
-          ++failures[err.category() == caf::atom("actorkv") ? to_string(static_cast<ec>(err.code()))
-                                                            : caf::to_string(err)];
-          if (!(err == ec::overloaded) && other.size() < 5)
-            other.push_back(describe(err));
-        });
+    pending[i].receive([&](write_reply&) { acked.insert(i); },
+                       [&](caf::error& err) { tally.failed(err); });
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   auto after = usage_of(c.pid(0));
-  std::string summary;
-  for (auto& [code, n] : failures)
-    summary += ", " + std::to_string(n) + " " + code;
   BOOST_TEST_MESSAGE(puts << " puts of " << value_size << " bytes through n1 in " << took.count()
-                          << " ms: " << acked.size() << " acknowledged" << summary);
+                          << " ms: " << acked.size() << " acknowledged" << tally.summary());
   BOOST_TEST_MESSAGE("n1 after the load: " << after << "; bound " << bound_kib << " KiB");
   for (size_t i = 1; i < c.size(); ++i)
     BOOST_TEST_MESSAGE("n" << i + 1 << " after the load: " << usage_of(c.pid(i)));
 
   // Shed, not grown: the peak stays within the bound, and what was shed was refused as such.
   BOOST_TEST(after.peak_kib < bound_kib, "n1 peaked at " << after.peak_kib << " KiB");
-  BOOST_TEST(
-      acked.size() + failures["overloaded"] == puts, "other failures: " << [&] {
-        std::string s;
-        for (auto& o : other)
-          s += "\n  " + o;
-        return s;
-      }());
+  BOOST_TEST(acked.size() + tally.overloaded() == puts, "other failures: " << tally.others());
   BOOST_TEST(!acked.empty()); // the node kept storing while it shed load
 
   // Nothing refused was stored, on any replica; everything acknowledged is on W replicas and
@@ -244,44 +263,29 @@ BOOST_AUTO_TEST_CASE(five_hundred_twelve_gets_of_1_mib_keep_the_entry_node_withi
     pending.push_back(
         self->request(actors[i % clients], 40s, caf::get_atom::value, key_of(i % values)));
   size_t right = 0;
-  std::vector<std::string> wrong; // wrong values, failures other than overloaded
-  std::map<std::string, size_t> failures;
+  outcome_tally tally;
   for (size_t i = 0; i < gets; ++i)
     pending[i].receive(
         [&](get_reply& r) {
           if (r.found && r.values.size() == 1 && r.values[0] == value_of(i % values, value_size))
             ++right;
-          else if (wrong.size() < 5)
-            wrong.push_back("get " + std::to_string(i) + " returned " +
-                            std::to_string(r.values.size()) + " values, not its own");
+          else
+            tally.unexpected("get " + std::to_string(i) + " returned " +
+                             std::to_string(r.values.size()) + " values, not its own");
         },
-        [&](caf::error& err) {
-          ++failures[err.category() == caf::atom("actorkv") ? to_string(static_cast<ec>(err.code()))
-                                                            : caf::to_string(err)];
-          if (!(err == ec::overloaded) && wrong.size() < 5)
-            wrong.push_back(describe(err));
-        });
+        [&](caf::error& err) { tally.failed(err); });
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   auto after = usage_of(c.pid(0));
-  std::string summary;
-  for (auto& [code, n] : failures)
-    summary += ", " + std::to_string(n) + " " + code;
   BOOST_TEST_MESSAGE(gets << " gets of " << value_size << " bytes through n1 in " << took.count()
-                          << " ms: " << right << " right" << summary);
+                          << " ms: " << right << " right" << tally.summary());
   BOOST_TEST_MESSAGE("n1 after the gets: " << after << "; bound " << bound_kib << " KiB");
   for (size_t i = 1; i < c.size(); ++i)
     BOOST_TEST_MESSAGE("n" << i + 1 << " after the gets: " << usage_of(c.pid(i)));
 
   BOOST_TEST(c.running(0), "n1 is gone");
   BOOST_TEST(after.peak_kib < bound_kib, "n1 peaked at " << after.peak_kib << " KiB");
-  BOOST_TEST(
-      right + failures["overloaded"] == gets, "other outcomes: " << [&] {
-        std::string s;
-        for (auto& w : wrong)
-          s += "\n  " + w;
-        return s;
-      }());
+  BOOST_TEST(right + tally.overloaded() == gets, "other outcomes: " << tally.others());
   BOOST_TEST(right > 0u); // the node kept serving reads while it shed load
   expect_budgets_given_back(c);
   // Once the load is gone every value reads back through n1.
