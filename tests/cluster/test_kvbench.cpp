@@ -62,6 +62,19 @@ BOOST_AUTO_TEST_CASE(a_run_without_json_succeeds_and_rmw_keeps_siblings_few) {
   BOOST_TEST(json_number(rmw, "values_per_read") >= 1.0, rmw);
   BOOST_TEST(json_number(rmw, "values_per_read") <= 2.0, rmw);
   BOOST_TEST(rmw.find("\"errors\": {}") != std::string::npos, rmw);
+  // --delete-all deletes each key once after the workload: every key reads as not found after it.
+  report = c.dir() + "/delete.json";
+  r = kvbench(c, {"--workload", "c", "--delete-all", "--json", report});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.find("delete:") != std::string::npos, r.out);
+  json = contents(report);
+  at = json.find("\"delete\": {");
+  BOOST_REQUIRE_MESSAGE(at != std::string::npos, json);
+  auto deletes = json.substr(at, json.find('}', json.find("\"errors\"", at)) - at + 1);
+  BOOST_TEST(json_number(deletes, "count") == 500, deletes);
+  BOOST_TEST(deletes.find("\"errors\": {}") != std::string::npos, deletes);
+  auto gets = c.kvsh(1, "get user0000000000\nget user0000000499\nget user0000000250\n");
+  BOOST_TEST(gets.out == "(not found)\n(not found)\n(not found)\n", gets.out + gets.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -17,8 +17,8 @@ namespace {
 /// Private to kvbench: the main thread starts a phase on a worker.
 using start_atom = caf::atom_constant<caf::atom("kvbstart")>;
 
-/// A worker: started once per phase with `load` (insert every key once) or not (the mix).
-using worker_actor = caf::typed_actor<caf::reacts_to<start_atom, bool>>;
+/// A worker: started once per phase.
+using worker_actor = caf::typed_actor<caf::reacts_to<start_atom, phase_kind>>;
 
 struct worker_state {
   static inline const char* name = "kvbench_worker";
@@ -32,8 +32,8 @@ struct worker_state {
   std::bernoulli_distribution read_op;
   bytes value;         ///< the value template; each write stamps its own counter into it
   uint64_t writes = 0; ///< writes sent so far, the stamp
-  bool load = false;   ///< the current phase inserts every key once
-  size_t active = 0;   ///< slots still running in this phase
+  phase_kind phase = phase_kind::mix;
+  size_t active = 0; ///< slots still running in this phase
   phase_result current;
 };
 
@@ -79,8 +79,9 @@ void cycle(worker_ptr self, bytes key, clock_type::time_point sent) {
             auto read = std::make_shared<get_reply>(std::move(r));
             put_request put{std::move(key), next_value(self->state), read->context};
             self->request(self->state.client, caf::infinite, caf::put_atom::value, std::move(put))
-                .then([=](write_reply&) { answered(self, op_kind::rmw, sent, read.get(), nullptr); },
-                      [=](caf::error& e) { answered(self, op_kind::rmw, sent, nullptr, &e); });
+                .then(
+                    [=](write_reply&) { answered(self, op_kind::rmw, sent, read.get(), nullptr); },
+                    [=](caf::error& e) { answered(self, op_kind::rmw, sent, nullptr, &e); });
           },
           [=](caf::error& e) { answered(self, op_kind::rmw, sent, nullptr, &e); });
 }
@@ -145,12 +146,14 @@ void issue(worker_ptr self) {
   auto& st = self->state;
   uint64_t index = 0;
   op_kind op = op_kind::insert;
-  if (st.load) {
-    index = st.ctl->next_insert.fetch_add(1, std::memory_order_relaxed);
+  if (st.phase != phase_kind::mix) {
+    index = st.ctl->next_key.fetch_add(1, std::memory_order_relaxed);
     if (index >= st.cfg->keys) {
       slot_done(self);
       return;
     }
+    if (st.phase == phase_kind::delete_all)
+      op = op_kind::remove;
   } else {
     index = st.chooser->next(st.rng);
     op = st.read_op(st.rng) ? op_kind::read : op_kind::update;
@@ -158,7 +161,7 @@ void issue(worker_ptr self) {
   auto name = key_name(index);
   bytes key(name.begin(), name.end());
   auto sent = clock_type::now();
-  if (!st.load && st.cfg->workload == workload_kind::rmw)
+  if (st.phase == phase_kind::mix && st.cfg->workload == workload_kind::rmw)
     return cycle(self, std::move(key), sent);
   // No timeout here: the client actor bounds every request itself and answers ec::timeout, and
   // each CAF request timeout is one more message through the clock thread (see BENCHMARKS.md).
@@ -166,6 +169,15 @@ void issue(worker_ptr self) {
   if (op == op_kind::read) {
     self->request(st.client, guard, caf::get_atom::value, std::move(key))
         .then([=](get_reply& r) { answered(self, op, sent, &r, nullptr); },
+              [=](caf::error& e) { answered(self, op, sent, nullptr, &e); });
+    return;
+  }
+  if (op == op_kind::remove) {
+    // Not blind: the client actor reads the key and deletes what it read, so that the key reads
+    // as deleted with siblings too (a blind tombstone would only join them as one more sibling).
+    self->request(st.client, guard, caf::delete_atom::value,
+                  delete_request{std::move(key), bytes{}, false})
+        .then([=](write_reply&) { answered(self, op, sent, nullptr, nullptr); },
               [=](caf::error& e) { answered(self, op, sent, nullptr, &e); });
     return;
   }
@@ -196,9 +208,9 @@ worker_actor::behavior_type worker(worker_ptr self, client_actor client, const w
   // The client actor lives exactly as long as its worker.
   self->link_to(client);
   return {
-      [=](start_atom, bool load) {
+      [=](start_atom, phase_kind phase) {
         auto& st = self->state;
-        st.load = load;
+        st.phase = phase;
         st.current = phase_result{};
         st.active = st.slots;
         for (size_t i = 0; i < st.slots; ++i)
@@ -216,7 +228,7 @@ void control::reset(uint64_t limit) {
   failed = 0;
   counted = 0;
   ops_limit = limit;
-  next_insert = 0;
+  next_key = 0;
   limit_reached_ns = 0;
   finished = 0;
 }
@@ -256,9 +268,9 @@ worker_pool::~worker_pool() {
   self->wait_for(impl_->workers);
 }
 
-void worker_pool::start(bool load) {
+void worker_pool::start(phase_kind phase) {
   for (auto& w : impl_->workers)
-    caf::anon_send(w, start_atom::value, load);
+    caf::anon_send(w, start_atom::value, phase);
 }
 
 bool worker_pool::probe(std::string& settings, size_t& members, std::string& error) {

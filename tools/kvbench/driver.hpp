@@ -42,7 +42,7 @@ struct control {
   std::atomic<uint64_t> failed{0};          ///< every error answer, for the progress line
   std::atomic<uint64_t> counted{0};         ///< answers counted in the window (for the ops limit)
   uint64_t ops_limit = 0;                   ///< stop after this many counted answers; 0: no limit
-  std::atomic<uint64_t> next_insert{0};     ///< the next key index to insert (load phase)
+  std::atomic<uint64_t> next_key{0};        ///< the next key index to insert or delete
   std::atomic<int64_t> limit_reached_ns{0}; ///< when the ops limit was reached (clock ticks)
   std::atomic<size_t> finished{0};          ///< workers whose slots all stopped
 
@@ -56,7 +56,7 @@ struct worker_output {
   clock_type::time_point finished_at;
 };
 
-/// One worker of the run: spawned once, started once per phase.
+/// The workers of the run: spawned once, started once per phase.
 class worker_pool {
 public:
   /// Spawns `actors` client actors and workers over the endpoints; `slots` requests in flight in
@@ -67,9 +67,9 @@ public:
   worker_pool(const worker_pool&) = delete;
   worker_pool& operator=(const worker_pool&) = delete;
 
-  /// Starts every worker on a phase: inserts of every key once (load) or the workload's mix.
-  /// The caller resets `control` first and waits for `control::finished == size()`.
-  void start(bool load);
+  /// Starts every worker on a phase. The caller resets `control` first and waits for
+  /// `control::finished == size()`.
+  void start(phase_kind phase);
 
   size_t size() const { return outputs_.size(); }
   const worker_output& output(size_t i) const { return outputs_[i]; }

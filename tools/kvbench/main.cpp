@@ -23,11 +23,11 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "tools/version.hpp"
 #include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
 #include "messages/register_types.hpp"
 #include "tools/kvbench/driver.hpp"
+#include "tools/version.hpp"
 
 namespace {
 
@@ -62,6 +62,8 @@ options:
   --duration SECONDS     or measure this long after the warm-up (default 30)
   --warmup SECONDS       run the mix this long before measuring (default 5)
   --load                 first insert every key once (its own table), then run the workload
+  --delete-all           after the workload, delete every key once (its own table); each
+                         delete reads the key and deletes what it read
   --timeout MS           bound on each request (default 10000)
   --threads N            CAF scheduler threads of this process (default 1)
   --scheduler P          sharing | stealing: CAF's scheduler policy here (default sharing:
@@ -94,6 +96,7 @@ struct options {
   double warmup = 5;
   bool duration_given = false;
   bool load = false;
+  bool delete_all = false;
   uint64_t timeout_ms = 10000;
   uint64_t threads = 1;
   bool sharing = true; ///< CAF's work-sharing scheduler instead of work stealing
@@ -185,6 +188,8 @@ options parse_args(int argc, char** argv, bool& help) {
       o.warmup = parse_seconds(arg, value(), 0);
     } else if (arg == "--load") {
       o.load = true;
+    } else if (arg == "--delete-all") {
+      o.delete_all = true;
     } else if (arg == "--timeout") {
       o.timeout_ms = parse_count(arg, value(), 1, 3600000);
     } else if (arg == "--threads") {
@@ -271,9 +276,11 @@ double cpu_seconds() {
 }
 
 /// Runs one phase to its end and merges what the workers measured.
-phase_result run_phase(worker_pool& pool, control& ctl, const options& o, bool load,
+phase_result run_phase(worker_pool& pool, control& ctl, const options& o, phase_kind phase,
                        progress& prog) {
   using seconds = std::chrono::duration<double>;
+  // Every key once: no warm-up, no duration; the phase ends with the last key.
+  bool load = phase != phase_kind::mix;
   ctl.reset(load ? 0 : o.ops);
   auto begin = clock_type::now();
   auto cpu_begin = cpu_seconds();
@@ -283,8 +290,11 @@ phase_result run_phase(worker_pool& pool, control& ctl, const options& o, bool l
     window_start = begin;
     ctl.measuring = true;
   }
-  prog.begin(load ? "load" : (warm ? "run" : "warm-up"));
-  pool.start(load);
+  prog.begin(phase == phase_kind::insert_all   ? "load"
+             : phase == phase_kind::delete_all ? "delete"
+             : warm                            ? "run"
+                                               : "warm-up");
+  pool.start(phase);
   // The main thread is no actor: polling these atomics is how it follows the phase.
   while (ctl.finished.load(std::memory_order_acquire) < pool.size()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -410,13 +420,18 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, phase_result>> phases;
   progress prog;
   if (o.load) {
-    phases.emplace_back("load", run_phase(pool, ctl, o, true, prog));
+    phases.emplace_back("load", run_phase(pool, ctl, o, phase_kind::insert_all, prog));
     print_table(std::cout, "load", phases.back().second);
     std::cout << std::flush;
   }
-  phases.emplace_back("run", run_phase(pool, ctl, o, false, prog));
+  phases.emplace_back("run", run_phase(pool, ctl, o, phase_kind::mix, prog));
   print_table(std::cout, std::string{"workload "} + workload_name(o.workload),
               phases.back().second);
+  if (o.delete_all) {
+    std::cout << std::flush;
+    phases.emplace_back("delete", run_phase(pool, ctl, o, phase_kind::delete_all, prog));
+    print_table(std::cout, "delete", phases.back().second);
+  }
   if (!o.json.empty()) {
     write_json(json, d, phases);
     if (!json.flush()) {

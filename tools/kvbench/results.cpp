@@ -165,13 +165,11 @@ void phase_result::merge(const phase_result& other) {
 
 void print_header(std::ostream& out, const run_description& d) {
   out << "kvbench: workload " << workload_name(d.workload) << " ("
-      << (d.workload == workload_kind::rmw
-              ? std::string{"read-modify-write cycles"}
-              : fixed(read_fraction(d.workload) * 100, 0) + "% read")
-      << "), " << d.keys << " keys "
-      << distribution_name(d.distribution) << ", " << d.value_size << "-byte values, " << d.clients
-      << " requests in flight over " << d.client_actors << " client actor"
-      << (d.client_actors == 1 ? "" : "s") << ", ";
+      << (d.workload == workload_kind::rmw ? std::string{"read-modify-write cycles"}
+                                           : fixed(read_fraction(d.workload) * 100, 0) + "% read")
+      << "), " << d.keys << " keys " << distribution_name(d.distribution) << ", " << d.value_size
+      << "-byte values, " << d.clients << " requests in flight over " << d.client_actors
+      << " client actor" << (d.client_actors == 1 ? "" : "s") << ", ";
   if (d.ops > 0)
     out << d.ops << " ops";
   else

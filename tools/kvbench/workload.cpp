@@ -25,6 +25,8 @@ const char* op_name(op_kind op) {
     return "insert";
   case op_kind::rmw:
     return "rmw";
+  case op_kind::remove:
+    return "delete";
   }
   return "?";
 }

@@ -16,11 +16,14 @@ namespace actorkv::bench {
 /// shopping cart's: a get, then a put with the context that get returned.
 enum class workload_kind { a, b, c, w, rmw };
 enum class distribution_kind { uniform, zipfian };
-/// rmw: one whole cycle (its read and its write, timed together).
-enum class op_kind { read, update, insert, rmw };
-constexpr int op_kind_count = 4;
+/// rmw: one whole cycle (its read and its write, timed together). remove: a blind delete.
+enum class op_kind { read, update, insert, rmw, remove };
+constexpr int op_kind_count = 5;
 
-/// "read", "update", "insert" or "rmw".
+/// What a phase of a run does: the workload's mix, or every key once (inserted or deleted).
+enum class phase_kind { mix, insert_all, delete_all };
+
+/// "read", "update", "insert", "rmw" or "delete".
 const char* op_name(op_kind op);
 
 /// The fraction of reads of a workload: a 0.5, b 0.95, c 1.0, w 0.0 (the rest are updates); rmw
