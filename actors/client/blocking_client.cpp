@@ -70,33 +70,8 @@ caf::expected<cluster_status> blocking_client::status() {
   return impl_->ask<cluster_status>(status_atom::value);
 }
 
-std::vector<caf::expected<cluster_status>>
-blocking_client::status_of_each(const std::vector<std::string>& endpoints) {
-  // A bounded number of connections at once: a cluster may have thousands of members.
-  constexpr size_t at_once = 16;
-  std::vector<caf::expected<cluster_status>> out;
-  auto& sys = impl_->sys;
-  for (size_t first = 0; first < endpoints.size(); first += at_once) {
-    caf::scoped_actor self{sys};
-    std::vector<client_actor> asked;
-    for (size_t i = first; i < std::min(endpoints.size(), first + at_once); ++i) {
-      client_options o{{endpoints[i]}, impl_->timeout};
-      o.learn_endpoints = false; // this node's own answer, or its error
-      asked.push_back(spawn_client(sys, std::move(o)));
-    }
-    std::vector<decltype(self->request(asked[0], impl_->timeout, status_atom::value))> pending;
-    for (auto& c : asked)
-      pending.push_back(self->request(c, impl_->timeout + std::chrono::seconds(1), status_atom::value));
-    for (auto& p : pending) {
-      caf::expected<cluster_status> one{caf::error{}};
-      p.receive([&](cluster_status& s) { one = std::move(s); },
-                [&](caf::error& e) { one = std::move(e); });
-      out.push_back(std::move(one));
-    }
-    for (auto& c : asked)
-      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
-  }
-  return out;
+caf::expected<cluster_answers> blocking_client::cluster_view() {
+  return impl_->ask<cluster_answers>(status_atom::value, cluster_atom::value);
 }
 
 caf::expected<std::string> blocking_client::fault(const std::string& action,

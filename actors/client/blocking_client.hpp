@@ -41,11 +41,10 @@ public:
   caf::expected<write_reply> remove(const bytes& key, const bytes& context = {},
                                     bool blind = false);
   caf::expected<cluster_status> status();
-  /// The status as each of `endpoints` answers it itself (each asked through a connection of its
-  /// own, a few at a time, never elsewhere), in the order given: the cluster-wide figures behind
-  /// kvsh's `status --all`.
-  std::vector<caf::expected<cluster_status>> status_of_each(
-      const std::vector<std::string>& endpoints);
+  /// Every member's own status, gathered by the connected node over the connections it holds
+  /// (a member it cannot reach comes with its error): the figures behind kvsh's `status --all`,
+  /// as HTTPS `GET /v1/status?scope=cluster` answers them.
+  caf::expected<cluster_answers> cluster_view();
   /// Fault injection on the connected node ("drop"/"delay"/"heal"; see node_actor).
   caf::expected<std::string> fault(const std::string& action, const std::vector<std::string>& peers,
                                    uint32_t delay_ms);

@@ -139,6 +139,9 @@ constexpr size_t one_atom_size(const char* names) {
 inline constexpr signature node_signatures[] = {
     {"@<>+@atom", caf_atom("session"), one_atom_size("@<>+@atom")},
     {"@<>+@atom", caf_atom("status"), one_atom_size("@<>+@atom")},
+    // (status_atom, cluster_atom): the cluster view. The second atom is not compared: the node
+    // actor answers any other with an error, as it does every message it has no handler for.
+    {"@<>+@atom+@atom", caf_atom("status"), one_atom_size("@<>+@atom+@atom") + 8},
     {"@<>+@atom+@str+@strvec+@u32", caf_atom("fault"), 0},
     {"@<>+@atom+@str+@str+bool", caf_atom("admin"), 0},
 };

@@ -38,14 +38,24 @@ struct json_object {
   std::string done() { return out + '}'; }
 };
 
-std::string base64_array(const std::vector<bytes>& values) {
+/// A JSON array of `items`, each written by `render`.
+template <class Items, class Render>
+std::string json_array(const Items& items, Render render) {
   std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0)
+  for (auto& item : items) {
+    if (out.size() > 1)
       out += ',';
-    out += json_quote(base64_encode(values[i]));
+    out += render(item);
   }
   return out + ']';
+}
+
+std::string base64_array(const std::vector<bytes>& values) {
+  return json_array(values, [](const bytes& v) { return json_quote(base64_encode(v)); });
+}
+
+std::string string_array(const std::vector<std::string>& values) {
+  return json_array(values, [](const std::string& v) { return json_quote(v); });
 }
 
 /// "33.6": one decimal of `part` in percent of `whole`, rounded, without locale surprises.
@@ -512,9 +522,7 @@ namespace {
 
 /// cluster_status as the JSON object render_status answers with.
 std::string status_json(const cluster_status& s) {
-  std::string members = "[";
-  for (size_t i = 0; i < s.members.size(); ++i) {
-    auto& m = s.members[i];
+  auto member = [&](const member_status& m) {
     json_object row;
     row.str("name", m.name);
     row.str("endpoint", m.endpoint);
@@ -526,13 +534,8 @@ std::string status_json(const cluster_status& s) {
     row.str("state", m.state);
     row.num("next_partitions", m.next_partitions);
     row.raw("clock_offset_ms", m.clock_offset_ms ? std::to_string(*m.clock_offset_ms) : "null");
-    if (i > 0)
-      members += ',';
-    members += row.done();
-  }
-  std::string owners = "[";
-  for (size_t i = 0; i < s.owners.size(); ++i)
-    owners += (i > 0 ? "," : "") + json_quote(s.owners[i]);
+    return row.done();
+  };
   static constexpr char digits[] = "0123456789abcdef";
   std::string fingerprint;
   for (int shift = 60; shift >= 0; shift -= 4)
@@ -542,8 +545,8 @@ std::string status_json(const cluster_status& s) {
   body.str("node", s.node);
   body.str("settings", s.settings);
   body.num("partitions", s.owners.size());
-  body.raw("members", members + ']');
-  body.raw("owners", owners + ']');
+  body.raw("members", json_array(s.members, member));
+  body.raw("owners", string_array(s.owners));
   body.num("pending_hints", s.pending_hints);
   body.num("ae_rounds", s.ae_rounds);
   body.num("ae_repairs_last_round", s.ae_repairs_last_round);
@@ -585,9 +588,6 @@ http_reply render_status(const cluster_status& s) {
 
 http_reply render_cluster_status(const cluster_answers& answers) {
   auto t = sum_members(answers.members);
-  std::string unreachable = "[";
-  for (size_t i = 0; i < t.unreachable.size(); ++i)
-    unreachable += (i > 0 ? "," : "") + json_quote(t.unreachable[i]);
   json_object totals;
   totals.num("members", t.members);
   totals.num("answered", t.answered);
@@ -602,9 +602,7 @@ http_reply render_cluster_status(const cluster_answers& answers) {
   totals.num("overloaded_refusals", t.overloaded_refusals);
   totals.num("tombstones_collected", t.tombstones_collected);
   totals.num("collection_sweeps", t.collection_sweeps);
-  std::string members = "[";
-  for (size_t i = 0; i < answers.members.size(); ++i) {
-    auto& m = answers.members[i];
+  auto member = [](const member_answer& m) {
     json_object row;
     row.str("name", m.name);
     row.str("endpoint", m.endpoint);
@@ -615,15 +613,15 @@ http_reply render_cluster_status(const cluster_answers& answers) {
       row.str("error", m.error);
       row.str("message", m.message);
     }
-    members += (i > 0 ? "," : "") + row.done();
-  }
+    return row.done();
+  };
   json_object body;
   body.str("scope", "cluster");
   body.str("asked_by", answers.asked_by);
   body.boolean("complete", t.complete());
-  body.raw("unreachable", unreachable + ']');
+  body.raw("unreachable", string_array(t.unreachable));
   body.raw("totals", totals.done());
-  body.raw("members", members + ']');
+  body.raw("members", json_array(answers.members, member));
   return json_reply(200, body.done());
 }
 

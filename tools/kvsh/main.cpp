@@ -53,7 +53,8 @@ options:
   -c COMMANDS      run these commands (separated by ';') and exit
   --json           print each command's result as one line of JSON (what the HTTPS API answers:
                    get {"context","siblings":[base64]}, put/delete {"replicas",...}, status,
-                   errors {"error","message"}); the exit codes stay the same
+                   status --all as /v1/status?scope=cluster, errors {"error","message"});
+                   the exit codes stay the same
   --timeout MS     bound on each request in milliseconds (default 10000)
   --help           this text and the command list
   --version        the release of actorkv this program belongs to
@@ -191,8 +192,8 @@ int main(int argc, char** argv) {
       return fail(problem);
 
   bool interactive = !have_commands && isatty(STDIN_FILENO);
-  actorkv::shell sh{endpoints, std::chrono::milliseconds{timeout_ms}, !interactive, std::cout,
-                    std::cerr, tls};
+  actorkv::shell sh{
+      endpoints, std::chrono::milliseconds{timeout_ms}, !interactive, std::cout, std::cerr, tls};
   sh.set_json(json);
   bool quit = false;
   if (have_commands)

@@ -49,8 +49,8 @@ const char* shell_help() {
   status                                   members, up/down, partitions owned, handoffs,
                                            clock offsets (peer minus this node)
   status --all                             also each member's own figures (hints held,
-        handoff keys sent, anti-entropy, bytes in flight, integrity check), asked of each
-        member, and their sums
+        handoff keys sent, anti-entropy, bytes in flight, integrity check), which the
+        connected node asks of each member, and their sums
   join HOST:PORT                           admit a node started with kvnode --join
   leave NAME                               a live node hands its partitions off, then stops
   remove NAME                              drop a dead node; the others re-replicate its data
@@ -360,23 +360,23 @@ struct shell::impl {
     return ask(
         client.remove(req.key, req.context, blind),
         [&](write_reply& r) {
-      if (json) {
-        print_written(r);
-        return r.acks == 0 ? outcome::not_found : outcome::ok;
-      }
-      if (!reads_first) {
-        print_written(r);
-        return outcome::ok;
-      }
-      if (r.removed == 0) {
-        out << "(not found)" << std::endl;
-        return outcome::not_found;
-      }
-      out << "ok (removed " << r.removed << (r.removed == 1 ? " version" : " versions");
-      if (!plain)
-        out << "; " << r.acks << " replicas acknowledged";
-      out << ")" << std::endl;
-      return outcome::ok;
+          if (json) {
+            print_written(r);
+            return r.acks == 0 ? outcome::not_found : outcome::ok;
+          }
+          if (!reads_first) {
+            print_written(r);
+            return outcome::ok;
+          }
+          if (r.removed == 0) {
+            out << "(not found)" << std::endl;
+            return outcome::not_found;
+          }
+          out << "ok (removed " << r.removed << (r.removed == 1 ? " version" : " versions");
+          if (!plain)
+            out << "; " << r.acks << " replicas acknowledged";
+          out << ")" << std::endl;
+          return outcome::ok;
         },
         true);
   }
@@ -415,25 +415,10 @@ struct shell::impl {
           out << text_of(render_status(s)) << std::endl;
           return any_down ? outcome::members_down : outcome::ok;
         }
-        out << "{\"status\":" << text_of(render_status(s)) << ",\"nodes\":[";
-        auto answers = answers_of_each(s);
-        bool first = true;
-        for (auto& a : answers) {
-          out << (first ? "" : ",");
-          first = false;
-          if (a.answered)
-            out << text_of(render_status(a.status));
-          else
-            out << "{\"node\":" << json_quote(a.name) << ",\"error\":" << json_quote(a.error)
-                << ",\"message\":" << json_quote(a.message) << "}";
-        }
-        auto t = sum_members(answers);
-        any_down |= !t.complete();
-        out << "],\"totals\":{\"members\":" << t.members << ",\"answered\":" << t.answered
-            << ",\"pending_hints\":" << t.pending_hints
-            << ",\"handoff_keys_sent\":" << t.handoff_keys_sent
-            << ",\"ae_repairs_total\":" << t.ae_repairs_total
-            << ",\"memory_in_flight\":" << t.memory_in_flight << "}}" << std::endl;
+        // As HTTPS GET /v1/status?scope=cluster answers it.
+        auto view = cluster_view(s);
+        out << text_of(render_cluster_status(view)) << std::endl;
+        any_down |= !sum_members(view.members).complete();
         return any_down ? outcome::members_down : outcome::ok;
       }
       out << "node " << s.node << ": " << s.settings << std::endl;
@@ -479,8 +464,8 @@ struct shell::impl {
             << s.ae_partitions << ", " << s.ae_repairs_this_round << " repaired, "
             << s.ae_repairs_running << " repairs running";
       out << std::endl;
-      out << "tombstones collected: " << s.tombstones_collected << " in "
-          << s.collection_sweeps << " sweeps" << std::endl;
+      out << "tombstones collected: " << s.tombstones_collected << " in " << s.collection_sweeps
+          << " sweeps" << std::endl;
       if (!s.integrity_check.empty())
         out << "integrity check: " << s.integrity_check << std::endl;
       if (s.background_target_us > 0)
@@ -498,31 +483,26 @@ struct shell::impl {
     });
   }
 
-  /// Asks every member (those that left or were removed excepted) for its own status, through
-  /// its own endpoint: each answer, or its error, in member order.
-  std::vector<member_answer> answers_of_each(const cluster_status& s) {
-    std::vector<member_answer> out;
-    std::vector<std::string> endpoints;
+  /// Every member's own status (those that left or were removed excepted), gathered by the
+  /// connected node (whose status is `s`) as HTTPS `?scope=cluster` has it; when even that
+  /// fails, each member with the node's error.
+  cluster_answers cluster_view(const cluster_status& s) {
+    auto view = client.cluster_view();
+    if (view)
+      return std::move(*view);
+    // As --json names errors: the HTTP API's error name and message.
+    auto f = failure_of(view.error(), false);
+    cluster_answers out;
+    out.asked_by = s.node;
     for (auto& m : s.members)
       if (asked_in_cluster_view(m)) {
         member_answer a;
         a.name = m.name;
         a.endpoint = m.endpoint;
-        out.push_back(std::move(a));
-        endpoints.push_back(m.endpoint);
+        a.error = f.error;
+        a.message = f.message;
+        out.members.push_back(std::move(a));
       }
-    auto answers = client.status_of_each(endpoints);
-    for (size_t i = 0; i < out.size(); ++i) {
-      if (answers[i]) {
-        out[i].answered = true;
-        out[i].status = std::move(*answers[i]);
-      } else {
-        // As --json has always named them: the HTTP API's error name and message.
-        auto f = failure_of(answers[i].error(), false);
-        out[i].error = f.error;
-        out[i].message = f.message;
-      }
-    }
     return out;
   }
 
@@ -534,7 +514,7 @@ struct shell::impl {
         << "HANDOFF SENT" << std::setw(11) << "AE ROUNDS" << std::setw(12) << "AE REPAIRS"
         << std::setw(11) << "IN FLIGHT"
         << "INTEGRITY CHECK" << std::endl;
-    auto answers = answers_of_each(s);
+    auto answers = cluster_view(s).members;
     for (auto& a : answers) {
       out << std::left << std::setw(10) << a.name;
       if (!a.answered) {
@@ -670,8 +650,9 @@ struct shell::impl {
   }
 
   outcome do_admin(const std::vector<std::string>& words) {
-    auto usage = "usage: join HOST:PORT | leave NAME | remove NAME [--wait] | plan (join|leave|remove) "
-                 "ARG";
+    auto usage =
+        "usage: join HOST:PORT | leave NAME | remove NAME [--wait] | plan (join|leave|remove) "
+        "ARG";
     bool apply = words[0] != "plan";
     auto rest = apply ? words : std::vector<std::string>(words.begin() + 1, words.end());
     bool wait = apply && rest.size() == 3 && rest[2] == "--wait";

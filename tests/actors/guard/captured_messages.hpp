@@ -39,6 +39,12 @@ inline const captured_message session_request{"session", 0x1000000000000002,
 inline const captured_message status_request{"status", 0x1000000000000003,
                                              "00000009403c3e2b4061746f6d000000fe399b9eb8"};
 
+/// (status_atom, cluster_atom) to the node actor, a request (written by CAF's serializer, which
+/// the_captured_payloads_are_what_caf_writes checks, like the captured ones).
+inline const captured_message cluster_status_request{
+    "status cluster", 0x1000000000000004,
+    "0000000f403c3e2b4061746f6d2b4061746f6d000000fe399b9eb800003e8c7ae39ab7"};
+
 /// (fault_atom, "heal", {}, 0u) to the node actor.
 inline const captured_message fault_request{
     "fault", 0x1000000000000005,

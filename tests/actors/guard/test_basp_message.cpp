@@ -96,8 +96,8 @@ struct caf_fixture {
 };
 
 const std::vector<const captured_message*> node_messages{
-    &guard_test::session_request, &guard_test::status_request, &guard_test::fault_request,
-    &guard_test::admin_request};
+    &guard_test::session_request, &guard_test::status_request, &guard_test::cluster_status_request,
+    &guard_test::fault_request, &guard_test::admin_request};
 
 const std::vector<const captured_message*> coordinator_messages{
     &guard_test::put_batch, &guard_test::get_batch, &guard_test::get_many_batch,
@@ -133,6 +133,8 @@ BOOST_FIXTURE_TEST_CASE(the_captured_payloads_are_what_caf_writes, caf_fixture) 
   std::vector<std::pair<const captured_message*, caf::message>> cases{
       {&guard_test::session_request, caf::make_message(session_atom::value)},
       {&guard_test::status_request, caf::make_message(status_atom::value)},
+      {&guard_test::cluster_status_request,
+       caf::make_message(status_atom::value, cluster_atom::value)},
       {&guard_test::fault_request, caf::make_message(fault_atom::value, std::string{"heal"},
                                                      std::vector<std::string>{}, uint32_t{0})},
       {&guard_test::admin_request,
