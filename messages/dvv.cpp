@@ -348,15 +348,23 @@ bool is_deleted(const record& r, int64_t now_us) {
                      [now_us](const sibling& s) { return is_dead(s, now_us); });
 }
 
+std::optional<int64_t> dead_from(const record& r) {
+  if (r.siblings.empty())
+    return std::nullopt;
+  int64_t newest = std::numeric_limits<int64_t>::min();
+  for (auto& s : r.siblings) {
+    // When each sibling dies: a tombstone when written, a value at its expiry, if it has one.
+    if (!s.tombstone && s.expires_us == 0)
+      return std::nullopt;
+    newest = std::max(newest, s.tombstone ? s.timestamp_us : s.expires_us);
+  }
+  return newest;
+}
+
 bool tombstone_due(const record& r, int64_t now_us, int64_t grace_us) {
-  if (r.siblings.empty() || !is_deleted(r, now_us))
-    return false;
-  // When each sibling died: a tombstone when written, an expired value at its expiry.
-  auto died = [](const sibling& s) { return s.tombstone ? s.timestamp_us : s.expires_us; };
-  int64_t newest = died(r.siblings.front());
-  for (auto& s : r.siblings)
-    newest = std::max(newest, died(s));
-  return newest < now_us - grace_us;
+  auto died = dead_from(r);
+  // Dead at now_us (an expiry at or before it) and for longer than the grace.
+  return died && *died <= now_us && *died < now_us - grace_us;
 }
 
 context_scope scope_of(const std::string& instance, const bytes& key) {

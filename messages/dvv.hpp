@@ -76,6 +76,12 @@ std::vector<const sibling*> visible(const record& r, int64_t now_us);
 /// Whether a reader at `now_us` sees the key as absent (no siblings, or only dead ones).
 bool is_deleted(const record& r, int64_t now_us);
 
+/// When every sibling of `r` is dead for good: the newest death (a tombstone's timestamp, a
+/// value's expiry); nullopt when `r` has no siblings or one of them never dies (a value without
+/// an expiry). It depends on the record alone, so storage keeps it beside the record and a
+/// collector's sweep reads only the records that have one (storage/FORMAT.md, `dies_us`).
+std::optional<int64_t> dead_from(const record& r);
+
 /// Whether `r` is a tombstone a replica may collect once every home replica agrees: it has
 /// siblings, every one dead at `now_us`, and the newest death (a tombstone's timestamp, an
 /// expired value's expiry) is more than `grace_us` before `now_us` (the manifest's [storage]

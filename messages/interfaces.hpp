@@ -64,6 +64,12 @@ using storage_actor = replica_batch_actor::extend<
     /// The integrity check's state for status: running (records read so far), or how the last
     /// one ended, or that none ran since start.
     caf::replies_to<status_atom>::with<std::string>,
+    /// The tombstone collector's read: like scan_atom, up to `limit` records of a partition
+    /// after `after`, but only those dead for good since before the given time (Unix
+    /// microseconds; dvv::dead_from): read from an index of the records that die, never the
+    /// live ones (storage::engine::for_each_dead).
+    caf::replies_to<reap_atom, partition_id, bytes, uint32_t,
+                    int64_t>::with<std::vector<keyed_record>>,
     /// Collects a tombstone: erases the key's record if it is still exactly the given one (no
     /// write came since the collector read it); answers whether it did.
     caf::replies_to<reap_atom, partition_id, bytes, record>::with<bool>,

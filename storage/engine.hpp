@@ -118,6 +118,10 @@ public:
   /// As engine::for_each() (one snapshot for the whole scan).
   virtual caf::error for_each(partition_id p, const std::optional<bytes>& after,
                               const scan_fn& f) = 0;
+  /// As engine::for_each_dead() (one snapshot for the whole scan). This default filters
+  /// for_each().
+  virtual caf::error for_each_dead(partition_id p, const std::optional<bytes>& after,
+                                   int64_t before_us, const scan_fn& f);
   /// As engine::leaf_keys().
   virtual caf::expected<std::vector<key_digest>> leaf_keys(partition_id p,
                                                            const std::vector<uint64_t>& leaves) = 0;
@@ -159,6 +163,16 @@ public:
                               const scan_fn& f) = 0;
   /// The whole partition.
   caf::error for_each(partition_id p, const scan_fn& f) { return for_each(p, std::nullopt, f); }
+
+  /// As for_each(), but only the records dead for good since before `before_us`: those whose
+  /// every sibling is a tombstone or a value with an expiry, the newest of those deaths earlier
+  /// than `before_us` (dvv::dead_from(rec) < before_us); records that fail verification are
+  /// never reported. For the tombstone collector. The SQLite engine keeps each record's death
+  /// beside it, indexed (FORMAT.md, `dies_us`), so the cost is an index range over the
+  /// partition's records that die at all plus a read of those reported: never its live
+  /// records. This default (the memory engine's) filters for_each(), reading everything.
+  virtual caf::error for_each_dead(partition_id p, const std::optional<bytes>& after,
+                                   int64_t before_us, const scan_fn& f);
 
   /// Records held in partition `p`; ec::unavailable while the summaries are rebuilt. Cost: the
   /// partition's leaf summaries, not its records.
@@ -231,7 +245,7 @@ public:
 
   /// Instance metadata (settings, ids): nullopt when unset. The names "schema_version",
   /// "newest_timestamp_us" and "open_state" belong to the engine: set_meta() refuses them
-  /// (schema_version reads "3").
+  /// (schema_version reads "4").
   virtual caf::expected<std::optional<std::string>> get_meta(const std::string& name) = 0;
   virtual caf::error set_meta(const std::string& name, const std::string& value) = 0;
 

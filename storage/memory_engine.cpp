@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "messages/dvv.hpp"
 #include "storage/engine.hpp"
 #include "storage/merkle_tree.hpp"
 #include "storage/record_codec.hpp"
@@ -26,12 +27,38 @@ backup_job engine::backup(const std::string&, const std::string&) {
 
 namespace {
 
+/// Passes to `f` the records of a scan that are dead for good since before `before_us`.
+scan_fn dead_only(int64_t before_us, const scan_fn& f) {
+  return [before_us, &f](const bytes& key, caf::expected<record>&& rec) {
+    if (!rec)
+      return true;
+    auto died = dvv::dead_from(*rec);
+    if (!died || *died >= before_us)
+      return true;
+    return f(key, std::move(rec));
+  };
+}
+
+} // namespace
+
+caf::error engine::for_each_dead(partition_id p, const std::optional<bytes>& after,
+                                 int64_t before_us, const scan_fn& f) {
+  return for_each(p, after, dead_only(before_us, f));
+}
+
+caf::error reader::for_each_dead(partition_id p, const std::optional<bytes>& after,
+                                 int64_t before_us, const scan_fn& f) {
+  return for_each(p, after, dead_only(before_us, f));
+}
+
+namespace {
+
 /// Mirrors the SQLite engine's meta table, which always holds its schema version.
 constexpr const char* schema_version_name = "schema_version";
 
 class memory_engine final : public engine {
 public:
-  memory_engine() { meta_[schema_version_name] = "3"; }
+  memory_engine() { meta_[schema_version_name] = "4"; }
 
   caf::expected<std::optional<record>> get(partition_id p, const bytes& key) override {
     auto i = records_.find(key_of(p, key));

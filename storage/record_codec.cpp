@@ -7,6 +7,7 @@
 #include "storage/record_codec.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <exception>
 #include <istream>
@@ -354,7 +355,16 @@ bytes encode_record(const record& rec) {
   return out;
 }
 
+namespace {
+std::atomic<uint64_t> decoded{0};
+} // namespace
+
+uint64_t records_decoded() {
+  return decoded.load(std::memory_order_relaxed);
+}
+
 caf::expected<record> decode_record(const uint8_t* data, size_t size) {
+  decoded.fetch_add(1, std::memory_order_relaxed);
   if (size < header_size + 1)
     return corrupt("record is " + std::to_string(size) + " bytes, too short for its header");
   if (data[0] != record_format)

@@ -36,4 +36,8 @@ inline int64_t newest_timestamp(const record& rec) {
 /// a truncated payload yields ec::corrupt_record; never throws.
 caf::expected<record> decode_record(const uint8_t* data, size_t size);
 
+/// How many times decode_record() has run in this process (every thread): what a read path
+/// costs, in records decoded, measured by tests and benchmarks. A relaxed atomic counter.
+uint64_t records_decoded();
+
 } // namespace actorkv::storage

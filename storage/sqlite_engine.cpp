@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 
+#include "messages/dvv.hpp"
 #include "storage/engine.hpp"
 #include "storage/merkle_tree.hpp"
 #include "storage/record_codec.hpp"
@@ -38,8 +39,8 @@ namespace actorkv::storage {
 namespace {
 
 /// The schema this build creates and understands; stored in meta as 'schema_version'. Versions 1
-/// and 2 are upgraded in place when opened (FORMAT.md).
-constexpr int schema_version = 3;
+/// to 3 are upgraded in place when opened (FORMAT.md).
+constexpr int schema_version = 4;
 
 /// The meta rows the engine owns; callers may read them but not write them.
 constexpr const char* schema_version_name = "schema_version";
@@ -66,11 +67,12 @@ constexpr int64_t newest_timestamp_slack_us = 1'000'000;
 constexpr size_t leaves_per_partition = size_t{1} << tree_leaf_bits;
 
 /// Every table of the current schema. `records` is clustered on (partition, leaf, key): a leaf's
-/// keys are a range of the primary key, and a write touches no other table. `leaves` holds the
-/// leaf summaries written at a clean close.
+/// keys are a range of the primary key, and a write touches no other table. `dies_us` is
+/// dvv::dead_from(record) (NULL: a sibling never dies, or the record is unreadable). `leaves`
+/// holds the leaf summaries written at a clean close.
 constexpr const char* tables_sql =
     "CREATE TABLE IF NOT EXISTS records(partition INTEGER NOT NULL, leaf INTEGER NOT NULL, "
-    "key BLOB NOT NULL, digest INTEGER NOT NULL, value BLOB NOT NULL, "
+    "key BLOB NOT NULL, digest INTEGER NOT NULL, value BLOB NOT NULL, dies_us INTEGER, "
     "PRIMARY KEY(partition, leaf, key)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS hints(id INTEGER PRIMARY KEY AUTOINCREMENT, "
@@ -78,9 +80,31 @@ constexpr const char* tables_sql =
     "CREATE INDEX IF NOT EXISTS hints_by_target ON hints(target, id);"
     "CREATE TABLE IF NOT EXISTS leaves(partition INTEGER PRIMARY KEY, summary BLOB NOT NULL);";
 
+/// The records that die (tombstones, values with an expiry), in scan order, with their death:
+/// the collector's sweep reads this range, never the live records. Partial, so a live record's
+/// write never touches it. Created after any upgrade of `records` (it names `dies_us`).
+constexpr const char* dying_index_sql =
+    "CREATE INDEX IF NOT EXISTS records_dying ON records(partition, leaf, key, dies_us) "
+    "WHERE dies_us IS NOT NULL;";
+
 /// The leaf of `key` as stored (merkle_tree::leaf_of with tree_leaf_bits).
 sqlite3_int64 leaf_column(const bytes& key) {
   return static_cast<sqlite3_int64>(merkle_tree::leaf_of(key, tree_leaf_bits));
+}
+
+/// Binds a record's `dies_us` (dvv::dead_from; NULL when it never dies) to parameter `index`.
+void bind_dies(sqlite3_stmt* stmt, int index, const std::optional<int64_t>& dies) {
+  if (dies)
+    sqlite3_bind_int64(stmt, index, *dies);
+  else
+    sqlite3_bind_null(stmt, index);
+}
+
+/// A `dies_us` column as read: nullopt for NULL.
+std::optional<int64_t> column_dies(sqlite3_stmt* stmt, int index) {
+  if (sqlite3_column_type(stmt, index) == SQLITE_NULL)
+    return std::nullopt;
+  return sqlite3_column_int64(stmt, index);
 }
 
 /// One leaf's summary: the XOR of its records' digests and their number.
@@ -160,6 +184,18 @@ struct upgrade_functions {
       (*self.progress)(self.records);
   }
 
+  /// actorkv_dies(value): dvv::dead_from, NULL when a sibling never dies or the record fails
+  /// verification.
+  static void dies(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    auto value = blob(argv[0]);
+    auto rec = decode_record(value.data(), value.size());
+    auto died = rec ? dvv::dead_from(*rec) : std::nullopt;
+    if (died)
+      sqlite3_result_int64(ctx, *died);
+    else
+      sqlite3_result_null(ctx);
+  }
+
   int register_on(sqlite3* db) {
     auto flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
     auto rc = sqlite3_create_function_v2(db, "actorkv_leaf", 1, flags | SQLITE_DETERMINISTIC, this,
@@ -167,13 +203,16 @@ struct upgrade_functions {
     if (rc == SQLITE_OK)
       rc = sqlite3_create_function_v2(db, "actorkv_digest", 2, flags, this, &digest, nullptr,
                                       nullptr, nullptr);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_create_function_v2(db, "actorkv_dies", 1, flags | SQLITE_DETERMINISTIC, this,
+                                      &dies, nullptr, nullptr, nullptr);
     return rc;
   }
   static void unregister(sqlite3* db) {
-    sqlite3_create_function_v2(db, "actorkv_leaf", 1, SQLITE_UTF8, nullptr, nullptr, nullptr,
-                               nullptr, nullptr);
-    sqlite3_create_function_v2(db, "actorkv_digest", 2, SQLITE_UTF8, nullptr, nullptr, nullptr,
-                               nullptr, nullptr);
+    for (auto [name, args] : {std::pair{"actorkv_leaf", 1}, std::pair{"actorkv_digest", 2},
+                              std::pair{"actorkv_dies", 1}})
+      sqlite3_create_function_v2(db, name, args, SQLITE_UTF8, nullptr, nullptr, nullptr, nullptr,
+                                 nullptr);
   }
 };
 
@@ -499,8 +538,8 @@ integrity_report check_file(check_state& state, check_control& control) {
   }
   sqlite3_finalize(stmt);
   stmt = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT partition, leaf, key, digest, value FROM records", -1, &stmt,
-                         nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, "SELECT partition, leaf, key, digest, value, dies_us FROM records", -1,
+                         &stmt, nullptr) != SQLITE_OK) {
     fail(db);
     return finish();
   }
@@ -512,8 +551,10 @@ integrity_report check_file(check_state& state, check_control& control) {
     auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 4));
     auto size = static_cast<size_t>(sqlite3_column_bytes(stmt, 4));
     auto rec = decode_record(data, size);
+    // A wrong `dies_us` would hide a tombstone from the collector, or show it a live record.
     if (!rec || record_digest(key, *rec) != stored || leaf >= leaves_per_partition ||
-        leaf != static_cast<size_t>(leaf_column(key)))
+        leaf != static_cast<size_t>(leaf_column(key)) ||
+        dvv::dead_from(*rec) != column_dies(stmt, 5))
       out.suspects.emplace_back(p, std::move(key));
     // The summaries hold the digests as stored; the owner's refresh_digest of the suspects
     // corrects both afterwards.
@@ -894,6 +935,7 @@ public:
     bind_record_key(put_, p, key);
     sqlite3_bind_int64(put_, 4, static_cast<sqlite3_int64>(digest));
     bind_blob(put_, 5, value.data(), value.size());
+    bind_dies(put_, 6, dvv::dead_from(rec));
     if (auto err = step_done(put_))
       return err;
     auto leaf = static_cast<size_t>(leaf_column(key));
@@ -941,6 +983,37 @@ public:
         auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 1));
         auto size = static_cast<size_t>(sqlite3_column_bytes(stmt, 1));
         if (!f(key, decode_record(data, size)))
+          return caf::none;
+        break;
+      }
+      case SQLITE_DONE:
+        return caf::none;
+      default:
+        return failure();
+      }
+    }
+  }
+
+  caf::error for_each_dead(partition_id p, const std::optional<bytes>& after, int64_t before_us,
+                           const scan_fn& f) override {
+    statement_use use{scan_dead_};
+    sqlite3_bind_int64(scan_dead_, 1, p);
+    sqlite3_bind_int64(scan_dead_, 2, after ? leaf_column(*after) : -1);
+    if (after)
+      bind_blob(scan_dead_, 3, after->data(), after->size());
+    else
+      bind_blob(scan_dead_, 3, nullptr, 0);
+    sqlite3_bind_int64(scan_dead_, 4, before_us);
+    for (;;) {
+      switch (sqlite3_step(scan_dead_)) {
+      case SQLITE_ROW: {
+        auto key = column_bytes(scan_dead_, 0);
+        auto data = static_cast<const uint8_t*>(sqlite3_column_blob(scan_dead_, 1));
+        auto size = static_cast<size_t>(sqlite3_column_bytes(scan_dead_, 1));
+        auto rec = decode_record(data, size);
+        // Only a readable record has a death; a row changed behind the engine's back is not
+        // reported (the integrity check corrects its `dies_us`).
+        if (rec && !f(key, std::move(rec)))
           return caf::none;
         break;
       }
@@ -1002,6 +1075,7 @@ public:
       return err;
     uint64_t digest = 0;
     uint64_t stored = 0;
+    std::optional<int64_t> dies;
     {
       statement_use use{stored_value_};
       bind_record_key(stored_value_, p, key);
@@ -1011,8 +1085,9 @@ public:
         auto size = static_cast<size_t>(sqlite3_column_bytes(stored_value_, 0));
         auto rec = decode_record(data, size);
         digest = rec ? record_digest(key, *rec) : 0;
+        dies = rec ? dvv::dead_from(*rec) : std::nullopt;
         stored = static_cast<uint64_t>(sqlite3_column_int64(stored_value_, 1));
-        if (digest == stored)
+        if (digest == stored && dies == column_dies(stored_value_, 2))
           return caf::none;
         break;
       }
@@ -1025,6 +1100,7 @@ public:
     statement_use use{set_digest_};
     bind_record_key(set_digest_, p, key);
     sqlite3_bind_int64(set_digest_, 4, static_cast<sqlite3_int64>(digest));
+    bind_dies(set_digest_, 5, dies);
     if (auto err = step_done(set_digest_))
       return err;
     remember_read(p, key, digest);
@@ -1263,8 +1339,9 @@ private:
     if (*found && **found == current)
       return schema_state::existing;
     // Version 1 lacks the hints table and keeps hints among the records; versions 1 and 2 lack
-    // each record's leaf and digest, and the leaves table.
-    const bool upgrade = *found && (**found == "1" || **found == "2");
+    // each record's leaf and digest, and the leaves table; versions 1 to 3 each record's death
+    // and its index.
+    const bool upgrade = *found && (**found == "1" || **found == "2" || **found == "3");
     if (*found && !upgrade) {
       const auto& text = **found;
       auto digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
@@ -1280,18 +1357,88 @@ private:
       if (**found == "1")
         if (auto err = move_legacy_hints())
           return err;
-      if (auto err = upgrade_records(progress))
+      if (**found == "3") {
+        if (auto err = add_deaths(progress))
+          return err;
+      } else if (auto err = upgrade_records(progress)) {
         return err;
+      }
     }
+    if (sqlite3_exec(db_, dying_index_sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
     auto sql = std::string{"INSERT INTO meta(name, value) VALUES('"} + schema_version_name +
                "', '" + current + "') ON CONFLICT(name) DO UPDATE SET value = excluded.value";
     if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
       return failure();
+    // From version 3 nothing the leaf summaries or open_state vouch for changed: the file opens
+    // as it would have (a clean one with its summaries, no check owed).
+    if (upgrade && **found == "3")
+      return schema_state::existing;
     return upgrade ? schema_state::upgraded : schema_state::created;
   }
 
-  /// Upgrade 2 -> 3: rebuilds `records` clustered on (partition, leaf, key) with each record's
-  /// digest (value bytes unchanged; one that fails verification gets digest 0), and records the
+  /// Upgrade 3 -> 4: gives `records` its `dies_us` column (NULL in every row: adding it rewrites
+  /// nothing) and sets it in the rows of records that die, found by decoding every record once
+  /// (a row whose record fails verification keeps NULL). Runs inside ensure_schema()'s
+  /// transaction, so it happens entirely or not at all; the index is created after it.
+  caf::error add_deaths(const std::function<void(uint64_t)>& progress) {
+    if (sqlite3_exec(db_, "ALTER TABLE records ADD COLUMN dies_us INTEGER", nullptr, nullptr,
+                     nullptr) != SQLITE_OK)
+      return failure();
+    struct dying_row {
+      sqlite3_int64 partition;
+      sqlite3_int64 leaf;
+      bytes key;
+      int64_t dies;
+    };
+    std::vector<dying_row> dying;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT partition, leaf, key, value FROM records", -1, &stmt,
+                           nullptr) != SQLITE_OK)
+      return failure();
+    uint64_t records = 0;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 3));
+      auto size = static_cast<size_t>(sqlite3_column_bytes(stmt, 3));
+      auto rec = decode_record(data, size);
+      if (auto died = rec ? dvv::dead_from(*rec) : std::nullopt)
+        dying.push_back(dying_row{sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1),
+                                  column_bytes(stmt, 2), *died});
+      if (++records % 10000 == 0 && progress)
+        progress(records);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+      return failure();
+    if (progress)
+      progress(records);
+    // Updated once the scan is done: no statement reads the table while it changes.
+    if (sqlite3_prepare_v2(db_,
+                           "UPDATE records SET dies_us = ?4 "
+                           "WHERE partition = ?1 AND leaf = ?2 AND key = ?3",
+                           -1, &stmt, nullptr) != SQLITE_OK)
+      return failure();
+    for (const auto& row : dying) {
+      sqlite3_bind_int64(stmt, 1, row.partition);
+      sqlite3_bind_int64(stmt, 2, row.leaf);
+      bind_blob(stmt, 3, row.key.data(), row.key.size());
+      sqlite3_bind_int64(stmt, 4, row.dies);
+      rc = sqlite3_step(stmt);
+      sqlite3_reset(stmt);
+      if (rc != SQLITE_DONE) {
+        auto err = failure();
+        sqlite3_finalize(stmt);
+        return err;
+      }
+    }
+    sqlite3_finalize(stmt);
+    return caf::none;
+  }
+
+  /// Upgrade 2 -> 4: rebuilds `records` clustered on (partition, leaf, key) with each record's
+  /// digest (value bytes unchanged; one that fails verification gets digest 0) and death
+  /// (`dies_us`, version 4's column, filled in the same pass), and records the
   /// newest timestamp held. Reads and writes every record once; runs inside ensure_schema()'s
   /// transaction, so it happens entirely or not at all. The leaf summaries are left to the
   /// integrity check an upgraded file owes.
@@ -1305,9 +1452,9 @@ private:
     caf::error err;
     if (sqlite3_exec(db_, create.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK ||
         sqlite3_exec(db_,
-                     "INSERT INTO records_v3(partition, leaf, key, digest, value) "
-                     "SELECT partition, actorkv_leaf(key), key, actorkv_digest(key, value), value "
-                     "FROM records;"
+                     "INSERT INTO records_v3(partition, leaf, key, digest, value, dies_us) "
+                     "SELECT partition, actorkv_leaf(key), key, actorkv_digest(key, value), value, "
+                     "actorkv_dies(value) FROM records;"
                      "DROP TABLE records;"
                      "ALTER TABLE records_v3 RENAME TO records;",
                      nullptr, nullptr, nullptr) != SQLITE_OK)
@@ -1431,21 +1578,28 @@ private:
     const std::pair<sqlite3_stmt**, const char*> statements[] = {
         {&get_, "SELECT value, digest FROM records "
                 "WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
-        {&put_, "INSERT INTO records(partition, leaf, key, digest, value) "
-                "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(partition, leaf, key) "
-                "DO UPDATE SET digest = excluded.digest, value = excluded.value"},
+        {&put_, "INSERT INTO records(partition, leaf, key, digest, value, dies_us) "
+                "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(partition, leaf, key) "
+                "DO UPDATE SET digest = excluded.digest, value = excluded.value, "
+                "dies_us = excluded.dies_us"},
         {&erase_, "DELETE FROM records WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
         {&scan_, "SELECT key, value FROM records WHERE partition = ?1 ORDER BY leaf, key"},
         // A range read of the primary key from the cursor on (SQLite compares the row values).
         {&scan_after_, "SELECT key, value FROM records WHERE partition = ?1 "
                        "AND (leaf, key) > (?2, ?3) ORDER BY leaf, key"},
+        // The dying records only: a range of records_dying from the cursor ((-1, x'') for the
+        // partition's first), whose rows carry the death, so a record not yet due is skipped
+        // without reading it. INDEXED BY makes preparing fail rather than fall back to a scan.
+        {&scan_dead_, "SELECT key, value FROM records INDEXED BY records_dying "
+                      "WHERE partition = ?1 AND (leaf, key) > (?2, ?3) AND dies_us IS NOT NULL "
+                      "AND dies_us < ?4 ORDER BY leaf, key"},
         {&leaf_keys_, "SELECT key, digest FROM records WHERE partition = ?1 AND leaf = ?2 "
                       "ORDER BY key"},
         {&stored_digest_, "SELECT digest FROM records "
                           "WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
-        {&stored_value_, "SELECT value, digest FROM records "
+        {&stored_value_, "SELECT value, digest, dies_us FROM records "
                          "WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
-        {&set_digest_, "UPDATE records SET digest = ?4 "
+        {&set_digest_, "UPDATE records SET digest = ?4, dies_us = ?5 "
                        "WHERE partition = ?1 AND leaf = ?2 AND key = ?3"},
         {&begin_, "BEGIN IMMEDIATE"},
         {&begin_read_, "BEGIN DEFERRED"},
@@ -1670,6 +1824,7 @@ private:
   sqlite3_stmt* erase_ = nullptr;
   sqlite3_stmt* scan_ = nullptr;
   sqlite3_stmt* scan_after_ = nullptr;
+  sqlite3_stmt* scan_dead_ = nullptr;
   sqlite3_stmt* leaf_keys_ = nullptr;
   sqlite3_stmt* stored_digest_ = nullptr;
   sqlite3_stmt* stored_value_ = nullptr;
@@ -1701,6 +1856,10 @@ public:
   caf::error for_each(partition_id p, const std::optional<bytes>& after,
                       const scan_fn& f) override {
     return engine_->for_each(p, after, f);
+  }
+  caf::error for_each_dead(partition_id p, const std::optional<bytes>& after, int64_t before_us,
+                           const scan_fn& f) override {
+    return engine_->for_each_dead(p, after, before_us, f);
   }
   caf::expected<std::vector<key_digest>> leaf_keys(partition_id p,
                                                    const std::vector<uint64_t>& leaves) override {

@@ -108,7 +108,12 @@ void sweep_step(self_ptr self) {
   }
   auto p = st.options.partitions[st.next].first;
   auto limit = st.options.batch;
-  self->request(st.options.storage, st.options.timeout, scan_atom::value, p, st.cursor, limit)
+  // Only the records dead for longer than the grace: storage reads them from an index, so a
+  // sweep costs the partition's dying records, not all of them.
+  auto grace_us = std::chrono::duration_cast<std::chrono::microseconds>(st.options.grace).count();
+  auto dead_before = st.options.clock->wall() - grace_us;
+  self->request(st.options.storage, st.options.timeout, reap_atom::value, p, st.cursor, limit,
+                dead_before)
       .then(
           [=](std::vector<keyed_record>& batch) {
             auto& st = self->state;
@@ -125,9 +130,6 @@ void sweep_step(self_ptr self) {
               st.cursor = batch.back().key;
             }
             auto now = st.options.clock->wall();
-            auto grace_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                st.options.grace)
-                                .count();
             auto due = std::make_shared<std::vector<keyed_record>>();
             for (auto& kr : batch)
               if (dvv::tombstone_due(kr.rec, now, grace_us))

@@ -3,8 +3,9 @@
 // A tombstone must stay while any home replica might still hold the value it deleted: were it
 // erased, anti-entropy (or read repair) would find the value on that replica and the key missing
 // here, and copy the value back. So a sweep, every max(1 s, grace / 4), reads each partition this
-// node is a home replica of (a range read from a cursor, `batch` records at a time, paced) and
-// for each tombstone whose newest sibling is older than the grace period asks every other home
+// node is a home replica of (only its records dead for longer than the grace: storage finds them
+// in an index of the records that die, so a sweep never reads a live record; from a cursor,
+// `batch` records at a time, paced) and for each such tombstone asks every other home
 // replica for its copy of the key. Only when every one is up and answers with the identical
 // record or with none (and none unreadable) does it ask storage to erase its own copy, and
 // storage erases it only if it is still that record. Each replica collects its own copy that

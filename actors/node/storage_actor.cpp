@@ -548,19 +548,24 @@ void check_if_damaged(self_ptr self) {
   start_check(self, "a read or write met a damaged page");
 }
 
-/// Up to `limit` records of partition `p` after `after` (empty: from the first) from `source`.
+/// Up to `limit` records of partition `p` after `after` (empty: from the first) from `source`;
+/// with `dead_before`, only those dead for good since before it (the collector's read:
+/// engine::for_each_dead, which never reads the live records).
 template <class Source>
-caf::expected<std::vector<keyed_record>> scan_batch(Source& source, partition_id p,
-                                                    const bytes& after, uint32_t limit) {
+caf::expected<std::vector<keyed_record>>
+scan_batch(Source& source, partition_id p, const bytes& after, uint32_t limit,
+           std::optional<int64_t> dead_before = std::nullopt) {
   std::vector<keyed_record> out;
   // A range read from the cursor: a partition streamed batch by batch is read once.
   // Client keys are never empty, so an empty cursor means the partition's first key.
   auto from = after.empty() ? std::nullopt : std::optional<bytes>{after};
-  auto err = source.for_each(p, from, [&](const bytes& key, caf::expected<record>&& rec) {
+  auto take = [&](const bytes& key, caf::expected<record>&& rec) {
     if (rec)
       out.push_back(keyed_record{key, std::move(*rec)});
     return out.size() < limit;
-  });
+  };
+  auto err = dead_before ? source.for_each_dead(p, from, *dead_before, take)
+                         : source.for_each(p, from, take);
   if (err)
     return err;
   return out;
@@ -643,6 +648,17 @@ reader_actor::behavior_type reader_behavior(reader_actor::stateful_pointer<reade
         if (p >= st.partitions)
           return caf::make_error(ec::bad_request, "no such partition");
         auto out = scan_batch(*st.reader, p, after, limit);
+        report_damage(self);
+        if (!out)
+          return out.error();
+        return std::move(*out);
+      },
+      [=](reap_atom, partition_id p, const bytes& after, uint32_t limit,
+          int64_t dead_before) -> caf::result<std::vector<keyed_record>> {
+        auto& st = self->state;
+        if (p >= st.partitions)
+          return caf::make_error(ec::bad_request, "no such partition");
+        auto out = scan_batch(*st.reader, p, after, limit, dead_before);
         report_damage(self);
         if (!out)
           return out.error();
@@ -826,6 +842,19 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         if (p >= st.options.partitions)
           return caf::make_error(ec::bad_request, "no such partition");
         auto out = scan_batch(*st.engine, p, after, limit);
+        check_if_damaged(self);
+        if (!out)
+          return out.error();
+        return answer_after_commit(self, std::move(*out));
+      },
+      [=](reap_atom, partition_id p, const bytes& after, uint32_t limit,
+          int64_t dead_before) -> caf::result<std::vector<keyed_record>> {
+        auto& st = self->state;
+        if (st.reader)
+          return self->delegate(st.reader, reap_atom::value, p, after, limit, dead_before);
+        if (p >= st.options.partitions)
+          return caf::make_error(ec::bad_request, "no such partition");
+        auto out = scan_batch(*st.engine, p, after, limit, dead_before);
         check_if_damaged(self);
         if (!out)
           return out.error();

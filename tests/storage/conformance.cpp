@@ -378,11 +378,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(the_schema_version_is_readable_but_reserved, F, en
   auto& e = fx.store();
   auto version = e.get_meta("schema_version");
   ACTORKV_REQUIRE_OK(version);
-  BOOST_CHECK(*version == std::optional<std::string>{"3"});
-  ACTORKV_CHECK_EC(e.set_meta("schema_version", "4"), ec::storage_failure);
+  BOOST_CHECK(*version == std::optional<std::string>{"4"});
+  ACTORKV_CHECK_EC(e.set_meta("schema_version", "5"), ec::storage_failure);
   version = e.get_meta("schema_version");
   ACTORKV_REQUIRE_OK(version);
-  BOOST_CHECK(*version == std::optional<std::string>{"3"});
+  BOOST_CHECK(*version == std::optional<std::string>{"4"});
   // So are the engine's other rows (newest_timestamp(), check_owed()).
   ACTORKV_CHECK_EC(e.set_meta("newest_timestamp_us", "1"), ec::storage_failure);
   ACTORKV_CHECK_EC(e.set_meta("open_state", "closed"), ec::storage_failure);
@@ -705,6 +705,87 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_scan_continues_after_its_cursor, F, engine_fixtu
     return rest.size() < 1;
   }));
   BOOST_CHECK(rest == std::vector<bytes>{*(at + 1)});
+}
+
+namespace {
+
+/// The keys for_each_dead reports for partition `p` before `before_us`, in order, read in
+/// batches of `batch` from a cursor as the collector reads them.
+std::vector<bytes> dead_keys(engine& e, partition_id p, int64_t before_us, size_t batch = 1000) {
+  std::vector<bytes> out;
+  std::optional<bytes> cursor;
+  for (;;) {
+    size_t n = 0;
+    ACTORKV_REQUIRE_OK(
+        e.for_each_dead(p, cursor, before_us, [&](const bytes& key, caf::expected<record>&& rec) {
+          BOOST_CHECK(rec);
+          out.push_back(key);
+          return ++n < batch;
+        }));
+    if (n < batch)
+      return out;
+    cursor = out.back();
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(the_dead_records_are_those_whose_every_sibling_died_before, F,
+                              engine_fixtures) {
+  F fx;
+  auto& e = fx.store();
+  auto with_expiry = [](int64_t expires_us) {
+    auto r = value_record(to_bytes("ttl"));
+    r.siblings[0].expires_us = expires_us;
+    return r;
+  };
+  auto tombstone = [](int64_t ts) {
+    record r;
+    r.context.entries = {dot{7, 1}};
+    r.siblings = {make_tombstone(7, 1, ts)};
+    return r;
+  };
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("live"), value_record(to_bytes("v"))));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("deleted"), tombstone(1000)));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("deleted late"), tombstone(5000)));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("expired"), with_expiry(2000)));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("expires later"), with_expiry(9000)));
+  auto mixed = tombstone(1000);
+  mixed.siblings.push_back(make_sibling(8, 1, 500, to_bytes("concurrent value")));
+  mixed.context.entries.push_back(dot{8, 1});
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("deleted beside a value"), mixed));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("deleted, then written"), tombstone(1000)));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("deleted, then written"), value_record(to_bytes("back"))));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("deleted, then erased"), tombstone(1000)));
+  ACTORKV_REQUIRE_OK(e.erase(1, to_bytes("deleted, then erased")));
+  ACTORKV_REQUIRE_OK(e.put(2, to_bytes("other partition"), tombstone(1000)));
+  // In scan order, as for_each reports them.
+  auto in_scan_order = [&](std::vector<bytes> wanted) {
+    std::vector<bytes> out;
+    for (auto& [key, rec] : scan(e, 1))
+      if (std::find(wanted.begin(), wanted.end(), key) != wanted.end())
+        out.push_back(key);
+    return out;
+  };
+  BOOST_CHECK(dead_keys(e, 1, 3000) == in_scan_order({to_bytes("deleted"), to_bytes("expired")}));
+  BOOST_CHECK(dead_keys(e, 1, 1000).empty()); // strictly before
+  auto all_dead = in_scan_order({to_bytes("deleted"), to_bytes("deleted late"), to_bytes("expired"),
+                                 to_bytes("expires later")});
+  BOOST_CHECK(dead_keys(e, 1, 10000) == all_dead);
+  BOOST_CHECK(dead_keys(e, 1, 10000, 1) == all_dead); // a cursor continues where it stopped
+  // A record that stops dying leaves the list, one that starts dying joins it.
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("deleted"), value_record(to_bytes("written again"))));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("live"), tombstone(100)));
+  ACTORKV_REQUIRE_OK(e.commit());
+  BOOST_CHECK(dead_keys(e, 1, 3000) == in_scan_order({to_bytes("live"), to_bytes("expired")}));
+  // And a rolled-back batch changes nothing.
+  ACTORKV_REQUIRE_OK(e.begin());
+  ACTORKV_REQUIRE_OK(e.erase(1, to_bytes("live")));
+  ACTORKV_REQUIRE_OK(e.put(1, to_bytes("deleted"), tombstone(100)));
+  e.rollback();
+  BOOST_CHECK(dead_keys(e, 1, 3000) == in_scan_order({to_bytes("live"), to_bytes("expired")}));
+  BOOST_CHECK(dead_keys(e, 2, 3000) == std::vector<bytes>{to_bytes("other partition")});
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(refreshing_a_digest_of_an_intact_record_changes_nothing, F,
