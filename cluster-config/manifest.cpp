@@ -833,6 +833,10 @@ std::vector<std::pair<std::string, std::string>> describe(const store_settings& 
   };
 }
 
+const char* detector_mode_name(detector_mode mode) {
+  return mode == detector_mode::swim ? "swim" : "all";
+}
+
 std::string node_file(const std::string& pattern, const std::string& node) {
   static const std::string placeholder = "{node}";
   std::string out = pattern;

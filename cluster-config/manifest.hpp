@@ -179,9 +179,13 @@ enum class detector_mode : uint8_t {
   swim, ///< one peer per interval, SWIM with indirect probes and suspicion (constant work)
 };
 
-/// [failure_detector]: optional; phi accrual over probes of every peer every interval, or SWIM.
+/// "all" or "swim", as the manifest spells it.
+const char* detector_mode_name(detector_mode mode);
+
+/// [failure_detector]: optional; SWIM (the default), or phi accrual over probes of every peer
+/// every interval.
 struct failure_detector_settings {
-  detector_mode mode = detector_mode::all;
+  detector_mode mode = detector_mode::swim;
   uint32_t interval_ms = 500;  ///< probe period
   uint32_t phi_threshold = 8;  ///< suspicion above which a peer counts as down (mode "all")
   uint32_t indirect_probes = 3; ///< mode "swim": peers asked to probe one that did not answer

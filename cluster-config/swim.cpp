@@ -65,9 +65,11 @@ std::optional<std::string> swim::next_target() {
     }
     if (order_.empty())
       return std::nullopt;
-    auto& name = order_[next_++];
-    if (members_.at(name).health != swim_health::dead)
-      return name;
+    // The dead are probed too: after a partition both sides have declared each other dead, and
+    // if neither probed the other no refutation would ever travel (the connections stay open,
+    // so no reconnect revives them). A dead member that answers refutes the verdict its probe
+    // carries; one that does not costs this period's probe and no more (no indirect probes).
+    return order_[next_++];
   }
   return std::nullopt;
 }

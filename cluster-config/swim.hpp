@@ -64,8 +64,9 @@ public:
   /// No longer watched (removed from the cluster); its rumors are dropped.
   void remove(const std::string& name);
 
-  /// The member to probe this period: the next of the round's shuffled order, skipping the
-  /// dead; nullopt when there is none. Each live member is probed once per round.
+  /// The member to probe this period: the next of the round's shuffled order; nullopt when
+  /// there is none. Each member is probed once per round, the dead included, so that one which
+  /// is reachable again (a healed partition) hears its verdict and refutes.
   std::optional<std::string> next_target();
 
   /// Up to indirect_probes live members other than this one and `target`, chosen at random, to

@@ -123,13 +123,17 @@ using replica_answers_actor =
 /// handshake with one log line naming both, instead of failing every decode. peer_hello's layout
 /// up to `protocol` must never change, so that any two versions can read each other's.
 /// 2: replica reads' inline limit; node_actor's (status, cluster); SWIM probes between nodes.
-constexpr uint32_t protocol_version = 2;
+/// 3: peer_hello's detector.
+constexpr uint32_t protocol_version = 3;
 
 struct peer_hello {
   uint32_t protocol = protocol_version; ///< first, so that every version reads it
   std::string name;
   replica_id id = 0;
   std::string settings;            ///< describe(store_settings) flattened; peers must agree exactly
+  /// [failure_detector] mode ("swim" or "all"); peers must agree, since a phi accrual node
+  /// cannot take part in SWIM's indirect probes.
+  std::string detector;
   std::vector<vnode_actor> vnodes; ///< indexed by partition; empty in the request
   replica_gateway_actor gateway;   ///< invalid in the request
 };
@@ -137,7 +141,7 @@ struct peer_hello {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
   return f(caf::meta::type_name("actorkv::peer_hello"), x.protocol, x.name, x.id, x.settings,
-           x.vnodes, x.gateway);
+           x.detector, x.vnodes, x.gateway);
 }
 
 /// A replica a coordinator may use: this node's storage, or a peer's replica gateway; either way

@@ -1,6 +1,6 @@
-// The failure detector ([failure_detector] mode = "all", the default; swim_detector.hpp is the
-// one for mode = "swim"): one per node. Probes every watched peer with a ping each interval and
-// turns the answers into a phi accrual suspicion level (cluster-config/phi_accrual.hpp). Only
+// The phi accrual failure detector ([failure_detector] mode = "all"; swim_detector.hpp is the
+// default one, mode = "swim"): one per node. Probes every watched peer with a ping each interval
+// and turns the answers into a phi accrual suspicion level (cluster-config/phi_accrual.hpp). Only
 // answered probes count as signs of life, so a peer whose process is frozen (SIGSTOP) with its
 // connection still open is detected as well as one that is gone.
 //

@@ -138,6 +138,7 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   auto& st = self->state;
   st.options = std::move(options);
   st.settings = settings_text(st.options.cluster.store);
+  st.detector_name = detector_mode_name(st.options.cluster.failure_detector.mode);
   // The membership actor tells the view soon; until then the same starting point it uses.
   st.view =
       st.options.initial_view ? *st.options.initial_view : view_from_manifest(st.options.cluster);

@@ -78,7 +78,10 @@ struct node_state {
   std::map<std::string, node_actor> callers;
   /// Peers whose handshake was refused for another protocol version, each logged once.
   std::set<std::string> protocol_refused;
+  /// Peers whose handshake was refused for another [failure_detector] mode, each logged once.
+  std::set<std::string> detector_refused;
   std::string settings;
+  std::string detector_name; ///< this node's [failure_detector] mode, as peer_hello carries it
   membership_view view;     ///< as the membership actor last told it
   ring placement;           ///< the ring in force
   std::optional<ring> next; ///< the ring a membership change leads to, while it runs

@@ -88,6 +88,12 @@ void schedule_reconnect(self_ptr self, uint32_t index) {
   self->delayed_send(self, delay, connect_to_atom::value, index);
 }
 
+/// Why a peer running failure detector mode `theirs` is refused by one running `ours`.
+std::string detector_mismatch(const std::string& theirs, const std::string& ours) {
+  return "it runs [failure_detector] mode \"" + theirs + "\", this node runs mode \"" + ours +
+         "\" (every node of a cluster must run the same mode: docs/operations.md)";
+}
+
 /// The peer at `index` answered our hello: up, unless it is not the node we dialed or runs with
 /// other settings.
 void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_hello& theirs) {
@@ -99,6 +105,11 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
                    "refused: it speaks protocol version " + std::to_string(theirs.protocol) +
                        ", this node speaks version " + std::to_string(st.options.protocol) +
                        " (upgrade every node to the same release: docs/operations.md)");
+    schedule_reconnect(self, index);
+    return;
+  }
+  if (theirs.detector != st.detector_name) {
+    report_failure(self, peer, "refused: " + detector_mismatch(theirs.detector, st.detector_name));
     schedule_reconnect(self, index);
     return;
   }
@@ -145,6 +156,7 @@ peer_hello own_hello(self_ptr self, bool with_vnodes) {
   h.name = st.options.self_name;
   h.id = st.options.self_id;
   h.settings = st.settings;
+  h.detector = st.detector_name;
   if (with_vnodes) {
     h.vnodes.assign(st.vnodes.begin(), st.vnodes.end());
     h.gateway = st.gateway;
@@ -279,6 +291,19 @@ caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs) {
                     std::to_string(theirs.protocol) + ", this node speaks version " +
                     std::to_string(self->state.options.protocol));
     return caf::make_error(ec::peer_mismatch, text);
+  }
+  if (theirs.detector != self->state.detector_name) {
+    // A phi accrual node refuses SWIM's indirect probes, so a mixed cluster would judge its
+    // members by two rules: refused like other settings, with both modes named.
+    auto why = detector_mismatch(theirs.detector, self->state.detector_name);
+    if (self->state.detector_refused.insert(theirs.name).second)
+      log_event(log_subsystem::peers, log_level::error, self->state.options.self_name,
+                "refused the handshake of " + theirs.name + ": " + why);
+    return caf::make_error(ec::peer_mismatch,
+                           "node " + self->state.options.self_name +
+                               " runs [failure_detector] mode \"" + self->state.detector_name +
+                               "\" and refuses one in mode \"" + theirs.detector +
+                               "\" (every node of a cluster must run the same mode)");
   }
   if (sender && theirs.settings == self->state.settings) {
     auto caller = caf::actor_cast<node_actor>(sender);

@@ -142,7 +142,9 @@ void period(self_ptr self) {
               self->state.current.reached = true;
           },
           [=](caf::error&) {
-            if (self->state.current.seq == seq && !self->state.current.reached)
+            // A dead member gets the direct probe only: its silence is no news.
+            if (self->state.current.seq == seq && !self->state.current.reached &&
+                self->state.logic->health(name) != swim_health::dead)
               ask_helpers(self, seq, name);
           });
 }

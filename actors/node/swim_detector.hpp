@@ -1,7 +1,7 @@
-// The SWIM failure detector ([failure_detector] mode = "swim"): one per node, in place of the
-// phi accrual one (failure_detector.hpp) and with the same contract towards the node: `watch`
-// names the peers, every change of a peer's verdict goes to the listener as (alive, name, up),
-// and `status` tells the clocks.
+// The SWIM failure detector ([failure_detector] mode = "swim", the default): one per node, in
+// place of the phi accrual one (failure_detector.hpp, mode = "all") and with the same contract
+// towards the node: `watch` names the peers, every change of a peer's verdict goes to the listener
+// as (alive, name, up), and `status` tells the clocks.
 //
 // Each period it probes ONE watched peer (cluster-config/swim.hpp picks it, round-robin over a
 // shuffled list): a swim_ping answered within ping_timeout is a sign of life; otherwise it asks

@@ -750,10 +750,11 @@ BOOST_AUTO_TEST_CASE(background_target_is_read_and_bounded) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_CASE(the_failure_detector_mode_is_all_or_swim) {
+BOOST_AUTO_TEST_CASE(the_failure_detector_mode_is_swim_by_default_or_all) {
   auto m = parse_manifest(store_head + two_nodes, "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
-  BOOST_TEST((m->failure_detector.mode == detector_mode::all));
+  BOOST_TEST((m->failure_detector.mode == detector_mode::swim));
+  BOOST_TEST(detector_mode_name(m->failure_detector.mode) == std::string{"swim"});
   BOOST_TEST(m->failure_detector.indirect_probes == 3u);
   BOOST_TEST(m->failure_detector.suspicion_ms == 2000u);
   auto swim = parse_manifest(store_head +
@@ -764,6 +765,11 @@ BOOST_AUTO_TEST_CASE(the_failure_detector_mode_is_all_or_swim) {
   BOOST_TEST((swim->failure_detector.mode == detector_mode::swim));
   BOOST_TEST(swim->failure_detector.indirect_probes == 2u);
   BOOST_TEST(swim->failure_detector.suspicion_ms == 3000u);
+  auto all =
+      parse_manifest(store_head + "[failure_detector]\nmode = \"all\"\n" + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(all, why(all));
+  BOOST_TEST((all->failure_detector.mode == detector_mode::all));
+  BOOST_TEST(detector_mode_name(all->failure_detector.mode) == std::string{"all"});
   expect(store_head + "[failure_detector]\nmode = \"gossip\"\n" + two_nodes, 8,
          "mode = \"gossip\" must be");
   expect(store_head + "[failure_detector]\nmode = 1\n" + two_nodes, 8, "mode must be a string");

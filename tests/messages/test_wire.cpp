@@ -17,6 +17,7 @@
 
 #include "messages/client.hpp"
 #include "messages/error.hpp"
+#include "messages/interfaces.hpp"
 #include "messages/liveness.hpp"
 #include "messages/membership.hpp"
 #include "messages/register_types.hpp"
@@ -303,6 +304,21 @@ BOOST_AUTO_TEST_CASE(cluster_status_round_trips_with_why_a_node_is_starting) {
   BOOST_TEST(out.members[0].zone == "eu-west");
   BOOST_TEST(out.max_clock_skew_ms == 1000u);
   BOOST_TEST(out.starting == st.starting);
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_hello_round_trips_with_its_detector_mode) {
+  peer_hello h;
+  h.name = "n2";
+  h.id = 42;
+  h.settings = "N=3";
+  h.detector = "swim";
+  auto out = round_trip(h);
+  BOOST_TEST(out.protocol == protocol_version);
+  BOOST_TEST(out.name == "n2");
+  BOOST_TEST(out.id == 42u);
+  BOOST_TEST(out.settings == "N=3");
+  BOOST_TEST(out.detector == "swim");
+  BOOST_TEST(out.vnodes.empty());
 }
 
 BOOST_AUTO_TEST_CASE(cluster_answers_round_trip_with_members_that_did_not_answer) {

@@ -259,6 +259,7 @@ fetch_view(caf::actor_system& sys, const actorkv::manifest& cluster, const std::
   hello.name = self.name;
   hello.id = self.incarnation;
   hello.settings = actorkv::settings_text(cluster.store);
+  hello.detector = actorkv::detector_mode_name(cluster.failure_detector.mode);
   scoped->request(*seed, timeout, actorkv::peer_atom::value, hello)
       .receive([](actorkv::peer_hello&) {},
                [&](caf::error& err) { failure = actorkv::describe(err); });
