@@ -68,8 +68,8 @@ std::vector<partition_plan> plan_partitions(const ring& in_force, const ring* ne
   return out;
 }
 
-partition_plan plan_book::plan(const ring& in_force, const ring* next,
-                               const placement_inputs& in, partition_id p) {
+partition_plan plan_book::plan(const ring& in_force, const ring* next, const placement_inputs& in,
+                               partition_id p) {
   auto out = plan_partition(in_force, next, p, in);
   size_t homes_planned = 0; // home replicas in force among the plan's replicas
   for (auto& slot : out.replicas)
@@ -100,9 +100,10 @@ std::vector<partition_plan> plan_book::rebuild(const ring& in_force, const ring*
   return out;
 }
 
-std::vector<std::pair<partition_id, partition_plan>>
-plan_book::refresh(const ring& in_force, const ring* next, const placement_inputs& in,
-                   const std::string& peer) {
+std::vector<std::pair<partition_id, partition_plan>> plan_book::refresh(const ring& in_force,
+                                                                        const ring* next,
+                                                                        const placement_inputs& in,
+                                                                        const std::string& peer) {
   std::set<partition_id> affected(degraded_.begin(), degraded_.end());
   if (auto it = homes_.find(peer); it != homes_.end())
     affected.insert(it->second.begin(), it->second.end());

@@ -89,9 +89,10 @@ public:
   /// After `peer`'s reachability changed (or it reconnected: its handles changed): plans again
   /// the partitions whose plan can depend on it, in partition order, each with its new plan. Every
   /// other partition's plan is as the last rebuild() or refresh() gave it.
-  std::vector<std::pair<partition_id, partition_plan>>
-  refresh(const ring& in_force, const ring* next, const placement_inputs& in,
-          const std::string& peer);
+  std::vector<std::pair<partition_id, partition_plan>> refresh(const ring& in_force,
+                                                               const ring* next,
+                                                               const placement_inputs& in,
+                                                               const std::string& peer);
 
   /// Partitions planned again by the last refresh(), for measurement.
   size_t last_replanned() const { return last_replanned_; }

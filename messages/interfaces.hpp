@@ -128,8 +128,8 @@ struct peer_hello {
   std::string name;
   replica_id id = 0;
   std::string settings;            ///< describe(store_settings) flattened; peers must agree exactly
-  vnode_actor vnodes;             ///< serves every partition; invalid in the request
-  replica_gateway_actor gateway; ///< invalid in the request
+  vnode_actor vnodes;              ///< serves every partition; invalid in the request
+  replica_gateway_actor gateway;   ///< invalid in the request
 };
 
 template <class Inspector>

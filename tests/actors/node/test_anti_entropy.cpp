@@ -54,7 +54,8 @@ peer_vnode_actor spawn_peer(caf::actor_system& sys, std::shared_ptr<peer_replica
           r->most_held = std::max(r->most_held, r->held.size());
           return r->held.back();
         },
-        [=](merge_atom, partition_id p, const bytes& key, const record& rec) -> caf::result<record> {
+        [=](merge_atom, partition_id p, const bytes& key,
+            const record& rec) -> caf::result<record> {
           ++r->merges[key];
           auto current = r->engine->get(p, key);
           auto merged =

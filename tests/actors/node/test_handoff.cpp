@@ -48,7 +48,8 @@ vnode_actor spawn_target(caf::actor_system& sys, std::shared_ptr<target_log> log
         [=](read_atom, partition_id, const bytes&) -> caf::result<replica_read> {
           return replica_read{};
         },
-        [=](merge_atom, partition_id p, const bytes& key, const record& rec) -> caf::result<record> {
+        [=](merge_atom, partition_id p, const bytes& key,
+            const record& rec) -> caf::result<record> {
           if (p != part)
             return caf::make_error(ec::bad_request, "a merge for another partition");
           ++log->merges[key];
@@ -62,10 +63,8 @@ vnode_actor spawn_target(caf::actor_system& sys, std::shared_ptr<target_log> log
         [=](tree_atom, partition_id, uint32_t) -> caf::result<std::vector<uint64_t>> {
           return std::vector<uint64_t>{};
         },
-        [=](leafkeys_atom, partition_id,
-            const std::vector<uint64_t>&) -> caf::result<std::vector<key_digest>> {
-          return std::vector<key_digest>{};
-        },
+        [=](leafkeys_atom, partition_id, const std::vector<uint64_t>&)
+            -> caf::result<std::vector<key_digest>> { return std::vector<key_digest>{}; },
     };
   });
 }

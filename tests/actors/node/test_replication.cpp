@@ -82,7 +82,8 @@ struct replica_fixture : deterministic_fixture {
   /// What replica `i` stores for `key`, read directly (no repair).
   replica_read stored(size_t i, const std::string& key) {
     replica_read out;
-    auto answer = self->request(vnodes[i], caf::infinite, read_atom::value, partition_id{0}, b(key));
+    auto answer =
+        self->request(vnodes[i], caf::infinite, read_atom::value, partition_id{0}, b(key));
     run();
     answer.receive([&](replica_read& r) { out = r; },
                    [&](caf::error& e) { BOOST_FAIL("read failed: " << describe(e)); });

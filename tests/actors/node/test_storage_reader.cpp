@@ -156,10 +156,8 @@ vnode_actor spawn_target(caf::actor_system& sys, std::shared_ptr<received> log) 
         [=](tree_atom, partition_id, uint32_t) -> caf::result<std::vector<uint64_t>> {
           return std::vector<uint64_t>{};
         },
-        [=](leafkeys_atom, partition_id,
-            const std::vector<uint64_t>&) -> caf::result<std::vector<key_digest>> {
-          return std::vector<key_digest>{};
-        },
+        [=](leafkeys_atom, partition_id, const std::vector<uint64_t>&)
+            -> caf::result<std::vector<key_digest>> { return std::vector<key_digest>{}; },
     };
   });
 }

@@ -129,9 +129,9 @@ struct ttl_fixture : deterministic_fixture {
     ao.tombstone_grace = grace;
     ao.clock = clock;
     auto ae = keep(spawn_anti_entropy(sys, ao));
-    self->send(
-        ae, peer_atom::value,
-        std::vector<peer_view>{peer_view{"n" + std::to_string(other + 1), true, vnodes[other], {}}});
+    self->send(ae, peer_atom::value,
+               std::vector<peer_view>{
+                   peer_view{"n" + std::to_string(other + 1), true, vnodes[other], {}}});
     run();
   }
 };
