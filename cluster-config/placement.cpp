@@ -22,6 +22,10 @@ bool operator==(const replica_slot& a, const replica_slot& b) {
   return a.node == b.node && a.hint_for == b.hint_for;
 }
 
+bool operator==(const partition_plan& a, const partition_plan& b) {
+  return a.replicas == b.replicas && a.joining == b.joining;
+}
+
 partition_plan plan_partition(const ring& in_force, const ring* next, partition_id p,
                               const placement_inputs& in) {
   partition_plan plan;
@@ -61,6 +65,53 @@ std::vector<partition_plan> plan_partitions(const ring& in_force, const ring* ne
   out.reserve(in_force.partitions());
   for (partition_id p = 0; p < in_force.partitions(); ++p)
     out.push_back(plan_partition(in_force, next, p, in));
+  return out;
+}
+
+partition_plan plan_book::plan(const ring& in_force, const ring* next, const placement_inputs& in,
+                               partition_id p) {
+  auto out = plan_partition(in_force, next, p, in);
+  size_t homes_planned = 0; // home replicas in force among the plan's replicas
+  for (auto& slot : out.replicas)
+    homes_planned += slot.hint_for.empty();
+  if (homes_planned < in_force.home_replicas(p, in.replicas).size())
+    degraded_.insert(p);
+  else
+    degraded_.erase(p);
+  return out;
+}
+
+std::vector<partition_plan> plan_book::rebuild(const ring& in_force, const ring* next,
+                                               const placement_inputs& in) {
+  homes_.clear();
+  degraded_.clear();
+  std::vector<partition_plan> out;
+  out.reserve(in_force.partitions());
+  for (partition_id p = 0; p < in_force.partitions(); ++p) {
+    auto homes = in_force.home_replicas(p, in.replicas);
+    if (next)
+      for (auto& name : next->home_replicas(p, in.replicas))
+        if (!contains(homes, name))
+          homes.push_back(name);
+    for (auto& name : homes)
+      homes_[name].push_back(p); // in partition order
+    out.push_back(plan(in_force, next, in, p));
+  }
+  return out;
+}
+
+std::vector<std::pair<partition_id, partition_plan>> plan_book::refresh(const ring& in_force,
+                                                                        const ring* next,
+                                                                        const placement_inputs& in,
+                                                                        const std::string& peer) {
+  std::set<partition_id> affected(degraded_.begin(), degraded_.end());
+  if (auto it = homes_.find(peer); it != homes_.end())
+    affected.insert(it->second.begin(), it->second.end());
+  std::vector<std::pair<partition_id, partition_plan>> out;
+  out.reserve(affected.size());
+  for (auto p : affected)
+    out.emplace_back(p, plan(in_force, next, in, p));
+  last_replanned_ = affected.size();
   return out;
 }
 

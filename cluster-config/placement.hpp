@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,6 +48,11 @@ struct partition_plan {
   std::vector<std::string> joining;
 };
 
+bool operator==(const partition_plan& a, const partition_plan& b);
+inline bool operator!=(const partition_plan& a, const partition_plan& b) {
+  return !(a == b);
+}
+
 /// What plan_partition decides with besides the rings.
 struct placement_inputs {
   std::string self;       ///< this node: always reachable
@@ -65,6 +71,43 @@ partition_plan plan_partition(const ring& in_force, const ring* next, partition_
 /// plan_partition for every partition, in partition order.
 std::vector<partition_plan> plan_partitions(const ring& in_force, const ring* next,
                                             const placement_inputs& in);
+
+/// Which partitions' plans can change with one peer's reachability, so that routes are updated
+/// in proportion to what changed: a plan asks about its home replicas (in force and next) and,
+/// only when one of those is unreachable, about fallbacks further along the preference list; so
+/// those are the peer's home partitions and the partitions with an unreachable home replica. It
+/// keeps no plans (Q of them cost a node tens of MiB at Q = 65,536; the coordinator holds them):
+/// only, for each node, its home partitions, and the partitions planned with a home replica
+/// unreachable. The rings and inputs given to refresh() must be those of the last rebuild() but
+/// for the peer's reachability.
+class plan_book {
+public:
+  /// Plans every partition (after a ring change, or with other inputs): plan_partitions().
+  std::vector<partition_plan> rebuild(const ring& in_force, const ring* next,
+                                      const placement_inputs& in);
+
+  /// After `peer`'s reachability changed (or it reconnected: its handles changed): plans again
+  /// the partitions whose plan can depend on it, in partition order, each with its new plan. Every
+  /// other partition's plan is as the last rebuild() or refresh() gave it.
+  std::vector<std::pair<partition_id, partition_plan>> refresh(const ring& in_force,
+                                                               const ring* next,
+                                                               const placement_inputs& in,
+                                                               const std::string& peer);
+
+  /// Partitions planned again by the last refresh(), for measurement.
+  size_t last_replanned() const { return last_replanned_; }
+
+private:
+  /// Plans `p` and notes whether one of its home replicas is unreachable.
+  partition_plan plan(const ring& in_force, const ring* next, const placement_inputs& in,
+                      partition_id p);
+
+  /// The partitions each node is a home replica of, under the ring in force or the next one.
+  std::map<std::string, std::vector<partition_id>> homes_;
+  /// Partitions with an unreachable home replica: their plans walk the fallbacks.
+  std::set<partition_id> degraded_;
+  size_t last_replanned_ = 0;
+};
 
 /// For each partition `self` is a home replica of under `r` (N = `replicas`), in partition order:
 /// the partition and its other home replicas in preference order (anti-entropy's peers).

@@ -92,18 +92,20 @@ using storage_actor = replica_batch_actor::extend<
 /// peer): the injected faults now in force (actors/node/fault_gate.hpp).
 using fault_listener_actor = caf::typed_actor<caf::reacts_to<fault_atom, fault_rules>>;
 
-/// Vnode: one partition's replica on this node; the address other nodes' background work
-/// (handoff, anti-entropy, hint delivery) uses for that partition. Coordinators use the batched
-/// path instead (storage, replica gateways).
+/// Vnodes: a node's replicas of its partitions as other nodes' background work (handoff,
+/// anti-entropy, hint delivery, tombstone collection) reaches them. One actor per node serves every
+/// partition, named in each message, so a peer holds one handle per node, not one per partition.
+/// Coordinators use the batched path instead (storage, replica gateways).
 using vnode_actor = caf::typed_actor<
     /// This replica's record of a key.
-    caf::replies_to<read_atom, bytes>::with<replica_read>,
+    caf::replies_to<read_atom, partition_id, bytes>::with<replica_read>,
     /// Merges a record sent by another node (handoff, anti-entropy, hint delivery).
-    caf::replies_to<merge_atom, bytes, record>::with<record>,
-    /// Merkle tree level of this partition.
-    caf::replies_to<tree_atom, uint32_t>::with<std::vector<uint64_t>>,
-    /// Keys and digests under the given leaves.
-    caf::replies_to<leafkeys_atom, std::vector<uint64_t>>::with<std::vector<key_digest>>>;
+    caf::replies_to<merge_atom, partition_id, bytes, record>::with<record>,
+    /// Merkle tree level of the partition.
+    caf::replies_to<tree_atom, partition_id, uint32_t>::with<std::vector<uint64_t>>,
+    /// Keys and digests under the given leaves of the partition.
+    caf::replies_to<leafkeys_atom, partition_id,
+                    std::vector<uint64_t>>::with<std::vector<key_digest>>>;
 
 /// Replica gateway: where a node's peers' coordinators send their batches of replica calls
 /// (actors/node/replica_gateway.hpp). Each batch is served by this node's storage; the answers go
@@ -117,13 +119,15 @@ using replica_gateway_actor =
 using replica_answers_actor =
     caf::typed_actor<caf::reacts_to<batch_atom, std::vector<replica_answer>>>;
 
-/// Peer handshake: who a node is, with which instance settings, and its vnodes.
+/// Peer handshake: who a node is, with which instance settings, and the two actors that serve its
+/// peers (a constant size, whatever the number of partitions).
 /// The version of the messages nodes exchange (their types and layouts): raise it with every
 /// change to a message between nodes. Peers of different versions refuse each other in the
 /// handshake with one log line naming both, instead of failing every decode. peer_hello's layout
 /// up to `protocol` must never change, so that any two versions can read each other's.
 /// 2: replica reads' inline limit; node_actor's (status, cluster); SWIM probes between nodes.
-/// 3: peer_hello's detector.
+/// 3: peer_hello's detector; one vnode actor per node, its messages naming the partition,
+///    instead of one per partition.
 constexpr uint32_t protocol_version = 3;
 
 struct peer_hello {
@@ -134,7 +138,7 @@ struct peer_hello {
   /// [failure_detector] mode ("swim" or "all"); peers must agree, since a phi accrual node
   /// cannot take part in SWIM's indirect probes.
   std::string detector;
-  std::vector<vnode_actor> vnodes; ///< indexed by partition; empty in the request
+  vnode_actor vnodes;              ///< serves every partition; invalid in the request
   replica_gateway_actor gateway;   ///< invalid in the request
 };
 
@@ -202,6 +206,18 @@ typename Inspector::result_type inspect(Inspector& f, routes& x) {
            x.max_value_bytes, x.writes, x.sibling_warning);
 }
 
+/// Some partitions' new plans, after a peer's reachability changed: the coordinator replaces those
+/// and keeps its other routes. Sent in proportion to what changed, where routes would carry all Q.
+struct route_changes {
+  std::vector<partition_id> partitions;
+  std::vector<coordination_plan> plans; ///< plans[i] is the plan of partitions[i]
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, route_changes& x) {
+  return f(caf::meta::type_name("actorkv::route_changes"), x.partitions, x.plans);
+}
+
 /// Where clients' gets, puts and deletes go: a node's coordinator, which a client reaches through
 /// the node's session handler. The one path every client request takes.
 using client_requests_actor = caf::typed_actor<
@@ -219,7 +235,9 @@ using client_answers_actor =
 /// it the answers to its batches (replica_answers_actor).
 using coordinator_actor = client_requests_actor::extend<
     /// Where each partition's replicas are now (replaces the previous routes).
-    caf::reacts_to<routes_atom, routes>>::extend_with<replica_answers_actor>;
+    caf::reacts_to<routes_atom, routes>,
+    /// Where some partitions' replicas are now (replaces those partitions' plans).
+    caf::reacts_to<routes_atom, route_changes>>::extend_with<replica_answers_actor>;
 
 /// What a node's failure detector knows of wall clocks, for status.
 struct clock_report {
@@ -307,8 +325,8 @@ using liveness_listener_actor = caf::typed_actor<caf::reacts_to<alive_atom, std:
 struct peer_view {
   std::string name;
   bool up = false;
-  std::vector<vnode_actor> vnodes; ///< by partition; empty while not connected
-  node_actor node;                 ///< invalid while not connected
+  vnode_actor vnodes; ///< its partitions; invalid while not connected
+  node_actor node;    ///< invalid while not connected
 };
 
 template <class Inspector>

@@ -74,7 +74,7 @@ void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key,
   self->request(storage, timeout, read_atom::value, p, key)
       .then(
           [=](replica_read& mine) {
-            self->request(remote, timeout, read_atom::value, key)
+            self->request(remote, timeout, read_atom::value, p, key)
                 .then(
                     [=](replica_read& theirs) {
                       if (!mine.found && !theirs.found) {
@@ -107,7 +107,7 @@ void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key,
                       }
                       if (lacks(theirs)) {
                         ++*left;
-                        self->request(remote, timeout, merge_atom::value, key, merged)
+                        self->request(remote, timeout, merge_atom::value, p, key, merged)
                             .then([=](const record&) { finish(); }, [=](caf::error&) { finish(); });
                       }
                       if (*left == 0)
@@ -141,7 +141,7 @@ void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector
   self->request(self->state.options.storage, timeout, leafkeys_atom::value, p, leaves)
       .then(
           [=](std::vector<key_digest>& mine) {
-            self->request(remote, timeout, leafkeys_atom::value, leaves)
+            self->request(remote, timeout, leafkeys_atom::value, p, leaves)
                 .then(
                     [=](std::vector<key_digest>& theirs) {
                       // key -> (my digest, their digest); 0 stands for absent or corrupt.
@@ -170,7 +170,7 @@ void compare_trees(self_ptr self, partition_id p, vnode_actor remote) {
   self->request(storage, timeout, tree_atom::value, p, uint32_t{0})
       .then(
           [=](std::vector<uint64_t>& my_root) {
-            self->request(remote, timeout, tree_atom::value, uint32_t{0})
+            self->request(remote, timeout, tree_atom::value, p, uint32_t{0})
                 .then(
                     [=](std::vector<uint64_t>& their_root) {
                       if (my_root == their_root) {
@@ -181,7 +181,7 @@ void compare_trees(self_ptr self, partition_id p, vnode_actor remote) {
                       self->request(storage, timeout, tree_atom::value, p, leaf_depth)
                           .then(
                               [=](std::vector<uint64_t>& mine) {
-                                self->request(remote, timeout, tree_atom::value, leaf_depth)
+                                self->request(remote, timeout, tree_atom::value, p, leaf_depth)
                                     .then(
                                         [=](std::vector<uint64_t>& theirs) {
                                           if (mine.size() != theirs.size()) {
@@ -210,7 +210,7 @@ void next_partition(self_ptr self) {
     // Rotate through the other replicas from round to round.
     for (size_t k = 0; k < others.size(); ++k) {
       auto& name = others[(st.stats.rounds + k) % others.size()];
-      if (auto* vnode = st.peers.vnode(name, p)) {
+      if (auto* vnode = st.peers.vnodes(name)) {
         compare_trees(self, p, *vnode);
         return;
       }

@@ -41,7 +41,7 @@ void confirm_and_reap(self_ptr self, partition_id p, const std::vector<std::stri
   auto& st = self->state;
   std::vector<vnode_actor> vnodes;
   for (auto& name : others) {
-    auto* vnode = st.peers.vnode(name, p);
+    auto* vnode = st.peers.vnodes(name);
     if (!vnode) { // a replica that is down may hold the old value: wait for it
       done();
       return;
@@ -77,7 +77,7 @@ void confirm_and_reap(self_ptr self, partition_id p, const std::vector<std::stri
       reap();
   };
   for (auto& vnode : vnodes)
-    self->request(vnode, st.options.timeout, read_atom::value, key)
+    self->request(vnode, st.options.timeout, read_atom::value, p, key)
         .then(
             [=](const replica_read& theirs) {
               // An unreadable copy might be the old value: it does not count as none.

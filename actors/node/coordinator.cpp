@@ -58,6 +58,9 @@ struct coordinator_state {
   std::shared_ptr<memory_budget> budget;      ///< null: every request is admitted
   std::chrono::milliseconds request_timeout{5000};
   std::vector<plan_ptr> plans; ///< by partition
+  /// How many plans name each replica (home, fallback or joining): a replica no plan names any
+  /// more is gone, found in proportion to the plans replaced rather than by a scan of all Q.
+  std::map<caf::actor_addr, size_t> routed;
   caf::actor_addr local;       ///< this node's storage
   uint32_t max_key_bytes = 0;
   uint32_t max_value_bytes = 0;
@@ -140,15 +143,8 @@ void ask(self_ptr self, const replica_target& target, replica_call call, answer_
 /// answering probes) fail at once: they may have been applied there, or not.
 void fail_gone_destinations(self_ptr self) {
   auto& st = self->state;
-  std::set<caf::actor_addr> routed;
-  for (auto& plan : st.plans) {
-    for (auto& t : plan->replicas)
-      routed.insert(t.address());
-    for (auto& t : plan->joining)
-      routed.insert(t.address());
-  }
   auto gone = st.pending.take_if([&](const replica_calls::entry& e) {
-    return e.extra != st.local && routed.count(e.extra) == 0;
+    return e.extra != st.local && st.routed.count(e.extra) == 0;
   });
   for (auto& e : gone)
     replica_calls::fail(e.settle, caf::sec::request_receiver_down);
@@ -491,16 +487,50 @@ void serve_client_call(self_ptr self, const client_answers_actor& to, client_cal
               call.kind == client_call_kind::put ? call.ttl_s : 0, reply);
 }
 
+/// Counts (by +1) or uncounts (by -1) the replicas `plan` names in `routed`.
+void count_routed(std::map<caf::actor_addr, size_t>& routed, const coordination_plan& plan,
+                  int by) {
+  auto count = [&](const replica_target& t) {
+    auto addr = t.address();
+    if (by > 0) {
+      ++routed[addr];
+    } else if (auto it = routed.find(addr); it != routed.end() && --it->second == 0) {
+      routed.erase(it);
+    }
+  };
+  for (auto& t : plan.replicas)
+    count(t);
+  for (auto& t : plan.joining)
+    count(t);
+}
+
 void take_routes(self_ptr self, routes& r) {
   auto& st = self->state;
   st.plans.clear();
-  for (auto& plan : r.plans)
+  st.routed.clear();
+  for (auto& plan : r.plans) {
+    count_routed(st.routed, plan, +1);
     st.plans.push_back(std::make_shared<const coordination_plan>(std::move(plan)));
+  }
   st.local = r.local.address();
   st.max_key_bytes = r.max_key_bytes;
   st.max_value_bytes = r.max_value_bytes;
   st.writes = r.writes;
   st.sibling_warning = r.sibling_warning;
+  fail_gone_destinations(self);
+}
+
+/// Replaces the plans of the partitions named; the others stay as they are.
+void take_route_changes(self_ptr self, route_changes& changes) {
+  auto& st = self->state;
+  for (size_t i = 0; i < changes.partitions.size() && i < changes.plans.size(); ++i) {
+    auto p = changes.partitions[i];
+    if (p >= st.plans.size())
+      continue; // routes for another partition count: the next full routes replace them
+    count_routed(st.routed, *st.plans[p], -1);
+    count_routed(st.routed, changes.plans[i], +1);
+    st.plans[p] = std::make_shared<const coordination_plan>(std::move(changes.plans[i]));
+  }
   fail_gone_destinations(self);
 }
 
@@ -542,6 +572,10 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_
       [=](routes_atom, routes& r) {
         if (permitted(self, self->state.access.get(), role::node))
           take_routes(self, r);
+      },
+      [=](routes_atom, route_changes& changes) {
+        if (permitted(self, self->state.access.get(), role::node))
+          take_route_changes(self, changes);
       },
       [=](batch_atom, std::vector<replica_answer>& answers) {
         // A peer's gateway answering: only answers to calls that went to that sender count.

@@ -19,8 +19,7 @@ void push_faults(self_ptr self) {
       rules.by_process[it->second] = rule;
   st.gate.set(rules);
   self->send(st.gateway, fault_atom::value, rules);
-  for (auto& v : st.vnodes)
-    self->send(v, fault_atom::value, rules);
+  self->send(st.vnodes, fault_atom::value, rules);
 }
 
 } // namespace

@@ -206,7 +206,7 @@ void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target) {
             auto failed = std::make_shared<bool>(false);
             auto count = sending.size();
             for (auto& kr : sending)
-              self->request(target, timeout, merge_atom::value, kr.key, kr.rec)
+              self->request(target, timeout, merge_atom::value, k.partition, kr.key, kr.rec)
                   .then(
                       [=](const record&) {
                         if (--*left > 0 || *failed)
@@ -256,7 +256,7 @@ void next_stream(self_ptr self) {
         continue;
       }
     }
-    auto* target = st.peers.vnode(k.target, k.partition);
+    auto* target = st.peers.vnodes(k.target);
     if (!target) {
       waiting = true;
       continue;

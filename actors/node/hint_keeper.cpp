@@ -71,12 +71,13 @@ void deliver_batch(self_ptr self, const std::string& target, uint64_t backlog) {
               }
             };
             for (auto& h : hints) {
-              auto* vnode = st.peers.vnode(target, h.partition);
+              auto* vnode = st.peers.vnodes(target);
               if (!vnode) {
                 done_one();
                 continue;
               }
-              self->request(*vnode, st.options.timeout, merge_atom::value, h.key, h.rec)
+              self->request(*vnode, st.options.timeout, merge_atom::value, h.partition, h.key,
+                            h.rec)
                   .then(
                       [=](const record&) {
                         // Acknowledged by the target: only now may the hint go.

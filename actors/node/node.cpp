@@ -33,8 +33,7 @@ void spawn_children(self_ptr self) {
   auto ms = [](uint32_t x) { return std::chrono::milliseconds{x}; };
   // Background work reads through the storage's reader, off the write path.
   auto reads = st.options.reads ? st.options.reads : st.options.storage;
-  for (partition_id p = 0; p < st.placement.partitions(); ++p)
-    st.vnodes.push_back(spawn_vnode(sys, p, st.options.storage));
+  st.vnodes = spawn_vnode(sys, st.options.storage);
   st.gateway = spawn_replica_gateway(sys, st.options.storage, st.options.budget);
   background_pace_options pace;
   pace.target_p99 = ms(cluster.background.target_p99_ms);
@@ -122,8 +121,7 @@ void spawn_children(self_ptr self) {
   mo.timeout = timeout;
   mo.now_us = [clock = st.options.clock] { return clock->wall(); };
   st.membership = spawn_membership(sys, std::move(mo));
-  for (auto& v : st.vnodes)
-    self->link_to(v);
+  self->link_to(st.vnodes);
   self->link_to(st.gateway);
   self->link_to(st.coordinator);
   self->link_to(st.detector);

@@ -1,13 +1,13 @@
 // The node actor: one per kvnode process, published on the node's host:port.
 //
-// It holds the ring and a vnode for every partition, keeps a connection (and handshake) with
-// every other member of the cluster view (the manifest's nodes at first, then whoever joins),
-// marks peers down when their connection drops and retries them every second, and serves clients
-// through its coordinator (actors/node/coordinator.hpp), which it tells where every partition's
-// reachable replicas are whenever peers or the ring change.
-// When the view's ring changes it follows: it decides which partitions it must stream to new
-// replicas (the first live old replica of each sends), has its handoff worker stream them, hands
-// off and deletes partitions it no longer replicates, and, once it has left, stops its process.
+// It holds the ring and one vnode actor serving every partition, keeps a connection (and
+// handshake) with every other member of the cluster view (the manifest's nodes at first, then
+// whoever joins), marks peers down when their connection drops and retries them every second, and
+// serves clients through its coordinator (actors/node/coordinator.hpp), which it tells where every
+// partition's reachable replicas are whenever peers or the ring change. When the view's ring
+// changes it follows: it decides which partitions it must stream to new replicas (the first live
+// old replica of each sends), has its handoff worker stream them, hands off and deletes partitions
+// it no longer replicates, and, once it has left, stops its process.
 #pragma once
 
 #include <functional>

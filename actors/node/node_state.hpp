@@ -25,6 +25,7 @@
 #include "actors/node/node.hpp"
 #include "actors/node/replica_gateway.hpp"
 #include "actors/node/vnode.hpp"
+#include "cluster-config/placement.hpp"
 #include "cluster-config/readiness.hpp"
 #include "cluster-config/ring.hpp"
 
@@ -54,7 +55,7 @@ struct peer_info {
   uint16_t port = 0;
   bool removed = false;            ///< removed from the cluster: no longer connected to
   node_actor handle;               ///< valid while connected
-  std::vector<vnode_actor> vnodes; ///< the peer's vnodes, by partition
+  vnode_actor vnodes;              ///< the peer's vnodes (every partition)
   replica_gateway_actor gateway;   ///< where this node's coordinator sends it replica calls
   replica_id id = 0;
   bool up = false;   ///< connected and handshaken
@@ -85,6 +86,10 @@ struct node_state {
   membership_view view;     ///< as the membership actor last told it
   ring placement;           ///< the ring in force
   std::optional<ring> next; ///< the ring a membership change leads to, while it runs
+  /// Which partitions' plans a peer's reachability can change (routes.cpp): rebuilt with the
+  /// routes when a ring changes, refreshed in proportion to what changed when a peer's
+  /// reachability does.
+  plan_book plans;
   /// Partitions this node replicated before the last ring change and no longer does, with the
   /// nodes that took them over: streamed to them once more, then deleted here.
   std::map<partition_id, std::vector<std::string>> releases;
@@ -94,7 +99,7 @@ struct node_state {
   bool serving = false;
   caf::actor_clock::time_point started{};
   bool departure_check_scheduled = false;
-  std::vector<local_vnode_actor> vnodes; ///< this node's vnode of every partition
+  local_vnode_actor vnodes;              ///< serves peers' background work, every partition
   local_gateway_actor gateway;           ///< serves the peers' batched replica requests
   coordinator_actor coordinator;         ///< serves the clients' requests
   std::vector<peer_info> peers;          ///< every other member ever seen, in the order first seen
@@ -138,10 +143,11 @@ startup_state check_startup(self_ptr self);
 
 // routes.cpp
 routes make_routes(self_ptr self);
-/// Tells the coordinator where every partition's replicas are now.
+/// Tells the coordinator where every partition's replicas are now (after a ring change).
 void publish_routes(self_ptr self);
-/// Tells the coordinator and the background workers what changed about the peers.
-void publish_peers(self_ptr self);
+/// Tells the background workers the peers as they are now, and the coordinator the plans that
+/// changed with peer `changed`'s reachability.
+void publish_peers(self_ptr self, const std::string& changed);
 
 // ring_change.cpp
 void apply_view(self_ptr self, membership_view view);

@@ -27,11 +27,11 @@ public:
     return it != by_name_.end() && it->second.up ? &it->second : nullptr;
   }
 
-  /// The vnode of partition `p` on the peer named `name`, when that peer is up; nullptr
-  /// otherwise.
-  const vnode_actor* vnode(const std::string& name, partition_id p) const {
+  /// The vnodes of the peer named `name` (every partition's, named in each message), when that
+  /// peer is up; nullptr otherwise.
+  const vnode_actor* vnodes(const std::string& name) const {
     auto* peer = up(name);
-    return peer && p < peer->vnodes.size() ? &peer->vnodes[p] : nullptr;
+    return peer && peer->vnodes ? &peer->vnodes : nullptr;
   }
 
   /// The node actors of every peer that is up, in name order.

@@ -48,9 +48,9 @@ void mark_down(self_ptr self, peer_info& peer, const std::string& why) {
               "peer " + peer.name + " down (" + why + ")");
   peer.up = false;
   peer.handle = nullptr;
-  peer.vnodes.clear();
+  peer.vnodes = nullptr;
   peer.gateway = nullptr;
-  publish_peers(self); // the coordinator fails what is in flight to it
+  publish_peers(self, peer.name); // the coordinator fails what is in flight to it
 }
 
 /// Logs a failed attempt to reach `peer` (see failed_attempts).
@@ -113,8 +113,8 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
     schedule_reconnect(self, index);
     return;
   }
-  if (theirs.settings != st.settings || theirs.name != peer.name ||
-      theirs.vnodes.size() != st.placement.partitions()) {
+  if (theirs.settings != st.settings || theirs.name != peer.name || !theirs.vnodes ||
+      !theirs.gateway) {
     report_failure(self, peer,
                    "refused: it runs as '" + theirs.name + "' with settings [" + theirs.settings +
                        "], ours are [" + st.settings + "]");
@@ -132,7 +132,7 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
   self->monitor(handle);
   self->send(st.detector, watch_atom::value, peer.name, handle);
   log_event(log_subsystem::peers, st.options.self_name, "peer " + peer.name + " up");
-  publish_peers(self);
+  publish_peers(self, peer.name);
   check_startup(self);
 }
 
@@ -158,7 +158,7 @@ peer_hello own_hello(self_ptr self, bool with_vnodes) {
   h.settings = st.settings;
   h.detector = st.detector_name;
   if (with_vnodes) {
-    h.vnodes.assign(st.vnodes.begin(), st.vnodes.end());
+    h.vnodes = st.vnodes;
     h.gateway = st.gateway;
   }
   return h;
@@ -256,7 +256,7 @@ void peer_alive(self_ptr self, const std::string& name, bool alive) {
     log_event(log_subsystem::peers, self->state.options.self_name,
               "peer " + name +
                   (alive ? " up (answering again)" : " down (failure detector: no answers)"));
-  publish_peers(self);
+  publish_peers(self, name);
 }
 
 startup_state check_startup(self_ptr self) {

@@ -93,13 +93,33 @@ void check_departure(self_ptr self) {
           [=](caf::error&) { again(); });
 }
 
+namespace {
+
+/// Whether two rings place every partition alike: the same owners, members, capacities and zones
+/// (home replicas and fallbacks depend on nothing else).
+bool same_placement(const ring& a, const ring& b) {
+  if (a.owner_names() != b.owner_names() || a.members().size() != b.members().size())
+    return false;
+  for (size_t i = 0; i < a.members().size(); ++i) {
+    auto& x = a.members()[i];
+    auto& y = b.members()[i];
+    if (x.name != y.name || x.capacity != y.capacity || x.zone != y.zone)
+      return false;
+  }
+  return true;
+}
+
+} // namespace
+
 void apply_view(self_ptr self, membership_view view) {
   auto& st = self->state;
   auto before = st.placement;
+  auto next_before = st.next;
   st.view = std::move(view);
   follow_members(self);
   auto now = current_ring(st.view);
-  if (now.owner_names() != before.owner_names()) {
+  bool rings_changed = now.owner_names() != before.owner_names();
+  if (rings_changed) {
     auto& me = st.options.self_name;
     update_releases(st.releases, before, now, me, st.replicas());
     st.placement = std::move(now);
@@ -112,11 +132,16 @@ void apply_view(self_ptr self, membership_view view) {
       self->send(st.anti_entropy, replicas_atom::value, std::move(replicated));
   }
   st.next = next_ring(st.view);
+  rings_changed = rings_changed || st.next.has_value() != next_before.has_value() ||
+                  (st.next && !same_placement(*st.next, *next_before));
   if (st.collector)
     self->send(st.collector, replicas_atom::value, collectable_partitions(self));
   if (st.hint_keeper)
     self->send(st.hint_keeper, departed_atom::value, departed_members(st.view));
-  publish_routes(self);
+  // Most views change no ring (a member's version, a finished transfer): the routes stay, and a
+  // peer's reachability updates them on its own (publish_peers).
+  if (rings_changed)
+    publish_routes(self);
   refresh_handoff(self);
   check_departure(self);
 }

@@ -22,9 +22,7 @@ std::optional<replica_target> replica_at(self_ptr self, const std::string& name,
   return std::nullopt;
 }
 
-} // namespace
-
-routes make_routes(self_ptr self) {
+placement_inputs inputs(self_ptr self) {
   auto& st = self->state;
   auto& cluster = st.options.cluster;
   placement_inputs in;
@@ -32,21 +30,52 @@ routes make_routes(self_ptr self) {
   in.replicas = cluster.store.replicas;
   in.fallbacks = cluster.store.quorum == quorum_mode::sloppy && cluster.handoff.enabled;
   in.reachable = [=](const std::string& name) { return replica_at(self, name, 0).has_value(); };
-  auto plans = plan_partitions(st.placement, st.next ? &*st.next : nullptr, in);
+  return in;
+}
+
+/// Partition `p`'s plan resolved to handles.
+coordination_plan resolve(self_ptr self, partition_id p, const partition_plan& decided) {
+  auto& st = self->state;
+  auto& store = st.options.cluster.store;
+  coordination_plan plan;
+  plan.replicas_total = store.replicas;
+  plan.read_quorum = store.read_quorum;
+  plan.write_quorum = store.write_quorum;
+  plan.conflicts = store.conflicts;
+  for (auto& slot : decided.replicas)
+    plan.replicas.push_back(*replica_at(self, slot.node, p, slot.hint_for));
+  for (auto& name : decided.joining)
+    plan.joining.push_back(*replica_at(self, name, p));
+  return plan;
+}
+
+/// Tells the coordinator the plans of the partitions that can have changed with `peer`'s
+/// reachability.
+void publish_route_changes(self_ptr self, const std::string& peer) {
+  auto& st = self->state;
+  auto changed = st.plans.refresh(st.placement, st.next ? &*st.next : nullptr, inputs(self), peer);
+  if (changed.empty() || !st.coordinator)
+    return;
+  route_changes out;
+  out.partitions.reserve(changed.size());
+  out.plans.reserve(changed.size());
+  for (auto& [p, plan] : changed) {
+    out.partitions.push_back(p);
+    out.plans.push_back(resolve(self, p, plan));
+  }
+  self->send(st.coordinator, routes_atom::value, std::move(out));
+}
+
+} // namespace
+
+routes make_routes(self_ptr self) {
+  auto& st = self->state;
+  auto& cluster = st.options.cluster;
+  auto plans = st.plans.rebuild(st.placement, st.next ? &*st.next : nullptr, inputs(self));
   routes out;
   out.plans.reserve(plans.size());
-  for (partition_id p = 0; p < plans.size(); ++p) {
-    coordination_plan plan;
-    plan.replicas_total = cluster.store.replicas;
-    plan.read_quorum = cluster.store.read_quorum;
-    plan.write_quorum = cluster.store.write_quorum;
-    plan.conflicts = cluster.store.conflicts;
-    for (auto& slot : plans[p].replicas)
-      plan.replicas.push_back(*replica_at(self, slot.node, p, slot.hint_for));
-    for (auto& name : plans[p].joining)
-      plan.joining.push_back(*replica_at(self, name, p));
-    out.plans.push_back(std::move(plan));
-  }
+  for (partition_id p = 0; p < plans.size(); ++p)
+    out.plans.push_back(resolve(self, p, plans[p]));
   out.local = st.options.storage;
   out.max_key_bytes = cluster.limits.max_key_bytes;
   out.max_value_bytes = cluster.limits.max_value_bytes;
@@ -61,7 +90,7 @@ void publish_routes(self_ptr self) {
     self->send(self->state.coordinator, routes_atom::value, make_routes(self));
 }
 
-void publish_peers(self_ptr self) {
+void publish_peers(self_ptr self, const std::string& changed) {
   auto& st = self->state;
   std::vector<peer_view> views;
   for (auto& p : st.peers)
@@ -78,7 +107,7 @@ void publish_peers(self_ptr self) {
     self->send(st.collector, peer_atom::value, views);
   if (st.anti_entropy)
     self->send(st.anti_entropy, peer_atom::value, std::move(views));
-  publish_routes(self);
+  publish_route_changes(self, changed);
 }
 
 } // namespace actorkv::node_internals

@@ -11,25 +11,26 @@ namespace {
 using vnode_impl = local_vnode_actor::extend<caf::reacts_to<held_atom, uint64_t>>;
 
 struct vnode_state {
-  static inline const char* name = "vnode";
+  static inline const char* name = "vnodes";
   fault_gate gate;
 };
 
 using self_ptr = vnode_impl::stateful_pointer<vnode_state>;
 
-vnode_impl::behavior_type vnode_behavior(self_ptr self, partition_id p, storage_actor storage) {
+vnode_impl::behavior_type vnode_behavior(self_ptr self, storage_actor storage) {
   // Storage is local and detached: delegate so its answer goes straight back to the requester.
+  // Storage checks the partition (ec::bad_request when there is no such partition).
   return {
-      [=](read_atom, const bytes& key) {
+      [=](read_atom, partition_id p, const bytes& key) {
         return gated_delegate<replica_read>(self, storage, read_atom::value, p, key);
       },
-      [=](merge_atom, const bytes& key, const record& rec) {
+      [=](merge_atom, partition_id p, const bytes& key, const record& rec) {
         return gated_delegate<record>(self, storage, merge_atom::value, p, key, rec);
       },
-      [=](tree_atom, uint32_t depth) {
+      [=](tree_atom, partition_id p, uint32_t depth) {
         return gated_delegate<std::vector<uint64_t>>(self, storage, tree_atom::value, p, depth);
       },
-      [=](leafkeys_atom, const std::vector<uint64_t>& leaves) {
+      [=](leafkeys_atom, partition_id p, const std::vector<uint64_t>& leaves) {
         return gated_delegate<std::vector<key_digest>>(self, storage, leafkeys_atom::value, p,
                                                        leaves);
       },
@@ -40,9 +41,8 @@ vnode_impl::behavior_type vnode_behavior(self_ptr self, partition_id p, storage_
 
 } // namespace
 
-local_vnode_actor spawn_vnode(caf::actor_system& sys, partition_id partition,
-                              storage_actor storage) {
-  return sys.spawn(vnode_behavior, partition, std::move(storage));
+local_vnode_actor spawn_vnode(caf::actor_system& sys, storage_actor storage) {
+  return sys.spawn(vnode_behavior, std::move(storage));
 }
 
 } // namespace actorkv

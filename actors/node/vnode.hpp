@@ -1,7 +1,9 @@
-// The vnode: one partition's replica on this node, the address peers' background work (handoff,
-// anti-entropy, hint delivery) uses for that partition. It serves reads and writes from the
-// storage actor under its partition id, held back by injected faults (actors/node/fault_gate.hpp)
-// as its node tells it.
+// The vnodes: this node's replicas of its partitions, the one address peers' background work
+// (handoff, anti-entropy, hint delivery, tombstone collection) uses for any of them; each message
+// names its partition. One actor per node, not one per partition: a vnode held no state of its
+// own (storage keeps each partition's records and Merkle leaves), and one per partition cost
+// every node Q actors and every peer Q handles of it. It serves reads and writes from the storage
+// actor, held back by injected faults (actors/node/fault_gate.hpp) as its node tells it.
 #pragma once
 
 #include "messages/interfaces.hpp"
@@ -15,7 +17,6 @@ namespace actorkv {
 /// A vnode as its node holds it: peers get the vnode_actor part, the node also sets its faults.
 using local_vnode_actor = vnode_actor::extend_with<fault_listener_actor>;
 
-local_vnode_actor spawn_vnode(caf::actor_system& sys, partition_id partition,
-                              storage_actor storage);
+local_vnode_actor spawn_vnode(caf::actor_system& sys, storage_actor storage);
 
 } // namespace actorkv

@@ -3,6 +3,7 @@
 // after a ring change, and which partition transfers it sends while a change runs.
 #include <algorithm>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -375,6 +376,50 @@ BOOST_AUTO_TEST_CASE(transfers_are_one_task_per_partition_and_releases_come_last
   auto settled = view_of(3, ring::build(16, nodes(3)).owner_names());
   BOOST_TEST(show(handoff_tasks(settled, current_ring(settled), releases, "n1", n_replicas,
                                 everyone)) == "release 2 -> n3, release 11 -> n2 n3");
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_flip_replans_only_the_partitions_that_can_depend_on_it) {
+  // 12 nodes, Q = 1024, n13 joining (a change under way): flips of random peers, one at a time,
+  // each followed by a plan_book refresh whose plans replace those it names; after each the plans
+  // equal a full plan_partitions of the same inputs, and with every peer up it plans again only
+  // the flipped peer's home partitions (about Q·N/n of them), not all Q.
+  auto in_force = ring::build(1024, nodes(12));
+  auto next = in_force.rebalance(nodes(13));
+  std::set<std::string> down;
+  auto in = [&] { return inputs("n1", down); };
+  plan_book book;
+  auto plans = book.rebuild(in_force, &next, in());
+  BOOST_TEST((plans == plan_partitions(in_force, &next, in())));
+  std::mt19937 rng{17};
+  size_t replanned_all_up = 0, flips_all_up = 0;
+  for (int flip = 0; flip < 200; ++flip) {
+    auto peer = "n" + std::to_string(2 + rng() % 12); // n2..n13
+    bool all_up = down.empty();
+    if (!down.erase(peer))
+      down.insert(peer);
+    for (auto& [p, plan] : book.refresh(in_force, &next, in(), peer))
+      plans[p] = plan;
+    BOOST_REQUIRE_MESSAGE((plans == plan_partitions(in_force, &next, in())),
+                          "flip " << flip << " of " << peer);
+    if (all_up) {
+      replanned_all_up += book.last_replanned();
+      ++flips_all_up;
+      // Its home partitions under either ring: at most 2·Q·N/n, and some.
+      BOOST_TEST(book.last_replanned() > 0u);
+      BOOST_TEST(book.last_replanned() <= 2 * 1024 * n_replicas / 12);
+    }
+  }
+  BOOST_TEST(flips_all_up > 0u);
+  BOOST_TEST_MESSAGE("partitions replanned per flip with every peer up: "
+                     << replanned_all_up / std::max<size_t>(flips_all_up, 1) << " of 1024");
+  // Without a change under way too.
+  plan_book plain;
+  down.clear();
+  plans = plain.rebuild(in_force, nullptr, in());
+  down.insert("n5");
+  for (auto& [p, plan] : plain.refresh(in_force, nullptr, in(), "n5"))
+    plans[p] = plan;
+  BOOST_TEST((plans == plan_partitions(in_force, nullptr, in())));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

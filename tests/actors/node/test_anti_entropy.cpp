@@ -47,32 +47,33 @@ using peer_vnode_actor = vnode_actor::extend<caf::reacts_to<caf::tick_atom>>;
 peer_vnode_actor spawn_peer(caf::actor_system& sys, std::shared_ptr<peer_replica> r) {
   return sys.spawn([r](peer_vnode_actor::pointer self) -> peer_vnode_actor::behavior_type {
     return {
-        [=](read_atom, const bytes& key) -> caf::result<replica_read> {
+        [=](read_atom, partition_id, const bytes& key) -> caf::result<replica_read> {
           ++r->reads[key];
           r->held.push_back(self->make_response_promise<replica_read>());
           r->held_keys.push_back(key);
           r->most_held = std::max(r->most_held, r->held.size());
           return r->held.back();
         },
-        [=](merge_atom, const bytes& key, const record& rec) -> caf::result<record> {
+        [=](merge_atom, partition_id p, const bytes& key,
+            const record& rec) -> caf::result<record> {
           ++r->merges[key];
-          auto current = r->engine->get(part, key);
+          auto current = r->engine->get(p, key);
           auto merged =
               current && *current ? dvv::merge(**current, rec, conflict_mode::siblings) : rec;
-          if (auto err = r->engine->put(part, key, merged))
+          if (auto err = r->engine->put(p, key, merged))
             return err;
           return merged;
         },
-        [=](tree_atom, uint32_t depth) -> caf::result<std::vector<uint64_t>> {
-          auto leaves = r->engine->leaves(part);
+        [=](tree_atom, partition_id p, uint32_t depth) -> caf::result<std::vector<uint64_t>> {
+          auto leaves = r->engine->leaves(p);
           if (!leaves)
             return leaves.error();
           return storage::merkle_tree::from_leaves(*leaves).level(depth);
         },
-        [=](leafkeys_atom,
+        [=](leafkeys_atom, partition_id p,
             const std::vector<uint64_t>& leaves) -> caf::result<std::vector<key_digest>> {
           r->listed.push_back(leaves);
-          auto keys = r->engine->leaf_keys(part, leaves);
+          auto keys = r->engine->leaf_keys(p, leaves);
           if (!keys)
             return keys.error();
           return std::move(*keys);
@@ -145,9 +146,9 @@ struct ae_fixture : deterministic_fixture {
     ao.pace = 1ms;
     ao.repairs = 4;
     ae = keep(spawn_anti_entropy(sys, ao));
-    std::vector<vnode_actor> vnodes(8);
-    vnodes[part] = caf::actor_cast<vnode_actor>(peer_vnode);
-    self->send(ae, peer_atom::value, std::vector<peer_view>{peer_view{"n2", true, vnodes, {}}});
+    self->send(ae, peer_atom::value,
+               std::vector<peer_view>{
+                   peer_view{"n2", true, caf::actor_cast<vnode_actor>(peer_vnode), {}}});
     run();
   }
 

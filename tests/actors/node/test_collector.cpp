@@ -16,6 +16,7 @@
 
 #include "actors/node/collector.hpp"
 #include "actors/node/storage_actor.hpp"
+#include "messages/error.hpp"
 #include "storage/engine.hpp"
 #include "storage/record_codec.hpp"
 #include "tests/actors/common.hpp"
@@ -46,7 +47,9 @@ record written(std::optional<std::string> value, uint64_t counter, int64_t ts_us
 vnode_actor spawn_peer(caf::actor_system& sys, std::shared_ptr<std::optional<record>> held) {
   return sys.spawn([held](vnode_actor::pointer) -> vnode_actor::behavior_type {
     return {
-        [=](read_atom, const bytes&) -> caf::result<replica_read> {
+        [=](read_atom, partition_id p, const bytes&) -> caf::result<replica_read> {
+          if (p != part)
+            return caf::make_error(ec::bad_request, "a read of another partition");
           replica_read out;
           if (*held) {
             out.found = true;
@@ -54,13 +57,14 @@ vnode_actor spawn_peer(caf::actor_system& sys, std::shared_ptr<std::optional<rec
           }
           return out;
         },
-        [=](merge_atom, const bytes&, const record& rec) -> caf::result<record> { return rec; },
-        [=](tree_atom, uint32_t) -> caf::result<std::vector<uint64_t>> {
+        [=](merge_atom, partition_id, const bytes&, const record& rec) -> caf::result<record> {
+          return rec;
+        },
+        [=](tree_atom, partition_id, uint32_t) -> caf::result<std::vector<uint64_t>> {
           return std::vector<uint64_t>{};
         },
-        [=](leafkeys_atom, const std::vector<uint64_t>&) -> caf::result<std::vector<key_digest>> {
-          return std::vector<key_digest>{};
-        },
+        [=](leafkeys_atom, partition_id, const std::vector<uint64_t>&)
+            -> caf::result<std::vector<key_digest>> { return std::vector<key_digest>{}; },
     };
   });
 }
@@ -100,12 +104,9 @@ struct collector_fixture : deterministic_fixture {
   }
 
   void peers_up(bool n3_up) {
-    std::vector<vnode_actor> v2(8), v3(8);
-    v2[part] = n2_vnode;
-    v3[part] = n3_vnode;
     self->send(collector, peer_atom::value,
-               std::vector<peer_view>{peer_view{"n2", true, v2, {}},
-                                      peer_view{"n3", n3_up, v3, {}}});
+               std::vector<peer_view>{peer_view{"n2", true, n2_vnode, {}},
+                                      peer_view{"n3", n3_up, n3_vnode, {}}});
     run();
   }
 

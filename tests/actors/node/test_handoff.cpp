@@ -45,8 +45,13 @@ struct target_log {
 vnode_actor spawn_target(caf::actor_system& sys, std::shared_ptr<target_log> log) {
   return sys.spawn([log](vnode_actor::pointer) -> vnode_actor::behavior_type {
     return {
-        [=](read_atom, const bytes&) -> caf::result<replica_read> { return replica_read{}; },
-        [=](merge_atom, const bytes& key, const record& rec) -> caf::result<record> {
+        [=](read_atom, partition_id, const bytes&) -> caf::result<replica_read> {
+          return replica_read{};
+        },
+        [=](merge_atom, partition_id p, const bytes& key,
+            const record& rec) -> caf::result<record> {
+          if (p != part)
+            return caf::make_error(ec::bad_request, "a merge for another partition");
           ++log->merges[key];
           if (log->accepted >= log->accept)
             return caf::make_error(ec::unavailable, "the target went away");
@@ -55,12 +60,11 @@ vnode_actor spawn_target(caf::actor_system& sys, std::shared_ptr<target_log> log
           held = dvv::merge(held, rec, conflict_mode::siblings);
           return held;
         },
-        [=](tree_atom, uint32_t) -> caf::result<std::vector<uint64_t>> {
+        [=](tree_atom, partition_id, uint32_t) -> caf::result<std::vector<uint64_t>> {
           return std::vector<uint64_t>{};
         },
-        [=](leafkeys_atom, const std::vector<uint64_t>&) -> caf::result<std::vector<key_digest>> {
-          return std::vector<key_digest>{};
-        },
+        [=](leafkeys_atom, partition_id, const std::vector<uint64_t>&)
+            -> caf::result<std::vector<key_digest>> { return std::vector<key_digest>{}; },
     };
   });
 }
@@ -145,11 +149,10 @@ struct handoff_fixture : deterministic_fixture {
     advance(1000ms);
   }
 
-  /// The target's node "n2" up (or down) with its vnode of partition `part`.
+  /// The target's node "n2" up (or down) with its vnodes.
   void target_up(bool up) {
-    std::vector<vnode_actor> vnodes(8);
-    vnodes[part] = target_vnode;
-    self->send(handoff, peer_atom::value, std::vector<peer_view>{peer_view{"n2", up, vnodes, {}}});
+    self->send(handoff, peer_atom::value,
+               std::vector<peer_view>{peer_view{"n2", up, target_vnode, {}}});
     run();
   }
 

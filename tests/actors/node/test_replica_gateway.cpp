@@ -13,6 +13,7 @@
 #include "actors/node/coordinator.hpp"
 #include "actors/node/replica_gateway.hpp"
 #include "actors/node/storage_actor.hpp"
+#include "cluster-config/ring.hpp"
 #include "storage/engine.hpp"
 #include "tests/actors/common.hpp"
 #include "tests/actors/node/replicas.hpp"
@@ -198,6 +199,37 @@ BOOST_FIXTURE_TEST_CASE(a_replica_dropped_from_the_routes_fails_its_calls_at_onc
   BOOST_TEST((a.err == ec::maybe_applied), describe(a.err));
   BOOST_TEST(describe(a.err).find("1 of 3 replicas stored it, 2 needed") != std::string::npos,
              describe(a.err));
+}
+
+BOOST_FIXTURE_TEST_CASE(route_changes_replace_only_the_plans_named_and_fail_calls_to_gone_replicas,
+                        gateway_fixture) {
+  // Two partitions: p0 on n1 and a silent n2, p1 on n1 and n3 (the stores keep both under their
+  // one partition). Keys of each.
+  auto silent = keep(spawn_silent_gateway(sys));
+  auto two = one_partition({gateways[0], silent});
+  two.plans.push_back(one_partition({gateways[0], gateways[2]}).plans[0]);
+  two.plans[1].replicas[1].node = "n3";
+  coordinator_options o{two, 1s};
+  auto c = keep(spawn_coordinator(sys, std::move(o)));
+  auto key_of = [](partition_id p) {
+    for (int i = 0;; ++i)
+      if (partition_of(b("k" + std::to_string(i)), 2) == p)
+        return b("k" + std::to_string(i));
+  };
+  send(c, {put_call(key_of(0), b("v"))});
+  BOOST_TEST(!has_mail()); // stored at n1, waiting for n2's acknowledgement
+  // n2 goes down: only p0's plan changes, sent alone. No time passes.
+  route_changes changes;
+  changes.partitions = {0};
+  changes.plans = {one_partition({gateways[0]}).plans[0]};
+  self->send(c, routes_atom::value, changes);
+  run();
+  auto a = one_client_answer();
+  BOOST_TEST((a.err == ec::maybe_applied), describe(a.err));
+  // p1 kept its routes: a write there (W = 2 of its two replicas) is acknowledged by n1 and n3.
+  send(c, {put_call(key_of(1), b("w"))});
+  a = one_client_answer();
+  BOOST_TEST(!a.err, describe(a.err));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_replica_that_never_answers_fails_by_the_request_timeout,

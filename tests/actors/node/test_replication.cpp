@@ -32,7 +32,7 @@ struct replica_fixture : deterministic_fixture {
   replica_fixture() {
     for (replica_id id = 1; id <= 3; ++id) {
       stores.push_back(spawn_memory_storage(*this, id));
-      vnodes.push_back(keep(spawn_vnode(sys, 0, stores.back())));
+      vnodes.push_back(keep(spawn_vnode(sys, stores.back())));
     }
   }
 
@@ -82,7 +82,8 @@ struct replica_fixture : deterministic_fixture {
   /// What replica `i` stores for `key`, read directly (no repair).
   replica_read stored(size_t i, const std::string& key) {
     replica_read out;
-    auto answer = self->request(vnodes[i], caf::infinite, read_atom::value, b(key));
+    auto answer =
+        self->request(vnodes[i], caf::infinite, read_atom::value, partition_id{0}, b(key));
     run();
     answer.receive([&](replica_read& r) { out = r; },
                    [&](caf::error& e) { BOOST_FAIL("read failed: " << describe(e)); });

@@ -144,19 +144,20 @@ struct received {
 vnode_actor spawn_target(caf::actor_system& sys, std::shared_ptr<received> log) {
   return sys.spawn([log](vnode_actor::pointer) -> vnode_actor::behavior_type {
     return {
-        [=](read_atom, const bytes&) -> caf::result<replica_read> { return replica_read{}; },
-        [=](merge_atom, const bytes& key, const record& rec) -> caf::result<record> {
+        [=](read_atom, partition_id, const bytes&) -> caf::result<replica_read> {
+          return replica_read{};
+        },
+        [=](merge_atom, partition_id, const bytes& key, const record& rec) -> caf::result<record> {
           std::lock_guard<std::mutex> guard{log->mtx};
           auto& held = log->held[key];
           held = dvv::merge(held, rec, conflict_mode::siblings);
           return held;
         },
-        [=](tree_atom, uint32_t) -> caf::result<std::vector<uint64_t>> {
+        [=](tree_atom, partition_id, uint32_t) -> caf::result<std::vector<uint64_t>> {
           return std::vector<uint64_t>{};
         },
-        [=](leafkeys_atom, const std::vector<uint64_t>&) -> caf::result<std::vector<key_digest>> {
-          return std::vector<key_digest>{};
-        },
+        [=](leafkeys_atom, partition_id, const std::vector<uint64_t>&)
+            -> caf::result<std::vector<key_digest>> { return std::vector<key_digest>{}; },
     };
   });
 }
@@ -274,9 +275,7 @@ BOOST_FIXTURE_TEST_CASE(background_reads_are_answered_while_a_write_waits_in_its
   ho.listener = listener;
   ho.batch = 16;
   auto handoff = spawn_handoff(sys, ho);
-  std::vector<vnode_actor> vnodes(8);
-  vnodes[part] = target;
-  self->send(handoff, peer_atom::value, std::vector<peer_view>{peer_view{"n2", true, vnodes, {}}});
+  self->send(handoff, peer_atom::value, std::vector<peer_view>{peer_view{"n2", true, target, {}}});
   self->send(handoff, handoff_atom::value, uint64_t{1},
              std::vector<handoff_task>{handoff_task{part, {"n2"}, false}});
   BOOST_REQUIRE(transferred.wait_for(10s) == std::future_status::ready);

@@ -52,7 +52,7 @@ struct ttl_fixture : deterministic_fixture {
       opts.seed = id;
       opts.clock = clock;
       stores.push_back(keep(spawn_storage(sys, engines.back(), opts)));
-      vnodes.push_back(keep(spawn_vnode(sys, part, stores.back())));
+      vnodes.push_back(keep(spawn_vnode(sys, stores.back())));
     }
   }
 
@@ -110,9 +110,7 @@ struct ttl_fixture : deterministic_fixture {
       if (j == i)
         continue;
       others.push_back("n" + std::to_string(j + 1));
-      std::vector<vnode_actor> by_partition(8);
-      by_partition[part] = vnodes[j];
-      peers.push_back(peer_view{others.back(), true, by_partition, {}});
+      peers.push_back(peer_view{others.back(), true, vnodes[j], {}});
     }
     co.partitions = {{part, others}};
     auto c = keep(spawn_collector(sys, co));
@@ -131,11 +129,9 @@ struct ttl_fixture : deterministic_fixture {
     ao.tombstone_grace = grace;
     ao.clock = clock;
     auto ae = keep(spawn_anti_entropy(sys, ao));
-    std::vector<vnode_actor> by_partition(8);
-    by_partition[part] = vnodes[other];
-    self->send(
-        ae, peer_atom::value,
-        std::vector<peer_view>{peer_view{"n" + std::to_string(other + 1), true, by_partition, {}}});
+    self->send(ae, peer_atom::value,
+               std::vector<peer_view>{
+                   peer_view{"n" + std::to_string(other + 1), true, vnodes[other], {}}});
     run();
   }
 };
