@@ -318,7 +318,8 @@ BOOST_AUTO_TEST_CASE(a_peer_hello_round_trips_with_its_detector_mode) {
   BOOST_TEST(out.id == 42u);
   BOOST_TEST(out.settings == "N=3");
   BOOST_TEST(out.detector == "swim");
-  BOOST_TEST(out.vnodes.empty());
+  BOOST_TEST(!out.vnodes);
+  BOOST_TEST(!out.gateway);
 }
 
 BOOST_AUTO_TEST_CASE(cluster_answers_round_trip_with_members_that_did_not_answer) {
