@@ -117,7 +117,8 @@ using replica_answers_actor =
 /// handshake with one log line naming both, instead of failing every decode. peer_hello's layout
 /// up to `protocol` must never change, so that any two versions can read each other's.
 /// 2: replica reads' inline limit; node_actor's (status, cluster); SWIM probes between nodes.
-constexpr uint32_t protocol_version = 2;
+/// 3: gossip of digests (view_digest, view_delta); membership_view format 3 (tombstones).
+constexpr uint32_t protocol_version = 3;
 
 struct peer_hello {
   uint32_t protocol = protocol_version; ///< first, so that every version reads it
@@ -256,8 +257,14 @@ using node_actor = caf::typed_actor<
     caf::replies_to<peer_atom, peer_hello>::with<peer_hello>,
     /// Liveness probe of the failure detector: answered at once, with this node's clocks.
     caf::replies_to<caf::ping_atom>::with<clock_reading>,
-    /// Gossip: merges the sender's view into this node's and answers with the result.
+    /// Gossip: merges the sender's view into this node's and answers with the result (a joining
+    /// node fetches the view this way).
     caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
+    /// A gossip round's digest: answers with the entries the sender lacks and asks for the ones
+    /// this node lacks (delegated to membership).
+    caf::replies_to<gossip_atom, view_digest>::with<view_delta>,
+    /// The second half of a round: the entries asked for; merged, answered with ok.
+    caf::replies_to<gossip_atom, view_delta>::with<caf::ok_atom>,
     /// Fault injection: ("drop", peers, 0) drops, ("delay", peers, ms) delays every request from
     /// those peers' processes; ("heal", {}, 0) clears all rules. Answers with a description of the
     /// rules now in force; ec::bad_request unless the manifest's [faults] injection is true.
@@ -378,8 +385,12 @@ using handoff_listener_actor = caf::typed_actor<
 using membership_actor = caf::typed_actor<
     /// The current peers (replaces the previous view of who is reachable).
     caf::reacts_to<peer_atom, std::vector<peer_view>>,
-    /// A peer's gossip: merge and answer with the merged view.
+    /// A peer's whole view (a joining node's): merge and answer with the merged view.
     caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
+    /// A peer's digest: answer with what it lacks, ask for what this view lacks (merges nothing).
+    caf::replies_to<gossip_atom, view_digest>::with<view_delta>,
+    /// The entries a peer was asked for in the answer to its digest: merged.
+    caf::replies_to<gossip_atom, view_delta>::with<caf::ok_atom>,
     /// The current view.
     caf::replies_to<view_atom>::with<membership_view>,
     /// An admin's change (see node_actor's admin handler).
