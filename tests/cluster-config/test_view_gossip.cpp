@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <caf/message.hpp>
+
+#include "cluster-config/manifest.hpp"
 #include "cluster-config/membership_view.hpp"
 
 using namespace actorkv;
@@ -272,6 +275,28 @@ BOOST_AUTO_TEST_CASE(a_view_kept_in_format_2_reads_and_an_unknown_format_does_no
   BOOST_REQUIRE(later);
   BOOST_TEST(*later == 9u);
   BOOST_TEST(!kept_view_format("something else\n"));
+}
+
+BOOST_AUTO_TEST_CASE(the_purge_periods_come_from_the_manifest_with_errors_at_their_line) {
+  const std::string head = "[store]\nname = \"t\"\npartitions = 8\nreplicas = 1\n"
+                           "read_quorum = 1\nwrite_quorum = 1\n";
+  const std::string node = "\n[[node]]\nname = \"a\"\nhost = \"127.0.0.1\"\nport = 7001\n"
+                           "data_dir = \"d/a\"\n";
+  auto defaults = parse_manifest(head + node, "x.toml");
+  BOOST_REQUIRE(defaults);
+  BOOST_TEST(defaults->gossip.removed_grace_s == 86400u);
+  BOOST_TEST(defaults->gossip.tombstone_grace_s == 604800u);
+  auto set = parse_manifest(head + "[gossip]\nremoved_grace_s = 60\ntombstone_grace_s = 600\n" + node,
+                            "x.toml");
+  BOOST_REQUIRE(set);
+  BOOST_TEST(set->gossip.removed_grace_s == 60u);
+  BOOST_TEST(set->gossip.tombstone_grace_s == 600u);
+  for (auto bad : {"removed_grace_s = 0", "tombstone_grace_s = -5", "removed_grace_s = \"1d\""}) {
+    auto m = parse_manifest(head + "[gossip]\n" + bad + "\n" + node, "x.toml");
+    BOOST_REQUIRE_MESSAGE(!m, bad);
+    auto msg = m.error().context().get_as<std::string>(0);
+    BOOST_TEST(msg.rfind("x.toml:8: ", 0) == 0u, msg);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
