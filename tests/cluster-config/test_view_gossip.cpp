@@ -286,8 +286,8 @@ BOOST_AUTO_TEST_CASE(the_purge_periods_come_from_the_manifest_with_errors_at_the
   BOOST_REQUIRE(defaults);
   BOOST_TEST(defaults->gossip.removed_grace_s == 86400u);
   BOOST_TEST(defaults->gossip.tombstone_grace_s == 604800u);
-  auto set = parse_manifest(head + "[gossip]\nremoved_grace_s = 60\ntombstone_grace_s = 600\n" + node,
-                            "x.toml");
+  auto set = parse_manifest(
+      head + "[gossip]\nremoved_grace_s = 60\ntombstone_grace_s = 600\n" + node, "x.toml");
   BOOST_REQUIRE(set);
   BOOST_TEST(set->gossip.removed_grace_s == 60u);
   BOOST_TEST(set->gossip.tombstone_grace_s == 600u);

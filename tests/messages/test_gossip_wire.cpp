@@ -58,12 +58,10 @@ std::string node_name(int i) {
 membership_view big_view(int n, uint32_t q) {
   membership_view v;
   for (int i = 0; i < n; ++i)
-    v.members.push_back(member_info{node_name(i),
-                                    "127.0." + std::to_string(i / 250) + "." +
-                                        std::to_string(i % 250 + 1),
-                                    7100, 1, member_state::valid, 1000 + uint64_t(i),
-                                    1'700'000'000'000'000 + uint64_t(i),
-                                    "zone-" + std::string(1, char('a' + i % 3))});
+    v.members.push_back(member_info{
+        node_name(i), "127.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1), 7100,
+        1, member_state::valid, 1000 + uint64_t(i), 1'700'000'000'000'000 + uint64_t(i),
+        "zone-" + std::string(1, char('a' + i % 3))});
   for (uint32_t p = 0; p < q; ++p)
     v.layout.owners.push_back(node_name(int(p % uint32_t(n))));
   return v;
