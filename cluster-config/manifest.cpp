@@ -538,6 +538,10 @@ void read_gossip(checker& ck, const entry& e, gossip_settings& out) {
     for_each_key(ck, *t, "gossip.",
                  {
                      {"interval_ms", [&](const entry& x) { read_u32(ck, x, out.interval_ms); }},
+                     {"removed_grace_s",
+                      [&](const entry& x) { read_u32(ck, x, out.removed_grace_s); }},
+                     {"tombstone_grace_s",
+                      [&](const entry& x) { read_u32(ck, x, out.tombstone_grace_s); }},
                  });
 }
 

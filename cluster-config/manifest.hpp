@@ -171,6 +171,12 @@ constexpr uint32_t max_clock_skew_ms_limit = 3600 * 1000;
 /// [gossip]: optional; membership gossip with one random peer per interval.
 struct gossip_settings {
   uint32_t interval_ms = 1000;
+  /// How long a removed member stays in the view (once it owns nothing) before it is purged to a
+  /// tombstone: a day, time for every member to have seen the removal.
+  uint32_t removed_grace_s = 24 * 3600;
+  /// How long a tombstone stays before it is dropped: a week, so that a node that was away (or a
+  /// view kept on disk) no older than that cannot bring the member's entry back.
+  uint32_t tombstone_grace_s = 7 * 24 * 3600;
 };
 
 /// How a node's failure detector probes its peers.

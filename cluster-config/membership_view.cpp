@@ -52,6 +52,107 @@ ring ring_of(const membership_view& view, const std::vector<std::string>& owners
   return ring::from_owners(std::move(members), owners);
 }
 
+/// FNV-1a, byte by byte, so that stamps agree across machines and builds.
+struct fnv {
+  uint64_t h = 1469598103934665603ull;
+  void byte(uint8_t b) {
+    h ^= b;
+    h *= 1099511628211ull;
+  }
+  void u64(uint64_t x) {
+    for (int k = 0; k < 8; ++k)
+      byte(static_cast<uint8_t>(x >> (8 * k)));
+  }
+  void str(const std::string& s) {
+    for (char c : s)
+      byte(static_cast<uint8_t>(c));
+    byte(0);
+  }
+};
+
+/// Everything of an entry but its name and version (odd: a tombstone's stamp is even).
+uint64_t stamp_of(const member_info& m) {
+  fnv f;
+  f.u64(static_cast<uint64_t>(m.state));
+  f.u64(m.incarnation);
+  f.u64(m.capacity);
+  f.str(m.host);
+  f.u64(m.port);
+  f.str(m.zone);
+  return f.h | 1;
+}
+
+/// A tombstone's stamp: even, where an entry's is odd.
+uint64_t stamp_of(const member_tombstone& t) {
+  fnv f;
+  f.u64(static_cast<uint64_t>(t.purged_us));
+  return f.h & ~uint64_t{1};
+}
+
+/// Strict order deciding which of two tombstones of the same member wins.
+bool loses_to(const member_tombstone& a, const member_tombstone& b) {
+  return std::tie(a.version, a.purged_us) < std::tie(b.version, b.purged_us);
+}
+
+template <class T>
+auto by_name(std::vector<T>& xs, const std::string& name) {
+  return std::lower_bound(xs.begin(), xs.end(), name,
+                          [](const T& x, const std::string& n) { return x.name < n; });
+}
+
+template <class T>
+const T* sorted_find(const std::vector<T>& xs, const std::string& name) {
+  auto it = std::lower_bound(xs.begin(), xs.end(), name,
+                             [](const T& x, const std::string& n) { return x.name < n; });
+  return it != xs.end() && it->name == name ? &*it : nullptr;
+}
+
+/// Merges one received entry into `view` by merge's rules; whether it changed the view.
+bool merge_entry(membership_view& view, const member_info& m) {
+  auto t = by_name(view.tombstones, m.name);
+  bool tombstoned = t != view.tombstones.end() && t->name == m.name;
+  if (tombstoned && m.version <= t->version)
+    return false;
+  auto it = by_name(view.members, m.name);
+  if (it != view.members.end() && it->name == m.name) {
+    if (!loses_to(*it, m))
+      return false;
+    *it = m;
+  } else {
+    view.members.insert(it, m);
+  }
+  if (tombstoned)
+    view.tombstones.erase(t);
+  return true;
+}
+
+/// Merges one received tombstone into `view` by merge's rules; whether it changed the view.
+bool merge_tombstone(membership_view& view, const member_tombstone& x) {
+  auto it = by_name(view.members, x.name);
+  if (it != view.members.end() && it->name == x.name) {
+    if (it->version > x.version)
+      return false;
+    view.members.erase(it);
+  }
+  auto t = by_name(view.tombstones, x.name);
+  if (t != view.tombstones.end() && t->name == x.name) {
+    if (!loses_to(*t, x))
+      return false;
+    *t = x;
+  } else {
+    view.tombstones.insert(t, x);
+  }
+  return true;
+}
+
+/// Appends the entry (or tombstone) `name` of `view` to `out`.
+void send_entry(const membership_view& view, const std::string& name, view_delta& out) {
+  if (auto* m = sorted_find(view.members, name))
+    out.members.push_back(*m);
+  else if (auto* t = sorted_find(view.tombstones, name))
+    out.tombstones.push_back(*t);
+}
+
 std::string endpoint_of(const member_info& m) {
   return m.host + ":" + std::to_string(m.port);
 }
@@ -91,6 +192,39 @@ membership_view merge(const membership_view& a, const membership_view& b) {
       ++j;
     }
   }
+  std::vector<member_tombstone> tombstones;
+  auto s = a.tombstones.begin();
+  auto t = b.tombstones.begin();
+  while (s != a.tombstones.end() || t != b.tombstones.end()) {
+    if (t == b.tombstones.end() || (s != a.tombstones.end() && s->name < t->name)) {
+      tombstones.push_back(*s++);
+    } else if (s == a.tombstones.end() || t->name < s->name) {
+      tombstones.push_back(*t++);
+    } else {
+      tombstones.push_back(loses_to(*s, *t) ? *t : *s);
+      ++s;
+      ++t;
+    }
+  }
+  // A tombstone outranks its member's entries up to its version; an entry above it outlives it.
+  std::vector<member_info> members;
+  auto m = out.members.begin();
+  for (auto& x : tombstones) {
+    for (; m != out.members.end() && m->name < x.name; ++m)
+      members.push_back(std::move(*m));
+    if (m != out.members.end() && m->name == x.name) {
+      if (m->version > x.version)
+        members.push_back(std::move(*m));
+      else
+        out.tombstones.push_back(x);
+      ++m;
+    } else {
+      out.tombstones.push_back(x);
+    }
+  }
+  for (; m != out.members.end(); ++m)
+    members.push_back(std::move(*m));
+  out.members = std::move(members);
   out.layout = merge_layouts(a.layout, b.layout);
   return out;
 }
@@ -111,8 +245,23 @@ const member_info* find_member(const membership_view& view, const std::string& n
   return nullptr;
 }
 
+const member_tombstone* find_tombstone(const membership_view& view, const std::string& name) {
+  return sorted_find(view.tombstones, name);
+}
+
+bool was_removed(const membership_view& view, const std::string& name) {
+  if (auto* m = find_member(view, name))
+    return m->state == member_state::removed;
+  return find_tombstone(view, name) != nullptr;
+}
+
 bool operator==(const membership_view& a, const membership_view& b) {
-  return a.members.size() == b.members.size() &&
+  auto same_tombstone = [](const member_tombstone& x, const member_tombstone& y) {
+    return x.name == y.name && x.version == y.version && x.purged_us == y.purged_us;
+  };
+  return a.members.size() == b.members.size() && a.tombstones.size() == b.tombstones.size() &&
+         std::equal(a.tombstones.begin(), a.tombstones.end(), b.tombstones.begin(),
+                    same_tombstone) &&
          std::equal(a.members.begin(), a.members.end(), b.members.begin(), same_entry) &&
          same_change(a.layout, b.layout) && a.layout.done == b.layout.done;
 }
@@ -140,6 +289,9 @@ std::vector<std::string> departed_members(const membership_view& view) {
   for (auto& m : view.members)
     if (m.state == member_state::removed || has_left(view, m.name))
       out.push_back(m.name);
+  for (auto& t : view.tombstones)
+    out.push_back(t.name);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -191,6 +343,8 @@ caf::expected<membership_view> apply_change(const membership_view& view, const s
     new_state = member_state::valid;
   } else if (action == "leave" || action == "remove") {
     target = find_member(view, subject);
+    if (!target && find_tombstone(view, subject))
+      return refuse(subject + " was already removed");
     if (!target)
       return refuse("no member named '" + subject + "'");
     if (target->state == member_state::removed)
@@ -291,15 +445,19 @@ std::string encode_view(const membership_view& view) {
   for (auto& t : view.layout.done)
     out << ' ' << t.partition << ':' << t.target;
   out << '\n';
+  for (auto& t : view.tombstones)
+    out << "tombstone " << t.name << ' ' << t.version << ' ' << t.purged_us << '\n';
   return out.str();
 }
 
 std::optional<membership_view> decode_view(const std::string& text) {
   std::istringstream in(text);
   std::string line;
-  // Format 1 (before zones) is read too: every member of such a view was in the default zone.
+  // Formats 1 (before zones: every member was in the default zone) and 2 (before tombstones)
+  // are read too; any other is not.
   if (!std::getline(in, line) ||
-      (line != "actorkv-view 1" && line != "actorkv-view " + std::to_string(membership_format)))
+      (line != "actorkv-view 1" && line != "actorkv-view 2" &&
+       line != "actorkv-view " + std::to_string(membership_format)))
     return std::nullopt;
   bool zoned = line != "actorkv-view 1";
   membership_view view;
@@ -338,6 +496,12 @@ std::optional<membership_view> decode_view(const std::string& text) {
         view.layout.done.push_back(std::move(x));
       }
       std::sort(view.layout.done.begin(), view.layout.done.end());
+    } else if (tag == "tombstone") {
+      member_tombstone t;
+      if (!(fields >> t.name >> t.version >> t.purged_us) || find_member(view, t.name) ||
+          find_tombstone(view, t.name))
+        return std::nullopt;
+      view.tombstones.insert(by_name(view.tombstones, t.name), t);
     } else if (!tag.empty()) {
       return std::nullopt;
     }
@@ -347,10 +511,23 @@ std::optional<membership_view> decode_view(const std::string& text) {
   return view;
 }
 
+std::optional<uint32_t> kept_view_format(const std::string& text) {
+  std::istringstream in(text);
+  std::string tag;
+  uint64_t format = 0;
+  if (!(in >> tag >> format) || tag != "actorkv-view" || format > UINT32_MAX)
+    return std::nullopt;
+  return static_cast<uint32_t>(format);
+}
+
 std::string format_refusal(const membership_view& theirs) {
-  if (theirs.format == membership_format)
+  return format_refusal(theirs.format);
+}
+
+std::string format_refusal(uint32_t format) {
+  if (format == membership_format)
     return {};
-  return "refusing a membership view in format " + std::to_string(theirs.format) +
+  return "refusing a membership view in format " + std::to_string(format) +
          " (this node speaks format " + std::to_string(membership_format) +
          "): nodes of different releases cannot share a cluster; upgrade every node together";
 }
@@ -381,7 +558,203 @@ uint64_t fingerprint(const membership_view& view) {
     mix(&t.partition, sizeof(t.partition));
     mix(t.target.data(), t.target.size() + 1);
   }
+  for (auto& t : view.tombstones) {
+    mix(t.name.data(), t.name.size() + 1);
+    mix(&t.version, sizeof(t.version));
+    mix(&t.purged_us, sizeof(t.purged_us));
+  }
   return h;
+}
+
+ring_digest ring_digest_of(const ring_layout& layout) {
+  ring_digest out;
+  out.epoch = layout.epoch;
+  fnv change;
+  change.u64(layout.owners.size());
+  for (auto& n : layout.owners)
+    change.str(n);
+  change.u64(layout.next_owners.size());
+  for (auto& n : layout.next_owners)
+    change.str(n);
+  out.change = change.h;
+  out.done = static_cast<uint32_t>(layout.done.size());
+  fnv done;
+  for (auto& t : layout.done) {
+    done.u64(t.partition);
+    done.str(t.target);
+  }
+  out.done_stamp = done.h;
+  return out;
+}
+
+view_digest digest_of(const membership_view& view) {
+  view_digest out;
+  out.members.reserve(view.members.size() + view.tombstones.size());
+  auto t = view.tombstones.begin();
+  for (auto& m : view.members) {
+    for (; t != view.tombstones.end() && t->name < m.name; ++t)
+      out.members.push_back(member_digest{t->name, t->version, stamp_of(*t)});
+    out.members.push_back(member_digest{m.name, m.version, stamp_of(m)});
+  }
+  for (; t != view.tombstones.end(); ++t)
+    out.members.push_back(member_digest{t->name, t->version, stamp_of(*t)});
+  out.ring = ring_digest_of(view.layout);
+  return out;
+}
+
+view_delta answer_digest(const membership_view& mine, const view_digest& my_digest,
+                         const view_digest& theirs) {
+  view_delta out;
+  out.ring_of = my_digest.ring;
+  auto i = my_digest.members.begin();
+  auto j = theirs.members.begin();
+  while (i != my_digest.members.end() || j != theirs.members.end()) {
+    if (j == theirs.members.end() || (i != my_digest.members.end() && i->name < j->name)) {
+      send_entry(mine, (i++)->name, out);
+    } else if (i == my_digest.members.end() || j->name < i->name) {
+      out.wanted.push_back((j++)->name);
+    } else {
+      // Equal versions with different content: each side needs the other's to decide.
+      if (i->version > j->version || (i->version == j->version && i->stamp != j->stamp))
+        send_entry(mine, i->name, out);
+      if (i->version < j->version || (i->version == j->version && i->stamp != j->stamp))
+        out.wanted.push_back(j->name);
+      ++i;
+      ++j;
+    }
+  }
+  auto& a = my_digest.ring;
+  auto& b = theirs.ring;
+  if (a == b)
+    return out;
+  if (a.epoch != b.epoch || a.change != b.change) {
+    if (a.epoch >= b.epoch) {
+      out.ring_sent = ring_part::full;
+      out.ring = mine.layout;
+    }
+    if (a.epoch <= b.epoch)
+      out.ring_wanted = ring_part::full;
+  } else {
+    // The same change, different progress: the finished transfers alone (the other side sends
+    // back only those this list lacks).
+    out.ring_sent = ring_part::done;
+    out.ring.epoch = mine.layout.epoch;
+    out.ring.done = mine.layout.done;
+    out.ring_wanted = ring_part::done;
+  }
+  return out;
+}
+
+delta_outcome apply_delta(membership_view& view, const ring_digest& my_ring,
+                          const view_delta& delta) {
+  delta_outcome out;
+  for (auto& m : delta.members)
+    if (merge_entry(view, m))
+      out.names.push_back(m.name);
+  for (auto& t : delta.tombstones)
+    if (merge_tombstone(view, t))
+      out.names.push_back(t.name);
+  out.changed = !out.names.empty();
+  auto& layout = view.layout;
+  if (delta.ring_sent == ring_part::full) {
+    auto merged = merge_layouts(layout, delta.ring);
+    if (!same_change(merged, layout) || merged.done != layout.done) {
+      layout = std::move(merged);
+      out.changed = true;
+    }
+  } else if (delta.ring_sent == ring_part::done && my_ring.epoch == delta.ring_of.epoch &&
+             my_ring.change == delta.ring_of.change && !layout.next_owners.empty()) {
+    // The same change on both sides: merge_layouts would unite the finished transfers.
+    std::vector<partition_transfer> united;
+    std::set_union(layout.done.begin(), layout.done.end(), delta.ring.done.begin(),
+                   delta.ring.done.end(), std::back_inserter(united));
+    if (united.size() != layout.done.size()) {
+      layout.done = std::move(united);
+      out.changed = true;
+    }
+  }
+  return out;
+}
+
+view_delta fulfil(const membership_view& mine, const ring_digest& my_ring,
+                  const view_delta& request) {
+  view_delta out;
+  out.ring_of = my_ring;
+  for (auto& name : request.wanted)
+    send_entry(mine, name, out);
+  if (request.ring_wanted == ring_part::none || my_ring == request.ring_of)
+    return out;
+  auto& theirs = request.ring_of;
+  if (my_ring.epoch == theirs.epoch && my_ring.change == theirs.change) {
+    // Their answer listed their finished transfers: send only those it lacks.
+    std::set_difference(mine.layout.done.begin(), mine.layout.done.end(),
+                        request.ring.done.begin(), request.ring.done.end(),
+                        std::back_inserter(out.ring.done));
+    if (!out.ring.done.empty()) {
+      out.ring_sent = ring_part::done;
+      out.ring.epoch = mine.layout.epoch;
+    }
+  } else if (my_ring.epoch >= theirs.epoch) {
+    // Another change (or this side promoted the ring meanwhile): the whole layout. A lower epoch
+    // would lose to theirs anyway.
+    out.ring_sent = ring_part::full;
+    out.ring = mine.layout;
+  }
+  return out;
+}
+
+bool carries_nothing(const view_delta& delta) {
+  return delta.members.empty() && delta.tombstones.empty() && delta.wanted.empty() &&
+         delta.ring_sent == ring_part::none && delta.ring_wanted == ring_part::none;
+}
+
+bool tombstone_expired(const member_tombstone& t, int64_t wall_us, int64_t tombstone_grace_ms) {
+  return wall_us - t.purged_us >= tombstone_grace_ms * 1000;
+}
+
+purge_outcome purge_departed(membership_view& view, purge_clock& clock, int64_t now_ms,
+                             int64_t wall_us, int64_t removed_grace_ms,
+                             int64_t tombstone_grace_ms) {
+  purge_outcome out;
+  // First sightings of the members still removed; the others are forgotten.
+  std::map<std::string, int64_t> since;
+  for (auto& m : view.members)
+    if (m.state == member_state::removed) {
+      auto it = clock.removed_since.find(m.name);
+      since.emplace(m.name, it != clock.removed_since.end() ? it->second : now_ms);
+    }
+  clock.removed_since.swap(since);
+  std::vector<std::string> due;
+  for (auto& [name, seen] : clock.removed_since)
+    if (now_ms - seen >= removed_grace_ms)
+      due.push_back(name);
+  if (!due.empty()) {
+    // O(Q), only while a removed member is due: one that still owns a partition (in the ring in
+    // force or the next) waits until the change that moves its partitions is over.
+    std::set<std::string> owning(view.layout.owners.begin(), view.layout.owners.end());
+    owning.insert(view.layout.next_owners.begin(), view.layout.next_owners.end());
+    for (auto& name : due) {
+      if (owning.count(name) > 0)
+        continue;
+      auto it = by_name(view.members, name);
+      if (it == view.members.end() || it->name != name)
+        continue;
+      member_tombstone t{name, it->version, wall_us};
+      view.members.erase(it);
+      view.tombstones.insert(by_name(view.tombstones, name), t);
+      clock.removed_since.erase(name);
+      out.purged.push_back(name);
+    }
+  }
+  auto expired = [&](const member_tombstone& t) {
+    return tombstone_expired(t, wall_us, tombstone_grace_ms);
+  };
+  for (auto& t : view.tombstones)
+    if (expired(t))
+      out.forgotten.push_back(t.name);
+  view.tombstones.erase(std::remove_if(view.tombstones.begin(), view.tombstones.end(), expired),
+                        view.tombstones.end());
+  return out;
 }
 
 } // namespace actorkv

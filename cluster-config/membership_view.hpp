@@ -6,6 +6,7 @@
 // that has seen the same entries holds the same view whatever order gossip brought them in.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +23,9 @@ namespace actorkv {
 /// manifest describes at epoch 0.
 membership_view view_from_manifest(const manifest& m);
 
-/// The reconciliation of two views (see the header comment). Ring layouts: the higher epoch wins;
+/// The reconciliation of two views (see the header comment; a tombstone outranks every entry
+/// of its member up to its version, and is dropped for an entry of a higher one). Ring layouts:
+/// the higher epoch wins;
 /// on equal epochs, equal layouts unite their finished transfers, and of two different changes
 /// (made concurrently on two nodes) the one ordering later wins, on every node alike.
 membership_view merge(const membership_view& a, const membership_view& b);
@@ -32,6 +35,13 @@ void upsert(membership_view& view, const member_info& info);
 
 /// The entry named `name`, or nullptr.
 const member_info* find_member(const membership_view& view, const std::string& name);
+
+/// The tombstone of the purged member `name`, or nullptr.
+const member_tombstone* find_tombstone(const membership_view& view, const std::string& name);
+
+/// Whether `name` was removed from the cluster: its entry says removed, or only its tombstone
+/// is left.
+bool was_removed(const membership_view& view, const std::string& name);
 
 /// Whether the views hold the same entries.
 bool operator==(const membership_view& a, const membership_view& b);
@@ -50,8 +60,9 @@ std::optional<ring> next_ring(const membership_view& view);
 /// they are out it stops, and a restart from its data directory refuses to serve.
 bool has_left(const membership_view& view, const std::string& name);
 
-/// The members no write is meant for any more, in name order: those removed, and those that have
-/// left (has_left: their handoff finished). Hints held for them can never be delivered.
+/// The members no write is meant for any more, in name order: those removed (tombstones
+/// included), and those that have left (has_left: their handoff finished). Hints held for them
+/// can never be delivered.
 std::vector<std::string> departed_members(const membership_view& view);
 
 /// Every transfer the change under way needs with N = `replicas` (done or not); empty when none.
@@ -83,9 +94,78 @@ std::string describe_change(const membership_view& before, const membership_view
 std::string encode_view(const membership_view& view);
 std::optional<membership_view> decode_view(const std::string& text);
 
+/// The format an encoded view says it is in (its first line), or nullopt when it says none: a
+/// view kept by a later release is told apart from damaged text.
+std::optional<uint32_t> kept_view_format(const std::string& text);
+
 /// Empty when `theirs` (received from a peer) is in this build's membership_format; else why it
 /// is refused, for the log. A view in another format is never merged.
 std::string format_refusal(const membership_view& theirs);
+std::string format_refusal(uint32_t format);
+
+// Gossip of digests. A round between A (who starts it) and B:
+//   A -> B  digest_of(A)                      O(members) bytes, no ring
+//   B -> A  answer_digest(B, A's digest)      the entries A lacks or holds older, the names B
+//                                             wants, a ring part when the rings differ
+//   A       apply_delta(A, answer)            O(entries received), + O(Q) when a ring came
+//   A -> B  fulfil(A, answer)                 what B asked for (not sent when empty)
+//   B       apply_delta(B, that)
+// Afterwards both hold what merge(A, B) holds: the entries compared are those merge compares
+// (a version, and a stamp of the rest, so equal versions with different content both travel),
+// and merge's rules decide. When nothing differs the answer is empty and nobody merges.
+
+/// The ring's identity and progress (O(Q): a node keeps it with its view, see view_digest).
+ring_digest ring_digest_of(const ring_layout& layout);
+
+/// The view in brief: per member (and tombstone) its name, version and stamp; the ring's digest.
+view_digest digest_of(const membership_view& view);
+
+/// B's answer to A's digest (`mine` is B's view, `my_digest` digest_of it). Merges nothing.
+view_delta answer_digest(const membership_view& mine, const view_digest& my_digest,
+                         const view_digest& theirs);
+
+/// What apply_delta changed: the names whose entry (or tombstone) is new or replaced.
+struct delta_outcome {
+  bool changed = false;
+  std::vector<std::string> names;
+};
+
+/// Merges the entries and ring part a delta carries into `view` (whose ring digest is `my_ring`):
+/// each by merge's rules, so applying a delta twice or late changes nothing more.
+delta_outcome apply_delta(membership_view& view, const ring_digest& my_ring,
+                          const view_delta& delta);
+
+/// What A sends back for B's answer `request` (after applying it): the entries B named in
+/// `wanted`, and the ring part B asked for (only the transfers B's answer lacked when the change
+/// is the same, the whole layout when A's ring is another).
+view_delta fulfil(const membership_view& mine, const ring_digest& my_ring,
+                  const view_delta& request);
+
+/// Whether a delta carries nothing and asks for nothing.
+bool carries_nothing(const view_delta& delta);
+
+/// When this node first saw each removed member (its own clock, ms).
+struct purge_clock {
+  std::map<std::string, int64_t> removed_since;
+};
+
+/// What purge_departed did: members turned into tombstones, tombstones dropped.
+struct purge_outcome {
+  std::vector<std::string> purged;
+  std::vector<std::string> forgotten;
+};
+
+/// A member removed (as this node saw by its clock, `now_ms`) at least `removed_grace_ms` ago
+/// that owns no partition, in the ring in force or the next, becomes a tombstone stamped with the
+/// wall clock `wall_us`; a tombstone purged (by its stamp) at least `tombstone_grace_ms` before
+/// `wall_us` is dropped. `clock` records first sightings.
+/// Whether every node drops `t` at wall-clock time `wall_us` (and takes it from nobody: a
+/// tombstone taken back after its drop would go round between the nodes for ever).
+bool tombstone_expired(const member_tombstone& t, int64_t wall_us, int64_t tombstone_grace_ms);
+
+purge_outcome purge_departed(membership_view& view, purge_clock& clock, int64_t now_ms,
+                             int64_t wall_us, int64_t removed_grace_ms,
+                             int64_t tombstone_grace_ms);
 
 /// A short fingerprint of the view (e.g. for status: equal on every node once gossip converged).
 uint64_t fingerprint(const membership_view& view);

@@ -119,17 +119,18 @@ using replica_gateway_actor =
 using replica_answers_actor =
     caf::typed_actor<caf::reacts_to<batch_atom, std::vector<replica_answer>>>;
 
-/// Peer handshake: who a node is, with which instance settings, and the two actors that serve its
-/// peers (a constant size, whatever the number of partitions).
 /// The version of the messages nodes exchange (their types and layouts): raise it with every
 /// change to a message between nodes. Peers of different versions refuse each other in the
 /// handshake with one log line naming both, instead of failing every decode. peer_hello's layout
 /// up to `protocol` must never change, so that any two versions can read each other's.
 /// 2: replica reads' inline limit; node_actor's (status, cluster); SWIM probes between nodes.
 /// 3: peer_hello's detector; one vnode actor per node, its messages naming the partition,
-///    instead of one per partition.
+///    instead of one per partition; gossip of digests (view_digest, view_delta);
+///    membership_view format 3 (tombstones).
 constexpr uint32_t protocol_version = 3;
 
+/// Peer handshake: who a node is, with which instance settings, and the two actors that serve its
+/// peers (a constant size, whatever the number of partitions).
 struct peer_hello {
   uint32_t protocol = protocol_version; ///< first, so that every version reads it
   std::string name;
@@ -284,8 +285,14 @@ using node_actor = caf::typed_actor<
     caf::replies_to<peer_atom, peer_hello>::with<peer_hello>,
     /// Liveness probe of the failure detector: answered at once, with this node's clocks.
     caf::replies_to<caf::ping_atom>::with<clock_reading>,
-    /// Gossip: merges the sender's view into this node's and answers with the result.
+    /// Gossip: merges the sender's view into this node's and answers with the result (a joining
+    /// node fetches the view this way).
     caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
+    /// A gossip round's digest: answers with the entries the sender lacks and asks for the ones
+    /// this node lacks (delegated to membership).
+    caf::replies_to<gossip_atom, view_digest>::with<view_delta>,
+    /// The second half of a round: the entries asked for; merged, answered with ok.
+    caf::replies_to<gossip_atom, view_delta>::with<caf::ok_atom>,
     /// Fault injection: ("drop", peers, 0) drops, ("delay", peers, ms) delays every request from
     /// those peers' processes; ("heal", {}, 0) clears all rules. Answers with a description of the
     /// rules now in force; ec::bad_request unless the manifest's [faults] injection is true.
@@ -406,8 +413,12 @@ using handoff_listener_actor = caf::typed_actor<
 using membership_actor = caf::typed_actor<
     /// The current peers (replaces the previous view of who is reachable).
     caf::reacts_to<peer_atom, std::vector<peer_view>>,
-    /// A peer's gossip: merge and answer with the merged view.
+    /// A peer's whole view (a joining node's): merge and answer with the merged view.
     caf::replies_to<gossip_atom, membership_view>::with<membership_view>,
+    /// A peer's digest: answer with what it lacks, ask for what this view lacks (merges nothing).
+    caf::replies_to<gossip_atom, view_digest>::with<view_delta>,
+    /// The entries a peer was asked for in the answer to its digest: merged.
+    caf::replies_to<gossip_atom, view_delta>::with<caf::ok_atom>,
     /// The current view.
     caf::replies_to<view_atom>::with<membership_view>,
     /// An admin's change (see node_actor's admin handler).

@@ -88,20 +88,115 @@ typename Inspector::result_type inspect(Inspector& f, ring_layout& x) {
   return f(caf::meta::type_name("actorkv::ring_layout"), x.epoch, x.owners, x.next_owners, x.done);
 }
 
-/// The layout of membership_view this build sends and accepts. 1 (no field; before zones) and
-/// any other value are refused: a view from another format is never merged into this one.
-constexpr uint32_t membership_format = 2;
+/// What remains of a removed member once its grace period is over: enough that no older entry
+/// of it (at a version up to `version`) can bring it back. On equal versions it outranks any
+/// entry (as if it were a state after removed). Every node drops it a while after `purged_us`
+/// (a wall-clock time, the same on every node, so that no node hands it back to another that
+/// already dropped it as if it were new).
+struct member_tombstone {
+  std::string name;
+  uint64_t version = 0;
+  int64_t purged_us = 0; ///< wall-clock microseconds when a node first purged the member
+};
 
-/// The cluster view: every member ever known, sorted by name, and the ring.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_tombstone& x) {
+  return f(caf::meta::type_name("actorkv::member_tombstone"), x.name, x.version, x.purged_us);
+}
+
+/// The layout of membership_view (and of the gossip digests) this build sends and accepts.
+/// 1 (no field; before zones), 2 (before tombstones) and any other value are refused: a view
+/// from another format is never merged into this one.
+constexpr uint32_t membership_format = 3;
+
+/// The cluster view: every member known, sorted by name, the tombstones of purged ones (sorted
+/// by name, no name in both lists), and the ring.
 struct membership_view {
   uint32_t format = membership_format; ///< first on the wire, so that any later layout is told
   std::vector<member_info> members;
   ring_layout layout;
+  std::vector<member_tombstone> tombstones;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, membership_view& x) {
-  return f(caf::meta::type_name("actorkv::membership_view"), x.format, x.members, x.layout);
+  return f(caf::meta::type_name("actorkv::membership_view"), x.format, x.members, x.layout,
+           x.tombstones);
+}
+
+/// One member (or tombstone) in a gossip digest: its version, and a stamp of the rest of the
+/// entry, so that two entries of equal version but different content are told apart.
+struct member_digest {
+  std::string name;
+  uint64_t version = 0;
+  uint64_t stamp = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_digest& x) {
+  return f(caf::meta::type_name("actorkv::member_digest"), x.name, x.version, x.stamp);
+}
+
+/// What identifies a ring layout and its progress: the epoch, a stamp of the change (owners and
+/// next owners) and of the finished transfers.
+struct ring_digest {
+  uint64_t epoch = 0;
+  uint64_t change = 0;
+  uint32_t done = 0; ///< how many transfers are done
+  uint64_t done_stamp = 0;
+};
+
+inline bool operator==(const ring_digest& a, const ring_digest& b) {
+  return a.epoch == b.epoch && a.change == b.change && a.done == b.done &&
+         a.done_stamp == b.done_stamp;
+}
+inline bool operator!=(const ring_digest& a, const ring_digest& b) {
+  return !(a == b);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ring_digest& x) {
+  return f(caf::meta::type_name("actorkv::ring_digest"), x.epoch, x.change, x.done, x.done_stamp);
+}
+
+/// The first message of a gossip round: the sender's view in brief (members and tombstones
+/// sorted by name together; O(members) bytes, no ring).
+struct view_digest {
+  uint32_t format = membership_format; ///< first, as in membership_view
+  std::vector<member_digest> members;
+  ring_digest ring;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, view_digest& x) {
+  return f(caf::meta::type_name("actorkv::view_digest"), x.format, x.members, x.ring);
+}
+
+/// How much of a ring layout a view_delta carries or asks for.
+enum class ring_part : uint8_t {
+  none = 0,
+  done = 1, ///< only finished transfers (of the change ring_digest names)
+  full = 2, ///< the whole layout (Q owner names, and the next owners while a change runs)
+};
+
+/// The answer to a digest (and the sender's reply to that answer): the entries the other side
+/// lacks or holds older, the names whose entries the sender wants, and a ring part when the
+/// digests' rings differ.
+struct view_delta {
+  uint32_t format = membership_format;
+  std::vector<member_info> members;
+  std::vector<member_tombstone> tombstones;
+  std::vector<std::string> wanted; ///< names whose entries the receiver is asked to send back
+  ring_digest ring_of;             ///< the sender's ring (what `ring` belongs to)
+  ring_part ring_sent = ring_part::none;
+  ring_layout ring; ///< ring_sent full: the layout; done: only `done` is filled
+  ring_part ring_wanted = ring_part::none;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, view_delta& x) {
+  return f(caf::meta::type_name("actorkv::view_delta"), x.format, x.members, x.tombstones,
+           x.wanted, x.ring_of, x.ring_sent, x.ring, x.ring_wanted);
 }
 
 } // namespace actorkv

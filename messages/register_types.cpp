@@ -31,6 +31,11 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<peer_view>("actorkv::peer_view");
   cfg.add_message_type<member_info>("actorkv::member_info");
   cfg.add_message_type<membership_view>("actorkv::membership_view");
+  cfg.add_message_type<member_tombstone>("actorkv::member_tombstone");
+  cfg.add_message_type<member_digest>("actorkv::member_digest");
+  cfg.add_message_type<ring_digest>("actorkv::ring_digest");
+  cfg.add_message_type<view_digest>("actorkv::view_digest");
+  cfg.add_message_type<view_delta>("actorkv::view_delta");
   cfg.add_message_type<partition_transfer>("actorkv::partition_transfer");
   cfg.add_message_type<ring_layout>("actorkv::ring_layout");
   cfg.add_message_type<keyed_record>("actorkv::keyed_record");

@@ -1,5 +1,6 @@
 #include "actors/node/membership.hpp"
 
+#include <algorithm>
 #include <random>
 
 #include <caf/all.hpp>
@@ -19,6 +20,8 @@ struct membership_state {
   static inline const char* name = "membership";
   membership_options options;
   membership_view view;
+  view_digest digest; ///< digest_of(view), kept with it: an idle round costs no O(Q) work
+  purge_clock purges;
   peer_directory peers;
   std::minstd_rand rng;
   uint32_t refused_format = membership_format; ///< the last foreign format logged (log it once)
@@ -48,6 +51,7 @@ void log_ring(self_ptr self, const ring_layout& before) {
 void changed(self_ptr self, const ring_layout& before) {
   auto& st = self->state;
   promote_if_complete(st.view, st.replicas());
+  st.digest = digest_of(st.view);
   log_ring(self, before);
   if (st.options.storage)
     self->request(st.options.storage, st.options.timeout, meta_atom::value,
@@ -61,28 +65,103 @@ void changed(self_ptr self, const ring_layout& before) {
     self->send(st.options.listener, view_atom::value, st.view);
 }
 
-void adopt(self_ptr self, const membership_view& incoming) {
+/// Whether a peer's message is in this build's format (a foreign one is logged once, not merged).
+bool accepted(self_ptr self, uint32_t format) {
   auto& st = self->state;
-  if (auto why = format_refusal(incoming); !why.empty()) {
-    if (st.refused_format != incoming.format)
+  if (auto why = format_refusal(format); !why.empty()) {
+    if (st.refused_format != format)
       log_event(log_subsystem::gossip, st.node(), why);
-    st.refused_format = incoming.format;
-    return;
+    st.refused_format = format;
+    return false;
   }
+  return true;
+}
+
+void log_entry(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  if (auto* m = find_member(st.view, name))
+    log_event(log_subsystem::gossip, st.node(),
+              "view: " + m->name + " " + state_name(m->state) + ", incarnation " +
+                  std::to_string(m->incarnation) + " version " + std::to_string(m->version));
+  else if (auto* t = find_tombstone(st.view, name))
+    log_event(log_subsystem::gossip, st.node(),
+              "view: " + name + " purged (tombstone at version " + std::to_string(t->version) +
+                  ")");
+}
+
+/// Removes the tombstones this node has dropped (or would) from what a peer sent.
+void drop_expired(self_ptr self, std::vector<member_tombstone>& tombstones) {
+  auto& st = self->state;
+  auto wall = st.options.now_us();
+  auto grace_ms = int64_t(st.options.cluster.gossip.tombstone_grace_s) * 1000;
+  tombstones.erase(std::remove_if(tombstones.begin(), tombstones.end(),
+                                  [&](const member_tombstone& t) {
+                                    return tombstone_expired(t, wall, grace_ms);
+                                  }),
+                   tombstones.end());
+}
+
+/// A whole view (a joining node's): merged by merge's rules.
+void adopt(self_ptr self, membership_view incoming) {
+  auto& st = self->state;
+  if (!accepted(self, incoming.format))
+    return;
+  drop_expired(self, incoming.tombstones);
   auto merged = merge(st.view, incoming);
   if (merged == st.view)
     return;
-  for (auto& m : merged.members) {
-    auto* old = find_member(st.view, m.name);
-    if (!old || old->version != m.version || old->incarnation != m.incarnation ||
-        old->state != m.state)
-      log_event(log_subsystem::gossip, st.node(),
-                "view: " + m.name + " " + state_name(m.state) + ", incarnation " +
-                    std::to_string(m.incarnation) + " version " + std::to_string(m.version));
-  }
-  auto before = st.view.layout;
+  auto old = std::move(st.view);
+  auto before = old.layout;
   st.view = std::move(merged);
+  for (auto& m : st.view.members) {
+    auto* was = find_member(old, m.name);
+    if (!was || was->version != m.version || was->incarnation != m.incarnation ||
+        was->state != m.state)
+      log_entry(self, m.name);
+  }
+  for (auto& t : st.view.tombstones)
+    if (!find_tombstone(old, t.name))
+      log_entry(self, t.name);
   changed(self, before);
+}
+
+/// A delta (an answer to this node's digest, or what a peer was asked for): O(entries) merges.
+void adopt(self_ptr self, view_delta delta) {
+  auto& st = self->state;
+  if (!accepted(self, delta.format))
+    return;
+  drop_expired(self, delta.tombstones);
+  ring_layout before; // log_ring compares epochs only: no O(Q) copy
+  before.epoch = st.view.layout.epoch;
+  auto outcome = apply_delta(st.view, st.digest.ring, delta);
+  if (!outcome.changed)
+    return;
+  for (auto& name : outcome.names)
+    log_entry(self, name);
+  changed(self, before);
+}
+
+/// Purges members removed long enough ago, and drops tombstones kept long enough.
+void purge(self_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 self->clock().now().time_since_epoch())
+                 .count();
+  auto& g = st.options.cluster.gossip;
+  // The removal's grace counts on this node's clock from when it saw the removal; a tombstone's
+  // on the wall clock from its stamp, alike on every node (else nodes would hand a dropped one
+  // back to each other as new, for ever).
+  auto outcome = purge_departed(st.view, st.purges, now, st.options.now_us(),
+                                int64_t(g.removed_grace_s) * 1000,
+                                int64_t(g.tombstone_grace_s) * 1000);
+  for (auto& name : outcome.purged)
+    log_event(log_subsystem::gossip, st.node(),
+              "view: " + name + " purged " + std::to_string(g.removed_grace_s) +
+                  " s after its removal (a tombstone remains)");
+  for (auto& name : outcome.forgotten)
+    log_event(log_subsystem::gossip, st.node(), "view: the tombstone of " + name + " dropped");
+  if (!outcome.purged.empty() || !outcome.forgotten.empty())
+    changed(self, st.view.layout);
 }
 
 bool is_up(self_ptr self, const std::string& name) {
@@ -143,16 +222,28 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
   // at the largest version, stays).
   if (mine.state != member_state::removed)
     mine.version = std::max(mine.version + 1, static_cast<uint64_t>(st.options.now_us()));
-  upsert(st.view, mine);
+  // A purged node's entry is not brought back: its tombstone tells the node it was removed.
+  if (!find_tombstone(st.view, mine.name))
+    upsert(st.view, mine);
   changed(self, st.view.layout);
   self->send(self, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
         self->state.peers.replace(std::move(peers));
       },
-      [=](gossip_atom, const membership_view& theirs) {
-        adopt(self, theirs);
+      [=](gossip_atom, membership_view& theirs) {
+        adopt(self, std::move(theirs));
         return self->state.view;
+      },
+      [=](gossip_atom, const view_digest& theirs) -> caf::result<view_delta> {
+        auto& st = self->state;
+        if (!accepted(self, theirs.format))
+          return caf::make_error(ec::bad_request, format_refusal(theirs.format));
+        return answer_digest(st.view, st.digest, theirs);
+      },
+      [=](gossip_atom, view_delta& delta) {
+        adopt(self, std::move(delta));
+        return caf::ok_atom::value;
       },
       [=](view_atom) { return self->state.view; },
       [=](admin_atom, const std::string& action, const std::string& subject, bool apply) {
@@ -172,12 +263,26 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
       },
       [=](caf::tick_atom) {
         auto& st = self->state;
+        purge(self);
         auto reachable = st.peers.up_nodes();
         if (!reachable.empty()) {
           auto target = reachable[st.rng() % reachable.size()];
-          self->request(target, st.options.timeout, gossip_atom::value, st.view)
-              .then([=](const membership_view& theirs) { adopt(self, theirs); },
-                    [](caf::error&) {});
+          // Push-pull by digests: the peer answers with what this node lacks and asks for what
+          // it lacks; that goes back only when it asked for something.
+          self->request(target, st.options.timeout, gossip_atom::value, st.digest)
+              .then(
+                  [=](view_delta& answer) {
+                    adopt(self, answer);
+                    if (!accepted(self, answer.format))
+                      return;
+                    auto& st = self->state;
+                    auto back = fulfil(st.view, st.digest.ring, answer);
+                    if (!carries_nothing(back))
+                      self->request(target, st.options.timeout, gossip_atom::value,
+                                    std::move(back))
+                          .then([](caf::ok_atom) {}, [](caf::error&) {});
+                  },
+                  [](caf::error&) {});
         }
         self->delayed_send(self, st.options.interval, caf::tick_atom::value);
       },

@@ -214,6 +214,18 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
         return gated_delegate<membership_view>(self, self->state.membership, gossip_atom::value,
                                                std::move(view));
       },
+      [=](gossip_atom, view_digest& digest) -> caf::result<view_delta> {
+        if (!allowed(role::node))
+          return refused("gossip", role::node);
+        return gated_delegate<view_delta>(self, self->state.membership, gossip_atom::value,
+                                          std::move(digest));
+      },
+      [=](gossip_atom, view_delta& delta) -> caf::result<caf::ok_atom> {
+        if (!allowed(role::node))
+          return refused("gossip", role::node);
+        return gated_delegate<caf::ok_atom>(self, self->state.membership, gossip_atom::value,
+                                            std::move(delta));
+      },
       [=](peer_atom, const peer_hello& theirs) -> caf::result<peer_hello> {
         if (!allowed(role::node))
           return refused("a peer handshake", role::node);

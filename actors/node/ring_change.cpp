@@ -57,10 +57,7 @@ void check_departure(self_ptr self) {
   auto& st = self->state;
   if (st.departed)
     return;
-  auto* me = find_member(st.view, st.options.self_name);
-  if (!me)
-    return;
-  if (me->state == member_state::removed) {
+  if (was_removed(st.view, st.options.self_name)) {
     depart(self, "this node was removed from the cluster; stopping (its data directory is no "
                  "longer part of the cluster)");
     return;
@@ -79,8 +76,7 @@ void check_departure(self_ptr self) {
             // Hints for removed nodes can never be delivered: they do not hold a departure up.
             uint64_t held = 0;
             for (auto& b : backlog) {
-              auto* target = find_member(self->state.view, b.target);
-              if (!target || target->state != member_state::removed)
+              if (!was_removed(self->state.view, b.target))
                 held += b.count;
             }
             if (held > 0 || self->state.departed) {

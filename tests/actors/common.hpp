@@ -125,6 +125,10 @@ struct fake_node_parts {
   client_requests_actor coordinator; ///< answered to session requests
   membership_actor membership;       ///< gossip is handed to it
   std::function<clock_reading()> clocks{}; ///< answers pings; unset: all zero
+  /// Told of every gossip message through this node, and of the answers to digests: its kind
+  /// ("view", "digest", "answer", "delta"), the member entries (and tombstones) and the ring
+  /// owner names it carries.
+  std::function<void(const std::string& kind, size_t entries, size_t owners)> on_gossip{};
 };
 
 /// A node_actor double.
@@ -150,7 +154,35 @@ inline node_actor spawn_fake_node(caf::actor_system& sys, fake_node_parts parts)
         [=](gossip_atom, membership_view& view) -> caf::result<membership_view> {
           if (!parts.membership)
             return refuse();
+          if (parts.on_gossip)
+            parts.on_gossip("view", view.members.size() + view.tombstones.size(),
+                            view.layout.owners.size() + view.layout.next_owners.size());
           return self->delegate(parts.membership, gossip_atom::value, std::move(view));
+        },
+        [=](gossip_atom, view_digest& digest) -> caf::result<view_delta> {
+          if (!parts.membership)
+            return refuse();
+          if (!parts.on_gossip)
+            return self->delegate(parts.membership, gossip_atom::value, std::move(digest));
+          parts.on_gossip("digest", digest.members.size(), 0);
+          auto answer = self->make_response_promise<view_delta>();
+          self->request(parts.membership, caf::infinite, gossip_atom::value, std::move(digest))
+              .then(
+                  [=](view_delta& d) mutable {
+                    parts.on_gossip("answer", d.members.size() + d.tombstones.size(),
+                                    d.ring.owners.size() + d.ring.next_owners.size());
+                    answer.deliver(std::move(d));
+                  },
+                  [=](caf::error& e) mutable { answer.deliver(std::move(e)); });
+          return answer;
+        },
+        [=](gossip_atom, view_delta& delta) -> caf::result<caf::ok_atom> {
+          if (!parts.membership)
+            return refuse();
+          if (parts.on_gossip)
+            parts.on_gossip("delta", delta.members.size() + delta.tombstones.size(),
+                            delta.ring.owners.size() + delta.ring.next_owners.size());
+          return self->delegate(parts.membership, gossip_atom::value, std::move(delta));
         },
         [=](fault_atom, const std::string&, const std::vector<std::string>&,
             uint32_t) -> caf::result<std::string> { return refuse(); },

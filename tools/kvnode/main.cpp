@@ -696,19 +696,27 @@ int main(int argc, char** argv) {
   std::optional<actorkv::membership_view> kept_view;
   if (auto text = (*engine)->get_meta("membership_view"); text && *text) {
     kept_view = actorkv::decode_view(**text);
+    // A view kept by a later release is not read, nor replaced by the manifest's (which may
+    // describe a cluster that has changed since): the node refuses to start.
+    if (auto format = actorkv::kept_view_format(**text);
+        !kept_view && format && *format > actorkv::membership_format)
+      return fail("the membership kept in " + self_entry->data_dir + " is in format " +
+                      std::to_string(*format) + ", written by a later release; this build reads "
+                      "formats 1 to " + std::to_string(actorkv::membership_format) +
+                      ": start it with the release that wrote it",
+                  1);
     if (!kept_view)
       actorkv::log_event(actorkv::log_level::warning, node_name, "the membership kept in " + self_entry->data_dir +
                                         " does not decode; starting from the manifest or seed");
   }
   if (kept_view) {
-    auto* me = actorkv::find_member(*kept_view, node_name);
-    if (me && me->state == actorkv::member_state::removed)
+    if (actorkv::was_removed(*kept_view, node_name))
       return fail(node_name + " was removed from the cluster; its data directory " +
                       self_entry->data_dir +
                       " is no longer part of it (to add this machine again, start it with a new "
                       "data directory and --join)",
                   no_longer_a_member);
-    if (me && actorkv::has_left(*kept_view, node_name))
+    if (actorkv::has_left(*kept_view, node_name))
       return fail(node_name + " has left the cluster: it handed off everything it held, and its "
                       "data directory " + self_entry->data_dir +
                       " is no longer needed (to add this machine again, start it with a new data "
@@ -822,8 +830,7 @@ int main(int argc, char** argv) {
         return fail("cannot join through " + join_seed + ": " + failure, 1);
       }
       if (fetched)
-        if (auto* me = actorkv::find_member(*fetched, node_name);
-            me && me->state == actorkv::member_state::removed) {
+        if (actorkv::was_removed(*fetched, node_name)) {
           caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
           return fail("the name " + node_name +
                           " belonged to a node that was removed from the cluster; a joining node "

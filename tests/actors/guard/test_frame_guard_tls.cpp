@@ -809,6 +809,8 @@ struct fake_node {
           [](swim_atom, const swim_ping&) { return swim_ack{}; },
           [](swim_atom, const swim_relay&) { return swim_ack{}; },
           [](gossip_atom, membership_view& v) { return v; },
+          [](gossip_atom, view_digest&) { return view_delta{}; },
+          [](gossip_atom, view_delta&) { return caf::ok_atom::value; },
           [](fault_atom, std::string& what, std::vector<std::string>&, uint32_t) {
             return "fault " + what;
           },

@@ -13,6 +13,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -61,6 +62,9 @@ manifest three_nodes() {
   m.store.replicas = replicas;
   m.store.read_quorum = 1;
   m.store.write_quorum = 1;
+  // Short enough for a test to see a purge (virtual time), far beyond every other test's span.
+  m.gossip.removed_grace_s = 30;
+  m.gossip.tombstone_grace_s = 120;
   for (int i = 1; i <= 3; ++i)
     m.nodes.push_back(node_entry{"n" + std::to_string(i), "127.0.0.1",
                                  static_cast<uint16_t>(7100 + i), 1, "data" + std::to_string(i)});
@@ -70,6 +74,13 @@ manifest three_nodes() {
 std::string name_of(size_t i) {
   return "n" + std::to_string(i + 1);
 }
+
+/// What went through the fake nodes' gossip handlers (see fake_node_parts::on_gossip).
+struct gossip_log {
+  std::map<std::string, size_t> messages; ///< by kind
+  size_t entries = 0;
+  size_t owners = 0;
+};
 
 struct member {
   membership_actor actor;
@@ -84,6 +95,7 @@ struct member {
 struct membership_fixture : deterministic_fixture {
   manifest cluster = three_nodes();
   std::vector<member> members;
+  std::shared_ptr<gossip_log> log = std::make_shared<gossip_log>();
 
   explicit membership_fixture(uint64_t seed = 1) {
     for (size_t i = 0; i < 3; ++i)
@@ -113,7 +125,13 @@ struct membership_fixture : deterministic_fixture {
     o.now_us = [clock = m.clock] { return *clock; };
     o.seed = seed;
     m.actor = keep(spawn_membership(sys, std::move(o)));
-    m.node = keep(spawn_fake_node(sys, fake_node_parts{{}, m.actor}));
+    fake_node_parts parts{{}, m.actor};
+    parts.on_gossip = [log = log](const std::string& kind, size_t entries, size_t owners) {
+      ++log->messages[kind];
+      log->entries += entries;
+      log->owners += owners;
+    };
+    m.node = keep(spawn_fake_node(sys, std::move(parts)));
     return m;
   }
 
@@ -392,6 +410,92 @@ BOOST_FIXTURE_TEST_CASE(a_partitioned_member_changes_nobody_until_peers_are_up,
     BOOST_TEST(find_member(v, name_of(j))->version == uint64_t(*members[j].clock), name_of(j));
     BOOST_TEST(find_member(v, name_of(j))->incarnation == members[j].incarnation, name_of(j));
   }
+}
+
+BOOST_FIXTURE_TEST_CASE(idle_rounds_send_digests_and_no_entry_nor_ring, membership_fixture) {
+  all_up();
+  gossip_intervals(2);
+  require_converged();
+  *log = gossip_log{};
+  auto heard = members[0].heard->count;
+  gossip_intervals(5);
+  // Each member starts a round every interval: 15 digests, each answered with nothing.
+  BOOST_TEST(log->messages["digest"] >= 15u);
+  BOOST_TEST(log->messages["answer"] == log->messages["digest"]);
+  BOOST_TEST(log->messages["view"] == 0u); // no whole view
+  BOOST_TEST(log->messages["delta"] == 0u); // nothing was asked for
+  BOOST_TEST(log->entries == 15u * 3u);      // the digests' three names each, nothing more
+  BOOST_TEST(log->owners == 0u);
+  BOOST_TEST(members[0].heard->count == heard); // and no view change
+  // A change travels as that change: one entry (and the ring, whose epoch moved).
+  *log = gossip_log{};
+  auto answer = admin(0, "leave", "n3", true);
+  BOOST_REQUIRE_MESSAGE(answer.rfind("leave n3 applied", 0) == 0, answer);
+  gossip_intervals(2);
+  require_converged();
+  BOOST_TEST(log->messages["view"] == 0u);
+  BOOST_TEST(log->owners > 0u);
+  BOOST_TEST(log->owners <= 2u * 2u * 2u * partitions); // the ring went to each member once or so
+}
+
+BOOST_FIXTURE_TEST_CASE(a_removed_member_is_purged_after_the_grace_and_stays_out,
+                        membership_fixture) {
+  // n3 is down for n1 and n2 (and hears from nobody): an admin removes it.
+  tell_peers(0, {1});
+  tell_peers(1, {0});
+  tell_peers(2, {});
+  run();
+  gossip_intervals(2);
+  auto answer = admin(0, "remove", "n3", true);
+  BOOST_REQUIRE_MESSAGE(answer.rfind("remove n3 applied", 0) == 0, answer);
+  gossip_intervals(2);
+  auto changing = view_of(0);
+  for (auto& t : transfers_needed(changing, replicas))
+    self->send(members[0].actor, transfer_atom::value, changing.layout.epoch, t);
+  gossip_intervals(2);
+  for (size_t i : {0, 1}) {
+    auto v = view_of(i);
+    BOOST_TEST(v.layout.next_owners.empty(), name_of(i));
+    BOOST_REQUIRE((find_member(v, "n3") && find_member(v, "n3")->state == member_state::removed));
+  }
+  // Removed at ~4 s: still there before the 30 s grace, a tombstone after it, on both.
+  advance(20s);
+  BOOST_TEST(find_member(view_of(0), "n3"));
+  advance(10s);
+  for (size_t i : {0, 1}) {
+    auto v = view_of(i);
+    BOOST_TEST(!find_member(v, "n3"), name_of(i));
+    BOOST_TEST(find_tombstone(v, "n3"), name_of(i));
+    BOOST_TEST((members[i].heard->last == v), name_of(i) << "'s node was not told");
+  }
+  // n3 comes back with its old view (itself valid, at a fresh version): its entry stays out, and
+  // it learns it was removed (its node stops on that).
+  tell_peers(0, {1, 2});
+  tell_peers(1, {0, 2});
+  tell_peers(2, {0, 1});
+  run();
+  gossip_intervals(2);
+  for (size_t i : {0, 1, 2})
+    BOOST_TEST(!find_member(view_of(i), "n3"), name_of(i));
+  BOOST_TEST(was_removed(view_of(2), "n3"));
+  BOOST_TEST((view_of(0) == view_of(1)));
+  // It stops; the tombstone goes 120 s after its stamp, by the wall clocks (virtual time alone
+  // does not move them).
+  tell_peers(0, {1});
+  tell_peers(1, {0});
+  run();
+  advance(200s);
+  BOOST_TEST(find_tombstone(view_of(0), "n3"));
+  for (size_t i : {0, 1})
+    *members[i].clock += 119'000'000;
+  gossip_intervals(2);
+  BOOST_TEST(find_tombstone(view_of(0), "n3"));
+  for (size_t i : {0, 1})
+    *members[i].clock += 2'000'000;
+  gossip_intervals(2);
+  BOOST_TEST(!find_tombstone(view_of(0), "n3"));
+  BOOST_TEST(!find_tombstone(view_of(1), "n3"));
+  BOOST_TEST(view_of(0).members.size() == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
