@@ -976,22 +976,9 @@ public:
       sqlite3_bind_int64(stmt, 2, leaf_column(*after));
       bind_blob(stmt, 3, after->data(), after->size());
     }
-    for (;;) {
-      switch (sqlite3_step(stmt)) {
-      case SQLITE_ROW: {
-        auto key = column_bytes(stmt, 0);
-        auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 1));
-        auto size = static_cast<size_t>(sqlite3_column_bytes(stmt, 1));
-        if (!f(key, decode_record(data, size)))
-          return caf::none;
-        break;
-      }
-      case SQLITE_DONE:
-        return caf::none;
-      default:
-        return failure();
-      }
-    }
+    return each_record(stmt, [&](const bytes& key, caf::expected<record>&& rec) {
+      return f(key, std::move(rec));
+    });
   }
 
   caf::error for_each_dead(partition_id p, const std::optional<bytes>& after, int64_t before_us,
@@ -1004,25 +991,11 @@ public:
     else
       bind_blob(scan_dead_, 3, nullptr, 0);
     sqlite3_bind_int64(scan_dead_, 4, before_us);
-    for (;;) {
-      switch (sqlite3_step(scan_dead_)) {
-      case SQLITE_ROW: {
-        auto key = column_bytes(scan_dead_, 0);
-        auto data = static_cast<const uint8_t*>(sqlite3_column_blob(scan_dead_, 1));
-        auto size = static_cast<size_t>(sqlite3_column_bytes(scan_dead_, 1));
-        auto rec = decode_record(data, size);
-        // Only a readable record has a death; a row changed behind the engine's back is not
-        // reported (the integrity check corrects its `dies_us`).
-        if (rec && !f(key, std::move(rec)))
-          return caf::none;
-        break;
-      }
-      case SQLITE_DONE:
-        return caf::none;
-      default:
-        return failure();
-      }
-    }
+    return each_record(scan_dead_, [&](const bytes& key, caf::expected<record>&& rec) {
+      // Only a readable record has a death; a row changed behind the engine's back is not
+      // reported (the integrity check corrects its `dies_us`).
+      return !rec || f(key, std::move(rec));
+    });
   }
 
   caf::expected<uint64_t> count(partition_id p) override {
@@ -1261,6 +1234,27 @@ public:
 private:
   /// The error for the connection's latest failure: "<path>: <SQLite's message>", with a full disk
   /// (or a database at its page limit) spelled out because operators must act on it.
+  /// Steps `stmt` to its end, handing each row's key (column 0) and decoded record (column 1) to
+  /// `row`, which returns false to stop early; SQLite's error when a step fails.
+  template <class Row>
+  caf::error each_record(sqlite3_stmt* stmt, Row&& row) {
+    for (;;) {
+      switch (sqlite3_step(stmt)) {
+      case SQLITE_ROW: {
+        auto data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 1));
+        auto size = static_cast<size_t>(sqlite3_column_bytes(stmt, 1));
+        if (!row(column_bytes(stmt, 0), decode_record(data, size)))
+          return caf::none;
+        break;
+      }
+      case SQLITE_DONE:
+        return caf::none;
+      default:
+        return failure();
+      }
+    }
+  }
+
   caf::error failure() const {
     auto code = sqlite3_extended_errcode(db_) & 0xFF;
     std::string msg = sqlite3_errmsg(db_);
