@@ -17,6 +17,7 @@
 #include "messages/error.hpp"
 #include "storage/engine.hpp"
 #include "tests/actors/common.hpp"
+#include "tests/actors/node/handoff_target.hpp"
 
 using namespace actorkv;
 using namespace actorkv::test;
@@ -25,49 +26,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr partition_id part = 3;
-
-/// What the scripted target saw.
-struct target_log {
-  std::map<bytes, uint32_t> merges; ///< records received per key (refused ones included)
-  std::map<bytes, record> held;     ///< what it stored (merged)
-  uint32_t accept = UINT32_MAX;     ///< merges it accepts before refusing every other one
-  uint32_t accepted = 0;
-  uint64_t total() const {
-    uint64_t n = 0;
-    for (auto& [key, count] : merges)
-      n += count;
-    return n;
-  }
-};
-
-/// A vnode double for partition `part` of node "n2": merges into `log`, refusing with
-/// ec::unavailable once it accepted `log->accept` of them.
-vnode_actor spawn_target(caf::actor_system& sys, std::shared_ptr<target_log> log) {
-  return sys.spawn([log](vnode_actor::pointer) -> vnode_actor::behavior_type {
-    return {
-        [=](read_atom, partition_id, const bytes&) -> caf::result<replica_read> {
-          return replica_read{};
-        },
-        [=](merge_atom, partition_id p, const bytes& key,
-            const record& rec) -> caf::result<record> {
-          if (p != part)
-            return caf::make_error(ec::bad_request, "a merge for another partition");
-          ++log->merges[key];
-          if (log->accepted >= log->accept)
-            return caf::make_error(ec::unavailable, "the target went away");
-          ++log->accepted;
-          auto& held = log->held[key];
-          held = dvv::merge(held, rec, conflict_mode::siblings);
-          return held;
-        },
-        [=](tree_atom, partition_id, uint32_t) -> caf::result<std::vector<uint64_t>> {
-          return std::vector<uint64_t>{};
-        },
-        [=](leafkeys_atom, partition_id, const std::vector<uint64_t>&)
-            -> caf::result<std::vector<key_digest>> { return std::vector<key_digest>{}; },
-    };
-  });
-}
 
 /// A handoff listener double: remembers the transfers reported.
 struct listener_log {
@@ -122,7 +80,7 @@ struct handoff_fixture : deterministic_fixture {
     so.detached = false;
     so.seed = 1;
     storage = keep(spawn_storage(sys, engine, so));
-    target_vnode = keep(spawn_target(sys, target));
+    target_vnode = keep(spawn_handoff_target(sys, target, part));
     handoff_options ho;
     ho.node = "n1";
     ho.storage = storage;
@@ -245,8 +203,7 @@ BOOST_FIXTURE_TEST_CASE(a_transfer_waits_for_a_target_that_is_down_and_resumes, 
   BOOST_CHECK_LE(target->total(), 200u + 10u);
 }
 
-BOOST_FIXTURE_TEST_CASE(batches_wait_between_them_while_client_requests_are_slow,
-                        handoff_fixture) {
+BOOST_FIXTURE_TEST_CASE(batches_wait_between_them_while_client_requests_are_slow, handoff_fixture) {
   // Client requests at 50 ms, five times the 10 ms target: the background rate halves from 200
   // to 100 batches a second, 10 ms between batches.
   foreground_second(50ms);

@@ -23,6 +23,7 @@
 #include "storage/engine.hpp"
 #include "storage/merkle_tree.hpp"
 #include "tests/actors/common.hpp"
+#include "tests/actors/node/handoff_target.hpp"
 
 using namespace actorkv;
 using namespace actorkv::test;
@@ -135,33 +136,6 @@ record written(const std::string& value, uint64_t counter) {
   return r;
 }
 
-/// What a handoff target double received.
-struct received {
-  std::mutex mtx;
-  std::map<bytes, record> held;
-};
-
-vnode_actor spawn_target(caf::actor_system& sys, std::shared_ptr<received> log) {
-  return sys.spawn([log](vnode_actor::pointer) -> vnode_actor::behavior_type {
-    return {
-        [=](read_atom, partition_id, const bytes&) -> caf::result<replica_read> {
-          return replica_read{};
-        },
-        [=](merge_atom, partition_id, const bytes& key, const record& rec) -> caf::result<record> {
-          std::lock_guard<std::mutex> guard{log->mtx};
-          auto& held = log->held[key];
-          held = dvv::merge(held, rec, conflict_mode::siblings);
-          return held;
-        },
-        [=](tree_atom, partition_id, uint32_t) -> caf::result<std::vector<uint64_t>> {
-          return std::vector<uint64_t>{};
-        },
-        [=](leafkeys_atom, partition_id, const std::vector<uint64_t>&)
-            -> caf::result<std::vector<key_digest>> { return std::vector<key_digest>{}; },
-    };
-  });
-}
-
 /// A store of 100 committed records in partition `part` and one hint, under a storage actor and
 /// its reader on real threads.
 struct reader_fixture {
@@ -258,8 +232,8 @@ BOOST_FIXTURE_TEST_CASE(background_reads_are_answered_while_a_write_waits_in_its
   BOOST_CHECK_EQUAL(hints->size(), 1u);
 
   // A handoff of the partition runs to its end meanwhile.
-  auto target_log = std::make_shared<received>();
-  auto target = spawn_target(sys, target_log);
+  auto received = std::make_shared<target_log>();
+  auto target = spawn_handoff_target(sys, received);
   auto done = std::make_shared<std::promise<partition_transfer>>();
   auto transferred = done->get_future();
   auto listener =
@@ -281,8 +255,8 @@ BOOST_FIXTURE_TEST_CASE(background_reads_are_answered_while_a_write_waits_in_its
   BOOST_REQUIRE(transferred.wait_for(10s) == std::future_status::ready);
   BOOST_CHECK_EQUAL(transferred.get().partition, part);
   {
-    std::lock_guard<std::mutex> guard{target_log->mtx};
-    BOOST_CHECK_EQUAL(target_log->held.size(), 100u);
+    std::lock_guard<std::mutex> guard{received->mtx};
+    BOOST_CHECK_EQUAL(received->held.size(), 100u);
   }
   BOOST_CHECK(engine->wait_for_commit(0ms)); // the write still waited all along
 
