@@ -67,6 +67,16 @@ inline local_cluster::options one_node() {
   return o;
 }
 
+/// A tombstone grace period of 2 s. The fixture writes [storage] itself, so the setting goes into
+/// that table.
+inline void short_tombstone_grace(local_cluster& c) {
+  c.rewrite_manifest([](std::string text) {
+    auto at = text.find("[storage]\n");
+    BOOST_REQUIRE(at != std::string::npos);
+    return text.insert(at + 10, "tombstone_grace_s = 2\n");
+  });
+}
+
 inline unsigned test_seed() {
   unsigned seed = std::random_device{}();
   if (auto* env = std::getenv("ACTORKV_SEED"))

@@ -26,15 +26,6 @@ local_cluster::options three_quick() {
   return o;
 }
 
-/// The fixture writes [storage] itself: the grace period goes into that table.
-void short_grace(local_cluster& c) {
-  c.rewrite_manifest([](std::string text) {
-    auto at = text.find("[storage]\n");
-    BOOST_REQUIRE(at != std::string::npos);
-    return text.insert(at + 10, "tombstone_grace_s = 2\n");
-  });
-}
-
 std::string script(const std::string& verb, int keys, const std::string& suffix = "") {
   std::string s;
   for (int i = 0; i < keys; ++i)
@@ -53,7 +44,7 @@ BOOST_AUTO_TEST_SUITE(reclaim)
 BOOST_AUTO_TEST_CASE(a_replica_down_during_the_delete_cannot_bring_the_value_back) {
   constexpr int keys = 40;
   local_cluster c{three_quick()};
-  short_grace(c);
+  short_tombstone_grace(c);
   c.start_all();
   wait_until_all_up(c);
   std::string puts;
@@ -94,7 +85,7 @@ BOOST_AUTO_TEST_CASE(a_replica_down_during_the_delete_cannot_bring_the_value_bac
 
 BOOST_AUTO_TEST_CASE(a_write_after_the_delete_is_never_collected) {
   local_cluster c{three_quick()};
-  short_grace(c);
+  short_tombstone_grace(c);
   c.start_all();
   wait_until_all_up(c);
   auto r = c.kvsh(0, "put back v1\ndelete back\nput back v2\nput gone v\ndelete gone\n", 30s);
@@ -109,7 +100,7 @@ BOOST_AUTO_TEST_CASE(a_write_after_the_delete_is_never_collected) {
 BOOST_AUTO_TEST_CASE(deleting_every_key_shrinks_the_database_files) {
   constexpr int keys = 3000;
   local_cluster c{three_quick()};
-  short_grace(c);
+  short_tombstone_grace(c);
   c.start_all();
   wait_until_all_up(c);
   const std::string filler(1000, 'f');

@@ -26,14 +26,6 @@ local_cluster::options three_with_https() {
   return o;
 }
 
-void short_grace(local_cluster& c) {
-  c.rewrite_manifest([](std::string text) {
-    auto at = text.find("[storage]\n");
-    BOOST_REQUIRE(at != std::string::npos);
-    return text.insert(at + 10, "tombstone_grace_s = 2\n");
-  });
-}
-
 /// `curl -X METHOD` of `path` on node `i` as the "writer" certificate: the status and the body.
 std::pair<int, std::string> curl(local_cluster& c, size_t i, const std::string& method,
                                  const std::string& path, const std::string& body = "") {
@@ -73,7 +65,7 @@ BOOST_AUTO_TEST_SUITE(ttl)
 
 BOOST_AUTO_TEST_CASE(an_expired_key_is_gone_from_every_node_and_collected) {
   local_cluster c{three_with_https()};
-  short_grace(c);
+  short_tombstone_grace(c);
   c.start_all();
   wait_until_all_up(c);
   // A TTL out of range is refused, by kvsh and by the HTTPS API, and nothing is stored.

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/node/storage_actor.hpp"
 #include "storage/engine.hpp"
@@ -20,6 +21,21 @@ inline storage_actor spawn_memory_storage(deterministic_fixture& fx, replica_id 
   opts.seed = id;
   return fx.keep(
       spawn_storage(fx.sys, std::shared_ptr<storage::engine>{storage::make_memory_engine()}, opts));
+}
+
+/// Routes in which every key has one plan: the replicas `reachable` (indexes into `stores`, named
+/// "n<index + 1>") of N = 3, read at `r` and written at `w`.
+inline routes one_plan_routes(const std::vector<storage_actor>& stores,
+                              const std::vector<size_t>& reachable, uint32_t r, uint32_t w) {
+  coordination_plan plan;
+  for (auto i : reachable)
+    plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], {}, 0});
+  plan.replicas_total = 3;
+  plan.read_quorum = r;
+  plan.write_quorum = w;
+  routes out;
+  out.plans.push_back(std::move(plan));
+  return out;
 }
 
 } // namespace actorkv::test

@@ -38,15 +38,8 @@ struct replica_fixture : deterministic_fixture {
 
   /// A coordinator over the replicas with the given indexes (the reachable ones).
   coordinator_actor coordinator(std::vector<size_t> reachable, uint32_t r = 2, uint32_t w = 2) {
-    coordination_plan plan;
-    for (auto i : reachable)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], {}, 0});
-    plan.replicas_total = 3;
-    plan.read_quorum = r;
-    plan.write_quorum = w;
-    routes one_partition; // every key has this plan
-    one_partition.plans.push_back(std::move(plan));
-    return keep(spawn_coordinator(sys, coordinator_options{std::move(one_partition)}));
+    return keep(
+        spawn_coordinator(sys, coordinator_options{one_plan_routes(stores, reachable, r, w)}));
   }
 
   /// Sends `calls` in one batch, runs everything that follows, and returns the answers by id.

@@ -20,6 +20,7 @@
 #include "storage/engine.hpp"
 #include "storage/merkle_tree.hpp"
 #include "tests/actors/common.hpp"
+#include "tests/actors/node/replicas.hpp"
 
 using namespace actorkv;
 using namespace actorkv::test;
@@ -58,15 +59,7 @@ struct ttl_fixture : deterministic_fixture {
 
   /// A coordinator over the replicas with the given indexes, reading and writing at R and W.
   coordinator_actor coordinator(std::vector<size_t> reachable, uint32_t r = 2, uint32_t w = 2) {
-    coordination_plan plan;
-    for (auto i : reachable)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], {}, 0});
-    plan.replicas_total = 3;
-    plan.read_quorum = r;
-    plan.write_quorum = w;
-    routes one_partition;
-    one_partition.plans.push_back(std::move(plan));
-    coordinator_options opts{std::move(one_partition)};
+    coordinator_options opts{one_plan_routes(stores, reachable, r, w)};
     opts.clock = clock;
     return keep(spawn_coordinator(sys, opts));
   }
