@@ -69,7 +69,7 @@ struct storage_options {
   std::shared_ptr<metrics_registry> metrics{};
   /// Called (on the storage thread) when an integrity check found the store damaged beyond
   /// per-record repair, with the description; kvnode restarts itself to set the file aside.
-  std::function<void(const std::string&)> on_damage;
+  std::function<void(const std::string&)> on_damage{};
   /// How long an integrity check waits before it starts reading: 0, except in tests that need
   /// one running for a while (kvnode's ACTORKV_TEST_CHECK_DELAY_MS).
   std::chrono::milliseconds check_delay{0};
