@@ -8,7 +8,7 @@
 //   - too few requests to judge (an idle node): the rate doubles, since nothing can suffer.
 // Pure logic, no actors; time is a parameter. Memory is constant: latencies go into a histogram
 // of exponential buckets, not a list. The node shares one through actors/node/background_gate.hpp:
-// its coordinator feeds it, its handoff and anti-entropy workers wait its pause.
+// its coordinator and replica gateway feed it, its handoff and anti-entropy workers wait its pause.
 #pragma once
 
 #include <array>

@@ -217,8 +217,8 @@ struct anti_entropy_settings {
 /// [background]: optional; how background work (handoff, anti-entropy) yields to foreground
 /// requests (cluster-config/background_pace.hpp).
 struct background_settings {
-  /// Foreground p99 latency (coordinated requests, over 2 s windows) above which background work
-  /// is slowed, down to one unit a second.
+  /// Foreground p99 latency (coordinated requests and replica calls served, over 2 s windows)
+  /// above which background work is slowed, down to one unit a second.
   uint32_t target_p99_ms = 50;
 };
 

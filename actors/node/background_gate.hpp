@@ -1,8 +1,8 @@
 // The node's one background_pace (cluster-config/background_pace.hpp), shared by the actors that
-// feed it and those it paces: the coordinator records every client request's latency, and the
-// handoff and anti-entropy workers wait pause() between their units of work (a batch streamed,
-// a partition compared). They run on different threads, hence the lock; it is held for a few
-// arithmetic operations per request.
+// feed it and those it paces: the coordinator records every client request's latency, the
+// replica gateway every peer's call's service time, and the handoff and anti-entropy workers
+// wait pause() between their units of work (a batch streamed, a partition compared). They run on
+// different threads, hence the lock; it is held for a few arithmetic operations per request.
 #pragma once
 
 #include <algorithm>

@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include "actors/batching/batch_outbox.hpp"
+#include "actors/node/background_gate.hpp"
 #include "actors/node/fault_gate.hpp"
 
 namespace actorkv {
@@ -17,7 +18,8 @@ using gateway_impl = local_gateway_actor::extend<caf::reacts_to<held_atom, uint6
 struct gateway_state {
   static inline const char* name = "replica_gateway";
   storage_actor storage;
-  std::shared_ptr<memory_budget> budget; ///< null: every batch is served
+  std::shared_ptr<memory_budget> budget;       ///< null: every batch is served
+  std::shared_ptr<background_gate> background; ///< null: service times are not recorded
   fault_gate gate;
   batch_outbox<replica_answers_actor, replica_answer> answers;
 };
@@ -78,10 +80,16 @@ void serve(self_ptr self, const replica_answers_actor& to, std::vector<replica_c
     }
   }
   auto ids = call_ids(calls);
+  auto start = self->clock().now();
   self->request(self->state.storage, caf::infinite, batch_atom::value, std::move(calls))
       .then(
           [=](std::vector<replica_answer>& answers) {
             held->release(); // storage has let go of the records
+            if (auto& gate = self->state.background) {
+              auto now = self->clock().now();
+              for (size_t i = 0; i < answers.size(); ++i)
+                gate->foreground(now - start, now);
+            }
             send_all(self, to, answers);
           },
           [=](caf::error& err) {
@@ -92,9 +100,11 @@ void serve(self_ptr self, const replica_answers_actor& to, std::vector<replica_c
 }
 
 gateway_impl::behavior_type gateway_behavior(self_ptr self, storage_actor storage,
-                                             std::shared_ptr<memory_budget> budget) {
+                                             std::shared_ptr<memory_budget> budget,
+                                             std::shared_ptr<background_gate> background) {
   self->state.storage = std::move(storage);
   self->state.budget = std::move(budget);
+  self->state.background = std::move(background);
   return {
       [=](batch_atom, std::vector<replica_call>& calls) {
         auto& sender = self->current_sender();
@@ -119,8 +129,9 @@ gateway_impl::behavior_type gateway_behavior(self_ptr self, storage_actor storag
 } // namespace
 
 local_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage,
-                                          std::shared_ptr<memory_budget> budget) {
-  return sys.spawn(gateway_behavior, std::move(storage), std::move(budget));
+                                          std::shared_ptr<memory_budget> budget,
+                                          std::shared_ptr<background_gate> background) {
+  return sys.spawn(gateway_behavior, std::move(storage), std::move(budget), std::move(background));
 }
 
 } // namespace actorkv

@@ -16,6 +16,13 @@
 // (cluster-config/memory_budget.hpp, replication class) while storage serves them; when they do
 // not fit, each is answered ec::overloaded at once and nothing of them is stored (the batch's
 // reads are still served). The peer's coordinator counts that replica as failed.
+//
+// How long storage took to serve each call (arrival to answer) is this node's foreground
+// latency as its peers' coordinators see it, so it feeds the node's background pace
+// (actors/node/background_gate.hpp) beside the requests the node coordinates itself: a node that
+// only serves as a replica (the clients talk to others) still slows its handoff and anti-entropy
+// when its own storage answers late (Dynamo's admission control watches the local resource
+// accesses of foreground operations).
 #pragma once
 
 #include <memory>
@@ -29,13 +36,16 @@ class actor_system;
 
 namespace actorkv {
 
+class background_gate; // actors/node/background_gate.hpp
+
 /// The gateway as its node holds it: peers get the replica_gateway_actor part, the node also sets
 /// its faults.
 using local_gateway_actor = replica_gateway_actor::extend_with<fault_listener_actor>;
 
 /// This node's gateway: serves peers' batches from `storage`, their writes within `budget`
-/// (null: no budget).
+/// (null: no budget), and records each call's service time in `background` (null: nowhere).
 local_gateway_actor spawn_replica_gateway(caf::actor_system& sys, storage_actor storage,
-                                          std::shared_ptr<memory_budget> budget = nullptr);
+                                          std::shared_ptr<memory_budget> budget = nullptr,
+                                          std::shared_ptr<background_gate> background = nullptr);
 
 } // namespace actorkv

@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "actors/batching/batch_outbox.hpp"
+#include "actors/node/background_gate.hpp"
 #include "actors/node/coordinator.hpp"
 #include "actors/node/replica_gateway.hpp"
 #include "actors/node/storage_actor.hpp"
@@ -309,8 +310,7 @@ BOOST_FIXTURE_TEST_CASE(writes_beyond_the_memory_budget_are_refused_before_any_r
   send(c, {get_call(b("c"), 4)});
   auto shed = one_client_answer();
   BOOST_TEST((shed.err == ec::overloaded), describe(shed.err));
-  BOOST_TEST(describe(shed.err).find("overloaded: a get needs 99.0 KiB") == 0u,
-             describe(shed.err));
+  BOOST_TEST(describe(shed.err).find("overloaded: a get needs 99.0 KiB") == 0u, describe(shed.err));
   BOOST_TEST(describe(shed.err).find("nothing was read: retry shortly") != std::string::npos);
   BOOST_TEST(budget->refused() == 2u);
   advance(1200ms);
@@ -368,8 +368,7 @@ BOOST_FIXTURE_TEST_CASE(gets_of_large_records_are_read_whole_only_once_the_budge
   BOOST_TEST(budget->used() == 0u);
 }
 
-BOOST_FIXTURE_TEST_CASE(storage_withholds_a_record_above_the_calls_inline_limit,
-                        gateway_fixture) {
+BOOST_FIXTURE_TEST_CASE(storage_withholds_a_record_above_the_calls_inline_limit, gateway_fixture) {
   auto c = coordinator(all_gateways());
   send(c, {put_call(b("big"), bytes(100000, 'b'), {}, 1), put_call(b("small"), b("s"), {}, 2)});
   BOOST_REQUIRE_EQUAL(client_answers().size(), 2u);
@@ -442,6 +441,37 @@ BOOST_FIXTURE_TEST_CASE(a_replica_out_of_budget_refuses_writes_and_still_serves_
   BOOST_TEST((!got[5].err && !got[5].get.found), describe(got[5].err));
   taken.release();
   BOOST_TEST(full->used() == 0u); // the refused batches held nothing
+}
+
+
+// A node the clients do not talk to coordinates nothing, so only the replica calls its peers'
+// coordinators send tell it how its storage keeps up: they must slow its background work too.
+BOOST_FIXTURE_TEST_CASE(slow_replica_calls_slow_the_nodes_background_work, deterministic_fixture) {
+  background_pace_options pace;
+  pace.target_p99 = 20ms;
+  pace.window = 2s;
+  auto gate = std::make_shared<background_gate>(pace, sched.clock().now());
+  auto store = spawn_memory_storage(*this, 1, 1);
+  auto gateway = keep(spawn_replica_gateway(sys, store, nullptr, gate));
+  BOOST_CHECK_EQUAL(gate->pause(sched.clock().now()).count(), 0); // idle: full speed
+  std::vector<replica_call> reads(30);
+  for (uint64_t i = 0; i < reads.size(); ++i) {
+    reads[i].id = i + 1;
+    reads[i].key = b("k" + std::to_string(i));
+  }
+  run(); // both started
+  self->send(gateway, batch_atom::value, reads);
+  // Up to the moment storage is about to serve the batch, which then takes 50 ms.
+  auto* storage = caf::actor_cast<caf::abstract_actor*>(store);
+  while (sched.has_job() && &sched.next_job<caf::abstract_actor>() != storage)
+    sched.run_once();
+  sched.advance_time(50ms);
+  run();
+  advance(2s); // the window closes and is judged
+  auto reading = gate->read(sched.clock().now());
+  BOOST_TEST(reading.p99.count() >= 50000, "p99 " << reading.p99.count() << " us");
+  BOOST_CHECK_LT(reading.rate, reading.max_rate); // slowed
+  BOOST_CHECK_GT(gate->pause(sched.clock().now()).count(), 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
