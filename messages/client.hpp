@@ -158,7 +158,7 @@ struct member_status {
   /// Its wall clock minus the answering node's (positive: ahead), estimated from the failure
   /// detector's probes; none for the answering node and for peers not up or not measured yet.
   caf::optional<int64_t> clock_offset_ms{};
-  std::string zone; ///< its failure domain (manifest [[node]] zone, kvnode --zone)
+  std::string zone{}; ///< its failure domain (manifest [[node]] zone, kvnode --zone)
 };
 
 template <class Inspector>
