@@ -79,8 +79,10 @@ using storage_actor = replica_batch_actor::extend<
     caf::replies_to<backup_atom, std::string>::with<std::string>,
     /// The backup's state: running (pages copied of the total), or how the last one ended.
     caf::replies_to<backup_atom>::with<std::string>,
-    /// Deletes every record of a partition this node no longer replicates; answers how many.
-    caf::replies_to<drop_atom, partition_id>::with<uint64_t>,
+    /// Deletes up to `limit` records of a partition this node no longer replicates (the first in
+    /// scan order, one batch); answers how many: fewer than `limit` when none is left. Bounded so
+    /// that a large partition never holds the writer for long (the handoff paces the steps).
+    caf::replies_to<drop_atom, partition_id, uint32_t>::with<uint64_t>,
     /// Stores an instance metadata entry (e.g. the membership view), durable when answered.
     caf::replies_to<meta_atom, std::string, std::string>::with<caf::ok_atom>,
     /// An orderly stop: handles everything queued before it, commits the open batch, then
@@ -135,12 +137,12 @@ struct peer_hello {
   uint32_t protocol = protocol_version; ///< first, so that every version reads it
   std::string name;
   replica_id id = 0;
-  std::string settings;            ///< describe(store_settings) flattened; peers must agree exactly
+  std::string settings; ///< describe(store_settings) flattened; peers must agree exactly
   /// [failure_detector] mode ("swim" or "all"); peers must agree, since a phi accrual node
   /// cannot take part in SWIM's indirect probes.
   std::string detector;
-  vnode_actor vnodes;              ///< serves every partition; invalid in the request
-  replica_gateway_actor gateway;   ///< invalid in the request
+  vnode_actor vnodes;            ///< serves every partition; invalid in the request
+  replica_gateway_actor gateway; ///< invalid in the request
 };
 
 template <class Inspector>
@@ -153,8 +155,8 @@ typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
 /// its calls travel batched with the other calls to the same place. Exactly one handle is set.
 struct replica_target {
   std::string node;
-  std::string hint_for;        ///< empty: a home replica; else a fallback holding writes for it
-  replica_batch_actor local;   ///< this node's storage: answers each batch as the response
+  std::string hint_for;         ///< empty: a home replica; else a fallback holding writes for it
+  replica_batch_actor local;    ///< this node's storage: answers each batch as the response
   replica_gateway_actor remote; ///< a peer's gateway: answers in messages of their own
   partition_id partition = 0;
 

@@ -62,7 +62,8 @@ struct handoff_state {
   std::set<stream_key> failed_logged;
   std::set<stream_key> sized; ///< streams whose partition size counts in stats.keys_total
   std::map<stream_key, stream_progress> progress; ///< streams begun and not finished
-  /// The running stream's next batch, while it waits out the background pause.
+  /// The running stream's next batch (or a release's next deletion step), while it waits out the
+  /// background pause.
   std::function<void()> paused_batch;
   handoff_stats stats;
 };
@@ -89,6 +90,7 @@ std::vector<stream_key> open_streams(handoff_state& st) {
 }
 
 void next_stream(self_ptr self);
+void drop_step(self_ptr self, uint64_t drop_id, stream_key k, uint64_t deleted);
 
 void stream_failed(self_ptr self, uint64_t id, const stream_key& k, const std::string& why) {
   auto& st = self->state;
@@ -140,22 +142,41 @@ void stream_finished(self_ptr self, uint64_t id, const stream_key& k) {
           return;
         }
   st.active = ++st.last_id;
-  auto drop_id = st.active;
-  self->request(st.options.storage, st.options.timeout, drop_atom::value, k.partition)
+  drop_step(self, st.active, k, 0);
+}
+
+/// Deletes the next drop_batch records of the released partition, then, after the background
+/// pause, the next, until none is left: one request per step, so that a large partition never
+/// holds the storage writer (and the foreground writes queued behind it) for long.
+void drop_step(self_ptr self, uint64_t drop_id, stream_key k, uint64_t deleted) {
+  auto& st = self->state;
+  auto limit = std::max<uint32_t>(st.options.drop_batch, 1);
+  self->request(st.options.storage, st.options.timeout, drop_atom::value, k.partition, limit)
       .then(
           [=](uint64_t dropped) {
             auto& st = self->state;
+            if (dropped >= limit) {
+              auto pause = st.options.background ? st.options.background->pause(self->clock().now())
+                                                 : std::chrono::milliseconds{0};
+              if (pause.count() == 0) {
+                drop_step(self, drop_id, k, deleted + dropped);
+                return;
+              }
+              st.paused_batch = [=] { drop_step(self, drop_id, k, deleted + dropped); };
+              self->delayed_send(self, pause, caf::tick_atom::value, drop_id);
+              return;
+            }
             ++st.stats.partitions_released;
             log_event(log_subsystem::handoff, st.options.node,
                       "partition " + std::to_string(k.partition) + " handed off; " +
-                          std::to_string(dropped) + " records deleted here");
+                          std::to_string(deleted + dropped) + " records deleted here");
             self->send(st.options.listener, release_atom::value, k.partition);
             if (st.active == drop_id)
               st.active = 0;
             next_stream(self);
           },
           [=](caf::error& err) {
-            // The records stay; the next list retries the release (streaming again is harmless).
+            // What is left stays; the next list retries the release (streaming again is harmless).
             for (auto& t : self->state.tasks)
               if (t.release && t.partition == k.partition)
                 for (auto& target : t.targets)

@@ -40,6 +40,9 @@ struct handoff_options {
   /// How long before the last acknowledged batch was read a write may have been stamped and yet
   /// not reached the target: a request timeout plus the clock skew tolerated between nodes.
   std::chrono::milliseconds clock_margin{6000};
+  /// Records deleted per storage request when a released partition is dropped (the steps wait
+  /// the background pause as batches do).
+  uint32_t drop_batch = 512;
   /// Pauses between batches while foreground requests are slow; null: none.
   std::shared_ptr<background_gate> background{};
 };

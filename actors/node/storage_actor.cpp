@@ -695,7 +695,9 @@ reader_actor::behavior_type reader_behavior(reader_actor::stateful_pointer<reade
         return self->delegate(self->state.storage, a, path);
       },
       [=](backup_atom a) { return self->delegate(self->state.storage, a); },
-      [=](drop_atom a, partition_id p) { return self->delegate(self->state.storage, a, p); },
+      [=](drop_atom a, partition_id p, uint32_t limit) {
+        return self->delegate(self->state.storage, a, p, limit);
+      },
       [=](meta_atom a, const std::string& name, const std::string& value) {
         return self->delegate(self->state.storage, a, name, value);
       },
@@ -887,14 +889,14 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         ++st.batch_writes;
         return answer_after_commit(self, true);
       },
-      [=](drop_atom, partition_id p) -> caf::result<uint64_t> {
+      [=](drop_atom, partition_id p, uint32_t limit) -> caf::result<uint64_t> {
         auto& st = self->state;
         if (p >= st.options.partitions)
           return caf::make_error(ec::bad_request, "no such partition");
         std::vector<bytes> keys;
         if (auto err = st.engine->for_each(p, [&](const bytes& key, caf::expected<record>&&) {
               keys.push_back(key);
-              return true;
+              return keys.size() < limit;
             }))
           return err;
         if (auto err = open_batch(self))

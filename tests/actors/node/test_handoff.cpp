@@ -3,6 +3,8 @@
 // command, so the tests see what is sent, resent and skipped.
 #include <boost/test/unit_test.hpp>
 
+#include <set>
+
 #include <chrono>
 #include <map>
 #include <memory>
@@ -27,16 +29,17 @@ namespace {
 
 constexpr partition_id part = 3;
 
-/// A handoff listener double: remembers the transfers reported.
+/// A handoff listener double: remembers the transfers and releases reported.
 struct listener_log {
   std::vector<partition_transfer> transfers;
+  std::vector<partition_id> releases;
 };
 
 handoff_listener_actor spawn_listener(caf::actor_system& sys, std::shared_ptr<listener_log> log) {
   return sys.spawn([log](handoff_listener_actor::pointer) -> handoff_listener_actor::behavior_type {
     return {
         [=](transfer_atom, uint64_t, const partition_transfer& t) { log->transfers.push_back(t); },
-        [=](release_atom, partition_id) {},
+        [=](release_atom, partition_id p) { log->releases.push_back(p); },
     };
   });
 }
@@ -86,6 +89,7 @@ struct handoff_fixture : deterministic_fixture {
     ho.storage = storage;
     ho.listener = keep(spawn_listener(sys, listener));
     ho.batch = 10;
+    ho.drop_batch = 50;
     ho.retry = 1000ms;
     ho.background = background;
     handoff = keep(spawn_handoff(sys, ho));
@@ -223,6 +227,32 @@ BOOST_FIXTURE_TEST_CASE(fast_client_requests_leave_the_stream_at_full_speed, han
   start(); // no virtual time passes: every batch goes as soon as the last was acknowledged
   BOOST_CHECK_EQUAL(target->total(), 200u);
   BOOST_CHECK_EQUAL(listener->transfers.size(), 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_released_partition_is_deleted_in_bounded_steps_that_wait_for_slow_clients,
+                        handoff_fixture) {
+  // This node hands partition `part` to n2 and then deletes its own copy, 50 records a step,
+  // while client requests stay at 50 ms (the rate falls to one unit a second): the deletion
+  // waits between steps, so no single storage request deletes the whole partition.
+  target_up(true);
+  self->send(handoff, handoff_atom::value, uint64_t{1},
+             std::vector<handoff_task>{handoff_task{part, {"n2"}, true}});
+  std::vector<uint64_t> held; // the records left here, second by second
+  for (int second = 0; second < 60 && listener->releases.empty(); ++second) {
+    foreground_second(50ms);
+    auto n = engine->count(part);
+    BOOST_REQUIRE(n);
+    held.push_back(*n);
+  }
+  BOOST_REQUIRE_EQUAL(listener->releases.size(), 1u);
+  BOOST_CHECK_EQUAL(target->held.size(), 200u); // n2 got everything first
+  BOOST_CHECK_EQUAL(held.back(), 0u);
+  std::set<uint64_t> between;
+  for (auto n : held)
+    if (n > 0 && n < 200)
+      between.insert(n);
+  // 200 records in steps of 50: 150, 100 and 50 left at some second.
+  BOOST_CHECK_EQUAL(between.size(), 3u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
