@@ -28,6 +28,12 @@ std::string_view name_table::name(uint32_t number) const {
   return std::string_view{chars_}.substr(begin, ends_[number] - begin);
 }
 
+void name_table::reserve(size_t names) {
+  ends_.reserve(names);
+  while (names * 4 > slots_.size() * 3)
+    grow();
+}
+
 size_t name_table::slot_of(std::string_view name) const {
   auto mask = slots_.size() - 1;
   for (auto at = std::hash<std::string_view>{}(name)&mask;; at = (at + 1) & mask)

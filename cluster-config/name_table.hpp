@@ -22,6 +22,8 @@ public:
   uint32_t find(std::string_view name) const;
   /// The name numbered `number` (< size()); valid until the next intern().
   std::string_view name(uint32_t number) const;
+  /// Makes room for `names` names in all (their characters aside) without reallocating.
+  void reserve(size_t names);
   /// How many names there are: numbers run from 0 to size() - 1.
   size_t size() const { return ends_.size(); }
 

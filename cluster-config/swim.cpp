@@ -42,6 +42,14 @@ void swim::add(const std::string& name) {
   std::swap(order_[at(random_)], order_.back());
 }
 
+void swim::reserve(size_t members) {
+  names_.reserve(members);
+  present_.reserve(members);
+  health_.reserve(members);
+  incarnations_.reserve(members);
+  order_.reserve(members);
+}
+
 void swim::revive(const std::string& name, clock::time_point now) {
   auto m = member(name);
   if (m != name_table::npos && health_[m] == swim_health::dead)

@@ -53,6 +53,10 @@ public:
 
   /// A member to watch, alive at incarnation 0 unless known otherwise (no change if present).
   void add(const std::string& name);
+  /// Makes room for `members` members in all, so that the per-member vectors are allocated once
+  /// at their size rather than grown (by doubling, up to half of them spare): a node passes the
+  /// size of its view. More may still be added.
+  void reserve(size_t members);
   /// The member is reachable again by other means (its node reconnected and answered a
   /// handshake): a dead member becomes a suspect at its incarnation, so that it is probed again
   /// and either refutes (see about()) or is declared dead once more after the suspicion timeout.

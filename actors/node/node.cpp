@@ -5,15 +5,15 @@
 #include <caf/all.hpp>
 
 #include "actors/node/anti_entropy.hpp"
+#include "actors/node/collector.hpp"
 #include "actors/node/coordinator.hpp"
 #include "actors/node/failure_detector.hpp"
-#include "actors/node/swim_detector.hpp"
 #include "actors/node/handoff.hpp"
-#include "actors/node/collector.hpp"
 #include "actors/node/hint_keeper.hpp"
 #include "actors/node/membership.hpp"
 #include "actors/node/node_state.hpp"
 #include "actors/node/permission.hpp"
+#include "actors/node/swim_detector.hpp"
 #include "cluster-config/membership_view.hpp"
 #include "messages/error.hpp"
 
@@ -60,14 +60,14 @@ void spawn_children(self_ptr self) {
     so.swim.period = ms(fd.interval_ms);
     so.swim.indirect_probes = fd.indirect_probes;
     so.swim.suspicion_min = ms(fd.suspicion_ms);
+    so.expected_peers = st.view.members.size();
     st.detector = spawn_swim_detector(sys, std::move(fo), so);
   } else {
     st.detector = spawn_failure_detector(sys, std::move(fo));
   }
   st.hint_keeper = spawn_hint_keeper(
-      sys, hint_keeper_options{name, reads, cluster.handoff.batch,
-                               ms(cluster.handoff.interval_ms), timeout, st.options.budget,
-                               st.options.metrics});
+      sys, hint_keeper_options{name, reads, cluster.handoff.batch, ms(cluster.handoff.interval_ms),
+                               timeout, st.options.budget, st.options.metrics});
   anti_entropy_options ae;
   ae.node = name;
   ae.storage = reads;
@@ -157,9 +157,9 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
     return permitted(self, self->state.options.access.get(), need);
   };
   auto refused = [self](const char* what, role need) {
-    return forbidden(what, need,
-                     sender_role(self->state.options.access.get(), self->current_sender(),
-                                 self->node()));
+    return forbidden(
+        what, need,
+        sender_role(self->state.options.access.get(), self->current_sender(), self->node()));
   };
   return {
       // Clients send their calls to the coordinator itself: no hop through this actor.

@@ -168,6 +168,8 @@ detector_impl::behavior_type swim_behavior(self_ptr self, failure_detector_optio
   st.config = config;
   st.logic.emplace(st.options.node, config.swim, config.seed ? config.seed : fresh_seed());
   st.clocks.emplace(st.options.node, st.options.clock, st.options.max_clock_skew);
+  st.logic->reserve(config.expected_peers);
+  st.handles.reserve(config.expected_peers);
   self->send(self, caf::tick_atom::value);
   return {
       [=](watch_atom, const std::string& name, const node_actor& handle) {
