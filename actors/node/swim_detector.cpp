@@ -1,6 +1,5 @@
 #include "actors/node/swim_detector.hpp"
 
-#include <map>
 #include <optional>
 #include <set>
 #include <vector>
