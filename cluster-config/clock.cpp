@@ -62,19 +62,26 @@ void offset_filter::add(const clock_probe& probe) {
   // error bound, mean nothing (it would look like the best probe of all).
   if (probe.received_us < probe.sent_us)
     return;
-  recent_.push_back(offset_of(probe));
-  if (recent_.size() > window_)
-    recent_.pop_front();
+  if (recent_.size() < window_) {
+    recent_.push_back(offset_of(probe));
+    return;
+  }
+  recent_[head_] = offset_of(probe);
+  head_ = (head_ + 1) % window_;
 }
 
 std::optional<clock_offset> offset_filter::estimate() const {
   if (recent_.empty())
     return std::nullopt;
-  // Of equal error bounds, the latest: the clock may have been corrected meanwhile.
-  auto best = recent_.rbegin();
-  for (auto i = recent_.rbegin(); i != recent_.rend(); ++i)
-    if (i->error_us < best->error_us)
-      best = i;
+  // Of equal error bounds, the latest: the clock may have been corrected meanwhile. Newest
+  // first: the newest is just before head_ (the oldest, 0 until the window is full).
+  auto n = recent_.size();
+  auto best = &recent_[(head_ + n - 1) % n];
+  for (size_t back = 1; back < n; ++back) {
+    auto& at = recent_[(head_ + n - 1 - back) % n];
+    if (at.error_us < best->error_us)
+      best = &at;
+  }
   return *best;
 }
 

@@ -26,7 +26,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -107,7 +106,10 @@ public:
 
 private:
   size_t window_ = 8;
-  std::deque<clock_offset> recent_;
+  /// The last `window_` estimates, oldest at head_ once full: a vector of at most window_
+  /// entries (a deque took about 600 bytes even for one, and a node keeps a filter per peer).
+  std::vector<clock_offset> recent_;
+  size_t head_ = 0;
 };
 
 /// Whether a peer's offset exceeds `limit_us` even at the most favourable end of its error bound.

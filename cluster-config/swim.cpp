@@ -21,35 +21,57 @@ swim::swim(std::string self, swim_options options, uint64_t seed)
     : self_(std::move(self)), options_(options), random_(seed) {}
 
 void swim::add(const std::string& name) {
-  if (name == self_ || members_.count(name))
+  if (name == self_ || member(name) != name_table::npos)
     return;
-  members_.emplace(name, member{});
+  auto m = names_.intern(name);
+  if (m == present_.size()) {
+    present_.push_back(presence::present);
+    health_.push_back(swim_health::alive);
+    incarnations_.push_back(0);
+  } else { // removed earlier, added again: as new
+    present_[m] = presence::present;
+    health_[m] = swim_health::alive;
+    incarnations_[m] = 0;
+  }
+  ++size_;
   // A newcomer takes a random place among the members not yet probed this round (SWIM 4.3), so
   // that it is probed within this round or the next, and rounds stay permutations. It swaps with
   // the member there, which goes last: constant time, so that adding n members costs O(n).
-  order_.push_back(name);
+  order_.push_back(m);
   std::uniform_int_distribution<size_t> at(next_, order_.size() - 1);
   std::swap(order_[at(random_)], order_.back());
 }
 
+void swim::reserve(size_t members) {
+  names_.reserve(members);
+  present_.reserve(members);
+  health_.reserve(members);
+  incarnations_.reserve(members);
+  order_.reserve(members);
+}
+
 void swim::revive(const std::string& name, clock::time_point now) {
-  auto it = members_.find(name);
-  if (it != members_.end() && it->second.health == swim_health::dead)
-    believe(name, it->second, swim_health::suspect, it->second.incarnation, now);
+  auto m = member(name);
+  if (m != name_table::npos && health_[m] == swim_health::dead)
+    believe(m, swim_health::suspect, incarnations_[m], now);
 }
 
 std::optional<swim_rumor> swim::about(const std::string& name) const {
-  auto it = members_.find(name);
-  if (it == members_.end() || it->second.health == swim_health::alive)
+  auto m = member(name);
+  if (m == name_table::npos || health_[m] == swim_health::alive)
     return std::nullopt;
-  return swim_rumor{name, it->second.health, it->second.incarnation};
+  return swim_rumor{name, health_[m], incarnations_[m]};
 }
 
 void swim::remove(const std::string& name) {
-  members_.erase(name);
+  auto m = member(name);
+  if (m == name_table::npos)
+    return;
+  present_[m] = presence::absent;
+  --size_;
   suspects_.erase(name);
   rumors_.erase(name);
-  auto it = std::find(order_.begin(), order_.end(), name);
+  auto it = std::find(order_.begin(), order_.end(), m);
   if (it != order_.end()) {
     if (static_cast<size_t>(it - order_.begin()) < next_)
       --next_;
@@ -69,7 +91,7 @@ std::optional<std::string> swim::next_target() {
     // if neither probed the other no refutation would ever travel (the connections stay open,
     // so no reconnect revives them). A dead member that answers refutes the verdict its probe
     // carries; one that does not costs this period's probe and no more (no indirect probes).
-    return order_[next_++];
+    return std::string{names_.name(order_[next_++])};
   }
   return std::nullopt;
 }
@@ -80,32 +102,37 @@ std::vector<std::string> swim::indirect_helpers(const std::string& target) {
   std::vector<std::string> out;
   if (order_.empty())
     return out;
+  auto excluded = names_.find(target);
+  std::vector<uint32_t> chosen;
   std::uniform_int_distribution<size_t> pick(0, order_.size() - 1);
   for (size_t tries = 0;
-       tries < 8 * options_.indirect_probes + 8 && out.size() < options_.indirect_probes; ++tries) {
-    auto& name = order_[pick(random_)];
-    if (name == target || members_.at(name).health != swim_health::alive ||
-        std::find(out.begin(), out.end(), name) != out.end())
+       tries < 8 * options_.indirect_probes + 8 && chosen.size() < options_.indirect_probes;
+       ++tries) {
+    auto m = order_[pick(random_)];
+    if (m == excluded || health_[m] != swim_health::alive ||
+        std::find(chosen.begin(), chosen.end(), m) != chosen.end())
       continue;
-    out.push_back(name);
+    chosen.push_back(m);
+    out.emplace_back(names_.name(m));
   }
   return out;
 }
 
 void swim::unreachable(const std::string& target, clock::time_point now) {
-  auto it = members_.find(target);
-  if (it == members_.end() || it->second.health != swim_health::alive)
+  auto m = member(target);
+  if (m == name_table::npos || health_[m] != swim_health::alive)
     return;
-  believe(target, it->second, swim_health::suspect, it->second.incarnation, now);
+  believe(m, swim_health::suspect, incarnations_[m], now);
 }
 
 std::vector<std::string> swim::expire(clock::time_point now) {
   std::vector<std::string> dead;
   auto timeout = suspicion_timeout();
-  for (auto& name : std::vector<std::string>(suspects_.begin(), suspects_.end())) {
-    auto& m = members_.at(name);
-    if (now - m.suspected_since >= timeout) {
-      believe(name, m, swim_health::dead, m.incarnation, now);
+  for (auto it = suspects_.begin(); it != suspects_.end();) {
+    auto [name, since] = *it++; // believe() erases it
+    if (now - since >= timeout) {
+      auto m = member(name);
+      believe(m, swim_health::dead, incarnations_[m], now);
       dead.push_back(name);
     }
   }
@@ -147,62 +174,72 @@ bool swim::hear(const swim_rumor& rumor, clock::time_point now) {
       spread({self_, swim_health::alive, incarnation_});
     return raise;
   }
-  auto it = members_.find(rumor.member);
-  if (it == members_.end())
+  auto m = member(rumor.member);
+  if (m == name_table::npos)
     return false; // not a member here (yet): membership decides who is watched
-  auto& m = it->second;
-  bool newer = rumor.incarnation > m.incarnation;
-  bool same = rumor.incarnation == m.incarnation;
+  bool newer = rumor.incarnation > incarnations_[m];
+  bool same = rumor.incarnation == incarnations_[m];
+  auto health = health_[m];
   bool accept = false;
   switch (rumor.health) {
   case swim_health::alive:
     accept = newer;
     break;
   case swim_health::suspect:
-    accept = m.health != swim_health::dead && (newer || (same && m.health == swim_health::alive));
+    accept = health != swim_health::dead && (newer || (same && health == swim_health::alive));
     break;
   case swim_health::dead:
-    accept = m.health != swim_health::dead && (newer || same);
+    accept = health != swim_health::dead && (newer || same);
     break;
   }
   if (!accept)
     return false;
-  believe(rumor.member, m, rumor.health, rumor.incarnation, now);
+  believe(m, rumor.health, rumor.incarnation, now);
   return true;
 }
 
 std::optional<swim_health> swim::health(const std::string& name) const {
-  auto it = members_.find(name);
-  if (it == members_.end())
+  auto m = member(name);
+  if (m == name_table::npos)
     return std::nullopt;
-  return it->second.health;
+  return health_[m];
 }
 
 std::optional<uint64_t> swim::incarnation_of(const std::string& name) const {
-  auto it = members_.find(name);
-  if (it == members_.end())
+  auto m = member(name);
+  if (m == name_table::npos)
     return std::nullopt;
-  return it->second.incarnation;
+  return incarnations_[m];
+}
+
+std::optional<uint32_t> swim::number_of(const std::string& name) const {
+  auto m = names_.find(name);
+  if (m == name_table::npos)
+    return std::nullopt;
+  return m;
+}
+
+uint32_t swim::member(const std::string& name) const {
+  auto m = names_.find(name);
+  return m != name_table::npos && present_[m] == presence::present ? m : name_table::npos;
 }
 
 swim::clock::duration swim::suspicion_timeout() const {
-  auto n = std::max<double>(static_cast<double>(members_.size() + 1), 10.0);
+  auto n = std::max<double>(static_cast<double>(size_ + 1), 10.0);
   auto scaled = std::chrono::duration<double, std::milli>(options_.suspicion_periods *
                                                           std::log10(n) * options_.period.count());
   return std::max<clock::duration>(options_.suspicion_min,
                                    std::chrono::duration_cast<clock::duration>(scaled));
 }
 
-void swim::believe(const std::string& name, member& m, swim_health h, uint64_t incarnation,
-                   clock::time_point now) {
-  if (h == swim_health::suspect && m.health != swim_health::suspect)
-    m.suspected_since = now;
-  if (h == swim_health::suspect)
-    suspects_.insert(name);
-  else
+void swim::believe(uint32_t m, swim_health h, uint64_t incarnation, clock::time_point now) {
+  std::string name{names_.name(m)};
+  if (h == swim_health::suspect && health_[m] != swim_health::suspect)
+    suspects_[name] = now;
+  else if (h != swim_health::suspect)
     suspects_.erase(name);
-  m.health = h;
-  m.incarnation = incarnation;
+  health_[m] = h;
+  incarnations_[m] = incarnation;
   spread({name, h, incarnation});
 }
 
@@ -212,7 +249,7 @@ void swim::spread(swim_rumor rumor) {
 }
 
 size_t swim::transmit_limit() const {
-  auto n = static_cast<double>(members_.size() + 1);
+  auto n = static_cast<double>(size_ + 1);
   return options_.retransmit_mult * static_cast<size_t>(std::ceil(std::log10(n + 1)));
 }
 

@@ -19,10 +19,10 @@
 #include <map>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "cluster-config/name_table.hpp"
 #include "messages/liveness.hpp"
 
 namespace actorkv {
@@ -53,6 +53,10 @@ public:
 
   /// A member to watch, alive at incarnation 0 unless known otherwise (no change if present).
   void add(const std::string& name);
+  /// Makes room for `members` members in all, so that the per-member vectors are allocated once
+  /// at their size rather than grown (by doubling, up to half of them spare): a node passes the
+  /// size of its view. More may still be added.
+  void reserve(size_t members);
   /// The member is reachable again by other means (its node reconnected and answered a
   /// handshake): a dead member becomes a suspect at its incarnation, so that it is probed again
   /// and either refutes (see about()) or is declared dead once more after the suspicion timeout.
@@ -95,23 +99,28 @@ public:
   std::optional<uint64_t> incarnation_of(const std::string& name) const;
   uint64_t incarnation() const { return incarnation_; }
   /// Members watched, this one excluded.
-  size_t size() const { return members_.size(); }
+  size_t size() const { return size_; }
   /// The suspicion timeout for the current size (see swim_options).
   clock::duration suspicion_timeout() const;
 
+  /// The number of member `name`: small and dense (0, 1, ... in the order members were first
+  /// added), kept by a removed member and given back if it is added again, so that whoever holds
+  /// something per member (the actor, its peers' handles) can keep it in a vector indexed by it.
+  /// nullopt if `name` was never added.
+  std::optional<uint32_t> number_of(const std::string& name) const;
+
 private:
-  struct member {
-    swim_health health = swim_health::alive;
-    uint64_t incarnation = 0;
-    clock::time_point suspected_since{};
-  };
+  /// What this member believes of another, per member number. A member removed (or never added
+  /// under a number) is `absent`.
+  enum class presence : uint8_t { absent, present };
   struct pending_rumor {
     swim_rumor rumor;
     size_t sent = 0;
   };
 
-  void believe(const std::string& name, member& m, swim_health h, uint64_t incarnation,
-               clock::time_point now);
+  /// The number of `name` if it is a member now, else name_table::npos.
+  uint32_t member(const std::string& name) const;
+  void believe(uint32_t m, swim_health h, uint64_t incarnation, clock::time_point now);
   void spread(swim_rumor rumor);
   size_t transmit_limit() const;
 
@@ -119,9 +128,16 @@ private:
   swim_options options_;
   std::mt19937_64 random_;
   uint64_t incarnation_ = 0;
-  std::map<std::string, member> members_;
-  std::set<std::string> suspects_; ///< those of members_ that are suspects, for expire()
-  std::vector<std::string> order_; ///< this round's probe order
+  // Per member, a few bytes each in vectors indexed by its number (no node per member): with
+  // thousands of members this is most of the state, and every node holds it.
+  name_table names_;
+  std::vector<presence> present_;
+  std::vector<swim_health> health_;
+  std::vector<uint64_t> incarnations_;
+  size_t size_ = 0; ///< members present
+  /// The suspects, since when: few, in name order (the order expire() reports them in).
+  std::map<std::string, clock::time_point> suspects_;
+  std::vector<uint32_t> order_; ///< this round's probe order, as member numbers
   size_t next_ = 0;
   std::map<std::string, pending_rumor> rumors_; ///< the latest rumor per member, self included
 };

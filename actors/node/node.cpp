@@ -60,6 +60,7 @@ void spawn_children(self_ptr self) {
     so.swim.period = ms(fd.interval_ms);
     so.swim.indirect_probes = fd.indirect_probes;
     so.swim.suspicion_min = ms(fd.suspicion_ms);
+    so.expected_peers = st.view.members.size();
     st.detector = spawn_swim_detector(sys, std::move(fo), so);
   } else {
     st.detector = spawn_failure_detector(sys, std::move(fo));

@@ -27,6 +27,7 @@
 #include "actors/node/event_log.hpp"
 #include "actors/node/node_state.hpp"
 #include "actors/node/permission.hpp"
+#include "cluster-config/membership_view.hpp"
 #include "messages/error.hpp"
 
 namespace actorkv::node_internals {
@@ -166,14 +167,18 @@ peer_hello own_hello(self_ptr self, bool with_vnodes) {
 
 void follow_members(self_ptr self) {
   auto& st = self->state;
-  for (auto& m : st.view.members) {
-    if (m.name == st.options.self_name)
-      continue;
-    if (auto* peer = st.find_peer(m.name)) {
-      peer->removed = m.state == member_state::removed;
-      continue;
+  // Removed is final. A member purged before this node saw it removed (this node was away, or
+  // started from an older view) is named by its tombstone alone, and the tombstone itself is
+  // dropped in the end: once removed, a peer stays removed, is no longer dialed, and no longer
+  // counts for readiness.
+  bool newly_removed = false;
+  for (auto& p : st.peers)
+    if (!p.removed && was_removed(st.view, p.name)) {
+      p.removed = true;
+      newly_removed = true;
     }
-    if (m.state == member_state::removed)
+  for (auto& m : st.view.members) {
+    if (m.name == st.options.self_name || m.state == member_state::removed || st.find_peer(m.name))
       continue;
     auto& added = st.peers.emplace_back();
     added.name = m.name;
@@ -190,6 +195,8 @@ void follow_members(self_ptr self) {
       schedule_reconnect(self, index);
     }
   }
+  if (newly_removed)
+    check_startup(self); // a starting node no longer waits for it
 }
 
 /// Messages from a peer this node dialed come back on that connection, past the frame guard:
@@ -213,7 +220,8 @@ void connect_peer(self_ptr self, uint32_t index) {
   log_event(log_subsystem::peers, log_level::debug, self->state.options.self_name,
             "dialing " + peer.name + " at " + peer.host + ":" + std::to_string(peer.port));
   // Never the blocking middleman().remote_actor() here: it would stall a scheduler thread.
-  self->request(default_connector(self->system()), connect_timeout, caf::connect_atom::value, peer.host, peer.port)
+  self->request(default_connector(self->system()), connect_timeout, caf::connect_atom::value,
+                peer.host, peer.port)
       .then(
           [=](const caf::node_id& nid, caf::strong_actor_ptr& ptr,
               const std::set<std::string>& ifs) {

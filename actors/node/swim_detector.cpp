@@ -1,6 +1,5 @@
 #include "actors/node/swim_detector.hpp"
 
-#include <map>
 #include <optional>
 #include <set>
 #include <vector>
@@ -29,18 +28,27 @@ struct swim_state {
   swim_detector_options config;
   std::optional<swim> logic;
   std::optional<peer_clocks> clocks;
-  std::map<std::string, swim_peer_actor> handles;
+  /// Per member number (swim::number_of): how to reach it; null for a number never watched.
+  std::vector<swim_peer_actor> handles;
   std::set<std::string> reported_down; ///< the peers the listener last heard were down
   probe current;
 };
 
 using self_ptr = detector_impl::stateful_pointer<swim_state>;
 
+/// The handle of the watched peer `name`, or nullptr.
+const swim_peer_actor* handle_of(const swim_state& st, const std::string& name) {
+  auto m = st.logic->number_of(name);
+  if (!m || *m >= st.handles.size() || !st.handles[*m])
+    return nullptr;
+  return &st.handles[*m];
+}
+
 /// Tells the listener when what SWIM believes of `name` turns it up or down.
 void sync(self_ptr self, const std::string& name) {
   auto& st = self->state;
   auto health = st.logic->health(name);
-  if (!health || !st.handles.count(name))
+  if (!health || !handle_of(st, name))
     return;
   bool up = *health != swim_health::dead;
   if (up != (st.reported_down.count(name) > 0))
@@ -79,8 +87,11 @@ void watch(self_ptr self, const std::string& name, swim_peer_actor handle) {
   // A new connection (first, or after a restart): the node counts the peer up again, as the
   // handshake that produced the handle was just answered. A peer SWIM had declared dead is
   // probed again as a suspect: it refutes, or is declared dead once more.
-  st.handles[name] = std::move(handle);
   st.logic->add(name);
+  auto m = *st.logic->number_of(name);
+  if (m >= st.handles.size())
+    st.handles.resize(m + 1);
+  st.handles[m] = std::move(handle);
   st.logic->revive(name, self->clock().now());
   st.reported_down.erase(name);
   st.clocks->reset(name);
@@ -89,10 +100,10 @@ void watch(self_ptr self, const std::string& name, swim_peer_actor handle) {
 void ask_helpers(self_ptr self, uint64_t seq, const std::string& target) {
   auto& st = self->state;
   for (auto& helper : st.logic->indirect_helpers(target)) {
-    auto it = st.handles.find(helper);
-    if (it == st.handles.end())
+    auto* handle = handle_of(st, helper);
+    if (!handle)
       continue;
-    self->request(it->second, ping_timeout(st) * 2, swim_atom::value,
+    self->request(*handle, ping_timeout(st) * 2, swim_atom::value,
                   swim_relay{target, st.logic->rumors_to_send()})
         .then(
             [=](const swim_ack& ack) {
@@ -125,14 +136,14 @@ void period(self_ptr self) {
   auto target = st.logic->next_target();
   if (!target)
     return;
-  auto it = st.handles.find(*target);
-  if (it == st.handles.end())
+  auto* handle = handle_of(st, *target);
+  if (!handle)
     return;
   st.current.target = *target;
   auto seq = st.current.seq;
   auto name = *target;
   auto sent_us = st.clocks->wall();
-  self->request(it->second, ping_timeout(st), swim_atom::value,
+  self->request(*handle, ping_timeout(st), swim_atom::value,
                 swim_ping{self->state.options.node, rumors_for(self, name)})
       .then(
           [=](const swim_ack& ack) {
@@ -156,6 +167,8 @@ detector_impl::behavior_type swim_behavior(self_ptr self, failure_detector_optio
   st.config = config;
   st.logic.emplace(st.options.node, config.swim, config.seed ? config.seed : fresh_seed());
   st.clocks.emplace(st.options.node, st.options.clock, st.options.max_clock_skew);
+  st.logic->reserve(config.expected_peers);
+  st.handles.reserve(config.expected_peers);
   self->send(self, caf::tick_atom::value);
   return {
       [=](watch_atom, const std::string& name, const node_actor& handle) {
@@ -172,12 +185,12 @@ detector_impl::behavior_type swim_behavior(self_ptr self, failure_detector_optio
       [=](swim_atom, const swim_relay& relay) -> caf::result<swim_ack> {
         hear(self, relay.rumors);
         auto& st = self->state;
-        auto it = st.handles.find(relay.target);
-        if (it == st.handles.end())
+        auto* handle = handle_of(st, relay.target);
+        if (!handle)
           return swim_ack{st.clocks->reading(), st.logic->rumors_to_send(), false};
         auto rp = self->make_response_promise<swim_ack>();
         auto target = relay.target;
-        self->request(it->second, ping_timeout(st), swim_atom::value,
+        self->request(*handle, ping_timeout(st), swim_atom::value,
                       swim_ping{st.options.node, rumors_for(self, target)})
             .then(
                 [=](const swim_ack& ack) mutable {

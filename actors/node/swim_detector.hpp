@@ -36,6 +36,9 @@ struct swim_detector_options {
   /// How long a direct probe may take, and how long a helper waits for its own probe of the
   /// target; the prober waits twice that for the helpers. Both within one period.
   std::chrono::milliseconds ping_timeout{0}; ///< 0: 30% of the period
+  /// How many peers to make room for at once (swim::reserve): the size of the node's view. 0:
+  /// none; the per-peer state grows as peers are watched.
+  size_t expected_peers = 0;
 };
 
 /// `options.interval` is ignored: the period is `swim.swim.period`.

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
@@ -323,7 +324,7 @@ BOOST_AUTO_TEST_CASE(a_node_leaves_under_load_and_stops) {
   BOOST_TEST(load.get_errors == 0u, load.first_error);
   BOOST_TEST(load.wrong_reads == 0u);
   BOOST_TEST(bad == 0u, detail);
-  BOOST_TEST(left_behind == 0u); // nothing in it is needed any more
+  BOOST_TEST(left_behind == 0u);               // nothing in it is needed any more
   BOOST_TEST(partitions_of(c, 0, "n4") == -1); // not a row of down nodes, but:
   auto status = c.kvsh(0, "status\n", 10s);
   BOOST_TEST(status.out.find("no longer members: n4 (left)") != std::string::npos, status.out);
@@ -377,6 +378,45 @@ BOOST_AUTO_TEST_CASE(a_killed_node_is_removed_and_its_keys_regain_n_replicas) {
       run_program({c.binary("kvnode"), "--manifest", c.manifest_path(), "--node", "n4"}, "", 30s);
   BOOST_TEST(third.exit_code == 3);
   BOOST_TEST(third.err.find("was removed from the cluster") != std::string::npos, third.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_node_that_learns_a_purge_by_its_tombstone_stops_dialing_the_purged_node) {
+  // n4 is removed and purged while n1's view still lists it as valid: n1 here restarts with its
+  // disk replaced (it starts from the manifest), as a node kept away through the removal would
+  // with its old view. The tombstone, not a removed entry, is all n1 ever hears of n4.
+  local_cluster c{options_for(4, "[gossip]\nremoved_grace_s = 2\n")};
+  c.start_all();
+  wait_until_all_up_of(c, {0, 1, 2, 3});
+  c.kill(3);
+  BOOST_REQUIRE(eventually(30s, [&] { return sees(c, 0, "n4", "down"); }));
+  auto remove = c.kvsh(0, "remove n4\n");
+  BOOST_REQUIRE_MESSAGE(remove.exit_code == 0, remove.err);
+  for (size_t i : {0, 1, 2})
+    BOOST_REQUIRE_MESSAGE(c.wait_for_log(i, "view: n4 purged", 120s), c.log_tail(i));
+  c.stop(0);
+  std::filesystem::remove_all(c.data_dir(0));
+  auto restart = c.log(0).size();                  // the log is appended across restarts
+  c.start(0, {"--log-level", "info,peers=debug"}); // each dial is logged
+  auto since_restart = [&](const std::string& needle) {
+    auto log = c.log(0);
+    size_t count = 0;
+    for (auto at = log.find(needle, restart); at != std::string::npos;
+         at = log.find(needle, at + 1))
+      ++count;
+    return count;
+  };
+  BOOST_REQUIRE_MESSAGE(
+      eventually(30s, [&] { return since_restart("view: n4 purged (tombstone") > 0; }),
+      c.log_tail(0));
+  BOOST_TEST(partitions_of(c, 0, "n4") == -1); // status no longer lists it
+  // n1 dials n4 (its name sorts first) every second while it counts n4 a member. Once it knows
+  // the tombstone (and a dial under way has failed), it must not dial n4 again.
+  std::this_thread::sleep_for(3s);
+  auto before = since_restart("dialing n4 ");
+  BOOST_TEST(before > 0u, "n1 never dialed n4 from its manifest view: " << c.log_tail(0));
+  std::this_thread::sleep_for(5s);
+  BOOST_TEST(since_restart("dialing n4 ") == before,
+             "n1 went on dialing the purged n4: " << c.log_tail(0));
 }
 
 BOOST_AUTO_TEST_CASE(a_handoff_interrupted_by_killing_its_receiver_resumes) {

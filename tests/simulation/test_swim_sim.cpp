@@ -171,6 +171,7 @@ struct cluster {
       swim_detector_options so;
       so.swim.period = period;
       so.seed = seed * 1000003 + i + 1;
+      so.expected_peers = n - 1; // as a node passes its view's size
       detectors.push_back(spawn_swim_detector(sys, fo, so));
       w->index[detectors.back()->id()] = i;
       jobs.push_back(
