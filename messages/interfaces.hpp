@@ -127,7 +127,8 @@ using replica_answers_actor =
 /// 3: peer_hello's detector; one vnode actor per node, its messages naming the partition,
 ///    instead of one per partition; gossip of digests (view_digest, view_delta);
 ///    membership_view format 3 (tombstones).
-constexpr uint32_t protocol_version = 3;
+/// 4: membership_view format 4 (retired replica ids in the view, its digest and its deltas).
+constexpr uint32_t protocol_version = 4;
 
 /// Peer handshake: who a node is, with which instance settings, and the two actors that serve its
 /// peers (a constant size, whatever the number of partitions).
@@ -135,12 +136,12 @@ struct peer_hello {
   uint32_t protocol = protocol_version; ///< first, so that every version reads it
   std::string name;
   replica_id id = 0;
-  std::string settings;            ///< describe(store_settings) flattened; peers must agree exactly
+  std::string settings; ///< describe(store_settings) flattened; peers must agree exactly
   /// [failure_detector] mode ("swim" or "all"); peers must agree, since a phi accrual node
   /// cannot take part in SWIM's indirect probes.
   std::string detector;
-  vnode_actor vnodes;              ///< serves every partition; invalid in the request
-  replica_gateway_actor gateway;   ///< invalid in the request
+  vnode_actor vnodes;            ///< serves every partition; invalid in the request
+  replica_gateway_actor gateway; ///< invalid in the request
 };
 
 template <class Inspector>
@@ -153,8 +154,8 @@ typename Inspector::result_type inspect(Inspector& f, peer_hello& x) {
 /// its calls travel batched with the other calls to the same place. Exactly one handle is set.
 struct replica_target {
   std::string node;
-  std::string hint_for;        ///< empty: a home replica; else a fallback holding writes for it
-  replica_batch_actor local;   ///< this node's storage: answers each batch as the response
+  std::string hint_for;         ///< empty: a home replica; else a fallback holding writes for it
+  replica_batch_actor local;    ///< this node's storage: answers each batch as the response
   replica_gateway_actor remote; ///< a peer's gateway: answers in messages of their own
   partition_id partition = 0;
 
