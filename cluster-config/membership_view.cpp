@@ -14,6 +14,16 @@ namespace actorkv {
 
 namespace {
 
+/// Retires what putting `now` in place of `was` (nullptr: no entry) ends: `was`'s incarnation
+/// when `now` has another, `now`'s when it says removed.
+void retire_replaced(std::vector<uint64_t>& retired, const member_info* was,
+                     const member_info& now) {
+  if (was && was->incarnation != now.incarnation)
+    retire(retired, was->incarnation);
+  if (now.state == member_state::removed)
+    retire(retired, now.incarnation);
+}
+
 /// Strict order deciding which of two entries of the same member wins.
 bool loses_to(const member_info& a, const member_info& b) {
   return std::tie(a.version, a.state, a.incarnation, a.capacity, a.host, a.port, a.zone) <
@@ -117,8 +127,10 @@ bool merge_entry(membership_view& view, const member_info& m) {
   if (it != view.members.end() && it->name == m.name) {
     if (!loses_to(*it, m))
       return false;
+    retire_replaced(view.retired, &*it, m);
     *it = m;
   } else {
+    retire_replaced(view.retired, nullptr, m);
     view.members.insert(it, m);
   }
   if (tombstoned)
@@ -132,6 +144,8 @@ bool merge_tombstone(membership_view& view, const member_tombstone& x) {
   if (it != view.members.end() && it->name == x.name) {
     if (it->version > x.version)
       return false;
+    // The member was removed: its incarnation is over, even if this node missed the removal.
+    retire(view.retired, it->incarnation);
     view.members.erase(it);
   }
   auto t = by_name(view.tombstones, x.name);
@@ -187,11 +201,17 @@ membership_view merge(const membership_view& a, const membership_view& b) {
     } else if (i == a.members.end() || j->name < i->name) {
       out.members.push_back(*j++);
     } else {
-      out.members.push_back(loses_to(*i, *j) ? *j : *i);
+      auto& winner = loses_to(*i, *j) ? *j : *i;
+      auto& loser = &winner == &*i ? *j : *i;
+      out.members.push_back(winner);
+      retire_replaced(out.retired, &loser, winner);
       ++i;
       ++j;
     }
   }
+  for (auto& x : out.members)
+    retire_replaced(out.retired, nullptr, x);
+  out.retired = unite_retired(out.retired, unite_retired(a.retired, b.retired));
   std::vector<member_tombstone> tombstones;
   auto s = a.tombstones.begin();
   auto t = b.tombstones.begin();
@@ -213,10 +233,12 @@ membership_view merge(const membership_view& a, const membership_view& b) {
     for (; m != out.members.end() && m->name < x.name; ++m)
       members.push_back(std::move(*m));
     if (m != out.members.end() && m->name == x.name) {
-      if (m->version > x.version)
+      if (m->version > x.version) {
         members.push_back(std::move(*m));
-      else
+      } else {
+        retire(out.retired, m->incarnation);
         out.tombstones.push_back(x);
+      }
       ++m;
     } else {
       out.tombstones.push_back(x);
@@ -232,10 +254,56 @@ membership_view merge(const membership_view& a, const membership_view& b) {
 void upsert(membership_view& view, const member_info& info) {
   auto it = std::lower_bound(view.members.begin(), view.members.end(), info.name,
                              [](const member_info& m, const std::string& n) { return m.name < n; });
-  if (it != view.members.end() && it->name == info.name)
+  if (it != view.members.end() && it->name == info.name) {
+    retire_replaced(view.retired, &*it, info);
     *it = info;
-  else
+  } else {
+    retire_replaced(view.retired, nullptr, info);
     view.members.insert(it, info);
+  }
+}
+
+bool retire(std::vector<uint64_t>& ids, uint64_t id) {
+  if (id == 0)
+    return false;
+  auto at = std::lower_bound(ids.begin(), ids.end(), id);
+  if (at != ids.end() && *at == id)
+    return false;
+  ids.insert(at, id);
+  return true;
+}
+
+std::vector<uint64_t> unite_retired(const std::vector<uint64_t>& a,
+                                    const std::vector<uint64_t>& b) {
+  // Either side may come from a peer: sorted, unique and without 0 whatever it sent.
+  std::vector<uint64_t> out;
+  out.reserve(a.size() + b.size());
+  out.insert(out.end(), a.begin(), a.end());
+  out.insert(out.end(), b.begin(), b.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  if (!out.empty() && out.front() == 0)
+    out.erase(out.begin());
+  return out;
+}
+
+std::vector<uint64_t> prunable_ids(const membership_view& view) {
+  std::vector<uint64_t> live;
+  for (auto& m : view.members)
+    if (m.state != member_state::removed)
+      live.push_back(m.incarnation);
+  std::sort(live.begin(), live.end());
+  std::vector<uint64_t> out;
+  std::set_difference(view.retired.begin(), view.retired.end(), live.begin(), live.end(),
+                      std::back_inserter(out));
+  return out;
+}
+
+retired_digest retired_digest_of(const std::vector<uint64_t>& ids) {
+  fnv f;
+  for (auto id : ids)
+    f.u64(id);
+  return retired_digest{static_cast<uint32_t>(ids.size()), f.h};
 }
 
 const member_info* find_member(const membership_view& view, const std::string& name) {
@@ -263,7 +331,8 @@ bool operator==(const membership_view& a, const membership_view& b) {
          std::equal(a.tombstones.begin(), a.tombstones.end(), b.tombstones.begin(),
                     same_tombstone) &&
          std::equal(a.members.begin(), a.members.end(), b.members.begin(), same_entry) &&
-         same_change(a.layout, b.layout) && a.layout.done == b.layout.done;
+         same_change(a.layout, b.layout) && a.layout.done == b.layout.done &&
+         a.retired == b.retired;
 }
 
 ring current_ring(const membership_view& view) {
@@ -447,16 +516,22 @@ std::string encode_view(const membership_view& view) {
   out << '\n';
   for (auto& t : view.tombstones)
     out << "tombstone " << t.name << ' ' << t.version << ' ' << t.purged_us << '\n';
+  if (!view.retired.empty()) {
+    out << "retired";
+    for (auto id : view.retired)
+      out << ' ' << id;
+    out << '\n';
+  }
   return out.str();
 }
 
 std::optional<membership_view> decode_view(const std::string& text) {
   std::istringstream in(text);
   std::string line;
-  // Formats 1 (before zones: every member was in the default zone) and 2 (before tombstones)
-  // are read too; any other is not.
+  // Formats 1 (before zones: every member was in the default zone), 2 (before tombstones) and
+  // 3 (before retired ids) are read too; any other is not.
   if (!std::getline(in, line) ||
-      (line != "actorkv-view 1" && line != "actorkv-view 2" &&
+      (line != "actorkv-view 1" && line != "actorkv-view 2" && line != "actorkv-view 3" &&
        line != "actorkv-view " + std::to_string(membership_format)))
     return std::nullopt;
   bool zoned = line != "actorkv-view 1";
@@ -502,6 +577,18 @@ std::optional<membership_view> decode_view(const std::string& text) {
           find_tombstone(view, t.name))
         return std::nullopt;
       view.tombstones.insert(by_name(view.tombstones, t.name), t);
+    } else if (tag == "retired") {
+      std::string id;
+      while (fields >> id) {
+        // Digits only: istream would read "-1" as a huge id.
+        if (id.find_first_not_of("0123456789") != std::string::npos)
+          return std::nullopt;
+        try {
+          retire(view.retired, std::stoull(id));
+        } catch (...) {
+          return std::nullopt;
+        }
+      }
     } else if (!tag.empty()) {
       return std::nullopt;
     }
@@ -563,6 +650,8 @@ uint64_t fingerprint(const membership_view& view) {
     mix(&t.version, sizeof(t.version));
     mix(&t.purged_us, sizeof(t.purged_us));
   }
+  for (auto id : view.retired)
+    mix(&id, sizeof(id));
   return h;
 }
 
@@ -599,6 +688,7 @@ view_digest digest_of(const membership_view& view) {
   for (; t != view.tombstones.end(); ++t)
     out.members.push_back(member_digest{t->name, t->version, stamp_of(*t)});
   out.ring = ring_digest_of(view.layout);
+  out.retired = retired_digest_of(view.retired);
   return out;
 }
 
@@ -622,6 +712,11 @@ view_delta answer_digest(const membership_view& mine, const view_digest& my_dige
       ++i;
       ++j;
     }
+  }
+  if (my_digest.retired != theirs.retired) {
+    // Each side sends its whole set: the union is what merge keeps.
+    out.retired = mine.retired;
+    out.retired_wanted = true;
   }
   auto& a = my_digest.ring;
   auto& b = theirs.ring;
@@ -655,6 +750,13 @@ delta_outcome apply_delta(membership_view& view, const ring_digest& my_ring,
     if (merge_tombstone(view, t))
       out.names.push_back(t.name);
   out.changed = !out.names.empty();
+  if (!delta.retired.empty()) {
+    auto united = unite_retired(view.retired, delta.retired);
+    if (united.size() != view.retired.size()) {
+      view.retired = std::move(united);
+      out.changed = true;
+    }
+  }
   auto& layout = view.layout;
   if (delta.ring_sent == ring_part::full) {
     auto merged = merge_layouts(layout, delta.ring);
@@ -682,14 +784,15 @@ view_delta fulfil(const membership_view& mine, const ring_digest& my_ring,
   out.ring_of = my_ring;
   for (auto& name : request.wanted)
     send_entry(mine, name, out);
+  if (request.retired_wanted && mine.retired != request.retired)
+    out.retired = mine.retired;
   if (request.ring_wanted == ring_part::none || my_ring == request.ring_of)
     return out;
   auto& theirs = request.ring_of;
   if (my_ring.epoch == theirs.epoch && my_ring.change == theirs.change) {
     // Their answer listed their finished transfers: send only those it lacks.
-    std::set_difference(mine.layout.done.begin(), mine.layout.done.end(),
-                        request.ring.done.begin(), request.ring.done.end(),
-                        std::back_inserter(out.ring.done));
+    std::set_difference(mine.layout.done.begin(), mine.layout.done.end(), request.ring.done.begin(),
+                        request.ring.done.end(), std::back_inserter(out.ring.done));
     if (!out.ring.done.empty()) {
       out.ring_sent = ring_part::done;
       out.ring.epoch = mine.layout.epoch;
@@ -705,7 +808,8 @@ view_delta fulfil(const membership_view& mine, const ring_digest& my_ring,
 
 bool carries_nothing(const view_delta& delta) {
   return delta.members.empty() && delta.tombstones.empty() && delta.wanted.empty() &&
-         delta.ring_sent == ring_part::none && delta.ring_wanted == ring_part::none;
+         delta.ring_sent == ring_part::none && delta.ring_wanted == ring_part::none &&
+         delta.retired.empty() && !delta.retired_wanted;
 }
 
 bool tombstone_expired(const member_tombstone& t, int64_t wall_us, int64_t tombstone_grace_ms) {

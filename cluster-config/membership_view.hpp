@@ -4,6 +4,12 @@
 // with the higher version wins; on equal versions the later state (removed > leaving > valid),
 // then the larger incarnation, then the larger capacity, then host and port decide, so every node
 // that has seen the same entries holds the same view whatever order gossip brought them in.
+//
+// Retired replica ids (membership_view::retired) form a grow-only set: merge unites both sides'
+// sets, and every operation that puts an entry in place of another of a different incarnation
+// (merge, upsert, apply_delta, apply_change) retires the replaced incarnation, as it retires the
+// incarnation of an entry that says removed. Ids never come back out, so any two nodes that have
+// gossiped hold the same set.
 #pragma once
 
 #include <map>
@@ -30,8 +36,23 @@ membership_view view_from_manifest(const manifest& m);
 /// (made concurrently on two nodes) the one ordering later wins, on every node alike.
 membership_view merge(const membership_view& a, const membership_view& b);
 
-/// Inserts or replaces the entry of `info.name`, keeping the view sorted.
+/// Inserts or replaces the entry of `info.name`, keeping the view sorted; retires the replaced
+/// entry's incarnation if `info` has another, and `info`'s if it says removed.
 void upsert(membership_view& view, const member_info& info);
+
+/// Adds `id` to the sorted set `ids` (0, the id of no write, is never added); whether it was new.
+bool retire(std::vector<uint64_t>& ids, uint64_t id);
+
+/// The union of two sorted sets of retired ids.
+std::vector<uint64_t> unite_retired(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
+
+/// The replica ids whose version-vector entries may be pruned: the view's retired ids, less the
+/// incarnation of any member not removed (by design never one of them; should a copied data
+/// directory ever bring an old id back, its entries stay). Sorted.
+std::vector<uint64_t> prunable_ids(const membership_view& view);
+
+/// The size and stamp of a set of retired ids, as view_digest carries them.
+retired_digest retired_digest_of(const std::vector<uint64_t>& ids);
 
 /// The entry named `name`, or nullptr.
 const member_info* find_member(const membership_view& view, const std::string& name);
@@ -164,8 +185,7 @@ struct purge_outcome {
 bool tombstone_expired(const member_tombstone& t, int64_t wall_us, int64_t tombstone_grace_ms);
 
 purge_outcome purge_departed(membership_view& view, purge_clock& clock, int64_t now_ms,
-                             int64_t wall_us, int64_t removed_grace_ms,
-                             int64_t tombstone_grace_ms);
+                             int64_t wall_us, int64_t removed_grace_ms, int64_t tombstone_grace_ms);
 
 /// A short fingerprint of the view (e.g. for status: equal on every node once gossip converged).
 uint64_t fingerprint(const membership_view& view);

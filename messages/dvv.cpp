@@ -367,6 +367,73 @@ bool tombstone_due(const record& r, int64_t now_us, int64_t grace_us) {
   return died && *died <= now_us && *died < now_us - grace_us;
 }
 
+namespace {
+
+bool is_retired(const std::vector<replica_id>& retired, replica_id id) {
+  return std::binary_search(retired.begin(), retired.end(), id);
+}
+
+bool has_sibling_of(const record& r, replica_id id) {
+  return std::any_of(r.siblings.begin(), r.siblings.end(),
+                     [&](const sibling& s) { return s.origin.id == id; });
+}
+
+bool prunable(const record& r, const dot& entry, const std::vector<replica_id>& retired) {
+  return is_retired(retired, entry.id) && !has_sibling_of(r, entry.id);
+}
+
+} // namespace
+
+std::vector<dot> prunable_entries(const record& r, const std::vector<replica_id>& retired) {
+  std::vector<dot> out;
+  for (auto& e : r.context.entries)
+    if (prunable(r, e, retired))
+      out.push_back(e);
+  return out;
+}
+
+record prune(const record& r, const std::vector<replica_id>& retired) {
+  record out = r;
+  auto& es = out.context.entries;
+  es.erase(
+      std::remove_if(es.begin(), es.end(), [&](const dot& e) { return prunable(r, e, retired); }),
+      es.end());
+  return out;
+}
+
+bool same_up_to_retired(const record& a, const record& b, const std::vector<replica_id>& retired) {
+  if (a.siblings != b.siblings)
+    return false;
+  auto& x = a.context.entries;
+  auto& y = b.context.entries;
+  size_t i = 0, j = 0;
+  while (i < x.size() || j < y.size()) {
+    if (j == y.size() || (i < x.size() && x[i].id < y[j].id)) {
+      if (!prunable(a, x[i++], retired))
+        return false;
+    } else if (i == x.size() || y[j].id < x[i].id) {
+      if (!prunable(b, y[j++], retired))
+        return false;
+    } else if (x[i++].counter != y[j++].counter) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool prune_due(const record& r, const std::vector<replica_id>& retired, int64_t now_us,
+               int64_t grace_us) {
+  if (r.siblings.empty())
+    return false;
+  int64_t newest = std::numeric_limits<int64_t>::min();
+  for (auto& s : r.siblings)
+    newest = std::max(newest, s.timestamp_us);
+  if (!(newest < now_us - grace_us))
+    return false;
+  return std::any_of(r.context.entries.begin(), r.context.entries.end(),
+                     [&](const dot& e) { return prunable(r, e, retired); });
+}
+
 context_scope scope_of(const std::string& instance, const bytes& key) {
   context_scope out;
   out.key = digest('k', key.data(), key.size());

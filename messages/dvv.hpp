@@ -88,6 +88,35 @@ std::optional<int64_t> dead_from(const record& r);
 /// tombstone_grace_s; docs/design.md section 6).
 bool tombstone_due(const record& r, int64_t now_us, int64_t grace_us);
 
+// Pruning the entries of retired replica ids (membership_view::retired: the incarnations of
+// removed members and of data directories replaced by new ones; they never write again). An entry
+// is prunable when its id is retired and no sibling of the record carries a dot of that id (the
+// context must keep covering every sibling). Dropping one loses knowledge: a stale copy of a
+// superseded sibling of that id, merged in later, would no longer be covered and would come back.
+// So a replica prunes only on the evidence tombstone collection waits for (docs/design.md section
+// 6): the record's newest write is older than the grace, and every other home replica holds the
+// same record up to prunable entries.
+
+/// The entries of `r`'s context that are prunable under `retired` (sorted ids), in id order.
+std::vector<dot> prunable_entries(const record& r, const std::vector<replica_id>& retired);
+
+/// `r` without the entries prunable under `retired` (`r` itself when it has none).
+record prune(const record& r, const std::vector<replica_id>& retired);
+
+/// Whether `a` and `b` hold the same record up to prunable entries: the same siblings, the same
+/// entries of every id not retired, and for each retired id either the same counter or, on one
+/// side, no entry at all (that side has pruned it: the other may follow). Two counters of a
+/// retired id that differ are not the same: a replica that has not seen every write of the
+/// retired id is not evidence that none of them can come back.
+bool same_up_to_retired(const record& a, const record& b, const std::vector<replica_id>& retired);
+
+/// Whether a replica at `now_us` may prune `r` once every other home replica agrees
+/// (same_up_to_retired): it has prunable entries, and its newest sibling was written more than
+/// `grace_us` before `now_us`, so every write that superseded a sibling of a retired id is older
+/// than the grace, as a collected tombstone's delete is.
+bool prune_due(const record& r, const std::vector<replica_id>& retired, int64_t now_us,
+               int64_t grace_us);
+
 /// What a client context is bound to: digests of the key it was read from and of the instance
 /// (the manifest's store.name) whose node returned it. Digests tell mistakes apart (another key's
 /// context, a context from another cluster); they are not a secret, so they do not stop a client

@@ -129,7 +129,8 @@ using replica_answers_actor =
 /// 3: peer_hello's detector; one vnode actor per node, its messages naming the partition,
 ///    instead of one per partition; gossip of digests (view_digest, view_delta);
 ///    membership_view format 3 (tombstones).
-constexpr uint32_t protocol_version = 3;
+/// 4: membership_view format 4 (retired replica ids in the view, its digest and its deltas).
+constexpr uint32_t protocol_version = 4;
 
 /// Peer handshake: who a node is, with which instance settings, and the two actors that serve its
 /// peers (a constant size, whatever the number of partitions).

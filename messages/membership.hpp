@@ -105,23 +105,28 @@ typename Inspector::result_type inspect(Inspector& f, member_tombstone& x) {
 }
 
 /// The layout of membership_view (and of the gossip digests) this build sends and accepts.
-/// 1 (no field; before zones), 2 (before tombstones) and any other value are refused: a view
-/// from another format is never merged into this one.
-constexpr uint32_t membership_format = 3;
+/// 1 (no field; before zones), 2 (before tombstones), 3 (before retired replica ids) and any
+/// other value are refused: a view from another format is never merged into this one.
+constexpr uint32_t membership_format = 4;
 
 /// The cluster view: every member known, sorted by name, the tombstones of purged ones (sorted
-/// by name, no name in both lists), and the ring.
+/// by name, no name in both lists), the ring, and the retired replica ids.
 struct membership_view {
   uint32_t format = membership_format; ///< first on the wire, so that any later layout is told
   std::vector<member_info> members;
   ring_layout layout;
   std::vector<member_tombstone> tombstones;
+  /// Replica ids that never coordinate a write again, sorted, without 0: the incarnation of every
+  /// member removed, and every incarnation a member replaced by a new one (a wiped data directory,
+  /// a restored backup). Grow-only (8 bytes per id); version vectors may drop their entries
+  /// (docs/design.md section 6, "Pruning retired replica ids").
+  std::vector<uint64_t> retired;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, membership_view& x) {
   return f(caf::meta::type_name("actorkv::membership_view"), x.format, x.members, x.layout,
-           x.tombstones);
+           x.tombstones, x.retired);
 }
 
 /// One member (or tombstone) in a gossip digest: its version, and a stamp of the rest of the
@@ -159,17 +164,36 @@ typename Inspector::result_type inspect(Inspector& f, ring_digest& x) {
   return f(caf::meta::type_name("actorkv::ring_digest"), x.epoch, x.change, x.done, x.done_stamp);
 }
 
+/// What identifies a set of retired replica ids: its size and a stamp of its ids.
+struct retired_digest {
+  uint32_t count = 0;
+  uint64_t stamp = 0;
+};
+
+inline bool operator==(const retired_digest& a, const retired_digest& b) {
+  return a.count == b.count && a.stamp == b.stamp;
+}
+inline bool operator!=(const retired_digest& a, const retired_digest& b) {
+  return !(a == b);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retired_digest& x) {
+  return f(caf::meta::type_name("actorkv::retired_digest"), x.count, x.stamp);
+}
+
 /// The first message of a gossip round: the sender's view in brief (members and tombstones
-/// sorted by name together; O(members) bytes, no ring).
+/// sorted by name together; O(members) bytes, no ring, no retired ids).
 struct view_digest {
   uint32_t format = membership_format; ///< first, as in membership_view
   std::vector<member_digest> members;
   ring_digest ring;
+  retired_digest retired;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, view_digest& x) {
-  return f(caf::meta::type_name("actorkv::view_digest"), x.format, x.members, x.ring);
+  return f(caf::meta::type_name("actorkv::view_digest"), x.format, x.members, x.ring, x.retired);
 }
 
 /// How much of a ring layout a view_delta carries or asks for.
@@ -191,12 +215,16 @@ struct view_delta {
   ring_part ring_sent = ring_part::none;
   ring_layout ring; ///< ring_sent full: the layout; done: only `done` is filled
   ring_part ring_wanted = ring_part::none;
+  /// The sender's retired ids, all of them, when the digests' sets differ (a grow-only set of
+  /// 8-byte ids: sending it whole keeps the exchange simple); empty otherwise.
+  std::vector<uint64_t> retired;
+  bool retired_wanted = false; ///< whether the receiver is asked to send its retired ids back
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, view_delta& x) {
-  return f(caf::meta::type_name("actorkv::view_delta"), x.format, x.members, x.tombstones,
-           x.wanted, x.ring_of, x.ring_sent, x.ring, x.ring_wanted);
+  return f(caf::meta::type_name("actorkv::view_delta"), x.format, x.members, x.tombstones, x.wanted,
+           x.ring_of, x.ring_sent, x.ring, x.ring_wanted, x.retired, x.retired_wanted);
 }
 
 } // namespace actorkv

@@ -34,6 +34,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<member_tombstone>("actorkv::member_tombstone");
   cfg.add_message_type<member_digest>("actorkv::member_digest");
   cfg.add_message_type<ring_digest>("actorkv::ring_digest");
+  cfg.add_message_type<retired_digest>("actorkv::retired_digest");
   cfg.add_message_type<view_digest>("actorkv::view_digest");
   cfg.add_message_type<view_delta>("actorkv::view_delta");
   cfg.add_message_type<partition_transfer>("actorkv::partition_transfer");

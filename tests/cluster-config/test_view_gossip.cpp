@@ -269,12 +269,102 @@ BOOST_AUTO_TEST_CASE(a_view_kept_in_format_2_reads_and_an_unknown_format_does_no
   BOOST_REQUIRE(back);
   BOOST_TEST(back->members.size() == 2u);
   BOOST_TEST(back->tombstones.empty());
-  BOOST_TEST(!decode_view("actorkv-view 4\nepoch 1\nowners n1\n"));
+  BOOST_TEST(!decode_view("actorkv-view 5\nepoch 1\nowners n1\n"));
   BOOST_TEST(!decode_view("actorkv-view 3\nepoch 1\nowners n1\ntombstone n1\n"));
   auto later = kept_view_format("actorkv-view 9\nwhatever\n");
   BOOST_REQUIRE(later);
   BOOST_TEST(*later == 9u);
   BOOST_TEST(!kept_view_format("something else\n"));
+}
+
+BOOST_AUTO_TEST_CASE(a_removal_and_a_new_incarnation_retire_ids_and_every_node_learns_them) {
+  auto a = cluster(4), b = cluster(4), c = cluster(4);
+  BOOST_TEST(a.retired.empty());
+  // n2 restarts on a wiped data directory: a new replica id, a higher version.
+  upsert(a, member("n2", 11, 22));
+  BOOST_TEST((a.retired == std::vector<uint64_t>{2}));
+  // An admin removes n4 (on a).
+  a = *apply_change(a, "remove", "n4", 3, 100);
+  BOOST_TEST((a.retired == std::vector<uint64_t>{2, 4}));
+  // Gossip carries the set; b would also derive it from the entries it receives.
+  auto r = gossip_round(b, a);
+  BOOST_TEST((r.answer.retired == std::vector<uint64_t>{2, 4}));
+  BOOST_TEST((b.retired == std::vector<uint64_t>{2, 4}));
+  BOOST_TEST((a == b));
+  // A node that never sees the entries that retired an id (n4 purged to a tombstone, n2 wiped
+  // again) still learns every id: the set itself travels.
+  purge_clock clock;
+  a.layout.done = transfers_needed(a, 3);
+  BOOST_REQUIRE(promote_if_complete(a, 3));
+  purge_departed(a, clock, 0, 0, 0, 1000);
+  BOOST_REQUIRE(find_tombstone(a, "n4"));
+  upsert(a, member("n2", 12, 222));
+  BOOST_TEST((a.retired == std::vector<uint64_t>{2, 4, 22}));
+  gossip_round(a, c);
+  BOOST_TEST((c.retired == std::vector<uint64_t>{2, 4, 22}));
+  BOOST_TEST((a == c));
+  // Idle rounds carry no ids.
+  auto idle = gossip_round(a, c);
+  BOOST_TEST(carries_nothing(idle.answer));
+  BOOST_TEST(carries_nothing(idle.back));
+  // Live incarnations are never prunable, and 0 (a member no node has heard from) is no id.
+  BOOST_TEST((prunable_ids(a) == std::vector<uint64_t>{2, 4, 22}));
+  membership_view d;
+  upsert(d, member("n1", 11, 0));
+  upsert(d, member("n1", 12, 5));
+  BOOST_TEST(d.retired.empty());
+}
+
+BOOST_AUTO_TEST_CASE(merge_retires_what_either_side_replaced_in_any_order) {
+  auto a = cluster(3), b = cluster(3), c = cluster(3);
+  // b holds n1's second incarnation without having seen its first (it learnt n1 from it), a
+  // still holds the first, 1: neither has retired 1, the merge sees one entry replace the other.
+  b.members[0] = member("n1", 11, 11);
+  upsert(c, member("n3", 11, 3, member_state::removed));
+  auto ab = merge(a, b);
+  BOOST_TEST((ab.retired == std::vector<uint64_t>{1}));
+  BOOST_TEST((merge(b, a).retired == ab.retired));
+  BOOST_TEST((merge(ab, ab) == ab));
+  auto left = merge(merge(a, b), c), right = merge(a, merge(b, c));
+  BOOST_TEST((left.retired == std::vector<uint64_t>{1, 3}));
+  BOOST_TEST((left == right));
+  // A peer's set is taken sorted, without repeats or 0, whatever it sent.
+  view_delta odd;
+  odd.retired = {9, 0, 7, 9};
+  auto e = cluster(3);
+  BOOST_TEST(apply_delta(e, ring_digest_of(e.layout), odd).changed);
+  BOOST_TEST((e.retired == std::vector<uint64_t>{7, 9}));
+  BOOST_TEST(!apply_delta(e, ring_digest_of(e.layout), odd).changed);
+  // A tombstone reaching a node that missed the removal retires the member's incarnation.
+  auto f = cluster(3);
+  view_delta t;
+  t.tombstones.push_back(member_tombstone{"n2", UINT64_MAX, 5});
+  apply_delta(f, ring_digest_of(f.layout), t);
+  BOOST_TEST((f.retired == std::vector<uint64_t>{2}));
+}
+
+BOOST_AUTO_TEST_CASE(retired_ids_are_kept_on_disk_and_a_format_3_view_reads) {
+  auto v = cluster(3);
+  upsert(v, member("n1", 11, 11));
+  upsert(v, member("n2", 12, 2, member_state::removed));
+  auto text = encode_view(v);
+  BOOST_TEST(text.find("\nretired 1 2\n") != std::string::npos);
+  auto back = decode_view(text);
+  BOOST_REQUIRE(back);
+  BOOST_TEST((*back == v));
+  BOOST_TEST(fingerprint(*back) == fingerprint(v));
+  auto fewer = v;
+  fewer.retired.pop_back();
+  BOOST_TEST(fingerprint(fewer) != fingerprint(v));
+  BOOST_TEST(!decode_view("actorkv-view 4\nepoch 1\nowners n1\nretired -1\n"));
+  BOOST_TEST(!decode_view("actorkv-view 4\nepoch 1\nowners n1\nretired x\n"));
+  // Format 3 kept no set: a removed member's incarnation is retired as it is read.
+  auto old = decode_view("actorkv-view 3\n"
+                         "member n1 127.0.0.1 7101 1 1 5 10 a\n"
+                         "member n2 127.0.0.1 7102 1 3 6 18446744073709551615 b\n"
+                         "epoch 3\nowners n1 n1 n1 n1\nnext\ndone\n");
+  BOOST_REQUIRE(old);
+  BOOST_TEST((old->retired == std::vector<uint64_t>{6}));
 }
 
 BOOST_AUTO_TEST_CASE(the_purge_periods_come_from_the_manifest_with_errors_at_their_line) {

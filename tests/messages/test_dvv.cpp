@@ -558,7 +558,7 @@ BOOST_AUTO_TEST_CASE(delete_with_context_hides_the_key) {
 BOOST_AUTO_TEST_CASE(a_tombstone_is_due_for_collection_only_after_its_grace) {
   replica r{1};
   r.put("v");
-  BOOST_TEST(!dvv::tombstone_due(r.rec, 1'000'000'000, 0)); // a value is never due
+  BOOST_TEST(!dvv::tombstone_due(r.rec, 1'000'000'000, 0));    // a value is never due
   BOOST_TEST(!dvv::tombstone_due(record{}, 1'000'000'000, 0)); // nothing to collect
   r.del(read({&r}).context);
   auto stamped = r.rec.siblings.front().timestamp_us;
@@ -1133,6 +1133,128 @@ BOOST_AUTO_TEST_CASE(contexts_from_stale_reads_through_stale_replicas_are_never_
   // r2 could not vouch for r1's write: "a" stays, beside "b" (a sibling, never a lost write).
   BOOST_TEST(values(r1.rec) == (std::vector<std::string>{"a", "b"}),
              boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Pruning the entries of retired replica ids (dvv.hpp): which entries go, when two copies count
+// as the same, and why a replica waits for the grace evidence before pruning.
+BOOST_AUTO_TEST_SUITE(dvv_pruning)
+
+namespace {
+
+/// A key written by replica 7 (later retired), then overwritten through replica 2 with the
+/// context read: every replica ends up with 2's value and 7's entry in its context.
+record overwritten_after_7(int64_t at_us) {
+  replica r7{7}, r2{2};
+  r7.put("old", {}, at_us - 10);
+  r2.absorb(r7);
+  r2.put("new", read({&r2}).context, at_us);
+  return r2.rec;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(only_entries_of_retired_ids_without_a_sibling_are_prunable) {
+  auto rec = overwritten_after_7(1000);
+  BOOST_REQUIRE(rec.context.entries.size() == 2u);
+  const std::vector<replica_id> retired{7};
+  BOOST_TEST(dvv::prunable_entries(rec, retired).size() == 1u);
+  BOOST_TEST(dvv::prunable_entries(rec, retired)[0].id == 7u);
+  BOOST_TEST(dvv::prunable_entries(rec, {}).empty());  // 7 not retired: nothing
+  BOOST_TEST(dvv::prunable_entries(rec, {2}).empty()); // 2's sibling needs its entry
+  auto pruned = dvv::prune(rec, retired);
+  BOOST_TEST(invariant_violation(pruned).empty());
+  BOOST_TEST(pruned.context.entries.size() == 1u);
+  BOOST_TEST(pruned.siblings == rec.siblings);
+  BOOST_TEST((dvv::prune(pruned, retired) == pruned));
+  // A sibling of 7 still there (written concurrently): 7's entry stays.
+  replica r7{7}, r2{2};
+  r7.put("a");
+  r2.put("b");
+  auto both = dvv::merge(r7.rec, r2.rec, sibling_mode);
+  BOOST_TEST(dvv::prunable_entries(both, retired).empty());
+  BOOST_TEST((dvv::prune(both, retired) == both));
+}
+
+BOOST_AUTO_TEST_CASE(a_pruned_copy_serves_reads_and_writes_with_contexts_that_still_name_the_id) {
+  auto rec = overwritten_after_7(1000);
+  auto context = rec.context; // a client read before the pruning: it names 7
+  replica r2{2};
+  r2.rec = dvv::prune(rec, {7});
+  auto admitted = dvv::admit_context(context, r2.rec, 2);
+  BOOST_REQUIRE(admitted);
+  r2.put("newer", *admitted, 2000);
+  BOOST_TEST(values(r2.rec) == (std::vector<std::string>{"newer"}));
+  BOOST_TEST(invariant_violation(r2.rec).empty());
+  BOOST_TEST(dvv::counter_of(r2.rec.context, 7) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(copies_are_the_same_up_to_retired_entries_only_when_nothing_else_differs) {
+  const std::vector<replica_id> retired{7};
+  auto rec = overwritten_after_7(1000);
+  auto pruned = dvv::prune(rec, retired);
+  BOOST_TEST(dvv::same_up_to_retired(rec, pruned, retired));
+  BOOST_TEST(dvv::same_up_to_retired(pruned, rec, retired));
+  BOOST_TEST(dvv::same_up_to_retired(rec, rec, retired));
+  BOOST_TEST(!dvv::same_up_to_retired(rec, pruned, {})); // 7 not retired
+  // A copy that saw fewer of 7's writes is not evidence: it may still take an old one back.
+  auto fewer = rec;
+  for (auto& e : fewer.context.entries)
+    if (e.id == 7)
+      ++e.counter;
+  BOOST_TEST(!dvv::same_up_to_retired(rec, fewer, retired));
+  // Another entry or another sibling differs, retired or not.
+  auto other = rec;
+  other.context.entries.push_back(dot{9, 1});
+  BOOST_TEST(!dvv::same_up_to_retired(rec, other, retired));
+  auto newer = dvv::update(rec, rec.context, to_bytes("x"), 2, 3000, sibling_mode);
+  BOOST_TEST(!dvv::same_up_to_retired(rec, newer, retired));
+  BOOST_TEST(!dvv::same_up_to_retired(dvv::prune(newer, retired), pruned, retired));
+}
+
+BOOST_AUTO_TEST_CASE(pruning_is_due_only_a_grace_after_the_newest_write) {
+  const std::vector<replica_id> retired{7};
+  auto rec = overwritten_after_7(1000);
+  BOOST_TEST(!dvv::prune_due(rec, retired, 2000, 1000)); // exactly the grace: not yet
+  BOOST_TEST(dvv::prune_due(rec, retired, 2001, 1000));
+  BOOST_TEST(!dvv::prune_due(rec, {}, 1'000'000, 1000));
+  BOOST_TEST(!dvv::prune_due(dvv::prune(rec, retired), retired, 1'000'000, 1000));
+  BOOST_TEST(!dvv::prune_due(record{}, retired, 1'000'000, 1000));
+}
+
+BOOST_AUTO_TEST_CASE(a_stale_sibling_of_the_retired_id_comes_back_into_a_pruned_copy) {
+  // Why pruning waits for every home replica and the grace: a copy that missed the overwrite
+  // (a home replica that was down, a hint, a handoff source) still holds 7's value.
+  replica r7{7}, r2{2};
+  r7.put("old", {}, 990);
+  auto stale = r7.rec;
+  r2.absorb(r7);
+  r2.put("new", read({&r2}).context, 1000);
+  auto unpruned = dvv::merge(r2.rec, stale, sibling_mode);
+  BOOST_TEST(values(unpruned) == (std::vector<std::string>{"new"}));
+  auto pruned = dvv::merge(dvv::prune(r2.rec, {7}), stale, sibling_mode);
+  BOOST_TEST(values(pruned) == (std::vector<std::string>{"new", "old"}));
+  // The stale copy is not the same up to retired entries, so it holds every pruning back.
+  BOOST_TEST(!dvv::same_up_to_retired(r2.rec, stale, {7}));
+}
+
+BOOST_AUTO_TEST_CASE(home_replicas_pruning_one_by_one_end_with_identical_copies) {
+  // Each prunes once the others hold the same record up to retired entries, whatever they
+  // already pruned: the last state is the same record everywhere (so anti-entropy's digests
+  // agree and nothing is repaired back).
+  const std::vector<replica_id> retired{7};
+  auto rec = overwritten_after_7(1000);
+  std::vector<record> copies(3, rec);
+  for (size_t turn = 0; turn < copies.size(); ++turn) {
+    for (size_t k = 0; k < copies.size(); ++k)
+      if (k != turn)
+        BOOST_TEST(dvv::same_up_to_retired(copies[turn], copies[k], retired));
+    BOOST_TEST(dvv::prune_due(copies[turn], retired, 5000, 1000));
+    copies[turn] = dvv::prune(copies[turn], retired);
+  }
+  BOOST_TEST((copies[0] == copies[1] && copies[1] == copies[2]));
+  BOOST_TEST(dvv::counter_of(copies[0].context, 7) == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -79,7 +79,9 @@ BOOST_AUTO_TEST_CASE(digests_deltas_and_tombstones_round_trip) {
   v.layout.next_owners = {"n1", "n1"};
   v.layout.done = {partition_transfer{1, "n1"}};
   v.tombstones.push_back(member_tombstone{"n0", UINT64_MAX});
+  v.retired = {3, UINT64_MAX - 1};
   auto view = round_trip(v);
+  BOOST_TEST((view.retired == v.retired));
   BOOST_TEST((view == v));
   BOOST_TEST(view.format == membership_format);
 
@@ -91,6 +93,8 @@ BOOST_AUTO_TEST_CASE(digests_deltas_and_tombstones_round_trip) {
   BOOST_TEST(digest.members[0].version == UINT64_MAX);
   BOOST_TEST(digest.members[1].stamp == d.members[1].stamp);
   BOOST_TEST((digest.ring == d.ring));
+  BOOST_TEST(digest.retired.count == 2u);
+  BOOST_TEST((digest.retired == d.retired));
 
   view_delta x;
   x.members = v.members;
@@ -101,7 +105,11 @@ BOOST_AUTO_TEST_CASE(digests_deltas_and_tombstones_round_trip) {
   x.ring.epoch = 4;
   x.ring.done = v.layout.done;
   x.ring_wanted = ring_part::full;
+  x.retired = v.retired;
+  x.retired_wanted = true;
   auto delta = round_trip(x);
+  BOOST_TEST((delta.retired == v.retired));
+  BOOST_TEST(delta.retired_wanted);
   BOOST_TEST(delta.format == membership_format);
   BOOST_TEST(delta.members.size() == 1u);
   BOOST_TEST(delta.tombstones[0].name == "n0");

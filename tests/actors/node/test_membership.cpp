@@ -172,8 +172,8 @@ struct membership_fixture : deterministic_fixture {
 
   /// An admin change at member `i`: the answer's text, or the error's description after "error: ".
   std::string admin(size_t i, const std::string& action, const std::string& subject, bool apply) {
-    auto h = self->request(members[i].actor, caf::infinite, admin_atom::value, action, subject,
-                           apply);
+    auto h =
+        self->request(members[i].actor, caf::infinite, admin_atom::value, action, subject, apply);
     run();
     BOOST_REQUIRE(has_mail());
     std::string out;
@@ -355,6 +355,12 @@ BOOST_FIXTURE_TEST_CASE(a_restart_outranks_the_old_incarnation, membership_fixtu
     auto* n2 = find_member(view_of(i), "n2");
     BOOST_TEST(n2->incarnation == 99u, name_of(i));
     BOOST_TEST(n2->version == uint64_t(*members[1].clock), name_of(i));
+    // The old incarnation is retired on every node (its version-vector entries may go), the
+    // new one is not.
+    auto v = view_of(i);
+    BOOST_TEST(std::binary_search(v.retired.begin(), v.retired.end(), old.incarnation), name_of(i));
+    BOOST_TEST(!std::binary_search(v.retired.begin(), v.retired.end(), replica_id{99}), name_of(i));
+    BOOST_TEST((members[i].heard->last.retired == v.retired), name_of(i));
   }
 }
 
@@ -422,9 +428,9 @@ BOOST_FIXTURE_TEST_CASE(idle_rounds_send_digests_and_no_entry_nor_ring, membersh
   // Each member starts a round every interval: 15 digests, each answered with nothing.
   BOOST_TEST(log->messages["digest"] >= 15u);
   BOOST_TEST(log->messages["answer"] == log->messages["digest"]);
-  BOOST_TEST(log->messages["view"] == 0u); // no whole view
+  BOOST_TEST(log->messages["view"] == 0u);  // no whole view
   BOOST_TEST(log->messages["delta"] == 0u); // nothing was asked for
-  BOOST_TEST(log->entries == 15u * 3u);      // the digests' three names each, nothing more
+  BOOST_TEST(log->entries == 15u * 3u);     // the digests' three names each, nothing more
   BOOST_TEST(log->owners == 0u);
   BOOST_TEST(members[0].heard->count == heard); // and no view change
   // A change travels as that change: one entry (and the ring, whose epoch moved).
@@ -496,6 +502,9 @@ BOOST_FIXTURE_TEST_CASE(a_removed_member_is_purged_after_the_grace_and_stays_out
   BOOST_TEST(!find_tombstone(view_of(0), "n3"));
   BOOST_TEST(!find_tombstone(view_of(1), "n3"));
   BOOST_TEST(view_of(0).members.size() == 2u);
+  // Its replica id stays retired after every trace of its name is gone.
+  for (size_t i : {0, 1})
+    BOOST_TEST((view_of(i).retired == std::vector<uint64_t>{members[2].incarnation}), name_of(i));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
