@@ -117,16 +117,21 @@ const T* sorted_find(const std::vector<T>& xs, const std::string& name) {
   return it != xs.end() && it->name == name ? &*it : nullptr;
 }
 
-/// Merges one received entry into `view` by merge's rules; whether it changed the view.
+/// Merges one received entry into `view` by merge's rules; whether it changed the entry (a losing
+/// entry may still retire its incarnation, as merge does).
 bool merge_entry(membership_view& view, const member_info& m) {
   auto t = by_name(view.tombstones, m.name);
   bool tombstoned = t != view.tombstones.end() && t->name == m.name;
-  if (tombstoned && m.version <= t->version)
+  if (tombstoned && m.version <= t->version) {
+    retire(view.retired, m.incarnation); // the member was removed: this incarnation is over
     return false;
+  }
   auto it = by_name(view.members, m.name);
   if (it != view.members.end() && it->name == m.name) {
-    if (!loses_to(*it, m))
+    if (!loses_to(*it, m)) {
+      retire_replaced(view.retired, &m, *it); // the entry kept replaces the one received
       return false;
+    }
     retire_replaced(view.retired, &*it, m);
     *it = m;
   } else {
@@ -743,13 +748,14 @@ view_delta answer_digest(const membership_view& mine, const view_digest& my_dige
 delta_outcome apply_delta(membership_view& view, const ring_digest& my_ring,
                           const view_delta& delta) {
   delta_outcome out;
+  auto retired_before = view.retired.size();
   for (auto& m : delta.members)
     if (merge_entry(view, m))
       out.names.push_back(m.name);
   for (auto& t : delta.tombstones)
     if (merge_tombstone(view, t))
       out.names.push_back(t.name);
-  out.changed = !out.names.empty();
+  out.changed = !out.names.empty() || view.retired.size() != retired_before;
   if (!delta.retired.empty()) {
     auto united = unite_retired(view.retired, delta.retired);
     if (united.size() != view.retired.size()) {

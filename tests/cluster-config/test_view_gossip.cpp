@@ -3,6 +3,8 @@
 // tombstones that no older entry gets past.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -177,15 +179,33 @@ BOOST_AUTO_TEST_CASE(digest_rounds_converge_to_what_merge_gives) {
   membership_view all;
   for (auto& v : views)
     all = merge(all, v);
+  // Retired ids are the exception: a side that keeps its entry never sees the other's older
+  // incarnation, which the other retires as the round ends; the next round between them carries
+  // it (their sets' digests differ). So a round leaves each side's set within merge's, and the
+  // views end equal after rounds between every pair.
+  auto without_retired = [](membership_view v) {
+    v.retired.clear();
+    return v;
+  };
+  auto within = [](const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
+    return std::includes(b.begin(), b.end(), a.begin(), a.end());
+  };
   for (int round = 0; round < 300; ++round) {
     auto i = rng() % views.size(), j = rng() % views.size();
     if (i == j)
       continue;
     auto expected = merge(views[i], views[j]);
     gossip_round(views[i], views[j]);
-    BOOST_TEST((views[i] == expected), "seed " << seed << " round " << round);
-    BOOST_TEST((views[j] == expected), "seed " << seed << " round " << round);
+    for (auto k : {i, j}) {
+      BOOST_TEST((without_retired(views[k]) == without_retired(expected)),
+                 "seed " << seed << " round " << round);
+      BOOST_TEST(within(views[k].retired, expected.retired), "seed " << seed << " round " << round);
+    }
   }
+  for (int pass = 0; pass < 2; ++pass)
+    for (size_t i = 0; i < views.size(); ++i)
+      for (size_t j = i + 1; j < views.size(); ++j)
+        gossip_round(views[i], views[j]);
   for (auto& v : views)
     BOOST_TEST((v == all), "seed " << seed);
 }
