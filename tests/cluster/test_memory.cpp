@@ -168,6 +168,14 @@ BOOST_AUTO_TEST_CASE(five_hundred_twelve_puts_of_1_mib_keep_the_entry_node_withi
   std::vector<client_actor> actors;
   for (size_t i = 0; i < clients; ++i)
     actors.push_back(spawn_client(cs.sys, client_options{{c.endpoint(0)}, 30s}));
+  // Every client connected first (a get each): what is measured is the budget under the puts, not
+  // whether a client's TLS handshake still gets through once the first clients flood the node
+  // (on some machines the last ones did not, and their puts failed "no node reachable").
+  for (auto& a : actors)
+    self->request(a, 40s, caf::get_atom::value, bytes{'w'})
+        .receive(
+            [](get_reply&) {},
+            [](caf::error& err) { BOOST_FAIL("a client could not connect: " << describe(err)); });
   // All at once: every put is sent before any answer is awaited.
   using handle = decltype(self->request(actors[0], 40s, caf::put_atom::value, put_request{}));
   std::vector<handle> pending;
@@ -191,7 +199,9 @@ BOOST_AUTO_TEST_CASE(five_hundred_twelve_puts_of_1_mib_keep_the_entry_node_withi
 
   // Shed, not grown: the peak stays within the bound, and what was shed was refused as such.
   BOOST_TEST(after.peak_kib < bound_kib, "n1 peaked at " << after.peak_kib << " KiB");
-  BOOST_TEST(acked.size() + tally.overloaded() == puts, "other failures: " << tally.others());
+  BOOST_TEST(acked.size() + tally.overloaded() == puts, "other failures: " << tally.others()
+                                                                           << "\nn1's log:\n"
+                                                                           << c.log_tail(0, 30));
   BOOST_TEST(!acked.empty()); // the node kept storing while it shed load
 
   // Nothing refused was stored, on any replica; everything acknowledged is on W replicas and
