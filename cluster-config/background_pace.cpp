@@ -33,10 +33,11 @@ background_pace::background_pace(background_pace_options options, clock::time_po
     throw std::invalid_argument("background_pace: the window and the target must be positive");
 }
 
-void background_pace::foreground(std::chrono::microseconds latency, clock::time_point now) {
+void background_pace::foreground(std::chrono::microseconds latency, clock::time_point now,
+                                 uint64_t count) {
   rate(now); // a sample belongs to the window it arrived in
-  ++counts_[bucket_of(latency)];
-  ++samples_;
+  counts_[bucket_of(latency)] += count;
+  samples_ += count;
 }
 
 double background_pace::rate(clock::time_point now) {

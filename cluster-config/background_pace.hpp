@@ -40,8 +40,8 @@ public:
   explicit background_pace(background_pace_options options = {},
                            clock::time_point start = clock::time_point{});
 
-  /// A foreground request finished after `latency`.
-  void foreground(std::chrono::microseconds latency, clock::time_point now);
+  /// `count` foreground requests finished after `latency` each.
+  void foreground(std::chrono::microseconds latency, clock::time_point now, uint64_t count = 1);
 
   /// Background units admitted per second now (judging any windows that ended before `now`).
   double rate(clock::time_point now);

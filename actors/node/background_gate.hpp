@@ -20,9 +20,10 @@ public:
   background_gate(background_pace_options options, clock::time_point start)
       : pace_(options, start) {}
 
-  void foreground(std::chrono::nanoseconds took, clock::time_point now) {
+  /// `count` requests finished after `took` each (a batch served at once takes the lock once).
+  void foreground(std::chrono::nanoseconds took, clock::time_point now, uint64_t count = 1) {
     std::lock_guard<std::mutex> lock{mutex_};
-    pace_.foreground(std::chrono::duration_cast<std::chrono::microseconds>(took), now);
+    pace_.foreground(std::chrono::duration_cast<std::chrono::microseconds>(took), now, count);
   }
 
   /// The pause before the next background unit, at least `floor` (a worker's own pacing).

@@ -90,6 +90,21 @@ std::vector<stream_key> open_streams(handoff_state& st) {
 }
 
 void next_stream(self_ptr self);
+
+/// Runs `next` (the running stream's next unit, `id`) once the background pause allows:
+/// foreground requests first, so while they are slow, batches and deletion steps wait.
+void after_pause(self_ptr self, uint64_t id, std::function<void()> next) {
+  auto& st = self->state;
+  auto pause = st.options.background ? st.options.background->pause(self->clock().now())
+                                     : std::chrono::milliseconds{0};
+  if (pause.count() == 0) {
+    next();
+    return;
+  }
+  st.paused_batch = std::move(next);
+  self->delayed_send(self, pause, caf::tick_atom::value, id);
+}
+
 void drop_step(self_ptr self, uint64_t drop_id, stream_key k, uint64_t deleted);
 
 void stream_failed(self_ptr self, uint64_t id, const stream_key& k, const std::string& why) {
@@ -156,14 +171,7 @@ void drop_step(self_ptr self, uint64_t drop_id, stream_key k, uint64_t deleted) 
           [=](uint64_t dropped) {
             auto& st = self->state;
             if (dropped >= limit) {
-              auto pause = st.options.background ? st.options.background->pause(self->clock().now())
-                                                 : std::chrono::milliseconds{0};
-              if (pause.count() == 0) {
-                drop_step(self, drop_id, k, deleted + dropped);
-                return;
-              }
-              st.paused_batch = [=] { drop_step(self, drop_id, k, deleted + dropped); };
-              self->delayed_send(self, pause, caf::tick_atom::value, drop_id);
+              after_pause(self, drop_id, [=] { drop_step(self, drop_id, k, deleted + dropped); });
               return;
             }
             ++st.stats.partitions_released;
@@ -239,16 +247,7 @@ void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target) {
                         auto& pr = st.progress[k];
                         pr.cursor = last;
                         pr.acked_read_us = read_at;
-                        // Foreground requests first: while they are slow, batches wait.
-                        auto pause = st.options.background
-                                         ? st.options.background->pause(self->clock().now())
-                                         : std::chrono::milliseconds{0};
-                        if (pause.count() == 0) {
-                          send_batch(self, id, k, target);
-                          return;
-                        }
-                        st.paused_batch = [=] { send_batch(self, id, k, target); };
-                        self->delayed_send(self, pause, caf::tick_atom::value, id);
+                        after_pause(self, id, [=] { send_batch(self, id, k, target); });
                       },
                       [=](caf::error& err) {
                         if (*failed)

@@ -87,8 +87,7 @@ void serve(self_ptr self, const replica_answers_actor& to, std::vector<replica_c
             held->release(); // storage has let go of the records
             if (auto& gate = self->state.background) {
               auto now = self->clock().now();
-              for (size_t i = 0; i < answers.size(); ++i)
-                gate->foreground(now - start, now);
+              gate->foreground(now - start, now, answers.size());
             }
             send_all(self, to, answers);
           },
