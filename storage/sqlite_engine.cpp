@@ -288,6 +288,10 @@ constexpr int checkpoint_pages = 1000;
 /// the checkpointer do. Bounds the log at about 32 MB.
 constexpr int writer_checkpoint_pages = 8 * checkpoint_pages;
 
+/// The size the write-ahead log file is cut back to when the log starts over: the log's working
+/// size (the checkpointer copies it at checkpoint_pages of 4 KiB).
+constexpr int64_t wal_size_limit_bytes = int64_t{checkpoint_pages} * 4096;
+
 /// Free pages an incremental vacuum step returns to the file system at most (1 MiB of 4 KiB
 /// pages): a foreground commit waits at most for one such step.
 constexpr int vacuum_step_pages = 256;
@@ -745,6 +749,12 @@ public:
     if (auto err = enable_wal())
       return err;
     if (sqlite3_exec(db_, synchronous_pragma(sync), nullptr, nullptr, nullptr) != SQLITE_OK)
+      return failure();
+    // Without a limit the log file keeps the largest size a burst (a large commit, a reader
+    // that held checkpoints back) ever gave it until the node stops; with one, SQLite cuts it
+    // back whenever the log starts over.
+    auto limit = "PRAGMA journal_size_limit=" + std::to_string(wal_size_limit_bytes);
+    if (sqlite3_exec(db_, limit.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
       return failure();
     // A negative cache_size is in KiB.
     cache_mib_ = cache_mib;
