@@ -139,6 +139,20 @@ std::vector<std::string> swim::expire(clock::time_point now) {
   return dead;
 }
 
+std::vector<std::string> swim::suspects() const {
+  std::vector<std::string> out;
+  out.reserve(suspects_.size());
+  for (auto& [name, since] : suspects_)
+    out.push_back(name);
+  return out;
+}
+
+void swim::heard_from(const std::string& name, clock::time_point when) {
+  auto it = suspects_.find(name);
+  if (it != suspects_.end() && when > it->second)
+    it->second = when;
+}
+
 std::vector<swim_rumor> swim::rumors_to_send() {
   std::vector<pending_rumor*> queue;
   for (auto& [name, r] : rumors_)

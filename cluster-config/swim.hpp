@@ -84,6 +84,17 @@ public:
   /// Suspects whose suspicion timed out become dead (and a rumor says so). Returns them.
   std::vector<std::string> expire(clock::time_point now);
 
+  /// The members suspected now, in name order (few: the suspicions under way).
+  std::vector<std::string> suspects() const;
+
+  /// Evidence that suspect `name` was alive at `when` other than an answer to a probe: a large
+  /// message from it was still arriving (its probe acks queue behind it on the same connection).
+  /// Its suspicion then counts from `when`, so it is declared dead only once the suspicion
+  /// timeout has passed since its last such sign: a peer whose data keeps coming stays a suspect
+  /// (and refutes once its acks get through), one that stopped (a crash, a pause) is declared
+  /// dead as before. No change unless `name` is suspect and `when` is later than its suspicion.
+  void heard_from(const std::string& name, clock::time_point when);
+
   /// Rumors to piggyback on the next outgoing message: at most rumors_per_message, those sent
   /// least often first. Each call counts as one transmission of what it returns.
   std::vector<swim_rumor> rumors_to_send();

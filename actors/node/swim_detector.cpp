@@ -123,6 +123,12 @@ void period(self_ptr self) {
     st.logic->unreachable(st.current.target, now);
     sync(self, st.current.target);
   }
+  // A suspect whose large message is still arriving is alive: its acks wait behind it on the
+  // same connection. Its suspicion counts from that sign (few suspects: constant work).
+  if (st.config.progress)
+    for (auto& name : st.logic->suspects())
+      if (auto when = st.config.progress(name))
+        st.logic->heard_from(name, *when);
   for (auto& name : st.logic->expire(now)) {
     log_event(log_subsystem::peers, st.options.node,
               "peer " + name + " declared down by SWIM: suspected for " +

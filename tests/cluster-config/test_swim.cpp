@@ -247,6 +247,25 @@ BOOST_AUTO_TEST_CASE(a_false_suspicion_is_refuted_before_anyone_declares_it) {
   BOOST_TEST(sim.believing("n20", swim_health::alive) == 49u);
 }
 
+BOOST_AUTO_TEST_CASE(a_suspicion_counts_from_the_last_sign_of_life) {
+  auto s = with_members("self", 3);
+  time_point t0{};
+  s.unreachable("n1", t0);
+  BOOST_TEST(s.suspects() == std::vector<std::string>{"n1"});
+  // n1's large message keeps arriving until t0 + 1.5 s: the suspicion counts from then.
+  s.heard_from("n1", t0 + 1500ms);
+  s.heard_from("n1", t0 + 1000ms); // an older sign changes nothing
+  s.heard_from("n2", t0 + 1500ms); // nor one of a member believed alive
+  BOOST_TEST(s.expire(t0 + 2500ms).empty());
+  BOOST_TEST(s.expire(t0 + 3400ms).empty());
+  BOOST_TEST(s.expire(t0 + 3500ms) == std::vector<std::string>{"n1"});
+  BOOST_TEST(s.suspects().empty());
+  BOOST_TEST((s.health("n2") == swim_health::alive));
+  // Unsuspected, its signs do not make it a suspect either.
+  s.heard_from("n2", t0 + 4000ms);
+  BOOST_TEST(s.expire(t0 + 10s).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(a_dead_member_that_reconnects_is_a_suspect_that_can_refute) {
