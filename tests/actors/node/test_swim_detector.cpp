@@ -210,4 +210,55 @@ BOOST_FIXTURE_TEST_CASE(a_peer_that_stops_mid_message_is_declared_down_in_the_us
   BOOST_TEST(!v[0].second);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_node_that_stalled_declares_nobody_down_when_it_hears_again,
+                        deterministic_fixture) {
+  // n1's own I/O stalls for 4 s (its one I/O thread serialises a 64 MiB message on a loaded
+  // machine): nothing reaches it, not even its peers' acks. It suspected them all, and declared
+  // them down 2 s later although the silence was its own.
+  std::map<std::string, busy_peer> peers;
+  failure_detector_options fo{"n1", 500ms, 8.0, caf::actor_cast<liveness_listener_actor>(self)};
+  fo.clock = std::make_shared<node_clock>([] { return int64_t{0}; });
+  swim_detector_options so;
+  so.seed = 1;
+  auto detector = keep(spawn_swim_detector(sys, fo, so));
+  for (auto name : {"n2", "n3", "n4"}) {
+    *peers[name].held = false;
+    self->send(detector, watch_atom::value, std::string{name},
+               keep(spawn_busy_peer(sys, name, peers[name])));
+  }
+  auto verdicts = [&] {
+    std::vector<std::pair<std::string, bool>> out;
+    for (bool more = true; more;)
+      self->receive([&](alive_atom, std::string& name, bool up) { out.emplace_back(name, up); },
+                    caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    return out;
+  };
+  // The peers probe n1 as it probes them, each about every other period.
+  auto peers_probe = [&](caf::timespan d) {
+    for (caf::timespan done{0}; done < d; done += 500ms) {
+      for (auto& [name, p] : peers)
+        caf::anon_send(detector, swim_atom::value, swim_ping{name, {}});
+      advance(500ms);
+    }
+  };
+  peers_probe(5s);
+  BOOST_TEST(verdicts().empty());
+  for (auto& [name, p] : peers)
+    *p.held = true;
+  advance(4s);
+  for (auto& [name, p] : peers)
+    *p.held = false;
+  peers_probe(10s);
+  BOOST_TEST(verdicts().empty());
+  // Its peers all stop for good: deaf, it still declares them down, each within twice the
+  // timeout of its suspicion (and each is suspected within a round of probes).
+  for (auto& [name, p] : peers)
+    *p.held = true;
+  advance(7s);
+  auto v = verdicts();
+  BOOST_TEST(v.size() == 3u);
+  for (auto& [name, p] : peers)
+    p.queued->clear();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
