@@ -756,14 +756,7 @@ int main(int argc, char** argv) {
   cfg.set("logger.verbosity", caf::atom("quiet"));
   // Heartbeats let a peer notice a frozen (SIGSTOPped) node; they are off by default in CAF.
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
-  // CAF closes a connection from which no whole header or payload came within this timeout,
-  // checked on its one I/O thread. At 4 s, once that thread had spent seconds serialising 64 MiB
-  // frames (a loaded machine), it closed every connection of the node at once, clients' among
-  // them ("the connection to the node was lost"). A frame may take [limits] frame_ms (the guard
-  // drops it then); a frozen peer is the failure detector's to tell, in seconds.
-  cfg.set("middleman.connection-timeout",
-          caf::timespan{std::chrono::milliseconds{
-              std::max<int64_t>(4000, static_cast<int64_t>(cluster->limits.frame_ms))}});
+  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{4}});
   {
     caf::actor_system sys{cfg};
     // One clock for the node's actors that stamp or see timestamps (actors/node/wall_clock.hpp).
