@@ -128,15 +128,46 @@ void swim::unreachable(const std::string& target, clock::time_point now) {
 std::vector<std::string> swim::expire(clock::time_point now) {
   std::vector<std::string> dead;
   auto timeout = suspicion_timeout();
+  // Deaf, this member waits for news (or the limit) rather than trust its own silence.
+  auto wait = deaf(now) ? std::chrono::duration_cast<clock::duration>(timeout * options_.deaf_limit)
+                        : timeout;
   for (auto it = suspects_.begin(); it != suspects_.end();) {
     auto [name, since] = *it++; // believe() erases it
-    if (now - since >= timeout) {
+    if (now - since >= wait) {
       auto m = member(name);
       believe(m, swim_health::dead, incarnations_[m], now);
       dead.push_back(name);
     }
   }
   return dead;
+}
+
+void swim::heard(clock::time_point when) {
+  if (last_heard_ && when <= *last_heard_)
+    return;
+  // Back from a silence: what it suspected meanwhile, it could not have heard refuted.
+  if (deaf(when))
+    for (auto& [name, since] : suspects_)
+      since = std::max(since, when);
+  last_heard_ = when;
+}
+
+bool swim::deaf(clock::time_point now) const {
+  return last_heard_ && now - *last_heard_ > options_.period * options_.deaf_periods;
+}
+
+std::vector<std::string> swim::suspects() const {
+  std::vector<std::string> out;
+  out.reserve(suspects_.size());
+  for (auto& [name, since] : suspects_)
+    out.push_back(name);
+  return out;
+}
+
+void swim::heard_from(const std::string& name, clock::time_point when) {
+  auto it = suspects_.find(name);
+  if (it != suspects_.end() && when > it->second)
+    it->second = when;
 }
 
 std::vector<swim_rumor> swim::rumors_to_send() {

@@ -42,6 +42,13 @@ struct swim_options {
   size_t rumors_per_message = 8;
   /// A rumor is sent retransmit_mult * ceil(log10(n + 1)) times, then forgotten.
   size_t retransmit_mult = 4;
+  /// Local health (Lifeguard's self-awareness): a member that has heard from nobody for
+  /// `deaf_periods` periods cannot tell the others' silence from its own stall (a node whose
+  /// I/O thread spends seconds on a 64 MiB message reads nothing meanwhile), so it declares
+  /// nobody dead until it hears again, or until a suspicion has lasted `deaf_limit` suspicion
+  /// timeouts (its peers may all be gone). When it hears again, its suspicions start anew.
+  size_t deaf_periods = 2;
+  double deaf_limit = 2;
 };
 
 class swim {
@@ -84,6 +91,24 @@ public:
   /// Suspects whose suspicion timed out become dead (and a rumor says so). Returns them.
   std::vector<std::string> expire(clock::time_point now);
 
+  /// A message from some member arrived (a probe, an ack, an answer to an indirect probe,
+  /// whatever it says): this member's own I/O works. After a silence of deaf_periods periods,
+  /// its suspicions start anew from `when` (swim_options::deaf_periods). Until the first call,
+  /// this member never counts itself deaf.
+  void heard(clock::time_point when);
+
+  /// The members suspected now, in name order (few: the suspicions under way).
+  std::vector<std::string> suspects() const;
+
+  /// Evidence that suspect `name` was alive at `when`: a message from it (its probe, its ack), a
+  /// helper that reached it, or a large message of its own still arriving (its acks queue behind
+  /// it on the same connection). Its suspicion then counts from `when`, so it is declared dead
+  /// only once the suspicion timeout has passed since its last sign of life: a peer whose data
+  /// keeps coming stays a suspect (and refutes once its acks get through), one that stopped (a
+  /// crash, a pause) is declared dead as before. No change unless `name` is suspect and `when`
+  /// is later than its suspicion.
+  void heard_from(const std::string& name, clock::time_point when);
+
   /// Rumors to piggyback on the next outgoing message: at most rumors_per_message, those sent
   /// least often first. Each call counts as one transmission of what it returns.
   std::vector<swim_rumor> rumors_to_send();
@@ -123,6 +148,8 @@ private:
   void believe(uint32_t m, swim_health h, uint64_t incarnation, clock::time_point now);
   void spread(swim_rumor rumor);
   size_t transmit_limit() const;
+  /// Whether nothing was heard for deaf_periods periods before `now` (see heard()).
+  bool deaf(clock::time_point now) const;
 
   std::string self_;
   swim_options options_;
@@ -137,7 +164,8 @@ private:
   size_t size_ = 0; ///< members present
   /// The suspects, since when: few, in name order (the order expire() reports them in).
   std::map<std::string, clock::time_point> suspects_;
-  std::vector<uint32_t> order_; ///< this round's probe order, as member numbers
+  std::optional<clock::time_point> last_heard_; ///< see heard()
+  std::vector<uint32_t> order_;                 ///< this round's probe order, as member numbers
   size_t next_ = 0;
   std::map<std::string, pending_rumor> rumors_; ///< the latest rumor per member, self included
 };

@@ -19,9 +19,11 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 
 #include "actors/guard/basp_frame.hpp"
+#include "cluster-config/frame_progress.hpp"
 
 // CAF 0.17.6's OpenSSL sessions (libcaf_openssl: session::do_some, handle_ssl_result) call
 // SSL_read, SSL_write, SSL_connect and SSL_accept without emptying the thread's error queue
@@ -54,6 +56,9 @@ std::function<void(const std::string&)> dialed_log; ///< under dialed_log_mutex
 struct dialed_follower {
   actorkv::basp_frame_checker checker;
   bool refused = false;
+  /// Where reads that advance a large frame are noted, by the peer's CN (looked up at the first
+  /// such read), for the failure detector: cluster-config/frame_progress.hpp.
+  std::atomic<int64_t>* progress = nullptr;
   explicit dialed_follower(uint32_t limit) : checker(limit) {}
 };
 
@@ -90,12 +95,31 @@ std::string dialed_peer(SSL* ssl) {
   return "[" + std::string{host} + "]:" + std::to_string(ntohs(in6.sin6_port));
 }
 
+/// A read of a dialed session advanced a large frame: noted under the peer certificate's CN.
+void note_progress(SSL* ssl, dialed_follower& f) {
+  if (!f.progress) {
+    X509* cert = SSL_get0_peer_certificate(ssl);
+    char cn[256] = {0};
+    if (!cert ||
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) <= 0)
+      return;
+    f.progress = &actorkv::frame_progress::slot(cn);
+  }
+  actorkv::frame_progress::note(*f.progress);
+}
+
 /// The bytes a dialed session returned from SSL_read: false when they hold a header beyond the
 /// limit (or one CAF itself would refuse); the read must then fail.
 bool dialed_bytes_pass(SSL* ssl, const void* buf, int n) {
   auto* f = static_cast<dialed_follower*>(SSL_get_ex_data(ssl, follower_index()));
-  if (!f || f->checker.feed(static_cast<const uint8_t*>(buf), static_cast<size_t>(n)))
+  if (!f)
     return true;
+  bool mid_frame = f->checker.large_frame_under_way(actorkv::frame_progress::large_frame_bytes);
+  if (f->checker.feed(static_cast<const uint8_t*>(buf), static_cast<size_t>(n))) {
+    if (mid_frame || f->checker.large_frame_under_way(actorkv::frame_progress::large_frame_bytes))
+      note_progress(ssl, *f);
+    return true;
+  }
   if (!f->refused) {
     f->refused = true;
     std::lock_guard<std::mutex> lock{dialed_log_mutex};

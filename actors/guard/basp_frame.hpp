@@ -312,6 +312,11 @@ public:
   /// for (0 between frames).
   uint64_t payload_left() const { return payload_left_; }
 
+  /// Whether a frame of more than `bytes` payload bytes is under way (its payload not complete).
+  bool large_frame_under_way(uint64_t bytes) const {
+    return payload_left_ > 0 && current_.payload_len > bytes;
+  }
+
   /// The header of the last frame taken (the current one while payload_left() > 0).
   const basp_header& current() const { return current_; }
 

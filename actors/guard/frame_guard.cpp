@@ -30,6 +30,7 @@
 
 #include "actors/guard/basp_frame.hpp"
 #include "cluster-config/access.hpp"
+#include "cluster-config/frame_progress.hpp"
 #include "cluster-config/metrics.hpp"
 
 namespace actorkv {
@@ -261,6 +262,9 @@ struct link {
   uint64_t deadline_frame = 0; ///< the frame (checker.frames()) frame_deadline is for
   uint64_t reserved = 0;       ///< its share of the budget: checker.payload_left() as accounted
   bool paused = false;         ///< a header waits for the budget at in.ready
+  /// With TLS, a node's: where reads that advance one of its frames are noted, for the failure
+  /// detector (cluster-config/frame_progress.hpp).
+  std::atomic<int64_t>* progress = nullptr;
   explicit link(uint32_t max_frame) : checker(max_frame) {}
 };
 
@@ -725,6 +729,7 @@ struct frame_guard::impl {
     l.peer = "CN=" + l.subject + ", " + role_name(l.proven);
     if (l.proven == role::node) {
       l.checker.set_rules(&node_rules);
+      l.progress = &frame_progress::slot(l.subject);
     } else {
       l.checker.set_rules(&client_rules);
       l.outbound.emplace();
@@ -869,10 +874,16 @@ struct frame_guard::impl {
       auto others = announced - l.reserved; // at a header, this link's own frame is complete
       return others == 0 || others + h.payload_len <= budget;
     };
+    bool mid_frame = l.checker.large_frame_under_way(frame_progress::large_frame_bytes);
     if (!l.checker.feed(s.buf.get() + s.ready, s.end - s.ready, taken, admit)) {
       drop(l, l.checker.describe());
       return false;
     }
+    // A large frame still arriving, or finished by this read: the node's later messages (its
+    // probe acks among them) are queued behind it, not missing.
+    if (l.progress && taken > 0 &&
+        (mid_frame || l.checker.large_frame_under_way(frame_progress::large_frame_bytes)))
+      frame_progress::note(*l.progress);
     s.ready += taken;
     bool waits = s.ready < s.end;
     if (waits && !l.paused)

@@ -14,6 +14,7 @@
 #include "actors/node/node_state.hpp"
 #include "actors/node/permission.hpp"
 #include "actors/node/swim_detector.hpp"
+#include "cluster-config/frame_progress.hpp"
 #include "cluster-config/membership_view.hpp"
 #include "messages/error.hpp"
 
@@ -61,6 +62,7 @@ void spawn_children(self_ptr self) {
     so.swim.indirect_probes = fd.indirect_probes;
     so.swim.suspicion_min = ms(fd.suspicion_ms);
     so.expected_peers = st.view.members.size();
+    so.progress = [](const std::string& peer) { return frame_progress::last(peer); };
     st.detector = spawn_swim_detector(sys, std::move(fo), so);
   } else {
     st.detector = spawn_failure_detector(sys, std::move(fo));

@@ -61,6 +61,15 @@ void sync(self_ptr self, const std::string& name) {
   self->send(st.options.listener, alive_atom::value, name, up);
 }
 
+/// A message from a member arrived: this node's I/O works (swim::heard), and `from`, when it
+/// names the member the message proves alive, is no longer silent (swim::heard_from).
+void heard(self_ptr self, const std::string& from = {}) {
+  auto now = self->clock().now();
+  self->state.logic->heard(now);
+  if (!from.empty())
+    self->state.logic->heard_from(from, now);
+}
+
 void hear(self_ptr self, const std::vector<swim_rumor>& rumors) {
   auto now = self->clock().now();
   for (auto& r : rumors)
@@ -107,6 +116,7 @@ void ask_helpers(self_ptr self, uint64_t seq, const std::string& target) {
                   swim_relay{target, st.logic->rumors_to_send()})
         .then(
             [=](const swim_ack& ack) {
+              heard(self, ack.reached ? target : std::string{});
               hear(self, ack.rumors);
               if (ack.reached && self->state.current.seq == seq)
                 self->state.current.reached = true;
@@ -123,6 +133,12 @@ void period(self_ptr self) {
     st.logic->unreachable(st.current.target, now);
     sync(self, st.current.target);
   }
+  // A suspect whose large message is still arriving is alive: its acks wait behind it on the
+  // same connection. Its suspicion counts from that sign (few suspects: constant work).
+  if (st.config.progress)
+    for (auto& name : st.logic->suspects())
+      if (auto when = st.config.progress(name))
+        st.logic->heard_from(name, *when);
   for (auto& name : st.logic->expire(now)) {
     log_event(log_subsystem::peers, st.options.node,
               "peer " + name + " declared down by SWIM: suspected for " +
@@ -147,6 +163,7 @@ void period(self_ptr self) {
                 swim_ping{self->state.options.node, rumors_for(self, name)})
       .then(
           [=](const swim_ack& ack) {
+            heard(self, name);
             self->state.clocks->answered(name, sent_us, ack.clock);
             hear(self, ack.rumors);
             if (self->state.current.seq == seq)
@@ -179,10 +196,12 @@ detector_impl::behavior_type swim_behavior(self_ptr self, failure_detector_optio
       },
       [=](status_atom) { return self->state.clocks->status(); },
       [=](swim_atom, const swim_ping& ping) {
+        heard(self, ping.from);
         hear(self, ping.rumors);
         return swim_ack{self->state.clocks->reading(), rumors_for(self, ping.from), true};
       },
       [=](swim_atom, const swim_relay& relay) -> caf::result<swim_ack> {
+        heard(self);
         hear(self, relay.rumors);
         auto& st = self->state;
         auto* handle = handle_of(st, relay.target);
@@ -194,6 +213,7 @@ detector_impl::behavior_type swim_behavior(self_ptr self, failure_detector_optio
                       swim_ping{st.options.node, rumors_for(self, target)})
             .then(
                 [=](const swim_ack& ack) mutable {
+                  heard(self, target);
                   hear(self, ack.rumors);
                   auto& s = self->state;
                   rp.deliver(swim_ack{s.clocks->reading(), s.logic->rumors_to_send(), true});

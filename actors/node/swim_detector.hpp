@@ -24,6 +24,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
 
 #include "actors/node/failure_detector.hpp"
 #include "cluster-config/swim.hpp"
@@ -39,6 +42,11 @@ struct swim_detector_options {
   /// How many peers to make room for at once (swim::reserve): the size of the node's view. 0:
   /// none; the per-peer state grows as peers are watched.
   size_t expected_peers = 0;
+  /// When a large message from peer `name` last advanced on this node's connections (in a node,
+  /// cluster-config/frame_progress.hpp; nullopt: never). A suspicion counts from the last such
+  /// sign (swim::heard_from): the peer's acks are queued behind the message, not missing. Unset:
+  /// no such evidence, a suspicion counts from when it began.
+  std::function<std::optional<std::chrono::steady_clock::time_point>(const std::string&)> progress;
 };
 
 /// `options.interval` is ignored: the period is `swim.swim.period`.

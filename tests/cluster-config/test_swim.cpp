@@ -247,6 +247,46 @@ BOOST_AUTO_TEST_CASE(a_false_suspicion_is_refuted_before_anyone_declares_it) {
   BOOST_TEST(sim.believing("n20", swim_health::alive) == 49u);
 }
 
+BOOST_AUTO_TEST_CASE(a_suspicion_counts_from_the_last_sign_of_life) {
+  auto s = with_members("self", 3);
+  time_point t0{};
+  s.unreachable("n1", t0);
+  BOOST_TEST(s.suspects() == std::vector<std::string>{"n1"});
+  // n1's large message keeps arriving until t0 + 1.5 s: the suspicion counts from then.
+  s.heard_from("n1", t0 + 1500ms);
+  s.heard_from("n1", t0 + 1000ms); // an older sign changes nothing
+  s.heard_from("n2", t0 + 1500ms); // nor one of a member believed alive
+  BOOST_TEST(s.expire(t0 + 2500ms).empty());
+  BOOST_TEST(s.expire(t0 + 3400ms).empty());
+  BOOST_TEST(s.expire(t0 + 3500ms) == std::vector<std::string>{"n1"});
+  BOOST_TEST(s.suspects().empty());
+  BOOST_TEST((s.health("n2") == swim_health::alive));
+  // Unsuspected, its signs do not make it a suspect either.
+  s.heard_from("n2", t0 + 4000ms);
+  BOOST_TEST(s.expire(t0 + 10s).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_member_that_hears_nobody_declares_nobody_dead_until_it_hears_again) {
+  // Period 500 ms, suspicion timeout 2 s; deaf after 1 s of silence, for at most 4 s.
+  auto s = with_members("self", 3);
+  time_point t0{};
+  s.heard(t0);
+  // Its own I/O stalls at t0: no ack, no probe from anyone; it suspects n1 at t0 + 0.5 s.
+  s.unreachable("n1", t0 + 500ms);
+  BOOST_TEST(s.expire(t0 + 2500ms).empty()); // the timeout passed, but it heard nobody since
+  // The stall ends at t0 + 3 s: what it suspected meanwhile starts anew.
+  s.heard(t0 + 3s);
+  for (auto t = t0 + 3500ms; t < t0 + 5s; t += 500ms) { // others talk again; n1 does not
+    BOOST_TEST(s.expire(t).empty());
+    s.heard(t);
+  }
+  BOOST_TEST(s.expire(t0 + 5s) == std::vector<std::string>{"n1"});
+  // Deaf for good (its peers are all gone): a suspicion lasts twice the timeout, no more.
+  s.unreachable("n2", t0 + 6s);
+  BOOST_TEST(s.expire(t0 + 9900ms).empty());
+  BOOST_TEST(s.expire(t0 + 10s) == std::vector<std::string>{"n2"});
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(a_dead_member_that_reconnects_is_a_suspect_that_can_refute) {

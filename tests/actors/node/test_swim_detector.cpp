@@ -103,4 +103,162 @@ BOOST_FIXTURE_TEST_CASE(a_restarted_peer_refutes_and_stays_up, deterministic_fix
   BOOST_TEST((about_n2() == std::vector<bool>{false}));
 }
 
+namespace {
+
+/// A peer behind a busy connection: while `held`, its answers to probes queue behind a large
+/// message of its own (never delivered in time); otherwise it answers at once and refutes what
+/// the probe claims about it. Asked to probe others, it refuses (none here).
+struct busy_peer {
+  std::shared_ptr<bool> held = std::make_shared<bool>(true);
+  std::shared_ptr<std::vector<caf::typed_response_promise<swim_ack>>> queued =
+      std::make_shared<std::vector<caf::typed_response_promise<swim_ack>>>();
+};
+
+swim_peer_actor spawn_busy_peer(caf::actor_system& sys, const std::string& name, busy_peer peer) {
+  return sys.spawn([=](swim_peer_actor::pointer self) -> swim_peer_actor::behavior_type {
+    return {
+        [=](swim_atom, const swim_ping& ping) -> caf::result<swim_ack> {
+          if (*peer.held) {
+            auto rp = self->make_response_promise<swim_ack>();
+            peer.queued->push_back(rp);
+            return rp;
+          }
+          std::vector<swim_rumor> refutation;
+          for (auto& r : ping.rumors)
+            if (r.member == name && r.health != swim_health::alive)
+              refutation.push_back(swim_rumor{name, swim_health::alive, r.incarnation + 1});
+          return swim_ack{clock_reading{}, refutation, true};
+        },
+        [=](swim_atom, const swim_relay&) -> caf::result<swim_ack> {
+          return caf::make_error(ec::bad_request, "not in this fake node");
+        },
+    };
+  });
+}
+
+/// n1's detector watching n2 (a busy_peer) and n3, n4 (fake nodes that answer); `progress` says
+/// when n2's large message last advanced, in virtual time.
+struct busy_fixture : deterministic_fixture {
+  busy_peer n2;
+  std::optional<caf::timespan> traffic_until; ///< n2's message arrives until then (from start)
+  caf::actor_clock::time_point start;
+  swim_detector_actor detector;
+
+  busy_fixture() {
+    start = sched.clock().now();
+    failure_detector_options fo{"n1", 500ms, 8.0, caf::actor_cast<liveness_listener_actor>(self)};
+    fo.clock = std::make_shared<node_clock>([] { return int64_t{0}; });
+    swim_detector_options so;
+    so.seed = 1;
+    so.progress =
+        [this](const std::string& name) -> std::optional<std::chrono::steady_clock::time_point> {
+      if (name != "n2" || !traffic_until)
+        return std::nullopt;
+      return std::min(sched.clock().now(), start + *traffic_until);
+    };
+    detector = keep(spawn_swim_detector(sys, fo, so));
+    self->send(detector, watch_atom::value, std::string{"n2"},
+               keep(spawn_busy_peer(sys, "n2", n2)));
+    for (auto name : {"n3", "n4"})
+      self->send(detector, watch_atom::value, std::string{name},
+                 node_actor{keep(spawn_fake_node(sys, fake_node_parts{}))});
+  }
+
+  ~busy_fixture() { n2.queued->clear(); }
+
+  std::vector<std::pair<std::string, bool>> verdicts() {
+    std::vector<std::pair<std::string, bool>> out;
+    for (bool more = true; more;)
+      self->receive([&](alive_atom, std::string& name, bool up) { out.emplace_back(name, up); },
+                    caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    return out;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_peer_whose_large_message_keeps_arriving_is_not_declared_down,
+                        busy_fixture) {
+  // n2's probe acks queue behind a message of its own that takes 10 s to arrive (64 MiB on a
+  // loaded machine), its bytes arriving all along; then its acks come through and it refutes.
+  // It was declared down 2 s into its suspicion while its data was still coming.
+  traffic_until = 10s;
+  advance(10s);
+  BOOST_TEST(verdicts().empty());
+  // The message is through: what n2 sent after it arrives, its own probe of n1 among it, with
+  // the refutation of the suspicion n1's probes told it of.
+  *n2.held = false;
+  caf::anon_send(detector, swim_atom::value,
+                 swim_ping{"n2", {swim_rumor{"n2", swim_health::alive, 1}}});
+  advance(10s);
+  BOOST_TEST(verdicts().empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_peer_that_stops_mid_message_is_declared_down_in_the_usual_time,
+                        busy_fixture) {
+  // n2 stops (SIGSTOP, a crash) 4 s into a large message: its bytes stop with it. Declared
+  // down within the suspicion timeout (2 s) and a period or two of its last byte, never before.
+  traffic_until = 4s;
+  advance(4s);
+  BOOST_TEST(verdicts().empty());
+  advance(1900ms);
+  BOOST_TEST(verdicts().empty());
+  advance(1600ms);
+  auto v = verdicts();
+  BOOST_REQUIRE_EQUAL(v.size(), 1u);
+  BOOST_TEST(v[0].first == "n2");
+  BOOST_TEST(!v[0].second);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_node_that_stalled_declares_nobody_down_when_it_hears_again,
+                        deterministic_fixture) {
+  // n1's own I/O stalls for 4 s (its one I/O thread serialises a 64 MiB message on a loaded
+  // machine): nothing reaches it, not even its peers' acks. It suspected them all, and declared
+  // them down 2 s later although the silence was its own.
+  std::map<std::string, busy_peer> peers;
+  failure_detector_options fo{"n1", 500ms, 8.0, caf::actor_cast<liveness_listener_actor>(self)};
+  fo.clock = std::make_shared<node_clock>([] { return int64_t{0}; });
+  swim_detector_options so;
+  so.seed = 1;
+  auto detector = keep(spawn_swim_detector(sys, fo, so));
+  for (auto name : {"n2", "n3", "n4"}) {
+    *peers[name].held = false;
+    self->send(detector, watch_atom::value, std::string{name},
+               keep(spawn_busy_peer(sys, name, peers[name])));
+  }
+  auto verdicts = [&] {
+    std::vector<std::pair<std::string, bool>> out;
+    for (bool more = true; more;)
+      self->receive([&](alive_atom, std::string& name, bool up) { out.emplace_back(name, up); },
+                    caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    return out;
+  };
+  // The peers probe n1 as it probes them, each about every other period.
+  auto peers_probe = [&](caf::timespan d) {
+    for (caf::timespan done{0}; done < d; done += 500ms) {
+      for (auto& [name, p] : peers)
+        caf::anon_send(detector, swim_atom::value, swim_ping{name, {}});
+      advance(500ms);
+    }
+  };
+  peers_probe(5s);
+  BOOST_TEST(verdicts().empty());
+  for (auto& [name, p] : peers)
+    *p.held = true;
+  advance(4s);
+  for (auto& [name, p] : peers)
+    *p.held = false;
+  peers_probe(10s);
+  BOOST_TEST(verdicts().empty());
+  // Its peers all stop for good: deaf, it still declares them down, each within twice the
+  // timeout of its suspicion (and each is suspected within a round of probes).
+  for (auto& [name, p] : peers)
+    *p.held = true;
+  advance(7s);
+  auto v = verdicts();
+  BOOST_TEST(v.size() == 3u);
+  for (auto& [name, p] : peers)
+    p.queued->clear();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
