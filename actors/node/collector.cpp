@@ -38,6 +38,13 @@ struct collector_state {
   /// Whether the pruning pass under way met a record with a prunable entry (or a read failed):
   /// the next sweep makes the pass again.
   bool prune_found = false;
+  /// Whether it met a record whose context names a retired id that a sibling still carries (the
+  /// retired id's last write, not superseded): not prunable now, but once a write supersedes it.
+  bool prune_later = false;
+  /// When the passes stopped with such records left, the wall-clock time (Unix microseconds)
+  /// after which a sweep makes the pass again: one grace period later, as a write that
+  /// supersedes one now is due for pruning only a grace period after it (0: none owed).
+  int64_t prune_again_us = 0;
   uint64_t pruned = 0;            ///< version-vector entries pruned here since start
   uint64_t pruned_this_sweep = 0; ///< of which by the sweep under way
 };
@@ -160,15 +167,20 @@ void end_pass(self_ptr self) {
       !st.options.partitions.empty()) {
     st.pruning_pass = true;
     st.prune_found = false;
+    st.prune_later = false;
     st.next = 0;
     st.cursor.clear();
     next_batch(self);
     return;
   }
   // A whole pass without a record to prune: none is left until a new id is retired (a retired
-  // id writes no more, so no record gains an entry of it but from a stale copy).
-  if (st.pruning_pass && !st.prune_found)
+  // id writes no more, so no record gains an entry of it but from a stale copy), or until a
+  // write supersedes a retired id's sibling that a record still holds (checked a grace later).
+  if (st.pruning_pass && !st.prune_found) {
     st.prune_wanted = false;
+    auto grace_us = std::chrono::duration_cast<std::chrono::microseconds>(st.options.grace).count();
+    st.prune_again_us = st.prune_later ? st.options.clock->wall() + grace_us : 0;
+  }
   end_sweep(self);
 }
 
@@ -201,8 +213,12 @@ void prune_step(self_ptr self) {
                 std::chrono::duration_cast<std::chrono::microseconds>(st.options.grace).count();
             auto due = std::make_shared<std::vector<keyed_record>>();
             for (auto& kr : batch) {
-              if (dvv::prunable_entries(kr.rec, retired).empty())
+              if (dvv::prunable_entries(kr.rec, retired).empty()) {
+                for (auto& e : kr.rec.context.entries)
+                  if (std::binary_search(retired.begin(), retired.end(), e.id))
+                    st.prune_later = true;
                 continue;
+              }
               st.prune_found = true;
               if (dvv::prune_due(kr.rec, retired, now, grace_us))
                 due->push_back(std::move(kr));
@@ -322,6 +338,11 @@ collector_impl::behavior_type collector_behavior(self_ptr self, collector_option
         return {self->state.collected, self->state.sweeps, self->state.pruned};
       },
       [=](caf::tick_atom) { // a sweep starts
+        auto& st = self->state;
+        if (st.prune_again_us != 0 && st.options.clock->wall() >= st.prune_again_us) {
+          st.prune_again_us = 0;
+          st.prune_wanted = !st.retired.empty();
+        }
         self->state.pruning_pass = false;
         self->state.next = 0;
         self->state.cursor.clear();

@@ -23,7 +23,8 @@
 // same record up to those entries (dvv::same_up_to_retired) does it ask storage to prune its own
 // copy, which storage does only if it is still that record. The passes stop once a whole pass
 // finds no record with a prunable entry; a new retired id (or a new list of partitions) starts
-// them again.
+// them again, and so does the first sweep a grace period later if the pass met records that
+// still hold a retired id's write (a write that supersedes one makes its entry prunable).
 #pragma once
 
 #include <chrono>

@@ -314,6 +314,31 @@ BOOST_FIXTURE_TEST_CASE(an_entry_is_pruned_only_once_the_newest_write_is_past_th
   BOOST_CHECK_EQUAL(pruned(), 1u);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_retired_ids_last_write_is_pruned_a_grace_after_a_write_supersedes_it,
+                        collector_fixture) {
+  // The record still holds replica 5's write: its entry is not prunable (it covers a sibling),
+  // and the pass finds nothing to prune.
+  BOOST_REQUIRE(!engine->put(part, b("overwritten"), superseded()));
+  *n2 = superseded();
+  *n3 = superseded();
+  peers_up(true);
+  retire({5});
+  advance(6s);
+  BOOST_CHECK((stored("overwritten") == superseded()));
+  // A write supersedes it (through another replica; here straight into the store), after the
+  // passes stopped: the entry becomes prunable once the write is past the grace.
+  auto full = overwrite(now_us);
+  BOOST_REQUIRE(!engine->put(part, b("overwritten"), full));
+  *n2 = full;
+  *n3 = full;
+  advance(6s);
+  BOOST_CHECK((stored("overwritten") == full));
+  now_us += 20'000'000;
+  advance(6s);
+  BOOST_CHECK((stored("overwritten") == dvv::prune(full, {5})));
+  BOOST_CHECK_EQUAL(pruned(), 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(storage_prunes_only_the_record_compared, collector_fixture) {
   auto full = overwrite(1'000'000);
   BOOST_REQUIRE(!engine->put(part, b("overwritten"), full));
