@@ -27,6 +27,7 @@ cluster_totals sum_members(const std::vector<member_answer>& members) {
     t.overloaded_refusals += s.overloaded_refusals;
     t.tombstones_collected += s.tombstones_collected;
     t.collection_sweeps += s.collection_sweeps;
+    t.entries_pruned += s.entries_pruned;
   }
   return t;
 }

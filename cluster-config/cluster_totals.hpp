@@ -32,6 +32,7 @@ struct cluster_totals {
   uint64_t overloaded_refusals = 0;
   uint64_t tombstones_collected = 0;
   uint64_t collection_sweeps = 0;
+  uint64_t entries_pruned = 0;
 
   /// Every member asked answered.
   bool complete() const { return unreachable.empty(); }

@@ -22,10 +22,10 @@ using batch_atom = caf::atom_constant<caf::atom("batch")>;   ///< replica calls 
 using routes_atom = caf::atom_constant<caf::atom("routes")>; ///< where partitions' replicas are
 
 // Hinted handoff (hint keeper -> storage; coordinators hold hints through replica calls).
-using hints_atom = caf::atom_constant<caf::atom("hints")>;     ///< list held hints
-using unhint_atom = caf::atom_constant<caf::atom("unhint")>;   ///< drop a delivered hint
-using backlog_atom = caf::atom_constant<caf::atom("backlog")>; ///< hints held per target
-using forget_atom = caf::atom_constant<caf::atom("forget")>;   ///< drop undeliverable hints
+using hints_atom = caf::atom_constant<caf::atom("hints")>;       ///< list held hints
+using unhint_atom = caf::atom_constant<caf::atom("unhint")>;     ///< drop a delivered hint
+using backlog_atom = caf::atom_constant<caf::atom("backlog")>;   ///< hints held per target
+using forget_atom = caf::atom_constant<caf::atom("forget")>;     ///< drop undeliverable hints
 using departed_atom = caf::atom_constant<caf::atom("departed")>; ///< members gone for good
 
 // Anti-entropy (anti-entropy actor -> vnodes).
@@ -49,6 +49,7 @@ using check_atom = caf::atom_constant<caf::atom("check")>;       ///< a full int
 using backup_atom = caf::atom_constant<caf::atom("backup")>;     ///< an online backup
 using replicas_atom = caf::atom_constant<caf::atom("replicas")>; ///< partitions replicated here
 using reap_atom = caf::atom_constant<caf::atom("reap")>;         ///< collect a tombstone
+using prune_atom = caf::atom_constant<caf::atom("prune")>;       ///< retired ids' entries, pruned
 
 // Failure detection and liveness (failure detector <-> node).
 using watch_atom = caf::atom_constant<caf::atom("watch")>; ///< start watching a peer

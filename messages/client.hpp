@@ -86,8 +86,7 @@ struct write_reply {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_reply& x) {
-  return f(caf::meta::type_name("actorkv::write_reply"), x.acks, x.removed, x.siblings,
-           x.warning);
+  return f(caf::meta::type_name("actorkv::write_reply"), x.acks, x.removed, x.siblings, x.warning);
 }
 
 /// What a client call asks of a node, when it travels in a batch.
@@ -99,8 +98,8 @@ struct client_call {
   uint64_t id = 0; ///< the client's number for it, echoed in the answer
   client_call_kind kind = client_call_kind::get;
   bytes key;
-  bytes value;   ///< put
-  bytes context; ///< put, delete
+  bytes value;        ///< put
+  bytes context;      ///< put, delete
   uint32_t ttl_s = 0; ///< put: put_request::ttl_s
 };
 
@@ -214,8 +213,10 @@ struct cluster_status {
   double background_max_rate = 0; ///< the rate at which nothing is slowed
   uint64_t background_p99_us = 0;
   uint64_t background_target_us = 0;
-  uint64_t tombstones_collected = 0;  ///< tombstones the answering node erased since it started
-  uint64_t collection_sweeps = 0;     ///< tombstone collection sweeps it finished since then
+  uint64_t tombstones_collected = 0; ///< tombstones the answering node erased since it started
+  uint64_t collection_sweeps = 0;    ///< tombstone collection sweeps it finished since then
+  /// Version-vector entries of retired replica ids the answering node pruned since it started.
+  uint64_t entries_pruned = 0;
 };
 
 template <class Inspector>
@@ -227,8 +228,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight, x.memory_peak,
            x.overloaded_refusals, x.starting, x.integrity_check, x.ae_partition, x.ae_partitions,
            x.ae_repairs_running, x.ae_repairs_this_round, x.background_rate, x.background_max_rate,
-           x.background_p99_us, x.background_target_us, x.tombstones_collected,
-           x.collection_sweeps);
+           x.background_p99_us, x.background_target_us, x.tombstones_collected, x.collection_sweeps,
+           x.entries_pruned);
 }
 
 /// One member's own status as a node asked it of each member for a cluster-wide view (HTTP

@@ -73,6 +73,16 @@ using storage_actor = replica_batch_actor::extend<
     /// Collects a tombstone: erases the key's record if it is still exactly the given one (no
     /// write came since the collector read it); answers whether it did.
     caf::replies_to<reap_atom, partition_id, bytes, record>::with<bool>,
+    /// The replica ids whose version-vector entries may be pruned (the view's prunable_ids;
+    /// replaces the previous set): a merge whose result differs from the stored record only by
+    /// entries of these ids that the stored one lacks (dvv::same_up_to_retired) keeps the stored
+    /// record, so that no copy gives a pruned one its entries back (docs/design.md section 6).
+    caf::reacts_to<prune_atom, std::vector<replica_id>>,
+    /// Prunes a record: replaces the key's record by dvv::prune of it under the given retired
+    /// ids if it is still exactly the given one (no write came since the collector read it);
+    /// answers how many entries it removed (0: none, or the record changed).
+    caf::replies_to<prune_atom, partition_id, bytes, record,
+                    std::vector<replica_id>>::with<uint64_t>,
     /// Starts an online backup of the store to a file on this node's machine (an absolute path
     /// that must not exist), in the background (the node serves and writes meanwhile); answers
     /// that it started, or ec::bad_request (one is running, the path is unusable).
@@ -133,7 +143,8 @@ using replica_answers_actor =
 ///    instead of one per partition; gossip of digests (view_digest, view_delta);
 ///    membership_view format 3 (tombstones).
 /// 4: membership_view format 4 (retired replica ids in the view, its digest and its deltas).
-/// 5: vnodes merge a handoff's batch in one message (batch_atom of merge calls).
+/// 5: vnodes merge a handoff's batch in one message (batch_atom of merge calls);
+///    cluster_status's entries_pruned (version-vector entries of retired replica ids pruned).
 constexpr uint32_t protocol_version = 5;
 
 /// Peer handshake: who a node is, with which instance settings, and the two actors that serve its
@@ -386,15 +397,19 @@ using anti_entropy_actor = caf::typed_actor<
     caf::replies_to<status_atom>::with<anti_entropy_stats>>;
 
 /// Tombstone collector: sweep after sweep, erases the tombstones older than the grace period that
-/// every other home replica holds identically or not at all (docs/design.md section 6).
+/// every other home replica holds identically or not at all, and prunes the version-vector
+/// entries of retired replica ids on the same evidence (docs/design.md section 6).
 using collector_actor = caf::typed_actor<
     /// The current peers (replaces the previous view).
     caf::reacts_to<peer_atom, std::vector<peer_view>>,
     /// The partitions this node replicates, each with its other home replicas (replaces the
     /// previous list; empty while a ring change is under way: nothing is collected then).
     caf::reacts_to<replicas_atom, std::vector<std::pair<partition_id, std::vector<std::string>>>>,
-    /// Tombstones collected since start, and sweeps finished.
-    caf::replies_to<status_atom>::with<uint64_t, uint64_t>>;
+    /// The replica ids whose entries may be pruned (the view's prunable_ids; replaces the
+    /// previous set): a new id starts the pruning passes again.
+    caf::reacts_to<prune_atom, std::vector<replica_id>>,
+    /// Tombstones collected since start, sweeps finished, and version-vector entries pruned.
+    caf::replies_to<status_atom>::with<uint64_t, uint64_t, uint64_t>>;
 
 /// Handoff worker: streams partitions to the nodes that become their home replicas after a ring
 /// change, in bounded batches, each partition as a unit retried from its start after a failure;

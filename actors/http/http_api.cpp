@@ -577,6 +577,7 @@ std::string status_json(const cluster_status& s) {
   body.num("background_target_us", s.background_target_us);
   body.num("tombstones_collected", s.tombstones_collected);
   body.num("collection_sweeps", s.collection_sweeps);
+  body.num("entries_pruned", s.entries_pruned);
   return body.done();
 }
 
@@ -602,6 +603,7 @@ http_reply render_cluster_status(const cluster_answers& answers) {
   totals.num("overloaded_refusals", t.overloaded_refusals);
   totals.num("tombstones_collected", t.tombstones_collected);
   totals.num("collection_sweeps", t.collection_sweeps);
+  totals.num("entries_pruned", t.entries_pruned);
   auto member = [](const member_answer& m) {
     json_object row;
     row.str("name", m.name);
@@ -660,6 +662,10 @@ http_reply render_metrics(const std::string& registry, const cluster_status* s) 
     one("actorkv_tombstones_collected_total",
         "Tombstones this node collected (every home replica held them, their grace passed).",
         "counter", static_cast<double>(s->tombstones_collected));
+    one("actorkv_entries_pruned_total",
+        "Version-vector entries of retired replica ids this node pruned (every home replica "
+        "agreed, the grace passed).",
+        "counter", static_cast<double>(s->entries_pruned));
     one("actorkv_handoff_running", "1 while a membership change moves partitions.", "gauge",
         s->handoff_running ? 1 : 0);
     one("actorkv_handoff_partitions",

@@ -1,6 +1,7 @@
 #include "actors/node/collector.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 
 #include <caf/all.hpp>
@@ -21,11 +22,31 @@ struct collector_state {
   static inline const char* name = "collector";
   collector_options options;
   peer_directory peers;
-  size_t next = 0;         ///< index into options.partitions of the sweep under way
+  /// The sweep's first pass reads the dying records (tombstones); its second, only while some
+  /// record may hold a prunable entry, reads every record (pruning).
+  bool pruning_pass = false;
+  size_t next = 0;         ///< index into options.partitions of the pass under way
   bytes cursor;            ///< the last key read of that partition (empty: from its first)
   uint64_t collected = 0;  ///< tombstones erased here since start
   uint64_t sweeps = 0;     ///< sweeps finished
   uint64_t this_sweep = 0; ///< tombstones erased by the sweep under way
+  /// The replica ids whose entries may be pruned (the view's prunable_ids), sorted.
+  std::vector<replica_id> retired;
+  /// Whether sweeps make the pruning pass: set by a new retired id or a new list of partitions,
+  /// cleared by a whole pass that found no record with a prunable entry.
+  bool prune_wanted = false;
+  /// Whether the pruning pass under way met a record with a prunable entry (or a read failed):
+  /// the next sweep makes the pass again.
+  bool prune_found = false;
+  /// Whether it met a record whose context names a retired id that a sibling still carries (the
+  /// retired id's last write, not superseded): not prunable now, but once a write supersedes it.
+  bool prune_later = false;
+  /// When the passes stopped with such records left, the wall-clock time (Unix microseconds)
+  /// after which a sweep makes the pass again: one grace period later, as a write that
+  /// supersedes one now is due for pruning only a grace period after it (0: none owed).
+  int64_t prune_again_us = 0;
+  uint64_t pruned = 0;            ///< version-vector entries pruned here since start
+  uint64_t pruned_this_sweep = 0; ///< of which by the sweep under way
 };
 
 using self_ptr = collector_impl::stateful_pointer<collector_state>;
@@ -34,27 +55,47 @@ void next_batch(self_ptr self) {
   self->delayed_send(self, self->state.options.pace, caf::tick_atom::value, uint64_t{0});
 }
 
-/// Erases the tombstone `rec` of `key` here if every other home replica holds the same record or
-/// none: no replica can then bring back what it deleted. Calls `done` in any case.
-void confirm_and_reap(self_ptr self, partition_id p, const std::vector<std::string>& others,
-                      const bytes& key, const record& rec, std::function<void()> done) {
+/// Asks every other home replica for its copy of `key` and calls `act` if every one is up and
+/// `agrees` with its answer; calls `done` otherwise (`act` calls it when it is done).
+void confirm(self_ptr self, partition_id p, const std::vector<std::string>& others,
+             const bytes& key, std::function<bool(const replica_read&)> agrees,
+             std::function<void()> act, std::function<void()> done) {
   auto& st = self->state;
   std::vector<vnode_actor> vnodes;
   for (auto& name : others) {
     auto* vnode = st.peers.vnodes(name);
-    if (!vnode) { // a replica that is down may hold the old value: wait for it
+    if (!vnode) { // a replica that is down may hold an old copy: wait for it
       done();
       return;
     }
     vnodes.push_back(*vnode);
   }
+  if (vnodes.empty()) { // N = 1: this replica is the only one
+    act();
+    return;
+  }
   auto left = std::make_shared<size_t>(vnodes.size());
   auto agreed = std::make_shared<bool>(true);
-  auto reap = [=] {
-    if (!*agreed) {
-      done();
+  auto answered = [=](bool yes) {
+    *agreed = *agreed && yes;
+    if (--*left > 0)
       return;
-    }
+    if (*agreed)
+      act();
+    else
+      done();
+  };
+  for (auto& vnode : vnodes)
+    self->request(vnode, st.options.timeout, read_atom::value, p, key)
+        .then([=](const replica_read& theirs) { answered(agrees(theirs)); },
+              [=](caf::error&) { answered(false); });
+}
+
+/// Erases the tombstone `rec` of `key` here if every other home replica holds the same record or
+/// none: no replica can then bring back what it deleted. Calls `done` in any case.
+void confirm_and_reap(self_ptr self, partition_id p, const std::vector<std::string>& others,
+                      const bytes& key, const record& rec, std::function<void()> done) {
+  auto reap = [=] {
     self->request(self->state.options.storage, self->state.options.timeout, reap_atom::value, p,
                   key, rec)
         .then(
@@ -67,23 +108,36 @@ void confirm_and_reap(self_ptr self, partition_id p, const std::vector<std::stri
             },
             [=](caf::error&) { done(); });
   };
-  if (vnodes.empty()) { // N = 1: this replica is the only one
-    reap();
-    return;
-  }
-  auto answered = [=](bool same_or_none) {
-    *agreed = *agreed && same_or_none;
-    if (--*left == 0)
-      reap();
+  // An unreadable copy might be the old value: it does not count as none.
+  auto same_or_none = [rec](const replica_read& theirs) {
+    return theirs.found ? theirs.rec == rec : !theirs.corrupt;
   };
-  for (auto& vnode : vnodes)
-    self->request(vnode, st.options.timeout, read_atom::value, p, key)
+  confirm(self, p, others, key, same_or_none, reap, done);
+}
+
+/// Prunes the entries of retired ids from the record `rec` of `key` here if every other home
+/// replica holds the same record up to those entries (dvv::same_up_to_retired): none holds a
+/// copy with other siblings or one that has seen less of the retired ids' writes. A replica
+/// without the key, or with an unreadable copy, is no evidence: it may be refilled from a stale
+/// copy. Calls `done` in any case.
+void confirm_and_prune(self_ptr self, partition_id p, const std::vector<std::string>& others,
+                       const bytes& key, const record& rec, const std::vector<replica_id>& retired,
+                       std::function<void()> done) {
+  auto prune = [=] {
+    self->request(self->state.options.storage, self->state.options.timeout, prune_atom::value, p,
+                  key, rec, retired)
         .then(
-            [=](const replica_read& theirs) {
-              // An unreadable copy might be the old value: it does not count as none.
-              answered(theirs.found ? theirs.rec == rec : !theirs.corrupt);
+            [=](uint64_t removed) {
+              self->state.pruned += removed;
+              self->state.pruned_this_sweep += removed;
+              done();
             },
-            [=](caf::error&) { answered(false); });
+            [=](caf::error&) { done(); });
+  };
+  auto same = [rec, retired](const replica_read& theirs) {
+    return theirs.found && dvv::same_up_to_retired(theirs.rec, rec, retired);
+  };
+  confirm(self, p, others, key, same, prune, done);
 }
 
 void end_sweep(self_ptr self) {
@@ -93,17 +147,111 @@ void end_sweep(self_ptr self) {
     log_event(log_subsystem::tombstones, st.options.node,
               "tombstone collection: " + std::to_string(st.this_sweep) + " tombstones collected (" +
                   std::to_string(st.collected) + " since start)");
+  if (st.pruned_this_sweep > 0)
+    log_event(log_subsystem::tombstones, st.options.node,
+              "version-vector pruning: " + std::to_string(st.pruned_this_sweep) +
+                  " entries of retired replica ids pruned (" + std::to_string(st.pruned) +
+                  " since start)");
   st.this_sweep = 0;
+  st.pruned_this_sweep = 0;
+  st.pruning_pass = false;
   st.next = 0;
   st.cursor.clear();
   self->delayed_send(self, sweep_interval(st.options.grace), caf::tick_atom::value);
+}
+
+/// The tombstone pass is done: the pruning pass follows while it is wanted, else the sweep ends.
+void end_pass(self_ptr self) {
+  auto& st = self->state;
+  if (!st.pruning_pass && st.prune_wanted && !st.retired.empty() &&
+      !st.options.partitions.empty()) {
+    st.pruning_pass = true;
+    st.prune_found = false;
+    st.prune_later = false;
+    st.next = 0;
+    st.cursor.clear();
+    next_batch(self);
+    return;
+  }
+  // A whole pass without a record to prune: none is left until a new id is retired (a retired
+  // id writes no more, so no record gains an entry of it but from a stale copy), or until a
+  // write supersedes a retired id's sibling that a record still holds (checked a grace later).
+  if (st.pruning_pass && !st.prune_found) {
+    st.prune_wanted = false;
+    auto grace_us = std::chrono::duration_cast<std::chrono::microseconds>(st.options.grace).count();
+    st.prune_again_us = st.prune_later ? st.options.clock->wall() + grace_us : 0;
+  }
+  end_sweep(self);
+}
+
+/// Reads the next batch of the pruning pass and prunes what it may of it: every record of the
+/// partition (from a cursor, like the handoff's scan), as no index finds the records whose
+/// context names an id.
+void prune_step(self_ptr self) {
+  auto& st = self->state;
+  auto p = st.options.partitions[st.next].first;
+  auto limit = st.options.batch;
+  auto retired = st.retired;
+  self->request(st.options.storage, st.options.timeout, scan_atom::value, p, st.cursor, limit)
+      .then(
+          [=](std::vector<keyed_record>& batch) {
+            auto& st = self->state;
+            if (!st.pruning_pass || st.next >= st.options.partitions.size() ||
+                st.options.partitions[st.next].first != p) {
+              next_batch(self); // the list changed meanwhile: go on over the new one
+              return;
+            }
+            auto others = st.options.partitions[st.next].second;
+            if (batch.size() < limit) {
+              ++st.next;
+              st.cursor.clear();
+            } else {
+              st.cursor = batch.back().key;
+            }
+            auto now = st.options.clock->wall();
+            auto grace_us =
+                std::chrono::duration_cast<std::chrono::microseconds>(st.options.grace).count();
+            auto due = std::make_shared<std::vector<keyed_record>>();
+            for (auto& kr : batch) {
+              if (dvv::prunable_entries(kr.rec, retired).empty()) {
+                for (auto& e : kr.rec.context.entries)
+                  if (std::binary_search(retired.begin(), retired.end(), e.id))
+                    st.prune_later = true;
+                continue;
+              }
+              st.prune_found = true;
+              if (dvv::prune_due(kr.rec, retired, now, grace_us))
+                due->push_back(std::move(kr));
+            }
+            if (due->empty()) {
+              next_batch(self);
+              return;
+            }
+            auto left = std::make_shared<size_t>(due->size());
+            for (auto& kr : *due)
+              confirm_and_prune(self, p, others, kr.key, kr.rec, retired, [=] {
+                if (--*left == 0)
+                  next_batch(self);
+              });
+          },
+          [=](caf::error&) {
+            auto& st = self->state;
+            st.prune_found = true; // not read: not known to hold nothing to prune
+            ++st.next;
+            st.cursor.clear();
+            next_batch(self);
+          });
 }
 
 /// Reads the next batch of the partition under way and collects what it may of it.
 void sweep_step(self_ptr self) {
   auto& st = self->state;
   if (st.next >= st.options.partitions.size()) {
-    end_sweep(self);
+    end_pass(self);
+    return;
+  }
+  if (st.pruning_pass) {
+    prune_step(self);
     return;
   }
   auto p = st.options.partitions[st.next].first;
@@ -117,7 +265,7 @@ void sweep_step(self_ptr self) {
       .then(
           [=](std::vector<keyed_record>& batch) {
             auto& st = self->state;
-            if (st.next >= st.options.partitions.size() ||
+            if (st.pruning_pass || st.next >= st.options.partitions.size() ||
                 st.options.partitions[st.next].first != p) {
               next_batch(self); // the list changed meanwhile: go on over the new one
               return;
@@ -168,15 +316,34 @@ collector_impl::behavior_type collector_behavior(self_ptr self, collector_option
         auto& st = self->state;
         if (partitions == st.options.partitions)
           return;
-        // A sweep under way goes on over the new list from its start.
+        // A sweep under way goes on over the new list from its start. New partitions may hold
+        // entries to prune (a handoff copies records as they are).
         st.options.partitions = std::move(partitions);
+        st.pruning_pass = false;
         st.next = 0;
         st.cursor.clear();
+        st.prune_wanted = !st.retired.empty();
       },
-      [=](status_atom) -> caf::result<uint64_t, uint64_t> {
-        return {self->state.collected, self->state.sweeps};
+      [=](prune_atom, std::vector<replica_id>& retired) {
+        auto& st = self->state;
+        if (retired == st.retired)
+          return;
+        st.retired = std::move(retired);
+        st.prune_wanted = !st.retired.empty();
+        // A pass under way may have read records before the new id counted: it cannot tell
+        // that nothing is left to prune.
+        st.prune_found = true;
+      },
+      [=](status_atom) -> caf::result<uint64_t, uint64_t, uint64_t> {
+        return {self->state.collected, self->state.sweeps, self->state.pruned};
       },
       [=](caf::tick_atom) { // a sweep starts
+        auto& st = self->state;
+        if (st.prune_again_us != 0 && st.options.clock->wall() >= st.prune_again_us) {
+          st.prune_again_us = 0;
+          st.prune_wanted = !st.retired.empty();
+        }
+        self->state.pruning_pass = false;
         self->state.next = 0;
         self->state.cursor.clear();
         sweep_step(self);

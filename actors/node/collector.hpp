@@ -1,4 +1,5 @@
-// The tombstone collector: erases deletes once they can no longer matter.
+// The tombstone collector: erases deletes once they can no longer matter, and prunes the
+// version-vector entries of retired replica ids.
 //
 // A tombstone must stay while any home replica might still hold the value it deleted: were it
 // erased, anti-entropy (or read repair) would find the value on that replica and the key missing
@@ -13,6 +14,17 @@
 // hints or read repair gave it the tombstone. While a ring change is under way, the node sends
 // an empty list: nothing is collected until the home replicas are settled again. A value written
 // with a TTL counts as a tombstone once it expired, aged from its expiry (dvv::tombstone_due).
+//
+// Version-vector entries of retired replica ids (the view's prunable_ids, told by the node) are
+// pruned on the same evidence: while some record may hold one, each sweep makes a second pass
+// over the same partitions, reading every record (from a cursor, in the same batches and pace),
+// and for each record whose prunable entries are due (dvv::prune_due: its newest write older than
+// the grace) asks every other home replica for its copy; only when every one is up and holds the
+// same record up to those entries (dvv::same_up_to_retired) does it ask storage to prune its own
+// copy, which storage does only if it is still that record. The passes stop once a whole pass
+// finds no record with a prunable entry; a new retired id (or a new list of partitions) starts
+// them again, and so does the first sweep a grace period later if the pass met records that
+// still hold a retired id's write (a write that supersedes one makes its entry prunable).
 #pragma once
 
 #include <chrono>
@@ -35,7 +47,7 @@ struct collector_options {
   storage_actor storage;
   /// For each partition this node is a home replica of: its other home replicas' names.
   std::vector<std::pair<partition_id, std::vector<std::string>>> partitions;
-  std::chrono::seconds grace{86400}; ///< [storage] tombstone_grace_s
+  std::chrono::seconds grace{86400};  ///< [storage] tombstone_grace_s
   std::chrono::milliseconds pace{10}; ///< between two batches of a sweep
   std::chrono::milliseconds timeout{5000};
   uint32_t batch = 64; ///< records read per storage request

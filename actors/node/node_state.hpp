@@ -12,8 +12,8 @@
 
 #include <chrono>
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,17 +53,17 @@ struct peer_info {
   std::string name;
   std::string host;
   uint16_t port = 0;
-  bool removed = false;            ///< removed from the cluster: no longer connected to
-  node_actor handle;               ///< valid while connected
-  vnode_actor vnodes;              ///< the peer's vnodes (every partition)
-  replica_gateway_actor gateway;   ///< where this node's coordinator sends it replica calls
+  bool removed = false;          ///< removed from the cluster: no longer connected to
+  node_actor handle;             ///< valid while connected
+  vnode_actor vnodes;            ///< the peer's vnodes (every partition)
+  replica_gateway_actor gateway; ///< where this node's coordinator sends it replica calls
   replica_id id = 0;
   bool up = false;   ///< connected and handshaken
   bool alive = true; ///< the failure detector's verdict while connected
   bool connecting = false;
   failed_attempts failures; ///< since it was last up
   bool unreachable = false; ///< a dial or handshake failed since this node started (readiness)
-  caf::node_id trusted; ///< its process, trusted as a member since this node dialed it
+  caf::node_id trusted;     ///< its process, trusted as a member since this node dialed it
 };
 
 /// Whether the peer can be asked anything now: connected, handshaken, answering probes.
@@ -83,9 +83,9 @@ struct node_state {
   std::set<std::string> detector_refused;
   std::string settings;
   std::string detector_name; ///< this node's [failure_detector] mode, as peer_hello carries it
-  membership_view view;     ///< as the membership actor last told it
-  ring placement;           ///< the ring in force
-  std::optional<ring> next; ///< the ring a membership change leads to, while it runs
+  membership_view view;      ///< as the membership actor last told it
+  ring placement;            ///< the ring in force
+  std::optional<ring> next;  ///< the ring a membership change leads to, while it runs
   /// Which partitions' plans a peer's reachability can change (routes.cpp): rebuilt with the
   /// routes when a ring changes, refreshed in proportion to what changed when a peer's
   /// reachability does.
@@ -99,10 +99,10 @@ struct node_state {
   bool serving = false;
   caf::actor_clock::time_point started{};
   bool departure_check_scheduled = false;
-  local_vnode_actor vnodes;              ///< serves peers' background work, every partition
-  local_gateway_actor gateway;           ///< serves the peers' batched replica requests
-  coordinator_actor coordinator;         ///< serves the clients' requests
-  std::vector<peer_info> peers;          ///< every other member ever seen, in the order first seen
+  local_vnode_actor vnodes;      ///< serves peers' background work, every partition
+  local_gateway_actor gateway;   ///< serves the peers' batched replica requests
+  coordinator_actor coordinator; ///< serves the clients' requests
+  std::vector<peer_info> peers;  ///< every other member ever seen, in the order first seen
   failure_detector_actor detector;
   handoff_actor handoff;
   hint_keeper_actor hint_keeper;
@@ -110,6 +110,8 @@ struct node_state {
   /// Paces handoff and anti-entropy by the coordinator's request latencies ([background]).
   std::shared_ptr<background_gate> background;
   collector_actor collector;
+  /// The view's prunable_ids as last told to storage and the collector (sent when they change).
+  std::vector<replica_id> prunable;
   membership_actor membership;
   /// Injected faults: the rules an admin set, by peer name, and the process each peer runs as.
   std::map<std::string, fault_rule> faults;

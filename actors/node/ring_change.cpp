@@ -132,6 +132,14 @@ void apply_view(self_ptr self, membership_view view) {
                   (st.next && !same_placement(*st.next, *next_before));
   if (st.collector)
     self->send(st.collector, replicas_atom::value, collectable_partitions(self));
+  // Retired replica ids: storage keeps merges from giving pruned entries back, the collector
+  // prunes them.
+  if (auto prunable = prunable_ids(st.view); prunable != st.prunable) {
+    st.prunable = std::move(prunable);
+    self->send(st.options.storage, prune_atom::value, st.prunable);
+    if (st.collector)
+      self->send(st.collector, prune_atom::value, st.prunable);
+  }
   if (st.hint_keeper)
     self->send(st.hint_keeper, departed_atom::value, departed_members(st.view));
   // Most views change no ring (a member's version, a finished transfer): the routes stay, and a

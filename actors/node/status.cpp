@@ -128,9 +128,10 @@ caf::result<cluster_status> full_status(self_ptr self) {
           ignore);
   self->request(st.collector, timeout, status_atom::value)
       .then(
-          [g](uint64_t collected, uint64_t sweeps) {
+          [g](uint64_t collected, uint64_t sweeps, uint64_t pruned) {
             g->status.tombstones_collected = collected;
             g->status.collection_sweeps = sweeps;
+            g->status.entries_pruned = pruned;
             g->one_done();
           },
           ignore);

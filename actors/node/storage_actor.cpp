@@ -97,6 +97,9 @@ struct storage_state {
   storage_metrics metrics; ///< batch sizes, commit latency
   /// Serves the reads of committed data (null: this actor does: a memory engine, a simulation).
   reader_actor reader;
+  /// The replica ids whose version-vector entries may be pruned (the view's prunable_ids, as the
+  /// node last told them): a merge that would only give a record entries of these back keeps it.
+  std::vector<replica_id> retired;
 };
 
 using self_ptr = storage_impl::stateful_pointer<storage_state>;
@@ -328,6 +331,13 @@ caf::expected<record> apply_merge(self_ptr self, partition_id p, const bytes& ke
   auto merged = dvv::merge(current.rec, incoming, st.options.conflicts);
   if (merged == current.rec)
     return merged; // nothing new to write
+  // The same siblings, and only entries of retired ids that the stored record lacks: it pruned
+  // them (without pruning, every copy holding the siblings that superseded a retired id's writes
+  // holds their entries too). Writing them back would undo the pruning, and a pruned and an
+  // unpruned copy would be repaired back and forth; the unpruned one prunes too once its
+  // collector finds every home replica agreeing (docs/design.md section 6).
+  if (!st.retired.empty() && dvv::same_up_to_retired(merged, current.rec, st.retired))
+    return current.rec;
   if (auto err = store(st, p, key, merged))
     return err;
   return merged;
@@ -691,6 +701,13 @@ reader_actor::behavior_type reader_behavior(reader_actor::stateful_pointer<reade
       [=](reap_atom a, partition_id p, const bytes& key, const record& expected) {
         return self->delegate(self->state.storage, a, p, key, expected);
       },
+      [=](prune_atom a, const std::vector<replica_id>& retired) {
+        self->send(self->state.storage, a, retired);
+      },
+      [=](prune_atom a, partition_id p, const bytes& key, const record& expected,
+          const std::vector<replica_id>& retired) {
+        return self->delegate(self->state.storage, a, p, key, expected, retired);
+      },
       [=](backup_atom a, const std::string& path) {
         return self->delegate(self->state.storage, a, path);
       },
@@ -888,6 +905,30 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         }
         ++st.batch_writes;
         return answer_after_commit(self, true);
+      },
+      [=](prune_atom, std::vector<replica_id>& retired) {
+        self->state.retired = std::move(retired);
+      },
+      [=](prune_atom, partition_id p, const bytes& key, const record& expected,
+          const std::vector<replica_id>& retired) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (p >= st.options.partitions)
+          return caf::make_error(ec::bad_request, "no such partition");
+        if (auto err = open_batch(self))
+          return err;
+        // Only the very record the collector compared with every other replica: a write since
+        // wins (it is pruned by a later pass, on new evidence).
+        auto now = read_record(st, p, key);
+        if (!now.found || now.rec != expected)
+          return answer_after_commit(self, uint64_t{0});
+        auto pruned = dvv::prune(now.rec, retired);
+        auto removed = now.rec.context.entries.size() - pruned.context.entries.size();
+        if (removed == 0)
+          return answer_after_commit(self, uint64_t{0});
+        // A write like any other: the engine updates the key's digest and Merkle leaf.
+        if (auto err = store(st, p, key, pruned))
+          return err;
+        return answer_after_commit(self, static_cast<uint64_t>(removed));
       },
       [=](drop_atom, partition_id p, uint32_t limit) -> caf::result<uint64_t> {
         auto& st = self->state;

@@ -19,6 +19,7 @@ member_answer answered(const std::string& name, uint64_t hints, uint64_t sent, u
   a.status.ae_rounds = 1;
   a.status.memory_in_flight = 100;
   a.status.tombstones_collected = 2;
+  a.status.entries_pruned = 3;
   return a;
 }
 
@@ -46,6 +47,7 @@ BOOST_AUTO_TEST_CASE(sums_are_those_of_every_member_that_answered) {
   BOOST_TEST(t.ae_rounds == 3u);
   BOOST_TEST(t.memory_in_flight == 300u);
   BOOST_TEST(t.tombstones_collected == 6u);
+  BOOST_TEST(t.entries_pruned == 9u);
 }
 
 BOOST_AUTO_TEST_CASE(members_that_did_not_answer_are_named_not_counted) {

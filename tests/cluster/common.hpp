@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <set>
@@ -23,7 +24,9 @@
 #include <caf/io/all.hpp>
 
 #include "actors/client/tls.hpp"
+#include "cluster-config/ring.hpp"
 #include "messages/register_types.hpp"
+#include "storage/record_codec.hpp"
 #include "tests/support/cluster_fixture.hpp"
 
 namespace actorkv::test {
@@ -177,6 +180,53 @@ inline int64_t stored_with(const std::string& data_dir, const std::string& marke
   }
   sqlite3_close(db);
   return n;
+}
+
+/// The record a node stores for `key` (in a cluster of `partitions` partitions), read from its
+/// database file while it runs; nullopt when it holds none or the file cannot be read.
+inline std::optional<record> stored_record(const std::string& data_dir, const std::string& key,
+                                           uint32_t partitions) {
+  sqlite3* db = nullptr;
+  std::optional<record> out;
+  auto path = data_dir + "/actorkv.db";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 2000);
+    sqlite3_stmt* st = nullptr;
+    bytes k(key.begin(), key.end());
+    if (sqlite3_prepare_v2(db, "SELECT value FROM records WHERE partition = ?1 AND key = ?2", -1,
+                           &st, nullptr) == SQLITE_OK) {
+      sqlite3_bind_int64(st, 1, partition_of(k, partitions));
+      sqlite3_bind_blob(st, 2, k.data(), static_cast<int>(k.size()), SQLITE_TRANSIENT);
+      if (sqlite3_step(st) == SQLITE_ROW) {
+        auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(st, 0));
+        auto rec = storage::decode_record(data, static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+        if (rec)
+          out = std::move(*rec);
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+/// A node's replica id (the meta entry `replica_id`), read from its database file; 0 when it
+/// cannot be read.
+inline uint64_t stored_replica_id(const std::string& data_dir) {
+  sqlite3* db = nullptr;
+  uint64_t id = 0;
+  auto path = data_dir + "/actorkv.db";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 2000);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = 'replica_id'", -1, &st,
+                           nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      id = std::stoull(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return id;
 }
 
 /// Overwrites `pages` 4 KiB pages in the middle of a stopped node's database file with garbage.

@@ -64,33 +64,6 @@ void heal(local_cluster& c) {
       c.kvsh(i, "fault heal\n");
 }
 
-/// The record a node stores for `key`, read from its database file while it runs.
-std::optional<record> stored(const std::string& data_dir, const std::string& key) {
-  sqlite3* db = nullptr;
-  std::optional<record> out;
-  auto path = data_dir + "/actorkv.db";
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(db, 2000);
-    sqlite3_stmt* st = nullptr;
-    bytes k(key.begin(), key.end());
-    if (sqlite3_prepare_v2(db, "SELECT value FROM records WHERE partition = ?1 AND key = ?2", -1,
-                           &st, nullptr) == SQLITE_OK) {
-      sqlite3_bind_int64(st, 1, partition_of(k, partitions));
-      sqlite3_bind_blob(st, 2, k.data(), static_cast<int>(k.size()), SQLITE_TRANSIENT);
-      if (sqlite3_step(st) == SQLITE_ROW) {
-        auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(st, 0));
-        auto rec = storage::decode_record(data, static_cast<size_t>(sqlite3_column_bytes(st, 0)));
-        if (rec)
-          out = std::move(*rec);
-      }
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return out;
-}
-
-
 /// The outcome of one logged operation.
 enum class outcome { ok, failed, indeterminate };
 
@@ -125,7 +98,7 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
   std::map<std::string, outcome> results;         // element -> outcome of its put
   std::atomic<bool> stop{false};
   std::atomic<size_t> attempted{0};
-  std::map<std::string, size_t> failed_reads; // by the error's code name
+  std::map<std::string, size_t> failed_reads;        // by the error's code name
   std::map<std::string, size_t> failed_reads_during; // by the fault in force ("none" between)
   std::string fault_now = "none";
   size_t reads = 0;
@@ -259,7 +232,7 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
                             std::optional<record> first;
                             for (size_t r = 0; r < 3; ++r) {
                               size_t idx = std::stoul(prefs[r].substr(1)) - 1;
-                              auto rec = stored(c.data_dir(idx), key);
+                              auto rec = stored_record(c.data_dir(idx), key, partitions);
                               if (!rec)
                                 return false;
                               if (!first)
@@ -321,11 +294,9 @@ BOOST_AUTO_TEST_CASE(add_to_set_survives_kills_pauses_and_partitions) {
   std::string failures_by_fault;
   for (auto& [fault, n] : failed_reads_during)
     failures_by_fault += "; " + std::to_string(n) + " during " + fault;
-  BOOST_TEST_MESSAGE("add-to-set reads: " << reads << ", failed " << reads_failed
-                                          << (read_failures.empty() ? "" : " (")
-                                          << read_failures
-                                          << (read_failures.empty() ? "" : ")")
-                                          << failures_by_fault);
+  BOOST_TEST_MESSAGE("add-to-set reads: "
+                     << reads << ", failed " << reads_failed << (read_failures.empty() ? "" : " (")
+                     << read_failures << (read_failures.empty() ? "" : ")") << failures_by_fault);
   // Every fault of this schedule leaves R home replicas of every key reachable from some node
   // (one node down, paused or cut off; a 3|2 split, where each key has 2 replicas on one side;
   // a bridge node that sees everyone), and the clients reach every node: a client that tries the

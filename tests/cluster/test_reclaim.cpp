@@ -1,6 +1,8 @@
 // Deletes that reclaim space, with real kvnode processes: tombstones are collected once every
 // home replica holds them (or nothing) and their grace period passed, and a replica that was down
-// during the delete cannot bring the deleted value back.
+// during the delete cannot bring the deleted value back. Version-vector entries of a retired
+// replica id (a wiped node's former one) are pruned the same way, and nothing they covered comes
+// back.
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -35,6 +37,25 @@ std::string script(const std::string& verb, int keys, const std::string& suffix 
 
 uint64_t collected(local_cluster& c, size_t i) {
   return status_figure(c.kvsh(i, "status\n").out, "tombstones collected: ");
+}
+
+/// Whether `rec`'s context (or a sibling's dot) names replica `id`.
+bool names(const record& rec, uint64_t id) {
+  for (auto& e : rec.context.entries)
+    if (e.id == id)
+      return true;
+  for (auto& s : rec.siblings)
+    if (s.origin.id == id)
+      return true;
+  return false;
+}
+
+/// The single value of `rec`, or "" when it holds no sibling or several.
+std::string only_value(const record& rec) {
+  if (rec.siblings.size() != 1 || rec.siblings[0].tombstone)
+    return {};
+  auto& v = rec.siblings[0].value;
+  return std::string(v.begin(), v.end());
 }
 
 } // namespace
@@ -126,6 +147,66 @@ BOOST_AUTO_TEST_CASE(deleting_every_key_shrinks_the_database_files) {
                "n" << i + 1 << " still holds " << stored_records(c.data_dir(i)) << " records");
     BOOST_TEST(eventually(60s, [&] { return file(i) < loaded[i] / 4; }),
                "n" << i + 1 << "'s file has " << file(i) << " of " << loaded[i] << " bytes");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_wiped_nodes_former_replica_id_is_pruned_from_every_home_replica) {
+  const std::string key = "pruned";
+  const auto partitions = three_quick().partitions;
+  local_cluster c{three_quick()};
+  short_tombstone_grace(c);
+  c.start_all();
+  wait_until_all_up(c);
+  auto r = c.kvsh(0, "put " + key + " superseded-value\n");
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  for (size_t i = 0; i < 3; ++i)
+    BOOST_REQUIRE(eventually(30s, [&] { return stored_with(c.data_dir(i), "superseded-") == 1; }));
+  // n1 coordinated the write: its replica id is in every copy's context. Wiped, n1 starts with a
+  // new id; the old one is retired (it never writes again).
+  auto old_id = stored_replica_id(c.data_dir(0));
+  BOOST_REQUIRE(old_id != 0);
+  BOOST_REQUIRE(c.stop(0) == 0);
+  std::filesystem::remove_all(c.data_dir(0));
+  c.start(0);
+  wait_until_all_up(c);
+  BOOST_REQUIRE(stored_replica_id(c.data_dir(0)) != old_id);
+  BOOST_REQUIRE(eventually(30s, [&] { return stored_with(c.data_dir(0), "superseded-") == 1; }));
+  // Overwritten through n2 with the context of a read: the new record still names the old id.
+  auto ctx = context_from(c.kvsh(1, "get " + key + " --context\n").out);
+  BOOST_REQUIRE(!ctx.empty());
+  r = c.kvsh(1, "put " + key + " current-value --context " + ctx + "\n");
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  // Past the grace period (2 s, a sweep every second), no home replica's copy names it.
+  auto pruned_everywhere = [&] {
+    for (size_t i = 0; i < 3; ++i) {
+      auto rec = stored_record(c.data_dir(i), key, partitions);
+      if (!rec || names(*rec, old_id) || only_value(*rec) != "current-value")
+        return false;
+    }
+    return true;
+  };
+  BOOST_TEST(eventually(30s, pruned_everywhere));
+  for (size_t i = 0; i < 3; ++i) {
+    auto rec = stored_record(c.data_dir(i), key, partitions);
+    BOOST_TEST_MESSAGE("n" << i + 1 << " holds " << (rec ? rec->context.entries.size() : 0)
+                           << " context entries");
+  }
+  uint64_t pruned = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    auto n = status_figure(c.kvsh(i, "status\n").out, "entries pruned: ");
+    BOOST_TEST(n != UINT64_MAX, "n" << i + 1 << "'s status shows no entries pruned");
+    pruned += n == UINT64_MAX ? 0 : n;
+  }
+  BOOST_TEST(pruned >= 1u, pruned << " entries pruned");
+  // Several anti-entropy rounds later (a round a second) nothing gave the entry back, and the
+  // superseded value is nowhere: not on disk, not to a reader.
+  std::this_thread::sleep_for(4s);
+  BOOST_TEST(pruned_everywhere());
+  for (size_t i = 0; i < 3; ++i) {
+    BOOST_TEST(stored_with(c.data_dir(i), "superseded-") == 0, "n" << i + 1 << " holds it");
+    r = c.kvsh(i, "get " + key + "\n");
+    BOOST_TEST(r.out.find("current-value") != std::string::npos, r.out);
+    BOOST_TEST(r.out.find("superseded-") == std::string::npos, r.out);
   }
 }
 

@@ -466,6 +466,8 @@ struct shell::impl {
       out << std::endl;
       out << "tombstones collected: " << s.tombstones_collected << " in " << s.collection_sweeps
           << " sweeps" << std::endl;
+      out << "version-vector entries pruned: " << s.entries_pruned << " (of retired replica ids)"
+          << std::endl;
       if (!s.integrity_check.empty())
         out << "integrity check: " << s.integrity_check << std::endl;
       if (s.background_target_us > 0)
