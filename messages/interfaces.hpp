@@ -111,11 +111,8 @@ using fault_listener_actor = caf::typed_actor<caf::reacts_to<fault_atom, fault_r
 using vnode_actor = caf::typed_actor<
     /// This replica's record of a key.
     caf::replies_to<read_atom, partition_id, bytes>::with<replica_read>,
-    /// Merges a record sent by another node (anti-entropy, hint delivery).
+    /// Merges a record sent by another node (handoff, anti-entropy, hint delivery).
     caf::replies_to<merge_atom, partition_id, bytes, record>::with<record>,
-    /// Merges a handoff's batch of records (replica_call_kind::merge calls, at most
-    /// max_batch_bytes) in one transaction; answers each call after the commit.
-    caf::replies_to<batch_atom, std::vector<replica_call>>::with<std::vector<replica_answer>>,
     /// Merkle tree level of the partition.
     caf::replies_to<tree_atom, partition_id, uint32_t>::with<std::vector<uint64_t>>,
     /// Keys and digests under the given leaves of the partition.
@@ -143,8 +140,7 @@ using replica_answers_actor =
 ///    instead of one per partition; gossip of digests (view_digest, view_delta);
 ///    membership_view format 3 (tombstones).
 /// 4: membership_view format 4 (retired replica ids in the view, its digest and its deltas).
-/// 5: vnodes merge a handoff's batch in one message (batch_atom of merge calls);
-///    cluster_status's entries_pruned (version-vector entries of retired replica ids pruned).
+/// 5: cluster_status's entries_pruned (version-vector entries of retired replica ids pruned).
 constexpr uint32_t protocol_version = 5;
 
 /// Peer handshake: who a node is, with which instance settings, and the two actors that serve its

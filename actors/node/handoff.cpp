@@ -9,7 +9,6 @@
 
 #include <caf/all.hpp>
 
-#include "actors/batching/batch_outbox.hpp"
 #include "actors/node/event_log.hpp"
 #include "actors/node/peer_directory.hpp"
 #include "messages/error.hpp"
@@ -232,43 +231,13 @@ void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target) {
               send_batch(self, id, k, target);
               return;
             }
-            // One message per max_batch_bytes of records, merged by the target in one
-            // transaction: not a message, a mailbox hop and an answer per record.
-            auto count = sending.size();
-            std::vector<std::vector<replica_call>> messages(1);
-            size_t bytes = 0;
-            for (auto& kr : sending) {
-              replica_call call;
-              call.kind = replica_call_kind::merge;
-              call.partition = k.partition;
-              call.key = std::move(kr.key);
-              call.rec = std::move(kr.rec);
-              auto size = estimated_wire_bytes(call);
-              if (!messages.back().empty() && bytes + size > max_batch_bytes) {
-                messages.emplace_back();
-                bytes = 0;
-              }
-              bytes += size;
-              call.id = messages.back().size();
-              messages.back().push_back(std::move(call));
-            }
-            auto left = std::make_shared<size_t>(messages.size());
+            auto left = std::make_shared<size_t>(sending.size());
             auto failed = std::make_shared<bool>(false);
-            auto fail = [=](const std::string& why) {
-              if (*failed)
-                return;
-              *failed = true;
-              stream_failed(self, id, k, why);
-            };
-            for (auto& calls : messages)
-              self->request(target, timeout, batch_atom::value, std::move(calls))
+            auto count = sending.size();
+            for (auto& kr : sending)
+              self->request(target, timeout, merge_atom::value, k.partition, kr.key, kr.rec)
                   .then(
-                      [=](const std::vector<replica_answer>& answers) {
-                        for (auto& answer : answers)
-                          if (answer.err) {
-                            fail(describe(answer.err));
-                            return;
-                          }
+                      [=](const record&) {
                         if (--*left > 0 || *failed)
                           return;
                         auto& st = self->state;
@@ -280,7 +249,12 @@ void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target) {
                         pr.acked_read_us = read_at;
                         after_pause(self, id, [=] { send_batch(self, id, k, target); });
                       },
-                      [=](caf::error& err) { fail(describe(err)); });
+                      [=](caf::error& err) {
+                        if (*failed)
+                          return;
+                        *failed = true;
+                        stream_failed(self, id, k, describe(err));
+                      });
           },
           [=](caf::error& err) { stream_failed(self, id, k, "reading it: " + describe(err)); });
 }

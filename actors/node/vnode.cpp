@@ -3,7 +3,6 @@
 #include <caf/all.hpp>
 
 #include "actors/node/fault_gate.hpp"
-#include "messages/error.hpp"
 
 namespace actorkv {
 
@@ -27,14 +26,6 @@ vnode_impl::behavior_type vnode_behavior(self_ptr self, storage_actor storage) {
       },
       [=](merge_atom, partition_id p, const bytes& key, const record& rec) {
         return gated_delegate<record>(self, storage, merge_atom::value, p, key, rec);
-      },
-      [=](batch_atom, std::vector<replica_call>& calls) -> caf::result<std::vector<replica_answer>> {
-        // Only merges: client writes and hints come through coordinators and gateways.
-        for (auto& c : calls)
-          if (c.kind != replica_call_kind::merge)
-            return caf::make_error(ec::bad_request, "a vnode batch holds merges only");
-        return gated_delegate<std::vector<replica_answer>>(self, storage, batch_atom::value,
-                                                           std::move(calls));
       },
       [=](tree_atom, partition_id p, uint32_t depth) {
         return gated_delegate<std::vector<uint64_t>>(self, storage, tree_atom::value, p, depth);

@@ -3,13 +3,11 @@
 // serves tests on the test coordinator and tests on real threads alike.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <vector>
 
 #include <caf/all.hpp>
 
@@ -24,9 +22,6 @@ struct target_log {
   std::mutex mtx;
   std::map<bytes, uint32_t> merges; ///< records received per key (refused ones included)
   std::map<bytes, record> held;     ///< what it stored (merged)
-  std::vector<size_t> messages;     ///< records per message received
-  /// Estimated wire bytes of the largest message of more than one record received.
-  size_t largest_message_bytes = 0;
   uint32_t accept = UINT32_MAX;     ///< merges it accepts before refusing every other one
   uint32_t accepted = 0;
   uint64_t total() const {
@@ -41,53 +36,23 @@ struct target_log {
 /// with ec::bad_request a merge for another partition than `only` (when given).
 inline vnode_actor spawn_handoff_target(caf::actor_system& sys, std::shared_ptr<target_log> log,
                                         std::optional<partition_id> only = std::nullopt) {
-  auto merge = [log, only](partition_id p, const bytes& key,
-                           const record& rec) -> caf::expected<record> {
-    if (only && p != *only)
-      return caf::make_error(ec::bad_request, "a merge for another partition");
-    std::lock_guard<std::mutex> guard{log->mtx};
-    ++log->merges[key];
-    if (log->accepted >= log->accept)
-      return caf::make_error(ec::unavailable, "the target went away");
-    ++log->accepted;
-    auto& held = log->held[key];
-    held = dvv::merge(held, rec, conflict_mode::siblings);
-    return held;
-  };
-  return sys.spawn([log, merge](vnode_actor::pointer) -> vnode_actor::behavior_type {
+  return sys.spawn([log, only](vnode_actor::pointer) -> vnode_actor::behavior_type {
     return {
         [=](read_atom, partition_id, const bytes&) -> caf::result<replica_read> {
           return replica_read{};
         },
         [=](merge_atom, partition_id p, const bytes& key,
             const record& rec) -> caf::result<record> {
-          {
-            std::lock_guard<std::mutex> guard{log->mtx};
-            log->messages.push_back(1);
-          }
-          auto merged = merge(p, key, rec);
-          if (!merged)
-            return std::move(merged.error());
-          return std::move(*merged);
-        },
-        [=](batch_atom, const std::vector<replica_call>& calls)
-            -> caf::result<std::vector<replica_answer>> {
-          {
-            std::lock_guard<std::mutex> guard{log->mtx};
-            log->messages.push_back(calls.size());
-            size_t bytes = 0;
-            for (auto& c : calls)
-              bytes += estimated_wire_bytes(c);
-            if (calls.size() > 1)
-              log->largest_message_bytes = std::max(log->largest_message_bytes, bytes);
-          }
-          std::vector<replica_answer> answers(calls.size());
-          for (size_t i = 0; i < calls.size(); ++i) {
-            answers[i].id = calls[i].id;
-            if (auto merged = merge(calls[i].partition, calls[i].key, calls[i].rec); !merged)
-              answers[i].err = std::move(merged.error());
-          }
-          return answers;
+          if (only && p != *only)
+            return caf::make_error(ec::bad_request, "a merge for another partition");
+          std::lock_guard<std::mutex> guard{log->mtx};
+          ++log->merges[key];
+          if (log->accepted >= log->accept)
+            return caf::make_error(ec::unavailable, "the target went away");
+          ++log->accepted;
+          auto& held = log->held[key];
+          held = dvv::merge(held, rec, conflict_mode::siblings);
+          return held;
         },
         [=](tree_atom, partition_id, uint32_t) -> caf::result<std::vector<uint64_t>> {
           return std::vector<uint64_t>{};

@@ -66,10 +66,6 @@ peer_vnode_actor spawn_peer(caf::actor_system& sys, std::shared_ptr<peer_replica
             return err;
           return merged;
         },
-        [=](batch_atom, const std::vector<replica_call>&)
-            -> caf::result<std::vector<replica_answer>> {
-          return caf::make_error(ec::bad_request, "anti-entropy sends no batches");
-        },
         [=](tree_atom, partition_id p, uint32_t depth) -> caf::result<std::vector<uint64_t>> {
           auto leaves = r->engine->leaves(p);
           if (!leaves)

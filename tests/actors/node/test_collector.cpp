@@ -89,10 +89,6 @@ vnode_actor spawn_peer(caf::actor_system& sys, std::shared_ptr<std::optional<rec
         [=](merge_atom, partition_id, const bytes&, const record& rec) -> caf::result<record> {
           return rec;
         },
-        [=](batch_atom, const std::vector<replica_call>&)
-            -> caf::result<std::vector<replica_answer>> {
-          return caf::make_error(ec::bad_request, "the collector sends no batches");
-        },
         [=](tree_atom, partition_id, uint32_t) -> caf::result<std::vector<uint64_t>> {
           return std::vector<uint64_t>{};
         },

@@ -3,17 +3,16 @@
 // command, so the tests see what is sent, resent and skipped.
 #include <boost/test/unit_test.hpp>
 
-#include <algorithm>
+#include <set>
+
 #include <chrono>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
 #include <caf/all.hpp>
 
-#include "actors/batching/batch_outbox.hpp"
 #include "actors/node/handoff.hpp"
 #include "actors/node/storage_actor.hpp"
 #include "messages/dvv.hpp"
@@ -150,36 +149,6 @@ BOOST_FIXTURE_TEST_CASE(a_partition_is_streamed_once_batch_after_batch, handoff_
     BOOST_CHECK_EQUAL(n, 1u);
   BOOST_CHECK_EQUAL(stats().keys_sent, 200u);
   BOOST_CHECK_EQUAL(stats().keys_total, 200u);
-}
-
-BOOST_FIXTURE_TEST_CASE(a_batch_travels_as_one_message_cut_where_large_records_would_pass_a_frame,
-                        handoff_fixture) {
-  // Up to protocol 4 each record was a message of its own, with its own mailbox hop, answer and
-  // commit wait at the target. A batch is one message, unless its records would pass
-  // max_batch_bytes (a message must stay well within the receiving node's max_frame_bytes).
-  const bytes large(300 * 1024, 0x61);
-  std::vector<bytes> large_keys;
-  for (int i = 0; i < 10; ++i) {
-    large_keys.push_back(b("large" + std::to_string(i)));
-    record r = written("", 500 + i, 5000);
-    r.siblings[0].value = large;
-    BOOST_REQUIRE(!engine->put(part, large_keys.back(), r));
-  }
-  start();
-  BOOST_REQUIRE_EQUAL(listener->transfers.size(), 1u);
-  BOOST_CHECK_EQUAL(target->held.size(), 210u);
-  for (auto& key : large_keys)
-    BOOST_CHECK(target->held[key].siblings.at(0).value == large);
-  // 210 records in batches of 10: 21 batches, each one message but for the records of 300 KiB,
-  // above max_batch_bytes (256 KiB) by themselves: each travels alone, so its batch is cut.
-  size_t records = 0;
-  for (auto n : target->messages)
-    records += n;
-  BOOST_CHECK_EQUAL(records, 210u);
-  BOOST_TEST(target->messages.size() >= 21u + 10u);
-  BOOST_TEST(target->messages.size() <= 21u + 20u);
-  BOOST_TEST(target->largest_message_bytes <= max_batch_bytes);
-  BOOST_TEST(*std::max_element(target->messages.begin(), target->messages.end()) == 10u);
 }
 
 BOOST_FIXTURE_TEST_CASE(an_interrupted_transfer_resumes_after_its_last_acknowledged_key,
