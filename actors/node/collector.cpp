@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -53,6 +56,26 @@ using self_ptr = collector_impl::stateful_pointer<collector_state>;
 
 void next_batch(self_ptr self) {
   self->delayed_send(self, self->state.options.pace, caf::tick_atom::value, uint64_t{0});
+}
+
+/// After reading `batch` of partition `p` in the pass that `pruning` names: moves the cursor past
+/// it (to the next partition after a short batch) and returns the partition's other home
+/// replicas; nullopt when the pass or the partition list changed while it was read (the caller
+/// then goes on over the new list).
+std::optional<std::vector<std::string>> advance(collector_state& st, bool pruning, partition_id p,
+                                                const std::vector<keyed_record>& batch,
+                                                uint32_t limit) {
+  if (st.pruning_pass != pruning || st.next >= st.options.partitions.size() ||
+      st.options.partitions[st.next].first != p)
+    return std::nullopt;
+  auto others = st.options.partitions[st.next].second;
+  if (batch.size() < limit) {
+    ++st.next;
+    st.cursor.clear();
+  } else {
+    st.cursor = batch.back().key;
+  }
+  return others;
 }
 
 /// Asks every other home replica for its copy of `key` and calls `act` if every one is up and
@@ -196,17 +219,10 @@ void prune_step(self_ptr self) {
       .then(
           [=](std::vector<keyed_record>& batch) {
             auto& st = self->state;
-            if (!st.pruning_pass || st.next >= st.options.partitions.size() ||
-                st.options.partitions[st.next].first != p) {
-              next_batch(self); // the list changed meanwhile: go on over the new one
+            auto others = advance(st, true, p, batch, limit);
+            if (!others) {
+              next_batch(self);
               return;
-            }
-            auto others = st.options.partitions[st.next].second;
-            if (batch.size() < limit) {
-              ++st.next;
-              st.cursor.clear();
-            } else {
-              st.cursor = batch.back().key;
             }
             auto now = st.options.clock->wall();
             auto grace_us =
@@ -229,7 +245,7 @@ void prune_step(self_ptr self) {
             }
             auto left = std::make_shared<size_t>(due->size());
             for (auto& kr : *due)
-              confirm_and_prune(self, p, others, kr.key, kr.rec, retired, [=] {
+              confirm_and_prune(self, p, *others, kr.key, kr.rec, retired, [=] {
                 if (--*left == 0)
                   next_batch(self);
               });
@@ -265,17 +281,10 @@ void sweep_step(self_ptr self) {
       .then(
           [=](std::vector<keyed_record>& batch) {
             auto& st = self->state;
-            if (st.pruning_pass || st.next >= st.options.partitions.size() ||
-                st.options.partitions[st.next].first != p) {
-              next_batch(self); // the list changed meanwhile: go on over the new one
+            auto others = advance(st, false, p, batch, limit);
+            if (!others) {
+              next_batch(self);
               return;
-            }
-            auto others = st.options.partitions[st.next].second;
-            if (batch.size() < limit) {
-              ++st.next;
-              st.cursor.clear();
-            } else {
-              st.cursor = batch.back().key;
             }
             auto now = st.options.clock->wall();
             auto due = std::make_shared<std::vector<keyed_record>>();
@@ -289,7 +298,7 @@ void sweep_step(self_ptr self) {
             // At most `batch` keys in flight, each two reads per other replica and one erase.
             auto left = std::make_shared<size_t>(due->size());
             for (auto& kr : *due)
-              confirm_and_reap(self, p, others, kr.key, kr.rec, [=] {
+              confirm_and_reap(self, p, *others, kr.key, kr.rec, [=] {
                 if (--*left == 0)
                   next_batch(self);
               });

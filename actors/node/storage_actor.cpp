@@ -395,6 +395,19 @@ void serve_call(self_ptr self, replica_call& c, replica_answer& out) {
   }
 }
 
+/// The collector's compare-and-set: opens the batch and tells whether `key` still holds exactly
+/// `expected`, the record the collector compared with every other replica (a write since wins).
+caf::expected<bool> still_holds(self_ptr self, partition_id p, const bytes& key,
+                                const record& expected) {
+  auto& st = self->state;
+  if (p >= st.options.partitions)
+    return caf::make_error(ec::bad_request, "no such partition");
+  if (auto err = open_batch(self))
+    return err;
+  auto now = read_record(st, p, key);
+  return now.found && now.rec == expected;
+}
+
 /// What status shows of the integrity check.
 std::string describe_check(self_ptr self) {
   auto& c = self->state.check;
@@ -891,13 +904,10 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
       [=](reap_atom, partition_id p, const bytes& key,
           const record& expected) -> caf::result<bool> {
         auto& st = self->state;
-        if (p >= st.options.partitions)
-          return caf::make_error(ec::bad_request, "no such partition");
-        if (auto err = open_batch(self))
-          return err;
-        // Only the very record the collector confirmed on every replica: a write since wins.
-        auto now = read_record(st, p, key);
-        if (!now.found || now.rec != expected)
+        auto same = still_holds(self, p, key, expected);
+        if (!same)
+          return std::move(same.error());
+        if (!*same)
           return answer_after_commit(self, false);
         if (auto err = st.engine->erase(p, key)) {
           note_write_outcome(st, err);
@@ -912,17 +922,14 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
       [=](prune_atom, partition_id p, const bytes& key, const record& expected,
           const std::vector<replica_id>& retired) -> caf::result<uint64_t> {
         auto& st = self->state;
-        if (p >= st.options.partitions)
-          return caf::make_error(ec::bad_request, "no such partition");
-        if (auto err = open_batch(self))
-          return err;
-        // Only the very record the collector compared with every other replica: a write since
-        // wins (it is pruned by a later pass, on new evidence).
-        auto now = read_record(st, p, key);
-        if (!now.found || now.rec != expected)
+        // A write since is pruned by a later pass, on new evidence.
+        auto same = still_holds(self, p, key, expected);
+        if (!same)
+          return std::move(same.error());
+        if (!*same)
           return answer_after_commit(self, uint64_t{0});
-        auto pruned = dvv::prune(now.rec, retired);
-        auto removed = now.rec.context.entries.size() - pruned.context.entries.size();
+        auto pruned = dvv::prune(expected, retired);
+        auto removed = expected.context.entries.size() - pruned.context.entries.size();
         if (removed == 0)
           return answer_after_commit(self, uint64_t{0});
         // A write like any other: the engine updates the key's digest and Merkle leaf.

@@ -224,16 +224,6 @@ BOOST_AUTO_TEST_CASE(a_put_of_the_largest_value_allowed_is_answered_truthfully) 
     std::remove(file.c_str());
     std::remove(back.c_str());
   }
-  // Every node stayed alive throughout: none may have been declared down by a failure detector
-  // while its 64 MiB frames were still arriving (its probe acks queued behind them).
-  for (size_t n = 0; n < c.size(); ++n) {
-    auto log = c.log(n);
-    BOOST_TEST(log.find("declared down by SWIM") == std::string::npos, "n" << n + 1 << ":\n"
-                                                                           << log);
-    BOOST_TEST(log.find("(failure detector: no answers)") == std::string::npos, "n" << n + 1
-                                                                                    << ":\n"
-                                                                                    << log);
-  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
