@@ -41,12 +41,8 @@ struct collector_state {
   /// Whether the pruning pass under way met a record with a prunable entry (or a read failed):
   /// the next sweep makes the pass again.
   bool prune_found = false;
-  /// Whether it met a record whose context names a retired id that a sibling still carries (the
-  /// retired id's last write, not superseded): not prunable now, but once a write supersedes it.
-  bool prune_later = false;
-  /// When the passes stopped with such records left, the wall-clock time (Unix microseconds)
-  /// after which a sweep makes the pass again: one grace period later, as a write that
-  /// supersedes one now is due for pruning only a grace period after it (0: none owed).
+  /// When the passes stopped, the wall-clock time (Unix microseconds) after which a sweep makes
+  /// the pass again (end_pass says why; 0: none owed).
   int64_t prune_again_us = 0;
   uint64_t pruned = 0;            ///< version-vector entries pruned here since start
   uint64_t pruned_this_sweep = 0; ///< of which by the sweep under way
@@ -190,19 +186,20 @@ void end_pass(self_ptr self) {
       !st.options.partitions.empty()) {
     st.pruning_pass = true;
     st.prune_found = false;
-    st.prune_later = false;
     st.next = 0;
     st.cursor.clear();
     next_batch(self);
     return;
   }
-  // A whole pass without a record to prune: none is left until a new id is retired (a retired
-  // id writes no more, so no record gains an entry of it but from a stale copy), or until a
-  // write supersedes a retired id's sibling that a record still holds (checked a grace later).
+  // A whole pass without a record to prune: none is left until a new id is retired, a write
+  // supersedes a retired id's sibling that a record still holds, or a copy still naming a
+  // retired id arrives (a wiped replica refilled by anti-entropy after its pass, a stale
+  // replica's repair). Passes come back a grace later while ids are retired: one read of the
+  // data per grace period (a day by default).
   if (st.pruning_pass && !st.prune_found) {
     st.prune_wanted = false;
     auto grace_us = std::chrono::duration_cast<std::chrono::microseconds>(st.options.grace).count();
-    st.prune_again_us = st.prune_later ? st.options.clock->wall() + grace_us : 0;
+    st.prune_again_us = st.options.clock->wall() + grace_us;
   }
   end_sweep(self);
 }
@@ -229,12 +226,8 @@ void prune_step(self_ptr self) {
                 std::chrono::duration_cast<std::chrono::microseconds>(st.options.grace).count();
             auto due = std::make_shared<std::vector<keyed_record>>();
             for (auto& kr : batch) {
-              if (dvv::prunable_entries(kr.rec, retired).empty()) {
-                for (auto& e : kr.rec.context.entries)
-                  if (std::binary_search(retired.begin(), retired.end(), e.id))
-                    st.prune_later = true;
+              if (dvv::prunable_entries(kr.rec, retired).empty())
                 continue;
-              }
               st.prune_found = true;
               if (dvv::prune_due(kr.rec, retired, now, grace_us))
                 due->push_back(std::move(kr));
