@@ -23,8 +23,9 @@
 // same record up to those entries (dvv::same_up_to_retired) does it ask storage to prune its own
 // copy, which storage does only if it is still that record. The passes stop once a whole pass
 // finds no record with a prunable entry; a new retired id (or a new list of partitions) starts
-// them again, and so does the first sweep a grace period later if the pass met records that
-// still hold a retired id's write (a write that supersedes one makes its entry prunable).
+// them again, and while ids are retired so does the first sweep a grace period later: a write
+// may since have superseded a retired id's sibling, or a copy naming a retired id may have
+// arrived (a wiped replica refilled by anti-entropy after its pass).
 #pragma once
 
 #include <chrono>

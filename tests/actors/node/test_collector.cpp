@@ -339,6 +339,28 @@ BOOST_FIXTURE_TEST_CASE(a_retired_ids_last_write_is_pruned_a_grace_after_a_write
   BOOST_CHECK_EQUAL(pruned(), 1u);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_copy_that_arrives_after_a_pass_found_nothing_is_pruned_a_grace_later,
+                        collector_fixture) {
+  // A wiped replica: its first pass finds no record naming the retired id and the passes stop.
+  peers_up(true);
+  retire({5});
+  advance(6s);
+  BOOST_CHECK_EQUAL(pruned(), 0u);
+  // Then anti-entropy refills it with a copy that still names replica 5, which the other home
+  // replicas also hold (they have not pruned it yet).
+  auto refilled = overwrite(1'000'000);
+  BOOST_REQUIRE(!engine->put(part, b("overwritten"), refilled));
+  *n2 = refilled;
+  *n3 = refilled;
+  advance(6s);
+  BOOST_CHECK((stored("overwritten") == refilled)); // passes stopped: nobody looks yet
+  // A grace period after the pass that found nothing, the passes come back and prune it.
+  now_us += 20'000'000;
+  advance(6s);
+  BOOST_CHECK((stored("overwritten") == dvv::prune(refilled, {5})));
+  BOOST_CHECK_EQUAL(pruned(), 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(storage_prunes_only_the_record_compared, collector_fixture) {
   auto full = overwrite(1'000'000);
   BOOST_REQUIRE(!engine->put(part, b("overwritten"), full));
