@@ -54,6 +54,24 @@ void next_batch(self_ptr self) {
   self->delayed_send(self, self->state.options.pace, caf::tick_atom::value, uint64_t{0});
 }
 
+/// Runs `act(record, done)` for every record of `due` at once (at most a batch in flight: each
+/// costs a read per other home replica and a storage write) and goes on with the next batch once
+/// every one called `done`.
+template <class Act>
+void act_on_each(self_ptr self, std::vector<keyed_record> due, Act act) {
+  if (due.empty()) {
+    next_batch(self);
+    return;
+  }
+  auto left = std::make_shared<size_t>(due.size());
+  std::function<void()> done = [=] {
+    if (--*left == 0)
+      next_batch(self);
+  };
+  for (auto& kr : due)
+    act(kr, done);
+}
+
 /// After reading `batch` of partition `p` in the pass that `pruning` names: moves the cursor past
 /// it (to the next partition after a short batch) and returns the partition's other home
 /// replicas; nullopt when the pass or the partition list changed while it was read (the caller
@@ -224,24 +242,17 @@ void prune_step(self_ptr self) {
             auto now = st.options.clock->wall();
             auto grace_us =
                 std::chrono::duration_cast<std::chrono::microseconds>(st.options.grace).count();
-            auto due = std::make_shared<std::vector<keyed_record>>();
+            std::vector<keyed_record> due;
             for (auto& kr : batch) {
               if (dvv::prunable_entries(kr.rec, retired).empty())
                 continue;
               st.prune_found = true;
               if (dvv::prune_due(kr.rec, retired, now, grace_us))
-                due->push_back(std::move(kr));
+                due.push_back(std::move(kr));
             }
-            if (due->empty()) {
-              next_batch(self);
-              return;
-            }
-            auto left = std::make_shared<size_t>(due->size());
-            for (auto& kr : *due)
-              confirm_and_prune(self, p, *others, kr.key, kr.rec, retired, [=] {
-                if (--*left == 0)
-                  next_batch(self);
-              });
+            act_on_each(self, std::move(due), [=](const keyed_record& kr, auto done) {
+              confirm_and_prune(self, p, *others, kr.key, kr.rec, retired, done);
+            });
           },
           [=](caf::error&) {
             auto& st = self->state;
@@ -280,21 +291,13 @@ void sweep_step(self_ptr self) {
               return;
             }
             auto now = st.options.clock->wall();
-            auto due = std::make_shared<std::vector<keyed_record>>();
+            std::vector<keyed_record> due;
             for (auto& kr : batch)
               if (dvv::tombstone_due(kr.rec, now, grace_us))
-                due->push_back(std::move(kr));
-            if (due->empty()) {
-              next_batch(self);
-              return;
-            }
-            // At most `batch` keys in flight, each two reads per other replica and one erase.
-            auto left = std::make_shared<size_t>(due->size());
-            for (auto& kr : *due)
-              confirm_and_reap(self, p, *others, kr.key, kr.rec, [=] {
-                if (--*left == 0)
-                  next_batch(self);
-              });
+                due.push_back(std::move(kr));
+            act_on_each(self, std::move(due), [=](const keyed_record& kr, auto done) {
+              confirm_and_reap(self, p, *others, kr.key, kr.rec, done);
+            });
           },
           [=](caf::error&) {
             auto& st = self->state;
