@@ -469,6 +469,11 @@ void read_timeouts(checker& ck, const entry& e, timeout_settings& out) {
                         if (auto ms = read_int(ck, x, 1, max_clock_skew_ms_limit))
                           out.max_clock_skew_ms = static_cast<uint32_t>(*ms);
                       }},
+                     {"connection_ms",
+                      [&](const entry& x) {
+                        if (auto ms = read_int(ck, x, min_connection_ms, 3600 * 1000))
+                          out.connection_ms = static_cast<uint32_t>(*ms);
+                      }},
                  });
 }
 

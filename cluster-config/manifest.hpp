@@ -163,7 +163,15 @@ struct timeout_settings {
   /// At most max_clock_skew_ms_limit, so that a warned-of skew is always within what the hybrid
   /// clock follows (cluster-config/clock.hpp).
   uint32_t max_clock_skew_ms = 1000;
+  /// CAF closes a connection on which no whole frame arrived for this long (its heartbeats, every
+  /// 500 ms, keep live ones busy): how long a frozen peer's connection is held. A node whose one
+  /// I/O thread stalls (large frames on a loaded machine) hears nobody meanwhile, so this must
+  /// outlast such stalls; at 4 s it closed every connection of a node under 512 puts of 1 MiB.
+  uint32_t connection_ms = 15000;
 };
+
+/// The shortest connection_ms: a few of CAF's 500 ms heartbeats.
+constexpr uint32_t min_connection_ms = 2000;
 
 /// The largest max_clock_skew_ms: an hour, hybrid_clock::default_max_lead_us.
 constexpr uint32_t max_clock_skew_ms_limit = 3600 * 1000;

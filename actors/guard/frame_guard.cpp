@@ -1,6 +1,7 @@
 #include "actors/guard/frame_guard.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -43,6 +44,12 @@ using clock_type = std::chrono::steady_clock;
 /// handful of reads; allocated uninitialised, so only the pages a connection actually uses cost
 /// memory.
 constexpr size_t chunk_bytes = 256 * 1024;
+
+/// A BASP heartbeat (operation 6, no payload): what the guard sends CAF for a client that CAF
+/// heard nothing from for keep_alive_interval (keep_alive). Well under kvnode's 4 s connection
+/// timeout.
+constexpr std::array<uint8_t, basp_frame_checker::header_size> heartbeat_frame = {6};
+constexpr std::chrono::seconds keep_alive_interval{1};
 
 /// Bytes one connection may move per visit before the others get their turn.
 constexpr size_t visit_budget = 4 * chunk_bytes;
@@ -257,6 +264,7 @@ struct link {
   standing kind = standing::pending;
   std::list<link*>::iterator pending_at; ///< its place among the pending, oldest first
   clock_type::time_point last_inbound;   ///< when the remote side last sent something
+  clock_type::time_point last_forwarded; ///< when CAF was last written to for it (keep_alive)
   /// Of the current frame's payload, set on its header (frame_timeout).
   std::optional<clock_type::time_point> frame_deadline;
   uint64_t deadline_frame = 0; ///< the frame (checker.frames()) frame_deadline is for
@@ -789,6 +797,8 @@ struct frame_guard::impl {
       case io::moved:
         s.begin += wrote;
         moved += wrote;
+        if (&dst == &l.upstream)
+          l.last_forwarded = clock_type::now();
         progress = true;
         if (s.pending() == 0)
           s.begin = s.ready = s.end = 0;
@@ -816,7 +826,9 @@ struct frame_guard::impl {
     bool src_ready = (&src != &l.upstream || !l.connecting) && !(checked && l.paused);
     if (src_ready && src.can_read() && !s.eof && s.space() > 0) {
       if (!s.buf)
-        s.buf.reset(new uint8_t[chunk_bytes]); // uninitialised: untouched pages stay unmapped
+        // Uninitialised: untouched pages stay unmapped. Room for a heartbeat beyond the chunk
+        // (keep_alive), so that one always fits before a waiting header.
+        s.buf.reset(new uint8_t[chunk_bytes + heartbeat_frame.size()]);
       size_t got = 0;
       std::string error;
       switch (read_some(l, src, s.buf.get() + s.end, s.space(), got, error)) {
@@ -1075,6 +1087,8 @@ struct frame_guard::impl {
                                        (l->peer.empty() ? "" : " (" + l->peer + ")") +
                                        ": nothing received for " + duration_text(idle_timeout));
         close_link(*l);
+      } else if (l->paused || (tls && l->kind == standing::client)) {
+        keep_alive(*l, now);
       }
     }
     summarise_refusals(now);
@@ -1089,6 +1103,29 @@ struct frame_guard::impl {
       timerfd_settime(sweep_fd, 0, &off, nullptr);
       sweeping = false;
     }
+  }
+
+  /// CAF closes a connection it heard nothing on for its connection timeout (kvnode: 4 s), meant
+  /// for frozen peers. A client can be silent that long without being gone: its header waits
+  /// for the budget here (holding back all it sends after it, its keep-alive probes too), or its
+  /// process's one CAF I/O thread is busy serialising large puts for its other connections (512
+  /// puts of 1 MiB from one process on a loaded machine lost every connection). Clients have
+  /// the guard's idle_timeout instead, on what they send: for a waiting link, and with TLS for
+  /// every client's, CAF gets a heartbeat in its name whenever it heard nothing for it for
+  /// keep_alive_interval, at a frame boundary with everything before it written. Nodes' links
+  /// keep CAF's timeout (without TLS nodes cannot be told from clients).
+  void keep_alive(link& l, clock_type::time_point now) {
+    auto& s = l.in;
+    if (l.connecting || s.begin != s.ready || l.checker.frames() == 0 || l.checker.mid_header() ||
+        l.checker.payload_left() != 0 || now - l.last_forwarded < keep_alive_interval)
+      return;
+    auto waiting = s.end - s.ready;
+    std::memmove(s.buf.get() + heartbeat_frame.size(), s.buf.get() + s.ready, waiting);
+    std::memcpy(s.buf.get(), heartbeat_frame.data(), heartbeat_frame.size());
+    s.begin = 0;
+    s.ready = heartbeat_frame.size();
+    s.end = s.ready + waiting;
+    service(l);
   }
 
   /// A TLS handshake was refused: the first refusal from an address in an interval is logged,

@@ -147,6 +147,7 @@ data_dir = "d/c"
   BOOST_CHECK_EQUAL(m->limits.max_record_bytes, limits_settings{}.max_record_bytes);
   BOOST_CHECK_EQUAL(m->timeouts.request_ms, 5000u);
   BOOST_CHECK_EQUAL(m->timeouts.client_ms, 10000u);
+  BOOST_CHECK_EQUAL(m->timeouts.connection_ms, 15000u);
   BOOST_CHECK(!m->faults.injection);
   BOOST_CHECK_EQUAL(m->anti_entropy.repairs, 16u);
   BOOST_CHECK_EQUAL(m->nodes[0].capacity, 1u);
@@ -189,6 +190,7 @@ max_record_bytes = 50
 [timeouts]
 request_ms = 30
 client_ms = 40
+connection_ms = 4000
 [faults]
 injection = true
 [anti_entropy]
@@ -225,6 +227,7 @@ levels = { handoff = "warn", gossip = "error" }
   BOOST_CHECK_EQUAL(m->limits.max_record_bytes, 50u);
   BOOST_CHECK_EQUAL(m->timeouts.request_ms, 30u);
   BOOST_CHECK_EQUAL(m->timeouts.client_ms, 40u);
+  BOOST_CHECK_EQUAL(m->timeouts.connection_ms, 4000u);
   BOOST_CHECK(m->faults.injection);
   BOOST_CHECK_EQUAL(m->anti_entropy.repairs, 3u);
   BOOST_CHECK_EQUAL(m->nodes[0].capacity, 1u);
@@ -470,6 +473,8 @@ BOOST_AUTO_TEST_CASE(limits_and_timeouts_not_zero) {
          "request_ms = 0 must be at least 1");
   expect(store_head + "[timeouts]\nclient_ms = 0\n" + two_nodes, 8,
          "client_ms = 0 must be at least 1");
+  expect(store_head + "[timeouts]\nconnection_ms = 500\n" + two_nodes, 8,
+         "connection_ms = 500 is outside 2000..3600000");
   expect(store_head + "[anti_entropy]\nrepairs = 0\n" + two_nodes, 8,
          "repairs = 0 must be at least 1");
 }

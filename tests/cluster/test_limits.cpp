@@ -141,14 +141,16 @@ BOOST_AUTO_TEST_CASE(a_key_whose_values_would_pass_max_record_bytes_is_refused) 
 }
 
 BOOST_AUTO_TEST_CASE(a_write_slower_than_the_connection_timeout_is_answered_truthfully) {
-  // A node closes a connection it has heard nothing on for 4 s. kvsh sent nothing while it
-  // waited for an answer, so a put whose replication took longer (a large value, a slow replica)
-  // lost its connection: the client sent it again to another node, and called the second drop
-  // "unavailable: the node went away", although the write was stored. Replication is slowed
-  // here by a 6 s delay at both other replicas (their failure detectors tolerate it).
+  // A node closed a connection it had heard nothing on for 4 s (then its connection timeout,
+  // set so here). kvsh sent nothing while it waited for an answer, so a put whose replication
+  // took longer (a large value, a slow replica) lost its connection: the client sent it again
+  // to another node, and called the second drop "unavailable: the node went away", although the
+  // write was stored. Replication is slowed here by a 6 s delay at both other replicas (their
+  // failure detectors tolerate it).
   auto o = three_nodes("");
-  o.extra_toml += "[faults]\ninjection = true\n[timeouts]\nrequest_ms = 30000\n"
-                  "[failure_detector]\ninterval_ms = 5000\n";
+  o.extra_toml +=
+      "[faults]\ninjection = true\n[timeouts]\nrequest_ms = 30000\nconnection_ms = 4000\n"
+      "[failure_detector]\ninterval_ms = 5000\n";
   local_cluster c{o};
   c.start_all();
   wait_until_all_up(c);

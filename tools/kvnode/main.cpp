@@ -756,7 +756,8 @@ int main(int argc, char** argv) {
   cfg.set("logger.verbosity", caf::atom("quiet"));
   // Heartbeats let a peer notice a frozen (SIGSTOPped) node; they are off by default in CAF.
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
-  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{4}});
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{std::chrono::milliseconds{cluster->timeouts.connection_ms}});
   {
     caf::actor_system sys{cfg};
     // One clock for the node's actors that stamp or see timestamps (actors/node/wall_clock.hpp).

@@ -75,6 +75,15 @@ struct small_budget : guard_fixture {
         }) {}
 };
 
+/// The same budget, with frames allowed 20 s: what holds it is not dropped during a test.
+struct patient_budget : guard_fixture {
+  patient_budget()
+      : guard_fixture(300ms, [](guard_options& o) {
+          o.frame_budget_bytes = 8u << 20;
+          o.frame_timeout = 20s;
+        }) {}
+};
+
 /// Sends `data` on `fd` from another thread while reading what comes back (up to data.size()
 /// bytes within `timeout`), so neither side's buffers can block the other. Shuts the socket
 /// down when the echo was short, so the writer cannot block for ever.
@@ -85,6 +94,30 @@ wire echo_of(int fd, const wire& data, std::chrono::milliseconds timeout = 5s) {
     ::shutdown(fd, SHUT_RDWR);
   writer.join();
   return echoed;
+}
+
+/// echo_of for a frame that may wait for the budget: the heartbeats the guard sent upstream for
+/// the connection meanwhile (echoed back ahead of the frame) are skipped.
+wire echo_after_heartbeats(int fd, const wire& data, std::chrono::milliseconds timeout = 5s) {
+  auto heartbeat = frame(6, 0, 0);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::thread writer{[&] { send_all(fd, data); }};
+  wire got;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    auto more = receive(fd, data.size() - got.size(), std::max(left, 0ms));
+    got.insert(got.end(), more.begin(), more.end());
+    while (got.size() >= heartbeat.size() &&
+           std::equal(heartbeat.begin(), heartbeat.end(), got.begin()))
+      got.erase(got.begin(), got.begin() + heartbeat.size());
+    if (got.size() >= data.size() || more.empty())
+      break;
+  }
+  if (got.size() != data.size())
+    ::shutdown(fd, SHUT_RDWR);
+  writer.join();
+  return got;
 }
 
 /// A connection through the guard that sent one frame and had it echoed: past its first header.
@@ -394,7 +427,7 @@ BOOST_FIXTURE_TEST_CASE(headers_beyond_the_budget_wait_for_payload_to_arrive, sm
   wire echoed;
   std::chrono::steady_clock::time_point passed;
   std::thread third{[&] {
-    echoed = echo_of(c, whole, 5s);
+    echoed = echo_after_heartbeats(c, whole, 5s);
     passed = std::chrono::steady_clock::now();
   }};
   std::this_thread::sleep_for(300ms);
@@ -432,7 +465,7 @@ BOOST_FIXTURE_TEST_CASE(the_budget_frees_as_payload_arrives, small_budget) {
   int c = established(guard->port());
   auto whole = frame(2, 2u << 20, 1);
   wire echoed;
-  std::thread third{[&] { echoed = echo_of(c, whole, 5s); }};
+  std::thread third{[&] { echoed = echo_after_heartbeats(c, whole, 5s); }};
   std::this_thread::sleep_for(300ms);
   BOOST_TEST(upstream.received_bytes() == 3 * 32u + 2 * 32u); // c's header has not passed
   // a sends half of its payload: 2 MiB freed, enough for c's 2 MiB.
@@ -441,6 +474,37 @@ BOOST_FIXTURE_TEST_CASE(the_budget_frees_as_payload_arrives, small_budget) {
   BOOST_TEST((echoed == whole));
   BOOST_TEST(logs.get().empty());
   for (int fd : {a, b, c})
+    ::close(fd);
+}
+
+BOOST_FIXTURE_TEST_CASE(upstream_hears_from_a_connection_while_its_header_waits, patient_budget) {
+  // CAF closes a connection it heard nothing on for its connection timeout (kvnode: 4 s); a
+  // header waiting for the budget holds back all its client sends after it. A client whose put
+  // waited that long lost its connection (the memory test's 512 puts of 1 MiB on a busy machine).
+  int a = established(guard->port());
+  int b = established(guard->port());
+  auto announced = frame(2, 4u << 20, 1, false);
+  BOOST_REQUIRE(send_all(a, announced));
+  BOOST_REQUIRE(send_all(b, announced));
+  BOOST_TEST(receive(a, 32, 2s).size() == 32u);
+  BOOST_TEST(receive(b, 32, 2s).size() == 32u);
+  int c = established(guard->port());
+  auto whole = frame(2, 1u << 20, 1);
+  wire echoed;
+  std::thread third{[&] { echoed = echo_after_heartbeats(c, whole, 10s); }};
+  // While c's header waits, upstream gets a heartbeat for it whenever it heard nothing from it for
+  // a second (the echo server sends each back).
+  std::this_thread::sleep_for(3500ms);
+  auto heartbeat = frame(6, 0, 0);
+  auto beats = (upstream.received_bytes() - 5 * 32u) / heartbeat.size();
+  BOOST_TEST_MESSAGE("heartbeats upstream in 3.5 s of waiting: " << beats);
+  BOOST_TEST(beats >= 2u);
+  BOOST_TEST(beats <= 4u);
+  // a goes: its 4 MiB return to the budget and c's frame passes whole, after the heartbeats.
+  ::close(a);
+  third.join();
+  BOOST_TEST((echoed == whole));
+  for (int fd : {b, c})
     ::close(fd);
 }
 
