@@ -31,10 +31,10 @@ using client_impl =
 /// How often overdue calls and silent nodes are looked for.
 constexpr auto sweep_interval = std::chrono::milliseconds{100};
 
-/// While calls wait at a node, the longest the client stays silent towards it: well under the 4 s
-/// after which a node closes a connection on which nothing arrived (kvnode's middleman
-/// connection timeout). The coordinator answers these probes, which tells a slow node from one
-/// that stopped (retry_policy.hpp, gone_silent).
+/// While calls wait at a node, the longest the client stays silent towards it: well under the time
+/// after which a node closes a connection on which nothing arrived (kvnode's `[timeouts]
+/// connection_ms`, at least 2 s). The coordinator answers these probes, which tells a slow node
+/// from one that stopped (retry_policy.hpp, gone_silent).
 constexpr auto keep_alive_interval = std::chrono::seconds{1};
 
 /// When every endpoint failed but some node said it is starting, the next search after this

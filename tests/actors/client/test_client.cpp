@@ -625,9 +625,9 @@ BOOST_FIXTURE_TEST_CASE(a_write_in_flight_when_the_node_goes_away_may_be_applied
 }
 
 BOOST_FIXTURE_TEST_CASE(a_client_waiting_for_answers_is_never_silent_for_a_second, client_fixture) {
-  // A node closes a connection on which nothing arrived for 4 s, and an answer can take longer
-  // (a large value being replicated). While calls wait, the client sends the coordinator an
-  // empty batch each second; waiting for nothing, it sends nothing.
+  // A node closes a connection on which nothing arrived for its connection_ms (at least 2 s), and
+  // an answer can take longer (a large value being replicated). While calls wait, the client
+  // sends the coordinator an empty batch each second; waiting for nothing, it sends nothing.
   auto [coord, log] = coordinator(); // never answers
   auto c = client({ep1}, connector({{ep1, node(coord)}}), 10s);
   auto p = ask<write_reply>(c, caf::put_atom::value, put_request{b("k"), b("v"), {}});
