@@ -46,10 +46,10 @@ using clock_type = std::chrono::steady_clock;
 constexpr size_t chunk_bytes = 256 * 1024;
 
 /// A BASP heartbeat (operation 6, no payload): what the guard sends CAF for a client that CAF
-/// heard nothing from for keep_alive_interval (keep_alive). Well under kvnode's 4 s connection
-/// timeout.
+/// heard nothing from for keep_alive_interval (keep_alive), CAF's own heartbeat interval in
+/// kvnode. Checked at each sweep (at most a second apart), so CAF hears at least once a second.
 constexpr std::array<uint8_t, basp_frame_checker::header_size> heartbeat_frame = {6};
-constexpr std::chrono::seconds keep_alive_interval{1};
+constexpr std::chrono::milliseconds keep_alive_interval{500};
 
 /// Bytes one connection may move per visit before the others get their turn.
 constexpr size_t visit_budget = 4 * chunk_bytes;

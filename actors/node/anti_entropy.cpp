@@ -17,22 +17,31 @@ namespace {
 using ae_impl = anti_entropy_actor::extend<caf::reacts_to<caf::tick_atom>,
                                            caf::reacts_to<caf::tick_atom, uint64_t>>;
 
-struct ae_state {
-  static inline const char* name = "anti_entropy";
-  anti_entropy_options options;
-  peer_directory peers;
-  anti_entropy_stats stats; ///< its round figures count the round under way
-  size_t next = 0;          ///< index into options.partitions within the running round
-};
-
-/// The keys of one partition that differ, repaired at most options.repairs at a time.
+/// The keys of one partition that differ, repaired at most options.repairs at a time, in units of
+/// options.unit keys with the background pause between two units.
 struct repair_queue {
   partition_id partition = 0;
   vnode_actor remote;
   std::vector<bytes> keys;
   size_t next = 0;    ///< keys[next] is the next to start
   size_t running = 0; ///< repairs started and not done
+  size_t in_unit = 0; ///< repairs started in the unit under way
 };
+
+struct ae_state {
+  static inline const char* name = "anti_entropy";
+  anti_entropy_options options;
+  peer_directory peers;
+  anti_entropy_stats stats; ///< its round figures count the round under way
+  size_t next = 0;          ///< index into options.partitions within the running round
+  /// The partition's repairs waiting for the pause after a unit (resume_repairs).
+  std::shared_ptr<repair_queue> waiting;
+};
+
+/// (tick_atom, next_partition_tick): the round goes on; (tick_atom, resume_repairs): the next
+/// unit of the partition's repairs starts.
+constexpr uint64_t next_partition_tick = 0;
+constexpr uint64_t resume_repairs = 1;
 
 using self_ptr = ae_impl::stateful_pointer<ae_state>;
 
@@ -44,7 +53,7 @@ void done_with_partition(self_ptr self) {
   self->state.stats.partition = self->state.next;
   auto& o = self->state.options;
   auto pause = o.background ? o.background->pause(self->clock().now(), o.pace) : o.pace;
-  self->delayed_send(self, pause, caf::tick_atom::value, uint64_t{0});
+  self->delayed_send(self, pause, caf::tick_atom::value, next_partition_tick);
 }
 
 void end_round(self_ptr self) {
@@ -120,11 +129,14 @@ void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key,
           [=](caf::error&) { done(); });
 }
 
-/// Starts repairs until `repairs` run or none is left; the partition is done when all are.
+/// Starts repairs until `repairs` run, the unit is full or none is left; the partition is done
+/// when all are; a full unit, once done, waits the background pause.
 void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
   auto& st = self->state;
-  while (q->running < st.options.repairs && q->next < q->keys.size()) {
+  while (q->running < st.options.repairs && q->next < q->keys.size() &&
+         q->in_unit < st.options.unit) {
     ++q->running;
+    ++q->in_unit;
     ++st.stats.repairs_running;
     repair_key(self, q->partition, q->remote, q->keys[q->next++], [self, q] {
       --q->running;
@@ -132,8 +144,22 @@ void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
       pump(self, q);
     });
   }
-  if (q->running == 0 && q->next == q->keys.size())
+  if (q->running > 0)
+    return;
+  if (q->next == q->keys.size()) {
     done_with_partition(self);
+    return;
+  }
+  q->in_unit = 0;
+  auto& o = st.options;
+  auto pause = o.background ? o.background->pause(self->clock().now())
+                            : std::chrono::milliseconds{0};
+  if (pause.count() == 0) {
+    pump(self, q);
+    return;
+  }
+  st.waiting = q;
+  self->delayed_send(self, pause, caf::tick_atom::value, resume_repairs);
 }
 
 void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector<uint64_t> leaves) {
@@ -239,7 +265,14 @@ ae_impl::behavior_type ae_behavior(self_ptr self, anti_entropy_options options) 
         self->state.stats.partitions = self->state.options.partitions.size();
         next_partition(self);
       },
-      [=](caf::tick_atom, uint64_t) { next_partition(self); }, // the round goes on
+      [=](caf::tick_atom, uint64_t what) {
+        if (what == resume_repairs) {
+          if (auto q = std::move(self->state.waiting))
+            pump(self, q);
+          return;
+        }
+        next_partition(self); // the round goes on
+      },
   };
 }
 

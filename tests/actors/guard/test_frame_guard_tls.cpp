@@ -512,6 +512,31 @@ BOOST_FIXTURE_TEST_CASE(a_node_is_not_restricted, tls_fixture) {
   BOOST_TEST(logs.get().empty());
 }
 
+BOOST_FIXTURE_TEST_CASE(caf_keeps_hearing_from_a_silent_client, tls_fixture) {
+  // CAF closes a connection silent for its connection timeout, which is meant for frozen peers; a
+  // client's process may be silent that long while its one I/O thread serialises its other puts.
+  // The guard sends CAF a heartbeat in the client's name at each sweep (every second here) that
+  // finds CAF heard nothing from it for 500 ms; the echo server sends them back.
+  tls_client c{port(), "alice", "127.0.0.1"};
+  BOOST_REQUIRE(c.handshake());
+  BOOST_REQUIRE(c.send(captured_client_handshake));
+  BOOST_REQUIRE((c.receive(captured_client_handshake.size()) == captured_client_handshake));
+  auto heartbeat = frame(6, 0, 0);
+  auto beats = c.receive(2 * heartbeat.size(), 3500ms);
+  BOOST_TEST((beats == concat({heartbeat, heartbeat})));
+  BOOST_TEST(logs.get().empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(caf_hears_nothing_from_a_silent_node, tls_fixture) {
+  // A node that went silent may be frozen: CAF's connection timeout is for that.
+  tls_client c{port(), "node", "127.0.0.1"};
+  BOOST_REQUIRE(c.handshake());
+  BOOST_REQUIRE(c.send(captured_client_handshake));
+  BOOST_REQUIRE((c.receive(captured_client_handshake.size()) == captured_client_handshake));
+  BOOST_TEST(c.receive(32, 2500ms).empty());
+  BOOST_TEST((role_of_captured() == role::node));
+}
+
 BOOST_FIXTURE_TEST_CASE(the_first_frame_must_name_the_process, tls_fixture) {
   tls_client c{port(), "node", "127.0.0.1"};
   BOOST_REQUIRE(c.handshake());

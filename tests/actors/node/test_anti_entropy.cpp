@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include <caf/all.hpp>
 
 #include "actors/node/anti_entropy.hpp"
+#include "actors/node/background_gate.hpp"
 #include "actors/node/storage_actor.hpp"
 #include "actors/node/vnode.hpp"
 #include "messages/dvv.hpp"
@@ -119,7 +121,8 @@ struct ae_fixture : deterministic_fixture {
   std::vector<bytes> differing; ///< the keys the two replicas disagree on
 
   /// 1000 keys on both sides but 40: 20 only here, 10 only there, 10 with another value there.
-  ae_fixture() {
+  /// `adjust` changes the anti-entropy options.
+  explicit ae_fixture(std::function<void(anti_entropy_options&)> adjust = {}) {
     for (int i = 0; i < 1000; ++i) {
       auto key = b("k" + std::to_string(i));
       auto rec = value_of("v" + std::to_string(i), i + 1);
@@ -147,6 +150,8 @@ struct ae_fixture : deterministic_fixture {
     ao.interval = 1000ms;
     ao.pace = 1ms;
     ao.repairs = 4;
+    if (adjust)
+      adjust(ao);
     ae = keep(spawn_anti_entropy(sys, ao));
     self->send(ae, peer_atom::value,
                std::vector<peer_view>{
@@ -175,9 +180,73 @@ struct ae_fixture : deterministic_fixture {
   }
 };
 
+/// Repairs in units of 8 keys, paced by a background gate whose foreground the test makes slow.
+struct paced_fixture : ae_fixture {
+  std::shared_ptr<background_gate> gate;
+
+  explicit paced_fixture(std::shared_ptr<background_gate> g = nullptr)
+      : ae_fixture([&](anti_entropy_options& o) {
+          background_pace_options po;
+          po.target_p99 = 1ms;
+          po.window = 500ms;
+          po.min_rate = 1;  // the floor: a unit a second
+          po.max_rate = 64; // at most a unit each 16 ms
+          po.min_samples = 1;
+          g = std::make_shared<background_gate>(po, sched.clock().now());
+          o.background = g;
+          o.unit = 8;
+        }),
+        gate(std::move(g)) {}
+
+  /// Virtual time passes while every window has a slow foreground request.
+  void slow_foreground_for(std::chrono::milliseconds d) {
+    for (auto done = 0ms; done < d; done += 100ms) {
+      gate->foreground(50ms, sched.clock().now());
+      advance(100ms);
+    }
+  }
+
+  /// Releases the peer's reads until none waits.
+  void answer_reads() {
+    for (int i = 0; i < 20 && !peer->held.empty(); ++i) {
+      self->send(peer_vnode, caf::tick_atom::value);
+      run();
+    }
+  }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(anti_entropy)
+
+BOOST_FIXTURE_TEST_CASE(while_foreground_requests_are_slow_each_unit_of_repairs_waits, paced_fixture) {
+  // A wiped replica differs in every key of a partition: with pauses only between partitions, a
+  // partition's repairs all ran at full speed whatever foreground requests saw.
+  slow_foreground_for(4000ms); // the gate falls to its floor; the first round starts at 1 s
+  // One unit (8 keys) at a time, then a second's pause: 40 keys take 5 units, about 4 s.
+  size_t read_before = 0;
+  std::vector<size_t> per_second;
+  for (int s = 0; s < 8; ++s) {
+    answer_reads();
+    size_t read = 0;
+    for (auto& [key, n] : peer->reads)
+      read += n;
+    per_second.push_back(read - read_before);
+    read_before = read;
+    slow_foreground_for(1000ms);
+  }
+  answer_reads();
+  BOOST_TEST_MESSAGE("keys read per second: " << [&] {
+    std::string out;
+    for (auto n : per_second)
+      out += std::to_string(n) + " ";
+    return out;
+  }());
+  for (auto n : per_second)
+    BOOST_TEST(n <= 16u); // at most a unit, or two when a second's edge falls between them
+  BOOST_TEST(read_before == differing.size());
+  BOOST_TEST(leaves_here() == leaves_there());
+}
 
 BOOST_FIXTURE_TEST_CASE(a_round_repairs_exactly_the_differing_keys_a_few_at_a_time, ae_fixture) {
   BOOST_REQUIRE(leaves_here() != leaves_there());
