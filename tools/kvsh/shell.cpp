@@ -550,7 +550,7 @@ struct shell::impl {
       o << "full speed";
     else
       o << "slowed to " << std::fixed << std::setprecision(0) << s.background_rate
-        << " handoff batches or anti-entropy partitions a second";
+        << " handoff batches or anti-entropy units a second";
     o << " (requests' p99 ";
     if (s.background_p99_us == 0)
       o << "not measured: too few requests";
