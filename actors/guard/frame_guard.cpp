@@ -1105,8 +1105,8 @@ struct frame_guard::impl {
     }
   }
 
-  /// CAF closes a connection it heard nothing on for its connection timeout (kvnode: 4 s), meant
-  /// for frozen peers. A client can be silent that long without being gone: its header waits
+  /// CAF closes a connection it heard nothing on for its connection timeout (kvnode's
+  /// [timeouts] connection_ms; it was 4 s), meant for frozen peers. A client can be silent that long without being gone: its header waits
   /// for the budget here (holding back all it sends after it, its keep-alive probes too), or its
   /// process's one CAF I/O thread is busy serialising large puts for its other connections (512
   /// puts of 1 MiB from one process on a loaded machine lost every connection). Clients have
