@@ -47,13 +47,18 @@ using self_ptr = ae_impl::stateful_pointer<ae_state>;
 
 void next_partition(self_ptr self);
 
+/// The pause before the next unit of background work: the background gate's, at least `floor`.
+std::chrono::milliseconds background_pause(self_ptr self, std::chrono::milliseconds floor) {
+  auto& o = self->state.options;
+  return o.background ? o.background->pause(self->clock().now(), floor) : floor;
+}
+
 /// Moves on to the next partition after the pause that spares foreground work.
 void done_with_partition(self_ptr self) {
   ++self->state.next;
   self->state.stats.partition = self->state.next;
-  auto& o = self->state.options;
-  auto pause = o.background ? o.background->pause(self->clock().now(), o.pace) : o.pace;
-  self->delayed_send(self, pause, caf::tick_atom::value, next_partition_tick);
+  self->delayed_send(self, background_pause(self, self->state.options.pace), caf::tick_atom::value,
+                     next_partition_tick);
 }
 
 void end_round(self_ptr self) {
@@ -151,9 +156,7 @@ void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
     return;
   }
   q->in_unit = 0;
-  auto& o = st.options;
-  auto pause = o.background ? o.background->pause(self->clock().now())
-                            : std::chrono::milliseconds{0};
+  auto pause = background_pause(self, std::chrono::milliseconds{0});
   if (pause.count() == 0) {
     pump(self, q);
     return;
