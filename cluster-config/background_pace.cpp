@@ -10,16 +10,19 @@ namespace {
 
 constexpr double first_bound_us = 50;
 
+constexpr double buckets_per_doubling = 4;
+
 /// The upper bound of bucket i, in µs.
 double bound_us(size_t i) {
-  return first_bound_us * std::pow(2.0, static_cast<double>(i) / 2);
+  return first_bound_us * std::pow(2.0, static_cast<double>(i) / buckets_per_doubling);
 }
 
 size_t bucket_of(std::chrono::microseconds latency) {
   auto us = static_cast<double>(std::max<int64_t>(latency.count(), 0));
   if (us < first_bound_us)
     return 0;
-  auto i = static_cast<size_t>(std::floor(2 * std::log2(us / first_bound_us))) + 1;
+  auto i =
+      static_cast<size_t>(std::floor(buckets_per_doubling * std::log2(us / first_bound_us))) + 1;
   return std::min(i, background_pace::buckets - 1);
 }
 
@@ -31,6 +34,9 @@ background_pace::background_pace(background_pace_options options, clock::time_po
     throw std::invalid_argument("background_pace: rates must satisfy 0 < min_rate <= max_rate");
   if (options_.window.count() <= 0 || options_.target_p99.count() <= 0)
     throw std::invalid_argument("background_pace: the window and the target must be positive");
+  if (!(options_.max_slowdown >= 1) || options_.calibrate_every == 0)
+    throw std::invalid_argument(
+        "background_pace: max_slowdown must be at least 1 and calibrate_every positive");
 }
 
 void background_pace::foreground(std::chrono::microseconds latency, clock::time_point now,
@@ -45,7 +51,13 @@ double background_pace::rate(clock::time_point now) {
     window_start_ += options_.window;
     judge(window_start_);
   }
-  return rate_;
+  return calibrating_ ? options_.min_rate : rate_;
+}
+
+std::chrono::microseconds background_pace::target() const {
+  auto relative = std::chrono::microseconds{static_cast<int64_t>(
+      std::llround(static_cast<double>(floor_p99_.count()) * options_.max_slowdown))};
+  return std::max(options_.target_p99, relative);
 }
 
 std::chrono::microseconds background_pace::pause(clock::time_point now) {
@@ -67,16 +79,34 @@ std::chrono::microseconds background_pace::percentile_99() const {
 }
 
 void background_pace::judge(clock::time_point) {
+  bool at_floor = calibrating_ || rate_ <= options_.min_rate;
+  calibrating_ = false;
+  ++windows_since_floor_;
   if (samples_ < options_.min_samples) {
     last_p99_ = std::chrono::microseconds{0};
+    if (at_floor)
+      floor_p99_ = std::chrono::microseconds{0};    // the foreground went quiet: nothing to scale
     rate_ = std::min(options_.max_rate, rate_ * 2); // idle: nothing to protect
   } else {
     last_p99_ = percentile_99();
-    if (last_p99_ > options_.target_p99)
-      rate_ = std::max(options_.min_rate, rate_ / 2);
-    else if (last_p99_ * 4 < options_.target_p99 * 3)
-      rate_ = std::min(options_.max_rate, rate_ + options_.max_rate / 20);
+    bool was_calibration = at_floor && rate_ > options_.min_rate;
+    if (at_floor) {
+      floor_p99_ = last_p99_;
+      windows_since_floor_ = 0;
+    }
+    // A calibration window says nothing of what the kept rate costs: the rate stays.
+    if (!was_calibration) {
+      if (last_p99_ > target())
+        rate_ = std::max(options_.min_rate, rate_ / 2);
+      else if (last_p99_ * 4 < target() * 3)
+        rate_ = std::min(options_.max_rate, rate_ + options_.max_rate / 20);
+    }
   }
+  // Measure the floor again while the target judged depends on it, lest an old busy spell's
+  // p99 keep admitting background work that a quieter foreground would notice.
+  if (target() > options_.target_p99 && rate_ > options_.min_rate &&
+      windows_since_floor_ >= options_.calibrate_every)
+    calibrating_ = true;
   counts_.fill(0);
   samples_ = 0;
 }

@@ -6,6 +6,13 @@
 //     floor, so background work slows but always progresses;
 //   - well below it (under 3/4 of the target): the rate rises by a step (additive increase);
 //   - too few requests to judge (an idle node): the rate doubles, since nothing can suffer.
+// A target below what the foreground sees with background work at its floor cannot be met by
+// yielding: it would hold background work at the floor for hours (a join of 250,000 keys at 64
+// keys a second). So the p99 of windows judged at the floor is remembered as the floor's p99, and
+// the target judged is the larger of the configured one and max_slowdown times the floor's p99:
+// background work may then cost the foreground that much, relative to what it has without it.
+// While that relative target is the larger, one window in calibrate_every runs at the floor to
+// measure it again (the foreground's own load changes).
 // Pure logic, no actors; time is a parameter. Memory is constant: latencies go into a histogram
 // of exponential buckets, not a list. The node shares one through actors/node/background_gate.hpp:
 // its coordinator and replica gateway feed it, its handoff and anti-entropy workers wait its pause.
@@ -28,6 +35,11 @@ struct background_pace_options {
   double max_rate = 200;
   /// Foreground requests a window needs before its p99 counts as evidence.
   uint64_t min_samples = 20;
+  /// The p99 background work may bring the foreground to, as a multiple of the p99 at the floor
+  /// (used when that is above target_p99). 1 keeps the configured target absolute.
+  double max_slowdown = 1.5;
+  /// Windows between two measurements of the floor's p99 while the relative target is in use.
+  uint32_t calibrate_every = 30;
 };
 
 class background_pace {
@@ -51,11 +63,15 @@ public:
 
   /// The p99 of the last judged window (0 when it had too few samples), for status.
   std::chrono::microseconds last_p99() const { return last_p99_; }
+  /// The p99 last measured with background work at its floor (0: not measured or too few
+  /// requests), and the target judged now: the larger of target_p99 and max_slowdown times it.
+  std::chrono::microseconds floor_p99() const { return floor_p99_; }
+  std::chrono::microseconds target() const;
   const background_pace_options& options() const { return options_; }
 
-  /// Buckets: bucket i holds latencies below 50 µs * 2^(i/2) (two buckets per doubling), the last
-  /// everything above; a percentile is read as its bucket's upper bound.
-  static constexpr size_t buckets = 48;
+  /// Buckets: bucket i holds latencies below 50 µs * 2^(i/4) (four buckets per doubling, so a
+  /// percentile read as its bucket's upper bound is at most 19% high), the last everything above.
+  static constexpr size_t buckets = 96;
 
 private:
   void judge(clock::time_point window_end);
@@ -63,6 +79,10 @@ private:
 
   background_pace_options options_;
   double rate_;
+  /// The window under way runs at the floor to measure floor_p99_; rate_ is kept for after it.
+  bool calibrating_ = false;
+  uint32_t windows_since_floor_ = 0;
+  std::chrono::microseconds floor_p99_{0};
   clock::time_point window_start_;
   std::array<uint64_t, buckets> counts_{};
   uint64_t samples_ = 0;

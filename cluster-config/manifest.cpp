@@ -598,6 +598,12 @@ void read_background(checker& ck, const entry& e, background_settings& out) {
                         if (auto ms = read_int(ck, x, 1, background_target_limit_ms))
                           out.target_p99_ms = static_cast<uint32_t>(*ms);
                       }},
+                     {"max_slowdown_percent",
+                      [&](const entry& x) {
+                        if (auto p = read_int(ck, x, background_min_slowdown_percent,
+                                              background_max_slowdown_percent))
+                          out.max_slowdown_percent = static_cast<uint32_t>(*p);
+                      }},
                  });
 }
 

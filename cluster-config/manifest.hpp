@@ -228,10 +228,17 @@ struct background_settings {
   /// Foreground p99 latency (coordinated requests and replica calls served, over 2 s windows)
   /// above which background work is slowed, down to one unit a second.
   uint32_t target_p99_ms = 50;
+  /// When the p99 with background work at its floor is already above target_p99_ms, the p99
+  /// background work may bring the requests to, in percent of that floor's p99 (100: hold
+  /// background work at its floor until the target is met again).
+  uint32_t max_slowdown_percent = 150;
 };
 
 /// The largest background.target_p99_ms: a minute.
 constexpr uint32_t background_target_limit_ms = 60 * 1000;
+/// The range of background.max_slowdown_percent.
+constexpr uint32_t background_min_slowdown_percent = 100;
+constexpr uint32_t background_max_slowdown_percent = 1000;
 
 /// [log]: optional; what kvnode writes to stderr (actors/node/event_log.hpp). kvnode's
 /// --log-level and --log-format override it.

@@ -208,11 +208,14 @@ struct cluster_status {
   uint64_t ae_repairs_this_round = 0; ///< keys repaired so far in the round under way
   /// The answering node's background pace ([background]): units (handoff batches, anti-entropy
   /// partitions) admitted per second, the p99 of its requests in the last 2 s window (0: too few
-  /// to judge) and the target.
+  /// to judge) and the target judged: the configured one, or max_slowdown_percent of the p99
+  /// measured with background work at its floor (0: none) when that is larger.
   double background_rate = 0;
   double background_max_rate = 0; ///< the rate at which nothing is slowed
   uint64_t background_p99_us = 0;
   uint64_t background_target_us = 0;
+  uint64_t background_floor_p99_us = 0;
+  uint64_t background_configured_target_us = 0;
   uint64_t tombstones_collected = 0; ///< tombstones the answering node erased since it started
   uint64_t collection_sweeps = 0;    ///< tombstone collection sweeps it finished since then
   /// Version-vector entries of retired replica ids the answering node pruned since it started.
@@ -228,7 +231,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight, x.memory_peak,
            x.overloaded_refusals, x.starting, x.integrity_check, x.ae_partition, x.ae_partitions,
            x.ae_repairs_running, x.ae_repairs_this_round, x.background_rate, x.background_max_rate,
-           x.background_p99_us, x.background_target_us, x.tombstones_collected, x.collection_sweeps,
+           x.background_p99_us, x.background_target_us, x.background_floor_p99_us,
+           x.background_configured_target_us, x.tombstones_collected, x.collection_sweeps,
            x.entries_pruned);
 }
 

@@ -575,6 +575,8 @@ std::string status_json(const cluster_status& s) {
   body.raw("background_max_rate", std::to_string(s.background_max_rate));
   body.num("background_p99_us", s.background_p99_us);
   body.num("background_target_us", s.background_target_us);
+  body.num("background_floor_p99_us", s.background_floor_p99_us);
+  body.num("background_configured_target_us", s.background_configured_target_us);
   body.num("tombstones_collected", s.tombstones_collected);
   body.num("collection_sweeps", s.collection_sweeps);
   body.num("entries_pruned", s.entries_pruned);

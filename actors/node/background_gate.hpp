@@ -33,17 +33,26 @@ public:
     return std::max(p, floor);
   }
 
-  /// Units per second admitted now, and the p99 the last window had (0: too few requests).
+  /// Units per second admitted now, the p99 the last window had (0: too few requests), the
+  /// p99 last measured at the floor (0: none), and the target judged and the configured one.
   struct reading {
     double rate = 0;
     double max_rate = 0;
     std::chrono::microseconds p99{0};
+    std::chrono::microseconds floor_p99{0};
     std::chrono::microseconds target{0};
+    std::chrono::microseconds configured_target{0};
   };
   reading read(clock::time_point now) {
     std::lock_guard<std::mutex> lock{mutex_};
-    return {pace_.rate(now), pace_.options().max_rate, pace_.last_p99(),
-            pace_.options().target_p99};
+    reading r;
+    r.rate = pace_.rate(now); // judges the windows that ended: the rest reads after it
+    r.max_rate = pace_.options().max_rate;
+    r.p99 = pace_.last_p99();
+    r.floor_p99 = pace_.floor_p99();
+    r.target = pace_.target();
+    r.configured_target = pace_.options().target_p99;
+    return r;
   }
 
 private:

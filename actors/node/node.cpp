@@ -37,6 +37,7 @@ void spawn_children(self_ptr self) {
   st.vnodes = spawn_vnode(sys, st.options.storage);
   background_pace_options pace;
   pace.target_p99 = ms(cluster.background.target_p99_ms);
+  pace.max_slowdown = cluster.background.max_slowdown_percent / 100.0;
   st.background = std::make_shared<background_gate>(pace, self->clock().now());
   st.gateway = spawn_replica_gateway(sys, st.options.storage, st.options.budget, st.background);
   coordinator_options co;

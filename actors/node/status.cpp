@@ -66,6 +66,8 @@ cluster_status make_status(self_ptr self) {
     out.background_max_rate = pace.max_rate;
     out.background_p99_us = static_cast<uint64_t>(pace.p99.count());
     out.background_target_us = static_cast<uint64_t>(pace.target.count());
+    out.background_floor_p99_us = static_cast<uint64_t>(pace.floor_p99.count());
+    out.background_configured_target_us = static_cast<uint64_t>(pace.configured_target.count());
   }
   if (auto now = check_startup(self); !now.serving)
     out.starting = now.reason;

@@ -3,7 +3,9 @@
 // synthetic timeline.
 #include "cluster-config/background_pace.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <boost/test/unit_test.hpp>
@@ -26,13 +28,14 @@ background_pace_options target_20ms() {
   return o;
 }
 
-/// One window of `n` requests, `slow` of which take `slow_latency` and the rest 1 ms; returns the
-/// time at the window's end.
+/// One window of `n` requests, `slow` of which take `slow_latency` and the rest 1 ms, judged;
+/// returns the time at the window's end.
 clock_type::time_point window(background_pace& pace, clock_type::time_point start, int n, int slow,
                               std::chrono::microseconds slow_latency) {
   for (int i = 0; i < n; ++i)
     pace.foreground(i < slow ? slow_latency : std::chrono::microseconds(1000),
                     start + std::chrono::milliseconds(i * 1000 / n));
+  pace.rate(start + 1000ms);
   return start + 1000ms;
 }
 
@@ -51,7 +54,7 @@ BOOST_AUTO_TEST_CASE(foreground_p99_above_the_target_halves_the_rate_down_to_the
   background_pace pace{target_20ms(), t0};
   auto t = t0;
   double expected = 100;
-  for (int w = 0; w < 10; ++w) {
+  for (int w = 0; w < 7; ++w) {
     t = window(pace, t, 1000, 50, 80ms); // 5% of requests take 80 ms: p99 is 80 ms
     expected = std::max(1.0, expected / 2);
     BOOST_TEST(pace.rate(t) == expected);
@@ -77,7 +80,7 @@ BOOST_AUTO_TEST_CASE(a_few_slow_requests_below_the_percentile_do_not_slow_it) {
 BOOST_AUTO_TEST_CASE(slack_raises_the_rate_step_by_step_and_idleness_doubles_it) {
   background_pace pace{target_20ms(), t0};
   auto t = t0;
-  for (int w = 0; w < 10; ++w)
+  for (int w = 0; w < 7; ++w)
     t = window(pace, t, 1000, 50, 80ms);
   BOOST_REQUIRE(pace.rate(t) == 1);
   // Busy but fast (p99 about 1 ms, well under 3/4 of 20 ms): +5 per window (max_rate / 20).
@@ -106,6 +109,102 @@ BOOST_AUTO_TEST_CASE(the_rate_changes_only_when_a_window_ends) {
   BOOST_TEST(pace.rate(t0 + 1500ms) == 50);
 }
 
+BOOST_AUTO_TEST_CASE(a_target_below_the_p99_at_the_floor_gives_way_to_a_multiple_of_that_p99) {
+  // The foreground's p99 is 80 ms whatever background work does: the 20 ms target cannot be met
+  // by yielding. Once at the floor, the target judged becomes 1.5x the floor's p99 and the rate
+  // climbs again instead of crawling at one unit a second for good.
+  background_pace pace{target_20ms(), t0};
+  auto t = t0;
+  for (int w = 0; w < 7; ++w)
+    t = window(pace, t, 1000, 50, 80ms);
+  BOOST_REQUIRE(pace.rate(t) == 1);
+  BOOST_TEST(pace.target().count() == 20000); // nothing measured at the floor yet
+  t = window(pace, t, 1000, 50, 80ms);        // judged at the floor
+  BOOST_TEST(pace.floor_p99().count() >= 80000);
+  BOOST_TEST(pace.floor_p99().count() <= 96000); // a bucket's bound: at most 19% high
+  BOOST_TEST(std::abs(pace.target().count() - pace.floor_p99().count() * 3 / 2) <= 1);
+  BOOST_TEST(pace.rate(t) == 6);
+  for (int w = 0; w < 25; ++w)
+    t = window(pace, t, 1000, 50, 80ms);
+  BOOST_TEST(pace.rate(t) == 100);
+}
+
+BOOST_AUTO_TEST_CASE(background_work_that_slows_requests_past_the_allowed_multiple_is_halved) {
+  // p99 is 40 ms at the floor and 100 ms (2.5x) while background work runs faster than 30 units
+  // a second: the rate settles below 30 instead of at the maximum.
+  background_pace pace{target_20ms(), t0};
+  auto t = t0;
+  for (int w = 0; w < 60; ++w) {
+    auto r = pace.rate(t);
+    t = window(pace, t, 1000, 50, r > 30 ? 100ms : 40ms);
+    if (w >= 20)
+      BOOST_TEST(pace.rate(t) <= 35); // one step of 5 above 30 before it is halved again
+  }
+  BOOST_TEST(pace.target().count() >= 60000);
+  BOOST_TEST(pace.target().count() < 100000);
+}
+
+BOOST_AUTO_TEST_CASE(with_a_slowdown_of_1_the_target_stays_absolute) {
+  auto o = target_20ms();
+  o.max_slowdown = 1;
+  background_pace pace{o, t0};
+  auto t = t0;
+  for (int w = 0; w < 40; ++w)
+    t = window(pace, t, 1000, 50, 80ms);
+  BOOST_TEST(pace.rate(t) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(the_floor_is_measured_again_so_a_quieter_foreground_gets_its_target_back) {
+  // Background work above 50 units a second adds 30 ms to the p99. While the foreground's own
+  // p99 is 80 ms that is within 1.5x; once the foreground is fast (1 ms) it is not, and the next
+  // calibration window (at most calibrate_every windows later) finds that out.
+  background_pace pace{target_20ms(), t0};
+  auto t = t0;
+  auto base = 80ms;
+  int calibrations = 0;
+  double previous = 0;
+  double highest_late = 0;
+  for (int w = 0; w < 100; ++w) {
+    if (w == 40)
+      base = 1ms;
+    auto r = pace.rate(t);
+    if (r == 1 && previous > 1)
+      ++calibrations;
+    previous = r;
+    if (w >= 80)
+      highest_late = std::max(highest_late, r);
+    auto p99 = base + (r > 50 ? 30ms : 0ms);
+    t = window(pace, t, 1000, 50, std::chrono::duration_cast<std::chrono::microseconds>(p99));
+    if (w == 39) {
+      BOOST_TEST(pace.rate(t) > 50); // 110 ms is within 1.5x of 80 ms
+      BOOST_TEST(pace.target().count() > 110000);
+    }
+  }
+  BOOST_TEST(calibrations >= 2);
+  BOOST_TEST(pace.target().count() == 20000);
+  BOOST_TEST(highest_late <= 55); // halved whenever it passes 50 (100 without the calibration)
+}
+
+BOOST_AUTO_TEST_CASE(a_calibration_window_runs_at_the_floor_and_keeps_the_rate_for_after_it) {
+  auto o = target_20ms();
+  o.calibrate_every = 5;
+  background_pace pace{o, t0};
+  auto t = t0;
+  for (int w = 0; w < 8; ++w) // down to the floor: p99 80 ms measured there, target 120 ms
+    t = window(pace, t, 1000, 50, 80ms);
+  BOOST_REQUIRE(pace.target().count() >= 120000);
+  BOOST_REQUIRE(pace.rate(t) == 6);
+  for (int w = 0; w < 4; ++w) // up again: 11, 16, 21, 26
+    t = window(pace, t, 1000, 50, 80ms);
+  BOOST_TEST(pace.rate(t) == 26);
+  t = window(pace, t, 1000, 50, 80ms); // the fifth window since the floor: calibration is next
+  BOOST_TEST(pace.rate(t) == 1);
+  BOOST_TEST(pace.pause(t).count() == 1000000);
+  t = window(pace, t, 1000, 50, 60ms); // measured at the floor: 60 ms now
+  BOOST_TEST(pace.rate(t) == 31);
+  BOOST_TEST(pace.floor_p99().count() < 80000);
+}
+
 BOOST_AUTO_TEST_CASE(nonsensical_options_are_refused) {
   auto o = target_20ms();
   o.min_rate = 0;
@@ -115,6 +214,9 @@ BOOST_AUTO_TEST_CASE(nonsensical_options_are_refused) {
   BOOST_CHECK_THROW((background_pace{o, t0}), std::invalid_argument);
   o = target_20ms();
   o.window = 0ms;
+  BOOST_CHECK_THROW((background_pace{o, t0}), std::invalid_argument);
+  o = target_20ms();
+  o.max_slowdown = 0.5;
   BOOST_CHECK_THROW((background_pace{o, t0}), std::invalid_argument);
 }
 

@@ -753,6 +753,20 @@ BOOST_AUTO_TEST_CASE(background_target_is_read_and_bounded) {
   expect(store_head + "[background]\ntarget = 5\n" + two_nodes, 8, "background.target");
 }
 
+BOOST_AUTO_TEST_CASE(background_slowdown_is_a_percentage_of_at_least_100) {
+  auto m = parse_manifest(store_head + two_nodes, "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->background.max_slowdown_percent, 150u);
+  m = parse_manifest(store_head + "[background]\nmax_slowdown_percent = 120\n" + two_nodes,
+                     "x.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(m->background.max_slowdown_percent, 120u);
+  expect(store_head + "[background]\nmax_slowdown_percent = 50\n" + two_nodes, 8,
+         "max_slowdown_percent = 50 is outside 100..1000");
+  expect(store_head + "[background]\nmax_slowdown_percent = 1.5\n" + two_nodes, 8,
+         "max_slowdown_percent must be an integer");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(the_failure_detector_mode_is_swim_by_default_or_all) {

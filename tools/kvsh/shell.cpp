@@ -556,7 +556,12 @@ struct shell::impl {
       o << "not measured: too few requests";
     else
       o << ms(s.background_p99_us) << " ms";
-    o << ", target " << ms(s.background_target_us) << " ms)";
+    o << ", target " << ms(s.background_target_us) << " ms";
+    if (s.background_target_us > s.background_configured_target_us)
+      o << ": the configured " << ms(s.background_configured_target_us)
+        << " ms is below what the requests see with background work at its floor, "
+        << ms(s.background_floor_p99_us) << " ms";
+    o << ")";
     return o.str();
   }
 

@@ -192,6 +192,7 @@ struct paced_fixture : ae_fixture {
           po.min_rate = 1;  // the floor: a unit a second
           po.max_rate = 64; // at most a unit each 16 ms
           po.min_samples = 1;
+          po.max_slowdown = 1; // the gate stays at its floor: this tests the worker, not the gate
           g = std::make_shared<background_gate>(po, sched.clock().now());
           o.background = g;
           o.unit = 8;

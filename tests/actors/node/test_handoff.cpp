@@ -101,6 +101,7 @@ struct handoff_fixture : deterministic_fixture {
     o.target_p99 = 10ms;
     o.window = 1000ms;
     o.max_rate = 200;
+    o.max_slowdown = 1; // slow clients hold the gate at its floor: this tests the worker
     return std::make_shared<background_gate>(o, sched.clock().now());
   }();
 
