@@ -28,8 +28,9 @@ size_t bucket_of(std::chrono::microseconds latency) {
 
 } // namespace
 
-background_pace::background_pace(background_pace_options options, clock::time_point start)
-    : options_(options), rate_(options.max_rate), window_start_(start) {
+background_pace::background_pace(background_pace_options options, clock::time_point start,
+                                 std::chrono::nanoseconds wall_offset)
+    : options_(options), rate_(options.max_rate), wall_offset_(wall_offset), window_start_(start) {
   if (!(options_.min_rate > 0) || !(options_.max_rate >= options_.min_rate))
     throw std::invalid_argument("background_pace: rates must satisfy 0 < min_rate <= max_rate");
   if (options_.window.count() <= 0 || options_.target_p99.count() <= 0)
@@ -51,7 +52,7 @@ double background_pace::rate(clock::time_point now) {
     window_start_ += options_.window;
     judge(window_start_);
   }
-  return calibrating_ ? options_.min_rate : rate_;
+  return calibrating_ > 0 ? options_.min_rate : rate_;
 }
 
 std::chrono::microseconds background_pace::target() const {
@@ -78,35 +79,34 @@ std::chrono::microseconds background_pace::percentile_99() const {
   return std::chrono::microseconds{static_cast<int64_t>(std::llround(bound_us(buckets - 1)))};
 }
 
-void background_pace::judge(clock::time_point) {
-  bool at_floor = calibrating_ || rate_ <= options_.min_rate;
-  calibrating_ = false;
-  ++windows_since_floor_;
+void background_pace::judge(clock::time_point window_end) {
+  int phase = calibrating_; // of the window that ended
+  if (phase == 2)
+    floor_p99_ = samples_ < options_.min_samples ? std::chrono::microseconds{0} : percentile_99();
   if (samples_ < options_.min_samples) {
     last_p99_ = std::chrono::microseconds{0};
-    if (at_floor)
-      floor_p99_ = std::chrono::microseconds{0};    // the foreground went quiet: nothing to scale
-    rate_ = std::min(options_.max_rate, rate_ * 2); // idle: nothing to protect
+    if (phase == 0)
+      rate_ = std::min(options_.max_rate, rate_ * 2); // idle: nothing to protect
   } else {
     last_p99_ = percentile_99();
-    bool was_calibration = at_floor && rate_ > options_.min_rate;
-    if (at_floor) {
-      floor_p99_ = last_p99_;
-      windows_since_floor_ = 0;
-    }
     // A calibration window says nothing of what the kept rate costs: the rate stays.
-    if (!was_calibration) {
+    if (phase == 0) {
       if (last_p99_ > target())
         rate_ = std::max(options_.min_rate, rate_ / 2);
       else if (last_p99_ * 4 < target() * 3)
         rate_ = std::min(options_.max_rate, rate_ + options_.max_rate / 20);
     }
   }
-  // Measure the floor again while the target judged depends on it, lest an old busy spell's
-  // p99 keep admitting background work that a quieter foreground would notice.
-  if (target() > options_.target_p99 && rate_ > options_.min_rate &&
-      windows_since_floor_ >= options_.calibrate_every)
-    calibrating_ = true;
+  if (phase > 0) {
+    calibrating_ = phase - 1;
+  } else {
+    // A calibration begins after the window in which a period of wall-clock time began.
+    auto period = options_.window * options_.calibrate_every;
+    auto wall_end = window_end.time_since_epoch() + wall_offset_;
+    auto wall_start = wall_end - options_.window;
+    if (wall_end / period != wall_start / period)
+      calibrating_ = 3;
+  }
   counts_.fill(0);
   samples_ = 0;
 }

@@ -8,11 +8,14 @@
 //   - too few requests to judge (an idle node): the rate doubles, since nothing can suffer.
 // A target below what the foreground sees with background work at its floor cannot be met by
 // yielding: it would hold background work at the floor for hours (a join of 250,000 keys at 64
-// keys a second). So the p99 of windows judged at the floor is remembered as the floor's p99, and
-// the target judged is the larger of the configured one and max_slowdown times the floor's p99:
-// background work may then cost the foreground that much, relative to what it has without it.
-// While that relative target is the larger, one window in calibrate_every runs at the floor to
-// measure it again (the foreground's own load changes).
+// keys a second). So the floor's p99 is measured, and the target judged is the larger of the
+// configured one and max_slowdown times the floor's p99: background work may then cost the
+// foreground that much, relative to what it has without it. A node's latency depends on its
+// peers' background work too (a wiped replica's refill is written by the others), so the floor
+// is measured when the whole cluster is at it: every calibrate_every windows of wall-clock time
+// (two minutes), at the same moment on every node, background work drops to the floor for three
+// windows: the first lets work under way drain, the second is measured, the third covers the
+// measured windows of nodes whose windows end later (by less than a window).
 // Pure logic, no actors; time is a parameter. Memory is constant: latencies go into a histogram
 // of exponential buckets, not a list. The node shares one through actors/node/background_gate.hpp:
 // its coordinator and replica gateway feed it, its handoff and anti-entropy workers wait its pause.
@@ -38,8 +41,10 @@ struct background_pace_options {
   /// The p99 background work may bring the foreground to, as a multiple of the p99 at the floor
   /// (used when that is above target_p99). 1 keeps the configured target absolute.
   double max_slowdown = 1.5;
-  /// Windows between two measurements of the floor's p99 while the relative target is in use.
-  uint32_t calibrate_every = 30;
+  /// Three windows at the floor (to drain, measured, held for the others) start at each multiple
+  /// of calibrate_every windows of wall-clock time, on every node at once: at most 3 / 60 of
+  /// background work's time is spent measuring.
+  uint32_t calibrate_every = 60;
 };
 
 class background_pace {
@@ -47,10 +52,13 @@ public:
   using clock = std::chrono::steady_clock;
 
   /// Starts at max_rate: a node with no foreground load runs background work at full speed.
-  /// Throws std::invalid_argument for a rate range that is empty or not positive, a zero window
-  /// or a zero target.
+  /// `wall_offset` is the wall clock's time since its epoch minus `clock`'s at the same moment:
+  /// calibrations begin at multiples of calibrate_every windows of wall-clock time, so that nodes
+  /// whose clocks agree calibrate together. Throws std::invalid_argument for a rate range that is
+  /// empty or not positive, a zero window or a zero target, a slowdown below 1.
   explicit background_pace(background_pace_options options = {},
-                           clock::time_point start = clock::time_point{});
+                           clock::time_point start = clock::time_point{},
+                           std::chrono::nanoseconds wall_offset = {});
 
   /// `count` foreground requests finished after `latency` each.
   void foreground(std::chrono::microseconds latency, clock::time_point now, uint64_t count = 1);
@@ -63,8 +71,9 @@ public:
 
   /// The p99 of the last judged window (0 when it had too few samples), for status.
   std::chrono::microseconds last_p99() const { return last_p99_; }
-  /// The p99 last measured with background work at its floor (0: not measured or too few
-  /// requests), and the target judged now: the larger of target_p99 and max_slowdown times it.
+  /// The p99 last measured with the cluster's background work at its floor (0: not measured, or
+  /// too few requests), and the target judged now: the larger of target_p99 and max_slowdown
+  /// times it.
   std::chrono::microseconds floor_p99() const { return floor_p99_; }
   std::chrono::microseconds target() const;
   const background_pace_options& options() const { return options_; }
@@ -79,9 +88,10 @@ private:
 
   background_pace_options options_;
   double rate_;
-  /// The window under way runs at the floor to measure floor_p99_; rate_ is kept for after it.
-  bool calibrating_ = false;
-  uint32_t windows_since_floor_ = 0;
+  /// Windows of the calibration left, counting the one under way (3: draining, 2: measured,
+  /// 1: held for the others); the rate is min_rate meanwhile and rate_ is kept for after it.
+  int calibrating_ = 0;
+  std::chrono::nanoseconds wall_offset_;
   std::chrono::microseconds floor_p99_{0};
   clock::time_point window_start_;
   std::array<uint64_t, buckets> counts_{};

@@ -17,8 +17,9 @@ class background_gate {
 public:
   using clock = background_pace::clock;
 
-  background_gate(background_pace_options options, clock::time_point start)
-      : pace_(options, start) {}
+  background_gate(background_pace_options options, clock::time_point start,
+                  std::chrono::nanoseconds wall_offset = {})
+      : pace_(options, start, wall_offset) {}
 
   /// `count` requests finished after `took` each (a batch served at once takes the lock once).
   void foreground(std::chrono::nanoseconds took, clock::time_point now, uint64_t count = 1) {

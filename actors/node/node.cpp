@@ -38,7 +38,11 @@ void spawn_children(self_ptr self) {
   background_pace_options pace;
   pace.target_p99 = ms(cluster.background.target_p99_ms);
   pace.max_slowdown = cluster.background.max_slowdown_percent / 100.0;
-  st.background = std::make_shared<background_gate>(pace, self->clock().now());
+  // Read once, to calibrate the pace at the same moments as the other nodes (their wall clocks
+  // agree within max_clock_skew_ms); the pace itself runs on the actor clock.
+  auto now = self->clock().now();
+  auto wall_offset = std::chrono::system_clock::now().time_since_epoch() - now.time_since_epoch();
+  st.background = std::make_shared<background_gate>(pace, now, wall_offset);
   st.gateway = spawn_replica_gateway(sys, st.options.storage, st.options.budget, st.background);
   coordinator_options co;
   co.initial = make_routes(self);

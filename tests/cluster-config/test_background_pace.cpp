@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 
@@ -111,18 +112,21 @@ BOOST_AUTO_TEST_CASE(the_rate_changes_only_when_a_window_ends) {
 
 BOOST_AUTO_TEST_CASE(a_target_below_the_p99_at_the_floor_gives_way_to_a_multiple_of_that_p99) {
   // The foreground's p99 is 80 ms whatever background work does: the 20 ms target cannot be met
-  // by yielding. Once at the floor, the target judged becomes 1.5x the floor's p99 and the rate
-  // climbs again instead of crawling at one unit a second for good.
+  // by yielding. Once the floor's p99 is measured (windows 61-63: the calibration after the
+  // minute that began at the end of window 60), the target judged is 1.5x it and the rate climbs
+  // again instead of crawling at one unit a second for good.
   background_pace pace{target_20ms(), t0};
   auto t = t0;
-  for (int w = 0; w < 7; ++w)
+  for (int w = 0; w < 60; ++w)
     t = window(pace, t, 1000, 50, 80ms);
-  BOOST_REQUIRE(pace.rate(t) == 1);
+  BOOST_TEST(pace.rate(t) == 1);
   BOOST_TEST(pace.target().count() == 20000); // nothing measured at the floor yet
-  t = window(pace, t, 1000, 50, 80ms);        // judged at the floor
+  for (int w = 0; w < 3; ++w)
+    t = window(pace, t, 1000, 50, 80ms);
   BOOST_TEST(pace.floor_p99().count() >= 80000);
   BOOST_TEST(pace.floor_p99().count() <= 96000); // a bucket's bound: at most 19% high
   BOOST_TEST(std::abs(pace.target().count() - pace.floor_p99().count() * 3 / 2) <= 1);
+  t = window(pace, t, 1000, 50, 80ms);
   BOOST_TEST(pace.rate(t) == 6);
   for (int w = 0; w < 25; ++w)
     t = window(pace, t, 1000, 50, 80ms);
@@ -131,13 +135,13 @@ BOOST_AUTO_TEST_CASE(a_target_below_the_p99_at_the_floor_gives_way_to_a_multiple
 
 BOOST_AUTO_TEST_CASE(background_work_that_slows_requests_past_the_allowed_multiple_is_halved) {
   // p99 is 40 ms at the floor and 100 ms (2.5x) while background work runs faster than 30 units
-  // a second: the rate settles below 30 instead of at the maximum.
+  // a second: once the floor is measured the rate settles below 30 instead of at the maximum.
   background_pace pace{target_20ms(), t0};
   auto t = t0;
-  for (int w = 0; w < 60; ++w) {
+  for (int w = 0; w < 120; ++w) {
     auto r = pace.rate(t);
     t = window(pace, t, 1000, 50, r > 30 ? 100ms : 40ms);
-    if (w >= 20)
+    if (w >= 75)
       BOOST_TEST(pace.rate(t) <= 35); // one step of 5 above 30 before it is halved again
   }
   BOOST_TEST(pace.target().count() >= 60000);
@@ -149,7 +153,7 @@ BOOST_AUTO_TEST_CASE(with_a_slowdown_of_1_the_target_stays_absolute) {
   o.max_slowdown = 1;
   background_pace pace{o, t0};
   auto t = t0;
-  for (int w = 0; w < 40; ++w)
+  for (int w = 0; w < 100; ++w)
     t = window(pace, t, 1000, 50, 80ms);
   BOOST_TEST(pace.rate(t) == 1);
 }
@@ -157,25 +161,25 @@ BOOST_AUTO_TEST_CASE(with_a_slowdown_of_1_the_target_stays_absolute) {
 BOOST_AUTO_TEST_CASE(the_floor_is_measured_again_so_a_quieter_foreground_gets_its_target_back) {
   // Background work above 50 units a second adds 30 ms to the p99. While the foreground's own
   // p99 is 80 ms that is within 1.5x; once the foreground is fast (1 ms) it is not, and the next
-  // calibration window (at most calibrate_every windows later) finds that out.
+  // calibration (each minute: windows 61-63, 121-123, 181-183) finds that out.
   background_pace pace{target_20ms(), t0};
   auto t = t0;
   auto base = 80ms;
   int calibrations = 0;
   double previous = 0;
   double highest_late = 0;
-  for (int w = 0; w < 100; ++w) {
-    if (w == 40)
+  for (int w = 0; w < 200; ++w) {
+    if (w == 130)
       base = 1ms;
     auto r = pace.rate(t);
     if (r == 1 && previous > 1)
       ++calibrations;
     previous = r;
-    if (w >= 80)
+    if (w >= 186)
       highest_late = std::max(highest_late, r);
     auto p99 = base + (r > 50 ? 30ms : 0ms);
     t = window(pace, t, 1000, 50, std::chrono::duration_cast<std::chrono::microseconds>(p99));
-    if (w == 39) {
+    if (w == 129) {
       BOOST_TEST(pace.rate(t) > 50); // 110 ms is within 1.5x of 80 ms
       BOOST_TEST(pace.target().count() > 110000);
     }
@@ -185,24 +189,60 @@ BOOST_AUTO_TEST_CASE(the_floor_is_measured_again_so_a_quieter_foreground_gets_it
   BOOST_TEST(highest_late <= 55); // halved whenever it passes 50 (100 without the calibration)
 }
 
-BOOST_AUTO_TEST_CASE(a_calibration_window_runs_at_the_floor_and_keeps_the_rate_for_after_it) {
+BOOST_AUTO_TEST_CASE(a_calibration_drains_measures_and_holds_then_the_rate_returns) {
   auto o = target_20ms();
-  o.calibrate_every = 5;
+  o.calibrate_every = 5; // a calibration after windows 5, 10, ...
   background_pace pace{o, t0};
   auto t = t0;
-  for (int w = 0; w < 8; ++w) // down to the floor: p99 80 ms measured there, target 120 ms
+  for (int w = 0; w < 5; ++w) // 100 halved five times
     t = window(pace, t, 1000, 50, 80ms);
-  BOOST_REQUIRE(pace.target().count() >= 120000);
-  BOOST_REQUIRE(pace.rate(t) == 6);
-  for (int w = 0; w < 4; ++w) // up again: 11, 16, 21, 26
-    t = window(pace, t, 1000, 50, 80ms);
-  BOOST_TEST(pace.rate(t) == 26);
-  t = window(pace, t, 1000, 50, 80ms); // the fifth window since the floor: calibration is next
-  BOOST_TEST(pace.rate(t) == 1);
+  BOOST_TEST(pace.rate(t) == 1); // window 6: draining
   BOOST_TEST(pace.pause(t).count() == 1000000);
-  t = window(pace, t, 1000, 50, 60ms); // measured at the floor: 60 ms now
-  BOOST_TEST(pace.rate(t) == 31);
-  BOOST_TEST(pace.floor_p99().count() < 80000);
+  t = window(pace, t, 1000, 50, 500ms); // not measured
+  BOOST_TEST(pace.rate(t) == 1);        // window 7: measured
+  t = window(pace, t, 1000, 50, 60ms);
+  BOOST_TEST(pace.rate(t) == 1); // window 8: held for the others
+  t = window(pace, t, 1000, 50, 500ms);
+  BOOST_TEST(pace.rate(t) == 3.125); // the rate from before, kept
+  BOOST_TEST(pace.floor_p99().count() >= 60000);
+  BOOST_TEST(pace.floor_p99().count() < 72000);
+  t = window(pace, t, 1000, 50, 80ms); // 80 ms is within 1.5x of 60 ms: held, not halved
+  BOOST_TEST(pace.rate(t) == 3.125);
+}
+
+BOOST_AUTO_TEST_CASE(nodes_whose_clocks_agree_calibrate_together) {
+  // Two nodes started half a window apart, with steady clocks that share nothing: each one's
+  // measured window lies within the other's time at the floor, since both follow the wall clock.
+  using namespace std::chrono;
+  const auto wall_start = seconds(3600); // wall-clock time since its epoch
+  background_pace a{target_20ms(), clock_type::time_point{} + seconds(100),
+                    wall_start - seconds(100)};
+  background_pace b{target_20ms(), clock_type::time_point{} + seconds(7000) + 500ms,
+                    wall_start - seconds(7000)};
+  auto steady_a = [&](milliseconds wall) {
+    return clock_type::time_point{} + wall - wall_start + seconds(100);
+  };
+  auto steady_b = [&](milliseconds wall) {
+    return clock_type::time_point{} + wall - wall_start + seconds(7000);
+  };
+  std::vector<milliseconds> a_floor, b_floor; // wall-clock moments at the floor
+  for (auto wall = milliseconds(wall_start) + 500ms; wall < milliseconds(wall_start) + 130s;
+       wall += 10ms) {
+    a.foreground(1ms, steady_a(wall));
+    b.foreground(1ms, steady_b(wall));
+    if (a.rate(steady_a(wall)) == 1)
+      a_floor.push_back(wall);
+    if (b.rate(steady_b(wall)) == 1)
+      b_floor.push_back(wall);
+  }
+  // Fast requests: the floor only for the calibrations, three windows (300 steps) each, after the
+  // minutes that began at 3660 s and 3720 s of wall-clock time.
+  BOOST_REQUIRE_EQUAL(a_floor.size(), 600u);
+  BOOST_REQUIRE_EQUAL(b_floor.size(), 600u);
+  BOOST_TEST(a_floor.front().count() == 3660000);
+  BOOST_TEST(b_floor.front().count() == 3660500);
+  BOOST_TEST(a_floor[300].count() == 3720000);
+  BOOST_TEST(b_floor[300].count() == 3720500);
 }
 
 BOOST_AUTO_TEST_CASE(nonsensical_options_are_refused) {
