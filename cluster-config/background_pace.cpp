@@ -81,8 +81,6 @@ std::chrono::microseconds background_pace::percentile_99() const {
 
 void background_pace::judge(clock::time_point window_end) {
   int phase = calibrating_; // of the window that ended
-  if (phase == 2)
-    floor_p99_ = samples_ < options_.min_samples ? std::chrono::microseconds{0} : percentile_99();
   if (samples_ < options_.min_samples) {
     last_p99_ = std::chrono::microseconds{0};
     if (phase == 0)
@@ -97,6 +95,8 @@ void background_pace::judge(clock::time_point window_end) {
         rate_ = std::min(options_.max_rate, rate_ + options_.max_rate / 20);
     }
   }
+  if (phase == 2)
+    floor_p99_ = last_p99_; // 0 with too few requests: nothing to scale
   if (phase > 0) {
     calibrating_ = phase - 1;
   } else {

@@ -1106,14 +1106,15 @@ struct frame_guard::impl {
   }
 
   /// CAF closes a connection it heard nothing on for its connection timeout (kvnode's
-  /// [timeouts] connection_ms; it was 4 s), meant for frozen peers. A client can be silent that long without being gone: its header waits
-  /// for the budget here (holding back all it sends after it, its keep-alive probes too), or its
-  /// process's one CAF I/O thread is busy serialising large puts for its other connections (512
-  /// puts of 1 MiB from one process on a loaded machine lost every connection). Clients have
-  /// the guard's idle_timeout instead, on what they send: for a waiting link, and with TLS for
-  /// every client's, CAF gets a heartbeat in its name whenever it heard nothing for it for
-  /// keep_alive_interval, at a frame boundary with everything before it written. Nodes' links
-  /// keep CAF's timeout (without TLS nodes cannot be told from clients).
+  /// [timeouts] connection_ms; it was 4 s), meant for frozen peers. A client can be silent that
+  /// long without being gone: its header waits for the budget here (holding back all it sends
+  /// after it, its keep-alive probes too), or its process's one CAF I/O thread is busy serialising
+  /// large puts for its other connections (512 puts of 1 MiB from one process on a loaded machine
+  /// lost every connection). Clients have the guard's idle_timeout instead, on what they send:
+  /// for a waiting link, and with TLS for every client's, CAF gets a heartbeat in its name
+  /// whenever it heard nothing for it for keep_alive_interval, at a frame boundary with
+  /// everything before it written. Nodes' links keep CAF's timeout (without TLS nodes cannot be
+  /// told from clients).
   void keep_alive(link& l, clock_type::time_point now) {
     auto& s = l.in;
     if (l.connecting || s.begin != s.ready || l.checker.frames() == 0 || l.checker.mid_header() ||
