@@ -34,6 +34,7 @@
 #include "storage/engine.hpp"
 #include "storage/merkle_tree.hpp"
 #include "storage/record_codec.hpp"
+#include "storage/thread_priority.hpp"
 
 namespace actorkv::storage {
 namespace {
@@ -380,6 +381,7 @@ public:
 
 private:
   void run() {
+    lower_thread_priority();
     std::unique_lock<std::mutex> lock{mtx_};
     for (;;) {
       // Woken by a long log, or (in a file that can return free pages) every second to look

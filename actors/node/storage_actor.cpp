@@ -18,6 +18,7 @@
 #include "messages/error.hpp"
 #include "messages/hex.hpp"
 #include "storage/merkle_tree.hpp"
+#include "storage/thread_priority.hpp"
 
 namespace actorkv {
 
@@ -479,8 +480,12 @@ caf::result<std::string> start_backup(self_ptr self, const std::string& path) {
   auto job = st.engine->backup(path, "backup of " + st.options.node + " (replica id " +
                                          std::to_string(st.options.self) + ")");
   auto control = b.control;
-  auto run = [job, control](backup_worker_actor::pointer me) -> backup_worker_actor::behavior_type {
+  auto detached = st.options.detached;
+  auto run = [job, control,
+              detached](backup_worker_actor::pointer me) -> backup_worker_actor::behavior_type {
     return {[=](backup_atom) -> caf::result<std::string> {
+      if (detached)
+        storage::lower_thread_priority();
       auto done = job(*control);
       me->quit();
       if (!done)
@@ -625,6 +630,7 @@ reader_actor::behavior_type reader_behavior(reader_actor::stateful_pointer<reade
                                             std::string node, uint32_t partitions,
                                             storage_impl storage) {
   auto& st = self->state;
+  storage::lower_thread_priority(); // spawned detached only: this is its own thread
   st.reader = std::move(reader);
   st.node = std::move(node);
   st.partitions = partitions;
@@ -981,8 +987,12 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         finish_batch(self);
         auto job = self->state.engine->integrity_check();
         auto control = c.control;
-        auto run = [job, control](checker_actor::pointer me) -> checker_actor::behavior_type {
+        auto detached = self->state.options.detached;
+        auto run = [job, control,
+                    detached](checker_actor::pointer me) -> checker_actor::behavior_type {
           return {[=](check_atom) {
+            if (detached)
+              storage::lower_thread_priority();
             auto report = job(*control);
             me->quit();
             return report;
