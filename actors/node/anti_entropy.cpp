@@ -23,9 +23,10 @@ struct repair_queue {
   partition_id partition = 0;
   vnode_actor remote;
   std::vector<bytes> keys;
-  size_t next = 0;    ///< keys[next] is the next to start
-  size_t running = 0; ///< repairs started and not done
-  size_t in_unit = 0; ///< repairs started in the unit under way
+  std::vector<bool> absent_there; ///< per key: the other side did not list it
+  size_t next = 0;                ///< keys[next] is the next to start
+  size_t running = 0;             ///< repairs started and not done
+  size_t in_unit = 0;             ///< repairs started in the unit under way
 };
 
 struct ae_state {
@@ -80,55 +81,62 @@ void end_round(self_ptr self) {
   self->delayed_send(self, st.options.interval, caf::tick_atom::value);
 }
 
-/// Reads `key` on both sides, merges, and sends the merge to each side that lacked it.
-void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key,
+/// Merges both sides' records of `key` and sends the merge to each side that lacked it.
+void settle(self_ptr self, partition_id p, const vnode_actor& remote, const bytes& key,
+            const replica_read& mine, const replica_read& theirs,
+            const std::function<void()>& done) {
+  if (!mine.found && !theirs.found) {
+    done();
+    return;
+  }
+  auto& o = self->state.options;
+  record merged = !mine.found     ? theirs.rec
+                  : !theirs.found ? mine.rec
+                                  : dvv::merge(mine.rec, theirs.rec, o.conflicts);
+  // A side without the key needs no tombstone that is due for collection (an unreadable copy
+  // might be the old value: it gets it).
+  auto due = dvv::tombstone_due(
+      merged, o.clock->wall(),
+      std::chrono::duration_cast<std::chrono::microseconds>(o.tombstone_grace).count());
+  auto lacks = [&](const replica_read& r) { return r.found ? r.rec != merged : r.corrupt || !due; };
+  auto left = std::make_shared<int>(0);
+  auto finish = [=] {
+    if (--*left == 0)
+      done();
+  };
+  if (lacks(mine)) {
+    ++*left;
+    self->request(o.storage, o.timeout, merge_atom::value, p, key, merged)
+        .then([=](const record&) { finish(); }, [=](caf::error&) { finish(); });
+  }
+  if (lacks(theirs)) {
+    ++*left;
+    self->request(remote, o.timeout, merge_atom::value, p, key, merged)
+        .then([=](const record&) { finish(); }, [=](caf::error&) { finish(); });
+  }
+  if (*left == 0)
+    done();
+  else
+    ++self->state.stats.repairs_this_round;
+}
+
+/// Reads `key` on both sides and settles it. A key the other side did not list
+/// (`absent_there`) is not read there when this side holds it: the merge is this side's record
+/// (a key written there since merges with it), so a wiped replica's refill costs one message
+/// to it per key, not two.
+void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key, bool absent_there,
                 std::function<void()> done) {
   auto timeout = self->state.options.timeout;
-  auto storage = self->state.options.storage;
-  self->request(storage, timeout, read_atom::value, p, key)
+  self->request(self->state.options.storage, timeout, read_atom::value, p, key)
       .then(
           [=](replica_read& mine) {
+            if (absent_there && mine.found) {
+              settle(self, p, remote, key, mine, replica_read{}, done);
+              return;
+            }
             self->request(remote, timeout, read_atom::value, p, key)
                 .then(
-                    [=](replica_read& theirs) {
-                      if (!mine.found && !theirs.found) {
-                        done();
-                        return;
-                      }
-                      auto mode = self->state.options.conflicts;
-                      record merged = !mine.found     ? theirs.rec
-                                      : !theirs.found ? mine.rec
-                                                      : dvv::merge(mine.rec, theirs.rec, mode);
-                      // A side without the key needs no tombstone that is due for collection
-                      // (an unreadable copy might be the old value: it gets it).
-                      auto& o = self->state.options;
-                      auto due = dvv::tombstone_due(
-                          merged, o.clock->wall(),
-                          std::chrono::duration_cast<std::chrono::microseconds>(o.tombstone_grace)
-                              .count());
-                      auto lacks = [&](const replica_read& r) {
-                        return r.found ? r.rec != merged : r.corrupt || !due;
-                      };
-                      auto left = std::make_shared<int>(0);
-                      auto finish = [=] {
-                        if (--*left == 0)
-                          done();
-                      };
-                      if (lacks(mine)) {
-                        ++*left;
-                        self->request(storage, timeout, merge_atom::value, p, key, merged)
-                            .then([=](const record&) { finish(); }, [=](caf::error&) { finish(); });
-                      }
-                      if (lacks(theirs)) {
-                        ++*left;
-                        self->request(remote, timeout, merge_atom::value, p, key, merged)
-                            .then([=](const record&) { finish(); }, [=](caf::error&) { finish(); });
-                      }
-                      if (*left == 0)
-                        done();
-                      else
-                        ++self->state.stats.repairs_this_round;
-                    },
+                    [=](replica_read& theirs) { settle(self, p, remote, key, mine, theirs, done); },
                     [=](caf::error&) { done(); });
           },
           [=](caf::error&) { done(); });
@@ -143,7 +151,8 @@ void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
     ++q->running;
     ++q->in_unit;
     ++st.stats.repairs_running;
-    repair_key(self, q->partition, q->remote, q->keys[q->next++], [self, q] {
+    auto i = q->next++;
+    repair_key(self, q->partition, q->remote, q->keys[i], q->absent_there[i], [self, q] {
       --q->running;
       --self->state.stats.repairs_running;
       pump(self, q);
@@ -173,18 +182,28 @@ void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector
             self->request(remote, timeout, leafkeys_atom::value, p, leaves)
                 .then(
                     [=](std::vector<key_digest>& theirs) {
-                      // key -> (my digest, their digest); 0 stands for absent or corrupt.
-                      std::map<bytes, std::pair<uint64_t, uint64_t>> digests;
+                      // Digest 0 stands for absent or corrupt.
+                      struct both {
+                        uint64_t mine = 0;
+                        uint64_t theirs = 0;
+                        bool listed_there = false;
+                      };
+                      std::map<bytes, both> digests;
                       for (auto& kd : mine)
-                        digests[kd.key].first = kd.digest;
-                      for (auto& kd : theirs)
-                        digests[kd.key].second = kd.digest;
+                        digests[kd.key].mine = kd.digest;
+                      for (auto& kd : theirs) {
+                        auto& d = digests[kd.key];
+                        d.theirs = kd.digest;
+                        d.listed_there = true;
+                      }
                       auto q = std::make_shared<repair_queue>();
                       q->partition = p;
                       q->remote = remote;
                       for (auto& [key, d] : digests)
-                        if (d.first != d.second || d.first == 0)
+                        if (d.mine != d.theirs || d.mine == 0) {
                           q->keys.push_back(key);
+                          q->absent_there.push_back(!d.listed_there);
+                        }
                       pump(self, q);
                     },
                     [=](caf::error&) { done_with_partition(self); });
