@@ -95,8 +95,12 @@ void background_pace::judge(clock::time_point window_end) {
         rate_ = std::min(options_.max_rate, rate_ + options_.max_rate / 20);
     }
   }
-  if (phase == 2)
-    floor_p99_ = last_p99_; // 0 with too few requests: nothing to scale
+  if (phase == 2 && last_p99_.count() > 0) { // too few requests: nothing measured
+    floors_[floors_measured_++ % floors_kept] = last_p99_;
+    auto kept =
+        floors_.begin() + static_cast<std::ptrdiff_t>(std::min(floors_measured_, floors_kept));
+    floor_p99_ = *std::min_element(floors_.begin(), kept);
+  }
   if (phase > 0) {
     calibrating_ = phase - 1;
   } else {

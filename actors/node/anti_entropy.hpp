@@ -5,13 +5,14 @@
 // (rotating between rounds) and compares Merkle trees: roots first; when they differ, the leaves;
 // for the differing leaves both sides list their keys with digests (storage reads each leaf as a
 // range of its primary key: nothing else of the partition); every key whose digest differs or is
-// missing on one side is read on both sides, merged, and the merged record sent to each side that
-// lacked it, at most `repairs` keys at a time and in units of `unit` keys, each unit after the
-// background pause as each partition is. Records found unreadable list with digest 0, so
-// the exchange repairs them too. A tombstone past its grace period goes only to a side that holds
-// another record for the key, never to one that holds none: the tombstone collector
-// (collector.hpp) is about to erase it everywhere, and copying it back would undo that. Progress (the partition of the round under way, repairs running
-// and done) and repairs per round are shown by status.
+// missing on one side is read on both sides (only here when the other side did not list it),
+// merged, and the merged record sent to each side that lacked it, at most `repairs` keys at a
+// time and in units of `unit` keys, each unit after the background pause as each partition is.
+// Records found unreadable list with digest 0, so the exchange repairs them too. A tombstone past
+// its grace period goes only to a side that holds another record for the key, never to one that
+// holds none: the tombstone collector (collector.hpp) is about to erase it everywhere, and
+// copying it back would undo that. Progress (the partition of the round under way, repairs
+// running and done) and repairs per round are shown by status.
 #pragma once
 
 #include <chrono>

@@ -189,6 +189,24 @@ BOOST_AUTO_TEST_CASE(the_floor_is_measured_again_so_a_quieter_foreground_gets_it
   BOOST_TEST(highest_late <= 55); // halved whenever it passes 50 (100 without the calibration)
 }
 
+BOOST_AUTO_TEST_CASE(one_disturbed_calibration_does_not_raise_the_target) {
+  // The first calibration finds 40 ms at the floor, the second, disturbed, 200 ms: until the
+  // next the target stays 1.5x 40 ms instead of 300 ms, and background work that brings the
+  // foreground to 100 ms is still halved.
+  auto o = target_20ms();
+  o.calibrate_every = 10; // calibrations in windows 11-13, 21-23, ...; measured: 12, 22
+  background_pace pace{o, t0};
+  auto t = t0;
+  for (int w = 1; w <= 25; ++w)
+    t = window(pace, t, 1000, 50, w == 22 ? 200ms : w == 12 ? 40ms : 30ms);
+  BOOST_TEST(pace.floor_p99().count() >= 40000);
+  BOOST_TEST(pace.floor_p99().count() < 48000);
+  BOOST_TEST(pace.target().count() < 72000);
+  auto before = pace.rate(t);
+  t = window(pace, t, 1000, 50, 100ms);
+  BOOST_TEST(pace.rate(t) == before / 2);
+}
+
 BOOST_AUTO_TEST_CASE(a_calibration_drains_measures_and_holds_then_the_rate_returns) {
   auto o = target_20ms();
   o.calibrate_every = 5; // a calibration after windows 5, 10, ...
