@@ -97,9 +97,10 @@ void background_pace::judge(clock::time_point window_end) {
   }
   if (phase == 2 && last_p99_.count() > 0) { // too few requests: nothing measured
     floors_[floors_measured_++ % floors_kept] = last_p99_;
-    auto kept =
-        floors_.begin() + static_cast<std::ptrdiff_t>(std::min(floors_measured_, floors_kept));
-    floor_p99_ = *std::min_element(floors_.begin(), kept);
+    auto kept = std::min(floors_measured_, floors_kept);
+    auto sorted = floors_;
+    std::sort(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(kept));
+    floor_p99_ = sorted[(kept - 1) / 2]; // the median; of an even count the lower middle
   }
   if (phase > 0) {
     calibrating_ = phase - 1;

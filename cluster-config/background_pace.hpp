@@ -18,10 +18,12 @@
 // measured windows of nodes whose windows end later (by less than a window). One window's p99
 // is easily disturbed upwards (a checkpoint's fsync, a peer's stall, work that did not drain:
 // the same node of two refills of 10M keys read 30 ms in one and 122 ms in the other), and a
-// high reading let that node's background work run flat out until the next. So the floor's
-// p99 is the least of the last floors_kept measurements (ten minutes): a lone high reading is
-// outvoted, a foreground that became faster counts at once, and one that became slower only
-// after five readings (meanwhile background work yields more, not less).
+// high reading let that node's background work run flat out until the next. The least of the
+// last five was tried and is biased low, each reading being the p99 of one 2 s window (in a
+// refill, n1's read 10.8 ms while its windows with the whole cluster at the floor saw 15.2 ms,
+// and its background work stayed at the floor). So the floor's p99 is the median of the last
+// floors_kept readings (six minutes): one reading off either way is outvoted, a lasting change
+// counts after two.
 // Pure logic, no actors; time is a parameter. Memory is constant: latencies go into a histogram
 // of exponential buckets, not a list. The node shares one through actors/node/background_gate.hpp:
 // its coordinator and replica gateway feed it, its handoff and anti-entropy workers wait its pause.
@@ -77,9 +79,9 @@ public:
 
   /// The p99 of the last judged window (0 when it had too few samples), for status.
   std::chrono::microseconds last_p99() const { return last_p99_; }
-  /// The p99 with the cluster's background work at its floor: the least of the last floors_kept
-  /// calibrations that had enough requests (0: none yet); and the target judged now: the larger
-  /// of target_p99 and max_slowdown times it.
+  /// The p99 with the cluster's background work at its floor: the median of the last
+  /// floors_kept calibrations that had enough requests (of an even count the lower middle one;
+  /// 0: none yet); and the target judged now: the larger of target_p99 and max_slowdown times it.
   std::chrono::microseconds floor_p99() const { return floor_p99_; }
   std::chrono::microseconds target() const;
   const background_pace_options& options() const { return options_; }
@@ -87,8 +89,8 @@ public:
   /// Buckets: bucket i holds latencies below 50 µs * 2^(i/4) (four buckets per doubling, so a
   /// percentile read as its bucket's upper bound is at most 19% high), the last everything above.
   static constexpr size_t buckets = 96;
-  /// Calibrations whose measurements the floor's p99 is the least of.
-  static constexpr size_t floors_kept = 5;
+  /// Calibrations whose measurements the floor's p99 is the median of.
+  static constexpr size_t floors_kept = 3;
 
 private:
   void judge(clock::time_point window_end);

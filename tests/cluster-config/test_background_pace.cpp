@@ -161,21 +161,21 @@ BOOST_AUTO_TEST_CASE(with_a_slowdown_of_1_the_target_stays_absolute) {
 BOOST_AUTO_TEST_CASE(the_floor_is_measured_again_so_a_quieter_foreground_gets_its_target_back) {
   // Background work above 50 units a second adds 30 ms to the p99. While the foreground's own
   // p99 is 80 ms that is within 1.5x; once the foreground is fast (1 ms) it is not, and the next
-  // calibration (each minute: windows 61-63, 121-123, 181-183) finds that out.
+  // two calibrations (each minute: windows 61-63, 121-123, 181-183, 241-243) find that out.
   background_pace pace{target_20ms(), t0};
   auto t = t0;
   auto base = 80ms;
   int calibrations = 0;
   double previous = 0;
   double highest_late = 0;
-  for (int w = 0; w < 200; ++w) {
+  for (int w = 0; w < 260; ++w) {
     if (w == 130)
       base = 1ms;
     auto r = pace.rate(t);
     if (r == 1 && previous > 1)
       ++calibrations;
     previous = r;
-    if (w >= 186)
+    if (w >= 246)
       highest_late = std::max(highest_late, r);
     auto p99 = base + (r > 50 ? 30ms : 0ms);
     t = window(pace, t, 1000, 50, std::chrono::duration_cast<std::chrono::microseconds>(p99));
@@ -205,6 +205,23 @@ BOOST_AUTO_TEST_CASE(one_disturbed_calibration_does_not_raise_the_target) {
   auto before = pace.rate(t);
   t = window(pace, t, 1000, 50, 100ms);
   BOOST_TEST(pace.rate(t) == before / 2);
+}
+
+BOOST_AUTO_TEST_CASE(one_lucky_calibration_does_not_lower_the_target) {
+  // Calibrations find 40, 40 and then, with a lucky window, 10 ms: the floor stays 40 ms, so a
+  // foreground at 50 ms (within 1.5x of it) keeps the background rate instead of halving it.
+  auto o = target_20ms();
+  o.calibrate_every = 10; // measured in windows 12, 22, 32
+  background_pace pace{o, t0};
+  auto t = t0;
+  for (int w = 1; w <= 35; ++w)
+    t = window(pace, t, 1000, 50, w == 32 ? 10ms : w == 12 || w == 22 ? 40ms : 30ms);
+  BOOST_TEST(pace.floor_p99().count() >= 40000);
+  BOOST_TEST(pace.floor_p99().count() < 48000);
+  auto before = pace.rate(t);
+  BOOST_TEST(before > 1);
+  t = window(pace, t, 1000, 50, 50ms);
+  BOOST_TEST(pace.rate(t) == before);
 }
 
 BOOST_AUTO_TEST_CASE(a_calibration_drains_measures_and_holds_then_the_rate_returns) {
