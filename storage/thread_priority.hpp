@@ -5,19 +5,28 @@
 // (BENCHMARKS.md, "Refilling a wiped node of 10M keys").
 #pragma once
 
+#include <cerrno>
+
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 namespace actorkv::storage {
 
-/// The nice value of background threads (0 is every thread's default, 19 the lowest priority).
+/// How much nicer background threads are than the process (19 is the lowest priority).
 constexpr int background_nice = 10;
 
-/// Lowers the calling thread's priority to background_nice (on Linux a nice value is per
-/// thread). Best effort: a failure leaves the thread as it was.
+/// Lowers the calling thread's priority by background_nice, to at most 19 (on Linux a nice value
+/// is per thread; relative, so that a node an operator started at nice 15 does not get
+/// background threads at a higher priority than its requests'). Best effort: a failure leaves
+/// the thread as it was.
 inline void lower_thread_priority() {
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), background_nice);
+  auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  int now = getpriority(PRIO_PROCESS, tid);
+  if (now == -1 && errno != 0)
+    return;
+  setpriority(PRIO_PROCESS, tid, now + background_nice < 19 ? now + background_nice : 19);
 }
 
 } // namespace actorkv::storage

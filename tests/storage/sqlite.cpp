@@ -19,6 +19,7 @@
 #include "fixtures.hpp"
 #include "storage/merkle_tree.hpp"
 #include "storage/record_codec.hpp"
+#include "storage/thread_priority.hpp"
 
 using namespace actorkv;
 using namespace actorkv::storage;
@@ -1448,6 +1449,26 @@ BOOST_AUTO_TEST_CASE(the_memory_engine_has_no_reader) {
   auto r = engine->open_reader();
   ACTORKV_REQUIRE_OK(r);
   BOOST_CHECK(*r == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(background_threads_lower_their_priority_below_the_process) {
+  // The engine's checkpointer and the storage reader call this on their own threads: requests'
+  // threads keep the process's nice value, background ones get 10 more, never past 19.
+  auto nice_after = [](int start) {
+    int seen = -100;
+    std::thread t([&] {
+      auto tid = static_cast<id_t>(syscall(SYS_gettid));
+      setpriority(PRIO_PROCESS, tid, start);
+      storage::lower_thread_priority();
+      seen = getpriority(PRIO_PROCESS, tid);
+    });
+    t.join();
+    return seen;
+  };
+  auto process = getpriority(PRIO_PROCESS, 0);
+  BOOST_TEST(nice_after(process) == std::min(process + 10, 19));
+  BOOST_TEST(nice_after(15) == 19);
+  BOOST_TEST(getpriority(PRIO_PROCESS, 0) == process); // the calling thread kept its own
 }
 
 BOOST_AUTO_TEST_SUITE_END()
