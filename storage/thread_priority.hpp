@@ -5,6 +5,7 @@
 // (BENCHMARKS.md, "Refilling a wiped node of 10M keys").
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 
 #include <sys/resource.h>
@@ -26,7 +27,7 @@ inline void lower_thread_priority() {
   int now = getpriority(PRIO_PROCESS, tid);
   if (now == -1 && errno != 0)
     return;
-  setpriority(PRIO_PROCESS, tid, now + background_nice < 19 ? now + background_nice : 19);
+  setpriority(PRIO_PROCESS, tid, std::min(now + background_nice, 19));
 }
 
 } // namespace actorkv::storage

@@ -460,6 +460,20 @@ std::string start_check(self_ptr self, const std::string& reason) {
          " records); status shows its progress";
 }
 
+/// Spawns the worker of one blocking job (an integrity check, a backup) whose behaviour `run`
+/// makes: on a thread of its own at background priority, or, for a storage actor on the test
+/// coordinator (options.detached false, a simulation over a memory engine), as a plain actor.
+template <class Handle, class Run>
+Handle spawn_worker(self_ptr self, Run run) {
+  if (!self->state.options.detached)
+    return self->spawn(run);
+  return self->template spawn<caf::detached>(
+      [run](typename Handle::pointer me) -> typename Handle::behavior_type {
+        storage::lower_thread_priority(); // a detached actor's behaviour starts on its thread
+        return run(me);
+      });
+}
+
 /// Starts an online backup to `path` on a detached worker (the engine's job reads a snapshot
 /// through a connection of its own, so this actor goes on serving and committing). Returns what
 /// it did, or ec::bad_request when one is running.
@@ -480,12 +494,8 @@ caf::result<std::string> start_backup(self_ptr self, const std::string& path) {
   auto job = st.engine->backup(path, "backup of " + st.options.node + " (replica id " +
                                          std::to_string(st.options.self) + ")");
   auto control = b.control;
-  auto detached = st.options.detached;
-  auto run = [job, control,
-              detached](backup_worker_actor::pointer me) -> backup_worker_actor::behavior_type {
+  auto run = [job, control](backup_worker_actor::pointer me) -> backup_worker_actor::behavior_type {
     return {[=](backup_atom) -> caf::result<std::string> {
-      if (detached)
-        storage::lower_thread_priority();
       auto done = job(*control);
       me->quit();
       if (!done)
@@ -494,7 +504,7 @@ caf::result<std::string> start_backup(self_ptr self, const std::string& path) {
              std::to_string(done->bytes / (1024 * 1024)) + " MiB)";
     }};
   };
-  auto worker = st.options.detached ? self->spawn<caf::detached>(run) : self->spawn(run);
+  auto worker = spawn_worker<backup_worker_actor>(self, run);
   self->request(worker, caf::infinite, backup_atom::value)
       .then(
           [=](std::string& text) { self->send(self, backup_atom::value, id, true, text); },
@@ -987,20 +997,14 @@ storage_impl::behavior_type storage_behavior(self_ptr self, std::shared_ptr<stor
         finish_batch(self);
         auto job = self->state.engine->integrity_check();
         auto control = c.control;
-        auto detached = self->state.options.detached;
-        auto run = [job, control,
-                    detached](checker_actor::pointer me) -> checker_actor::behavior_type {
+        auto run = [job, control](checker_actor::pointer me) -> checker_actor::behavior_type {
           return {[=](check_atom) {
-            if (detached)
-              storage::lower_thread_priority();
             auto report = job(*control);
             me->quit();
             return report;
           }};
         };
-        // A simulation on the test coordinator runs the checker itself (over a memory engine).
-        auto checker =
-            self->state.options.detached ? self->spawn<caf::detached>(run) : self->spawn(run);
+        auto checker = spawn_worker<checker_actor>(self, run);
         self->request(checker, caf::infinite, check_atom::value)
             .then(
                 [=](storage::integrity_report& report) {
