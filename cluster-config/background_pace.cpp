@@ -56,6 +56,8 @@ double background_pace::rate(clock::time_point now) {
 }
 
 std::chrono::microseconds background_pace::target() const {
+  if (floors_measured_ < floors_before_relative)
+    return options_.target_p99;
   auto relative = std::chrono::microseconds{static_cast<int64_t>(
       std::llround(static_cast<double>(floor_p99_.count()) * options_.max_slowdown))};
   return std::max(options_.target_p99, relative);

@@ -23,7 +23,9 @@
 // refill, n1's read 10.8 ms while its windows with the whole cluster at the floor saw 15.2 ms,
 // and its background work stayed at the floor). So the floor's p99 is the median of the last
 // floors_kept readings (six minutes): one reading off either way is outvoted, a lasting change
-// counts after two.
+// counts after two. The first reading alone has nothing to outvote it (the rounds above 2x idle
+// in a 10M refill fell while floors rested on one calibration), so the configured target holds
+// until floors_before_relative readings exist, and then the lower of the two counts.
 // Pure logic, no actors; time is a parameter. Memory is constant: latencies go into a histogram
 // of exponential buckets, not a list. The node shares one through actors/node/background_gate.hpp:
 // its coordinator and replica gateway feed it, its handoff and anti-entropy workers wait its pause.
@@ -81,7 +83,8 @@ public:
   std::chrono::microseconds last_p99() const { return last_p99_; }
   /// The p99 with the cluster's background work at its floor: the median of the last
   /// floors_kept calibrations that had enough requests (of an even count the lower middle one;
-  /// 0: none yet); and the target judged now: the larger of target_p99 and max_slowdown times it.
+  /// 0: none yet); and the target judged now: target_p99 until floors_before_relative
+  /// calibrations measured the floor, then the larger of target_p99 and max_slowdown times it.
   std::chrono::microseconds floor_p99() const { return floor_p99_; }
   std::chrono::microseconds target() const;
   const background_pace_options& options() const { return options_; }
@@ -91,6 +94,8 @@ public:
   static constexpr size_t buckets = 96;
   /// Calibrations whose measurements the floor's p99 is the median of.
   static constexpr size_t floors_kept = 3;
+  /// Calibrations needed before the floor's p99 counts in the target.
+  static constexpr size_t floors_before_relative = 2;
 
 private:
   void judge(clock::time_point window_end);

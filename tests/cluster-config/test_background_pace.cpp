@@ -112,9 +112,9 @@ BOOST_AUTO_TEST_CASE(the_rate_changes_only_when_a_window_ends) {
 
 BOOST_AUTO_TEST_CASE(a_target_below_the_p99_at_the_floor_gives_way_to_a_multiple_of_that_p99) {
   // The foreground's p99 is 80 ms whatever background work does: the 20 ms target cannot be met
-  // by yielding. Once the floor's p99 is measured (windows 61-63: the calibration after the
-  // minute that began at the end of window 60), the target judged is 1.5x it and the rate climbs
-  // again instead of crawling at one unit a second for good.
+  // by yielding. Once two calibrations measured the floor's p99 (windows 61-63 and 121-123: the
+  // calibrations after the minutes that began at the end of windows 60 and 120), the target
+  // judged is 1.5x it and the rate climbs again instead of crawling at one unit a second for good.
   background_pace pace{target_20ms(), t0};
   auto t = t0;
   for (int w = 0; w < 60; ++w)
@@ -123,6 +123,11 @@ BOOST_AUTO_TEST_CASE(a_target_below_the_p99_at_the_floor_gives_way_to_a_multiple
   BOOST_TEST(pace.target().count() == 20000); // nothing measured at the floor yet
   for (int w = 0; w < 3; ++w)
     t = window(pace, t, 1000, 50, 80ms);
+  BOOST_TEST(pace.floor_p99().count() >= 80000);
+  BOOST_TEST(pace.target().count() == 20000); // one reading has nothing to outvote it
+  for (int w = 0; w < 60; ++w)
+    t = window(pace, t, 1000, 50, 80ms);
+  BOOST_TEST(pace.rate(t) == 1);
   BOOST_TEST(pace.floor_p99().count() >= 80000);
   BOOST_TEST(pace.floor_p99().count() <= 96000); // a bucket's bound: at most 19% high
   BOOST_TEST(std::abs(pace.target().count() - pace.floor_p99().count() * 3 / 2) <= 1);
@@ -138,10 +143,10 @@ BOOST_AUTO_TEST_CASE(background_work_that_slows_requests_past_the_allowed_multip
   // a second: once the floor is measured the rate settles below 30 instead of at the maximum.
   background_pace pace{target_20ms(), t0};
   auto t = t0;
-  for (int w = 0; w < 120; ++w) {
+  for (int w = 0; w < 180; ++w) {
     auto r = pace.rate(t);
     t = window(pace, t, 1000, 50, r > 30 ? 100ms : 40ms);
-    if (w >= 75)
+    if (w >= 135)
       BOOST_TEST(pace.rate(t) <= 35); // one step of 5 above 30 before it is halved again
   }
   BOOST_TEST(pace.target().count() >= 60000);
@@ -161,25 +166,25 @@ BOOST_AUTO_TEST_CASE(with_a_slowdown_of_1_the_target_stays_absolute) {
 BOOST_AUTO_TEST_CASE(the_floor_is_measured_again_so_a_quieter_foreground_gets_its_target_back) {
   // Background work above 50 units a second adds 30 ms to the p99. While the foreground's own
   // p99 is 80 ms that is within 1.5x; once the foreground is fast (1 ms) it is not, and the next
-  // two calibrations (each minute: windows 61-63, 121-123, 181-183, 241-243) find that out.
+  // two calibrations (each minute: windows 61-63, 121-123, ..., 241-243, 301-303) find that out.
   background_pace pace{target_20ms(), t0};
   auto t = t0;
   auto base = 80ms;
   int calibrations = 0;
   double previous = 0;
   double highest_late = 0;
-  for (int w = 0; w < 260; ++w) {
-    if (w == 130)
+  for (int w = 0; w < 320; ++w) {
+    if (w == 190)
       base = 1ms;
     auto r = pace.rate(t);
     if (r == 1 && previous > 1)
       ++calibrations;
     previous = r;
-    if (w >= 246)
+    if (w >= 306)
       highest_late = std::max(highest_late, r);
     auto p99 = base + (r > 50 ? 30ms : 0ms);
     t = window(pace, t, 1000, 50, std::chrono::duration_cast<std::chrono::microseconds>(p99));
-    if (w == 129) {
+    if (w == 189) {
       BOOST_TEST(pace.rate(t) > 50); // 110 ms is within 1.5x of 80 ms
       BOOST_TEST(pace.target().count() > 110000);
     }
@@ -241,8 +246,17 @@ BOOST_AUTO_TEST_CASE(a_calibration_drains_measures_and_holds_then_the_rate_retur
   BOOST_TEST(pace.rate(t) == 3.125); // the rate from before, kept
   BOOST_TEST(pace.floor_p99().count() >= 60000);
   BOOST_TEST(pace.floor_p99().count() < 72000);
+  // One reading alone leaves the target as configured: 80 ms is above 20 ms.
+  t = window(pace, t, 1000, 50, 80ms);
+  BOOST_TEST(pace.rate(t) == 1.5625);
+  t = window(pace, t, 1000, 0, 0us); // fast: +5; then the second calibration, windows 11-13
+  BOOST_TEST(pace.rate(t) == 1);
+  t = window(pace, t, 1000, 50, 500ms);
+  t = window(pace, t, 1000, 50, 60ms);
+  t = window(pace, t, 1000, 50, 500ms);
+  BOOST_TEST(pace.rate(t) == 6.5625);
   t = window(pace, t, 1000, 50, 80ms); // 80 ms is within 1.5x of 60 ms: held, not halved
-  BOOST_TEST(pace.rate(t) == 3.125);
+  BOOST_TEST(pace.rate(t) == 6.5625);
 }
 
 BOOST_AUTO_TEST_CASE(nodes_whose_clocks_agree_calibrate_together) {
