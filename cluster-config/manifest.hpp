@@ -164,13 +164,14 @@ struct timeout_settings {
   /// clock follows (cluster-config/clock.hpp).
   uint32_t max_clock_skew_ms = 1000;
   /// CAF closes a connection on which no whole frame arrived for this long (its heartbeats, every
-  /// 500 ms, keep live ones busy): how long a frozen peer's connection is held. A node whose one
+  /// heartbeat_ms, keep live ones busy): how long a frozen peer's connection is held (checked at
+  /// each heartbeat: closed within 1.25 times this). A node whose one
   /// I/O thread stalls (large frames on a loaded machine) hears nobody meanwhile, so this must
   /// outlast such stalls; at 4 s it closed every connection of a node under 512 puts of 1 MiB.
   uint32_t connection_ms = 15000;
 };
 
-/// The shortest connection_ms: a few of CAF's 500 ms heartbeats.
+/// The shortest connection_ms: four of CAF's shortest heartbeats.
 constexpr uint32_t min_connection_ms = 2000;
 
 /// The largest max_clock_skew_ms: an hour, hybrid_clock::default_max_lead_us.
@@ -314,6 +315,12 @@ struct manifest {
   /// The entry named `name`, or nullptr.
   const node_entry* find_node(const std::string& name) const;
 };
+
+/// How often a node sends CAF's heartbeat on each of its connections: a quarter of the shorter
+/// silence that closes a connection (`[timeouts] connection_ms`, the guard's `[limits]
+/// idle_connection_ms`), 3.75 s by default, at least 50 ms: a live but quiet connection is never
+/// closed for silence, and no more is sent on every connection than that needs.
+uint32_t heartbeat_ms(const manifest& m);
 
 /// Loads and validates the manifest at `path`. Rules: unknown tables or keys, wrong types,
 /// missing required keys (store.name, node name/host/port/data_dir), partitions not a power of

@@ -154,6 +154,23 @@ data_dir = "d/c"
   BOOST_CHECK_EQUAL(m->nodes[0].zone, "default");
 }
 
+BOOST_AUTO_TEST_CASE(heartbeats_come_four_times_within_the_shorter_silence_that_closes) {
+  // CAF's heartbeats keep a quiet node-to-node connection open against both CAF's connection
+  // timeout and the frame guard's idle timeout, and no more often than that needs.
+  auto m = parse_manifest(store_head + two_nodes, "h.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(heartbeat_ms(*m), 3750u); // connection_ms 15000 / 4
+  m = parse_manifest(store_head + "[timeouts]\nconnection_ms = 2000\n" + two_nodes, "h.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(heartbeat_ms(*m), 500u);
+  m = parse_manifest(store_head + "[limits]\nidle_connection_ms = 1000\n" + two_nodes, "h.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(heartbeat_ms(*m), 250u);
+  m = parse_manifest(store_head + "[limits]\nidle_connection_ms = 10\n" + two_nodes, "h.toml");
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_CHECK_EQUAL(heartbeat_ms(*m), 50u);
+}
+
 BOOST_AUTO_TEST_CASE(zones_are_read_and_checked) {
   auto m = parse_manifest(store_head + two_nodes + "zone = \"eu-west-1.b_2\"\n", "z.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));

@@ -754,8 +754,12 @@ int main(int argc, char** argv) {
   if (sharing)
     cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("logger.verbosity", caf::atom("quiet"));
-  // Heartbeats let a peer notice a frozen (SIGSTOPped) node; they are off by default in CAF.
-  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
+  // Heartbeats let a peer notice a frozen (SIGSTOPped) node by the connection timeout; they are
+  // off by default in CAF. Four per timeout keep a live connection open; more only cost segments
+  // on every connection (at 500 ms they were most of an idle node's traffic, growing with n; the
+  // failure detector, not the timeout, tells that a peer is down).
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::milliseconds{actorkv::heartbeat_ms(*cluster)}});
   cfg.set("middleman.connection-timeout",
           caf::timespan{std::chrono::milliseconds{cluster->timeouts.connection_ms}});
   {
