@@ -164,10 +164,10 @@ struct timeout_settings {
   /// clock follows (cluster-config/clock.hpp).
   uint32_t max_clock_skew_ms = 1000;
   /// CAF closes a connection on which no whole frame arrived for this long (its heartbeats, every
-  /// heartbeat_ms, keep live ones busy): how long a frozen peer's connection is held (checked at
-  /// each heartbeat: closed within 1.25 times this). A node whose one
-  /// I/O thread stalls (large frames on a loaded machine) hears nobody meanwhile, so this must
-  /// outlast such stalls; at 4 s it closed every connection of a node under 512 puts of 1 MiB.
+  /// heartbeat_ms, keep live ones busy): how long a frozen peer's connection is held. A node
+  /// whose one I/O thread stalls (large frames on a loaded machine) hears nobody meanwhile, so
+  /// this must outlast such stalls; at 4 s it closed every connection of a node under 512 puts
+  /// of 1 MiB.
   uint32_t connection_ms = 15000;
 };
 
