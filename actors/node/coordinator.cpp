@@ -237,7 +237,9 @@ void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
     finish(rd->done, std::move(*reply));
   if (!rd->tally.complete())
     return;
-  for (auto i : rd->tally.stale()) {
+  auto stale = rd->tally.stale();
+  self->state.metrics.repaired(stale.size());
+  for (auto i : stale) {
     replica_call c;
     c.kind = replica_call_kind::merge;
     c.key = rd->key;

@@ -36,6 +36,8 @@ request_metrics::request_metrics(std::shared_ptr<metrics_registry> registry)
   siblings_ = &registry_->histogram("actorkv_read_siblings",
                                     "Siblings returned per read that found its key.",
                                     size_buckets());
+  repairs_ = &registry_->counter("actorkv_read_repairs_total",
+                                 "Stale replicas a get's round sent its reconciled record to.");
   in_flight_ = &registry_->gauge("actorkv_coordinator_requests_in_flight",
                                  "Client requests this node's coordinator has taken and not yet "
                                  "answered.");
@@ -44,6 +46,11 @@ request_metrics::request_metrics(std::shared_ptr<metrics_registry> registry)
 void request_metrics::started() {
   if (in_flight_)
     in_flight_->add(1);
+}
+
+void request_metrics::repaired(size_t replicas) {
+  if (repairs_ && replicas != 0)
+    repairs_->add(replicas);
 }
 
 void request_metrics::count(const char* op, const client_answer& a, std::chrono::nanoseconds took) {

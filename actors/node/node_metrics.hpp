@@ -21,7 +21,7 @@ std::string outcome_of(const caf::error& err);
 /// The coordinator's client requests: actorkv_coordinator_requests_in_flight (its queue),
 /// actorkv_requests_total{op,outcome},
 /// actorkv_request_duration_seconds{op}, actorkv_errors_total{code},
-/// actorkv_read_siblings (siblings per found read).
+/// actorkv_read_siblings (siblings per found read), actorkv_read_repairs_total.
 class request_metrics {
 public:
   explicit request_metrics(std::shared_ptr<metrics_registry> registry = nullptr);
@@ -30,6 +30,8 @@ public:
   void started();
   /// One request of `op` ("get", "put", "delete") answered with `a` after `took`.
   void count(const char* op, const client_answer& a, std::chrono::nanoseconds took);
+  /// A get's round sent its reconciled record to `replicas` stale replicas.
+  void repaired(size_t replicas);
 
 private:
   std::shared_ptr<metrics_registry> registry_;
@@ -37,6 +39,7 @@ private:
   std::map<std::string, metric_counter*> errors_;   ///< by code
   std::map<std::string, metric_histogram*> durations_;
   metric_histogram* siblings_ = nullptr;
+  metric_counter* repairs_ = nullptr;
   metric_gauge* in_flight_ = nullptr;
 };
 
