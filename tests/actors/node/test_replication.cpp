@@ -150,6 +150,20 @@ BOOST_FIXTURE_TEST_CASE(read_repairs_a_stale_replica, replica_fixture) {
   BOOST_TEST((r.rec == stored(0, "k").rec));
 }
 
+BOOST_FIXTURE_TEST_CASE(read_repairs_are_counted_in_the_metrics, replica_fixture) {
+  auto registry = std::make_shared<metrics_registry>();
+  coordinator_options o{one_plan_routes(stores, {0, 1, 2}, 2, 2)};
+  o.metrics = registry;
+  auto coord = keep(spawn_coordinator(sys, std::move(o)));
+  auto& repairs = registry->counter("actorkv_read_repairs_total", "");
+  BOOST_REQUIRE(put({0, 1}, "k", "v1")); // replica 2 misses it
+  BOOST_REQUIRE(!one(coord, get_call(b("k"))).err);
+  BOOST_TEST(repairs.value() == 1u);
+  // Every replica holds the same record now: nothing more to repair.
+  BOOST_REQUIRE(!one(coord, get_call(b("k"))).err);
+  BOOST_TEST(repairs.value() == 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(delete_hides_the_key, replica_fixture) {
   BOOST_REQUIRE(put({0, 1, 2}, "k", "v1"));
   auto g = get({0, 1, 2}, "k");
