@@ -117,9 +117,35 @@ const T* sorted_find(const std::vector<T>& xs, const std::string& name) {
   return it != xs.end() && it->name == name ? &*it : nullptr;
 }
 
+/// Whether `m` is a copy of an incarnation that is over (removed, or replaced by another) that
+/// does not say so: kept by a node that was away while the member was removed and purged, after
+/// every tombstone that could outrank it was dropped. No view takes it in or keeps it. A
+/// member that never announced itself (incarnation 0, a manifest's entry) cannot be told apart.
+bool outlived(const member_info& m, const std::vector<uint64_t>& retired) {
+  return m.state != member_state::removed && m.incarnation != 0 &&
+         std::binary_search(retired.begin(), retired.end(), m.incarnation);
+}
+
+/// Whether `m` is a manifest's entry of a member that never announced itself.
+bool placeholder(const member_info& m) {
+  return m.version == 0 && m.incarnation == 0 && m.state != member_state::removed;
+}
+
+/// Drops the outlived entries of `view`; appends their names to `dropped`.
+void drop_outlived(membership_view& view, std::vector<std::string>& dropped) {
+  auto over = [&](const member_info& m) { return outlived(m, view.retired); };
+  for (auto& m : view.members)
+    if (over(m))
+      dropped.push_back(m.name);
+  view.members.erase(std::remove_if(view.members.begin(), view.members.end(), over),
+                     view.members.end());
+}
+
 /// Merges one received entry into `view` by merge's rules; whether it changed the entry (a losing
 /// entry may still retire its incarnation, as merge does).
 bool merge_entry(membership_view& view, const member_info& m) {
+  if (outlived(m, view.retired))
+    return false;
   auto t = by_name(view.tombstones, m.name);
   bool tombstoned = t != view.tombstones.end() && t->name == m.name;
   if (tombstoned && m.version <= t->version) {
@@ -127,7 +153,12 @@ bool merge_entry(membership_view& view, const member_info& m) {
     return false;
   }
   auto it = by_name(view.members, m.name);
-  if (it != view.members.end() && it->name == m.name) {
+  bool held = it != view.members.end() && it->name == m.name;
+  // A name this view holds nothing of was purged (placeholders_unknown_to): its placeholder from
+  // a manifest is not taken in.
+  if (!held && !tombstoned && placeholder(m))
+    return false;
+  if (held) {
     if (!loses_to(*it, m)) {
       retire_replaced(view.retired, &m, *it); // the entry kept replaces the one received
       return false;
@@ -198,9 +229,17 @@ membership_view view_from_manifest(const manifest& m) {
 
 membership_view merge(const membership_view& a, const membership_view& b) {
   membership_view out;
+  // An entry either side's retired ids say is over takes no part.
+  auto retired = unite_retired(a.retired, b.retired);
   auto i = a.members.begin();
   auto j = b.members.begin();
-  while (i != a.members.end() || j != b.members.end()) {
+  auto skip_outlived = [&] {
+    while (i != a.members.end() && outlived(*i, retired))
+      ++i;
+    while (j != b.members.end() && outlived(*j, retired))
+      ++j;
+  };
+  for (skip_outlived(); i != a.members.end() || j != b.members.end(); skip_outlived()) {
     if (j == b.members.end() || (i != a.members.end() && i->name < j->name)) {
       out.members.push_back(*i++);
     } else if (i == a.members.end() || j->name < i->name) {
@@ -216,7 +255,7 @@ membership_view merge(const membership_view& a, const membership_view& b) {
   }
   for (auto& x : out.members)
     retire_replaced(out.retired, nullptr, x);
-  out.retired = unite_retired(out.retired, unite_retired(a.retired, b.retired));
+  out.retired = unite_retired(out.retired, retired);
   std::vector<member_tombstone> tombstones;
   auto s = a.tombstones.begin();
   auto t = b.tombstones.begin();
@@ -320,6 +359,29 @@ const member_info* find_member(const membership_view& view, const std::string& n
 
 const member_tombstone* find_tombstone(const membership_view& view, const std::string& name) {
   return sorted_find(view.tombstones, name);
+}
+
+std::vector<std::string> placeholders_unknown_to(const membership_view& view,
+                                                 const view_digest& theirs) {
+  std::vector<std::string> out;
+  for (auto& m : view.members)
+    if (placeholder(m) && std::none_of(theirs.members.begin(), theirs.members.end(),
+                                       [&](const member_digest& d) { return d.name == m.name; }))
+      out.push_back(m.name);
+  return out;
+}
+
+std::vector<std::string> drop_placeholders(membership_view& view,
+                                           const std::vector<std::string>& names) {
+  std::vector<std::string> dropped;
+  for (auto& name : names) {
+    auto it = by_name(view.members, name);
+    if (it != view.members.end() && it->name == name && placeholder(*it)) {
+      view.members.erase(it);
+      dropped.push_back(name);
+    }
+  }
+  return dropped;
 }
 
 bool was_removed(const membership_view& view, const std::string& name) {
@@ -749,6 +811,14 @@ delta_outcome apply_delta(membership_view& view, const ring_digest& my_ring,
                           const view_delta& delta) {
   delta_outcome out;
   auto retired_before = view.retired.size();
+  // The retired ids first: an entry they say is over is neither taken in nor kept.
+  if (!delta.retired.empty()) {
+    auto united = unite_retired(view.retired, delta.retired);
+    if (united.size() != view.retired.size()) {
+      view.retired = std::move(united);
+      drop_outlived(view, out.names);
+    }
+  }
   for (auto& m : delta.members)
     if (merge_entry(view, m))
       out.names.push_back(m.name);
@@ -756,13 +826,6 @@ delta_outcome apply_delta(membership_view& view, const ring_digest& my_ring,
     if (merge_tombstone(view, t))
       out.names.push_back(t.name);
   out.changed = !out.names.empty() || view.retired.size() != retired_before;
-  if (!delta.retired.empty()) {
-    auto united = unite_retired(view.retired, delta.retired);
-    if (united.size() != view.retired.size()) {
-      view.retired = std::move(united);
-      out.changed = true;
-    }
-  }
   auto& layout = view.layout;
   if (delta.ring_sent == ring_part::full) {
     auto merged = merge_layouts(layout, delta.ring);

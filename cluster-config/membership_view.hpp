@@ -9,7 +9,10 @@
 // sets, and every operation that puts an entry in place of another of a different incarnation
 // (merge, upsert, apply_delta, apply_change) retires the replaced incarnation, as it retires the
 // incarnation of an entry that says removed. Ids never come back out, so any two nodes that have
-// gossiped hold the same set.
+// gossiped hold the same set. An entry of a retired incarnation that does not say removed is over
+// (a copy kept by a node that was away while its member was removed, purged and its tombstone
+// dropped): merge and apply_delta drop it, so such a node cannot bring the member back. A member
+// that never announced itself has no incarnation to retire: see placeholders_unknown_to.
 #pragma once
 
 #include <map>
@@ -59,6 +62,20 @@ const member_info* find_member(const membership_view& view, const std::string& n
 
 /// The tombstone of the purged member `name`, or nullptr.
 const member_tombstone* find_tombstone(const membership_view& view, const std::string& name);
+
+/// Placeholders are a manifest's entries of members that never announced themselves (version
+/// and incarnation 0). Every view started from the manifest or fetched from a member names every
+/// member, or its tombstone, so a peer's view that lacks a placeholder's name lost it with the
+/// tombstone: the member was removed and purged. These are the names of `view`'s placeholders
+/// that the peer's digest `theirs` lacks.
+std::vector<std::string> placeholders_unknown_to(const membership_view& view,
+                                                 const view_digest& theirs);
+
+/// Drops the placeholders among `names` (names a peer lacks: from its digest, or the names its
+/// answer wants) from `view`; returns the names dropped. apply_delta does not take a placeholder
+/// in for a name the view holds nothing of.
+std::vector<std::string> drop_placeholders(membership_view& view,
+                                           const std::vector<std::string>& names);
 
 /// Whether `name` was removed from the cluster: its entry says removed, or only its tombstone
 /// is left.

@@ -87,6 +87,10 @@ void log_entry(self_ptr self, const std::string& name) {
     log_event(log_subsystem::gossip, st.node(),
               "view: " + name + " purged (tombstone at version " + std::to_string(t->version) +
                   ")");
+  else
+    log_event(log_subsystem::gossip, st.node(),
+              "view: " + name + " dropped: its incarnation is retired (removed and purged while "
+                                "this view was away)");
 }
 
 /// Removes the tombstones this node has dropped (or would) from what a peer sent.
@@ -122,6 +126,9 @@ void adopt(self_ptr self, membership_view incoming) {
   for (auto& t : st.view.tombstones)
     if (!find_tombstone(old, t.name))
       log_entry(self, t.name);
+  for (auto& m : old.members)
+    if (!find_member(st.view, m.name) && !find_tombstone(st.view, m.name))
+      log_entry(self, m.name);
   changed(self, before);
 }
 
@@ -139,6 +146,20 @@ void adopt(self_ptr self, view_delta delta) {
   for (auto& name : outcome.names)
     log_entry(self, name);
   changed(self, before);
+}
+
+/// Drops the placeholders among `names`, which a peer's view lacks (membership_view.hpp).
+void forget_placeholders(self_ptr self, const std::vector<std::string>& names) {
+  auto& st = self->state;
+  if (names.empty())
+    return;
+  auto dropped = drop_placeholders(st.view, names);
+  for (auto& name : dropped)
+    log_event(log_subsystem::gossip, st.node(),
+              "view: " + name + " dropped: known here only from the manifest, and a peer's view "
+                                "does not name it (removed and purged)");
+  if (!dropped.empty())
+    changed(self, st.view.layout);
 }
 
 /// Purges members removed long enough ago, and drops tombstones kept long enough.
@@ -239,6 +260,7 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
         auto& st = self->state;
         if (!accepted(self, theirs.format))
           return caf::make_error(ec::bad_request, format_refusal(theirs.format));
+        forget_placeholders(self, placeholders_unknown_to(st.view, theirs));
         return answer_digest(st.view, st.digest, theirs);
       },
       [=](gossip_atom, view_delta& delta) {
@@ -275,6 +297,8 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
                     adopt(self, answer);
                     if (!accepted(self, answer.format))
                       return;
+                    // It wants what it lacks.
+                    forget_placeholders(self, answer.wanted);
                     auto& st = self->state;
                     auto back = fulfil(st.view, st.digest.ring, answer);
                     if (!carries_nothing(back))

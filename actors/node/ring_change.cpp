@@ -57,9 +57,17 @@ void check_departure(self_ptr self) {
   auto& st = self->state;
   if (st.departed)
     return;
-  if (was_removed(st.view, st.options.self_name)) {
+  auto& me = st.options.self_name;
+  if (was_removed(st.view, me)) {
     depart(self, "this node was removed from the cluster; stopping (its data directory is no "
                  "longer part of the cluster)");
+    return;
+  }
+  // A view that holds members but not this node dropped its entry as of a retired incarnation.
+  if (!st.view.members.empty() && !find_member(st.view, me)) {
+    depart(self, "this node's incarnation is retired in the cluster's view: it was removed (and "
+                 "purged) while this node was away, or its name went on with another data "
+                 "directory; stopping (this data directory is no longer part of the cluster)");
     return;
   }
   if (!has_left(st.view, st.options.self_name) || !st.releases.empty())

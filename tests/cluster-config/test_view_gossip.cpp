@@ -165,16 +165,34 @@ BOOST_AUTO_TEST_CASE(digest_rounds_converge_to_what_merge_gives) {
       for (auto& t : needed)
         if (rng() % 2 == 0)
           v.layout.done.push_back(t);
-    for (int k = 0; k < 8; ++k)
-      upsert(v, member("m" + std::to_string(rng() % 8), rng() % 4, rng() % 3,
-                       static_cast<member_state>(rng() % 4)));
+    for (int k = 0; k < 8; ++k) {
+      // An incarnation is a data directory's: no two names share one, and a later one starts
+      // later, at higher versions (wall-clock time at its start). A removal takes the largest
+      // version (apply_change).
+      auto name = rng() % 8;
+      auto later = rng() % 3;
+      auto state = static_cast<member_state>(rng() % 4);
+      uint64_t version = 3 * later + rng() % 3;
+      if (state == member_state::removed)
+        version = UINT64_MAX;
+      // Taken in by merge's rules, as a node takes in an entry it hears of.
+      membership_view heard;
+      heard.layout = v.layout;
+      upsert(heard, member("m" + std::to_string(name), version, 100 + 3 * name + later, state));
+      v = merge(v, heard);
+    }
     if (rng() % 2 == 0) {
       auto name = "m" + std::to_string(rng() % 8);
       membership_view t;
       t.layout = v.layout;
-      t.tombstones.push_back(member_tombstone{name, rng() % 4, int64_t(rng() % 2)});
+      // A purge turns a removed entry into a tombstone: at the largest version.
+      t.tombstones.push_back(member_tombstone{name, UINT64_MAX, int64_t(rng() % 2)});
       v = merge(v, t);
     }
+    // As a node holds it: without entries its own retired ids say are over.
+    membership_view none;
+    none.layout = v.layout;
+    v = merge(v, none);
   }
   membership_view all;
   for (auto& v : views)
@@ -279,6 +297,77 @@ BOOST_AUTO_TEST_CASE(a_stale_full_member_does_not_come_back_after_a_purge) {
   // A purged name cannot be removed again, nor be anything else.
   auto again = apply_change(removed, "remove", "n4", 3, 200);
   BOOST_REQUIRE(!again);
+}
+
+BOOST_AUTO_TEST_CASE(a_node_away_past_both_graces_does_not_bring_a_purged_member_back) {
+  auto v = cluster(4);
+  auto away = v; // a node that was away: n4 valid, incarnation 4
+  auto removed = *apply_change(v, "remove", "n4", 3, 100);
+  removed.layout.done = transfers_needed(removed, 3);
+  BOOST_REQUIRE(promote_if_complete(removed, 3));
+  purge_clock clock;
+  purge_departed(removed, clock, 0, 0, 0, 1000);
+  BOOST_REQUIRE(find_tombstone(removed, "n4"));
+  // The tombstone's grace is over on every node: nothing names n4 but its retired incarnation.
+  purge_departed(removed, clock, 2000, 2'000'000, 0, 1000);
+  BOOST_REQUIRE(!find_tombstone(removed, "n4"));
+  BOOST_REQUIRE(!find_member(removed, "n4"));
+  BOOST_REQUIRE(std::binary_search(removed.retired.begin(), removed.retired.end(), 4u));
+  // Whole views, either order.
+  BOOST_TEST(!find_member(merge(removed, away), "n4"));
+  BOOST_TEST(!find_member(merge(away, removed), "n4"));
+  BOOST_TEST((merge(removed, away) == merge(away, removed)));
+  // Digest rounds, either side starting: neither side holds n4 afterwards.
+  for (bool away_starts : {false, true}) {
+    auto a = removed, b = away;
+    if (away_starts)
+      gossip_round(b, a);
+    else
+      gossip_round(a, b);
+    BOOST_TEST(!find_member(a, "n4"), "away starts: " << away_starts);
+    BOOST_TEST(!find_member(b, "n4"), "away starts: " << away_starts);
+    BOOST_TEST(find_member(b, "n1"));
+  }
+  // A node that knows n4 only from the manifest (it never announced itself there: version and
+  // incarnation 0) drops it once a peer shows it does not know n4; the peer does not take it in.
+  auto manifest_only = away;
+  for (auto& m : manifest_only.members)
+    if (m.name == "n4")
+      m.version = m.incarnation = 0;
+  for (bool manifest_starts : {false, true}) {
+    auto a = removed, b = manifest_only;
+    auto a_digest = digest_of(a), b_digest = digest_of(b);
+    if (manifest_starts) {
+      auto answer = answer_digest(a, a_digest, b_digest);
+      apply_delta(b, b_digest.ring, answer);
+      BOOST_TEST((drop_placeholders(b, answer.wanted) == std::vector<std::string>{"n4"}));
+      auto back = fulfil(b, ring_digest_of(b.layout), answer);
+      apply_delta(a, a_digest.ring, back);
+    } else {
+      // b answers a's digest, which lacks n4.
+      BOOST_TEST((drop_placeholders(b, placeholders_unknown_to(b, a_digest)) ==
+                  std::vector<std::string>{"n4"}));
+      // Were it sent anyway, it is not taken in.
+      view_delta stale;
+      stale.members.push_back(*find_member(manifest_only, "n4"));
+      BOOST_TEST(!apply_delta(a, a_digest.ring, stale).changed);
+    }
+    BOOST_TEST(!find_member(a, "n4"), "manifest side starts: " << manifest_starts);
+    BOOST_TEST(placeholders_unknown_to(b, digest_of(a)).empty());
+  }
+  BOOST_TEST(placeholders_unknown_to(manifest_only, digest_of(manifest_only)).empty());
+  // n4 itself restarting from its kept view (a fresh version, its old incarnation) loses its own
+  // entry: it learns that it is over.
+  auto restarted = away;
+  upsert(restarted, member("n4", 1u << 30, 4));
+  gossip_round(restarted, removed);
+  BOOST_TEST(!find_member(restarted, "n4"));
+  BOOST_TEST(!find_member(removed, "n4"));
+  // A new incarnation under the name (a new data directory) is a new member, not a revival.
+  auto fresh = removed;
+  auto delta_view = removed;
+  upsert(delta_view, member("n4", 1u << 31, 9));
+  BOOST_TEST(find_member(merge(fresh, delta_view), "n4"));
 }
 
 BOOST_AUTO_TEST_CASE(a_view_kept_in_format_2_reads_and_an_unknown_format_does_not) {

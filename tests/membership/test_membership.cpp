@@ -419,6 +419,58 @@ BOOST_AUTO_TEST_CASE(a_node_that_learns_a_purge_by_its_tombstone_stops_dialing_t
              "n1 went on dialing the purged n4: " << c.log_tail(0));
 }
 
+BOOST_AUTO_TEST_CASE(a_node_away_past_both_graces_does_not_bring_the_purged_node_back) {
+  // n1 is away (its data directory as it was before n4's removal) until n4 was removed, purged
+  // and its tombstone dropped everywhere: n1's view still lists n4 as valid, and nothing left in
+  // the others' views outranks that entry but n4's retired incarnation. Then n1 starts once more
+  // from the manifest alone (its disk replaced): n4 as the manifest lists it, never announced.
+  local_cluster c{options_for(4, "[gossip]\nremoved_grace_s = 2\ntombstone_grace_s = 3\n")};
+  c.start_all();
+  wait_until_all_up_of(c, {0, 1, 2, 3});
+  // n1's view holds n4's own announcement (its incarnation) before n1 goes away.
+  BOOST_REQUIRE_MESSAGE(
+      eventually(30s,
+                 [&] {
+                   auto log = c.log(0);
+                   return log.find("view: n4 valid, incarnation ") != std::string::npos &&
+                          log.find("view: n4 valid, incarnation 0 ") == std::string::npos;
+                 }),
+      c.log_tail(0));
+  c.stop(0);
+  auto away = c.data_dir(0) + ".away";
+  std::filesystem::copy(c.data_dir(0), away, std::filesystem::copy_options::recursive);
+  c.start(0);
+  wait_until_all_up_of(c, {0, 1, 2, 3});
+  c.kill(3);
+  BOOST_REQUIRE(eventually(30s, [&] { return sees(c, 0, "n4", "down"); }));
+  auto remove = c.kvsh(0, "remove n4\n");
+  BOOST_REQUIRE_MESSAGE(remove.exit_code == 0, remove.err);
+  for (size_t i : {0, 1, 2})
+    BOOST_REQUIRE_MESSAGE(c.wait_for_log(i, "the tombstone of n4 dropped", 120s), c.log_tail(i));
+  auto n4_back = [&](const char* how) {
+    for (size_t i : {0, 1, 2})
+      BOOST_TEST(partitions_of(c, i, "n4") == -1,
+                 how << ": n" << i + 1 << " lists n4 again: " << c.kvsh(i, "status\n").out);
+  };
+  for (const char* how : {"from its old data directory", "from the manifest"}) {
+    c.stop(0);
+    std::filesystem::remove_all(c.data_dir(0));
+    if (how == std::string{"from its old data directory"})
+      std::filesystem::rename(away, c.data_dir(0));
+    auto restart = c.log(0).size(); // the logs are appended across restarts
+    auto n2_before = c.log(1).size();
+    c.start(0);
+    BOOST_REQUIRE_MESSAGE(
+        eventually(30s,
+                   [&] { return c.log(0).find("view: n4 dropped", restart) != std::string::npos; }),
+        how << ": " << c.log(0).substr(restart));
+    std::this_thread::sleep_for(3s); // gossip rounds every node takes part in
+    n4_back(how);
+    BOOST_TEST(c.log(1).find("view: n4 valid", n2_before) == std::string::npos,
+               how << ": " << c.log(1).substr(n2_before));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_handoff_interrupted_by_killing_its_receiver_resumes) {
   // Small batches keep the handoff going long enough to interrupt it.
   local_cluster c{options_for(4, "[handoff]\nbatch = 8\n")};
