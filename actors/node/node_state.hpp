@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/stateful_actor.hpp>
@@ -103,6 +104,8 @@ struct node_state {
   local_gateway_actor gateway;   ///< serves the peers' batched replica requests
   coordinator_actor coordinator; ///< serves the clients' requests
   std::vector<peer_info> peers;  ///< every other member ever seen, in the order first seen
+  /// Index into `peers` by name (peers are only ever added: add_peer keeps it in step).
+  std::unordered_map<std::string, uint32_t> peer_index;
   failure_detector_actor detector;
   handoff_actor handoff;
   hint_keeper_actor hint_keeper;
@@ -119,10 +122,16 @@ struct node_state {
   fault_gate gate; ///< this node's own handlers that serve peers
 
   peer_info* find_peer(const std::string& name) {
-    for (auto& p : peers)
-      if (p.name == name)
-        return &p;
-    return nullptr;
+    auto it = peer_index.find(name);
+    return it != peer_index.end() ? &peers[it->second] : nullptr;
+  }
+
+  /// Appends a peer named `name`; its index in `peers`.
+  uint32_t add_peer(const std::string& name) {
+    auto index = static_cast<uint32_t>(peers.size());
+    peers.emplace_back().name = name;
+    peer_index.emplace(name, index);
+    return index;
   }
 
   uint32_t replicas() const { return options.cluster.store.replicas; }

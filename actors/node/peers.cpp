@@ -181,11 +181,10 @@ void follow_members(self_ptr self) {
   for (auto& m : st.view.members) {
     if (m.name == st.options.self_name || m.state == member_state::removed || st.find_peer(m.name))
       continue;
-    auto& added = st.peers.emplace_back();
-    added.name = m.name;
+    auto index = st.add_peer(m.name);
+    auto& added = st.peers[index];
     added.host = m.host;
     added.port = m.port;
-    auto index = static_cast<uint32_t>(st.peers.size() - 1);
     if (auto i = st.callers.find(m.name); i != st.callers.end()) {
       // It dialed before this node knew it as a member.
       added.connecting = true;
