@@ -53,6 +53,17 @@ round_result gossip_round(membership_view& a, membership_view& b) {
   return out;
 }
 
+/// `v` after an admin removed n4, the change finished and n4 was purged to a tombstone (at wall
+/// time 0, with a tombstone grace of 1 s: `clock` goes on from there).
+membership_view n4_removed_and_purged(const membership_view& v, purge_clock& clock) {
+  auto removed = *apply_change(v, "remove", "n4", 3, 100);
+  removed.layout.done = transfers_needed(removed, 3);
+  BOOST_REQUIRE(promote_if_complete(removed, 3));
+  purge_departed(removed, clock, 0, 0, 0, 1000);
+  BOOST_REQUIRE(find_tombstone(removed, "n4"));
+  return removed;
+}
+
 std::vector<std::string> names(const std::vector<member_info>& ms) {
   std::vector<std::string> out;
   for (auto& m : ms)
@@ -264,12 +275,8 @@ BOOST_AUTO_TEST_CASE(a_removed_member_is_purged_after_the_grace_once_it_owns_not
 BOOST_AUTO_TEST_CASE(a_stale_full_member_does_not_come_back_after_a_purge) {
   auto v = cluster(4);
   auto old = v; // a node that was away: n4 valid, with host and zone
-  auto removed = *apply_change(v, "remove", "n4", 3, 100);
-  removed.layout.done = transfers_needed(removed, 3);
-  BOOST_REQUIRE(promote_if_complete(removed, 3));
   purge_clock clock;
-  purge_departed(removed, clock, 0, 0, 0, 1000);
-  BOOST_REQUIRE(find_tombstone(removed, "n4"));
+  auto removed = n4_removed_and_purged(v, clock);
   // The removed entry itself (state removed, the largest version) loses to the tombstone too.
   auto before_purge = *apply_change(v, "remove", "n4", 3, 100);
   for (auto* stale : {&old, &before_purge}) {
@@ -302,12 +309,8 @@ BOOST_AUTO_TEST_CASE(a_stale_full_member_does_not_come_back_after_a_purge) {
 BOOST_AUTO_TEST_CASE(a_node_away_past_both_graces_does_not_bring_a_purged_member_back) {
   auto v = cluster(4);
   auto away = v; // a node that was away: n4 valid, incarnation 4
-  auto removed = *apply_change(v, "remove", "n4", 3, 100);
-  removed.layout.done = transfers_needed(removed, 3);
-  BOOST_REQUIRE(promote_if_complete(removed, 3));
   purge_clock clock;
-  purge_departed(removed, clock, 0, 0, 0, 1000);
-  BOOST_REQUIRE(find_tombstone(removed, "n4"));
+  auto removed = n4_removed_and_purged(v, clock);
   // The tombstone's grace is over on every node: nothing names n4 but its retired incarnation.
   purge_departed(removed, clock, 2000, 2'000'000, 0, 1000);
   BOOST_REQUIRE(!find_tombstone(removed, "n4"));

@@ -203,6 +203,17 @@ int partitions_of(local_cluster& c, size_t i, const std::string& name) {
   return -1;
 }
 
+/// Kills n4, has n1 remove it once it sees it down, and waits until n1, n2 and n3 each logged
+/// `then` (how far the removal got: "view: n4 purged", "the tombstone of n4 dropped").
+void remove_killed_n4(local_cluster& c, const std::string& then) {
+  c.kill(3);
+  BOOST_REQUIRE(eventually(30s, [&] { return sees(c, 0, "n4", "down"); }));
+  auto remove = c.kvsh(0, "remove n4\n");
+  BOOST_REQUIRE_MESSAGE(remove.exit_code == 0, remove.err);
+  for (size_t i : {0, 1, 2})
+    BOOST_REQUIRE_MESSAGE(c.wait_for_log(i, then, 120s), c.log_tail(i));
+}
+
 /// A cluster whose manifest lists the first `listed` of `total` fixture nodes: the others are
 /// started with kvnode --join.
 local_cluster::options options_for(size_t total, const std::string& extra = "") {
@@ -387,12 +398,7 @@ BOOST_AUTO_TEST_CASE(a_node_that_learns_a_purge_by_its_tombstone_stops_dialing_t
   local_cluster c{options_for(4, "[gossip]\nremoved_grace_s = 2\n")};
   c.start_all();
   wait_until_all_up_of(c, {0, 1, 2, 3});
-  c.kill(3);
-  BOOST_REQUIRE(eventually(30s, [&] { return sees(c, 0, "n4", "down"); }));
-  auto remove = c.kvsh(0, "remove n4\n");
-  BOOST_REQUIRE_MESSAGE(remove.exit_code == 0, remove.err);
-  for (size_t i : {0, 1, 2})
-    BOOST_REQUIRE_MESSAGE(c.wait_for_log(i, "view: n4 purged", 120s), c.log_tail(i));
+  remove_killed_n4(c, "view: n4 purged");
   c.stop(0);
   std::filesystem::remove_all(c.data_dir(0));
   auto restart = c.log(0).size();                  // the log is appended across restarts
@@ -441,12 +447,7 @@ BOOST_AUTO_TEST_CASE(a_node_away_past_both_graces_does_not_bring_the_purged_node
   std::filesystem::copy(c.data_dir(0), away, std::filesystem::copy_options::recursive);
   c.start(0);
   wait_until_all_up_of(c, {0, 1, 2, 3});
-  c.kill(3);
-  BOOST_REQUIRE(eventually(30s, [&] { return sees(c, 0, "n4", "down"); }));
-  auto remove = c.kvsh(0, "remove n4\n");
-  BOOST_REQUIRE_MESSAGE(remove.exit_code == 0, remove.err);
-  for (size_t i : {0, 1, 2})
-    BOOST_REQUIRE_MESSAGE(c.wait_for_log(i, "the tombstone of n4 dropped", 120s), c.log_tail(i));
+  remove_killed_n4(c, "the tombstone of n4 dropped");
   auto n4_back = [&](const char* how) {
     for (size_t i : {0, 1, 2})
       BOOST_TEST(partitions_of(c, i, "n4") == -1,
