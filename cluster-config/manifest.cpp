@@ -996,9 +996,7 @@ caf::expected<manifest> parse_manifest(const std::string& text, const std::strin
 }
 
 uint32_t heartbeat_ms(const manifest& m) {
-  auto silence = m.timeouts.connection_ms;
-  if (m.limits.idle_connection_ms > 0)
-    silence = std::min(silence, m.limits.idle_connection_ms);
+  auto silence = std::min(m.timeouts.connection_ms, m.limits.idle_connection_ms);
   return std::max<uint32_t>(silence / 4, 50);
 }
 

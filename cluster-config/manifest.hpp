@@ -130,7 +130,8 @@ struct limits_settings {
   /// Connections a node's port holds at most (kvnode lowers it, with a log line, to what
   /// RLIMIT_NOFILE leaves room for: 3 descriptors each). An eighth is kept for nodes.
   uint32_t max_connections = 4096;
-  /// A connection that sent nothing for this long is closed (nodes ping several times a second).
+  /// A connection that sent nothing for this long is closed (nodes send heartbeats four times
+  /// within it: heartbeat_ms).
   uint32_t idle_connection_ms = 600000;
   /// A frame's payload must arrive within this time of its header.
   uint32_t frame_ms = 30000;

@@ -133,10 +133,12 @@ bool placeholder(const member_info& m) {
 
 /// Drops the outlived entries of `view`; appends their names to `dropped`.
 void drop_outlived(membership_view& view, std::vector<std::string>& dropped) {
-  auto over = [&](const member_info& m) { return outlived(m, view.retired); };
-  for (auto& m : view.members)
-    if (over(m))
-      dropped.push_back(m.name);
+  auto over = [&](const member_info& m) {
+    if (!outlived(m, view.retired))
+      return false;
+    dropped.push_back(m.name);
+    return true;
+  };
   view.members.erase(std::remove_if(view.members.begin(), view.members.end(), over),
                      view.members.end());
 }

@@ -170,14 +170,19 @@ void follow_members(self_ptr self) {
   // Removed is final. A member purged before this node saw it removed (this node was away, or
   // started from an older view) is named by its tombstone alone, and the tombstone itself is
   // dropped in the end: once removed, a peer stays removed, is no longer dialed, and no longer
-  // counts for readiness. A peer the view no longer names at all is over too (its tombstone was
-  // dropped, or its entry was of a retired incarnation: membership_view.hpp).
+  // counts for readiness. So a peer whose entry is gone is removed, whether a tombstone names it
+  // or nothing does any more (the tombstone was dropped, or the entry was of a retired
+  // incarnation: membership_view.hpp).
   bool newly_removed = false;
-  for (auto& p : st.peers)
-    if (!p.removed && (was_removed(st.view, p.name) || !find_member(st.view, p.name))) {
+  for (auto& p : st.peers) {
+    if (p.removed)
+      continue;
+    auto* m = find_member(st.view, p.name);
+    if (!m || m->state == member_state::removed) {
       p.removed = true;
       newly_removed = true;
     }
+  }
   for (auto& m : st.view.members) {
     if (m.name == st.options.self_name || m.state == member_state::removed || st.find_peer(m.name))
       continue;
