@@ -32,6 +32,9 @@ using departed_atom = caf::atom_constant<caf::atom("departed")>; ///< members go
 using tree_atom = caf::atom_constant<caf::atom("tree")>;         ///< one level of a Merkle tree
 using leafkeys_atom = caf::atom_constant<caf::atom("leafkeys")>; ///< keys and digests of leaves
 
+// Background work (anti-entropy, handoff -> the peer's vnodes).
+using pace_atom = caf::atom_constant<caf::atom("pace")>; ///< the pause a peer's pace asks for now
+
 // Membership (membership actor <-> peers' membership actors, through their nodes).
 using gossip_atom = caf::atom_constant<caf::atom("gossip")>; ///< push-pull exchange of views
 using view_atom = caf::atom_constant<caf::atom("view")>;     ///< the current view

@@ -117,7 +117,11 @@ using vnode_actor = caf::typed_actor<
     caf::replies_to<tree_atom, partition_id, uint32_t>::with<std::vector<uint64_t>>,
     /// Keys and digests under the given leaves of the partition.
     caf::replies_to<leafkeys_atom, partition_id,
-                    std::vector<uint64_t>>::with<std::vector<key_digest>>>;
+                    std::vector<uint64_t>>::with<std::vector<key_digest>>,
+    /// The pause, in milliseconds, this node's background pace asks between two units of
+    /// background work now (0: none): a peer's worker whose units load this node waits at least
+    /// that long (actors/node/peer_pause.hpp).
+    caf::replies_to<pace_atom>::with<uint32_t>>;
 
 /// Replica gateway: where a node's peers' coordinators send their batches of replica calls
 /// (actors/node/replica_gateway.hpp). Each batch is served by this node's storage; the answers go

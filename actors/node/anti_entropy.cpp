@@ -7,6 +7,7 @@
 
 #include "actors/node/event_log.hpp"
 #include "actors/node/peer_directory.hpp"
+#include "actors/node/peer_pause.hpp"
 #include "messages/dvv.hpp"
 #include "storage/merkle_tree.hpp"
 
@@ -143,7 +144,7 @@ void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key, bo
 }
 
 /// Starts repairs until `repairs` run, the unit is full or none is left; the partition is done
-/// when all are; a full unit, once done, waits the background pause.
+/// when all are; a full unit, once done, waits the background pause of both sides.
 void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
   auto& st = self->state;
   while (q->running < st.options.repairs && q->next < q->keys.size() &&
@@ -165,13 +166,16 @@ void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
     return;
   }
   q->in_unit = 0;
-  auto pause = background_pause(self, std::chrono::milliseconds{0});
-  if (pause.count() == 0) {
-    pump(self, q);
-    return;
-  }
-  st.waiting = q;
-  self->delayed_send(self, pause, caf::tick_atom::value, resume_repairs);
+  // A unit's repairs load the other side too: its pace counts (actors/node/peer_pause.hpp).
+  pause_for_both(self, st.options.background, q->remote, std::chrono::milliseconds{0},
+                 st.options.timeout, [self, q](std::chrono::milliseconds pause) {
+                   if (pause.count() == 0) {
+                     pump(self, q);
+                     return;
+                   }
+                   self->state.waiting = q;
+                   self->delayed_send(self, pause, caf::tick_atom::value, resume_repairs);
+                 });
 }
 
 void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector<uint64_t> leaves) {

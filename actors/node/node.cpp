@@ -34,7 +34,6 @@ void spawn_children(self_ptr self) {
   auto ms = [](uint32_t x) { return std::chrono::milliseconds{x}; };
   // Background work reads through the storage's reader, off the write path.
   auto reads = st.options.reads ? st.options.reads : st.options.storage;
-  st.vnodes = spawn_vnode(sys, st.options.storage);
   background_pace_options pace;
   pace.target_p99 = ms(cluster.background.target_p99_ms);
   pace.max_slowdown = cluster.background.max_slowdown_percent / 100.0;
@@ -43,6 +42,7 @@ void spawn_children(self_ptr self) {
   auto now = self->clock().now();
   auto wall_offset = std::chrono::system_clock::now().time_since_epoch() - now.time_since_epoch();
   st.background = std::make_shared<background_gate>(pace, now, wall_offset);
+  st.vnodes = spawn_vnode(sys, st.options.storage, st.background);
   st.gateway = spawn_replica_gateway(sys, st.options.storage, st.options.budget, st.background);
   coordinator_options co;
   co.initial = make_routes(self);

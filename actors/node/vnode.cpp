@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/node/background_gate.hpp"
 #include "actors/node/fault_gate.hpp"
 
 namespace actorkv {
@@ -17,7 +18,8 @@ struct vnode_state {
 
 using self_ptr = vnode_impl::stateful_pointer<vnode_state>;
 
-vnode_impl::behavior_type vnode_behavior(self_ptr self, storage_actor storage) {
+vnode_impl::behavior_type vnode_behavior(self_ptr self, storage_actor storage,
+                                         std::shared_ptr<background_gate> background) {
   // Storage is local and detached: delegate so its answer goes straight back to the requester.
   // Storage checks the partition (ec::bad_request when there is no such partition).
   return {
@@ -34,6 +36,13 @@ vnode_impl::behavior_type vnode_behavior(self_ptr self, storage_actor storage) {
         return gated_delegate<std::vector<key_digest>>(self, storage, leafkeys_atom::value, p,
                                                        leaves);
       },
+      [=](pace_atom) {
+        return gated_answer<uint32_t>(self, [=]() -> caf::expected<uint32_t> {
+          if (!background)
+            return uint32_t{0};
+          return static_cast<uint32_t>(background->pause(self->clock().now()).count());
+        });
+      },
       [=](fault_atom, fault_rules& rules) { self->state.gate.set(std::move(rules)); },
       [=](held_atom, uint64_t id) { self->state.gate.release(id); },
   };
@@ -41,8 +50,9 @@ vnode_impl::behavior_type vnode_behavior(self_ptr self, storage_actor storage) {
 
 } // namespace
 
-local_vnode_actor spawn_vnode(caf::actor_system& sys, storage_actor storage) {
-  return sys.spawn(vnode_behavior, std::move(storage));
+local_vnode_actor spawn_vnode(caf::actor_system& sys, storage_actor storage,
+                              std::shared_ptr<background_gate> background) {
+  return sys.spawn(vnode_behavior, std::move(storage), std::move(background));
 }
 
 } // namespace actorkv

@@ -6,6 +6,8 @@
 // actor, held back by injected faults (actors/node/fault_gate.hpp) as its node tells it.
 #pragma once
 
+#include <memory>
+
 #include "messages/interfaces.hpp"
 
 namespace caf {
@@ -14,9 +16,13 @@ class actor_system;
 
 namespace actorkv {
 
+class background_gate; // actors/node/background_gate.hpp
+
 /// A vnode as its node holds it: peers get the vnode_actor part, the node also sets its faults.
 using local_vnode_actor = vnode_actor::extend_with<fault_listener_actor>;
 
-local_vnode_actor spawn_vnode(caf::actor_system& sys, storage_actor storage);
+/// `background`: the node's pace, whose pause peers are told (null: none, they are told 0).
+local_vnode_actor spawn_vnode(caf::actor_system& sys, storage_actor storage,
+                              std::shared_ptr<background_gate> background = nullptr);
 
 } // namespace actorkv

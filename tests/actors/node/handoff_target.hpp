@@ -1,6 +1,7 @@
 // A handoff target double for the node actor suites: a vnode that merges what it is sent into a
-// map, counts every record (refused ones too) and refuses on command. Thread-safe, so that it
-// serves tests on the test coordinator and tests on real threads alike.
+// map, counts every record (refused ones too), refuses on command and asks its peers' workers the
+// pause it is told. Thread-safe, so that it serves tests on the test coordinator and tests on
+// real threads alike.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,8 @@ struct target_log {
   std::map<bytes, record> held;     ///< what it stored (merged)
   uint32_t accept = UINT32_MAX;     ///< merges it accepts before refusing every other one
   uint32_t accepted = 0;
+  uint32_t pause_ms = 0;        ///< the pause its pace asks of its peers' workers (pace_atom)
+  uint32_t paces_asked = 0;
   uint64_t total() const {
     uint64_t n = 0;
     for (auto& [key, count] : merges)
@@ -59,6 +62,11 @@ inline vnode_actor spawn_handoff_target(caf::actor_system& sys, std::shared_ptr<
         },
         [=](leafkeys_atom, partition_id, const std::vector<uint64_t>&)
             -> caf::result<std::vector<key_digest>> { return std::vector<key_digest>{}; },
+        [=](pace_atom) {
+          std::lock_guard<std::mutex> guard{log->mtx};
+          ++log->paces_asked;
+          return log->pause_ms;
+        },
     };
   });
 }

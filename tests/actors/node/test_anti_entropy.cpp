@@ -43,6 +43,7 @@ struct peer_replica {
   std::vector<caf::typed_response_promise<replica_read>> held; ///< reads not answered yet
   std::vector<bytes> held_keys;
   size_t most_held = 0; ///< the most reads waiting at once
+  uint32_t pause_ms = 0; ///< the pause its pace asks of its peers' workers (pace_atom)
 };
 
 /// The peer's vnode: answers trees, listings and merges at once from its engine, and holds every
@@ -83,6 +84,7 @@ peer_vnode_actor spawn_peer(caf::actor_system& sys, std::shared_ptr<peer_replica
             return keys.error();
           return std::move(*keys);
         },
+        [=](pace_atom) { return r->pause_ms; },
         [=](caf::tick_atom) {
           auto held = std::move(r->held);
           auto keys = std::move(r->held_keys);
@@ -243,6 +245,33 @@ BOOST_FIXTURE_TEST_CASE(while_foreground_requests_are_slow_each_unit_of_repairs_
     per_second.push_back(keys_repaired() - repaired_before);
     repaired_before = keys_repaired();
     slow_foreground_for(1000ms);
+  }
+  answer_reads();
+  BOOST_TEST_MESSAGE("keys repaired per second: " << [&] {
+    std::string out;
+    for (auto n : per_second)
+      out += std::to_string(n) + " ";
+    return out;
+  }());
+  for (auto n : per_second)
+    BOOST_TEST(n <= 16u); // at most a unit, or two when a second's edge falls between them
+  BOOST_TEST(keys_repaired() == differing.size());
+  BOOST_TEST(leaves_here() == leaves_there());
+}
+
+BOOST_FIXTURE_TEST_CASE(each_unit_of_repairs_waits_the_pause_the_other_side_asks, paced_fixture) {
+  // This node has no client requests (its gate runs at its top rate, a unit each 16 ms); the
+  // other side's clients are slow and its pace asks a second between units. Repairs load that
+  // side too (a wiped replica pulling from its peers), so its pause counts.
+  peer->pause_ms = 1000;
+  advance(1000ms); // the first round starts
+  size_t repaired_before = 0;
+  std::vector<size_t> per_second;
+  for (int s = 0; s < 8; ++s) {
+    answer_reads();
+    per_second.push_back(keys_repaired() - repaired_before);
+    repaired_before = keys_repaired();
+    advance(1000ms);
   }
   answer_reads();
   BOOST_TEST_MESSAGE("keys repaired per second: " << [&] {

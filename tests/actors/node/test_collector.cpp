@@ -94,6 +94,7 @@ vnode_actor spawn_peer(caf::actor_system& sys, std::shared_ptr<std::optional<rec
         },
         [=](leafkeys_atom, partition_id, const std::vector<uint64_t>&)
             -> caf::result<std::vector<key_digest>> { return std::vector<key_digest>{}; },
+        [=](pace_atom) { return uint32_t{0}; },
     };
   });
 }
