@@ -11,7 +11,6 @@
 
 #include "actors/node/event_log.hpp"
 #include "actors/node/peer_directory.hpp"
-#include "actors/node/peer_pause.hpp"
 #include "messages/error.hpp"
 #include "storage/record_codec.hpp"
 
@@ -92,38 +91,18 @@ std::vector<stream_key> open_streams(handoff_state& st) {
 
 void next_stream(self_ptr self);
 
-/// Runs `next` (the running stream's next unit, `id`) after `pause`, unless the stream ended.
-void run_after(self_ptr self, uint64_t id, std::chrono::milliseconds pause,
-               std::function<void()> next) {
-  auto& st = self->state;
-  if (st.active != id)
-    return;
-  if (pause.count() == 0) {
-    next();
-    return;
-  }
-  st.paused_batch = std::move(next);
-  self->delayed_send(self, pause, caf::tick_atom::value, id);
-}
-
 /// Runs `next` (the running stream's next unit, `id`) once the background pause allows:
 /// foreground requests first, so while they are slow, batches and deletion steps wait.
 void after_pause(self_ptr self, uint64_t id, std::function<void()> next) {
   auto& st = self->state;
   auto pause = st.options.background ? st.options.background->pause(self->clock().now())
                                      : std::chrono::milliseconds{0};
-  run_after(self, id, pause, std::move(next));
-}
-
-/// As after_pause, for a batch that loads `target` too: its pause counts as well
-/// (actors/node/peer_pause.hpp).
-void after_both_pauses(self_ptr self, uint64_t id, const vnode_actor& target,
-                       std::function<void()> next) {
-  auto& st = self->state;
-  pause_for_both(self, st.options.background, target, std::chrono::milliseconds{0},
-                 st.options.timeout, [self, id, next](std::chrono::milliseconds pause) {
-                   run_after(self, id, pause, next);
-                 });
+  if (pause.count() == 0) {
+    next();
+    return;
+  }
+  st.paused_batch = std::move(next);
+  self->delayed_send(self, pause, caf::tick_atom::value, id);
 }
 
 void drop_step(self_ptr self, uint64_t drop_id, stream_key k, uint64_t deleted);
@@ -268,8 +247,7 @@ void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target) {
                         auto& pr = st.progress[k];
                         pr.cursor = last;
                         pr.acked_read_us = read_at;
-                        after_both_pauses(self, id, target,
-                                          [=] { send_batch(self, id, k, target); });
+                        after_pause(self, id, [=] { send_batch(self, id, k, target); });
                       },
                       [=](caf::error& err) {
                         if (*failed)

@@ -26,7 +26,6 @@ struct target_log {
   uint32_t accept = UINT32_MAX;     ///< merges it accepts before refusing every other one
   uint32_t accepted = 0;
   uint32_t pause_ms = 0;        ///< the pause its pace asks of its peers' workers (pace_atom)
-  uint32_t paces_asked = 0;
   uint64_t total() const {
     uint64_t n = 0;
     for (auto& [key, count] : merges)
@@ -64,7 +63,6 @@ inline vnode_actor spawn_handoff_target(caf::actor_system& sys, std::shared_ptr<
             -> caf::result<std::vector<key_digest>> { return std::vector<key_digest>{}; },
         [=](pace_atom) {
           std::lock_guard<std::mutex> guard{log->mtx};
-          ++log->paces_asked;
           return log->pause_ms;
         },
     };

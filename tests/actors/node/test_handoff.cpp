@@ -230,21 +230,14 @@ BOOST_FIXTURE_TEST_CASE(fast_client_requests_leave_the_stream_at_full_speed, han
   BOOST_CHECK_EQUAL(listener->transfers.size(), 1u);
 }
 
-BOOST_FIXTURE_TEST_CASE(batches_wait_the_pause_the_target_asks_while_this_nodes_clients_are_fast,
-                        handoff_fixture) {
-  // The target's clients are slow (its pace asks 100 ms between units), this node's are fast:
-  // each batch, which the target writes, waits the target's pause.
+BOOST_FIXTURE_TEST_CASE(batches_do_not_wait_the_pause_the_target_asks, handoff_fixture) {
+  // The target's pace asks a second between units: it is slow because it takes the handoff in
+  // (a joining node). Waiting for it held a 10M join at a third of its speed, sparing no client.
   foreground_second(1ms);
-  target->pause_ms = 100;
-  start();
-  BOOST_CHECK_EQUAL(target->total(), 10u); // one batch, then the target's pause
-  advance(250ms);
-  BOOST_CHECK_LE(target->total(), 40u);
-  BOOST_CHECK_GE(target->total(), 20u);
-  advance(2000ms);
+  target->pause_ms = 1000;
+  start(); // no virtual time passes: every batch goes as soon as the last was acknowledged
   BOOST_CHECK_EQUAL(target->total(), 200u);
   BOOST_CHECK_EQUAL(listener->transfers.size(), 1u);
-  BOOST_CHECK_GE(target->paces_asked, 19u); // asked before every batch after the first
 }
 
 BOOST_FIXTURE_TEST_CASE(a_released_partition_is_deleted_in_bounded_steps_that_wait_for_slow_clients,
