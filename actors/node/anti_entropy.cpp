@@ -2,7 +2,6 @@
 
 #include <map>
 #include <memory>
-#include <utility>
 
 #include <caf/all.hpp>
 
@@ -29,7 +28,6 @@ struct repair_queue {
   size_t next = 0;                ///< keys[next] is the next to start
   size_t running = 0;             ///< repairs started and not done
   size_t in_unit = 0;             ///< repairs started in the unit under way
-  bool unit_reads_there = false;  ///< a repair of the unit reads the other side's record
 };
 
 struct ae_state {
@@ -146,8 +144,7 @@ void repair_key(self_ptr self, partition_id p, vnode_actor remote, bytes key, bo
 }
 
 /// Starts repairs until `repairs` run, the unit is full or none is left; the partition is done
-/// when all are; a full unit, once done, waits the background pause (and the other side's, when
-/// it read there).
+/// when all are; a full unit, once done, waits the background pause of both sides.
 void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
   auto& st = self->state;
   while (q->running < st.options.repairs && q->next < q->keys.size() &&
@@ -156,7 +153,6 @@ void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
     ++q->in_unit;
     ++st.stats.repairs_running;
     auto i = q->next++;
-    q->unit_reads_there = q->unit_reads_there || !q->absent_there[i];
     repair_key(self, q->partition, q->remote, q->keys[i], q->absent_there[i], [self, q] {
       --q->running;
       --self->state.stats.repairs_running;
@@ -170,25 +166,17 @@ void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
     return;
   }
   q->in_unit = 0;
-  auto resume = [self, q](std::chrono::milliseconds pause) {
-    if (pause.count() == 0) {
-      pump(self, q);
-      return;
-    }
-    self->state.waiting = q;
-    self->delayed_send(self, pause, caf::tick_atom::value, resume_repairs);
-  };
-  // A unit that read the other side's records loaded it too: that side's pace counts
-  // (actors/node/peer_pause.hpp). A unit that only sent records there does not wait for it: the
-  // side taking them in is slow because it takes them in (a refill), as a joining node is with a
-  // handoff, and waiting for its pause only slows the refill.
-  bool read_there = std::exchange(q->unit_reads_there, false);
-  if (!read_there) {
-    resume(background_pause(self, std::chrono::milliseconds{0}));
-    return;
-  }
+  // A unit's repairs load the other side too (reads there, or records it takes in): its pace
+  // counts (actors/node/peer_pause.hpp).
   pause_for_both(self, st.options.background, q->remote, std::chrono::milliseconds{0},
-                 st.options.timeout, resume);
+                 st.options.timeout, [self, q](std::chrono::milliseconds pause) {
+                   if (pause.count() == 0) {
+                     pump(self, q);
+                     return;
+                   }
+                   self->state.waiting = q;
+                   self->delayed_send(self, pause, caf::tick_atom::value, resume_repairs);
+                 });
 }
 
 void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector<uint64_t> leaves) {

@@ -1,15 +1,16 @@
-// Anti-entropy reads the records of the peer it compares with, and each node's pace
-// (actors/node/background_gate.hpp) judges the foreground of its own node only: a peer's
-// background reads are not foreground there. So a worker paced by its own gate alone ran at its
-// own node's speed however slow the peer's clients were: in a refill of 10M keys the wiped
-// replica, whose own replica latency was high because it was being refilled (so its relative
-// target was wide), pulled from its peers at 20-30 units a second while the node its clients
-// used sat at its floor of one. Before each unit that read the peer's records, the worker
-// therefore asks the peer's vnodes for the pause its pace asks (pace_atom) and waits the longer
-// of the two. Units that only send records to a peer do not ask (anti_entropy.cpp, and the
-// handoff): a node taking records in is slow because it takes them in, and a 10M join whose
-// batches waited for the joining node's pause went at a third of its speed. A peer that does
-// not answer in time (gone, cut off, a build without pace_atom) counts as asking none.
+// A unit of anti-entropy's repairs loads two nodes: the worker's own and the other side, whose
+// records it reads or which takes in the records it lacks. Each node's pace
+// (actors/node/background_gate.hpp) judges the foreground of its own node only, and a peer's
+// background reads and writes are not foreground there. So a worker paced by its own gate alone
+// ran at its own node's speed however slow the peer's clients were: in a refill of 10M keys the
+// wiped replica, whose own replica latency was high because it was being refilled (so its
+// relative target was wide), pulled from its peers at 20-30 units a second while the node its
+// clients used sat at its floor of one. Before each unit the worker therefore asks the other
+// side's vnodes for the pause its pace asks (pace_atom) and waits the longer of the two. A peer
+// that does not answer in time (gone, cut off, a build without pace_atom) counts as asking none.
+// The handoff does not ask its target: a joining node is slow because it takes the handoff in,
+// and a 10M join whose batches waited for its pause went at a fifth of its speed
+// (BENCHMARKS.md), an operator's wait that spared clients little.
 #pragma once
 
 #include <algorithm>
@@ -23,7 +24,7 @@
 
 namespace actorkv {
 
-/// Calls `then(pause)` with the pause before the next unit of background work that reads `peer`:
+/// Calls `then(pause)` with the pause before the next unit of background work that loads `peer`:
 /// the longest of `floor`, `gate`'s pause and the pause `peer` asks for. Without a gate (workers
 /// run unpaced) it calls `then(floor)` at once and asks nobody.
 template <class Self, class Timeout, class Then>

@@ -274,20 +274,6 @@ BOOST_FIXTURE_TEST_CASE(each_unit_of_repairs_waits_the_pause_the_other_side_asks
   repairs_go_a_unit_a_second([&] { advance(1000ms); });
 }
 
-BOOST_FIXTURE_TEST_CASE(units_that_only_send_records_there_do_not_wait_the_pause_it_asks,
-                        paced_fixture) {
-  // The other side lost everything (a wiped replica): every key is sent there without a read.
-  // It is slow because it takes them in, and its pace asks a second between units; waiting for
-  // it would only slow its refill (990 keys in units of 8: two minutes instead of two seconds).
-  peer->engine = storage::make_memory_engine();
-  peer->pause_ms = 1000;
-  for (int i = 0; i < 40; ++i) // the round starts at 1 s; then a unit each 16 ms at most
-    advance(100ms);
-  BOOST_TEST(peer->reads.empty());
-  BOOST_TEST(peer->merges.size() == 990u); // every key here (k100 .. k109 were only there)
-  BOOST_TEST(leaves_here() == leaves_there());
-}
-
 BOOST_FIXTURE_TEST_CASE(a_round_repairs_exactly_the_differing_keys_a_few_at_a_time, ae_fixture) {
   BOOST_REQUIRE(leaves_here() != leaves_there());
   advance(1000ms); // the first round starts: trees, the differing leaves' keys, then repairs

@@ -232,7 +232,7 @@ BOOST_FIXTURE_TEST_CASE(fast_client_requests_leave_the_stream_at_full_speed, han
 
 BOOST_FIXTURE_TEST_CASE(batches_do_not_wait_the_pause_the_target_asks, handoff_fixture) {
   // The target's pace asks a second between units: it is slow because it takes the handoff in
-  // (a joining node). Waiting for it held a 10M join at a third of its speed, sparing no client.
+  // (a joining node). Waiting for it held a 10M join at a fifth of its speed.
   foreground_second(1ms);
   target->pause_ms = 1000;
   start(); // no virtual time passes: every batch goes as soon as the last was acknowledged
