@@ -120,7 +120,7 @@ using vnode_actor = caf::typed_actor<
                     std::vector<uint64_t>>::with<std::vector<key_digest>>,
     /// The pause, in milliseconds, this node's background pace asks between two units of
     /// background work now (0: none): a peer's worker whose units load this node waits at least
-    /// that long (actors/node/peer_pause.hpp).
+    /// that long (actors/node/anti_entropy.cpp).
     caf::replies_to<pace_atom>::with<uint32_t>>;
 
 /// Replica gateway: where a node's peers' coordinators send their batches of replica calls

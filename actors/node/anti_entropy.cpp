@@ -1,5 +1,6 @@
 #include "actors/node/anti_entropy.hpp"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -7,7 +8,6 @@
 
 #include "actors/node/event_log.hpp"
 #include "actors/node/peer_directory.hpp"
-#include "actors/node/peer_pause.hpp"
 #include "messages/dvv.hpp"
 #include "storage/merkle_tree.hpp"
 
@@ -53,6 +53,38 @@ void next_partition(self_ptr self);
 std::chrono::milliseconds background_pause(self_ptr self, std::chrono::milliseconds floor) {
   auto& o = self->state.options;
   return o.background ? o.background->pause(self->clock().now(), floor) : floor;
+}
+
+// A unit of anti-entropy's repairs loads two nodes: the worker's own and the other side, whose
+// records it reads or which takes in the records it lacks. Each node's pace
+// (background_gate.hpp) judges the foreground of its own node only, and a peer's
+// background reads and writes are not foreground there. So a worker paced by its own gate alone
+// ran at its own node's speed however slow the peer's clients were: in a refill of 10M keys the
+// wiped replica, whose own replica latency was high because it was being refilled (so its
+// relative target was wide), pulled from its peers at 20-30 units a second while the node its
+// clients used sat at its floor of one. Before each unit the worker therefore asks the other
+// side's vnodes for the pause its pace asks (pace_atom) and waits the longer of the two. A peer
+// that does not answer in time (gone, cut off, a build without pace_atom) counts as asking none.
+// The handoff does not ask its target: a joining node is slow because it takes the handoff in,
+// and a 10M join whose batches waited for its pause went at a fifth of its speed
+// (BENCHMARKS.md), an operator's wait that spared clients little.
+
+/// Calls `then(pause)` with the pause before the next unit of repairs against `remote`: the
+/// longer of this node's and the one `remote` asks for (none without a gate: unpaced).
+template <class Then>
+void unit_pause(self_ptr self, const vnode_actor& remote, Then then) {
+  auto& o = self->state.options;
+  if (!o.background) {
+    then(std::chrono::milliseconds{0});
+    return;
+  }
+  self->request(remote, o.timeout, pace_atom::value)
+      .then(
+          [=](uint32_t theirs) {
+            then(std::max(background_pause(self, std::chrono::milliseconds{0}),
+                          std::chrono::milliseconds{theirs}));
+          },
+          [=](caf::error&) { then(background_pause(self, std::chrono::milliseconds{0})); });
 }
 
 /// Moves on to the next partition after the pause that spares foreground work.
@@ -167,9 +199,8 @@ void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
   }
   q->in_unit = 0;
   // A unit's repairs load the other side too (reads there, or records it takes in): its pace
-  // counts (actors/node/peer_pause.hpp).
-  pause_for_both(self, st.options.background, q->remote, std::chrono::milliseconds{0},
-                 st.options.timeout, [self, q](std::chrono::milliseconds pause) {
+  // counts (unit_pause).
+  unit_pause(self, q->remote, [self, q](std::chrono::milliseconds pause) {
                    if (pause.count() == 0) {
                      pump(self, q);
                      return;

@@ -3,7 +3,8 @@
 // names its partition. One actor per node, not one per partition: a vnode held no state of its
 // own (storage keeps each partition's records and Merkle leaves), and one per partition cost
 // every node Q actors and every peer Q handles of it. It serves reads and writes from the storage
-// actor, held back by injected faults (actors/node/fault_gate.hpp) as its node tells it.
+// actor, held back by injected faults (actors/node/fault_gate.hpp) as its node tells it, and
+// tells peers' anti-entropy the pause its node's pace asks (pace_atom, actors/node/anti_entropy.cpp).
 #pragma once
 
 #include <memory>
