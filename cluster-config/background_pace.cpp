@@ -91,9 +91,16 @@ void background_pace::judge(clock::time_point window_end) {
     last_p99_ = percentile_99();
     // A calibration window says nothing of what the kept rate costs: the rate stays.
     if (phase == 0) {
-      if (last_p99_ > target())
+      auto judged = target();
+      // Slack is below 3/4 of the target, or below halfway from the floor's p99 to the target if
+      // that is higher: a target of 130% of the floor's p99 has its 3/4 under the floor itself,
+      // which held a node whose requests saw just the floor's p99 at the floor for good.
+      auto slack = judged * 3 / 4;
+      if (floors_measured_ >= floors_before_relative) // the floor counts, and is below the target
+        slack = std::max(slack, (floor_p99_ + judged) / 2);
+      if (last_p99_ > judged)
         rate_ = std::max(options_.min_rate, rate_ / 2);
-      else if (last_p99_ * 4 < target() * 3)
+      else if (last_p99_ < slack)
         rate_ = std::min(options_.max_rate, rate_ + options_.max_rate / 20);
     }
   }

@@ -4,7 +4,8 @@
 // trailing window the window's 99th percentile is compared with a target:
 //   - above the target: the background rate is halved (multiplicative decrease), never below a
 //     floor, so background work slows but always progresses;
-//   - well below it (under 3/4 of the target): the rate rises by a step (additive increase);
+//   - well below it (under 3/4 of the target, or under halfway from the floor's p99 below to the
+//     target when that is higher): the rate rises by a step (additive increase);
 //   - too few requests to judge (an idle node): the rate doubles, since nothing can suffer.
 // A target below what the foreground sees with background work at its floor cannot be met by
 // yielding: it would hold background work at the floor for hours (a join of 250,000 keys at 64
