@@ -233,7 +233,7 @@ struct background_settings {
   /// When the p99 with background work at its floor is already above target_p99_ms, the p99
   /// background work may bring the requests to, in percent of that floor's p99 (100: hold
   /// background work at its floor until the target is met again).
-  uint32_t max_slowdown_percent = 150;
+  uint32_t max_slowdown_percent = 130;
 };
 
 /// The largest background.target_p99_ms: a minute.

@@ -773,7 +773,7 @@ BOOST_AUTO_TEST_CASE(background_target_is_read_and_bounded) {
 BOOST_AUTO_TEST_CASE(background_slowdown_is_a_percentage_of_at_least_100) {
   auto m = parse_manifest(store_head + two_nodes, "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
-  BOOST_CHECK_EQUAL(m->background.max_slowdown_percent, 150u);
+  BOOST_CHECK_EQUAL(m->background.max_slowdown_percent, 130u);
   m = parse_manifest(store_head + "[background]\nmax_slowdown_percent = 120\n" + two_nodes,
                      "x.toml");
   BOOST_REQUIRE_MESSAGE(m, why(m));
