@@ -244,8 +244,8 @@ BOOST_AUTO_TEST_CASE(at_130_percent_requests_at_the_floors_p99_let_background_wo
   BOOST_TEST(pace.floor_p99().count() >= 40000);
   for (int w = 0; w < 4; ++w)
     t = window(pace, t, 1000, 50, 40ms); // the floor's p99: slack
-  BOOST_TEST(pace.rate(t) == 21); // four steps of 5 above the floor
-  t = window(pace, t, 1000, 50, 60ms); // above 130% of the floor
+  BOOST_TEST(pace.rate(t) == 21);        // four steps of 5 above the floor
+  t = window(pace, t, 1000, 50, 60ms);   // above 130% of the floor
   BOOST_TEST(pace.rate(t) == 10.5);
 }
 
