@@ -206,6 +206,10 @@ struct cluster_status {
   uint64_t ae_partitions = 0;         ///< partitions the round visits
   uint64_t ae_repairs_running = 0;    ///< keys being repaired now (at most [anti_entropy] repairs)
   uint64_t ae_repairs_this_round = 0; ///< keys repaired so far in the round under way
+  /// The pause (ms) anti-entropy's last unit of repairs waited because the other side's pace asked
+  /// more than this node's, and that side's name (0 and empty: its own pause decided).
+  uint32_t ae_peer_pause_ms = 0;
+  std::string ae_paced_by;
   /// The answering node's background pace ([background]): units (handoff batches, anti-entropy
   /// partitions) admitted per second, the p99 of its requests in the last 2 s window (0: too few
   /// to judge) and the target judged: the configured one, or max_slowdown_percent of the p99
@@ -230,10 +234,10 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.handoff_keys_sent, x.handoff_keys_total, x.handoff_queued, x.clock_skew_ms,
            x.clock_skewed, x.max_clock_skew_ms, x.memory_budget, x.memory_in_flight, x.memory_peak,
            x.overloaded_refusals, x.starting, x.integrity_check, x.ae_partition, x.ae_partitions,
-           x.ae_repairs_running, x.ae_repairs_this_round, x.background_rate, x.background_max_rate,
-           x.background_p99_us, x.background_target_us, x.background_floor_p99_us,
-           x.background_configured_target_us, x.tombstones_collected, x.collection_sweeps,
-           x.entries_pruned);
+           x.ae_repairs_running, x.ae_repairs_this_round, x.ae_peer_pause_ms, x.ae_paced_by,
+           x.background_rate, x.background_max_rate, x.background_p99_us, x.background_target_us,
+           x.background_floor_p99_us, x.background_configured_target_us, x.tombstones_collected,
+           x.collection_sweeps, x.entries_pruned);
 }
 
 /// One member's own status as a node asked it of each member for a cluster-wide view (HTTP

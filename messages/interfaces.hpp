@@ -145,7 +145,8 @@ using replica_answers_actor =
 ///    membership_view format 3 (tombstones).
 /// 4: membership_view format 4 (retired replica ids in the view, its digest and its deltas).
 /// 5: cluster_status's entries_pruned (version-vector entries of retired replica ids pruned).
-constexpr uint32_t protocol_version = 5;
+/// 6: cluster_status's ae_peer_pause_ms and ae_paced_by (anti-entropy waiting a peer's pace).
+constexpr uint32_t protocol_version = 6;
 
 /// Peer handshake: who a node is, with which instance settings, and the two actors that serve its
 /// peers (a constant size, whatever the number of partitions).
@@ -368,12 +369,18 @@ struct anti_entropy_stats {
   uint64_t partitions = 0;         ///< partitions the round under way visits
   uint64_t repairs_running = 0;    ///< keys being repaired now
   uint64_t repairs_this_round = 0; ///< keys repaired so far in the round under way
+  /// While a partition's repairs go on: the pause (ms) its last unit waited because the other
+  /// side's pace asked more than this node's, and that side's name; 0 and empty when this node's
+  /// own pause decided.
+  uint32_t peer_pause_ms = 0;
+  std::string paced_by;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, anti_entropy_stats& x) {
   return f(caf::meta::type_name("actorkv::anti_entropy_stats"), x.rounds, x.repairs_last_round,
-           x.repairs_total, x.partition, x.partitions, x.repairs_running, x.repairs_this_round);
+           x.repairs_total, x.partition, x.partitions, x.repairs_running, x.repairs_this_round,
+           x.peer_pause_ms, x.paced_by);
 }
 
 /// Hint keeper: delivers the hints this node holds to their targets once those are up, deleting

@@ -571,6 +571,8 @@ std::string status_json(const cluster_status& s) {
   body.num("ae_partitions", s.ae_partitions);
   body.num("ae_repairs_running", s.ae_repairs_running);
   body.num("ae_repairs_this_round", s.ae_repairs_this_round);
+  body.num("ae_peer_pause_ms", s.ae_peer_pause_ms);
+  body.str("ae_paced_by", s.ae_paced_by);
   body.raw("background_rate", std::to_string(s.background_rate));
   body.raw("background_max_rate", std::to_string(s.background_max_rate));
   body.num("background_p99_us", s.background_p99_us);

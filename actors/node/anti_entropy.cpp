@@ -22,6 +22,7 @@ using ae_impl = anti_entropy_actor::extend<caf::reacts_to<caf::tick_atom>,
 /// options.unit keys with the background pause between two units.
 struct repair_queue {
   partition_id partition = 0;
+  std::string peer; ///< the other side's name
   vnode_actor remote;
   std::vector<bytes> keys;
   std::vector<bool> absent_there; ///< per key: the other side did not list it
@@ -70,10 +71,13 @@ std::chrono::milliseconds background_pause(self_ptr self, std::chrono::milliseco
 // (BENCHMARKS.md), an operator's wait that spared clients little.
 
 /// Calls `then(pause)` with the pause before the next unit of repairs against `remote`: the
-/// longer of this node's and the one `remote` asks for (none without a gate: unpaced).
+/// longer of this node's and the one `remote` asks for (none without a gate: unpaced). When the
+/// other side's is longer, status says so (stats.peer_pause_ms, stats.paced_by).
 template <class Then>
-void unit_pause(self_ptr self, const vnode_actor& remote, Then then) {
+void unit_pause(self_ptr self, const std::string& peer, const vnode_actor& remote, Then then) {
   auto& o = self->state.options;
+  self->state.stats.peer_pause_ms = 0;
+  self->state.stats.paced_by.clear();
   if (!o.background) {
     then(std::chrono::milliseconds{0});
     return;
@@ -81,14 +85,20 @@ void unit_pause(self_ptr self, const vnode_actor& remote, Then then) {
   self->request(remote, o.timeout, pace_atom::value)
       .then(
           [=](uint32_t theirs) {
-            then(std::max(background_pause(self, std::chrono::milliseconds{0}),
-                          std::chrono::milliseconds{theirs}));
+            auto own = background_pause(self, std::chrono::milliseconds{0});
+            if (std::chrono::milliseconds{theirs} > own) {
+              self->state.stats.peer_pause_ms = theirs;
+              self->state.stats.paced_by = peer;
+            }
+            then(std::max(own, std::chrono::milliseconds{theirs}));
           },
           [=](caf::error&) { then(background_pause(self, std::chrono::milliseconds{0})); });
 }
 
 /// Moves on to the next partition after the pause that spares foreground work.
 void done_with_partition(self_ptr self) {
+  self->state.stats.peer_pause_ms = 0;
+  self->state.stats.paced_by.clear();
   ++self->state.next;
   self->state.stats.partition = self->state.next;
   self->delayed_send(self, background_pause(self, self->state.options.pace), caf::tick_atom::value,
@@ -200,7 +210,7 @@ void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
   q->in_unit = 0;
   // A unit's repairs load the other side too (reads there, or records it takes in): its pace
   // counts (unit_pause).
-  unit_pause(self, q->remote, [self, q](std::chrono::milliseconds pause) {
+  unit_pause(self, q->peer, q->remote, [self, q](std::chrono::milliseconds pause) {
                    if (pause.count() == 0) {
                      pump(self, q);
                      return;
@@ -210,7 +220,8 @@ void pump(self_ptr self, const std::shared_ptr<repair_queue>& q) {
                  });
 }
 
-void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector<uint64_t> leaves) {
+void compare_keys(self_ptr self, partition_id p, std::string peer, vnode_actor remote,
+                  std::vector<uint64_t> leaves) {
   auto timeout = self->state.options.timeout;
   self->request(self->state.options.storage, timeout, leafkeys_atom::value, p, leaves)
       .then(
@@ -234,6 +245,7 @@ void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector
                       }
                       auto q = std::make_shared<repair_queue>();
                       q->partition = p;
+                      q->peer = peer;
                       q->remote = remote;
                       for (auto& [key, d] : digests)
                         if (d.mine != d.theirs || d.mine == 0) {
@@ -247,7 +259,7 @@ void compare_keys(self_ptr self, partition_id p, vnode_actor remote, std::vector
           [=](caf::error&) { done_with_partition(self); });
 }
 
-void compare_trees(self_ptr self, partition_id p, vnode_actor remote) {
+void compare_trees(self_ptr self, partition_id p, std::string peer, vnode_actor remote) {
   auto timeout = self->state.options.timeout;
   auto storage = self->state.options.storage;
   auto leaf_depth = static_cast<uint32_t>(storage::merkle_tree{}.leaf_bits());
@@ -276,7 +288,7 @@ void compare_trees(self_ptr self, partition_id p, vnode_actor remote) {
                                           for (auto i :
                                                storage::merkle_tree::differing(mine, theirs))
                                             leaves.push_back(i);
-                                          compare_keys(self, p, remote, std::move(leaves));
+                                          compare_keys(self, p, peer, remote, std::move(leaves));
                                         },
                                         [=](caf::error&) { done_with_partition(self); });
                               },
@@ -295,7 +307,7 @@ void next_partition(self_ptr self) {
     for (size_t k = 0; k < others.size(); ++k) {
       auto& name = others[(st.stats.rounds + k) % others.size()];
       if (auto* vnode = st.peers.vnodes(name)) {
-        compare_trees(self, p, *vnode);
+        compare_trees(self, p, name, *vnode);
         return;
       }
     }

@@ -125,6 +125,8 @@ caf::result<cluster_status> full_status(self_ptr self) {
             g->status.ae_partitions = ae.partitions;
             g->status.ae_repairs_running = ae.repairs_running;
             g->status.ae_repairs_this_round = ae.repairs_this_round;
+            g->status.ae_peer_pause_ms = ae.peer_pause_ms;
+            g->status.ae_paced_by = ae.paced_by;
             g->one_done();
           },
           ignore);

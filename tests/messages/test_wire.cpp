@@ -297,6 +297,8 @@ BOOST_AUTO_TEST_CASE(cluster_status_round_trips_with_why_a_node_is_starting) {
       member_status{"n2", "127.0.0.1:7102", 2, true, 7, "valid", 7, int64_t{-3}, "eu-west"});
   st.max_clock_skew_ms = 1000;
   st.starting = "connected to 1 of 2 peers, waiting for n3 (at most 4.0 s more)";
+  st.ae_peer_pause_ms = 250;
+  st.ae_paced_by = "n3";
   auto out = round_trip(st);
   BOOST_TEST(out.node == "n1");
   BOOST_REQUIRE_EQUAL(out.members.size(), 1u);
@@ -304,6 +306,8 @@ BOOST_AUTO_TEST_CASE(cluster_status_round_trips_with_why_a_node_is_starting) {
   BOOST_TEST(out.members[0].zone == "eu-west");
   BOOST_TEST(out.max_clock_skew_ms == 1000u);
   BOOST_TEST(out.starting == st.starting);
+  BOOST_TEST(out.ae_peer_pause_ms == 250u);
+  BOOST_TEST(out.ae_paced_by == "n3");
 }
 
 BOOST_AUTO_TEST_CASE(a_peer_hello_round_trips_with_its_detector_mode) {

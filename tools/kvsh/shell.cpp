@@ -463,6 +463,9 @@ struct shell::impl {
         out << "; round " << s.ae_rounds + 1 << " at partition " << s.ae_partition << " of "
             << s.ae_partitions << ", " << s.ae_repairs_this_round << " repaired, "
             << s.ae_repairs_running << " repairs running";
+      if (s.ae_peer_pause_ms > 0)
+        out << "; its units wait the " << s.ae_peer_pause_ms << " ms pause " << s.ae_paced_by
+            << "'s pace asks";
       out << std::endl;
       out << "tombstones collected: " << s.tombstones_collected << " in " << s.collection_sweeps
           << " sweeps" << std::endl;

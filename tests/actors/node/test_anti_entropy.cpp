@@ -261,6 +261,8 @@ BOOST_FIXTURE_TEST_CASE(while_foreground_requests_are_slow_each_unit_of_repairs_
   // A wiped replica differs in every key of a partition: with pauses only between partitions, a
   // partition's repairs all ran at full speed whatever foreground requests saw.
   slow_foreground_for(4000ms); // the gate falls to its floor; the first round starts at 1 s
+  answer_reads();
+  BOOST_TEST(stats().peer_pause_ms == 0u); // this node's own pause decides, not the other side's
   // One unit (8 keys) at a time, then a second's pause: 40 keys take 5 units, about 4 s.
   repairs_go_a_unit_a_second([&] { slow_foreground_for(1000ms); });
 }
@@ -271,7 +273,13 @@ BOOST_FIXTURE_TEST_CASE(each_unit_of_repairs_waits_the_pause_the_other_side_asks
   // side too (a wiped replica pulling from its peers), so its pause counts.
   peer->pause_ms = 1000;
   advance(1000ms); // the first round starts
+  answer_reads();  // the first unit: then it waits, and status says for whom
+  BOOST_TEST(stats().peer_pause_ms == 1000u);
+  BOOST_TEST(stats().paced_by == "n2");
   repairs_go_a_unit_a_second([&] { advance(1000ms); });
+  advance(1000ms); // the partition is done: nothing waits any more
+  BOOST_TEST(stats().peer_pause_ms == 0u);
+  BOOST_TEST(stats().paced_by.empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(a_round_repairs_exactly_the_differing_keys_a_few_at_a_time, ae_fixture) {
