@@ -70,14 +70,19 @@ std::chrono::milliseconds background_pause(self_ptr self, std::chrono::milliseco
 // and a 10M join whose batches waited for its pause went at a fifth of its speed
 // (BENCHMARKS.md), an operator's wait that spared clients little.
 
+/// Status no longer says a peer's pace holds the worker back.
+void clear_peer_pause(anti_entropy_stats& stats) {
+  stats.peer_pause_ms = 0;
+  stats.paced_by.clear();
+}
+
 /// Calls `then(pause)` with the pause before the next unit of repairs against `remote`: the
 /// longer of this node's and the one `remote` asks for (none without a gate: unpaced). When the
 /// other side's is longer, status says so (stats.peer_pause_ms, stats.paced_by).
 template <class Then>
 void unit_pause(self_ptr self, const std::string& peer, const vnode_actor& remote, Then then) {
   auto& o = self->state.options;
-  self->state.stats.peer_pause_ms = 0;
-  self->state.stats.paced_by.clear();
+  clear_peer_pause(self->state.stats);
   if (!o.background) {
     then(std::chrono::milliseconds{0});
     return;
@@ -97,8 +102,7 @@ void unit_pause(self_ptr self, const std::string& peer, const vnode_actor& remot
 
 /// Moves on to the next partition after the pause that spares foreground work.
 void done_with_partition(self_ptr self) {
-  self->state.stats.peer_pause_ms = 0;
-  self->state.stats.paced_by.clear();
+  clear_peer_pause(self->state.stats);
   ++self->state.next;
   self->state.stats.partition = self->state.next;
   self->delayed_send(self, background_pause(self, self->state.options.pace), caf::tick_atom::value,
