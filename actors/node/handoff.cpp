@@ -12,6 +12,7 @@
 #include "actors/node/event_log.hpp"
 #include "actors/node/peer_directory.hpp"
 #include "messages/error.hpp"
+#include "storage/merkle_tree.hpp"
 #include "storage/record_codec.hpp"
 
 namespace actorkv {
@@ -62,6 +63,11 @@ struct handoff_state {
   std::set<stream_key> failed_logged;
   std::set<stream_key> sized; ///< streams whose partition size counts in stats.keys_total
   std::map<stream_key, stream_progress> progress; ///< streams begun and not finished
+  /// Keys each release sent its new replicas before the partition is deleted here (for the log).
+  std::map<partition_id, uint64_t> release_sent;
+  /// The released partition being deleted here, if any (its stream is finished: it still counts
+  /// as queued, so status says releases run until the last one is deleted).
+  std::optional<partition_id> dropping;
   /// The running stream's next batch (or a release's next deletion step), while it waits out the
   /// background pause.
   std::function<void()> paused_batch;
@@ -87,6 +93,11 @@ std::vector<stream_key> open_streams(handoff_state& st) {
         out.push_back(k);
     }
   return out;
+}
+
+/// What status counts as queued here: the streams to run and a partition being deleted.
+uint32_t queued(handoff_state& st) {
+  return static_cast<uint32_t>(open_streams(st).size()) + (st.dropping ? 1 : 0);
 }
 
 void next_stream(self_ptr self);
@@ -123,8 +134,11 @@ void stream_failed(self_ptr self, uint64_t id, const stream_key& k, const std::s
   }
   if (st.failed_logged.insert(k).second)
     log_event(log_subsystem::handoff, st.options.node,
-              "handoff of partition " + std::to_string(k.partition) + " to " + k.target +
-                  " interrupted (" + why + "); it resumes after the last key acknowledged");
+              k.release
+                  ? "release of partition " + std::to_string(k.partition) + " to " + k.target +
+                        " interrupted (" + why + "); it compares again"
+                  : "handoff of partition " + std::to_string(k.partition) + " to " + k.target +
+                        " interrupted (" + why + "); it resumes after the last key acknowledged");
   schedule(self, st.options.retry);
 }
 
@@ -157,6 +171,7 @@ void stream_finished(self_ptr self, uint64_t id, const stream_key& k) {
           return;
         }
   st.active = ++st.last_id;
+  st.dropping = k.partition;
   drop_step(self, st.active, k, 0);
 }
 
@@ -175,16 +190,22 @@ void drop_step(self_ptr self, uint64_t drop_id, stream_key k, uint64_t deleted) 
               return;
             }
             ++st.stats.partitions_released;
+            auto sent = st.release_sent[k.partition];
+            st.release_sent.erase(k.partition);
             log_event(log_subsystem::handoff, st.options.node,
-                      "partition " + std::to_string(k.partition) + " handed off; " +
+                      "partition " + std::to_string(k.partition) + " handed off (" +
+                          std::to_string(sent) + " keys its new replicas lacked sent first); " +
                           std::to_string(deleted + dropped) + " records deleted here");
             self->send(st.options.listener, release_atom::value, k.partition);
+            st.dropping.reset();
             if (st.active == drop_id)
               st.active = 0;
             next_stream(self);
           },
           [=](caf::error& err) {
-            // What is left stays; the next list retries the release (streaming again is harmless).
+            // What is left stays; the next list retries the release (comparing again is
+            // harmless).
+            self->state.dropping.reset();
             for (auto& t : self->state.tasks)
               if (t.release && t.partition == k.partition)
                 for (auto& target : t.targets)
@@ -242,6 +263,10 @@ void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target) {
                           return;
                         auto& st = self->state;
                         st.stats.keys_sent += count;
+                        if (k.release) { // not counted in advance (see send_release_keys)
+                          st.stats.keys_total += count;
+                          st.release_sent[k.partition] += count;
+                        }
                         if (st.active != id)
                           return;
                         auto& pr = st.progress[k];
@@ -259,9 +284,165 @@ void send_batch(self_ptr self, uint64_t id, stream_key k, vnode_actor target) {
           [=](caf::error& err) { stream_failed(self, id, k, "reading it: " + describe(err)); });
 }
 
+/// Leaves of a released partition whose keys one unit lists on both sides (about 2,400 keys at
+/// 10M keys per node and Q = 256).
+constexpr size_t release_leaves_per_unit = 16;
+
+/// A release's comparison with one new replica: the leaves whose digests differ there, and the
+/// keys of the unit under way that it lacks.
+struct release_diff {
+  std::vector<uint64_t> leaves;
+  size_t next_leaf = 0;
+  std::vector<bytes> keys;
+  size_t next_key = 0;
+};
+
+void compare_release_unit(self_ptr self, uint64_t id, stream_key k, vnode_actor target,
+                          std::shared_ptr<release_diff> d);
+
+/// Sends the target up to `batch` of the unit's keys it lacks (each read here, merged there),
+/// then, after the background pause, the next ones, then compares the next unit's leaves.
+void send_release_keys(self_ptr self, uint64_t id, stream_key k, vnode_actor target,
+                       std::shared_ptr<release_diff> d) {
+  auto& st = self->state;
+  if (st.active != id)
+    return;
+  if (d->next_key == d->keys.size()) {
+    after_pause(self, id, [=] { compare_release_unit(self, id, k, target, d); });
+    return;
+  }
+  auto count =
+      std::min<size_t>(std::max<uint32_t>(st.options.batch, 1), d->keys.size() - d->next_key);
+  auto left = std::make_shared<size_t>(count);
+  auto failed = std::make_shared<bool>(false);
+  auto sent = std::make_shared<uint64_t>(0);
+  auto timeout = st.options.timeout;
+  auto one_done = [=] {
+    if (--*left > 0 || *failed)
+      return;
+    auto& st = self->state;
+    // A release's keys become known as its comparison finds them: they count in the total too,
+    // so that progress stays within it.
+    st.stats.keys_sent += *sent;
+    st.stats.keys_total += *sent;
+    st.release_sent[k.partition] += *sent;
+    if (st.active != id)
+      return;
+    d->next_key += count;
+    after_pause(self, id, [=] { send_release_keys(self, id, k, target, d); });
+  };
+  auto fail = [=](const std::string& why) {
+    if (*failed)
+      return;
+    *failed = true;
+    stream_failed(self, id, k, why);
+  };
+  for (size_t i = d->next_key; i < d->next_key + count; ++i) {
+    auto key = d->keys[i];
+    self->request(st.options.storage, timeout, read_atom::value, k.partition, key)
+        .then(
+            [=](replica_read& mine) {
+              if (!mine.found) { // deleted here since, or unreadable: nothing to hand on
+                one_done();
+                return;
+              }
+              self->request(target, timeout, merge_atom::value, k.partition, key, mine.rec)
+                  .then(
+                      [=](const record&) {
+                        ++*sent;
+                        one_done();
+                      },
+                      [=](caf::error& err) { fail(describe(err)); });
+            },
+            [=](caf::error& err) { fail("reading it: " + describe(err)); });
+  }
+}
+
+/// Lists the keys of the next unit's differing leaves on both sides and sends the target those
+/// it lacks or holds otherwise; the stream is finished once every differing leaf is through.
+void compare_release_unit(self_ptr self, uint64_t id, stream_key k, vnode_actor target,
+                          std::shared_ptr<release_diff> d) {
+  auto& st = self->state;
+  if (st.active != id)
+    return;
+  if (d->next_leaf == d->leaves.size()) {
+    stream_finished(self, id, k);
+    return;
+  }
+  auto end = std::min(d->leaves.size(), d->next_leaf + release_leaves_per_unit);
+  std::vector<uint64_t> unit(d->leaves.begin() + d->next_leaf, d->leaves.begin() + end);
+  auto timeout = st.options.timeout;
+  self->request(st.options.storage, timeout, leafkeys_atom::value, k.partition, unit)
+      .then(
+          [=](std::vector<key_digest>& mine) {
+            self->request(target, timeout, leafkeys_atom::value, k.partition, unit)
+                .then(
+                    [=](std::vector<key_digest>& theirs) {
+                      if (self->state.active != id)
+                        return;
+                      std::map<bytes, uint64_t> there;
+                      for (auto& kd : theirs)
+                        there.emplace(std::move(kd.key), kd.digest);
+                      d->keys.clear();
+                      d->next_key = 0;
+                      // Digest 0: unreadable here, nothing to hand on (anti-entropy's business).
+                      for (auto& kd : mine)
+                        if (kd.digest != 0) {
+                          auto it = there.find(kd.key);
+                          if (it == there.end() || it->second != kd.digest)
+                            d->keys.push_back(std::move(kd.key));
+                        }
+                      d->next_leaf = end;
+                      send_release_keys(self, id, k, target, d);
+                    },
+                    [=](caf::error& err) {
+                      stream_failed(self, id, k, "listing its keys: " + describe(err));
+                    });
+          },
+          [=](caf::error& err) {
+            stream_failed(self, id, k, "listing keys here: " + describe(err));
+          });
+}
+
+/// A release hands the new replica only what it lacks: it took the partition in from the
+/// transfer and the writes coordinators sent it during the change, so streaming every record
+/// once more (as releases first did) mostly sent what it held. The Merkle trees of both sides
+/// name the leaves that differ; in those, the keys whose digests differ are sent. Without a tree
+/// here (or with trees of another shape) every record is streamed.
+void start_release(self_ptr self, uint64_t id, stream_key k, vnode_actor target) {
+  auto& st = self->state;
+  auto timeout = st.options.timeout;
+  auto depth = static_cast<uint32_t>(storage::tree_leaf_bits);
+  self->request(st.options.storage, timeout, tree_atom::value, k.partition, depth)
+      .then(
+          [=](std::vector<uint64_t>& mine) {
+            self->request(target, timeout, tree_atom::value, k.partition, depth)
+                .then(
+                    [=](std::vector<uint64_t>& theirs) {
+                      if (self->state.active != id)
+                        return;
+                      if (mine.size() != theirs.size()) {
+                        send_batch(self, id, k, target);
+                        return;
+                      }
+                      auto d = std::make_shared<release_diff>();
+                      for (auto leaf : storage::merkle_tree::differing(mine, theirs))
+                        d->leaves.push_back(leaf);
+                      compare_release_unit(self, id, k, target, d);
+                    },
+                    [=](caf::error& err) {
+                      stream_failed(self, id, k, "reading its tree: " + describe(err));
+                    });
+          },
+          [=](caf::error&) {
+            if (self->state.active == id)
+              send_batch(self, id, k, target);
+          });
+}
+
 void next_stream(self_ptr self) {
   auto& st = self->state;
-  st.stats.tasks_queued = static_cast<uint32_t>(open_streams(st).size());
+  st.stats.tasks_queued = queued(st);
   if (st.active != 0)
     return;
   bool waiting = false;
@@ -286,7 +467,10 @@ void next_stream(self_ptr self) {
     auto& pr = st.progress[k];
     if (pr.cursor.empty() && !pr.since_us)
       pr.acked_read_us = st.options.wall(); // nothing acknowledged yet: nothing to catch up on
-    send_batch(self, st.active, k, *target);
+    if (k.release && pr.cursor.empty() && !pr.owed_since_us)
+      start_release(self, st.active, k, *target);
+    else
+      send_batch(self, st.active, k, *target);
     return;
   }
   if (waiting)
@@ -313,15 +497,16 @@ handoff_impl::behavior_type handoff_behavior(self_ptr self, handoff_options opti
         st.tasks = std::move(tasks);
         // Progress counts each stream's partition as large as it is when the stream is queued
         // (storage counts without reading records; nothing waits for it).
+        // A release sends only what its new replicas lack: not counted.
         for (auto& k : open_streams(st))
-          if (st.sized.insert(k).second)
+          if (!k.release && st.sized.insert(k).second)
             self->request(st.options.storage, st.options.timeout, count_atom::value, k.partition)
                 .then([=](uint64_t n) { self->state.stats.keys_total += n; }, [](caf::error&) {});
         next_stream(self);
       },
       [=](status_atom) {
         auto& st = self->state;
-        st.stats.tasks_queued = static_cast<uint32_t>(open_streams(st).size());
+        st.stats.tasks_queued = queued(st);
         return st.stats;
       },
       [=](caf::tick_atom) {

@@ -9,8 +9,9 @@
 // more pass that sends only the records with a sibling stamped since the interruption (less
 // `clock_margin`), and so on until a pass runs without one. Each finished transfer is reported to
 // the node. A release (a partition this node no longer replicates) waits `release_grace` so that
-// coordinators still using the old ring finish, streams the partition to its new replicas once
-// more, then deletes it here.
+// coordinators still using the old ring finish, sends its new replicas the records they lack
+// (the leaves whose Merkle digests differ, and in them the keys whose digests differ), then
+// deletes it here.
 #pragma once
 
 #include <chrono>

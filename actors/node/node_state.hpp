@@ -92,7 +92,7 @@ struct node_state {
   /// reachability does.
   plan_book plans;
   /// Partitions this node replicated before the last ring change and no longer does, with the
-  /// nodes that took them over: streamed to them once more, then deleted here.
+  /// nodes that took them over: sent to them what they lack, then deleted here.
   std::map<partition_id, std::vector<std::string>> releases;
   bool departed = false;
   /// Clients get sessions once this is set: the node is connected to its peers, knows the others

@@ -453,6 +453,11 @@ struct shell::impl {
             << " partition transfers done (ring epoch " << s.ring_epoch << "); this node sent "
             << s.handoff_keys_sent << " of " << s.handoff_keys_total << " keys, "
             << s.handoff_queued << " transfers queued here" << std::endl;
+      else if (s.handoff_queued > 0) // releases (docs/operations.md)
+        out << "ring epoch " << s.ring_epoch << ", no handoff running; this node still releases "
+            << s.handoff_queued
+            << " partitions (sends their new replicas what they lack, then deletes them); it sent "
+            << s.handoff_keys_sent << " keys in handoffs" << std::endl;
       else
         out << "ring epoch " << s.ring_epoch << ", no handoff running; this node sent "
             << s.handoff_keys_sent << " keys in handoffs" << std::endl;

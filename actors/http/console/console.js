@@ -146,13 +146,13 @@ function renderStatus(s) {
   $("ae").textContent = s.ae_rounds + " rounds, " + s.ae_repairs_total + " keys repaired";
   bar("transfers", s.transfers_done, s.transfers_total);
   bar("keys", s.handoff_keys_sent, s.handoff_keys_total);
-  // After a change is promoted, nodes that no longer replicate a partition stream it once more
-  // to its new replicas and drop it (releases): their keys still count in the bar.
+  // After a change is promoted, nodes that no longer replicate a partition send its new
+  // replicas what they lack and drop it (releases): the keys sent count in the bar.
   $("handoff-state").textContent = s.handoff_running
     ? "handoff running: " + s.handoff_queued + " partitions queued on this node"
     : s.handoff_queued > 0
     ? "no handoff running; this node still releases " + s.handoff_queued +
-      " partitions (streams them to their new replicas once more, then drops them)"
+      " partitions (sends their new replicas what they lack, then drops them)"
     : "no handoff running";
   document.body.dataset.members = String(s.members.length);
 }

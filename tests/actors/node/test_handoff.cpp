@@ -248,12 +248,15 @@ BOOST_FIXTURE_TEST_CASE(a_released_partition_is_deleted_in_bounded_steps_that_wa
   target_up(true);
   self->send(handoff, handoff_atom::value, uint64_t{1},
              std::vector<handoff_task>{handoff_task{part, {"n2"}, true}});
-  std::vector<uint64_t> held; // the records left here, second by second
+  std::vector<uint64_t> held;               // the records left here, second by second
+  std::set<uint32_t> queued_while_deleting; // what status counts meanwhile
   for (int second = 0; second < 60 && listener->releases.empty(); ++second) {
     foreground_second(50ms);
     auto n = engine->count(part);
     BOOST_REQUIRE(n);
     held.push_back(*n);
+    if (*n > 0 && *n < 200)
+      queued_while_deleting.insert(stats().tasks_queued);
   }
   BOOST_REQUIRE_EQUAL(listener->releases.size(), 1u);
   BOOST_CHECK_EQUAL(target->held.size(), 200u); // n2 got everything first
@@ -264,6 +267,60 @@ BOOST_FIXTURE_TEST_CASE(a_released_partition_is_deleted_in_bounded_steps_that_wa
       between.insert(n);
   // 200 records in steps of 50: 150, 100 and 50 left at some second.
   BOOST_CHECK_EQUAL(between.size(), 3u);
+  // The release counts as queued until the last record is deleted.
+  BOOST_TEST((queued_while_deleting == std::set<uint32_t>{1}));
+  BOOST_CHECK_EQUAL(stats().tasks_queued, 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_release_sends_the_new_replica_only_the_records_it_lacks,
+                        handoff_fixture) {
+  // n2 took partition `part` in during the change, all but ten keys, and five it holds in an
+  // older version; it also holds a key written only there. Releasing the partition sends those
+  // fifteen, nothing else, and then deletes it here. (Releases once streamed all 200.)
+  for (int i = 10; i < 200; ++i)
+    target->preload(part, b(key_name(i)),
+                    i < 15 ? written("older", i, 500 + i) : written("old", i + 1, 1000 + i));
+  target->preload(part, b("only-there"), written("new", 1, 5000));
+  target_up(true);
+  self->send(handoff, handoff_atom::value, uint64_t{1},
+             std::vector<handoff_task>{handoff_task{part, {"n2"}, true}});
+  for (int second = 0; second < 60 && listener->releases.empty(); ++second)
+    foreground_second(1ms);
+  BOOST_REQUIRE_EQUAL(listener->releases.size(), 1u);
+  std::set<bytes> sent;
+  for (auto& [key, count] : target->merges) {
+    BOOST_TEST(count == 1u);
+    sent.insert(key);
+  }
+  std::set<bytes> lacked;
+  for (int i = 0; i < 15; ++i)
+    lacked.insert(b(key_name(i)));
+  BOOST_TEST((sent == lacked));
+  BOOST_CHECK_EQUAL(target->held.size(), 201u);
+  for (int i = 0; i < 200; ++i) { // n2 holds this node's version of every key
+    auto& rec = target->held[b(key_name(i))];
+    BOOST_REQUIRE_EQUAL(rec.siblings.size(), 1u);
+    BOOST_TEST((rec.siblings[0].value == b("old")), key_name(i));
+  }
+  BOOST_CHECK_EQUAL(*engine->count(part), 0u);
+  BOOST_CHECK_EQUAL(stats().keys_sent, 15u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_release_to_a_new_replica_that_holds_everything_sends_nothing,
+                        handoff_fixture) {
+  for (int i = 0; i < 200; ++i)
+    target->preload(part, b(key_name(i)), written("old", i + 1, 1000 + i));
+  target_up(true);
+  self->send(handoff, handoff_atom::value, uint64_t{1},
+             std::vector<handoff_task>{handoff_task{part, {"n2"}, true}});
+  auto queued_while_waiting = stats().tasks_queued; // the release grace
+  for (int second = 0; second < 60 && listener->releases.empty(); ++second)
+    foreground_second(1ms);
+  BOOST_REQUIRE_EQUAL(listener->releases.size(), 1u);
+  BOOST_CHECK_EQUAL(target->total(), 0u);
+  BOOST_CHECK_EQUAL(*engine->count(part), 0u);
+  BOOST_CHECK_EQUAL(queued_while_waiting, 1u);
+  BOOST_CHECK_EQUAL(stats().tasks_queued, 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
