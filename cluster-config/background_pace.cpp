@@ -56,7 +56,7 @@ double background_pace::rate(clock::time_point now) {
 }
 
 std::chrono::microseconds background_pace::target() const {
-  if (floors_measured_ < floors_before_relative)
+  if (!floor_counts())
     return options_.target_p99;
   auto relative = std::chrono::microseconds{static_cast<int64_t>(
       std::llround(static_cast<double>(floor_p99_.count()) * options_.max_slowdown))};
@@ -96,7 +96,7 @@ void background_pace::judge(clock::time_point window_end) {
       // that is higher: a target of 130% of the floor's p99 has its 3/4 under the floor itself,
       // which held a node whose requests saw just the floor's p99 at the floor for good.
       auto slack = judged * 3 / 4;
-      if (floors_measured_ >= floors_before_relative) // the floor counts, and is below the target
+      if (floor_counts()) // then the floor is below the target
         slack = std::max(slack, (floor_p99_ + judged) / 2);
       if (last_p99_ > judged)
         rate_ = std::max(options_.min_rate, rate_ / 2);

@@ -99,6 +99,8 @@ public:
   static constexpr size_t floors_before_relative = 2;
 
 private:
+  /// Whether the floor's p99 counts in the target (floors_before_relative calibrations measured).
+  bool floor_counts() const { return floors_measured_ >= floors_before_relative; }
   void judge(clock::time_point window_end);
   std::chrono::microseconds percentile_99() const;
 
