@@ -63,12 +63,6 @@ std::chrono::microseconds background_pace::target() const {
   return std::max(options_.target_p99, relative);
 }
 
-void background_pace::forget_floors() {
-  floors_.fill(std::chrono::microseconds{0});
-  floors_measured_ = 0;
-  floor_p99_ = std::chrono::microseconds{0};
-}
-
 std::chrono::microseconds background_pace::pause(clock::time_point now) {
   if (rate(now) >= options_.max_rate)
     return std::chrono::microseconds{0};

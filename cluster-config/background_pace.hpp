@@ -80,13 +80,6 @@ public:
   /// to: background work runs as fast as it goes), else 1 / rate.
   std::chrono::microseconds pause(clock::time_point now);
 
-  /// The node's part in the cluster changed (a ring change moved partitions to or from it):
-  /// floors measured before describe other work. A node that took in or sent a quarter of its
-  /// data measured floors of 51-72 ms while at it, against 8-14 ms for the clients' requests,
-  /// and after the ring change its deletions ran at full speed under targets of 130% of those.
-  /// The configured target holds again until floors_before_relative new calibrations.
-  void forget_floors();
-
   /// The p99 of the last judged window (0 when it had too few samples), for status.
   std::chrono::microseconds last_p99() const { return last_p99_; }
   /// The p99 with the cluster's background work at its floor: the median of the last

@@ -34,12 +34,6 @@ public:
     return std::max(p, floor);
   }
 
-  /// See background_pace::forget_floors.
-  void forget_floors() {
-    std::lock_guard<std::mutex> lock{mutex_};
-    pace_.forget_floors();
-  }
-
   /// Units per second admitted now, the p99 the last window had (0: too few requests), the
   /// p99 last measured at the floor (0: none), and the target judged and the configured one.
   struct reading {

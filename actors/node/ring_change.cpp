@@ -127,8 +127,6 @@ void apply_view(self_ptr self, membership_view view) {
     auto& me = st.options.self_name;
     update_releases(st.releases, before, now, me, st.replicas());
     st.placement = std::move(now);
-    if (st.background)
-      st.background->forget_floors();
     auto replicated = home_partitions(self);
     log_event(log_subsystem::gossip, me,
               "ring epoch " + std::to_string(st.view.layout.epoch) + " in force: " +

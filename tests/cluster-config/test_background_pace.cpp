@@ -229,37 +229,6 @@ BOOST_AUTO_TEST_CASE(one_lucky_calibration_does_not_lower_the_target) {
   BOOST_TEST(pace.rate(t) >= before);
 }
 
-BOOST_AUTO_TEST_CASE(floors_forgotten_at_a_ring_change_give_the_configured_target_back) {
-  // Floors of 80 ms measured while the node took in a handoff let background work bring its
-  // requests to 100 ms. After the ring change that ends it, the 20 ms target holds again (100 ms
-  // halves the rate) until two calibrations measure the new floor (40 ms: target 1.5x that).
-  auto o = target_20ms();
-  o.calibrate_every = 10; // measured in windows 12, 22, 32, 42
-  background_pace pace{o, t0};
-  auto t = t0;
-  for (int w = 1; w <= 25; ++w)
-    t = window(pace, t, 1000, 50, 80ms);
-  BOOST_TEST(pace.target().count() >= 120000);
-  auto before = pace.rate(t);
-  t = window(pace, t, 1000, 50, 100ms); // within 1.5x of the floor: not halved
-  BOOST_TEST(pace.rate(t) >= before);
-
-  pace.forget_floors();
-  BOOST_TEST(pace.target().count() == 20000);
-  BOOST_TEST(pace.floor_p99().count() == 0);
-  before = pace.rate(t);
-  t = window(pace, t, 1000, 50, 100ms);
-  BOOST_TEST(pace.rate(t) == before / 2);
-  for (int w = 27; w <= 35; ++w) // one calibration (window 32) has nothing to outvote it
-    t = window(pace, t, 1000, 50, 40ms);
-  BOOST_TEST(pace.target().count() == 20000);
-  for (int w = 36; w <= 45; ++w)
-    t = window(pace, t, 1000, 50, 40ms);
-  BOOST_TEST(pace.floor_p99().count() >= 40000); // the new floor, not the handoff's
-  BOOST_TEST(pace.floor_p99().count() < 48000);
-  BOOST_TEST(pace.target().count() == pace.floor_p99().count() * 3 / 2);
-}
-
 BOOST_AUTO_TEST_CASE(at_130_percent_requests_at_the_floors_p99_let_background_work_speed_up) {
   // With the target at 130% of the floor's p99, 3/4 of it lies below the floor itself: a node
   // whose requests see what they saw at the floor must still speed up, not stay at one unit a
