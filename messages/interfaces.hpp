@@ -175,15 +175,13 @@ struct replica_target {
   std::string hint_for;         ///< empty: a home replica; else a fallback holding writes for it
   replica_batch_actor local;    ///< this node's storage: answers each batch as the response
   replica_gateway_actor remote; ///< a peer's gateway: answers in messages of their own
-  partition_id partition = 0;
 
   caf::actor_addr address() const { return local ? local.address() : remote.address(); }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_target& x) {
-  return f(caf::meta::type_name("actorkv::replica_target"), x.node, x.hint_for, x.local, x.remote,
-           x.partition);
+  return f(caf::meta::type_name("actorkv::replica_target"), x.node, x.hint_for, x.local, x.remote);
 }
 
 /// Everything a coordinator needs to know of one partition's replicas, computed by its node.
@@ -195,6 +193,7 @@ struct coordination_plan {
   /// the partition. They get every write too (not counted towards W), so that nothing written
   /// during the handoff is missing on them once the new ring is in force.
   std::vector<replica_target> joining;
+  /// The store's settings, the same in every plan (the coordinator keeps those of the first).
   uint32_t replicas_total = 3; ///< N
   uint32_t read_quorum = 2;    ///< R
   uint32_t write_quorum = 2;   ///< W

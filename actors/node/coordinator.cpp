@@ -1,5 +1,6 @@
 #include "actors/node/coordinator.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "actors/node/event_log.hpp"
 #include "actors/node/node_metrics.hpp"
 #include "actors/node/permission.hpp"
+#include "actors/node/route_table.hpp"
 #include "cluster-config/quorum.hpp"
 #include "cluster-config/ring.hpp"
 #include "cluster-config/write_limits.hpp"
@@ -31,7 +33,6 @@ using coordinator_impl =
     coordinator_actor::extend<caf::reacts_to<caf::flush_atom>, caf::reacts_to<caf::tick_atom>>;
 
 using answer_fn = std::function<void(replica_answer&)>;
-using plan_ptr = std::shared_ptr<const coordination_plan>;
 
 /// Where a request's outcome goes: its client's batch of answers.
 using outcome_fn = std::function<void(client_answer&)>;
@@ -57,10 +58,11 @@ struct coordinator_state {
   std::shared_ptr<const access_table> access; ///< null: no checks (TLS off)
   std::shared_ptr<memory_budget> budget;      ///< null: every request is admitted
   std::chrono::milliseconds request_timeout{5000};
-  std::vector<plan_ptr> plans; ///< by partition
-  /// How many plans name each replica (home, fallback or joining): a replica no plan names any
-  /// more is gone, found in proportion to the plans replaced rather than by a scan of all Q.
-  std::map<caf::actor_addr, size_t> routed;
+  route_table routes;          ///< every partition's plan
+  uint32_t replicas_total = 3; ///< N, R, W and the conflict mode: the same in every plan
+  uint32_t read_quorum = 2;
+  uint32_t write_quorum = 2;
+  conflict_mode conflicts = conflict_mode::siblings;
   caf::actor_addr local;       ///< this node's storage
   uint32_t max_key_bytes = 0;
   uint32_t max_value_bytes = 0;
@@ -119,10 +121,11 @@ void flush(self_ptr self) {
 /// flush, or at once when the batch has grown to max_batch_bytes (so that it stays well under
 /// the receiving node's max_frame_bytes). `on_answer` runs exactly once: with the answer, or
 /// with the error that stands in for it (the request timeout, the destination gone).
-void ask(self_ptr self, const replica_target& target, replica_call call, answer_fn on_answer) {
+void ask(self_ptr self, const replica_target& target, partition_id partition, replica_call call,
+         answer_fn on_answer) {
   auto& st = self->state;
   auto to = target.address();
-  call.partition = target.partition;
+  call.partition = partition;
   call.id = st.pending.add(self, st.request_timeout, std::move(on_answer), to);
   auto size = estimated_wire_bytes(call);
   auto& out = st.outgoing[to];
@@ -144,7 +147,7 @@ void ask(self_ptr self, const replica_target& target, replica_call call, answer_
 void fail_gone_destinations(self_ptr self) {
   auto& st = self->state;
   auto gone = st.pending.take_if([&](const replica_calls::entry& e) {
-    return e.extra != st.local && st.routed.count(e.extra) == 0;
+    return e.extra != st.local && !st.routes.routes_to(e.extra);
   });
   for (auto& e : gone)
     replica_calls::fail(e.settle, caf::sec::request_receiver_down);
@@ -169,12 +172,13 @@ caf::error check_value(self_ptr self, const bytes& value) {
   return caf::none;
 }
 
-/// The plan of the key's partition, or why there is none.
-caf::expected<plan_ptr> plan_of(self_ptr self, const bytes& key) {
-  auto& plans = self->state.plans;
-  if (plans.empty())
+/// The key's partition and its plan, or why there is none.
+caf::expected<std::pair<partition_id, plan_targets>> plan_of(self_ptr self, const bytes& key) {
+  auto& routes = self->state.routes;
+  if (routes.partitions() == 0)
     return caf::make_error(ec::unavailable, "this node does not know the ring yet");
-  return plans[partition_of(key, static_cast<uint32_t>(plans.size()))];
+  auto p = partition_of(key, static_cast<uint32_t>(routes.partitions()));
+  return std::make_pair(p, routes.plan_of(p));
 }
 
 /// Hands a request's outcome (its error, or its reply) to its client.
@@ -193,14 +197,15 @@ void finish(const outcome_fn& done, caf::expected<Reply> reply) {
 // --- get ---------------------------------------------------------------------------------------
 
 struct read_round {
-  read_round(plan_ptr p, std::vector<const replica_target*> targets, outcome_fn d, bytes k,
-             dvv::context_scope scope, int64_t now_us, memory_budget::charge c)
-      : plan(std::move(p)), asked(std::move(targets)), done(std::move(d)), key(std::move(k)),
-        tally(static_cast<uint32_t>(asked.size()), plan->read_quorum, plan->replicas_total,
-              plan->conflicts, scope, now_us),
+  read_round(const coordinator_state& st, partition_id p, std::vector<target_ptr> targets,
+             outcome_fn d, bytes k, dvv::context_scope scope, int64_t now_us,
+             memory_budget::charge c)
+      : partition(p), asked(std::move(targets)), done(std::move(d)), key(std::move(k)),
+        tally(static_cast<uint32_t>(asked.size()), st.read_quorum, st.replicas_total,
+              st.conflicts, scope, now_us),
         held(std::move(c)) {}
-  plan_ptr plan;
-  std::vector<const replica_target*> asked; ///< the home replicas (fallbacks hold only hints)
+  partition_id partition;
+  std::vector<target_ptr> asked; ///< the home replicas (fallbacks hold only hints)
   outcome_fn done;
   bytes key;
   read_tally tally;
@@ -244,7 +249,7 @@ void on_read_answer(self_ptr self, const std::shared_ptr<read_round>& rd) {
     c.kind = replica_call_kind::merge;
     c.key = rd->key;
     c.rec = rd->tally.merged();
-    ask(self, *rd->asked[i], std::move(c), [rd](replica_answer&) {});
+    ask(self, *rd->asked[i], rd->partition, std::move(c), [rd](replica_answer&) {});
   }
 }
 
@@ -258,7 +263,7 @@ void ask_read(self_ptr self, const std::shared_ptr<read_round>& rd, size_t i,
   c.kind = replica_call_kind::read;
   c.key = rd->key;
   c.inline_limit = inline_limit;
-  ask(self, *rd->asked[i], std::move(c), [self, rd, i](replica_answer& a) {
+  ask(self, *rd->asked[i], rd->partition, std::move(c), [self, rd, i](replica_answer& a) {
     caf::error refused;
     if (!a.err && a.read.withheld_bytes != 0) {
       if (charge_answer(self, *rd, a.read.withheld_bytes, refused))
@@ -287,13 +292,14 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
   auto plan = plan_of(self, key);
   if (!plan)
     return finish<get_reply>(done, std::move(plan.error()));
-  std::vector<const replica_target*> asked;
-  for (auto& t : (*plan)->replicas)
-    if (t.hint_for.empty())
-      asked.push_back(&t);
-  auto& p = **plan;
-  if (asked.size() < p.read_quorum)
-    return finish<get_reply>(done, too_few_replicas(asked.size(), p.replicas_total, p.read_quorum));
+  auto& st = self->state;
+  auto& asked = plan->second.replicas;
+  asked.erase(std::remove_if(asked.begin(), asked.end(),
+                             [](const target_ptr& t) { return !t->hint_for.empty(); }),
+              asked.end());
+  if (asked.size() < st.read_quorum)
+    return finish<get_reply>(done,
+                             too_few_replicas(asked.size(), st.replicas_total, st.read_quorum));
   // Admitted only within the memory budget, charged for answers of up to inline_read_bytes each:
   // all a replica sends before the round's charge grew to a larger record's real size.
   memory_budget::charge held;
@@ -308,9 +314,8 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
   }
   auto scope = dvv::scope_of(self->state.instance, key);
   // Expired values read as deleted from now on (the node's wall clock: what expiries follow).
-  auto rd = std::make_shared<read_round>(std::move(*plan), std::move(asked), std::move(done),
-                                         std::move(key), scope, self->state.clock->wall(),
-                                         std::move(held));
+  auto rd = std::make_shared<read_round>(st, plan->first, std::move(asked), std::move(done),
+                                         std::move(key), scope, st.clock->wall(), std::move(held));
   for (size_t i = 0; i < rd->asked.size(); ++i)
     ask_read(self, rd, i, inline_limit);
 }
@@ -318,12 +323,13 @@ void start_get(self_ptr self, bytes key, outcome_fn done) {
 // --- put / delete ------------------------------------------------------------------------------
 
 struct write_round {
-  write_round(plan_ptr p, outcome_fn d, write_op o, memory_budget::charge c)
-      : plan(std::move(p)), done(std::move(d)), op(std::move(o)),
-        tally(static_cast<uint32_t>(plan->replicas.size()), plan->write_quorum,
-              plan->replicas_total),
+  write_round(const coordinator_state& st, partition_id p, plan_targets t, outcome_fn d, write_op o,
+              memory_budget::charge c)
+      : partition(p), plan(std::move(t)), done(std::move(d)), op(std::move(o)),
+        tally(static_cast<uint32_t>(plan.replicas.size()), st.write_quorum, st.replicas_total),
         held(std::move(c)) {}
-  plan_ptr plan;
+  partition_id partition;
+  plan_targets plan;
   outcome_fn done;
   write_op op;
   write_tally tally;
@@ -363,15 +369,15 @@ void note_siblings(self_ptr self, const std::shared_ptr<write_round>& wr, size_t
 /// The coordinating replica stored `rec`: the replicas after it get it (merged at home replicas,
 /// held as hints at fallbacks), and so do the replicas a change under way adds.
 void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const record& rec) {
-  auto& plan = *wr->plan;
+  auto& plan = wr->plan;
   for (size_t i = wr->tally.coordinator() + 1; i < plan.replicas.size(); ++i) {
-    auto& target = plan.replicas[i];
+    auto& target = *plan.replicas[i];
     replica_call c;
     c.kind = target.hint_for.empty() ? replica_call_kind::merge : replica_call_kind::hint;
     c.target = target.hint_for;
     c.key = wr->op.key;
     c.rec = rec;
-    ask(self, target, std::move(c), [wr](replica_answer& a) {
+    ask(self, target, wr->partition, std::move(c), [wr](replica_answer& a) {
       if (a.err)
         wr->tally.failed(std::move(a.err));
       else
@@ -384,18 +390,18 @@ void replicate(self_ptr self, const std::shared_ptr<write_round>& wr, const reco
     c.kind = replica_call_kind::merge;
     c.key = wr->op.key;
     c.rec = rec;
-    ask(self, target, std::move(c), [](replica_answer&) {});
+    ask(self, *target, wr->partition, std::move(c), [](replica_answer&) {});
   }
 }
 
 /// Asks replica `i` to coordinate the write: store it under its own dot and return the record.
 void ask_coordinator(self_ptr self, const std::shared_ptr<write_round>& wr, size_t i) {
-  auto& target = wr->plan->replicas[i];
+  auto& target = *wr->plan.replicas[i];
   replica_call c;
   c.kind = replica_call_kind::coord;
   c.op = wr->op;
   c.target = target.hint_for;
-  ask(self, target, std::move(c), [self, wr](replica_answer& a) {
+  ask(self, target, wr->partition, std::move(c), [self, wr](replica_answer& a) {
     if (!a.err) {
       self->state.clock->observe(a.rec);
       note_siblings(self, wr, a.rec.siblings.size());
@@ -423,10 +429,11 @@ void start_write(self_ptr self, write_op op, const bytes& context, uint32_t ttl_
   auto plan = plan_of(self, op.key);
   if (!plan)
     return finish<write_reply>(done, std::move(plan.error()));
-  auto& p = **plan;
-  if (p.replicas.size() < p.write_quorum)
+  auto& st = self->state;
+  auto& p = plan->second;
+  if (p.replicas.size() < st.write_quorum)
     return finish<write_reply>(
-        done, too_few_replicas(p.replicas.size(), p.replicas_total, p.write_quorum));
+        done, too_few_replicas(p.replicas.size(), st.replicas_total, st.write_quorum));
   if (!context.empty()) {
     // Another key's or another instance's context would supersede writes the client never read.
     auto vv = dvv::decode_context(context, dvv::scope_of(self->state.instance, op.key));
@@ -452,8 +459,8 @@ void start_write(self_ptr self, write_op op, const bytes& context, uint32_t ttl_
   if (ttl_s != 0)
     op.expires_us = op.timestamp_us + int64_t{ttl_s} * 1'000'000;
   op.limits = self->state.writes;
-  auto wr = std::make_shared<write_round>(std::move(*plan), std::move(done), std::move(op),
-                                          std::move(held));
+  auto wr = std::make_shared<write_round>(st, plan->first, std::move(p), std::move(done),
+                                          std::move(op), std::move(held));
   wr->tally.coordinating(0);
   ask_coordinator(self, wr, 0);
 }
@@ -489,31 +496,17 @@ void serve_client_call(self_ptr self, const client_answers_actor& to, client_cal
               call.kind == client_call_kind::put ? call.ttl_s : 0, reply);
 }
 
-/// Counts (by +1) or uncounts (by -1) the replicas `plan` names in `routed`.
-void count_routed(std::map<caf::actor_addr, size_t>& routed, const coordination_plan& plan,
-                  int by) {
-  auto count = [&](const replica_target& t) {
-    auto addr = t.address();
-    if (by > 0) {
-      ++routed[addr];
-    } else if (auto it = routed.find(addr); it != routed.end() && --it->second == 0) {
-      routed.erase(it);
-    }
-  };
-  for (auto& t : plan.replicas)
-    count(t);
-  for (auto& t : plan.joining)
-    count(t);
-}
-
 void take_routes(self_ptr self, routes& r) {
   auto& st = self->state;
-  st.plans.clear();
-  st.routed.clear();
-  for (auto& plan : r.plans) {
-    count_routed(st.routed, plan, +1);
-    st.plans.push_back(std::make_shared<const coordination_plan>(std::move(plan)));
+  if (!r.plans.empty()) {
+    auto& first = r.plans.front();
+    st.replicas_total = first.replicas_total;
+    st.read_quorum = first.read_quorum;
+    st.write_quorum = first.write_quorum;
+    st.conflicts = first.conflicts;
   }
+  st.routes.assign(r.plans);
+  r.plans = {};
   st.local = r.local.address();
   st.max_key_bytes = r.max_key_bytes;
   st.max_value_bytes = r.max_value_bytes;
@@ -525,14 +518,10 @@ void take_routes(self_ptr self, routes& r) {
 /// Replaces the plans of the partitions named; the others stay as they are.
 void take_route_changes(self_ptr self, route_changes& changes) {
   auto& st = self->state;
-  for (size_t i = 0; i < changes.partitions.size() && i < changes.plans.size(); ++i) {
-    auto p = changes.partitions[i];
-    if (p >= st.plans.size())
-      continue; // routes for another partition count: the next full routes replace them
-    count_routed(st.routed, *st.plans[p], -1);
-    count_routed(st.routed, changes.plans[i], +1);
-    st.plans[p] = std::make_shared<const coordination_plan>(std::move(changes.plans[i]));
-  }
+  // A partition beyond the table belongs to another partition count: the next full routes
+  // replace them.
+  for (size_t i = 0; i < changes.partitions.size() && i < changes.plans.size(); ++i)
+    st.routes.replace(changes.partitions[i], changes.plans[i]);
   fail_gone_destinations(self);
 }
 

@@ -12,13 +12,13 @@ namespace {
 
 /// A replica a coordinator can ask for partition `p`: this node's storage, or a peer's replica
 /// gateway; nullopt when it cannot be reached now.
-std::optional<replica_target> replica_at(self_ptr self, const std::string& name, partition_id p,
+std::optional<replica_target> replica_at(self_ptr self, const std::string& name,
                                          const std::string& hint_for = {}) {
   auto& st = self->state;
   if (name == st.options.self_name)
-    return replica_target{name, hint_for, st.options.storage, {}, p};
+    return replica_target{name, hint_for, st.options.storage, {}};
   if (auto* peer = st.find_peer(name); peer && usable(*peer) && peer->gateway)
-    return replica_target{name, hint_for, {}, peer->gateway, p};
+    return replica_target{name, hint_for, {}, peer->gateway};
   return std::nullopt;
 }
 
@@ -29,12 +29,12 @@ placement_inputs inputs(self_ptr self) {
   in.self = st.options.self_name;
   in.replicas = cluster.store.replicas;
   in.fallbacks = cluster.store.quorum == quorum_mode::sloppy && cluster.handoff.enabled;
-  in.reachable = [=](const std::string& name) { return replica_at(self, name, 0).has_value(); };
+  in.reachable = [=](const std::string& name) { return replica_at(self, name).has_value(); };
   return in;
 }
 
-/// Partition `p`'s plan resolved to handles.
-coordination_plan resolve(self_ptr self, partition_id p, const partition_plan& decided) {
+/// A partition's plan resolved to handles.
+coordination_plan resolve(self_ptr self, const partition_plan& decided) {
   auto& st = self->state;
   auto& store = st.options.cluster.store;
   coordination_plan plan;
@@ -43,9 +43,9 @@ coordination_plan resolve(self_ptr self, partition_id p, const partition_plan& d
   plan.write_quorum = store.write_quorum;
   plan.conflicts = store.conflicts;
   for (auto& slot : decided.replicas)
-    plan.replicas.push_back(*replica_at(self, slot.node, p, slot.hint_for));
+    plan.replicas.push_back(*replica_at(self, slot.node, slot.hint_for));
   for (auto& name : decided.joining)
-    plan.joining.push_back(*replica_at(self, name, p));
+    plan.joining.push_back(*replica_at(self, name));
   return plan;
 }
 
@@ -61,7 +61,7 @@ void publish_route_changes(self_ptr self, const std::string& peer) {
   out.plans.reserve(changed.size());
   for (auto& [p, plan] : changed) {
     out.partitions.push_back(p);
-    out.plans.push_back(resolve(self, p, plan));
+    out.plans.push_back(resolve(self, plan));
   }
   self->send(st.coordinator, routes_atom::value, std::move(out));
 }
@@ -75,7 +75,7 @@ routes make_routes(self_ptr self) {
   routes out;
   out.plans.reserve(plans.size());
   for (partition_id p = 0; p < plans.size(); ++p)
-    out.plans.push_back(resolve(self, p, plans[p]));
+    out.plans.push_back(resolve(self, plans[p]));
   out.local = st.options.storage;
   out.max_key_bytes = cluster.limits.max_key_bytes;
   out.max_value_bytes = cluster.limits.max_value_bytes;

@@ -80,7 +80,7 @@ struct simulation {
   coordinator_actor coordinator(const std::vector<size_t>& reachable) {
     coordination_plan plan;
     for (auto i : reachable)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, {}, gateways[i], 0});
+      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, {}, gateways[i]});
     plan.replicas_total = 3;
     plan.read_quorum = 2;
     plan.write_quorum = 2;

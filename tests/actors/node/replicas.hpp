@@ -29,7 +29,7 @@ inline routes one_plan_routes(const std::vector<storage_actor>& stores,
                               const std::vector<size_t>& reachable, uint32_t r, uint32_t w) {
   coordination_plan plan;
   for (auto i : reachable)
-    plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], {}, 0});
+    plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], {}});
   plan.replicas_total = 3;
   plan.read_quorum = r;
   plan.write_quorum = w;

@@ -58,7 +58,7 @@ struct skew_fixture : deterministic_fixture {
     coordination_plan plan;
     for (size_t k = 0; k < 3; ++k) {
       auto i = (first + k) % 3;
-      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], {}, 0});
+      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, stores[i], {}});
     }
     plan.replicas_total = 3;
     plan.read_quorum = 2;

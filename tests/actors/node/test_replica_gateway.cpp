@@ -86,7 +86,8 @@ struct gateway_fixture : deterministic_fixture {
 
   gateway_fixture() {
     for (replica_id id = 1; id <= 3; ++id) {
-      stores.push_back(spawn_memory_storage(*this, id, 1));
+      // Two partitions: most tests route every key to one (one_partition), one uses both.
+      stores.push_back(spawn_memory_storage(*this, id, 2));
       gateways.push_back(keep(spawn_replica_gateway(sys, stores.back())));
     }
   }
@@ -96,7 +97,7 @@ struct gateway_fixture : deterministic_fixture {
                               uint32_t w = 2) {
     coordination_plan plan;
     for (size_t i = 0; i < replicas.size(); ++i)
-      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, {}, replicas[i], 0});
+      plan.replicas.push_back({"n" + std::to_string(i + 1), {}, {}, replicas[i]});
     plan.replicas_total = 3;
     plan.read_quorum = r;
     plan.write_quorum = w;
@@ -204,8 +205,7 @@ BOOST_FIXTURE_TEST_CASE(a_replica_dropped_from_the_routes_fails_its_calls_at_onc
 
 BOOST_FIXTURE_TEST_CASE(route_changes_replace_only_the_plans_named_and_fail_calls_to_gone_replicas,
                         gateway_fixture) {
-  // Two partitions: p0 on n1 and a silent n2, p1 on n1 and n3 (the stores keep both under their
-  // one partition). Keys of each.
+  // Two partitions: p0 on n1 and a silent n2, p1 on n1 and n3. Keys of each.
   auto silent = keep(spawn_silent_gateway(sys));
   auto two = one_partition({gateways[0], silent});
   two.plans.push_back(one_partition({gateways[0], gateways[2]}).plans[0]);
