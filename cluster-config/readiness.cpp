@@ -6,10 +6,16 @@ namespace actorkv {
 
 namespace {
 
+/// Names listed before the rest is counted: in a large cluster a node starting alone would
+/// otherwise name every member in one log line and in every refusal.
+constexpr size_t names_listed = 8;
+
 std::string names(const std::vector<std::string>& xs) {
   std::string out;
-  for (auto& x : xs)
-    out += (out.empty() ? "" : ", ") + x;
+  for (size_t i = 0; i < xs.size() && i < names_listed; ++i)
+    out += (out.empty() ? "" : ", ") + xs[i];
+  if (xs.size() > names_listed)
+    out += " and " + std::to_string(xs.size() - names_listed) + " more";
   return out;
 }
 

@@ -45,4 +45,15 @@ BOOST_AUTO_TEST_CASE(a_node_serves_after_the_wait_whatever_its_peers_do) {
   BOOST_TEST(s.reason == "connected to 1 of 2 peers, no word from n1 within 5.0 s");
 }
 
+BOOST_AUTO_TEST_CASE(a_node_of_a_large_cluster_names_a_few_peers_and_counts_the_rest) {
+  std::vector<peer_progress> peers;
+  for (int i = 0; i < 999; ++i)
+    peers.push_back({"m" + std::to_string(1000 + i), false, i >= 990});
+  auto s = startup_readiness(peers, 1800ms, 5000ms);
+  BOOST_TEST(!s.serving);
+  BOOST_TEST(s.reason == "connected to 0 of 999 peers, m1990, m1991, m1992, m1993, m1994, m1995, "
+                         "m1996, m1997 and 1 more unreachable, waiting for m1000, m1001, m1002, "
+                         "m1003, m1004, m1005, m1006, m1007 and 982 more (at most 3.2 s more)");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
