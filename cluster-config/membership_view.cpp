@@ -353,10 +353,7 @@ retired_digest retired_digest_of(const std::vector<uint64_t>& ids) {
 }
 
 const member_info* find_member(const membership_view& view, const std::string& name) {
-  for (auto& m : view.members)
-    if (m.name == name)
-      return &m;
-  return nullptr;
+  return sorted_find(view.members, name);
 }
 
 const member_tombstone* find_tombstone(const membership_view& view, const std::string& name) {

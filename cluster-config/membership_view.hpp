@@ -57,7 +57,7 @@ std::vector<uint64_t> prunable_ids(const membership_view& view);
 /// The size and stamp of a set of retired ids, as view_digest carries them.
 retired_digest retired_digest_of(const std::vector<uint64_t>& ids);
 
-/// The entry named `name`, or nullptr.
+/// The entry named `name`, or nullptr (a binary search: members are sorted by name).
 const member_info* find_member(const membership_view& view, const std::string& name);
 
 /// The tombstone of the purged member `name`, or nullptr.
