@@ -113,9 +113,30 @@ bool same_placement(const ring& a, const ring& b) {
   return true;
 }
 
-} // namespace
+/// Whether `view` places every partition as the rings held for the node's current view: the same
+/// owners and next owners, and the same capacity and zone for each ring member (all ring_of
+/// reads). Most views differ from the last in a member's version only; for those this spares
+/// building both rings again and listing their owners, O(Q) names and lookups each.
+bool same_rings(const node_state& st, const membership_view& view) {
+  if (view.layout.owners != st.view.layout.owners ||
+      view.layout.next_owners != st.view.layout.next_owners)
+    return false;
+  auto alike = [&](const ring& r) {
+    for (auto& m : r.members()) {
+      auto* now = find_member(view, m.name);
+      auto capacity = now ? std::max<uint32_t>(now->capacity, 1) : 1;
+      if (capacity != m.capacity || (now ? now->zone : member_info{}.zone) != m.zone)
+        return false;
+    }
+    return true;
+  };
+  return alike(st.placement) && (!st.next || alike(*st.next));
+}
 
-void apply_view(self_ptr self, membership_view view) {
+/// Takes a view whose rings may differ from those held: the ring in force and the next one
+/// again, what this node replicates for anti-entropy and the collector. Whether either ring
+/// places a partition elsewhere now (the routes change).
+bool follow_rings(self_ptr self, membership_view view) {
   auto& st = self->state;
   auto before = st.placement;
   auto next_before = st.next;
@@ -140,6 +161,20 @@ void apply_view(self_ptr self, membership_view view) {
                   (st.next && !same_placement(*st.next, *next_before));
   if (st.collector)
     self->send(st.collector, replicas_atom::value, collectable_partitions(self));
+  return rings_changed;
+}
+
+} // namespace
+
+void apply_view(self_ptr self, membership_view view) {
+  auto& st = self->state;
+  bool rings_changed = false;
+  if (same_rings(st, view)) {
+    st.view = std::move(view);
+    follow_members(self);
+  } else {
+    rings_changed = follow_rings(self, std::move(view));
+  }
   // Retired replica ids: storage keeps merges from giving pruned entries back, the collector
   // prunes them.
   if (auto prunable = prunable_ids(st.view); prunable != st.prunable) {
