@@ -81,6 +81,17 @@ partition_plan plan_book::plan(const ring& in_force, const ring* next, const pla
   return out;
 }
 
+void plan_book::index(const ring& in_force, const ring* next, const placement_inputs& in,
+                      partition_id p) {
+  auto homes = in_force.home_replicas(p, in.replicas);
+  if (next)
+    for (auto& name : next->home_replicas(p, in.replicas))
+      if (!contains(homes, name))
+        homes.push_back(name);
+  for (auto& name : homes)
+    homes_[name].push_back(p); // in partition order
+}
+
 std::vector<partition_plan> plan_book::rebuild(const ring& in_force, const ring* next,
                                                const placement_inputs& in) {
   homes_.clear();
@@ -88,15 +99,41 @@ std::vector<partition_plan> plan_book::rebuild(const ring& in_force, const ring*
   std::vector<partition_plan> out;
   out.reserve(in_force.partitions());
   for (partition_id p = 0; p < in_force.partitions(); ++p) {
-    auto homes = in_force.home_replicas(p, in.replicas);
-    if (next)
-      for (auto& name : next->home_replicas(p, in.replicas))
-        if (!contains(homes, name))
-          homes.push_back(name);
-    for (auto& name : homes)
-      homes_[name].push_back(p); // in partition order
+    index(in_force, next, in, p);
     out.push_back(plan(in_force, next, in, p));
   }
+  return out;
+}
+
+std::vector<std::pair<partition_id, partition_plan>>
+plan_book::change_rings(const ring& old_in_force, const ring* old_next, const ring& in_force,
+                        const ring* next, const placement_inputs& in) {
+  // The partitions planned with an unreachable home replica walk fallbacks along the whole
+  // preference list, which a new ring can change without changing the home replicas.
+  std::set<partition_id> affected(degraded_.begin(), degraded_.end());
+  homes_.clear();
+  // A plan reads the home replicas in force, in order, and the next ring's that are not among
+  // them (the joining ones); a next ring that only repeats them changes nothing.
+  auto joining_of = [&](const std::vector<std::string>& homes, const ring* r, partition_id p) {
+    std::vector<std::string> out;
+    if (r)
+      for (auto& name : r->home_replicas(p, in.replicas))
+        if (!contains(homes, name))
+          out.push_back(name);
+    return out;
+  };
+  for (partition_id p = 0; p < in_force.partitions(); ++p) {
+    index(in_force, next, in, p);
+    auto homes = in_force.home_replicas(p, in.replicas);
+    auto old_homes = old_in_force.home_replicas(p, in.replicas);
+    if (homes != old_homes || joining_of(homes, next, p) != joining_of(old_homes, old_next, p))
+      affected.insert(p);
+  }
+  std::vector<std::pair<partition_id, partition_plan>> out;
+  out.reserve(affected.size());
+  for (auto p : affected)
+    out.emplace_back(p, plan(in_force, next, in, p));
+  last_replanned_ = affected.size();
   return out;
 }
 

@@ -94,7 +94,17 @@ public:
                                                                const placement_inputs& in,
                                                                const std::string& peer);
 
-  /// Partitions planned again by the last refresh(), for measurement.
+  /// After the rings changed (a new ring in force, a change begun or ended) from `old_in_force`
+  /// and `old_next` to `in_force` and `next`: indexes the new rings as rebuild() does, and plans
+  /// again only the partitions whose home replicas in force or joining ones (the next ring's
+  /// that are not home replicas in force) changed and those with an unreachable home replica, in partition order, each with its new plan; every other
+  /// partition's plan is the same under the new rings (a plan depends on nothing else). So a
+  /// join's ring change replans what moves, not all Q. The old rings must be those of the last
+  /// rebuild(), refresh() or change_rings(), with the same inputs.
+  std::vector<std::pair<partition_id, partition_plan>>
+  change_rings(const ring& old_in_force, const ring* old_next, const ring& in_force,
+               const ring* next, const placement_inputs& in);
+  /// Partitions planned again by the last refresh() or change_rings(), for measurement.
   size_t last_replanned() const { return last_replanned_; }
 
 private:
@@ -102,6 +112,8 @@ private:
   partition_plan plan(const ring& in_force, const ring* next, const placement_inputs& in,
                       partition_id p);
 
+  /// Indexes partition p's home replicas under `in_force` and `next`.
+  void index(const ring& in_force, const ring* next, const placement_inputs& in, partition_id p);
   /// The partitions each node is a home replica of, under the ring in force or the next one.
   std::map<std::string, std::vector<partition_id>> homes_;
   /// Partitions with an unreachable home replica: their plans walk the fallbacks.

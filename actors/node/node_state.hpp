@@ -154,8 +154,10 @@ startup_state check_startup(self_ptr self);
 
 // routes.cpp
 routes make_routes(self_ptr self);
-/// Tells the coordinator where every partition's replicas are now (after a ring change).
-void publish_routes(self_ptr self);
+/// After the rings changed from `old_in_force` and `old_next` to those held now: tells the
+/// coordinator the plans of the partitions whose replicas moved (plan_book::change_rings).
+void publish_ring_change(self_ptr self, const ring& old_in_force,
+                         const std::optional<ring>& old_next);
 /// Tells the background workers the peers as they are now, and the coordinator the plans that
 /// changed with peer `changed`'s reachability.
 void publish_peers(self_ptr self, const std::string& changed);

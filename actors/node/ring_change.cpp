@@ -134,9 +134,11 @@ bool same_rings(const node_state& st, const membership_view& view) {
 }
 
 /// Takes a view whose rings may differ from those held: the ring in force and the next one
-/// again, what this node replicates for anti-entropy and the collector. Whether either ring
-/// places a partition elsewhere now (the routes change).
-bool follow_rings(self_ptr self, membership_view view) {
+/// again, what this node replicates for anti-entropy and the collector, and the coordinator's
+/// plans of the partitions that moved. Most views change no ring (a member's version, a finished
+/// transfer): the routes stay, and a peer's reachability updates them on its own
+/// (publish_peers).
+void follow_rings(self_ptr self, membership_view view) {
   auto& st = self->state;
   auto before = st.placement;
   auto next_before = st.next;
@@ -161,19 +163,19 @@ bool follow_rings(self_ptr self, membership_view view) {
                   (st.next && !same_placement(*st.next, *next_before));
   if (st.collector)
     self->send(st.collector, replicas_atom::value, collectable_partitions(self));
-  return rings_changed;
+  if (rings_changed)
+    publish_ring_change(self, before, next_before);
 }
 
 } // namespace
 
 void apply_view(self_ptr self, membership_view view) {
   auto& st = self->state;
-  bool rings_changed = false;
   if (same_rings(st, view)) {
     st.view = std::move(view);
     follow_members(self);
   } else {
-    rings_changed = follow_rings(self, std::move(view));
+    follow_rings(self, std::move(view));
   }
   // Retired replica ids: storage keeps merges from giving pruned entries back, the collector
   // prunes them.
@@ -185,10 +187,6 @@ void apply_view(self_ptr self, membership_view view) {
   }
   if (st.hint_keeper)
     self->send(st.hint_keeper, departed_atom::value, departed_members(st.view));
-  // Most views change no ring (a member's version, a finished transfer): the routes stay, and a
-  // peer's reachability updates them on its own (publish_peers).
-  if (rings_changed)
-    publish_routes(self);
   refresh_handoff(self);
   check_departure(self);
 }

@@ -49,11 +49,10 @@ coordination_plan resolve(self_ptr self, const partition_plan& decided) {
   return plan;
 }
 
-/// Tells the coordinator the plans of the partitions that can have changed with `peer`'s
-/// reachability.
-void publish_route_changes(self_ptr self, const std::string& peer) {
+/// Tells the coordinator the new plans of some partitions; it keeps the others.
+void send_route_changes(self_ptr self,
+                        std::vector<std::pair<partition_id, partition_plan>> changed) {
   auto& st = self->state;
-  auto changed = st.plans.refresh(st.placement, st.next ? &*st.next : nullptr, inputs(self), peer);
   if (changed.empty() || !st.coordinator)
     return;
   route_changes out;
@@ -64,6 +63,14 @@ void publish_route_changes(self_ptr self, const std::string& peer) {
     out.plans.push_back(resolve(self, plan));
   }
   self->send(st.coordinator, routes_atom::value, std::move(out));
+}
+
+/// Tells the coordinator the plans of the partitions that can have changed with `peer`'s
+/// reachability.
+void publish_route_changes(self_ptr self, const std::string& peer) {
+  auto& st = self->state;
+  send_route_changes(
+      self, st.plans.refresh(st.placement, st.next ? &*st.next : nullptr, inputs(self), peer));
 }
 
 } // namespace
@@ -85,9 +92,12 @@ routes make_routes(self_ptr self) {
   return out;
 }
 
-void publish_routes(self_ptr self) {
-  if (self->state.coordinator)
-    self->send(self->state.coordinator, routes_atom::value, make_routes(self));
+void publish_ring_change(self_ptr self, const ring& old_in_force,
+                         const std::optional<ring>& old_next) {
+  auto& st = self->state;
+  send_route_changes(self, st.plans.change_rings(old_in_force, old_next ? &*old_next : nullptr,
+                                                 st.placement, st.next ? &*st.next : nullptr,
+                                                 inputs(self)));
 }
 
 void publish_peers(self_ptr self, const std::string& changed) {

@@ -422,4 +422,49 @@ BOOST_AUTO_TEST_CASE(a_peer_flip_replans_only_the_partitions_that_can_depend_on_
   BOOST_TEST((plans == plan_partitions(in_force, nullptr, in())));
 }
 
+BOOST_AUTO_TEST_CASE(a_ring_change_replans_only_the_partitions_it_moves) {
+  // 12 nodes, Q = 1024, n7 down (its partitions walk fallbacks); n13 joins: the change begins
+  // (a next ring), then ends (the next ring in force). After each, the plans change_rings names
+  // replace the old ones and then equal a full plan_partitions of the new rings; it names the
+  // partitions whose home replicas moved and the degraded ones, not all Q. Refreshes after it
+  // still find every partition that depends on a peer (its index is the new rings').
+  auto in_force = ring::build(1024, nodes(12));
+  auto next = in_force.rebalance(nodes(13));
+  std::set<std::string> down{"n7"};
+  auto in = [&] { return inputs("n1", down); };
+  plan_book book;
+  auto plans = book.rebuild(in_force, nullptr, in());
+  for (auto& [p, plan] : book.change_rings(in_force, nullptr, in_force, &next, in()))
+    plans[p] = plan;
+  BOOST_TEST((plans == plan_partitions(in_force, &next, in())));
+  auto begun = book.last_replanned();
+  for (auto& [p, plan] : book.change_rings(in_force, &next, next, nullptr, in()))
+    plans[p] = plan;
+  BOOST_TEST((plans == plan_partitions(next, nullptr, in())));
+  auto ended = book.last_replanned();
+  BOOST_TEST_MESSAGE("partitions replanned when the change began / ended: " << begun << " / "
+                                                                            << ended << " of 1024");
+  // What n13 takes over (its home partitions, about Q·N/13) and n7's degraded ones (Q·N/12).
+  BOOST_TEST(begun > 0u);
+  BOOST_TEST(begun < 1024u / 2);
+  BOOST_TEST(ended < 1024u / 2);
+  for (auto peer : {"n7", "n3", "n13"}) {
+    if (!down.erase(peer))
+      down.insert(peer);
+    for (auto& [p, plan] : book.refresh(next, nullptr, in(), peer))
+      plans[p] = plan;
+    BOOST_REQUIRE_MESSAGE((plans == plan_partitions(next, nullptr, in())), "flip of " << peer);
+  }
+  // With every peer up, only what moves.
+  down.clear();
+  plan_book all_up;
+  plans = all_up.rebuild(in_force, nullptr, in());
+  for (auto& [p, plan] : all_up.change_rings(in_force, nullptr, in_force, &next, in()))
+    plans[p] = plan;
+  BOOST_TEST((plans == plan_partitions(in_force, &next, in())));
+  BOOST_TEST_MESSAGE("with every peer up, when the change began: " << all_up.last_replanned()
+                                                                    << " of 1024");
+  BOOST_TEST(all_up.last_replanned() < begun);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
