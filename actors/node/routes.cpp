@@ -10,7 +10,7 @@ namespace actorkv::node_internals {
 
 namespace {
 
-/// A replica a coordinator can ask for partition `p`: this node's storage, or a peer's replica
+/// A replica a coordinator can ask: this node's storage, or a peer's replica
 /// gateway; nullopt when it cannot be reached now.
 std::optional<replica_target> replica_at(self_ptr self, const std::string& name,
                                          const std::string& hint_for = {}) {
