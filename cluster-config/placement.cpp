@@ -16,6 +16,18 @@ bool up(const std::string& self, const reachable_fn& reachable, const std::strin
   return name == self || (reachable && reachable(name));
 }
 
+/// The home replicas of `p` under `next` (none without one) that are not in `homes`, in order:
+/// the joining replicas a plan names (those reachable).
+std::vector<std::string> joining_of(const std::vector<std::string>& homes, const ring* next,
+                                    partition_id p, uint32_t replicas) {
+  std::vector<std::string> out;
+  if (next)
+    for (auto& name : next->home_replicas(p, replicas))
+      if (!contains(homes, name))
+        out.push_back(name);
+  return out;
+}
+
 } // namespace
 
 bool operator==(const replica_slot& a, const replica_slot& b) {
@@ -51,11 +63,9 @@ partition_plan plan_partition(const ring& in_force, const ring* next, partition_
       return given < unreachable.size();
     });
   }
-  if (next) {
-    for (auto& name : next->home_replicas(p, in.replicas))
-      if (!contains(homes, name) && reachable(name))
-        plan.joining.push_back(name);
-  }
+  for (auto& name : joining_of(homes, next, p, in.replicas))
+    if (reachable(name))
+      plan.joining.push_back(name);
   return plan;
 }
 
@@ -84,12 +94,21 @@ partition_plan plan_book::plan(const ring& in_force, const ring* next, const pla
 void plan_book::index(const ring& in_force, const ring* next, const placement_inputs& in,
                       partition_id p) {
   auto homes = in_force.home_replicas(p, in.replicas);
-  if (next)
-    for (auto& name : next->home_replicas(p, in.replicas))
-      if (!contains(homes, name))
-        homes.push_back(name);
+  for (auto& name : joining_of(homes, next, p, in.replicas))
+    homes.push_back(name);
   for (auto& name : homes)
     homes_[name].push_back(p); // in partition order
+}
+
+std::vector<std::pair<partition_id, partition_plan>>
+plan_book::replan(const ring& in_force, const ring* next, const placement_inputs& in,
+                  const std::set<partition_id>& affected) {
+  std::vector<std::pair<partition_id, partition_plan>> out;
+  out.reserve(affected.size());
+  for (auto p : affected)
+    out.emplace_back(p, plan(in_force, next, in, p));
+  last_replanned_ = affected.size();
+  return out;
 }
 
 std::vector<partition_plan> plan_book::rebuild(const ring& in_force, const ring* next,
@@ -112,29 +131,17 @@ plan_book::change_rings(const ring& old_in_force, const ring* old_next, const ri
   // preference list, which a new ring can change without changing the home replicas.
   std::set<partition_id> affected(degraded_.begin(), degraded_.end());
   homes_.clear();
-  // A plan reads the home replicas in force, in order, and the next ring's that are not among
-  // them (the joining ones); a next ring that only repeats them changes nothing.
-  auto joining_of = [&](const std::vector<std::string>& homes, const ring* r, partition_id p) {
-    std::vector<std::string> out;
-    if (r)
-      for (auto& name : r->home_replicas(p, in.replicas))
-        if (!contains(homes, name))
-          out.push_back(name);
-    return out;
-  };
+  // A plan reads the home replicas in force, in order, and the joining ones: a next ring that
+  // only repeats the home replicas changes nothing.
+  auto n = in.replicas;
   for (partition_id p = 0; p < in_force.partitions(); ++p) {
     index(in_force, next, in, p);
-    auto homes = in_force.home_replicas(p, in.replicas);
-    auto old_homes = old_in_force.home_replicas(p, in.replicas);
-    if (homes != old_homes || joining_of(homes, next, p) != joining_of(old_homes, old_next, p))
+    auto homes = in_force.home_replicas(p, n);
+    auto old_homes = old_in_force.home_replicas(p, n);
+    if (homes != old_homes || joining_of(homes, next, p, n) != joining_of(old_homes, old_next, p, n))
       affected.insert(p);
   }
-  std::vector<std::pair<partition_id, partition_plan>> out;
-  out.reserve(affected.size());
-  for (auto p : affected)
-    out.emplace_back(p, plan(in_force, next, in, p));
-  last_replanned_ = affected.size();
-  return out;
+  return replan(in_force, next, in, affected);
 }
 
 std::vector<std::pair<partition_id, partition_plan>> plan_book::refresh(const ring& in_force,
@@ -144,12 +151,7 @@ std::vector<std::pair<partition_id, partition_plan>> plan_book::refresh(const ri
   std::set<partition_id> affected(degraded_.begin(), degraded_.end());
   if (auto it = homes_.find(peer); it != homes_.end())
     affected.insert(it->second.begin(), it->second.end());
-  std::vector<std::pair<partition_id, partition_plan>> out;
-  out.reserve(affected.size());
-  for (auto p : affected)
-    out.emplace_back(p, plan(in_force, next, in, p));
-  last_replanned_ = affected.size();
-  return out;
+  return replan(in_force, next, in, affected);
 }
 
 std::vector<std::pair<partition_id, std::vector<std::string>>>

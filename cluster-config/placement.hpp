@@ -112,6 +112,11 @@ private:
   partition_plan plan(const ring& in_force, const ring* next, const placement_inputs& in,
                       partition_id p);
 
+  /// Plans the `affected` partitions again, in partition order.
+  std::vector<std::pair<partition_id, partition_plan>> replan(const ring& in_force,
+                                                              const ring* next,
+                                                              const placement_inputs& in,
+                                                              const std::set<partition_id>& affected);
   /// Indexes partition p's home replicas under `in_force` and `next`.
   void index(const ring& in_force, const ring* next, const placement_inputs& in, partition_id p);
   /// The partitions each node is a home replica of, under the ring in force or the next one.
