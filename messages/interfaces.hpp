@@ -225,8 +225,9 @@ typename Inspector::result_type inspect(Inspector& f, routes& x) {
            x.max_value_bytes, x.writes, x.sibling_warning);
 }
 
-/// Some partitions' new plans, after a peer's reachability changed: the coordinator replaces those
-/// and keeps its other routes. Sent in proportion to what changed, where routes would carry all Q.
+/// Some partitions' new plans, after a peer's reachability or a ring changed: the coordinator
+/// replaces those and keeps its other routes. Sent in proportion to what changed, where routes
+/// would carry all Q (they go once, when the coordinator starts).
 struct route_changes {
   std::vector<partition_id> partitions;
   std::vector<coordination_plan> plans; ///< plans[i] is the plan of partitions[i]
