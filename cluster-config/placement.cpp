@@ -91,13 +91,11 @@ partition_plan plan_book::plan(const ring& in_force, const ring* next, const pla
   return out;
 }
 
-void plan_book::index(const ring& in_force, const ring* next, const placement_inputs& in,
-                      partition_id p) {
-  auto homes = in_force.home_replicas(p, in.replicas);
-  for (auto& name : joining_of(homes, next, p, in.replicas))
-    homes.push_back(name);
-  for (auto& name : homes)
-    homes_[name].push_back(p); // in partition order
+void plan_book::index(partition_id p, const std::vector<std::string>& homes,
+                      const std::vector<std::string>& joining) {
+  for (auto* names : {&homes, &joining})
+    for (auto& name : *names)
+      homes_[name].push_back(p); // in partition order
 }
 
 std::vector<std::pair<partition_id, partition_plan>>
@@ -118,7 +116,8 @@ std::vector<partition_plan> plan_book::rebuild(const ring& in_force, const ring*
   std::vector<partition_plan> out;
   out.reserve(in_force.partitions());
   for (partition_id p = 0; p < in_force.partitions(); ++p) {
-    index(in_force, next, in, p);
+    auto homes = in_force.home_replicas(p, in.replicas);
+    index(p, homes, joining_of(homes, next, p, in.replicas));
     out.push_back(plan(in_force, next, in, p));
   }
   return out;
@@ -135,10 +134,11 @@ plan_book::change_rings(const ring& old_in_force, const ring* old_next, const ri
   // only repeats the home replicas changes nothing.
   auto n = in.replicas;
   for (partition_id p = 0; p < in_force.partitions(); ++p) {
-    index(in_force, next, in, p);
     auto homes = in_force.home_replicas(p, n);
+    auto joining = joining_of(homes, next, p, n);
+    index(p, homes, joining);
     auto old_homes = old_in_force.home_replicas(p, n);
-    if (homes != old_homes || joining_of(homes, next, p, n) != joining_of(old_homes, old_next, p, n))
+    if (homes != old_homes || joining != joining_of(old_homes, old_next, p, n))
       affected.insert(p);
   }
   return replan(in_force, next, in, affected);

@@ -117,8 +117,9 @@ private:
                                                               const ring* next,
                                                               const placement_inputs& in,
                                                               const std::set<partition_id>& affected);
-  /// Indexes partition p's home replicas under `in_force` and `next`.
-  void index(const ring& in_force, const ring* next, const placement_inputs& in, partition_id p);
+  /// Indexes partition p under its home replicas in force and its joining ones.
+  void index(partition_id p, const std::vector<std::string>& homes,
+             const std::vector<std::string>& joining);
   /// The partitions each node is a home replica of, under the ring in force or the next one.
   std::map<std::string, std::vector<partition_id>> homes_;
   /// Partitions with an unreachable home replica: their plans walk the fallbacks.

@@ -64,7 +64,6 @@ plan_targets route_table::plan_of(partition_id p) const {
 
 uint32_t route_table::intern(const replica_target& t) {
   auto addr = t.address();
-  ++routed_[addr];
   target_key key{t.node, t.hint_for, addr};
   if (auto it = index_.find(key); it != index_.end()) {
     ++entries_[it->second].uses;
@@ -80,16 +79,17 @@ uint32_t route_table::intern(const replica_target& t) {
   }
   entries_[number] = entry{std::make_shared<const replica_target>(t), 1};
   index_.emplace(std::move(key), number);
+  ++routed_[addr];
   return number;
 }
 
 void route_table::release(uint32_t number) {
   auto& e = entries_[number];
+  if (--e.uses != 0)
+    return;
   auto addr = e.target->address();
   if (auto it = routed_.find(addr); it != routed_.end() && --it->second == 0)
     routed_.erase(it);
-  if (--e.uses != 0)
-    return;
   index_.erase(target_key{e.target->node, e.target->hint_for, addr});
   e.target.reset();
   free_.push_back(number);

@@ -66,7 +66,8 @@ private:
   std::vector<entry> entries_;   ///< targets by number; uses == 0: free
   std::vector<uint32_t> free_;   ///< numbers of free entries
   std::map<target_key, uint32_t> index_;
-  std::map<caf::actor_addr, size_t> routed_; ///< uses by address (a peer can be home and fallback)
+  /// Entries by address: a peer can be a home replica and a fallback, two entries.
+  std::map<caf::actor_addr, size_t> routed_;
 };
 
 } // namespace actorkv
