@@ -301,8 +301,11 @@ public:
   /// Headers accepted so far.
   uint64_t frames() const { return frames_; }
 
-  /// The process the first client handshake named (with basp_rules::identify), once its payload
-  /// arrived whole.
+  /// Frames other than heartbeats accepted so far: the connection's messages.
+  uint64_t messages() const { return messages_; }
+
+  /// The process the first client handshake named (with basp_rules::identify, or without rules
+  /// when it names a valid process), once its payload arrived whole.
   const std::optional<process_identity>& identity() const { return identity_; }
 
   /// Part of a header arrived, not all 32 bytes: what a stalled sender leaves behind.
@@ -430,11 +433,17 @@ private:
   /// A header that passed problem_of() begins the next frame.
   void take(const basp_header& h) {
     ++frames_;
+    if (h.operation != 6) // a heartbeat is no sign of use
+      ++messages_;
     payload_left_ = h.payload_len;
     capturing_ = capture::none;
     capture_want_ = h.payload_len; // the rules refused longer handshakes and spawn info requests
     if (rules_ && rules_->identify && h.operation == 1) {
       capturing_ = capture::handshake;
+    } else if (!rules_ && frames_ == 1 && h.operation == 1 &&
+               h.payload_len == client_handshake_size) {
+      // Without rules the process is learned, not required: its node links it to a peer.
+      capturing_ = capture::learned_handshake;
     } else if (rules_ && rules_->client && h.operation == 2) {
       if (h.flags & named_receiver_flag) {
         capturing_ = capture::spawn_info;
@@ -516,6 +525,10 @@ private:
       return true;
     }
     auto claimed = parse_client_handshake(captured_, captured_size_);
+    if (kind == capture::learned_handshake) {
+      identity_ = claimed;
+      return true;
+    }
     if (!claimed)
       return refuse(frame_problem::bad_handshake, current_);
     if (identity_ && !(*identity_ == *claimed)) {
@@ -539,12 +552,20 @@ private:
   uint8_t partial_[header_size] = {};
   size_t have_ = 0; ///< bytes of a split header gathered in partial_
   uint64_t frames_ = 0;
+  uint64_t messages_ = 0;
   frame_problem problem_ = frame_problem::none;
   basp_header refused_;
   static constexpr size_t max_replies = 8;
   /// Whose payload is kept: handshakes and spawn info requests whole (the rules refuse longer
   /// ones first), client messages up to client_message_prefix bytes.
-  enum class capture : uint8_t { none, handshake, spawn_info, client_message, node_pair };
+  enum class capture : uint8_t {
+    none,
+    handshake,
+    learned_handshake, ///< without rules: taken as the identity when valid, never refused
+    spawn_info,
+    client_message,
+    node_pair
+  };
   basp_header current_; ///< the header whose payload is passing
   capture capturing_ = capture::none;
   client_interface interface_ = client_interface::node; ///< of a client message's receiver

@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 
 #include "actors/guard/basp_frame.hpp"
+#include "actors/guard/link_activity.hpp"
 #include "cluster-config/access.hpp"
 #include "cluster-config/frame_progress.hpp"
 #include "cluster-config/metrics.hpp"
@@ -265,6 +266,9 @@ struct link {
   std::list<link*>::iterator pending_at; ///< its place among the pending, oldest first
   clock_type::time_point last_inbound;   ///< when the remote side last sent something
   clock_type::time_point last_forwarded; ///< when CAF was last written to for it (keep_alive)
+  clock_type::time_point opened;         ///< when it was accepted
+  clock_type::time_point last_message;   ///< when a frame other than a heartbeat last arrived
+  uint64_t messages_seen = 0;            ///< checker.messages() at the last sweep
   /// Of the current frame's payload, set on its header (frame_timeout).
   std::optional<clock_type::time_point> frame_deadline;
   uint64_t deadline_frame = 0; ///< the frame (checker.frames()) frame_deadline is for
@@ -347,6 +351,7 @@ struct frame_guard::impl {
   std::shared_ptr<metrics_registry> metrics;
   std::chrono::milliseconds idle_timeout{};
   std::chrono::milliseconds frame_timeout{};
+  std::shared_ptr<link_activity> activity; ///< null: nobody asks
   closure_count refused_at_limit{"connections refused at the connection limit", {}, 0, {}};
   closure_count evicted{"connections still in their handshake closed for newer ones", {}, 0, {}};
   closure_count idle_closed{"idle connections closed", {}, 0, {}};
@@ -420,6 +425,8 @@ struct frame_guard::impl {
           }
           if (unlisten.load() && listen_fd >= 0)
             close_fd(listen_fd); // also leaves the epoll set
+          if (activity)
+            report_activity(clock_type::now()); // the node may have asked for closes
         } else if (ev.data.ptr == &timer_tag) {
           uint64_t expirations;
           while (::read(timer_fd, &expirations, sizeof(expirations)) > 0) {
@@ -553,6 +560,7 @@ struct frame_guard::impl {
     l->client.fd = client_fd;
     l->client.writable = true; // a fresh socket's send buffer is empty
     l->last_inbound = clock_type::now();
+    l->opened = l->last_message = l->last_inbound;
     links.emplace(l, std::move(owned));
     ++open;
     if (open_gauge)
@@ -1091,6 +1099,8 @@ struct frame_guard::impl {
         keep_alive(*l, now);
       }
     }
+    if (activity)
+      report_activity(now);
     summarise_refusals(now);
     for (auto* c : {&refused_at_limit, &evicted, &idle_closed, &late_frames})
       summarise(*c, now);
@@ -1103,6 +1113,37 @@ struct frame_guard::impl {
       timerfd_settime(sweep_fd, 0, &off, nullptr);
       sweeping = false;
     }
+  }
+
+  /// Tells the node when each connected process last sent a message, and closes the
+  /// connections of the processes it asked to (link_activity.hpp).
+  void report_activity(clock_type::time_point now) {
+    auto closing = activity->take_closes();
+    std::unordered_map<process_identity, clock_type::time_point, process_identity_hash> latest;
+    for (auto& [ptr, l] : links) {
+      (void)ptr;
+      if (l->dead || !l->checker.identity())
+        continue;
+      auto& who = *l->checker.identity();
+      if (l->checker.messages() != l->messages_seen) {
+        l->messages_seen = l->checker.messages();
+        l->last_message = now;
+      }
+      auto c = std::find_if(closing.begin(), closing.end(),
+                            [&](const link_activity::closing& x) { return x.process == who; });
+      if (c != closing.end() && l->opened <= c->opened_before) {
+        close_link(*l); // the node logs why
+        continue;
+      }
+      auto [at, added] = latest.emplace(who, l->last_message);
+      if (!added)
+        at->second = std::max(at->second, l->last_message);
+    }
+    std::vector<link_activity::process_use> connected;
+    connected.reserve(latest.size());
+    for (auto& [who, when] : latest)
+      connected.push_back({who, when});
+    activity->publish(std::move(connected));
   }
 
   /// CAF closes a connection it heard nothing on for its connection timeout (kvnode's
@@ -1369,6 +1410,12 @@ bool frame_guard::start(guard_options options, std::string& error) {
       p.tls ? p.max_connections - std::max<uint32_t>(p.max_connections / 8, 1) : p.max_connections;
   p.idle_timeout = options.idle_timeout;
   p.frame_timeout = options.frame_timeout;
+  p.activity = std::move(options.activity);
+  if (p.activity)
+    p.activity->on_close([&p] {
+      uint64_t one = 1;
+      [[maybe_unused]] auto ignored = ::write(p.wake_fd, &one, sizeof(one));
+    });
   p.budget = options.frame_budget_bytes != 0 ? options.frame_budget_bytes
                                              : uint64_t{4} * options.max_frame_bytes;
   // Deadlines are checked at half the shortest timeout (at most once a second, at least every
@@ -1400,6 +1447,8 @@ void frame_guard::stop() {
   if (p.wake_fd < 0)
     return; // stopped before
   p.stopping = true;
+  if (p.activity)
+    p.activity->on_close({}); // the node outlives the guard's descriptors
   uint64_t one = 1;
   [[maybe_unused]] auto ignored = ::write(p.wake_fd, &one, sizeof(one));
   if (p.thread.joinable())

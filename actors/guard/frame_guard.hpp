@@ -65,6 +65,7 @@ namespace actorkv {
 class metrics_registry; // cluster-config/metrics.hpp
 
 class access_table;
+class link_activity; // actors/guard/link_activity.hpp
 
 /// The guard's TLS credentials: PEM files.
 struct guard_tls {
@@ -110,6 +111,9 @@ struct guard_options {
   /// connections; 0: 4 x max_frame_bytes. A header that would exceed it waits (frames of up to
   /// always_admitted_frame_bytes and, with TLS, frames from nodes never wait but count).
   uint64_t frame_budget_bytes = 0;
+  /// Where the guard reports when each connected process last sent a message, once a sweep, and
+  /// takes the node's requests to close a process's connections (link_activity.hpp); null: none.
+  std::shared_ptr<link_activity> activity{};
   /// Where the guard keeps actorkv_open_connections{listener="node"} (cluster-config/metrics.hpp);
   /// null: not counted.
   std::shared_ptr<metrics_registry> metrics{};

@@ -109,6 +109,36 @@ BOOST_AUTO_TEST_CASE(a_legitimate_stream_passes_in_one_piece) {
   BOOST_TEST(c.describe().empty());
 }
 
+BOOST_AUTO_TEST_CASE(messages_are_the_frames_that_are_not_heartbeats) {
+  basp_frame_checker c{limit};
+  auto s = session();
+  BOOST_TEST(c.feed(s.data(), s.size()));
+  BOOST_TEST(c.messages() == session_frames - 1); // one heartbeat
+  auto beat = frame(6, 0, 0, 0, 0);
+  BOOST_TEST(c.feed(beat.data(), beat.size()));
+  BOOST_TEST(c.messages() == session_frames - 1);
+}
+
+BOOST_AUTO_TEST_CASE(without_rules_a_valid_first_handshake_names_the_process_and_none_is_refused) {
+  // The payload CAF 0.17 writes for node id <host>#4242: atom("default"), pid, 20-byte host.
+  wire named = frame(1, 32, 0, 0, 0, 0, false);
+  for (uint8_t b : {0x00, 0x00, 0x3e, 0x9a, 0xab, 0x9b, 0xac, 0x79, 0x00, 0x00, 0x10, 0x92})
+    named.push_back(b);
+  for (int i = 0; i < 20; ++i)
+    named.push_back(static_cast<uint8_t>(i + 1));
+  basp_frame_checker c{limit};
+  BOOST_TEST(c.feed(named.data(), named.size()));
+  BOOST_REQUIRE(c.identity().has_value());
+  BOOST_TEST(c.identity()->pid == 4242u);
+  BOOST_TEST(c.identity()->host[19] == 20);
+  // A first handshake that names no valid process is not the plain guard's to refuse.
+  wire junk = frame(1, 32, 0, 0, 0, 0, false);
+  junk.resize(junk.size() + 32, 0);
+  basp_frame_checker d{limit};
+  BOOST_TEST(d.feed(junk.data(), junk.size()));
+  BOOST_TEST(!d.identity().has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_legitimate_stream_passes_byte_by_byte) {
   basp_frame_checker c{limit};
   auto s = session();

@@ -5,6 +5,7 @@
 // limit, idle connections, stalled payloads and the budget for announced payload bytes. TLS:
 // test_frame_guard_tls.cpp.
 #include "actors/guard/frame_guard.hpp"
+#include "actors/guard/link_activity.hpp"
 
 #include <chrono>
 #include <functional>
@@ -60,6 +61,19 @@ struct eight_connections : guard_fixture {
 
 struct short_idle_timeout : guard_fixture {
   short_idle_timeout() : guard_fixture(10s, [](guard_options& o) { o.idle_timeout = 400ms; }) {}
+};
+
+struct activity_holder {
+  std::shared_ptr<link_activity> activity = std::make_shared<link_activity>();
+};
+
+/// The guard tells a node which processes send messages (link_activity.hpp), every 300 ms.
+struct reporting_activity : activity_holder, guard_fixture { // the holder is built first
+  reporting_activity()
+      : guard_fixture(10s, [this](guard_options& o) {
+          o.activity = activity;
+          o.idle_timeout = 600ms;
+        }) {}
 };
 
 struct short_frame_timeout : guard_fixture {
@@ -508,6 +522,45 @@ BOOST_FIXTURE_TEST_CASE(upstream_hears_from_a_connection_while_its_header_waits,
   BOOST_TEST((echoed == whole));
   for (int fd : {b, c})
     ::close(fd);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_node_learns_which_processes_only_send_heartbeats_and_closes_them,
+                        reporting_activity) {
+  auto named = [](uint32_t pid) {
+    process_identity id;
+    id.pid = pid;
+    id.host = captured_host;
+    return id;
+  };
+  int quiet = connect_to(guard->port());
+  int busy = connect_to(guard->port());
+  BOOST_REQUIRE(quiet >= 0 && busy >= 0);
+  BOOST_REQUIRE((echo_of(quiet, client_handshake(111)) == client_handshake(111)));
+  BOOST_REQUIRE((echo_of(busy, client_handshake(222)) == client_handshake(222)));
+  // Process 111 sends only heartbeats (as CAF does on a connection nobody uses), 222 messages.
+  auto heartbeat = frame(6, 0, 0);
+  auto message = frame(2, 16, 7);
+  auto started = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - started < 1200ms) {
+    BOOST_REQUIRE((echo_of(quiet, heartbeat) == heartbeat));
+    BOOST_REQUIRE((echo_of(busy, message) == message));
+    std::this_thread::sleep_for(100ms);
+  }
+  auto silent = activity->quiet_for(800ms);
+  BOOST_TEST((silent == std::vector<process_identity>{named(111)}));
+  // 111 dials again just as the node asks to close its connections: the older one closes at
+  // once (the guard is woken), the newer one, and 222's, stay.
+  int again = connect_to(guard->port());
+  BOOST_REQUIRE(again >= 0);
+  std::this_thread::sleep_for(50ms);
+  activity->close(named(111));
+  BOOST_TEST(closed_by_peer(quiet, 200ms));
+  BOOST_REQUIRE((echo_of(again, client_handshake(111)) == client_handshake(111)));
+  BOOST_TEST((echo_of(again, message) == message));
+  BOOST_TEST((echo_of(busy, message) == message));
+  ::close(quiet);
+  ::close(again);
+  ::close(busy);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
