@@ -364,6 +364,16 @@ void read_limits(checker& ck, const entry& e, limits_settings& out, limits_lines
              }},
             {"idle_connection_ms",
              [&](const entry& x) { read_u32(ck, x, out.idle_connection_ms); }},
+            {"peer_idle_ms",
+             [&](const entry& x) {
+               // Shorter would close connections between the probes that keep them in use.
+               if (auto n = read_integer(ck, x); n && *n != 0 && (*n < 1000 || *n > u32_max))
+                 ck.fail(x.line, "peer_idle_ms = " + std::to_string(*n) +
+                                     " must be 0 (never) or between 1000 and " +
+                                     std::to_string(u32_max));
+               else if (n)
+                 out.peer_idle_ms = static_cast<uint32_t>(*n);
+             }},
             {"frame_ms", [&](const entry& x) { read_u32(ck, x, out.frame_ms); }},
             {"frame_budget_bytes",
              [&](const entry& x) {

@@ -133,6 +133,10 @@ struct limits_settings {
   /// A connection that sent nothing for this long is closed (nodes send heartbeats four times
   /// within it: heartbeat_ms).
   uint32_t idle_connection_ms = 600000;
+  /// A connection between two nodes that share no partition is closed once it carried no
+  /// message (CAF's heartbeats aside) for this long, and dialed again when needed
+  /// (actors/node/peers.cpp, "Idle connections"); 0: never. At least 1000 when set.
+  uint32_t peer_idle_ms = 60000;
   /// A frame's payload must arrive within this time of its header.
   uint32_t frame_ms = 30000;
   /// Payload bytes announced but not yet received, across a node's connections; a header beyond

@@ -59,6 +59,10 @@ using watch_atom = caf::atom_constant<caf::atom("watch")>; ///< start watching a
 using alive_atom = caf::atom_constant<caf::atom("alive")>; ///< a peer's up/down changed
 using swim_atom = caf::atom_constant<caf::atom("swim")>;   ///< SWIM probes between detectors
 
+// Connections on demand (actors/node/peers.cpp, "Idle connections").
+using idle_atom = caf::atom_constant<caf::atom("idle")>; ///< close our idle connection?
+using wake_atom = caf::atom_constant<caf::atom("wake")>; ///< connect to this peer again
+
 // Fault injection (admin -> node, refused unless the manifest enables it; node -> the actors that
 // serve its peers), and a request held back by an injected delay coming due.
 using fault_atom = caf::atom_constant<caf::atom("fault")>;

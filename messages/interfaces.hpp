@@ -146,7 +146,8 @@ using replica_answers_actor =
 /// 4: membership_view format 4 (retired replica ids in the view, its digest and its deltas).
 /// 5: cluster_status's entries_pruned (version-vector entries of retired replica ids pruned).
 /// 6: cluster_status's ae_peer_pause_ms and ae_paced_by (anti-entropy waiting a peer's pace).
-constexpr uint32_t protocol_version = 6;
+/// 7: node_actor's (idle, name): idle connections closed by agreement; cluster_status's idle.
+constexpr uint32_t protocol_version = 7;
 
 /// Peer handshake: who a node is, with which instance settings, and the two actors that serve its
 /// peers (a constant size, whatever the number of partitions).
@@ -322,9 +323,18 @@ using node_actor = caf::typed_actor<
     /// "check" (no subject) instead starts a full integrity check of this node's store in the
     /// background and answers what it did; "backup" (subject an absolute path on the node's
     /// machine) starts an online backup of it, "backup-status" (no subject) tells its progress.
-    caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>>::
+    caf::replies_to<admin_atom, std::string, std::string, bool>::with<std::string>,
+    /// The named peer proposes to close its connection with this node, idle for a while
+    /// (actors/node/peers.cpp, "Idle connections"): ok once this node has let go of its handles,
+    /// an error while it still needs the peer.
+    caf::replies_to<idle_atom, std::string>::with<caf::ok_atom>>::
     /// SWIM probes, handed to this node's failure detector.
     extend_with<swim_peer_actor>;
+
+/// Where a node's own actors ask for a peer whose idle connection was closed: answered ok once
+/// the node is connected to it again (their handles for it are then current), or with why not.
+using peer_waker_actor =
+    caf::typed_actor<caf::replies_to<wake_atom, std::string>::with<caf::ok_atom>>;
 
 /// What the membership actor tells its node whenever the view changes.
 using view_listener_actor = caf::typed_actor<caf::reacts_to<view_atom, membership_view>>;
@@ -353,11 +363,14 @@ struct peer_view {
   bool up = false;
   vnode_actor vnodes; ///< its partitions; invalid while not connected
   node_actor node;    ///< invalid while not connected
+  /// Not connected, but alive as far as this node knows: its idle connection was closed, and
+  /// the node connects again when asked (wake_atom, peer_waker_actor).
+  bool dormant = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_view& x) {
-  return f(caf::meta::type_name("actorkv::peer_view"), x.name, x.up, x.vnodes, x.node);
+  return f(caf::meta::type_name("actorkv::peer_view"), x.name, x.up, x.vnodes, x.node, x.dormant);
 }
 
 /// Anti-entropy progress, shown by status.

@@ -314,6 +314,7 @@ void next_partition(self_ptr self) {
         compare_trees(self, p, name, *vnode);
         return;
       }
+      st.peers.wake(name); // a later round finds it connected
     }
     st.stats.partition = ++st.next; // no other replica up: nothing to compare with
   }
@@ -325,7 +326,8 @@ ae_impl::behavior_type ae_behavior(self_ptr self, anti_entropy_options options) 
   self->delayed_send(self, self->state.options.interval, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        self->state.peers.replace(std::move(peers));
+        self->state.peers.replace(std::move(peers),
+                                  caf::actor_cast<peer_waker_actor>(self->current_sender()));
       },
       [=](replicas_atom,
           std::vector<std::pair<partition_id, std::vector<std::string>>>& partitions) {

@@ -102,6 +102,7 @@ void confirm(self_ptr self, partition_id p, const std::vector<std::string>& othe
   for (auto& name : others) {
     auto* vnode = st.peers.vnodes(name);
     if (!vnode) { // a replica that is down may hold an old copy: wait for it
+      st.peers.wake(name);
       done();
       return;
     }
@@ -314,7 +315,8 @@ collector_impl::behavior_type collector_behavior(self_ptr self, collector_option
   self->delayed_send(self, sweep_interval(self->state.options.grace), caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        self->state.peers.replace(std::move(peers));
+        self->state.peers.replace(std::move(peers),
+                                  caf::actor_cast<peer_waker_actor>(self->current_sender()));
       },
       [=](replicas_atom,
           std::vector<std::pair<partition_id, std::vector<std::string>>>& partitions) {

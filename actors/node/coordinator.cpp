@@ -71,6 +71,9 @@ struct coordinator_state {
   std::string node;             ///< this node's name, for its log lines
   warning_throttle warned;      ///< which keys' sibling warnings reach the log
   std::map<caf::actor_addr, outgoing_batch> outgoing;
+  /// Calls for dormant peers, by name, waiting for the node to connect to them (waker).
+  std::map<std::string, std::vector<replica_call>> waking;
+  peer_waker_actor waker;
   replica_calls pending{sweep_interval};
   bool flush_scheduled = false;
   batch_outbox<client_answers_actor, client_answer> client_answers;
@@ -122,11 +125,12 @@ void flush(self_ptr self) {
 /// the receiving node's max_frame_bytes). `on_answer` runs exactly once: with the answer, or
 /// with the error that stands in for it (the request timeout, the destination gone).
 void ask(self_ptr self, const replica_target& target, partition_id partition, replica_call call,
-         answer_fn on_answer) {
+         answer_fn on_answer);
+
+/// Adds `call` to the batch for `target` (ask).
+void enqueue(self_ptr self, const replica_target& target, replica_call call) {
   auto& st = self->state;
   auto to = target.address();
-  call.partition = partition;
-  call.id = st.pending.add(self, st.request_timeout, std::move(on_answer), to);
   auto size = estimated_wire_bytes(call);
   auto& out = st.outgoing[to];
   if (!out.local && !out.remote) {
@@ -142,12 +146,63 @@ void ask(self_ptr self, const replica_target& target, partition_id partition, re
   schedule_flush(self);
 }
 
+/// The node connected to dormant peer `name` again (its routes came first), or could not (`err`):
+/// its waiting calls go to the peer's gateway, or fail.
+void woken(self_ptr self, const std::string& name, caf::error err) {
+  auto& st = self->state;
+  auto calls = std::move(st.waking[name]);
+  st.waking.erase(name);
+  auto target = err ? nullptr : st.routes.remote_of(name);
+  if (!err && !target)
+    err = caf::make_error(caf::sec::request_receiver_down);
+  for (auto& call : calls) {
+    auto* to = st.pending.extra_of(call.id);
+    if (!to)
+      continue; // timed out while waiting
+    if (err) {
+      if (auto e = st.pending.take(call.id))
+        replica_calls::fail(e->settle, err);
+      continue;
+    }
+    *to = target->address();
+    enqueue(self, *target, std::move(call));
+  }
+}
+
+/// Holds `call` for a peer the plans name without a handle until the node connects to it.
+void hold(self_ptr self, const std::string& name, replica_call call) {
+  auto& st = self->state;
+  auto& calls = st.waking[name];
+  calls.push_back(std::move(call));
+  if (calls.size() > 1)
+    return; // asked already
+  if (!st.waker) {
+    woken(self, name, caf::make_error(caf::sec::request_receiver_down));
+    return;
+  }
+  self->request(st.waker, st.request_timeout, wake_atom::value, name)
+      .then([=](caf::ok_atom) { woken(self, name, caf::none); },
+            [=](caf::error& err) { woken(self, name, std::move(err)); });
+}
+
+void ask(self_ptr self, const replica_target& target, partition_id partition, replica_call call,
+         answer_fn on_answer) {
+  auto& st = self->state;
+  call.partition = partition;
+  call.id = st.pending.add(self, st.request_timeout, std::move(on_answer), target.address());
+  if (!target.local && !target.remote) // dormant: no connection until woken
+    hold(self, target.node, std::move(call));
+  else
+    enqueue(self, target, std::move(call));
+}
+
 /// Calls waiting on a peer that is no longer among the routes (it went down, or stopped
 /// answering probes) fail at once: they may have been applied there, or not.
 void fail_gone_destinations(self_ptr self) {
   auto& st = self->state;
   auto gone = st.pending.take_if([&](const replica_calls::entry& e) {
-    return e.extra != st.local && !st.routes.routes_to(e.extra);
+    // A call without an address waits for its dormant peer's wake (hold).
+    return e.extra && e.extra != st.local && !st.routes.routes_to(e.extra);
   });
   for (auto& e : gone)
     replica_calls::fail(e.settle, caf::sec::request_receiver_down);
@@ -534,6 +589,7 @@ coordinator_impl::behavior_type coordinator_behavior(self_ptr self, coordinator_
   self->state.request_timeout = options.request_timeout;
   self->state.metrics = request_metrics{std::move(options.metrics)};
   self->state.background = std::move(options.background);
+  self->state.waker = std::move(options.waker);
   take_routes(self, options.initial);
   return {
       [=](batch_atom, std::vector<client_call>& calls) {

@@ -94,6 +94,10 @@ struct coordinator_options {
   /// Told every client request's latency, by which it paces the node's background work; null:
   /// nothing is told.
   std::shared_ptr<background_gate> background{};
+  /// Asked for a peer whose plans name it without a handle (its idle connection was closed): the
+  /// calls for it wait until it answers, then go to the peer's gateway of the new routes.
+  /// Unset: such calls fail at once.
+  peer_waker_actor waker{};
 };
 
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options options);

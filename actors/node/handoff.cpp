@@ -459,6 +459,7 @@ void next_stream(self_ptr self) {
     }
     auto* target = st.peers.vnodes(k.target);
     if (!target) {
+      st.peers.wake(k.target); // its idle connection was closed: the next list has it up
       waiting = true;
       continue;
     }
@@ -481,7 +482,8 @@ handoff_impl::behavior_type handoff_behavior(self_ptr self, handoff_options opti
   self->state.options = std::move(options);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        self->state.peers.replace(std::move(peers));
+        self->state.peers.replace(std::move(peers),
+                                  caf::actor_cast<peer_waker_actor>(self->current_sender()));
         next_stream(self);
       },
       [=](handoff_atom, uint64_t epoch, std::vector<handoff_task>& tasks) {

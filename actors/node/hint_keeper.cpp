@@ -140,8 +140,10 @@ void round(self_ptr self) {
                   forget(self, b.target, 0);
                 continue;
               }
-              if (!st.peers.up(b.target))
+              if (!st.peers.up(b.target)) {
+                st.peers.wake(b.target); // dormant: delivered once connected again
                 continue;
+              }
               if (st.delivering.count(b.target) == 0)
                 deliver_batch(self, b.target, b.count);
             }
@@ -169,7 +171,8 @@ keeper_impl::behavior_type keeper_behavior(self_ptr self, hint_keeper_options op
   self->send(self, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        self->state.peers.replace(std::move(peers));
+        self->state.peers.replace(std::move(peers),
+                                  caf::actor_cast<peer_waker_actor>(self->current_sender()));
       },
       [=](departed_atom, std::vector<std::string>& names) {
         self->state.departed = std::set<std::string>(names.begin(), names.end());

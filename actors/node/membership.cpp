@@ -186,7 +186,7 @@ void purge(self_ptr self) {
 }
 
 bool is_up(self_ptr self, const std::string& name) {
-  return name == self->state.node() || self->state.peers.up(name);
+  return name == self->state.node() || self->state.peers.alive(name);
 }
 
 caf::result<std::string> admin(self_ptr self, const std::string& action, const std::string& subject,
@@ -250,7 +250,8 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
   self->send(self, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        self->state.peers.replace(std::move(peers));
+        self->state.peers.replace(std::move(peers),
+                                  caf::actor_cast<peer_waker_actor>(self->current_sender()));
       },
       [=](gossip_atom, membership_view& theirs) {
         adopt(self, std::move(theirs));

@@ -54,6 +54,7 @@ void spawn_children(self_ptr self) {
   co.budget = st.options.budget;
   co.metrics = st.options.metrics;
   co.background = st.background;
+  co.waker = caf::actor_cast<peer_waker_actor>(self);
   st.coordinator = spawn_coordinator(sys, std::move(co));
   failure_detector_options fo{name, ms(cluster.failure_detector.interval_ms),
                               static_cast<double>(cluster.failure_detector.phi_threshold),
@@ -68,6 +69,7 @@ void spawn_children(self_ptr self) {
     so.swim.suspicion_min = ms(fd.suspicion_ms);
     so.expected_peers = st.view.members.size();
     so.progress = [](const std::string& peer) { return frame_progress::last(peer); };
+    so.waker = caf::actor_cast<peer_waker_actor>(self);
     st.detector = spawn_swim_detector(sys, std::move(fo), so);
   } else {
     st.detector = spawn_failure_detector(sys, std::move(fo));
@@ -149,6 +151,7 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
       st.options.initial_view ? *st.options.initial_view : view_from_manifest(st.options.cluster);
   st.placement = current_ring(st.view);
   st.next = next_ring(st.view);
+  keep_replica_peers(self);
   spawn_children(self);
   self->set_down_handler([=](caf::down_msg& dm) { peer_down(self, dm); });
   st.started = self->clock().now();
@@ -157,6 +160,7 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
   // sessions once it is (or knows the rest unreachable), at the latest after the start-up wait.
   check_startup(self);
   self->delayed_send(self, node_startup_wait, ready_atom::value);
+  close_idle(self); // and every quarter of peer_idle_ms from now on
   // Who may send what (docs/security.md): clients (read, write, admin) reach this actor and the
   // coordinator only, which the frame guard enforces; what only members and this node's own
   // actors send needs role::node.
@@ -299,6 +303,20 @@ node_impl::behavior_type node_behavior(self_ptr self, node_options options) {
       [=](ready_atom) {
         if (allowed(role::node))
           check_startup(self); // the start-up wait is over: serving from now on
+      },
+      [=](idle_atom) {
+        if (allowed(role::node))
+          close_idle(self);
+      },
+      [=](idle_atom, const std::string& peer) -> caf::result<caf::ok_atom> {
+        if (!allowed(role::node))
+          return refused("closing a connection", role::node);
+        return agree_idle(self, peer);
+      },
+      [=](wake_atom, const std::string& peer) -> caf::result<caf::ok_atom> {
+        if (!allowed(role::node))
+          return refused("a wake", role::node);
+        return wake(self, peer);
       },
   };
 }

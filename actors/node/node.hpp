@@ -28,6 +28,7 @@ class actor_system;
 namespace actorkv {
 
 class metrics_registry; // cluster-config/metrics.hpp
+class link_activity;    // actors/guard/link_activity.hpp
 
 struct node_options {
   manifest cluster;       ///< the validated manifest
@@ -59,6 +60,9 @@ struct node_options {
   /// The process's metrics (cluster-config/metrics.hpp), handed to the children that count;
   /// null: nothing is counted.
   std::shared_ptr<metrics_registry> metrics{};
+  /// What the frame guard sees of each connected process's messages, and where the node asks it
+  /// to close the idle connections of peers it shares no partition with; null: none closed.
+  std::shared_ptr<link_activity> links;
 };
 
 /// The instance settings as peers compare them, e.g. "name=local partitions=256 replicas=3 ...".

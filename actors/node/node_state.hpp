@@ -16,10 +16,12 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/node/background_gate.hpp"
 #include "actors/node/fault_gate.hpp"
@@ -36,9 +38,10 @@ namespace actorkv::node_internals {
 /// are private: the public interface stays node_actor.
 using node_impl =
     node_actor::extend<caf::reacts_to<connect_to_atom, uint32_t>, caf::reacts_to<caf::tick_atom>,
-                       caf::reacts_to<held_atom, uint64_t>,
-                       caf::reacts_to<ready_atom>>::extend_with<liveness_listener_actor>::
-        extend_with<view_listener_actor>::extend_with<handoff_listener_actor>;
+                       caf::reacts_to<held_atom, uint64_t>, caf::reacts_to<ready_atom>,
+                       caf::reacts_to<idle_atom>>::extend_with<liveness_listener_actor>::
+        extend_with<view_listener_actor>::extend_with<handoff_listener_actor>::extend_with<
+            peer_waker_actor>;
 
 /// A member of the cluster as this node knows it.
 /// Failed attempts to reach a peer: the first failure of each reason is logged, repeats are
@@ -62,14 +65,21 @@ struct peer_info {
   bool up = false;   ///< connected and handshaken
   bool alive = true; ///< the failure detector's verdict while connected
   bool connecting = false;
+  /// Its idle connection was closed by agreement (peers.cpp, "Idle connections"): a member still
+  /// believed alive, in the plans as before, without handles until it is woken.
+  bool dormant = false;
+  bool proposed_idle = false; ///< this node asked it to close the idle connection, no answer yet
+  /// Who asked for it while dormant (wake_atom): answered once it is up again, or not.
+  std::vector<caf::typed_response_promise<caf::ok_atom>> wakers;
   failed_attempts failures; ///< since it was last up
   bool unreachable = false; ///< a dial or handshake failed since this node started (readiness)
   caf::node_id trusted;     ///< its process, trusted as a member since this node dialed it
 };
 
-/// Whether the peer can be asked anything now: connected, handshaken, answering probes.
+/// Whether the peer can be asked anything now, or once woken: connected and handshaken (or
+/// dormant), answering probes.
 inline bool usable(const peer_info& peer) {
-  return peer.up && peer.alive;
+  return (peer.up || peer.dormant) && peer.alive;
 }
 
 struct node_state {
@@ -107,6 +117,9 @@ struct node_state {
   /// Index into `peers` by name (peers are only ever added: add_peer keeps it in step).
   std::unordered_map<std::string, uint32_t> peer_index;
   failure_detector_actor detector;
+  /// The peers this node shares a partition with (in the ring in force or the next one) or owes
+  /// a release: their connections are never closed for idleness.
+  std::unordered_set<std::string> kept;
   handoff_actor handoff;
   hint_keeper_actor hint_keeper;
   anti_entropy_actor anti_entropy;
@@ -149,6 +162,12 @@ void connect_peer(self_ptr self, uint32_t index);
 void peer_down(self_ptr self, const caf::down_msg& dm);
 void peer_alive(self_ptr self, const std::string& name, bool alive);
 caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs);
+/// Idle connections (peers.cpp): the peers whose connections stay open, after a ring change;
+/// the periodic look for idle ones; a peer's proposal to close one; a wish to reach a peer.
+void keep_replica_peers(self_ptr self);
+void close_idle(self_ptr self);
+caf::result<caf::ok_atom> agree_idle(self_ptr self, const std::string& name);
+caf::result<caf::ok_atom> wake(self_ptr self, const std::string& name);
 /// Where a starting node stands (cluster-config/readiness.hpp); sets `serving` once it may serve.
 startup_state check_startup(self_ptr self);
 

@@ -18,12 +18,27 @@
 // 32 nodes started at once on two cores left pairs apart for minutes
 // (tests/membership/test_start_race.cpp). 15 s outlasts two rounds of a dialer's hello timeout
 // and retry.
+//
+// Idle connections. A node keeps its connections to the peers it shares a partition with (in the
+// ring in force or the next one) or owes a release to: replication, handoff, anti-entropy and the
+// collector use them all the time. A connection to any other peer that carried no message (CAF's
+// heartbeats aside) for [limits] peer_idle_ms is closed, so that the connections a node holds are
+// bounded by its partitions' replicas plus the peers it probed or coordinated for lately, not by
+// the cluster's size. CAF 0.17 cannot close a connection from the side that dialed it, and only
+// the answering side's frame guard tells messages from heartbeats (actors/guard/
+// link_activity.hpp), so that side proposes (idle_atom); the other agrees unless it needs the
+// peer; both forget the peer's handles (no monitor fires, nothing fails over) and the guard
+// closes the connection. The peer is then dormant: alive as the failure detector says, in the
+// coordinator's plans as before, without handles. Whoever needs it (the coordinator for a
+// request, SWIM for a probe, a hint, a release) asks the node (wake_atom), which dials it at
+// once, whatever their names' order: a wake that fails leaves the peer down, as any failed dial.
 #include <set>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
 #include "actors/client/tls.hpp"
+#include "actors/guard/link_activity.hpp"
 #include "actors/node/event_log.hpp"
 #include "actors/node/node_state.hpp"
 #include "actors/node/permission.hpp"
@@ -62,6 +77,18 @@ void report_failure(self_ptr self, peer_info& peer, const std::string& reason) {
   if (!peer.unreachable) {
     peer.unreachable = true;
     check_startup(self); // a starting node need not wait for it
+  }
+  for (auto& rp : std::exchange(peer.wakers, {}))
+    rp.deliver(caf::make_error(ec::unavailable, "peer " + peer.name + " " + reason));
+  if (peer.dormant) { // woken, and not there: down like any peer this node cannot reach
+    peer.dormant = false;
+    publish_peers(self, peer.name);
+    if (peer.alive) {
+      log_event(log_subsystem::peers, log_level::warning, me,
+                "peer " + peer.name + " down (" + reason + ")");
+      f = failed_attempts{reason, 0, now};
+      return;
+    }
   }
   if (reason != f.reason) {
     log_event(log_subsystem::peers, log_level::warning, me, "peer " + peer.name + " " + reason);
@@ -132,9 +159,17 @@ void handshaken(self_ptr self, uint32_t index, const node_actor& handle, peer_he
   peer.failures = {};
   self->monitor(handle);
   self->send(st.detector, watch_atom::value, peer.name, handle);
-  log_event(log_subsystem::peers, st.options.self_name, "peer " + peer.name + " up");
+  if (peer.dormant) // connected again on demand: routine
+    log_event(log_subsystem::peers, log_level::debug, st.options.self_name,
+              "peer " + peer.name + " connected again");
+  else
+    log_event(log_subsystem::peers, st.options.self_name, "peer " + peer.name + " up");
+  peer.dormant = false;
   publish_peers(self, peer.name);
   check_startup(self);
+  // After publish_peers: the coordinator's new routes arrive before the answer.
+  for (auto& rp : std::exchange(peer.wakers, {}))
+    rp.deliver(caf::ok_atom::value);
 }
 
 void handshake(self_ptr self, uint32_t index, node_actor handle) {
@@ -217,10 +252,11 @@ void trust(self_ptr self, peer_info& peer, const caf::node_id& process) {
     access->trust_member(identity_of(process));
 }
 
-void connect_peer(self_ptr self, uint32_t index) {
+namespace {
+
+/// Dials the peer at `index` and shakes hands (connect_peer, wake).
+void dial(self_ptr self, uint32_t index) {
   auto& peer = self->state.peers[index];
-  if (peer.up || peer.connecting || peer.removed)
-    return;
   peer.connecting = true;
   log_event(log_subsystem::peers, log_level::debug, self->state.options.self_name,
             "dialing " + peer.name + " at " + peer.host + ":" + std::to_string(peer.port));
@@ -250,6 +286,16 @@ void connect_peer(self_ptr self, uint32_t index) {
           });
 }
 
+} // namespace
+
+void connect_peer(self_ptr self, uint32_t index) {
+  auto& peer = self->state.peers[index];
+  // A dormant peer is dialed when some actor needs it (wake), not on a timer.
+  if (peer.up || peer.connecting || peer.removed || peer.dormant)
+    return;
+  dial(self, index);
+}
+
 void peer_down(self_ptr self, const caf::down_msg& dm) {
   auto& peers = self->state.peers;
   for (uint32_t i = 0; i < peers.size(); ++i)
@@ -265,7 +311,7 @@ void peer_alive(self_ptr self, const std::string& name, bool alive) {
   if (!peer || peer->alive == alive)
     return;
   peer->alive = alive;
-  if (peer->up)
+  if (peer->up || peer->dormant)
     log_event(log_subsystem::peers, self->state.options.self_name,
               "peer " + name +
                   (alive ? " up (answering again)" : " down (failure detector: no answers)"));
@@ -340,6 +386,130 @@ caf::result<peer_hello> answer_hello(self_ptr self, const peer_hello& theirs) {
                                                     "]");
     return own_hello(self, true);
   });
+}
+
+namespace {
+
+/// Lets go of `peer`'s connection: its handles are forgotten (no monitor fires), it stays a
+/// member believed alive, and the plans keep it (routes.cpp resolves it without handles).
+void go_dormant(self_ptr self, peer_info& peer, const std::string& why) {
+  auto& st = self->state;
+  self->demonitor(peer.handle.address());
+  trust(self, peer, caf::node_id{});
+  peer.up = false;
+  peer.dormant = true;
+  peer.proposed_idle = false;
+  peer.handle = nullptr;
+  peer.vnodes = nullptr;
+  peer.gateway = nullptr;
+  st.callers.erase(peer.name);
+  self->send(st.detector, watch_atom::value, peer.name, node_actor{}); // probed after a wake
+  log_event(log_subsystem::peers, log_level::debug, st.options.self_name,
+            "connection to " + peer.name + " closed: " + why);
+  publish_peers(self, peer.name);
+}
+
+std::chrono::milliseconds peer_idle(self_ptr self) {
+  return std::chrono::milliseconds{self->state.options.cluster.limits.peer_idle_ms};
+}
+
+} // namespace
+
+void keep_replica_peers(self_ptr self) {
+  auto& st = self->state;
+  auto& me = st.options.self_name;
+  st.kept.clear();
+  auto add = [&](const ring& r) {
+    for (auto& [p, names] : home_partitions(r, me, st.replicas())) {
+      (void)p;
+      st.kept.insert(names.begin(), names.end());
+    }
+  };
+  add(st.placement);
+  if (st.next)
+    add(*st.next);
+  for (auto& [p, takers] : st.releases) {
+    (void)p;
+    st.kept.insert(takers.begin(), takers.end());
+  }
+  st.kept.erase(me);
+}
+
+void close_idle(self_ptr self) {
+  auto& st = self->state;
+  auto quiet = peer_idle(self);
+  // The phi accrual detector pings every peer twice a second, through handles a dormant peer
+  // lacks: its connections never idle, none is closed.
+  if (!st.options.links || quiet.count() == 0 ||
+      st.options.cluster.failure_detector.mode != detector_mode::swim)
+    return;
+  self->delayed_send(self, std::max(quiet / 4, std::chrono::milliseconds{250}), idle_atom::value);
+  auto processes = st.options.links->quiet_for(quiet);
+  if (processes.empty())
+    return;
+  auto quiet_process = [&](const caf::node_id& process) {
+    auto who = identity_of(process);
+    return std::find(processes.begin(), processes.end(), who) != processes.end();
+  };
+  for (auto& peer : st.peers) {
+    if (!peer.up || peer.proposed_idle || peer.removed || !peer.handle ||
+        st.kept.count(peer.name) > 0 || !quiet_process(peer.handle.node()))
+      continue;
+    auto who = identity_of(peer.handle.node());
+    // Only the side whose guard answered the connection sees it idle: it proposes.
+    peer.proposed_idle = true;
+    auto name = peer.name;
+    auto handle = peer.handle;
+    self->request(handle, st.request_timeout(), idle_atom::value, st.options.self_name)
+        .then(
+            [=](caf::ok_atom) {
+              auto* p = self->state.find_peer(name);
+              if (!p || p->handle != handle)
+                return; // reconnected meanwhile: a new connection, not idle
+              go_dormant(self, *p,
+                         "idle for " + std::to_string(quiet.count()) +
+                             " ms, both sides agreed (dialed again when needed)");
+              self->state.options.links->close(who);
+            },
+            [=](caf::error&) {
+              // It still needs this node, or did not answer: asked again once idle again.
+              if (auto* p = self->state.find_peer(name))
+                p->proposed_idle = false;
+            });
+  }
+}
+
+caf::result<caf::ok_atom> agree_idle(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto* peer = st.find_peer(name);
+  auto& sender = self->current_sender();
+  if (!peer || !peer->up || !peer->handle || !sender || sender->node() != peer->handle.node())
+    return caf::make_error(ec::bad_request, "not connected to " + name);
+  if (st.kept.count(name) > 0)
+    return caf::make_error(ec::bad_request, st.options.self_name + " shares partitions with " +
+                                                name + ": the connection stays");
+  go_dormant(self, *peer, "idle, as " + name + " proposed (dialed again when needed)");
+  return caf::ok_atom::value;
+}
+
+caf::result<caf::ok_atom> wake(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto it = st.peer_index.find(name);
+  if (it == st.peer_index.end() || st.peers[it->second].removed)
+    return caf::make_error(ec::unavailable, name + " is not a member");
+  auto& peer = st.peers[it->second];
+  if (peer.up)
+    return caf::ok_atom::value;
+  if (!peer.dormant && !peer.connecting)
+    return caf::make_error(ec::unavailable, "peer " + name + " is down");
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  peer.wakers.push_back(rp);
+  if (!peer.connecting) {
+    log_event(log_subsystem::peers, log_level::debug, st.options.self_name,
+              "dialing " + name + " again: needed");
+    dial(self, it->second);
+  }
+  return rp;
 }
 
 } // namespace actorkv::node_internals

@@ -163,8 +163,10 @@ void follow_rings(self_ptr self, membership_view view) {
                   (st.next && !same_placement(*st.next, *next_before));
   if (st.collector)
     self->send(st.collector, replicas_atom::value, collectable_partitions(self));
-  if (rings_changed)
+  if (rings_changed) {
+    keep_replica_peers(self);
     publish_ring_change(self, before, next_before);
+  }
 }
 
 } // namespace

@@ -117,4 +117,11 @@ void route_table::restride(size_t stride) {
   stride_ = stride;
 }
 
+target_ptr route_table::remote_of(const std::string& name) const {
+  for (auto& e : entries_)
+    if (e.uses > 0 && e.target->node == name && e.target->remote)
+      return e.target;
+  return nullptr;
+}
+
 } // namespace actorkv

@@ -40,6 +40,9 @@ public:
   plan_targets plan_of(partition_id p) const;
   /// Whether some plan names a replica at `addr`: calls in flight to one that none names fail.
   bool routes_to(const caf::actor_addr& addr) const { return routed_.count(addr) != 0; }
+  /// A target of node `name` with a peer's gateway (its own or a fallback's: the same gateway);
+  /// null when the plans name none.
+  target_ptr remote_of(const std::string& name) const;
   /// Distinct targets the plans name, for tests and measurement.
   size_t targets() const { return index_.size(); }
 

@@ -17,8 +17,8 @@ std::optional<replica_target> replica_at(self_ptr self, const std::string& name,
   auto& st = self->state;
   if (name == st.options.self_name)
     return replica_target{name, hint_for, st.options.storage, {}};
-  if (auto* peer = st.find_peer(name); peer && usable(*peer) && peer->gateway)
-    return replica_target{name, hint_for, {}, peer->gateway};
+  if (auto* peer = st.find_peer(name); peer && usable(*peer) && (peer->gateway || peer->dormant))
+    return replica_target{name, hint_for, {}, peer->gateway}; // dormant: woken when asked
   return std::nullopt;
 }
 
@@ -104,7 +104,7 @@ void publish_peers(self_ptr self, const std::string& changed) {
   auto& st = self->state;
   std::vector<peer_view> views;
   for (auto& p : st.peers)
-    views.push_back(peer_view{p.name, usable(p), p.vnodes, p.handle});
+    views.push_back(peer_view{p.name, p.up && p.alive, p.vnodes, p.handle, p.dormant && p.alive});
   if (st.membership)
     self->send(st.membership, peer_atom::value, views);
   if (st.hint_keeper)

@@ -198,28 +198,39 @@ caf::result<cluster_answers> cluster_view(self_ptr self) {
   auto timeout = st.request_timeout();
   auto listed = make_status(self);
   std::vector<std::pair<size_t, node_actor>> asks;
+  std::vector<std::pair<size_t, std::string>> wakes; // dormant peers: connected first
   for (auto& m : listed.members) {
     if (!asked_in_cluster_view(m))
       continue;
     member_answer a;
     a.name = m.name;
     a.endpoint = m.endpoint;
-    node_actor handle;
     if (m.name == st.options.self_name) {
-      handle = caf::actor_cast<node_actor>(self);
-    } else if (auto* peer = st.find_peer(m.name); peer && usable(*peer)) {
-      handle = peer->handle;
+      asks.emplace_back(g->out.members.size(), caf::actor_cast<node_actor>(self));
+    } else if (auto* peer = st.find_peer(m.name); peer && usable(*peer) && peer->handle) {
+      asks.emplace_back(g->out.members.size(), peer->handle);
+    } else if (peer && usable(*peer)) {
+      wakes.emplace_back(g->out.members.size(), m.name);
     } else {
       a.error = to_string(ec::unavailable);
       a.message = m.name + " is not connected to " + st.options.self_name;
     }
-    if (handle)
-      asks.emplace_back(g->out.members.size(), handle);
     g->out.members.push_back(std::move(a));
   }
-  g->left = asks.size() + 1; // and this function's own turn, so that nothing is delivered early
-  for (auto& [index, handle] : asks) {
-    auto i = index;
+  g->left = asks.size() + wakes.size() + 1; // and this function's own turn: nothing early
+  auto failed = [g, timeout](size_t i, const caf::error& err) {
+    auto& a = g->out.members[i];
+    if (err == caf::sec::request_timeout) {
+      a.error = to_string(ec::timeout);
+      a.message = "no answer within " + std::to_string(timeout.count()) + " ms";
+    } else {
+      a.error = err.category() == caf::atom("actorkv") ? to_string(static_cast<ec>(err.code()))
+                                                       : "unavailable";
+      a.message = describe(err);
+    }
+    g->one_done();
+  };
+  auto ask = [self, g, timeout, failed](size_t i, const node_actor& handle) {
     self->request(handle, timeout, status_atom::value)
         .then(
             [g, i](cluster_status& s) {
@@ -227,19 +238,23 @@ caf::result<cluster_answers> cluster_view(self_ptr self) {
               g->out.members[i].status = std::move(s);
               g->one_done();
             },
-            [g, i, timeout](caf::error& err) {
-              auto& a = g->out.members[i];
-              if (err == caf::sec::request_timeout) {
-                a.error = to_string(ec::timeout);
-                a.message = "no answer within " + std::to_string(timeout.count()) + " ms";
-              } else {
-                a.error = err.category() == caf::atom("actorkv")
-                              ? to_string(static_cast<ec>(err.code()))
-                              : "unavailable";
-                a.message = describe(err);
-              }
-              g->one_done();
-            });
+            [failed, i](caf::error& err) { failed(i, err); });
+  };
+  for (auto& [index, handle] : asks)
+    ask(index, handle);
+  for (auto& [index, name] : wakes) {
+    auto i = index;
+    auto peer_name = name;
+    self->request(caf::actor_cast<peer_waker_actor>(self), timeout, wake_atom::value, peer_name)
+        .then(
+            [self, ask, failed, i, peer_name](caf::ok_atom) {
+              auto* peer = self->state.find_peer(peer_name);
+              if (peer && peer->handle)
+                ask(i, peer->handle);
+              else
+                failed(i, caf::make_error(ec::unavailable, peer_name + " is not connected"));
+            },
+            [failed, i](caf::error& err) { failed(i, err); });
   }
   g->one_done();
   return g->rp;

@@ -30,6 +30,8 @@ struct swim_state {
   std::optional<peer_clocks> clocks;
   /// Per member number (swim::number_of): how to reach it; null for a number never watched.
   std::vector<swim_peer_actor> handles;
+  /// Per member number: watched at some point (its handle may since have been taken back).
+  std::vector<bool> watched;
   std::set<std::string> reported_down; ///< the peers the listener last heard were down
   probe current;
 };
@@ -44,11 +46,43 @@ const swim_peer_actor* handle_of(const swim_state& st, const std::string& name) 
   return &st.handles[*m];
 }
 
+/// Whether the peer `name` was ever watched: the listener knows it.
+bool watched(const swim_state& st, const std::string& name) {
+  auto m = st.logic->number_of(name);
+  return m && *m < st.watched.size() && st.watched[*m];
+}
+
+/// Calls `then(handle)` with a handle of the watched peer `target`; when its idle connection was
+/// closed, once the node has connected to it again (within `within`); `failed()` when it cannot.
+template <class Then, class Failed>
+void reach(self_ptr self, const std::string& target, std::chrono::milliseconds within, Then then,
+           Failed failed) {
+  auto& st = self->state;
+  if (auto* handle = handle_of(st, target)) {
+    then(*handle);
+    return;
+  }
+  if (!watched(st, target) || !st.config.waker) {
+    failed();
+    return;
+  }
+  // The node sends the new handle (watch) before it answers.
+  self->request(st.config.waker, within, wake_atom::value, target)
+      .then(
+          [=](caf::ok_atom) mutable {
+            if (auto* handle = handle_of(self->state, target))
+              then(*handle);
+            else
+              failed();
+          },
+          [=](caf::error&) mutable { failed(); });
+}
+
 /// Tells the listener when what SWIM believes of `name` turns it up or down.
 void sync(self_ptr self, const std::string& name) {
   auto& st = self->state;
   auto health = st.logic->health(name);
-  if (!health || !handle_of(st, name))
+  if (!health || !watched(st, name))
     return;
   bool up = *health != swim_health::dead;
   if (up != (st.reported_down.count(name) > 0))
@@ -93,14 +127,22 @@ std::chrono::milliseconds ping_timeout(const swim_state& st) {
 
 void watch(self_ptr self, const std::string& name, swim_peer_actor handle) {
   auto& st = self->state;
+  if (!handle) { // its idle connection was closed: still a member, reached through a wake
+    if (auto m = st.logic->number_of(name); m && *m < st.handles.size())
+      st.handles[*m] = nullptr;
+    return;
+  }
   // A new connection (first, or after a restart): the node counts the peer up again, as the
   // handshake that produced the handle was just answered. A peer SWIM had declared dead is
   // probed again as a suspect: it refutes, or is declared dead once more.
   st.logic->add(name);
   auto m = *st.logic->number_of(name);
-  if (m >= st.handles.size())
+  if (m >= st.handles.size()) {
     st.handles.resize(m + 1);
+    st.watched.resize(m + 1);
+  }
   st.handles[m] = std::move(handle);
+  st.watched[m] = true;
   st.logic->revive(name, self->clock().now());
   st.reported_down.erase(name);
   st.clocks->reset(name);
@@ -152,29 +194,35 @@ void period(self_ptr self) {
   auto target = st.logic->next_target();
   if (!target)
     return;
-  auto* handle = handle_of(st, *target);
-  if (!handle)
+  if (!watched(st, *target))
     return;
   st.current.target = *target;
   auto seq = st.current.seq;
   auto name = *target;
-  auto sent_us = st.clocks->wall();
-  self->request(*handle, ping_timeout(st), swim_atom::value,
-                swim_ping{self->state.options.node, rumors_for(self, name)})
-      .then(
-          [=](const swim_ack& ack) {
-            heard(self, name);
-            self->state.clocks->answered(name, sent_us, ack.clock);
-            hear(self, ack.rumors);
-            if (self->state.current.seq == seq)
-              self->state.current.reached = true;
-          },
-          [=](caf::error&) {
-            // A dead member gets the direct probe only: its silence is no news.
-            if (self->state.current.seq == seq && !self->state.current.reached &&
-                self->state.logic->health(name) != swim_health::dead)
-              ask_helpers(self, seq, name);
-          });
+  // A dead member gets the direct probe only: its silence is no news.
+  auto no_answer = [=] {
+    if (self->state.current.seq == seq && !self->state.current.reached &&
+        self->state.logic->health(name) != swim_health::dead)
+      ask_helpers(self, seq, name);
+  };
+  reach(
+      self, name, st.config.swim.period / 2,
+      [=](const swim_peer_actor& handle) {
+        auto& st = self->state;
+        auto sent_us = st.clocks->wall();
+        self->request(handle, ping_timeout(st), swim_atom::value,
+                      swim_ping{st.options.node, rumors_for(self, name)})
+            .then(
+                [=](const swim_ack& ack) {
+                  heard(self, name);
+                  self->state.clocks->answered(name, sent_us, ack.clock);
+                  hear(self, ack.rumors);
+                  if (self->state.current.seq == seq)
+                    self->state.current.reached = true;
+                },
+                [=](caf::error&) { no_answer(); });
+      },
+      no_answer);
 }
 
 detector_impl::behavior_type swim_behavior(self_ptr self, failure_detector_options options,
@@ -186,6 +234,7 @@ detector_impl::behavior_type swim_behavior(self_ptr self, failure_detector_optio
   st.clocks.emplace(st.options.node, st.options.clock, st.options.max_clock_skew);
   st.logic->reserve(config.expected_peers);
   st.handles.reserve(config.expected_peers);
+  st.watched.reserve(config.expected_peers);
   self->send(self, caf::tick_atom::value);
   return {
       [=](watch_atom, const std::string& name, const node_actor& handle) {
@@ -204,24 +253,30 @@ detector_impl::behavior_type swim_behavior(self_ptr self, failure_detector_optio
         heard(self);
         hear(self, relay.rumors);
         auto& st = self->state;
-        auto* handle = handle_of(st, relay.target);
-        if (!handle)
+        if (!watched(st, relay.target))
           return swim_ack{st.clocks->reading(), st.logic->rumors_to_send(), false};
         auto rp = self->make_response_promise<swim_ack>();
         auto target = relay.target;
-        self->request(*handle, ping_timeout(st), swim_atom::value,
-                      swim_ping{st.options.node, rumors_for(self, target)})
-            .then(
-                [=](const swim_ack& ack) mutable {
-                  heard(self, target);
-                  hear(self, ack.rumors);
-                  auto& s = self->state;
-                  rp.deliver(swim_ack{s.clocks->reading(), s.logic->rumors_to_send(), true});
-                },
-                [=](caf::error&) mutable {
-                  auto& s = self->state;
-                  rp.deliver(swim_ack{s.clocks->reading(), s.logic->rumors_to_send(), false});
-                });
+        auto not_reached = [=]() mutable {
+          auto& s = self->state;
+          rp.deliver(swim_ack{s.clocks->reading(), s.logic->rumors_to_send(), false});
+        };
+        reach(
+            self, target, st.config.swim.period / 2,
+            [=](const swim_peer_actor& handle) mutable {
+              auto& s = self->state;
+              self->request(handle, ping_timeout(s), swim_atom::value,
+                            swim_ping{s.options.node, rumors_for(self, target)})
+                  .then(
+                      [=](const swim_ack& ack) mutable {
+                        heard(self, target);
+                        hear(self, ack.rumors);
+                        auto& s = self->state;
+                        rp.deliver(swim_ack{s.clocks->reading(), s.logic->rumors_to_send(), true});
+                      },
+                      [=](caf::error&) mutable { not_reached(); });
+            },
+            not_reached);
         return rp;
       },
       [=](caf::tick_atom) {

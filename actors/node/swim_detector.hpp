@@ -47,6 +47,10 @@ struct swim_detector_options {
   /// sign (swim::heard_from): the peer's acks are queued behind the message, not missing. Unset:
   /// no such evidence, a suspicion counts from when it began.
   std::function<std::optional<std::chrono::steady_clock::time_point>(const std::string&)> progress;
+  /// Asked to connect again to a watched peer whose handle was taken back (watch with a null
+  /// handle: its idle connection was closed) when a probe is due; unset: such a peer is not
+  /// probed.
+  peer_waker_actor waker{};
 };
 
 /// `options.interval` is ignored: the period is `swim.swim.period`.

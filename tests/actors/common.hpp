@@ -189,6 +189,7 @@ inline node_actor spawn_fake_node(caf::actor_system& sys, fake_node_parts parts)
         [=](admin_atom, const std::string&, const std::string&, bool) -> caf::result<std::string> {
           return refuse();
         },
+        [=](idle_atom, const std::string&) -> caf::result<caf::ok_atom> { return refuse(); },
     };
   });
 }

@@ -696,6 +696,15 @@ BOOST_AUTO_TEST_CASE(connection_limits) {
   expect(with("max_connections = 4"), 8, "max_connections = 4 must be at least 8");
   expect(with("idle_connection_ms = 0"), 8, "idle_connection_ms = 0 must be at least 1");
   expect(with("frame_ms = 0"), 8, "frame_ms = 0 must be at least 1");
+  // Connections between nodes that share no partition (actors/node/peers.cpp).
+  BOOST_CHECK_EQUAL(parse_manifest(store_head + two_nodes, "x.toml")->limits.peer_idle_ms, 60000u);
+  for (auto [line, ms] : {std::pair{"peer_idle_ms = 0", 0u}, {"peer_idle_ms = 1000", 1000u}}) {
+    auto set = parse_manifest(with(line), "x.toml");
+    BOOST_REQUIRE_MESSAGE(set, why(set));
+    BOOST_CHECK_EQUAL(set->limits.peer_idle_ms, ms);
+  }
+  expect(with("peer_idle_ms = 500"), 8,
+         "peer_idle_ms = 500 must be 0 (never) or between 1000 and 4294967295");
   expect(with("frame_budget_bytes = 0"), 8, "frame_budget_bytes = 0 must be at least 1");
   expect(with("frame_budget_bytes = \"big\""), 8,
          "frame_budget_bytes must be an integer, not a string");

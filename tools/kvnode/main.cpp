@@ -36,6 +36,7 @@
 #include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
 #include "actors/guard/frame_guard.hpp"
+#include "actors/guard/link_activity.hpp"
 #include "actors/http/console_files.hpp"
 #include "actors/http/http_server.hpp"
 #include "actors/node/event_log.hpp"
@@ -822,6 +823,10 @@ int main(int argc, char** argv) {
     if (tls.enabled)
       access = std::make_shared<actorkv::access_table>();
     opts.access = access;
+    // The guard tells the node which peers' connections carry no messages; the node has it close
+    // those of peers it shares no partition with.
+    auto links = std::make_shared<actorkv::link_activity>();
+    opts.links = links;
     if (joining) {
       std::string failure;
       auto fetched =
@@ -882,6 +887,7 @@ int main(int argc, char** argv) {
         go.tls = actorkv::guard_tls{own_tls.ca, own_tls.cert, own_tls.key};
       go.access = access;
       go.metrics = metrics;
+      go.activity = links;
       // Clients reach the node actor and its coordinator, nothing else.
       go.client_destinations = {node->id(), coordinator_of(sys, node).id()};
       if (!guard->start(std::move(go), listen_error))

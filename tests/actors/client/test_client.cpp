@@ -177,6 +177,7 @@ node_actor spawn_status_node(caf::actor_system& sys, std::string name,
           log->admin.push_back(action + " " + subject + " " + (apply ? "apply" : "dry-run"));
           return name + ": " + action + " " + subject;
         },
+        [=](idle_atom, const std::string&) -> caf::result<caf::ok_atom> { return refuse(); },
     };
   });
 }
@@ -267,6 +268,7 @@ struct client_fixture : deterministic_fixture {
               uint32_t) -> caf::result<std::string> { return refuse(); },
           [=](admin_atom, const std::string&, const std::string&,
               bool) -> caf::result<std::string> { return refuse(); },
+          [=](idle_atom, const std::string&) -> caf::result<caf::ok_atom> { return refuse(); },
       };
     }));
   }

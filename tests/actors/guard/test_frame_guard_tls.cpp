@@ -840,6 +840,7 @@ struct fake_node {
             return "fault " + what;
           },
           [](admin_atom, std::string& what, std::string&, bool) { return "admin " + what; },
+          [](idle_atom, std::string&) { return caf::ok_atom::value; },
       };
     });
     node->attach_functor([down = node_down] { *down = true; });

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 
 #include <caf/all.hpp>
 
 #include "actors/node/coordinator.hpp"
+#include "actors/node/replica_gateway.hpp"
 #include "actors/node/storage_actor.hpp"
 #include "actors/node/vnode.hpp"
 #include "messages/dvv.hpp"
@@ -210,6 +212,97 @@ BOOST_FIXTURE_TEST_CASE(a_client_batch_gets_one_answer_per_call, replica_fixture
       held += stored(r, "k" + std::to_string(i)).found;
     BOOST_TEST(held == 200u, "replica " << r);
   }
+}
+
+namespace {
+
+/// The node's side of a wake for a coordinator whose routes name n2 and n3 without a handle (their
+/// idle connections closed): a peer it can reach gets its gateway in new routes, then the answer.
+struct waking_fixture : replica_fixture {
+  std::vector<replica_gateway_actor> gateways;
+  std::shared_ptr<coordinator_actor> coord = std::make_shared<coordinator_actor>();
+  std::shared_ptr<std::vector<std::string>> asked = std::make_shared<std::vector<std::string>>();
+  std::shared_ptr<std::set<std::string>> reachable = std::make_shared<std::set<std::string>>();
+
+  waking_fixture() {
+    for (auto& st : stores)
+      gateways.push_back(keep(spawn_replica_gateway(sys, st)));
+  }
+
+  /// Partition 0's plan: n1 this node's storage, n2 and n3 peers, with gateways for `woken`.
+  coordination_plan plan(const std::set<std::string>& woken, uint32_t w) {
+    coordination_plan p;
+    p.replicas.push_back({"n1", {}, stores[0], {}});
+    for (size_t i : {1, 2}) {
+      auto name = "n" + std::to_string(i + 1);
+      p.replicas.push_back(
+          {name, {}, {}, woken.count(name) ? gateways[i] : replica_gateway_actor{}});
+    }
+    p.read_quorum = 2;
+    p.write_quorum = w;
+    return p;
+  }
+
+  coordinator_actor start(uint32_t w) {
+    auto woken = std::make_shared<std::set<std::string>>();
+    auto waker = keep(sys.spawn(
+        [=, self = this](peer_waker_actor::pointer me) -> peer_waker_actor::behavior_type {
+          return {
+              [=](wake_atom, const std::string& name) -> caf::result<caf::ok_atom> {
+                asked->push_back(name);
+                if (!reachable->count(name))
+                  return caf::make_error(ec::unavailable, "peer " + name + " unreachable");
+                woken->insert(name);
+                me->send(*coord, routes_atom::value, route_changes{{0}, {self->plan(*woken, w)}});
+                return caf::ok_atom::value;
+              },
+          };
+        }));
+    routes r;
+    r.plans.push_back(plan({}, w));
+    coordinator_options o{r};
+    o.waker = waker;
+    *coord = keep(spawn_coordinator(sys, o));
+    return *coord;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(calls_for_replicas_whose_connections_closed_wait_for_the_wake,
+                        waking_fixture) {
+  *reachable = {"n2", "n3"};
+  auto c = start(3);
+  std::vector<client_call> puts;
+  for (uint64_t i = 0; i < 20; ++i)
+    puts.push_back(client_call{
+        i, client_call_kind::put, b("k" + std::to_string(i)), b("v" + std::to_string(i)), {}});
+  auto written = exchange(c, std::move(puts));
+  BOOST_REQUIRE_EQUAL(written.size(), 20u);
+  for (uint64_t i = 0; i < 20; ++i)
+    BOOST_TEST((!written[i].err && written[i].write.acks == 3u), "put " << i);
+  // One wake each, however many calls waited for it; then the calls go straight to the gateway.
+  std::sort(asked->begin(), asked->end());
+  BOOST_TEST((*asked == std::vector<std::string>{"n2", "n3"}));
+  for (size_t r = 0; r < 3; ++r)
+    BOOST_TEST(stored(r, "k7").found, "replica " << r);
+  auto again = one(c, get_call(b("k7")));
+  BOOST_TEST((again.get.values == std::vector<bytes>{b("v7")}));
+  BOOST_TEST(asked->size() == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(calls_for_a_replica_that_cannot_be_woken_fail_at_once, waking_fixture) {
+  *reachable = {"n2"};
+  auto c = start(3);
+  // W = 3 needs n3, which the node cannot reach: the put fails as soon as the wake does, not
+  // at the request timeout (the test's clock does not move).
+  auto a = one(c, put_call(b("k"), b("v")));
+  BOOST_TEST(static_cast<bool>(a.err));
+  BOOST_TEST(stored(1, "k").found); // n2 was woken and took the write
+  // With W = 2 the same put succeeds on n1 and n2.
+  auto c2 = start(2);
+  auto ok = one(c2, put_call(b("k2"), b("v")));
+  BOOST_TEST((!ok.err && ok.write.acks == 2u), describe(ok.err));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

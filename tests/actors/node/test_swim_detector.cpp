@@ -262,3 +262,97 @@ BOOST_FIXTURE_TEST_CASE(a_node_that_stalled_declares_nobody_down_when_it_hears_a
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+/// The node's side of a wake (actors/node/peers.cpp): connects again to the peer asked for (sends
+/// the detector its handle, then answers), or fails when the peer is gone.
+struct waker_double {
+  std::shared_ptr<std::vector<std::string>> asked = std::make_shared<std::vector<std::string>>();
+  std::shared_ptr<std::map<std::string, node_actor>> reachable =
+      std::make_shared<std::map<std::string, node_actor>>();
+};
+
+peer_waker_actor spawn_waker(caf::actor_system& sys, waker_double w,
+                             std::shared_ptr<swim_detector_actor> detector) {
+  return sys.spawn([=](peer_waker_actor::pointer self) -> peer_waker_actor::behavior_type {
+    return {
+        [=](wake_atom, const std::string& name) -> caf::result<caf::ok_atom> {
+          w.asked->push_back(name);
+          auto it = w.reachable->find(name);
+          if (it == w.reachable->end())
+            return caf::make_error(ec::unavailable, "peer " + name + " unreachable");
+          self->send(*detector, watch_atom::value, name, it->second);
+          return caf::ok_atom::value;
+        },
+    };
+  });
+}
+
+/// n1's detector watching n2, n3 and n4, whose idle connections can be closed: a null handle
+/// (watch_atom) takes one back, and the detector asks the waker for it when a probe is due.
+struct dormant_fixture : deterministic_fixture {
+  std::map<std::string, node_actor> peers;
+  std::shared_ptr<swim_detector_actor> detector = std::make_shared<swim_detector_actor>();
+  waker_double waker;
+
+  dormant_fixture() {
+    failure_detector_options fo{"n1", 500ms, 8.0, caf::actor_cast<liveness_listener_actor>(self)};
+    fo.clock = std::make_shared<node_clock>([] { return int64_t{0}; });
+    swim_detector_options so;
+    so.seed = 1;
+    so.waker = keep(spawn_waker(sys, waker, detector));
+    *detector = keep(spawn_swim_detector(sys, fo, so));
+    for (auto name : {"n2", "n3", "n4"}) {
+      peers[name] = keep(spawn_fake_node(sys, fake_node_parts{}));
+      (*waker.reachable)[name] = peers[name];
+      self->send(*detector, watch_atom::value, std::string{name}, peers[name]);
+    }
+  }
+
+  std::vector<std::pair<std::string, bool>> verdicts() {
+    std::vector<std::pair<std::string, bool>> out;
+    for (bool more = true; more;)
+      self->receive([&](alive_atom, std::string& name, bool up) { out.emplace_back(name, up); },
+                    caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    return out;
+  }
+
+  size_t wakes_of(const std::string& name) const {
+    return static_cast<size_t>(std::count(waker.asked->begin(), waker.asked->end(), name));
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(swim_detector_actor_tests)
+
+BOOST_FIXTURE_TEST_CASE(a_peer_whose_idle_connection_closed_is_woken_for_its_probes_and_stays_up,
+                        dormant_fixture) {
+  advance(2s);
+  // Both of n3's connections closed: the node takes its handle back. Each probe of n3 now needs
+  // a wake first, and n3 answers as before.
+  self->send(*detector, watch_atom::value, std::string{"n3"}, node_actor{});
+  self->send(*detector, watch_atom::value, std::string{"n4"}, node_actor{});
+  advance(10s);
+  BOOST_TEST(verdicts().empty());
+  BOOST_TEST(wakes_of("n3") >= 1u);
+  BOOST_TEST(wakes_of("n4") >= 1u);
+  BOOST_TEST(wakes_of("n2") == 0u); // its connection stayed: probed directly
+}
+
+BOOST_FIXTURE_TEST_CASE(a_peer_that_cannot_be_woken_is_declared_down, dormant_fixture) {
+  advance(2s);
+  self->send(*detector, watch_atom::value, std::string{"n3"}, node_actor{});
+  // n3 crashed while its connection was closed: the node cannot dial it, and no helper reaches
+  // it (the fake nodes refuse relays).
+  caf::anon_send_exit(peers["n3"], caf::exit_reason::kill);
+  waker.reachable->erase("n3");
+  advance(8s);
+  auto v = verdicts();
+  BOOST_REQUIRE_EQUAL(v.size(), 1u);
+  BOOST_TEST(v[0].first == "n3");
+  BOOST_TEST(!v[0].second);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
