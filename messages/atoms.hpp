@@ -58,6 +58,7 @@ using prune_atom = caf::atom_constant<caf::atom("prune")>;       ///< retired id
 using watch_atom = caf::atom_constant<caf::atom("watch")>; ///< start watching a peer
 using alive_atom = caf::atom_constant<caf::atom("alive")>; ///< a peer's up/down changed
 using swim_atom = caf::atom_constant<caf::atom("swim")>;   ///< SWIM probes between detectors
+using lost_atom = caf::atom_constant<caf::atom("lost")>;   ///< a peer's connection dropped
 
 // Connections on demand (actors/node/peers.cpp, "Idle connections").
 using idle_atom = caf::atom_constant<caf::atom("idle")>; ///< close our idle connection?

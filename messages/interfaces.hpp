@@ -346,6 +346,10 @@ using view_listener_actor = caf::typed_actor<caf::reacts_to<view_atom, membershi
 using failure_detector_actor = caf::typed_actor<
     /// Watches (or re-watches after a reconnect) the named peer through this handle.
     caf::reacts_to<watch_atom, std::string, node_actor>,
+    /// The connection to the named peer dropped: SWIM suspects it at once (it refutes if alive,
+    /// and is declared down a suspicion timeout later if not), instead of when its turn to be
+    /// probed comes; phi accrual's probes tell by themselves.
+    caf::reacts_to<lost_atom, std::string>,
     /// What it knows of the peers' wall clocks, and whether this node's is skewed.
     caf::replies_to<status_atom>::with<clock_report>>::extend_with<swim_peer_actor>;
 

@@ -90,6 +90,7 @@ detector_impl::behavior_type detector_behavior(self_ptr self, failure_detector_o
         peer.detector.heartbeat(self->clock().now());
         self->state.clocks->reset(name);
       },
+      [=](lost_atom, const std::string&) {}, // the probes of every peer tell
       [=](status_atom) { return self->state.clocks->status(); },
       // A peer in SWIM mode probing this one (the manifest's modes differ): answered as a ping,
       // without rumors, since this node is alive; it cannot help with indirect probes.

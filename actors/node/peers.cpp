@@ -302,6 +302,7 @@ void peer_down(self_ptr self, const caf::down_msg& dm) {
     if (peers[i].handle && peers[i].handle.address() == dm.source) {
       trust(self, peers[i], caf::node_id{});
       mark_down(self, peers[i], describe(dm.reason));
+      self->send(self->state.detector, lost_atom::value, peers[i].name);
       schedule_reconnect(self, i);
     }
 }

@@ -243,6 +243,12 @@ detector_impl::behavior_type swim_behavior(self_ptr self, failure_detector_optio
       [=](watch_atom, const std::string& name, const swim_peer_actor& handle) {
         watch(self, name, handle);
       },
+      [=](lost_atom, const std::string& name) {
+        // Evidence of our own (a lost connection), as a failed probe is: a suspicion now, and a
+        // rumor that reaches the members no longer connected to it.
+        self->state.logic->unreachable(name, self->clock().now());
+        sync(self, name);
+      },
       [=](status_atom) { return self->state.clocks->status(); },
       [=](swim_atom, const swim_ping& ping) {
         heard(self, ping.from);

@@ -60,6 +60,46 @@ BOOST_FIXTURE_TEST_CASE(peers_that_answer_stay_up_and_a_dead_one_is_reported_dow
   BOOST_TEST(verdicts().empty());
 }
 
+BOOST_FIXTURE_TEST_CASE(a_lost_connection_starts_the_suspicion_at_once, swim_fixture) {
+  advance(10s);
+  BOOST_TEST(verdicts().empty());
+  // n3's process dies and its connection drops: the node tells the detector, which suspects n3
+  // now rather than when n3's turn to be probed comes, and declares it down a suspicion timeout
+  // (2 s) later, unrefuted.
+  caf::anon_send_exit(peers["n3"], caf::exit_reason::kill);
+  self->send(detector, lost_atom::value, std::string{"n3"});
+  advance(2600ms);
+  auto v = verdicts();
+  BOOST_REQUIRE_EQUAL(v.size(), 1u);
+  BOOST_TEST(v[0].first == "n3");
+  BOOST_TEST(!v[0].second);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_lost_connection_to_a_live_peer_is_refuted, deterministic_fixture) {
+  // Two SWIM detectors addressing each other directly, as the simulation wires them: n2 lives,
+  // and refutes the suspicion the probe carries to it; nobody is reported down.
+  auto listener = caf::actor_cast<liveness_listener_actor>(self);
+  auto spawn = [&](const std::string& name, uint64_t seed) {
+    failure_detector_options fo{name, 500ms, 8.0, listener};
+    fo.clock = std::make_shared<node_clock>([] { return int64_t{0}; });
+    swim_detector_options so;
+    so.seed = seed;
+    return keep(spawn_swim_detector(sys, fo, so));
+  };
+  auto a = spawn("n1", 1);
+  auto b = spawn("n2", 2);
+  self->send(a, watch_atom::value, std::string{"n2"}, swim_peer_actor{b});
+  self->send(b, watch_atom::value, std::string{"n1"}, swim_peer_actor{a});
+  advance(2s);
+  self->send(a, lost_atom::value, std::string{"n2"});
+  advance(10s);
+  bool reported = false;
+  for (bool more = true; more;)
+    self->receive([&](alive_atom, std::string&, bool) { reported = true; },
+                  caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+  BOOST_TEST(!reported);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_restarted_peer_refutes_and_stays_up, deterministic_fixture) {
   // Two SWIM detectors addressing each other directly, as the simulation wires them.
   auto listener = caf::actor_cast<liveness_listener_actor>(self);
