@@ -13,16 +13,32 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// A detector named `name` telling `fx`'s test actor its verdicts, with a wall clock that stands
+/// still; `waker` connects again to peers whose handles were taken back.
+swim_detector_actor spawn_detector(deterministic_fixture& fx, const std::string& name,
+                                   uint64_t seed, peer_waker_actor waker = {}) {
+  failure_detector_options fo{name, 500ms, 8.0, caf::actor_cast<liveness_listener_actor>(fx.self)};
+  fo.clock = std::make_shared<node_clock>([] { return int64_t{0}; });
+  swim_detector_options so;
+  so.seed = seed;
+  so.waker = std::move(waker);
+  return fx.keep(spawn_swim_detector(fx.sys, fo, so));
+}
+
+/// The verdicts reported to `self` so far, in order.
+std::vector<std::pair<std::string, bool>> verdicts_told(caf::scoped_actor& self) {
+  std::vector<std::pair<std::string, bool>> out;
+  for (bool more = true; more;)
+    self->receive([&](alive_atom, std::string& name, bool up) { out.emplace_back(name, up); },
+                  caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+  return out;
+}
+
 struct swim_fixture : deterministic_fixture {
   std::map<std::string, node_actor> peers;
-  swim_detector_actor detector;
+  swim_detector_actor detector = spawn_detector(*this, "n1", 1);
 
   swim_fixture() {
-    failure_detector_options fo{"n1", 500ms, 8.0, caf::actor_cast<liveness_listener_actor>(self)};
-    fo.clock = std::make_shared<node_clock>([] { return int64_t{0}; });
-    swim_detector_options so;
-    so.seed = 1;
-    detector = keep(spawn_swim_detector(sys, fo, so));
     for (auto name : {"n2", "n3", "n4"}) {
       peers[name] = spawn_fake_node(sys, fake_node_parts{});
       keep(peers[name]);
@@ -30,14 +46,7 @@ struct swim_fixture : deterministic_fixture {
     }
   }
 
-  /// The verdicts reported so far, in order.
-  std::vector<std::pair<std::string, bool>> verdicts() {
-    std::vector<std::pair<std::string, bool>> out;
-    for (bool more = true; more;)
-      self->receive([&](alive_atom, std::string& name, bool up) { out.emplace_back(name, up); },
-                    caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
-    return out;
-  }
+  std::vector<std::pair<std::string, bool>> verdicts() { return verdicts_told(self); }
 };
 
 } // namespace
@@ -78,47 +87,26 @@ BOOST_FIXTURE_TEST_CASE(a_lost_connection_starts_the_suspicion_at_once, swim_fix
 BOOST_FIXTURE_TEST_CASE(a_lost_connection_to_a_live_peer_is_refuted, deterministic_fixture) {
   // Two SWIM detectors addressing each other directly, as the simulation wires them: n2 lives,
   // and refutes the suspicion the probe carries to it; nobody is reported down.
-  auto listener = caf::actor_cast<liveness_listener_actor>(self);
-  auto spawn = [&](const std::string& name, uint64_t seed) {
-    failure_detector_options fo{name, 500ms, 8.0, listener};
-    fo.clock = std::make_shared<node_clock>([] { return int64_t{0}; });
-    swim_detector_options so;
-    so.seed = seed;
-    return keep(spawn_swim_detector(sys, fo, so));
-  };
-  auto a = spawn("n1", 1);
-  auto b = spawn("n2", 2);
+  auto a = spawn_detector(*this, "n1", 1);
+  auto b = spawn_detector(*this, "n2", 2);
   self->send(a, watch_atom::value, std::string{"n2"}, swim_peer_actor{b});
   self->send(b, watch_atom::value, std::string{"n1"}, swim_peer_actor{a});
   advance(2s);
   self->send(a, lost_atom::value, std::string{"n2"});
   advance(10s);
-  bool reported = false;
-  for (bool more = true; more;)
-    self->receive([&](alive_atom, std::string&, bool) { reported = true; },
-                  caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
-  BOOST_TEST(!reported);
+  BOOST_TEST(verdicts_told(self).empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(a_restarted_peer_refutes_and_stays_up, deterministic_fixture) {
   // Two SWIM detectors addressing each other directly, as the simulation wires them.
-  auto listener = caf::actor_cast<liveness_listener_actor>(self);
   auto spawn = [&](const std::string& name, uint64_t seed) {
-    failure_detector_options fo{name, 500ms, 8.0, listener};
-    fo.clock = std::make_shared<node_clock>([] { return int64_t{0}; });
-    swim_detector_options so;
-    so.seed = seed;
-    return keep(spawn_swim_detector(sys, fo, so));
+    return spawn_detector(*this, name, seed);
   };
   auto about_n2 = [&] {
     std::vector<bool> out;
-    for (bool more = true; more;)
-      self->receive(
-          [&](alive_atom, std::string& name, bool up) {
-            if (name == "n2")
-              out.push_back(up);
-          },
-          caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    for (auto& [name, up] : verdicts_told(self))
+      if (name == "n2")
+        out.push_back(up);
     return out;
   };
   auto a = spawn("n1", 1);
@@ -337,12 +325,7 @@ struct dormant_fixture : deterministic_fixture {
   waker_double waker;
 
   dormant_fixture() {
-    failure_detector_options fo{"n1", 500ms, 8.0, caf::actor_cast<liveness_listener_actor>(self)};
-    fo.clock = std::make_shared<node_clock>([] { return int64_t{0}; });
-    swim_detector_options so;
-    so.seed = 1;
-    so.waker = keep(spawn_waker(sys, waker, detector));
-    *detector = keep(spawn_swim_detector(sys, fo, so));
+    *detector = spawn_detector(*this, "n1", 1, keep(spawn_waker(sys, waker, detector)));
     for (auto name : {"n2", "n3", "n4"}) {
       peers[name] = keep(spawn_fake_node(sys, fake_node_parts{}));
       (*waker.reachable)[name] = peers[name];
@@ -350,13 +333,7 @@ struct dormant_fixture : deterministic_fixture {
     }
   }
 
-  std::vector<std::pair<std::string, bool>> verdicts() {
-    std::vector<std::pair<std::string, bool>> out;
-    for (bool more = true; more;)
-      self->receive([&](alive_atom, std::string& name, bool up) { out.emplace_back(name, up); },
-                    caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
-    return out;
-  }
+  std::vector<std::pair<std::string, bool>> verdicts() { return verdicts_told(self); }
 
   size_t wakes_of(const std::string& name) const {
     return static_cast<size_t>(std::count(waker.asked->begin(), waker.asked->end(), name));
