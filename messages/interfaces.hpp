@@ -403,7 +403,7 @@ typename Inspector::result_type inspect(Inspector& f, anti_entropy_stats& x) {
 /// Hint keeper: delivers the hints this node holds to their targets once those are up, deleting
 /// each only after its target acknowledged it.
 using hint_keeper_actor = caf::typed_actor<
-    /// The current peers (replaces the previous view).
+    /// The peers whose state changed (the others stay as last told: peer_directory.hpp).
     caf::reacts_to<peer_atom, std::vector<peer_view>>,
     /// The members that left the cluster for good (removed, or left with their handoff
     /// finished; replaces the previous list): the hints held for them are dropped.
@@ -412,7 +412,7 @@ using hint_keeper_actor = caf::typed_actor<
 /// Anti-entropy: round after round, compares each partition this node replicates with another
 /// up replica's Merkle tree and repairs the keys that differ, in both directions.
 using anti_entropy_actor = caf::typed_actor<
-    /// The current peers (replaces the previous view).
+    /// The peers whose state changed (the others stay as last told: peer_directory.hpp).
     caf::reacts_to<peer_atom, std::vector<peer_view>>,
     /// The partitions this node now replicates, each with its other home replicas (after a ring
     /// change; replaces the previous list).
@@ -424,7 +424,7 @@ using anti_entropy_actor = caf::typed_actor<
 /// every other home replica holds identically or not at all, and prunes the version-vector
 /// entries of retired replica ids on the same evidence (docs/design.md section 6).
 using collector_actor = caf::typed_actor<
-    /// The current peers (replaces the previous view).
+    /// The peers whose state changed (the others stay as last told: peer_directory.hpp).
     caf::reacts_to<peer_atom, std::vector<peer_view>>,
     /// The partitions this node replicates, each with its other home replicas (replaces the
     /// previous list; empty while a ring change is under way: nothing is collected then).
@@ -439,7 +439,7 @@ using collector_actor = caf::typed_actor<
 /// change, in bounded batches, each partition as a unit retried from its start after a failure;
 /// reports each finished transfer and release to its node.
 using handoff_actor = caf::typed_actor<
-    /// The current peers (replaces the previous view).
+    /// The peers whose state changed (the others stay as last told: peer_directory.hpp).
     caf::reacts_to<peer_atom, std::vector<peer_view>>,
     /// The work for ring epoch `epoch` (replaces the previous list; work already finished for
     /// the same epoch is not repeated).
@@ -457,7 +457,7 @@ using handoff_listener_actor = caf::typed_actor<
 /// Membership: holds this node's versioned cluster view and gossips it with a random reachable
 /// peer every interval (push-pull), so that every node converges on the same view.
 using membership_actor = caf::typed_actor<
-    /// The current peers (replaces the previous view of who is reachable).
+    /// The peers whose reachability changed (the others stay as last told: peer_directory.hpp).
     caf::reacts_to<peer_atom, std::vector<peer_view>>,
     /// A peer's whole view (a joining node's): merge and answer with the merged view.
     caf::replies_to<gossip_atom, membership_view>::with<membership_view>,

@@ -326,7 +326,7 @@ ae_impl::behavior_type ae_behavior(self_ptr self, anti_entropy_options options) 
   self->delayed_send(self, self->state.options.interval, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        self->state.peers.replace(std::move(peers),
+        self->state.peers.update(std::move(peers),
                                   caf::actor_cast<peer_waker_actor>(self->current_sender()));
       },
       [=](replicas_atom,

@@ -315,7 +315,7 @@ collector_impl::behavior_type collector_behavior(self_ptr self, collector_option
   self->delayed_send(self, sweep_interval(self->state.options.grace), caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        self->state.peers.replace(std::move(peers),
+        self->state.peers.update(std::move(peers),
                                   caf::actor_cast<peer_waker_actor>(self->current_sender()));
       },
       [=](replicas_atom,

@@ -482,7 +482,7 @@ handoff_impl::behavior_type handoff_behavior(self_ptr self, handoff_options opti
   self->state.options = std::move(options);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        self->state.peers.replace(std::move(peers),
+        self->state.peers.update(std::move(peers),
                                   caf::actor_cast<peer_waker_actor>(self->current_sender()));
         next_stream(self);
       },

@@ -171,7 +171,7 @@ keeper_impl::behavior_type keeper_behavior(self_ptr self, hint_keeper_options op
   self->send(self, caf::tick_atom::value);
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
-        self->state.peers.replace(std::move(peers),
+        self->state.peers.update(std::move(peers),
                                   caf::actor_cast<peer_waker_actor>(self->current_sender()));
       },
       [=](departed_atom, std::vector<std::string>& names) {

@@ -69,6 +69,7 @@ struct peer_info {
   /// believed alive, in the plans as before, without handles until it is woken.
   bool dormant = false;
   bool proposed_idle = false; ///< this node asked it to close the idle connection, no answer yet
+  bool published_usable = false; ///< usable() as publish_peers last told the workers
   /// Who asked for it while dormant (wake_atom): answered once it is up again, or not.
   std::vector<caf::typed_response_promise<caf::ok_atom>> wakers;
   failed_attempts failures; ///< since it was last up

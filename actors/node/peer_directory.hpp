@@ -1,8 +1,10 @@
 // The peers as a background worker (membership, hint keeper, handoff, anti-entropy) last heard of
-// them from its node: who is up, and the handles to reach them. The node sends the whole list as
-// (peer_atom, std::vector<peer_view>) whenever anything about a peer changes. A dormant peer (its
-// idle connection closed) is alive but has no handles: wake() asks the node to connect to it
-// again, and a later list has it up.
+// them from its node: who is up, and the handles to reach them. The node sends the peers whose
+// state changed as (peer_atom, std::vector<peer_view>), in practice one at a time: with idle
+// connections closed and dialed again (actors/node/peers.cpp) peers change a few times a second,
+// and a whole list each time would cost every node O(n) per change. A dormant peer (its idle
+// connection closed) is alive but has no handles: wake() asks the node to connect to it again,
+// and a later view has it up.
 #pragma once
 
 #include <map>
@@ -20,14 +22,16 @@ namespace actorkv {
 class peer_directory {
 public:
   /// Replaces every peer with the node's latest list.
-  /// Replaces every peer with the node's latest list; `node` is the sender of the list, asked to
-  /// wake dormant peers.
-  void replace(std::vector<peer_view> peers, peer_waker_actor node = {}) {
-    by_name_.clear();
-    woken_.clear();
-    for (auto& p : peers)
-      by_name_.emplace(p.name, std::move(p));
-    node_ = std::move(node);
+  /// Takes the node's latest views of the peers listed (the others stay as they were); `node` is
+  /// the sender, asked to wake dormant peers.
+  void update(std::vector<peer_view> peers, peer_waker_actor node = {}) {
+    for (auto& p : peers) {
+      woken_.erase(p.name);
+      auto name = p.name;
+      by_name_.insert_or_assign(std::move(name), std::move(p));
+    }
+    if (node)
+      node_ = std::move(node);
   }
 
   /// Whether the peer named `name` is up or dormant: alive as far as the node knows.
@@ -36,8 +40,8 @@ public:
     return it != by_name_.end() && (it->second.up || it->second.dormant);
   }
 
-  /// Asks the node to connect to the peer named `name` again when it is dormant (once per list:
-  /// the next list tells how it went); false when it is not dormant.
+  /// Asks the node to connect to the peer named `name` again when it is dormant (once until its
+  /// next view, which tells how it went); false when it is not dormant.
   bool wake(const std::string& name) {
     auto it = by_name_.find(name);
     if (it == by_name_.end() || !it->second.dormant || !node_)
@@ -72,7 +76,7 @@ public:
 private:
   std::map<std::string, peer_view> by_name_;
   peer_waker_actor node_;
-  std::set<std::string> woken_; ///< dormant peers already asked for since the last list
+  std::set<std::string> woken_; ///< dormant peers asked for since their last view
 };
 
 } // namespace actorkv

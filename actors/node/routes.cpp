@@ -102,16 +102,23 @@ void publish_ring_change(self_ptr self, const ring& old_in_force,
 
 void publish_peers(self_ptr self, const std::string& changed) {
   auto& st = self->state;
-  std::vector<peer_view> views;
-  for (auto& p : st.peers)
-    views.push_back(peer_view{p.name, p.up && p.alive, p.vnodes, p.handle, p.dormant && p.alive});
+  std::vector<peer_view> views; // the changed peer only: the workers keep the others
+  bool usability_changed = true;
+  if (auto* p = st.find_peer(changed)) {
+    views.push_back(
+        peer_view{p->name, p->up && p->alive, p->vnodes, p->handle, p->dormant && p->alive});
+    // A connection closed for idleness or dialed again changes handles, not who is usable.
+    usability_changed = usable(*p) != p->published_usable;
+    p->published_usable = usable(*p);
+  }
   if (st.membership)
     self->send(st.membership, peer_atom::value, views);
   if (st.hint_keeper)
     self->send(st.hint_keeper, peer_atom::value, views);
   if (st.handoff) {
     self->send(st.handoff, peer_atom::value, views);
-    refresh_handoff(self); // who sends a partition depends on who is up
+    if (usability_changed)
+      refresh_handoff(self); // who sends a partition depends on who is usable
   }
   if (st.collector)
     self->send(st.collector, peer_atom::value, views);
