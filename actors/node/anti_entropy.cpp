@@ -327,7 +327,7 @@ ae_impl::behavior_type ae_behavior(self_ptr self, anti_entropy_options options) 
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
         self->state.peers.update(std::move(peers),
-                                  caf::actor_cast<peer_waker_actor>(self->current_sender()));
+                                 caf::actor_cast<peer_waker_actor>(self->current_sender()));
       },
       [=](replicas_atom,
           std::vector<std::pair<partition_id, std::vector<std::string>>>& partitions) {

@@ -483,7 +483,7 @@ handoff_impl::behavior_type handoff_behavior(self_ptr self, handoff_options opti
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
         self->state.peers.update(std::move(peers),
-                                  caf::actor_cast<peer_waker_actor>(self->current_sender()));
+                                 caf::actor_cast<peer_waker_actor>(self->current_sender()));
         next_stream(self);
       },
       [=](handoff_atom, uint64_t epoch, std::vector<handoff_task>& tasks) {

@@ -172,7 +172,7 @@ keeper_impl::behavior_type keeper_behavior(self_ptr self, hint_keeper_options op
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
         self->state.peers.update(std::move(peers),
-                                  caf::actor_cast<peer_waker_actor>(self->current_sender()));
+                                 caf::actor_cast<peer_waker_actor>(self->current_sender()));
       },
       [=](departed_atom, std::vector<std::string>& names) {
         self->state.departed = std::set<std::string>(names.begin(), names.end());

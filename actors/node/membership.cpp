@@ -251,7 +251,7 @@ membership_impl::behavior_type membership_behavior(self_ptr self, membership_opt
   return {
       [=](peer_atom, std::vector<peer_view>& peers) {
         self->state.peers.update(std::move(peers),
-                                  caf::actor_cast<peer_waker_actor>(self->current_sender()));
+                                 caf::actor_cast<peer_waker_actor>(self->current_sender()));
       },
       [=](gossip_atom, membership_view& theirs) {
         adopt(self, std::move(theirs));
