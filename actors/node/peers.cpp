@@ -32,6 +32,8 @@
 // coordinator's plans as before, without handles. Whoever needs it (the coordinator for a
 // request, SWIM for a probe, a hint, a release) asks the node (wake_atom), which dials it at
 // once, whatever their names' order: a wake that fails leaves the peer down, as any failed dial.
+// A member this node shares no partition with is dormant from the start (never dialed until
+// needed), and one that comes to share a partition (a ring change) is dialed at once.
 #include <set>
 
 #include <caf/all.hpp>
@@ -104,6 +106,14 @@ void report_failure(self_ptr self, peer_info& peer, const std::string& reason) {
     f.repeats = 0;
     f.logged = now;
   }
+}
+
+/// Whether this node connects to the peers it shares no partition with only when it needs them
+/// (see the top of the file): the phi accrual detector pings every peer, through handles.
+bool on_demand(self_ptr self) {
+  auto& st = self->state;
+  return st.options.links && st.options.cluster.limits.peer_idle_ms > 0 &&
+         st.options.cluster.failure_detector.mode == detector_mode::swim;
 }
 
 /// Whether this node dials `peer` first (see the top of the file).
@@ -229,6 +239,11 @@ void follow_members(self_ptr self) {
       // It dialed before this node knew it as a member.
       added.connecting = true;
       handshake(self, index, i->second);
+    } else if (on_demand(self) && st.kept.count(m.name) == 0) {
+      // It shares no partition with this node: dormant from the start, dialed when needed.
+      added.dormant = true;
+      self->send(st.detector, watch_atom::value, m.name, node_actor{});
+      publish_peers(self, m.name);
     } else if (dials_first(self, added)) {
       self->send(self, connect_to_atom::value, index);
     } else {
@@ -434,15 +449,18 @@ void keep_replica_peers(self_ptr self) {
     st.kept.insert(takers.begin(), takers.end());
   }
   st.kept.erase(me);
+  // A peer that now shares a partition with this node (a join, a leave) is connected at once.
+  for (uint32_t i = 0; i < st.peers.size(); ++i) {
+    auto& peer = st.peers[i];
+    if (peer.dormant && !peer.connecting && !peer.removed && st.kept.count(peer.name) > 0)
+      dial(self, i);
+  }
 }
 
 void close_idle(self_ptr self) {
   auto& st = self->state;
   auto quiet = peer_idle(self);
-  // The phi accrual detector pings every peer twice a second, through handles a dormant peer
-  // lacks: its connections never idle, none is closed.
-  if (!st.options.links || quiet.count() == 0 ||
-      st.options.cluster.failure_detector.mode != detector_mode::swim)
+  if (!on_demand(self))
     return;
   self->delayed_send(self, std::max(quiet / 4, std::chrono::milliseconds{250}), idle_atom::value);
   auto processes = st.options.links->quiet_for(quiet);

@@ -127,9 +127,17 @@ std::chrono::milliseconds ping_timeout(const swim_state& st) {
 
 void watch(self_ptr self, const std::string& name, swim_peer_actor handle) {
   auto& st = self->state;
-  if (!handle) { // its idle connection was closed: still a member, reached through a wake
-    if (auto m = st.logic->number_of(name); m && *m < st.handles.size())
-      st.handles[*m] = nullptr;
+  if (!handle) {
+    // Its idle connection was closed, or the node never connected to it (it shares no partition
+    // with this node): still a member, probed through a wake.
+    st.logic->add(name);
+    auto m = *st.logic->number_of(name);
+    if (m >= st.handles.size()) {
+      st.handles.resize(m + 1);
+      st.watched.resize(m + 1);
+    }
+    st.handles[m] = nullptr;
+    st.watched[m] = true;
     return;
   }
   // A new connection (first, or after a restart): the node counts the peer up again, as the
