@@ -314,7 +314,7 @@ void next_partition(self_ptr self) {
         compare_trees(self, p, name, *vnode);
         return;
       }
-      st.peers.wake(name); // a later round finds it connected
+      st.peers.wake(self, name); // a later round finds it connected
     }
     st.stats.partition = ++st.next; // no other replica up: nothing to compare with
   }

@@ -102,7 +102,7 @@ void confirm(self_ptr self, partition_id p, const std::vector<std::string>& othe
   for (auto& name : others) {
     auto* vnode = st.peers.vnodes(name);
     if (!vnode) { // a replica that is down may hold an old copy: wait for it
-      st.peers.wake(name);
+      st.peers.wake(self, name);
       done();
       return;
     }

@@ -459,7 +459,7 @@ void next_stream(self_ptr self) {
     }
     auto* target = st.peers.vnodes(k.target);
     if (!target) {
-      st.peers.wake(k.target); // its idle connection was closed: the next list has it up
+      st.peers.wake(self, k.target); // its idle connection was closed: the next list has it up
       waiting = true;
       continue;
     }

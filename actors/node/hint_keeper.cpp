@@ -141,7 +141,7 @@ void round(self_ptr self) {
                 continue;
               }
               if (!st.peers.up(b.target)) {
-                st.peers.wake(b.target); // dormant: delivered once connected again
+                st.peers.wake(self, b.target); // dormant: delivered once connected again
                 continue;
               }
               if (st.delivering.count(b.target) == 0)

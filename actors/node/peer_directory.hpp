@@ -7,13 +7,12 @@
 // and a later view has it up.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <caf/send.hpp>
 
 #include "messages/interfaces.hpp"
 
@@ -21,7 +20,6 @@ namespace actorkv {
 
 class peer_directory {
 public:
-  /// Replaces every peer with the node's latest list.
   /// Takes the node's latest views of the peers listed (the others stay as they were); `node` is
   /// the sender, asked to wake dormant peers.
   void update(std::vector<peer_view> peers, peer_waker_actor node = {}) {
@@ -40,14 +38,17 @@ public:
     return it != by_name_.end() && (it->second.up || it->second.dormant);
   }
 
-  /// Asks the node to connect to the peer named `name` again when it is dormant (once until its
-  /// next view, which tells how it went); false when it is not dormant.
-  bool wake(const std::string& name) {
+  /// Asks the node, as `self` (the node checks that the sender is one of its own), to connect to
+  /// the peer named `name` again when it is dormant (once until its next view, which tells how it
+  /// went); false when it is not dormant.
+  template <class Self>
+  bool wake(Self* self, const std::string& name) {
     auto it = by_name_.find(name);
     if (it == by_name_.end() || !it->second.dormant || !node_)
       return false;
     if (woken_.insert(name).second)
-      caf::anon_send(node_, wake_atom::value, name);
+      self->request(node_, wake_timeout, wake_atom::value, name)
+          .then([](caf::ok_atom) {}, [](caf::error&) {}); // the next view tells
     return true;
   }
 
@@ -74,6 +75,9 @@ public:
   }
 
 private:
+  /// A wake is a dial and a handshake, each bounded by the node (5 s for the connect).
+  static constexpr auto wake_timeout = std::chrono::seconds(30);
+
   std::map<std::string, peer_view> by_name_;
   peer_waker_actor node_;
   std::set<std::string> woken_; ///< dormant peers asked for since their last view
