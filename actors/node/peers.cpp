@@ -122,8 +122,12 @@ bool dials_first(self_ptr self, const peer_info& peer) {
 }
 
 void schedule_reconnect(self_ptr self, uint32_t index) {
-  auto delay = dials_first(self, self->state.peers[index]) ? reconnect_interval : passive_grace;
-  self->delayed_send(self, delay, connect_to_atom::value, index);
+  auto& st = self->state;
+  auto& peer = st.peers[index];
+  // A peer that shares no partition with this node does not dial it either (it is dormant
+  // there): retry it as its dialer, or it stays down until something there needs this node.
+  bool ours = dials_first(self, peer) || (on_demand(self) && st.kept.count(peer.name) == 0);
+  self->delayed_send(self, ours ? reconnect_interval : passive_grace, connect_to_atom::value, index);
 }
 
 /// Why a peer running failure detector mode `theirs` is refused by one running `ours`.
