@@ -470,15 +470,13 @@ void close_idle(self_ptr self) {
   auto processes = st.options.links->quiet_for(quiet);
   if (processes.empty())
     return;
-  auto quiet_process = [&](const caf::node_id& process) {
-    auto who = identity_of(process);
-    return std::find(processes.begin(), processes.end(), who) != processes.end();
-  };
   for (auto& peer : st.peers) {
     if (!peer.up || peer.proposed_idle || peer.removed || !peer.handle ||
-        st.kept.count(peer.name) > 0 || !quiet_process(peer.handle.node()))
+        st.kept.count(peer.name) > 0)
       continue;
     auto who = identity_of(peer.handle.node());
+    if (std::find(processes.begin(), processes.end(), who) == processes.end())
+      continue;
     // Only the side whose guard answered the connection sees it idle: it proposes.
     peer.proposed_idle = true;
     auto name = peer.name;

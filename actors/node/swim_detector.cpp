@@ -127,30 +127,22 @@ std::chrono::milliseconds ping_timeout(const swim_state& st) {
 
 void watch(self_ptr self, const std::string& name, swim_peer_actor handle) {
   auto& st = self->state;
-  if (!handle) {
-    // Its idle connection was closed, or the node never connected to it (it shares no partition
-    // with this node): still a member, probed through a wake.
-    st.logic->add(name);
-    auto m = *st.logic->number_of(name);
-    if (m >= st.handles.size()) {
-      st.handles.resize(m + 1);
-      st.watched.resize(m + 1);
-    }
-    st.handles[m] = nullptr;
-    st.watched[m] = true;
-    return;
-  }
-  // A new connection (first, or after a restart): the node counts the peer up again, as the
-  // handshake that produced the handle was just answered. A peer SWIM had declared dead is
-  // probed again as a suspect: it refutes, or is declared dead once more.
   st.logic->add(name);
   auto m = *st.logic->number_of(name);
   if (m >= st.handles.size()) {
     st.handles.resize(m + 1);
     st.watched.resize(m + 1);
   }
-  st.handles[m] = std::move(handle);
   st.watched[m] = true;
+  bool connected = static_cast<bool>(handle);
+  st.handles[m] = std::move(handle);
+  // Without a handle: its idle connection was closed, or the node never connected to it (it
+  // shares no partition with this node); still a member, probed through a wake.
+  if (!connected)
+    return;
+  // A new connection (first, or after a restart): the node counts the peer up again, as the
+  // handshake that produced the handle was just answered. A peer SWIM had declared dead is
+  // probed again as a suspect: it refutes, or is declared dead once more.
   st.logic->revive(name, self->clock().now());
   st.reported_down.erase(name);
   st.clocks->reset(name);
