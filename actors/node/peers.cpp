@@ -116,6 +116,12 @@ bool on_demand(self_ptr self) {
          st.options.cluster.failure_detector.mode == detector_mode::swim;
 }
 
+/// Whether this node connects to the peer named `name` only when it needs it: it shares no
+/// partition with it, and connections are on demand.
+bool only_on_demand(self_ptr self, const std::string& name) {
+  return on_demand(self) && self->state.kept.count(name) == 0;
+}
+
 /// Whether this node dials `peer` first (see the top of the file).
 bool dials_first(self_ptr self, const peer_info& peer) {
   return self->state.options.self_name < peer.name;
@@ -126,7 +132,7 @@ void schedule_reconnect(self_ptr self, uint32_t index) {
   auto& peer = st.peers[index];
   // A peer that shares no partition with this node does not dial it either (it is dormant
   // there): retry it as its dialer, or it stays down until something there needs this node.
-  bool ours = dials_first(self, peer) || (on_demand(self) && st.kept.count(peer.name) == 0);
+  bool ours = dials_first(self, peer) || only_on_demand(self, peer.name);
   self->delayed_send(self, ours ? reconnect_interval : passive_grace, connect_to_atom::value, index);
 }
 
@@ -243,7 +249,7 @@ void follow_members(self_ptr self) {
       // It dialed before this node knew it as a member.
       added.connecting = true;
       handshake(self, index, i->second);
-    } else if (on_demand(self) && st.kept.count(m.name) == 0) {
+    } else if (only_on_demand(self, m.name)) {
       // It shares no partition with this node: dormant from the start, dialed when needed.
       added.dormant = true;
       self->send(st.detector, watch_atom::value, m.name, node_actor{});
