@@ -35,6 +35,7 @@
 // A member this node shares no partition with is dormant from the start (never dialed until
 // needed), and one that comes to share a partition (a ring change) is dialed at once.
 #include <set>
+#include <unordered_set>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -473,15 +474,18 @@ void close_idle(self_ptr self) {
   if (!on_demand(self))
     return;
   self->delayed_send(self, std::max(quiet / 4, std::chrono::milliseconds{250}), idle_atom::value);
-  auto processes = st.options.links->quiet_for(quiet);
-  if (processes.empty())
+  auto quiet_list = st.options.links->quiet_for(quiet);
+  if (quiet_list.empty())
     return;
+  // A set: both the quiet connections and the up peers can number in the hundreds.
+  std::unordered_set<process_identity, process_identity_hash> processes(quiet_list.begin(),
+                                                                        quiet_list.end());
   for (auto& peer : st.peers) {
     if (!peer.up || peer.proposed_idle || peer.removed || !peer.handle ||
         st.kept.count(peer.name) > 0)
       continue;
     auto who = identity_of(peer.handle.node());
-    if (std::find(processes.begin(), processes.end(), who) == processes.end())
+    if (processes.count(who) == 0)
       continue;
     // Only the side whose guard answered the connection sees it idle: it proposes.
     peer.proposed_idle = true;
