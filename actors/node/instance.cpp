@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "messages/error.hpp"
 
@@ -69,27 +71,36 @@ caf::expected<instance_identity> open_instance(storage::engine& db, const manife
   auto backup = db.get_meta("backup");
   if (!backup)
     return backup.error();
-  if (*backup && !(*backup)->empty()) {
-    // A backup put in place as the store: the counters of the writes this node coordinated after
-    // the copy was taken are unknown here, so reusing the id could repeat a dot (a new write
-    // would then be taken for one the other replicas already hold, and dropped). A new id, and
-    // the marker spent, in one batch.
+  bool from_backup = *backup && !(*backup)->empty();
+  // The counters this replica issued may be higher than the store says in two cases, and a
+  // counter issued again would give a new write the dot of one the other replicas hold: they
+  // would take the two for one write and keep one of them.
+  // - A backup put in place as the store: its node may have coordinated writes after the copy.
+  // - A store not closed cleanly: with sync = "normal" an OS crash or power loss takes the last
+  //   commits, which were acknowledged and sent to the other replicas, with it. (After a mere
+  //   kill nothing is lost; a new id costs a version-vector entry, pruned once retired.)
+  // So a new id, and for a backup the marker spent, in one batch.
+  if (from_backup || db.check_owed()) {
     uint64_t id = 0;
     while (id == 0 || std::to_string(id) == **replica)
       id = random_u64();
+    std::vector<std::pair<std::string, std::string>> changes{{"replica_id", std::to_string(id)}};
+    if (from_backup) {
+      out.restored = **backup + ", restored with new replica id " + std::to_string(id);
+      changes.emplace_back("backup", "");
+      changes.emplace_back("restored", out.restored);
+    } else {
+      out.renewed_after_unclean_stop = true;
+    }
     if (auto err = db.begin())
       return err;
-    auto restored = **backup + ", restored with new replica id " + std::to_string(id);
-    for (auto& [name, value] : {std::pair<std::string, std::string>{"replica_id", std::to_string(id)},
-                                {"backup", ""},
-                                {"restored", restored}})
+    for (auto& [name, value] : changes)
       if (auto err = db.set_meta(name, value)) {
         db.rollback();
         return err;
       }
     if (auto err = db.commit())
       return err;
-    out.restored = restored;
     *replica = std::to_string(id);
   }
   auto instance = db.get_meta("instance_id");

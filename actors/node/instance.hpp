@@ -6,7 +6,9 @@
 // directory that was wiped gets a new replica id, so the node never reuses its old counters.
 // A restored backup (its meta entry "backup", written into the copy by engine::backup) gets a new
 // replica id too: its node may have coordinated writes after the backup was taken, and the copy
-// does not know their counters.
+// does not know their counters. So does a store that was not closed cleanly (a crash, kill -9, a
+// power loss: engine::check_owed): with sync = "normal" an OS crash can take commits whose
+// records, and their counters, other replicas already hold.
 #pragma once
 
 #include <string>
@@ -24,6 +26,8 @@ struct instance_identity {
   bool created = false;    ///< true when this start created the data directory's identity
   /// Set when this start found a restored backup (its marker) and drew a new replica id for it.
   std::string restored;
+  /// True when the store was not closed cleanly and this start drew a new replica id for it.
+  bool renewed_after_unclean_stop = false;
 };
 
 caf::expected<instance_identity> open_instance(storage::engine& db, const manifest& cluster,

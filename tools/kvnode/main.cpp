@@ -693,6 +693,12 @@ int main(int argc, char** argv) {
     actorkv::log_event(node_name, "this store is a restored " + identity->restored +
                                       ": its data is as old as the backup; read repair and "
                                       "anti-entropy bring it up to date");
+  if (identity->renewed_after_unclean_stop)
+    actorkv::log_event(node_name, "the store was not closed cleanly: this node's writes carry a "
+                                  "new replica id (" +
+                                      std::to_string(identity->replica) +
+                                      "), so that none reuses a counter of writes a crash may "
+                                      "have taken from this disk but not from other replicas");
   // The membership this node last knew, kept by its membership actor.
   std::optional<actorkv::membership_view> kept_view;
   if (auto text = (*engine)->get_meta("membership_view"); text && *text) {
