@@ -264,10 +264,11 @@ BOOST_AUTO_TEST_CASE(a_node_that_lost_its_last_writes_does_not_reuse_their_dots)
       std::filesystem::copy_file(copy + f, dir + f);
   }
   c.start(0);
+  wait_until_all_up(c);
   BOOST_TEST(stored_with(dir, "lost-by-n1") == 0);
   // A blind put through node 0 before anything brought the lost write back: a new sibling.
-  BOOST_REQUIRE(
-      eventually(20s, [&] { return c.kvsh(0, "put cart written-after\n").exit_code == 0; }));
+  auto put = c.kvsh(0, "put cart written-after\n");
+  BOOST_REQUIRE_MESSAGE(put.exit_code == 0, put.err);
   BOOST_TEST(stored_replica_id(dir) != before, "node 0 kept its replica id after an unclean stop");
   // Reads repair the replicas: every one ends with both values.
   auto both = std::vector<std::string>{"lost-by-n1", "written-after"};
