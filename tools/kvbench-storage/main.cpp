@@ -39,9 +39,9 @@ constexpr const char* usage = R"(usage: kvbench-storage --dir DIR [options]
 What one replica's storage work costs, without nodes, network or actors: the SQLite engine is
 driven as a node's storage actor drives it for the replica that coordinates a put (read the
 record, apply the write, store it; --batch operations per commit), and gets read through a
-reader of their own. A new store is first loaded with every key (the load's rate is printed);
-a store that holds records already is used as it is. Prints the rate, the CPU per operation
-and the bytes written to the disk per operation.
+reader of their own. A new store is first loaded with every key (progress on stderr every 5 s,
+then the load's rate); a store that holds records already is used as it is. Prints the rate,
+the CPU per operation and the bytes written to the disk per operation.
 
 options:
   --dir DIR              the store's directory (created when missing; the database is
@@ -229,14 +229,20 @@ public:
       : o_(o), engine_(engine), reader_(reader), chooser_(o.distribution, o.keys), rng_(o.seed),
         value_(o.value_size) {}
 
-  /// Inserts every key once, 1,000 per commit.
+  /// Inserts every key once, 1,000 per commit, with a progress line on stderr every 5 s.
   void load() {
     sample from;
+    auto shown = from.at;
     for (uint64_t i = 0; i < o_.keys;) {
       begin();
       for (int n = 0; n < 1000 && i < o_.keys; ++n, ++i)
         write(bench::key_name(i), std::nullopt);
       commit();
+      if (auto now = std::chrono::steady_clock::now(); now - shown >= std::chrono::seconds(5)) {
+        shown = now;
+        std::fprintf(stderr, "kvbench-storage: loaded %llu of %llu records\n",
+                     static_cast<unsigned long long>(i), static_cast<unsigned long long>(o_.keys));
+      }
     }
     report("load", "records", o_.keys, from, sample{});
   }
