@@ -12,9 +12,11 @@
 // opened or written: exit 1.
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -295,8 +297,11 @@ private:
 
   /// A blind put (no client context), as kvbench's updates, coordinated here under lww.
   void write(const std::string& key, const std::optional<record>& current) {
-    for (auto& byte : value_)
-      byte = static_cast<uint8_t>(rng_());
+    // Eight random bytes per draw: a draw per byte was 3% of the samples of an update.
+    for (size_t i = 0; i < value_.size(); i += 8) {
+      auto bits = rng_();
+      std::memcpy(value_.data() + i, &bits, std::min<size_t>(8, value_.size() - i));
+    }
     auto b = to_bytes(key);
     auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
