@@ -22,19 +22,23 @@
 #include <iostream>
 #include <optional>
 #include <random>
-#include <stdexcept>
 #include <string>
 
 #include "cluster-config/ring.hpp"
 #include "messages/dvv.hpp"
 #include "messages/error.hpp"
 #include "storage/engine.hpp"
+#include "tools/kvbench/arguments.hpp"
 #include "tools/kvbench/workload.hpp"
 #include "tools/version.hpp"
 
 namespace {
 
 using namespace actorkv;
+using bench::parse_count;
+using bench::parse_distribution;
+using bench::parse_seconds;
+using bench::usage_error;
 
 constexpr const char* usage = R"(usage: kvbench-storage --dir DIR [options]
 
@@ -68,10 +72,6 @@ what reached the block layer in the measured time, so writes still in the page c
 end are not counted.
 )";
 
-struct usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 enum class workload { a, c, w };
 
 struct options {
@@ -88,29 +88,6 @@ struct options {
   uint32_t partitions = 256;
   uint64_t seed = 1;
 };
-
-uint64_t number(const std::string& flag, const std::string& text, uint64_t min, uint64_t max) {
-  try {
-    size_t used = 0;
-    auto v = std::stoull(text, &used);
-    if (used == text.size() && v >= min && v <= max && text[0] != '-')
-      return v;
-  } catch (const std::exception&) {
-  }
-  throw usage_error{flag + " needs a whole number from " + std::to_string(min) + " to " +
-                    std::to_string(max) + ", got '" + text + "'"};
-}
-
-double seconds(const std::string& flag, const std::string& text) {
-  try {
-    size_t used = 0;
-    auto v = std::stod(text, &used);
-    if (used == text.size() && v >= 0 && v <= 86400)
-      return v;
-  } catch (const std::exception&) {
-  }
-  throw usage_error{flag + " needs seconds from 0 to 86400, got '" + text + "'"};
-}
 
 options parse(int argc, char** argv) {
   options o;
@@ -136,24 +113,19 @@ options parse(int argc, char** argv) {
       else
         throw usage_error{"--workload needs a, c or w, got '" + v + "'"};
     } else if (arg == "--keys") {
-      o.keys = number(arg, v, 1, uint64_t{1} << 40);
+      o.keys = parse_count(arg, v, 1, uint64_t{1} << 40);
     } else if (arg == "--distribution") {
-      if (v == "uniform")
-        o.distribution = bench::distribution_kind::uniform;
-      else if (v == "zipfian")
-        o.distribution = bench::distribution_kind::zipfian;
-      else
-        throw usage_error{"--distribution needs uniform or zipfian, got '" + v + "'"};
+      o.distribution = parse_distribution(v);
     } else if (arg == "--value-size") {
-      o.value_size = number(arg, v, 0, 64 << 20);
+      o.value_size = parse_count(arg, v, 0, 64 << 20);
     } else if (arg == "--batch") {
-      o.batch = static_cast<uint32_t>(number(arg, v, 1, 100000));
+      o.batch = static_cast<uint32_t>(parse_count(arg, v, 1, 100000));
     } else if (arg == "--duration") {
-      o.duration = seconds(arg, v);
+      o.duration = parse_seconds(arg, v, 0);
     } else if (arg == "--warmup") {
-      o.warmup = seconds(arg, v);
+      o.warmup = parse_seconds(arg, v, 0);
     } else if (arg == "--cache-mib") {
-      o.cache_mib = static_cast<uint32_t>(number(arg, v, 1, 1 << 20));
+      o.cache_mib = static_cast<uint32_t>(parse_count(arg, v, 1, 1 << 20));
     } else if (arg == "--sync") {
       if (v == "full")
         o.sync = storage::sync_mode::full;
@@ -164,9 +136,9 @@ options parse(int argc, char** argv) {
       else
         throw usage_error{"--sync needs full, normal or off, got '" + v + "'"};
     } else if (arg == "--partitions") {
-      o.partitions = static_cast<uint32_t>(number(arg, v, 1, 65536));
+      o.partitions = static_cast<uint32_t>(parse_count(arg, v, 1, 65536));
     } else if (arg == "--seed") {
-      o.seed = number(arg, v, 0, UINT64_MAX);
+      o.seed = parse_count(arg, v, 0, UINT64_MAX);
     } else {
       throw usage_error{"unknown option '" + arg + "' (--help lists them)"};
     }
@@ -201,19 +173,19 @@ struct sample {
   uint64_t written = bytes_written();
 };
 
+/// One line: `count` of `unit` (singular) between the two samples, and what each cost.
 void report(const std::string& what, const std::string& unit, uint64_t count, const sample& from,
             const sample& to) {
   double wall = std::chrono::duration<double>(to.at - from.at).count();
   double n = count == 0 ? 1 : static_cast<double>(count);
   double mine = (to.thread_cpu - from.thread_cpu) / n * 1e6;
   double rest = (to.process_cpu - from.process_cpu) / n * 1e6 - mine;
-  std::printf("%s: %llu %s in %.1f s = %.0f %s/s; CPU per %s %.2f us (this thread %.2f, the "
+  std::printf("%s: %llu %ss in %.1f s = %.0f %ss/s; CPU per %s %.2f us (this thread %.2f, the "
               "engine's threads %.2f); %.0f bytes written per %s\n",
               what.c_str(), static_cast<unsigned long long>(count), unit.c_str(), wall,
-              wall > 0 ? static_cast<double>(count) / wall : 0.0, unit.c_str(),
-              unit.substr(0, unit.size() - 1).c_str(), mine + rest, mine, rest,
-              static_cast<double>(to.written - from.written) / n,
-              unit.substr(0, unit.size() - 1).c_str());
+              wall > 0 ? static_cast<double>(count) / wall : 0.0, unit.c_str(), unit.c_str(),
+              mine + rest, mine, rest, static_cast<double>(to.written - from.written) / n,
+              unit.c_str());
   std::fflush(stdout);
 }
 
@@ -246,7 +218,7 @@ public:
                      static_cast<unsigned long long>(i), static_cast<unsigned long long>(o_.keys));
       }
     }
-    report("load", "records", o_.keys, from, sample{});
+    report("load", "record", o_.keys, from, sample{});
   }
 
   /// Runs batches of the workload until `duration` passed; the count of operations.
@@ -329,7 +301,7 @@ int main(int argc, char** argv) {
   try {
     o = parse(argc, argv);
   } catch (const usage_error& e) {
-    std::cerr << "kvbench-storage: " << e.what() << "\n";
+    std::cerr << "kvbench-storage: " << e.message << "\n";
     return 2;
   }
   std::error_code ec;
@@ -366,7 +338,7 @@ int main(int argc, char** argv) {
   auto ops = run.run(o.duration);
   const char* name = o.kind == workload::a ? "a" : o.kind == workload::c ? "c" : "w";
   report(std::string{"workload "} + name + " (" + std::to_string(o.batch) + " per batch)",
-         "operations", ops, from, sample{});
+         "operation", ops, from, sample{});
   reader->reset(); // the reader closes before the engine: the last connection checkpoints
   return 0;
 }

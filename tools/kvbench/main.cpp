@@ -26,6 +26,7 @@
 #include "actors/client/client.hpp"
 #include "actors/client/tls.hpp"
 #include "messages/register_types.hpp"
+#include "tools/kvbench/arguments.hpp"
 #include "tools/kvbench/driver.hpp"
 #include "tools/version.hpp"
 
@@ -105,30 +106,6 @@ struct options {
   std::string json;
 };
 
-/// A one-line complaint about the command line; exit code 2.
-struct usage_error {
-  std::string message;
-};
-
-uint64_t parse_count(const std::string& flag, const std::string& text, uint64_t min, uint64_t max) {
-  errno = 0;
-  char* end = nullptr;
-  auto v = std::strtoull(text.c_str(), &end, 10);
-  if (text.empty() || text[0] == '-' || *end != '\0' || errno == ERANGE || v < min || v > max)
-    throw usage_error{flag + " needs a whole number from " + std::to_string(min) + " to " +
-                      std::to_string(max) + ", got '" + text + "'"};
-  return v;
-}
-
-double parse_seconds(const std::string& flag, const std::string& text, double min) {
-  char* end = nullptr;
-  auto v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(v) || v < min || v > 86400)
-    throw usage_error{flag + " needs a number of seconds (at least " + std::to_string(int(min)) +
-                      ", at most 86400), got '" + text + "'"};
-  return v;
-}
-
 options parse_args(int argc, char** argv, bool& help) {
   options o;
   for (int i = 1; i < argc; ++i) {
@@ -164,13 +141,7 @@ options parse_args(int argc, char** argv, bool& help) {
       else
         throw usage_error{"--workload needs a, b, c, w or rmw, got '" + v + "'"};
     } else if (arg == "--distribution") {
-      auto v = value();
-      if (v == "uniform")
-        o.distribution = distribution_kind::uniform;
-      else if (v == "zipfian")
-        o.distribution = distribution_kind::zipfian;
-      else
-        throw usage_error{"--distribution needs uniform or zipfian, got '" + v + "'"};
+      o.distribution = parse_distribution(value());
     } else if (arg == "--keys") {
       o.keys = parse_count(arg, value(), 1, 10000000000ULL);
     } else if (arg == "--value-size") {
